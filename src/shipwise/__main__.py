@@ -1,0 +1,3 @@
+from shipwise.cli.main import main
+
+main()

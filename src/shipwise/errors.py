@@ -1,0 +1,43 @@
+"""One exception root for shipwise, with transient and terminal kinds.
+
+Every interface renders a :class:`ShipwiseError` in one place as a one-line message that says what
+to do; anything else is a bug and shows a traceback under ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class ShipwiseError(Exception):
+    """Root of every error shipwise raises on purpose."""
+
+    #: A short hint telling the user what to do next (rendered after the message).
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class TransientError(ShipwiseError):
+    """Retrying the same operation later may succeed (network blip, rate limit, lock)."""
+
+
+class TerminalError(ShipwiseError):
+    """Retrying will not help until something changes (bad input, bad settings)."""
+
+
+class ConfigError(TerminalError):
+    """Settings are missing or invalid."""
+
+
+class StoreError(TerminalError):
+    """The store is missing, from an incompatible version, or used with the wrong key."""
+
+
+class InputError(TerminalError):
+    """An input file cannot be read at all (individual bad records go to quarantine instead)."""
+
+
+class NotFoundError(TerminalError):
+    """A named thing (team, service, metric, repository) does not exist."""
