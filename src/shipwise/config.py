@@ -1,0 +1,83 @@
+"""Settings: an optional ``shipwise.yaml`` plus ``SHIPWISE_*`` environment variables, validated.
+
+Precedence, strongest first: explicit arguments (CLI flags) > environment > settings file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shipwise.errors import ConfigError
+
+DEFAULT_DB = "shipwise.duckdb"
+DEFAULT_CONFIG = "shipwise.yaml"
+
+
+class BotSettings(BaseModel):
+    """How bots are recognised, besides ``bot: true`` records and ``[bot]`` logins."""
+
+    model_config = ConfigDict(extra="forbid")
+    logins: list[str] = Field(default_factory=list, description="Exact logins or emails of bots.")
+    patterns: list[str] = Field(
+        default_factory=lambda: ["*[bot]", "*-bot", "*-bot@*", "noreply@*", "*-ci@*"],
+        description="Shell-style patterns (fnmatch, case-insensitive) matching bot ids.",
+    )
+
+
+class PrivacySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    db: Path = Path(DEFAULT_DB)
+    key_file: Path | None = Field(None, description="Pseudonymisation key file; default: <db>.key")
+    bots: BotSettings = Field(default_factory=BotSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @field_validator("db", "key_file", mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        return Path(os.path.expanduser(str(v))) if v is not None else v
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.db.with_name(self.db.name + ".key")
+
+
+def load_settings(
+    *, db: str | Path | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Read settings from file, environment and explicit overrides, and validate them."""
+    env = os.environ
+    path = Path(config_file or env.get("SHIPWISE_CONFIG") or DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if path.exists():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        data.update(loaded)
+    elif config_file is not None:
+        raise ConfigError(f"settings file {path} does not exist")
+    if env.get("SHIPWISE_DB"):
+        data["db"] = env["SHIPWISE_DB"]
+    if env.get("SHIPWISE_KEY_FILE"):
+        data["key_file"] = env["SHIPWISE_KEY_FILE"]
+    if db is not None:
+        data["db"] = db
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: setting '{where}': {first['msg']}") from exc

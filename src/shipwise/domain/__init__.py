@@ -1,0 +1,1 @@
+"""Pure models and time helpers: no I/O here."""

@@ -1,0 +1,323 @@
+"""Canonical event format v1: the contract every importer, connector and the demo speak.
+
+The format is declared once here, as data. The importer turns these declarations into set-based
+SQL (extract, validate, pseudonymise, upsert), the docs describe them, and tests check the two
+agree. Extend the format by adding optional fields or types; never rename or remove.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SCHEMA_VERSION = 1
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INT = "int"
+    NUMBER = "number"
+    BOOL = "bool"
+    INSTANT = "instant"  # ISO-8601 with an offset or Z; stored as UTC TIMESTAMP
+    DATE = "date"  # YYYY-MM-DD
+    MONTH = "month"  # YYYY-MM
+    TEXT_LIST = "text_list"  # JSON array of strings; in CSV also "a;b;c"
+    OBJECT = "object"  # JSON object, stored as JSON text
+    PERSON = "person"  # a person's id (email, login): pseudonymised at ingest, never stored raw
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = True
+    #: Allowed values (for enumerations), compared after lower-casing.
+    choices: tuple[str, ...] = ()
+    default: str | int | float | bool | None = None
+    #: (type, field) this value must name, if given.
+    references: tuple[str, str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A pair of instants that must be ordered: ``start <= end`` when both are given."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    table: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    doc: str
+    spans: tuple[Span, ...] = ()
+    #: list fields stored in a child table: field name -> (table, column)
+    children: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _f(name: str, kind: Kind, **kw: object) -> Field:
+    return Field(name, kind, **kw)  # type: ignore[arg-type]
+
+
+T, I, N, B, INST, D, M, L, O, P = (
+    Kind.TEXT,
+    Kind.INT,
+    Kind.NUMBER,
+    Kind.BOOL,
+    Kind.INSTANT,
+    Kind.DATE,
+    Kind.MONTH,
+    Kind.TEXT_LIST,
+    Kind.OBJECT,
+    Kind.PERSON,
+)
+
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
+CATEGORIES = ("people", "infrastructure", "tooling", "other")
+
+# Order matters: a type comes after every type it references, so one import can carry both.
+RECORD_TYPES: tuple[RecordType, ...] = (
+    RecordType(
+        "org_unit",
+        "org_unit",
+        (_f("id", T), _f("name", T), _f("parent", T, required=False)),
+        key=("id",),
+        doc="A unit of the organisation (division, department). `parent` names another org unit.",
+    ),
+    RecordType(
+        "team",
+        "team",
+        (
+            _f("id", T),
+            _f("name", T),
+            _f("org_unit", T, references=("org_unit", "id")),
+            _f("delivery_unit", T, choices=("deployments", "pull_requests", "commits")),
+            _f("attributes", O, required=False),
+        ),
+        key=("id",),
+        doc="A team, its org unit, the unit of delivery it is measured in, and attributes used by fairness audits.",
+    ),
+    RecordType(
+        "service",
+        "service",
+        (_f("id", T), _f("name", T), _f("team", T, references=("team", "id"))),
+        key=("id",),
+        doc="A deployable service and the team that owns it.",
+    ),
+    RecordType(
+        "person",
+        "person",
+        (
+            _f("id", P),
+            _f("team", T, references=("team", "id")),
+            _f("since", D),
+            _f("until", D, required=False),
+            _f("bot", B, required=False, default=False),
+        ),
+        key=("id", "team", "since"),
+        doc="Membership of a person (or bot) in a team over [since, until]. The id is pseudonymised at ingest.",
+        spans=(Span("since", "until"),),
+    ),
+    RecordType(
+        "commit",
+        "commit",
+        (
+            _f("sha", T),
+            _f("repo", T),
+            _f("author", P),
+            _f("authored_at", INST),
+            _f("committed_at", INST),
+            _f("additions", I, minimum=0),
+            _f("deletions", I, minimum=0),
+            _f("files_changed", I, required=False, minimum=0),
+            _f("parents", L, required=False),
+        ),
+        key=("sha",),
+        doc="A commit. `files_changed` and `parents` are optional extensions filled by the git connector.",
+    ),
+    RecordType(
+        "tag",
+        "tag",
+        (
+            _f("repo", T),
+            _f("name", T),
+            _f("sha", T),
+            _f("tagged_at", INST, required=False),
+            _f("tagger", P, required=False),
+        ),
+        key=("repo", "name"),
+        doc="A git tag (release marker) and the commit it points to. Filled by the git connector.",
+    ),
+    RecordType(
+        "pull_request",
+        "pull_request",
+        (
+            _f("id", T),
+            _f("repo", T),
+            _f("number", I, minimum=0),
+            _f("author", P),
+            _f("created_at", INST),
+            _f("first_commit_at", INST, required=False),
+            _f("first_review_at", INST, required=False),
+            _f("merged_at", INST, required=False),
+            _f("closed_at", INST, required=False),
+            _f("commits", L, required=False),
+            _f("additions", I, required=False, minimum=0),
+            _f("deletions", I, required=False, minimum=0),
+        ),
+        key=("id",),
+        doc="A pull (merge) request and the commits it carries.",
+        spans=(
+            Span("first_commit_at", "merged_at"),
+            Span("created_at", "merged_at"),
+            Span("created_at", "closed_at"),
+            Span("created_at", "first_review_at"),
+        ),
+        children={"commits": ("pull_request_commit", "sha")},
+    ),
+    RecordType(
+        "deployment",
+        "deployment",
+        (
+            _f("id", T),
+            _f("service", T, references=("service", "id")),
+            _f("environment", T),
+            _f("started_at", INST),
+            _f("finished_at", INST),
+            _f("status", T, choices=("success", "failure", "rolled_back")),
+            _f("commits", L, required=False),
+            _f("version", T, required=False),
+            _f("region", T, required=False),
+            _f("kind", T, required=False, default="normal", choices=("normal", "hotfix", "rollback")),
+            _f("remediates", T, required=False),
+            _f("manual_interventions", I, required=False, default=0, minimum=0),
+        ),
+        key=("id",),
+        doc="A deployment of a service to an environment and the commits it shipped.",
+        spans=(Span("started_at", "finished_at"),),
+        children={"commits": ("deployment_commit", "sha")},
+    ),
+    RecordType(
+        "incident",
+        "incident",
+        (
+            _f("id", T),
+            _f("service", T, references=("service", "id")),
+            _f("severity", T, choices=SEVERITIES),
+            _f("opened_at", INST),
+            _f("resolved_at", INST, required=False),
+            _f("caused_by", T, required=False, references=("deployment", "id")),
+            _f("human_actioned", B, required=False, default=True),
+        ),
+        key=("id",),
+        doc="An incident or incident ticket, the service it hit, and the deployment that caused it if known.",
+        spans=(Span("opened_at", "resolved_at"),),
+    ),
+    RecordType(
+        "page",
+        "page",
+        (
+            _f("id", T),
+            _f("team", T, references=("team", "id")),
+            _f("person", P),
+            _f("at", INST),
+            _f("urgency", T, choices=("high", "low")),
+        ),
+        key=("id",),
+        doc="An on-call page to a person of a team.",
+    ),
+    RecordType(
+        "cost",
+        "cost",
+        (
+            _f("team", T, references=("team", "id")),
+            _f("month", M),
+            _f("category", T, choices=CATEGORIES),
+            _f("amount", N, minimum=0),
+            _f("currency", T),
+        ),
+        key=("team", "month", "category"),
+        doc="What a team cost in a month, by category (people = loaded cost).",
+    ),
+    RecordType(
+        "headcount",
+        "headcount",
+        (_f("team", T, references=("team", "id")), _f("month", M), _f("fte", N, minimum=0)),
+        key=("team", "month"),
+        doc="Average full-time equivalents of a team in a month.",
+    ),
+    RecordType(
+        "investment",
+        "investment",
+        (
+            _f("id", T),
+            _f("name", T),
+            _f("teams", L),
+            _f("started_at", INST),
+            _f("amount", N, minimum=0),
+            _f("currency", T),
+            _f("kind", T),
+        ),
+        key=("id",),
+        doc="A named investment (CI/CD, managed service, AI tool) and the teams it reached.",
+        children={"teams": ("investment_team", "team")},
+    ),
+    RecordType(
+        "slo",
+        "slo",
+        (
+            _f("id", T),
+            _f("service", T, references=("service", "id")),
+            _f("objective", N, minimum=0, maximum=1),
+            _f("window_days", I, minimum=1),
+        ),
+        key=("id",),
+        doc="A service level objective: the share of good events over a rolling window.",
+    ),
+    RecordType(
+        "sli",
+        "sli",
+        (
+            _f("slo", T, references=("slo", "id")),
+            _f("at", INST),
+            _f("good", I, minimum=0),
+            _f("total", I, minimum=0),
+        ),
+        key=("slo", "at"),
+        doc="Good and total event counts of an SLO's indicator for the interval ending at `at`.",
+    ),
+)
+
+BY_NAME: dict[str, RecordType] = {t.name: t for t in RECORD_TYPES}
+
+#: Plural and alternative names accepted for CSV file names (``deployments.csv``).
+ALIASES: dict[str, str] = {
+    **{t.name + "s": t.name for t in RECORD_TYPES},
+    "org_units": "org_unit",
+    "people": "person",
+    "costs": "cost",
+    "headcount": "headcount",
+    "slos": "slo",
+    "slis": "sli",
+    "pull_requests": "pull_request",
+    "prs": "pull_request",
+}
+
+
+def resolve_type(name: str) -> RecordType | None:
+    """The record type a (file or field) name stands for, or None."""
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    return BY_NAME.get(key)

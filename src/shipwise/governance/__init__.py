@@ -1,0 +1,1 @@
+"""Privacy and governance: pseudonyms, bots, charter, access policy."""

@@ -1,0 +1,95 @@
+"""People are pseudonymised at the door with a keyed hash; raw ids never reach the store.
+
+The key lives outside the database (a file created by ``shipwise init`` with mode 0600, or the
+``SHIPWISE_PSEUDONYM_KEY`` environment variable). The store keeps only a fingerprint of the key, so
+opening it with a different key is refused instead of silently splitting every person in two.
+Bots are not people: they keep a readable id (``bot:renovate[bot]``) and are flagged apart.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipwise.config import BotSettings
+from shipwise.errors import ConfigError, StoreError
+
+KEY_ENV = "SHIPWISE_PSEUDONYM_KEY"
+PREFIX = "p_"
+BOT_PREFIX = "bot:"
+
+
+def normalise_id(raw: str) -> str:
+    return raw.strip().lower()
+
+
+@dataclass(frozen=True)
+class Pseudonymiser:
+    key: bytes
+    bots: BotSettings
+
+    @property
+    def fingerprint(self) -> str:
+        return hmac.new(self.key, b"shipwise-key-fingerprint", hashlib.sha256).hexdigest()[:16]
+
+    def pseudonym(self, raw: str) -> str:
+        digest = hmac.new(self.key, normalise_id(raw).encode(), hashlib.sha256).hexdigest()
+        return PREFIX + digest[:20]
+
+    def is_bot(self, raw: str) -> bool:
+        ident = normalise_id(raw)
+        if ident in {normalise_id(b) for b in self.bots.logins}:
+            return True
+        return any(fnmatch.fnmatchcase(ident, p.lower()) for p in self.bots.patterns)
+
+    def map(self, raws: Iterable[str], known_bots: set[str] = frozenset()) -> dict[str, tuple[str, bool]]:  # type: ignore[assignment]
+        """raw id -> (stored id, is_bot) for distinct raw ids (called once per batch, not per event)."""
+        out: dict[str, tuple[str, bool]] = {}
+        for raw in raws:
+            ident = normalise_id(raw)
+            if ident in known_bots or self.is_bot(ident):
+                out[raw] = (BOT_PREFIX + ident, True)
+            else:
+                out[raw] = (self.pseudonym(ident), False)
+        return out
+
+
+def create_key_file(path: Path) -> bool:
+    """Create a new random key at ``path`` (0600). Returns False if one already exists."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return True
+
+
+def load_key(path: Path) -> bytes:
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return env.strip().encode()
+    if not path.exists():
+        raise ConfigError(
+            f"no pseudonymisation key at {path}",
+            hint=f"run `shipwise init`, or set {KEY_ENV}",
+        )
+    text = path.read_text().strip()
+    if len(text) < 32:
+        raise ConfigError(f"pseudonymisation key in {path} is too short (need ≥ 32 characters)")
+    return text.encode()
+
+
+def check_fingerprint(stored: str | None, pseudo: Pseudonymiser) -> None:
+    if stored is not None and stored != pseudo.fingerprint:
+        raise StoreError(
+            "this store was created with a different pseudonymisation key",
+            hint="use the key file created by `shipwise init` for this store (or its "
+            f"{KEY_ENV}); a new key would split every person in two",
+        )

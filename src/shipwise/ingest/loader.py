@@ -1,0 +1,280 @@
+"""Validate staged records and upsert them on their natural keys, set-based.
+
+For each record type, in dependency order and each in its own transaction:
+type every field, collect the reasons a record is bad (missing or malformed fields, bad
+enumerations, negative numbers or spans, unknown references), quarantine the bad ones with their
+reason and raw text, pseudonymise people, keep the last of duplicate keys, and upsert the rest —
+counting what was inserted, updated or already there unchanged. Running the same input twice
+leaves the same state; a crash between types leaves whole types, and the next run completes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
+from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser
+from shipwise.ingest.sources import Staging, stage_table
+from shipwise.ingest.sql import checks, lit, q, reference_checks, row_hash_expr, typed_expr
+from shipwise.store.duckdb_store import Store
+
+#: Where each type's records live, and the key column other types reference.
+REF_TARGETS: dict[str, tuple[str, str]] = {rt.name: (rt.table, rt.key[0]) for rt in RECORD_TYPES}
+
+
+@dataclass
+class TypeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, TypeCounts] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(c.quarantined for c in self.counts.values()) + self.reasons.get("(unstaged)", 0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sources": self.sources,
+            "types": {
+                t: {
+                    "inserted": c.inserted,
+                    "updated": c.updated,
+                    "unchanged": c.unchanged,
+                    "quarantined": c.quarantined,
+                    "duplicates": c.duplicates,
+                }
+                for t, c in self.counts.items()
+            },
+            "quarantine_reasons": dict(self.reasons.most_common()),
+        }
+
+
+def person_fields(rt: RecordType) -> list[str]:
+    return [f.name for f in rt.fields if f.kind is Kind.PERSON]
+
+
+def bot_column(rt: RecordType, name: str) -> str:
+    """Column flagging a person field as a bot (``person.id`` uses the record's ``bot``)."""
+    return "bot" if rt.name == "person" else f"{name}_is_bot"
+
+
+def target_columns(rt: RecordType) -> list[str]:
+    cols = [f.name for f in rt.fields if f.name not in rt.children]
+    for name in person_fields(rt):
+        bc = bot_column(rt, name)
+        if bc not in cols:
+            cols.append(bc)
+    return cols
+
+
+class Loader:
+    """Moves one batch of staged records into the store."""
+
+    def __init__(self, store: Store, pseudo: Pseudonymiser) -> None:
+        self.store = store
+        self.con: duckdb.DuckDBPyConnection = store.con
+        self.pseudo = pseudo
+
+    def load(
+        self,
+        staging: Staging,
+        report: ImportReport | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> ImportReport:
+        report = report or ImportReport()
+        report.sources.extend(staging.sources)
+        with self.store.transaction():
+            self._quarantine_unstaged(report)
+        for rt in RECORD_TYPES:
+            if not staging.staged.get(rt.name):
+                continue
+            if progress:
+                progress(rt.name)
+            with self.store.transaction():
+                counts = self._load_type(rt, report)
+            prev = report.counts.get(rt.name)
+            if prev is None:
+                report.counts[rt.name] = counts
+            else:
+                for k in ("inserted", "updated", "unchanged", "quarantined", "duplicates"):
+                    setattr(prev, k, getattr(prev, k) + getattr(counts, k))
+            self.con.execute(f"DELETE FROM {stage_table(rt)}")
+        staging.staged.clear()
+        return report
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _quarantine_unstaged(self, report: ImportReport) -> None:
+        rows = self.con.execute(
+            "SELECT coalesce(type, '(none)'), reason, count(*) FROM _stage_reject GROUP BY ALL"
+        ).fetchall()
+        if not rows:
+            return
+        self.con.execute(
+            """INSERT OR IGNORE INTO quarantine
+            SELECT md5(coalesce(type, '') || '|' || reason || '|' || coalesce(raw, '')),
+                   type, reason, source, line, raw, now()::TIMESTAMP
+            FROM _stage_reject"""
+        )
+        for type_name, reason, n in rows:
+            report.reasons[f"{type_name}: {reason}"] += int(n)
+            tc = report.counts.setdefault(type_name, TypeCounts())
+            tc.quarantined += int(n)
+        self.con.execute("DELETE FROM _stage_reject")
+
+    def _load_type(self, rt: RecordType, report: ImportReport) -> TypeCounts:
+        con = self.con
+        stg = stage_table(rt)
+        typed = ", ".join(f"{typed_expr(f)} AS {q(f.name + '__v')}" for f in rt.fields)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, {typed} FROM {stg}")
+        reasons = checks(rt) + reference_checks(rt, REF_TARGETS)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, "
+            f"concat_ws('; ', {', '.join(reasons)}) AS _reason FROM _typed"
+        )
+        con.execute("DROP TABLE _typed")
+        counts = TypeCounts()
+
+        # Bad records: quarantined with their reason and the record as read.
+        raw_fields = ", ".join(f"{q(f.name)} := {q(f.name)}" for f in rt.fields)
+        cur = con.execute("SELECT count(*) FROM _checked WHERE _reason <> ''").fetchone()
+        counts.quarantined = int(cur[0]) if cur else 0
+        if counts.quarantined:
+            con.execute(
+                f"""INSERT OR IGNORE INTO quarantine
+                SELECT md5({lit(rt.name)} || '|' || _reason || '|' || raw), {lit(rt.name)}, _reason,
+                       _source, _line, raw, now()::TIMESTAMP
+                FROM (SELECT *, coalesce(_raw, CAST(to_json(struct_pack({raw_fields})) AS VARCHAR)) AS raw
+                      FROM _checked WHERE _reason <> '')"""
+            )
+            for reason, n in con.execute(
+                "SELECT _reason, count(*) FROM _checked WHERE _reason <> '' GROUP BY 1"
+            ).fetchall():
+                report.reasons[f"{rt.name}: {reason}"] += int(n)
+
+        # People: pseudonymise distinct ids once (a handful per batch, not one per event).
+        select = [f"{q(f.name + '__v')} AS {q(f.name)}" for f in rt.fields]
+        joins = ""
+        for i, name in enumerate(person_fields(rt)):
+            self._person_map(rt, name, f"_pmap{i}")
+            alias = f"pm{i}"
+            select = [s for s in select if not s.endswith(f" AS {q(name)}")]
+            select.append(f"{alias}.pid AS {q(name)}")
+            bot_expr = f"coalesce({alias}.is_bot, FALSE)"
+            if rt.name == "person":
+                select = [s for s in select if not s.endswith(' AS "bot"')]
+                bot_expr = f"({bot_expr} OR coalesce(c.{q('bot__v')}, FALSE))"
+            select.append(f"{bot_expr} AS {q(bot_column(rt, name))}")
+            joins += f" LEFT JOIN _pmap{i} {alias} ON {alias}.raw = c.{q(name + '__v')}"
+        key_cols = ", ".join(q(k) for k in rt.key)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _valid AS
+            SELECT * EXCLUDE (_rank) FROM (
+              SELECT {', '.join(select)}, c._seq,
+                     row_number() OVER (PARTITION BY {', '.join('c.' + q(k + '__v') for k in rt.key)}
+                                        ORDER BY c._seq DESC) AS _rank
+              FROM _checked c {joins} WHERE c._reason = '')
+            WHERE _rank = 1"""
+        )
+        dup = con.execute(
+            "SELECT (SELECT count(*) FROM _checked WHERE _reason = '') - (SELECT count(*) FROM _valid)"
+        ).fetchone()
+        counts.duplicates = int(dup[0]) if dup else 0
+        con.execute("DROP TABLE _checked")
+
+        cols = target_columns(rt)
+        hashed = [*cols, *rt.children]
+        con.execute("ALTER TABLE _valid ADD COLUMN _hash VARCHAR")
+        con.execute(f"UPDATE _valid SET _hash = {row_hash_expr(hashed)}")
+
+        table = q(rt.table)
+        on = " AND ".join(f"t.{q(k)} = v.{q(k)}" for k in rt.key)
+        row = con.execute(
+            f"""SELECT count(*) FILTER (WHERE t.row_hash IS NULL),
+                       count(*) FILTER (WHERE t.row_hash IS NOT NULL AND t.row_hash <> v._hash),
+                       count(*) FILTER (WHERE t.row_hash = v._hash)
+                FROM _valid v LEFT JOIN {table} t ON {on}"""
+        ).fetchone()
+        assert row is not None
+        counts.inserted, counts.updated, counts.unchanged = (int(x) for x in row)
+        if counts.inserted or counts.updated:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _changed AS
+                SELECT v.* FROM _valid v LEFT JOIN {table} t ON {on}
+                WHERE t.row_hash IS NULL OR t.row_hash <> v._hash"""
+            )
+            if counts.updated:
+                con.execute(
+                    f"DELETE FROM {table} WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM _changed)"
+                    if len(rt.key) > 1
+                    else f"DELETE FROM {table} WHERE {key_cols} IN (SELECT {key_cols} FROM _changed)"
+                )
+            col_list = ", ".join(q(c) for c in cols)
+            con.execute(
+                f"INSERT INTO {table} ({col_list}, row_hash, ingested_at) "
+                f"SELECT {col_list}, _hash, now()::TIMESTAMP FROM _changed"
+            )
+            for list_field, (child, child_col) in rt.children.items():
+                parent_col = f"{rt.name}_id"
+                con.execute(
+                    f"DELETE FROM {q(child)} WHERE {q(parent_col)} IN (SELECT {q(rt.key[0])} FROM _changed)"
+                )
+                con.execute(
+                    f"""INSERT OR IGNORE INTO {q(child)} ({q(parent_col)}, {q(child_col)})
+                    SELECT DISTINCT {q(rt.key[0])}, unnest({q(list_field)}) FROM _changed
+                    WHERE {q(list_field)} IS NOT NULL"""
+                )
+            con.execute("DROP TABLE _changed")
+        con.execute("DROP TABLE _valid")
+        return counts
+
+    def _person_map(self, rt: RecordType, name: str, table: str) -> None:
+        raws = [
+            r[0]
+            for r in self.con.execute(
+                f"SELECT DISTINCT {q(name + '__v')} FROM _checked "
+                f"WHERE _reason = '' AND {q(name + '__v')} IS NOT NULL"
+            ).fetchall()
+        ]
+        known_bots = {
+            r[0][len(BOT_PREFIX) :]
+            for r in self.con.execute(
+                "SELECT DISTINCT id FROM person WHERE bot AND starts_with(id, ?)", [BOT_PREFIX]
+            ).fetchall()
+        }
+        if rt.name == "person":
+            known_bots |= {
+                self_id.strip().lower()
+                for (self_id,) in self.con.execute(
+                    f"SELECT DISTINCT {q('id__v')} FROM _checked WHERE _reason = '' AND {q('bot__v')}"
+                ).fetchall()
+            }
+        mapping = self.pseudo.map(raws, known_bots)
+        tbl = pa.table(
+            {
+                "raw": pa.array(list(mapping), pa.string()),
+                "pid": pa.array([v[0] for v in mapping.values()], pa.string()),
+                "is_bot": pa.array([v[1] for v in mapping.values()], pa.bool_()),
+            }
+        )
+        self.con.register("_pmap_arrow", tbl)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _pmap_arrow")
+        self.con.unregister("_pmap_arrow")
+

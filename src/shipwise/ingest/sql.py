@@ -1,0 +1,131 @@
+"""SQL generated from the canonical schema: typing, validation checks and row hashes.
+
+Pure functions from :mod:`shipwise.domain.schema` declarations to SQL text; no I/O. Every staged
+value arrives as VARCHAR (whatever the file format), so one set of rules serves JSONL, CSV,
+Parquet and Arrow alike.
+"""
+
+from __future__ import annotations
+
+from shipwise.domain.schema import Field, Kind, RecordType
+
+INSTANT_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
+INT_RE = r"^[+-]?\d+(\.0+)?$"
+
+EXPECTED = {
+    Kind.INT: "an integer",
+    Kind.NUMBER: "a number",
+    Kind.BOOL: "true or false",
+    Kind.INSTANT: "an ISO-8601 instant with an offset or Z",
+    Kind.DATE: "a date YYYY-MM-DD",
+    Kind.MONTH: "a month YYYY-MM",
+    Kind.TEXT_LIST: "a list of strings (JSON array, or 'a;b' in CSV)",
+    Kind.OBJECT: "a JSON object",
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: object) -> str:
+    """A SQL literal for a Python scalar."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def typed_expr(f: Field) -> str:
+    """Typed value of staged VARCHAR column ``f`` (NULL when absent or unparseable)."""
+    c = q(f.name)
+    k = f.kind
+    if k in (Kind.TEXT, Kind.PERSON):
+        e = f"lower({c})" if f.choices else c
+    elif k is Kind.INT:
+        e = f"CASE WHEN regexp_matches({c}, '{INT_RE}') THEN TRY_CAST(TRY_CAST({c} AS DOUBLE) AS BIGINT) END"
+    elif k is Kind.NUMBER:
+        e = f"TRY_CAST({c} AS DOUBLE)"
+    elif k is Kind.BOOL:
+        e = f"TRY_CAST({c} AS BOOLEAN)"
+    elif k is Kind.INSTANT:
+        e = (
+            f"CASE WHEN regexp_matches({c}, '{INSTANT_RE}') "
+            f"THEN TRY_CAST({c} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END"
+        )
+    elif k is Kind.DATE:
+        e = f"CASE WHEN regexp_matches({c}, '{DATE_RE}') THEN TRY_CAST({c} AS DATE) END"
+    elif k is Kind.MONTH:
+        e = f"CASE WHEN regexp_matches({c}, '{MONTH_RE}') THEN {c} END"
+    elif k is Kind.TEXT_LIST:
+        e = (
+            f"CASE WHEN starts_with({c}, '[') THEN "
+            f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'ARRAY' "
+            f"THEN list_filter(from_json({c}, '[\"VARCHAR\"]'), lambda x: x IS NOT NULL AND trim(x) <> '') END "
+            f"ELSE list_filter(list_transform(string_split({c}, ';'), lambda x: trim(x)), lambda x: x <> '') END"
+        )
+    elif k is Kind.OBJECT:
+        e = f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'OBJECT' THEN {c}::JSON END"
+    else:  # pragma: no cover - exhaustive
+        raise AssertionError(k)
+    if f.default is not None:
+        e = f"CASE WHEN {c} IS NULL THEN {lit(f.default)} ELSE {e} END"
+    return e
+
+
+def checks(rt: RecordType) -> list[str]:
+    """SQL expressions, each NULL when fine or a reason string when the record is bad.
+
+    They run over a relation holding both the staged text (``name``) and typed (``name__v``)
+    columns of every field.
+    """
+    out: list[str] = []
+    for f in rt.fields:
+        raw, v = q(f.name), q(f.name + "__v")
+        if f.required:
+            out.append(f"CASE WHEN {raw} IS NULL THEN {lit('missing ' + f.name)} END")
+        if f.kind in EXPECTED:
+            out.append(
+                f"CASE WHEN {raw} IS NOT NULL AND {v} IS NULL "
+                f"THEN {lit(f.name + ': expected ' + EXPECTED[f.kind])} END"
+            )
+        if f.choices:
+            out.append(
+                f"CASE WHEN {v} IS NOT NULL AND {v} NOT IN ({', '.join(lit(c) for c in f.choices)}) "
+                f"THEN {lit(f.name + ': not one of ' + '|'.join(f.choices))} END"
+            )
+        if f.minimum is not None:
+            word = "negative" if f.minimum == 0 else f"below {f.minimum:g}"
+            out.append(f"CASE WHEN {v} < {f.minimum!r} THEN {lit(f.name + ': ' + word)} END")
+        if f.maximum is not None:
+            out.append(f"CASE WHEN {v} > {f.maximum!r} THEN {lit(f.name + f': above {f.maximum:g}')} END")
+    for s in rt.spans:
+        a, b = q(s.start + "__v"), q(s.end + "__v")
+        out.append(f"CASE WHEN {a} > {b} THEN {lit(f'negative span: {s.end} before {s.start}')} END")
+    return out
+
+
+def reference_checks(rt: RecordType, tables: dict[str, tuple[str, str]]) -> list[str]:
+    """Reasons for values naming records that do not exist in the store."""
+    out = []
+    for f in rt.fields:
+        if f.references is None:
+            continue
+        table, col = tables[f.references[0]]
+        v = q(f.name + "__v")
+        out.append(
+            f"CASE WHEN {v} IS NOT NULL AND {v} NOT IN (SELECT {q(col)} FROM {q(table)}) "
+            f"THEN {lit(f'unknown {f.references[0]} ({f.name})')} END"
+        )
+    return out
+
+
+def row_hash_expr(columns: list[str]) -> str:
+    parts = ", ".join(f"{q(c)} := {q(c)}" for c in columns)
+    return f"md5(CAST(to_json(struct_pack({parts})) AS VARCHAR))"

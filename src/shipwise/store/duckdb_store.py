@@ -1,0 +1,175 @@
+"""The embedded store: a single DuckDB file with numbered, idempotent migrations.
+
+All instants are stored as UTC ``TIMESTAMP`` (no time zone); the session time zone is pinned to
+UTC so conversions never depend on the machine. Writers use :meth:`Store.transaction`, so a crash
+leaves either the whole unit of work or none of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from shipwise.errors import StoreError
+
+SCHEMA_TABLE = "schema_migrations"
+_MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this engine supports; metrics ask, never branch on engine names."""
+
+    name: str = "duckdb"
+    ordered_set_aggregates: bool = True  # percentile_cont(p) WITHIN GROUP (ORDER BY x)
+    list_columns: bool = True
+    transactions: bool = True
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every packaged migration, in order."""
+    found = []
+    for entry in resources.files("shipwise.store.migrations").iterdir():
+        m = _MIGRATION.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), entry.read_text()))
+    return sorted(found)
+
+
+class Store:
+    """A DuckDB-backed event store."""
+
+    capabilities = Capabilities()
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.con = con
+        self.path = path
+        self._depth = 0
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
+        """Open the store at ``path``; with ``create``, make it (and migrate) if missing."""
+        p = Path(path)
+        if not p.exists() and not create:
+            raise StoreError(
+                f"no shipwise store at {p}", hint="run `shipwise init` (or `shipwise demo`) first"
+            )
+        if create:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(p), read_only=read_only and p.exists())
+        except duckdb.IOException as exc:
+            raise StoreError(f"cannot open {p}: {exc}", hint="is another shipwise process writing to it?") from exc
+        store = cls(con, p)
+        store._configure()
+        if not read_only:
+            store.migrate()
+        else:
+            store._check_version()
+        return store
+
+    @classmethod
+    def memory(cls) -> Store:
+        store = cls(duckdb.connect(":memory:"), None)
+        store._configure()
+        store.migrate()
+        return store
+
+    def _configure(self) -> None:
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [SCHEMA_TABLE]
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> None:
+        latest = migrations()[-1][0]
+        current = self.schema_version()
+        if current > latest:
+            raise StoreError(
+                f"store schema version {current} is newer than this shipwise ({latest})",
+                hint="upgrade shipwise",
+            )
+
+    def migrate(self) -> list[int]:
+        """Apply every migration not yet applied, each in its own transaction. Idempotent."""
+        self._check_version()
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        current = self.schema_version()
+        applied = []
+        for version, name, sql in migrations():
+            if version <= current:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} (version, name) VALUES (?, ?)", [version, name]
+                )
+            applied.append(version)
+        return applied
+
+    # -- units of work ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A unit of work: committed whole on success, rolled back whole on any error."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.con
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # -- small helpers ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params or [])
+        cols = [d[0] for d in cur.description or []]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def count(self, table: str) -> int:
+        row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        return int(row[0]) if row else 0
