@@ -1,0 +1,1 @@
+"""The command-line adapter (thin: every command calls services/)."""

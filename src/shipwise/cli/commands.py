@@ -1,0 +1,124 @@
+"""Store-level commands: init, import, quarantine, teams, services."""
+
+from __future__ import annotations
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
+
+
+@click.command("init")
+@click.pass_context
+def init_cmd(ctx: click.Context) -> None:
+    """Create the store and the pseudonymisation key (kept outside the database)."""
+    from shipwise.services.context import init_store
+
+    res = init_store(settings_from(ctx))
+    click.echo(f"store: {res.db} ({'created' if res.created_store else 'exists'}, schema v{res.schema_version})")
+    click.echo(f"pseudonymisation key: {res.key_file} ({'created' if res.created_key else 'exists'})")
+    if res.created_key:
+        click.echo("Keep the key safe and out of version control: without it, new data cannot be "
+                   "linked to the people already in the store.")
+
+
+def print_import_report(report: object) -> None:
+    from shipwise.ingest.loader import ImportReport
+
+    assert isinstance(report, ImportReport)
+    rows = [
+        (t, c.inserted, c.updated, c.unchanged, c.quarantined)
+        for t, c in report.counts.items()
+    ]
+    emit_table("Imported", ["type", "inserted", "updated", "unchanged", "quarantined"], rows,
+               justify_right=(1, 2, 3, 4))
+    dups = sum(c.duplicates for c in report.counts.values())
+    if dups:
+        click.echo(f"{dups} records repeated a key within the input; the last one was kept.")
+    if report.quarantined:
+        click.echo(f"{report.quarantined} records quarantined:", err=True)
+        for reason, n in report.reasons.most_common(10):
+            click.echo(f"  {n:>6}  {reason}", err=True)
+        click.echo("See them with `shipwise quarantine list`.", err=True)
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def import_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
+    """Import canonical event files: .jsonl/.ndjson (a `type` per record), .csv (one type per
+    file, named after the type or with a `type` column) and .parquet. Folders are read whole."""
+    from rich.console import Console
+
+    from shipwise.services.ingest import import_paths
+
+    console = Console(stderr=True)
+    with console.status("importing…") as status:
+        report = import_paths(settings_from(ctx), paths, progress=lambda s: status.update(s))
+    if fmt == "json":
+        emit_json(report.as_dict())
+    else:
+        print_import_report(report)
+
+
+@click.group("quarantine")
+def quarantine() -> None:
+    """Records that were rejected at ingest, kept with the reason."""
+
+
+@quarantine.command("list")
+@click.option("--type", "type_name", default=None, help="Only this record type.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, fmt: str) -> None:
+    """Show quarantined records (newest first) and a summary by reason."""
+    from shipwise.services.ingest import quarantine_list
+
+    res = quarantine_list(settings_from(ctx), type_name=type_name, limit=limit)
+    if fmt == "json":
+        emit_json(res)
+        return
+    rows = [(r["type"], r["reason"], r["source"], r["line"], (r["raw"] or "")[:120]) for r in res["records"]]
+    if fmt == "csv":
+        emit_csv(["type", "reason", "source", "line", "raw"], rows)
+        return
+    if not res["total"]:
+        click.echo("The quarantine is empty: every record was accepted.")
+        return
+    emit_table(f"Quarantine: {res['total']} records", ["type", "reason", "records"],
+               [(s["type"], s["reason"], s["records"]) for s in res["summary"]], justify_right=(2,))
+    emit_table(None, ["type", "reason", "source", "line", "raw"], rows)
+
+
+def _listing(ctx: click.Context, sql: str, headers: list[str], fmt: str, title: str) -> None:
+    from shipwise.services.context import open_store
+
+    with open_store(settings_from(ctx), read_only=True) as store:
+        rows = store.con.execute(sql).fetchall()
+    if fmt == "json":
+        emit_json([dict(zip(headers, r, strict=True)) for r in rows])
+    elif fmt == "csv":
+        emit_csv(headers, rows)
+    else:
+        emit_table(title, headers, rows)
+
+
+@click.command("teams")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def teams_cmd(ctx: click.Context, fmt: str) -> None:
+    """List teams."""
+    _listing(ctx, "SELECT t.id, t.name, t.org_unit, t.delivery_unit, count(s.id) FROM team t "
+             "LEFT JOIN service s ON s.team = t.id GROUP BY ALL ORDER BY t.org_unit, t.id",
+             ["team", "name", "org_unit", "delivery_unit", "services"], fmt, "Teams")
+
+
+@click.command("services")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def services_cmd(ctx: click.Context, fmt: str) -> None:
+    """List services."""
+    _listing(ctx, "SELECT id, name, team FROM service ORDER BY team, id",
+             ["service", "name", "team"], fmt, "Services")

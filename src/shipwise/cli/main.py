@@ -1,0 +1,109 @@
+"""``shipwise`` command line. Heavy modules load lazily so ``shipwise --help`` starts fast."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from shipwise import __version__
+from shipwise.errors import ShipwiseError
+
+#: command name -> "module:attribute", imported only when that command runs or --help lists it.
+LAZY_COMMANDS = {
+    "init": "shipwise.cli.commands:init_cmd",
+    "import": "shipwise.cli.commands:import_cmd",
+    "quarantine": "shipwise.cli.commands:quarantine",
+    "teams": "shipwise.cli.commands:teams_cmd",
+    "services": "shipwise.cli.commands:services_cmd",
+    "demo": "shipwise.cli.demo:demo_cmd",
+    "ingest": "shipwise.cli.ingest:ingest",
+    "metrics": "shipwise.cli.metrics:metrics",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[cmd_name].split(":")
+            cmd = getattr(importlib.import_module(module), attr)
+            assert isinstance(cmd, click.Command)
+            return cmd
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from a static table, so --help imports no command module.
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+HELP = {
+    "init": "Create the store and the pseudonymisation key.",
+    "import": "Import canonical event files (.jsonl, .csv, .parquet).",
+    "quarantine": "Show records that were rejected, with the reason.",
+    "teams": "List teams with their org unit and unit of delivery.",
+    "services": "List services and their owning team.",
+    "demo": "Generate a synthetic organisation, import it and show DORA per team.",
+    "ingest": "Ingest from a connector (git).",
+    "metrics": "List, explain and compute metrics (DORA).",
+}
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="shipwise")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Store file [default: $SHIPWISE_DB or ./shipwise.duckdb].",
+)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Settings file [default: $SHIPWISE_CONFIG or ./shipwise.yaml].")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config_file: str | None, debug: bool) -> None:
+    """shipwise: what it costs to ship software, how healthy delivery is, and what broke."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    ctx.obj["config_file"] = config_file
+    ctx.obj["debug"] = debug
+
+
+def settings_from(ctx: click.Context) -> Any:
+    from shipwise.config import load_settings
+
+    root = ctx.find_root().obj or {}
+    return load_settings(db=root.get("db"), config_file=root.get("config_file"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: renders every ShipwiseError as one line that says what to do."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("SHIPWISE_DEBUG") == "1"
+    try:
+        cli.main(args=args, prog_name="shipwise", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ShipwiseError as exc:
+        if debug:
+            raise
+        msg = f"Error: {exc}"
+        if exc.hint:
+            msg += f" ({exc.hint})"
+        click.echo(msg, err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,130 @@
+"""``shipwise metrics``: list, explain and compute."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
+
+
+@click.group("metrics")
+def metrics() -> None:
+    """List, explain and compute metrics."""
+
+
+@metrics.command("list")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+def list_cmd(fmt: str) -> None:
+    """Every registered metric id with its unit."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.metrics.registry import REGISTRY
+
+    charter = load_charter()
+    rows = [(m.id, m.title, m.unit, m.better or "", charter.get(m.id).view) for m in REGISTRY.values()]
+    headers = ["id", "title", "unit", "better", "view"]
+    if fmt == "json":
+        emit_json([dict(zip(headers, r, strict=True)) for r in rows])
+    elif fmt == "csv":
+        emit_csv(headers, rows)
+    else:
+        emit_table("Metrics", headers, rows)
+
+
+@metrics.command("explain")
+@click.argument("metric_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def explain_cmd(metric_id: str, fmt: str) -> None:
+    """A metric's charter entry: definition, unit, exclusions, what it may and may not inform."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.metrics.registry import get
+
+    m = get(metric_id)
+    entry = load_charter().get(m.id)
+    if fmt == "json":
+        emit_json({"id": m.id, "title": m.title, "family": m.family, "better": m.better,
+                   "docs": f"docs/metrics/{m.id}.md", **entry.model_dump()})
+        return
+    click.echo(f"{m.id} — {m.title}\n")
+    click.echo(entry.definition + "\n")
+    for label, value in (
+        ("unit", entry.unit), ("frequency", entry.frequency), ("normalisation", entry.normalisation),
+        ("exclusions", entry.exclusions), ("may inform", ", ".join(entry.may_inform)),
+        ("may NOT inform", ", ".join(entry.may_not_inform)), ("audience", ", ".join(entry.audience)),
+        ("view", entry.view), ("retention", entry.retention), ("docs", f"docs/metrics/{m.id}.md"),
+    ):
+        click.echo(f"  {label:<15} {value}")
+
+
+def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected a date YYYY-MM-DD") from None
+
+
+@metrics.command("dora")
+@click.option("--team", "teams", multiple=True, help="Only these teams (repeatable).")
+@click.option("--service", "services", multiple=True, help="Per-service rows for these services.")
+@click.option("--by", type=click.Choice(["team", "service"]), default="team", show_default=True)
+@click.option("--grain", type=click.Choice(["week", "month", "quarter"]), default="quarter",
+              show_default=True)
+@click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ...], by: str,
+             grain: str, since: date | None, until: date | None, fmt: str) -> None:
+    """DORA metrics per team (or service) and period, with change vs the previous period and the
+    DORA 2024 performance cluster."""
+    from shipwise.services.metrics import DoraRequest, dora
+
+    res = dora(settings_from(ctx), DoraRequest(grain, teams, services, by, since, until))
+    print_dora(res, fmt)
+
+
+def print_dora(res: dict[str, object], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(res)
+        return
+    rows_in = res["rows"]
+    assert isinstance(rows_in, list)
+    key = "service" if rows_in and "service" in rows_in[0] else "team"
+    ids = ["dora.deployment_frequency", "dora.change_lead_time", "dora.change_lead_time_p90",
+           "dora.change_fail_rate", "dora.failed_deployment_recovery_time", "dora.rework_rate"]
+    if fmt == "csv":
+        emit_csv([key, "period", *ids, "cluster"],
+                 [[r[key], r["period"], *[r["metrics"][i] for i in ids], r["cluster"]] for r in rows_in])
+        return
+    if not rows_in:
+        click.echo("No production deployments in the store yet: import some, or run `shipwise demo`.")
+        return
+
+    def arrow(r: dict, mid: str, better: str) -> str:  # type: ignore[type-arg]
+        d = r["change"].get(mid)
+        if not d:
+            return ""
+        good = (d > 0) == (better == "higher")
+        return " [green]▲[/]" if d > 0 and good else " [green]▼[/]" if good else (
+            " [red]▲[/]" if d > 0 else " [red]▼[/]")
+
+    table_rows = []
+    for r in rows_in:
+        m = r["metrics"]
+        table_rows.append((
+            r[key], r["period"],
+            (number(m["dora.deployment_frequency"]) or "–") + arrow(r, "dora.deployment_frequency", "higher"),
+            (duration(m["dora.change_lead_time"]) or "–") + arrow(r, "dora.change_lead_time", "lower"),
+            duration(m["dora.change_lead_time_p90"]),
+            (percent(m["dora.change_fail_rate"]) or "–") + arrow(r, "dora.change_fail_rate", "lower"),
+            duration(m["dora.failed_deployment_recovery_time"]),
+            percent(m["dora.rework_rate"]),
+            r["cluster"],
+        ))
+    emit_table(f"DORA by {key} and {res['grain']} ({res['since']} – {res['until']})",
+               [key, "period", "deploys/wk", "lead time", "lead p90", "change fail", "recovery",
+                "rework", "2024 cluster"], table_rows, justify_right=(2, 3, 4, 5, 6, 7))

@@ -1,0 +1,1 @@
+"""Metric definitions: a registry of stable ids, each with its charter entry and expression."""

@@ -1,0 +1,66 @@
+"""DORA 2024 software delivery performance clusters.
+
+Source: Google Cloud, *Accelerate State of DevOps Report 2024* (DORA), section "Software delivery
+performance", table of performance levels:
+
+| level  | share | deployment frequency                     | change lead time         | change fail rate | failed deployment recovery time |
+|--------|-------|------------------------------------------|--------------------------|------------------|---------------------------------|
+| elite  | 19 %  | on demand (multiple deploys per day)     | less than one day        | 5 %              | less than one hour              |
+| high   | 22 %  | between once per day and once per week   | between 1 day and 1 week | 20 %             | less than one day               |
+| medium | 35 %  | between once per week and once per month | between 1 week and 1 month | 10 %           | less than one day               |
+| low    | 25 %  | between once per month and once every six months | between 1 month and 6 months | 40 %  | between one week and one month  |
+
+The report's levels come from a cluster analysis of survey answers, not from fixed thresholds.
+shipwise therefore assigns the level whose profile is *nearest*: each level is represented by a
+typical value per metric (the geometric middle of its range), distances are taken on a log scale
+normalised by each metric's spread across levels, and metrics without a value are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+DAY = 86400.0
+WEEK = 7 * DAY
+
+#: Typical value per level: deployments/week, lead seconds, fail rate, recovery seconds.
+PROFILES: dict[str, dict[str, float]] = {
+    "elite": {"df": 14.0, "lead": 0.5 * DAY, "cfr": 0.05, "rec": 0.5 * 3600},
+    "high": {"df": math.sqrt(7 * 1), "lead": math.sqrt(DAY * WEEK), "cfr": 0.20, "rec": math.sqrt(3600 * DAY)},
+    "medium": {"df": math.sqrt(1 * 12 / 52), "lead": math.sqrt(WEEK * 30 * DAY), "cfr": 0.10,
+               "rec": math.sqrt(3600 * DAY)},
+    "low": {"df": math.sqrt(12 / 52 * 2 / 52), "lead": math.sqrt(30 * DAY * 182 * DAY), "cfr": 0.40,
+            "rec": math.sqrt(WEEK * 30 * DAY)},
+}
+LEVELS = ("elite", "high", "medium", "low")
+_KEYS = {
+    "df": "dora.deployment_frequency",
+    "lead": "dora.change_lead_time",
+    "cfr": "dora.change_fail_rate",
+    "rec": "dora.failed_deployment_recovery_time",
+}
+_FLOOR = {"df": 1e-3, "lead": 60.0, "cfr": 0.005, "rec": 60.0}
+
+
+def _spread(k: str) -> float:
+    vals = [math.log(PROFILES[lv][k]) for lv in LEVELS]
+    return max(vals) - min(vals)
+
+
+def cluster(metrics: Mapping[str, float | None]) -> str | None:
+    """Nearest 2024 level for a team-period's metrics; None without deployment data."""
+    present = {k: metrics.get(mid) for k, mid in _KEYS.items()}
+    if present["df"] is None or (present["df"] == 0 and all(v is None for k, v in present.items() if k != "df")):
+        return None
+    best, best_d = None, math.inf
+    for lv in LEVELS:
+        d = 0.0
+        for k, v in present.items():
+            if v is None:
+                continue
+            x = math.log(max(float(v), _FLOOR[k]))
+            d += ((x - math.log(PROFILES[lv][k])) / _spread(k)) ** 2
+        if d < best_d:
+            best, best_d = lv, d
+    return best

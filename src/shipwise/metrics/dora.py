@@ -1,0 +1,236 @@
+"""DORA metrics v1, written once as set-based SQL over the canonical tables.
+
+Definitions (the contract; docs/metrics/dora.*.md explain each):
+
+- A team's deployments are the ``production`` deployments of the services it owns; a deployment
+  belongs to the period of its ``finished_at`` (UTC).
+- Normalised deployment: deployments grouped by (service, version) when a version is given
+  (regional fan-out is one deployment), else by deployment id.
+- deployment_frequency: normalised successful deployments per 7-day week of the period; its
+  instant is the first successful finish of the group.
+- change_lead_time: per commit, first successful production deployment listing it minus the
+  commit's committed_at; median and p90 (linear interpolation) over commits whose first
+  deployment falls in the period; negative spans excluded and counted.
+- change_fail_rate: over normalised deployments that reached production (success or
+  rolled_back; instant = first such finish), the share rolled back or named in an incident's
+  caused_by. ``failure`` never reached production: counted as failed deployment attempts only.
+- failed_deployment_recovery_time: per failed deployment, restored = latest resolved_at of the
+  incidents it caused (unresolved if any is open), else the next successful production
+  deployment of the same service; median of restored − failed finish; unresolved counted.
+- rework_rate: share of the change-fail denominator with kind hotfix/rollback or a remediates.
+
+Only portable SQL is used (CTEs, window frames, ``percentile_cont ... WITHIN GROUP``, ``min_by``)
+so the same text runs on DuckDB and, transpiled by sqlglot, on Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+GRAINS = {"week": "week", "month": "month", "quarter": "quarter"}
+ENTITIES = {"team": "team", "service": "service"}
+
+#: Output columns of :func:`dora_sql`, after ``entity`` and ``period``.
+COLUMNS = (
+    "period_start",
+    "weeks",
+    "deployments",
+    "deployment_days",
+    "reached_production",
+    "failed_deployments",
+    "rework_deployments",
+    "failed_attempts",
+    "lead_time_commits",
+    "lead_time_median_seconds",
+    "lead_time_p90_seconds",
+    "negative_lead_time_spans",
+    "recovered_failures",
+    "unresolved_failures",
+    "recovery_median_seconds",
+)
+
+
+@dataclass(frozen=True)
+class DoraQuery:
+    grain: str
+    entity: str
+    since: date
+    until: date
+    teams: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+def _diff_seconds(start: str, end: str) -> str:
+    return f"date_diff('second', {start}, {end})"
+
+
+def facts_sql() -> str:
+    """CTEs shared by DORA (and later cost) metrics: production deployments, normalised."""
+    return f"""
+svc AS (SELECT id AS service, team FROM service),
+prod AS (
+  SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
+         CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
+              ELSE '#' || d.id END AS nkey
+  FROM deployment d JOIN svc s ON s.service = d.service
+  WHERE lower(d.environment) = 'production'
+),
+caused AS (SELECT DISTINCT caused_by AS id FROM incident WHERE caused_by IS NOT NULL),
+norm AS (
+  SELECT p.nkey, min(p.service) AS service, min(p.team) AS team,
+    min(CASE WHEN p.status = 'success' THEN p.finished_at END) AS first_success_at,
+    min(CASE WHEN p.status IN ('success', 'rolled_back') THEN p.finished_at END) AS reached_at,
+    max(CASE WHEN p.status IN ('success', 'rolled_back')
+              AND (p.status = 'rolled_back' OR c.id IS NOT NULL) THEN 1 ELSE 0 END) AS failed,
+    max(CASE WHEN p.status IN ('success', 'rolled_back')
+              AND (p.kind IN ('hotfix', 'rollback') OR p.remediates IS NOT NULL)
+             THEN 1 ELSE 0 END) AS rework
+  FROM prod p LEFT JOIN caused c ON c.id = p.id
+  GROUP BY p.nkey
+),
+attempts AS (
+  SELECT nkey, min(service) AS service, min(team) AS team, min(finished_at) AS at
+  FROM prod WHERE status = 'failure' GROUP BY nkey
+),
+failed AS (
+  SELECT nkey, service, team, reached_at FROM norm WHERE failed = 1 AND reached_at IS NOT NULL
+),
+incident_restore AS (
+  SELECT p.nkey,
+         sum(CASE WHEN i.resolved_at IS NULL THEN 1 ELSE 0 END) AS still_open,
+         max(i.resolved_at) AS resolved_at
+  FROM incident i JOIN prod p ON p.id = i.caused_by
+  GROUP BY p.nkey
+),
+success_events AS (
+  SELECT service, first_success_at AS t, 1 AS is_success, nkey
+  FROM norm WHERE first_success_at IS NOT NULL
+  UNION ALL
+  SELECT service, reached_at AS t, 0 AS is_success, nkey FROM failed
+),
+next_success AS (
+  SELECT nkey, is_success,
+         min(CASE WHEN is_success = 1 THEN t END) OVER (
+           PARTITION BY service ORDER BY t, is_success
+           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_t
+  FROM success_events
+),
+recovery AS (
+  SELECT f.nkey, f.service, f.team, f.reached_at,
+         CASE WHEN r.nkey IS NOT NULL
+              THEN CASE WHEN r.still_open > 0 THEN NULL ELSE r.resolved_at END
+              ELSE ns.next_t END AS restored_at
+  FROM failed f
+  LEFT JOIN incident_restore r ON r.nkey = f.nkey
+  LEFT JOIN next_success ns ON ns.nkey = f.nkey AND ns.is_success = 0
+),
+first_deploy AS (
+  SELECT dc.sha, min(p.finished_at) AS deployed_at, min_by(p.service, p.finished_at) AS service
+  FROM deployment_commit dc JOIN prod p ON p.id = dc.deployment_id
+  WHERE p.status = 'success'
+  GROUP BY dc.sha
+),
+lead AS (
+  SELECT f.sha, f.service, s.team, f.deployed_at,
+         {_diff_seconds("c.committed_at", "f.deployed_at")} AS lead_seconds
+  FROM first_deploy f JOIN "commit" c ON c.sha = f.sha JOIN svc s ON s.service = f.service
+)"""
+
+
+def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
+    """The DORA query for one grain and entity kind; returns (sql, parameters)."""
+    grain = GRAINS[q.grain]
+    ent = ENTITIES[q.entity]
+    entity_table = "team" if ent == "team" else "service"
+    filters, params = [], []
+    if q.teams:
+        col = "id" if ent == "team" else "team"
+        filters.append(f"e.{col} IN ({', '.join('?' for _ in q.teams)})")
+        params.extend(q.teams)
+    if q.services:
+        if ent == "team":
+            filters.append(
+                f"e.id IN (SELECT team FROM service WHERE id IN ({', '.join('?' for _ in q.services)}))"
+            )
+        else:
+            filters.append(f"e.id IN ({', '.join('?' for _ in q.services)})")
+        params.extend(q.services)
+    where = ("WHERE " + " AND ".join(filters)) if filters else ""
+    rec = _diff_seconds("reached_at", "restored_at")
+    sql = f"""
+WITH {facts_sql()},
+cal AS (
+  SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?
+),
+periods AS (
+  SELECT period, min(day) AS period_start, count(*) / 7.0 AS weeks FROM cal GROUP BY period
+),
+entities AS (SELECT e.id AS entity FROM {entity_table} e {where}),
+df AS (
+  SELECT n.{ent} AS entity, cal.period, count(*) AS deployments,
+         count(DISTINCT CAST(n.first_success_at AS DATE)) AS deployment_days
+  FROM norm n JOIN cal ON cal.day = CAST(n.first_success_at AS DATE)
+  GROUP BY n.{ent}, cal.period
+),
+cfr AS (
+  SELECT n.{ent} AS entity, cal.period, count(*) AS reached_production,
+         sum(n.failed) AS failed_deployments, sum(n.rework) AS rework_deployments
+  FROM norm n JOIN cal ON cal.day = CAST(n.reached_at AS DATE)
+  GROUP BY n.{ent}, cal.period
+),
+att AS (
+  SELECT a.{ent} AS entity, cal.period, count(*) AS failed_attempts
+  FROM attempts a JOIN cal ON cal.day = CAST(a.at AS DATE)
+  GROUP BY a.{ent}, cal.period
+),
+lt AS (
+  SELECT l.{ent} AS entity, cal.period,
+         sum(CASE WHEN l.lead_seconds >= 0 THEN 1 ELSE 0 END) AS lead_time_commits,
+         percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY CASE WHEN l.lead_seconds >= 0 THEN l.lead_seconds END) AS lead_time_median_seconds,
+         percentile_cont(0.9) WITHIN GROUP (
+           ORDER BY CASE WHEN l.lead_seconds >= 0 THEN l.lead_seconds END) AS lead_time_p90_seconds,
+         sum(CASE WHEN l.lead_seconds < 0 THEN 1 ELSE 0 END) AS negative_lead_time_spans
+  FROM lead l JOIN cal ON cal.day = CAST(l.deployed_at AS DATE)
+  GROUP BY l.{ent}, cal.period
+),
+rt AS (
+  SELECT r.{ent} AS entity, cal.period,
+         sum(CASE WHEN r.restored_at IS NOT NULL AND {rec} >= 0 THEN 1 ELSE 0 END) AS recovered_failures,
+         sum(CASE WHEN r.restored_at IS NULL THEN 1 ELSE 0 END) AS unresolved_failures,
+         percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY CASE WHEN {rec} >= 0 THEN {rec} END) AS recovery_median_seconds
+  FROM recovery r JOIN cal ON cal.day = CAST(r.reached_at AS DATE)
+  GROUP BY r.{ent}, cal.period
+)
+SELECT e.entity, p.period, p.period_start, p.weeks,
+       coalesce(df.deployments, 0) AS deployments,
+       coalesce(df.deployment_days, 0) AS deployment_days,
+       coalesce(cfr.reached_production, 0) AS reached_production,
+       coalesce(cfr.failed_deployments, 0) AS failed_deployments,
+       coalesce(cfr.rework_deployments, 0) AS rework_deployments,
+       coalesce(att.failed_attempts, 0) AS failed_attempts,
+       coalesce(lt.lead_time_commits, 0) AS lead_time_commits,
+       lt.lead_time_median_seconds, lt.lead_time_p90_seconds,
+       coalesce(lt.negative_lead_time_spans, 0) AS negative_lead_time_spans,
+       coalesce(rt.recovered_failures, 0) AS recovered_failures,
+       coalesce(rt.unresolved_failures, 0) AS unresolved_failures,
+       rt.recovery_median_seconds
+FROM entities e CROSS JOIN periods p
+LEFT JOIN df ON df.entity = e.entity AND df.period = p.period
+LEFT JOIN cfr ON cfr.entity = e.entity AND cfr.period = p.period
+LEFT JOIN att ON att.entity = e.entity AND att.period = p.period
+LEFT JOIN lt ON lt.entity = e.entity AND lt.period = p.period
+LEFT JOIN rt ON rt.entity = e.entity AND rt.period = p.period
+ORDER BY e.entity, p.period_start
+"""
+    return sql, [q.since, q.until, *params]
+
+
+def data_span_sql() -> str:
+    """First and last UTC day with a production deployment (default --since/--until)."""
+    return (
+        "SELECT CAST(min(finished_at) AS DATE), CAST(max(finished_at) AS DATE) "
+        "FROM deployment WHERE lower(environment) = 'production'"
+    )
