@@ -38,7 +38,7 @@ class Settings(BaseModel):
     db: Path = Path(DEFAULT_DB)
     key_file: Path | None = Field(None, description="Pseudonymisation key file; default: <db>.key")
     bots: BotSettings = Field(default_factory=BotSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings(min_group_size=5))
 
     @field_validator("db", "key_file", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import click
 
@@ -104,7 +105,7 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
         click.echo("No production deployments in the store yet: import some, or run `shipwise demo`.")
         return
 
-    def arrow(r: dict, mid: str, better: str) -> str:  # type: ignore[type-arg]
+    def arrow(r: dict[str, Any], mid: str, better: str) -> str:
         d = r["change"].get(mid)
         if not d:
             return ""

@@ -166,9 +166,10 @@ class Staging:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE _csv AS SELECT * FROM {rel}")
         except duckdb.Error as exc:
             raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from exc
+        fixed = _type_from_name(path.stem)
         self.con.execute(
             f"""INSERT INTO _stage_reject
-            SELECT {lit(_type_from_name(path.stem).name if _type_from_name(path.stem) else None)},
+            SELECT {lit(fixed.name if fixed else None)},
                    'CSV: ' || error_message, {lit(str(path))}, line, csv_line
             FROM _csv_rejects"""
         )

@@ -143,7 +143,8 @@ def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
     grain = GRAINS[q.grain]
     ent = ENTITIES[q.entity]
     entity_table = "team" if ent == "team" else "service"
-    filters, params = [], []
+    filters: list[str] = []
+    params: list[object] = []
     if q.teams:
         col = "id" if ent == "team" else "team"
         filters.append(f"e.{col} IN ({', '.join('?' for _ in q.teams)})")
