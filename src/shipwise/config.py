@@ -18,12 +18,12 @@ DEFAULT_CONFIG = "shipwise.yaml"
 
 
 class BotSettings(BaseModel):
-    """How bots are recognised, besides ``bot: true`` records and ``[bot]`` logins."""
+    """How bots are recognised, besides ``bot: true`` records and logins ending in ``[bot]``."""
 
     model_config = ConfigDict(extra="forbid")
     logins: list[str] = Field(default_factory=list, description="Exact logins or emails of bots.")
     patterns: list[str] = Field(
-        default_factory=lambda: ["*[bot]", "*-bot", "*-bot@*", "noreply@*", "*-ci@*"],
+        default_factory=lambda: ["*-bot", "*-bot@*", "noreply@*", "*-ci@*"],
         description="Shell-style patterns (fnmatch, case-insensitive) matching bot ids.",
     )
 

@@ -44,7 +44,7 @@ class Pseudonymiser:
 
     def is_bot(self, raw: str) -> bool:
         ident = normalise_id(raw)
-        if ident in {normalise_id(b) for b in self.bots.logins}:
+        if ident.endswith("[bot]") or ident in {normalise_id(b) for b in self.bots.logins}:
             return True
         return any(fnmatch.fnmatchcase(ident, p.lower()) for p in self.bots.patterns)
 

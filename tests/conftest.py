@@ -1,0 +1,41 @@
+"""Shared fixtures: a fresh store on disk with its own key, and canonical record writers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipwise.config import Settings, load_settings
+from shipwise.services.context import init_store
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("SHIPWISE_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("SHIPWISE_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(db=tmp_path / "shipwise.duckdb")
+    init_store(s)
+    return s
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def org(teams: Iterable[tuple[str, str]] = (("payments", "pay-api"),)) -> list[dict[str, Any]]:
+    """An org unit, and one team owning one service per (team, service) pair."""
+    recs: list[dict[str, Any]] = [{"type": "org_unit", "id": "eng", "name": "Engineering"}]
+    seen = set()
+    for team, service in teams:
+        if team not in seen:
+            recs.append({"type": "team", "id": team, "name": team.title(), "org_unit": "eng",
+                         "delivery_unit": "deployments"})
+            seen.add(team)
+        recs.append({"type": "service", "id": service, "name": service, "team": team})
+    return recs

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipwise.errors import StoreError
+from shipwise.store import Store
+from shipwise.store.duckdb_store import migrations
+
+
+def test_migrations_are_numbered_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Store.open(path, create=True) as store:
+        assert store.schema_version() == migrations()[-1][0]
+        assert store.migrate() == []  # nothing left to apply
+        n = store.count("calendar")
+    with Store.open(path) as store:
+        assert store.count("calendar") == n  # reopening applies nothing twice
+
+
+def test_missing_store_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as err:
+        Store.open(tmp_path / "nope.duckdb")
+    assert "shipwise init" in (err.value.hint or "")
+
+
+def test_calendar_labels_iso_weeks_months_quarters() -> None:
+    store = Store.memory()
+    rows = store.query(
+        "SELECT day, week, month, quarter, week_start FROM calendar "
+        "WHERE day IN (DATE '2024-12-30', DATE '2025-07-01', DATE '2021-01-03') ORDER BY day"
+    )
+    assert [(r["week"], r["month"], r["quarter"]) for r in rows] == [
+        ("2020-W53", "2021-01", "2021-Q1"),  # ISO year differs from calendar year
+        ("2025-W01", "2024-12", "2024-Q4"),
+        ("2025-W27", "2025-07", "2025-Q3"),
+    ]
+    assert str(rows[2]["week_start"]) == "2025-06-30"
+
+
+def test_transaction_rolls_back_whole_unit_of_work() -> None:
+    store = Store.memory()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.con.execute("INSERT INTO meta VALUES ('a', '1')")
+        raise RuntimeError("crash mid-way")
+    assert store.get_meta("a") is None
+
+
+def test_store_refuses_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Store.open(path, create=True) as store:
+        store.con.execute("INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')")
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(path)
