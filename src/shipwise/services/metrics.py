@@ -93,9 +93,7 @@ def dora(settings: Settings, req: DoraRequest) -> dict[str, Any]:
 
 
 def _clean(v: float | None) -> float | None:
-    if v is None:
-        return None
-    return round(float(v), 6)
+    return None if v is None else float(v)
 
 
 def _iso(d: date | None) -> str | None:
