@@ -35,11 +35,12 @@ def emit_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequenc
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
+    # Piped output gets a wide table instead of Rich's 80-column default.
     for i, h in enumerate(headers):
         t.add_column(h, justify="right" if i in justify_right else "left", overflow="fold")
     for r in rows:
         t.add_row(*["–" if v is None else str(v) for v in r])
-    Console().print(t)
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
 
 
 def duration(seconds: float | None) -> str | None:

@@ -1,0 +1,95 @@
+"""The demo: a synthetic organisation written as canonical files and/or imported into the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from shipwise.config import Settings
+from shipwise.errors import InputError
+from shipwise.ingest.loader import ImportReport
+from shipwise.ingest.sql import q
+from shipwise.services.context import init_store, open_for_ingest
+from shipwise.services.ingest import import_tables_into
+
+FILE_FORMATS = ("jsonl", "csv", "parquet")
+
+
+@dataclass
+class DemoResult:
+    seed: int
+    scale: float
+    events: int
+    story: dict[str, Any]
+    written: list[str] = field(default_factory=list)
+    report: ImportReport | None = None
+
+
+def write_canonical(tables: dict[str, pa.Table], out: Path, fmt: str) -> list[str]:
+    """Write one canonical file per record type (``deployment.jsonl`` …) into ``out``."""
+    if fmt not in FILE_FORMATS:
+        raise InputError(f"unknown format '{fmt}'", hint="use jsonl, csv or parquet")
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    written = []
+    for name, table in tables.items():
+        con.register("t", table)
+        cols = []
+        for f in table.schema:
+            c = q(f.name)
+            if pa.types.is_timestamp(f.type) and fmt != "parquet":
+                cols.append(f"strftime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}")
+            elif pa.types.is_list(f.type) and fmt == "csv":
+                cols.append(f"array_to_string({c}, ';') AS {c}")
+            elif f.name == "attributes" and fmt == "jsonl":
+                cols.append(f"json({c}) AS {c}")
+            else:
+                cols.append(c)
+        if fmt == "jsonl":
+            cols.insert(0, f"'{name}' AS type")
+        path = out / f"{name}.{fmt}"
+        options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER", "parquet": "FORMAT parquet"}[fmt]
+        con.execute(f"COPY (SELECT {', '.join(cols)} FROM t) TO '{path}' ({options})")
+        con.unregister("t")
+        written.append(str(path))
+    con.close()
+    return written
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    seed: int = 7,
+    scale: float = 1.0,
+    out: Path | None = None,
+    fmt: str = "jsonl",
+    load: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Generate the organisation; write files to ``out`` if given; import into the store if ``load``."""
+    from shipwise.demo.generator import generate
+
+    if scale <= 0:
+        raise InputError("--scale must be positive")
+    if progress:
+        progress("generating the organisation")
+    demo = generate(seed=seed, scale=scale)
+    result = DemoResult(seed, scale, demo.event_count(), dict(demo.story))
+    if out is not None:
+        if progress:
+            progress(f"writing {fmt} files to {out}")
+        result.written = write_canonical(demo.tables, out, fmt)
+    if load:
+        init_store(settings)
+        with open_for_ingest(settings) as (store, pseudo):
+            result.report = import_tables_into(
+                store, pseudo, demo.tables, f"demo:seed={seed},scale={scale}", kind="demo",
+                progress=(lambda t: progress(f"importing {t}")) if progress else None,
+            )
+    return result
