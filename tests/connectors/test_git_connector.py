@@ -343,6 +343,31 @@ def test_author_without_email_falls_back_to_name(repo: Repo) -> None:
     assert row["authored_at"] == datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
+def test_corrupt_dates_become_null_and_tags_may_lack_a_tagger(repo: Repo) -> None:
+    tree = repo.git("mktree", input=b"")
+    raw = (
+        f"tree {tree}\n"
+        "author Far Future <ff@example.com> 99999999999999 +0200\n"
+        "committer Ada <ada@example.com> 1740816000 -0000\n\nforged date\n"
+    )
+    sha = repo.git(
+        "hash-object", "-t", "commit", "-w", "--stdin", "--literally", input=raw.encode()
+    )
+    repo.git("update-ref", "refs/heads/main", sha)
+    old_style = f"object {sha}\ntype commit\ntag ancient\n\nno tagger line\n"
+    tag = repo.git(
+        "hash-object", "-t", "tag", "-w", "--stdin", "--literally", input=old_style.encode()
+    )
+    repo.git("update-ref", "refs/tags/ancient", tag)
+
+    batch = read_repository(repo.path, "r")
+    (row,) = batch.commits.to_pylist()
+    assert row["authored_at"] is None  # the importer quarantines it
+    assert row["committed_at"] == datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+    (tag_row,) = batch.tags.to_pylist()
+    assert (tag_row["name"], tag_row["sha"], tag_row["tagger"]) == ("ancient", sha, None)
+
+
 def test_progress_is_reported(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         repo.commit({"a.txt": lines(i + 1)}, f"c{i}")
@@ -495,7 +520,11 @@ def test_remote_tracking_branches_and_bare_clones(repo: Repo, tmp_path: Path) ->
     assert set(batch.tips) == {"refs/remotes/origin/main", "refs/remotes/origin/topic"}
 
     bare = tmp_path / "bare.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(repo.path), str(bare)],
+        check=True,
+        env=_env(repo.home),
+    )
     assert set(rows(read_repository(bare, "r"))) == set(rows(read_repository(repo.path, "r")))
 
 

@@ -28,7 +28,9 @@ How lines are counted (``additions``, ``deletions``, ``files_changed``)
       detection is heuristic and costs a similarity search per commit;
     * a binary file counts as a changed file with 0 lines (``-  -`` in ``--numstat``), and so
       does a mode-only change;
-    * ``files_changed`` counts paths, a submodule (gitlink) update included.
+    * ``files_changed`` counts paths, a submodule (gitlink) update included;
+    * in a shallow clone the oldest commits present have no parents (as ``git log`` shows them)
+      and count their whole tree as added: read a full clone.
 
 Other fields
     ``author`` is the author's email as recorded (raw; no mailmap, no case folding; the name when
@@ -134,7 +136,7 @@ def read_repository(
         with _fast_object_reads():
             tips, tags = _read_refs(repository, repo)
             commits = _read_commits(repository, repo, set(tips.values()), known, progress)
-    except pygit2.GitError as exc:
+    except (pygit2.GitError, KeyError) as exc:  # KeyError: an object the history names is missing
         raise InputError(
             f"Cannot read the history of git repository {path}: {exc}",
             hint="The repository may be shallow, partial or damaged: run `git fsck` there, "
