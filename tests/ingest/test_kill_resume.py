@@ -19,7 +19,7 @@ from tests.ingest.test_import import dump
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", [0.55, 0.85])
+@pytest.mark.parametrize("kill_at", [0.4, 0.65])
 def test_sigkill_mid_import_then_rerun_equals_uninterrupted(tmp_path: Path, kill_at: float) -> None:
     key = tmp_path / "k.key"
     files = tmp_path / "files"

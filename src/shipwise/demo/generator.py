@@ -6,17 +6,21 @@ the numbers should show (who adopted delivery automation and when, which team bo
 quality, which quarter was the platform migration).
 
 Everything is vectorised with numpy: loops run over teams, quarters or story waves, never over
-events. Volumes are drawn as Poisson counts per (team or service, day) and expanded; times are
-drawn in *working hours* on each team's local calendar (see :class:`~shipwise.demo.story.Calendar`)
+events. Volumes are drawn as counts per (team or service, day) and expanded (work and releases
+track each team's story closely, see :func:`_smooth_counts`; incidents and pages are Poisson);
+times are drawn in *working hours* on each team's local calendar (see :class:`~shipwise.demo.story.Calendar`)
 and mapped to UTC, which gives weekday and office-hour rhythms and a quiet late December.
 
 Conventions the rest of shipwise can rely on:
 
 * a service's repository is named exactly like the service id (``commit.repo == service.id``);
-* every commit merged to trunk is shipped by the first later successful production deployment of
-  its service (rollback deployments ship nothing); a production attempt that failed or was rolled
+* every commit merged to trunk is shipped by the first successful production release of its
+  service built after the merge (a release is built when its staging deployment starts; rollback
+  deployments ship nothing); a production attempt that failed or was rolled
   back also lists the commits it tried to ship. Staging and rollback deployments list none;
-* multi-region releases are one deployment per region with the same ``version``;
+* multi-region releases are one deployment per region with the same ``version``; every
+  successful release is also a git tag ``v<version>`` on the newest commit it shipped;
+* a commit that no pull request lists went straight to trunk (the release train's way);
 * the data is a snapshot at the end of ``end``: nothing happens later, and spans still running
   then are open (``resolved_at``/``merged_at`` null).
 """
@@ -24,7 +28,6 @@ Conventions the rest of shipwise can rely on:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipwise.demo import story as st
-from shipwise.demo.story import CATALOG, LOCATIONS, REGIONS, Calendar, Plan
+from shipwise.demo.story import REGIONS, Calendar, Members, Plan, build_org
 
 TS = pa.timestamp("us", tz="UTC")
 HOUR = 3_600.0
@@ -44,6 +47,8 @@ Arrays = dict[str, np.ndarray]
 
 @dataclass(frozen=True)
 class DemoOrg:
+    """Canonical tables keyed by record type name, and the facts of the story they tell."""
+
     tables: dict[str, pa.Table]
     story: dict[str, object]
 
@@ -64,13 +69,28 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One draw per row of ``probs`` (rows need not be normalised); returns 0-based classes."""
     c = np.cumsum(probs, axis=1)
     c /= c[:, -1:]
-    return (rng.random(probs.shape[0])[:, None] > c).sum(axis=1)
+    return (rng.random(int(probs.shape[0]))[:, None] > c).sum(axis=1)
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Poisson counts of shape (rows, days) -> (row, day) of every event."""
     flat = np.repeat(np.arange(counts.size), counts.ravel())
     return flat // counts.shape[1], flat % counts.shape[1]
+
+
+def _smooth_counts(rng: np.random.Generator, lam: np.ndarray, burst: float = 0.2) -> np.ndarray:
+    """Event counts per (row, day) that track the expected ``lam`` closely over weeks.
+
+    Day-to-day the counts are bursty (a log-normal factor per day), but instead of independent
+    Poisson draws the cumulative expectation is sampled systematically (random phase per row),
+    so a team's quarterly volume stays within a few percent of its story. That keeps the trend
+    of a team against itself readable at demo sizes.
+    """
+    noisy = lam * np.exp(burst * rng.standard_normal(lam.shape) - burst**2 / 2)
+    cum = np.cumsum(noisy, axis=1) + rng.random((lam.shape[0], 1))
+    cum = np.floor(cum)
+    out = np.diff(cum, axis=1, prepend=np.floor(cum[:, :1] - noisy[:, :1]))
+    return out.astype(np.int64)
 
 
 def _segments(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,16 +113,17 @@ def _ids(prefix: str, n: int, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, pc.utf8_lpad(nums, width=width, padding="0"), "")
 
 
+_HEX_PAIRS = np.array(
+    [int.from_bytes(f"{b:02x}".encode(), "little") for b in range(256)], dtype=np.uint16
+)
+
+
 def _shas(rng: np.random.Generator, n: int) -> pa.Array:
+    """``n`` 40-hex-digit commit ids from the generator's random bytes."""
     raw = rng.integers(0, 256, size=(n, 20), dtype=np.uint8)
-    hexd = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    out = np.empty((n, 40), dtype=np.uint8)
-    out[:, 0::2] = hexd[raw >> 4]
-    out[:, 1::2] = hexd[raw & 15]
+    data = _HEX_PAIRS[raw].tobytes()
     offsets = np.arange(0, 40 * (n + 1), 40, dtype=np.int64)
-    arr = pa.Array.from_buffers(
-        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())]
-    )
+    arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     return arr.cast(pa.string())
 
 
@@ -117,196 +138,6 @@ def _strings(values: list[str], idx: np.ndarray, null: np.ndarray | None = None)
     if null is not None and null.any():
         arr = pc.if_else(pa.array(null), pa.scalar(None, pa.string()), arr)
     return arr
-
-
-# --------------------------------------------------------------------------------------------
-# the organisation
-
-
-_ONSETS = ("b", "c", "d", "f", "g", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
-           "br", "ch", "dr", "fr", "gr", "kr", "pr", "sh", "st", "tr", "th")
-_VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ai", "ia", "io", "ei", "ou")
-_CODAS = ("", "", "", "n", "r", "s", "l", "m", "k", "th")
-
-
-def _names(rng: np.random.Generator, n: int, syllables: tuple[int, int]) -> list[str]:
-    k = syllables[1]
-    on = rng.integers(0, len(_ONSETS), (n, k))
-    vo = rng.integers(0, len(_VOWELS), (n, k))
-    co = rng.integers(0, len(_CODAS), n)
-    ln = rng.integers(syllables[0], syllables[1] + 1, n)
-    out = []
-    for i in range(n):
-        s = "".join(_ONSETS[on[i, j]] + _VOWELS[vo[i, j]] for j in range(ln[i])) + _CODAS[co[i]]
-        out.append(s)
-    return out
-
-
-@dataclass
-class _Org:
-    org_units: list[tuple[str, str, str | None]]
-    team_id: list[str]
-    team_name: list[str]
-    team_ou: list[str]
-    unit: list[str]
-    attributes: list[str]
-    block: np.ndarray
-    pos: np.ndarray  # position in the catalogue block
-    wave: np.ndarray
-    sfq: np.ndarray
-    ai: np.ndarray
-    offset: np.ndarray  # UTC offset, hours
-    loaded: np.ndarray  # monthly loaded cost of one FTE
-    svc_id: list[str]
-    svc_name: list[str]
-    svc_team: np.ndarray
-    svc_lo: np.ndarray  # first service of each team (services are sorted by team)
-    svc_n: np.ndarray
-    person_id: list[str]
-    n_humans: int
-    # membership rows (humans first, then bots), day indexes, until inclusive (-1: open)
-    m_person: np.ndarray
-    m_team: np.ndarray
-    m_since: np.ndarray
-    m_until: np.ndarray
-    m_fte: np.ndarray
-    m_bot: np.ndarray
-
-
-def _build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> _Org:
-    ous: list[tuple[str, str, str | None]] = [("eng", "Acme Engineering", None)]
-    team_id, team_name, team_ou, unit, attrs = [], [], [], [], []
-    svc_id, svc_name, svc_team = [], [], []
-    locs = list(LOCATIONS)
-    n_cat = len(CATALOG)
-    loc_pick = rng.integers(0, len(locs), blocks * n_cat)
-    arrangement = rng.choice(["hybrid", "remote", "office"], blocks * n_cat, p=[0.55, 0.3, 0.15])
-    for b in range(blocks):
-        sfx = "" if b == 0 else f"-{b + 1}"
-        if b > 0:
-            ous.append((f"bu{sfx}", f"Business Unit {b + 1}", "eng"))
-        for ou, name in st.ORG_UNITS:
-            ous.append((ou + sfx, name + ("" if b == 0 else f" {b + 1}"), "eng" if b == 0 else f"bu{sfx}"))
-        for p, spec in enumerate(CATALOG):
-            i = b * n_cat + p
-            tid = spec.slug + sfx
-            team_id.append(tid)
-            team_name.append(spec.name + ("" if b == 0 else f" {b + 1}"))
-            team_ou.append(spec.org_unit + sfx)
-            unit.append(spec.delivery_unit)
-            attrs.append(json.dumps({
-                "team_type": spec.team_type,
-                "location": locs[loc_pick[i]],
-                "working_arrangement": str(arrangement[i]),
-            }, ensure_ascii=False))
-            for s in spec.services:
-                svc_id.append(s + sfx)
-                svc_name.append(s.replace("-", " ").title() + ("" if b == 0 else f" {b + 1}"))
-                svc_team.append(i)
-    n_teams = len(team_id)
-    pos = np.tile(np.arange(n_cat), blocks)
-    block = np.repeat(np.arange(blocks), n_cat)
-    wave = np.array([CATALOG[p].wave for p in pos])
-    sfq = np.array([CATALOG[p].speed_for_quality for p in pos]) & (block == 0)
-    ai = np.array([CATALOG[p].ai for p in pos])
-    offset = np.array([LOCATIONS[locs[k]][0] for k in loc_pick])
-    loaded = np.array([LOCATIONS[locs[k]][1] for k in loc_pick])
-    svc_team_a = np.array(svc_team)
-    svc_n = np.bincount(svc_team_a, minlength=n_teams)
-    svc_lo = np.cumsum(svc_n) - svc_n
-
-    # people: ~235 founding members per block plus joiners
-    weights = np.exp(0.35 * rng.standard_normal(n_teams))
-    blk_sum = np.bincount(block, weights=weights)[block]
-    size = np.maximum(7, np.round(weights / blk_sum * 235)).astype(np.int64)
-    home = np.repeat(np.arange(n_teams), size)
-    n0 = home.shape[0]
-    n_join = int(round(0.07 * n0))
-    home = np.concatenate([home, rng.integers(0, n_teams, n_join)])
-    n_h = home.shape[0]
-    D = plan.days
-    since = np.zeros(n_h, np.int64)
-    since[n0:] = rng.integers(30, D - 30, n_join)
-    until = np.full(n_h, -1, np.int64)
-    leave = rng.random(n_h) < 0.07
-    leave &= since + 120 < D
-    until[leave] = since[leave] + 60 + (rng.random(leave.sum()) * (D - 61 - since[leave])).astype(np.int64)
-    fte = rng.choice([1.0, 0.8, 0.5], n_h, p=[0.92, 0.06, 0.02])
-    # movers: a few people of steady teams move to another steady team of their block
-    steady = (wave < 0) & ~sfq
-    move_day = rng.integers(90, D - 90, n_h)
-    mover = (rng.random(n_h) < 0.05) & steady[home] & (since + 30 < move_day)
-    mover &= (until < 0) | (move_day + 30 < until)
-    dest = np.empty(n_h, np.int64)
-    steady_pos = np.flatnonzero(steady[:n_cat])
-    pick = steady_pos[rng.integers(0, steady_pos.shape[0], n_h)]
-    pick = np.where(pick == pos[home], steady_pos[(np.searchsorted(steady_pos, pick) + 1) % steady_pos.shape[0]], pick)
-    dest[:] = block[home] * n_cat + pick
-    mi = np.flatnonzero(mover)
-    m_person = np.concatenate([np.arange(n_h), mi])
-    m_team = np.concatenate([home, dest[mi]])
-    m_since = np.concatenate([since, move_day[mi]])
-    m_until = np.concatenate([np.where(mover, move_day - 1, until), until[mi]])
-    m_fte = np.concatenate([fte, fte[mi]])
-
-    first = _names(rng, n_h, (2, 3))
-    last = _names(rng, n_h, (2, 4))
-    seen: dict[str, int] = {}
-    person_id = []
-    for f, ln in zip(first, last, strict=True):
-        base = f"{f}.{ln}"
-        k = seen.get(base, 0)
-        seen[base] = k + 1
-        person_id.append(f"{base}{k + 1 if k else ''}@example.com")
-    n_bots = len(st.BOTS)
-    person_id += list(st.BOTS)
-    platform = int(np.flatnonzero(np.array([CATALOG[p].slug for p in pos]) == "developer-platform")[0])
-    return _Org(
-        org_units=ous, team_id=team_id, team_name=team_name, team_ou=team_ou, unit=unit,
-        attributes=attrs, block=block, pos=pos, wave=wave, sfq=sfq, ai=ai, offset=offset,
-        loaded=loaded, svc_id=svc_id, svc_name=svc_name, svc_team=svc_team_a, svc_lo=svc_lo,
-        svc_n=svc_n, person_id=person_id, n_humans=n_h,
-        m_person=np.concatenate([m_person, n_h + np.arange(n_bots)]),
-        m_team=np.concatenate([m_team, np.full(n_bots, platform)]),
-        m_since=np.concatenate([m_since, np.zeros(n_bots, np.int64)]),
-        m_until=np.concatenate([m_until, np.full(n_bots, -1)]),
-        m_fte=np.concatenate([m_fte, np.zeros(n_bots)]),
-        m_bot=np.concatenate([np.zeros(m_person.shape[0], bool), np.ones(n_bots, bool)]),
-    )
-
-
-class _Members:
-    """Pick active human members of a team on a day, vectorised."""
-
-    def __init__(self, org: _Org, horizon: int) -> None:
-        human = ~org.m_bot
-        order = np.lexsort((org.m_since, org.m_team[human]))
-        self.person = org.m_person[human][order]
-        self.team = org.m_team[human][order]
-        self.since = org.m_since[human][order]
-        self.until = np.where(org.m_until[human] < 0, horizon, org.m_until[human])[order]
-        n_teams = len(org.team_id)
-        self.lo = np.searchsorted(self.team, np.arange(n_teams), "left")
-        self.n = np.searchsorted(self.team, np.arange(n_teams), "right") - self.lo
-
-    def pick(self, rng: np.random.Generator, team: np.ndarray, day: np.ndarray) -> np.ndarray:
-        row = self.lo[team] + (rng.random(team.shape[0]) * self.n[team]).astype(np.int64)
-        for _ in range(12):
-            bad = np.flatnonzero((self.since[row] > day) | (self.until[row] < day))
-            if bad.shape[0] == 0:
-                break
-            t = team[bad]
-            row[bad] = self.lo[t] + (rng.random(bad.shape[0]) * self.n[t]).astype(np.int64)
-        return self.person[row]
-
-    def fte(self, org: _Org, horizon: int) -> np.ndarray:
-        """(teams, horizon) FTE of humans active each day."""
-        human = ~org.m_bot
-        diff = np.zeros((len(org.team_id), horizon + 1))
-        until = np.where(org.m_until[human] < 0, horizon - 1, org.m_until[human])
-        np.add.at(diff, (org.m_team[human], org.m_since[human]), org.m_fte[human])
-        np.add.at(diff, (org.m_team[human], until + 1), -org.m_fte[human])
-        return np.cumsum(diff, axis=1)[:, :horizon]
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,11 +161,11 @@ class _Sim:
         self.rng = np.random.default_rng(seed)
         self.plan = plan = Plan.build(end, quarters)
         self.cal = Calendar.build(plan.start, plan.horizon)
-        blocks = max(1, int(round(scale)))
+        blocks = max(1, round(scale))
         self.act = scale / blocks
-        self.org = org = _build_org(self.rng, blocks, plan)
+        self.org = org = build_org(self.rng, blocks, plan)
         H = plan.horizon
-        self.members = _Members(org, H)
+        self.members = Members(org, H)
         self.fte = self.members.fte(org, H)
         self.adopt = plan.adoption(org.wave)
         self.sfq = plan.speed_for_quality(org.sfq)
@@ -376,15 +207,18 @@ class _Sim:
         team_factor = team_factor * (1 + 0.25 * self.sfq[:, :D])
         lam = self.fte[:, :D] * PR_RATE * self.act * day_factor[None, :] * team_factor
         pr_share = np.where(self.train, 0.4, 1.0)
-        team, day = _expand(rng.poisson(lam * pr_share[:, None]))
-        n = team.shape[0]
+        team, day = _expand(_smooth_counts(rng, lam * pr_share[:, None]))
+        n = int(team.shape[0])
         a, s, m = self.adopt[team, day], self.sfq[team, day], self.mig[day]
         slow = 1 + 0.3 * m
         w0 = cal.cum[day] + rng.random(n) * cal.cap[day]
-        coding = np.minimum(_ln(rng, 4.5, 1.0, n), 250) * slow
+        coding = np.minimum(_ln(rng, 4.0, 1.3, n), 250) * slow
         faster = (1 - 0.2 * a) * (1 - 0.6 * s) * slow
         pickup = np.minimum(_ln(rng, 2.5 * faster, 1.2, n), 250)
-        review = np.minimum(_ln(rng, 3.5 * faster, 1.1, n), 250)
+        review = np.minimum(_ln(rng, 3.0 * faster, 1.3, n), 250)
+        # a few pull requests stall, waiting on another team or a dependency
+        stalled = rng.random(n) < 0.08
+        review = review + np.where(stalled, np.minimum(_ln(rng, 40.0, 1.0, n), 400), 0.0)
         w_created = w0 + coding
         w_review = w_created + pickup
         u = rng.random(n)
@@ -425,7 +259,7 @@ class _Sim:
         # direct commits to trunk of the release-train teams
         rows = np.flatnonzero(self.train)
         lam_d = lam[rows] * (1 - pr_share[rows])[:, None] * COMMITS_PER_PR
-        r, dday = _expand(rng.poisson(lam_d))
+        r, dday = _expand(_smooth_counts(rng, lam_d))
         dteam = rows[r]
         nd = dteam.shape[0]
         dw = cal.cum[dday] + rng.random(nd) * cal.cap[dday]
@@ -472,7 +306,7 @@ class _Sim:
         weekday = (cal.cap[:D] == st.WORK_HOURS).astype(float)
         lam = np.full((len(o.svc_id), 1), 0.045 * self.act) * weekday[None, :]
         svc, day = _expand(rng.poisson(lam))
-        n = svc.shape[0]
+        n = int(svc.shape[0])
         team = o.svc_team[svc]
         created = day * DAY + (2 + 4 * rng.random(n)) * HOUR
         first_review = self.utc(self.w_of(created, team) + _ln(rng, 4.0, 1.2, n), team)
@@ -504,12 +338,16 @@ class _Sim:
         n_svc = len(o.svc_id)
         t_of_s = o.svc_team
         unit_s = self.unit[t_of_s]
-        base = np.where(unit_s == "deployments", _ln(rng, 0.6, 0.35, n_svc), _ln(rng, 0.28, 0.3, n_svc))
+        # releases follow the flow of merges into each service: about one per three merges for
+        # service teams, one per eight for app teams (which batch changes into app releases)
+        merges = self.fte[t_of_s, 0] * PR_RATE * 0.86 / o.svc_n[t_of_s]
+        base = merges * np.where(unit_s == "deployments", 0.33, 0.125) * _ln(rng, 1.0, 0.25, n_svc)
         base[self.train[t_of_s]] = 0.0
         day_factor = (cal.cap[:D] / st.WORK_HOURS) * cal.season[:D] * self.growth[:D] * (1 - 0.3 * self.mig[:D])
         team_factor = (1 + st.ADOPTION_DEPLOY_GAIN * self.adopt[:, :D]) * (1 + st.SFQ_DEPLOY_GAIN * self.sfq[:, :D])
-        lam = base[:, None] * self.act * team_factor[t_of_s] * day_factor[None, :]
-        svc, day = _expand(rng.poisson(lam))
+        size = self.fte[:, :D] / np.maximum(self.fte[:, :1], 1.0)  # more people, more changes
+        lam = base[:, None] * self.act * (team_factor * size)[t_of_s] * day_factor[None, :]
+        svc, day = _expand(_smooth_counts(rng, lam))
         team = t_of_s[svc]
         build = self.utc(cal.cum[day] + rng.random(svc.shape[0]) * cal.cap[day], team)
         # the enterprise release train leaves every other Tuesday at 10:00 local
@@ -594,7 +432,6 @@ class _Sim:
         lam = np.full((len(o.svc_id), 1), 0.011 * self.act) * ((1 + 1.5 * self.mig[:D]) * self.growth[:D])[None, :]
         bsvc, bday = _expand(rng.poisson(lam))
         nb = bsvc.shape[0]
-        bteam = o.svc_team[bsvc]
         caused = np.concatenate([rb, pf, lat, np.full(nb, -1)])
         svc = np.concatenate([r["service"][rb], r["service"][pf], r["service"][lat], bsvc])
         team = o.svc_team[svc]
@@ -689,11 +526,10 @@ class _Sim:
         p = self.plan
         labels, lo, hi = [], [], []
         m = st.add_months(p.start, 0)
-        while m <= p.end:
-            nxt = st.add_months(m, 1)
+        while (nxt := st.add_months(m, 1)) <= p.end + dt.timedelta(days=1):  # complete months only
             labels.append(f"{m.year:04d}-{m.month:02d}")
             lo.append((m - p.start).days)
-            hi.append(min((nxt - p.start).days, p.days))
+            hi.append((nxt - p.start).days)
             m = nxt
         return labels, np.array(lo), np.array(hi)
 
@@ -782,10 +618,9 @@ class _Sim:
         objective = rng.choice([0.99, 0.995, 0.999], n, p=[0.3, 0.4, 0.3])
         window = np.where(rng.random(n) < 0.7, 28, 30)
         slo_id = [f"slo-{o.svc_id[s]}-availability" for s in svc]
-        k = D * 4
+        k = D * 4 - 1  # intervals ending before the snapshot's end
         kk = np.arange(k)
         diurnal = np.array([0.55, 0.95, 1.3, 1.2])[kk % 4]
-        weekend = np.where(p.start.weekday() + kk // 4 % 7 >= 0, 1.0, 1.0)
         wd = (p.start.weekday() + kk // 4) % 7
         weekend = np.where(wd >= 5, 0.8, 1.0)
         shape = diurnal * weekend * self.growth[kk // 4]
@@ -824,3 +659,317 @@ class _Sim:
         mask = np.isnan(sec)
         us = t0 + np.round(np.where(mask, 0.0, sec) * 1e6).astype(np.int64)
         return pa.array(us, type=pa.int64(), mask=mask if mask.any() else None).cast(TS)
+
+    # assembly ----------------------------------------------------------------------------------
+    def run(self) -> DemoOrg:
+        o, p, end_s = self.org, self.plan, self.end_s
+        human = self.human_work()
+        bots = self.bot_work()
+        r0 = self.normal_releases()
+        inc, hot, r1 = self.incidents(r0, self.release_times(r0))
+        prs, commits = _merge_work([human, bots, hot])
+        rel = _concat([r0, r1])
+        rt = self.release_times(rel)
+        pages = self.pages(inc)
+
+        # the snapshot: nothing after the end of `end`; spans still running are open
+        commits = _take(commits, commits["committed"] < end_s)
+        kept_pr = np.flatnonzero(prs["created"] < end_s)
+        pr_map = np.full(prs["created"].shape[0] + 1, -1)  # last slot: commits without a PR
+        pr_map[kept_pr] = np.arange(kept_pr.shape[0])
+        on_branch = commits["pr"] >= 0
+        commits["pr"] = pr_map[commits["pr"]]
+        # branch commits of pull requests opened after the snapshot are not in it either
+        commits = _take(commits, ~on_branch | (commits["pr"] >= 0))
+        prs = _take(prs, kept_pr)
+        for k in ("first_review", "merged", "closed"):
+            prs[k] = np.where(prs[k] >= end_s, np.nan, prs[k])
+        commits["avail"] = np.where(commits["avail"] >= end_s, np.nan, commits["avail"])
+        shas = _shas(self.rng, commits["pr"].shape[0])
+
+        # which release shipped which commit
+        rel_lists, rel_len = self.ship(rel, commits)
+
+        tables: dict[str, pa.Table] = {}
+        tables["org_unit"] = pa.table({
+            "id": pa.array([u[0] for u in o.org_units]),
+            "name": pa.array([u[1] for u in o.org_units]),
+            "parent": pa.array([u[2] for u in o.org_units], pa.string()),
+        })
+        tables["team"] = pa.table({
+            "id": pa.array(o.team_id), "name": pa.array(o.team_name),
+            "org_unit": pa.array(o.team_ou), "delivery_unit": pa.array(o.unit),
+            "attributes": pa.array(o.attributes),
+        })
+        tables["service"] = pa.table({
+            "id": pa.array(o.svc_id), "name": pa.array(o.svc_name),
+            "team": _strings(o.team_id, o.svc_team),
+        })
+        epoch = (p.start - dt.date(1970, 1, 1)).days
+        tables["person"] = pa.table({
+            "id": _strings(o.person_id, o.m_person),
+            "team": _strings(o.team_id, o.m_team),
+            "since": pa.array((epoch + o.m_since).astype(np.int32)).cast(pa.date32()),
+            "until": pa.array((epoch + o.m_until).astype(np.int32), mask=o.m_until < 0).cast(pa.date32()),
+            "bot": pa.array(o.m_bot),
+        })
+        nc = commits["pr"].shape[0]
+        tables["commit"] = pa.table({
+            "sha": shas,
+            "repo": _strings(o.svc_id, commits["service"]),
+            "author": _strings(o.person_id, commits["author"]),
+            "authored_at": self.ts(commits["authored"]),
+            "committed_at": self.ts(commits["committed"]),
+            "additions": pa.array(commits["additions"]),
+            "deletions": pa.array(commits["deletions"]),
+            "files_changed": pa.array(commits["files"]),
+            "parents": pa.nulls(nc, pa.list_(pa.string())),
+        })
+        tables["pull_request"] = self.pr_table(prs, commits, shas)
+        dep, prod0 = self.deployments(rel, rt, rel_lists, rel_len, shas)
+        # release tags on the newest commit each successful release shipped
+        tagged = np.flatnonzero((rel["status"] == 0) & (prod0 >= 0) & (rel_len > 0))
+        last = (np.cumsum(rel_len) - 1)[tagged]
+        seq, _ = _versions(rel)
+        tables["tag"] = pa.table({
+            "repo": _strings(o.svc_id, rel["service"][tagged]),
+            "name": pc.binary_join_element_wise("v1.", pa.array(seq[tagged]).cast(pa.string()), ".0", ""),
+            "sha": shas.take(pa.array(rel_lists[last])),
+            "tagged_at": self.ts(rel["build"][tagged]),
+            "tagger": _strings(o.person_id, np.full(tagged.shape[0], o.n_humans + st.BOTS.index("deploy-bot[bot]"))),
+        })
+        inc_t, inc_ids, inc_new = self.incident_table(inc, prod0, dep)
+        rem = dep.column("remediates").to_numpy(zero_copy_only=False)
+        rem = np.where(np.isnan(rem), -1, rem).astype(np.int64)
+        dep = dep.set_column(
+            dep.schema.get_field_index("remediates"), "remediates",
+            _strings(inc_ids, np.where(rem >= 0, inc_new[np.maximum(rem, 0)], -1), null=rem < 0),
+        )
+        tables["deployment"] = dep
+        tables["incident"] = inc_t
+        keep = np.flatnonzero(pages["at"] < end_s)
+        keep = keep[np.argsort(pages["at"][keep], kind="stable")]
+        tables["page"] = pa.table({
+            "id": _ids("PG-", keep.shape[0], 7),
+            "team": _strings(o.team_id, pages["team"][keep]),
+            "person": _strings(o.person_id, pages["person"][keep]),
+            "at": self.ts(pages["at"][keep]),
+            "urgency": _strings(["low", "high"], pages["high"][keep].astype(np.int64)),
+        })
+        tables["cost"], tables["headcount"] = self.money()
+        tables["investment"] = self.investments()
+        tables["slo"], tables["sli"] = self.slos(inc)
+        order_names = ("org_unit", "team", "service", "person", "commit", "tag", "pull_request",
+                       "deployment", "incident", "page", "cost", "headcount", "investment", "slo", "sli")
+        return DemoOrg({k: tables[k] for k in order_names}, self.story())
+
+    def ship(self, rel: Arrays, commits: Arrays) -> tuple[np.ndarray, np.ndarray]:
+        """Commit indexes each release lists, grouped by release, and the count per release."""
+        n_rel = rel["service"].shape[0]
+        scale = (self.plan.horizon + 10) * DAY
+        order = np.lexsort((rel["build"], rel["service"]))
+        rkey = rel["service"][order] * scale + rel["build"][order]
+        merged = np.flatnonzero(~np.isnan(commits["avail"]))
+        csvc = commits["service"][merged]
+        ckey = csvc * scale + commits["avail"][merged]
+        qo = np.argsort(ckey)  # sorted queries make the binary searches cache-friendly
+        ckey_sorted = ckey[qo]
+
+        def first_after(sel: np.ndarray) -> np.ndarray:
+            pos = np.flatnonzero(sel[order])
+            i = np.empty(ckey.shape[0], np.int64)
+            i[qo] = np.searchsorted(rkey[pos], ckey_sorted, side="left")
+            out = np.full(ckey.shape[0], -1)
+            ok = i < pos.shape[0]
+            out[ok] = order[pos[i[ok]]]
+            out[(out >= 0) & (rel["service"][np.maximum(out, 0)] != csvc)] = -1
+            return out
+
+        ships = first_after(rel["status"] == 0)
+        tried = first_after((rel["status"] == 0) | (rel["status"] == 1) | (rel["status"] == 2))
+        extra = (tried >= 0) & (tried != ships)
+        r_idx = np.concatenate([ships[ships >= 0], tried[extra]])
+        c_idx = np.concatenate([merged[ships >= 0], merged[extra]])
+        o = np.lexsort((commits["committed"][c_idx], r_idx))  # oldest first
+        return c_idx[o], np.bincount(r_idx, minlength=n_rel)
+
+    def pr_table(self, prs: Arrays, commits: Arrays, shas: pa.Array) -> pa.Table:
+        o = self.org
+        n = prs["service"].shape[0]
+        svc = prs["service"]
+        order = np.lexsort((prs["created"], svc))
+        s_sorted = svc[order]
+        number = np.empty(n, np.int64)
+        number[order] = np.arange(n) - np.searchsorted(s_sorted, s_sorted, side="left") + 1
+        in_pr = np.flatnonzero(commits["pr"] >= 0)
+        cpr = commits["pr"][in_pr]
+        key = cpr * ((self.plan.horizon + 10) * DAY) + commits["authored"][in_pr]
+        co = in_pr[np.argsort(key, kind="stable")]
+        counts = np.bincount(cpr, minlength=n)
+        adds = np.bincount(cpr, weights=commits["additions"][in_pr], minlength=n).astype(np.int64)
+        dels = np.bincount(cpr, weights=commits["deletions"][in_pr], minlength=n).astype(np.int64)
+        repo = _strings(o.svc_id, svc)
+        num = pa.array(number.astype(np.int64))
+        return pa.table({
+            "id": pc.binary_join_element_wise(repo, num.cast(pa.string()), "#"),
+            "repo": repo,
+            "number": num,
+            "author": _strings(o.person_id, prs["author"]),
+            "created_at": self.ts(prs["created"]),
+            "first_commit_at": self.ts(prs["first_commit"]),
+            "first_review_at": self.ts(prs["first_review"]),
+            "merged_at": self.ts(prs["merged"]),
+            "closed_at": self.ts(prs["closed"]),
+            "commits": _lists(counts, shas.take(pa.array(co))),
+            "additions": pa.array(adds),
+            "deletions": pa.array(dels),
+        })
+
+    def deployments(
+        self, rel: Arrays, rt: Arrays, lists: np.ndarray, lens: np.ndarray, shas: pa.Array
+    ) -> tuple[pa.Table, np.ndarray]:
+        o, end_s = self.org, self.end_s
+        n_rel = rel["service"].shape[0]
+        status, svc = rel["status"], rel["service"]
+        seq, prev_rel = _versions(rel)
+
+        stg = np.flatnonzero(rel["has_stg"])
+        prod_rel = np.flatnonzero(status != 3)
+        g, k = _segments(rt["nreg"][prod_rel])
+        pr = prod_rel[g]
+        rb = np.flatnonzero(status == 2)
+        p_start = rt["prod_start"][pr] + k * (rel["prod_dur"][pr] + 10 * MINUTE)
+        rec: Arrays = {
+            "rel": np.concatenate([stg, pr, rb]),
+            "env": np.concatenate([np.zeros(stg.shape[0], np.int64), np.ones(pr.shape[0] + rb.shape[0], np.int64)]),
+            "start": np.concatenate([rel["build"][stg], p_start, rt["rb_start"][rb]]),
+            "finish": np.concatenate([rt["stg_end"][stg], p_start + rel["prod_dur"][pr], rt["rb_end"][rb]]),
+            "status": np.concatenate([np.where(status[stg] == 3, 1, 0), status[pr], np.zeros(rb.shape[0], np.int64)]),
+            "kind": np.concatenate([rel["kind"][stg], rel["kind"][pr], np.full(rb.shape[0], 2)]),
+            "region": np.concatenate([self.regions[svc[stg], 0], self.regions[svc[pr], k], self.regions[svc[rb], 0]]),
+            "mi": np.concatenate([rel["mi_stg"][stg], np.where(k == 0, rel["mi_prod"][pr], 0), (rel["a"][rb] < 0.5).astype(np.int64)]),
+            "version": np.concatenate([seq[stg], seq[pr], np.where(prev_rel[rb] >= 0, seq[np.maximum(prev_rel[rb], 0)], -1)]),
+            "remediates": np.concatenate([np.full(stg.shape[0], -1), rel["remediates"][pr], np.full(rb.shape[0], -1)]),
+            "listed": np.concatenate([np.zeros(stg.shape[0], bool), np.ones(pr.shape[0], bool), np.zeros(rb.shape[0], bool)]),
+            "first": np.concatenate([np.zeros(stg.shape[0], bool), k == 0, np.zeros(rb.shape[0], bool)]),
+        }
+        keep = np.flatnonzero(rec["finish"] < end_s)
+        keep = keep[np.argsort(rec["start"][keep], kind="stable")]
+        rec = _take(rec, keep)
+        n = keep.shape[0]
+        prod0 = np.full(n_rel, -1)
+        prod0[rec["rel"][rec["first"]]] = np.flatnonzero(rec["first"])
+        # commit lists of production deployments
+        offs = np.cumsum(lens) - lens
+        length = np.where(rec["listed"], lens[rec["rel"]], 0)
+        gg, jj = _segments(length)
+        values = shas.take(pa.array(lists[offs[rec["rel"][gg]] + jj]))
+        ver = pa.array(rec["version"], mask=rec["version"] < 0).cast(pa.string())
+        table = pa.table({
+            "id": _ids("dep-", n, 8),
+            "service": _strings(o.svc_id, svc[rec["rel"]]),
+            "environment": _strings(["staging", "production"], rec["env"]),
+            "started_at": self.ts(rec["start"]),
+            "finished_at": self.ts(rec["finish"]),
+            "status": _strings(["success", "failure", "rolled_back"], rec["status"]),
+            "commits": _lists(length, values, null=~rec["listed"]),
+            "version": pc.binary_join_element_wise("1.", ver, ".0", ""),
+            "region": _strings(list(REGIONS), rec["region"]),
+            "kind": _strings(["normal", "hotfix", "rollback"], rec["kind"]),
+            "remediates": pa.array(np.where(rec["remediates"] >= 0, rec["remediates"], np.nan)),
+            "manual_interventions": pa.array(rec["mi"].astype(np.int64)),
+        })
+        return table, prod0
+
+    def incident_table(self, inc: Arrays, prod0: np.ndarray, dep: pa.Table) -> tuple[pa.Table, list[str], np.ndarray]:
+        o, end_s = self.org, self.end_s
+        keep = np.flatnonzero(inc["opened"] < end_s)
+        keep = keep[np.argsort(inc["opened"][keep], kind="stable")]
+        n = keep.shape[0]
+        new = np.full(inc["opened"].shape[0], -1)
+        new[keep] = np.arange(n)
+        ids = [f"INC-{i + 1:06d}" for i in range(n)]
+        resolved = inc["resolved"][keep]
+        resolved = np.where(resolved >= end_s, np.nan, resolved)
+        caused = inc["caused"][keep]
+        dep_idx = np.where(caused >= 0, prod0[np.maximum(caused, 0)], -1)
+        dep_ids = dep.column("id").combine_chunks()
+        caused_by = dep_ids.take(pa.array(np.maximum(dep_idx, 0))) if dep.num_rows else pa.nulls(n, pa.string())
+        if dep.num_rows:
+            caused_by = pc.if_else(pa.array(dep_idx < 0), pa.scalar(None, pa.string()), caused_by)
+        table = pa.table({
+            "id": pa.array(ids, pa.string()),
+            "service": _strings(o.svc_id, inc["service"][keep]),
+            "severity": _strings(["sev1", "sev2", "sev3", "sev4", "sev5"], inc["sev"][keep]),
+            "opened_at": self.ts(inc["opened"][keep]),
+            "resolved_at": self.ts(resolved),
+            "caused_by": caused_by,
+            "human_actioned": pa.array(inc["human"][keep]),
+        })
+        return table, ids, new
+
+    def story(self) -> dict[str, object]:
+        o, p = self.org, self.plan
+        adopters = [o.team_id[i] for i in np.flatnonzero(o.wave >= 0)]
+        wave_of = {o.team_id[i]: int(o.wave[i]) for i in np.flatnonzero(o.wave >= 0)}
+        sfq = [o.team_id[i] for i in np.flatnonzero(o.sfq)]
+        return {
+            "start": p.start,
+            "end": p.end,
+            "quarters": [p.quarter_label(i) for i in range(len(p.quarter_starts))],
+            "adopters": adopters,
+            "adoption_quarter": {t: p.quarter_label(p.wave_quarters[w]) for t, w in wave_of.items()},
+            "adoption_date": {t: p.date(p.wave_days[w]) for t, w in wave_of.items()},
+            "speed_for_quality_team": sfq[0],
+            "speed_for_quality_from": p.quarter_label(p.sfq_quarter),
+            "migration_quarter": p.quarter_label(p.migration_quarter),
+            "ai_assistant_teams": [o.team_id[i] for i in np.flatnonzero(o.ai)],
+            "ai_assistant_from": p.quarter_label(p.ai_quarter),
+            "release_train_teams": [o.team_id[i] for i in np.flatnonzero(self.train)],
+            "non_adopters": [o.team_id[i] for i in np.flatnonzero((o.wave < 0) & ~o.sfq)],
+            "bots": list(st.BOTS),
+            "repo_of_service": "commit.repo and pull_request.repo equal the service id",
+            "currency": "USD",
+        }
+
+
+def _versions(rel: Arrays) -> tuple[np.ndarray, np.ndarray]:
+    """Release numbers per service in build order (version ``1.<n>.0``), and for each release the
+    latest earlier successful release of its service (what a rollback goes back to), or -1."""
+    svc = rel["service"]
+    n = svc.shape[0]
+    order = np.lexsort((rel["build"], svc))
+    s_sorted = svc[order]
+    seq = np.empty(n, np.int64)
+    seq[order] = np.arange(n) - np.searchsorted(s_sorted, s_sorted, side="left") + 1
+    last_ok = np.maximum.accumulate(np.where(rel["status"][order] == 0, np.arange(n), -1))
+    prev = np.full(n, -1)
+    prev[order[1:]] = last_ok[:-1]
+    prev_rel = np.where(prev >= 0, order[np.maximum(prev, 0)], -1)
+    prev_rel[(prev_rel >= 0) & (svc[np.maximum(prev_rel, 0)] != svc)] = -1
+    return seq, prev_rel
+
+
+def _merge_work(batches: list[tuple[Arrays, Arrays]]) -> tuple[Arrays, Arrays]:
+    prs, commits, off = [], [], 0
+    for p, c in batches:
+        c = dict(c)
+        c["pr"] = np.where(c["pr"] >= 0, c["pr"] + off, -1)
+        off += p["service"].shape[0]
+        prs.append(p)
+        commits.append(c)
+    return _concat(prs), _concat(commits)
+
+
+def generate(
+    seed: int = 7, scale: float = 1.0, end: dt.date = dt.date(2026, 9, 30), quarters: int = 8
+) -> DemoOrg:
+    """The demo organisation: ``quarters`` calendar quarters ending with the one holding ``end``.
+
+    ``scale`` multiplies the volume: below 1 the same organisation is less busy; above 1 the
+    fifteen-team block is repeated ``round(scale)`` times (about 250 people per block) in new
+    business units, so scale 50 is 750 teams and about 11 million events. The same arguments
+    always give the same tables. Costs and headcount cover complete months only, so pick ``end``
+    at the end of a quarter for whole quarters (the default). ``quarters`` must be at least 6.
+    """
+    return _Sim(seed, scale, end, quarters).run()

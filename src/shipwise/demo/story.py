@@ -3,12 +3,14 @@
 Who the teams are, which of them adopt delivery automation and when, which team buys speed with
 quality, when the platform migration slows everyone down, and the calendar (weekends, the quiet
 late-December week, the summer lull) that shapes every team's rhythm. The generator turns these
-declarations into events; nothing here draws random numbers.
+declarations into events. The organisation itself (teams, services, people and their moves) is
+built here too, from the random stream the generator hands over.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,10 +101,10 @@ BOTS: tuple[str, ...] = (
 )
 
 # Story effects: how strongly each context moves each mechanism (multiplicative).
-ADOPTION_DEPLOY_GAIN = 1.35  # deploy frequency x(1 + gain) once fully adopted
+ADOPTION_DEPLOY_GAIN = 0.9  # deploy frequency x(1 + gain) once fully adopted
 ADOPTION_PR_GAIN = 0.08  # capacity given back: a little more work gets done
 ADOPTION_RAMP_DAYS = 60
-SFQ_DEPLOY_GAIN = 1.6
+SFQ_DEPLOY_GAIN = 0.8
 SFQ_RAMP_DAYS = 21
 AI_PR_GAIN = 0.05
 MIGRATION_SLOWDOWN = 0.22
@@ -271,3 +273,192 @@ class Plan:
         days = np.arange(self.horizon)
         ramp = np.clip((days - self.ai_day) / 45.0, 0.0, 1.0)
         return ai[:, None].astype(float) * ramp[None, :]
+
+
+# --------------------------------------------------------------------------------------------
+# the organisation: teams, services and people (drawn from the generator's random stream)
+
+
+_ONSETS = ("b", "c", "d", "f", "g", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
+           "br", "ch", "dr", "fr", "gr", "kr", "pr", "sh", "st", "tr", "th")
+_VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ai", "ia", "io", "ei", "ou")
+_CODAS = ("", "", "", "n", "r", "s", "l", "m", "k", "th")
+
+
+def _names(rng: np.random.Generator, n: int, syllables: tuple[int, int]) -> list[str]:
+    k = syllables[1]
+    on = rng.integers(0, len(_ONSETS), (n, k))
+    vo = rng.integers(0, len(_VOWELS), (n, k))
+    co = rng.integers(0, len(_CODAS), n)
+    ln = rng.integers(syllables[0], syllables[1] + 1, n)
+    out = []
+    for i in range(n):
+        s = "".join(_ONSETS[on[i, j]] + _VOWELS[vo[i, j]] for j in range(ln[i])) + _CODAS[co[i]]
+        out.append(s)
+    return out
+
+
+@dataclass
+class Org:
+    org_units: list[tuple[str, str, str | None]]
+    team_id: list[str]
+    team_name: list[str]
+    team_ou: list[str]
+    unit: list[str]
+    attributes: list[str]
+    block: np.ndarray
+    pos: np.ndarray  # position in the catalogue block
+    wave: np.ndarray
+    sfq: np.ndarray
+    ai: np.ndarray
+    offset: np.ndarray  # UTC offset, hours
+    loaded: np.ndarray  # monthly loaded cost of one FTE
+    svc_id: list[str]
+    svc_name: list[str]
+    svc_team: np.ndarray
+    svc_lo: np.ndarray  # first service of each team (services are sorted by team)
+    svc_n: np.ndarray
+    person_id: list[str]
+    n_humans: int
+    # membership rows (humans first, then bots), day indexes, until inclusive (-1: open)
+    m_person: np.ndarray
+    m_team: np.ndarray
+    m_since: np.ndarray
+    m_until: np.ndarray
+    m_fte: np.ndarray
+    m_bot: np.ndarray
+
+
+def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
+    ous: list[tuple[str, str, str | None]] = [("eng", "Acme Engineering", None)]
+    team_id, team_name, team_ou, unit, attrs = [], [], [], [], []
+    svc_id, svc_name, svc_team = [], [], []
+    locs = list(LOCATIONS)
+    n_cat = len(CATALOG)
+    loc_pick = rng.integers(0, len(locs), blocks * n_cat)
+    arrangement = rng.choice(["hybrid", "remote", "office"], blocks * n_cat, p=[0.55, 0.3, 0.15])
+    for b in range(blocks):
+        sfx = "" if b == 0 else f"-{b + 1}"
+        if b > 0:
+            ous.append((f"bu{sfx}", f"Business Unit {b + 1}", "eng"))
+        for ou, name in ORG_UNITS:
+            ous.append((ou + sfx, name + ("" if b == 0 else f" {b + 1}"), "eng" if b == 0 else f"bu{sfx}"))
+        for p, spec in enumerate(CATALOG):
+            i = b * n_cat + p
+            tid = spec.slug + sfx
+            team_id.append(tid)
+            team_name.append(spec.name + ("" if b == 0 else f" {b + 1}"))
+            team_ou.append(spec.org_unit + sfx)
+            unit.append(spec.delivery_unit)
+            attrs.append(json.dumps({
+                "team_type": spec.team_type,
+                "location": locs[loc_pick[i]],
+                "working_arrangement": str(arrangement[i]),
+            }, ensure_ascii=False))
+            for s in spec.services:
+                svc_id.append(s + sfx)
+                svc_name.append(s.replace("-", " ").title() + ("" if b == 0 else f" {b + 1}"))
+                svc_team.append(i)
+    n_teams = len(team_id)
+    pos = np.tile(np.arange(n_cat), blocks)
+    block = np.repeat(np.arange(blocks), n_cat)
+    wave = np.array([CATALOG[p].wave for p in pos])
+    sfq = np.array([CATALOG[p].speed_for_quality for p in pos]) & (block == 0)
+    ai = np.array([CATALOG[p].ai for p in pos])
+    offset = np.array([LOCATIONS[locs[k]][0] for k in loc_pick])
+    loaded = np.array([LOCATIONS[locs[k]][1] for k in loc_pick])
+    svc_team_a = np.array(svc_team)
+    svc_n = np.bincount(svc_team_a, minlength=n_teams)
+    svc_lo = np.cumsum(svc_n) - svc_n
+
+    # people: ~235 founding members per block; leavers are backfilled by joiners a few weeks later
+    weights = np.exp(0.35 * rng.standard_normal(n_teams))
+    blk_sum = np.bincount(block, weights=weights)[block]
+    size = np.maximum(7, np.round(weights / blk_sum * 235)).astype(np.int64)
+    home0 = np.repeat(np.arange(n_teams), size)
+    n0 = home0.shape[0]
+    D = plan.days
+    until0 = np.full(n0, -1, np.int64)
+    leave = np.flatnonzero(rng.random(n0) < 0.07)
+    until0[leave] = rng.integers(60, D - 60, leave.shape[0])
+    join = until0[leave] + rng.integers(20, 60, leave.shape[0])
+    home = np.concatenate([home0, home0[leave]])
+    since = np.concatenate([np.zeros(n0, np.int64), join])
+    until = np.concatenate([until0, np.full(leave.shape[0], -1, np.int64)])
+    n_h = int(home.shape[0])
+    fte = rng.choice([1.0, 0.8, 0.5], n_h, p=[0.92, 0.06, 0.02])
+    # movers: a few people of steady teams move to another steady team of their block
+    steady = (wave < 0) & ~sfq
+    move_day = rng.integers(90, D - 90, n_h)
+    mover = (rng.random(n_h) < 0.03) & steady[home] & (since + 30 < move_day)
+    mover &= (until < 0) | (move_day + 30 < until)
+    dest = np.empty(n_h, np.int64)
+    steady_pos = np.flatnonzero(steady[:n_cat])
+    pick = steady_pos[rng.integers(0, steady_pos.shape[0], n_h)]
+    pick = np.where(pick == pos[home], steady_pos[(np.searchsorted(steady_pos, pick) + 1) % steady_pos.shape[0]], pick)
+    dest[:] = block[home] * n_cat + pick
+    mi = np.flatnonzero(mover)
+    m_person = np.concatenate([np.arange(n_h), mi])
+    m_team = np.concatenate([home, dest[mi]])
+    m_since = np.concatenate([since, move_day[mi]])
+    m_until = np.concatenate([np.where(mover, move_day - 1, until), until[mi]])
+    m_fte = np.concatenate([fte, fte[mi]])
+
+    first = _names(rng, n_h, (2, 2))
+    last = _names(rng, n_h, (2, 3))
+    seen: dict[str, int] = {}
+    person_id = []
+    for f, ln in zip(first, last, strict=True):
+        base = f"{f}.{ln}"
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        person_id.append(f"{base}{k + 1 if k else ''}@example.com")
+    n_bots = len(BOTS)
+    person_id += list(BOTS)
+    platform = int(np.flatnonzero(np.array([CATALOG[p].slug for p in pos]) == "developer-platform")[0])
+    return Org(
+        org_units=ous, team_id=team_id, team_name=team_name, team_ou=team_ou, unit=unit,
+        attributes=attrs, block=block, pos=pos, wave=wave, sfq=sfq, ai=ai, offset=offset,
+        loaded=loaded, svc_id=svc_id, svc_name=svc_name, svc_team=svc_team_a, svc_lo=svc_lo,
+        svc_n=svc_n, person_id=person_id, n_humans=n_h,
+        m_person=np.concatenate([m_person, n_h + np.arange(n_bots)]),
+        m_team=np.concatenate([m_team, np.full(n_bots, platform)]),
+        m_since=np.concatenate([m_since, np.zeros(n_bots, np.int64)]),
+        m_until=np.concatenate([m_until, np.full(n_bots, -1)]),
+        m_fte=np.concatenate([m_fte, np.zeros(n_bots)]),
+        m_bot=np.concatenate([np.zeros(m_person.shape[0], bool), np.ones(n_bots, bool)]),
+    )
+
+
+class Members:
+    """Pick active human members of a team on a day, vectorised."""
+
+    def __init__(self, org: Org, horizon: int) -> None:
+        human = ~org.m_bot
+        order = np.lexsort((org.m_since[human], org.m_team[human]))
+        self.person = org.m_person[human][order]
+        self.team = org.m_team[human][order]
+        self.since = org.m_since[human][order]
+        self.until = np.where(org.m_until[human] < 0, horizon, org.m_until[human])[order]
+        n_teams = len(org.team_id)
+        self.lo = np.searchsorted(self.team, np.arange(n_teams), "left")
+        self.n = np.searchsorted(self.team, np.arange(n_teams), "right") - self.lo
+
+    def pick(self, rng: np.random.Generator, team: np.ndarray, day: np.ndarray) -> np.ndarray:
+        row = self.lo[team] + (rng.random(team.shape[0]) * self.n[team]).astype(np.int64)
+        for _ in range(12):
+            bad = np.flatnonzero((self.since[row] > day) | (self.until[row] < day))
+            if bad.shape[0] == 0:
+                break
+            t = team[bad]
+            row[bad] = self.lo[t] + (rng.random(bad.shape[0]) * self.n[t]).astype(np.int64)
+        return self.person[row]
+
+    def fte(self, org: Org, horizon: int) -> np.ndarray:
+        """(teams, horizon) FTE of humans active each day."""
+        human = ~org.m_bot
+        diff = np.zeros((len(org.team_id), horizon + 1))
+        until = np.where(org.m_until[human] < 0, horizon - 1, org.m_until[human])
+        np.add.at(diff, (org.m_team[human], org.m_since[human]), org.m_fte[human])
+        np.add.at(diff, (org.m_team[human], until + 1), -org.m_fte[human])
+        return np.cumsum(diff, axis=1)[:, :horizon]
