@@ -55,7 +55,9 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
 
     console = Console(stderr=True)
     with console.status("importing…") as status:
-        report = import_paths(settings_from(ctx), paths, progress=lambda s: status.update(s))
+        # On a terminal a spinner; in logs and pipes one line per step.
+        step = status.update if console.is_terminal else (lambda s: console.print(s, highlight=False))
+        report = import_paths(settings_from(ctx), paths, progress=step)
     if fmt == "json":
         emit_json(report.as_dict())
     else:

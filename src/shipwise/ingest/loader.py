@@ -107,7 +107,7 @@ class Loader:
             if not staging.staged.get(rt.name):
                 continue
             if progress:
-                progress(rt.name)
+                progress(f"loading {rt.name}")
             with self.store.transaction():
                 counts = self._load_type(rt, report)
             prev = report.counts.get(rt.name)
