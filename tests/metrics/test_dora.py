@@ -135,9 +135,13 @@ def test_default_range_is_the_span_of_production_deployments(history: Settings) 
         (3.0, 2 * 86400, 0.18, 5 * H, "high"),
         (0.5, 12 * 86400, 0.10, 6 * H, "medium"),
         (0.1, 60 * 86400, 0.45, 14 * 86400, "low"),
+        # a quiet team with no failure this quarter is not elite for it
+        (1.8, 8.4 * 86400, 0.0, None, "medium"),
     ],
 )
-def test_dora_2024_cluster_assignment(df: float, lead: float, cfr: float, rec: float, level: str) -> None:
+def test_dora_2024_cluster_assignment(
+    df: float, lead: float, cfr: float, rec: float | None, level: str
+) -> None:
     assert clusters.cluster({
         "dora.deployment_frequency": df, "dora.change_lead_time": lead,
         "dora.change_fail_rate": cfr, "dora.failed_deployment_recovery_time": rec,

@@ -23,7 +23,7 @@ from shipwise.cli.main import settings_from
 @click.pass_context
 def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_format: str,
              load: bool | None, fmt: str) -> None:
-    """Generate a deterministic synthetic organisation (3 business units, 15 teams, ~45 services,
+    """Generate a deterministic synthetic organisation (4 business units, 15 teams, 45 services,
     ~250 people plus bots, 8 quarters of activity), import it into the store and print a DORA
     summary per team. Re-running with the same seed changes nothing."""
     from rich.console import Console

@@ -12,8 +12,9 @@ performance", table of performance levels:
 
 The report's levels come from a cluster analysis of survey answers, not from fixed thresholds.
 shipwise therefore assigns the level whose profile is *nearest*: each level is represented by a
-typical value per metric (the geometric middle of its range), distances are taken on a log scale
-normalised by each metric's spread across levels, and metrics without a value are left out.
+typical value per metric (the geometric middle of its range), values are clamped to the range the
+profiles span (better than elite counts as elite), distances are taken on a log scale normalised
+by each metric's spread across levels, and metrics without a value are left out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ _KEYS = {
 _FLOOR = {"df": 1e-3, "lead": 60.0, "cfr": 0.005, "rec": 60.0}
 
 
+def _bounds(k: str) -> tuple[float, float]:
+    vals = [math.log(PROFILES[lv][k]) for lv in LEVELS]
+    return min(vals), max(vals)
+
+
 def _spread(k: str) -> float:
     vals = [math.log(PROFILES[lv][k]) for lv in LEVELS]
     return max(vals) - min(vals)
@@ -59,7 +65,10 @@ def cluster(metrics: Mapping[str, float | None]) -> str | None:
         for k, v in present.items():
             if v is None:
                 continue
-            x = math.log(max(float(v), _FLOOR[k]))
+            # Better than elite reads as elite, worse than low as low: a 0 % fail rate at low
+            # volume must not outweigh everything else on a log scale.
+            lo, hi = _bounds(k)
+            x = min(max(math.log(max(float(v), _FLOOR[k])), lo), hi)
             d += ((x - math.log(PROFILES[lv][k])) / _spread(k)) ** 2
         if d < best_d:
             best, best_d = lv, d
