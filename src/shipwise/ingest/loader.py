@@ -67,6 +67,14 @@ class ImportReport:
         }
 
 
+def _stored(name: str, kind: Kind) -> str:
+    """The typed value as stored; an empty list and no list mean the same, so both are NULL."""
+    v = q(name + "__v")
+    if kind is Kind.TEXT_LIST:
+        return f"CASE WHEN len(c.{v}) > 0 THEN c.{v} END AS {q(name)}"
+    return f"c.{v} AS {q(name)}"
+
+
 def person_fields(rt: RecordType) -> list[str]:
     return [f.name for f in rt.fields if f.kind is Kind.PERSON]
 
@@ -170,7 +178,7 @@ class Loader:
                 report.reasons[f"{rt.name}: {reason}"] += int(n)
 
         # People: pseudonymise distinct ids once (a handful per batch, not one per event).
-        select = [f"{q(f.name + '__v')} AS {q(f.name)}" for f in rt.fields]
+        select = [_stored(f.name, f.kind) for f in rt.fields]
         joins = ""
         for i, name in enumerate(person_fields(rt)):
             self._person_map(rt, name, f"_pmap{i}")

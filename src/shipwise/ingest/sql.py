@@ -71,7 +71,7 @@ def typed_expr(f: Field) -> str:
             f"ELSE list_filter(list_transform(string_split({c}, ';'), lambda x: trim(x)), lambda x: x <> '') END"
         )
     elif k is Kind.OBJECT:
-        e = f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'OBJECT' THEN {c}::JSON END"
+        e = f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'OBJECT' THEN json({c}) END"
     else:  # pragma: no cover - exhaustive
         raise AssertionError(k)
     if f.default is not None:

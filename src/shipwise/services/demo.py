@@ -44,7 +44,7 @@ def write_canonical(tables: dict[str, pa.Table], out: Path, fmt: str) -> list[st
         for f in table.schema:
             c = q(f.name)
             if pa.types.is_timestamp(f.type) and fmt != "parquet":
-                cols.append(f"strftime({c}, '%Y-%m-%dT%H:%M:%SZ') AS {c}")
+                cols.append(f"strftime({c}, '%Y-%m-%dT%H:%M:%S.%fZ') AS {c}")
             elif pa.types.is_list(f.type) and fmt == "csv":
                 cols.append(f"array_to_string({c}, ';') AS {c}")
             elif f.name == "attributes" and fmt == "jsonl":
