@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shipwise.config import Settings
-from shipwise.metrics.dora import facts_sql
+from shipwise.metrics.facts import RECOVERY_CTES
 from shipwise.services.context import open_store
 from shipwise.services.ingest import import_paths
 from shipwise.services.metrics import DoraRequest, dora
@@ -48,11 +48,11 @@ def query(settings: Settings, sql: str, params: list[object] | None = None) -> l
 
 
 def first_deployments(settings: Settings) -> dict[str, tuple[int, datetime, str]]:
-    """shipwise's per-commit lead time (the ``lead`` facts of dora.py) and the deployment used."""
+    """shipwise's per-commit lead time (``dora_change_fact``) and the deployment used."""
     rows = query(settings, f"""
-        WITH {facts_sql()}
+        WITH {RECOVERY_CTES}
         SELECT l.sha, l.lead_seconds, l.deployed_at, min_by(p.id, p.finished_at)
-        FROM lead l JOIN deployment_commit dc ON dc.sha = l.sha
+        FROM dora_change_fact l JOIN deployment_commit dc ON dc.sha = l.sha
         JOIN prod p ON p.id = dc.deployment_id AND p.status = 'success'
         GROUP BY ALL""")
     return {sha: (int(s), at.replace(tzinfo=UTC), dep) for sha, s, at, dep in rows}
@@ -376,7 +376,7 @@ def test_next_success_per_service_is_devlakes_previous_success_link_reversed(
     assert devlake == {"5": "1", "6": "2", "8": "7", "9": "5", "10": "6", "12": "4", "13": "3"}
 
     nexts = query(settings, f"""
-        WITH {facts_sql()}
+        WITH {RECOVERY_CTES}
         SELECT p.id AS prev, n.id AS next
         FROM next_success ns JOIN prod p ON '#' || p.id = ns.nkey
         JOIN prod n ON n.service = p.service AND n.finished_at = ns.next_t AND n.status = 'success'
@@ -488,10 +488,9 @@ def test_lower_median_vs_interpolated_median_on_an_even_sample(
     assert row["metrics"]["dora.change_lead_time"] == (92_247 + 178_647) / 2 == 135_447.0
 
     # DevLake's median SQL (percent_rank <= 0.5, then max) over the very same stored spans.
-    ((lower, interpolated),) = query(settings, f"""
-        WITH {facts_sql()},
-        ranked AS (SELECT lead_seconds AS v, percent_rank() OVER (ORDER BY lead_seconds) AS r
-                   FROM lead WHERE lead_seconds >= 0 AND CAST(deployed_at AS DATE) = '2023-04-13')
+    ((lower, interpolated),) = query(settings, """
+        WITH ranked AS (SELECT lead_seconds AS v, percent_rank() OVER (ORDER BY lead_seconds) AS r
+                   FROM dora_change_fact WHERE lead_seconds >= 0 AND CAST(deployed_at AS DATE) = '2023-04-13')
         SELECT max(v) FILTER (WHERE r <= 0.5), percentile_cont(0.5) WITHIN GROUP (ORDER BY v)
         FROM ranked""")
     assert lower == 92_247 and -(-lower // 60) == 1538  # DevLake's number

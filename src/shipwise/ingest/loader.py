@@ -21,6 +21,7 @@ from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
 from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser
 from shipwise.ingest.sources import Staging, stage_table
 from shipwise.ingest.sql import checks, lit, q, reference_checks, row_hash_expr, typed_expr
+from shipwise.metrics.facts import mark_stale
 from shipwise.store.duckdb_store import Store
 
 #: Where each type's records live, and the key column other types reference.
@@ -223,6 +224,7 @@ class Loader:
         assert row is not None
         counts.inserted, counts.updated, counts.unchanged = (int(x) for x in row)
         if counts.inserted or counts.updated:
+            mark_stale(self.store)  # derived facts no longer match, in the same transaction
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _changed AS
                 SELECT v.* FROM _valid v LEFT JOIN {table} t ON {on}

@@ -19,6 +19,10 @@ Definitions (the contract; docs/metrics/dora.*.md explain each):
   deployment of the same service; median of restored − failed finish; unresolved counted.
 - rework_rate: share of the change-fail denominator with kind hotfix/rollback or a remediates.
 
+The per-event derivations (normalising deployments, each commit's first production deployment,
+recovery of each failure) are materialised once per ingest by :mod:`shipwise.metrics.facts`; the
+queries here aggregate those facts per entity and period.
+
 Only portable SQL is used (CTEs, window frames, ``percentile_cont ... WITHIN GROUP``, ``min_by``)
 so the same text runs on DuckDB and, transpiled by sqlglot, on Spark.
 """
@@ -65,79 +69,6 @@ def _diff_seconds(start: str, end: str) -> str:
     return f"date_diff('second', {start}, {end})"
 
 
-def facts_sql() -> str:
-    """CTEs shared by DORA (and later cost) metrics: production deployments, normalised."""
-    return f"""
-svc AS (SELECT id AS service, team FROM service),
-prod AS (
-  SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
-         CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
-              ELSE '#' || d.id END AS nkey
-  FROM deployment d JOIN svc s ON s.service = d.service
-  WHERE lower(d.environment) = 'production'
-),
-caused AS (SELECT DISTINCT caused_by AS id FROM incident WHERE caused_by IS NOT NULL),
-norm AS (
-  SELECT p.nkey, min(p.service) AS service, min(p.team) AS team,
-    min(CASE WHEN p.status = 'success' THEN p.finished_at END) AS first_success_at,
-    min(CASE WHEN p.status IN ('success', 'rolled_back') THEN p.finished_at END) AS reached_at,
-    max(CASE WHEN p.status IN ('success', 'rolled_back')
-              AND (p.status = 'rolled_back' OR c.id IS NOT NULL) THEN 1 ELSE 0 END) AS failed,
-    max(CASE WHEN p.status IN ('success', 'rolled_back')
-              AND (p.kind IN ('hotfix', 'rollback') OR p.remediates IS NOT NULL)
-             THEN 1 ELSE 0 END) AS rework
-  FROM prod p LEFT JOIN caused c ON c.id = p.id
-  GROUP BY p.nkey
-),
-attempts AS (
-  SELECT nkey, min(service) AS service, min(team) AS team, min(finished_at) AS at
-  FROM prod WHERE status = 'failure' GROUP BY nkey
-),
-failed AS (
-  SELECT nkey, service, team, reached_at FROM norm WHERE failed = 1 AND reached_at IS NOT NULL
-),
-incident_restore AS (
-  SELECT p.nkey,
-         sum(CASE WHEN i.resolved_at IS NULL THEN 1 ELSE 0 END) AS still_open,
-         max(i.resolved_at) AS resolved_at
-  FROM incident i JOIN prod p ON p.id = i.caused_by
-  GROUP BY p.nkey
-),
-success_events AS (
-  SELECT service, first_success_at AS t, 1 AS is_success, nkey
-  FROM norm WHERE first_success_at IS NOT NULL
-  UNION ALL
-  SELECT service, reached_at AS t, 0 AS is_success, nkey FROM failed
-),
-next_success AS (
-  SELECT nkey, is_success,
-         min(CASE WHEN is_success = 1 THEN t END) OVER (
-           PARTITION BY service ORDER BY t, is_success
-           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_t
-  FROM success_events
-),
-recovery AS (
-  SELECT f.nkey, f.service, f.team, f.reached_at,
-         CASE WHEN r.nkey IS NOT NULL
-              THEN CASE WHEN r.still_open > 0 THEN NULL ELSE r.resolved_at END
-              ELSE ns.next_t END AS restored_at
-  FROM failed f
-  LEFT JOIN incident_restore r ON r.nkey = f.nkey
-  LEFT JOIN next_success ns ON ns.nkey = f.nkey AND ns.is_success = 0
-),
-first_deploy AS (
-  SELECT dc.sha, min(p.finished_at) AS deployed_at, min_by(p.service, p.finished_at) AS service
-  FROM deployment_commit dc JOIN prod p ON p.id = dc.deployment_id
-  WHERE p.status = 'success'
-  GROUP BY dc.sha
-),
-lead AS (
-  SELECT f.sha, f.service, s.team, f.deployed_at,
-         {_diff_seconds("c.committed_at", "f.deployed_at")} AS lead_seconds
-  FROM first_deploy f JOIN "commit" c ON c.sha = f.sha JOIN svc s ON s.service = f.service
-)"""
-
-
 def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
     """The DORA query for one grain and entity kind; returns (sql, parameters)."""
     grain = GRAINS[q.grain]
@@ -160,7 +91,7 @@ def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
     where = ("WHERE " + " AND ".join(filters)) if filters else ""
     rec = _diff_seconds("reached_at", "restored_at")
     sql = f"""
-WITH {facts_sql()},
+WITH
 cal AS (
   SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?
 ),
@@ -171,18 +102,18 @@ entities AS (SELECT e.id AS entity FROM {entity_table} e {where}),
 df AS (
   SELECT n.{ent} AS entity, cal.period, count(*) AS deployments,
          count(DISTINCT CAST(n.first_success_at AS DATE)) AS deployment_days
-  FROM norm n JOIN cal ON cal.day = CAST(n.first_success_at AS DATE)
+  FROM dora_deploy_fact n JOIN cal ON cal.day = CAST(n.first_success_at AS DATE)
   GROUP BY n.{ent}, cal.period
 ),
 cfr AS (
   SELECT n.{ent} AS entity, cal.period, count(*) AS reached_production,
          sum(n.failed) AS failed_deployments, sum(n.rework) AS rework_deployments
-  FROM norm n JOIN cal ON cal.day = CAST(n.reached_at AS DATE)
+  FROM dora_deploy_fact n JOIN cal ON cal.day = CAST(n.reached_at AS DATE)
   GROUP BY n.{ent}, cal.period
 ),
 att AS (
   SELECT a.{ent} AS entity, cal.period, count(*) AS failed_attempts
-  FROM attempts a JOIN cal ON cal.day = CAST(a.at AS DATE)
+  FROM dora_attempt_fact a JOIN cal ON cal.day = CAST(a.at AS DATE)
   GROUP BY a.{ent}, cal.period
 ),
 lt AS (
@@ -193,7 +124,7 @@ lt AS (
          percentile_cont(0.9) WITHIN GROUP (
            ORDER BY CASE WHEN l.lead_seconds >= 0 THEN l.lead_seconds END) AS lead_time_p90_seconds,
          sum(CASE WHEN l.lead_seconds < 0 THEN 1 ELSE 0 END) AS negative_lead_time_spans
-  FROM lead l JOIN cal ON cal.day = CAST(l.deployed_at AS DATE)
+  FROM dora_change_fact l JOIN cal ON cal.day = CAST(l.deployed_at AS DATE)
   GROUP BY l.{ent}, cal.period
 ),
 rt AS (
@@ -202,7 +133,7 @@ rt AS (
          sum(CASE WHEN r.restored_at IS NULL THEN 1 ELSE 0 END) AS unresolved_failures,
          percentile_cont(0.5) WITHIN GROUP (
            ORDER BY CASE WHEN {rec} >= 0 THEN {rec} END) AS recovery_median_seconds
-  FROM recovery r JOIN cal ON cal.day = CAST(r.reached_at AS DATE)
+  FROM dora_recovery_fact r JOIN cal ON cal.day = CAST(r.reached_at AS DATE)
   GROUP BY r.{ent}, cal.period
 )
 SELECT e.entity, p.period, p.period_start, p.weeks,

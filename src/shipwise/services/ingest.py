@@ -17,12 +17,21 @@ from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.ingest.loader import ImportReport, Loader
 from shipwise.ingest.sources import Staging
+from shipwise.metrics import facts
 from shipwise.services.context import open_for_ingest, open_store
 from shipwise.store.duckdb_store import Store
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
+    """Rebuild derived facts if this ingest changed their inputs (a no-op otherwise)."""
+    if facts.is_stale(store):
+        if progress:
+            progress("refreshing derived facts")
+        facts.refresh(store)
 
 
 def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport) -> None:
@@ -52,6 +61,7 @@ def import_paths_into(
         report = Loader(store, pseudo).load(staging, progress=progress)
     finally:
         staging.close()
+    _refresh(store, progress)
     _record_run(store, "import", ", ".join(names), started, report)
     return report
 
@@ -85,6 +95,7 @@ def import_tables_into(
         report.sources = [source]
     finally:
         staging.close()
+    _refresh(store, progress)
     _record_run(store, kind, source, started, report)
     return report
 

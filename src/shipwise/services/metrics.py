@@ -8,7 +8,7 @@ from typing import Any
 
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import clusters, registry
+from shipwise.metrics import clusters, facts, registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
 from shipwise.services.context import open_store
 from shipwise.store.duckdb_store import Store
@@ -89,6 +89,11 @@ def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
 
 def dora(settings: Settings, req: DoraRequest) -> dict[str, Any]:
     with open_store(settings, read_only=True) as store:
+        stale = facts.is_stale(store)
+        if not stale:
+            return dora_rows(store, req)
+    with open_store(settings) as store:  # an interrupted ingest left facts to rebuild
+        facts.ensure_fresh(store)
         return dora_rows(store, req)
 
 

@@ -1,0 +1,129 @@
+"""Derived facts: per-event derivations materialised once per ingest, aggregated by metrics.
+
+Normalising deployments, finding each commit's first successful production deployment and each
+failure's recovery are the expensive, event-level steps of DORA. They are rebuilt here — set-based,
+in one transaction — whenever an ingest changed their inputs (the store's ``derived_stale`` flag),
+so metric queries only aggregate small fact tables. Portable SQL, like the metric queries.
+"""
+
+from __future__ import annotations
+
+import time
+
+from shipwise.store.duckdb_store import Store
+
+STALE_KEY = "derived_stale"
+
+_PROD = """
+svc AS (SELECT id AS service, team FROM service),
+prod AS (
+  SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
+         CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
+              ELSE '#' || d.id END AS nkey
+  FROM deployment d JOIN svc s ON s.service = d.service
+  WHERE lower(d.environment) = 'production'
+)"""
+
+#: CTEs ending in ``next_success``: for every normalised deployment of a service, the next
+#: successful one (used to restore failures that caused no incident).
+RECOVERY_CTES = f"""{_PROD},
+failed AS (
+  SELECT nkey, service, team, reached_at FROM dora_deploy_fact
+  WHERE failed = 1 AND reached_at IS NOT NULL
+),
+incident_restore AS (
+  SELECT p.nkey,
+         sum(CASE WHEN i.resolved_at IS NULL THEN 1 ELSE 0 END) AS still_open,
+         max(i.resolved_at) AS resolved_at
+  FROM incident i JOIN prod p ON p.id = i.caused_by
+  GROUP BY p.nkey
+),
+success_events AS (
+  SELECT service, first_success_at AS t, 1 AS is_success, nkey
+  FROM dora_deploy_fact WHERE first_success_at IS NOT NULL
+  UNION ALL
+  SELECT service, reached_at AS t, 0 AS is_success, nkey FROM failed
+),
+next_success AS (
+  SELECT nkey, is_success,
+         min(CASE WHEN is_success = 1 THEN t END) OVER (
+           PARTITION BY service ORDER BY t, is_success
+           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_t
+  FROM success_events
+)"""
+
+#: (table, SELECT producing its rows), built in this order.
+FACTS: tuple[tuple[str, str], ...] = (
+    (
+        "dora_deploy_fact",
+        f"""WITH {_PROD},
+caused AS (SELECT DISTINCT caused_by AS id FROM incident WHERE caused_by IS NOT NULL)
+SELECT p.nkey, min(p.service) AS service, min(p.team) AS team,
+  min(CASE WHEN p.status = 'success' THEN p.finished_at END) AS first_success_at,
+  min(CASE WHEN p.status IN ('success', 'rolled_back') THEN p.finished_at END) AS reached_at,
+  max(CASE WHEN p.status IN ('success', 'rolled_back')
+            AND (p.status = 'rolled_back' OR c.id IS NOT NULL) THEN 1 ELSE 0 END) AS failed,
+  max(CASE WHEN p.status IN ('success', 'rolled_back')
+            AND (p.kind IN ('hotfix', 'rollback') OR p.remediates IS NOT NULL)
+           THEN 1 ELSE 0 END) AS rework
+FROM prod p LEFT JOIN caused c ON c.id = p.id
+GROUP BY p.nkey""",
+    ),
+    (
+        "dora_attempt_fact",
+        f"""WITH {_PROD}
+SELECT nkey, min(service) AS service, min(team) AS team, min(finished_at) AS "at"
+FROM prod WHERE status = 'failure' GROUP BY nkey""",
+    ),
+    ("dora_recovery_fact", f"WITH {RECOVERY_CTES}\n" + """SELECT f.nkey, f.service, f.team, f.reached_at,
+       CASE WHEN r.nkey IS NOT NULL
+            THEN CASE WHEN r.still_open > 0 THEN NULL ELSE r.resolved_at END
+            ELSE ns.next_t END AS restored_at
+FROM failed f
+LEFT JOIN incident_restore r ON r.nkey = f.nkey
+LEFT JOIN next_success ns ON ns.nkey = f.nkey AND ns.is_success = 0"""),
+    (
+        "dora_change_fact",
+        f"""WITH {_PROD},
+first_deploy AS (
+  SELECT dc.sha, min(p.finished_at) AS deployed_at, min_by(p.service, p.finished_at) AS service,
+         min_by(p.team, p.finished_at) AS team
+  FROM deployment_commit dc JOIN prod p ON p.id = dc.deployment_id
+  WHERE p.status = 'success'
+  GROUP BY dc.sha
+)
+SELECT f.sha, f.service, f.team, f.deployed_at,
+       date_diff('second', c.committed_at, f.deployed_at) AS lead_seconds
+FROM first_deploy f JOIN "commit" c ON c.sha = f.sha""",
+    ),
+)
+
+
+def mark_stale(store: Store) -> None:
+    """Called inside an ingest's transaction when its data changed."""
+    store.set_meta(STALE_KEY, "1")
+
+
+def is_stale(store: Store) -> bool:
+    return store.get_meta(STALE_KEY) == "1"
+
+
+def refresh(store: Store) -> dict[str, float]:
+    """Rebuild every derived fact table in one transaction; returns seconds per table."""
+    timings: dict[str, float] = {}
+    with store.transaction():
+        for table, select in FACTS:
+            t0 = time.perf_counter()
+            store.con.execute(f"DELETE FROM {table}")
+            store.con.execute(f"INSERT INTO {table} {select}")
+            timings[table] = time.perf_counter() - t0
+        store.set_meta(STALE_KEY, "0")
+    return timings
+
+
+def ensure_fresh(store: Store) -> bool:
+    """Refresh if an ingest left the facts stale; True if it did."""
+    if is_stale(store):
+        refresh(store)
+        return True
+    return False
