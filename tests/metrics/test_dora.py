@@ -142,7 +142,14 @@ def test_default_range_is_the_span_of_production_deployments(history: Settings) 
 def test_dora_2024_cluster_assignment(
     df: float, lead: float, cfr: float, rec: float | None, level: str
 ) -> None:
-    assert clusters.cluster({
-        "dora.deployment_frequency": df, "dora.change_lead_time": lead,
-        "dora.change_fail_rate": cfr, "dora.failed_deployment_recovery_time": rec,
-    }) == level
+    import duckdb
+
+    expr = clusters.cluster_sql({
+        "dora.deployment_frequency": "df", "dora.change_lead_time": "lead",
+        "dora.change_fail_rate": "cfr", "dora.failed_deployment_recovery_time": "rec",
+    })
+    got = duckdb.connect().execute(
+        f"SELECT {expr} FROM (SELECT ?::DOUBLE AS df, ?::DOUBLE AS lead, ?::DOUBLE AS cfr, "
+        "?::DOUBLE AS rec)", [df, lead, cfr, rec]
+    ).fetchall()
+    assert got == [(level,)]

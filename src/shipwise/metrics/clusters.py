@@ -49,27 +49,35 @@ def _bounds(k: str) -> tuple[float, float]:
     return min(vals), max(vals)
 
 
-def _spread(k: str) -> float:
-    vals = [math.log(PROFILES[lv][k]) for lv in LEVELS]
-    return max(vals) - min(vals)
+def cluster_sql(columns: Mapping[str, str]) -> str:
+    """A SQL expression giving the nearest 2024 level (or NULL without deployment data).
 
-
-def cluster(metrics: Mapping[str, float | None]) -> str | None:
-    """Nearest 2024 level for a team-period's metrics; None without deployment data."""
-    present = {k: metrics.get(mid) for k, mid in _KEYS.items()}
-    if present["df"] is None or (present["df"] == 0 and all(v is None for k, v in present.items() if k != "df")):
-        return None
-    best, best_d = None, math.inf
+    ``columns`` maps the four key metric ids to the SQL expressions holding their values. Set-based
+    on purpose: it runs inside the metric query, once per team-period, never as a Python loop.
+    """
+    v = {k: columns[mid] for k, mid in _KEYS.items()}
+    distances = []
     for lv in LEVELS:
-        d = 0.0
-        for k, v in present.items():
-            if v is None:
-                continue
+        terms = []
+        for k, col in v.items():
+            lo, hi = _bounds(k)
+            spread = hi - lo
             # Better than elite reads as elite, worse than low as low: a 0 % fail rate at low
             # volume must not outweigh everything else on a log scale.
-            lo, hi = _bounds(k)
-            x = min(max(math.log(max(float(v), _FLOOR[k])), lo), hi)
-            d += ((x - math.log(PROFILES[lv][k])) / _spread(k)) ** 2
-        if d < best_d:
-            best, best_d = lv, d
-    return best
+            x = f"least(greatest(ln(greatest({col}, {_FLOOR[k]!r})), {lo!r}), {hi!r})"
+            terms.append(
+                f"CASE WHEN {col} IS NULL THEN 0 "
+                f"ELSE power(({x} - {math.log(PROFILES[lv][k])!r}) / {spread!r}, 2) END"
+            )
+        distances.append("(" + " + ".join(terms) + ")")
+    d = dict(zip(LEVELS, distances, strict=True))
+    pick = (
+        f"CASE WHEN {d['elite']} <= least({d['high']}, {d['medium']}, {d['low']}) THEN 'elite' "
+        f"WHEN {d['high']} <= least({d['medium']}, {d['low']}) THEN 'high' "
+        f"WHEN {d['medium']} <= {d['low']} THEN 'medium' ELSE 'low' END"
+    )
+    no_data = (
+        f"{v['df']} IS NULL OR ({v['df']} = 0 AND {v['lead']} IS NULL AND {v['cfr']} IS NULL "
+        f"AND {v['rec']} IS NULL)"
+    )
+    return f"CASE WHEN {no_data} THEN NULL ELSE {pick} END"

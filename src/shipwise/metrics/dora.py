@@ -32,6 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from shipwise.metrics import registry
+from shipwise.metrics.clusters import cluster_sql
+
 GRAINS = {"week": "week", "month": "month", "quarter": "quarter"}
 ENTITIES = {"team": "team", "service": "service"}
 
@@ -65,6 +68,10 @@ class DoraQuery:
     services: tuple[str, ...] = ()
 
 
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
 def _diff_seconds(start: str, end: str) -> str:
     return f"date_diff('second', {start}, {end})"
 
@@ -90,13 +97,21 @@ def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
         params.extend(q.services)
     where = ("WHERE " + " AND ".join(filters)) if filters else ""
     rec = _diff_seconds("reached_at", "restored_at")
+    metrics = registry.family("dora")
+    metric_cols = ", ".join(f"{m.sql} AS {_q(m.id)}" for m in metrics)
+    change_cols = ", ".join(
+        f"{_q(m.id)} - lag({_q(m.id)}) OVER (PARTITION BY entity ORDER BY period_start) "
+        f"AS {_q('change:' + m.id)}"
+        for m in metrics
+    )
+    cluster = cluster_sql({m.id: _q(m.id) for m in metrics})
     sql = f"""
 WITH
 cal AS (
   SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?
 ),
 periods AS (
-  SELECT period, min(day) AS period_start, count(*) / 7.0 AS weeks FROM cal GROUP BY period
+  SELECT period, min(day) AS period_start, CAST(count(*) AS DOUBLE) / 7 AS weeks FROM cal GROUP BY period
 ),
 entities AS (SELECT e.id AS entity FROM {entity_table} e {where}),
 df AS (
@@ -135,27 +150,35 @@ rt AS (
            ORDER BY CASE WHEN {rec} >= 0 THEN {rec} END) AS recovery_median_seconds
   FROM dora_recovery_fact r JOIN cal ON cal.day = CAST(r.reached_at AS DATE)
   GROUP BY r.{ent}, cal.period
-)
+),
+agg AS (
 SELECT e.entity, p.period, p.period_start, p.weeks,
-       coalesce(df.deployments, 0) AS deployments,
-       coalesce(df.deployment_days, 0) AS deployment_days,
-       coalesce(cfr.reached_production, 0) AS reached_production,
-       coalesce(cfr.failed_deployments, 0) AS failed_deployments,
-       coalesce(cfr.rework_deployments, 0) AS rework_deployments,
-       coalesce(att.failed_attempts, 0) AS failed_attempts,
-       coalesce(lt.lead_time_commits, 0) AS lead_time_commits,
-       lt.lead_time_median_seconds, lt.lead_time_p90_seconds,
-       coalesce(lt.negative_lead_time_spans, 0) AS negative_lead_time_spans,
-       coalesce(rt.recovered_failures, 0) AS recovered_failures,
-       coalesce(rt.unresolved_failures, 0) AS unresolved_failures,
-       rt.recovery_median_seconds
-FROM entities e CROSS JOIN periods p
-LEFT JOIN df ON df.entity = e.entity AND df.period = p.period
-LEFT JOIN cfr ON cfr.entity = e.entity AND cfr.period = p.period
-LEFT JOIN att ON att.entity = e.entity AND att.period = p.period
-LEFT JOIN lt ON lt.entity = e.entity AND lt.period = p.period
-LEFT JOIN rt ON rt.entity = e.entity AND rt.period = p.period
-ORDER BY e.entity, p.period_start
+         coalesce(df.deployments, 0) AS deployments,
+         coalesce(df.deployment_days, 0) AS deployment_days,
+         coalesce(cfr.reached_production, 0) AS reached_production,
+         coalesce(cfr.failed_deployments, 0) AS failed_deployments,
+         coalesce(cfr.rework_deployments, 0) AS rework_deployments,
+         coalesce(att.failed_attempts, 0) AS failed_attempts,
+         coalesce(lt.lead_time_commits, 0) AS lead_time_commits,
+         lt.lead_time_median_seconds, lt.lead_time_p90_seconds,
+         coalesce(lt.negative_lead_time_spans, 0) AS negative_lead_time_spans,
+         coalesce(rt.recovered_failures, 0) AS recovered_failures,
+         coalesce(rt.unresolved_failures, 0) AS unresolved_failures,
+         rt.recovery_median_seconds
+  FROM entities e CROSS JOIN periods p
+  LEFT JOIN df ON df.entity = e.entity AND df.period = p.period
+  LEFT JOIN cfr ON cfr.entity = e.entity AND cfr.period = p.period
+  LEFT JOIN att ON att.entity = e.entity AND att.period = p.period
+  LEFT JOIN lt ON lt.entity = e.entity AND lt.period = p.period
+  LEFT JOIN rt ON rt.entity = e.entity AND rt.period = p.period
+),
+measured AS (
+  SELECT agg.*, {metric_cols} FROM agg
+),
+judged AS (
+  SELECT measured.*, {change_cols}, {cluster} AS cluster FROM measured
+)
+SELECT * FROM judged ORDER BY entity, period_start
 """
     return sql, [q.since, q.until, *params]
 

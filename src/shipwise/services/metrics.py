@@ -8,7 +8,7 @@ from typing import Any
 
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import clusters, facts, registry
+from shipwise.metrics import facts, registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
 from shipwise.services.context import open_store
 from shipwise.store.duckdb_store import Store
@@ -63,27 +63,23 @@ def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
     )
     cur = store.con.execute(sql, params)
     cols = [d[0] for d in cur.description or []]
-    metrics = registry.family("dora")
-    previous: dict[str, dict[str, float | None]] = {}
-    for values in cur.fetchall():
-        r = dict(zip(cols, values, strict=True))
-        m = {x.id: _clean(x.value(r)) for x in metrics}
-        prev = previous.get(r["entity"])
-        trend = {
-            k: (None if prev is None or prev.get(k) is None or v is None else _clean(v - prev[k]))  # type: ignore[operator]
-            for k, v in m.items()
+    ids = [m.id for m in registry.family("dora")]
+    m_at = [cols.index(i) for i in ids]
+    d_at = [cols.index("change:" + i) for i in ids]
+    c_at = [(c, cols.index(c)) for c in COUNT_COLUMNS]
+    e_at, p_at, k_at = cols.index("entity"), cols.index("period"), cols.index("cluster")
+    # Shaping only: every value was computed by the query.
+    out["rows"] = [
+        {
+            by: r[e_at],
+            "period": r[p_at],
+            "metrics": dict(zip(ids, [r[i] for i in m_at], strict=True)),
+            "change": dict(zip(ids, [r[i] for i in d_at], strict=True)),
+            "cluster": r[k_at],
+            "counts": {c: int(r[i]) for c, i in c_at},
         }
-        previous[r["entity"]] = m
-        out["rows"].append(
-            {
-                by: r["entity"],
-                "period": r["period"],
-                "metrics": m,
-                "change": trend,
-                "cluster": clusters.cluster(m),
-                "counts": {c: int(r[c]) for c in COUNT_COLUMNS},
-            }
-        )
+        for r in cur.fetchall()
+    ]
     return out
 
 
@@ -95,10 +91,6 @@ def dora(settings: Settings, req: DoraRequest) -> dict[str, Any]:
     with open_store(settings) as store:  # an interrupted ingest left facts to rebuild
         facts.ensure_fresh(store)
         return dora_rows(store, req)
-
-
-def _clean(v: float | None) -> float | None:
-    return None if v is None else float(v)
 
 
 def _iso(d: date | None) -> str | None:
