@@ -144,12 +144,13 @@ def test_dora_2024_cluster_assignment(
 ) -> None:
     import duckdb
 
-    expr = clusters.cluster_sql({
+    xs, ds, pick = clusters.cluster_layers({
         "dora.deployment_frequency": "df", "dora.change_lead_time": "lead",
         "dora.change_fail_rate": "cfr", "dora.failed_deployment_recovery_time": "rec",
     })
+    values = "SELECT ?::DOUBLE AS df, ?::DOUBLE AS lead, ?::DOUBLE AS cfr, ?::DOUBLE AS rec"
     got = duckdb.connect().execute(
-        f"SELECT {expr} FROM (SELECT ?::DOUBLE AS df, ?::DOUBLE AS lead, ?::DOUBLE AS cfr, "
-        "?::DOUBLE AS rec)", [df, lead, cfr, rec]
+        f"SELECT {pick} FROM (SELECT *, {', '.join(ds)} FROM (SELECT *, {', '.join(xs)} "
+        f"FROM ({values})))", [df, lead, cfr, rec]
     ).fetchall()
     assert got == [(level,)]

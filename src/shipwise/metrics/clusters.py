@@ -49,35 +49,36 @@ def _bounds(k: str) -> tuple[float, float]:
     return min(vals), max(vals)
 
 
-def cluster_sql(columns: Mapping[str, str]) -> str:
-    """A SQL expression giving the nearest 2024 level (or NULL without deployment data).
+def cluster_layers(columns: Mapping[str, str]) -> tuple[list[str], list[str], str]:
+    """SQL that assigns the nearest 2024 level, in three layers of one query each.
 
-    ``columns`` maps the four key metric ids to the SQL expressions holding their values. Set-based
-    on purpose: it runs inside the metric query, once per team-period, never as a Python loop.
+    ``columns`` maps the four key metric ids to the columns holding their values. Returns
+    (clamped log values, distances to each level, the pick); each layer's expressions refer to the
+    columns the previous layer named (``_x_df`` …, ``_d_elite`` …), so every logarithm and distance
+    is computed once per team-period, set-based, never as a Python loop.
     """
-    v = {k: columns[mid] for k, mid in _KEYS.items()}
-    distances = []
+    xs = []
+    for k, mid in _KEYS.items():
+        col = columns[mid]
+        lo, hi = _bounds(k)
+        # Better than elite reads as elite, worse than low as low: a 0 % fail rate at low
+        # volume must not outweigh everything else on a log scale.
+        xs.append(f"least(greatest(ln(greatest({col}, {_FLOOR[k]!r})), {lo!r}), {hi!r}) AS _x_{k}")
+    ds = []
     for lv in LEVELS:
         terms = []
-        for k, col in v.items():
+        for k in _KEYS:
             lo, hi = _bounds(k)
-            spread = hi - lo
-            # Better than elite reads as elite, worse than low as low: a 0 % fail rate at low
-            # volume must not outweigh everything else on a log scale.
-            x = f"least(greatest(ln(greatest({col}, {_FLOOR[k]!r})), {lo!r}), {hi!r})"
             terms.append(
-                f"CASE WHEN {col} IS NULL THEN 0 "
-                f"ELSE power(({x} - {math.log(PROFILES[lv][k])!r}) / {spread!r}, 2) END"
+                f"coalesce(power((_x_{k} - {math.log(PROFILES[lv][k])!r}) / {hi - lo!r}, 2), 0)"
             )
-        distances.append("(" + " + ".join(terms) + ")")
-    d = dict(zip(LEVELS, distances, strict=True))
+        ds.append(" + ".join(terms) + f" AS _d_{lv}")
+    df, lead, cfr, rec = (columns[_KEYS[k]] for k in ("df", "lead", "cfr", "rec"))
     pick = (
-        f"CASE WHEN {d['elite']} <= least({d['high']}, {d['medium']}, {d['low']}) THEN 'elite' "
-        f"WHEN {d['high']} <= least({d['medium']}, {d['low']}) THEN 'high' "
-        f"WHEN {d['medium']} <= {d['low']} THEN 'medium' ELSE 'low' END"
+        f"CASE WHEN {df} IS NULL OR ({df} = 0 AND {lead} IS NULL AND {cfr} IS NULL AND {rec} IS NULL) "
+        "THEN NULL "
+        "WHEN _d_elite <= least(_d_high, _d_medium, _d_low) THEN 'elite' "
+        "WHEN _d_high <= least(_d_medium, _d_low) THEN 'high' "
+        "WHEN _d_medium <= _d_low THEN 'medium' ELSE 'low' END"
     )
-    no_data = (
-        f"{v['df']} IS NULL OR ({v['df']} = 0 AND {v['lead']} IS NULL AND {v['cfr']} IS NULL "
-        f"AND {v['rec']} IS NULL)"
-    )
-    return f"CASE WHEN {no_data} THEN NULL ELSE {pick} END"
+    return xs, ds, pick

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from shipwise.metrics import registry
-from shipwise.metrics.clusters import cluster_sql
+from shipwise.metrics.clusters import cluster_layers
 
 GRAINS = {"week": "week", "month": "month", "quarter": "quarter"}
 ENTITIES = {"team": "team", "service": "service"}
@@ -104,7 +104,8 @@ def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:
         f"AS {_q('change:' + m.id)}"
         for m in metrics
     )
-    cluster = cluster_sql({m.id: _q(m.id) for m in metrics})
+    metric_names = ", ".join(_q(m.id) for m in metrics)
+    xs, ds, pick = cluster_layers({m.id: _q(m.id) for m in metrics})
     sql = f"""
 WITH
 cal AS (
@@ -172,13 +173,12 @@ SELECT e.entity, p.period, p.period_start, p.weeks,
   LEFT JOIN lt ON lt.entity = e.entity AND lt.period = p.period
   LEFT JOIN rt ON rt.entity = e.entity AND rt.period = p.period
 ),
-measured AS (
-  SELECT agg.*, {metric_cols} FROM agg
-),
-judged AS (
-  SELECT measured.*, {change_cols}, {cluster} AS cluster FROM measured
-)
-SELECT * FROM judged ORDER BY entity, period_start
+measured AS (SELECT agg.*, {metric_cols} FROM agg),
+logs AS (SELECT measured.*, {", ".join(xs)} FROM measured),
+distances AS (SELECT logs.*, {", ".join(ds)} FROM logs)
+SELECT entity, period, period_start, {", ".join(COLUMNS[1:])}, {metric_names},
+       {change_cols}, {pick} AS cluster
+FROM distances ORDER BY entity, period_start
 """
     return sql, [q.since, q.until, *params]
 
