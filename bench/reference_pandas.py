@@ -72,6 +72,7 @@ COLUMNS = (
     "negative_lead_time_spans",
     "recovered_failures",
     "unresolved_failures",
+    "negative_recovery_spans",
     "recovery_median_seconds",
 )
 COUNT_COLUMNS = (
@@ -85,6 +86,7 @@ COUNT_COLUMNS = (
     "negative_lead_time_spans",
     "recovered_failures",
     "unresolved_failures",
+    "negative_recovery_spans",
 )
 
 #: metric id -> (numerator column, denominator column or None for a plain value)
@@ -188,15 +190,27 @@ def prepare_facts(t: dict[str, pd.DataFrame]) -> Facts:
         still_open=("open", "sum"), incident_resolved_at=("resolved_at", "max")
     ).reset_index()
     successes = (
-        norm.loc[norm["first_success_at"].notna(), ["service", "first_success_at"]]
-        .rename(columns={"first_success_at": "next_success_at"})
+        norm.loc[norm["first_success_at"].notna(), ["service", "first_success_at", "nkey"]]
+        .rename(columns={"first_success_at": "next_success_at", "nkey": "next_nkey"})
         .sort_values("next_success_at")
     )
     recovery = pd.merge_asof(
         failed.sort_values("reached_at"), successes,
         left_on="reached_at", right_on="next_success_at", by="service",
         direction="forward", allow_exact_matches=True,
-    ).merge(by_incident, on="nkey", how="left")
+    )
+    # a failed version is not restored by its own success in another region: take the next one
+    own = recovery["next_nkey"] == recovery["nkey"]
+    if own.any():
+        again = pd.merge_asof(
+            recovery.loc[own, ["nkey", "service", "next_success_at"]]
+            .rename(columns={"next_success_at": "own_at"}).sort_values("own_at"),
+            successes.drop(columns="next_nkey"),
+            left_on="own_at", right_on="next_success_at", by="service",
+            direction="forward", allow_exact_matches=False,
+        ).set_index("nkey")["next_success_at"]
+        recovery.loc[own, "next_success_at"] = recovery.loc[own, "nkey"].map(again).to_numpy()
+    recovery = recovery.drop(columns="next_nkey").merge(by_incident, on="nkey", how="left")
     from_incident = recovery["still_open"].notna()
     recovery["restored_at"] = recovery["next_success_at"].where(
         ~from_incident, recovery["incident_resolved_at"].where(recovery["still_open"] == 0)
@@ -286,10 +300,12 @@ def dora_frame(
 
     rec = dated(facts.recovery, "reached_at")
     rec = rec.assign(
-        recovered=rec["recovery_seconds"] >= 0, unresolved=rec["restored_at"].isna()
+        recovered=rec["recovery_seconds"] >= 0, unresolved=rec["restored_at"].isna(),
+        negative=rec["recovery_seconds"] < 0,
     )
     rt = rec.groupby(keys).agg(
-        recovered_failures=("recovered", "sum"), unresolved_failures=("unresolved", "sum")
+        recovered_failures=("recovered", "sum"), unresolved_failures=("unresolved", "sum"),
+        negative_recovery_spans=("negative", "sum"),
     )
     rt["recovery_median_seconds"] = (
         rec.loc[rec["recovered"]].groupby(keys)["recovery_seconds"].median()

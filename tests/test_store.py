@@ -53,3 +53,29 @@ def test_store_refuses_newer_schema(tmp_path: Path) -> None:
         store.con.execute("INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')")
     with pytest.raises(StoreError, match="newer"):
         Store.open(path)
+
+
+def test_an_older_store_is_upgraded_and_its_facts_rebuilt_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipwise.config import Settings
+    from shipwise.services.context import init_store
+    from shipwise.services.metrics import DoraRequest, dora
+    from shipwise.store import duckdb_store
+
+    v1_only = [m for m in duckdb_store.migrations() if m[0] == 1]
+    settings = Settings(db=tmp_path / "old.duckdb", key_file=tmp_path / "k")
+    monkeypatch.setattr(duckdb_store, "migrations", lambda: v1_only)
+    init_store(settings)
+    with Store.open(settings.db) as store:  # an old shipwise wrote events directly
+        store.con.execute("INSERT INTO org_unit VALUES ('eng', 'E', NULL, 'h', now()::TIMESTAMP)")
+        store.con.execute("INSERT INTO team VALUES ('t', 'T', 'eng', 'deployments', NULL, 'h', now()::TIMESTAMP)")
+        store.con.execute("INSERT INTO service VALUES ('s', 'S', 't', 'h', now()::TIMESTAMP)")
+        store.con.execute(
+            "INSERT INTO deployment VALUES ('d', 's', 'production', TIMESTAMP '2025-07-01 10:00', "
+            "TIMESTAMP '2025-07-01 10:05', 'success', NULL, NULL, 'normal', NULL, 0, 'h', now()::TIMESTAMP)"
+        )
+        assert store.schema_version() == 1
+    monkeypatch.undo()
+    (row,) = dora(settings, DoraRequest(grain="week"))["rows"]  # a read on the upgraded store
+    assert row["counts"]["deployments"] == 1

@@ -90,3 +90,20 @@ def test_reference_agrees_on_the_hand_worked_history(settings: Settings, tmp_pat
     for by in ("team", "service"):
         assert _agree(settings, "week", by, date(2025, 6, 30), date(2025, 7, 6)) > 0
         assert _agree(settings, "month", by) > 0
+
+
+def test_reference_agrees_on_regional_failures_and_early_restores(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.conftest import org
+    from tests.metrics.test_dora import dep
+
+    recs = [*org(), dep("d1", "01T10:00:00Z", version="v1", region="eu"),
+            dep("d1b", "01T11:00:00Z", status="rolled_back", version="v1", region="us"),
+            dep("d2", "01T14:00:00Z", version="v2"),
+            dep("d3", "02T10:00:00Z", version="v3"),
+            {"type": "incident", "id": "i1", "service": "pay-api", "severity": "sev2",
+             "opened_at": "2025-07-02T08:00:00Z", "resolved_at": "2025-07-02T09:00:00Z",
+             "caused_by": "d3"}]
+    import_paths(settings, [write_jsonl(tmp_path / "r.jsonl", recs)])
+    assert _agree(settings, "week", "team", date(2025, 6, 30), date(2025, 7, 6)) == 1

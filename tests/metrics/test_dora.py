@@ -154,3 +154,29 @@ def test_dora_2024_cluster_assignment(
         f"FROM ({values})))", [df, lead, cfr, rec]
     ).fetchall()
     assert got == [(level,)]
+
+
+def test_a_failed_version_is_not_restored_by_its_own_success_elsewhere(
+    settings: Settings, tmp_path: Path
+) -> None:
+    recs = [*org(), dep("d1", "01T10:00:00Z", version="v1", region="eu"),
+            dep("d1b", "01T11:00:00Z", status="rolled_back", version="v1", region="us"),
+            dep("d2", "01T14:00:00Z", version="v2")]
+    import_paths(settings, [write_jsonl(tmp_path / "r.jsonl", recs)])
+    (row,) = week(settings)["rows"]
+    # v1 first reached production at 10:00 and failed; v2 restored service at 14:00
+    assert row["metrics"]["dora.failed_deployment_recovery_time"] == 4 * H
+    assert row["counts"]["recovered_failures"] == 1
+
+
+def test_recovery_before_the_failure_is_counted_not_silently_dropped(
+    settings: Settings, tmp_path: Path
+) -> None:
+    recs = [*org(), dep("d1", "01T10:00:00Z", version="v1"),
+            {"type": "incident", "id": "i1", "service": "pay-api", "severity": "sev2",
+             "opened_at": "2025-07-01T08:00:00Z", "resolved_at": "2025-07-01T09:00:00Z",
+             "caused_by": "d1"}]
+    import_paths(settings, [write_jsonl(tmp_path / "r.jsonl", recs)])
+    (row,) = week(settings)["rows"]
+    assert row["metrics"]["dora.failed_deployment_recovery_time"] is None
+    assert row["counts"]["negative_recovery_spans"] == 1

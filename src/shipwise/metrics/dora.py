@@ -54,6 +54,7 @@ COLUMNS = (
     "negative_lead_time_spans",
     "recovered_failures",
     "unresolved_failures",
+    "negative_recovery_spans",
     "recovery_median_seconds",
 )
 
@@ -147,6 +148,7 @@ rt AS (
   SELECT r.{ent} AS entity, cal.period,
          sum(CASE WHEN r.restored_at IS NOT NULL AND {rec} >= 0 THEN 1 ELSE 0 END) AS recovered_failures,
          sum(CASE WHEN r.restored_at IS NULL THEN 1 ELSE 0 END) AS unresolved_failures,
+         sum(CASE WHEN {rec} < 0 THEN 1 ELSE 0 END) AS negative_recovery_spans,
          percentile_cont(0.5) WITHIN GROUP (
            ORDER BY CASE WHEN {rec} >= 0 THEN {rec} END) AS recovery_median_seconds
   FROM dora_recovery_fact r JOIN cal ON cal.day = CAST(r.reached_at AS DATE)
@@ -165,6 +167,7 @@ SELECT e.entity, p.period, p.period_start, p.weeks,
          coalesce(lt.negative_lead_time_spans, 0) AS negative_lead_time_spans,
          coalesce(rt.recovered_failures, 0) AS recovered_failures,
          coalesce(rt.unresolved_failures, 0) AS unresolved_failures,
+         coalesce(rt.negative_recovery_spans, 0) AS negative_recovery_spans,
          rt.recovery_median_seconds
   FROM entities e CROSS JOIN periods p
   LEFT JOIN df ON df.entity = e.entity AND df.period = p.period

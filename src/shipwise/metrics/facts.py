@@ -44,12 +44,21 @@ success_events AS (
   UNION ALL
   SELECT service, reached_at AS t, 0 AS is_success, nkey FROM failed
 ),
+following AS (
+  SELECT nkey, is_success,
+         first_value(CASE WHEN is_success = 1 THEN t END IGNORE NULLS) OVER w AS first_t,
+         first_value(CASE WHEN is_success = 1 THEN nkey END IGNORE NULLS) OVER w AS first_key,
+         nth_value(CASE WHEN is_success = 1 THEN t END, 2 IGNORE NULLS) OVER w AS second_t
+  FROM success_events
+  WINDOW w AS (PARTITION BY service ORDER BY t, is_success
+               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+),
+-- A failed version never restores itself (e.g. it succeeded in one region, was rolled back in
+-- another): its own success event is skipped, so the next one of another version is taken.
 next_success AS (
   SELECT nkey, is_success,
-         min(CASE WHEN is_success = 1 THEN t END) OVER (
-           PARTITION BY service ORDER BY t, is_success
-           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_t
-  FROM success_events
+         CASE WHEN first_key = nkey THEN second_t ELSE first_t END AS next_t
+  FROM following
 )"""
 
 #: (table, SELECT producing its rows), built in this order.

@@ -22,6 +22,7 @@ COUNT_COLUMNS = (
     "negative_lead_time_spans",
     "recovered_failures",
     "unresolved_failures",
+    "negative_recovery_spans",
 )
 
 

@@ -72,8 +72,13 @@ class Store:
         store._configure()
         if not read_only:
             store.migrate()
-        else:
-            store._check_version()
+            return store
+        store._check_version()
+        if store.schema_version() < migrations()[-1][0]:
+            # An older store opened for reading: upgrade it once (a writer), then read.
+            store.close()
+            cls.open(p).close()
+            return cls.open(p, read_only=True)
         return store
 
     @classmethod

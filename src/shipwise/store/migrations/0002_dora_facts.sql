@@ -2,6 +2,9 @@
 -- inputs (service, deployment, deployment_commit, commit, incident). Metric queries aggregate
 -- these instead of re-deriving them from raw events on every request.
 
+-- A store upgraded from v1 already holds events: its facts must be built before the next read.
+INSERT OR REPLACE INTO meta VALUES ('derived_stale', '1');
+
 -- One row per normalised production deployment (service+version, else deployment id).
 CREATE TABLE dora_deploy_fact (
   nkey VARCHAR NOT NULL, service VARCHAR NOT NULL, team VARCHAR NOT NULL,
