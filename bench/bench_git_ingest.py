@@ -274,6 +274,28 @@ def _numstat_totals(out: bytes) -> tuple[int, int, int, int]:
     return commits, additions, deletions, files
 
 
+def _time_ingest(path: Path, repeat: int) -> tuple[float, float]:
+    """The whole ingest (read, pseudonymise, upsert into DuckDB, cursor): new store, then again."""
+    from shipwise.config import Settings
+    from shipwise.services.context import init_store
+    from shipwise.services.git import ingest_git
+
+    full, again = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="shipwise-bench-ingest-") as tmp:
+            settings = Settings(db=Path(tmp) / "s.duckdb", key_file=Path(tmp) / "k")
+            init_store(settings)
+            t0 = time.perf_counter()
+            first = ingest_git(settings, path, "bench")
+            full.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            second = ingest_git(settings, path, "bench")
+            again.append(time.perf_counter() - t0)
+            if first.report.counts["commit"].inserted != first.commits_read or second.commits_read:
+                raise SystemExit("ingest did not store every commit, or re-read old ones")
+    return min(full), min(again)
+
+
 def run(path: Path, repeat: int) -> dict[str, Any]:
     import pyarrow.compute as pc
     import pygit2
@@ -283,6 +305,7 @@ def run(path: Path, repeat: int) -> dict[str, Any]:
     t_full, batch = _best(lambda: read_repository(path, "bench"), repeat)
     tips = list(batch.tips.values())
     t_noop, noop = _best(lambda: read_repository(path, "bench", known=tips), repeat)
+    t_ingest, t_reingest = _time_ingest(path, repeat)
 
     git_commits, git_add, git_del, git_files = _numstat_totals(out)
     ours = (
@@ -312,7 +335,10 @@ def run(path: Path, repeat: int) -> dict[str, Any]:
             "git_log_numstat_default": round(t_git_renames, 4),
             "read_repository_full": round(t_full, 4),
             "read_repository_noop": round(t_noop, 4),
+            "ingest_git_full": round(t_ingest, 4),
+            "ingest_git_nothing_new": round(t_reingest, 4),
         },
+        "ratio_ingest_to_git_log": round(t_ingest / t_git, 2),
         "ratio_full_to_git_log": round(t_full / t_git, 2),
         "ratio_full_to_git_log_default": round(t_full / t_git_renames, 2),
         "commits_per_second": round(batch.commits.num_rows / t_full),
@@ -341,6 +367,8 @@ def _print(result: dict[str, Any]) -> None:
         ("git log --all --numstat (rename detection)", "git_log_numstat_default"),
         ("read_repository, full", "read_repository_full"),
         ("read_repository, nothing new (known tips)", "read_repository_noop"),
+        ("shipwise ingest git into a new store", "ingest_git_full"),
+        ("shipwise ingest git again, nothing new", "ingest_git_nothing_new"),
     ):
         print(f"{label:<44}{s[key]:>10.3f}{s[key] / base:>11.2f}x")
 
