@@ -12,6 +12,18 @@ import pytest
 from shipwise.config import Settings, load_settings
 from shipwise.services.context import init_store
 
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for running `python -m shipwise` from this checkout (not an installed copy)."""
+    import os
+
+    env = {**os.environ, **extra}
+    env.pop("SHIPWISE_PSEUDONYM_KEY", None)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:

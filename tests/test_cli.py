@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import org, write_jsonl
+from tests.conftest import cli_env, org, write_jsonl
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("SHIPWISE_PSEUDONYM_KEY", None)
-    return subprocess.run([sys.executable, "-m", "shipwise", *args], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "shipwise", *args], cwd=cwd, env=cli_env(**(env or {})),
                           capture_output=True, text=True, timeout=120)
 
 
 def test_help_does_not_import_the_engine() -> None:
     code = "import sys; from shipwise.cli.main import cli; print(sorted(m for m in ('duckdb', 'pyarrow', 'rich', 'numpy') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=cli_env())
     assert out.stdout.strip() == "[]"
 
 

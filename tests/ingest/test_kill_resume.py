@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from shipwise.config import Settings
 from shipwise.services.context import init_store
 from shipwise.services.demo import run_demo
 from shipwise.services.ingest import import_paths
+from tests.conftest import cli_env
 from tests.ingest.test_import import dump
 
 
@@ -29,8 +29,7 @@ def test_sigkill_mid_import_then_rerun_equals_uninterrupted(tmp_path: Path, kill
     init_store(clean)
     import_paths(clean, [files])
 
-    env = {**os.environ, "SHIPWISE_KEY_FILE": str(key)}
-    env.pop("SHIPWISE_PSEUDONYM_KEY", None)
+    env = cli_env(SHIPWISE_KEY_FILE=str(key))
 
     killed = Settings(db=tmp_path / "killed.duckdb", key_file=key)
     init_store(killed)
