@@ -53,28 +53,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipwise.metrics.dora import COLUMNS as dora_columns
+
 GRAINS = ("week", "month", "quarter")
 ENTITIES = ("team", "service")
 
 #: Raw output columns, in the order of :data:`shipwise.metrics.dora.COLUMNS`.
-COLUMNS = (
-    "period_start",
-    "weeks",
-    "deployments",
-    "deployment_days",
-    "reached_production",
-    "failed_deployments",
-    "rework_deployments",
-    "failed_attempts",
-    "lead_time_commits",
-    "lead_time_median_seconds",
-    "lead_time_p90_seconds",
-    "negative_lead_time_spans",
-    "recovered_failures",
-    "unresolved_failures",
-    "negative_recovery_spans",
-    "recovery_median_seconds",
-)
+#: The output columns are the contract of shipwise's query; the definitions below are not shared.
+COLUMNS = dora_columns
 COUNT_COLUMNS = (
     "deployments",
     "deployment_days",
