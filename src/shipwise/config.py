@@ -33,12 +33,35 @@ class PrivacySettings(BaseModel):
     min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
 
 
+class TensionThreshold(BaseModel):
+    """A tension metric 'worsened' when it rose by at least both amounts against the baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+    absolute: float = Field(ge=0)
+    relative: float = Field(ge=0)
+
+
+class CostSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: Cost to serve must have improved at least this much for the tension guard to ask at what price.
+    min_improvement: float = Field(0.05, ge=0, le=1)
+    #: metric id -> threshold; shipwise flags a team whose cost to serve improved while one of
+    #: these worsened beyond its threshold (the Goodhart guard).
+    tension: dict[str, TensionThreshold] = Field(
+        default_factory=lambda: {
+            "dora.change_fail_rate": TensionThreshold(absolute=0.05, relative=0.5),
+            "cost.high_severity_tickets_per_deployment": TensionThreshold(absolute=0.02, relative=0.5),
+        }
+    )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     db: Path = Path(DEFAULT_DB)
     key_file: Path | None = Field(None, description="Pseudonymisation key file; default: <db>.key")
     bots: BotSettings = Field(default_factory=BotSettings)
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings(min_group_size=5))
+    cost: CostSettings = Field(default_factory=lambda: CostSettings(min_improvement=0.05))
 
     @field_validator("db", "key_file", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "demo": "shipwise.cli.demo:demo_cmd",
     "ingest": "shipwise.cli.ingest:ingest",
     "metrics": "shipwise.cli.metrics:metrics",
+    "cost": "shipwise.cli.cost:cost",
 }
 
 
@@ -53,6 +54,7 @@ HELP = {
     "demo": "Generate a synthetic organisation, import it and show DORA per team.",
     "ingest": "Ingest from a connector (git).",
     "metrics": "List, explain and compute metrics (DORA).",
+    "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
 }
 
 

@@ -38,6 +38,8 @@ class Field:
     references: tuple[str, str] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    #: One value for the whole organisation (e.g. currency): records with another are rejected.
+    uniform: bool = False
     doc: str = ""
 
 
@@ -246,7 +248,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("month", MON),
             _f("category", TXT, choices=CATEGORIES),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT),
+            _f("currency", TXT, uniform=True),
         ),
         key=("team", "month", "category"),
         doc="What a team cost in a month, by category (people = loaded cost).",
@@ -267,7 +269,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("teams", LST),
             _f("started_at", INST),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT),
+            _f("currency", TXT, uniform=True),
             _f("kind", TXT),
         ),
         key=("id",),

@@ -105,6 +105,17 @@ SELECT f.sha, f.service, f.team, f.deployed_at,
        date_diff('second', c.committed_at, f.deployed_at) AS lead_seconds
 FROM first_deploy f JOIN "commit" c ON c.sha = f.sha""",
     ),
+    (
+        "pr_delivery_fact",
+        """SELECT prc.pull_request_id, max_by(cf.team, cf.deployed_at) AS team,
+       max(cf.deployed_at) AS delivered_at
+FROM pull_request pr
+JOIN pull_request_commit prc ON prc.pull_request_id = pr.id
+LEFT JOIN dora_change_fact cf ON cf.sha = prc.sha
+WHERE pr.merged_at IS NOT NULL
+GROUP BY prc.pull_request_id
+HAVING count(*) = count(cf.sha)""",
+    ),
 )
 
 

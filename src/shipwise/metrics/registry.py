@@ -29,6 +29,8 @@ class Metric:
     sql: str
     #: Derived from people's activity (commits, reviews, pages) → group-size suppression applies.
     people_derived: bool = False
+    #: Only exists for the organisation roll-up (computed by the family's roll-up query).
+    rollup: bool = False
 
 
 DORA: tuple[Metric, ...] = (
@@ -50,7 +52,38 @@ DORA: tuple[Metric, ...] = (
            "CAST(failed_attempts AS DOUBLE)"),
 )
 
-REGISTRY: dict[str, Metric] = {m.id: m for m in DORA}
+def _when(cond: str, value: str) -> str:
+    return f"CASE WHEN {cond} THEN {value} END"
+
+
+_SAVED = "units * (baseline_cost_to_serve - cts)"
+COST: tuple[Metric, ...] = (
+    Metric("cost.cost_to_serve", "cost", "Cost to serve", "currency per unit", "lower", "cts"),
+    Metric("cost.improvement_qoq", "cost", "Improvement vs previous period", "ratio", "higher",
+           _when("cts IS NOT NULL AND previous_cost_to_serve > 0", "1 - cts / previous_cost_to_serve")),
+    Metric("cost.improvement_yoy", "cost", "Improvement vs a year earlier", "ratio", "higher",
+           _when("cts IS NOT NULL AND year_ago_cost_to_serve > 0", "1 - cts / year_ago_cost_to_serve")),
+    Metric("cost.savings", "cost", "Savings", "currency", "higher",
+           _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL", _SAVED)),
+    Metric("cost.effective_headcount", "cost", "Effective headcount given back", "FTE", "higher",
+           _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL AND people_amount > 0 "
+                 "AND average_fte > 0", f"{_SAVED} / (people_amount / average_fte)")),
+    Metric("cost.high_severity_tickets_per_deployment", "cost",
+           "Human-actioned high-severity tickets per deployment", "tickets/deployment", "lower", "hst"),
+    Metric("cost.deployments_per_builder_week", "cost", "Deployments per builder-week",
+           "deployments/FTE-week", "higher",
+           _when("average_fte > 0", "CAST(deployments AS DOUBLE) / (weeks * average_fte)")),
+    Metric("cost.human_interventions_per_deployment", "cost", "Human interventions per deployment",
+           "interventions/deployment", "lower",
+           _when("deployments > 0", "CAST(manual_interventions AS DOUBLE) / deployments")),
+    Metric("cost.incident_tickets_per_deployment", "cost", "Incident tickets per deployment",
+           "tickets/deployment", "lower",
+           _when("deployments > 0", "CAST(incident_tickets AS DOUBLE) / deployments")),
+    Metric("cost.improvement_median_team", "cost", "Median team's improvement", "ratio", "higher",
+           "NULL", rollup=True),
+)
+
+REGISTRY: dict[str, Metric] = {m.id: m for m in (*DORA, *COST)}
 
 
 def get(metric_id: str) -> Metric:

@@ -1,0 +1,93 @@
+"""``shipwise cost``: cost to serve per team, the organisation roll-up, and tension flags."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.metrics import _parse_date
+from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number, percent
+
+COLUMNS = ["cost.cost_to_serve", "cost.improvement_qoq", "cost.improvement_yoy", "cost.savings",
+           "cost.effective_headcount", "cost.high_severity_tickets_per_deployment",
+           "dora.change_fail_rate", "cost.deployments_per_builder_week",
+           "cost.human_interventions_per_deployment", "cost.incident_tickets_per_deployment"]
+
+
+@click.group("cost", invoke_without_command=True)
+@click.option("--team", "teams", multiple=True, help="Only these teams (repeatable).")
+@click.option("--grain", type=click.Choice(["quarter", "month"]), default="quarter", show_default=True)
+@click.option("--baseline", type=click.Choice(["yoy", "qoq"]), default="yoy", show_default=True,
+              help="What savings are measured against.")
+@click.option("--categories", default=None,
+              help="Comma-separated cost categories [default: all: people,infrastructure,tooling,other].")
+@click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
+         categories: str | None, since: date | None, until: date | None, fmt: str) -> None:
+    """Cost to serve per team (cost ÷ units delivered, each team against its own past), what it
+    gave back (savings, effective headcount), tension metrics beside it and the organisation's
+    cost-weighted improvement."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from shipwise.metrics.cost import CATEGORIES
+    from shipwise.services.cost import CostRequest
+    from shipwise.services.cost import cost as compute
+
+    cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
+    res = compute(settings_from(ctx), CostRequest(grain, baseline, teams, cats, since, until))
+    print_cost(res, fmt)
+
+
+def _short(flag: dict[str, Any]) -> str:
+    if flag["kind"] == "tension":
+        return f"tension: {flag['metric'].split('.')[-1].replace('_', ' ')} worse"
+    return flag["message"].split(":")[0]
+
+
+def print_cost(res: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(res)
+        return
+    rows = res["rows"]
+    if fmt == "csv":
+        emit_csv(["team", "period", "unit", "cost_amount", "units", *COLUMNS, "flags"],
+                 [[r["team"], r["period"], r["unit"], r["cost_amount"], r["units"],
+                   *[r["metrics"][c] for c in COLUMNS], " | ".join(f["message"] for f in r["flags"])]
+                  for r in rows])
+        return
+    if not rows:
+        click.echo("No cost records in the store yet: import `cost` and `headcount` records, "
+                   "or run `shipwise demo`.")
+        return
+    cur = res.get("currency") or ""
+    imp = f"cost.improvement_{res['baseline']}"
+    table = []
+    for r in rows:
+        m = r["metrics"]
+        table.append((r["team"], r["period"], r["unit"], r["units"], f"{r['cost_amount']:,.0f}",
+                      number(m["cost.cost_to_serve"], 0), percent(m[imp]),
+                      number(m["cost.savings"], 0), number(m["cost.effective_headcount"], 1),
+                      percent(m["dora.change_fail_rate"]),
+                      number(m["cost.high_severity_tickets_per_deployment"], 3),
+                      ("⚠ " + ", ".join(_short(f) for f in r["flags"])) if r["flags"] else ""))
+    emit_table(f"Cost to serve by team and {res['grain']} ({cur}; baseline {res['baseline']}) — "
+               "each team against its own past, never a ranking",
+               ["team", "period", "unit", "units", "cost", "cost/unit", "improvement", "savings",
+                "eff. FTE", "change fail", "sev1-2/deploy", "flags"], table,
+               justify_right=(3, 4, 5, 6, 7, 8, 9, 10))
+    org = [(o["period"], o["cohort_teams"], percent(o["metrics"][imp]),
+            percent(o["metrics"]["cost.improvement_median_team"]),
+            number(o["metrics"]["cost.savings"], 0), number(o["metrics"]["cost.effective_headcount"], 1))
+           for o in res["organisation"]]
+    emit_table("Organisation (cost-weighted over teams with units in both periods)",
+               ["period", "teams", "improvement", "median team", f"savings ({cur})", "eff. FTE"],
+               org, justify_right=(1, 2, 3, 4, 5))
+    if any(r["flags"] for r in rows):
+        click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "
+                   "cost to serve improved while quality worsened in the same period.")

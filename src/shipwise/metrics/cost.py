@@ -1,0 +1,240 @@
+"""Cost to Serve Software v1, written once as set-based SQL over the store and its derived facts.
+
+Definitions (the contract; docs/metrics/cost.*.md explain each):
+
+- Units of delivery per team and period, by the team's ``delivery_unit``: ``deployments`` →
+  normalised successful production deployments (as in DORA); ``pull_requests`` → pull requests
+  that reached production in the period (``pr_delivery_fact``); ``commits`` → commits whose first
+  successful production deployment falls in the period.
+- Cost of a team in a period: the sum of its ``cost`` records for the months in the period
+  (chosen categories, all by default).
+- cost_to_serve = cost ÷ units (NULL when units = 0).
+- improvement = 1 − CTS(p) ÷ CTS(p − k): k = 1 for qoq (previous quarter / month), k = 4 quarters
+  or 12 months for yoy. Positive means cheaper.
+- savings = units(p) × (CTS(baseline) − CTS(p)); effective_headcount = savings ÷ (people cost ÷
+  average FTE) of the period.
+- Tension: human-actioned sev1/sev2 incidents opened in the period on the team's services per
+  normalised deployment; and the change fail rate. Inputs: deployments per builder-week, human
+  interventions per deployment, human-actioned incidents per deployment.
+
+Every period of the range is present for every team (zero units, NULL ratios), so the window
+``lag`` reaches exactly one or four periods back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from shipwise.metrics import registry
+
+GRAINS = ("month", "quarter")
+CATEGORIES = ("people", "infrastructure", "tooling", "other")
+
+#: Aggregate columns of the query, after team and period.
+COLUMNS = (
+    "period_start",
+    "weeks",
+    "delivery_unit",
+    "cost_amount",
+    "people_amount",
+    "average_fte",
+    "units",
+    "deployments",
+    "reached_production",
+    "failed_deployments",
+    "high_severity_tickets",
+    "incident_tickets",
+    "manual_interventions",
+    "baseline_cost_to_serve",
+    "baseline_cost_amount",
+    "previous_cost_to_serve",
+    "year_ago_cost_to_serve",
+    "baseline_change_fail_rate",
+    "baseline_high_severity_tickets_per_deployment",
+)
+
+
+def organisation_sql(team_sql: str) -> str:
+    """Roll-up over the fixed cohort of teams with a cost to serve in the period and its baseline.
+
+    Units differ between teams, so they are never summed: the organisation's improvement is the
+    mean of team improvements weighted by each team's cost in the baseline period.
+    """
+    return f"""
+SELECT period, min(period_start) AS period_start,
+       count(*) AS cohort_teams,
+       sum(baseline_cost_amount * improvement) / sum(baseline_cost_amount) AS improvement,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY improvement) AS improvement_median_team,
+       sum("cost.savings") AS savings,
+       sum("cost.effective_headcount") AS effective_headcount,
+       sum(cost_amount) AS cost_amount
+FROM ({team_sql}) t
+WHERE improvement IS NOT NULL AND baseline_cost_amount > 0
+GROUP BY period
+ORDER BY period_start"""
+
+
+@dataclass(frozen=True)
+class CostQuery:
+    grain: str
+    since: date
+    until: date
+    baseline: str = "yoy"  # or "qoq"
+    categories: tuple[str, ...] = CATEGORIES
+    teams: tuple[str, ...] = ()
+
+    def since_padded(self) -> date:
+        """A year before ``since``, so the first periods shown still have their baselines."""
+        return date(self.since.year - 1, self.since.month, 1)
+
+
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
+def lags(grain: str) -> tuple[int, int]:
+    """(previous period, same period a year earlier) as row offsets at this grain."""
+    return (1, 4) if grain == "quarter" else (1, 12)
+
+
+def cost_sql(q: CostQuery) -> tuple[str, list[object]]:
+    grain = q.grain
+    prev, year = lags(grain)
+    k = year if q.baseline == "yoy" else prev
+    cats = ", ".join("?" for _ in q.categories)
+    team_filter = f"WHERE t.id IN ({', '.join('?' for _ in q.teams)})" if q.teams else ""
+    metrics = registry.family("cost")
+    metric_cols = ", ".join(f"{m.sql} AS {_q(m.id)}" for m in metrics if not m.rollup)
+    cal_day = "CAST(x AS DATE)"
+    w = "OVER (PARTITION BY team ORDER BY period_start)"
+    sql = f"""
+WITH
+cal AS (SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?),
+periods AS (SELECT period, min(day) AS period_start, CAST(count(*) AS DOUBLE) / 7 AS weeks
+            FROM cal GROUP BY period),
+teams AS (SELECT t.id AS team, t.delivery_unit FROM team t {team_filter}),
+month_period AS (
+  SELECT c.month, c.{grain} AS period FROM calendar c
+  WHERE c.day = c.month_start AND c.day BETWEEN ? AND ?
+),
+costs AS (
+  SELECT k.team, mp.period, sum(k.amount) AS cost_amount
+  FROM cost k JOIN month_period mp ON mp.month = k.month
+  WHERE k.category IN ({cats})
+  GROUP BY k.team, mp.period
+),
+people_costs AS (
+  SELECT k.team, mp.period, sum(k.amount) AS people_amount
+  FROM cost k JOIN month_period mp ON mp.month = k.month
+  WHERE k.category = 'people'
+  GROUP BY k.team, mp.period
+),
+fte AS (
+  SELECT h.team, mp.period, avg(h.fte) AS average_fte
+  FROM headcount h JOIN month_period mp ON mp.month = h.month
+  GROUP BY h.team, mp.period
+),
+deploys AS (
+  SELECT n.team, cal.period, count(*) AS deployments
+  FROM dora_deploy_fact n JOIN cal ON cal.day = {cal_day.replace('x', 'n.first_success_at')}
+  GROUP BY n.team, cal.period
+),
+reached AS (
+  SELECT n.team, cal.period, count(*) AS reached_production, sum(n.failed) AS failed_deployments
+  FROM dora_deploy_fact n JOIN cal ON cal.day = {cal_day.replace('x', 'n.reached_at')}
+  GROUP BY n.team, cal.period
+),
+prs AS (
+  SELECT p.team, cal.period, count(*) AS delivered_prs
+  FROM pr_delivery_fact p JOIN cal ON cal.day = {cal_day.replace('x', 'p.delivered_at')}
+  GROUP BY p.team, cal.period
+),
+changes AS (
+  SELECT c.team, cal.period, count(*) AS delivered_commits
+  FROM dora_change_fact c JOIN cal ON cal.day = {cal_day.replace('x', 'c.deployed_at')}
+  GROUP BY c.team, cal.period
+),
+tickets AS (
+  SELECT s.team, cal.period,
+         sum(CASE WHEN i.severity IN ('sev1', 'sev2') THEN 1 ELSE 0 END) AS high_severity_tickets,
+         count(*) AS incident_tickets
+  FROM incident i JOIN service s ON s.id = i.service
+  JOIN cal ON cal.day = {cal_day.replace('x', 'i.opened_at')}
+  WHERE i.human_actioned
+  GROUP BY s.team, cal.period
+),
+interventions AS (
+  SELECT s.team, cal.period, sum(d.manual_interventions) AS manual_interventions
+  FROM deployment d JOIN service s ON s.id = d.service
+  JOIN cal ON cal.day = {cal_day.replace('x', 'd.finished_at')}
+  WHERE lower(d.environment) = 'production'
+  GROUP BY s.team, cal.period
+),
+grid AS (
+  SELECT t.team, t.delivery_unit, p.period, p.period_start, p.weeks,
+         coalesce(c.cost_amount, 0) AS cost_amount,
+         coalesce(pc.people_amount, 0) AS people_amount,
+         f.average_fte,
+         CASE t.delivery_unit
+           WHEN 'deployments' THEN coalesce(d.deployments, 0)
+           WHEN 'pull_requests' THEN coalesce(pr.delivered_prs, 0)
+           ELSE coalesce(ch.delivered_commits, 0) END AS units,
+         coalesce(d.deployments, 0) AS deployments,
+         coalesce(r.reached_production, 0) AS reached_production,
+         coalesce(r.failed_deployments, 0) AS failed_deployments,
+         coalesce(tk.high_severity_tickets, 0) AS high_severity_tickets,
+         coalesce(tk.incident_tickets, 0) AS incident_tickets,
+         coalesce(iv.manual_interventions, 0) AS manual_interventions
+  FROM teams t CROSS JOIN periods p
+  LEFT JOIN costs c ON c.team = t.team AND c.period = p.period
+  LEFT JOIN people_costs pc ON pc.team = t.team AND pc.period = p.period
+  LEFT JOIN fte f ON f.team = t.team AND f.period = p.period
+  LEFT JOIN deploys d ON d.team = t.team AND d.period = p.period
+  LEFT JOIN reached r ON r.team = t.team AND r.period = p.period
+  LEFT JOIN prs pr ON pr.team = t.team AND pr.period = p.period
+  LEFT JOIN changes ch ON ch.team = t.team AND ch.period = p.period
+  LEFT JOIN tickets tk ON tk.team = t.team AND tk.period = p.period
+  LEFT JOIN interventions iv ON iv.team = t.team AND iv.period = p.period
+),
+unit_costs AS (
+  SELECT grid.*,
+         CASE WHEN units > 0 AND cost_amount > 0 THEN cost_amount / units END AS cts,
+         CASE WHEN reached_production > 0
+              THEN CAST(failed_deployments AS DOUBLE) / reached_production END AS cfr,
+         CASE WHEN deployments > 0
+              THEN CAST(high_severity_tickets AS DOUBLE) / deployments END AS hst
+  FROM grid
+),
+agg AS (
+  SELECT unit_costs.*,
+         lag(cts, {k}) {w} AS baseline_cost_to_serve,
+         lag(cost_amount, {k}) {w} AS baseline_cost_amount,
+         lag(cts, {prev}) {w} AS previous_cost_to_serve,
+         lag(cts, {year}) {w} AS year_ago_cost_to_serve,
+         lag(cfr, {k}) {w} AS baseline_change_fail_rate,
+         lag(hst, {k}) {w} AS baseline_high_severity_tickets_per_deployment
+  FROM unit_costs
+)
+SELECT team, period, {", ".join(COLUMNS)}, {metric_cols},
+       CASE WHEN cts IS NOT NULL AND baseline_cost_to_serve > 0
+            THEN 1 - cts / baseline_cost_to_serve END AS improvement,
+       cfr AS {_q("dora.change_fail_rate")}
+FROM agg
+WHERE period IN (SELECT {grain} FROM calendar WHERE day BETWEEN ? AND ?)
+"""
+    params: list[object] = [q.since_padded(), q.until, *q.teams, q.since_padded(), q.until,
+                            *q.categories, q.since, q.until]
+    return sql, params
+
+
+def currency_sql() -> str:
+    return "SELECT DISTINCT currency FROM cost UNION SELECT DISTINCT currency FROM investment"
+
+
+def data_span_sql() -> str:
+    """First and last day with cost records (default range)."""
+    return (
+        "SELECT CAST(min(month) || '-01' AS DATE), "
+        "last_day(CAST(max(month) || '-01' AS DATE)) FROM cost"
+    )

@@ -1,0 +1,148 @@
+"""Cost to serve per team and period, the organisation roll-up, and the tension guard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from shipwise.config import CostSettings, Settings
+from shipwise.errors import InputError, NotFoundError
+from shipwise.metrics import facts, registry
+from shipwise.metrics.cost import (
+    CATEGORIES,
+    GRAINS,
+    CostQuery,
+    cost_sql,
+    data_span_sql,
+    organisation_sql,
+)
+from shipwise.services.context import open_store
+from shipwise.store.duckdb_store import Store
+
+TENSION_COLUMNS = {
+    "dora.change_fail_rate": "baseline_change_fail_rate",
+    "cost.high_severity_tickets_per_deployment": "baseline_high_severity_tickets_per_deployment",
+}
+
+
+@dataclass(frozen=True)
+class CostRequest:
+    grain: str = "quarter"
+    baseline: str = "yoy"
+    team: tuple[str, ...] = ()
+    categories: tuple[str, ...] = CATEGORIES
+    since: date | None = None
+    until: date | None = None
+
+
+def _check(store: Store, req: CostRequest) -> str | None:
+    if req.grain not in GRAINS:
+        raise InputError(f"unknown grain '{req.grain}' for cost", hint="use quarter or month")
+    if req.baseline not in ("yoy", "qoq"):
+        raise InputError(f"unknown baseline '{req.baseline}'", hint="use yoy or qoq")
+    bad = set(req.categories) - set(CATEGORIES)
+    if bad:
+        raise InputError(f"unknown cost categories: {', '.join(sorted(bad))}",
+                         hint="use " + ", ".join(CATEGORIES))
+    for t in req.team:
+        row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [t]).fetchone()
+        if not row or not row[0]:
+            raise NotFoundError(f"unknown team '{t}'", hint="`shipwise teams` lists them")
+    currencies = [r[0] for r in store.con.execute(
+        "SELECT DISTINCT currency FROM cost ORDER BY 1").fetchall()]
+    if len(currencies) > 1:
+        raise InputError(
+            f"costs are in several currencies ({', '.join(currencies)})",
+            hint="one currency per organisation: convert before importing",
+        )
+    return currencies[0] if currencies else None
+
+
+def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = None) -> dict[str, Any]:
+    """The cost result in the documented JSON shape (``rows`` per team and ``organisation``)."""
+    currency = _check(store, req)
+    span = store.con.execute(data_span_sql()).fetchone()
+    first, last = span or (None, None)
+    since, until = req.since or first, req.until or last
+    out: dict[str, Any] = {"grain": req.grain, "baseline": req.baseline, "currency": currency,
+                           "since": _iso(since), "until": _iso(until), "rows": [], "organisation": []}
+    if since is None or until is None:
+        return out
+    query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team)
+    sql, params = cost_sql(query)
+    cur = store.con.execute(sql + " ORDER BY team, period_start", params)
+    cols = [d[0] for d in cur.description or []]
+    team_ids = [m.id for m in registry.family("cost") if not m.rollup] + ["dora.change_fail_rate"]
+    cost_settings = tension or CostSettings(min_improvement=0.05)
+    for values in cur.fetchall():
+        r = dict(zip(cols, values, strict=True))
+        metrics = {mid: r[mid] for mid in team_ids}
+        out["rows"].append({
+            "team": r["team"], "period": r["period"], "unit": r["delivery_unit"],
+            "cost_amount": r["cost_amount"], "units": int(r["units"]),
+            "metrics": metrics, "flags": _flags(r, metrics, cost_settings, req.baseline),
+        })
+    org_cur = store.con.execute(organisation_sql(sql), params)
+    ocols = [d[0] for d in org_cur.description or []]
+    improvement_id = f"cost.improvement_{req.baseline}"
+    for values in org_cur.fetchall():
+        o = dict(zip(ocols, values, strict=True))
+        out["organisation"].append({
+            "period": o["period"],
+            "metrics": {
+                improvement_id: o["improvement"],
+                "cost.improvement_median_team": o["improvement_median_team"],
+                "cost.savings": o["savings"],
+                "cost.effective_headcount": o["effective_headcount"],
+            },
+            "cohort_teams": int(o["cohort_teams"]),
+            "cost_amount": o["cost_amount"],
+        })
+    return out
+
+
+def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
+           baseline: str) -> list[dict[str, Any]]:
+    """Why a number is undefined, and the Goodhart guard: cheaper, but at what price?"""
+    flags: list[dict[str, Any]] = []
+    if r["units"] == 0:
+        flags.append({"kind": "undefined", "metric": "cost.cost_to_serve",
+                      "message": "no units delivered in the period: cost to serve is undefined"})
+        return flags
+    if r["cost_amount"] == 0:
+        flags.append({"kind": "undefined", "metric": "cost.cost_to_serve",
+                      "message": "no cost recorded for the period: cost to serve is undefined"})
+        return flags
+    improvement = r["improvement"]
+    if improvement is None or improvement < cfg.min_improvement:
+        return flags
+    for mid, th in cfg.tension.items():
+        now, before = metrics.get(mid), r.get(TENSION_COLUMNS.get(mid, ""))
+        if now is None or before is None:
+            continue
+        if now - before >= th.absolute and now >= before * (1 + th.relative):
+            flags.append({
+                "kind": "tension", "metric": mid,
+                "message": (f"cost to serve improved {improvement:.0%} ({baseline}) while "
+                            f"{registry.get(mid).title.lower()} rose from {_fmt(mid, before)} "
+                            f"to {_fmt(mid, now)}"),
+            })
+    return flags
+
+
+def _fmt(mid: str, v: float) -> str:
+    return f"{v:.1%}" if registry.get(mid).unit == "ratio" else f"{v:.3f}"
+
+
+def cost(settings: Settings, req: CostRequest) -> dict[str, Any]:
+    with open_store(settings, read_only=True) as store:
+        if not facts.is_stale(store):
+            return cost_rows(store, req, settings.cost)
+    with open_store(settings) as store:
+        facts.ensure_fresh(store)
+        return cost_rows(store, req, settings.cost)
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
