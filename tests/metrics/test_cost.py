@@ -169,3 +169,24 @@ def test_the_demo_tells_the_cost_story(tmp_path: Path) -> None:
     assert sorted(others)[len(others) // 2] < 0.1  # the median non-adopter is roughly flat
     speed_team = demo.story["speed_for_quality_team"]
     assert any(f["kind"] == "tension" for f in latest[speed_team]["flags"])  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_attribution_finds_the_automation_programme_and_doubts_the_rest(tmp_path: Path) -> None:
+    from shipwise.services.context import init_store
+    from shipwise.services.cost import initiatives
+    from shipwise.services.demo import run_demo
+
+    s = Settings(db=tmp_path / "demo.duckdb", key_file=tmp_path / "k")
+    init_store(s)
+    demo = run_demo(s, scale=1.0)
+    res = {i["kind"]: i for i in initiatives(s)["initiatives"]}
+    cicd = res["ci-cd"]
+    assert set(cicd["teams"]) == set(demo.story["adopters"])  # type: ignore[arg-type]
+    assert cicd["high"] < 0 and cicd["low"] < cicd["effect"] < cicd["high"]  # excludes zero
+    assert cicd["attributed_savings"] > cicd["amount"] and cicd["roi_low"] > 0
+    assert not cicd["warnings"]
+    ai = res["ai-tools"]
+    assert ai["low"] < 0 < ai["high"] and any("spans zero" in w for w in ai["warnings"])
+    # everyone moved at once: nothing to compare with, and it says so instead of guessing
+    assert res["managed-services"]["effect"] is None and res["managed-services"]["warnings"]

@@ -91,3 +91,48 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
     if any(r["flags"] for r in rows):
         click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "
                    "cost to serve improved while quality worsened in the same period.")
+
+
+@cost.command("initiatives")
+@click.option("--by", type=click.Choice(["kind", "investment"]), default="kind", show_default=True,
+              help="One initiative per investment kind (waves of one programme) or per record.")
+@click.option("--confidence", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.99))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) -> None:
+    """Which initiatives drove the change: each investment's effect on its teams' cost to serve
+    (difference-in-differences, adopting vs not-yet/never adopting teams), attributed savings and
+    ROI, each with a bootstrap interval and plain warnings."""
+    from shipwise.services.cost import initiatives
+
+    res = initiatives(settings_from(ctx), by=by, confidence=confidence)
+    rows = res["initiatives"]
+    if fmt == "json":
+        emit_json(res)
+        return
+    keys = ["id", "name", "amount", "teams", "effect", "low", "high", "attributed_savings",
+            "savings_low", "savings_high", "roi", "roi_low", "roi_high", "warnings"]
+    if fmt == "csv":
+        emit_csv(keys, [[("; ".join(r[k]) if isinstance(r[k], list) else r[k]) for k in keys]
+                        for r in rows])
+        return
+    if not rows:
+        click.echo("No investments in the store: import `investment` records, or run `shipwise demo`.")
+        return
+
+    def span(r: dict[str, Any], a: str, b: str, digits: int = 0) -> str:
+        if r[a] is None:
+            return "–"
+        return f"{number(r[a], digits)} … {number(r[b], digits)}"
+
+    table = [(r["name"], f"{len(r['teams'])} / {r['control_teams']}", f"{r['amount']:,.0f}",
+              "–" if r["effect"] is None else f"{r['effect']:+.2f} ({span(r, 'low', 'high', 2)})",
+              "–" if r["attributed_savings"] is None else
+              f"{r['attributed_savings']:,.0f} ({span(r, 'savings_low', 'savings_high')})",
+              "–" if r["roi"] is None else f"{r['roi']:.1f}× ({span(r, 'roi_low', 'roi_high', 1)})",
+              "⚠ " + "; ".join(r["warnings"]) if r["warnings"] else "")
+             for r in rows]
+    emit_table(f"Initiatives ({res['currency']}; {confidence:.0%} intervals; effect = change in log "
+               "cost to serve, −0.10 ≈ 10 % cheaper per unit)",
+               ["initiative", "adopters / comparison", "amount", "effect", "attributed savings",
+                "ROI", "warnings"], table, justify_right=(2,))

@@ -146,3 +146,97 @@ def cost(settings: Settings, req: CostRequest) -> dict[str, Any]:
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+def _period_index(label: str) -> int:
+    """'2026-Q3' -> a consecutive integer (year * 4 + quarter - 1)."""
+    year, q = label.split("-Q")
+    return int(year) * 4 + int(q) - 1
+
+
+def _common_name(names: list[str]) -> str:
+    """'Delivery automation (CI/CD), wave 1' and '…, wave 2' -> 'Delivery automation (CI/CD)'."""
+    if len(names) == 1:
+        return names[0]
+    prefix = names[0]
+    for n in names[1:]:
+        while not n.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix.rsplit(",", 1)[0].strip(" ,-–") if "," in prefix else prefix.strip(" ,-–")
+
+
+def _first_quarter(started: Any) -> int:
+    d = started.date()
+    on_boundary = d.day == 1 and d.month in (1, 4, 7, 10)
+    return d.year * 4 + (d.month - 1) // 3 + (0 if on_boundary else 1)
+
+
+def initiatives_rows(
+    store: Store, *, by: str = "kind", confidence: float = 0.9, replicates: int = 999
+) -> dict[str, Any]:
+    """Each investment's estimated effect on its teams' cost to serve, with an interval.
+
+    The panel is every team × quarter with a cost to serve; a team has adopted an investment from
+    the first whole quarter on or after its ``started_at`` (a quarter it only partly had the
+    investment is not counted as adopted). Other teams — never or not yet adopting — are the
+    comparison. With ``by="kind"`` (default) investments of one kind are one initiative rolled out
+    in waves (each team adopts at its first wave); ``by="investment"`` estimates each record.
+    See :mod:`shipwise.metrics.attribution` for the estimator.
+    """
+    if by not in ("kind", "investment"):
+        raise InputError(f"unknown grouping '{by}'", hint="use kind or investment")
+    import numpy as np
+
+    from shipwise.metrics.attribution import Panel, estimate
+
+    base = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"))
+    obs = [(r["team"], _period_index(r["period"]), r["metrics"]["cost.cost_to_serve"], r["cost_amount"])
+           for r in base["rows"] if r["metrics"]["cost.cost_to_serve"]]
+    out: dict[str, Any] = {"currency": base["currency"], "confidence": confidence, "initiatives": []}
+    if not obs:
+        return out
+    panel = Panel(
+        team=np.array([o[0] for o in obs]),
+        period=np.array([o[1] for o in obs], dtype=np.int64),
+        log_cts=np.log(np.array([o[2] for o in obs], dtype=float)),
+        cost=np.array([o[3] for o in obs], dtype=float),
+    )
+    investments = store.query(
+        """SELECT i.id, i.name, i.kind, i.amount, i.currency, i.started_at,
+                  list(it.team ORDER BY it.team) AS teams
+           FROM investment i LEFT JOIN investment_team it ON it.investment_id = i.id
+           GROUP BY ALL ORDER BY i.started_at, i.id"""
+    )
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for inv in investments:
+        groups.setdefault(inv["kind"] if by == "kind" else inv["id"], []).append(inv)
+    for key, members in groups.items():
+        adoption: dict[str, int] = {}
+        for inv in members:
+            q = _first_quarter(inv["started_at"])
+            for t in inv["teams"] or []:
+                if t is not None:
+                    adoption[t] = min(q, adoption.get(t, q))
+        amount = float(sum(inv["amount"] for inv in members))
+        first_q = min(_first_quarter(inv["started_at"]) for inv in members)
+        effect = estimate(panel, adoption, amount, confidence=confidence, replicates=replicates)
+        out["initiatives"].append({
+            "id": key, "name": _common_name([inv["name"] for inv in members]),
+            "kind": members[0]["kind"], "investments": [inv["id"] for inv in members],
+            "amount": amount, "currency": members[0]["currency"],
+            "started_at": members[0]["started_at"].isoformat() + "Z",
+            "adopted_from": f"{first_q // 4}-Q{first_q % 4 + 1}", "teams": sorted(adoption),
+            "effect": effect.effect, "low": effect.low, "high": effect.high,
+            "attributed_savings": effect.attributed_savings,
+            "savings_low": effect.savings_low, "savings_high": effect.savings_high,
+            "roi": effect.roi, "roi_low": effect.roi_low, "roi_high": effect.roi_high,
+            "treated_teams": effect.treated_teams, "control_teams": effect.control_teams,
+            "warnings": list(effect.warnings),
+        })
+    return out
+
+
+def initiatives(settings: Settings, *, by: str = "kind", confidence: float = 0.9) -> dict[str, Any]:
+    with open_store(settings) as store:
+        facts.ensure_fresh(store)
+        return initiatives_rows(store, by=by, confidence=confidence)
