@@ -56,6 +56,20 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
     assert res.report is not None
     print_import_report(res.report)
     print_dora(latest, "table")
+    from shipwise.services.cost import CostRequest
+    from shipwise.services.cost import cost as cost_of
+
+    summary_cost = cost_of(settings, CostRequest())
+    org = summary_cost["organisation"]
+    if org:
+        o, cur = org[-1], summary_cost["currency"]
+        console.print(
+            f"Cost to serve, {o['period']}: {o['metrics']['cost.improvement_yoy']:.1%} cheaper per "
+            f"unit than a year earlier across {o['cohort_teams']} teams (median team "
+            f"{o['metrics']['cost.improvement_median_team']:.1%}); {o['metrics']['cost.savings']:,.0f} "
+            f"{cur} saved, {o['metrics']['cost.effective_headcount']:.0f} FTE of capacity given back. "
+            "Details: `shipwise cost`, `shipwise cost initiatives`."
+        )
     console.print(
         f"{res.events:,} events in {settings.db}. Next: `shipwise metrics dora --team TEAM "
         "--grain quarter` for a team's trend, `shipwise metrics explain dora.change_lead_time`."

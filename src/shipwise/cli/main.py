@@ -51,7 +51,7 @@ HELP = {
     "quarantine": "Show records that were rejected, with the reason.",
     "teams": "List teams with their org unit and unit of delivery.",
     "services": "List services and their owning team.",
-    "demo": "Generate a synthetic organisation, import it and show DORA per team.",
+    "demo": "Generate a synthetic organisation, import it and show DORA and cost per team.",
     "ingest": "Ingest from a connector (git).",
     "metrics": "List, explain and compute metrics (DORA).",
     "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
