@@ -98,6 +98,10 @@ def test_instants_are_stored_in_utc(settings: Settings, tmp_path: Path) -> None:
           "amount": 1, "currency": "EUR"}, "month: expected a month YYYY-MM"),
         ({"type": "cost", "team": "payments", "month": "2025-01", "category": "people",
           "amount": -5, "currency": "EUR"}, "amount: negative"),
+        ({"type": "cost", "team": "ghosts", "month": "2025-01", "category": "people",
+          "amount": 5, "currency": "EUR"}, "unknown team (team)"),
+        ({"type": "cost", "team": "payments", "month": "2025-01", "category": "snacks",
+          "amount": 5, "currency": "EUR"}, "category: not one of people|infrastructure|tooling|other"),
     ],
 )
 def test_bad_records_are_quarantined_with_reason_and_the_rest_imported(
