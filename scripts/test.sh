@@ -2,5 +2,17 @@
 # Installs everything the test suite needs on a fresh machine, then runs all test tiers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System packages: Chromium prints reports to PDF (and drives browser tests); poppler-utils turns
+# PDFs into pictures for the tests. Installed only when missing.
+if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium poppler-utils fonts-liberation fonts-dejavu-core >/dev/null
+  else
+    echo "scripts/test.sh: install chromium and poppler-utils (Debian packages) first" >&2
+    exit 1
+  fi
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 exec python3 -m pytest -n 2 -q "$@"

@@ -75,3 +75,23 @@ def test_demo_default_prints_dora_per_team(tmp_path: Path) -> None:
     again = run("demo", "--format", "json", cwd=tmp_path)
     counts = json.loads(again.stdout)["import"]["types"]
     assert all(c["inserted"] == 0 and c["updated"] == 0 for c in counts.values())  # same seed, same state
+
+
+@pytest.mark.slow
+def test_cost_and_report_from_the_command_line(tmp_path: Path) -> None:
+    assert run("demo", "--scale", "0.3", cwd=tmp_path).returncode == 0
+    res = run("cost", "--format", "json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["rows"] and out["organisation"] and out["currency"] == "USD"
+    res = run("cost", "initiatives", "--format", "json", cwd=tmp_path)
+    assert {i["kind"] for i in json.loads(res.stdout)["initiatives"]} >= {"ci-cd"}
+    res = run("report", "cost", "--out", "r.html", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "Cost to Serve Software" in html and "https://" not in html
+    res = run("report", "cost", "--out", "r.pdf", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    res = run("report", "cost", "--out", "r.docx", cwd=tmp_path)
+    assert res.returncode == 1 and "FILE.html or FILE.pdf" in res.stderr

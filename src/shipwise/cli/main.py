@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "ingest": "shipwise.cli.ingest:ingest",
     "metrics": "shipwise.cli.metrics:metrics",
     "cost": "shipwise.cli.cost:cost",
+    "report": "shipwise.cli.report:report",
 }
 
 
@@ -55,6 +56,7 @@ HELP = {
     "ingest": "Ingest from a connector (git).",
     "metrics": "List, explain and compute metrics (DORA).",
     "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
+    "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
 }
 
 

@@ -113,7 +113,7 @@ WITH
 cal AS (SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?),
 periods AS (SELECT period, min(day) AS period_start, CAST(count(*) AS DOUBLE) / 7 AS weeks
             FROM cal GROUP BY period),
-teams AS (SELECT t.id AS team, t.delivery_unit FROM team t {team_filter}),
+teams AS (SELECT t.id AS team, t.org_unit, t.delivery_unit FROM team t {team_filter}),
 month_period AS (
   SELECT c.month, c.{grain} AS period FROM calendar c
   WHERE c.day = c.month_start AND c.day BETWEEN ? AND ?
@@ -172,7 +172,7 @@ interventions AS (
   GROUP BY s.team, cal.period
 ),
 grid AS (
-  SELECT t.team, t.delivery_unit, p.period, p.period_start, p.weeks,
+  SELECT t.team, t.org_unit, t.delivery_unit, p.period, p.period_start, p.weeks,
          coalesce(c.cost_amount, 0) AS cost_amount,
          coalesce(pc.people_amount, 0) AS people_amount,
          f.average_fte,
@@ -216,7 +216,7 @@ agg AS (
          lag(hst, {k}) {w} AS baseline_high_severity_tickets_per_deployment
   FROM unit_costs
 )
-SELECT team, period, {", ".join(COLUMNS)}, {metric_cols},
+SELECT team, org_unit, period, {", ".join(COLUMNS)}, {metric_cols},
        CASE WHEN cts IS NOT NULL AND baseline_cost_to_serve > 0
             THEN 1 - cts / baseline_cost_to_serve END AS improvement,
        cfr AS {_q("dora.change_fail_rate")}

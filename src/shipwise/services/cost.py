@@ -79,7 +79,8 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
         r = dict(zip(cols, values, strict=True))
         metrics = {mid: r[mid] for mid in team_ids}
         out["rows"].append({
-            "team": r["team"], "period": r["period"], "unit": r["delivery_unit"],
+            "team": r["team"], "org_unit": r["org_unit"], "period": r["period"],
+            "unit": r["delivery_unit"],
             "cost_amount": r["cost_amount"], "units": int(r["units"]),
             "metrics": metrics, "flags": _flags(r, metrics, cost_settings, req.baseline),
         })
