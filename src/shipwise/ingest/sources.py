@@ -9,7 +9,6 @@ go straight to quarantine with their reason.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +36,6 @@ class Staging:
     sources: list[str] = field(default_factory=list)
     #: type name -> number of staged rows
     staged: dict[str, int] = field(default_factory=dict)
-    #: rows rejected before typing: (type or None, reason, source, line, raw)
-    rejected: int = 0
 
     def __post_init__(self) -> None:
         self.con.execute(
@@ -173,7 +170,6 @@ class Staging:
                    'CSV: ' || error_message, {lit(str(path))}, line, csv_line
             FROM _csv_rejects"""
         )
-        self.rejected += _rowcount(self.con, "SELECT count(*) FROM _csv_rejects")
         self._add_columnar("_csv", str(path), _type_from_name(path.stem), header_rows=1)
         self.con.execute("DROP TABLE IF EXISTS _csv")
 
@@ -237,11 +233,6 @@ def _type_from_name(stem: str) -> RecordType | None:
     return resolve_type(stem.split(".")[0])
 
 
-def _rowcount(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _json_field(name: str, kind: Kind) -> str:
     """A field of a JSON record ``j`` as VARCHAR, lists and objects as JSON text."""
     path = lit(f'$."{name}"')
@@ -269,6 +260,3 @@ def _columnar_field(name: str, kind: Kind, cols: dict[str, tuple[str, str]]) -> 
         e = f"CAST({c} AS VARCHAR)"
     return f"NULLIF(trim({e}), '')"
 
-
-def paths_to_stage(paths: Iterable[str | Path]) -> list[Path]:
-    return [Path(p) for p in paths]

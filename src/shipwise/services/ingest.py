@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from shipwise.config import Settings
-from shipwise.domain.schema import resolve_type
+from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.ingest.loader import ImportReport, Loader
@@ -84,8 +84,6 @@ def import_tables_into(
     loader = Loader(store, pseudo)
     try:
         # One type at a time keeps staging small at benchmark scale.
-        from shipwise.domain.schema import RECORD_TYPES
-
         for rt in RECORD_TYPES:
             for name, table in tables.items():
                 if resolve_type(name) is rt and table.num_rows:
