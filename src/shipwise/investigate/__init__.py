@@ -1,0 +1,1 @@
+"""Incident investigation: cases, topology, detectors, ranking, evaluation."""

@@ -1,0 +1,147 @@
+"""The investigation case format: what an alarm looks like with the telemetry around it.
+
+A case is a directory:
+
+- ``alarm.json`` — ``{"entity": E, "metric": M, "time": ISO-8601 or epoch seconds, "source": {...}}``
+- ``topology.json`` — ``{"nodes": [{"id": E, "kind": K}, ...], "edges": [{"source": A, "target": B,
+  "relation": "calls"}, ...]}``; for ``calls`` the edge points from caller to callee
+- ``metrics.csv`` or ``metrics.parquet`` — long form: ``timestamp,entity,metric,value`` (timestamp
+  in epoch seconds or ISO-8601)
+- optional ``logs.jsonl``, ``traces/`` (OpenTelemetry JSON), ``events.jsonl``, ``runbooks/``
+- ``truth.yaml`` — the answer, for evaluation only. The engine never reads it: only
+  :func:`load_truth` does, and only evaluation calls that.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from shipwise.errors import InputError
+
+
+@dataclass(frozen=True)
+class Alarm:
+    entity: str
+    metric: str
+    time: float  # epoch seconds, UTC
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Series:
+    timestamps: np.ndarray  # float64 epoch seconds, ascending
+    values: np.ndarray  # float64
+
+
+@dataclass
+class Case:
+    name: str
+    alarm: Alarm
+    topology: nx.DiGraph
+    #: (entity, metric) -> series
+    metrics: dict[tuple[str, str], Series]
+    path: Path | None = None
+
+    def entities(self) -> list[str]:
+        names = {e for e, _ in self.metrics} | set(self.topology.nodes)
+        return sorted(names)
+
+    def metrics_of(self, entity: str) -> dict[str, Series]:
+        return {m: s for (e, m), s in self.metrics.items() if e == entity}
+
+
+def parse_time(value: Any) -> float:
+    """Epoch seconds from a number or an ISO-8601 instant with an offset."""
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"not a time: {value!r}", hint="use epoch seconds or ISO-8601 with an offset") from exc
+    if dt.tzinfo is None:
+        raise InputError(f"time without an offset: {value!r}", hint="add Z or +HH:MM")
+    return dt.timestamp()
+
+
+def series_from_long(ts: np.ndarray, entity: np.ndarray, metric: np.ndarray,
+                     value: np.ndarray) -> dict[tuple[str, str], Series]:
+    """Group long-form rows into series, sorted by time (vectorised: one sort, one split)."""
+    keys = np.char.add(np.char.add(entity.astype(str), "\x00"), metric.astype(str))
+    order = np.lexsort((ts, keys))
+    keys, ts, value = keys[order], ts[order], value[order]
+    uniq, starts = np.unique(keys, return_index=True)
+    bounds = [*starts[1:], len(keys)]
+    out: dict[tuple[str, str], Series] = {}
+    for k, a, b in zip(uniq, starts, bounds, strict=True):
+        e, m = str(k).split("\x00", 1)
+        out[(e, m)] = Series(ts[a:b].astype(float), value[a:b].astype(float))
+    return out
+
+
+def load_topology(data: dict[str, Any]) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for n in data.get("nodes", []):
+        g.add_node(str(n["id"]), kind=n.get("kind", "service"))
+    for e in data.get("edges", []):
+        g.add_edge(str(e["source"]), str(e["target"]), relation=e.get("relation", "calls"))
+    return g
+
+
+def load_case(path: str | Path) -> Case:
+    """Read a case directory (never its truth.yaml)."""
+    p = Path(path)
+    if not (p / "alarm.json").exists():
+        raise InputError(f"{p}: not a case directory (no alarm.json)",
+                         hint="see docs: a case has alarm.json, topology.json and metrics.csv")
+    try:
+        alarm_raw = json.loads((p / "alarm.json").read_text())
+        alarm = Alarm(str(alarm_raw["entity"]), str(alarm_raw.get("metric", "")),
+                      parse_time(alarm_raw["time"]), dict(alarm_raw.get("source") or {}))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p / 'alarm.json'}: malformed alarm ({exc})",
+                         hint="it needs entity, metric and time") from exc
+    topo = load_topology(json.loads((p / "topology.json").read_text())) if (p / "topology.json").exists() else nx.DiGraph()
+    metrics = _load_metrics(p)
+    return Case(p.name, alarm, topo, metrics, p)
+
+
+def _load_metrics(p: Path) -> dict[tuple[str, str], Series]:
+    import duckdb
+
+    if (p / "metrics.parquet").exists():
+        rel = f"read_parquet('{p / 'metrics.parquet'}')"
+    elif (p / "metrics.csv").exists():
+        rel = f"read_csv('{p / 'metrics.csv'}', header = true, all_varchar = true)"
+    else:
+        raise InputError(f"{p}: no metrics.csv or metrics.parquet")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    ts_expr = ("coalesce(TRY_CAST(timestamp AS DOUBLE), "
+               "epoch(TRY_CAST(CAST(timestamp AS VARCHAR) AS TIMESTAMPTZ)))")
+    tbl = con.execute(
+        f"SELECT {ts_expr} AS ts, CAST(entity AS VARCHAR) AS entity, CAST(metric AS VARCHAR) AS metric, "
+        f"TRY_CAST(value AS DOUBLE) AS value FROM {rel} WHERE value IS NOT NULL"
+    ).fetchnumpy()
+    con.close()
+    ok = ~np.isnan(np.asarray(tbl["ts"], dtype=float))
+    return series_from_long(np.asarray(tbl["ts"], dtype=float)[ok], np.asarray(tbl["entity"])[ok],
+                            np.asarray(tbl["metric"])[ok], np.asarray(tbl["value"], dtype=float)[ok])
+
+
+def load_truth(path: str | Path) -> dict[str, Any]:
+    """The answer of a case (evaluation only)."""
+    import yaml
+
+    data = yaml.safe_load((Path(path) / "truth.yaml").read_text())
+    return dict(data or {})
