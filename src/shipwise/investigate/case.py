@@ -77,14 +77,14 @@ def parse_time(value: Any) -> float:
 def series_from_long(ts: np.ndarray, entity: np.ndarray, metric: np.ndarray,
                      value: np.ndarray) -> dict[tuple[str, str], Series]:
     """Group long-form rows into series, sorted by time (vectorised: one sort, one split)."""
-    keys = np.char.add(np.char.add(entity.astype(str), "\x00"), metric.astype(str))
+    keys = np.char.add(np.char.add(entity.astype(str), "\x1f"), metric.astype(str))
     order = np.lexsort((ts, keys))
     keys, ts, value = keys[order], ts[order], value[order]
     uniq, starts = np.unique(keys, return_index=True)
     bounds = [*starts[1:], len(keys)]
     out: dict[tuple[str, str], Series] = {}
     for k, a, b in zip(uniq, starts, bounds, strict=True):
-        e, m = str(k).split("\x00", 1)
+        e, m = str(k).split("\x1f", 1)
         out[(e, m)] = Series(ts[a:b].astype(float), value[a:b].astype(float))
     return out
 
