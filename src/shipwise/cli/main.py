@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     "metrics": "shipwise.cli.metrics:metrics",
     "cost": "shipwise.cli.cost:cost",
     "report": "shipwise.cli.report:report",
+    "rca": "shipwise.cli.rca:rca",
 }
 
 
@@ -57,6 +58,7 @@ HELP = {
     "metrics": "List, explain and compute metrics (DORA).",
     "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
     "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
+    "rca": "Rank root causes for an incident case; evaluate on labelled data.",
 }
 
 

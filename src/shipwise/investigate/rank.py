@@ -112,10 +112,13 @@ def _naive(case: Case, keys: list[tuple[str, str]]) -> list[_MetricScore]:
 
 
 def _nsigma(case: Case, keys: list[tuple[str, str]], step: float) -> list[_MetricScore]:
-    cut = case.alarm.time - NSIGMA_MARGIN_STEPS * step
+    margin_cut = case.alarm.time - NSIGMA_MARGIN_STEPS * step
     out = []
     for e, m in keys:
         s = case.metrics[(e, m)]
+        # A short window leaves no normal data before the margin: fall back to the alarm time,
+        # rather than scoring every metric zero.
+        cut = margin_cut if int((s.timestamps < margin_cut).sum()) >= 2 else case.alarm.time
         dev = zscore_deviation(s.timestamps, s.values, cut, cut, metric_direction(m))
         out.append(_MetricScore(e, m, dev, None, "σ"))
     return out

@@ -1,0 +1,60 @@
+"""``shipwise rca``: rank root causes for a case, evaluate on labelled data."""
+
+from __future__ import annotations
+
+import click
+
+from shipwise.cli.render import emit_json, emit_table
+
+METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology"]
+
+
+@click.group("rca")
+def rca() -> None:
+    """Root-cause ranking (statistics + topology; no LLM)."""
+
+
+@rca.command("rank")
+@click.argument("case_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--method", type=click.Choice(METHOD_CHOICES), default="baro+topology", show_default=True)
+@click.option("--top", default=10, show_default=True, help="How many entities to show.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def rank_cmd(case_dir: str, method: str, top: int, fmt: str) -> None:
+    """Rank the entities of a case directory (alarm.json, topology.json, metrics.csv) by how
+    likely each is the root cause, best first, with the evidence for each."""
+    from shipwise.services.investigate import rank_case
+
+    res = rank_case(case_dir, method, top)
+    if fmt == "json":
+        emit_json(res)
+        return
+    emit_table(f"{res['case']}: alarm on {res['alarm']['entity']} {res['alarm']['metric']} — "
+               f"{method}, {res['seconds'] * 1000:.0f} ms",
+               ["#", "entity", "score", "evidence"],
+               [(i + 1, r["entity"], f"{r['score']:.2f}", "; ".join(r["evidence"][:2]))
+                for i, r in enumerate(res["ranking"])], justify_right=(0, 2))
+
+
+@rca.group("eval")
+def eval_group() -> None:
+    """Evaluate the ranking methods on labelled incidents."""
+
+
+@eval_group.command("petshop")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--method", "methods", multiple=True, type=click.Choice(METHOD_CHOICES),
+              help="Only these methods [default: all].")
+@click.option("--scenario", default=None, help="Only this traffic scenario (e.g. low_traffic).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: str) -> None:
+    """The PetShop dataset (68 labelled issues; see its NOTICE.md): AC@1, AC@3 and Avg@5 per
+    traffic scenario and overall, for each method."""
+    from shipwise.services.investigate import evaluate_petshop
+
+    res = evaluate_petshop(root, methods or None, scenario)
+    if fmt == "json":
+        emit_json(res)
+        return
+    from shipwise.investigate.evaluate import format_table
+
+    click.echo(format_table(res))
