@@ -95,3 +95,22 @@ def test_cost_and_report_from_the_command_line(tmp_path: Path) -> None:
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
     res = run("report", "cost", "--out", "r.docx", cwd=tmp_path)
     assert res.returncode == 1 and "FILE.html or FILE.pdf" in res.stderr
+
+
+def test_rca_rank_on_a_case_directory(tmp_path: Path) -> None:
+    from shipwise.investigate.petshop import load_issue, write_case
+
+    issue = (Path(__file__).resolve().parents[2] / "shared" / "datasets" / "petshop" / "dataset"
+             / "temporal_traffic1" / "test" / "issue_0")
+    case, truth = load_issue(issue)
+    write_case(case, tmp_path / "case", root_cause=truth)
+    res = run("rca", "rank", str(tmp_path / "case"), "--method", "naive", "--format", "json",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["alarm"]["entity"] == "PetSite" and out["method"] == "naive"
+    assert len(out["ranking"]) == 10 and all(r["evidence"] for r in out["ranking"])
+    scores = [r["score"] for r in out["ranking"]]
+    assert scores == sorted(scores, reverse=True)
+    res = run("rca", "rank", str(tmp_path), cwd=tmp_path)  # not a case directory
+    assert res.returncode == 1 and "alarm.json" in res.stderr
