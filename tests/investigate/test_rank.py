@@ -186,3 +186,19 @@ def test_availability_drop_ranks_its_entity() -> None:
     top = rank(Case("avail", case.alarm, case.topology, metrics), "baro")[0]
     assert top.entity == "A"
     assert top.evidence[0].startswith("availability dropped")
+
+
+def test_onset_is_searched_shortly_before_the_alarm_not_in_old_history() -> None:
+    from shipwise.investigate.detect import find_onset
+
+    rng = np.random.default_rng(3)
+    n, step = 600, 300.0
+    ts = np.arange(n) * step
+    values = rng.normal(0, 1, n)
+    values[100:130] += 25.0  # a big episode a day and a half before, long resolved
+    values[590:] += 8.0  # the fault behind this alarm
+    alarm = ts[594]
+    onset = find_onset([(ts, values)], alarm)
+    assert abs(onset.time - ts[590]) <= 2 * step
+    everything = find_onset([(ts, values)], alarm, search_seconds=None)
+    assert everything.time < ts[200]  # searching all history is fooled by the old episode

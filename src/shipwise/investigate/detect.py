@@ -258,7 +258,7 @@ class Onset:
 def find_onset(series: Sequence[tuple[np.ndarray, np.ndarray]], alarm_time: float, *,
                grace_steps: int = 2, window: int = 8, lookback_steps: int = 10,
                strength: float = 0.5, hazard_lambda: float = 250.0,
-               max_run: int = 300) -> Onset:
+               max_run: int = 300, search_seconds: float | None = 7200.0) -> Onset:
     """The anomaly onset ``t*`` for BARO from all metrics of a case.
 
     Metrics go on one grid, are standardised on the data before the alarm, and BOCPD gives each
@@ -266,6 +266,7 @@ def find_onset(series: Sequence[tuple[np.ndarray, np.ndarray]], alarm_time: floa
     (:func:`shift_effect`) and summing over metrics gives a change curve. Its maximum at or before
     the alarm (plus ``grace_steps``) is the most probable change point; since faults propagate,
     ``t*`` is the earliest time up to ``lookback_steps`` before it whose curve still reaches
+    (the maximum is searched within ``search_seconds`` before the alarm; ``None``: all history)
     ``strength`` × that maximum. Each metric's own onset is its strongest weighted change point
     from ``t* − lookback_steps`` on (it may come after the alarm: symptoms lag).
     """
@@ -278,10 +279,13 @@ def find_onset(series: Sequence[tuple[np.ndarray, np.ndarray]], alarm_time: floa
                 * np.minimum(shift_effect(z, window), 50.0))
     curve = weighted.sum(axis=0)
     hi = min(grid.size, alarm_idx + grace_steps + 1)
-    if hi <= 1 or float(curve[1:hi].max()) <= 0:
+    # An alarm fires soon after its onset: look for the change in the last ``search_seconds``
+    # before it, not anywhere in a long history (where ordinary fluctuations can be larger).
+    first = 1 if search_seconds is None else max(1, alarm_idx - int(search_seconds // step))
+    if hi <= first or float(curve[first:hi].max()) <= 0:
         t_idx = alarm_idx
     else:
-        peak = 1 + int(np.argmax(curve[1:hi]))
+        peak = first + int(np.argmax(curve[first:hi]))
         lo = max(1, peak - lookback_steps)
         t_idx = lo + int(np.argmax(curve[lo:peak + 1] >= strength * float(curve[peak])))
     start = max(1, t_idx - lookback_steps)
