@@ -98,6 +98,12 @@ def lags(grain: str) -> tuple[int, int]:
     return (1, 4) if grain == "quarter" else (1, 12)
 
 
+def _per_period(fact: str, instant: str, aggregates: str) -> str:
+    """Aggregates of a per-team fact table by the period its ``instant`` falls in."""
+    return (f"SELECT f.team, cal.period, {aggregates} FROM {fact} f "
+            f"JOIN cal ON cal.day = CAST(f.{instant} AS DATE) GROUP BY f.team, cal.period")
+
+
 def cost_sql(q: CostQuery) -> tuple[str, list[object]]:
     grain = q.grain
     prev, year = lags(grain)
@@ -106,7 +112,6 @@ def cost_sql(q: CostQuery) -> tuple[str, list[object]]:
     team_filter = f"WHERE t.id IN ({', '.join('?' for _ in q.teams)})" if q.teams else ""
     metrics = registry.family("cost")
     metric_cols = ", ".join(f"{m.sql} AS {_q(m.id)}" for m in metrics if not m.rollup)
-    cal_day = "CAST(x AS DATE)"
     w = "OVER (PARTITION BY team ORDER BY period_start)"
     sql = f"""
 WITH
@@ -135,39 +140,24 @@ fte AS (
   FROM headcount h JOIN month_period mp ON mp.month = h.month
   GROUP BY h.team, mp.period
 ),
-deploys AS (
-  SELECT n.team, cal.period, count(*) AS deployments
-  FROM dora_deploy_fact n JOIN cal ON cal.day = {cal_day.replace('x', 'n.first_success_at')}
-  GROUP BY n.team, cal.period
-),
-reached AS (
-  SELECT n.team, cal.period, count(*) AS reached_production, sum(n.failed) AS failed_deployments
-  FROM dora_deploy_fact n JOIN cal ON cal.day = {cal_day.replace('x', 'n.reached_at')}
-  GROUP BY n.team, cal.period
-),
-prs AS (
-  SELECT p.team, cal.period, count(*) AS delivered_prs
-  FROM pr_delivery_fact p JOIN cal ON cal.day = {cal_day.replace('x', 'p.delivered_at')}
-  GROUP BY p.team, cal.period
-),
-changes AS (
-  SELECT c.team, cal.period, count(*) AS delivered_commits
-  FROM dora_change_fact c JOIN cal ON cal.day = {cal_day.replace('x', 'c.deployed_at')}
-  GROUP BY c.team, cal.period
-),
+deploys AS ({_per_period("dora_deploy_fact", "first_success_at", "count(*) AS deployments")}),
+reached AS ({_per_period("dora_deploy_fact", "reached_at",
+                         "count(*) AS reached_production, sum(f.failed) AS failed_deployments")}),
+prs AS ({_per_period("pr_delivery_fact", "delivered_at", "count(*) AS delivered_prs")}),
+changes AS ({_per_period("dora_change_fact", "deployed_at", "count(*) AS delivered_commits")}),
 tickets AS (
   SELECT s.team, cal.period,
          sum(CASE WHEN i.severity IN ('sev1', 'sev2') THEN 1 ELSE 0 END) AS high_severity_tickets,
          count(*) AS incident_tickets
   FROM incident i JOIN service s ON s.id = i.service
-  JOIN cal ON cal.day = {cal_day.replace('x', 'i.opened_at')}
+  JOIN cal ON cal.day = CAST(i.opened_at AS DATE)
   WHERE i.human_actioned
   GROUP BY s.team, cal.period
 ),
 interventions AS (
   SELECT s.team, cal.period, sum(d.manual_interventions) AS manual_interventions
   FROM deployment d JOIN service s ON s.id = d.service
-  JOIN cal ON cal.day = {cal_day.replace('x', 'd.finished_at')}
+  JOIN cal ON cal.day = CAST(d.finished_at AS DATE)
   WHERE lower(d.environment) = 'production'
   GROUP BY s.team, cal.period
 ),
