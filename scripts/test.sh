@@ -3,14 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages: Chromium prints reports to PDF (and drives browser tests); poppler-utils turns
-# PDFs into pictures for the tests. Installed only when missing.
-if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then
+# PDFs into pictures for the tests; Prometheus and Alertmanager run the end-to-end alarm test.
+# Installed only when missing.
+if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null \
+   || ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq chromium poppler-utils fonts-liberation fonts-dejavu-core >/dev/null
+    apt-get install -y -qq chromium poppler-utils fonts-liberation fonts-dejavu-core \
+      prometheus prometheus-alertmanager >/dev/null
   else
-    echo "scripts/test.sh: install chromium and poppler-utils (Debian packages) first" >&2
+    echo "scripts/test.sh: install chromium, poppler-utils, prometheus and" \
+         "prometheus-alertmanager (Debian packages) first" >&2
     exit 1
   fi
 fi

@@ -7,6 +7,7 @@ import click
 from shipwise.cli.render import emit_json, emit_table
 
 METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology"]
+SCENARIO_METHODS = [*METHOD_CHOICES, "investigate"]
 
 
 @click.group("rca")
@@ -58,3 +59,33 @@ def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: 
     from shipwise.investigate.evaluate import format_table
 
     click.echo(format_table(res))
+
+
+@eval_group.command("scenarios")
+@click.option("--cases", "n", default=40, show_default=True, help="How many cases to generate (≥ 30).")
+@click.option("--seed", default=11, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Keep the generated cases here [default: a temporary directory].")
+@click.option("--method", "methods", multiple=True, type=click.Choice(SCENARIO_METHODS),
+              help="Only these methods [default: all, and the full investigation].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def scenarios_cmd(n: int, seed: int, out_dir: str | None, methods: tuple[str, ...], fmt: str) -> None:
+    """The demo world's fault library: generate varied cases (every fault kind, red herrings) and
+    report AC@1/AC@3 per fault kind for the metric-only rankers and for the full investigation
+    (`investigate`: metrics, topology, logs, traces, events), plus how often the investigation
+    names the right kind of fault."""
+    from shipwise.services.investigate import evaluate_scenarios
+
+    res = evaluate_scenarios(n, seed, out_dir, methods or None)
+    if fmt == "json":
+        emit_json(res)
+        return
+    from shipwise.investigate.evaluate import format_table
+
+    click.echo(format_table(res))
+    if "fault_kind_accuracy" in res:
+        click.echo(f"\nfault kind named correctly by the investigation: {res['fault_kind_accuracy']:.2f}")
+    misses = [c for c in res["cases"] if c["ranks"].get("investigate") not in (1, None) or
+              ("investigate" in c["ranks"] and c["ranks"]["investigate"] is None)]
+    for c in misses:
+        click.echo(f"  miss: {c['name']} truth {c['truth']} ranked {c['ranks']['investigate']}")

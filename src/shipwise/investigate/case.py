@@ -92,31 +92,43 @@ def series_from_long(ts: np.ndarray, entity: np.ndarray, metric: np.ndarray,
 def load_topology(data: dict[str, Any]) -> nx.DiGraph:
     g = nx.DiGraph()
     for n in data.get("nodes", []):
-        g.add_node(str(n["id"]), kind=n.get("kind", "service"))
+        attrs = {k: v for k, v in n.items() if k != "id"}
+        attrs.setdefault("kind", "service")
+        g.add_node(str(n["id"]), **attrs)
     for e in data.get("edges", []):
-        g.add_edge(str(e["source"]), str(e["target"]), relation=e.get("relation", "calls"))
+        attrs = {k: v for k, v in e.items() if k not in ("source", "target")}
+        attrs.setdefault("relation", "calls")
+        g.add_edge(str(e["source"]), str(e["target"]), **attrs)
     return g
+
+
+def load_alarm(path: str | Path) -> Alarm:
+    """The alarm.json of a case directory."""
+    p = Path(path)
+    if not (p / "alarm.json").exists():
+        raise InputError(f"{p}: not a case directory (no alarm.json)",
+                         hint="see docs/case-format.md: a case has alarm.json, topology.json and metrics.csv")
+    try:
+        alarm_raw = json.loads((p / "alarm.json").read_text())
+        return Alarm(str(alarm_raw["entity"]), str(alarm_raw.get("metric", "")),
+                     parse_time(alarm_raw["time"]), dict(alarm_raw.get("source") or {}))
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p / 'alarm.json'}: malformed alarm ({exc})",
+                         hint="it needs entity, metric and time") from exc
 
 
 def load_case(path: str | Path) -> Case:
     """Read a case directory (never its truth.yaml)."""
     p = Path(path)
-    if not (p / "alarm.json").exists():
-        raise InputError(f"{p}: not a case directory (no alarm.json)",
-                         hint="see docs: a case has alarm.json, topology.json and metrics.csv")
-    try:
-        alarm_raw = json.loads((p / "alarm.json").read_text())
-        alarm = Alarm(str(alarm_raw["entity"]), str(alarm_raw.get("metric", "")),
-                      parse_time(alarm_raw["time"]), dict(alarm_raw.get("source") or {}))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p / 'alarm.json'}: malformed alarm ({exc})",
-                         hint="it needs entity, metric and time") from exc
+    alarm = load_alarm(p)
     topo = load_topology(json.loads((p / "topology.json").read_text())) if (p / "topology.json").exists() else nx.DiGraph()
-    metrics = _load_metrics(p)
+    metrics = load_metrics_file(p)
     return Case(p.name, alarm, topo, metrics, p)
 
 
-def _load_metrics(p: Path) -> dict[tuple[str, str], Series]:
+def load_metrics_file(p: Path, start: float | None = None,
+                      end: float | None = None) -> dict[tuple[str, str], Series]:
+    """The long-form metrics of a case directory, optionally only within ``[start, end]``."""
     import duckdb
 
     if (p / "metrics.parquet").exists():
@@ -129,9 +141,15 @@ def _load_metrics(p: Path) -> dict[tuple[str, str], Series]:
     con.execute("SET TimeZone = 'UTC'")
     ts_expr = ("coalesce(TRY_CAST(timestamp AS DOUBLE), "
                "epoch(TRY_CAST(CAST(timestamp AS VARCHAR) AS TIMESTAMPTZ)))")
+    window = ""
+    if start is not None:
+        window += f" AND ts >= {float(start)!r}"
+    if end is not None:
+        window += f" AND ts <= {float(end)!r}"
     tbl = con.execute(
-        f"SELECT {ts_expr} AS ts, CAST(entity AS VARCHAR) AS entity, CAST(metric AS VARCHAR) AS metric, "
-        f"TRY_CAST(value AS DOUBLE) AS value FROM {rel} WHERE value IS NOT NULL"
+        f"SELECT * FROM (SELECT {ts_expr} AS ts, CAST(entity AS VARCHAR) AS entity, "
+        f"CAST(metric AS VARCHAR) AS metric, TRY_CAST(value AS DOUBLE) AS value FROM {rel}) "
+        f"WHERE value IS NOT NULL{window}"
     ).fetchnumpy()
     con.close()
     ok = ~np.isnan(np.asarray(tbl["ts"], dtype=float))

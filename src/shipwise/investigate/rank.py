@@ -39,6 +39,7 @@ from shipwise.errors import InputError
 from shipwise.investigate.case import Case
 from shipwise.investigate.detect import (
     Deviation,
+    Onset,
     find_onset,
     metric_direction,
     robust_deviation,
@@ -66,7 +67,7 @@ class Ranked:
 
 
 @dataclass(frozen=True)
-class _MetricScore:
+class MetricScore:
     entity: str
     metric: str
     dev: Deviation
@@ -82,36 +83,36 @@ def rank(case: Case, method: str = "baro+topology") -> list[Ranked]:
     keys = sorted(k for k, s in case.metrics.items() if s.timestamps.size > 0)
     if not keys:
         return []
-    step = _sampling_step(case, keys)
+    step = sampling_step(case, keys)
     if method == "naive":
         scores = _naive(case, keys)
     elif method == "nsigma":
         scores = _nsigma(case, keys, step)
     else:
-        scores = _baro(case, keys)
+        scores, _ = _baro(case, keys)
     ranked = _aggregate(case, scores)
     if method == "baro+topology":
         ranked = _topology_rerank(case, ranked, scores, step)
     return sorted(ranked, key=lambda r: (-r.score, r.entity))
 
 
-def _sampling_step(case: Case, keys: list[tuple[str, str]]) -> float:
+def sampling_step(case: Case, keys: list[tuple[str, str]]) -> float:
     diffs = [np.diff(case.metrics[k].timestamps) for k in keys]
     pos = np.concatenate(diffs) if diffs else np.empty(0)
     pos = pos[pos > 0]
     return float(np.median(pos)) if pos.size else 60.0
 
 
-def _naive(case: Case, keys: list[tuple[str, str]]) -> list[_MetricScore]:
+def _naive(case: Case, keys: list[tuple[str, str]]) -> list[MetricScore]:
     t = case.alarm.time
     out = []
     for e, m in keys:
         s = case.metrics[(e, m)]
-        out.append(_MetricScore(e, m, zscore_deviation(s.timestamps, s.values, t, t, 0), None, "σ"))
+        out.append(MetricScore(e, m, zscore_deviation(s.timestamps, s.values, t, t, 0), None, "σ"))
     return out
 
 
-def _nsigma(case: Case, keys: list[tuple[str, str]], step: float) -> list[_MetricScore]:
+def _nsigma(case: Case, keys: list[tuple[str, str]], step: float) -> list[MetricScore]:
     margin_cut = case.alarm.time - NSIGMA_MARGIN_STEPS * step
     out = []
     for e, m in keys:
@@ -120,22 +121,30 @@ def _nsigma(case: Case, keys: list[tuple[str, str]], step: float) -> list[_Metri
         # rather than scoring every metric zero.
         cut = margin_cut if int((s.timestamps < margin_cut).sum()) >= 2 else case.alarm.time
         dev = zscore_deviation(s.timestamps, s.values, cut, cut, metric_direction(m))
-        out.append(_MetricScore(e, m, dev, None, "σ"))
+        out.append(MetricScore(e, m, dev, None, "σ"))
     return out
 
 
-def _baro(case: Case, keys: list[tuple[str, str]]) -> list[_MetricScore]:
+def baro_scores(case: Case) -> tuple[list[MetricScore], Onset | None]:
+    """BARO's per-metric scores and the system onset (None when the case has no metrics)."""
+    keys = sorted(k for k, s in case.metrics.items() if s.timestamps.size > 0)
+    if not keys:
+        return [], None
+    return _baro(case, keys)
+
+
+def _baro(case: Case, keys: list[tuple[str, str]]) -> tuple[list[MetricScore], Onset]:
     series = [(case.metrics[k].timestamps, case.metrics[k].values) for k in keys]
     onset = find_onset(series, case.alarm.time)
     out = []
     for (e, m), (ts, vals), own in zip(keys, series, onset.metric_onsets, strict=True):
         dev = robust_deviation(ts, vals, onset.time, metric_direction(m))
-        out.append(_MetricScore(e, m, dev, own, "robust-σ"))
-    return out
+        out.append(MetricScore(e, m, dev, own, "robust-σ"))
+    return out, onset
 
 
-def _aggregate(case: Case, scores: list[_MetricScore]) -> list[Ranked]:
-    by_entity: dict[str, list[_MetricScore]] = {}
+def _aggregate(case: Case, scores: list[MetricScore]) -> list[Ranked]:
+    by_entity: dict[str, list[MetricScore]] = {}
     for s in scores:
         by_entity.setdefault(s.entity, []).append(s)
     out = []
@@ -143,27 +152,32 @@ def _aggregate(case: Case, scores: list[_MetricScore]) -> list[Ranked]:
         items.sort(key=lambda s: (-s.dev.score, s.metric))
         best = items[0].dev.score
         shown = [s for s in items if s.dev.score > 0][:3]
-        evidence = tuple(_describe(s, case.alarm.time) for s in shown) or (
+        evidence = tuple(describe_score(s, case.alarm.time) for s in shown) or (
             "no metric deviated from its normal window",)
         out.append(Ranked(entity, float(best), evidence))
     return out
 
 
-def _describe(s: _MetricScore, alarm: float) -> str:
+def describe_score(s: MetricScore, alarm: float) -> str:
     verb = "rose" if s.dev.signed > 0 else "dropped" if s.dev.signed < 0 else "deviated"
     when, label = (s.onset, "onset") if s.onset is not None else (s.dev.peak_time, "peak")
     if when is None:
         return f"{s.metric} {verb} {s.dev.score:.1f} {s.unit}"
-    return (f"{s.metric} {verb} {s.dev.score:.1f} {s.unit} at {_clock(when)} ({label}), "
-            f"{_relative(when, alarm)}")
+    return (f"{s.metric} {verb} {s.dev.score:.1f} {s.unit} at {clock(when)} ({label}), "
+            f"{relative(when, alarm)}")
 
 
-def _clock(t: float) -> str:
+def clock(t: float) -> str:
     dt = datetime.fromtimestamp(t, tz=UTC)
     return dt.strftime("%H:%M" if dt.second == 0 else "%H:%M:%S")
 
 
-def _relative(t: float, alarm: float) -> str:
+def iso(t: float) -> str:
+    """ISO-8601 UTC with a Z."""
+    return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def relative(t: float, alarm: float) -> str:
     delta = alarm - t
     if abs(delta) < 1:
         return "at the alarm time"
@@ -186,7 +200,7 @@ def _calls_graph(case: Case) -> nx.DiGraph:
     return g
 
 
-def _topology_rerank(case: Case, ranked: list[Ranked], scores: list[_MetricScore],
+def _topology_rerank(case: Case, ranked: list[Ranked], scores: list[MetricScore],
                      step: float) -> list[Ranked]:
     g = _calls_graph(case)
     if g.number_of_edges() == 0 or not ranked:
@@ -210,7 +224,7 @@ def _topology_rerank(case: Case, ranked: list[Ranked], scores: list[_MetricScore
         if earlier:
             first = min(earlier, key=lambda d: (onset[d], d))
             note = (f"demoted: its callee {first} was anomalous first "
-                    f"(onset {_clock(onset[first])}), which explains it")
+                    f"(onset {clock(onset[first])}), which explains it")
             demoted = cut + (r.score - cut) * DEMOTE  # still above the non-anomalous ones
             out.append(Ranked(r.entity, demoted, (*r.evidence, note)))
             continue

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from shipwise.investigate.case import Alarm
+
+if TYPE_CHECKING:
+    from shipwise.config import Settings
+    from shipwise.store.duckdb_store import Store
 
 
 def rank_case(path: str | Path, method: str = "baro+topology", top: int | None = None) -> dict[str, Any]:
@@ -33,3 +39,187 @@ def evaluate_petshop(root: str | Path, methods: tuple[str, ...] | None = None,
 
     cases = list(iter_cases(Path(root), scenario=scenario))
     return evaluate(cases, rank, methods or METHODS)
+
+
+# -- full investigations ------------------------------------------------------------------------
+
+def investigate_case(path: str | Path, settings: Settings | None = None, *,
+                     store: bool = False) -> dict[str, Any]:
+    """Investigate the alarm of a case directory from its own files (truth.yaml is never read).
+
+    With ``store=True`` the record is also stored in the settings' store."""
+    from shipwise.investigate.case import load_alarm
+    from shipwise.investigate.engine import investigate
+    from shipwise.investigate.sources import case_sources
+
+    alarm = load_alarm(path)
+    opts = (settings.investigate if settings else None)
+    record = investigate(alarm, case_sources(path),
+                         lookback_seconds=(opts.lookback_minutes if opts else 120) * 60,
+                         after_seconds=(opts.after_minutes if opts else 2) * 60)
+    record["case"] = str(path)
+    if store and settings is not None:
+        save_investigation(settings, record)
+    return record
+
+
+def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = None, *,
+                      store: Store | None = None) -> dict[str, Any]:
+    """Investigate an alarm against the sources configured in ``shipwise.yaml`` and store the record."""
+    from shipwise.investigate.engine import investigate
+    from shipwise.investigate.sources import sources_from_settings
+
+    opts = settings.investigate
+    sources = sources_from_settings(opts, settings.db)
+    if not sources:
+        from shipwise.errors import ConfigError
+
+        raise ConfigError("no evidence sources configured",
+                          hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
+    record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
+                         after_seconds=opts.after_minutes * 60, validate=_validate_query(settings, alarm))
+    record["alarm_id"] = alarm_id
+    save_investigation(settings, record, store=store)
+    return record
+
+
+def investigate_service(settings: Settings, service: str, at: str | float,
+                        metric: str = "") -> dict[str, Any]:
+    """A person asks: what happened to ``service`` around ``at`` (an instant, or ``now``)?"""
+    from shipwise.investigate.case import parse_time
+
+    t = time.time() if str(at).lower() == "now" else parse_time(at)
+    alarm = Alarm(service, metric, t, {"kind": "manual"})
+    return investigate_alarm(settings, alarm)
+
+
+def _validate_query(settings: Settings, alarm: Alarm) -> str:
+    prom = settings.investigate.sources.prometheus
+    if prom is None or not alarm.metric:
+        return ""
+    return (f'{prom.metric_prefix}{alarm.metric}{{{prom.entity_label}="{alarm.entity}"}} '
+            f"(PromQL at {prom.url})")
+
+
+def save_investigation(settings: Settings, record: dict[str, Any], *,
+                       store: Store | None = None) -> None:
+    """Insert or replace the record (the same alarm investigated again replaces its record)."""
+    import json
+    from datetime import UTC, datetime
+
+    from shipwise.services.context import open_store
+
+    root = record.get("root_cause") or {}
+    row = [record["id"], datetime.now(UTC), record.get("alarm_id"), record["alarm"]["entity"],
+           record["alarm"]["metric"], datetime.fromtimestamp(record["alarm"]["time"], tz=UTC),
+           record["status"], root.get("entity"), root.get("fault"), root.get("confidence"),
+           root.get("statement"), record["seconds"]["total"], json.dumps(record, default=str)]
+
+    def write(s: Store) -> None:
+        with s.transaction() as con:
+            con.execute("DELETE FROM investigation WHERE id = ?", [record["id"]])
+            con.execute("INSERT INTO investigation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    if store is not None:
+        write(store)
+        return
+    with open_store(settings) as s:
+        write(s)
+
+
+def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+    from shipwise.services.context import open_store
+
+    with open_store(settings, read_only=True) as s:
+        return s.query(
+            "SELECT id, created_at, alarm_id, entity, metric, alarm_at, status, root_cause_entity, "
+            "root_cause_kind, confidence, summary, seconds FROM investigation "
+            "ORDER BY alarm_at DESC, id LIMIT ?", [limit])
+
+
+def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
+    import json
+
+    from shipwise.errors import NotFoundError
+    from shipwise.services.context import open_store
+
+    with open_store(settings, read_only=True) as s:
+        rows = s.query("SELECT record FROM investigation WHERE id = ?", [inv_id])
+    if not rows:
+        raise NotFoundError(f"no investigation {inv_id!r}", hint="shipwise investigations list")
+    rec = rows[0]["record"]
+    return dict(json.loads(rec) if isinstance(rec, str) else rec)
+
+
+def investigate_alarm_file(settings: Settings, path: str | Path) -> dict[str, Any]:
+    """Investigate the (first firing) alarm in a payload file of any supported shape."""
+    from shipwise.errors import InputError
+    from shipwise.investigate.alarms import parse_alarm_payload
+
+    alarms = parse_alarm_payload(Path(path).read_bytes())
+    if not alarms:
+        raise InputError(f"{path}: no firing alarm in it (only resolved notices)")
+    return investigate_alarm(settings, alarms[0])
+
+
+INVESTIGATE_METHOD = "investigate"
+
+
+def investigation_ranking(record: dict[str, Any]) -> list[str]:
+    """Entities of a record, most likely root cause first: the root cause, then the other
+    hypotheses' entities, then the triage order."""
+    root = record.get("root_cause") or {}
+    names = [root.get("entity")] + [h["entity"] for h in record["hypotheses"]] + [
+        t["entity"] for t in record["triage"]]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None = None,
+                       methods: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Generate ``n`` demo-world cases and score every method on them (AC@k per fault kind),
+    plus how often the full investigation names the right kind of fault."""
+    import tempfile
+    from dataclasses import dataclass
+
+    from shipwise.demo.world.scenarios import generate_scenarios
+    from shipwise.investigate.case import load_case, load_truth
+    from shipwise.investigate.evaluate import evaluate
+    from shipwise.investigate.rank import METHODS, rank
+
+    @dataclass(frozen=True)
+    class _Entity:
+        entity: str
+
+    chosen = methods or (*METHODS, INVESTIGATE_METHOD)
+    tmp = None
+    if out_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="shipwise-scenarios-")
+        out_dir = tmp.name
+    try:
+        t0 = time.perf_counter()
+        paths = generate_scenarios(n, seed, Path(out_dir))
+        gen_seconds = time.perf_counter() - t0
+        truths = {p.name: load_truth(p) for p in paths}
+        kinds: dict[str, tuple[str, str]] = {}
+
+        def rank_fn(case: Any, method: str) -> list[Any]:
+            if method != INVESTIGATE_METHOD:
+                return rank(case, method)
+            rec = investigate_case(case.path)
+            root = rec.get("root_cause") or {}
+            kinds[case.name] = (str(root.get("fault")), str(truths[case.name].get("fault")))
+            return [_Entity(e) for e in investigation_ranking(rec)]
+
+        cases = [(load_case(p), str(truths[p.name]["root_cause"])) for p in paths]
+        res = evaluate(cases, rank_fn, chosen,
+                       group_fn=lambda c: str(truths[c.name].get("fault", "all")))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if kinds:
+        res["fault_kind_accuracy"] = sum(a == b for a, b in kinds.values()) / len(kinds)
+        for c in res["cases"]:
+            if c["name"] in kinds:
+                c["fault"] = {"found": kinds[c["name"]][0], "truth": kinds[c["name"]][1]}
+    res["generate_seconds"] = round(gen_seconds, 2)
+    return res

@@ -1,0 +1,143 @@
+"""``shipwise investigate`` (one alarm, case or question) and ``shipwise investigations`` (stored)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.render import emit_json, emit_table
+
+
+@click.command("investigate")
+@click.option("--alarm", "alarm_file", type=click.Path(exists=True, dir_okay=False),
+              help="An alarm payload (Alertmanager, Dynatrace, CloudWatch/SNS or generic JSON).")
+@click.option("--case", "case_dir", type=click.Path(exists=True, file_okay=False),
+              help="A case directory (docs/case-format.md): investigate from its files.")
+@click.option("--service", help="The service (or entity) to look at, with --at.")
+@click.option("--at", "at", help="When: ISO-8601 with an offset, epoch seconds, or 'now'.")
+@click.option("--metric", default="", help="With --service: the metric that looked wrong.")
+@click.option("--store/--no-store", "store", default=None,
+              help="Store the record [default: yes, except for --case].")
+@click.option("--fix-spec", "fix_spec", type=click.Path(dir_okay=False),
+              help="Also write the long-term fix spec (markdown) to this file.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | None,
+                    service: str | None, at: str | None, metric: str, store: bool | None,
+                    fix_spec: str | None, fmt: str) -> None:
+    """Investigate an alarm: scope the impact window, survey the topology, triage the anomalous
+    entities, weigh hypotheses (change, config, permission, manual action, saturation, dependency,
+    traffic, churn) against the evidence, and give the root cause, what was ruled out and why, the
+    customer impact, a five-part mitigation plan and a long-term fix spec. No LLM.
+
+    Evidence comes from the case directory (--case) or from the sources in shipwise.yaml
+    (investigate.sources: prometheus, logs, traces, events, runbooks, the store)."""
+    from shipwise.services import investigate as svc
+
+    chosen = [x for x in (alarm_file, case_dir, service) if x]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --alarm FILE, --case DIR or --service S --at T")
+    settings = settings_from(ctx)
+    if case_dir:
+        record = svc.investigate_case(case_dir, settings, store=bool(store))
+    elif alarm_file:
+        record = svc.investigate_alarm_file(settings, alarm_file)
+    else:
+        if not at:
+            raise click.UsageError("--service needs --at (an instant, or 'now')")
+        record = svc.investigate_service(settings, str(service), at, metric)
+    if fix_spec and record.get("long_term_fix"):
+        with open(fix_spec, "w", encoding="utf-8") as f:
+            f.write(record["long_term_fix"])
+    if fmt == "json":
+        emit_json(record)
+    else:
+        print_record(record)
+
+
+def print_record(rec: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    con = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
+    a = rec["alarm"]
+    con.print(f"[bold]Investigation {rec['id']}[/] — alarm on [bold]{a['entity']}[/] "
+              f"{a['metric']} at {a['at']} (onset {rec['window']['onset_at']}, "
+              f"{rec['seconds']['total']:.1f} s)")
+    root = rec.get("root_cause")
+    if root:
+        body = f"{root['statement']}\nentity: {root['entity']} · kind: {root['kind']} · " \
+               f"confidence: {root['confidence_label']} ({root['confidence']:.2f})"
+        if root.get("event"):
+            e = root["event"]
+            body += f"\nchange: {e['kind']} {e['id']} at {e['at']} by {e['actor'] or '?'} — {e['summary']}"
+        con.print(Panel(body, title="Root cause", border_style="red"))
+    else:
+        con.print(Panel("Inconclusive: nothing anomalous enough to blame.", title="Root cause"))
+    if rec["key_observations"]:
+        con.print("[bold]Key observations[/]")
+        for o in rec["key_observations"]:
+            con.print(f"  • {o['text']}" + (f"  [dim]({o['ref']})[/]" if o["ref"] else ""))
+    if rec["ruled_out"]:
+        con.print("[bold]Ruled out[/]")
+        for r in rec["ruled_out"][:10]:
+            con.print(f"  ✗ {r['observation']} — {r['reason']}")
+    con.print(f"[bold]Customer impact[/]  {rec['impact']['summary']}")
+    plan = rec.get("mitigation")
+    if plan:
+        con.print("[bold]Mitigation plan[/]")
+        for part, label in (("prepare", "Prepare"), ("pre_validate", "Pre-validate"), ("apply", "Apply"),
+                            ("post_validate", "Post-validate"), ("rollback", "Roll back the mitigation")):
+            con.print(f"  [bold]{label}[/]")
+            for i, step in enumerate(plan[part], start=1):
+                con.print(f"    {i}. {step['text']}")
+                if step.get("command"):
+                    con.print(f"       [cyan]$ {step['command']}[/]")
+    if rec["runbooks"]:
+        con.print("[bold]Runbooks used[/]  " + "; ".join(f"{r['title']} ({r['path']})" for r in rec["runbooks"]))
+    bad = [s for s in rec["sources"] if not s["ok"]]
+    con.print("[dim]Sources: " + ", ".join(f"{s['name']} {'ok' if s['ok'] else 'FAILED'} {s['seconds']:.2f}s"
+                                            for s in rec["sources"]) + "[/]")
+    for s in bad:
+        con.print(f"[yellow]  {s['name']}: {s['error']}[/]")
+    con.print("[dim]Long-term fix spec: --fix-spec FILE, or --format json (long_term_fix).[/]")
+
+
+@click.group("investigations")
+def investigations() -> None:
+    """Stored investigations."""
+
+
+@investigations.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
+    """Most recent investigations first."""
+    from shipwise.services.investigate import list_investigations
+
+    rows = list_investigations(settings_from(ctx), limit)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    emit_table("Investigations", ["id", "alarm at", "alarm", "root cause", "kind", "confidence"],
+               [(r["id"], r["alarm_at"], f"{r['entity']} {r['metric'] or ''}", r["root_cause_entity"],
+                 r["root_cause_kind"], r["confidence"]) for r in rows])
+
+
+@investigations.command("show")
+@click.argument("inv_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
+    """One stored investigation record."""
+    from shipwise.services.investigate import get_investigation
+
+    rec = get_investigation(settings_from(ctx), inv_id)
+    if fmt == "json":
+        emit_json(rec)
+    else:
+        print_record(rec)

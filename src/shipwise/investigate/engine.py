@@ -1,0 +1,243 @@
+"""The investigation procedure (SPEC C5), deterministic and without any LLM:
+
+1. scope the impact window around the alarm (``lookback`` before, ``after`` after);
+2. gather evidence from every configured source, checked first and queried in parallel;
+3. build the topology around the alarm (configured, plus calls seen in traces);
+4. triage: which entities are anomalous and since when (BOCPD onset + robust scores);
+5. form hypotheses of every kind and weigh the evidence for and against each;
+6. rank them; report the root cause with its evidence, what was ruled out and why, the customer
+   impact, a five-part mitigation plan, a long-term fix spec and the runbooks that applied.
+
+The result is a plain JSON-able record (:func:`investigate`), stored by the services layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+
+from shipwise.investigate.case import Alarm
+from shipwise.investigate.detect import robust_deviation
+from shipwise.investigate.evidence import Evidence, Runbook, Scope
+from shipwise.investigate.fixspec import fix_spec
+from shipwise.investigate.hypotheses import Hypothesis, Observation, generate
+from shipwise.investigate.impact import customer_impact, impact_summary
+from shipwise.investigate.mitigation import mitigation_plan, platform_summary
+from shipwise.investigate.rank import clock, iso
+from shipwise.investigate.sources.base import EvidenceSource, gather
+from shipwise.investigate.triage import Context, describe_anomaly, triage
+
+RECORD_VERSION = 1
+
+
+def investigation_id(alarm: Alarm) -> str:
+    h = hashlib.sha256(f"{alarm.entity}|{alarm.metric}|{alarm.time:.3f}".encode()).hexdigest()[:8]
+    return "inv-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime(alarm.time)) + "-" + h
+
+
+def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds: float = 7200,
+                after_seconds: float = 120, validate: str = "") -> dict[str, Any]:
+    t0 = time.perf_counter()
+    scope = Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds)
+    evidence = gather(sources, scope)
+    t_gather = time.perf_counter() - t0
+    ctx = triage(alarm, evidence, scope.end)
+    hyps = generate(ctx)
+    root = hyps[0] if hyps and hyps[0].score > 0 else _fallback(ctx)
+    impact = customer_impact(ctx)
+    impact_line = impact_summary(impact)
+    key_obs = [o for o in (root.support if root else []) if o.weight > 0]
+    runbooks = _matching_runbooks(evidence.runbooks, ctx, root)
+    validate = validate or f"shipwise investigate --service {alarm.entity} --at now"
+    record: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "id": investigation_id(alarm),
+        "alarm": {"entity": alarm.entity, "metric": alarm.metric, "time": alarm.time,
+                  "at": iso(alarm.time), "source": alarm.source},
+        "window": {"start": scope.start, "end": scope.end, "onset": ctx.onset, "onset_at": iso(ctx.onset)},
+        "status": "root_cause_found" if root and root.score > 0 else "inconclusive",
+        "root_cause": _root(root, hyps, ctx) if root else None,
+        "key_observations": [_obs(o) for o in key_obs],
+        "ruled_out": _ruled_out(ctx, hyps, root),
+        "hypotheses": [_hyp(h) for h in hyps[:12]],
+        "impact": {**impact, "summary": impact_line},
+        "triage": [{"entity": a.entity, "kind": a.kind, "score": round(a.score, 2),
+                    "anomalous": a.anomalous, "onset": a.onset,
+                    "top_metric": a.top[0].metric if a.top else None}
+                   for a in sorted(ctx.entities.values(), key=lambda a: (-a.score, a.entity))[:20]],
+        "topology": _topology_around(ctx, root),
+        "timeline": _timeline(ctx, evidence),
+        "mitigation": mitigation_plan(root, ctx, validate) if root else None,
+        "long_term_fix": fix_spec(root, alarm.entity, impact_line, [o.text for o in key_obs])
+        if root else None,
+        "runbooks": [{"path": r.path, "title": r.title, "excerpt": r.body[:600]} for r in runbooks],
+        "sources": [{"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 3), "detail": s.detail,
+                     "error": s.error} for s in evidence.sources],
+        "seconds": {"gather": round(t_gather, 3), "total": round(time.perf_counter() - t0, 3)},
+    }
+    return record
+
+
+def _fallback(ctx: Context) -> Hypothesis | None:
+    """No hypothesis has support: blame the most anomalous entity, as an inconclusive finding."""
+    cands = [a for a in ctx.entities.values() if a.anomalous and a.kind != "instance"]
+    if not cands:
+        return None
+    a = max(cands, key=lambda a: (a.score, a.entity))
+    h = Hypothesis("dependency_failure", "unknown", a.entity,
+                   f"{a.entity} is the most anomalous entity; no change, action or saturation explains it")
+    h.add(describe_anomaly(ctx, a.entity), 0, "metrics")
+    return h
+
+
+def _obs(o: Observation) -> dict[str, Any]:
+    return {"text": o.text, "weight": o.weight, "source": o.source, "ref": o.ref}
+
+
+def _hyp(h: Hypothesis) -> dict[str, Any]:
+    return {"kind": h.kind, "fault": h.fault, "entity": h.entity, "statement": h.statement,
+            "score": h.score, "event": h.event.id if h.event else None, "instance": h.instance or None,
+            "for": [_obs(o) for o in h.support], "against": [_obs(o) for o in h.against]}
+
+
+def _root(h: Hypothesis, hyps: list[Hypothesis], ctx: Context) -> dict[str, Any]:
+    rivals = [x.score for x in hyps if x is not h and x.entity != h.entity and x.score > 0]
+    second = max(rivals, default=0.0)
+    conf = h.score / (h.score + second + 2.0) if h.score > 0 else 0.0
+    return {"entity": h.entity, "kind": h.kind, "fault": h.fault, "statement": h.statement,
+            "confidence": round(conf, 2),
+            "confidence_label": "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low",
+            "score": h.score, "event": _event(h.event) if h.event else None,
+            "instance": h.instance or None, "platform": platform_summary(ctx, h.entity),
+            "node": {k: v for k, v in ctx.node(h.entity).items() if k in ("kind", "team")}}
+
+
+def _event(e: Any) -> dict[str, Any]:
+    return {"id": e.id, "time": e.time, "at": iso(e.time), "kind": e.kind, "entity": e.entity,
+            "actor": e.actor, "summary": e.summary, "ref": e.ref,
+            "details": {k: v for k, v in e.details.items() if k != "diff"},
+            "diff": str(e.details.get("diff") or "")[:4000] or None}
+
+
+def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    root_event = root.event.id if root and root.event else None
+    for h in hyps:
+        if root is not None and (h is root or (h.entity == root.entity and h.score <= root.score
+                                                and h.kind == "dependency_failure")):
+            continue
+        if h.event is not None and h.event.id == root_event:
+            continue
+        worst = min(h.against, key=lambda o: o.weight) if h.against else None
+        reason = worst.text if worst else (
+            f"weaker evidence than the root cause (score {h.score:.0f} against {root.score:.0f})"
+            if root else "no supporting evidence")
+        out.append({"observation": h.statement, "kind": h.kind, "entity": h.entity,
+                    "reason": reason, "ref": worst.ref if worst else (h.event.ref if h.event else "")})
+    out += _ruled_out_anomalies(ctx, root)
+    return out
+
+
+def _ruled_out_anomalies(ctx: Context, root: Hypothesis | None) -> list[dict[str, Any]]:
+    out = []
+    launches = {str(e.details.get("instance", "")): e for e in ctx.events("instance_launch")}
+    root_entity = root.entity if root else ""
+    explained = ctx.dependents(root_entity) if root_entity else set()
+    for a in sorted(ctx.entities.values(), key=lambda a: (-a.score, a.entity)):
+        if not a.anomalous or a.entity == root_entity or a.onset is None:
+            continue
+        s = a.top[0]
+        launch = launches.get(a.entity)
+        if a.kind == "instance" and launch is not None and launch.time <= a.onset + ctx.tol() \
+                and a.onset - launch.time <= 15 * 60 and root is not None and root.instance != a.entity:
+            out.append({"observation": describe_anomaly(ctx, a.entity), "kind": "instance_start",
+                        "entity": a.entity,
+                        "reason": f"the instance was launched at {clock(launch.time)} "
+                                  f"({launch.details.get('reason', 'launch')}): start-up load, not the cause",
+                        "ref": launch.ref})
+        elif a.entity in explained:
+            out.append({"observation": describe_anomaly(ctx, a.entity), "kind": "symptom",
+                        "entity": a.entity,
+                        "reason": f"a symptom: it depends on {root_entity}, the root cause, whose "
+                                  f"anomaly explains it", "ref": ctx.evidence.metric_refs.get((a.entity, s.metric), "")})
+        elif _noisy(ctx, a.entity, s.metric, s.dev.score):
+            out.append({"observation": describe_anomaly(ctx, a.entity), "kind": "noise",
+                        "entity": a.entity,
+                        "reason": "the series deviated as much in the hour before the incident: noise",
+                        "ref": ctx.evidence.metric_refs.get((a.entity, s.metric), "")})
+        elif root is not None and not ctx.on_alarm_path(a.entity):
+            out.append({"observation": describe_anomaly(ctx, a.entity), "kind": "unrelated",
+                        "entity": a.entity,
+                        "reason": f"not a dependency of {ctx.alarm.entity}: cannot explain the alarm",
+                        "ref": ctx.evidence.metric_refs.get((a.entity, s.metric), "")})
+    return out
+
+
+def _noisy(ctx: Context, entity: str, metric: str, score: float) -> bool:
+    s = ctx.evidence.metrics.get((entity, metric))
+    if s is None:
+        return False
+    keep = s.timestamps < ctx.onset - ctx.tol()
+    ts, vals = s.timestamps[keep], s.values[keep]
+    if ts.size < 40:
+        return False
+    split = ts[-1] - 3600 if ts[-1] - ts[0] > 2 * 3600 else float(np.median(ts))
+    earlier = robust_deviation(ts, vals, split, 0)
+    return earlier.score >= 0.6 * score
+
+
+def _topology_around(ctx: Context, root: Hypothesis | None) -> dict[str, Any]:
+    a = ctx.alarm.entity
+    keep = {a} | (ctx.dependencies(a) if a in ctx.deps else set())
+    if root is not None:
+        keep |= {root.entity} | ctx.dependents(root.entity) & keep
+    keep = {n for n in keep if ctx.kind(n) != "instance" or ctx.anomalous(n)
+            or (root is not None and n == root.instance)}
+    nodes = []
+    for n in sorted(keep):
+        e = ctx.entities.get(n)
+        nodes.append({"id": n, "kind": ctx.kind(n), "anomalous": bool(e and e.anomalous),
+                      "onset": e.onset if e and e.anomalous else None,
+                      "root_cause": root is not None and n == root.entity})
+    edges = [{"source": x, "target": y, "relation": rel}
+             for x, y, rel in ctx.deps.edges(data="relation") if x in keep and y in keep]
+    return {"nodes": nodes, "edges": edges}
+
+
+def _timeline(ctx: Context, evidence: Evidence) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for e in evidence.events:
+        if e.time >= ctx.onset - 3600:
+            items.append({"time": e.time, "at": iso(e.time), "what": f"{e.kind}: {e.summary or e.entity}",
+                          "entity": e.entity, "ref": e.ref})
+    items.append({"time": ctx.onset, "at": iso(ctx.onset), "what": "anomaly onset (change point)",
+                  "entity": "", "ref": ""})
+    firsts: dict[str, float] = {}
+    for x in ctx.errors(start=ctx.onset - ctx.tol()):
+        firsts.setdefault(x.entity, x.time)
+    for ent, t in firsts.items():
+        items.append({"time": t, "at": iso(t), "what": f"first error on {ent}", "entity": ent, "ref": ""})
+    items.append({"time": ctx.alarm.time, "at": iso(ctx.alarm.time),
+                  "what": f"alarm: {ctx.alarm.entity} {ctx.alarm.metric}", "entity": ctx.alarm.entity,
+                  "ref": ""})
+    return sorted(items, key=lambda i: (i["time"], i["what"]))[:60]
+
+
+def _matching_runbooks(runbooks: list[Runbook], ctx: Context, root: Hypothesis | None) -> list[Runbook]:
+    scope = {ctx.alarm.entity} | {a.entity for a in ctx.entities.values() if a.anomalous}
+    if root:
+        scope.add(root.entity)
+    alarm_names = {ctx.alarm.metric, str(ctx.alarm.source.get("alertname", ""))} - {""}
+    out = []
+    for r in runbooks:
+        if r.services and "*" not in r.services and not scope & set(r.services):
+            continue
+        if r.alarms and not alarm_names & set(r.alarms):
+            continue
+        if r.faults and (root is None or root.fault not in r.faults):
+            continue
+        out.append(r)
+    return out

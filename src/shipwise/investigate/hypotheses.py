@@ -1,0 +1,445 @@
+"""Hypotheses about what caused an alarm, each with the observations for and against it.
+
+One generator per kind of cause (the procedure of SPEC C5): code change, config change,
+permission change, manual action on a host, infrastructure churn, saturation / traffic shift,
+memory leak, queue backlog and dependency failure. A generator proposes a hypothesis for every
+plausible culprit and weighs it with explicit checks; every check is an :class:`Observation`
+with a weight (positive: supports; negative: speaks against) and a reference to its evidence.
+A hypothesis's score is the sum of its weights, so the ranking is deterministic and every point
+of it can be read in the record. No LLM, no learned weights.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from shipwise.investigate.evidence import Event
+from shipwise.investigate.rank import clock, relative
+from shipwise.investigate.triage import Context, describe_anomaly
+
+#: changes this long before the onset are still suspects
+CHANGE_LOOKBACK_SECONDS = 45 * 60
+#: after a change, its effect must start within this long to be blamed on it
+CHANGE_EFFECT_SECONDS = 20 * 60
+
+_DENIED = re.compile(r"access ?denied|permission denied|not authori[sz]ed|forbidden|insufficient privilege",
+                     re.I)
+_TIMEOUT = re.compile(r"time(d)? ?out|deadline exceeded|connection (refused|reset)|unavailable|slow",
+                      re.I)
+_OOM = re.compile(r"out ?of ?memory|OutOfMemory|OOM|MemoryError|heap", re.I)
+_HEALTH = re.compile(r"health ?check|/health|/ping|readiness|liveness", re.I)
+_DESTRUCTIVE = re.compile(r"\brm\b|sqlite3?|truncate|chmod|chown|\bmv\b|>\s*/|dd\b|PRAGMA|vi\b|sed -i",
+                          re.I)
+
+
+@dataclass
+class Observation:
+    text: str
+    weight: float
+    source: str  # metrics | logs | events | traces | topology
+    ref: str = ""
+
+
+@dataclass
+class Hypothesis:
+    kind: str  # code_change, config_change, permission_change, manual_action, infrastructure_churn,
+    #            saturation, traffic_shift, memory_leak, queue_backlog, dependency_failure
+    fault: str  # the fault-library name it corresponds to (bad_deploy, config_change, …)
+    entity: str
+    statement: str
+    event: Event | None = None
+    instance: str = ""
+    observations: list[Observation] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return float(sum(o.weight for o in self.observations))
+
+    @property
+    def support(self) -> list[Observation]:
+        return [o for o in self.observations if o.weight > 0]
+
+    @property
+    def against(self) -> list[Observation]:
+        return [o for o in self.observations if o.weight < 0]
+
+    def add(self, text: str, weight: float, source: str, ref: str = "") -> None:
+        self.observations.append(Observation(text, weight, source, ref))
+
+
+def generate(ctx: Context) -> list[Hypothesis]:
+    """Every hypothesis, best first (ties: the stronger anomaly, then the entity name)."""
+    hyps: list[Hypothesis] = []
+    for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory, _queues,
+                _dependencies):
+        hyps.extend(gen(ctx))
+    for h in hyps:
+        if not ctx.on_alarm_path(h.entity) and h.kind != "infrastructure_churn":
+            h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology", -3, "topology")
+
+    def key(h: Hypothesis) -> tuple[float, float, str, str]:
+        a = ctx.entities.get(h.entity)
+        return (-h.score, -(a.score if a else 0.0), h.entity, h.kind)
+
+    return sorted(hyps, key=key)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _metric_ref(ctx: Context, entity: str, metric: str) -> str:
+    refs = ctx.evidence.metric_refs
+    return refs.get((entity, metric)) or refs.get(("*", "*"), "")
+
+
+def _anomaly_after(h: Hypothesis, ctx: Context, entity: str, since: float, what: str) -> None:
+    """Weigh when ``entity``'s anomaly started against the moment ``since`` of ``what``."""
+    a = ctx.entities.get(entity)
+    if a is None:
+        h.add(f"no metrics for {entity}", 0, "metrics")
+        return
+    if not a.anomalous:
+        s = a.top[0]
+        h.add(f"{entity} stayed within its normal range after {what} "
+              f"(largest deviation {s.dev.score:.1f} robust-σ on {s.metric})", -4, "metrics",
+              _metric_ref(ctx, entity, s.metric))
+        return
+    assert a.onset is not None
+    ref = _metric_ref(ctx, entity, a.top[0].metric)
+    if a.onset < since - ctx.tol():
+        h.add(f"{entity} was already anomalous at {clock(a.onset)}, before {what} "
+              f"at {clock(since)}", -3, "metrics", ref)
+    elif a.onset <= since + CHANGE_EFFECT_SECONDS:
+        h.add(f"{describe_anomaly(ctx, entity)}, {relative(a.onset, since).replace('the alarm', what)}",
+              3, "metrics", ref)
+        if abs(a.onset - since) <= 5 * 60:
+            h.add(f"the anomaly began within 5 min of {what}", 1, "metrics", ref)
+    else:
+        h.add(f"{entity}'s anomaly began {(a.onset - since) / 60:.0f} min after {what}: too late "
+              "to be its effect", -2, "metrics", ref)
+
+
+def _earlier_dependency(ctx: Context, entity: str) -> str | None:
+    """An anomalous dependency of ``entity`` whose anomaly started clearly before its own."""
+    mine = ctx.entity_onset(entity)
+    if mine is None:
+        return None
+    earlier = [(ctx.entity_onset(d), d) for d in ctx.dependencies(entity)
+               if ctx.anomalous(d) and ctx.kind(d) != "instance"]
+    earlier = [(t, d) for t, d in earlier if t is not None and t < mine - ctx.tol()]
+    return min(earlier)[1] if earlier else None
+
+
+def _top_errors(counter: Counter[str], n: int = 2) -> str:
+    return ", ".join(f"{k} ×{v}" for k, v in counter.most_common(n))
+
+
+def _suspect_window(ctx: Context, ev: Event) -> bool:
+    return ctx.onset - CHANGE_LOOKBACK_SECONDS <= ev.time <= ctx.onset + ctx.tol() + 60
+
+
+# -- generators ------------------------------------------------------------------------------
+
+def _changes(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for ev in ctx.events("deployment", "config_change"):
+        if not _suspect_window(ctx, ev):
+            continue
+        code = ev.kind == "deployment"
+        what = "the deployment" if code else "the config change"
+        h = Hypothesis("code_change" if code else "config_change",
+                       "bad_deploy" if code else "config_change", ev.entity,
+                       f"{ev.summary or ev.kind} on {ev.entity} at {clock(ev.time)} broke it", ev)
+        h.add(f"{ev.kind.replace('_', ' ')} on {ev.entity} at {clock(ev.time)}: {ev.summary}", 1,
+              "events", ev.ref)
+        _anomaly_after(h, ctx, ev.entity, ev.time, what)
+        new, types = ctx.new_errors(ev.entity, ev.time)
+        deps_named = _names_anomalous_dependency(ctx, ev.entity, new)
+        if len(new) >= 3 and not deps_named:
+            h.add(f"{len(new)} new errors on {ev.entity} after {what}, none before: "
+                  f"{_top_errors(types)}", 3, "logs", new[0].ref)
+            touched = _touched(ev)
+            hit = next((t for t in touched if any(t in x.text for x in new)), None)
+            if hit:
+                h.add(f"the errors point at `{hit}`, which {what} changed", 2, "logs", new[0].ref)
+        elif deps_named:
+            h.add(f"the new errors on {ev.entity} are failures calling {deps_named}, an anomalous "
+                  "dependency", -3, "logs", new[0].ref if new else "")
+        dep = _earlier_dependency(ctx, ev.entity)
+        if dep:
+            h.add(f"its dependency {dep} was anomalous first ({clock(ctx.entity_onset(dep) or 0)})",
+                  -2, "metrics", _metric_ref(ctx, dep, ctx.entities[dep].top[0].metric))
+        if _HEALTH.search(" ".join([ev.summary, *map(str, ev.details.values())])) and _churn_events(ctx):
+            h.add("it changed the health check and instances are being replaced since: see the "
+                  "instance churn", -1, "events", ev.ref)
+        out.append(h)
+    return out
+
+
+def _touched(ev: Event) -> list[str]:
+    """Names a change touched that may appear in an error: files (and their stems), config keys."""
+    names: list[str] = []
+    for f in ev.details.get("files") or []:
+        p = PurePosixPath(str(f))
+        names += [p.name, p.stem]
+    if ev.details.get("key"):
+        names.append(str(ev.details["key"]))
+    diff = str(ev.details.get("diff") or "")
+    for line in diff.splitlines():
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+            names += re.findall(r"['\"]([A-Za-z_][A-Za-z0-9_]{3,})['\"]", line)
+    return [n for n in dict.fromkeys(names) if len(n) >= 4]
+
+
+def _names_anomalous_dependency(ctx: Context, entity: str, lines: list) -> str:
+    """An anomalous dependency of ``entity`` that most of the error lines name, if any."""
+    if not lines:
+        return ""
+    deps = [d for d in ctx.dependencies(entity) if ctx.anomalous(d) and ctx.kind(d) != "instance"]
+    for d in sorted(deps, key=len, reverse=True):
+        if sum(d in x.text for x in lines) >= 0.5 * len(lines):
+            return d
+    return ""
+
+
+def _principal_service(ctx: Context, principal: str) -> str:
+    services = [n for n in ctx.deps if ctx.kind(n) in ("service", "gateway")]
+    hits = [s for s in services if s in principal]
+    return max(hits, key=len) if hits else ""
+
+
+def _permissions(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for ev in ctx.events("permission_change"):
+        action = str(ev.details.get("action", "")).lower()
+        if not _suspect_window(ctx, ev) or action in ("grant", "allow"):
+            continue
+        principal = str(ev.details.get("principal", ""))
+        svc = _principal_service(ctx, principal)
+        h = Hypothesis("permission_change", "permission_revoked", ev.entity,
+                       f"{ev.details.get('permission', 'access')} on {ev.entity} was revoked for "
+                       f"{principal or 'a principal'} at {clock(ev.time)}", ev)
+        h.add(f"permission change on {ev.entity} at {clock(ev.time)}: {ev.summary}", 1, "events", ev.ref)
+        denied = [x for x in ctx.errors(start=ev.time) if _DENIED.search(x.text)
+                  and (ev.entity in x.text or (svc and x.entity == svc))]
+        if denied:
+            who = Counter(x.entity for x in denied)
+            h.add(f"{len(denied)} access-denied errors since {clock(denied[0].time)} "
+                  f"({_top_errors(who)}) naming {ev.entity}", 5, "logs", denied[0].ref)
+            before = [x for x in ctx.errors(end=ev.time) if _DENIED.search(x.text) and ev.entity in x.text]
+            if before:
+                h.add(f"{len(before)} access-denied errors already before the change", -2, "logs",
+                      before[0].ref)
+        else:
+            h.add("no access-denied errors after the change", -4, "logs")
+        if svc:
+            _anomaly_after(h, ctx, svc, ev.time, "the permission change")
+        out.append(h)
+    return out
+
+
+def _host_sessions(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for ev in ctx.events("host_session"):
+        if not _suspect_window(ctx, ev):
+            continue
+        inst = str(ev.details.get("instance") or ev.details.get("host") or "")
+        commands = [str(c) for c in ev.details.get("commands") or []]
+        h = Hypothesis("manual_action", "manual_host_session", ev.entity,
+                       f"a manual session on {inst or 'a host'} of {ev.entity} at {clock(ev.time)} "
+                       "damaged its local state", ev, inst)
+        h.add(f"host session on {inst} ({ev.entity}) at {clock(ev.time)}: "
+              f"{'; '.join(commands[:3]) or ev.summary}", 1, "events", ev.ref)
+        if any(_DESTRUCTIVE.search(c) for c in commands):
+            h.add("the session ran commands that modify local files", 1, "events", ev.ref)
+        after = ctx.errors(ev.entity, start=ev.time)
+        with_inst = [x for x in after if x.instance]
+        if not after:
+            h.add(f"no errors on {ev.entity} after the session", -4, "logs")
+        elif with_inst and inst:
+            share = sum(x.instance == inst for x in with_inst) / len(with_inst)
+            n_inst = len({x.instance for x in ctx.errors(ev.entity)} | ctx.instances_of(ev.entity))
+            if share >= 0.7 and n_inst >= 2:
+                first = next(x for x in with_inst if x.instance == inst)
+                h.add(f"{share:.0%} of {len(with_inst)} errors on {ev.entity} since the session come "
+                      f"from {inst}, where it ran (first: {first.exc_type or first.message[:60]})", 5,
+                      "logs", first.ref)
+            else:
+                h.add(f"errors on {ev.entity} are spread over its instances ({share:.0%} on {inst})",
+                      -3, "logs", with_inst[0].ref)
+        _anomaly_after(h, ctx, ev.entity, ev.time, "the session")
+        out.append(h)
+    return out
+
+
+def _churn_events(ctx: Context, group: str | None = None) -> list[Event]:
+    return [e for e in ctx.events("instance_terminate")
+            if (group is None or e.entity == group) and ctx.onset - 1800 <= e.time <= ctx.end
+            and re.search(r"health|unhealthy", str(e.details.get("reason", "")) + e.summary, re.I)]
+
+
+def _churn(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for group in sorted({e.entity for e in _churn_events(ctx)}):
+        terms = _churn_events(ctx, group)
+        h = Hypothesis("infrastructure_churn", "instance_churn", group,
+                       f"instances of {group} keep failing their health check and are replaced")
+        weight = 4 if len(terms) >= 3 else 1
+        h.add(f"{len(terms)} instances of {group} terminated for failing health checks between "
+              f"{clock(terms[0].time)} and {clock(terms[-1].time)}", weight, "events", terms[0].ref)
+        in_service = ctx.metric(group, "instances_in_service")
+        if in_service and ctx.anomalous(group):
+            h.add(f"instances in service dropped ({in_service.dev.score:.1f} robust-σ)", 2, "metrics",
+                  _metric_ref(ctx, group, "instances_in_service"))
+        services = ctx.services_on(group)
+        hc = [x for s in services for x in ctx.errors(s, start=terms[0].time - 600)
+              if _HEALTH.search(x.text)]
+        if hc:
+            h.add(f"{len(hc)} health-check failures logged by {', '.join(sorted(services))}", 1, "logs",
+                  hc[0].ref)
+        cause = [e for e in ctx.events("deployment", "config_change")
+                 if (e.entity in services or e.entity == group)
+                 and terms[0].time - 1800 <= e.time <= terms[0].time]
+        if cause:
+            c = cause[-1]
+            h.event = c
+            h.statement += f", since {c.kind.replace('_', ' ')} {c.summary} at {clock(c.time)}"
+            h.add(f"{c.kind.replace('_', ' ')} on {c.entity} at {clock(c.time)} preceded the first "
+                  f"replacement: {c.summary}", 2, "events", c.ref)
+        out.append(h)
+    return out
+
+
+def _saturation(ctx: Context) -> list[Hypothesis]:
+    out = []
+    gateway_rise = _traffic_rise(ctx)
+    for entity, a in ctx.entities.items():
+        cpu = ctx.metric(entity, "cpu_utilisation")
+        if cpu is None or ctx.kind(entity) == "instance" or not a.anomalous:
+            continue
+        level = _level_after(ctx, entity, "cpu_utilisation")
+        if cpu.dev.signed <= 0 or cpu.dev.score < 3 or level < 0.8:
+            continue
+        surge = gateway_rise is not None and gateway_rise[0] >= 0.3
+        h = Hypothesis("traffic_shift" if surge else "saturation", "traffic_surge", entity,
+                       f"{entity} is saturated (CPU {level:.0%})"
+                       + (" by a surge of traffic" if surge else ""))
+        h.add(f"{entity} CPU at {level:.0%} from {clock(cpu.onset or ctx.onset)} "
+              f"({cpu.dev.score:.1f} robust-σ)", 3, "metrics", _metric_ref(ctx, entity, "cpu_utilisation"))
+        if surge and gateway_rise is not None:
+            h.add(f"requests at {gateway_rise[1]} rose {gateway_rise[0]:.0%} against the hour before",
+                  2, "metrics", _metric_ref(ctx, gateway_rise[1], "requests_per_s"))
+        lat = ctx.metric(entity, "latency_p95_ms")
+        if lat and lat.dev.score >= 3:
+            h.add(f"{entity} latency rose {lat.dev.score:.1f} robust-σ", 1, "metrics",
+                  _metric_ref(ctx, entity, "latency_p95_ms"))
+        out.append(h)
+    return out
+
+
+def _level_after(ctx: Context, entity: str, metric: str) -> float:
+    s = ctx.evidence.metrics.get((entity, metric))
+    if s is None:
+        return 0.0
+    after = s.values[s.timestamps >= ctx.onset]
+    return float(np.median(after)) if after.size else 0.0
+
+
+def _traffic_rise(ctx: Context) -> tuple[float, str] | None:
+    """Relative rise of requests at the entry point (gateway or alarm entity) after the onset."""
+    entries = [n for n in ctx.deps if ctx.kind(n) == "gateway"] or [ctx.alarm.entity]
+    for e in entries:
+        s = ctx.evidence.metrics.get((e, "requests_per_s"))
+        if s is None:
+            continue
+        before = s.values[(s.timestamps < ctx.onset) & (s.timestamps >= ctx.onset - 3600)]
+        after = s.values[s.timestamps >= ctx.onset]
+        if before.size and after.size and np.median(before) > 0:
+            return float(np.median(after) / np.median(before) - 1.0), e
+    return None
+
+
+def _memory(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for (entity, metric), s in ctx.evidence.metrics.items():
+        if metric != "memory_mb" or ctx.kind(entity) == "instance":
+            continue
+        w = (s.timestamps >= ctx.onset - 3600) & (s.timestamps <= ctx.end)
+        t, v = s.timestamps[w], s.values[w]
+        if t.size < 10 or float(np.median(v[: max(3, t.size // 10)])) <= 0:
+            continue
+        slope, intercept = np.polyfit(t - t[0], v, 1)
+        fit = slope * (t - t[0]) + intercept
+        r2 = 1 - float(np.sum((v - fit) ** 2)) / max(float(np.sum((v - v.mean()) ** 2)), 1e-12)
+        growth = float(fit[-1] / max(fit[0], 1e-9) - 1)
+        if growth < 0.25 or r2 < 0.6:
+            continue
+        h = Hypothesis("memory_leak", "memory_leak", entity,
+                       f"{entity} leaks memory (+{growth:.0%} in {(t[-1] - t[0]) / 60:.0f} min)")
+        h.add(f"{entity} memory climbed steadily by {growth:.0%} over {(t[-1] - t[0]) / 60:.0f} min "
+              f"(linear fit r²={r2:.2f})", 4, "metrics", _metric_ref(ctx, entity, metric))
+        oom = [x for x in ctx.errors(entity, start=ctx.onset - 3600) if _OOM.search(x.text)]
+        if oom:
+            h.add(f"{len(oom)} out-of-memory errors on {entity}", 3, "logs", oom[0].ref)
+        deps = [e for e in ctx.events("deployment") if e.entity == entity and e.time <= t[-1]
+                and e.time >= ctx.onset - 4 * 3600]
+        if deps:
+            h.event = deps[-1]
+            h.add(f"the climb follows deployment {deps[-1].summary} at {clock(deps[-1].time)}", 1,
+                  "events", deps[-1].ref)
+        out.append(h)
+    return out
+
+
+def _queues(ctx: Context) -> list[Hypothesis]:
+    out = []
+    for q, a in ctx.entities.items():
+        depth = ctx.metric(q, "depth")
+        if ctx.kind(q) != "queue" or depth is None or depth.dev.signed <= 0 or depth.dev.score < 3:
+            continue
+        consumers = sorted(x for x, y, rel in ctx.deps.edges(data="relation") if y == q and rel == "consumes")
+        for c in consumers or [q]:
+            h = Hypothesis("queue_backlog", "queue_backlog", c,
+                           f"{c} stopped keeping up with {q}: the backlog grows")
+            h.add(f"{q} depth rose {depth.dev.score:.1f} robust-σ from {clock(depth.onset or ctx.onset)}",
+                  3, "metrics", _metric_ref(ctx, q, "depth"))
+            errs = ctx.errors(c, start=ctx.onset - ctx.tol()) if c != q else []
+            if errs:
+                h.add(f"{len(errs)} errors on the consumer {c}", 2, "logs", errs[0].ref)
+            if c != q and ctx.anomalous(c):
+                h.add(describe_anomaly(ctx, c), 1, "metrics")
+            out.append(h)
+    return out
+
+
+def _dependencies(ctx: Context) -> list[Hypothesis]:
+    """The deepest anomalous dependencies: anomalous, with no anomalous dependency of their own
+    that started earlier, and explaining anomalous dependents."""
+    out = []
+    for d, a in ctx.entities.items():
+        if not a.anomalous or ctx.kind(d) in ("instance", "gateway") or a.onset is None:
+            continue
+        if _earlier_dependency(ctx, d) or any(
+                ctx.anomalous(x) and x != d and (ctx.entity_onset(x) or 0) <= a.onset + ctx.tol()
+                and ctx.kind(x) != "instance" for x in ctx.dependencies(d)):
+            continue
+        callers = sorted(x for x in ctx.dependents(d)
+                         if ctx.anomalous(x) and (ctx.entity_onset(x) or 0) >= a.onset - ctx.tol())
+        h = Hypothesis("dependency_failure", "slow_dependency", d,
+                       f"{d} degraded and its dependents failed with it")
+        h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency", 2, "metrics",
+              _metric_ref(ctx, d, a.top[0].metric))
+        if callers:
+            h.add(f"it explains {len(callers)} anomalous dependent(s) whose anomaly started at or "
+                  f"after its own: {', '.join(callers[:5])}", min(3, len(callers)), "topology")
+        named = [x for x in ctx.errors(start=a.onset - ctx.tol()) if x.entity != d and d in x.text
+                 and _TIMEOUT.search(x.text)]
+        if named:
+            h.add(f"{len(named)} timeout/unavailable errors naming {d} "
+                  f"({_top_errors(Counter(x.entity for x in named))})", 3, "logs", named[0].ref)
+        out.append(h)
+    return out

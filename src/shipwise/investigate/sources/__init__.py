@@ -1,0 +1,44 @@
+"""Evidence sources behind one interface (:class:`EvidenceSource`): files of a case directory,
+Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shipwise.investigate.settings import InvestigateSettings
+from shipwise.investigate.sources.base import EvidenceSource, gather
+from shipwise.investigate.sources.files import (
+    EventFiles,
+    LogFiles,
+    RunbookFiles,
+    TopologyFile,
+    TraceFiles,
+    case_sources,
+)
+
+__all__ = ["EvidenceSource", "case_sources", "gather", "sources_from_settings"]
+
+
+def sources_from_settings(settings: InvestigateSettings, db: Path | None = None) -> list[EvidenceSource]:
+    """The sources configured in the ``investigate.sources`` section (and the store, if any)."""
+    s = settings.sources
+    out: list[EvidenceSource] = []
+    if s.prometheus is not None:
+        from shipwise.investigate.sources.prometheus import PrometheusSource
+
+        out.append(PrometheusSource(s.prometheus))
+    if s.topology is not None:
+        out.append(TopologyFile(s.topology.path))
+    if s.logs is not None:
+        out.append(LogFiles(s.logs.paths))
+    if s.traces is not None:
+        out.append(TraceFiles(s.traces.paths))
+    if s.events is not None:
+        out.append(EventFiles(s.events.paths))
+    if s.runbooks is not None:
+        out.append(RunbookFiles(s.runbooks.paths))
+    if db is not None and s.store.enabled and Path(db).is_file():
+        from shipwise.investigate.sources.store import StoreDeployments
+
+        out.append(StoreDeployments(Path(db), s.store))
+    return out
