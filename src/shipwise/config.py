@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shipwise.errors import ConfigError
+from shipwise.investigate.settings import InvestigateSettings
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
@@ -55,6 +56,35 @@ class CostSettings(BaseModel):
     )
 
 
+class WebhookSettings(BaseModel):
+    """Alarm webhooks (``shipwise serve``): the shared secret senders present."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Shared secret (also $SHIPWISE_WEBHOOK_SECRET); without one, webhooks are refused unless
+    #: the server runs with --insecure-webhooks.
+    secret: SecretStr | None = None
+    #: Larger bodies are answered 413 and not stored.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (make one with: python -c "
+                             "'import secrets; print(secrets.token_urlsafe(32))')")
+        return v
+
+
+class ServerSettings(BaseModel):
+    """``shipwise serve``: where it listens (flags override) and how long shutdown waits."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    #: On shutdown, wait this long for queued investigations (the rest resume on the next start).
+    drain_seconds: Annotated[float, Field(ge=0)] = 60.0
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     db: Path = Path(DEFAULT_DB)
@@ -62,6 +92,10 @@ class Settings(BaseModel):
     bots: BotSettings = Field(default_factory=BotSettings)
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings(min_group_size=5))
     cost: CostSettings = Field(default_factory=lambda: CostSettings(min_improvement=0.05))
+    investigate: InvestigateSettings = Field(
+        default_factory=lambda: InvestigateSettings(lookback_minutes=120, after_minutes=2))
+    webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
 
     @field_validator("db", "key_file", mode="before")
     @classmethod
@@ -96,6 +130,10 @@ def load_settings(
         data["db"] = env["SHIPWISE_DB"]
     if env.get("SHIPWISE_KEY_FILE"):
         data["key_file"] = env["SHIPWISE_KEY_FILE"]
+    if env.get("SHIPWISE_WEBHOOK_SECRET"):
+        webhooks = data.get("webhooks")
+        webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
+        data["webhooks"] = {**webhooks, "secret": env["SHIPWISE_WEBHOOK_SECRET"]}
     if db is not None:
         data["db"] = db
     try:

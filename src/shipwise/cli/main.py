@@ -25,6 +25,9 @@ LAZY_COMMANDS = {
     "cost": "shipwise.cli.cost:cost",
     "report": "shipwise.cli.report:report",
     "rca": "shipwise.cli.rca:rca",
+    "serve": "shipwise.cli.serve:serve_cmd",
+    "investigate": "shipwise.cli.investigate:investigate_cmd",
+    "investigations": "shipwise.cli.investigate:investigations",
 }
 
 
@@ -59,6 +62,9 @@ HELP = {
     "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
     "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
     "rca": "Rank root causes for an incident case; evaluate on labelled data.",
+    "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
+    "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
+    "investigations": "Stored investigations (list, show).",
 }
 
 

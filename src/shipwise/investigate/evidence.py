@@ -86,10 +86,12 @@ class Spans:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts])
-                     for f in ("trace_id", "span_id", "parent_id", "service", "start", "error",
-                               "customer")),
-                   refs=tuple(r for p in parts for r in p.refs))
+        def cat(f: str) -> np.ndarray:
+            return np.concatenate([getattr(p, f) for p in parts])
+
+        return cls(trace_id=cat("trace_id"), span_id=cat("span_id"), parent_id=cat("parent_id"),
+                   service=cat("service"), start=cat("start"), error=cat("error"),
+                   customer=cat("customer"), refs=tuple(r for p in parts for r in p.refs))
 
 
 @dataclass(frozen=True)

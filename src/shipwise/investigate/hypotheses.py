@@ -397,7 +397,7 @@ def _memory(ctx: Context) -> list[Hypothesis]:
 
 def _queues(ctx: Context) -> list[Hypothesis]:
     out = []
-    for q, a in ctx.entities.items():
+    for q in ctx.entities:
         depth = ctx.metric(q, "depth")
         if ctx.kind(q) != "queue" or depth is None or depth.dev.signed <= 0 or depth.dev.score < 3:
             continue

@@ -17,7 +17,7 @@ from shipwise.investigate.triage import Context
 
 def customer_impact(ctx: Context) -> dict[str, Any]:
     start, end = ctx.onset, ctx.end
-    services = []
+    services: list[dict[str, Any]] = []
     for (entity, metric), s in sorted(ctx.evidence.metrics.items()):
         if metric != "error_rate" or ctx.kind(entity) == "instance":
             continue

@@ -164,7 +164,7 @@ def _replace_instance(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, lis
                        Step(f"Keep a copy of its local state for the post-incident review ({inst})")]
     out["pre_validate"].append(Step(f"Check the other instances of {h.entity} are healthy and can take its traffic"))
     if p.type == "kubernetes":
-        out["apply"].append(Step(f"Delete the damaged pod; its deployment starts a fresh one",
+        out["apply"].append(Step("Delete the damaged pod; its deployment starts a fresh one",
                                  f"{p.k8s} delete pod {inst}"))
     else:
         out["apply"].append(Step("Take it out of service and let the group launch a fresh one",

@@ -60,7 +60,8 @@ class SourcesSettings(BaseModel):
     events: PathsSettings | None = None
     topology: TopologySettings | None = None
     runbooks: PathsSettings | None = None
-    store: StoreSourceSettings = Field(default_factory=lambda: StoreSourceSettings(enabled=True))
+    store: StoreSourceSettings = Field(
+        default_factory=lambda: StoreSourceSettings(enabled=True, environment="production"))
 
 
 class InvestigateSettings(BaseModel):

@@ -130,7 +130,7 @@ def save_investigation(settings: Settings, record: dict[str, Any], *,
 def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
     from shipwise.services.context import open_store
 
-    with open_store(settings, read_only=True) as s:
+    with open_store(settings) as s:  # read-write: shares a running server's connection
         return s.query(
             "SELECT id, created_at, alarm_id, entity, metric, alarm_at, status, root_cause_entity, "
             "root_cause_kind, confidence, summary, seconds FROM investigation "
@@ -143,7 +143,7 @@ def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
     from shipwise.errors import NotFoundError
     from shipwise.services.context import open_store
 
-    with open_store(settings, read_only=True) as s:
+    with open_store(settings) as s:  # read-write: shares a running server's connection
         rows = s.query("SELECT record FROM investigation WHERE id = ?", [inv_id])
     if not rows:
         raise NotFoundError(f"no investigation {inv_id!r}", hint="shipwise investigations list")

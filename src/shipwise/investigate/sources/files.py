@@ -174,10 +174,12 @@ class TraceFiles(_PathsSource):
             _otlp_rows(json.loads(f.read_text()), cols)
         start = np.asarray(cols["start"], dtype=float)
         keep = (start >= scope.start) & (start <= scope.end)
-        spans = Spans(*(np.asarray(cols[k], dtype=object)[keep] for k in
-                        ("trace_id", "span_id", "parent_id", "service")),
-                      start[keep], np.asarray(cols["error"], dtype=bool)[keep],
-                      np.asarray(cols["customer"], dtype=object)[keep],
+        def col(k: str) -> np.ndarray:
+            return np.asarray(cols[k], dtype=object)[keep]
+
+        spans = Spans(trace_id=col("trace_id"), span_id=col("span_id"), parent_id=col("parent_id"),
+                      service=col("service"), start=start[keep],
+                      error=np.asarray(cols["error"], dtype=bool)[keep], customer=col("customer"),
                       refs=tuple(str(f) for f in self.files()))
         return Evidence(spans=spans)
 

@@ -35,7 +35,7 @@ class StoreDeployments(EvidenceSource):
     def fetch(self, scope: Scope) -> Evidence:
         import duckdb
 
-        con = duckdb.connect(str(self.db), read_only=True)
+        con = duckdb.connect(str(self.db))  # shares a running server's connection
         try:
             rows = con.execute(
                 """
@@ -76,10 +76,11 @@ def _diff(repo_path: str, old: str | None, new: str) -> dict[str, Any]:
 
     repo = pygit2.Repository(str(Path(repo_path).expanduser()))
     try:
-        new_c = repo.revparse_single(new)
-        old_c = repo.revparse_single(old) if old else new_c.parents[0] if new_c.parents else None
+        new_c = repo.revparse_single(new).peel(pygit2.Commit)
+        old_c = (repo.revparse_single(old).peel(pygit2.Commit) if old
+                 else new_c.parents[0] if new_c.parents else None)
     except (KeyError, ValueError):
         return {}
     diff = repo.diff(old_c, new_c) if old_c is not None else new_c.tree.diff_to_tree(swap=True)
-    files = [p.delta.new_file.path for p in diff]
+    files = [p.delta.new_file.path for p in diff if p is not None]
     return {"files": files, "diff": diff.patch[:MAX_DIFF_CHARS] if diff.patch else ""}

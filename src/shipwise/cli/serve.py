@@ -1,0 +1,57 @@
+"""``shipwise serve``: the HTTP server (alarm webhooks, health checks) under uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from shipwise.errors import ConfigError, StoreError
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Interface to listen on [default: server.host, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port [default: server.port, 8000].")
+@click.option("--insecure-webhooks", is_flag=True,
+              help="Accept webhooks without a secret when none is configured (local demos; "
+                   "loopback host only).")
+@click.pass_context
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
+              insecure_webhooks: bool) -> None:
+    """Receive alarms by webhook and investigate them in the background.
+
+    Endpoints: POST /webhooks/alertmanager, /webhooks/dynatrace, /webhooks/cloudwatch,
+    /webhooks/generic and /webhooks/alarm (any kind); GET /healthz and /readyz. Webhooks need the
+    shared secret (webhooks.secret or SHIPWISE_WEBHOOK_SECRET) as a Bearer token, Basic auth
+    password or ?token=. See docs/alarms.md. The server holds the store open while it runs."""
+    from shipwise.cli.main import settings_from
+
+    settings = settings_from(ctx)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    if not settings.db.exists():
+        raise StoreError(f"no shipwise store at {settings.db}", hint="run `shipwise init` first")
+    secret = settings.webhooks.secret is not None
+    if insecure_webhooks and not secret and host not in LOOPBACK:
+        raise ConfigError(f"--insecure-webhooks on {host}: anyone who reaches it could post alarms",
+                          hint="listen on 127.0.0.1, or configure webhooks.secret")
+
+    import uvicorn
+
+    from shipwise.server import create_app
+
+    app = create_app(settings, insecure_webhooks=insecure_webhooks)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"shipwise serving {settings.db} on http://{shown}:{port}")
+    click.echo(f"  webhooks: http://{shown}:{port}/webhooks/{{alertmanager,dynatrace,cloudwatch,"
+               "generic,alarm}")
+    if secret:
+        click.echo("  auth: shared secret (Authorization: Bearer, Basic password or ?token=)")
+    elif insecure_webhooks:
+        click.echo("  auth: NONE (--insecure-webhooks): for local demos only")
+    else:
+        click.echo("  auth: no secret configured, webhooks answer 503 "
+                   "(set webhooks.secret or SHIPWISE_WEBHOOK_SECRET)")
+    click.echo("  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)")
+    uvicorn.run(app, host=host, port=port, log_level="info")

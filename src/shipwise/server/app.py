@@ -1,0 +1,46 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shipwise import __version__
+from shipwise.config import Settings
+from shipwise.server import health, webhooks
+from shipwise.server.errors import install_error_handlers
+from shipwise.server.security import RedactToken
+from shipwise.server.state import ServerState
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAPI:
+    """The shipwise HTTP app. Startup starts the investigation worker (and resumes alarms left
+    uninvestigated); shutdown lets it finish what is queued (up to ``server.drain_seconds``)."""
+    state = ServerState(settings, insecure_webhooks=insecure_webhooks)
+    redact = RedactToken()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        access = logging.getLogger("uvicorn.access")
+        access.addFilter(redact)
+        if state.webhook_auth == "disabled":
+            log.warning("webhooks are disabled: set webhooks.secret or SHIPWISE_WEBHOOK_SECRET")
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+            access.removeFilter(redact)
+
+    app = FastAPI(title="shipwise", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.shipwise = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    return app

@@ -1,0 +1,94 @@
+"""Webhook authentication by a shared secret, and keeping that secret out of access logs.
+
+Senders present the secret as ``Authorization: Bearer <secret>`` (Alertmanager's
+``http_config.authorization``), as the password of HTTP Basic auth (SNS:
+``https://user:<secret>@host/…``), or as ``?token=<secret>`` for senders that set no headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shipwise.server.errors import ApiError
+from shipwise.server.state import ServerState
+
+_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+REALM = 'Basic realm="shipwise webhooks", charset="UTF-8"'
+HOW = ("send Authorization: Bearer <secret> (or HTTP Basic auth with the secret as password, or "
+       "?token=<secret> when the sender cannot set headers)")
+
+
+def server_state(request: Request) -> ServerState:
+    state = request.app.state.shipwise
+    assert isinstance(state, ServerState)
+    return state
+
+
+def webhook_auth(request: Request) -> ServerState:
+    """FastAPI dependency: the server state, once the request has shown the webhook secret."""
+    state = server_state(request)
+    secret = state.webhook_secret
+    if secret is None:
+        if state.insecure_webhooks:
+            return state
+        raise ApiError(503, "webhooks are disabled: no shared secret is configured",
+                       hint="set webhooks.secret in shipwise.yaml or SHIPWISE_WEBHOOK_SECRET, then "
+                            "restart (or run `shipwise serve --insecure-webhooks` for a local demo)")
+    presented = presented_secret(request)
+    if presented is None:
+        raise ApiError(401, "webhook credentials missing", hint=HOW,
+                       headers={"WWW-Authenticate": REALM})
+    if not _same(presented, secret):
+        raise ApiError(403, "wrong webhook secret", hint="use the secret configured in "
+                       "webhooks.secret (or SHIPWISE_WEBHOOK_SECRET)")
+    return state
+
+
+def presented_secret(request: Request) -> bytes | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip().encode()
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(401, "malformed Basic authorization header", hint=HOW,
+                               headers={"WWW-Authenticate": REALM}) from None
+            return decoded.partition(b":")[2]
+        raise ApiError(401, f"unsupported authorization scheme {scheme!r}", hint=HOW,
+                       headers={"WWW-Authenticate": REALM})
+    token = request.query_params.get("token")
+    return token.encode() if token is not None else None
+
+
+def _same(a: bytes, b: bytes) -> bool:
+    # Hash first so the comparison takes the same time whatever the lengths.
+    return hmac.compare_digest(hashlib.sha256(a).digest(), hashlib.sha256(b).digest())
+
+
+#: a route parameter typed with this receives the server state
+State = Annotated[ServerState, Depends(server_state)]
+#: the same, for webhooks: only once the request has shown the shared secret
+WebhookState = Annotated[ServerState, Depends(webhook_auth)]
+
+
+class RedactToken(logging.Filter):
+    """Replace ``token=…`` in uvicorn's access log lines with ``token=***``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            if isinstance(args[2], str):
+                args[2] = _TOKEN.sub(r"\1***", args[2])
+                record.args = tuple(args)
+        return True

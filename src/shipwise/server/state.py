@@ -1,0 +1,98 @@
+"""What requests share: one store connection (behind a lock) and the investigation worker.
+
+DuckDB lets one process hold a file read-write; inside it every connection to that file must use
+the same configuration. So the server keeps a single read-write :class:`Store` and lends it out
+under a lock (:meth:`SharedStore.session`): writes are serialised and a webhook waits at most for
+another webhook's few milliseconds, never for an investigation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shipwise.config import Settings
+from shipwise.errors import StoreError
+from shipwise.server.worker import InvestigationWorker
+from shipwise.store.duckdb_store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SharedStore:
+    """One read-write store connection, opened on first use, lent out under a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: Store | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @contextmanager
+    def session(self) -> Iterator[Store]:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the server is shutting down", hint="retry in a moment")
+            if self._store is None:
+                self._store = Store.open(self.path)  # migrates; StoreError when missing
+            yield self._store
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+class ServerState:
+    """Settings, the shared store and the worker, for the life of one app."""
+
+    def __init__(self, settings: Settings, *, insecure_webhooks: bool = False) -> None:
+        self.settings = settings
+        self.insecure_webhooks = insecure_webhooks
+        secret = settings.webhooks.secret
+        self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
+        self.store = SharedStore(settings.db)
+        self.worker = InvestigationWorker(self._investigate)
+
+    @property
+    def webhook_auth(self) -> str:
+        """``secret`` | ``insecure`` (no secret, --insecure-webhooks) | ``disabled``."""
+        if self.webhook_secret is not None:
+            return "secret"
+        return "insecure" if self.insecure_webhooks else "disabled"
+
+    def start(self) -> None:
+        from shipwise.services.alarms import pending_alarm_ids
+
+        self.worker.start()
+        try:
+            pending = pending_alarm_ids(self.settings, session=self.store.session)
+        except StoreError as exc:
+            log.warning("store not ready: %s%s", exc, f" ({exc.hint})" if exc.hint else "")
+            return
+        if pending:
+            log.info("resuming %d alarm(s) not investigated yet", len(pending))
+            self.worker.submit(pending)
+
+    def stop(self) -> None:
+        self.worker.stop(self.settings.server.drain_seconds)
+        self.store.close()
+
+    def receive(self, body: bytes, kind: str | None) -> dict[str, Any]:
+        """Store a webhook body; queue its new alarms for investigation."""
+        from shipwise.services.alarms import receive_alarm
+
+        result = receive_alarm(self.settings, body, kind, session=self.store.session)
+        self.worker.submit(result["accepted"])
+        return result
+
+    def _investigate(self, ids: list[str]) -> None:
+        from shipwise.services.alarms import start_investigations
+
+        start_investigations(self.settings, ids, session=self.store.session)

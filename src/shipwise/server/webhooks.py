@@ -1,0 +1,84 @@
+"""Alarm webhooks: ``POST /webhooks/{alertmanager,dynatrace,cloudwatch,generic}`` and
+``/webhooks/alarm`` (kind detected from the payload's shape).
+
+Every body is stored before the answer, malformed ones too. Answers: 202 with the new alarm ids
+(investigated in the background), 400 ``{"error", "hint", "id"}`` for a malformed payload (kept
+with its reason), 200 with the ``SubscribeURL`` for an SNS subscription confirmation (shipwise
+fetches nothing itself: an operator confirms it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from shipwise.server.errors import ApiError
+from shipwise.server.security import WebhookState
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+#: path -> alarm kind (None: detected from the payload)
+ROUTES: dict[str, str | None] = {
+    "alertmanager": "alertmanager", "dynatrace": "dynatrace", "cloudwatch": "cloudwatch",
+    "generic": "generic", "alarm": None,
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (413, not stored)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"payload larger than {limit} bytes; not stored",
+                    hint="raise webhooks.max_body_bytes, or send fewer alerts per notification "
+                         "(Alertmanager: max_alerts)")
+
+
+def _receiver(kind: str | None) -> Callable[..., Awaitable[JSONResponse]]:
+    async def receive(request: Request, state: WebhookState) -> JSONResponse:
+        body = await read_body(request, state.settings.webhooks.max_body_bytes)
+        result = await run_in_threadpool(state.receive, body, kind)
+        return respond(result)
+
+    receive.__name__ = f"receive_{kind or 'alarm'}"
+    receive.__doc__ = (f"Receive a {kind} alarm payload." if kind else
+                       "Receive an alarm payload of any supported kind (detected from its shape).")
+    return receive
+
+
+def respond(result: dict[str, Any]) -> JSONResponse:
+    ids = result["ids"]
+    if result["rejected"]:
+        raise ApiError(400, result["rejected"], hint=result["hint"], id=ids[0], stored=True,
+                       duplicate=result["duplicate"])
+    body: dict[str, Any] = {k: result[k] for k in ("kind", "accepted", "duplicates", "resolved",
+                                                  "duplicate", "ids")}
+    sub = result["subscription"]
+    if sub is not None:
+        body.update(id=ids[-1], subscription=sub, note=(
+            "shipwise does not confirm SNS subscriptions itself (it makes no outbound calls): "
+            "open subscribe_url, or run `aws sns confirm-subscription --topic-arn <topic_arn> "
+            "--token <Token>`, to start receiving alarms" if sub["type"] ==
+            "SubscriptionConfirmation" else "the subscription was removed"))
+        return JSONResponse(body, status_code=200)
+    return JSONResponse(body, status_code=202)
+
+
+for _path, _kind in ROUTES.items():
+    router.add_api_route(f"/{_path}", _receiver(_kind), methods=["POST"], status_code=202,
+                         name=f"webhook_{_path}")

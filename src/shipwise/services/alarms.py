@@ -1,0 +1,247 @@
+"""Alarm intake: store what a webhook delivered, then hand each new alarm to the investigation engine.
+
+Every body is kept (``alarm_intake.payload``), malformed ones too (status ``rejected`` with the
+reason). Each alarm gets one row whose id is derived from the alert's identity
+(:func:`intake_id`), so a body delivered twice — Alertmanager retries and repeats — lands on the
+same rows: their ``deliveries`` count goes up and nothing is investigated twice.
+
+Statuses: ``accepted`` → ``investigating`` → ``investigated`` | ``failed``; ``rejected`` (malformed
+body), ``resolved`` (a resolved alert, OK alarm or closed problem: nothing to investigate),
+``subscription`` (an SNS subscription handshake, confirmed by an operator).
+
+The functions take an optional ``session``: a callable returning a context manager that yields an
+open :class:`~shipwise.store.duckdb_store.Store`. The server passes its one shared, locked
+connection; without it each call opens the store itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from shipwise.config import Settings
+from shipwise.errors import InputError, NotFoundError, ShipwiseError
+from shipwise.investigate.alarms import (
+    KINDS,
+    AlarmBatch,
+    alarm_from_dict,
+    alarm_to_dict,
+    parse_alarm_batch,
+)
+from shipwise.store.duckdb_store import Store
+
+log = logging.getLogger(__name__)
+
+StoreSession = Callable[[], AbstractContextManager[Store]]
+
+STATUSES = ("accepted", "rejected", "resolved", "subscription", "investigating", "investigated",
+            "failed")
+#: Rows a worker still has to investigate (``investigating``: interrupted by a stop or crash).
+PENDING = ("accepted", "investigating")
+
+
+def intake_id(alarm_key: str) -> str:
+    """The intake row id of an alarm key: ``alm-`` + 16 hex digits of its SHA-256."""
+    return "alm-" + hashlib.sha256(alarm_key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: str
+    status: str
+    alarm: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def receive_alarm(settings: Settings, body: bytes, kind: str | None,
+                  received_at: float | None = None, *,
+                  session: StoreSession | None = None) -> dict[str, Any]:
+    """Store a webhook body and say what it held.
+
+    Returns ``{"kind", "accepted": [new alarm ids], "duplicates": [ids seen before],
+    "rejected": reason | None, "hint", "resolved": n, "duplicate": bool, "subscription": {...} |
+    None, "ids": [every row id of this body]}``. ``duplicate`` is true when the body brought
+    nothing new. Only ``accepted`` ids still need investigating.
+    """
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"unknown alarm kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    received_at = time.time() if received_at is None else float(received_at)
+    sha = hashlib.sha256(body).hexdigest()
+    batch: AlarmBatch | None = None
+    reason: InputError | None = None
+    crash: Exception | None = None
+    try:
+        batch = parse_alarm_batch(body, kind, received_at=received_at)
+    except InputError as exc:
+        reason = exc
+    except Exception as exc:  # a parser bug: keep the body, then let the caller see the failure
+        crash = exc
+        reason = InputError(f"internal error while reading the payload: {exc!r}")
+    rows = _rows(batch, reason, sha)
+    fresh, seen = _store(session or _opener(settings), rows, body, sha,
+                         batch.kind if batch else kind, received_at)
+    if crash is not None:
+        raise crash
+    ids = [intake_id(r.key) for r in rows]
+    sub = batch.subscription if batch else None
+    return {
+        "kind": batch.kind if batch else kind,
+        "accepted": [i for i, r in zip(ids, rows, strict=True) if r.status == "accepted" and i in fresh],
+        "duplicates": [i for i in ids if i in seen],
+        "rejected": str(reason) if reason else None,
+        "hint": reason.hint if reason else None,
+        "resolved": len(batch.resolved) if batch else 0,
+        "duplicate": not fresh,
+        "subscription": None if sub is None else {
+            "type": sub.type, "topic_arn": sub.topic_arn, "message_id": sub.message_id,
+            "subscribe_url": sub.subscribe_url},
+        "ids": ids,
+    }
+
+
+def _rows(batch: AlarmBatch | None, reason: InputError | None, sha: str) -> list[_Row]:
+    if batch is None:
+        return [_Row(f"rejected:{sha}", "rejected", error=str(reason) if reason else None)]
+    rows = [_Row(str(a.source["key"]), "accepted", alarm_to_dict(a)) for a in batch.alarms]
+    rows += [_Row(f"{n.key}:{n.state}", "resolved",
+                  {"entity": n.entity, "name": n.name, "state": n.state}) for n in batch.resolved]
+    if batch.subscription is not None:
+        rows.append(_Row(f"sns:{batch.subscription.message_id or sha}", "subscription"))
+    unique: dict[str, _Row] = {}
+    for r in rows:  # the same alert twice in one body is one row
+        unique.setdefault(r.key, r)
+    return list(unique.values())
+
+
+def _store(session: StoreSession, rows: list[_Row], body: bytes, sha: str, kind: str | None,
+           received_at: float) -> tuple[set[str], set[str]]:
+    """Insert new rows, count a delivery on known ones: (new ids, known ids)."""
+    payload = body.decode("utf-8", errors="backslashreplace")
+    ids = [intake_id(r.key) for r in rows]
+    with session() as store, store.transaction() as con:
+        known = {str(r[0]) for r in con.execute(
+            "SELECT id FROM alarm_intake WHERE list_contains(?, id)", [ids]).fetchall()}
+        fresh: set[str] = set()
+        for row_id, row in zip(ids, rows, strict=True):
+            if row_id in known:
+                continue
+            con.execute(
+                "INSERT INTO alarm_intake (id, received_at, source_kind, status, error, payload, "
+                "payload_sha256, alarm, alarm_key) VALUES (?, to_timestamp(?), ?, ?, ?, ?, ?, ?, ?)",
+                [row_id, received_at, kind, row.status, row.error, payload, sha,
+                 None if row.alarm is None else json.dumps(row.alarm, default=str), row.key])
+            fresh.add(row_id)
+        if known:
+            con.execute("UPDATE alarm_intake SET deliveries = deliveries + 1 "
+                        "WHERE list_contains(?, id)", [sorted(known)])
+    return fresh, known
+
+
+_COLUMNS = ("id, received_at, source_kind, status, error, alarm_key, deliveries, payload_sha256, "
+            "investigation_id, CAST(alarm AS VARCHAR) AS alarm")
+
+
+def list_alarms(settings: Settings, status: str | None = None, limit: int = 50, *,
+                session: StoreSession | None = None) -> list[dict[str, Any]]:
+    """The latest intake rows, newest first (without the raw payload; see :func:`get_alarm`)."""
+    if status is not None and status not in STATUSES:
+        raise InputError(f"unknown intake status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= 10_000:
+        raise InputError(f"limit {limit} is out of range", hint="use 1 to 10000")
+    where = "WHERE status = ?" if status else ""
+    with (session or _opener(settings))() as store:
+        rows = store.query(
+            f"SELECT {_COLUMNS} FROM alarm_intake {where} ORDER BY received_at DESC, id LIMIT ?",
+            [*([status] if status else []), limit])
+    return [_public(r) for r in rows]
+
+
+def get_alarm(settings: Settings, alarm_id: str, *,
+              session: StoreSession | None = None) -> dict[str, Any]:
+    """One intake row with its raw payload."""
+    with (session or _opener(settings))() as store:
+        rows = store.query(f"SELECT {_COLUMNS}, payload FROM alarm_intake WHERE id = ?",
+                           [alarm_id])
+    if not rows:
+        raise NotFoundError(f"no alarm {alarm_id!r} in the intake")
+    return _public(rows[0])
+
+
+def pending_alarm_ids(settings: Settings, *, session: StoreSession | None = None) -> list[str]:
+    """Accepted alarms not investigated yet (oldest first), e.g. after a restart."""
+    with (session or _opener(settings))() as store:
+        rows = store.query("SELECT id FROM alarm_intake WHERE list_contains(?, status) "
+                           "ORDER BY received_at, id", [list(PENDING)])
+    return [str(r["id"]) for r in rows]
+
+
+def start_investigations(settings: Settings, ids: Iterable[str], *,
+                         session: StoreSession | None = None) -> list[dict[str, Any]]:
+    """Investigate each accepted alarm, one after the other, recording the outcome on its row.
+
+    Calls ``shipwise.services.investigate.investigate_alarm(settings, alarm, alarm_id)`` (imported
+    here, lazily). The row goes ``investigating`` → ``investigated`` with ``investigation_id``, or
+    ``failed`` with the error (the engine missing or raising included). Rows not pending are
+    skipped. Returns ``[{"id", "status", "investigation_id" | "error"}]``.
+    """
+    session = session or _opener(settings)
+    out = []
+    for alarm_id in ids:
+        with session() as store, store.transaction() as con:
+            row = con.execute("SELECT status, CAST(alarm AS VARCHAR) FROM alarm_intake WHERE id = ?",
+                              [alarm_id]).fetchone()
+            if row is None or row[0] not in PENDING or row[1] is None:
+                out.append({"id": alarm_id, "status": row[0] if row else "missing", "skipped": True})
+                continue
+            con.execute("UPDATE alarm_intake SET status = 'investigating', error = NULL "
+                        "WHERE id = ?", [alarm_id])
+        outcome = _investigate(settings, alarm_id, json.loads(row[1]))
+        with session() as store, store.transaction() as con:
+            con.execute("UPDATE alarm_intake SET status = ?, investigation_id = ?, error = ? "
+                        "WHERE id = ?", [outcome["status"], outcome.get("investigation_id"),
+                                         outcome.get("error"), alarm_id])
+        out.append({"id": alarm_id, **outcome})
+    return out
+
+
+def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
+    try:
+        from shipwise.services import investigate as engine
+
+        investigate_alarm = engine.investigate_alarm  # type: ignore[attr-defined,unused-ignore]
+    except (ImportError, AttributeError) as exc:
+        log.error("alarm %s: investigation engine unavailable: %s", alarm_id, exc)
+        return {"status": "failed", "error": f"investigation engine unavailable: {exc}"}
+    try:
+        result = investigate_alarm(settings, alarm_from_dict(alarm), alarm_id)
+        investigation_id = result.get("id") if isinstance(result, dict) else None
+        if not investigation_id:
+            raise TypeError(f"investigate_alarm returned no investigation id ({result!r:.200})")
+    except Exception as exc:
+        log.exception("alarm %s: investigation failed", alarm_id)
+        message = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ShipwiseError) and exc.hint:
+            message += f" ({exc.hint})"
+        return {"status": "failed", "error": message}
+    return {"status": "investigated", "investigation_id": str(investigation_id)}
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    if isinstance(out.get("alarm"), str):
+        out["alarm"] = json.loads(out["alarm"])
+    if out.get("received_at") is not None:
+        out["received_at"] = out["received_at"].isoformat()
+    return out
+
+
+def _opener(settings: Settings) -> StoreSession:
+    from shipwise.services.context import open_store
+
+    return lambda: open_store(settings)

@@ -1,0 +1,122 @@
+"""A real shipwise server on 127.0.0.1 (uvicorn in a thread, a free port, a temp store)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+import shipwise.services.investigate as engine
+from shipwise.config import Settings, WebhookSettings
+from shipwise.investigate.case import Alarm
+from shipwise.server import create_app
+from shipwise.server.state import ServerState
+from shipwise.services.alarms import PENDING, list_alarms
+
+SECRET = "s3cret-for-tests-0123456789"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alarms"
+
+
+@dataclass
+class Live:
+    url: str
+    state: ServerState
+    settings: Settings
+
+    def post(self, path: str, body: bytes | str, *, secret: str | None = SECRET,
+             params: dict[str, str] | None = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if secret is not None:
+            h["Authorization"] = f"Bearer {secret}"
+        content = body.encode() if isinstance(body, str) else body
+        return httpx.post(self.url + path, content=content, headers=h, params=params, timeout=10)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list_alarms(self.settings, limit=1000, session=self.state.store.session)
+
+    def row(self, alarm_id: str) -> dict[str, Any]:
+        return next(r for r in self.rows() if r["id"] == alarm_id)
+
+    def settled(self, timeout: float = 10) -> list[dict[str, Any]]:
+        """The rows once the worker has nothing left to do."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.rows()
+            if not self.state.worker.pending and not any(r["status"] in PENDING for r in rows):
+                return rows
+            time.sleep(0.02)
+        raise AssertionError(f"investigations did not settle: {self.rows()}")
+
+
+@contextmanager
+def serve(settings: Settings, *, insecure: bool = False) -> Iterator[Live]:
+    app = create_app(settings, insecure_webhooks=insecure)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", app.state.shipwise, settings)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@dataclass
+class FakeEngine:
+    """Stands in for shipwise.services.investigate.investigate_alarm (our own seam)."""
+
+    calls: list[tuple[Alarm, str]] = field(default_factory=list)
+    fail: Exception | None = None
+    delay: float = 0.0
+
+    def __call__(self, settings: Settings, alarm: Alarm, alarm_id: str) -> dict[str, Any]:
+        time.sleep(self.delay)
+        self.calls.append((alarm, alarm_id))
+        if self.fail is not None:
+            raise self.fail
+        return {"id": f"inv-{len(self.calls)}"}
+
+
+@pytest.fixture
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    fake = FakeEngine()
+    monkeypatch.setattr(engine, "investigate_alarm", fake, raising=False)
+    return fake
+
+
+@pytest.fixture
+def secured(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
+
+
+@pytest.fixture
+def live(secured: Settings, fake_engine: FakeEngine) -> Iterator[Live]:
+    with serve(secured) as server:
+        yield server
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+Poster = Callable[..., httpx.Response]
