@@ -1,15 +1,17 @@
-"""``shipwise demo``: a realistic synthetic organisation to try everything on."""
+"""``shipwise demo``: a realistic synthetic organisation to try everything on, and
+``shipwise demo world``: a small production system with faults, written as investigation cases."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from shipwise.cli.main import settings_from
 
 
-@click.command("demo")
+@click.group("demo", invoke_without_command=True)
 @click.option("--seed", default=7, show_default=True, help="Same seed, same organisation.")
 @click.option("--scale", default=1.0, show_default=True,
               help="Multiply the volume (about 50 gives ≥ 10 million events).")
@@ -25,7 +27,11 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
              load: bool | None, fmt: str) -> None:
     """Generate a deterministic synthetic organisation (4 business units, 15 teams, 45 services,
     ~250 people plus bots, 8 quarters of activity), import it into the store and print a DORA
-    summary per team. Re-running with the same seed changes nothing."""
+    summary per team. Re-running with the same seed changes nothing.
+
+    `shipwise demo world` writes incident cases of a small web shop with faults instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.console import Console
 
     from shipwise.cli.commands import print_import_report
@@ -74,3 +80,103 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
         f"{res.events:,} events in {settings.db}. Next: `shipwise metrics dora --team TEAM "
         "--grain quarter` for a team's trend, `shipwise metrics explain dora.change_lead_time`."
     )
+
+
+#: The fault kinds of ``shipwise.demo.world`` (static, so `--help` imports no numpy; a test keeps
+#: it equal to ``FAULT_KINDS``).
+WORLD_FAULTS = ("bad_deploy", "config_change", "permission_revoked", "manual_host_session",
+                "instance_churn", "traffic_surge", "slow_dependency", "memory_leak",
+                "queue_backlog")
+
+
+@demo_cmd.command("world")
+@click.option("--out", type=click.Path(file_okay=False), default="shipwise-world",
+              show_default=True,
+              help="Case directory to write (with --scenarios: the directory holding the cases).")
+@click.option("--fault", type=click.Choice([*WORLD_FAULTS, "random"]), default="random",
+              show_default=True, help="Fault kind to plant (random: chosen from the seed).")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same case.")
+@click.option("--scenarios", "n_scenarios", type=click.IntRange(min=1), default=None,
+              help="Write N varied cases under OUT (cycling through every fault kind unless "
+                   "--fault names one).")
+@click.option("--step", "step_seconds", default=15.0, show_default=True,
+              help="Seconds between metric samples.")
+@click.option("--history", "history_seconds", default=7200.0, show_default=True,
+              help="Seconds of metrics before the alarm.")
+@click.option("--show-truth", is_flag=True, help="Also print the answer (root cause, fault, "
+              "causing event, red herrings).")
+@click.option("--serve", is_flag=True, help="Serve the world live on /metrics (Prometheus) with "
+              "the fault starting after --fault-after seconds; write the other files to OUT.")
+@click.option("--port", default=9108, show_default=True, help="Port for --serve.")
+@click.option("--fault-after", "fault_after", default=120.0, show_default=True,
+              help="Seconds from --serve start until the fault starts.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def world_cmd(out: str, fault: str, seed: int, n_scenarios: int | None, step_seconds: float,
+              history_seconds: float, show_truth: bool, serve: bool, port: int,
+              fault_after: float, fmt: str) -> None:
+    """Write investigation cases of a small web shop with a planted fault: alarm, topology,
+    metrics, logs, traces, events, runbooks (docs/case-format.md) and the answer in truth.yaml.
+    The summary names the alarm, never the root cause (unless --show-truth)."""
+    from shipwise.demo.world import FAULT_KINDS, generate_scenarios, summarise, write_world_case
+    from shipwise.demo.world.noise import rng_for
+
+    chosen = fault != "random"
+    kind = fault if chosen else FAULT_KINDS[int(rng_for(seed, "cli-fault").integers(
+        0, len(FAULT_KINDS)))]
+    if serve:
+        _serve_world(out, kind, seed, port, fault_after, show_truth)
+        return
+    if n_scenarios is not None:
+        paths = generate_scenarios(n_scenarios, seed, Path(out), step_seconds, history_seconds,
+                                   fault_kinds=[fault] if chosen else None)
+    else:
+        paths = [write_world_case(Path(out), kind, seed, step_seconds=step_seconds,
+                                  history_seconds=history_seconds)]
+    rows = []
+    for p in paths:
+        s = summarise(p)
+        row: dict[str, Any] = {"path": str(p), "alarm": s.alarm, "entity": s.alarm_entity,
+               "metric": s.alarm_metric, "time": s.alarm_time}
+        if chosen or show_truth:
+            row["fault"] = s.fault
+        if show_truth:
+            import yaml
+
+            truth = yaml.safe_load((p / "truth.yaml").read_text())
+            row["truth"] = {k: truth.get(k) for k in ("root_cause", "fault", "event", "instance",
+                                                      "red_herrings") if truth.get(k)}
+        rows.append(row)
+    if fmt == "json":
+        from shipwise.cli.render import emit_json
+
+        emit_json(rows)
+        return
+    for row in rows:
+        fault_note = f" [{row['fault']}]" if "fault" in row else ""
+        click.echo(f"{row['path']}{fault_note}: alarm {row['alarm']} on {row['entity']} "
+                   f"{row['metric']} at {row['time']}")
+        if "truth" in row:
+            t = row["truth"]
+            click.echo("  truth: " + ", ".join(f"{k}={v}" for k, v in t.items()))
+    click.echo(f"wrote {len(rows)} case(s); try `shipwise rca rank {rows[0]['path']}`", err=True)
+
+
+def _serve_world(out: str, kind: str, seed: int, port: int, fault_after: float,
+                 show_truth: bool) -> None:
+    import time
+
+    from shipwise.demo.world import build_world, start_exporter
+
+    handle = start_exporter(build_world(seed), port=port, fault_kind=kind,
+                            fault_after_seconds=fault_after, out_dir=Path(out))
+    click.echo(f"serving {handle.url}; topology, events, logs, traces and runbooks in {out}; "
+               f"a fault starts in {fault_after:.0f} s. Ctrl-C stops.")
+    if show_truth:
+        click.echo(f"  truth: {handle.truth}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
