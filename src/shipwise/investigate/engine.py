@@ -31,6 +31,8 @@ from shipwise.investigate.sources.base import EvidenceSource, gather
 from shipwise.investigate.triage import Context, describe_anomaly, triage
 
 RECORD_VERSION = 1
+#: how far back changes are read (the hypotheses decide which of them are suspects)
+CHANGE_HISTORY_SECONDS = 24 * 3600
 
 
 def investigation_id(alarm: Alarm) -> str:
@@ -41,7 +43,8 @@ def investigation_id(alarm: Alarm) -> str:
 def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds: float = 7200,
                 after_seconds: float = 120, validate: str = "") -> dict[str, Any]:
     t0 = time.perf_counter()
-    scope = Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds)
+    scope = Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds,
+                  changes_start=alarm.time - CHANGE_HISTORY_SECONDS)
     evidence = gather(sources, scope)
     t_gather = time.perf_counter() - t0
     ctx = triage(alarm, evidence, scope.end)

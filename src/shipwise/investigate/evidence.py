@@ -25,6 +25,13 @@ class Scope:
     start: float
     end: float
     entities: frozenset[str] | None = None
+    #: changes (deployments, config, permissions…) are read from here on: a leak or a latent bug
+    #: can start hours after the change that shipped it
+    changes_start: float | None = None
+
+    @property
+    def changes_from(self) -> float:
+        return self.start if self.changes_start is None else min(self.start, self.changes_start)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ from shipwise.investigate.triage import Context, describe_anomaly
 CHANGE_LOOKBACK_SECONDS = 45 * 60
 #: after a change, its effect must start within this long to be blamed on it
 CHANGE_EFFECT_SECONDS = 20 * 60
+#: a leak: memory climbing at least this much over the window, on a straight line (r²)
+MEMORY_GROWTH = 0.05
+MEMORY_R2 = 0.8
 
 _DENIED = re.compile(r"access ?denied|permission denied|not authori[sz]ed|forbidden|insufficient privilege",
                      re.I)
@@ -82,9 +85,10 @@ def generate(ctx: Context) -> list[Hypothesis]:
         if not ctx.on_alarm_path(h.entity) and h.kind != "infrastructure_churn":
             h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology", -3, "topology")
 
-    def key(h: Hypothesis) -> tuple[float, float, str, str]:
+    def key(h: Hypothesis) -> tuple[float, bool, float, str, str]:
         a = ctx.entities.get(h.entity)
-        return (-h.score, -(a.score if a else 0.0), h.entity, h.kind)
+        # on a tie, a specific mechanism beats the generic "a dependency failed"
+        return (-h.score, h.kind == "dependency_failure", -(a.score if a else 0.0), h.entity, h.kind)
 
     return sorted(hyps, key=key)
 
@@ -174,8 +178,8 @@ def _changes(ctx: Context) -> list[Hypothesis]:
             h.add(f"its dependency {dep} was anomalous first ({clock(ctx.entity_onset(dep) or 0)})",
                   -2, "metrics", _metric_ref(ctx, dep, ctx.entities[dep].top[0].metric))
         if _HEALTH.search(" ".join([ev.summary, *map(str, ev.details.values())])) and _churn_events(ctx):
-            h.add("it changed the health check and instances are being replaced since: see the "
-                  "instance churn", -1, "events", ev.ref)
+            h.add("it changed the health check and instances are being replaced since: the "
+                  "failure is the replacement loop (see the instance churn)", -3, "events", ev.ref)
         out.append(h)
     return out
 
@@ -301,6 +305,11 @@ def _churn(ctx: Context) -> list[Hypothesis]:
         if hc:
             h.add(f"{len(hc)} health-check failures logged by {', '.join(sorted(services))}", 1, "logs",
                   hc[0].ref)
+        for s in services:
+            if ctx.anomalous(s) and (onset := ctx.entity_onset(s)) is not None:
+                h.add(f"{describe_anomaly(ctx, s)}, which runs on {group}", 1, "metrics",
+                      _metric_ref(ctx, s, ctx.entities[s].top[0].metric))
+                _explains_dependents(h, ctx, s, onset)
         cause = [e for e in ctx.events("deployment", "config_change")
                  if (e.entity in services or e.entity == group)
                  and terms[0].time - 1800 <= e.time <= terms[0].time]
@@ -337,6 +346,12 @@ def _saturation(ctx: Context) -> list[Hypothesis]:
         if lat and lat.dev.score >= 3:
             h.add(f"{entity} latency rose {lat.dev.score:.1f} robust-σ", 1, "metrics",
                   _metric_ref(ctx, entity, "latency_p95_ms"))
+        traffic = [e for e in ctx.events("traffic") if abs(e.time - ctx.onset) <= 15 * 60]
+        if surge and traffic:
+            h.add(f"traffic event at {clock(traffic[0].time)}: {traffic[0].summary}", 1, "events",
+                  traffic[0].ref)
+        if a.onset is not None:
+            _explains_dependents(h, ctx, entity, a.onset)
         out.append(h)
     return out
 
@@ -368,29 +383,38 @@ def _memory(ctx: Context) -> list[Hypothesis]:
     for (entity, metric), s in ctx.evidence.metrics.items():
         if metric != "memory_mb" or ctx.kind(entity) == "instance":
             continue
-        w = (s.timestamps >= ctx.onset - 3600) & (s.timestamps <= ctx.end)
+        w = s.timestamps <= ctx.end
         t, v = s.timestamps[w], s.values[w]
-        if t.size < 10 or float(np.median(v[: max(3, t.size // 10)])) <= 0:
+        if t.size < 20 or float(np.median(v[: max(3, t.size // 10)])) <= 0:
             continue
+        # A leak ends in out-of-memory kills and restarts (a sawtooth): fit the climb up to the peak.
+        peak = int(np.argmax(v))
+        dropped = peak < t.size - 1 and float(v[peak:].min()) < 0.8 * float(v[peak])
+        if dropped and peak >= 20:
+            t, v = t[: peak + 1], v[: peak + 1]
         slope, intercept = np.polyfit(t - t[0], v, 1)
         fit = slope * (t - t[0]) + intercept
         r2 = 1 - float(np.sum((v - fit) ** 2)) / max(float(np.sum((v - v.mean()) ** 2)), 1e-12)
         growth = float(fit[-1] / max(fit[0], 1e-9) - 1)
-        if growth < 0.25 or r2 < 0.6:
+        if growth < MEMORY_GROWTH or r2 < MEMORY_R2:
             continue
         h = Hypothesis("memory_leak", "memory_leak", entity,
                        f"{entity} leaks memory (+{growth:.0%} in {(t[-1] - t[0]) / 60:.0f} min)")
         h.add(f"{entity} memory climbed steadily by {growth:.0%} over {(t[-1] - t[0]) / 60:.0f} min "
               f"(linear fit r²={r2:.2f})", 4, "metrics", _metric_ref(ctx, entity, metric))
+        if dropped:
+            h.add(f"then it fell sharply after {clock(float(t[-1]))}: restarts or out-of-memory kills",
+                  1, "metrics", _metric_ref(ctx, entity, metric))
         oom = [x for x in ctx.errors(entity, start=ctx.onset - 3600) if _OOM.search(x.text)]
         if oom:
             h.add(f"{len(oom)} out-of-memory errors on {entity}", 3, "logs", oom[0].ref)
-        deps = [e for e in ctx.events("deployment") if e.entity == entity and e.time <= t[-1]
-                and e.time >= ctx.onset - 4 * 3600]
+        deps = [e for e in ctx.events("deployment") if e.entity == entity and e.time <= t[-1]]
         if deps:
             h.event = deps[-1]
             h.add(f"the climb follows deployment {deps[-1].summary} at {clock(deps[-1].time)}", 1,
                   "events", deps[-1].ref)
+        if (onset := ctx.entity_onset(entity)) is not None:
+            _explains_dependents(h, ctx, entity, onset)
         out.append(h)
     return out
 
@@ -427,19 +451,25 @@ def _dependencies(ctx: Context) -> list[Hypothesis]:
                 ctx.anomalous(x) and x != d and (ctx.entity_onset(x) or 0) <= a.onset + ctx.tol()
                 and ctx.kind(x) != "instance" for x in ctx.dependencies(d)):
             continue
-        callers = sorted(x for x in ctx.dependents(d)
-                         if ctx.anomalous(x) and (ctx.entity_onset(x) or 0) >= a.onset - ctx.tol())
         h = Hypothesis("dependency_failure", "slow_dependency", d,
                        f"{d} degraded and its dependents failed with it")
         h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency", 2, "metrics",
               _metric_ref(ctx, d, a.top[0].metric))
-        if callers:
-            h.add(f"it explains {len(callers)} anomalous dependent(s) whose anomaly started at or "
-                  f"after its own: {', '.join(callers[:5])}", min(3, len(callers)), "topology")
-        named = [x for x in ctx.errors(start=a.onset - ctx.tol()) if x.entity != d and d in x.text
-                 and _TIMEOUT.search(x.text)]
-        if named:
-            h.add(f"{len(named)} timeout/unavailable errors naming {d} "
-                  f"({_top_errors(Counter(x.entity for x in named))})", 3, "logs", named[0].ref)
+        _explains_dependents(h, ctx, d, a.onset)
         out.append(h)
     return out
+
+
+def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> None:
+    """Support for ``d`` as the origin: anomalous dependents that started after it, and their
+    timeout/unavailable errors naming it."""
+    callers = sorted(x for x in ctx.dependents(d)
+                     if ctx.anomalous(x) and (ctx.entity_onset(x) or 0) >= onset - ctx.tol())
+    if callers:
+        h.add(f"it explains {len(callers)} anomalous dependent(s) whose anomaly started at or "
+              f"after its own: {', '.join(callers[:5])}", min(3, len(callers)), "topology")
+    named = [x for x in ctx.errors(start=onset - ctx.tol()) if x.entity != d and d in x.text
+             and _TIMEOUT.search(x.text)]
+    if named:
+        h.add(f"{len(named)} timeout/unavailable errors naming {d} "
+              f"({_top_errors(Counter(x.entity for x in named))})", 3, "logs", named[0].ref)

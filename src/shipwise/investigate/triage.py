@@ -24,6 +24,8 @@ from shipwise.investigate.rank import MetricScore, baro_scores, clock, sampling_
 
 ANOMALOUS_MIN = 3.0
 ANOMALOUS_REL = 0.15
+#: one extreme series (a queue depth at 3,000 σ) must not hide every other anomaly
+ANOMALOUS_CAP = 8.0
 
 
 @dataclass
@@ -120,6 +122,9 @@ def dependency_graph(evidence: Evidence) -> nx.DiGraph:
     for a, b, rel in evidence.topology.edges(data="relation", default="calls"):
         if rel == "member_of":
             g.add_edge(b, a, relation="has_member")
+        elif rel == "consumes":  # the consumer needs the queue, and the queue needs it drained
+            g.add_edge(a, b, relation=rel)
+            g.add_edge(b, a, relation="drained_by")
         else:
             g.add_edge(a, b, relation=rel)
     return g
@@ -137,7 +142,7 @@ def triage(alarm: Alarm, evidence: Evidence, end: float) -> Context:
     for s in scores:
         by_entity.setdefault(s.entity, []).append(s)
     top = max((s.dev.score for s in scores), default=0.0)
-    cut = max(ANOMALOUS_MIN, ANOMALOUS_REL * top)
+    cut = max(ANOMALOUS_MIN, min(ANOMALOUS_REL * top, ANOMALOUS_CAP))
     for entity, items in by_entity.items():
         items.sort(key=lambda s: (-s.dev.score, s.metric))
         hot = [s for s in items if s.dev.score >= cut]

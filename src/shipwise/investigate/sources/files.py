@@ -111,13 +111,13 @@ class LogFiles(_PathsSource):
                 WITH raw AS (
                   SELECT * FROM read_json(?, format = 'newline_delimited', filename = true,
                     columns = {time: 'VARCHAR', entity: 'VARCHAR', service: 'VARCHAR',
-                               instance: 'VARCHAR', level: 'VARCHAR', message: 'VARCHAR',
+                               instance: 'VARCHAR', pod: 'VARCHAR', host: 'VARCHAR', level: 'VARCHAR', message: 'VARCHAR',
                                trace_id: 'VARCHAR', exception: 'JSON'},
                     ignore_errors = true)),
                 typed AS (
                   SELECT coalesce(TRY_CAST(time AS DOUBLE), epoch(TRY_CAST(time AS TIMESTAMPTZ))) AS t,
                          coalesce(entity, service, '') AS entity, upper(coalesce(level, '')) AS level,
-                         coalesce(message, '') AS message, coalesce(instance, '') AS instance,
+                         coalesce(message, '') AS message, coalesce(instance, pod, host, '') AS instance,
                          coalesce(trace_id, '') AS trace_id,
                          coalesce(json_extract_string(exception, '$.type'), '') AS exc_type,
                          coalesce(json_extract_string(exception, '$.message'), '') AS exc_message,
@@ -149,7 +149,7 @@ class EventFiles(_PathsSource):
                 if not line.strip():
                     continue
                 ev = event_from_json(json.loads(line), f"{f.name}:{lineno}")
-                if scope.start <= ev.time <= scope.end:
+                if scope.changes_from <= ev.time <= scope.end:
                     events.append(ev)
         return Evidence(events=events)
 

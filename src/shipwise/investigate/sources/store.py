@@ -52,7 +52,7 @@ class StoreDeployments(EvidenceSource):
                        LEFT JOIN "commit" c ON c.sha = dc.sha
                 WHERE epoch(d.finished_at) BETWEEN ? AND ?
                 GROUP BY ALL ORDER BY 6
-                """, [self.settings.environment, scope.start, scope.end]).fetchall()
+                """, [self.settings.environment, scope.changes_from, scope.end]).fetchall()
         finally:
             con.close()
         events = []
