@@ -37,7 +37,15 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
         raise ConfigError(f"--insecure-webhooks on {host}: anyone who reaches it could post alarms",
                           hint="listen on 127.0.0.1, or configure webhooks.secret")
 
+    import logging
+
     import uvicorn
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    shipwise_log = logging.getLogger("shipwise")
+    shipwise_log.setLevel(logging.INFO)
+    shipwise_log.addHandler(handler)
 
     from shipwise.server import create_app
 

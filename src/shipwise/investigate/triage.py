@@ -91,7 +91,9 @@ class Context:
         return None
 
     def tol(self) -> float:
-        return 2 * self.step
+        """Instants this close count as simultaneous: two samples, and at least 30 s (an event's
+        timestamp and the first sample showing its effect are not aligned)."""
+        return max(2 * self.step, 30.0)
 
     # -- logs -----------------------------------------------------------------------------
     def errors(self, entity: str | None = None, start: float | None = None,

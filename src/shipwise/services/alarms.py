@@ -206,6 +206,8 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
             con.execute("UPDATE alarm_intake SET status = ?, investigation_id = ?, error = ? "
                         "WHERE id = ?", [outcome["status"], outcome.get("investigation_id"),
                                          outcome.get("error"), alarm_id])
+        log.info("alarm %s: %s %s", alarm_id, outcome["status"],
+                 outcome.get("investigation_id") or outcome.get("error"))
         out.append({"id": alarm_id, **outcome})
     return out
 
