@@ -6,7 +6,6 @@ world's logs, events, traces, topology and runbooks, and stores the investigatio
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
