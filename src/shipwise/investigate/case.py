@@ -126,17 +126,40 @@ def load_case(path: str | Path) -> Case:
     return Case(p.name, alarm, topo, metrics, p)
 
 
+def case_metrics_file(p: Path) -> Path:
+    """The metrics file of a case directory (Parquet preferred)."""
+    for name in ("metrics.parquet", "metrics.csv"):
+        if (p / name).exists():
+            return p / name
+    raise InputError(f"{p}: no metrics.csv or metrics.parquet")
+
+
 def load_metrics_file(p: Path, start: float | None = None,
                       end: float | None = None) -> dict[tuple[str, str], Series]:
     """The long-form metrics of a case directory, optionally only within ``[start, end]``."""
+    return load_metrics([case_metrics_file(p)], start, end)
+
+
+def load_metrics(files: list[Path], start: float | None = None,
+                 end: float | None = None) -> dict[tuple[str, str], Series]:
+    """Long-form metrics (``timestamp,entity,metric,value``) from CSV and Parquet files, read
+    set-based with DuckDB and optionally only within ``[start, end]``."""
     import duckdb
 
-    if (p / "metrics.parquet").exists():
-        rel = f"read_parquet('{p / 'metrics.parquet'}')"
-    elif (p / "metrics.csv").exists():
-        rel = f"read_csv('{p / 'metrics.csv'}', header = true, all_varchar = true)"
-    else:
-        raise InputError(f"{p}: no metrics.csv or metrics.parquet")
+    parquet = [str(f) for f in files if f.suffix == ".parquet"]
+    csv = [str(f) for f in files if f.suffix != ".parquet"]
+    rels = []
+    if parquet:
+        rels.append(f"SELECT timestamp, entity, metric, value FROM read_parquet({parquet!r})")
+    if csv:
+        rels.append("SELECT timestamp, entity, metric, value FROM "
+                    f"read_csv({csv!r}, header = true, all_varchar = true)")
+    if not rels:
+        raise InputError("no metrics files given")
+    rel = "(" + " UNION ALL ".join(
+        r.replace("SELECT timestamp, entity, metric, value",
+                  "SELECT CAST(timestamp AS VARCHAR) AS timestamp, CAST(entity AS VARCHAR) AS entity, "
+                  "CAST(metric AS VARCHAR) AS metric, CAST(value AS VARCHAR) AS value") for r in rels) + ")"
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     ts_expr = ("coalesce(TRY_CAST(timestamp AS DOUBLE), "

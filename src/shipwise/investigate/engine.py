@@ -33,6 +33,8 @@ from shipwise.investigate.triage import Context, describe_anomaly, triage
 RECORD_VERSION = 1
 #: how far back changes are read (the hypotheses decide which of them are suspects)
 CHANGE_HISTORY_SECONDS = 24 * 3600
+#: CPU this high in its first 10 minutes is start-up load on a fresh instance
+FRESH_CPU = 0.7
 
 
 def investigation_id(alarm: Alarm) -> str:
@@ -141,6 +143,35 @@ def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None) ->
         out.append({"observation": h.statement, "kind": h.kind, "entity": h.entity,
                     "reason": reason, "ref": worst.ref if worst else (h.event.ref if h.event else "")})
     out += _ruled_out_anomalies(ctx, root)
+    out += _fresh_instances(ctx, root, {r["entity"] for r in out})
+    return out
+
+
+def _fresh_instances(ctx: Context, root: Hypothesis | None, done: set[str]) -> list[dict[str, Any]]:
+    """CPU spikes on instances that had just started. A new instance has no history, so the
+    change-point scores cannot see them; they are found from launch events instead."""
+    out = []
+    for ev in ctx.events("instance_launch"):
+        inst = str(ev.details.get("instance", ""))
+        s = ctx.evidence.metrics.get((inst, "cpu_utilisation"))
+        if not inst or inst in done or s is None or not ctx.onset - 1800 <= ev.time <= ctx.end:
+            continue
+        if root is not None and root.instance == inst:
+            continue
+        early = s.values[(s.timestamps >= ev.time) & (s.timestamps <= ev.time + 600)]
+        if early.size == 0 or float(early.max()) < FRESH_CPU:
+            continue
+        peers = [v.values[v.timestamps <= ev.time][-20:] for (e, m), v in ctx.evidence.metrics.items()
+                 if m == "cpu_utilisation" and e != inst and ctx.kind(e) == "instance"
+                 and ev.entity in ctx.dependents(e)]
+        usual = float(np.median(np.concatenate(peers))) if peers and any(p.size for p in peers) else 0.0
+        out.append({"observation": f"{inst} CPU at {float(early.max()):.0%} "
+                                   + (f"(its group usually runs at {usual:.0%}) " if usual else "")
+                                   + f"from {clock(ev.time)}",
+                    "kind": "instance_start", "entity": inst,
+                    "reason": f"the instance was launched at {clock(ev.time)} "
+                              f"({ev.details.get('reason', 'launch')}): start-up load, not the cause",
+                    "ref": ev.ref})
     return out
 
 

@@ -55,6 +55,8 @@ class StoreSourceSettings(BaseModel):
 class SourcesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prometheus: PrometheusSettings | None = None
+    #: long-form metrics files (timestamp, entity, metric, value), CSV or Parquet
+    metrics: PathsSettings | None = None
     logs: PathsSettings | None = None
     traces: PathsSettings | None = None
     events: PathsSettings | None = None

@@ -10,6 +10,7 @@ from shipwise.investigate.sources.base import EvidenceSource, gather
 from shipwise.investigate.sources.files import (
     EventFiles,
     LogFiles,
+    MetricsFiles,
     RunbookFiles,
     TopologyFile,
     TraceFiles,
@@ -27,6 +28,8 @@ def sources_from_settings(settings: InvestigateSettings, db: Path | None = None)
         from shipwise.investigate.sources.prometheus import PrometheusSource
 
         out.append(PrometheusSource(s.prometheus))
+    if s.metrics is not None:
+        out.append(MetricsFiles(s.metrics.paths))
     if s.topology is not None:
         out.append(TopologyFile(s.topology.path))
     if s.logs is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from shipwise.investigate.case import load_metrics_file, load_topology, parse_time
+from shipwise.investigate.case import case_metrics_file, load_metrics, load_topology, parse_time
 from shipwise.investigate.evidence import Event, Evidence, LogLine, Runbook, Scope, Spans
 from shipwise.investigate.sources.base import EvidenceSource
 
@@ -70,25 +70,17 @@ class TopologyFile(EvidenceSource):
         return Evidence(topology=load_topology(json.loads(self.path.read_text())))
 
 
-class MetricsFile(EvidenceSource):
-    """``metrics.csv`` / ``metrics.parquet`` of a case directory (long form)."""
+class MetricsFiles(_PathsSource):
+    """Long-form metrics files (``timestamp,entity,metric,value``; CSV or Parquet), e.g. the
+    ``metrics.parquet`` of a case directory or a periodic export of a metrics system."""
 
     name = "metrics"
-
-    def __init__(self, case_dir: str | Path) -> None:
-        self.dir = Path(case_dir)
-
-    def check(self) -> list[str]:
-        if (self.dir / "metrics.parquet").is_file() or (self.dir / "metrics.csv").is_file():
-            return []
-        return [f"{self.dir}: no metrics.csv or metrics.parquet"]
-
-    def describe(self) -> str:
-        return f"metrics: {self.dir}"
+    suffixes = (".parquet", ".csv")
 
     def fetch(self, scope: Scope) -> Evidence:
-        metrics = load_metrics_file(self.dir, scope.start, scope.end)
-        name = "metrics.parquet" if (self.dir / "metrics.parquet").is_file() else "metrics.csv"
+        files = self.files()
+        metrics = load_metrics(files, scope.start, scope.end)
+        name = files[0].name if len(files) == 1 else "metrics"
         refs = {k: f"{name}?entity={k[0]}&metric={k[1]}" for k in metrics}
         return Evidence(metrics=metrics, metric_refs=refs)
 
@@ -244,7 +236,7 @@ def parse_runbook(path: Path) -> Runbook:
 def case_sources(case_dir: str | Path) -> list[EvidenceSource]:
     """Every source a case directory offers (its truth.yaml is never among them)."""
     d = Path(case_dir)
-    out: list[EvidenceSource] = [MetricsFile(d)]
+    out: list[EvidenceSource] = [MetricsFiles([str(case_metrics_file(d))])]
     if (d / "topology.json").is_file():
         out.append(TopologyFile(d / "topology.json"))
     if (d / "logs.jsonl").is_file():
