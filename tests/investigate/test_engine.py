@@ -170,3 +170,45 @@ def test_a_malformed_alarm_is_a_clear_error(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=cli_env(), cwd=tmp_path)
     assert res.returncode == 1
     assert "malformed alarm" in res.stderr and "entity" in res.stderr
+
+
+def test_cli_investigate_an_alarm_file_from_configured_sources(cases: dict[str, Path],
+                                                                tmp_path: Path) -> None:
+    import yaml
+
+    case = cases["slow_dependency"]
+    (tmp_path / "shipwise.yaml").write_text(yaml.safe_dump({
+        "db": str(tmp_path / "s.duckdb"),
+        "investigate": {"sources": {
+            "metrics": {"paths": [str(case / "metrics.parquet")]},
+            "logs": {"paths": [str(case / "logs.jsonl")]},
+            "events": {"paths": [str(case / "events.jsonl")]},
+            "traces": {"paths": [str(case / "traces")]},
+            "topology": {"path": str(case / "topology.json")},
+            "runbooks": {"paths": [str(case / "runbooks")]},
+            "prometheus": {"url": "ftp://nowhere"},  # refused by its check, never queried
+        }}}))
+    env = cli_env(SHIPWISE_CONFIG=str(tmp_path / "shipwise.yaml"))
+
+    def run(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "shipwise", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, check=True).stdout
+
+    run("init")
+    payload = json.loads((case / "alarm.json").read_text())["source"]  # Alertmanager-like alert
+    body = {"version": "4", "status": "firing", "receiver": "shipwise", "groupLabels": {},
+            "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+            "groupKey": "{}:{}", "truncatedAlerts": 0, "alerts": [{
+                "status": "firing", "labels": payload["labels"], "annotations": payload["annotations"],
+                "startsAt": payload["startsAt"], "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prom/graph", "fingerprint": "abc123"}]}
+    (tmp_path / "alert.json").write_text(json.dumps(body))
+    rec = json.loads(run("investigate", "--alarm", str(tmp_path / "alert.json"), "--format", "json"))
+    assert rec["root_cause"]["entity"] == load_truth(case)["root_cause"]
+    status = {s["name"]: s for s in rec["sources"]}
+    assert not status["prometheus"]["ok"] and "not an http" in status["prometheus"]["error"]
+    assert all(s["ok"] for n, s in status.items() if n != "prometheus")
+    listed = json.loads(run("investigations", "list", "--format", "json"))
+    assert [r["id"] for r in listed] == [rec["id"]]
+    shown = json.loads(run("investigations", "show", rec["id"], "--format", "json"))
+    assert shown["root_cause"]["entity"] == rec["root_cause"]["entity"]

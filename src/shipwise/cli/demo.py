@@ -158,7 +158,7 @@ def world_cmd(out: str, fault: str, seed: int, n_scenarios: int | None, step_sec
         if "truth" in row:
             t = row["truth"]
             click.echo("  truth: " + ", ".join(f"{k}={v}" for k, v in t.items()))
-    click.echo(f"wrote {len(rows)} case(s); try `shipwise rca rank {rows[0]['path']}`", err=True)
+    click.echo(f"wrote {len(rows)} case(s); try `shipwise investigate --case {rows[0]['path']}`", err=True)
 
 
 def _serve_world(out: str, kind: str, seed: int, port: int, fault_after: float,

@@ -140,7 +140,7 @@ def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None) ->
         reason = worst.text if worst else (
             f"weaker evidence than the root cause (score {h.score:.0f} against {root.score:.0f})"
             if root else "no supporting evidence")
-        out.append({"observation": h.statement, "kind": h.kind, "entity": h.entity,
+        out.append({"observation": h.subject or h.statement, "kind": h.kind, "entity": h.entity,
                     "reason": reason, "ref": worst.ref if worst else (h.event.ref if h.event else "")})
     out += _ruled_out_anomalies(ctx, root)
     out += _fresh_instances(ctx, root, {r["entity"] for r in out})

@@ -58,6 +58,8 @@ class Hypothesis:
     event: Event | None = None
     instance: str = ""
     observations: list[Observation] = field(default_factory=list)
+    #: what the hypothesis is about, said neutrally (for "ruled out: <subject> — <reason>")
+    subject: str = ""
 
     @property
     def score(self) -> float:
@@ -157,7 +159,9 @@ def _changes(ctx: Context) -> list[Hypothesis]:
         what = "the deployment" if code else "the config change"
         h = Hypothesis("code_change" if code else "config_change",
                        "bad_deploy" if code else "config_change", ev.entity,
-                       f"{ev.summary or ev.kind} on {ev.entity} at {clock(ev.time)} broke it", ev)
+                       f"{ev.summary or ev.kind} on {ev.entity} at {clock(ev.time)} broke it", ev,
+                       subject=f"{ev.kind.replace('_', ' ')} on {ev.entity} at {clock(ev.time)} "
+                               f"({ev.summary or ev.id})")
         h.add(f"{ev.kind.replace('_', ' ')} on {ev.entity} at {clock(ev.time)}: {ev.summary}", 1,
               "events", ev.ref)
         _anomaly_after(h, ctx, ev.entity, ev.time, what)

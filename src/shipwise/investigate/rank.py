@@ -174,7 +174,7 @@ def clock(t: float) -> str:
 
 def iso(t: float) -> str:
     """ISO-8601 UTC with a Z."""
-    return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def relative(t: float, alarm: float) -> str:
