@@ -7,7 +7,8 @@ import click
 from shipwise.cli.render import emit_json, emit_table
 
 METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology"]
-SCENARIO_METHODS = [*METHOD_CHOICES, "investigate"]
+PETSHOP_METHODS = [*METHOD_CHOICES, "investigate"]
+SCENARIO_METHODS = PETSHOP_METHODS
 
 
 @click.group("rca")
@@ -43,7 +44,7 @@ def eval_group() -> None:
 
 @eval_group.command("petshop")
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--method", "methods", multiple=True, type=click.Choice(METHOD_CHOICES),
+@click.option("--method", "methods", multiple=True, type=click.Choice(PETSHOP_METHODS),
               help="Only these methods [default: all].")
 @click.option("--scenario", default=None, help="Only this traffic scenario (e.g. low_traffic).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")

@@ -48,6 +48,13 @@ def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds
     scope = Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds,
                   changes_start=alarm.time - CHANGE_HISTORY_SECONDS)
     evidence = gather(sources, scope)
+    return analyse(alarm, evidence, scope, validate=validate, started=t0)
+
+
+def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "",
+            started: float | None = None) -> dict[str, Any]:
+    """Steps 3–6 on evidence already gathered (e.g. a labelled case held in memory)."""
+    t0 = time.perf_counter() if started is None else started
     t_gather = time.perf_counter() - t0
     ctx = triage(alarm, evidence, scope.end)
     hyps = generate(ctx)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from shipwise.investigate.case import Alarm
 
+INVESTIGATE_METHOD = "investigate"
+
 if TYPE_CHECKING:
     from shipwise.config import Settings
     from shipwise.store.duckdb_store import Store
@@ -35,10 +37,34 @@ def evaluate_petshop(root: str | Path, methods: tuple[str, ...] | None = None,
     """AC@1, AC@3, Avg@5 per traffic scenario and overall, for each method."""
     from shipwise.investigate.evaluate import evaluate
     from shipwise.investigate.petshop import iter_cases
-    from shipwise.investigate.rank import METHODS, rank
+    from shipwise.investigate.rank import METHODS
 
     cases = list(iter_cases(Path(root), scenario=scenario))
-    return evaluate(cases, rank, methods or METHODS)
+    return evaluate(cases, _rank_or_investigate, methods or (*METHODS, INVESTIGATE_METHOD))
+
+
+def _rank_or_investigate(case: Any, method: str) -> list[Any]:
+    """A ranking method, or the full investigation over what the case holds in memory."""
+    from dataclasses import dataclass
+
+    from shipwise.investigate.engine import analyse
+    from shipwise.investigate.evidence import Evidence, Scope
+    from shipwise.investigate.rank import rank
+
+    if method != INVESTIGATE_METHOD:
+        return rank(case, method)
+
+    @dataclass(frozen=True)
+    class _Entity:
+        entity: str
+
+    times = [float(s.timestamps[-1]) for s in case.metrics.values() if s.timestamps.size]
+    end = max([case.alarm.time, *times])
+    first = min([case.alarm.time, *(float(s.timestamps[0]) for s in case.metrics.values()
+                                     if s.timestamps.size)])
+    rec = analyse(case.alarm, Evidence(topology=case.topology, metrics=case.metrics),
+                  Scope(case.alarm, first, end))
+    return [_Entity(e) for e in investigation_ranking(rec)]
 
 
 # -- full investigations ------------------------------------------------------------------------
@@ -161,8 +187,6 @@ def investigate_alarm_file(settings: Settings, path: str | Path) -> dict[str, An
         raise InputError(f"{path}: no firing alarm in it (only resolved notices)")
     return investigate_alarm(settings, alarms[0])
 
-
-INVESTIGATE_METHOD = "investigate"
 
 
 def investigation_ranking(record: dict[str, Any]) -> list[str]:
