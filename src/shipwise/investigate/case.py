@@ -146,38 +146,44 @@ def load_metrics(files: list[Path], start: float | None = None,
     set-based with DuckDB and optionally only within ``[start, end]``."""
     import duckdb
 
+    # Each file kind typed on its own (Parquet keeps its column types; CSV is read as text and
+    # cast), then one filtered, sorted stream split where (entity, metric) changes.
+    ts_of = ("coalesce(TRY_CAST({c} AS DOUBLE), "
+             "epoch(TRY_CAST(CAST({c} AS VARCHAR) AS TIMESTAMPTZ)))")
+    parts = []
     parquet = [str(f) for f in files if f.suffix == ".parquet"]
     csv = [str(f) for f in files if f.suffix != ".parquet"]
-    rels = []
     if parquet:
-        rels.append(f"SELECT timestamp, entity, metric, value FROM read_parquet({parquet!r})")
+        parts.append(f"SELECT {ts_of.format(c='timestamp')} AS ts, CAST(entity AS VARCHAR) AS entity, "
+                     "CAST(metric AS VARCHAR) AS metric, CAST(value AS DOUBLE) AS value "
+                     f"FROM read_parquet({parquet!r})")
     if csv:
-        rels.append("SELECT timestamp, entity, metric, value FROM "
-                    f"read_csv({csv!r}, header = true, all_varchar = true)")
-    if not rels:
+        parts.append(f"SELECT {ts_of.format(c='timestamp')} AS ts, entity, metric, "
+                     "TRY_CAST(value AS DOUBLE) AS value "
+                     f"FROM read_csv({csv!r}, header = true, all_varchar = true)")
+    if not parts:
         raise InputError("no metrics files given")
-    rel = "(" + " UNION ALL ".join(
-        r.replace("SELECT timestamp, entity, metric, value",
-                  "SELECT CAST(timestamp AS VARCHAR) AS timestamp, CAST(entity AS VARCHAR) AS entity, "
-                  "CAST(metric AS VARCHAR) AS metric, CAST(value AS VARCHAR) AS value") for r in rels) + ")"
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    ts_expr = ("coalesce(TRY_CAST(timestamp AS DOUBLE), "
-               "epoch(TRY_CAST(CAST(timestamp AS VARCHAR) AS TIMESTAMPTZ)))")
     window = ""
     if start is not None:
         window += f" AND ts >= {float(start)!r}"
     if end is not None:
         window += f" AND ts <= {float(end)!r}"
-    tbl = con.execute(
-        f"SELECT * FROM (SELECT {ts_expr} AS ts, CAST(entity AS VARCHAR) AS entity, "
-        f"CAST(metric AS VARCHAR) AS metric, TRY_CAST(value AS DOUBLE) AS value FROM {rel}) "
-        f"WHERE value IS NOT NULL{window}"
-    ).fetchnumpy()
-    con.close()
-    ok = ~np.isnan(np.asarray(tbl["ts"], dtype=float))
-    return series_from_long(np.asarray(tbl["ts"], dtype=float)[ok], np.asarray(tbl["entity"])[ok],
-                            np.asarray(tbl["metric"])[ok], np.asarray(tbl["value"], dtype=float)[ok])
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        tbl = con.execute(
+            f"SELECT entity, metric, ts, value FROM ({' UNION ALL '.join(parts)}) "
+            f"WHERE value IS NOT NULL AND NOT isnan(value) AND ts IS NOT NULL{window} "
+            "ORDER BY entity, metric, ts").fetchnumpy()
+    finally:
+        con.close()
+    ent, met = np.asarray(tbl["entity"], dtype=object), np.asarray(tbl["metric"], dtype=object)
+    ts, val = np.asarray(tbl["ts"], dtype=float), np.asarray(tbl["value"], dtype=float)
+    if ts.size == 0:
+        return {}
+    cuts = np.flatnonzero((ent[1:] != ent[:-1]) | (met[1:] != met[:-1])) + 1
+    bounds = zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [ts.size]]), strict=True)
+    return {(str(ent[a]), str(met[a])): Series(ts[a:b], val[a:b]) for a, b in bounds}
 
 
 def load_truth(path: str | Path) -> dict[str, Any]:

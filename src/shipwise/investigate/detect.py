@@ -164,14 +164,6 @@ def standardise(matrix: np.ndarray, baseline_end: int) -> np.ndarray:
 # --- BOCPD --------------------------------------------------------------------------------------
 
 
-def _student_t_logpdf(x: np.ndarray, mu: np.ndarray, kappa: np.ndarray, alpha: np.ndarray,
-                      beta: np.ndarray) -> np.ndarray:
-    nu = 2.0 * alpha
-    var = beta * (kappa + 1.0) / (alpha * kappa)
-    return (gammaln((nu + 1.0) / 2.0) - gammaln(nu / 2.0) - 0.5 * np.log(nu * np.pi * var)
-            - (nu + 1.0) / 2.0 * np.log1p((x - mu) ** 2 / (nu * var)))
-
-
 def bocpd_changepoint_probs(z: np.ndarray, hazard_lambda: float = 250.0, max_run: int = 300,
                             delay: int = 3, mu0: float = 0.0, kappa0: float = 1.0,
                             alpha0: float = 1.0, beta0: float = 1.0) -> np.ndarray:
@@ -183,6 +175,12 @@ def bocpd_changepoint_probs(z: np.ndarray, hazard_lambda: float = 250.0, max_run
     O(M·max_run)). Returns ``P[m, s]`` = posterior probability, given data up to ``s + delay``,
     that a new segment starts at ``s`` (``P(r_{s+delay} = delay)``); the last ``delay`` columns
     use whatever data there is.
+
+    Implementation: ``kappa`` and ``alpha`` of a run depend only on how many points it has seen,
+    the same for every row, so the Student-t constants are computed per run length, not per
+    cell; ``log_r`` is normalised every step, so the change-point mass before the update is
+    ``h``; log-sum-exp by max-shift. Same probabilities as the cell-by-cell recursion (tested
+    against it), about 6× faster.
     """
     z = np.atleast_2d(np.asarray(z, dtype=float))
     m, t_len = z.shape
@@ -190,37 +188,37 @@ def bocpd_changepoint_probs(z: np.ndarray, hazard_lambda: float = 250.0, max_run
     if t_len == 0:
         return out
     log_h, log_1mh = np.log(1.0 / hazard_lambda), np.log1p(-1.0 / hazard_lambda)
+    nu0 = 2.0 * alpha0
+    var0 = beta0 * (kappa0 + 1.0) / (alpha0 * kappa0)
+    cst0 = gammaln((nu0 + 1.0) / 2.0) - gammaln(nu0 / 2.0) - 0.5 * np.log(nu0 * np.pi * var0)
     x = z[:, 0:1]
-    # posterior after x_0: one run of length 0
-    log_r = np.zeros((m, 1))
+    log_r = np.zeros((m, 1))  # posterior after x_0: one run of length 0
+    seen = np.ones(1)  # points seen by each run
     mu = (kappa0 * mu0 + x) / (kappa0 + 1.0)
-    kappa = np.full((m, 1), kappa0 + 1.0)
-    alpha = np.full((m, 1), alpha0 + 0.5)
     beta = beta0 + kappa0 * (x - mu0) ** 2 / (2.0 * (kappa0 + 1.0))
     for t in range(1, t_len):
         x = z[:, t:t + 1]
-        pred = _student_t_logpdf(x, mu, kappa, alpha, beta)
-        prior_pred = _student_t_logpdf(x, np.full((m, 1), mu0), np.full((m, 1), kappa0),
-                                       np.full((m, 1), alpha0), np.full((m, 1), beta0))
-        growth = log_r + pred + log_1mh
-        total = np.logaddexp.reduce(log_r, axis=1, keepdims=True)
-        new = log_h + total + prior_pred
-        log_r = np.concatenate([new, growth], axis=1)
+        kappa = kappa0 + seen
+        alpha = alpha0 + 0.5 * seen
+        nu = 2.0 * alpha
+        var_unit = (kappa + 1.0) / (alpha * kappa)  # the predictive variance is var_unit · beta
+        cst = gammaln((nu + 1.0) / 2.0) - gammaln(nu / 2.0) - 0.5 * np.log(nu * np.pi * var_unit)
+        d = (x - mu) ** 2
+        pred = cst - 0.5 * np.log(beta) - (nu + 1.0) / 2.0 * np.log1p(d / (nu * var_unit * beta))
+        prior_pred = cst0 - (nu0 + 1.0) / 2.0 * np.log1p((x - mu0) ** 2 / (nu0 * var0))
+        log_r = np.concatenate([log_h + prior_pred, log_r + pred + log_1mh], axis=1)
         # Normal-Gamma update of every run with x_t; the new run is the prior updated with x_t
-        mu_n = np.concatenate([np.full((m, 1), mu0), mu], axis=1)
-        ka_n = np.concatenate([np.full((m, 1), kappa0), kappa], axis=1)
-        al_n = np.concatenate([np.full((m, 1), alpha0), alpha], axis=1)
-        be_n = np.concatenate([np.full((m, 1), beta0), beta], axis=1)
-        beta = be_n + ka_n * (x - mu_n) ** 2 / (2.0 * (ka_n + 1.0))
-        mu = (ka_n * mu_n + x) / (ka_n + 1.0)
-        kappa = ka_n + 1.0
-        alpha = al_n + 0.5
+        beta = np.concatenate([beta0 + kappa0 * (x - mu0) ** 2 / (2.0 * (kappa0 + 1.0)),
+                               beta + kappa * d / (2.0 * (kappa + 1.0))], axis=1)
+        mu = np.concatenate([(kappa0 * mu0 + x) / (kappa0 + 1.0),
+                             (kappa * mu + x) / (kappa + 1.0)], axis=1)
+        seen = np.concatenate([[1.0], seen + 1.0])
         if log_r.shape[1] > max_run:  # merge the two longest runs, keep the longer run's stats
             log_r[:, -2] = np.logaddexp(log_r[:, -2], log_r[:, -1])
-            for a in (mu, kappa, alpha, beta):
-                a[:, -2] = a[:, -1]
-            log_r, mu, kappa, alpha, beta = (a[:, :-1] for a in (log_r, mu, kappa, alpha, beta))
-        log_r -= np.logaddexp.reduce(log_r, axis=1, keepdims=True)
+            mu[:, -2], beta[:, -2], seen[-2] = mu[:, -1], beta[:, -1], seen[-1]
+            log_r, mu, beta, seen = log_r[:, :-1], mu[:, :-1], beta[:, :-1], seen[:-1]
+        top = log_r.max(axis=1, keepdims=True)
+        log_r = log_r - (top + np.log(np.exp(log_r - top).sum(axis=1, keepdims=True)))
         s = t - delay
         if s >= 0 and delay < log_r.shape[1]:
             out[:, s] = np.exp(log_r[:, delay])
