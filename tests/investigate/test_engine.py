@@ -212,3 +212,9 @@ def test_cli_investigate_an_alarm_file_from_configured_sources(cases: dict[str, 
     assert [r["id"] for r in listed] == [rec["id"]]
     shown = json.loads(run("investigations", "show", rec["id"], "--format", "json"))
     assert shown["root_cause"]["entity"] == rec["root_cause"]["entity"]
+    # A person asks about the service and the time instead of forwarding an alarm.
+    alarm = json.loads((case / "alarm.json").read_text())
+    asked = json.loads(run("investigate", "--service", alarm["entity"], "--at", alarm["time"],
+                           "--format", "json"))
+    assert asked["alarm"]["source"] == {"kind": "manual"}
+    assert asked["root_cause"]["entity"] == rec["root_cause"]["entity"]
