@@ -41,3 +41,11 @@ class InputError(TerminalError):
 
 class NotFoundError(TerminalError):
     """A named thing (team, service, metric, repository) does not exist."""
+
+
+class UnauthorizedError(TerminalError):
+    """No valid credentials (missing, unknown, revoked or expired token or session)."""
+
+
+class ForbiddenError(TerminalError):
+    """The credentials are valid but their role may not see or do this."""

@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "serve": "shipwise.cli.serve:serve_cmd",
     "investigate": "shipwise.cli.investigate:investigate_cmd",
     "investigations": "shipwise.cli.investigate:investigations",
+    "token": "shipwise.cli.token:token",
 }
 
 
@@ -65,6 +66,7 @@ HELP = {
     "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
     "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
     "investigations": "Stored investigations (list, show).",
+    "token": "API tokens: create (shown once), revoke, list.",
 }
 
 

@@ -13,18 +13,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shipwise.errors import (
     ConfigError,
+    ForbiddenError,
     InputError,
     NotFoundError,
     ShipwiseError,
     StoreError,
     TransientError,
+    UnauthorizedError,
 )
 
 log = logging.getLogger(__name__)
 
 #: status code of each kind of ShipwiseError (the first match wins)
 STATUS: list[tuple[type[ShipwiseError], int]] = [
-    (InputError, 400), (NotFoundError, 404), (StoreError, 503), (ConfigError, 503),
+    (UnauthorizedError, 401), (ForbiddenError, 403), (InputError, 400), (NotFoundError, 404), (StoreError, 503), (ConfigError, 503),
     (TransientError, 503),
 ]
 

@@ -1,0 +1,65 @@
+"""``shipwise token``: API tokens (create shows the token once; revoke; list)."""
+
+from __future__ import annotations
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.render import emit_json, emit_table
+
+
+@click.group("token")
+def token() -> None:
+    """API tokens for the REST API, the web dashboard and MCP (roles: member, lead, exec, admin)."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what uses it (a person's role, a script).")
+@click.option("--role", required=True, type=click.Choice(["member", "lead", "exec", "admin"]))
+@click.option("--team", default=None, help="The team of a member or lead.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: str) -> None:
+    """Create a token. It is shown once and stored only as a hash."""
+    from shipwise.services.context import open_store
+    from shipwise.services.tokens import create_token
+
+    with open_store(settings_from(ctx)) as store:
+        res = create_token(store, name, role, team)
+    if fmt == "json":
+        emit_json(res)
+        return
+    click.echo(res["token"])
+    click.echo(f"token {res['id']} for {res['name']} ({role}{', team ' + team if team else ''}): "
+               "store it now, it is not shown again", err=True)
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def revoke_cmd(ctx: click.Context, token_id: str) -> None:
+    """Revoke a token by its id (the part after sw_)."""
+    from shipwise.services.context import open_store
+    from shipwise.services.tokens import revoke_token
+
+    with open_store(settings_from(ctx)) as store:
+        revoke_token(store, token_id)
+    click.echo(f"revoked {token_id}")
+
+
+@token.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def list_cmd(ctx: click.Context, fmt: str) -> None:
+    """Tokens (never their secrets)."""
+    from shipwise.services.context import open_store
+    from shipwise.services.tokens import list_tokens
+
+    with open_store(settings_from(ctx)) as store:
+        rows = list_tokens(store)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    emit_table("API tokens", ["id", "name", "role", "team", "created", "revoked", "last used"],
+               [(r["id"], r["name"], r["role"], r["team"], r["created_at"], r["revoked_at"],
+                 r["last_used_at"]) for r in rows])

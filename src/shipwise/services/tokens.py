@@ -1,0 +1,81 @@
+"""API tokens: created (shown once), stored hashed, revoked, and checked on every request.
+
+A token reads ``sw_<id>_<secret>``: ``id`` finds the row, the SHA-256 of ``secret`` is compared
+in constant time. The secret is 32 random bytes (URL-safe base64), so a plain hash suffices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from shipwise.errors import InputError, NotFoundError, UnauthorizedError
+from shipwise.governance.access import ROLES, TEAM_ROLES, Principal
+from shipwise.store.duckdb_store import Store
+
+_TOKEN = re.compile(r"^sw_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(store: Store, name: str, role: str, team: str | None = None) -> dict[str, Any]:
+    """A new token; its value is in the result and nowhere else (it is not stored)."""
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}", hint=f"use one of {', '.join(ROLES)}")
+    if role in TEAM_ROLES and not team:
+        raise InputError(f"a {role} token needs --team", hint="shipwise teams lists them")
+    if team:
+        row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [team]).fetchone()
+        if not row or not row[0]:
+            raise NotFoundError(f"unknown team {team!r}", hint="shipwise teams lists them")
+    if not name.strip():
+        raise InputError("a token needs a name (who or what uses it)")
+    tid = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    with store.transaction() as con:
+        con.execute("INSERT INTO api_token VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                    [tid, name.strip(), role, team if role in TEAM_ROLES or team else None,
+                     _hash(secret), datetime.now(UTC)])
+    return {"id": tid, "name": name.strip(), "role": role, "team": team,
+            "token": f"sw_{tid}_{secret}"}
+
+
+def revoke_token(store: Store, token_id: str) -> dict[str, Any]:
+    row = store.con.execute("SELECT revoked_at FROM api_token WHERE id = ?", [token_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no token {token_id!r}", hint="shipwise token list")
+    if row[0] is None:
+        with store.transaction() as con:
+            con.execute("UPDATE api_token SET revoked_at = ? WHERE id = ?",
+                        [datetime.now(UTC), token_id])
+    return {"id": token_id, "revoked": True}
+
+
+def list_tokens(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT id, name, role, team, created_at, revoked_at, last_used_at "
+                       "FROM api_token ORDER BY created_at, id")
+
+
+def authenticate(store: Store, token: str, *, touch: bool = True) -> Principal:
+    """The principal of a token, or :class:`UnauthorizedError`."""
+    m = _TOKEN.match(token.strip())
+    if not m:
+        raise UnauthorizedError("not a shipwise token", hint="tokens look like sw_<id>_<secret>; "
+                                "create one with `shipwise token create`")
+    tid, secret = m.groups()
+    row = store.con.execute("SELECT name, role, team, secret_sha256, revoked_at FROM api_token "
+                            "WHERE id = ?", [tid]).fetchone()
+    if row is None or not hmac.compare_digest(str(row[3]), _hash(secret)):
+        raise UnauthorizedError("unknown token", hint="check it, or create a new one")
+    if row[4] is not None:
+        raise UnauthorizedError("this token was revoked", hint="ask an admin for a new one")
+    if touch:
+        with store.transaction() as con:
+            con.execute("UPDATE api_token SET last_used_at = ? WHERE id = ?", [datetime.now(UTC), tid])
+    return Principal(str(row[1]), row[2], tid, str(row[0]))
