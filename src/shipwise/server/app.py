@@ -43,4 +43,6 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    # Interfaces, each added on its own line below: REST API (shipwise.server.api), web pages
+    # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     return app
