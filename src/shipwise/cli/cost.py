@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from datetime import date
 from typing import Any
 
@@ -40,7 +42,18 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
     from shipwise.services.cost import cost as compute
 
     cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
-    res = compute(settings_from(ctx), CostRequest(grain, baseline, teams, cats, since, until))
+    settings = settings_from(ctx)
+    req = CostRequest(grain, baseline, teams, cats, since, until)
+    if os.environ.get("SHIPWISE_TOKEN"):  # act as that token: the same rules as the API and MCP
+        from shipwise.services.context import cli_principal, open_store
+        from shipwise.services.views import cost_request
+
+        with open_store(settings) as store:
+            principal = cli_principal(store)
+            assert principal is not None
+            res = cost_request(store, principal, req, settings.cost, interface="cli")
+    else:
+        res = compute(settings, req)
     print_cost(res, fmt)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from datetime import date
 from typing import Any
 
@@ -82,9 +84,19 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
              grain: str, since: date | None, until: date | None, fmt: str) -> None:
     """DORA metrics per team (or service) and period, with change vs the previous period and the
     DORA 2024 performance cluster."""
+    from shipwise.services.context import cli_principal, open_store
     from shipwise.services.metrics import DoraRequest, dora
+    from shipwise.services.views import dora_request
 
-    res = dora(settings_from(ctx), DoraRequest(grain, teams, services, by, since, until))
+    settings = settings_from(ctx)
+    req = DoraRequest(grain, teams, services, by, since, until)
+    if os.environ.get("SHIPWISE_TOKEN"):  # act as that token: the same rules as the API and MCP
+        with open_store(settings) as store:
+            principal = cli_principal(store)
+            assert principal is not None
+            res = dora_request(store, principal, req, interface="cli")
+    else:
+        res = dora(settings, req)
     print_dora(res, fmt)
 
 

@@ -125,3 +125,38 @@ def access_log(store: Store, principal: Principal, *, limit: int = 100,
     authorize(store, principal, "admin.audit", "access_log", None, interface)
     return store.query("SELECT read_at, token_id, role, interface, action, subject, allowed "
                        "FROM access_log ORDER BY read_at DESC LIMIT ?", [limit])
+
+
+def dora_request(store: Store, principal: Principal, req: Any, *,
+                 interface: str = "cli") -> dict[str, Any]:
+    """A DORA request of any shape (teams, services, by), narrowed to what the principal may see:
+    a member or lead gets their own team by default and nothing else."""
+    from dataclasses import replace
+
+    from shipwise.services.metrics import dora_rows
+
+    teams = list(req.team)
+    for svc in req.service:
+        row = store.con.execute("SELECT team FROM service WHERE id = ?", [svc]).fetchone()
+        teams.append(str(row[0]) if row else f"?{svc}")
+    if principal.team is not None and principal.role in ("member", "lead") and not teams:
+        req, teams = replace(req, team=(principal.team,)), [principal.team]
+    for team in teams or [None]:
+        authorize(store, principal, "team.diagnostic", f"team:{team or '*'}:dora", team, interface)
+    return dora_rows(store, req)
+
+
+def cost_request(store: Store, principal: Principal, req: Any, tension: Any = None, *,
+                 interface: str = "cli") -> dict[str, Any]:
+    """A cost request: the whole organisation needs ``org.cost`` (exec, admin); named teams need
+    the team's diagnostic view (their own team for a member or lead) or ``org.cost``."""
+    from shipwise.services.cost import cost_rows
+
+    if not req.team:
+        authorize(store, principal, "org.cost", "org:cost", None, interface)
+    elif not principal.can("org.cost"):
+        for team in req.team:
+            authorize(store, principal, "team.diagnostic", f"team:{team}:cost", team, interface)
+    else:
+        authorize(store, principal, "org.cost", "org:cost:" + ",".join(req.team), None, interface)
+    return cost_rows(store, req, tension)

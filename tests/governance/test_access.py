@@ -1,0 +1,115 @@
+"""Tokens, roles and the access log: the same rules for every interface (here: the application
+layer directly, and the CLI acting as a token)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shipwise.config import Settings
+from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
+from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
+from shipwise.server.auth import make_session, session_principal
+from shipwise.services import views
+from shipwise.services.context import open_store
+from shipwise.services.demo import run_demo
+from shipwise.services.tokens import authenticate, create_token, list_tokens, revoke_token
+from tests.conftest import cli_env
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from shipwise.config import load_settings
+    from shipwise.services.context import init_store
+
+    d = tmp_path_factory.mktemp("demo")
+    s = load_settings(db=d / "shipwise.duckdb")
+    init_store(s)
+    run_demo(s)
+    return s
+
+
+def _teams(settings: Settings) -> list[str]:
+    with open_store(settings) as store:
+        return [r["team"] for r in views.teams(store, LOCAL_ADMIN)]
+
+
+def test_tokens_are_shown_once_stored_hashed_and_revocable(demo: Settings) -> None:
+    team = _teams(demo)[0]
+    with open_store(demo) as store:
+        tok = create_token(store, "on-call laptop", "member", team)
+        raw = store.con.execute("SELECT * FROM api_token WHERE id = ?", [tok["id"]]).fetchone()
+        assert raw is not None and tok["token"].split("_", 2)[2] not in json.dumps(raw, default=str)
+        assert authenticate(store, tok["token"]) == Principal("member", team, tok["id"], "on-call laptop")
+        assert "token" not in list_tokens(store)[0]
+        with pytest.raises(UnauthorizedError):
+            authenticate(store, tok["token"][:-1] + ("A" if tok["token"][-1] != "A" else "B"))
+        with pytest.raises(UnauthorizedError):
+            authenticate(store, "not-a-token")
+        cookie = make_session(store, tok["id"])
+        assert session_principal(store, cookie).team == team
+        with pytest.raises(UnauthorizedError):
+            session_principal(store, cookie[:-2] + "00")  # tampered signature
+        revoke_token(store, tok["id"])
+        with pytest.raises(UnauthorizedError, match="revoked"):
+            authenticate(store, tok["token"])
+        with pytest.raises(UnauthorizedError, match="revoked"):
+            session_principal(store, cookie)  # revoking a token ends its sessions
+        with pytest.raises(InputError):
+            create_token(store, "x", "member")  # a member needs a team
+        with pytest.raises(InputError):
+            create_token(store, "x", "root")
+
+
+def test_roles_see_what_the_policy_allows_and_every_read_is_logged(demo: Settings) -> None:
+    mine, other = _teams(demo)[:2]
+    member = Principal("member", mine, "t-member")
+    execu = Principal("exec", None, "t-exec")
+    with open_store(demo) as store:
+        before = store.count("access_log")
+        assert views.team_dora(store, member, mine)["rows"]
+        assert views.team_cost(store, member, mine)["rows"]
+        with pytest.raises(ForbiddenError, match=f"cannot open team {other}"):
+            views.team_dora(store, member, other)
+        with pytest.raises(ForbiddenError):
+            views.org_cost(store, member)
+        assert views.org_cost(store, execu)["organisation"]
+        with pytest.raises(ForbiddenError):
+            views.team_dora(store, execu, mine)  # cost views only, no team diagnostics
+        with pytest.raises(ForbiddenError):
+            views.access_log(store, member)
+        log = views.access_log(store, LOCAL_ADMIN)
+        assert store.count("access_log") == before + 7 + 1
+    refused = [r for r in log if not r["allowed"]]
+    assert {(r["token_id"], r["action"]) for r in refused} >= {
+        ("t-member", "team.diagnostic"), ("t-member", "org.cost"), ("t-exec", "team.diagnostic"),
+        ("t-member", "admin.audit")}
+
+
+def test_every_action_has_roles_and_admin_may_do_everything() -> None:
+    assert all(POLICY[a] for a in POLICY)
+    assert all(LOCAL_ADMIN.can(a, "any-team") for a in POLICY)
+    assert not Principal("member", None).can("team.diagnostic", None)
+
+
+def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> None:
+    mine, other = _teams(demo)[:2]
+    with open_store(demo) as store:
+        tok = create_token(store, "cli", "member", mine)["token"]
+    env = cli_env(SHIPWISE_TOKEN=tok)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "shipwise", "--db", str(demo.db), *args],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    own = run("metrics", "dora", "--format", "json")
+    assert own.returncode == 0, own.stderr
+    assert {r["team"] for r in json.loads(own.stdout)["rows"]} == {mine}  # narrowed to its team
+    refused = run("metrics", "dora", "--team", other)
+    assert refused.returncode == 1 and f"cannot open team {other}" in refused.stderr
+    org = run("cost")
+    assert org.returncode == 1 and "org cost" in org.stderr
