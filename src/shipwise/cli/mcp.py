@@ -1,0 +1,29 @@
+"""``shipwise mcp``: the MCP server over stdio, for AI assistants (see docs/mcp.md)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command("mcp")
+@click.pass_context
+def mcp_cmd(ctx: click.Context) -> None:
+    """Serve shipwise's tools to an AI assistant over MCP (stdio).
+
+    Tools: list_teams, get_dora, get_cost, explain_metric, list_investigations,
+    get_investigation, start_investigation. Acts as the principal of SHIPWISE_TOKEN when it is
+    set, else as the local administrator (whoever can read the store owns it). The store is
+    opened for each call only. Over HTTP the same tools are at /mcp of `shipwise serve`, with a
+    token. See docs/mcp.md."""
+    from shipwise.cli.main import settings_from
+    from shipwise.errors import StoreError
+
+    settings = settings_from(ctx)
+    if not settings.db.exists():
+        raise StoreError(f"no shipwise store at {settings.db}", hint="run `shipwise init` first")
+
+    from shipwise.mcp.stdio import stdio_server
+
+    stdio_server(settings, os.environ.get("SHIPWISE_TOKEN") or None).run("stdio")

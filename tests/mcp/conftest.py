@@ -1,0 +1,50 @@
+"""MCP fixtures: the demo organisation once per module, tokens of each role, and a client call
+helper that runs one coroutine against a server through the SDK's in-memory ``Client``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from shipwise.config import Settings, load_settings
+from shipwise.governance.access import LOCAL_ADMIN
+from shipwise.services import views
+from shipwise.services.context import init_store, open_store
+from shipwise.services.demo import run_demo
+from shipwise.services.tokens import create_token
+
+T = TypeVar("T")
+
+
+def with_client(server: MCPServer, fn: Callable[[Client], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with Client(server) as client:
+            return await fn(client)
+
+    return anyio.run(main)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    d: Path = tmp_path_factory.mktemp("mcp-demo")
+    s = load_settings(db=d / "shipwise.duckdb")
+    init_store(s)
+    run_demo(s)
+    return s
+
+
+@pytest.fixture(scope="module")
+def tokens(demo: Settings) -> dict[str, Any]:
+    """``{"team": a team, "other": another team, role: token}`` for member, exec and admin."""
+    with open_store(demo) as store:
+        teams = [r["team"] for r in views.teams(store, LOCAL_ADMIN)]
+        return {"team": teams[0], "other": teams[1],
+                "member": create_token(store, "mcp member", "member", teams[0])["token"],
+                "exec": create_token(store, "mcp cfo", "exec")["token"],
+                "admin": create_token(store, "mcp admin", "admin")["token"]}
