@@ -1,0 +1,142 @@
+"""What each page shows, built from the authorised views only (``interface="web"``). The dicts
+returned here are the JSON twins; the templates render the same dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipwise.errors import InputError
+from shipwise.governance.access import Principal
+from shipwise.services import views
+from shipwise.store.duckdb_store import Store
+
+WEB = "web"
+GRAINS = ("week", "month", "quarter")
+#: metrics a cheaper cost to serve must not be bought with (overlaid on the cost chart)
+TENSION = ("dora.change_fail_rate", "cost.incident_tickets_per_deployment",
+           "cost.high_severity_tickets_per_deployment")
+INPUTS = ("dora.deployment_days_per_week", "cost.deployments_per_builder_week",
+          "cost.human_interventions_per_deployment", "dora.rework_rate")
+DORA_TILES = ("dora.deployment_frequency", "dora.change_lead_time", "dora.change_fail_rate",
+              "dora.failed_deployment_recovery_time", "dora.rework_rate")
+
+
+def _grain(grain: str) -> str:
+    if grain not in GRAINS:
+        raise InputError(f"unknown grain {grain!r}", hint="use week, month or quarter")
+    return grain
+
+
+def _series(label: str, metric: str, values: list[Any], axis: str = "left") -> dict[str, Any]:
+    return {"label": label, "metric": metric, "values": values, "axis": axis}
+
+
+def overview(store: Store, p: Principal) -> dict[str, Any]:
+    return views.org_overview(store, p, interface=WEB)
+
+
+def team(store: Store, p: Principal, team_id: str, grain: str = "quarter") -> dict[str, Any]:
+    dora = views.team_dora(store, p, team_id, grain=_grain(grain), interface=WEB)
+    cost = views.team_cost(store, p, team_id, grain=grain, interface=WEB)
+    info = next((t for t in views.teams(store, p, interface=WEB) if t["team"] == team_id), {})
+    rows = dora["rows"]
+    latest = rows[-1] if rows else None
+    tiles = [{"metric": m, "value": latest["metrics"].get(m), "change": latest["change"].get(m)}
+             for m in DORA_TILES] if latest else []
+    periods = [r["period"] for r in cost["rows"]]
+    cost_chart = {
+        "id": "cost-chart", "labels": periods,
+        "title": "Cost to serve per period, with tension metrics overlaid",
+        "left": f"cost per {info.get('delivery_unit', 'unit').rstrip('s')} ({cost['currency']})",
+        "right": "tension (ratio per deployment)",
+        "series": [_series("Cost to serve", "cost.cost_to_serve",
+                           [r["metrics"]["cost.cost_to_serve"] for r in cost["rows"]])]
+        + [_series(views_title(m), m, [r["metrics"].get(m) for r in cost["rows"]], "right")
+           for m in TENSION],
+    }
+    dora_chart = {
+        "id": "dora-chart", "labels": [r["period"] for r in rows],
+        "title": "Deployment frequency and change lead time per period",
+        "left": "deployments per week", "right": "lead time (days)",
+        "series": [
+            _series("Deployment frequency", "dora.deployment_frequency",
+                    [r["metrics"]["dora.deployment_frequency"] for r in rows]),
+            _series("Change lead time (days)", "dora.change_lead_time",
+                    [None if r["metrics"]["dora.change_lead_time"] is None
+                     else r["metrics"]["dora.change_lead_time"] / 86400 for r in rows], "right"),
+        ],
+    }
+    inputs = [{"period": r["period"], "units": r["units"], "cost_amount": r["cost_amount"],
+               "metrics": {m: r["metrics"].get(m) for m in INPUTS if m in r["metrics"]}}
+              for r in cost["rows"]]
+    by_period = {r["period"]: r for r in rows}
+    for row in inputs:
+        d = by_period.get(row["period"])
+        for m in INPUTS:
+            if m.startswith("dora.") and d is not None:
+                row["metrics"][m] = d["metrics"].get(m)
+    flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
+    return {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
+            "period": latest["period"] if latest else None,
+            "cluster": latest["cluster"] if latest else None,
+            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
+            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost}
+
+
+def views_title(metric_id: str) -> str:
+    from shipwise.web.render import title
+
+    return title(metric_id)
+
+
+def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, Any]:
+    cost = views.org_cost(store, p, grain=_grain(grain), interface=WEB)
+    periods = sorted({r["period"] for r in cost["rows"]})
+    totals = {per: 0.0 for per in periods}
+    for r in cost["rows"]:
+        totals[r["period"]] += r["cost_amount"] or 0.0
+    org = {o["period"]: o for o in cost["organisation"]}
+    improvement = f"cost.improvement_{cost['baseline']}"
+    chart = {
+        "id": "org-cost-chart", "labels": periods,
+        "title": "Organisation cost per period, with cost-to-serve improvement",
+        "left": f"total cost ({cost['currency']})", "right": "improvement (ratio)",
+        "series": [
+            _series("Total cost", "cost.cost_to_serve", [round(totals[x], 2) for x in periods]),
+            _series(views_title(improvement), improvement,
+                    [org[x]["metrics"].get(improvement) if x in org else None for x in periods],
+                    "right"),
+            _series(views_title("cost.improvement_median_team"), "cost.improvement_median_team",
+                    [org[x]["metrics"].get("cost.improvement_median_team") if x in org else None
+                     for x in periods], "right"),
+        ],
+    }
+    latest = periods[-1] if periods else None
+    teams = [r for r in cost["rows"] if r["period"] == latest]
+    return {"grain": grain, "baseline": cost["baseline"], "currency": cost["currency"],
+            "period": latest, "improvement_metric": improvement,
+            "organisation": cost["organisation"], "latest_organisation": org.get(latest or ""),
+            "teams": teams, "charts": [chart],
+            "flags": [{"team": r["team"], "period": r["period"], **f}
+                      for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
+
+
+def catalog(store: Store, p: Principal) -> dict[str, Any]:
+    return {"metrics": views.catalog(store, p, interface=WEB)}
+
+
+def metric(store: Store, p: Principal, metric_id: str) -> dict[str, Any]:
+    return views.metric(store, p, metric_id, interface=WEB)
+
+
+def investigations(store: Store, p: Principal) -> dict[str, Any]:
+    return {"investigations": views.investigations(store, p, interface=WEB)}
+
+
+def investigation(store: Store, p: Principal, inv_id: str) -> dict[str, Any]:
+    from shipwise.web.topology import topology_svg
+
+    record = views.investigation(store, p, inv_id, interface=WEB)
+    root = (record.get("root_cause") or {}).get("entity")
+    svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
+    return {"investigation": record, "topology_svg": svg}

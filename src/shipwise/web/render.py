@@ -1,0 +1,94 @@
+"""Templates and the small formatting helpers the pages share (numbers, durations, markdown)."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def duration(seconds: float) -> str:
+    """``354447`` -> ``4.1 d``; ``5400`` -> ``1.5 h``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def money(v: float) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:,.0f}"
+
+
+def fmt(value: Any, metric_id: str | None = None) -> str:
+    """A metric value as people read it, by the unit in the registry."""
+    from shipwise.metrics.registry import REGISTRY
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    unit = REGISTRY[metric_id].unit if metric_id in REGISTRY else ""
+    v = float(value)
+    if unit == "ratio":
+        return f"{v:.1%}"
+    if unit == "seconds":
+        return duration(v)
+    if unit.startswith("currency"):
+        return money(v)
+    if unit == "count":
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"
+
+
+def change(value: Any, metric_id: str) -> dict[str, str]:
+    """The change vs the previous period (an absolute difference, in the metric's unit): text,
+    arrow and whether it is good news by the metric's direction in the registry."""
+    from shipwise.metrics.registry import REGISTRY
+
+    if value is None:
+        return {"text": "no previous period", "arrow": "", "tone": "flat"}
+    v = float(value)
+    m = REGISTRY.get(metric_id)
+    better = m.better if m else None
+    arrow = "▲" if v > 0 else "▼" if v < 0 else "="
+    if v == 0 or better is None:
+        tone = "flat"
+    else:
+        tone = "good" if (v > 0) == (better == "higher") else "bad"
+    sign = "+" if v > 0 else "−" if v < 0 else "±"
+    size = (f"{abs(v) * 100:.1f} pp" if m is not None and m.unit == "ratio"
+            else fmt(abs(v), metric_id))
+    return {"text": f"{sign}{size} vs previous period", "arrow": arrow, "tone": tone}
+
+
+def title(metric_id: str) -> str:
+    from shipwise.metrics.registry import REGISTRY
+
+    return REGISTRY[metric_id].title if metric_id in REGISTRY else metric_id
+
+
+def markdown(text: str) -> Markup:
+    """CommonMark with raw HTML disabled (the text is escaped), for long-term fix specs."""
+    from markdown_it import MarkdownIt
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(text or ""))
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt=fmt, money=money, duration=duration, markdown=markdown)
+    env.globals.update(change=change, title=title)
+    return env

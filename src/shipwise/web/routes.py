@@ -1,0 +1,213 @@
+"""The dashboard's routes: sign-in/out and one builder per page. A builder takes the store and the
+principal and returns the page's data; the same data is the page's JSON twin (``<path>.json`` or
+``?format=json``). Authorisation happens in :mod:`shipwise.services.views`; a refusal renders a
+page saying what the role may not see (401 sends the browser to the sign-in page instead)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from shipwise.errors import ShipwiseError, UnauthorizedError
+from shipwise.governance.access import Principal
+from shipwise.server.auth import SESSION_COOKIE, SESSION_SECONDS, make_session, request_principal
+from shipwise.server.errors import status_of
+from shipwise.services import views
+from shipwise.store.duckdb_store import Store
+from shipwise.web import pages
+from shipwise.web.render import STATIC, environment
+
+CSRF_COOKIE = "shipwise_csrf"
+HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self' "
+                                "'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+                                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+Builder = Callable[[Store, Principal], dict[str, Any]]
+
+router = APIRouter(include_in_schema=False)
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages and the vendored static files (``/static``) to the app."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="web-static")
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def csrf_token(session: str) -> str:
+    """The per-session CSRF token for forms: derived from the (HttpOnly, signed) session cookie,
+    so another site can neither read nor forge it."""
+    return hashlib.sha256(f"shipwise-csrf:{session}".encode()).hexdigest()
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.endswith(".json") or request.query_params.get("format") == "json"
+
+
+def _html(request: Request, template: str, code: int = 200, **ctx: Any) -> HTMLResponse:
+    session = request.cookies.get(SESSION_COOKIE, "")
+    body = environment().get_template(template).render(
+        path=request.url.path, csrf=csrf_token(session) if session else "", **ctx)
+    return HTMLResponse(body, status_code=code, headers=HEADERS)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _safe_next(value: str | None) -> str | None:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def _landing(p: Principal) -> str:
+    if p.role in ("member", "lead") and p.team:
+        return f"/teams/{quote(p.team)}"
+    return "/org/cost" if p.role == "exec" else "/"
+
+
+def _page(request: Request, template: str, build: Builder) -> Response:
+    """Run ``build`` as the caller; render HTML, or its JSON twin. Errors of a JSON twin go to the
+    app's JSON error handler; errors of a page render the friendly error page."""
+    want_json = _wants_json(request)
+    me: dict[str, Any] | None = None
+    try:
+        with request.app.state.shipwise.store.session() as store:
+            principal = request_principal(request, store)
+            me = views.whoami(principal)
+            data = build(store, principal)
+    except UnauthorizedError:
+        if want_json:
+            raise
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+    except ShipwiseError as exc:
+        if want_json:
+            raise
+        return _html(request, "error.html", status_of(exc), me=me, status=status_of(exc),
+                     message=str(exc), hint=exc.hint)
+    if want_json:
+        return JSONResponse(jsonable_encoder(data), headers={"Cache-Control": "no-store"})
+    return _html(request, template, me=me, data=data)
+
+
+# -- sign-in and sign-out -------------------------------------------------------------------------
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:
+    token = secrets.token_urlsafe(24)
+    resp = _html(request, "signin.html", me=None, form_csrf=token, next=_safe_next(next) or "",
+                 error=None)
+    resp.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+                    path="/signin", max_age=3600)
+    return resp
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    from shipwise.services.tokens import authenticate
+
+    form = await _form(request)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    nxt = _safe_next(form.get("next"))
+    if not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
+        return _signin_error(request, 403, "this form expired or came from another site",
+                             nxt)
+    try:
+        with request.app.state.shipwise.store.session() as store:
+            principal = authenticate(store, form.get("token", ""))
+            assert principal.token_id is not None
+            session = make_session(store, principal.token_id)
+    except UnauthorizedError as exc:
+        return _signin_error(request, 401, f"{exc}{f' — {exc.hint}' if exc.hint else ''}", nxt)
+    resp = RedirectResponse(nxt or _landing(principal), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict",
+                    secure=_secure(request), max_age=SESSION_SECONDS, path="/")
+    resp.delete_cookie(CSRF_COOKIE, path="/signin")
+    return resp
+
+
+def _signin_error(request: Request, status: int, message: str, nxt: str | None) -> Response:
+    token = secrets.token_urlsafe(24)
+    resp = _html(request, "signin.html", status, me=None, form_csrf=token, next=nxt or "",
+                 error=message)
+    resp.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request),
+                    path="/signin", max_age=3600)
+    return resp
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    form = await _form(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    if session and not hmac.compare_digest(csrf_token(session), form.get("csrf", "")):
+        return _html(request, "error.html", 403, me=None, status=403,
+                     message="this sign-out form expired or came from another site",
+                     hint="reload the page and sign out again")
+    resp = RedirectResponse("/signin", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# -- pages ----------------------------------------------------------------------------------------
+
+@router.get("/")
+@router.get("/index.json")
+def overview(request: Request) -> Response:
+    return _page(request, "overview.html", pages.overview)
+
+
+@router.get("/teams/{team}")
+def team(request: Request, team: str, grain: str = "quarter") -> Response:
+    name = team.removesuffix(".json") if request.url.path.endswith(".json") else team
+    return _page(request, "team.html", lambda s, p: pages.team(s, p, name, grain))
+
+
+@router.get("/org/cost")
+@router.get("/org/cost.json")
+def org_cost(request: Request, grain: str = "quarter") -> Response:
+    return _page(request, "org_cost.html", lambda s, p: pages.org_cost(s, p, grain))
+
+
+@router.get("/metrics")
+@router.get("/metrics.json")
+def metrics(request: Request) -> Response:
+    return _page(request, "metrics.html", pages.catalog)
+
+
+@router.get("/metrics/{metric_id}")
+def metric(request: Request, metric_id: str) -> Response:
+    mid = metric_id.removesuffix(".json") if request.url.path.endswith(".json") else metric_id
+    return _page(request, "metric.html", lambda s, p: pages.metric(s, p, mid))
+
+
+@router.get("/investigations")
+@router.get("/investigations.json")
+def investigations(request: Request) -> Response:
+    return _page(request, "investigations.html", pages.investigations)
+
+
+@router.get("/investigations/{inv_id}")
+def investigation(request: Request, inv_id: str) -> Response:
+    iid = inv_id.removesuffix(".json") if request.url.path.endswith(".json") else inv_id
+    return _page(request, "investigation.html", lambda s, p: pages.investigation(s, p, iid))

@@ -1,0 +1,104 @@
+"""A real shipwise server on 127.0.0.1 over a temp store with the demo organisation and one stored
+investigation, plus a headless Debian Chromium driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from shipwise.config import Settings
+from shipwise.server import create_app
+from shipwise.services.context import open_store
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MEMBER_TEAM = "catalog"
+
+
+@dataclass
+class Site:
+    url: str
+    tokens: dict[str, str]
+    investigation_id: str
+    root_cause: str
+    settings: Settings
+
+
+def build_store(root: Path) -> tuple[Settings, dict[str, str], dict[str, Any]]:
+    """The demo organisation, one investigated bad deploy, and a token per role."""
+    from shipwise.demo.world.scenarios import write_world_case
+    from shipwise.services.demo import run_demo
+    from shipwise.services.investigate import investigate_case
+    from shipwise.services.tokens import create_token
+
+    settings = Settings(db=root / "shipwise.duckdb")
+    run_demo(settings, seed=7, scale=1.0)
+    case = write_world_case(root / "case", "bad_deploy", seed=7)
+    record = investigate_case(case, settings, store=True)
+    tokens = {}
+    with open_store(settings) as store:
+        for role, team in (("member", MEMBER_TEAM), ("lead", MEMBER_TEAM), ("exec", None),
+                           ("admin", None)):
+            tokens[role] = create_token(store, f"web-test-{role}", role, team)["token"]
+    return settings, tokens, record
+
+
+def _serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, socket.socket, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    return server, thread, sock, sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("SHIPWISE_PSEUDONYM_KEY", "SHIPWISE_DB", "SHIPWISE_TOKEN"):
+            mp.delenv(var, raising=False)
+        settings, tokens, record = build_store(tmp_path_factory.mktemp("web"))
+        server, thread, sock, port = _serve(settings)  # after the store is built: it holds the file
+        try:
+            yield Site(f"http://127.0.0.1:{port}", tokens, record["id"],
+                       record["root_cause"]["statement"], settings)
+        finally:
+            server.should_exit = True
+            thread.join(30)
+            sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(page: Any, url: str, token: str) -> None:
+    page.goto(url + "/signin")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")

@@ -1,0 +1,160 @@
+"""The dashboard in a real browser: sign-in, charts drawn with data, the investigation page, role
+checks, sign-out; and the JSON twins and offline assets over plain HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.conftest import MEMBER_TEAM, Site, sign_in
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["/", f"/teams/{MEMBER_TEAM}", "/metrics", "/metrics/dora.change_fail_rate",
+         "/investigations"]
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    p = context.new_page()
+    p.set_default_timeout(15000)
+    yield p
+    context.close()
+
+
+def test_member_signs_in_and_lands_on_their_team(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["member"])
+    assert page.url.endswith(f"/teams/{MEMBER_TEAM}")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "shipwise_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Team ")
+    assert "DORA 2024 level" in page.content()
+
+
+def test_team_page_charts_render_with_data(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["member"])
+    page.wait_for_function("() => window.shipwiseCharts && "
+                           "Object.keys(window.shipwiseCharts).length >= 2")
+    for chart_id in ("cost-chart", "dora-chart"):
+        canvas = page.locator(f"#{chart_id} canvas")
+        box = canvas.bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 100
+        lengths = page.evaluate(
+            "id => window.shipwiseCharts[id].data.slice(1).map(s => s.filter(v => v != null).length)",
+            chart_id)
+        assert lengths and all(n > 0 for n in lengths), lengths
+        assert page.locator(f"#{chart_id}").get_attribute("aria-label")
+    # the cost chart overlays the tension metrics on the cost to serve
+    series = page.evaluate("() => window.shipwiseCharts['cost-chart'].series.map(s => s.label)")
+    assert "Cost to serve" in series and "Change fail rate" in series
+    # every number links to its charter entry
+    hrefs = page.locator("a.num").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert hrefs and all(h.startswith("/metrics/") for h in hrefs)
+
+
+def test_investigation_shows_root_cause_and_topology(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["member"])
+    page.goto(site.url + "/investigations")
+    page.get_by_role("link", name=re.compile(r"\d{4}-\d\d-\d\d")).first.click()
+    page.wait_for_load_state("networkidle")
+    assert site.investigation_id in page.url
+    assert page.get_by_test_id("root-cause").inner_text().strip() == site.root_cause
+    svg = page.locator("svg.topology")
+    assert svg.count() == 1 and (svg.bounding_box() or {}).get("width", 0) > 100
+    assert page.locator("svg.topology .root-cause").count() == 1
+    assert page.locator("svg.topology .anomalous").count() >= 1
+    for part in ("Prepare", "Validate before", "Apply", "Validate after", "Roll back"):
+        assert page.get_by_role("heading", name=part, level=3).count() == 1
+    assert page.locator("button.copy").count() >= 1
+    assert page.locator(".markdown h1, .markdown h2").count() >= 1
+
+
+def test_member_cannot_open_another_team_or_the_cfo_view(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["member"])
+    for path in ("/teams/payments", "/org/cost"):
+        response = page.goto(site.url + path)
+        assert response is not None and response.status == 403
+        assert page.get_by_role("heading", name="Not for your role").count() == 1
+        assert "Cost to serve" not in page.locator("main").inner_text().split("\n")[0]
+
+
+def test_exec_opens_the_cfo_view_but_not_team_diagnostics(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["exec"])
+    assert page.url.endswith("/org/cost")
+    page.wait_for_function("() => window.shipwiseCharts && window.shipwiseCharts['org-cost-chart']")
+    n = page.evaluate("() => window.shipwiseCharts['org-cost-chart'].data[1].length")
+    assert n > 0
+    assert page.locator("table tbody tr").count() > 1
+    response = page.goto(site.url + f"/teams/{MEMBER_TEAM}")
+    assert response is not None and response.status == 403
+
+
+def test_sign_out_ends_the_session(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["lead"])
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/signin"))
+    page.goto(site.url + f"/teams/{MEMBER_TEAM}")
+    assert "/signin" in page.url
+    assert not [c for c in page.context.cookies() if c["name"] == "shipwise_session"]
+
+
+def test_bad_token_and_forged_form_are_refused(site: Site, page: Any) -> None:
+    sign_in(page, site.url, "sw_000000000000_not-a-real-token-value")
+    assert "/signin" in page.url and page.get_by_role("alert").count() == 1
+    # a cross-site form post has neither the CSRF cookie nor the field
+    r = httpx.post(site.url + "/signin", data={"token": site.tokens["member"]},
+                   follow_redirects=False)
+    assert r.status_code == 403 and "shipwise_session" not in r.headers.get("set-cookie", "")
+
+
+def test_phone_layout_has_no_horizontal_scroll(site: Site, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    p = context.new_page()
+    try:
+        sign_in(p, site.url, site.tokens["member"])
+        p.wait_for_function("() => window.shipwiseCharts && window.shipwiseCharts['cost-chart']")
+        assert p.evaluate("() => document.documentElement.scrollWidth") <= 390 + 2
+    finally:
+        context.close()
+
+
+def _get(site: Site, path: str, role: str = "admin") -> httpx.Response:
+    return httpx.get(site.url + path, headers={"Authorization": f"Bearer {site.tokens[role]}"},
+                     timeout=30)
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/org/cost", "/investigations/{inv}"])
+def test_every_page_has_a_json_twin(site: Site, path: str) -> None:
+    path = path.replace("{inv}", site.investigation_id)
+    twin = "/index.json" if path == "/" else path + ".json"
+    for url in (twin, path + "?format=json"):
+        r = _get(site, url)
+        assert r.status_code == 200, (url, r.text[:200])
+        assert r.headers["content-type"].startswith("application/json")
+        assert isinstance(r.json(), dict)
+
+
+def test_json_twin_refusals_are_json(site: Site) -> None:
+    r = _get(site, "/teams/payments.json", "member")
+    assert r.status_code == 403 and "error" in r.json()
+    r = httpx.get(site.url + "/index.json")
+    assert r.status_code == 401 and "error" in r.json()
+
+
+def test_pages_load_nothing_from_other_sites(site: Site) -> None:
+    for path in [*PAGES, "/signin"]:
+        html = _get(site, path).text
+        refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+        assert refs and not [u for u in refs if re.match(r"(https?:)?//", u)], (path, refs)
+        for ref in refs:
+            assert _get(site, ref).status_code == 200, ref
+
+
+def test_no_page_names_an_individual(site: Site) -> None:
+    body = _get(site, f"/teams/{MEMBER_TEAM}.json").text + _get(site, "/org/cost.json").text
+    assert "author" not in body and "email" not in body
