@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "investigate": "shipwise.cli.investigate:investigate_cmd",
     "investigations": "shipwise.cli.investigate:investigations",
     "token": "shipwise.cli.token:token",
+    "mcp": "shipwise.cli.mcp:mcp_cmd",
 }
 
 
@@ -67,6 +68,7 @@ HELP = {
     "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
     "investigations": "Stored investigations (list, show).",
     "token": "API tokens: create (shown once), revoke, list.",
+    "mcp": "Serve the tools to AI assistants over MCP (stdio); HTTP is at /mcp of serve.",
 }
 
 

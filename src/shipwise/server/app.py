@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shipwise import __version__
 from shipwise.config import Settings
-from shipwise.server import health, webhooks
+from shipwise.server import api, health, webhooks
 from shipwise.server.errors import install_error_handlers
 from shipwise.server.security import RedactToken
 from shipwise.server.state import ServerState
@@ -38,11 +38,16 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
             access.removeFilter(redact)
 
     app = FastAPI(title="shipwise", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.shipwise = state
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
     # Interfaces, each added on its own line below: REST API (shipwise.server.api), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
+    from shipwise.mcp.http import mount_mcp  # MCP: also runs its session manager
+    mount_mcp(app)
+    app.include_router(api.router)
+    from shipwise.web import mount as mount_web  # web pages and their vendored static files
+    mount_web(app)
     return app

@@ -81,6 +81,17 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error", "see the server log")
 
 
+async def render_error(request: Request, exc: Exception) -> JSONResponse | None:
+    """The JSON answer for an expected error (ours, HTTP, validation); None for anything else."""
+    if isinstance(exc, ShipwiseError):
+        return await _shipwise(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _http(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await _validation(request, exc)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ShipwiseError, _shipwise)
     app.add_exception_handler(StarletteHTTPException, _http)

@@ -10,12 +10,16 @@ allowed or not). A refused read is logged too, then raises :class:`ForbiddenErro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipwise.errors import ForbiddenError, NotFoundError
+from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import Principal
 from shipwise.store.duckdb_store import Store
+
+if TYPE_CHECKING:
+    from shipwise.config import Settings
 
 
 def authorize(store: Store, principal: Principal, action: str, subject: str | None = None,
@@ -160,3 +164,94 @@ def cost_request(store: Store, principal: Principal, req: Any, tension: Any = No
     else:
         authorize(store, principal, "org.cost", "org:cost:" + ",".join(req.team), None, interface)
     return cost_rows(store, req, tension)
+
+
+def alarms(store: Store, principal: Principal, settings: Settings, *, status: str | None = None,
+           limit: int = 50, interface: str = "api") -> list[dict[str, Any]]:
+    """The latest alarm intake rows, newest first (without raw payloads)."""
+    from contextlib import nullcontext
+
+    from shipwise.services.alarms import list_alarms
+
+    authorize(store, principal, "alarms.read", "alarms", None, interface)
+    return list_alarms(settings, status, limit, session=lambda: nullcontext(store))
+
+
+def start_investigation(store: Store, principal: Principal, entity: str, at: datetime,
+                        metric: str | None = None, *,
+                        receive: Callable[[bytes, str], dict[str, Any]],
+                        interface: str = "api") -> dict[str, Any]:
+    """Queue an investigation of ``entity`` at ``at``: a generic alarm handed to ``receive`` (the
+    server's intake, which stores it and queues it for the investigation worker)."""
+    import json
+
+    authorize(store, principal, "investigations.start", f"service:{entity}", None, interface)
+    row = store.con.execute("SELECT count(*) FROM service WHERE id = ?", [entity]).fetchone()
+    if not row or not row[0]:
+        raise NotFoundError(f"unknown service {entity!r}", hint="GET /api/v1/services lists them")
+    if at.tzinfo is None:
+        raise InputError("'at' needs a UTC offset", hint="e.g. 2026-09-01T10:00:00Z")
+    body = {"entity": entity, "metric": metric or "", "time": at.isoformat(),
+            "alertname": "investigation requested",
+            "summary": f"requested through the {interface} by {principal.name or principal.role}"}
+    result = receive(json.dumps(body).encode(), "generic")
+    if result["rejected"]:
+        raise InputError(result["rejected"], hint=result["hint"])
+    return {"id": result["ids"][0], "queued": bool(result["accepted"]),
+            "duplicate": result["duplicate"], "entity": entity, "at": at.isoformat(),
+            "metric": metric}
+
+
+def tokens(store: Store, principal: Principal, *, interface: str = "api") -> list[dict[str, Any]]:
+    from shipwise.services.tokens import list_tokens
+
+    authorize(store, principal, "admin.tokens", "tokens", None, interface)
+    return list_tokens(store)
+
+
+def create_token(store: Store, principal: Principal, name: str, role: str,
+                 team: str | None = None, *, interface: str = "api") -> dict[str, Any]:
+    from shipwise.services.tokens import create_token as create
+
+    authorize(store, principal, "admin.tokens", f"token:new:{role}", None, interface)
+    return create(store, name, role, team)
+
+
+def revoke_token(store: Store, principal: Principal, token_id: str, *,
+                 interface: str = "api") -> dict[str, Any]:
+    from shipwise.services.tokens import revoke_token as revoke
+
+    authorize(store, principal, "admin.tokens", f"token:{token_id}", None, interface)
+    return revoke(store, token_id)
+
+
+def org_overview(store: Store, principal: Principal, *,
+                 interface: str = "api") -> dict[str, Any]:
+    """The organisation at a glance, for every role: its teams, and how many teams are at each
+    DORA 2024 performance level in the latest quarter (counts only, no team's diagnostics)."""
+    from collections import Counter
+
+    from shipwise.services.metrics import DoraRequest, dora_rows
+
+    authorize(store, principal, "org.overview", "org:overview", None, interface)
+    team_rows = store.query(
+        "SELECT t.id AS team, t.name, t.org_unit, t.delivery_unit, count(s.id) AS services "
+        "FROM team t LEFT JOIN service s ON s.team = t.id GROUP BY ALL ORDER BY t.org_unit, t.id")
+    rows = dora_rows(store, DoraRequest(grain="quarter"))["rows"]
+    period = max((r["period"] for r in rows), default=None)
+    latest = [r for r in rows if r["period"] == period]
+    levels = Counter(str(r["cluster"] or "unclassified") for r in latest)
+    deploys = sum(r["metrics"].get("dora.deployment_frequency") or 0.0 for r in latest)
+    out: dict[str, Any] = {
+        "teams": team_rows, "period": period,
+        "services": sum(int(t["services"]) for t in team_rows),
+        "dora_levels": {k: levels.get(k, 0) for k in ("elite", "high", "medium", "low",
+                                                         "unclassified") if k in levels or
+                        k != "unclassified"},
+        "deployments_per_week": round(deploys, 2),
+        "investigations": None,
+    }
+    if principal.can("investigations.read"):
+        row = store.con.execute("SELECT count(*) FROM investigation").fetchone()
+        out["investigations"] = int(row[0]) if row else 0
+    return out
