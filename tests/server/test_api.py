@@ -148,6 +148,7 @@ def test_admin_sees_all_and_the_audit_lists_refusals(api: Api) -> None:
         res = api.get(path)
         assert res.status_code == 200, (path, res.text)
     api.get("/api/v1/org/cost", who="member")  # refused, and logged
+    api.get(f"/api/v1/teams/{api.team}/dora", who="member")  # allowed, and logged
     log = api.get("/api/v1/audit", limit=1000).json()
     member_id = api.tokens["member"].split("_")[1]
     refused = [r for r in log if r["token_id"] == member_id and not r["allowed"]]

@@ -17,6 +17,7 @@ from typing import Any
 
 from shipwise.config import Settings
 from shipwise.errors import StoreError
+from shipwise.server.intake import GroupCommit
 from shipwise.server.worker import InvestigationWorker
 from shipwise.store.duckdb_store import Store
 
@@ -31,6 +32,8 @@ class SharedStore:
         self._store: Store | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._owner: int | None = None
+        self._depth = 0
 
     @contextmanager
     def session(self) -> Iterator[Store]:
@@ -39,7 +42,17 @@ class SharedStore:
                 raise StoreError("the server is shutting down", hint="retry in a moment")
             if self._store is None:
                 self._store = Store.open(self.path)  # migrates; StoreError when missing
-            yield self._store
+            self._owner, self._depth = threading.get_ident(), self._depth + 1
+            try:
+                yield self._store
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+
+    def held_here(self) -> bool:
+        """Does the calling thread hold the store already (a request inside its session)?"""
+        return self._owner == threading.get_ident()
 
     def close(self) -> None:
         with self._lock:
@@ -59,6 +72,7 @@ class ServerState:
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
         self.store = SharedStore(settings.db)
         self.worker = InvestigationWorker(self._investigate)
+        self.intake = GroupCommit(self.store.session, held_here=self.store.held_here)
 
     @property
     def webhook_auth(self) -> str:
@@ -71,6 +85,7 @@ class ServerState:
         from shipwise.services.alarms import pending_alarm_ids
 
         self.worker.start()
+        self.intake.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
         except StoreError as exc:
@@ -81,6 +96,7 @@ class ServerState:
             self.worker.submit(pending)
 
     def stop(self) -> None:
+        self.intake.stop()
         self.worker.stop(self.settings.server.drain_seconds)
         self.store.close()
 
@@ -88,7 +104,8 @@ class ServerState:
         """Store a webhook body; queue its new alarms for investigation."""
         from shipwise.services.alarms import receive_alarm
 
-        result = receive_alarm(self.settings, body, kind, session=self.store.session)
+        result = receive_alarm(self.settings, body, kind, session=self.store.session,
+                               commit=self.intake.run)
         self.worker.submit(result["accepted"])
         return result
 

@@ -39,6 +39,8 @@ from shipwise.store.duckdb_store import Store
 log = logging.getLogger(__name__)
 
 StoreSession = Callable[[], AbstractContextManager[Store]]
+#: runs ``fn(connection)`` inside a transaction shared with other writes; returns its result
+GroupCommitFn = Callable[[Callable[[Any], Any]], Any]
 
 STATUSES = ("accepted", "rejected", "resolved", "subscription", "investigating", "investigated",
             "failed")
@@ -61,13 +63,17 @@ class _Row:
 
 def receive_alarm(settings: Settings, body: bytes, kind: str | None,
                   received_at: float | None = None, *,
-                  session: StoreSession | None = None) -> dict[str, Any]:
+                  session: StoreSession | None = None,
+                  commit: GroupCommitFn | None = None) -> dict[str, Any]:
     """Store a webhook body and say what it held.
 
     Returns ``{"kind", "accepted": [new alarm ids], "duplicates": [ids seen before],
     "rejected": reason | None, "hint", "resolved": n, "duplicate": bool, "subscription": {...} |
     None, "ids": [every row id of this body]}``. ``duplicate`` is true when the body brought
     nothing new. Only ``accepted`` ids still need investigating.
+
+    ``commit`` (the server's group commit) runs the write together with other bodies that
+    arrived at the same time, in one transaction, and returns once it is durable.
     """
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown alarm kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
@@ -85,7 +91,7 @@ def receive_alarm(settings: Settings, body: bytes, kind: str | None,
         reason = InputError(f"internal error while reading the payload: {exc!r}")
     rows = _rows(batch, reason, sha)
     fresh, seen = _store(session or _opener(settings), rows, body, sha,
-                         batch.kind if batch else kind, received_at)
+                         batch.kind if batch else kind, received_at, commit)
     if crash is not None:
         raise crash
     ids = [intake_id(r.key) for r in rows]
@@ -120,11 +126,12 @@ def _rows(batch: AlarmBatch | None, reason: InputError | None, sha: str) -> list
 
 
 def _store(session: StoreSession, rows: list[_Row], body: bytes, sha: str, kind: str | None,
-           received_at: float) -> tuple[set[str], set[str]]:
+           received_at: float, commit: GroupCommitFn | None = None) -> tuple[set[str], set[str]]:
     """Insert new rows, count a delivery on known ones: (new ids, known ids)."""
     payload = body.decode("utf-8", errors="backslashreplace")
     ids = [intake_id(r.key) for r in rows]
-    with session() as store, store.transaction() as con:
+
+    def write(con: Any) -> tuple[set[str], set[str]]:
         known = {str(r[0]) for r in con.execute(
             "SELECT id FROM alarm_intake WHERE list_contains(?, id)", [ids]).fetchall()}
         fresh: set[str] = set()
@@ -140,7 +147,12 @@ def _store(session: StoreSession, rows: list[_Row], body: bytes, sha: str, kind:
         if known:
             con.execute("UPDATE alarm_intake SET deliveries = deliveries + 1 "
                         "WHERE list_contains(?, id)", [sorted(known)])
-    return fresh, known
+        return fresh, known
+
+    if commit is not None:
+        return commit(write)
+    with session() as store, store.transaction() as con:
+        return write(con)
 
 
 _COLUMNS = ("id, received_at, source_kind, status, error, alarm_key, deliveries, payload_sha256, "
