@@ -1,11 +1,11 @@
 """Group commit for webhook intake: bodies that arrive together are written in one transaction.
 
-Each request hands its write (a function of the connection) to :meth:`GroupCommit.run` and
-waits; one writer thread takes everything queued (up to ``max_batch``), runs the writes in order
-inside a single transaction on the shared store, commits, and only then wakes the requests. So a
-202 still means "stored durably", a failing transaction fails every request in it (the senders
-retry; nothing is acknowledged and lost), and the cost of a commit is shared by the batch instead
-of paid by every body.
+Each request hands its rows to :meth:`GroupCommit.run` and waits; one writer thread takes
+everything queued (up to ``max_batch`` bodies), stores them with a few set-based statements
+(:func:`shipwise.services.alarms.write_intake`) in a single transaction, commits, and only then
+wakes the requests. So a 202 still means "stored durably", a failing transaction fails every
+request in it (the senders retry; nothing is acknowledged and lost), and the cost of a commit is
+shared by the batch instead of paid by every body.
 """
 
 from __future__ import annotations
@@ -21,34 +21,36 @@ from shipwise.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[Any], Any]
+Rows = list[tuple[Any, ...]]
 
 
 class GroupCommit:
-    def __init__(self, session: Callable[[], Any], *, max_batch: int = 512,
+    def __init__(self, session: Callable[[], Any],
+                 apply: Callable[[Any, list[Rows]], list[Any]], *, max_batch: int = 512,
                  held_here: Callable[[], bool] = lambda: False) -> None:
         self._session = session
+        self._apply = apply
         self._held_here = held_here
         self._max = max_batch
-        self._queue: queue.Queue[tuple[Write, Future[Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Rows, Future[Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.batches = 0
-        self.writes = 0
+        self.bodies = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="intake-writer", daemon=True)
         self._thread.start()
 
-    def run(self, write: Write, timeout: float = 30.0) -> Any:
-        """Run ``write(connection)`` in the next group transaction; its result once committed."""
+    def run(self, rows: Rows, timeout: float = 30.0) -> Any:
+        """Store ``rows`` in the next group transaction; the result once committed."""
         if self._held_here():  # the caller holds the store (an API request): write in place
             with self._session() as store, store.transaction() as con:
-                return write(con)
+                return self._apply(con, [rows])[0]
         if self._stopping or self._thread is None:
             raise StoreError("the server is not accepting writes", hint="retry in a moment")
         fut: Future[Any] = Future()
-        self._queue.put((write, fut))
+        self._queue.put((rows, fut))
         return fut.result(timeout=timeout)
 
     def stop(self) -> None:
@@ -74,18 +76,16 @@ class GroupCommit:
                 batch.append(nxt)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[Write, Future[Any]]]) -> None:
-        results: list[Any] = []
+    def _commit(self, batch: list[tuple[Rows, Future[Any]]]) -> None:
         try:
             with self._session() as store, store.transaction() as con:
-                for write, _ in batch:
-                    results.append(write(con))
+                results = self._apply(con, [rows for rows, _ in batch])
         except Exception as exc:  # the whole transaction rolled back: nobody is told "stored"
             log.warning("intake batch of %d failed: %s", len(batch), exc)
             for _, fut in batch:
                 fut.set_exception(exc)
             return
         self.batches += 1
-        self.writes += len(batch)
+        self.bodies += len(batch)
         for (_, fut), res in zip(batch, results, strict=True):
             fut.set_result(res)

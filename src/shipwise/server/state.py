@@ -72,7 +72,9 @@ class ServerState:
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
         self.store = SharedStore(settings.db)
         self.worker = InvestigationWorker(self._investigate)
-        self.intake = GroupCommit(self.store.session, held_here=self.store.held_here)
+        from shipwise.services.alarms import write_intake
+
+        self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
 
     @property
     def webhook_auth(self) -> str:

@@ -39,8 +39,8 @@ from shipwise.store.duckdb_store import Store
 log = logging.getLogger(__name__)
 
 StoreSession = Callable[[], AbstractContextManager[Store]]
-#: runs ``fn(connection)`` inside a transaction shared with other writes; returns its result
-GroupCommitFn = Callable[[Callable[[Any], Any]], Any]
+#: stores one body's intake rows together with other bodies' (one transaction); (new, known) ids
+GroupCommitFn = Callable[[list[tuple[Any, ...]]], Any]
 
 STATUSES = ("accepted", "rejected", "resolved", "subscription", "investigating", "investigated",
             "failed")
@@ -129,30 +129,60 @@ def _store(session: StoreSession, rows: list[_Row], body: bytes, sha: str, kind:
            received_at: float, commit: GroupCommitFn | None = None) -> tuple[set[str], set[str]]:
     """Insert new rows, count a delivery on known ones: (new ids, known ids)."""
     payload = body.decode("utf-8", errors="backslashreplace")
-    ids = [intake_id(r.key) for r in rows]
-
-    def write(con: Any) -> tuple[set[str], set[str]]:
-        known = {str(r[0]) for r in con.execute(
-            "SELECT id FROM alarm_intake WHERE list_contains(?, id)", [ids]).fetchall()}
-        fresh: set[str] = set()
-        for row_id, row in zip(ids, rows, strict=True):
-            if row_id in known:
-                continue
-            con.execute(
-                "INSERT INTO alarm_intake (id, received_at, source_kind, status, error, payload, "
-                "payload_sha256, alarm, alarm_key) VALUES (?, to_timestamp(?), ?, ?, ?, ?, ?, ?, ?)",
-                [row_id, received_at, kind, row.status, row.error, payload, sha,
-                 None if row.alarm is None else json.dumps(row.alarm, default=str), row.key])
-            fresh.add(row_id)
-        if known:
-            con.execute("UPDATE alarm_intake SET deliveries = deliveries + 1 "
-                        "WHERE list_contains(?, id)", [sorted(known)])
-        return fresh, known
-
+    records = [(intake_id(r.key), received_at, kind, r.status, r.error, payload, sha,
+                None if r.alarm is None else json.dumps(r.alarm, default=str), r.key) for r in rows]
     if commit is not None:
-        return commit(write)
+        result: tuple[set[str], set[str]] = commit(records)
+        return result
     with session() as store, store.transaction() as con:
-        return write(con)
+        return write_intake(con, [records])[0]
+
+
+INTAKE_COLUMNS = ("id", "received_at", "source_kind", "status", "error", "payload",
+                  "payload_sha256", "alarm", "alarm_key")
+
+
+def write_intake(con: Any, bodies: list[list[tuple[Any, ...]]]) -> list[tuple[set[str], set[str]]]:
+    """Store the rows of many bodies with three statements: which ids exist, insert the new
+    ones, count a delivery on the known ones. Per body: (new ids, known ids). A row id seen
+    earlier in the same batch counts as known (a retry that raced its original)."""
+    import pyarrow as pa
+
+    ids = [rec[0] for recs in bodies for rec in recs]
+    existing = {str(r[0]) for r in con.execute(
+        "SELECT id FROM alarm_intake WHERE id IN (SELECT unnest(?))", [ids]).fetchall()}
+    seen: set[str] = set(existing)
+    new_rows: list[tuple[Any, ...]] = []
+    repeats: dict[str, int] = {}
+    out = []
+    for recs in bodies:
+        fresh, known = set(), set()
+        for rec in recs:
+            if rec[0] in seen:
+                known.add(rec[0])
+                repeats[rec[0]] = repeats.get(rec[0], 0) + 1
+            else:
+                seen.add(rec[0])
+                fresh.add(rec[0])
+                new_rows.append(rec)
+        out.append((fresh, known))
+    if new_rows:
+        cols = list(zip(*new_rows, strict=True))
+        table = pa.table({name: pa.array(list(col), type=pa.float64() if name == "received_at"
+                                         else pa.string())
+                          for name, col in zip(INTAKE_COLUMNS, cols, strict=True)})
+        con.register("intake_batch", table)
+        try:
+            con.execute(f"INSERT INTO alarm_intake ({', '.join(INTAKE_COLUMNS)}) SELECT id, "
+                        "to_timestamp(received_at), source_kind, status, error, payload, "
+                        "payload_sha256, CAST(alarm AS JSON), alarm_key FROM intake_batch")
+        finally:
+            con.unregister("intake_batch")
+    if repeats:
+        con.execute("UPDATE alarm_intake SET deliveries = deliveries + r.n FROM "
+                    "(SELECT unnest(?) AS id, unnest(?) AS n) r WHERE alarm_intake.id = r.id",
+                    [list(repeats), list(repeats.values())])
+    return out
 
 
 _COLUMNS = ("id, received_at, source_kind, status, error, alarm_key, deliveries, payload_sha256, "
