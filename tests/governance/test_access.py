@@ -113,3 +113,24 @@ def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> N
     assert refused.returncode == 1 and f"cannot open team {other}" in refused.stderr
     org = run("cost")
     assert org.returncode == 1 and "org cost" in org.stderr
+
+
+def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Path) -> None:
+    from shipwise.services.ingest import import_paths
+    from tests.conftest import org, write_jsonl
+
+    def deployment(i: int, day: str) -> dict[str, object]:
+        return {"type": "deployment", "id": f"d{i}", "service": "pay-api", "environment": "production",
+                "started_at": f"2025-07-{day}T10:00:00Z", "finished_at": f"2025-07-{day}T10:05:00Z",
+                "status": "success", "commits": [], "version": f"1.{i}"}
+
+    import_paths(settings, [write_jsonl(tmp_path / "a.jsonl", [*org(), deployment(1, "01")])])
+    with open_store(settings) as store:
+        first = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
+        again = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
+    assert first == again
+    import_paths(settings, [write_jsonl(tmp_path / "b.jsonl", [deployment(2, "02"), deployment(3, "03")])])
+    with open_store(settings) as store:
+        after = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
+    assert after != first
+    assert after["rows"][-1]["counts"] != first["rows"][-1]["counts"]

@@ -9,10 +9,12 @@ so metric queries only aggregate small fact tables. Portable SQL, like the metri
 from __future__ import annotations
 
 import time
+import uuid
 
 from shipwise.store.duckdb_store import Store
 
 STALE_KEY = "derived_stale"
+VERSION_KEY = "facts_version"
 
 _PROD = """
 svc AS (SELECT id AS service, team FROM service),
@@ -138,7 +140,14 @@ def refresh(store: Store) -> dict[str, float]:
             store.con.execute(f"INSERT INTO {table} {select}")
             timings[table] = time.perf_counter() - t0
         store.set_meta(STALE_KEY, "0")
+        # results computed from the facts (e.g. cached team views) are keyed by this
+        store.set_meta(VERSION_KEY, uuid.uuid4().hex)
     return timings
+
+
+def facts_version(store: Store) -> str:
+    """Changes whenever the facts are rebuilt (after any ingest that changed data)."""
+    return store.get_meta(VERSION_KEY) or "initial"
 
 
 def ensure_fresh(store: Store) -> bool:

@@ -10,6 +10,9 @@ allowed or not). A refused read is logged too, then raises :class:`ForbiddenErro
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,32 @@ from shipwise.store.duckdb_store import Store
 
 if TYPE_CHECKING:
     from shipwise.config import Settings
+
+
+#: (store file, facts version, view, arguments) -> result; results only change when data does
+_MEMO: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MEMO_SIZE = 256
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo(store: Store, view: str, args: tuple[Any, ...], compute: Any) -> Any:
+    """A view's result, computed once per version of the facts (every ingest that changes data
+    rebuilds the facts and so changes the version). Authorisation and the access log happen on
+    every call, before this."""
+    from shipwise.metrics.facts import ensure_fresh, facts_version
+
+    ensure_fresh(store)
+    key = (str(store.path), facts_version(store), view, args)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            return copy.deepcopy(_MEMO[key])
+    result = compute()
+    with _MEMO_LOCK:
+        _MEMO[key] = copy.deepcopy(result)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return result
 
 
 def authorize(store: Store, principal: Principal, action: str, subject: str | None = None,
@@ -80,7 +109,8 @@ def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "qu
     from shipwise.services.metrics import DoraRequest, dora_rows
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:dora", team, interface)
-    return dora_rows(store, DoraRequest(grain=grain, team=(team,), since=since, until=until))
+    req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
+    return dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req)))
 
 
 def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
@@ -89,8 +119,8 @@ def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "qu
     from shipwise.services.cost import CostRequest, cost_rows
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:cost", team, interface)
-    return cost_rows(store, CostRequest(grain=grain, baseline=baseline, team=(team,), since=since,
-                                        until=until), tension)
+    req = CostRequest(grain=grain, baseline=baseline, team=(team,), since=since, until=until)
+    return dict(_memo(store, "cost", (req, repr(tension)), lambda: cost_rows(store, req, tension)))
 
 
 def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", baseline: str = "yoy",
@@ -99,8 +129,8 @@ def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", base
     from shipwise.services.cost import CostRequest, cost_rows
 
     authorize(store, principal, "org.cost", "org:cost", None, interface)
-    return cost_rows(store, CostRequest(grain=grain, baseline=baseline, since=since, until=until),
-                     tension)
+    req = CostRequest(grain=grain, baseline=baseline, since=since, until=until)
+    return dict(_memo(store, "cost", (req, repr(tension)), lambda: cost_rows(store, req, tension)))
 
 
 def investigations(store: Store, principal: Principal, *, limit: int = 50,
