@@ -47,11 +47,15 @@ class GroupCommit:
         if self._held_here():  # the caller holds the store (an API request): write in place
             with self._session() as store, store.transaction() as con:
                 return self._apply(con, [rows])[0]
+        return self.submit(rows).result(timeout=timeout)
+
+    def submit(self, rows: Rows) -> Future[Any]:
+        """Queue ``rows`` for the next group transaction (an event loop awaits the future)."""
         if self._stopping or self._thread is None:
             raise StoreError("the server is not accepting writes", hint="retry in a moment")
         fut: Future[Any] = Future()
         self._queue.put((rows, fut))
-        return fut.result(timeout=timeout)
+        return fut
 
     def stop(self) -> None:
         self._stopping = True

@@ -111,6 +111,18 @@ class ServerState:
         self.worker.submit(result["accepted"])
         return result
 
+    async def receive_async(self, body: bytes, kind: str | None) -> dict[str, Any]:
+        """:meth:`receive` without a thread hop: parse on the event loop, await the group commit."""
+        import asyncio
+
+        from shipwise.services.alarms import intake_result, prepare_intake
+
+        intake = prepare_intake(body, kind)
+        fresh, seen = await asyncio.wrap_future(self.intake.submit(intake.records))
+        result = intake_result(intake, fresh, seen)
+        self.worker.submit(result["accepted"])
+        return result
+
     def _investigate(self, ids: list[str]) -> None:
         from shipwise.services.alarms import start_investigations
 

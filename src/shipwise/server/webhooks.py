@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from shipwise.server.errors import ApiError
 from shipwise.server.security import WebhookState
@@ -52,7 +51,7 @@ def _too_large(limit: int) -> ApiError:
 def _receiver(kind: str | None) -> Callable[..., Awaitable[JSONResponse]]:
     async def receive(request: Request, state: WebhookState) -> JSONResponse:
         body = await read_body(request, state.settings.webhooks.max_body_bytes)
-        result = await run_in_threadpool(state.receive, body, kind)
+        result = await state.receive_async(body, kind)
         return respond(result)
 
     receive.__name__ = f"receive_{kind or 'alarm'}"

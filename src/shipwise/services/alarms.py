@@ -75,6 +75,29 @@ def receive_alarm(settings: Settings, body: bytes, kind: str | None,
     ``commit`` (the server's group commit) runs the write together with other bodies that
     arrived at the same time, in one transaction, and returns once it is durable.
     """
+    intake = prepare_intake(body, kind, received_at)
+    if commit is not None:
+        fresh, seen = commit(intake.records)
+    else:
+        with (session or _opener(settings))() as store, store.transaction() as con:
+            fresh, seen = write_intake(con, [intake.records])[0]
+    return intake_result(intake, fresh, seen)
+
+
+@dataclass
+class Intake:
+    """A webhook body parsed and turned into intake rows, ready to store."""
+
+    kind: str | None
+    batch: AlarmBatch | None
+    reason: InputError | None
+    crash: Exception | None
+    rows: list[_Row]
+    records: list[tuple[Any, ...]]
+
+
+def prepare_intake(body: bytes, kind: str | None, received_at: float | None = None) -> Intake:
+    """Parse a body (never raising for a bad one: it becomes a ``rejected`` row with the reason)."""
     if kind is not None and kind not in KINDS:
         raise InputError(f"unknown alarm kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
     received_at = time.time() if received_at is None else float(received_at)
@@ -90,10 +113,18 @@ def receive_alarm(settings: Settings, body: bytes, kind: str | None,
         crash = exc
         reason = InputError(f"internal error while reading the payload: {exc!r}")
     rows = _rows(batch, reason, sha)
-    fresh, seen = _store(session or _opener(settings), rows, body, sha,
-                         batch.kind if batch else kind, received_at, commit)
-    if crash is not None:
-        raise crash
+    kind = batch.kind if batch else kind
+    payload = body.decode("utf-8", errors="backslashreplace")
+    records = [(intake_id(r.key), received_at, kind, r.status, r.error, payload, sha,
+                None if r.alarm is None else json.dumps(r.alarm, default=str), r.key) for r in rows]
+    return Intake(kind, batch, reason, crash, rows, records)
+
+
+def intake_result(intake: Intake, fresh: set[str], seen: set[str]) -> dict[str, Any]:
+    """What a stored body held (see :func:`receive_alarm`); re-raises a parser crash."""
+    if intake.crash is not None:
+        raise intake.crash
+    batch, reason, rows, kind = intake.batch, intake.reason, intake.rows, intake.kind
     ids = [intake_id(r.key) for r in rows]
     sub = batch.subscription if batch else None
     return {
@@ -123,19 +154,6 @@ def _rows(batch: AlarmBatch | None, reason: InputError | None, sha: str) -> list
     for r in rows:  # the same alert twice in one body is one row
         unique.setdefault(r.key, r)
     return list(unique.values())
-
-
-def _store(session: StoreSession, rows: list[_Row], body: bytes, sha: str, kind: str | None,
-           received_at: float, commit: GroupCommitFn | None = None) -> tuple[set[str], set[str]]:
-    """Insert new rows, count a delivery on known ones: (new ids, known ids)."""
-    payload = body.decode("utf-8", errors="backslashreplace")
-    records = [(intake_id(r.key), received_at, kind, r.status, r.error, payload, sha,
-                None if r.alarm is None else json.dumps(r.alarm, default=str), r.key) for r in rows]
-    if commit is not None:
-        result: tuple[set[str], set[str]] = commit(records)
-        return result
-    with session() as store, store.transaction() as con:
-        return write_intake(con, [records])[0]
 
 
 INTAKE_COLUMNS = ("id", "received_at", "source_kind", "status", "error", "payload",
