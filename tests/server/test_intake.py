@@ -103,3 +103,34 @@ def test_the_same_alarm_twice_in_one_body_is_one_row(settings: Settings) -> None
     res = receive_alarm(settings, b'[{"entity": "x"}, {"entity": "x"}]', "generic")
     assert len(res["accepted"]) == 1 and res["ids"] == res["accepted"]
     assert len(list_alarms(settings)) == 1
+
+
+def test_an_alarm_storm_shares_one_investigation(settings, monkeypatch) -> None:
+    import json as _json
+    from datetime import UTC, datetime
+
+    from shipwise.services import investigate as engine
+    from shipwise.services.alarms import receive_alarm, start_investigations
+    from shipwise.services.context import open_store
+
+    calls: list[str] = []
+
+    def fake(settings_, alarm, alarm_id):  # writes an investigation like the engine does
+        calls.append(alarm_id)
+        with open_store(settings_) as store, store.transaction() as con:
+            con.execute("INSERT INTO investigation (id, created_at, entity, metric, alarm_at, status, "
+                        "record) VALUES (?, ?, ?, ?, ?, 'root_cause_found', '{}')",
+                        [f"inv-{len(calls)}", datetime.now(UTC), alarm.entity, alarm.metric,
+                         datetime.fromtimestamp(alarm.time, tz=UTC)])
+        return {"id": f"inv-{len(calls)}"}
+
+    monkeypatch.setattr(engine, "investigate_alarm", fake, raising=False)
+    t0 = 1_790_000_000
+    bodies = [{"entity": "cart", "metric": "error_rate", "time": t0 + 15 * i, "id": f"a{i}"}
+              for i in range(5)]
+    bodies.append({"entity": "cart", "metric": "error_rate", "time": t0 + 3600, "id": "later"})
+    ids = [receive_alarm(settings, _json.dumps(b).encode(), "generic")["accepted"][0] for b in bodies]
+    out = start_investigations(settings, ids)
+    assert calls == [ids[0], ids[-1]]  # one investigation for the storm, one an hour later
+    assert [o["investigation_id"] for o in out] == ["inv-1"] * 5 + ["inv-2"]
+    assert all(o.get("coalesced") for o in out[1:5])

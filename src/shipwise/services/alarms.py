@@ -241,6 +241,17 @@ def pending_alarm_ids(settings: Settings, *, session: StoreSession | None = None
     return [str(r["id"]) for r in rows]
 
 
+#: alarms on the same entity and metric this close to an investigated one share its investigation
+STORM_SECONDS = 600.0
+
+
+def _alarm_time(alarm: dict[str, Any]) -> float:
+    try:
+        return float(alarm_from_dict(alarm).time)
+    except (ShipwiseError, KeyError, TypeError, ValueError):
+        return 0.0
+
+
 def start_investigations(settings: Settings, ids: Iterable[str], *,
                          session: StoreSession | None = None) -> list[dict[str, Any]]:
     """Investigate each accepted alarm, one after the other, recording the outcome on its row.
@@ -248,7 +259,10 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
     Calls ``shipwise.services.investigate.investigate_alarm(settings, alarm, alarm_id)`` (imported
     here, lazily). The row goes ``investigating`` → ``investigated`` with ``investigation_id``, or
     ``failed`` with the error (the engine missing or raising included). Rows not pending are
-    skipped. Returns ``[{"id", "status", "investigation_id" | "error"}]``.
+    skipped. An alarm storm — an alarm on the same entity and metric within
+    :data:`STORM_SECONDS` of one already investigated — is linked to that investigation instead
+    of starting another (``"coalesced": True``). Returns ``[{"id", "status", "investigation_id"
+    | "error"}]``.
     """
     session = session or _opener(settings)
     out = []
@@ -259,9 +273,23 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
             if row is None or row[0] not in PENDING or row[1] is None:
                 out.append({"id": alarm_id, "status": row[0] if row else "missing", "skipped": True})
                 continue
+            alarm = json.loads(row[1])
+            # An alarm storm: the same entity and metric already investigated around this time
+            # (within STORM_SECONDS) shares that investigation instead of starting another.
+            same = con.execute(
+                "SELECT id FROM investigation WHERE entity = ? AND coalesce(metric, '') = ? "
+                "AND abs(epoch(alarm_at) - ?) <= ? ORDER BY abs(epoch(alarm_at) - ?) LIMIT 1",
+                [alarm.get("entity"), alarm.get("metric") or "", _alarm_time(alarm), STORM_SECONDS,
+                 _alarm_time(alarm)]).fetchone()
+            if same is not None:
+                con.execute("UPDATE alarm_intake SET status = 'investigated', investigation_id = ?, "
+                            "error = NULL WHERE id = ?", [same[0], alarm_id])
+                out.append({"id": alarm_id, "status": "investigated", "investigation_id": same[0],
+                            "coalesced": True})
+                continue
             con.execute("UPDATE alarm_intake SET status = 'investigating', error = NULL "
                         "WHERE id = ?", [alarm_id])
-        outcome = _investigate(settings, alarm_id, json.loads(row[1]))
+        outcome = _investigate(settings, alarm_id, alarm)
         with session() as store, store.transaction() as con:
             con.execute("UPDATE alarm_intake SET status = ?, investigation_id = ?, error = ? "
                         "WHERE id = ?", [outcome["status"], outcome.get("investigation_id"),
