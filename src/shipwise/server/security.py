@@ -77,9 +77,17 @@ def _same(a: bytes, b: bytes) -> bool:
 
 
 #: a route parameter typed with this receives the server state
-State = Annotated[ServerState, Depends(server_state)]
+async def _server_state(request: Request) -> ServerState:
+    return server_state(request)  # async: no thread-pool hop for a dependency that never blocks
+
+
+async def _webhook_auth(request: Request) -> ServerState:
+    return webhook_auth(request)
+
+
+State = Annotated[ServerState, Depends(_server_state)]
 #: the same, for webhooks: only once the request has shown the shared secret
-WebhookState = Annotated[ServerState, Depends(webhook_auth)]
+WebhookState = Annotated[ServerState, Depends(_webhook_auth)]
 
 
 class RedactToken(logging.Filter):

@@ -265,28 +265,47 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
     | "error"}]``.
     """
     session = session or _opener(settings)
-    out = []
+    ids = list(ids)
+    with session() as store:
+        rows = {str(r[0]): (str(r[1]), r[2]) for r in store.con.execute(
+            "SELECT id, status, CAST(alarm AS VARCHAR) FROM alarm_intake WHERE id IN "
+            "(SELECT unnest(?))", [ids]).fetchall()}
+        alarms = {i: json.loads(a) for i, (st, a) in rows.items() if st in PENDING and a}
+        entities = sorted({str(a.get("entity")) for a in alarms.values()})
+        # investigations an alarm storm can join: (entity, metric) -> [(alarm time, id)]
+        known: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for inv_id, entity, metric, t in store.con.execute(
+                "SELECT id, entity, coalesce(metric, ''), epoch(alarm_at) FROM investigation "
+                "WHERE entity IN (SELECT unnest(?))", [entities]).fetchall():
+            known.setdefault((str(entity), str(metric)), []).append((float(t), str(inv_id)))
+    out: list[dict[str, Any]] = []
+    joined: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if joined:
+            with session() as store, store.transaction() as con:
+                con.execute("UPDATE alarm_intake SET status = 'investigated', investigation_id = "
+                            "j.inv, error = NULL FROM (SELECT unnest(?) AS id, unnest(?) AS inv) j "
+                            "WHERE alarm_intake.id = j.id",
+                            [[a for a, _ in joined], [b for _, b in joined]])
+            joined.clear()
+
     for alarm_id in ids:
+        alarm = alarms.get(alarm_id)
+        if alarm is None:
+            status = rows[alarm_id][0] if alarm_id in rows else "missing"
+            out.append({"id": alarm_id, "status": status, "skipped": True})
+            continue
+        key, t = (str(alarm.get("entity")), str(alarm.get("metric") or "")), _alarm_time(alarm)
+        near = [(abs(t0 - t), inv) for t0, inv in known.get(key, []) if abs(t0 - t) <= STORM_SECONDS]
+        if near:  # an alarm storm: share the investigation of the same entity and metric
+            inv = min(near)[1]
+            joined.append((alarm_id, inv))
+            out.append({"id": alarm_id, "status": "investigated", "investigation_id": inv,
+                        "coalesced": True})
+            continue
+        flush()
         with session() as store, store.transaction() as con:
-            row = con.execute("SELECT status, CAST(alarm AS VARCHAR) FROM alarm_intake WHERE id = ?",
-                              [alarm_id]).fetchone()
-            if row is None or row[0] not in PENDING or row[1] is None:
-                out.append({"id": alarm_id, "status": row[0] if row else "missing", "skipped": True})
-                continue
-            alarm = json.loads(row[1])
-            # An alarm storm: the same entity and metric already investigated around this time
-            # (within STORM_SECONDS) shares that investigation instead of starting another.
-            same = con.execute(
-                "SELECT id FROM investigation WHERE entity = ? AND coalesce(metric, '') = ? "
-                "AND abs(epoch(alarm_at) - ?) <= ? ORDER BY abs(epoch(alarm_at) - ?) LIMIT 1",
-                [alarm.get("entity"), alarm.get("metric") or "", _alarm_time(alarm), STORM_SECONDS,
-                 _alarm_time(alarm)]).fetchone()
-            if same is not None:
-                con.execute("UPDATE alarm_intake SET status = 'investigated', investigation_id = ?, "
-                            "error = NULL WHERE id = ?", [same[0], alarm_id])
-                out.append({"id": alarm_id, "status": "investigated", "investigation_id": same[0],
-                            "coalesced": True})
-                continue
             con.execute("UPDATE alarm_intake SET status = 'investigating', error = NULL "
                         "WHERE id = ?", [alarm_id])
         outcome = _investigate(settings, alarm_id, alarm)
@@ -294,9 +313,12 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
             con.execute("UPDATE alarm_intake SET status = ?, investigation_id = ?, error = ? "
                         "WHERE id = ?", [outcome["status"], outcome.get("investigation_id"),
                                          outcome.get("error"), alarm_id])
+        if outcome.get("investigation_id"):
+            known.setdefault(key, []).append((t, str(outcome["investigation_id"])))
         log.info("alarm %s: %s %s", alarm_id, outcome["status"],
                  outcome.get("investigation_id") or outcome.get("error"))
         out.append({"id": alarm_id, **outcome})
+    flush()
     return out
 
 
