@@ -113,6 +113,13 @@ def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> N
     assert refused.returncode == 1 and f"cannot open team {other}" in refused.stderr
     org = run("cost")
     assert org.returncode == 1 and "org cost" in org.stderr
+    listed = run("investigations", "list", "--format", "json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    with open_store(demo) as store:
+        exec_token = create_token(store, "cfo", "exec")["token"]
+    env["SHIPWISE_TOKEN"] = exec_token
+    refused_inv = run("investigations", "list")
+    assert refused_inv.returncode == 1 and "investigations read" in refused_inv.stderr
 
 
 def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import click
 
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json, emit_table
+from shipwise.services import views
 
 
 @click.command("investigate")
@@ -119,7 +120,10 @@ def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
     """Most recent investigations first."""
     from shipwise.services.investigate import list_investigations
 
-    rows = list_investigations(settings_from(ctx), limit)
+    rows = _as_token(ctx, lambda store, who: views.investigations(store, who, limit=limit,
+                                                                  interface="cli"))
+    if rows is None:
+        rows = list_investigations(settings_from(ctx), limit)
     if fmt == "json":
         emit_json(rows)
         return
@@ -136,8 +140,22 @@ def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
     """One stored investigation record."""
     from shipwise.services.investigate import get_investigation
 
-    rec = get_investigation(settings_from(ctx), inv_id)
+    rec = _as_token(ctx, lambda store, who: views.investigation(store, who, inv_id, interface="cli"))
+    if rec is None:
+        rec = get_investigation(settings_from(ctx), inv_id)
     if fmt == "json":
         emit_json(rec)
     else:
         print_record(rec)
+
+
+def _as_token(ctx: click.Context, read: Any) -> Any:
+    """With ``SHIPWISE_TOKEN`` set, read as that token (the API's and MCP's rules); else None."""
+    import os
+
+    if not os.environ.get("SHIPWISE_TOKEN"):
+        return None
+    from shipwise.services.context import cli_principal, open_store
+
+    with open_store(settings_from(ctx)) as store:
+        return read(store, cli_principal(store))
