@@ -4,9 +4,6 @@ Bearer token lists the tools and calls them; no token or a bad one is a 401 JSON
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +11,6 @@ import anyio
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -25,7 +21,7 @@ from shipwise.server import create_app
 from shipwise.services.context import open_store
 from shipwise.services.ingest import import_paths
 from shipwise.services.tokens import create_token
-from tests.conftest import org, write_jsonl
+from tests.conftest import org, serve_app, write_jsonl
 
 
 @pytest.fixture
@@ -41,23 +37,8 @@ def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     import_paths(settings, [write_jsonl(settings.db.parent / "org.jsonl", org())])
     with open_store(settings) as store:
         token = create_token(store, "assistant", "member", "payments")["token"]
-    app = create_app(settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp", token
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    with serve_app(create_app(settings), timeout=10) as url:
+        yield f"{url}/mcp", token
 
 
 def test_the_sdk_client_with_a_token_lists_tools_and_calls_them(live: tuple[str, str]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 import shipwise.services.investigate as engine
@@ -22,6 +19,7 @@ from shipwise.investigate.case import Alarm
 from shipwise.server import create_app
 from shipwise.server.state import ServerState
 from shipwise.services.alarms import PENDING, list_alarms
+from tests.conftest import serve_app
 
 SECRET = "s3cret-for-tests-0123456789"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alarms"
@@ -62,23 +60,8 @@ class Live:
 @contextmanager
 def serve(settings: Settings, *, insecure: bool = False) -> Iterator[Live]:
     app = create_app(settings, insecure_webhooks=insecure)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", app.state.shipwise, settings)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    with serve_app(app, timeout=10) as url:
+        yield Live(url, app.state.shipwise, settings)
 
 
 @dataclass

@@ -3,21 +3,19 @@ investigation, plus a headless Debian Chromium driven by Playwright (never `play
 
 from __future__ import annotations
 
+import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from shipwise.config import Settings
 from shipwise.server import create_app
 from shipwise.services.context import open_store
+from tests.conftest import serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,42 +51,24 @@ def build_store(root: Path) -> tuple[Settings, dict[str, str], dict[str, Any]]:
     return settings, tokens, record
 
 
-def _serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, socket.socket, int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    return server, thread, sock, sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with pytest.MonkeyPatch.context() as mp:
         for var in ("SHIPWISE_PSEUDONYM_KEY", "SHIPWISE_DB", "SHIPWISE_TOKEN"):
             mp.delenv(var, raising=False)
         settings, tokens, record = build_store(tmp_path_factory.mktemp("web"))
-        server, thread, sock, port = _serve(settings)  # after the store is built: it holds the file
-        try:
-            yield Site(f"http://127.0.0.1:{port}", tokens, record["id"],
-                       record["root_cause"]["statement"], settings)
-        finally:
-            server.should_exit = True
-            thread.join(30)
-            sock.close()
+        # started after the store is built: the server holds the file
+        with serve_app(create_app(settings)) as url:
+            yield Site(url, tokens, record["id"], record["root_cause"]["statement"], settings)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if os.environ.get("CI"):  # scripts/test.sh installs it: missing in CI is a failure
+            pytest.fail("Debian chromium is not installed (scripts/test.sh installs it)")
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright import sync_api
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
