@@ -154,27 +154,22 @@ def save_investigation(settings: Settings, record: dict[str, Any], *,
 
 
 def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+    """Stored investigations, newest alarm first (read as the store's owner)."""
+    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.services import views
     from shipwise.services.context import open_store
 
-    with open_store(settings) as s:  # read-write: shares a running server's connection
-        return s.query(
-            "SELECT id, created_at, alarm_id, entity, metric, alarm_at, status, root_cause_entity, "
-            "root_cause_kind, confidence, summary, seconds FROM investigation "
-            "ORDER BY alarm_at DESC, id LIMIT ?", [limit])
+    with open_store(settings) as store:  # read-write: shares a running server's connection
+        return views.investigations(store, LOCAL_ADMIN, limit=limit, interface="cli")
 
 
 def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
-    import json
-
-    from shipwise.errors import NotFoundError
+    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.services import views
     from shipwise.services.context import open_store
 
-    with open_store(settings) as s:  # read-write: shares a running server's connection
-        rows = s.query("SELECT record FROM investigation WHERE id = ?", [inv_id])
-    if not rows:
-        raise NotFoundError(f"no investigation {inv_id!r}", hint="shipwise investigations list")
-    rec = rows[0]["record"]
-    return dict(json.loads(rec) if isinstance(rec, str) else rec)
+    with open_store(settings) as store:
+        return views.investigation(store, LOCAL_ADMIN, inv_id, interface="cli")
 
 
 def investigate_alarm_file(settings: Settings, path: str | Path) -> dict[str, Any]:

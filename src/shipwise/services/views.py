@@ -149,7 +149,8 @@ def investigation(store: Store, principal: Principal, inv_id: str, *,
     authorize(store, principal, "investigations.read", f"investigation:{inv_id}", None, interface)
     rows = store.query("SELECT record FROM investigation WHERE id = ?", [inv_id])
     if not rows:
-        raise NotFoundError(f"no investigation {inv_id!r}", hint="GET /api/v1/investigations")
+        raise NotFoundError(f"no investigation {inv_id!r}",
+                            hint="`shipwise investigations list` or GET /api/v1/investigations")
     rec = rows[0]["record"]
     return dict(json.loads(rec) if isinstance(rec, str) else rec)
 
