@@ -34,6 +34,64 @@ class PrivacySettings(BaseModel):
     min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
 
 
+class BurnAlert(BaseModel):
+    """A multi-window burn-rate alert: fires when the burn rate over both windows exceeds factor."""
+
+    model_config = ConfigDict(extra="forbid")
+    long_minutes: int = Field(ge=1)
+    short_minutes: int = Field(ge=1)
+    factor: float = Field(gt=0)
+    severity: str = Field(pattern="^(page|ticket)$")
+
+
+def _workbook_alerts() -> list[BurnAlert]:
+    # The SRE Workbook's recommended pairs (chapter 5, "Alerting on SLOs").
+    return [BurnAlert(long_minutes=60, short_minutes=5, factor=14.4, severity="page"),
+            BurnAlert(long_minutes=360, short_minutes=30, factor=6.0, severity="page"),
+            BurnAlert(long_minutes=4320, short_minutes=360, factor=1.0, severity="ticket")]
+
+
+class SloSettings(BaseModel):
+    """SLOs and the error-budget policy that sets a team's release appetite."""
+
+    model_config = ConfigDict(extra="forbid")
+    burn_alerts: list[BurnAlert] = Field(default_factory=_workbook_alerts)
+    #: Below this share of error budget remaining, release appetite is reduced; at or below
+    #: zero (budget spent), only fixes and reliability work ship.
+    reduced_below: float = Field(0.25, gt=0, lt=1)
+
+
+class StrainSettings(BaseModel):
+    """When an interruption counts as after hours, in the team's own time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Used for teams whose attributes name no ``timezone`` (IANA name, e.g. Europe/Lisbon).
+    default_timezone: str = "UTC"
+    work_start: str = Field("09:00", pattern=r"^\d{2}:\d{2}$")
+    work_end: str = Field("18:00", pattern=r"^\d{2}:\d{2}$")
+    #: ISO weekdays that are working days (1 = Monday … 7 = Sunday).
+    working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    sleep_start: str = Field("23:00", pattern=r"^\d{2}:\d{2}$")
+    sleep_end: str = Field("07:00", pattern=r"^\d{2}:\d{2}$")
+    #: A pull request in another team's repository with no first review after this long is stalled.
+    stalled_after_hours: float = Field(48.0, gt=0)
+
+
+class RetentionSettings(BaseModel):
+    """Overrides of the charter's retention periods (days) for person-level inputs; shorter only."""
+
+    model_config = ConfigDict(extra="forbid")
+    periods: dict[str, int] = Field(default_factory=dict)
+
+
+class FairnessSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: The four-fifths screen: a group's flag-free rate below this share of the best group's.
+    impact_ratio: float = Field(0.8, gt=0, le=1)
+    #: Significance level of the exact test beside the screen.
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
 class TensionThreshold(BaseModel):
     """A tension metric 'worsened' when it rose by at least both amounts against the baseline."""
 
@@ -96,6 +154,10 @@ class Settings(BaseModel):
         default_factory=lambda: InvestigateSettings(lookback_minutes=120, after_minutes=2))
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    slo: SloSettings = Field(default_factory=lambda: SloSettings())
+    strain: StrainSettings = Field(default_factory=lambda: StrainSettings())
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
+    fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings())
 
     @field_validator("db", "key_file", mode="before")
     @classmethod

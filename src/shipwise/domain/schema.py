@@ -86,6 +86,7 @@ TXT, INT, NUM, BOOL, INST, DAY, MON, LST, OBJ, PER = (
     Kind.PERSON,
 )
 
+TICKET_CATEGORIES = ("todo", "in_progress", "blocked", "done")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 CATEGORIES = ("people", "infrastructure", "tooling", "other")
 
@@ -114,9 +115,16 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     RecordType(
         "service",
         "service",
-        (_f("id", TXT), _f("name", TXT), _f("team", TXT, references=("team", "id"))),
+        (
+            _f("id", TXT),
+            _f("name", TXT),
+            _f("team", TXT, references=("team", "id")),
+            _f("repo", TXT, required=False,
+               doc="The repository its code lives in (commit.repo, pull_request.repo); when no "
+                   "service names a repository, a repository named like a service belongs to it."),
+        ),
         key=("id",),
-        doc="A deployable service and the team that owns it.",
+        doc="A deployable service, the team that owns it, and the repository its code lives in.",
     ),
     RecordType(
         "person",
@@ -300,6 +308,23 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         key=("slo", "at"),
         doc="Good and total event counts of an SLO's indicator for the interval ending at `at`.",
     ),
+    RecordType(
+        "ticket_status",
+        "ticket_status",
+        (
+            _f("ticket", TXT),
+            _f("team", TXT, references=("team", "id")),
+            _f("at", INST),
+            _f("status", TXT, doc="The tracker's own status name (e.g. 'Waiting for Security')."),
+            _f("category", TXT, choices=TICKET_CATEGORIES,
+               doc="What the status means for flow: todo, in_progress, blocked or done."),
+            _f("blocked_on", TXT, required=False,
+               doc="For blocked statuses: the team (id) or party the ticket waits on."),
+        ),
+        key=("ticket", "at"),
+        doc="A work ticket entering a status at an instant (Jira, Linear, Azure Boards exports): "
+            "the ticket is in that status until its next status event.",
+    ),
 )
 
 BY_NAME: dict[str, RecordType] = {t.name: t for t in RECORD_TYPES}
@@ -315,6 +340,8 @@ ALIASES: dict[str, str] = {
     "slis": "sli",
     "pull_requests": "pull_request",
     "prs": "pull_request",
+    "ticket_statuses": "ticket_status",
+    "ticket_status": "ticket_status",
 }
 
 

@@ -83,7 +83,66 @@ COST: tuple[Metric, ...] = (
            "NULL", rollup=True),
 )
 
-REGISTRY: dict[str, Metric] = {m.id: m for m in (*DORA, *COST)}
+
+def _flow(mid: str, title: str, unit: str, sql: str, better: str | None = "lower") -> Metric:
+    return Metric(f"flow.{mid}", "flow", title, unit, better, sql, people_derived=True)
+
+
+#: Flow (metrics/flow.py): pull requests of the team's repositories, tickets of the team.
+FLOW: tuple[Metric, ...] = (
+    _flow("cycle_time", "Cycle time (median)", "seconds", "cycle_median_seconds"),
+    _flow("cycle_time_p90", "Cycle time (p90)", "seconds", "cycle_p90_seconds"),
+    _flow("coding_time", "Coding time (median)", "seconds", "coding_median_seconds"),
+    _flow("coding_time_p90", "Coding time (p90)", "seconds", "coding_p90_seconds"),
+    _flow("pickup_time", "Pickup time (median)", "seconds", "pickup_median_seconds"),
+    _flow("pickup_time_p90", "Pickup time (p90)", "seconds", "pickup_p90_seconds"),
+    _flow("review_time", "Review time (median)", "seconds", "review_median_seconds"),
+    _flow("review_time_p90", "Review time (p90)", "seconds", "review_p90_seconds"),
+    _flow("deploy_time", "Deploy time (median)", "seconds", "deploy_median_seconds"),
+    _flow("deploy_time_p90", "Deploy time (p90)", "seconds", "deploy_p90_seconds"),
+    _flow("review_latency", "Review latency (median)", "seconds", "review_latency_median_seconds"),
+    _flow("review_latency_p90", "Review latency (p90)", "seconds", "review_latency_p90_seconds"),
+    _flow("open_pr_age", "Open pull request age (median)", "seconds", "open_age_median_seconds"),
+    _flow("open_pr_age_p90", "Open pull request age (p90)", "seconds", "open_age_p90_seconds"),
+    _flow("work_in_progress", "Work in progress", "open pull requests", "wip_mean"),
+    _flow("blocked_time", "Blocked time per ticket (median)", "seconds",
+          "blocked_median_seconds"),
+    _flow("blocked_ratio", "Share of ticket time blocked", "ratio",
+          _ratio("blocked_seconds", "active_seconds")),
+)
+
+#: SLOs and error budgets (metrics/slo.py): per SLO, rolled up to its service's team.
+SLO: tuple[Metric, ...] = (
+    Metric("slo.attainment", "slo", "SLO attainment", "ratio", "higher", _ratio("good", "total")),
+    Metric("slo.error_budget_remaining", "slo", "Error budget remaining", "ratio", "higher",
+           _when("total > 0 AND objective < 1",
+                 "1 - (total - good) / ((1 - objective) * total)")),
+    Metric("slo.burn_rate", "slo", "Error budget burn rate", "× budget rate", "lower",
+           _when("total > 0 AND objective < 1", "((total - good) / total) / (1 - objective)")),
+    Metric("slo.release_appetite", "slo", "Release appetite", "state", None, "appetite"),
+)
+
+
+def _strain(mid: str, title: str, unit: str, sql: str) -> Metric:
+    return Metric(f"strain.{mid}", "strain", title, unit, "lower", sql, people_derived=True)
+
+
+#: Strain (metrics/strain.py): team level only, never per person.
+STRAIN: tuple[Metric, ...] = (
+    _strain("after_hours_pages", "After-hours pages", "pages", "CAST(after_hours_pages AS DOUBLE)"),
+    _strain("weekend_pages", "Weekend pages", "pages", "CAST(weekend_pages AS DOUBLE)"),
+    _strain("sleep_hour_pages", "Sleep-hour pages", "pages", "CAST(sleep_hour_pages AS DOUBLE)"),
+    _strain("out_of_hours_share", "Share of pages out of hours", "ratio",
+            _ratio("after_hours_pages + weekend_pages", "pages")),
+    _strain("incident_burden", "Incident hours per on-call person-week", "hours/person-week",
+            _ratio("incident_hours", "oncall_person_weeks")),
+    _strain("oncall_concentration", "Pages carried by the busiest fifth of responders", "ratio",
+            "busiest_fifth_share"),
+    _strain("stalled_prs", "Pull requests stalled on other teams", "pull requests",
+            "CAST(stalled_prs AS DOUBLE)"),
+)
+
+REGISTRY: dict[str, Metric] = {m.id: m for m in (*DORA, *COST, *FLOW, *SLO, *STRAIN)}
 
 
 def get(metric_id: str) -> Metric:
