@@ -33,6 +33,10 @@ POLICY: dict[str, tuple[str, ...]] = {
     "alarms.read": ("member", "lead", "admin"),
     "admin.tokens": ("admin",),
     "admin.audit": ("admin",),
+    "admin.retention": ("admin",),
+    #: org-unit roll-ups of people-derived diagnostics (flow, strain), suppressed like team figures
+    "org.diagnostic": ("exec", "admin"),
+    "fairness.audit": ("exec", "admin"),
 }
 TEAM_SCOPED = {"team.diagnostic"}
 
