@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "ingest": "shipwise.cli.ingest:ingest",
     "metrics": "shipwise.cli.metrics:metrics",
     "cost": "shipwise.cli.cost:cost",
+    "slo": "shipwise.cli.slo:slo",
     "report": "shipwise.cli.report:report",
     "rca": "shipwise.cli.rca:rca",
     "serve": "shipwise.cli.serve:serve_cmd",
@@ -30,6 +31,11 @@ LAZY_COMMANDS = {
     "investigations": "shipwise.cli.investigate:investigations",
     "token": "shipwise.cli.token:token",
     "mcp": "shipwise.cli.mcp:mcp_cmd",
+    "flow": "shipwise.cli.diagnostics:flow_cmd",
+    "strain": "shipwise.cli.diagnostics:strain_cmd",
+    "charter": "shipwise.cli.governance:charter",
+    "audit": "shipwise.cli.governance:audit",
+    "retention": "shipwise.cli.governance:retention",
 }
 
 
@@ -62,6 +68,7 @@ HELP = {
     "ingest": "Ingest from a connector (git).",
     "metrics": "List, explain and compute metrics (DORA).",
     "cost": "Cost to serve per team, what it gave back, and the tension beside it.",
+    "slo": "SLO status, error budgets, burn-rate alerts and each team's release appetite.",
     "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
     "rca": "Rank root causes for an incident case; evaluate on labelled data.",
     "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
@@ -69,6 +76,11 @@ HELP = {
     "investigations": "Stored investigations (list, show).",
     "token": "API tokens: create (shown once), revoke, list.",
     "mcp": "Serve the tools to AI assistants over MCP (stdio); HTTP is at /mcp of serve.",
+    "flow": "Where a team's delivery is stuck: cycle time by phase, review latency, WIP, blocked time.",
+    "strain": "The load a team's people carry: out-of-hours pages, incident burden, on-call spread.",
+    "charter": "The metric charter: show it, validate it.",
+    "audit": "The audit log of reads (admins): who read what, when.",
+    "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
 }
 
 

@@ -121,6 +121,56 @@ HAVING count(*) = count(cf.sha)""",
 )
 
 
+#: Facts kept past the retention horizon (``shipwise retention apply``): rows whose instant lies
+#: before the horizon are frozen as they were when retention ran (their person removed), so the
+#: aggregates survive the purge of their person-level inputs. (table, instant column, SELECT)
+RETAINED_FACTS: tuple[tuple[str, str, str], ...] = (
+    (
+        "flow_pr_fact",
+        "created_at",
+        """WITH repo_team AS (
+  -- a service's repository defaults to its id
+  SELECT coalesce(repo, id) AS repo, mode(team) AS team FROM service GROUP BY coalesce(repo, id)
+),
+member AS (
+  SELECT pr.id, arg_max(p.team, p.since) AS author_team
+  FROM pull_request pr JOIN person p
+    ON p.id = pr.author AND NOT p.bot AND CAST(pr.created_at AS DATE) >= p.since
+   AND (p."until" IS NULL OR CAST(pr.created_at AS DATE) <= p."until")
+  GROUP BY pr.id
+)
+SELECT pr.id AS pull_request_id, rt.team, m.author_team, pr.author, pr.created_at,
+       pr.first_commit_at, pr.first_review_at, pr.merged_at, pr.closed_at, d.delivered_at
+FROM pull_request pr
+LEFT JOIN repo_team rt ON rt.repo = pr.repo
+LEFT JOIN member m ON m.id = pr.id
+LEFT JOIN pr_delivery_fact d ON d.pull_request_id = pr.id
+WHERE NOT pr.author_is_bot""",
+    ),
+    (
+        "strain_page_fact",
+        "at",
+        """SELECT pg.id AS page_id, pg.team, pg.person, pg."at", pg.urgency,
+       CASE WHEN tz.name IS NOT NULL THEN tz.name END AS timezone
+FROM page pg JOIN team t ON t.id = pg.team
+LEFT JOIN (SELECT DISTINCT name FROM pg_timezone_names()) tz
+  ON tz.name = json_extract_string(t.attributes, '$.timezone')
+WHERE NOT pg.person_is_bot""",
+    ),
+)
+
+_EPOCH = "0001-01-01 00:00:00"
+
+
+def horizon_key(table: str) -> str:
+    return f"retention_horizon:{table}"
+
+
+def retention_horizon(store: Store, table: str) -> str:
+    """Rows of a retained fact before this instant are frozen (ISO text; the epoch if never)."""
+    return store.get_meta(horizon_key(table)) or _EPOCH
+
+
 def mark_stale(store: Store) -> None:
     """Called inside an ingest's transaction when its data changed."""
     store.set_meta(STALE_KEY, "1")
@@ -138,6 +188,13 @@ def refresh(store: Store) -> dict[str, float]:
             t0 = time.perf_counter()
             store.con.execute(f"DELETE FROM {table}")
             store.con.execute(f"INSERT INTO {table} {select}")
+            timings[table] = time.perf_counter() - t0
+        for table, column, select in RETAINED_FACTS:
+            t0 = time.perf_counter()
+            since = retention_horizon(store, table)
+            store.con.execute(f'DELETE FROM {table} WHERE "{column}" >= CAST(? AS TIMESTAMP)', [since])
+            store.con.execute(f'INSERT INTO {table} SELECT * FROM ({select}) x '
+                              f'WHERE x."{column}" >= CAST(? AS TIMESTAMP)', [since])
             timings[table] = time.perf_counter() - t0
         store.set_meta(STALE_KEY, "0")
         # results computed from the facts (e.g. cached team views) are keyed by this

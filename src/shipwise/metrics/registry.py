@@ -84,8 +84,8 @@ COST: tuple[Metric, ...] = (
 )
 
 
-def _flow(mid: str, title: str, unit: str, sql: str, better: str | None = "lower") -> Metric:
-    return Metric(f"flow.{mid}", "flow", title, unit, better, sql, people_derived=True)
+def _flow(mid: str, title: str, unit: str, sql: str, people: bool = True) -> Metric:
+    return Metric(f"flow.{mid}", "flow", title, unit, "lower", sql, people_derived=people)
 
 
 #: Flow (metrics/flow.py): pull requests of the team's repositories, tickets of the team.
@@ -106,9 +106,9 @@ FLOW: tuple[Metric, ...] = (
     _flow("open_pr_age_p90", "Open pull request age (p90)", "seconds", "open_age_p90_seconds"),
     _flow("work_in_progress", "Work in progress", "open pull requests", "wip_mean"),
     _flow("blocked_time", "Blocked time per ticket (median)", "seconds",
-          "blocked_median_seconds"),
+          "blocked_median_seconds", people=False),
     _flow("blocked_ratio", "Share of ticket time blocked", "ratio",
-          _ratio("blocked_seconds", "active_seconds")),
+          _ratio("blocked_seconds", "active_seconds"), people=False),
 )
 
 #: SLOs and error budgets (metrics/slo.py): per SLO, rolled up to its service's team.

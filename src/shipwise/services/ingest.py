@@ -27,8 +27,12 @@ def _now() -> datetime:
 
 
 def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
-    """Rebuild derived facts if this ingest changed their inputs (a no-op otherwise)."""
+    """Rebuild derived facts if this ingest changed their inputs (a no-op otherwise). Retention
+    is applied again first, so an import never restores what a retention run removed."""
+    from shipwise.governance.retention import reapply
+
     if facts.is_stale(store):
+        reapply(store)
         if progress:
             progress("refreshing derived facts")
         facts.refresh(store)

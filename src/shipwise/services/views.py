@@ -52,12 +52,16 @@ def _memo(store: Store, view: str, args: tuple[Any, ...], compute: Any) -> Any:
 
 
 def authorize(store: Store, principal: Principal, action: str, subject: str | None = None,
-           team: str | None = None, interface: str = "api") -> None:
+              team: str | None = None, interface: str = "api", *,
+              people_derived: bool = False) -> None:
+    """Check ``principal`` may do ``action`` (on ``team``) and log the attempt; ``people_derived``
+    marks reads of figures computed from people's activity (``shipwise audit list``)."""
     allowed = principal.can(action, team)
     with store.transaction() as con:
-        con.execute("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO access_log (read_at, token_id, role, interface, action, subject, "
+                    "allowed, people_derived, reader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [datetime.now(UTC), principal.token_id, principal.role, interface, action,
-                     subject, allowed])
+                     subject, allowed, people_derived, principal.name or None])
     if not allowed:
         principal.require(action, team)  # raises with the reason
         raise ForbiddenError(f"not allowed: {action}")  # pragma: no cover - require raised
@@ -156,10 +160,23 @@ def investigation(store: Store, principal: Principal, inv_id: str, *,
 
 
 def access_log(store: Store, principal: Principal, *, limit: int = 100,
+               people_derived: bool | None = None, since: datetime | None = None,
                interface: str = "api") -> list[dict[str, Any]]:
+    """The audit log, newest first: who (token, its name, role), what, when, through which
+    interface, allowed or refused, and whether the figures read were people-derived."""
     authorize(store, principal, "admin.audit", "access_log", None, interface)
-    return store.query("SELECT read_at, token_id, role, interface, action, subject, allowed "
-                       "FROM access_log ORDER BY read_at DESC LIMIT ?", [limit])
+    where, params = ["TRUE"], []
+    if people_derived is not None:
+        where.append("coalesce(a.people_derived, false) = ?")
+        params.append(people_derived)
+    if since is not None:
+        where.append("a.read_at >= ?")
+        params.append(since)
+    return store.query(
+        "SELECT a.read_at, a.token_id, coalesce(t.name, a.reader) AS reader, a.role, a.interface, "
+        "a.action, a.subject, a.allowed, coalesce(a.people_derived, false) AS people_derived "
+        "FROM access_log a LEFT JOIN api_token t ON t.id = a.token_id "
+        f"WHERE {' AND '.join(where)} ORDER BY a.read_at DESC LIMIT ?", [*params, limit])
 
 
 def dora_request(store: Store, principal: Principal, req: Any, *,
@@ -285,4 +302,63 @@ def org_overview(store: Store, principal: Principal, *,
     if principal.can("investigations.read"):
         row = store.con.execute("SELECT count(*) FROM investigation").fetchone()
         out["investigations"] = int(row[0]) if row else 0
+    return out
+
+
+def _diagnostics(store: Store, req: Any, settings: Settings | None) -> dict[str, Any]:
+    from shipwise.metrics.strain import Hours
+    from shipwise.services.diagnostics import diagnostic_rows
+
+    k = settings.privacy.min_group_size if settings is not None else 5
+    hours = Hours.from_settings(settings.strain) if settings is not None else Hours()
+    return dict(_memo(store, "diagnostics", (req, k, hours),
+                      lambda: diagnostic_rows(store, req, min_group_size=k, hours=hours)))
+
+
+def team_diagnostics(store: Store, principal: Principal, family: str, team: str, *,
+                     grain: str = "quarter", since: date | None = None, until: date | None = None,
+                     settings: Settings | None = None, interface: str = "api") -> dict[str, Any]:
+    """A team's flow or strain (``family``) per period: its own diagnostic view. People-derived:
+    logged as such, and figures of groups below the minimum are suppressed."""
+    from shipwise.services.diagnostics import DiagnosticRequest
+
+    authorize(store, principal, "team.diagnostic", f"team:{team}:{family}", team, interface,
+              people_derived=True)
+    req = DiagnosticRequest(family, grain, "team", (team,), since, until)
+    return _diagnostics(store, req, settings)
+
+
+def org_diagnostics(store: Store, principal: Principal, family: str, *, grain: str = "quarter",
+                    since: date | None = None, until: date | None = None,
+                    settings: Settings | None = None, interface: str = "api") -> dict[str, Any]:
+    """Flow or strain per org unit (exec, admin): the same suppression as team figures."""
+    from shipwise.services.diagnostics import DiagnosticRequest
+
+    authorize(store, principal, "org.diagnostic", f"org:{family}", None, interface,
+              people_derived=True)
+    req = DiagnosticRequest(family, grain, "org_unit", (), since, until)
+    return _diagnostics(store, req, settings)
+
+
+def diagnostics_request(store: Store, principal: Principal, family: str, *,
+                        teams: tuple[str, ...] = (), grain: str = "quarter",
+                        since: date | None = None, until: date | None = None,
+                        settings: Settings | None = None, interface: str = "cli") -> dict[str, Any]:
+    """Several teams at once (the CLI): each team is authorised and logged like a single read;
+    no teams = the principal's own team, or every team for an admin."""
+    if not teams:
+        if principal.role in ("member", "lead"):
+            teams = (principal.team,) if principal.team else ()
+        else:
+            teams = tuple(r["id"] for r in store.query("SELECT id FROM team ORDER BY id"))
+    out: dict[str, Any] | None = None
+    for team in teams:
+        part = team_diagnostics(store, principal, family, team, grain=grain, since=since,
+                                until=until, settings=settings, interface=interface)
+        if out is None:
+            out = part
+        else:
+            out["rows"].extend(part["rows"])
+    if out is None:
+        raise ForbiddenError(f"no team to show {family} for", hint="pass --team")
     return out

@@ -27,11 +27,11 @@ CREATE TABLE flow_pr_fact (
   created_at TIMESTAMP NOT NULL, first_commit_at TIMESTAMP, first_review_at TIMESTAMP,
   merged_at TIMESTAMP, closed_at TIMESTAMP, delivered_at TIMESTAMP);
 
--- Strain facts, one row per page to a human, with its local-time classification.
+-- Strain facts, one row per page to a human, with the team's time zone (NULL: the configured
+-- default). Kept past the retention horizon like flow_pr_fact, their person removed.
 CREATE TABLE strain_page_fact (
   page_id VARCHAR PRIMARY KEY, team VARCHAR NOT NULL, person VARCHAR, "at" TIMESTAMP NOT NULL,
-  urgency VARCHAR NOT NULL, local_at TIMESTAMP NOT NULL, after_hours BOOLEAN NOT NULL,
-  weekend BOOLEAN NOT NULL, sleep_hours BOOLEAN NOT NULL);
+  urgency VARCHAR NOT NULL, timezone VARCHAR);
 
 -- Distinct people behind a team's people-derived figures per period, frozen when retention
 -- removed the people from the facts (so suppression decisions never change afterwards).

@@ -1,0 +1,109 @@
+"""``shipwise flow`` and ``shipwise strain``: a team's delivery flow and the strain its people
+carry, per period — team level only, small groups suppressed, every read in the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.metrics import _parse_date
+from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
+
+_GRAIN = click.Choice(["week", "month", "quarter"])
+
+
+def _options(f: Any) -> Any:
+    for opt in reversed((
+        click.option("--team", "teams", multiple=True, help="Only these teams (repeatable)."),
+        click.option("--org-units", is_flag=True,
+                     help="Per org unit instead of per team (exec and admin)."),
+        click.option("--grain", type=_GRAIN, default="quarter", show_default=True),
+        click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD."),
+        click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table"),
+    )):
+        f = opt(f)
+    return f
+
+
+def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bool, grain: str,
+          since: date | None, until: date | None) -> dict[str, Any]:
+    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.views import diagnostics_request, org_diagnostics
+
+    settings = settings_from(ctx)
+    with open_store(settings) as store:  # writable: every read of people-derived data is logged
+        principal = cli_principal(store) or LOCAL_ADMIN
+        if org_units:
+            return org_diagnostics(store, principal, family, grain=grain, since=since,
+                                   until=until, settings=settings, interface="cli")
+        return diagnostics_request(store, principal, family, teams=teams, grain=grain,
+                                   since=since, until=until, settings=settings, interface="cli")
+
+
+def _emit(res: dict[str, Any], fmt: str, title: str,
+          columns: list[tuple[str, str, Any]]) -> None:
+    key = "org_unit" if res["level"] == "org_unit" else "team"
+    if fmt == "json":
+        emit_json(res)
+        return
+    ids = [c[0] for c in columns]
+    if fmt == "csv":
+        emit_csv([key, "period", *ids, "suppressed"],
+                 [[r[key], r["period"], *[r["metrics"][i] for i in ids],
+                   ";".join(sorted(r["suppressed"]))] for r in res["rows"]])
+        return
+    if not res["rows"]:
+        click.echo("Nothing to show for these teams and dates.")
+        return
+    rows = [(r[key], r["period"],
+             *[("hidden" if i in r["suppressed"] else (fmt_(r["metrics"][i]) or "–"))
+               for i, _, fmt_ in columns]) for r in res["rows"]]
+    emit_table(f"{title} by {key.replace('_', ' ')} and {res['grain']} "
+               f"({res['since']} – {res['until']})",
+               [key, "period", *[c[1] for c in columns]], rows,
+               justify_right=tuple(range(2, 2 + len(columns))))
+    if any(r["suppressed"] for r in res["rows"]):
+        click.echo(f"hidden: computed from fewer than {res['min_group_size']} people, or hidden so "
+                   "such a figure cannot be worked out from a total.")
+
+
+@click.command("flow")
+@_options
+@click.pass_context
+def flow_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain: str,
+             since: date | None, until: date | None, fmt: str) -> None:
+    """Where a team's delivery is stuck: cycle time by phase (coding, pickup, review, deploy),
+    review latency, open pull-request age, work in progress, blocked time."""
+    res = _rows(ctx, "flow", teams, org_units, grain, since, until)
+    _emit(res, fmt, "Flow", [
+        ("flow.cycle_time", "cycle", duration), ("flow.coding_time", "coding", duration),
+        ("flow.pickup_time", "pickup", duration), ("flow.review_time", "review", duration),
+        ("flow.deploy_time", "deploy", duration), ("flow.cycle_time_p90", "cycle p90", duration),
+        ("flow.review_latency", "review latency", duration),
+        ("flow.open_pr_age", "open PR age", duration),
+        ("flow.work_in_progress", "WIP", number), ("flow.blocked_ratio", "blocked", percent),
+    ])
+
+
+@click.command("strain")
+@_options
+@click.pass_context
+def strain_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain: str,
+               since: date | None, until: date | None, fmt: str) -> None:
+    """The load a team's people carry (team level only): after-hours, weekend and sleep-hour
+    pages in the team's time zone, incident burden, on-call concentration, stalled PRs."""
+    res = _rows(ctx, "strain", teams, org_units, grain, since, until)
+    _emit(res, fmt, "Strain", [
+        ("strain.after_hours_pages", "after hours", number),
+        ("strain.weekend_pages", "weekend", number),
+        ("strain.sleep_hour_pages", "sleep hours", number),
+        ("strain.out_of_hours_share", "out of hours", percent),
+        ("strain.incident_burden", "incident h/person-wk", number),
+        ("strain.oncall_concentration", "busiest fifth carries", percent),
+        ("strain.stalled_prs", "stalled PRs", number),
+    ])

@@ -1,0 +1,195 @@
+"""Retention: person-level inputs past their charter period are purged; aggregates are kept.
+
+For each record type that names a person (the charter's ``retention`` section, periods
+shortened — never lengthened — by ``shipwise.yaml``), with the cut-off = as-of − days:
+
+- ``page`` records before the cut-off are deleted; ``commit``, ``pull_request`` and ``tag``
+  lose their person (author, tagger) but stay, so delivery metrics do not change; team
+  memberships (``person``) that ended before the cut-off are deleted.
+- The derived facts of flow and strain keep their rows before the cut-off (the *horizon*: fact
+  refreshes never rebuild rows before it), with the person replaced by a token made with a
+  random key that is thrown away: the rows can no longer be linked to anyone, to the person
+  table or to later records, while counts of distinct responders and authors stay exact.
+- Before that, the number of people behind every period that began before the cut-off is frozen
+  (``people_count_frozen``) so suppression decisions never change afterwards.
+
+All of it happens in one transaction; each run is recorded in ``retention_run`` with what it
+removed. Re-importing old records later is purged again on import (:func:`reapply`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shipwise.errors import ConfigError
+from shipwise.governance.charter import Charter, RetentionRule
+from shipwise.metrics import facts
+from shipwise.metrics.people import SOURCES, people_sql
+from shipwise.store.duckdb_store import Store
+
+#: record type -> (instant column, person columns) in the store
+RECORDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "page": ('"at"', ("person",)),
+    "pull_request": ("created_at", ("author",)),
+    "commit": ("committed_at", ("author",)),
+    "tag": ("tagged_at", ("tagger",)),
+    "person": ('"until"', ("id",)),
+}
+#: fact table -> (instant column, person column, the record type whose cut-off it follows)
+FACTS: dict[str, tuple[str, str, str]] = {
+    "flow_pr_fact": ("created_at", "author", "pull_request"),
+    "strain_page_fact": ('"at"', "person", "page"),
+}
+#: people source -> the record type whose cut-off freezes its counts
+SOURCE_TYPE = {"flow.authors": "pull_request", "strain.responders": "page",
+               "strain.stalled_authors": "pull_request"}
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    record_type: str
+    rule: RetentionRule
+    cutoff: datetime
+
+
+def cutoffs(charter: Charter, overrides: dict[str, int], as_of: datetime) -> list[Cutoff]:
+    """The cut-off of every rule; a ``shipwise.yaml`` override may only shorten a period."""
+    out = []
+    for name, days in overrides.items():
+        if name not in charter.retention:
+            raise ConfigError(f"retention.periods: '{name}' has no retention rule in the charter",
+                              hint=f"rules: {', '.join(sorted(charter.retention))}")
+        if days > charter.retention[name].days:
+            raise ConfigError(
+                f"retention.periods.{name}: {days} days is longer than the charter allows "
+                f"({charter.retention[name].days})",
+                hint="settings may shorten a retention period, never lengthen it")
+    for name, rule in sorted(charter.retention.items()):
+        days = overrides.get(name, rule.days)
+        out.append(Cutoff(name, rule, (as_of - timedelta(days=days)).replace(tzinfo=None)))
+    return out
+
+
+def _purge_records(store: Store, c: Cutoff) -> tuple[str, int]:
+    col, people = RECORDS[c.record_type]
+    table = f'"{c.record_type}"'
+    con = store.con
+    if c.rule.action == "delete":
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE {col} < ?", [c.cutoff]).fetchone()
+        con.execute(f"DELETE FROM {table} WHERE {col} < ?", [c.cutoff])
+        return "deleted", int(n[0]) if n else 0
+    if c.rule.action == "delete_ended":
+        cond = f'{col} IS NOT NULL AND {col} < CAST(? AS DATE) AND NOT bot'
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE {cond}", [c.cutoff]).fetchone()
+        con.execute(f"DELETE FROM {table} WHERE {cond}", [c.cutoff])
+        return "deleted ended memberships", int(n[0]) if n else 0
+    total = 0
+    for f in c.rule.fields or list(people):
+        cond = f"{col} < ? AND {f} IS NOT NULL AND NOT coalesce({f}_is_bot, false)"
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE {cond}", [c.cutoff]).fetchone()
+        con.execute(f"UPDATE {table} SET {f} = NULL WHERE {cond}", [c.cutoff])
+        total += int(n[0]) if n else 0
+    return "removed person", total
+
+
+def _freeze_counts(store: Store, source: str, cutoff: datetime) -> int:
+    """Freeze people counts of every period that began before ``cutoff`` (once per period)."""
+    n = 0
+    for grain in ("week", "month", "quarter"):
+        for level in ("team", "org_unit"):
+            family = f"{source}:{level}"
+            sql = people_sql(source, grain, level)
+            before = store.con.execute(
+                "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
+                [family, grain]).fetchone()
+            store.con.execute(
+                f"""INSERT INTO people_count_frozen
+                SELECT ?, c.entity, ?, c.period, c.people FROM ({sql}) c
+                WHERE c.period IN (SELECT {grain} FROM calendar GROUP BY {grain}
+                                   HAVING min(day) < CAST(? AS DATE))
+                  AND NOT EXISTS (SELECT 1 FROM people_count_frozen z WHERE z.family = ?
+                                  AND z.grain = ? AND z.team = c.entity AND z.period = c.period)""",
+                [family, grain, "2000-01-01", "2040-12-31", cutoff, family, grain])
+            after = store.con.execute(
+                "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
+                [family, grain]).fetchone()
+            n += int(after[0] if after else 0) - int(before[0] if before else 0)
+    return n
+
+
+def _tokenise(store: Store, table: str, cutoff: datetime) -> int:
+    col, person, _ = FACTS[table]
+    key = secrets.token_hex(16)  # never stored: the tokens cannot be linked back
+    cond = f"{col} < ? AND {person} IS NOT NULL AND {person} NOT LIKE 'gone:%'"
+    n = store.con.execute(f"SELECT count(*) FROM {table} WHERE {cond}", [cutoff]).fetchone()
+    store.con.execute(f"UPDATE {table} SET {person} = 'gone:' || substr(sha256(? || {person}), 1, 16) "
+                      f"WHERE {cond}", [key, cutoff])
+    return int(n[0]) if n else 0
+
+
+def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[str, Any]:
+    """Purge every person-level input before its cut-off; returns what was (or would be) removed."""
+    run_at = datetime.now(UTC)
+    report: dict[str, Any] = {"run_at": run_at.isoformat(), "dry_run": dry_run, "records": [],
+                              "facts": [], "frozen_people_counts": 0}
+    by_type = {c.record_type: c for c in plan}
+    with store.transaction():
+        facts.ensure_fresh(store)
+        for source, rtype in SOURCE_TYPE.items():
+            if rtype in by_type and source in SOURCES:
+                report["frozen_people_counts"] += _freeze_counts(store, source, by_type[rtype].cutoff)
+        for table, (_, _, rtype) in FACTS.items():
+            if rtype not in by_type:
+                continue
+            cut = by_type[rtype].cutoff
+            n = _tokenise(store, table, cut)
+            report["facts"].append({"table": table, "before": cut.isoformat(), "unlinked_rows": n})
+            old = facts.retention_horizon(store, table)
+            if cut.isoformat(sep=" ") > old:
+                store.set_meta(facts.horizon_key(table), cut.isoformat(sep=" "))
+        for c in plan:
+            action, n = _purge_records(store, c)
+            report["records"].append({"record_type": c.record_type, "before": c.cutoff.isoformat(),
+                                      "days": (run_at.replace(tzinfo=None) - c.cutoff).days,
+                                      "action": action, "rows": n})
+            store.con.execute("INSERT INTO retention_run VALUES (?, ?, ?, ?, ?)",
+                              [run_at, c.record_type, c.cutoff, action, n])
+        if dry_run:
+            raise _DryRun(report)
+        store.set_meta("retention_applied", run_at.isoformat())
+        facts.refresh(store)  # new facts version: cached views recompute from the purged store
+    return report
+
+
+class _DryRun(Exception):
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__("dry run")
+        self.report = report
+
+
+def run(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[str, Any]:
+    try:
+        return apply(store, plan, dry_run=dry_run)
+    except _DryRun as dry:  # rolled back: nothing changed
+        return dry.report
+
+
+def reapply(store: Store) -> int:
+    """After an import: purge again, at the last run's cut-offs, whatever the import brought back
+    from before them (an old export re-imported must not restore what retention removed)."""
+    rows = store.con.execute(
+        "SELECT record_type, max(cutoff) FROM retention_run GROUP BY record_type").fetchall()
+    if not rows:
+        return 0
+    from shipwise.governance.charter import load_charter
+
+    charter = load_charter()
+    plan = [Cutoff(str(t), charter.retention[str(t)], c) for t, c in rows if str(t) in charter.retention]
+    n = 0
+    with store.transaction():
+        for c in plan:
+            n += _purge_records(store, c)[1]
+    return n

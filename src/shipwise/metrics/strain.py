@@ -1,0 +1,172 @@
+"""Strain signals v1: the load a team's people carry, at team level only, as set-based SQL.
+
+Definitions (the contract; docs/metrics/strain.*.md explain each):
+
+- Pages to humans (bots left out) on the team, by the UTC day of the page; each page's local
+  time is taken in the team's time zone (``team.attributes.timezone``, IANA; else the configured
+  default). A page on a working day outside working hours is *after hours*; a page on a
+  non-working day is a *weekend* page; a page inside the sleep window (any day) is a
+  *sleep-hour* page (it may also be after hours or weekend).
+- Incident burden: hours of human-actioned sev1–sev3 incidents on the team's services that fall inside the
+  period (clipped to it; open incidents run to the end of the data), per on-call person-week
+  (distinct responder × ISO week pairs with at least one page in the period).
+- On-call concentration: the share of the period's pages carried by the busiest fifth of its
+  responders (rounded up, at least one): 0.2 means evenly spread, 1.0 means one fifth carries all.
+  A distribution figure: it names no one, and no query returns a responder's own count.
+- Stalled pull requests: pull requests the team's people opened in the period in another team's
+  repository that waited longer than the threshold for a first review (or are still waiting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from shipwise.metrics import registry
+from shipwise.metrics.hierarchy import calendar_cte, entity_map_cte, with_clause
+
+COLUMNS = (
+    "pages", "after_hours_pages", "weekend_pages", "sleep_hour_pages", "incident_hours",
+    "oncall_person_weeks", "responders", "busiest_fifth_share", "cross_team_prs", "stalled_prs",
+)
+ADDITIVE = ("pages", "after_hours_pages", "weekend_pages", "sleep_hour_pages", "incident_hours",
+            "oncall_person_weeks", "cross_team_prs", "stalled_prs")
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Working and sleep hours, in minutes after local midnight, and working ISO weekdays."""
+
+    work_start: int = 9 * 60
+    work_end: int = 18 * 60
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    sleep_start: int = 23 * 60
+    sleep_end: int = 7 * 60
+    default_timezone: str = "UTC"
+    stalled_after_seconds: int = 48 * 3600
+
+    @classmethod
+    def from_settings(cls, s: object) -> Hours:
+        def minutes(hhmm: str) -> int:
+            h, m = hhmm.split(":")
+            return int(h) * 60 + int(m)
+
+        return cls(minutes(s.work_start), minutes(s.work_end),  # type: ignore[attr-defined]
+                   tuple(s.working_days), minutes(s.sleep_start),  # type: ignore[attr-defined]
+                   minutes(s.sleep_end), s.default_timezone,  # type: ignore[attr-defined]
+                   int(s.stalled_after_hours * 3600))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StrainQuery:
+    grain: str
+    level: str
+    since: date
+    until: date
+    hours: Hours = Hours()
+
+
+def _within(col: str, start: int, end: int) -> str:
+    if start <= end:
+        return f"({col} >= {start} AND {col} < {end})"
+    return f"({col} >= {start} OR {col} < {end})"  # wraps past midnight
+
+
+def strain_sql(q: StrainQuery) -> tuple[str, list[object]]:
+    h = q.hours
+    days = ", ".join(str(int(d)) for d in h.working_days) or "0"
+    metrics = registry.family("strain")
+    metric_cols = ", ".join(f'{m.sql} AS "{m.id}"' for m in metrics)
+    working = f"isodow(local_at) IN ({days})"
+    mins = "(hour(local_at) * 60 + minute(local_at))"
+    sql = f"""
+{with_clause(q.level)}
+{entity_map_cte(q.level)},
+{calendar_cte(q.grain)},
+periods AS (
+  SELECT period, min(period_start) AS period_start,
+         CAST(max(day) + INTERVAL 1 DAY AS TIMESTAMP) AS period_end
+  FROM cal GROUP BY period
+),
+entities AS (SELECT DISTINCT entity FROM emap),
+pg AS (
+  SELECT m.entity, x.person, x."at",
+         timezone(coalesce(x.timezone, ?), CAST(x."at" AS TIMESTAMPTZ)) AS local_at
+  FROM strain_page_fact x JOIN emap m ON m.team = x.team
+),
+pages AS (
+  SELECT pg.entity, cal.period, count(*) AS pages,
+         sum(CASE WHEN {working} AND NOT {_within(mins, h.work_start, h.work_end)} THEN 1 ELSE 0 END)
+           AS after_hours_pages,
+         sum(CASE WHEN NOT ({working}) THEN 1 ELSE 0 END) AS weekend_pages,
+         sum(CASE WHEN {_within(mins, h.sleep_start, h.sleep_end)} THEN 1 ELSE 0 END) AS sleep_hour_pages,
+         count(DISTINCT pg.person || '|' || CAST(date_trunc('week', pg."at") AS VARCHAR))
+           AS oncall_person_weeks,
+         count(DISTINCT pg.person) AS responders
+  FROM pg JOIN cal ON cal.day = CAST(pg."at" AS DATE)
+  GROUP BY pg.entity, cal.period
+),
+per_responder AS (
+  SELECT pg.entity, cal.period, pg.person, count(*) AS n
+  FROM pg JOIN cal ON cal.day = CAST(pg."at" AS DATE) WHERE pg.person IS NOT NULL
+  GROUP BY pg.entity, cal.period, pg.person
+),
+ranked AS (
+  SELECT entity, period, n,
+         row_number() OVER (PARTITION BY entity, period ORDER BY n DESC) AS rn,
+         count(*) OVER (PARTITION BY entity, period) AS k
+  FROM per_responder
+),
+concentration AS (
+  SELECT entity, period,
+         CAST(sum(CASE WHEN rn <= greatest(1, CAST(ceil(k / 5.0) AS BIGINT)) THEN n ELSE 0 END) AS DOUBLE)
+           / sum(n) AS busiest_fifth_share
+  FROM ranked GROUP BY entity, period
+),
+data_end AS (
+  SELECT greatest((SELECT max("at") FROM strain_page_fact),
+                  (SELECT max(coalesce(resolved_at, opened_at)) FROM incident)) AS t
+),
+inc AS (
+  SELECT m.entity, p.period,
+         sum(date_diff('second', greatest(i.opened_at, CAST(p.period_start AS TIMESTAMP)),
+                       least(coalesce(i.resolved_at, d.t), p.period_end))) / 3600.0 AS incident_hours
+  FROM incident i JOIN service s ON s.id = i.service JOIN emap m ON m.team = s.team
+  CROSS JOIN data_end d
+  JOIN periods p ON i.opened_at < p.period_end
+   AND coalesce(i.resolved_at, d.t) > CAST(p.period_start AS TIMESTAMP)
+  WHERE i.human_actioned AND i.severity IN ('sev1', 'sev2', 'sev3')
+  GROUP BY m.entity, p.period
+),
+pr_end AS (SELECT max(greatest(created_at, coalesce(first_review_at, created_at))) AS t FROM flow_pr_fact),
+stalled AS (
+  SELECT m.entity, cal.period, count(*) AS cross_team_prs,
+         sum(CASE WHEN date_diff('second', x.created_at, coalesce(x.first_review_at, e.t)) > ?
+                  THEN 1 ELSE 0 END) AS stalled_prs
+  FROM flow_pr_fact x JOIN emap m ON m.team = x.author_team CROSS JOIN pr_end e
+  JOIN cal ON cal.day = CAST(x.created_at AS DATE)
+  WHERE x.team IS NOT NULL AND x.team <> x.author_team
+  GROUP BY m.entity, cal.period
+),
+agg AS (
+  SELECT e.entity, p.period, p.period_start,
+         coalesce(pages.pages, 0) AS pages,
+         coalesce(pages.after_hours_pages, 0) AS after_hours_pages,
+         coalesce(pages.weekend_pages, 0) AS weekend_pages,
+         coalesce(pages.sleep_hour_pages, 0) AS sleep_hour_pages,
+         coalesce(inc.incident_hours, 0) AS incident_hours,
+         coalesce(pages.oncall_person_weeks, 0) AS oncall_person_weeks,
+         coalesce(pages.responders, 0) AS responders,
+         concentration.busiest_fifth_share,
+         coalesce(stalled.cross_team_prs, 0) AS cross_team_prs,
+         coalesce(stalled.stalled_prs, 0) AS stalled_prs
+  FROM entities e CROSS JOIN periods p
+  LEFT JOIN pages ON pages.entity = e.entity AND pages.period = p.period
+  LEFT JOIN inc ON inc.entity = e.entity AND inc.period = p.period
+  LEFT JOIN concentration ON concentration.entity = e.entity AND concentration.period = p.period
+  LEFT JOIN stalled ON stalled.entity = e.entity AND stalled.period = p.period
+)
+SELECT entity, period, period_start, {", ".join(COLUMNS)}, {metric_cols}
+FROM agg ORDER BY entity, period_start
+"""
+    return sql, [q.since, q.until, h.default_timezone, h.stalled_after_seconds]
