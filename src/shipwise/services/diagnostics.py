@@ -133,9 +133,9 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
         unit = prefix + str(r["entity"])
         why: dict[str, str] = {}
         cols: list[tuple[str, str | None]] = [*((i, SOURCE[i]) for i in ids), *counts.items()]
-        for col, src in cols:
-            if src is not None and unit in hidden[(src, r["period"])]:
-                why[col] = reason(hidden[(src, r["period"])][unit], min_group_size)
+        for col, source in cols:
+            if source is not None and unit in hidden[(source, r["period"])]:
+                why[col] = reason(hidden[(source, r["period"])][unit], min_group_size)
         row: dict[str, Any] = {
             key: r["entity"], "period": r["period"],
             "period_start": r["period_start"].isoformat(),
