@@ -1,0 +1,148 @@
+"""``shipwise slo``: SLO status, error budgets, burn-rate alerts, release appetite and history."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from shipwise.cli.main import settings_from
+from shipwise.cli.metrics import _parse_date
+from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number
+
+_STATE = {"page": "[red]page[/]", "ticket": "[yellow]ticket[/]", "unknown": "[dim]unknown[/]",
+          "ok": "[green]ok[/]"}
+_APPETITE = {"full": "[green]full[/]", "reduced": "[yellow]reduced[/]",
+             "fixes only": "[red]fixes only[/]"}
+
+
+def _objective(x: float) -> str:
+    return f"{100 * x:g}%"
+
+
+def _share(x: float | None, digits: int) -> str | None:
+    return None if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _read(ctx: click.Context, team: str | None, **kw: Any) -> list[dict[str, Any]]:
+    """One authorised, logged read per team: ``team``, or every team the principal may see."""
+    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.slo import slo_view
+    from shipwise.services.views import authorize
+
+    settings = settings_from(ctx)
+    with open_store(settings) as store:  # writable: every read goes to the access log
+        principal = cli_principal(store) or LOCAL_ADMIN
+        if team is not None:
+            teams = [team]
+        else:
+            teams = [str(r[0]) for r in store.con.execute(
+                "SELECT id FROM team ORDER BY id").fetchall()
+                if principal.can("team.diagnostic", str(r[0]))]
+            if not teams:  # logged, then refused with the reason
+                authorize(store, principal, "team.diagnostic", "team:*:slo", None, "cli")
+        return [slo_view(store, principal, t, settings_slo=settings.slo, interface="cli", **kw)
+                for t in teams]
+
+
+@click.group("slo", invoke_without_command=True)
+@click.option("--team", default=None, help="Only this team [default: every team you may see].")
+@click.option("--at", "at", default=None,
+              help="Status at this instant, ISO 8601 (UTC unless it has an offset) "
+                   "[default: the latest SLI interval end].")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def slo(ctx: click.Context, team: str | None, at: str | None, fmt: str) -> None:
+    """SLO status per SLO (attainment, error budget remaining, burn rates, multi-window
+    burn-rate alerts) and each team's release appetite under the error-budget policy."""
+    if ctx.invoked_subcommand is not None:
+        return
+    parts = _read(ctx, team, at=at, history=False)
+    res: dict[str, Any] = {
+        "at": parts[0]["at"] if parts else None,
+        "windows": parts[0]["windows"] if parts else [],
+        "status": [s for p in parts for s in p["status"]],
+        "appetite": {k: v for p in parts for k, v in p["appetite"].items()},
+    }
+    print_status(res, fmt)
+
+
+def print_status(res: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        emit_json(res)
+        return
+    wins: list[str] = res["windows"]
+    status: list[dict[str, Any]] = res["status"]
+    if fmt == "csv":
+        emit_csv(["team", "slo", "service", "objective", "window_days", "good", "total",
+                  "slo.attainment", "slo.error_budget_remaining",
+                  *[f"slo.burn_rate:{w}" for w in wins], "alert_state", "slo.release_appetite",
+                  "team_release_appetite"],
+                 [[s["team"], s["slo"], s["service"], s["objective"], s["window_days"], s["good"],
+                   s["total"], s["metrics"]["slo.attainment"],
+                   s["metrics"]["slo.error_budget_remaining"],
+                   *[s["metrics"]["slo.burn_rate"][w] for w in wins], s["alert_state"],
+                   s["metrics"]["slo.release_appetite"],
+                   res["appetite"][s["team"]]["appetite"]] for s in status])
+        return
+    if status:
+        rows = []
+        for s in status:
+            m = s["metrics"]
+            burns = [number(m["slo.burn_rate"][w], 1) for w in wins]
+            rows.append((s["team"], s["slo"], _objective(s["objective"]), f"{s['window_days']}d",
+                         _share(m["slo.attainment"], 3), _share(m["slo.error_budget_remaining"], 1),
+                         *burns,
+                         _STATE.get(s["alert_state"], s["alert_state"])))
+        emit_table(f"SLOs at {res['at']} (burn rate × the budget rate; – = not measurable)",
+                   ["team", "slo", "objective", "window", "attainment", "budget left",
+                    *[f"burn {w}" for w in wins], "alert"], rows,
+                   justify_right=tuple(range(2, 6 + len(wins))))
+    else:
+        click.echo("No SLOs for these teams: import `slo` and `sli` records, or run `shipwise demo`.")
+    apps = res["appetite"]
+    if apps:
+        emit_table("Release appetite (error-budget policy)", ["team", "appetite", "why"],
+                   [(t, _APPETITE.get(a["appetite"], "–"), a["sentence"])
+                    for t, a in sorted(apps.items())])
+
+
+@slo.command("history")
+@click.option("--team", required=True, help="The team whose SLOs to show.")
+@click.option("--grain", type=click.Choice(["week", "month", "quarter"]), default="month",
+              show_default=True)
+@click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def history_cmd(ctx: click.Context, team: str, grain: str, since: date | None,
+                until: date | None, fmt: str) -> None:
+    """Attainment per SLO and period, whether it met the objective, and budget consumed.
+
+    Budget consumed is the share of the period's allowed bad events that went bad; an SLI
+    interval counts in the period its end falls in."""
+    (res,) = _read(ctx, team, grain=grain, since=since, until=until)
+    hist = res["history"]
+    if fmt == "json":
+        emit_json(hist)
+        return
+    rows = hist["rows"]
+    if fmt == "csv":
+        emit_csv(["team", "slo", "period", "objective", "good", "total", "slo.attainment", "met",
+                  "budget_consumed"],
+                 [[r["team"], r["slo"], r["period"], r["objective"], r["good"], r["total"],
+                   r["metrics"]["slo.attainment"], r["met"], r["budget_consumed"]] for r in rows])
+        return
+    if not rows:
+        click.echo(f"No SLI data for team {team} in this range.")
+        return
+    met = {True: "[green]yes[/]", False: "[red]no[/]", None: None}
+    emit_table(f"SLO history of {team} by {hist['grain']} ({hist['since']} – {hist['until']})",
+               ["slo", "period", "objective", "good", "total", "attainment", "met",
+                "budget consumed"],
+               [(r["slo"], r["period"], _objective(r["objective"]), r["good"], r["total"],
+                 _share(r["metrics"]["slo.attainment"], 3), met[r["met"]],
+                 _share(r["budget_consumed"], 1)) for r in rows],
+               justify_right=(2, 3, 4, 5, 7))
