@@ -237,6 +237,11 @@ def impact_findings(flag: str, label: str, tables: Mapping[str, Mapping[str, Any
     """Plain-language findings for one flag: one per group that is not ok, and one per attribute
     where every group is ok (so a reader sees what was checked)."""
     out: list[dict[str, Any]] = []
+    if not any(t["observations"] for t in tables.values()):
+        return [{"kind": "adverse_impact", "flag": flag, "attribute": None, "group": None,
+                 "severity": "ok", "numbers": {"observations": 0},
+                 "text": f"{label} could not be evaluated in any of the {unit}: nothing to compare.",
+                 "what_to_do": "Nothing to do until the data the flag needs is in."}]
     for attribute, t in tables.items():
         attr = attribute.replace("_", " ")
         raised_ever = t["flagged"] > 0
@@ -247,7 +252,7 @@ def impact_findings(flag: str, label: str, tables: Mapping[str, Mapping[str, Any
                                          "others_flagged_rate", "impact_ratio", "p_value",
                                          "p_adjusted", "teams", "teams_flagged")}
             how_often = (f"{g['rate_vs_others']:.1f}× as often as other teams"
-                         if g["rate_vs_others"] else "while other teams never were")
+                         if g["rate_vs_others"] else "and on no other team")
             base = {"kind": "adverse_impact", "flag": flag, "attribute": attribute,
                     "group": g["value"], "severity": g["severity"], "numbers": numbers}
             if g["status"] == "inconclusive":
@@ -294,7 +299,9 @@ def impact_findings(flag: str, label: str, tables: Mapping[str, Mapping[str, Any
                    "groups": len(t["groups"])}
         base = {"kind": "adverse_impact", "flag": flag, "attribute": attribute, "group": None,
                 "severity": "ok", "numbers": numbers}
-        if not raised_ever:
+        if not t["observations"]:
+            text = f"{label}: no team with a {attr} was evaluated."
+        elif not raised_ever:
             text = (f"{label} were never raised in {t['observations']} {unit}: nothing to "
                     f"compare across {attr}.")
         else:
@@ -343,10 +350,12 @@ def _team_means(values: Sequence[float | None], teams: Sequence[str]) -> dict[st
 def correlation_table(series: Mapping[str, Sequence[float | None]],
                       context: Mapping[str, Sequence[float | None]], teams: Sequence[str], *,
                       alpha: float = 0.05, team_level: Sequence[str] = (),
+                      within_team: Sequence[str] = (),
                       min_observations: int = MIN_OBSERVATIONS) -> list[dict[str, Any]]:
     """Every series × context variable over aligned team-periods (``teams`` names each row's
     team), Holm-adjusted across the whole table. ``team_level`` names the context variables that
-    differ between teams (not only over time); for those the correlation of team means is added.
+    differ between teams (not only over time); for those the correlation of team means is added,
+    except for the series named in ``within_team`` (already relative to each team's own level).
 
     Severity: ``concern`` when |ρ| ≥ 0.3 and the adjusted p < alpha; ``watch`` when only one of
     the two holds with the unadjusted p < alpha; else ``ok``.
@@ -357,7 +366,7 @@ def correlation_table(series: Mapping[str, Sequence[float | None]],
             row: dict[str, Any] = {"series": sid, "context": cid,
                                    **spearman(values, ctx, min_observations=min_observations),
                                    "p_adjusted": None, "team_level": None}
-            if cid in team_level:
+            if cid in team_level and sid not in within_team:
                 mv, mc = _team_means(values, teams), _team_means(ctx, teams)
                 common = sorted(set(mv) & set(mc))
                 row["team_level"] = spearman([mv[t] for t in common], [mc[t] for t in common],
@@ -530,15 +539,18 @@ def variance_findings(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, st
     """One finding per metric whose variance between org units is not ok, one summary for the
     rest."""
     out: list[dict[str, Any]] = []
-    fine = []
+    fine, untested = [], []
     for r in rows:
         label = labels.get(r["metric"], r["metric"])
+        if r["kruskal_p"] is None:
+            untested.append(label)
+            continue
         if r["severity"] == "ok":
             fine.append(label)
             continue
-        tl = r["team_level"]
+        tl = r["team_level"] or {}
         team_part = (f"; over team means η² = {tl['eta_squared']:.2f}"
-                     if tl["eta_squared"] is not None else "")
+                     if tl.get("eta_squared") is not None else "")
         text = (f"{r['eta_squared']:.0%} of the variation in {_lc(label)} lies between org "
                 f"units (η² = {r['eta_squared']:.2f}, Kruskal–Wallis {fmt_p(r['p_adjusted'])} "
                 f"Holm-adjusted, {r['observations']} {unit} in {r['units']} org units"
@@ -558,6 +570,12 @@ def variance_findings(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, st
                             + ", ".join(_lc(x) for x in fine) + ".",
                     "what_to_do": "Nothing to do; audit again next quarter.",
                     "numbers": {"metrics": len(fine)}})
+    if untested:
+        out.append({"kind": "org_unit_variance", "metric": None, "severity": "ok",
+                    "text": f"Not enough {unit} in two or more org units to test: "
+                            + ", ".join(_lc(x) for x in untested) + ".",
+                    "what_to_do": "Nothing to do until more data is in.",
+                    "numbers": {"metrics": len(untested)}})
     return out
 
 
