@@ -19,7 +19,7 @@ from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
 from shipwise.services.context import open_store
 from shipwise.services.ingest import import_paths
-from shipwise.services.slo import release_appetite, slo_rows, slo_view
+from shipwise.services.slo import release_appetite, slo_rows, slo_view, slo_views
 from tests.conftest import org, write_jsonl
 
 END = datetime(2025, 7, 8)  # the last interval of every series ends here
@@ -296,6 +296,22 @@ def test_another_team_is_refused_and_the_refusal_logged(settings: Settings,
         {"token_id": None, "role": "admin", "interface": "api",
          "action": "team.diagnostic", "subject": "team:nope:slo", "allowed": True},
     ]
+
+
+def test_several_teams_in_one_read(settings: Settings, tmp_path: Path) -> None:
+    _budget_case(settings, tmp_path, 700)
+    searcher = Principal("member", "search", "tok-search")
+    with open_store(settings) as store:
+        both = slo_views(store, LOCAL_ADMIN, ["checkout", "search"], history=False)
+        assert both["team"] == ["checkout", "search"]
+        assert [s["slo"] for s in both["status"]] == ["slo-checkout", "slo-search"]
+        assert set(both["appetite"]) == {"checkout", "search"}
+        with pytest.raises(ForbiddenError):  # one team they may not open refuses the whole read
+            slo_views(store, searcher, ["search", "checkout"])
+        log = store.query("SELECT role, subject, allowed FROM access_log ORDER BY read_at, subject")
+    assert log == [{"role": "admin", "subject": "team:checkout:slo", "allowed": True},
+                   {"role": "admin", "subject": "team:search:slo", "allowed": True},
+                   {"role": "member", "subject": "team:checkout:slo", "allowed": False}]
 
 
 def test_the_cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,26 +25,25 @@ def _share(x: float | None, digits: int) -> str | None:
     return None if x is None else f"{100 * x:.{digits}f}%"
 
 
-def _read(ctx: click.Context, team: str | None, **kw: Any) -> list[dict[str, Any]]:
-    """One authorised, logged read per team: ``team``, or every team the principal may see."""
+def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
+    """An authorised, logged read: ``team``, or every team the principal may see (each team is
+    authorised and logged; the figures come from one query)."""
     from shipwise.governance.access import LOCAL_ADMIN
     from shipwise.services.context import cli_principal, open_store
-    from shipwise.services.slo import slo_view
+    from shipwise.services.slo import slo_view, slo_views
     from shipwise.services.views import authorize
 
     settings = settings_from(ctx)
     with open_store(settings) as store:  # writable: every read goes to the access log
         principal = cli_principal(store) or LOCAL_ADMIN
         if team is not None:
-            teams = [team]
-        else:
-            teams = [str(r[0]) for r in store.con.execute(
-                "SELECT id FROM team ORDER BY id").fetchall()
-                if principal.can("team.diagnostic", str(r[0]))]
-            if not teams:  # logged, then refused with the reason
-                authorize(store, principal, "team.diagnostic", "team:*:slo", None, "cli")
-        return [slo_view(store, principal, t, settings_slo=settings.slo, interface="cli", **kw)
-                for t in teams]
+            return slo_view(store, principal, team, settings_slo=settings.slo, interface="cli",
+                            **kw)
+        teams = [str(r[0]) for r in store.con.execute("SELECT id FROM team ORDER BY id").fetchall()
+                 if principal.can("team.diagnostic", str(r[0]))]
+        if not teams:  # logged, then refused with the reason
+            authorize(store, principal, "team.diagnostic", "team:*:slo", None, "cli")
+        return slo_views(store, principal, teams, settings_slo=settings.slo, interface="cli", **kw)
 
 
 @click.group("slo", invoke_without_command=True)
@@ -59,13 +58,7 @@ def slo(ctx: click.Context, team: str | None, at: str | None, fmt: str) -> None:
     burn-rate alerts) and each team's release appetite under the error-budget policy."""
     if ctx.invoked_subcommand is not None:
         return
-    parts = _read(ctx, team, at=at, history=False)
-    res: dict[str, Any] = {
-        "at": parts[0]["at"] if parts else None,
-        "windows": parts[0]["windows"] if parts else [],
-        "status": [s for p in parts for s in p["status"]],
-        "appetite": {k: v for p in parts for k, v in p["appetite"].items()},
-    }
+    res = _read(ctx, team, at=at, history=False)
     print_status(res, fmt)
 
 
@@ -123,7 +116,7 @@ def history_cmd(ctx: click.Context, team: str, grain: str, since: date | None,
 
     Budget consumed is the share of the period's allowed bad events that went bad; an SLI
     interval counts in the period its end falls in."""
-    (res,) = _read(ctx, team, grain=grain, since=since, until=until)
+    res = _read(ctx, team, grain=grain, since=since, until=until)
     hist = res["history"]
     if fmt == "json":
         emit_json(hist)

@@ -101,7 +101,16 @@ class StatusQuery:
     at: datetime | None
     alerts: tuple[BurnAlert, ...]
     reduced_below: float
-    team: str | None = None
+    #: only these teams (None: every team)
+    teams: tuple[str, ...] | None = None
+
+
+def _in(column: str, teams: Sequence[str] | None, keyword: str = "WHERE") -> tuple[str, list[object]]:
+    if teams is None:
+        return "", []
+    if not teams:
+        return f"{keyword} 1 = 0", []
+    return f"{keyword} {column} IN ({', '.join('?' for _ in teams)})", list(teams)
 
 
 def status_sql(q: StatusQuery) -> tuple[str, list[object]]:
@@ -118,8 +127,7 @@ def status_sql(q: StatusQuery) -> tuple[str, list[object]]:
           f"CAST({float(a.factor)!r} AS DOUBLE)", f"'{a.severity}'"]
          for i, a in enumerate(q.alerts)],
         ["0", "CAST(0 AS BIGINT)", "CAST(0 AS BIGINT)", "CAST(0 AS DOUBLE)", "'page'"])
-    team_filter = "WHERE t.id = ?" if q.team is not None else ""
-    params: list[object] = [q.team] if q.team is not None else []
+    team_filter, params = _in("t.id", q.teams)
     burn = _metric("slo.burn_rate")
     attainment = _metric("slo.attainment")
     remaining = _metric("slo.error_budget_remaining")
@@ -249,13 +257,13 @@ ORDER BY pt.team, ps.slo
     return sql, [q.at, *params, *params]
 
 
-def history_sql(grain: str, since: date, until: date, team: str | None = None
+def history_sql(grain: str, since: date, until: date, teams: Sequence[str] | None = None
                 ) -> tuple[str, list[object]]:
     """Per SLO and period in [since, until]: good, total, attainment, whether the objective was
     met and the budget consumed. An interval belongs to the period of its end's UTC day."""
     assert grain in GRAINS
-    team_filter = "WHERE s.team = ?" if team is not None else ""
-    params: list[object] = [since, until, *([team] if team is not None else []), since, until]
+    team_filter, team_params = _in("s.team", teams)
+    params: list[object] = [since, until, *team_params, since, until]
     attainment = _metric("slo.attainment")
     remaining = _metric("slo.error_budget_remaining")
     sql = f"""
@@ -295,13 +303,13 @@ def latest_at_sql() -> str:
     return 'SELECT max("at") FROM sli'
 
 
-def data_span_sql(team: str | None = None) -> tuple[str, list[object]]:
+def data_span_sql(teams: Sequence[str] | None = None) -> tuple[str, list[object]]:
     """First and last UTC day an SLI interval ends on (default --since/--until of the history)."""
-    if team is None:
+    if teams is None:
         return 'SELECT CAST(min("at") AS DATE), CAST(max("at") AS DATE) FROM sli', []
+    where, params = _in("s.team", teams)
     return ('SELECT CAST(min(i."at") AS DATE), CAST(max(i."at") AS DATE) FROM sli i '
-            "JOIN slo o ON o.id = i.slo JOIN service s ON s.id = o.service WHERE s.team = ?",
-            [team])
+            f"JOIN slo o ON o.id = i.slo JOIN service s ON s.id = o.service {where}", params)
 
 
 # -- the error-budget policy in words ---------------------------------------------------------

@@ -6,6 +6,7 @@ request, runs them and shapes their rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -42,12 +43,16 @@ def _day(value: date | str | None, name: str) -> date | None:
         raise InputError(f"cannot read {name} {value!r}", hint="use a date YYYY-MM-DD") from None
 
 
-def _check_team(store: Store, team: str | None) -> None:
+def _teams(store: Store, team: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """The team filter (None: every team); raises NotFoundError for a team that does not exist."""
     if team is None:
-        return
-    row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [team]).fetchone()
-    if not row or not row[0]:
-        raise NotFoundError(f"unknown team '{team}'", hint="`shipwise teams` lists them")
+        return None
+    teams = (team,) if isinstance(team, str) else tuple(team)
+    known = {r[0] for r in store.con.execute("SELECT id FROM team").fetchall()}
+    for t in teams:
+        if t not in known:
+            raise NotFoundError(f"unknown team '{t}'", hint="`shipwise teams` lists them")
+    return teams
 
 
 def _iso(t: datetime | date | None) -> str | None:
@@ -56,10 +61,10 @@ def _iso(t: datetime | date | None) -> str | None:
     return t.isoformat() + ("Z" if isinstance(t, datetime) else "")
 
 
-def _status(store: Store, cfg: SloSettings, team: str | None, at: datetime | None
+def _status(store: Store, cfg: SloSettings, teams: tuple[str, ...] | None, at: datetime | None
             ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """(status rows, appetite per team) at ``at``."""
-    sql, params = m.status_sql(m.StatusQuery(at, tuple(cfg.burn_alerts), cfg.reduced_below, team))
+    sql, params = m.status_sql(m.StatusQuery(at, tuple(cfg.burn_alerts), cfg.reduced_below, teams))
     cur = store.con.execute(sql, params)
     cols = [d[0] for d in cur.description or []]
     wins = m.burn_windows(cfg.burn_alerts)
@@ -127,15 +132,15 @@ def _status(store: Store, cfg: SloSettings, team: str | None, at: datetime | Non
     return status, appetite
 
 
-def _history(store: Store, team: str | None, grain: str, since: date | None,
+def _history(store: Store, teams: tuple[str, ...] | None, grain: str, since: date | None,
              until: date | None) -> dict[str, Any]:
-    sql, params = m.data_span_sql(team)
+    sql, params = m.data_span_sql(teams)
     first, last = store.con.execute(sql, params).fetchone() or (None, None)
     since, until = since or first, until or last
     out: dict[str, Any] = {"grain": grain, "since": _iso(since), "until": _iso(until), "rows": []}
     if since is None or until is None:
         return out
-    sql, params = m.history_sql(grain, since, until, team)
+    sql, params = m.history_sql(grain, since, until, teams)
     cur = store.con.execute(sql, params)
     cols = [d[0] for d in cur.description or []]
     for values in cur.fetchall():
@@ -159,26 +164,28 @@ def _instant(store: Store, at: datetime | str | None) -> datetime | None:
     return row[0] if row else None
 
 
-def slo_rows(store: Store, settings_slo: SloSettings | None = None, *, team: str | None = None,
+def slo_rows(store: Store, settings_slo: SloSettings | None = None, *,
+             team: str | Sequence[str] | None = None,
              at: datetime | str | None = None, grain: str = "month",
              since: date | str | None = None, until: date | str | None = None,
              history: bool = True) -> dict[str, Any]:
     """SLO status at ``at`` (default: the latest SLI interval end), the history per ``grain``
-    and the release appetite of each team (only ``team`` when given), in the documented shape."""
+    and the release appetite of each team (only ``team`` — one id or several — when given), in
+    the documented shape."""
     cfg = settings_slo or SloSettings.model_validate({})
     if grain not in m.GRAINS:
         raise InputError(f"unknown grain '{grain}'", hint="use week, month or quarter")
     since_d, until_d = _day(since, "--since"), _day(until, "--until")
     if since_d and until_d and since_d > until_d:
         raise InputError("--since is after --until")
-    _check_team(store, team)
+    teams = _teams(store, team)
     instant = _instant(store, at)
-    status, appetite = _status(store, cfg, team, instant)
+    status, appetite = _status(store, cfg, teams, instant)
     out: dict[str, Any] = {"at": _iso(instant), "team": team,
                            "windows": [m.window_key(w) for w in m.burn_windows(cfg.burn_alerts)],
                            "status": status, "appetite": appetite}
     if history:
-        out["history"] = _history(store, team, grain, since_d, until_d)
+        out["history"] = _history(store, teams, grain, since_d, until_d)
     return out
 
 
@@ -196,8 +203,29 @@ def slo_view(store: Store, principal: Principal, team: str, *,
              until: date | str | None = None, history: bool = True,
              interface: str = "api") -> dict[str, Any]:
     """A team's SLOs (status, history, appetite), authorised and logged like every team view."""
+    return slo_views(store, principal, [team], settings_slo=settings_slo, at=at, grain=grain,
+                     since=since, until=until, history=history, interface=interface)
+
+
+def slo_views(store: Store, principal: Principal, teams: Sequence[str], *,
+              settings_slo: SloSettings | None = None, at: datetime | str | None = None,
+              grain: str = "month", since: date | str | None = None,
+              until: date | str | None = None, history: bool = True,
+              interface: str = "api") -> dict[str, Any]:
+    """:func:`slo_view` for several teams at once (e.g. every team an admin may see): each team
+    is authorised and logged on its own — any refusal refuses the whole read — then the figures
+    are computed in one query. ``team`` in the result is the list of teams."""
     from shipwise.services.views import authorize
 
-    authorize(store, principal, "team.diagnostic", f"team:{team}:slo", team, interface)
-    return slo_rows(store, settings_slo, team=team, at=at, grain=grain, since=since, until=until,
-                    history=history)
+    if not teams:
+        raise InputError("no team given", hint="name a team, e.g. --team payments")
+    refused = [t for t in teams if not principal.can("team.diagnostic", t)]
+    if refused:  # the refusal is logged, then raised
+        authorize(store, principal, "team.diagnostic", f"team:{refused[0]}:slo", refused[0],
+                  interface)
+    with store.transaction():  # one commit for the log rows of every team
+        for team in teams:
+            authorize(store, principal, "team.diagnostic", f"team:{team}:slo", team, interface)
+    selected: str | list[str] = teams[0] if len(teams) == 1 else list(teams)
+    return slo_rows(store, settings_slo, team=selected, at=at, grain=grain, since=since,
+                    until=until, history=history)
