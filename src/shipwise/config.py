@@ -154,10 +154,10 @@ class Settings(BaseModel):
         default_factory=lambda: InvestigateSettings(lookback_minutes=120, after_minutes=2))
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
-    slo: SloSettings = Field(default_factory=lambda: SloSettings())
-    strain: StrainSettings = Field(default_factory=lambda: StrainSettings())
+    slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
+    strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
-    fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings())
+    fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
 
     @field_validator("db", "key_file", mode="before")
     @classmethod

@@ -165,7 +165,8 @@ def access_log(store: Store, principal: Principal, *, limit: int = 100,
     """The audit log, newest first: who (token, its name, role), what, when, through which
     interface, allowed or refused, and whether the figures read were people-derived."""
     authorize(store, principal, "admin.audit", "access_log", None, interface)
-    where, params = ["TRUE"], []
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
     if people_derived is not None:
         where.append("coalesce(a.people_derived, false) = ?")
         params.append(people_derived)
