@@ -68,10 +68,28 @@ def cost_tension(store: Store, settings: Settings) -> list[FlagRow]:
     return out
 
 
+def slo_missed(store: Store, settings: Settings) -> list[FlagRow]:
+    """Missed SLO quarters"""
+    from shipwise.services.slo import slo_rows
+
+    hist = slo_rows(store, settings.slo, grain="quarter")["history"]["rows"]
+    by: dict[tuple[str, str], list[str]] = {}
+    for r in hist:
+        if r["met"] is None:
+            continue  # no events: the objective could not be missed
+        key = (str(r["team"]), str(r["period"]))
+        by.setdefault(key, [])
+        if not r["met"]:
+            by[key].append(str(r["slo"]))
+    return [FlagRow(team, period, bool(missed), ", ".join(sorted(missed)))
+            for (team, period), missed in sorted(by.items())]
+
+
 #: flag id -> provider. Adding a flag is one entry.
 FLAG_PROVIDERS: dict[str, Callable[[Store, Settings], list[FlagRow]]] = {
     "dora.low_cluster": low_cluster,
     "cost.tension": cost_tension,
+    "slo.missed": slo_missed,
 }
 
 
