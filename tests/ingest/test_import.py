@@ -260,3 +260,24 @@ def test_ingest_refuses_without_key(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(ConfigError, match=r"no pseudonymisation key"), open_for_ingest(s):
         pass
+
+
+def test_quarantined_records_keep_their_reason_but_not_the_persons_identity(
+        settings: Settings, tmp_path: Path) -> None:
+    recs = [*org(),
+            {**COMMIT, "sha": "bad1", "author": "zoe.quarantined@example.com", "additions": -5},
+            {"type": "page", "id": "pg9", "team": "no-such-team",
+             "person": "zoe.quarantined@example.com", "at": "2025-07-01T03:00:00Z", "urgency": "high"}]
+    rep = import_paths(settings, [write_jsonl(tmp_path / "q.jsonl", recs)])
+    assert rep.quarantined == 2
+    con = duckdb.connect(str(settings.db), read_only=True)
+    raws = [json.loads(r[0]) for r in con.execute("SELECT raw FROM quarantine ORDER BY type").fetchall()]
+    con.close()
+    assert raws[0]["additions"] == -5 and raws[0]["author"].startswith("p_")  # the fault is kept
+    assert raws[1]["person"] == raws[0]["author"]  # the same pseudonym as everywhere
+    assert b"zoe.quarantined" not in settings.db.read_bytes().lower()
+    again = import_paths(settings, [write_jsonl(tmp_path / "q.jsonl", recs)])
+    con = duckdb.connect(str(settings.db), read_only=True)
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (2,)  # not twice
+    con.close()
+    assert again.quarantined == 2

@@ -162,28 +162,37 @@ class Loader:
         self._check_uniform(rt)
         counts = TypeCounts()
 
-        # Bad records: quarantined with their reason and the record as read.
+        # People: pseudonymise distinct ids once (a handful per batch, not one per event), for
+        # good and bad records alike — a quarantined record is kept as read, its people excepted.
+        people = person_fields(rt)
+        for i, name in enumerate(people):
+            self._person_map(rt, name, f"_pmap{i}")
+
+        # Bad records: quarantined with their reason and the record as read (people pseudonymised).
         raw_fields = ", ".join(f"{q(f.name)} := {q(f.name)}" for f in rt.fields)
         cur = con.execute("SELECT count(*) FROM _checked WHERE _reason <> ''").fetchone()
         counts.quarantined = int(cur[0]) if cur else 0
         if counts.quarantined:
+            raw = f"coalesce(c._raw, CAST(to_json(struct_pack({raw_fields.replace(':= ', ':= c.')})) AS VARCHAR))"
+            pjoins = ""
+            for i, name in enumerate(people):
+                raw = (f"CASE WHEN qm{i}.pid IS NOT NULL AND json_valid({raw}) THEN CAST(json_merge_patch("
+                       f"{raw}, json_object({lit(name)}, qm{i}.pid)) AS VARCHAR) ELSE {raw} END")
+                pjoins += f" LEFT JOIN _pmap{i} qm{i} ON qm{i}.raw = c.{q(name + '__v')}"
             con.execute(
                 f"""INSERT OR IGNORE INTO quarantine
                 SELECT md5({lit(rt.name)} || '|' || _reason || '|' || raw), {lit(rt.name)}, _reason,
                        _source, _line, raw, now()::TIMESTAMP
-                FROM (SELECT *, coalesce(_raw, CAST(to_json(struct_pack({raw_fields})) AS VARCHAR)) AS raw
-                      FROM _checked WHERE _reason <> '')"""
+                FROM (SELECT c.*, {raw} AS raw FROM _checked c {pjoins} WHERE c._reason <> '')"""
             )
             for reason, n in con.execute(
                 "SELECT _reason, count(*) FROM _checked WHERE _reason <> '' GROUP BY 1"
             ).fetchall():
                 report.reasons[f"{rt.name}: {reason}"] += int(n)
 
-        # People: pseudonymise distinct ids once (a handful per batch, not one per event).
         select = [_stored(f.name, f.kind) for f in rt.fields]
         joins = ""
-        for i, name in enumerate(person_fields(rt)):
-            self._person_map(rt, name, f"_pmap{i}")
+        for i, name in enumerate(people):
             alias = f"pm{i}"
             select = [s for s in select if not s.endswith(f" AS {q(name)}")]
             select.append(f"{alias}.pid AS {q(name)}")
@@ -284,7 +293,7 @@ class Loader:
             r[0]
             for r in self.con.execute(
                 f"SELECT DISTINCT {q(name + '__v')} FROM _checked "
-                f"WHERE _reason = '' AND {q(name + '__v')} IS NOT NULL"
+                f"WHERE {q(name + '__v')} IS NOT NULL"
             ).fetchall()
         ]
         known_bots = {
