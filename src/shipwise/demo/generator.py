@@ -1,9 +1,11 @@
 """A deterministic synthetic software organisation, in the canonical event format v1.
 
 ``generate(seed, scale, end, quarters)`` returns every record type of
-:mod:`shipwise.domain.schema` as Arrow tables, plus ``story``: machine-readable facts about what
-the numbers should show (who adopted delivery automation and when, which team bought speed with
-quality, which quarter was the platform migration).
+:mod:`shipwise.domain.schema` as Arrow tables (in the schema's order: every type after the types
+it references), plus ``story``: machine-readable facts about what the numbers should show (who
+adopted delivery automation and when, which team bought speed with quality, which quarter was the
+platform migration, which SLO burns fast or slowly at the end, whose on-call rota is concentrated,
+which team is too small for people-derived figures).
 
 Everything is vectorised with numpy: loops run over teams, quarters or story waves, never over
 events. Volumes are drawn as counts per (team or service, day) and expanded (work and releases
@@ -13,7 +15,13 @@ and mapped to UTC, which gives weekday and office-hour rhythms and a quiet late 
 
 Conventions the rest of shipwise can rely on:
 
-* a service's repository is named exactly like the service id (``commit.repo == service.id``);
+* a service's repository is named exactly like the service id (``service.repo == service.id ==
+  commit.repo``);
+* team attributes name the team's ``timezone`` (IANA); pages are timed in it;
+* an sli row counts the interval ending at ``at``: 6-hour intervals, then 5-minute intervals over
+  the last 7 days (the coarse series ends where the fine one begins);
+* ``ticket_status`` rows are status changes of the tickets of the teams with a tracker; a blocked
+  status names the team waited on (``blocked_on``);
 * every commit merged to trunk is shipped by the first successful production release of its
   service built after the merge (a release is built when its staging deployment starts; rollback
   deployments ship nothing); a production attempt that failed or was rolled
@@ -36,7 +44,7 @@ import pyarrow.compute as pc
 
 from shipwise.demo import story as st
 from shipwise.demo.arrays import _concat, _ids, _shas, _strings, _take
-from shipwise.demo.incidents import incident_table, incidents, on_call_pages, slos
+from shipwise.demo.incidents import incident_table, incidents, on_call_pages
 from shipwise.demo.money import investments, money
 from shipwise.demo.releases import (
     deployments,
@@ -46,7 +54,10 @@ from shipwise.demo.releases import (
     ship,
 )
 from shipwise.demo.sim import Sim
+from shipwise.demo.slos import slo_id, slos
+from shipwise.demo.tickets import ticket_status
 from shipwise.demo.work import bot_work, human_work, merge_work, pr_table
+from shipwise.domain.schema import RECORD_TYPES
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ def _run(sim: Sim) -> DemoOrg:
     })
     tables["service"] = pa.table({
         "id": pa.array(o.svc_id), "name": pa.array(o.svc_name),
-        "team": _strings(o.team_id, o.svc_team),
+        "team": _strings(o.team_id, o.svc_team), "repo": pa.array(o.svc_id),
     })
     epoch = (p.start - dt.date(1970, 1, 1)).days
     tables["person"] = pa.table({
@@ -158,9 +169,9 @@ def _run(sim: Sim) -> DemoOrg:
     tables["cost"], tables["headcount"] = money(sim)
     tables["investment"] = investments(sim)
     tables["slo"], tables["sli"] = slos(sim, inc)
-    order_names = ("org_unit", "team", "service", "person", "commit", "tag", "pull_request",
-                   "deployment", "incident", "page", "cost", "headcount", "investment", "slo", "sli")
-    return DemoOrg({k: tables[k] for k in order_names}, _story(sim))
+    tables["ticket_status"] = ticket_status(sim)
+    # the canonical order: every type after the types it references (files are written in it)
+    return DemoOrg({rt.name: tables[rt.name] for rt in RECORD_TYPES}, _story(sim))
 
 
 def _story(sim: Sim) -> dict[str, object]:
@@ -183,8 +194,15 @@ def _story(sim: Sim) -> dict[str, object]:
         "release_train_teams": [o.team_id[i] for i in np.flatnonzero(sim.train)],
         "non_adopters": [o.team_id[i] for i in np.flatnonzero((o.wave < 0) & ~o.sfq)],
         "bots": list(st.BOTS),
-        "repo_of_service": "commit.repo and pull_request.repo equal the service id",
+        "repo_of_service": "service.repo, commit.repo and pull_request.repo equal the service id",
         "currency": "USD",
+        "slo_fast_burn": slo_id(o.svc_id[o.svc_lo[sim.fast_team]]),
+        "slo_slow_burn": slo_id(o.svc_id[o.svc_lo[sim.slow_team]]),
+        "appetite_cut_team": o.team_id[sim.fast_team],
+        "appetite_cut_from": p.date(sim.outage_day + 1),
+        "concentrated_oncall_teams": [o.team_id[i] for i in np.flatnonzero(o.spec("rota") > 0)],
+        "small_teams": [o.team_id[i] for i in np.flatnonzero((o.spec("size") > 0) & (o.spec("size") < 5))],
+        "ticket_teams": [o.team_id[i] for i in np.flatnonzero(o.spec("tracker") != "")],
     }
 
 
@@ -195,7 +213,7 @@ def generate(
 
     ``scale`` multiplies the volume: below 1 the same organisation is less busy; above 1 the
     fifteen-team block is repeated ``round(scale)`` times (about 250 people per block) in new
-    business units, so scale 50 is 750 teams and about 11 million events. The same arguments
+    business units, so scale 50 is 750 teams and about 13.5 million events. The same arguments
     always give the same tables. Costs and headcount cover complete months only, so pick ``end``
     at the end of a quarter for whole quarters (the default). ``quarters`` must be at least 6.
     """

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shipwise.demo import story as st
 from shipwise.demo.arrays import (
     DAY,
     HOUR,
@@ -14,7 +15,6 @@ from shipwise.demo.arrays import (
     _categorical,
     _expand,
     _ln,
-    _segments,
     _strings,
 )
 from shipwise.demo.releases import release_times, shape_releases
@@ -26,7 +26,17 @@ SEV_BACKGROUND = np.array([0.01, 0.05, 0.22, 0.40, 0.32])
 SEV_FAILED_DEPLOY = np.array([0.0, 0.0, 0.10, 0.50, 0.40])
 BOT_ACTIONED = np.array([0.0, 0.02, 0.15, 0.35, 0.50])
 RESOLVE_HOURS = np.array([1.5, 3.0, 8.0, 30.0, 60.0])
-SLI_STEP = 6 * HOUR
+#: local hour bands of alert pages: working hours, evening, early morning, sleep (last)
+PAGE_BANDS = np.array([[9.0, 18.0], [18.0, 23.0], [7.0, 9.0], [23.0, 31.0]])
+PAGE_HOURS_WEEKDAY = np.array([0.64, 0.17, 0.07, 0.12])
+PAGE_HOURS_WEEKEND = np.array([0.45, 0.25, 0.15, 0.15])
+ALERT_PAGES = 0.45  # alert pages without an incident per team and weekday
+PAGE_WEEKEND = 0.6  # alert volume on a weekend day relative to a weekday
+ROTA_REST_LOW = 0.4  # share of low-urgency pages of a small-rota team that go to the rest
+#: the story's incidents (``inc["story"]``): the outage of the fast-burning service weeks ago,
+#: which lasted OUTAGE_HOURS, and the sev2 burning it at the end
+OUTAGE, FAST_BURN = 1, 2
+OUTAGE_HOURS = 2.0
 
 
 def incidents(sim: Sim, r: Arrays, t: Arrays) -> tuple[Arrays, tuple[Arrays, Arrays], Arrays]:
@@ -46,32 +56,46 @@ def incidents(sim: Sim, r: Arrays, t: Arrays) -> tuple[Arrays, tuple[Arrays, Arr
     lam = np.full((len(o.svc_id), 1), 0.011 * sim.act) * ((1 + 1.5 * sim.mig[:D]) * sim.growth[:D])[None, :]
     bsvc, bday = _expand(rng.poisson(lam))
     nb = bsvc.shape[0]
-    caused = np.concatenate([rb, pf, lat, np.full(nb, -1)])
-    svc = np.concatenate([r["service"][rb], r["service"][pf], r["service"][lat], bsvc])
+    # the error-budget story: an outage of the fast-burning team's first service some weeks ago,
+    # and a sev2 on it that opened minutes before the end and is still open
+    s_svc = np.full(2, o.svc_lo[sim.fast_team])
+    s_opened = np.array([
+        sim.outage_day * DAY + (14 + 1 / 3 - o.offset[sim.fast_team]) * HOUR,
+        sim.end_s - st.FAST_BURN_MINUTES * MINUTE,
+    ])
+    caused = np.concatenate([rb, pf, lat, np.full(nb + 2, -1)])
+    svc = np.concatenate([r["service"][rb], r["service"][pf], r["service"][lat], bsvc, s_svc])
     team = o.svc_team[svc]
     opened = np.concatenate([
         t["prod_end0"][rb] + rng.random(rb.shape[0]) * 0.8 * r["rb_delay"][rb],
         t["prod_end0"][pf] + _ln(rng, 4 * MINUTE, 0.5, pf.shape[0]),
         t["prod_end0"][lat] + _ln(rng, 5 * HOUR, 1.0, lat.shape[0]),
         bday * DAY + rng.random(nb) * DAY,
+        s_opened,
     ])
     probs = np.concatenate([
         blend(rb),
         np.tile(SEV_FAILED_DEPLOY, (pf.shape[0], 1)),
         blend(lat),
-        np.tile(SEV_BACKGROUND, (nb, 1)),
+        np.tile(SEV_BACKGROUND, (nb + 2, 1)),
     ])
     sev = _categorical(rng, probs)
+    k = svc.shape[0]
+    story = np.zeros(k, bool)
+    story[-2:] = True
+    sev[story] = (0, 1)  # sev1 outage, sev2 now
     day = sim.day_of(opened, team)
     ad = sim.adopt[team, day]
-    human = rng.random(svc.shape[0]) >= np.minimum(BOT_ACTIONED[sev] * (1 + 0.8 * ad), 0.9)
-    k = svc.shape[0]
+    human = (rng.random(k) >= np.minimum(BOT_ACTIONED[sev] * (1 + 0.8 * ad), 0.9)) | story
     by_rollback = np.zeros(k, bool)
     by_rollback[: rb.shape[0]] = True
     resolved = opened + _ln(rng, RESOLVE_HOURS[sev] * HOUR * np.where(human, 1.0, 0.3), 0.9, k)
     resolved[by_rollback] = t["rb_end"][rb] + _ln(rng, 6 * MINUTE, 0.5, rb.shape[0])
-    hot = np.flatnonzero((sev <= 2) & human & ~by_rollback & (rng.random(k) < 0.35))
+    resolved[story] = (s_opened[0] + OUTAGE_HOURS * HOUR, np.nan)
+    hot = np.flatnonzero((sev <= 2) & human & ~by_rollback & ~story & (rng.random(k) < 0.35))
     resolved[(sev >= 3) & (rng.random(k) < 0.015)] = np.nan
+    story_code = np.zeros(k, np.int64)
+    story_code[story] = (OUTAGE, FAST_BURN)
 
     # hotfixes: a one-commit pull request, merged fast, shipped straight to production
     nh = hot.shape[0]
@@ -100,7 +124,7 @@ def incidents(sim: Sim, r: Arrays, t: Arrays) -> tuple[Arrays, tuple[Arrays, Arr
     resolved[hot] = ht["last_end"] + _ln(rng, 8 * MINUTE, 0.5, nh)
     inc: Arrays = {
         "service": svc, "team": team, "opened": opened, "resolved": resolved,
-        "caused": caused, "sev": sev, "human": human, "day": day,
+        "caused": caused, "sev": sev, "human": human, "day": day, "story": story_code,
     }
     return inc, (prs, commits), hr
 
@@ -134,19 +158,39 @@ def incident_table(sim: Sim, inc: Arrays, prod0: np.ndarray, dep: pa.Table) -> t
 
 
 def on_call_pages(sim: Sim, inc: Arrays) -> Arrays:
+    """Pages: one per human-actioned serious incident (two for a sev1), plus alerts that page
+    without an incident, timed in each team's local time.
+
+    Alert pages fall mostly in working hours, some in the evening and early morning, fewer at
+    weekends; teams that have more incidents also get more of them in sleep hours (23:00-07:00).
+    Each team rotates the pager weekly across its long-standing members, except teams whose
+    catalogue entry names a small rota: that rota carries most pages, and the others take only
+    the secondary pages and a share of the low-urgency ones, a day each.
+    """
     rng, o, D, cal = sim.rng, sim.org, sim.plan.days, sim.cal
     n_teams = len(o.team_id)
     sev, human = inc["sev"], inc["human"]
     primary = np.flatnonzero(human & ((sev <= 2) | ((sev == 3) & (rng.random(sev.shape[0]) < 0.5))))
     secondary = np.flatnonzero(human & (sev == 0))
-    lam = 0.22 * sim.act * (1 + sim.mig[:D])[None, :] * (1 + sim.sfq[:, :D]) * (1 - 0.3 * sim.adopt[:, :D])
+    weekend = cal.weekday[:D] >= 5
+    lam = ALERT_PAGES * sim.act * (1 + sim.mig[:D])[None, :] * (1 + sim.sfq[:, :D]) * (1 - 0.3 * sim.adopt[:, :D])
+    lam = lam * np.where(weekend, PAGE_WEEKEND, 1.0)[None, :]
     nteam, nday = _expand(rng.poisson(lam * sim.growth[None, :D]))
     nn = nteam.shape[0]
+    # strain: a team with more human-actioned incidents than the typical team is woken more often
+    load = np.bincount(inc["team"][human], minlength=n_teams).astype(float)
+    strain = np.clip(load / max(float(np.median(load)), 1.0), 0.5, 3.0)
+    probs = np.where(weekend[nday][:, None], PAGE_HOURS_WEEKEND[None, :], PAGE_HOURS_WEEKDAY[None, :])
+    probs[:, -1] *= strain[nteam]
+    band = _categorical(rng, probs)
+    hour = PAGE_BANDS[band, 0] + rng.random(nn) * (PAGE_BANDS[band, 1] - PAGE_BANDS[band, 0])
+    local_noise = nday * DAY + hour * HOUR  # sleep hours run past midnight into the next day
+    off = sim.tz_offset[nteam, np.minimum(nday, sim.plan.horizon - 1)]
     team = np.concatenate([inc["team"][primary], inc["team"][secondary], nteam])
     at = np.concatenate([
         inc["opened"][primary] + _ln(rng, MINUTE, 0.5, primary.shape[0]),
         inc["opened"][secondary] + 5 * MINUTE + _ln(rng, MINUTE, 0.5, secondary.shape[0]),
-        nday * DAY + rng.random(nn) * DAY,
+        local_noise - off * HOUR,
     ])
     high = np.concatenate([sev[primary] <= 2, np.ones(secondary.shape[0], bool), rng.random(nn) < 0.3])
     shift = np.concatenate([np.zeros(primary.shape[0], np.int64), np.ones(secondary.shape[0], np.int64), np.zeros(nn, np.int64)])
@@ -156,56 +200,18 @@ def on_call_pages(sim: Sim, inc: Arrays) -> Arrays:
     order = np.argsort(o.m_team[founding], kind="stable")
     roster_people = o.m_person[founding][order]
     lo = np.cumsum(rl) - rl
+    # a small rota carries most pages; the rest of the team takes secondaries and a share of
+    # the low-urgency ones, on a daily triage rotation
+    rota = o.spec("rota")
+    small = (rota > 0) & (rota < rl)
+    n_rota = np.where(small, rota, rl)
+    rest = small[team] & ((shift == 1) | (~high & (rng.random(team.shape[0]) < ROTA_REST_LOW)))
+    base = np.where(rest, lo[team] + n_rota[team], lo[team])
+    size = np.where(rest, rl[team] - n_rota[team], n_rota[team])
     first_monday = int(np.flatnonzero(cal.weekday == 0)[0])
     local = at + o.offset[team] * HOUR
     week = np.floor((local - (first_monday * DAY + 10 * HOUR)) / (7 * DAY)).astype(np.int64)
-    slot = (week + shift + 3 * team) % np.maximum(rl[team], 1)
-    person = roster_people[np.minimum(lo[team] + slot, roster_people.shape[0] - 1)]
+    turn = np.where(rest, np.floor(local / DAY).astype(np.int64), week + np.where(small[team], 0, shift))
+    slot = (turn + 3 * team) % np.maximum(size, 1)
+    person = roster_people[np.minimum(base + slot, roster_people.shape[0] - 1)]
     return {"team": team, "at": at, "high": high, "person": person}
-
-
-def slos(sim: Sim, inc: Arrays) -> tuple[pa.Table, pa.Table]:
-    rng, o, D, p = sim.rng, sim.org, sim.plan.days, sim.plan
-    with_slo = np.zeros(len(o.svc_id), bool)
-    with_slo[o.svc_lo] = True
-    with_slo |= o.sfq[o.svc_team]
-    svc = np.flatnonzero(with_slo)
-    n = svc.shape[0]
-    objective = rng.choice([0.99, 0.995, 0.999], n, p=[0.3, 0.4, 0.3])
-    window = np.where(rng.random(n) < 0.7, 28, 30)
-    slo_id = [f"slo-{o.svc_id[s]}-availability" for s in svc]
-    k = D * 4 - 1  # intervals ending before the snapshot's end
-    kk = np.arange(k)
-    diurnal = np.array([0.55, 0.95, 1.3, 1.2])[kk % 4]
-    wd = (p.start.weekday() + kk // 4) % 7
-    weekend = np.where(wd >= 5, 0.8, 1.0)
-    shape = diurnal * weekend * sim.growth[kk // 4]
-    base = _ln(rng, 40_000.0, 1.2, n)
-    total = rng.poisson(base[:, None] * shape[None, :] * _ln(rng, 1.0, 0.1, n * k).reshape(n, k))
-    p_bad = (1 - objective)[:, None] * rng.uniform(0.1, 0.5, n)[:, None]
-    p_bad = p_bad * _ln(rng, 1.0, 0.5, n * k).reshape(n, k) * (1 + sim.mig[kk // 4])[None, :]
-    # incidents burn the error budget of their service's SLO
-    slo_of_svc = np.full(len(o.svc_id), -1)
-    slo_of_svc[svc] = np.arange(n)
-    hit = np.flatnonzero(slo_of_svc[inc["service"]] >= 0)
-    op = inc["opened"][hit]
-    res = np.where(np.isnan(inc["resolved"][hit]), op + DAY, inc["resolved"][hit])
-    k0 = (op // SLI_STEP).astype(np.int64)
-    k1 = (np.minimum(res, op + 2 * DAY) // SLI_STEP).astype(np.int64)
-    g, j = _segments(k1 - k0 + 1)
-    kx = k0[g] + j
-    ok = kx < k
-    bad_share = np.array([0.08, 0.02, 0.004, 0.0008, 0.0002])[inc["sev"][hit][g]]
-    np.add.at(p_bad, (slo_of_svc[inc["service"][hit][g]][ok], kx[ok]), bad_share[ok])
-    bad = rng.binomial(total, np.clip(p_bad, 0.0, 1.0))
-    slo = pa.table({
-        "id": pa.array(slo_id), "service": _strings(o.svc_id, svc),
-        "objective": pa.array(objective), "window_days": pa.array(window.astype(np.int64)),
-    })
-    sli = pa.table({
-        "slo": _strings(slo_id, np.repeat(np.arange(n), k)),
-        "at": sim.ts(np.tile((kk + 1) * SLI_STEP, n)),
-        "good": pa.array((total - bad).ravel().astype(np.int64)),
-        "total": pa.array(total.ravel().astype(np.int64)),
-    })
-    return slo, sli

@@ -38,6 +38,7 @@ def normal_releases(sim: Sim) -> Arrays:
     base[sim.train[t_of_s]] = 0.0
     day_factor = (cal.cap[:D] / st.WORK_HOURS) * cal.season[:D] * sim.growth[:D] * (1 - 0.3 * sim.mig[:D])
     team_factor = (1 + st.ADOPTION_DEPLOY_GAIN * sim.adopt[:, :D]) * (1 + st.SFQ_DEPLOY_GAIN * sim.sfq[:, :D])
+    team_factor = team_factor * sim.brake[:, :D]  # release appetite cut after an outage
     size = sim.fte[:, :D] / np.maximum(sim.fte[:, :1], 1.0)  # more people, more changes
     lam = base[:, None] * sim.act * (team_factor * size)[t_of_s] * day_factor[None, :]
     svc, day = _expand(_smooth_counts(rng, lam))

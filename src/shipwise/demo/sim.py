@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import numpy as np
 import pyarrow as pa
 
+from shipwise.demo import story as st
 from shipwise.demo.arrays import DAY, HOUR, TS
 from shipwise.demo.story import REGIONS, Calendar, Members, Plan, build_org
 
@@ -41,6 +43,13 @@ class Sim:
         home = self.rng.integers(0, len(REGIONS), n_svc)
         self.regions = (home[:, None] + np.arange(len(REGIONS))[None, :]) % len(REGIONS)
         self.end_s = plan.days * DAY
+        self.tz_offset = _tz_offsets(org.timezone, org.offset, plan.start, H)
+        # the error-budget story (first block): the fast-burning team cut its releases after an outage
+        self.fast_team = int(org.team_of(st.FAST_BURN_TEAM)[0])
+        self.slow_team = int(org.team_of(st.SLOW_BURN_TEAM)[0])
+        self.outage_day = plan.days - st.OUTAGE_DAYS_AGO
+        self.brake = np.ones((len(org.team_id), H))
+        self.brake[self.fast_team, self.outage_day + 1:] = st.APPETITE_BRAKE
 
     # time helpers ------------------------------------------------------------------------
     def utc(self, w: np.ndarray, team: np.ndarray) -> np.ndarray:
@@ -62,3 +71,21 @@ class Sim:
         mask = np.isnan(sec)
         us = t0 + np.round(np.where(mask, 0.0, sec) * 1e6).astype(np.int64)
         return pa.array(us, type=pa.int64(), mask=mask if mask.any() else None).cast(TS)
+
+
+def _tz_offsets(zones: list[str], fixed: np.ndarray, start: dt.date, horizon: int) -> np.ndarray:
+    """(teams, horizon) UTC offset in hours at local noon of each day, daylight saving included.
+
+    One look-up per time zone and day (never per event); falls back to the fixed offset when the
+    system has no time zone database.
+    """
+    out = np.repeat(fixed[:, None].astype(float), horizon, axis=1)
+    days = [dt.datetime.combine(start + dt.timedelta(days=d), dt.time(12)) for d in range(horizon)]
+    for name in sorted(set(zones)):
+        try:
+            tz = zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        hours = np.array([tz.utcoffset(d).total_seconds() / HOUR for d in days])  # type: ignore[union-attr]
+        out[np.array(zones) == name] = hours
+    return out

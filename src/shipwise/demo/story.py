@@ -34,14 +34,26 @@ class TeamSpec:
     speed_for_quality: bool = False
     #: an early adopter of the AI coding assistant
     ai: bool = False
+    #: founding members when fixed (0: drawn from the block's size distribution)
+    size: int = 0
+    #: people on the primary on-call rota (0: every long-standing member takes a week)
+    rota: int = 0
+    #: key of the team's ticket tracker project ("" when its tickets are not in ``ticket_status``)
+    tracker: str = ""
+    #: share of the team's tickets that get blocked on another team (before the migration effect)
+    block_rate: float = 0.0
+    #: the teams (catalogue slugs) its tickets wait on, the most frequent first
+    waits_on: tuple[str, ...] = ()
 
 
 #: One "block" of fifteen teams. Larger scales repeat the block (in new business units).
 CATALOG: tuple[TeamSpec, ...] = (
     TeamSpec("payments", "Payments", "commerce", "deployments", "stream-aligned",
-             ("payments-api", "payments-ledger", "payouts-worker", "fraud-check"), wave=0),
+             ("payments-api", "payments-ledger", "payouts-worker", "fraud-check"), wave=0,
+             tracker="PAY", block_rate=0.12, waits_on=("identity", "data-platform", "developer-platform")),
     TeamSpec("checkout", "Checkout", "commerce", "deployments", "stream-aligned",
-             ("checkout-api", "cart-service", "promotions-engine"), wave=1, ai=True),
+             ("checkout-api", "cart-service", "promotions-engine"), wave=1, ai=True,
+             tracker="CHK", block_rate=0.10, waits_on=("payments", "pricing", "developer-platform")),
     TeamSpec("search", "Search", "consumer", "deployments", "complicated-subsystem",
              ("search-api", "search-indexer", "query-understanding"), wave=1),
     TeamSpec("identity", "Identity", "platform", "deployments", "stream-aligned",
@@ -50,21 +62,26 @@ CATALOG: tuple[TeamSpec, ...] = (
              "complicated-subsystem",
              ("recs-api", "recs-ranker", "recs-feature-store"), speed_for_quality=True),
     TeamSpec("catalog", "Catalog", "commerce", "deployments", "stream-aligned",
-             ("catalog-api", "catalog-importer", "media-resizer")),
+             ("catalog-api", "catalog-importer", "media-resizer"),
+             tracker="CAT", block_rate=0.22, waits_on=("data-platform", "developer-platform", "search")),
     TeamSpec("notifications", "Notifications", "consumer", "deployments", "stream-aligned",
-             ("notify-api", "email-sender", "push-gateway")),
+             ("notify-api", "email-sender", "push-gateway"),
+             tracker="NTF", block_rate=0.20, waits_on=("data-platform", "developer-platform", "identity")),
     TeamSpec("developer-platform", "Developer Platform", "platform", "deployments", "platform",
              ("ci-runners", "artifact-registry", "deploy-orchestrator")),
     TeamSpec("data-platform", "Data Platform", "platform", "deployments", "platform",
-             ("event-bus", "warehouse-loader", "stream-processor")),
+             ("event-bus", "warehouse-loader", "stream-processor"), rota=2),
     TeamSpec("observability", "Observability", "platform", "deployments", "enabling",
-             ("metrics-gateway", "log-router")),
+             ("metrics-gateway", "log-router"), size=4),
     TeamSpec("mobile-app", "Mobile App", "consumer", "pull_requests", "stream-aligned",
-             ("mobile-ios", "mobile-android", "mobile-bff"), ai=True),
+             ("mobile-ios", "mobile-android", "mobile-bff"), ai=True,
+             tracker="MOB", block_rate=0.14, waits_on=("identity", "notifications", "developer-platform")),
     TeamSpec("web-storefront", "Web Storefront", "consumer", "pull_requests", "stream-aligned",
-             ("storefront-web", "storefront-ssr", "design-system"), ai=True),
+             ("storefront-web", "storefront-ssr", "design-system"), ai=True,
+             tracker="WEB", block_rate=0.10, waits_on=("catalog", "search", "developer-platform")),
     TeamSpec("customer-care", "Customer Care Tools", "enterprise", "pull_requests",
-             "stream-aligned", ("care-console", "ticket-sync", "care-knowledge-base")),
+             "stream-aligned", ("care-console", "ticket-sync", "care-knowledge-base"),
+             tracker="CARE", block_rate=0.16, waits_on=("identity", "data-platform", "erp-integration")),
     TeamSpec("erp-integration", "ERP Integration", "enterprise", "commits", "complicated-subsystem",
              ("erp-connector", "invoice-exporter", "finance-reports")),
     TeamSpec("pricing", "Pricing", "commerce", "deployments", "complicated-subsystem",
@@ -90,6 +107,18 @@ LOCATIONS: dict[str, tuple[float, float]] = {
     "Bangalore": (5.5, 6_000.0),
 }
 
+#: location -> IANA time zone (the team attribute ``timezone``; strain is judged in it)
+TIMEZONES: dict[str, str] = {
+    "Lisbon": "Europe/Lisbon",
+    "Berlin": "Europe/Berlin",
+    "London": "Europe/London",
+    "Warsaw": "Europe/Warsaw",
+    "Austin": "America/Chicago",
+    "Toronto": "America/Toronto",
+    "São Paulo": "America/Sao_Paulo",
+    "Bangalore": "Asia/Kolkata",
+}
+
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1")
 
 BOTS: tuple[str, ...] = (
@@ -109,6 +138,21 @@ SFQ_RAMP_DAYS = 21
 AI_PR_GAIN = 0.05
 MIGRATION_SLOWDOWN = 0.22
 ANNUAL_GROWTH = 0.03  # organic activity growth, about offsets the yearly raise
+
+#: Founding members per catalogue block (the fixed-size teams included).
+BLOCK_PEOPLE = 235
+
+# The error-budget story at the end of the data (first block only): the first service of
+# FAST_BURN_TEAM had an outage OUTAGE_DAYS_AGO days before the end, so the team cut its releases
+# (APPETITE_BRAKE) and is now burning fast again in a sev2 opened FAST_BURN_MINUTES ago; the
+# first service of SLOW_BURN_TEAM has been degrading for SLOW_BURN_DAYS and has nearly spent its
+# budget. Every other SLO is healthy.
+FAST_BURN_TEAM = "checkout"
+SLOW_BURN_TEAM = "data-platform"
+OUTAGE_DAYS_AGO = 18
+FAST_BURN_MINUTES = 50
+SLOW_BURN_DAYS = 24
+APPETITE_BRAKE = 0.5
 
 
 def quarter_label(d: dt.date) -> str:
@@ -311,7 +355,8 @@ class Org:
     wave: np.ndarray
     sfq: np.ndarray
     ai: np.ndarray
-    offset: np.ndarray  # UTC offset, hours
+    offset: np.ndarray  # UTC offset, hours (fixed: the simulation's working calendar)
+    timezone: list[str]  # IANA time zone of the team's location
     loaded: np.ndarray  # monthly loaded cost of one FTE
     svc_id: list[str]
     svc_name: list[str]
@@ -327,6 +372,15 @@ class Org:
     m_until: np.ndarray
     m_fte: np.ndarray
     m_bot: np.ndarray
+
+    def spec(self, name: str) -> np.ndarray:
+        """A catalogue attribute (``rota``, ``block_rate`` …) of every team, as an array."""
+        return np.array([getattr(CATALOG[p], name) for p in self.pos])
+
+    def team_of(self, slug: str) -> np.ndarray:
+        """For every team, the team of its own block with catalogue slug ``slug``."""
+        at = [s.slug for s in CATALOG].index(slug)
+        return self.block * len(CATALOG) + at
 
 
 def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
@@ -353,6 +407,7 @@ def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
             attrs.append(json.dumps({
                 "team_type": spec.team_type,
                 "location": locs[loc_pick[i]],
+                "timezone": TIMEZONES[locs[loc_pick[i]]],
                 "working_arrangement": str(arrangement[i]),
             }, ensure_ascii=False))
             for s in spec.services:
@@ -371,15 +426,18 @@ def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
     svc_n = np.bincount(svc_team_a, minlength=n_teams)
     svc_lo = np.cumsum(svc_n) - svc_n
 
-    # people: ~235 founding members per block; leavers are backfilled by joiners a few weeks later
-    weights = np.exp(0.35 * rng.standard_normal(n_teams))
+    # people: ~235 founding members per block; leavers are backfilled by joiners a few weeks later.
+    # Fixed-size teams (one small team) keep their founding members: nobody leaves or moves.
+    fixed = np.array([CATALOG[p].size for p in pos])
+    weights = np.exp(0.35 * rng.standard_normal(n_teams)) * (fixed == 0)
     blk_sum = np.bincount(block, weights=weights)[block]
-    size = np.maximum(7, np.round(weights / blk_sum * 235)).astype(np.int64)
+    drawn = BLOCK_PEOPLE - np.bincount(block, weights=fixed)[block]
+    size = np.where(fixed > 0, fixed, np.maximum(7, np.round(weights / blk_sum * drawn))).astype(np.int64)
     home0 = np.repeat(np.arange(n_teams), size)
     n0 = home0.shape[0]
     D = plan.days
     until0 = np.full(n0, -1, np.int64)
-    leave = np.flatnonzero(rng.random(n0) < 0.07)
+    leave = np.flatnonzero((rng.random(n0) < 0.07) & (fixed[home0] == 0))
     until0[leave] = rng.integers(60, D - 60, leave.shape[0])
     join = until0[leave] + rng.integers(20, 60, leave.shape[0])
     home = np.concatenate([home0, home0[leave]])
@@ -388,7 +446,7 @@ def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
     n_h = int(home.shape[0])
     fte = rng.choice([1.0, 0.8, 0.5], n_h, p=[0.92, 0.06, 0.02])
     # movers: a few people of steady teams move to another steady team of their block
-    steady = (wave < 0) & ~sfq
+    steady = (wave < 0) & ~sfq & (fixed == 0)
     move_day = rng.integers(90, D - 90, n_h)
     mover = (rng.random(n_h) < 0.03) & steady[home] & (since + 30 < move_day)
     mover &= (until < 0) | (move_day + 30 < until)
@@ -419,7 +477,7 @@ def build_org(rng: np.random.Generator, blocks: int, plan: Plan) -> Org:
     return Org(
         org_units=ous, team_id=team_id, team_name=team_name, team_ou=team_ou, unit=unit,
         attributes=attrs, block=block, pos=pos, wave=wave, sfq=sfq, ai=ai, offset=offset,
-        loaded=loaded, svc_id=svc_id, svc_name=svc_name, svc_team=svc_team_a, svc_lo=svc_lo,
+        timezone=[TIMEZONES[locs[k]] for k in loc_pick], loaded=loaded, svc_id=svc_id, svc_name=svc_name, svc_team=svc_team_a, svc_lo=svc_lo,
         svc_n=svc_n, person_id=person_id, n_humans=n_h,
         m_person=np.concatenate([m_person, n_h + np.arange(n_bots)]),
         m_team=np.concatenate([m_team, np.full(n_bots, platform)]),
