@@ -578,3 +578,35 @@ def test_ticket_status(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     mig = s["migration_quarter"]
     assert by_q[mig] > 1.4 * max(v for q, v in by_q.items() if q != mig)
 
+
+def test_cross_team_pull_requests(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
+    """A few pull requests of stream-aligned teams go to another team's repository: they wait
+    longer for a first review (some over 48 h, a few still unreviewed) and ship with the owner."""
+    db.execute("""create or replace temp table authored as select p.*, v.tid repo_team, m.team author_team
+        from t_pull_request p join svc v on v.sid = p.repo
+        join t_person m on m.id = p.author and not m.bot and m.since <= p.created_at::date
+         and (m.until is null or m.until >= p.created_at::date)""")
+    share = dict(db.execute("""select a.author_team, avg((a.repo_team <> a.author_team)::int) from authored a
+        join t_team t on t.id = a.author_team where json_extract_string(t.attributes, '$.team_type') = 'stream-aligned'
+        group by 1""").fetchall())
+    assert len(share) >= 6 and all(0.03 < v < 0.08 for v in share.values()), share
+    assert set(demo.story["cross_team_repos_of"]) == set(one(db, """select list(distinct repo_team) from authored
+        where repo_team <> author_team"""))
+    assert one(db, """select count(*) from authored a join t_team t on t.id = a.author_team
+        where a.repo_team <> a.author_team and json_extract_string(t.attributes, '$.team_type') <> 'stream-aligned'""") == 0
+    cross, own = row(db, """select median(epoch(first_review_at - created_at)) filter (where repo_team <> author_team),
+        median(epoch(first_review_at - created_at)) filter (where repo_team = author_team) from authored""")
+    assert cross > 3 * own
+    end = "timestamptz '2026-10-01 00:00:00+00'"
+    stalled, unreviewed = row(db, f"""select count(*) filter (where epoch(coalesce(first_review_at, {end}) - created_at) > 48 * 3600),
+        count(*) filter (where first_review_at is null and closed_at is null and epoch({end} - created_at) > 48 * 3600
+                         and created_at > {end} - interval 60 day)
+        from authored where repo_team <> author_team""")
+    assert stalled > 100 and unreviewed > 0
+    # their commits are shipped by the repository owner's deployments, never the author team's
+    assert one(db, """select count(*) from authored a, unnest(a.commits) u(sha)
+        join t_deployment d on list_contains(d.commits, u.sha) join svc v on v.sid = d.service
+        where a.repo_team <> a.author_team and v.tid <> a.repo_team""") == 0
+    assert one(db, """select count(*) from authored a, unnest(a.commits) u(sha)
+        join t_deployment d on list_contains(d.commits, u.sha)
+        where a.repo_team <> a.author_team and d.environment = 'production' and d.status = 'success'""") > 100

@@ -16,7 +16,8 @@ and mapped to UTC, which gives weekday and office-hour rhythms and a quiet late 
 Conventions the rest of shipwise can rely on:
 
 * a service's repository is named exactly like the service id (``service.repo == service.id ==
-  commit.repo``);
+  commit.repo``); a few pull requests of stream-aligned teams are authored in a platform team's
+  repository, and their commits ship with that repository's service;
 * team attributes name the team's ``timezone`` (IANA); pages are timed in it;
 * an sli row counts the interval ending at ``at``: 6-hour intervals, then 5-minute intervals over
   the last 7 days (the coarse series ends where the fine one begins);
@@ -203,7 +204,12 @@ def _story(sim: Sim) -> dict[str, object]:
         "concentrated_oncall_teams": [o.team_id[i] for i in np.flatnonzero(o.spec("rota") > 0)],
         "small_teams": [o.team_id[i] for i in np.flatnonzero((o.spec("size") > 0) & (o.spec("size") < 5))],
         "ticket_teams": [o.team_id[i] for i in np.flatnonzero(o.spec("tracker") != "")],
+        "cross_team_repos_of": [o.team_id[i] for i in np.flatnonzero(np.isin(o.pos, _catalog_pos(st.CROSS_TEAM_REPOS)))],
     }
+
+
+def _catalog_pos(slugs: tuple[str, ...]) -> list[int]:
+    return [[c.slug for c in st.CATALOG].index(s) for s in slugs]
 
 
 def generate(

@@ -142,6 +142,10 @@ ANNUAL_GROWTH = 0.03  # organic activity growth, about offsets the yearly raise
 #: Founding members per catalogue block (the fixed-size teams included).
 BLOCK_PEOPLE = 235
 
+# Pull requests of stream-aligned teams in another team's repository (platform contributions).
+CROSS_TEAM_PR_SHARE = 0.05
+CROSS_TEAM_REPOS = ("developer-platform", "data-platform", "identity")
+
 # The error-budget story at the end of the data (first block only): the first service of
 # FAST_BURN_TEAM had an outage OUTAGE_DAYS_AGO days before the end, so the team cut its releases
 # (APPETITE_BRAKE) and is now burning fast again in a sev2 opened FAST_BURN_MINUTES ago; the

@@ -24,6 +24,7 @@ from shipwise.demo.sim import Sim
 
 PR_RATE = 0.32  # pull requests per FTE per full working day
 COMMITS_PER_PR = 2.8
+CROSS_PICKUP_HOURS = 8.0  # median working hours before another team first reviews
 
 
 def human_work(sim: Sim) -> tuple[Arrays, Arrays]:
@@ -46,18 +47,24 @@ def human_work(sim: Sim) -> tuple[Arrays, Arrays]:
     # a few pull requests stall, waiting on another team or a dependency
     stalled = rng.random(n) < 0.08
     review = review + np.where(stalled, np.minimum(_ln(rng, 40.0, 1.0, n), 400), 0.0)
+    # stream-aligned teams contribute to the platform teams' repositories: those pull requests
+    # wait longer for a first review (another team's queue) and are left open more often
+    cross, owner = _cross_team(sim, team)
+    pickup = np.where(cross, np.minimum(_ln(rng, CROSS_PICKUP_HOURS, 1.1, n), 400), pickup)
+    review = np.where(cross, 1.5 * review, review)
     w_created = w0 + coding
     w_review = w_created + pickup
     u = rng.random(n)
-    merged, closed = u < 0.86, (u >= 0.86) & (u < 0.94)
+    merged = u < np.where(cross, 0.76, 0.86)
+    closed = ~merged & (u < np.where(cross, 0.88, 0.94))
     created = sim.utc(w_created, team)
     first_review = sim.utc(w_review, team)
-    first_review[~merged & ~closed & (rng.random(n) < 0.5)] = np.nan
+    first_review[~merged & ~closed & (rng.random(n) < np.where(cross, 0.7, 0.5))] = np.nan
     merged_at = np.where(merged, sim.utc(w_review + review, team), np.nan)
     closed_w = w_created + _ln(rng, 16.0, 1.2, n)
     closed_at = np.where(merged, merged_at, np.where(closed, sim.utc(closed_w, team), np.nan))
     prs: Arrays = {
-        "service": sim.pick_service(team),
+        "service": sim.pick_service(owner),  # its commits ship with the owner's releases
         "team": team,
         "author": sim.members.pick(rng, team, day),
         "created": created,
@@ -97,6 +104,20 @@ def human_work(sim: Sim) -> tuple[Arrays, Arrays]:
     )
     direct["avail"] = direct["committed"]
     return prs, _concat([commits, direct])
+
+
+def _cross_team(sim: Sim, team: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which pull requests of ``team`` go to another team's repository, and the owning team of
+    each pull request's repository (the author's team unless cross-team)."""
+    rng, o = sim.rng, sim.org
+    n = team.shape[0]
+    targets = np.stack([o.team_of(s) for s in st.CROSS_TEAM_REPOS], axis=1)
+    j = rng.integers(0, targets.shape[1], n)
+    pick = targets[team, j]
+    pick = np.where(pick == team, targets[team, (j + 1) % targets.shape[1]], pick)
+    stream = o.spec("team_type") == "stream-aligned"
+    cross = stream[team] & (rng.random(n) < st.CROSS_TEAM_PR_SHARE)
+    return cross, np.where(cross, pick, team)
 
 
 def _evening(sim: Sim, t: np.ndarray, team: np.ndarray, eligible: np.ndarray, limit: np.ndarray) -> np.ndarray:
