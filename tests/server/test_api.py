@@ -183,6 +183,8 @@ def test_dora_and_cost_are_the_cli_json(api: Api) -> None:
         return json.loads(out.stdout)
 
     span = ["--grain", "month", "--since", "2026-01-01", "--until", "2026-06-30"]
+    for answer in (dora, cost, org):  # the API adds the charter entries of the ids in it
+        assert set(answer.pop("charter")) >= metric_ids(answer) != set()
     assert same(dora, cli("metrics", "dora", "--team", api.team, *span))
     assert same(cost, cli("cost", "--team", api.team, "--baseline", "qoq", *span))
     assert same(org, cli("cost"))
@@ -261,10 +263,180 @@ def test_openapi_describes_the_api(api: Api) -> None:
     spec = httpx.get(api.live.url + "/openapi.json").json()
     paths = spec["paths"]
     for path in ("/api/v1/me", "/api/v1/teams/{team}/dora", "/api/v1/org/cost",
-                 "/api/v1/investigations", "/api/v1/tokens/{token_id}", "/api/v1/audit"):
+                 "/api/v1/investigations", "/api/v1/tokens/{token_id}", "/api/v1/audit",
+                 "/api/v1/teams/{team}/flow", "/api/v1/teams/{team}/strain",
+                 "/api/v1/teams/{team}/slo", "/api/v1/org/flow", "/api/v1/org/strain",
+                 "/api/v1/charter", "/api/v1/charter/{metric_id}", "/api/v1/fairness",
+                 "/api/v1/admin/retention"):
         assert path in paths
     dora = paths["/api/v1/teams/{team}/dora"]["get"]
     assert dora["summary"] and {"401", "403", "422"} <= set(dora["responses"])
+
+
+# -- flow, strain, SLOs, governance ---------------------------------------------------------------
+
+def metric_ids(answer: Any) -> set[str]:
+    """Every metric id an answer carries a value for (the keys of its ``metrics`` maps)."""
+    ids: set[str] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "metrics" and isinstance(v, dict):
+                    ids.update(v)
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(answer)
+    return ids
+
+
+def assert_charter_beside_numbers(answer: dict[str, Any]) -> None:
+    ids = metric_ids(answer)
+    assert ids, "no metric values in the answer"
+    missing = ids - set(answer["charter"])
+    assert not missing, f"no charter entry beside {sorted(missing)}"
+    for mid in ids:
+        entry = answer["charter"][mid]
+        assert entry["id"] == mid and entry["definition"] and entry["charter_version"] >= 1
+        assert "individual ranking" in entry["may_not_inform"] and entry["may_inform"]
+
+
+def refusals(api: Api, who: str, subject: str) -> list[dict[str, Any]]:
+    token_id = api.tokens[who].split("_")[1]
+    log = api.get("/api/v1/audit", limit=10_000).json()
+    return [r for r in log if r["token_id"] == token_id and r["subject"] == subject
+            and not r["allowed"]]
+
+
+def test_member_reads_its_flow_and_strain_and_is_refused_another_team(api: Api) -> None:
+    for family in ("flow", "strain"):
+        res = api.get(f"/api/v1/teams/{api.team}/{family}", who="member")
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["family"] == family and body["level"] == "team" and body["rows"]
+        assert {r["team"] for r in body["rows"]} == {api.team}
+        assert_charter_beside_numbers(body)
+        other = api.get(f"/api/v1/teams/{api.other_team}/{family}", who="member")
+        assert other.status_code == 403 and other.json()["hint"]
+        assert refusals(api, "member", f"team:{api.other_team}:{family}"), "refusal not logged"
+    log = api.get("/api/v1/audit", people_derived="true", limit=10_000).json()
+    assert log and all(r["people_derived"] for r in log)
+    assert any(r["subject"] == f"team:{api.team}:flow" and r["allowed"] for r in log)
+
+
+def test_exec_gets_org_units_but_not_team_strain(api: Api) -> None:
+    for family in ("flow", "strain"):
+        res = api.get(f"/api/v1/org/{family}", who="exec", grain="month")
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["level"] == "org_unit" and body["grain"] == "month" and body["rows"]
+        assert all("org_unit" in r and "team" not in r for r in body["rows"])
+        assert_charter_beside_numbers(body)
+        assert api.get(f"/api/v1/teams/{api.team}/{family}", who="exec").status_code == 403
+        assert api.get(f"/api/v1/org/{family}", who="member").status_code == 403
+    assert refusals(api, "exec", f"team:{api.team}:strain")
+
+
+def test_suppressed_figures_are_null_with_a_reason_and_no_people_counts(api: Api) -> None:
+    body = api.get(f"/api/v1/teams/{api.team}/strain", grain="week").json()
+    hidden = [r for r in body["rows"] if r["suppressed"]]
+    assert hidden, "the demo has weeks with too few responders"
+    for r in hidden:
+        for col, why in r["suppressed"].items():
+            assert why and isinstance(why, str)
+            value = r["metrics"][col] if col in r["metrics"] else r["counts"][col]
+            assert value is None, (r["period"], col, value)
+    for r in body["rows"]:
+        assert not {"people", "responders", "authors"} & set(r["counts"])
+    text = json.dumps(body)
+    assert "author" not in text and "email" not in text
+
+
+def test_team_slo_has_status_history_and_the_release_appetite(api: Api) -> None:
+    res = api.get(f"/api/v1/teams/{api.team}/slo", who="member")
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["team"] == api.team and body["status"] and body["history"]["rows"]
+    for s in body["status"]:
+        assert s["team"] == api.team
+        assert {"slo.attainment", "slo.error_budget_remaining", "slo.burn_rate",
+                "slo.release_appetite"} <= set(s["metrics"])
+        assert s["alert_state"] in ("ok", "ticket", "page", "unknown")
+    appetite = body["appetite"][api.team]
+    assert appetite["appetite"] in ("full", "reduced", "fixes only") and appetite["sentence"]
+    assert_charter_beside_numbers(body)
+    at = api.get(f"/api/v1/teams/{api.team}/slo", at="2026-01-15T12:00:00+01:00",
+                 grain="quarter").json()
+    assert at["at"] == "2026-01-15T11:00:00Z" and at["history"]["grain"] == "quarter"
+    assert api.get(f"/api/v1/teams/{api.other_team}/slo", who="member").status_code == 403
+    assert api.get(f"/api/v1/teams/{api.team}/slo", who="exec").status_code == 403
+    assert api.get("/api/v1/teams/no-such-team/slo").status_code == 404
+
+
+def test_charter_with_its_validation_and_one_entry(api: Api) -> None:
+    res = api.get("/api/v1/charter", who="member")
+    assert res.status_code == 200
+    charter = res.json()
+    assert charter["version"] >= 2 and charter["problems"] == []
+    assert "individual ranking" in charter["forbidden_uses"] and charter["retention"]["page"]
+    one = api.get("/api/v1/charter/flow.cycle_time", who="exec").json()
+    assert one["id"] == "flow.cycle_time" and one["charter_version"] == charter["version"]
+    assert one["may_not_inform"] == charter["metrics"]["flow.cycle_time"]["may_not_inform"]
+    missing = api.get("/api/v1/charter/no.such_metric")
+    assert missing.status_code == 404 and missing.json()["hint"]
+
+
+def test_fairness_audit_for_exec_and_admin_only(api: Api) -> None:
+    res = api.get("/api/v1/fairness", who="exec")
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["findings"] and all(f["text"] and f["severity"] for f in body["findings"])
+    assert body["flags"] and body["observations"]["teams"] >= 2
+    assert set(body["charter"]) >= {r["metric"] for r in body["org_unit_variance"]
+                                   if r["kind"] == "metric"}
+    assert api.get("/api/v1/fairness", who="member").status_code == 403
+    bad = api.get("/api/v1/fairness", flag="no.such_flag")
+    assert bad.status_code == 400 and "dora.low_cluster" in bad.json()["hint"]
+    assert api.get("/api/v1/fairness", migration_quarter="spring").status_code == 400
+
+
+def test_audit_filters(api: Api) -> None:
+    api.get(f"/api/v1/teams/{api.team}/dora", who="member")
+    everything = api.get("/api/v1/audit", limit=10_000).json()
+    people = api.get("/api/v1/audit", people_derived="true", limit=10_000).json()
+    others = api.get("/api/v1/audit", people_derived="false", limit=10_000).json()
+    assert people and others and all(not r["people_derived"] for r in others)
+    seen = {(r["read_at"], r["subject"]) for r in everything}
+    assert {(r["read_at"], r["subject"]) for r in people if r["read_at"] <= everything[0]["read_at"]
+            } <= seen
+    assert api.get("/api/v1/audit", since="2999-01-01").json() == []
+    assert len(api.get("/api/v1/audit", since="2000-01-01", limit=3).json()) == 3
+    assert api.get("/api/v1/audit", who="exec").status_code == 403
+
+
+def test_retention_is_admin_only_and_dry_runs_by_default(api: Api) -> None:
+    assert api.send("POST", "/api/v1/admin/retention", who="member", body={}).status_code == 403
+    assert refusals(api, "member", "retention:dry-run")
+    dry = api.send("POST", "/api/v1/admin/retention", body={"as_of": "2027-01-01"})
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    assert report["dry_run"] is True and report["as_of"].startswith("2027-01-01")
+    assert {r["record_type"] for r in report["records"]} >= {"page", "pull_request"}
+    assert any(r["rows"] > 0 for r in report["records"])
+    before = api.get(f"/api/v1/teams/{api.team}/strain").json()
+    # a real run whose cut-offs precede every record removes nothing, and is recorded
+    run = api.send("POST", "/api/v1/admin/retention",
+                   body={"as_of": "2000-01-01", "dry_run": False}).json()
+    assert run["dry_run"] is False and all(r["rows"] == 0 for r in run["records"])
+    assert api.get(f"/api/v1/teams/{api.team}/strain").json() == before
+    runs = api.get("/api/v1/admin/retention")
+    assert runs.status_code == 200 and runs.json()
+    assert api.get("/api/v1/admin/retention", who="exec").status_code == 403
+    bad = api.send("POST", "/api/v1/admin/retention", body={"as_of": "0001-01-01"})
+    assert bad.status_code == 422
 
 
 # -- the OpenAPI, fuzzed ---------------------------------------------------------------------------

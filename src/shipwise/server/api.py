@@ -8,8 +8,9 @@ never cached (``Cache-Control: no-store``); errors are ``{"error", "hint"}`` (se
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -17,6 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.access import ROLES, Principal
 from shipwise.server.auth import request_principal
 from shipwise.server.errors import render_error
@@ -93,6 +95,68 @@ def _view(state: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(store, *args, **kwargs)
 
 
+def charter_map(data: Any) -> dict[str, dict[str, Any]]:
+    """The charter entry (:meth:`Charter.summary`) of every metric id named in ``data``, as a key
+    or a value: what the API, the web pages and MCP show beside a number."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.metrics.registry import REGISTRY
+
+    ids: set[str] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, str) and k in REGISTRY:
+                    ids.add(k)
+                walk(v)
+        elif isinstance(x, list | tuple):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str) and x in REGISTRY:
+            ids.add(x)
+
+    walk(data)
+    charter = load_charter()
+    return {i: charter.summary(i) for i in sorted(ids) if i in charter.entries}
+
+
+def with_charter(data: Any) -> dict[str, Any]:
+    """``data`` with its ``charter`` map beside it."""
+    out = dict(data)
+    out["charter"] = charter_map(data)
+    return out
+
+
+def charter_view(store: Any, principal: Principal, metric_id: str | None = None, *,
+                 interface: str = "api") -> dict[str, Any]:
+    """The charter (or one entry) for anyone who may read the metric catalog; the read is logged.
+    ``services.governance.charter_report`` itself checks no role, so the check is made here."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.services.governance import charter_report
+
+    views.authorize(store, principal, "metrics.catalog",
+                    f"charter:{metric_id}" if metric_id else "charter", None, interface)
+    if metric_id is None:
+        return charter_report()
+    charter = load_charter()
+    if metric_id not in charter.entries:
+        raise NotFoundError(f"no charter entry for {metric_id!r}",
+                            hint="GET /api/v1/charter lists every entry")
+    return {"charter_version": charter.version, **charter.get(metric_id).model_dump(),
+            "docs": f"docs/metrics/{metric_id}.md"}
+
+
+def utc_naive(at: datetime | None) -> datetime | None:
+    """An instant as naive UTC (what the store holds); a 400 instead of an overflow."""
+    if at is None or at.tzinfo is None:
+        return at
+    try:
+        return at.astimezone(UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise InputError(f"instant out of range: {at.isoformat()}",
+                         hint="use an ISO-8601 instant between years 1 and 9999") from None
+
+
 # -- who, teams, services, catalog --------------------------------------------------------------
 
 @router.get("/me", summary="Who the token belongs to and what it may do",
@@ -153,34 +217,214 @@ _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "202
 
 @router.get("/teams/{team}/dora", summary="A team's DORA metrics per period",
             description="The same parameters and JSON as `shipwise metrics dora --team T "
-                        "--format json`. Roles: member and lead of the team, admin.",
+                        "--format json`, plus `charter`. Roles: member and lead of the team, "
+                        "admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_DORA)})
 def team_dora(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
               since: Since = None, until: Until = None) -> dict[str, Any]:
-    return dict(_view(state, views.team_dora, principal, team, grain=grain, since=since,
-                      until=until))
+    return with_charter(_view(state, views.team_dora, principal, team, grain=grain, since=since,
+                              until=until))
 
 
 @router.get("/teams/{team}/cost", summary="A team's cost to serve per period",
-            description="The same parameters and JSON as `shipwise cost --team T --format json`. "
-                        "Roles: member and lead of the team, admin.",
+            description="The same parameters and JSON as `shipwise cost --team T --format json`, "
+                        "plus `charter`. Roles: member and lead of the team, admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_COST)})
 def team_cost(state: State, principal: Caller, team: TeamId, grain: CostGrain = "quarter",
               baseline: Baseline = "yoy", since: Since = None,
               until: Until = None) -> dict[str, Any]:
-    return dict(_view(state, views.team_cost, principal, team, grain=grain, baseline=baseline,
-                      since=since, until=until, tension=state.settings.cost))
+    return with_charter(_view(state, views.team_cost, principal, team, grain=grain,
+                              baseline=baseline, since=since, until=until,
+                              tension=state.settings.cost))
 
 
 @router.get("/org/cost", summary="Cost to serve of every team and the organisation roll-up",
-            description="The same parameters and JSON as `shipwise cost --format json`. "
-                        "Roles: exec, admin.",
+            description="The same parameters and JSON as `shipwise cost --format json`, plus "
+                        "`charter`. Roles: exec, admin.",
             responses={**BAD_INPUT, 200: _example(_COST)})
 def org_cost(state: State, principal: Caller, grain: CostGrain = "quarter",
              baseline: Baseline = "yoy", since: Since = None,
              until: Until = None) -> dict[str, Any]:
-    return dict(_view(state, views.org_cost, principal, grain=grain, baseline=baseline,
-                      since=since, until=until, tension=state.settings.cost))
+    return with_charter(_view(state, views.org_cost, principal, grain=grain, baseline=baseline,
+                              since=since, until=until, tension=state.settings.cost))
+
+
+# -- flow, strain, SLOs --------------------------------------------------------------------------
+
+_SUMMARY = {"id": "flow.cycle_time", "charter_version": 2, "definition": "…", "unit": "seconds",
+            "view": "diagnostic", "may_inform": ["team retrospective"],
+            "may_not_inform": ["individual performance rating", "…"],
+            "audience": ["member", "lead", "admin"], "docs": "docs/metrics/flow.cycle_time.md"}
+_FLOW = {"family": "flow", "grain": "quarter", "level": "team", "since": "2025-10-01",
+         "until": "2026-09-30", "min_group_size": 5, "rows": [
+             {"team": "payments", "period": "2026-Q3", "period_start": "2026-07-01",
+              "metrics": {"flow.cycle_time": 422386.0, "flow.pickup_time": 13452.0,
+                          "flow.work_in_progress": 18.8, "flow.blocked_ratio": None},
+              "counts": {"merged_prs": 267, "open_prs": 22},
+              "suppressed": {"flow.blocked_ratio": "fewer than 5 people"},
+              "open_pr_age_distribution": {"lt_1d": 1, "1d_3d": 0, "3d_7d": 1, "7d_14d": 3,
+                                           "ge_14d": 17}}],
+         "charter": {"flow.cycle_time": _SUMMARY}}
+_STRAIN = {"family": "strain", "grain": "quarter", "level": "team", "since": "2025-10-01",
+           "until": "2026-09-30", "min_group_size": 5, "rows": [
+               {"team": "payments", "period": "2026-Q3", "period_start": "2026-07-01",
+                "metrics": {"strain.after_hours_pages": 7.0, "strain.sleep_hour_pages": None},
+                "counts": {"pages": 27, "incident_hours": 0.6},
+                "suppressed": {"strain.sleep_hour_pages": "fewer than 5 people"}}],
+           "charter": {"strain.after_hours_pages": {"…": "…"}}}
+_DIAGNOSTIC_NOTE = (
+    " People-derived: every read is logged as such, and a figure of a group smaller than "
+    "`privacy.min_group_size` (or one that would reveal such a group by difference) is `null` "
+    "with its reason in `suppressed`; people counts are never returned. Every metric id in the "
+    "answer has its charter entry under `charter`.")
+
+
+@router.get("/teams/{team}/flow", summary="A team's flow per period (cycle-time phases, WIP…)",
+            description="Cycle time and its phases (coding, pickup, review, deploy), review "
+                        "latency, open pull requests and their age, work in progress, blocked "
+                        "time; as `shipwise flow --team T --format json`. Roles: member and lead "
+                        "of the team, admin." + _DIAGNOSTIC_NOTE,
+            responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_FLOW)})
+def team_flow(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
+              since: Since = None, until: Until = None) -> dict[str, Any]:
+    return with_charter(_view(state, views.team_diagnostics, principal, "flow", team,
+                              grain=grain, since=since, until=until, settings=state.settings))
+
+
+@router.get("/teams/{team}/strain", summary="A team's strain per period (pages out of hours…)",
+            description="Out-of-hours and sleep-hour pages, incident hours per on-call "
+                        "person-week, on-call concentration, pull requests stalled on other "
+                        "teams; as `shipwise strain --team T --format json`. Roles: member and "
+                        "lead of the team, admin." + _DIAGNOSTIC_NOTE,
+            responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_STRAIN)})
+def team_strain(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
+                since: Since = None, until: Until = None) -> dict[str, Any]:
+    return with_charter(_view(state, views.team_diagnostics, principal, "strain", team,
+                              grain=grain, since=since, until=until, settings=state.settings))
+
+
+@router.get("/org/flow", summary="Flow per org unit and period",
+            description="The same figures as a team's flow, per org unit (`org_unit` instead "
+                        "of `team`). Roles: exec, admin." + _DIAGNOSTIC_NOTE,
+            responses={**BAD_INPUT, 200: _example({**_FLOW, "level": "org_unit"})})
+def org_flow(state: State, principal: Caller, grain: Grain = "quarter", since: Since = None,
+             until: Until = None) -> dict[str, Any]:
+    return with_charter(_view(state, views.org_diagnostics, principal, "flow", grain=grain,
+                              since=since, until=until, settings=state.settings))
+
+
+@router.get("/org/strain", summary="Strain per org unit and period",
+            description="The same figures as a team's strain, per org unit (`org_unit` instead "
+                        "of `team`). Roles: exec, admin." + _DIAGNOSTIC_NOTE,
+            responses={**BAD_INPUT, 200: _example({**_STRAIN, "level": "org_unit"})})
+def org_strain(state: State, principal: Caller, grain: Grain = "quarter", since: Since = None,
+               until: Until = None) -> dict[str, Any]:
+    return with_charter(_view(state, views.org_diagnostics, principal, "strain", grain=grain,
+                              since=since, until=until, settings=state.settings))
+
+
+_SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m", "1h", "6h",
+                                                                     "3d"],
+        "status": [{"slo": "pay-api-availability", "service": "pay-api", "team": "payments",
+                    "objective": 0.999, "window_days": 28, "good": 99950, "total": 100000,
+                    "bad": 50, "budget_consumed": 0.5,
+                    "metrics": {"slo.attainment": 0.9995, "slo.error_budget_remaining": 0.5,
+                                "slo.burn_rate": {"1h": 0.4, "3d": 0.6},
+                                "slo.release_appetite": "full"},
+                    "alerts": [{"severity": "page", "factor": 14.4, "firing": False}],
+                    "alert_state": "ok"}],
+        "appetite": {"payments": {"team": "payments", "name": "Payments", "appetite": "reduced",
+                                  "slos": 2, "reason": "…",
+                                  "sentence": "Payments is releasing with reduced appetite: … "
+                                              "this is the error-budget policy working, not a "
+                                              "drop in productivity."}},
+        "history": {"grain": "month", "since": "2025-10-01", "until": "2026-09-30", "rows": [
+            {"slo": "pay-api-availability", "period": "2026-09", "objective": 0.999,
+             "metrics": {"slo.attainment": 0.9991, "slo.error_budget_remaining": 0.1},
+             "met": True}]},
+        "charter": {"slo.attainment": {"…": "…"}}}
+
+
+@router.get("/teams/{team}/slo", summary="A team's SLOs: status, history and release appetite",
+            description="Each SLO's attainment, error budget remaining, burn rates and alert "
+                        "state at `at` (default: the latest SLI interval), its history per "
+                        "`grain`, and the team's release appetite with its plain-language "
+                        "sentence (a spent budget slows releases on purpose: risk management, "
+                        "not a productivity drop). As `shipwise slo --team T --format json`. "
+                        "Roles: member and lead of the team, admin.",
+            responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_SLO)})
+def team_slo(state: State, principal: Caller, team: TeamId, grain: Grain = "month",
+             since: Since = None, until: Until = None,
+             at: Annotated[datetime | None, Query(
+                 description="Status instant, ISO-8601 (UTC when no offset); default: the "
+                             "latest SLI interval end.",
+                 examples=["2026-09-30T12:00:00Z"])] = None) -> dict[str, Any]:
+    from shipwise.services.slo import slo_view
+
+    return with_charter(_view(state, slo_view, principal, team, settings_slo=state.settings.slo,
+                              at=utc_naive(at), grain=grain, since=since, until=until))
+
+
+# -- governance ----------------------------------------------------------------------------------
+
+@router.get("/charter", summary="The metric charter, with its validation result",
+            description="Version and changes, the uses no metric may ever inform, the retention "
+                        "period of every person-level input, one entry per metric id, and "
+                        "`problems` (empty when the charter is sound). Every role.",
+            tags=["governance"],
+            responses={200: _example({"version": 2, "changes": {"2": "…"},
+                                      "forbidden_uses": ["individual performance rating",
+                                                         "individual ranking", "compensation",
+                                                         "promotion"],
+                                      "retention": {"page": {"days": 365, "action": "delete",
+                                                             "fields": [], "why": "…"}},
+                                      "metrics": {"flow.cycle_time": {"…": "…"}},
+                                      "problems": []})})
+def charter(state: State, principal: Caller) -> dict[str, Any]:
+    return dict(_view(state, charter_view, principal))
+
+
+@router.get("/charter/{metric_id}", summary="One metric's charter entry", tags=["governance"],
+            description="Definition, unit, normalisation, exclusions, what it may and may not "
+                        "inform, audience, view, inputs and their retention. Every role.",
+            responses={**NOT_FOUND, 200: _example({"charter_version": 2, "id": "flow.cycle_time",
+                                                   "definition": "…", "may_inform": ["…"],
+                                                   "may_not_inform": ["…"]})})
+def charter_entry(state: State, principal: Caller,
+                  metric_id: Annotated[str, Path(examples=["flow.cycle_time"])]
+                  ) -> dict[str, Any]:
+    return dict(_view(state, charter_view, principal, metric_id))
+
+
+@router.get("/fairness", summary="The fairness audit of shipwise's own flags",
+            description="For every flag shipwise raises about teams: who it falls on by team "
+                        "attribute (four-fifths screen with an exact test), how the metrics "
+                        "behind it move with context, and how much they vary between org units; "
+                        "`findings` first, in plain language. As `shipwise fairness audit "
+                        "--format json`. Roles: exec, admin.",
+            tags=["governance"],
+            responses={**BAD_INPUT, 200: _example({"findings": [
+                {"severity": "ok", "text": "…", "what_to_do": "…"}], "flags": [],
+                "correlations": {"rows": []}, "org_unit_variance": [], "method": ["…"],
+                "charter": {"dora.change_fail_rate": {"…": "…"}}})})
+def fairness(state: State, principal: Caller,
+             flag: Annotated[list[str] | None, Query(
+                 description="Only these flags (repeat); default: every flag.",
+                 examples=[["dora.low_cluster"]])] = None,
+             attribute: Annotated[list[str] | None, Query(
+                 description="Only these team attributes (repeat); default: those teams have.",
+                 examples=[["location"]])] = None,
+             migration_quarter: Annotated[list[str] | None, Query(
+                 description="Quarters that were migrations, for every team (repeat).",
+                 examples=[["2025-Q2"]])] = None) -> dict[str, Any]:
+    from shipwise.services.fairness import fairness_view
+
+    bad = [q for q in migration_quarter or () if not re.fullmatch(r"\d{4}-Q[1-4]", q)]
+    if bad:
+        raise InputError(f"not a quarter: {bad[0]!r}", hint="quarters look like 2025-Q2")
+    context = {"migration_quarters": list(migration_quarter)} if migration_quarter else None
+    return with_charter(_view(state, fairness_view, principal, state.settings,
+                              flags=flag or None, attributes=attribute or None, context=context))
 
 
 # -- investigations and alarms -------------------------------------------------------------------
@@ -277,10 +521,64 @@ def revoke_token(state: State, principal: Caller, token_id: str) -> dict[str, An
 
 
 @router.get("/audit", summary="The access log: every read, allowed or refused", tags=["admin"],
+            description="Newest first: who (token, its name, role), what (action, subject), "
+                        "when, through which interface, allowed or refused, and whether the "
+                        "figures read were people-derived (flow, strain). Filters: "
+                        "`people_derived`, `since` (a day, UTC). Roles: admin.",
             responses={200: _example([{"read_at": "2026-09-01T10:00:00Z",
-                                       "token_id": "0a1b2c3d4e5f", "role": "member",
-                                       "interface": "api", "action": "org.cost",
-                                       "subject": "org:cost", "allowed": False}])})
+                                       "token_id": "0a1b2c3d4e5f", "reader": "payments dashboard",
+                                       "role": "member", "interface": "api",
+                                       "action": "org.cost", "subject": "org:cost",
+                                       "allowed": False, "people_derived": False}])})
 def audit(state: State, principal: Caller,
-          limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
-    return list(_view(state, views.access_log, principal, limit=limit))
+          limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+          people_derived: Annotated[bool | None, Query(
+              description="true: only reads of people-derived figures; false: only the others.")
+          ] = None,
+          since: Annotated[date | None, Query(description="From this day (UTC), YYYY-MM-DD.",
+                                              examples=["2026-09-01"])] = None
+          ) -> list[dict[str, Any]]:
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
+    return list(_view(state, views.access_log, principal, limit=limit,
+                      people_derived=people_derived, since=start))
+
+
+class RetentionRequest(BaseModel):
+    """Apply the charter's retention periods as of a day; ``dry_run`` only reports."""
+
+    as_of: date | None = Field(None, ge=date(1970, 1, 1), le=date(9999, 1, 1),
+                               examples=["2026-10-01"],
+                               description="Apply as if today were this day (default: today, UTC).")
+    dry_run: bool = Field(True, description="Report what would be removed and change nothing "
+                                            "(the default: removing needs `false`).")
+
+
+@router.post("/admin/retention", summary="Purge person-level inputs past their retention period",
+             tags=["admin"],
+             description="Pages older than their period are deleted; authors and taggers are "
+                         "removed from commits, pull requests and tags (which stay); ended "
+                         "memberships are deleted; every aggregate is kept. As `shipwise "
+                         "retention apply --format json`. Logged in the access log and in "
+                         "GET /api/v1/admin/retention. Roles: admin.",
+             responses={200: _example({"as_of": "2026-10-01T00:00:00+00:00", "dry_run": True,
+                                       "charter_version": 2, "records": [
+                                           {"record_type": "page", "before": "2025-10-01",
+                                            "action": "delete", "rows": 120}]})})
+def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> dict[str, Any]:
+    from shipwise.services.governance import retention_apply as apply
+
+    as_of = (datetime(body.as_of.year, body.as_of.month, body.as_of.day, tzinfo=UTC)
+             if body.as_of else None)
+    return dict(_view(state, apply, principal, state.settings, as_of=as_of,
+                      dry_run=body.dry_run, interface="api"))
+
+
+@router.get("/admin/retention", summary="Earlier retention runs and what each removed",
+            tags=["admin"], description="Newest first. Roles: admin.",
+            responses={200: _example([{"run_at": "2026-10-01T02:00:00Z", "record_type": "page",
+                                       "cutoff": "2025-10-01T00:00:00", "action": "delete",
+                                       "rows": 120}])})
+def retention_runs(state: State, principal: Caller) -> list[dict[str, Any]]:
+    from shipwise.services.governance import retention_runs as runs
+
+    return list(_view(state, runs, principal, interface="api"))
