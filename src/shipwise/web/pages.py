@@ -21,7 +21,7 @@ DORA_TILES = ("dora.deployment_frequency", "dora.change_lead_time", "dora.change
               "dora.failed_deployment_recovery_time", "dora.rework_rate")
 
 
-def _grain(grain: str) -> str:
+def check_grain(grain: str) -> str:
     if grain not in GRAINS:
         raise InputError(f"unknown grain {grain!r}", hint="use week, month or quarter")
     return grain
@@ -35,13 +35,20 @@ def overview(store: Store, p: Principal) -> dict[str, Any]:
     return views.org_overview(store, p, interface=WEB)
 
 
-def team(store: Store, p: Principal, team_id: str, grain: str = "quarter") -> dict[str, Any]:
-    dora = views.team_dora(store, p, team_id, grain=_grain(grain), interface=WEB)
-    cost = views.team_cost(store, p, team_id, grain=grain, interface=WEB)
+def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
+         settings: Any = None) -> dict[str, Any]:
+    from shipwise.server.api import charter_map
+    from shipwise.web.diagnostics import team_sections
+
+    dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB)
+    # cost is allocated per month at the finest: a weekly page shows monthly cost
+    cost = views.team_cost(store, p, team_id, grain="month" if grain == "week" else grain,
+                           interface=WEB)
     info = next((t for t in views.teams(store, p, interface=WEB) if t["team"] == team_id), {})
     rows = dora["rows"]
     latest = rows[-1] if rows else None
-    tiles = [{"metric": m, "value": latest["metrics"].get(m), "change": latest["change"].get(m)}
+    tiles = [{"metric": m, "value": latest["metrics"].get(m), "change": latest["change"].get(m),
+              "hidden": (latest.get("withheld") or {}).get(m)}
              for m in DORA_TILES] if latest else []
     periods = [r["period"] for r in cost["rows"]]
     cost_chart = {
@@ -76,11 +83,15 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter") -> di
             if m.startswith("dora.") and d is not None:
                 row["metrics"][m] = d["metrics"].get(m)
     flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
-    return {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
-            "period": latest["period"] if latest else None,
-            "cluster": latest["cluster"] if latest else None,
-            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
-            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost}
+    sections = team_sections(store, p, team_id, grain, settings)
+    out = {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
+           "period": latest["period"] if latest else None,
+           "cluster": latest["cluster"] if latest else None,
+           "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
+           "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
+           **sections}
+    out["charter"] = charter_map(out)
+    return out
 
 
 def views_title(metric_id: str) -> str:
@@ -90,7 +101,7 @@ def views_title(metric_id: str) -> str:
 
 
 def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, Any]:
-    cost = views.org_cost(store, p, grain=_grain(grain), interface=WEB)
+    cost = views.org_cost(store, p, grain=check_grain(grain), interface=WEB)
     periods = sorted({r["period"] for r in cost["rows"]})
     totals = {per: 0.0 for per in periods}
     for r in cost["rows"]:

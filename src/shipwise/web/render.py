@@ -38,17 +38,47 @@ def fmt(value: Any, metric_id: str | None = None) -> str:
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if isinstance(value, str):  # a state (release appetite)
+        return value
     unit = REGISTRY[metric_id].unit if metric_id in REGISTRY else ""
     v = float(value)
+    if metric_id == "slo.attainment":  # 99.95 % and 99.5 % must read differently
+        return f"{v:.2%}"
     if unit == "ratio":
         return f"{v:.1%}"
     if unit == "seconds":
         return duration(v)
     if unit.startswith("currency"):
         return money(v)
-    if unit == "count":
+    if unit in COUNTED:
         return f"{v:,.0f}"
+    if unit == "open pull requests":  # a mean over the period's week ends
+        return f"{v:,.1f}"
+    if unit == "× budget rate":
+        return f"{v:,.1f}×"
     return f"{v:,.2f}"
+
+
+#: units whose values are whole numbers
+COUNTED = ("count", "pages", "pull requests")
+
+
+def charter_entry(metric_id: str) -> dict[str, Any] | None:
+    """What to show beside a number (``Charter.summary``), or None without a charter entry."""
+    from shipwise.governance.charter import load_charter
+
+    charter = load_charter()
+    return charter.summary(metric_id) if metric_id in charter.entries else None
+
+
+def charter_tip(metric_id: str) -> str:
+    """The tooltip of a number: what it means, and what it may and may not inform."""
+    e = charter_entry(metric_id)
+    name = title(metric_id)
+    if e is None:
+        return f"{name}: no charter entry yet"
+    return (f"{name}: {e['definition']} May inform: {'; '.join(e['may_inform'])}. "
+            f"May not inform: {'; '.join(e['may_not_inform'])}. Open for the charter entry.")
 
 
 def change(value: Any, metric_id: str) -> dict[str, str]:
@@ -90,5 +120,6 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, money=money, duration=duration, markdown=markdown)
-    env.globals.update(change=change, title=title)
+    env.globals.update(change=change, title=title, charter_entry=charter_entry,
+                       charter_tip=charter_tip)
     return env

@@ -23,7 +23,7 @@ from shipwise.server.auth import SESSION_COOKIE, SESSION_SECONDS, make_session, 
 from shipwise.server.errors import status_of
 from shipwise.services import views
 from shipwise.store.duckdb_store import Store
-from shipwise.web import pages
+from shipwise.web import diagnostics, governance, pages
 from shipwise.web.render import STATIC, environment
 
 CSRF_COOKIE = "shipwise_csrf"
@@ -177,10 +177,23 @@ def overview(request: Request) -> Response:
     return _page(request, "overview.html", pages.overview)
 
 
+def _settings(request: Request) -> Any:
+    return request.app.state.shipwise.settings
+
+
 @router.get("/teams/{team}")
 def team(request: Request, team: str, grain: str = "quarter") -> Response:
     name = team.removesuffix(".json") if request.url.path.endswith(".json") else team
-    return _page(request, "team.html", lambda s, p: pages.team(s, p, name, grain))
+    settings = _settings(request)
+    return _page(request, "team.html", lambda s, p: pages.team(s, p, name, grain, settings))
+
+
+@router.get("/org")
+@router.get("/org.json")
+def org(request: Request, grain: str = "quarter") -> Response:
+    settings = _settings(request)
+    return _page(request, "org.html",
+                 lambda s, p: diagnostics.org(s, p, pages.check_grain(grain), settings))
 
 
 @router.get("/org/cost")
@@ -211,3 +224,26 @@ def investigations(request: Request) -> Response:
 def investigation(request: Request, inv_id: str) -> Response:
     iid = inv_id.removesuffix(".json") if request.url.path.endswith(".json") else inv_id
     return _page(request, "investigation.html", lambda s, p: pages.investigation(s, p, iid))
+
+
+# -- governance -----------------------------------------------------------------------------------
+
+@router.get("/charter")
+@router.get("/charter.json")
+def charter(request: Request) -> Response:
+    return _page(request, "charter.html", governance.charter)
+
+
+@router.get("/audit")
+@router.get("/audit.json")
+def audit(request: Request, people_derived: str = "", since: str = "",
+          limit: int = 200) -> Response:
+    return _page(request, "audit.html", lambda s, p: governance.audit(
+        s, p, people_derived=people_derived, since=since, limit=limit))
+
+
+@router.get("/fairness")
+@router.get("/fairness.json")
+def fairness(request: Request) -> Response:
+    settings = _settings(request)
+    return _page(request, "fairness.html", lambda s, p: governance.fairness(s, p, settings))

@@ -5,6 +5,12 @@
   var COLORS = ["#1f5fbf", "#c0392b", "#d68910", "#7d3c98", "#117a65"];
   window.shipwiseCharts = window.shipwiseCharts || {};
 
+  // an axis or legend value by the spec's format: "pct" (ratios as percentages) or plain
+  function formatter(fmt) {
+    if (fmt === "pct") return function (v) { return v == null ? "" : +(v * 100).toFixed(Math.abs(v) > 0.9 && Math.abs(v) < 1 ? 2 : 1) + "%"; };
+    return fmtLeft;
+  }
+
   function fmtLeft(v) {
     if (v == null) return "";
     var a = Math.abs(v);
@@ -13,32 +19,65 @@
     return +v.toFixed(2) + "";
   }
 
+  // Stacked bars (e.g. cycle-time phases): each series is drawn as the running total up to it,
+  // tallest first, so every phase shows as its own segment; the legend shows the phase's value.
+  function stacked(spec, xs) {
+    var totals = spec.labels.map(function () { return null; });
+    var cumulative = spec.series.map(function (s) {
+      totals = totals.map(function (t, j) { return s.values[j] == null ? t : (t || 0) + s.values[j]; });
+      return totals.slice();
+    });
+    var order = spec.series.map(function (_, i) { return i; }).reverse();
+    var bars = window.uPlot.paths.bars({ size: [0.6, 64] });
+    var series = [{ label: "period", value: function (u, v) { return v == null ? "" : spec.labels[v]; } }];
+    order.forEach(function (i) {
+      var colour = COLORS[i % COLORS.length];
+      series.push({
+        label: spec.series[i].label, scale: "y", paths: bars, points: { show: false },
+        stroke: colour, fill: colour + "cc", width: 1,
+        value: function (u, v, si, idx) {
+          var raw = idx == null ? null : spec.series[i].values[idx];
+          return raw == null ? "—" : fmtLeft(raw);
+        }
+      });
+    });
+    return { data: [xs].concat(order.map(function (i) { return cumulative[i]; })), series: series };
+  }
+
+  function lines(spec, xs) {
+    var left = formatter(spec.left_format), right = formatter(spec.right_format);
+    var series = [{ label: "period", value: function (u, v) { return v == null ? "" : spec.labels[v]; } }];
+    spec.series.forEach(function (s, i) {
+      series.push({
+        label: s.label, scale: s.axis === "right" ? "r" : "y", spanGaps: !spec.gaps,
+        stroke: COLORS[i % COLORS.length], width: i === 0 ? 3 : 1.5,
+        dash: s.axis === "right" ? [6, 4] : undefined,
+        points: { show: true, size: i === 0 ? 6 : 4 },
+        value: function (u, v) { return v == null ? "—" : (s.axis === "right" ? right : left)(v); }
+      });
+    });
+    return { data: [xs].concat(spec.series.map(function (s) { return s.values; })), series: series };
+  }
+
   function draw(box) {
     var spec = JSON.parse(document.getElementById(box.dataset.chart).textContent);
     if (!window.uPlot || !spec.labels.length) return;
     box.innerHTML = "";
     var xs = spec.labels.map(function (_, i) { return i; });
-    var data = [xs].concat(spec.series.map(function (s) { return s.values; }));
+    var built = spec.kind === "stacked" ? stacked(spec, xs) : lines(spec, xs);
+    var data = built.data, series = built.series;
     var hasRight = spec.series.some(function (s) { return s.axis === "right"; });
-    var series = [{ label: "period", value: function (u, v) { return v == null ? "" : spec.labels[v]; } }];
-    spec.series.forEach(function (s, i) {
-      series.push({
-        label: s.label, scale: s.axis === "right" ? "r" : "y", spanGaps: true,
-        stroke: COLORS[i % COLORS.length], width: i === 0 ? 3 : 1.5,
-        dash: s.axis === "right" ? [6, 4] : undefined,
-        points: { show: true, size: i === 0 ? 6 : 4 },
-        value: function (u, v) { return v == null ? "—" : fmtLeft(v); }
-      });
-    });
     var axes = [
       { values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? spec.labels[t] || "" : ""; }); } },
-      { scale: "y", label: spec.left, values: function (u, t) { return t.map(fmtLeft); }, size: 60 }
+      { scale: "y", label: spec.left, values: function (u, t) { return t.map(formatter(spec.left_format)); }, size: 64 }
     ];
-    if (hasRight) axes.push({ scale: "r", side: 1, label: spec.right, grid: { show: false }, size: 60 });
+    if (hasRight) axes.push({ scale: "r", side: 1, label: spec.right, grid: { show: false }, size: 64, values: spec.right_format ? function (u, t) { return t.map(formatter(spec.right_format)); } : undefined });
     var width = Math.max(280, box.clientWidth || box.parentNode.clientWidth || 600);
+    var x = { time: false };
+    if (spec.kind === "stacked") x.range = function (u, min, max) { return [min - 0.5, max + 0.5]; };
     var opts = {
       width: width, height: width < 500 ? 240 : 300, series: series, axes: axes,
-      scales: { x: { time: false }, y: { auto: true }, r: { auto: true } },
+      scales: { x: x, y: spec.kind === "stacked" ? { range: function (u, min, max) { return [0, max * 1.05 || 1]; } } : { auto: true }, r: { auto: true } },
       legend: { live: true }
     };
     var u = new window.uPlot(opts, data, box);

@@ -1,0 +1,242 @@
+"""The team page's flow, SLO and strain sections, and the organisation page (flow and strain per
+org unit): shaped from the authorised views' JSON only. A suppressed figure stays ``None`` with its
+reason beside it (``hidden``); the templates show it as "hidden", never as 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipwise.governance.access import Principal
+from shipwise.services import views
+from shipwise.store.duckdb_store import Store
+
+WEB = "web"
+#: cycle-time phases, in the order a change goes through them (stacked bottom to top)
+PHASES = ("flow.coding_time", "flow.pickup_time", "flow.review_time", "flow.deploy_time")
+FLOW_TILES = ("flow.cycle_time", "flow.review_latency", "flow.work_in_progress",
+              "flow.open_pr_age", "flow.blocked_ratio")
+FLOW_TABLE = ("flow.cycle_time", *PHASES, "flow.review_latency", "flow.work_in_progress",
+              "flow.open_pr_age", "flow.blocked_ratio")
+STRAIN_TILES = ("strain.after_hours_pages", "strain.weekend_pages", "strain.sleep_hour_pages",
+                "strain.out_of_hours_share", "strain.incident_burden",
+                "strain.oncall_concentration", "strain.stalled_prs")
+PAGES = ("strain.after_hours_pages", "strain.weekend_pages", "strain.sleep_hour_pages")
+AGE_BUCKETS = (("lt_1d", "under 1 day"), ("1d_3d", "1–3 days"), ("3d_7d", "3–7 days"),
+               ("7d_14d", "7–14 days"), ("ge_14d", "14 days or more"))
+#: periods shown in the tables (every period is in the JSON twin)
+TABLE_PERIODS = 8
+ALERT_TEXT = {"ok": "no alert", "ticket": "ticket alert firing", "page": "page alert firing",
+              "unknown": "cannot be evaluated"}
+
+
+def _title(metric_id: str) -> str:
+    from shipwise.web.render import title
+
+    return title(metric_id)
+
+
+def why(row: dict[str, Any], metric_id: str) -> str | None:
+    """Why a row's figure is not shown: suppressed (too few people) or withheld (the charter's
+    audience does not include the role); None when it is shown."""
+    return ((row.get("suppressed") or {}).get(metric_id)
+            or (row.get("withheld") or {}).get(metric_id))
+
+
+def cell(row: dict[str, Any] | None, metric_id: str) -> dict[str, Any]:
+    """A figure of a row: value, and why it is hidden (None when shown)."""
+    if row is None:
+        return {"metric": metric_id, "value": None, "hidden": None}
+    return {"metric": metric_id, "value": row["metrics"].get(metric_id),
+            "hidden": why(row, metric_id)}
+
+
+def shown(row: dict[str, Any], metric_id: str, scale: Any = None) -> Any:
+    """A figure for a chart: None (a gap) when hidden."""
+    v = row["metrics"].get(metric_id)
+    if v is None or why(row, metric_id):
+        return None
+    return scale(v) if scale else v
+
+
+def _hours(v: Any) -> float | None:
+    return None if v is None else round(float(v) / 3600, 2)
+
+
+def series(label: str, metric: str, values: list[Any], axis: str = "left") -> dict[str, Any]:
+    return {"label": label, "metric": metric, "values": values, "axis": axis}
+
+
+def _table(rows: list[dict[str, Any]], ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"period": r["period"], "cells": [cell(r, m) for m in ids]}
+            for r in reversed(rows[-TABLE_PERIODS:])]
+
+
+def _hidden_note(rows: list[dict[str, Any]], ids: tuple[str, ...]) -> str | None:
+    n = sum(1 for r in rows if any(why(r, m) for m in ids))
+    return (f"Gaps are periods whose figures are hidden ({n} of {len(rows)}): too few people "
+            "to show them." if n else None)
+
+
+def flow_section(data: dict[str, Any]) -> dict[str, Any]:
+    """Tiles of the latest period, the phases as stacked bars, WIP and review latency, the age of
+    open pull requests, and a table of the latest periods."""
+    rows = data["rows"]
+    latest = rows[-1] if rows else None
+    labels = [r["period"] for r in rows]
+    phases = {
+        "id": "flow-phases-chart", "kind": "stacked", "labels": labels,
+        "title": "Cycle time by phase (medians, hours), per period",
+        "left": "hours", "right": "",
+        "series": [series(_title(m).replace(" (median)", ""), m,
+                          [shown(r, m, _hours) for r in rows]) for m in PHASES],
+        "note": _hidden_note(rows, PHASES),
+    }
+    wip = {
+        "id": "flow-wip-chart", "kind": "line", "gaps": True, "labels": labels,
+        "title": "Work in progress and review latency per period",
+        "left": "open pull requests (mean)", "right": "review latency (hours)",
+        "series": [
+            series("Work in progress", "flow.work_in_progress",
+                   [shown(r, "flow.work_in_progress") for r in rows]),
+            series("Review latency (median, hours)", "flow.review_latency",
+                   [shown(r, "flow.review_latency", _hours) for r in rows], "right"),
+        ],
+        "note": _hidden_note(rows, ("flow.work_in_progress", "flow.review_latency")),
+    }
+    age: dict[str, Any] = {"period": latest["period"] if latest else None, "buckets": [],
+                           "hidden": None}
+    if latest is not None:
+        dist = latest.get("open_pr_age_distribution")
+        if dist is None:
+            age["hidden"] = why(latest, "flow.open_pr_age") or "too few people"
+        else:
+            top = max(dist.values(), default=0) or 1
+            age["buckets"] = [{"key": k, "label": label, "count": dist.get(k, 0),
+                               "share": round(100 * dist.get(k, 0) / top)}
+                              for k, label in AGE_BUCKETS]
+    return {"period": latest["period"] if latest else None,
+            "tiles": [cell(latest, m) for m in FLOW_TILES] if latest else [],
+            "charts": [phases, wip] if rows else [], "open_pr_age": age,
+            "columns": list(FLOW_TABLE), "table": _table(rows, FLOW_TABLE),
+            "min_group_size": data["min_group_size"]}
+
+
+def strain_section(data: dict[str, Any]) -> dict[str, Any]:
+    rows = data["rows"]
+    latest = rows[-1] if rows else None
+    chart = {
+        "id": "strain-chart", "kind": "line", "gaps": True,
+        "labels": [r["period"] for r in rows],
+        "title": "Pages out of hours per period, and their share of all pages",
+        "left": "pages", "right": "share out of hours", "right_format": "pct",
+        "series": [series(_title(m), m, [shown(r, m) for r in rows]) for m in PAGES]
+        + [series(_title("strain.out_of_hours_share"), "strain.out_of_hours_share",
+                  [shown(r, "strain.out_of_hours_share") for r in rows], "right")],
+        "note": _hidden_note(rows, PAGES),
+    }
+    return {"period": latest["period"] if latest else None,
+            "tiles": [cell(latest, m) for m in STRAIN_TILES] if latest else [],
+            "charts": [chart] if rows else [], "columns": list(STRAIN_TILES),
+            "table": _table(rows, STRAIN_TILES), "min_group_size": data["min_group_size"]}
+
+
+def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
+    """Each SLO's status now, the team's release appetite, and attainment per period."""
+    slos = []
+    for s in data["status"]:
+        firing = [a for a in s["alerts"] if a["firing"]]
+        slos.append({
+            "slo": s["slo"], "service": s["service"], "objective": s["objective"],
+            "window_days": s["window_days"],
+            "attainment": cell(s, "slo.attainment"),
+            "budget_remaining": cell(s, "slo.error_budget_remaining"),
+            "burn_hidden": why(s, "slo.burn_rate"),
+            "burn": [{"window": b["window"], "rate": b["burn_rate"], "reason": b["reason"]}
+                     for b in s["burn"]],
+            "alert_state": s["alert_state"],
+            "alert_text": ALERT_TEXT.get(s["alert_state"], s["alert_state"]),
+            "firing": [f"{a['severity']}: {a['long_window']} and {a['short_window']} windows "
+                       f"above {a['factor']:g}×" for a in firing],
+            "appetite": cell(s, "slo.release_appetite"),
+        })
+    hist = data.get("history", {}).get("rows", [])
+    labels = sorted({r["period"] for r in hist})
+    by = {(r["slo"], r["period"]): r for r in hist}
+    names = sorted({r["slo"] for r in hist})
+    chart = {
+        "id": "slo-chart", "kind": "line", "gaps": True, "labels": labels,
+        "title": "SLO attainment per period", "left": "attainment", "right": "",
+        "left_format": "pct",
+        "series": [series(n, "slo.attainment",
+                          [shown(by[(n, p)], "slo.attainment") if (n, p) in by else None
+                           for p in labels]) for n in names],
+    }
+    return {"at": data.get("at"), "appetite": data.get("appetite", {}).get(team),
+            "slos": slos, "charts": [chart] if labels and names else []}
+
+
+def team_sections(store: Store, p: Principal, team_id: str, grain: str,
+                  settings: Any) -> dict[str, Any]:
+    """The three sections, each read through its authorised view (logged)."""
+    from shipwise.services.slo import slo_view
+
+    flow = views.team_diagnostics(store, p, "flow", team_id, grain=grain, settings=settings,
+                                  interface=WEB)
+    strain = views.team_diagnostics(store, p, "strain", team_id, grain=grain, settings=settings,
+                                    interface=WEB)
+    slo = slo_view(store, p, team_id, settings_slo=getattr(settings, "slo", None), grain=grain,
+                   interface=WEB)
+    return {"flow": flow_section(flow), "strain": strain_section(strain),
+            "slo": slo_section(slo, team_id),
+            "diagnostics": {"flow": flow, "strain": strain, "slo": slo}}
+
+
+# -- the organisation page ----------------------------------------------------------------------
+
+ORG_FLOW = ("flow.cycle_time", *PHASES, "flow.review_latency", "flow.work_in_progress",
+            "flow.blocked_ratio")
+ORG_STRAIN = STRAIN_TILES
+
+
+def _per_unit_chart(chart_id: str, title: str, axis: str, rows: list[dict[str, Any]],
+                    metric: str, scale: Any = None) -> dict[str, Any]:
+    labels = sorted({r["period"] for r in rows})
+    units = sorted({r["org_unit"] for r in rows})
+    by = {(r["org_unit"], r["period"]): r for r in rows}
+
+    def value(u: str, per: str) -> Any:
+        r = by.get((u, per))
+        return None if r is None else shown(r, metric, scale)
+
+    return {"id": chart_id, "kind": "line", "gaps": True, "labels": labels, "title": title,
+            "left": axis, "right": "", "left_format": "pct" if axis == "share" else None,
+            "series": [series(u, metric, [value(u, per) for per in labels]) for u in units]}
+
+
+def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]:
+    """Flow and strain per org unit (exec, admin): the latest period's table and trends."""
+    flow = views.org_diagnostics(store, p, "flow", grain=grain, settings=settings, interface=WEB)
+    strain = views.org_diagnostics(store, p, "strain", grain=grain, settings=settings,
+                                   interface=WEB)
+
+    def latest(rows: list[dict[str, Any]], ids: tuple[str, ...]) -> dict[str, Any]:
+        period = max((r["period"] for r in rows), default=None)
+        return {"period": period, "columns": list(ids),
+                "rows": [{"org_unit": r["org_unit"], "cells": [cell(r, m) for m in ids]}
+                         for r in rows if r["period"] == period]}
+
+    charts = []
+    if flow["rows"]:
+        charts.append(_per_unit_chart("org-cycle-chart", "Cycle time (median) per org unit",
+                                      "hours", flow["rows"], "flow.cycle_time", _hours))
+    if strain["rows"]:
+        charts.append(_per_unit_chart("org-strain-chart",
+                                      "Share of pages out of hours per org unit", "share",
+                                      strain["rows"], "strain.out_of_hours_share"))
+    from shipwise.server.api import charter_map
+
+    out = {"grain": grain, "min_group_size": flow["min_group_size"],
+           "flow": latest(flow["rows"], ORG_FLOW), "strain": latest(strain["rows"], ORG_STRAIN),
+           "charts": charts, "diagnostics": {"flow": flow, "strain": strain}}
+    out["charter"] = charter_map(out)
+    return out
