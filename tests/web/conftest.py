@@ -77,6 +77,29 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def _serve(settings: Settings) -> tuple[Any, Any, Any, int]:
+    """A server for ``scripts/screenshots.py``: (uvicorn server, its thread, socket, port); the
+    caller stops it (``server.should_exit = True``, join the thread, close the socket)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    return server, thread, sock, int(sock.getsockname()[1])
+
+
 def sign_in(page: Any, url: str, token: str) -> None:
     page.goto(url + "/signin")
     page.get_by_label("API token").fill(token)
