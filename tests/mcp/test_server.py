@@ -20,7 +20,8 @@ from shipwise.services.tokens import authenticate
 from tests.mcp.conftest import with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",
-         "get_investigation", "start_investigation"}
+         "get_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
+         "get_charter", "fairness_audit"}
 
 
 def call(settings: Settings, token: str | None, name: str, args: dict[str, Any] | None = None

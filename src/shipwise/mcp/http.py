@@ -114,7 +114,7 @@ def mount_mcp(app: FastAPI) -> None:
     async def lifespan(target: Any) -> AsyncIterator[Any]:
         async with inner(target) as app_state:
             server = build_server(state.store.session, request_principal_of,
-                                  starter=queue_on(state))
+                                  starter=queue_on(state), settings=state.settings)
             # Builds the session manager (one per run: it cannot be restarted). The Bearer token
             # is the only credential /mcp accepts, so a DNS-rebound page cannot use it; the
             # SDK's Host/Origin allow-list (loopback only) would break `serve --host 0.0.0.0`.

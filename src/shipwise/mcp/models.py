@@ -103,3 +103,71 @@ class InvestigationStarted(BaseModel):
     status: str | None = None
     root_cause: dict[str, Any] | None = None
     message: str
+
+
+class DiagnosticsResult(BaseModel):
+    """Flow or strain per period, of a team (``level`` team) or of every org unit (``org_unit``),
+    the same JSON as ``shipwise flow|strain --format json``, with the charter entry of every
+    metric id beside the numbers."""
+
+    family: str = Field(description="flow or strain")
+    grain: str
+    level: str = Field(description="team or org_unit")
+    since: str | None = None
+    until: str | None = None
+    min_group_size: int = Field(description="figures of fewer people than this are hidden")
+    rows: list[dict[str, Any]] = Field(
+        description="one per (team or org_unit, period): metrics by metric id (null when "
+                    "hidden), counts, suppressed {column: reason}; flow rows also carry the "
+                    "open pull requests' age distribution")
+    charter: dict[str, dict[str, Any]] = Field(
+        description="metric id -> its charter entry: definition, unit, what it may and may not "
+                    "inform, audience")
+
+
+class SloResult(BaseModel):
+    """A team's SLOs, as ``shipwise slo --team T --format json``: status at ``at``, history per
+    period, and the team's release appetite with its plain-language sentence."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: str | None = None
+    team: str | list[str] | None = None
+    windows: list[str] = Field(default_factory=list, description="burn-rate windows")
+    status: list[dict[str, Any]] = Field(
+        description="one per SLO: objective, window, attainment, error budget remaining, burn "
+                    "rates, alerts and alert_state (ok, ticket, page, unknown)")
+    appetite: dict[str, dict[str, Any]] = Field(
+        description="team -> release appetite (full, reduced, fixes only) with reasons and a "
+                    "sentence: a spent budget slows releases on purpose, it is not a "
+                    "productivity drop")
+    history: dict[str, Any] | None = None
+    charter: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class CharterResult(BaseModel):
+    """The metric charter: version, forbidden uses, and one metric's entry (``entry``) or every
+    entry with the retention periods and the validation problems (empty when sound)."""
+
+    version: int
+    forbidden_uses: list[str]
+    entry: dict[str, Any] | None = Field(default=None, description="the entry asked for")
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    retention: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    changes: dict[str, str] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list)
+
+
+class FairnessResult(BaseModel):
+    """The fairness audit (``shipwise fairness audit --format json``): findings first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    findings: list[dict[str, Any]] = Field(
+        description="severity (concern, watch, ok), text in plain language, what_to_do")
+    observations: dict[str, Any]
+    flags: list[dict[str, Any]]
+    correlations: dict[str, Any]
+    org_unit_variance: list[dict[str, Any]]
+    method: list[str]
+    charter: dict[str, dict[str, Any]] = Field(default_factory=dict)

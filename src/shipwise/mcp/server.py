@@ -26,16 +26,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from shipwise import __version__
+from shipwise.config import Settings
 from shipwise.errors import ShipwiseError
 from shipwise.governance.access import Principal
 from shipwise.mcp.models import (
+    CharterResult,
     CostResult,
+    DiagnosticsResult,
     DoraResult,
+    FairnessResult,
     Investigation,
     InvestigationList,
     InvestigationStarted,
     InvestigationSummary,
     MetricEntry,
+    SloResult,
     Team,
     TeamList,
 )
@@ -44,10 +49,12 @@ from shipwise.store.duckdb_store import Store
 
 INTERFACE = "mcp"
 INSTRUCTIONS = (
-    "shipwise: delivery health (DORA), cost to serve and incident investigations of an "
-    "engineering organisation. Start with list_teams; every number has a metric id that "
-    "explain_metric explains (its charter says what it may and may not inform). Metrics describe "
-    "teams and services, never individuals.")
+    "shipwise: delivery health (DORA), flow, SLOs and error budgets, strain, cost to serve and "
+    "incident investigations of an engineering organisation. Start with list_teams; every "
+    "number has a metric id that explain_metric and get_charter explain (its charter says what "
+    "it may and may not inform — never individual ratings, ranking, compensation or promotion). "
+    "Metrics describe teams, org units and services, never individuals; a figure of too few "
+    "people is null with its reason under `suppressed`: say it is hidden, never read it as 0.")
 
 StoreProvider = Callable[[], AbstractContextManager[Store]]
 PrincipalProvider = Callable[[Store, Context], Principal]
@@ -63,8 +70,9 @@ def tool_error(exc: ShipwiseError) -> ToolError:
 
 
 def build_server(store_provider: StoreProvider, principal_provider: PrincipalProvider, *,
-                 starter: Starter | None = None) -> MCPServer:
-    """The shipwise MCP server. Without ``starter``, ``start_investigation`` says it cannot."""
+                 starter: Starter | None = None, settings: Settings | None = None) -> MCPServer:
+    """The shipwise MCP server. Without ``starter``, ``start_investigation`` says it cannot;
+    ``settings`` give the minimum group size, working hours and SLO policy (defaults without)."""
     server: MCPServer = MCPServer("shipwise", title="shipwise", version=__version__,
                                   instructions=INSTRUCTIONS)
 
@@ -122,6 +130,92 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
             return found[0]
 
         return MetricEntry(**call(ctx, entry))
+
+    def charter_map(data: Any) -> dict[str, dict[str, Any]]:
+        from shipwise.server.api import charter_map as entries
+
+        return entries(data)
+
+    def diagnostics(ctx: Context, family: str, team: str | None, grain: str,
+                    since: date | None, until: date | None) -> DiagnosticsResult:
+        if team is None:
+            res = call(ctx, lambda s, p: views.org_diagnostics(
+                s, p, family, grain=grain, since=since, until=until, settings=settings,
+                interface=INTERFACE))
+        else:
+            res = call(ctx, lambda s, p: views.team_diagnostics(
+                s, p, family, team, grain=grain, since=since, until=until, settings=settings,
+                interface=INTERFACE))
+        return DiagnosticsResult(**res, charter=charter_map(res))
+
+    @server.tool(annotations=READ_ONLY)
+    def get_flow(ctx: Context, team: str | None = None, grain: str = "quarter",
+                 since: date | None = None, until: date | None = None) -> DiagnosticsResult:
+        """Flow of a team per period (grain: week, month or quarter): cycle time and its phases
+        (coding, pickup, review, deploy), review latency, work in progress, open pull requests
+        and their age, blocked time. Members and leads see their own team; leave team out for
+        every org unit (exec, admin). Hidden figures are null with the reason in `suppressed`."""
+        return diagnostics(ctx, "flow", team, grain, since, until)
+
+    @server.tool(annotations=READ_ONLY)
+    def get_strain(ctx: Context, team: str | None = None, grain: str = "quarter",
+                   since: date | None = None, until: date | None = None) -> DiagnosticsResult:
+        """Strain of a team per period: after-hours, weekend and sleep-hour pages, incident
+        hours per on-call person-week, on-call concentration, pull requests stalled on other
+        teams. Team or org-unit figures only, never a person; leave team out for every org unit
+        (exec, admin). Hidden figures are null with the reason in `suppressed`."""
+        return diagnostics(ctx, "strain", team, grain, since, until)
+
+    @server.tool(annotations=READ_ONLY)
+    def get_slo(ctx: Context, team: str, grain: str = "month",
+                at: str | None = None) -> SloResult:
+        """A team's SLOs: attainment, error budget remaining, burn rates and alert state at `at`
+        (ISO-8601; default the latest SLI interval), the history per period, and the team's
+        release appetite with a plain-language sentence. A reduced appetite is the error-budget
+        policy protecting users, not a drop in productivity."""
+        from shipwise.services.slo import slo_view
+
+        res = call(ctx, lambda s, p: slo_view(
+            s, p, team, settings_slo=settings.slo if settings else None, at=at, grain=grain,
+            interface=INTERFACE))
+        return SloResult(**res, charter=charter_map(res))
+
+    @server.tool(annotations=READ_ONLY)
+    def get_charter(ctx: Context, metric_id: str | None = None) -> CharterResult:
+        """The metric charter: its version, the uses no metric may ever inform, and one metric's
+        entry (metric_id, e.g. flow.cycle_time) or every entry with the retention periods of
+        person-level inputs and the charter's validation problems (empty when sound)."""
+        def read(s: Store, p: Principal) -> dict[str, Any]:
+            from shipwise.server.api import charter_view
+
+            return charter_view(s, p, metric_id, interface=INTERFACE)
+
+        res = call(ctx, read)
+        if metric_id is not None:
+            from shipwise.governance.charter import load_charter
+
+            charter = load_charter()
+            return CharterResult(version=charter.version, forbidden_uses=charter.forbidden_uses,
+                                 entry=res)
+        return CharterResult(version=res["version"], forbidden_uses=res["forbidden_uses"],
+                             metrics=res["metrics"], retention=res["retention"],
+                             changes={str(k): v for k, v in res["changes"].items()},
+                             problems=res["problems"])
+
+    @server.tool(annotations=READ_ONLY)
+    def fairness_audit(ctx: Context) -> FairnessResult:
+        """The fairness audit of shipwise's own flags about teams (exec, admin): findings in
+        plain language first (concern, watch, ok, each with what to do), then who each flag
+        falls on by team attribute, correlations with context, and variance between org
+        units."""
+        def read(s: Store, p: Principal) -> dict[str, Any]:
+            from shipwise.services.fairness import fairness_view
+
+            return fairness_view(s, p, settings or Settings.model_validate({}),
+                                 interface=INTERFACE)
+
+        res = call(ctx, read)
+        return FairnessResult(**res, charter=charter_map(res))
 
     @server.tool(annotations=READ_ONLY)
     def list_investigations(ctx: Context, limit: int = 20) -> InvestigationList:

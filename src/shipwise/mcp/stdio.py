@@ -31,7 +31,8 @@ def stdio_server(settings: Settings, token: str | None) -> MCPServer:
     def principal(store: Store, ctx: Context) -> Principal:
         return authenticate(store, token) if token else LOCAL_ADMIN
 
-    return build_server(lambda: open_store(settings), principal, starter=run_here(settings))
+    return build_server(lambda: open_store(settings), principal, starter=run_here(settings),
+                        settings=settings)
 
 
 def run_here(settings: Settings) -> Callable[[Principal, str, str, str], InvestigationStarted]:
