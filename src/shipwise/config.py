@@ -81,7 +81,7 @@ class RetentionSettings(BaseModel):
     """Overrides of the charter's retention periods (days) for person-level inputs; shorter only."""
 
     model_config = ConfigDict(extra="forbid")
-    periods: dict[str, int] = Field(default_factory=dict)
+    periods: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
 
 
 class FairnessSettings(BaseModel):

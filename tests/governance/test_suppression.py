@@ -66,3 +66,20 @@ def test_the_minimum_is_never_below_three() -> None:
 
     with pytest.raises(ValidationError):
         PrivacySettings(min_group_size=2)
+
+
+def test_time_is_a_total_too() -> None:
+    """A month is the quarter minus its other months: one hidden month hides another."""
+    parents = {"t@2025-07": ["t@2025-Q3"], "t@2025-08": ["t@2025-Q3"], "t@2025-09": ["t@2025-Q3"],
+               "t@2025-Q3": []}
+    people = {"t@2025-07": 6, "t@2025-08": 7, "t@2025-09": 2, "t@2025-Q3": 9}
+    assert suppressed_units(people, parents, 5) == {"t@2025-09": PRIMARY,
+                                                    "t@2025-07": COMPLEMENTARY}
+
+
+def test_an_empty_sibling_protects_nothing() -> None:
+    """Hiding a sibling known to be empty would not hide anything: the total goes instead."""
+    tree = {"ou": None, "a": "ou", "b": "ou"}
+    assert suppressed_units({"ou": 3, "a": 3, "b": 0}, tree, 5) == {"a": PRIMARY, "ou": PRIMARY}
+    assert suppressed_units({"ou": 6, "a": 3, "b": 0, "c": 3},
+                            {**tree, "c": "ou"}, 5) == {"a": PRIMARY, "c": PRIMARY}

@@ -102,6 +102,7 @@ HISTORY: list[dict[str, Any]] = [
     _page(5, "p4", "2025-07-06T03:00:00Z"),  # Sun 05:00: weekend and sleep
     _page(6, "p5", "2025-07-03T09:00:00Z"),  # Thu 11:00
     _page(7, "p1", "2025-07-03T12:00:00Z"),  # Thu 14:00
+    _page(20, "p2", "2025-07-05T09:00:00Z"),  # Sat 11:00: weekend (after the retention cut below)
     _page(8, "w2", "2025-07-02T10:00:00Z", "web"), _page(9, "w3", "2025-07-02T11:00:00Z", "web"),
     *[_page(10 + i, f"o{i}", "2025-07-02T12:00:00Z", "ops") for i in range(1, 7)],
     {"type": "incident", "id": "i1", "service": "pay-api", "severity": "sev2",
@@ -151,13 +152,13 @@ def test_strain_in_the_teams_time_zone(week: Settings) -> None:
     with open_store(week, read_only=True) as store:
         rows = _rows(store, *strain_sql(StrainQuery("week", "team", *W27, Hours())))
     p = rows["payments"]
-    assert p["pages"] == 7
+    assert p["pages"] == 8
     assert p["strain.after_hours_pages"] == 2
-    assert p["strain.weekend_pages"] == 2
+    assert p["strain.weekend_pages"] == 3
     assert p["strain.sleep_hour_pages"] == 2
-    assert p["strain.out_of_hours_share"] == pytest.approx(4 / 7)
+    assert p["strain.out_of_hours_share"] == pytest.approx(5 / 8)
     assert p["strain.incident_burden"] == pytest.approx(4 / 5)  # sev2 4 h / 5 person-weeks
-    assert p["strain.oncall_concentration"] == pytest.approx(3 / 7)  # busiest of five: 3 pages
+    assert p["strain.oncall_concentration"] == pytest.approx(3 / 8)  # busiest of five: 3 pages
     assert rows["web"]["strain.stalled_prs"] == 1  # pr6 waited 73 h in payments' repository
     assert p["strain.stalled_prs"] == 0
     # configurable hours: a 07:00–20:00 day turns the 19:30 page into a working-hours page
@@ -182,21 +183,41 @@ def test_small_groups_are_hidden_and_cannot_be_recovered_from_the_total(week: Se
     assert "cannot be worked out" in teams["payments"]["suppressed"]["strain.weekend_pages"]
     assert teams["payments"]["counts"]["pages"] is None
     assert teams["ops"]["counts"]["pages"] == 6 and not teams["ops"]["suppressed"]
-    assert eng["org_unit"] == "eng" and eng["counts"]["pages"] == 15
+    assert eng["org_unit"] == "eng" and eng["counts"]["pages"] == 16
     # stalled PRs come from one web author: hidden whatever the responders
     assert teams["web"]["metrics"]["strain.stalled_prs"] is None
 
 
-def test_flow_figures_of_enough_authors_are_shown(week: Settings) -> None:
+def test_each_flow_figure_is_judged_by_the_authors_behind_it(week: Settings) -> None:
+    from shipwise.config import PrivacySettings
+
+    three = week.model_copy(update={"privacy": PrivacySettings(min_group_size=3)})
     with open_store(week) as store:
         res = team_diagnostics(store, LOCAL_ADMIN, "flow", "payments", grain="week",
-                               since=W27[0], until=W27[1], settings=week)
+                               since=W27[0], until=W27[1], settings=three)
     (row,) = res["rows"]
-    assert not row["suppressed"]  # six distinct authors touched payments' pull requests
-    assert row["metrics"]["flow.cycle_time"] == 50 * H
+    m = row["metrics"]
+    assert m["flow.coding_time"] == 2 * H  # merged: p1, p2, p3
+    assert m["flow.review_latency"] == 2 * H  # first reviewed: p1, p2, p3, p5
+    assert m["flow.work_in_progress"] == 4.0  # open at the week end: p1, p4, p5, w1
     assert row["open_pr_age_distribution"] == {"lt_1d": 1, "1d_3d": 0, "3d_7d": 2, "7d_14d": 0,
                                                "ge_14d": 1}
+    assert m["flow.cycle_time"] is None and m["flow.deploy_time"] is None  # delivered: p1, p2
+    assert "fewer than 3 people" in row["suppressed"]["flow.cycle_time"]
+    assert row["counts"]["delivered_prs"] is None and row["counts"]["merged_prs"] == 3
+    assert m["flow.blocked_ratio"] == pytest.approx(0.2)  # tickets name no one
     assert "people" not in row and "responders" not in row["counts"]
+
+
+def test_dates_are_whole_periods_so_requests_cannot_be_subtracted(week: Settings) -> None:
+    """A period's figure is the same whatever dates were asked for."""
+    with open_store(week) as store:
+        full = team_diagnostics(store, LOCAL_ADMIN, "strain", "ops", grain="week",
+                                since=W27[0], until=W27[1], settings=week)
+        part = team_diagnostics(store, LOCAL_ADMIN, "strain", "ops", grain="week",
+                                since=date(2025, 7, 2), until=date(2025, 7, 2), settings=week)
+    assert part["since"] == "2025-06-30" and part["until"] == "2025-07-06"
+    assert part["rows"] == full["rows"]
 
 
 def test_reads_are_authorised_and_audited_as_people_derived(week: Settings) -> None:
@@ -231,7 +252,7 @@ def test_retention_purges_people_and_keeps_every_aggregate(week: Settings, tmp_p
     with open_store(week) as store:
         before = figures(store)
         dry = run(store, plan, dry_run=True)
-        assert store.con.execute("SELECT count(*) FROM page").fetchone() == (15,)
+        assert store.con.execute("SELECT count(*) FROM page").fetchone() == (16,)
         rep = run(store, plan)
         assert rep["records"] == dry["records"]
         removed = {r["record_type"]: r["rows"] for r in rep["records"]}
@@ -267,3 +288,25 @@ def test_settings_may_shorten_retention_never_lengthen_it() -> None:
         cutoffs(load_charter(), {"page": 10_000}, datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(ConfigError, match="no retention rule"):
         cutoffs(load_charter(), {"deployment": 10}, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_charter_audience_is_enforced(week: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Narrow an audience in the charter and every view withholds the metric from other roles."""
+    from shipwise.config import PrivacySettings
+    from shipwise.governance import charter as charter_mod
+
+    week = week.model_copy(update={"privacy": PrivacySettings(min_group_size=3)})
+    real = charter_mod.load_charter()
+    entry = real.entries["flow.coding_time"].model_copy(update={"audience": ["admin"]})
+    narrowed = real.model_copy(update={"entries": {**real.entries, "flow.coding_time": entry}})
+    monkeypatch.setattr(charter_mod, "load_charter", lambda: narrowed)
+    lead = Principal("lead", "payments", "tok2", "lee")
+    with open_store(week) as store:
+        as_lead = team_diagnostics(store, lead, "flow", "payments", grain="week",
+                                   since=W27[0], until=W27[1], settings=week)["rows"][0]
+        as_admin = team_diagnostics(store, LOCAL_ADMIN, "flow", "payments", grain="week",
+                                    since=W27[0], until=W27[1], settings=week)["rows"][0]
+    assert as_lead["metrics"]["flow.coding_time"] is None
+    assert "not for the lead role" in as_lead["withheld"]["flow.coding_time"]
+    assert as_lead["metrics"]["flow.pickup_time"] == 2 * H  # the rest of the view is served
+    assert as_admin["metrics"]["flow.coding_time"] == 2 * H

@@ -44,8 +44,7 @@ FACTS: dict[str, tuple[str, str, str]] = {
     "strain_page_fact": ('"at"', "person", "page"),
 }
 #: people source -> the record type whose cut-off freezes its counts
-SOURCE_TYPE = {"flow.authors": "pull_request", "strain.responders": "page",
-               "strain.stalled_authors": "pull_request"}
+SOURCE_TYPE = {s: ("page" if s == "strain.responders" else "pull_request") for s in SOURCES}
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,8 @@ class Cutoff:
     record_type: str
     rule: RetentionRule
     cutoff: datetime
+    #: the period applied (the charter's, or a shorter one from the settings)
+    days: int = 0
 
 
 def cutoffs(charter: Charter, overrides: dict[str, int], as_of: datetime) -> list[Cutoff]:
@@ -69,7 +70,7 @@ def cutoffs(charter: Charter, overrides: dict[str, int], as_of: datetime) -> lis
                 hint="settings may shorten a retention period, never lengthen it")
     for name, rule in sorted(charter.retention.items()):
         days = overrides.get(name, rule.days)
-        out.append(Cutoff(name, rule, (as_of - timedelta(days=days)).replace(tzinfo=None)))
+        out.append(Cutoff(name, rule, (as_of - timedelta(days=days)).replace(tzinfo=None), days))
     return out
 
 
@@ -120,6 +121,29 @@ def _freeze_counts(store: Store, source: str, cutoff: datetime) -> int:
     return n
 
 
+def _freeze_strain(store: Store, cutoff: datetime) -> int:
+    """Freeze the people-counting strain figures of the periods the cut-off falls inside."""
+    from shipwise.metrics.strain import StrainQuery, strain_sql
+
+    n = 0
+    for grain in ("week", "month", "quarter"):
+        row = store.con.execute(
+            f"SELECT min(day), max(day) FROM calendar WHERE {grain} = "
+            f"(SELECT {grain} FROM calendar WHERE day = CAST(? AS DATE))", [cutoff]).fetchone()
+        if not row or row[0] is None or (row[0] == cutoff.date() and cutoff.time() == datetime.min.time()):
+            continue  # the cut-off is a period boundary: no period straddles it
+        for level in ("team", "org_unit"):
+            sql, params = strain_sql(StrainQuery(grain, level, row[0], row[1]))
+            before = store.con.execute("SELECT count(*) FROM strain_frozen").fetchone()
+            store.con.execute(
+                f"""INSERT OR IGNORE INTO strain_frozen
+                SELECT ?, ?, period, entity, oncall_person_weeks, busiest_fifth_share FROM ({sql})""",
+                [level, grain, *params])
+            after = store.con.execute("SELECT count(*) FROM strain_frozen").fetchone()
+            n += int(after[0] if after else 0) - int(before[0] if before else 0)
+    return n
+
+
 def _tokenise(store: Store, table: str, cutoff: datetime) -> int:
     col, person, _ = FACTS[table]
     key = secrets.token_hex(16)  # never stored: the tokens cannot be linked back
@@ -139,8 +163,10 @@ def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[st
     with store.transaction():
         facts.ensure_fresh(store)
         for source, rtype in SOURCE_TYPE.items():
-            if rtype in by_type and source in SOURCES:
+            if rtype in by_type:
                 report["frozen_people_counts"] += _freeze_counts(store, source, by_type[rtype].cutoff)
+        if "page" in by_type:
+            report["frozen_strain_figures"] = _freeze_strain(store, by_type["page"].cutoff)
         for table, (_, _, rtype) in FACTS.items():
             if rtype not in by_type:
                 continue
@@ -153,7 +179,7 @@ def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[st
         for c in plan:
             action, n = _purge_records(store, c)
             report["records"].append({"record_type": c.record_type, "before": c.cutoff.isoformat(),
-                                      "days": (run_at.replace(tzinfo=None) - c.cutoff).days,
+                                      "days": c.days,
                                       "action": action, "rows": n})
             store.con.execute("INSERT INTO retention_run VALUES (?, ?, ?, ?, ?)",
                               [run_at, c.record_type, c.cutoff, action, n])
@@ -187,7 +213,8 @@ def reapply(store: Store) -> int:
     from shipwise.governance.charter import load_charter
 
     charter = load_charter()
-    plan = [Cutoff(str(t), charter.retention[str(t)], c) for t, c in rows if str(t) in charter.retention]
+    plan = [Cutoff(str(t), charter.retention[str(t)], c, charter.retention[str(t)].days)
+            for t, c in rows if str(t) in charter.retention]
     n = 0
     with store.transaction():
         for c in plan:

@@ -1,36 +1,40 @@
 """Small-group suppression of people-derived figures, with complementary suppression.
 
 A figure computed from fewer than ``k`` people (default 5, never below 3) says too much about
-each of them: it is hidden (*primary* suppression). Hiding it is not enough when a parent total
-is shown — the team's figure would be the org unit's minus its visible siblings — so under every
-visible parent with exactly one hidden child, the next smallest sibling is hidden too
-(*complementary* suppression), and a parent whose only child is hidden is hidden itself. This
-repeats until nothing changes. It runs once per period and people source over the whole
-organisation, whoever is asking, so the same figure is hidden on every interface.
+each of them: it is hidden (*primary* suppression). Hiding it is not enough when a total is
+shown — the team's figure would be the org unit's minus its visible siblings, a month's the
+quarter's minus the other months — so under every visible total with exactly one hidden part,
+the smallest non-empty visible part is hidden too (*complementary* suppression), and a total
+whose other parts are all empty is hidden itself. This repeats until nothing changes. Totals
+are both the org hierarchy (team → org unit → parent unit) and time (week and month → quarter);
+the decision is made once per people source over the whole organisation and every period,
+whoever is asking, so the same figure is hidden on every interface.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 PRIMARY = "primary"
 COMPLEMENTARY = "complementary"
 
 
-def suppressed_units(people: Mapping[str, int], parent: Mapping[str, str | None],
-                     k: int) -> dict[str, str]:
+def suppressed_units(people: Mapping[str, int],
+                     parent: Mapping[str, str | Iterable[str] | None], k: int) -> dict[str, str]:
     """Which units to hide, and why (``primary`` or ``complementary``).
 
     ``people``: distinct people behind each unit's figure (a unit absent or with 0 people
-    describes nobody and is never a primary); ``parent``: each unit's parent (None at the root).
+    describes nobody and is never a primary); ``parent``: each unit's parent, or parents — a
+    figure can sit under an org-unit total and under a longer period's total at once.
     """
     if k < 3:
         raise ValueError("the minimum group size is never below 3")
     hidden = {u: PRIMARY for u, n in people.items() if 0 < n < k}
     children: dict[str, list[str]] = {}
     for unit, up in parent.items():
-        if up is not None:
-            children.setdefault(up, []).append(unit)
+        ups = [] if up is None else [up] if isinstance(up, str) else list(up)
+        for p in ups:
+            children.setdefault(p, []).append(unit)
     changed = True
     while changed:
         changed = False
@@ -40,11 +44,13 @@ def suppressed_units(people: Mapping[str, int], parent: Mapping[str, str | None]
             hidden_kids = [c for c in kids if c in hidden]
             if len(hidden_kids) != 1:
                 continue
-            visible = [c for c in kids if c not in hidden]
+            # hide the smallest sibling that has something to hide: an empty one is known to be
+            # empty, so hiding it would protect nothing
+            visible = [c for c in kids if c not in hidden and people.get(c, 0) > 0]
             if visible:
                 pick = min(visible, key=lambda c: (people.get(c, 0), c))
                 hidden[pick] = COMPLEMENTARY
-            else:
+            else:  # the total is the hidden child's own figure
                 hidden[up] = COMPLEMENTARY
             changed = True
     return hidden

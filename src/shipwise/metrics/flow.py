@@ -101,8 +101,9 @@ f AS (
 ),
 data_end AS (
   SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
-                      coalesce(ended_at, created_at), coalesce(delivered_at, created_at))) AS t
-  FROM f
+                      coalesce(merged_at, created_at), coalesce(closed_at, created_at),
+                      coalesce(delivered_at, created_at))) AS t
+  FROM flow_pr_fact
 ),
 merged AS (
   SELECT f.entity, cal.period, count(*) AS merged_prs,

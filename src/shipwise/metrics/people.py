@@ -14,24 +14,30 @@ import duckdb
 from shipwise.metrics.hierarchy import calendar_cte, entity_map_cte, with_clause
 
 _WEEK_END = "CAST(cal.day + INTERVAL 1 DAY AS TIMESTAMP)"
+_ENDED = ("CASE WHEN x.merged_at IS NULL THEN x.closed_at WHEN x.closed_at IS NULL THEN x.merged_at "
+          "ELSE least(x.merged_at, x.closed_at) END")
 
-#: source -> SELECT of (entity, period, person) over ``cal`` and ``emap``
-_TOUCH: dict[str, str] = {
-    # pull requests merged, delivered, first reviewed in the period, or open at a week end of it
-    "flow.authors": f"""
-f AS (SELECT m.entity, x.* FROM flow_pr_fact x JOIN emap m ON m.team = x.team
+
+def _flow_touch(join: str) -> str:
+    return f"""
+f AS (SELECT m.entity, x.*, {_ENDED} AS ended_at FROM flow_pr_fact x JOIN emap m ON m.team = x.team
       WHERE x.author IS NOT NULL),
-touch AS (
-  SELECT f.entity, cal.period, f.author AS person FROM f JOIN cal ON cal.day = CAST(f.merged_at AS DATE)
-  UNION ALL
-  SELECT f.entity, cal.period, f.author FROM f JOIN cal ON cal.day = CAST(f.delivered_at AS DATE)
-  UNION ALL
-  SELECT f.entity, cal.period, f.author FROM f JOIN cal ON cal.day = CAST(f.first_review_at AS DATE)
-  UNION ALL
-  SELECT f.entity, cal.period, f.author FROM f JOIN cal
-    ON cal.weekday = 7 AND f.created_at < {_WEEK_END}
-   AND coalesce(f.merged_at, f.closed_at, TIMESTAMP '9999-12-31') >= {_WEEK_END}
-)""",
+touch AS (SELECT f.entity, cal.period, f.author AS person FROM f JOIN cal ON {join})"""
+
+
+#: source -> CTEs ending in ``touch(entity, period, person)`` over ``cal`` and ``emap``. Each
+#: flow figure's group is the authors of exactly the pull requests it is computed from.
+_TOUCH: dict[str, str] = {
+    "flow.merged": _flow_touch("cal.day = CAST(f.merged_at AS DATE)"),
+    "flow.delivered": _flow_touch("cal.day = CAST(f.delivered_at AS DATE)"),
+    "flow.reviewed": _flow_touch("cal.day = CAST(f.first_review_at AS DATE)"),
+    # open at a week end of the period that the data reaches (as flow.work_in_progress)
+    "flow.open": _flow_touch(
+        f"cal.weekday = 7 AND f.created_at < {_WEEK_END} "
+        f"AND (f.ended_at IS NULL OR f.ended_at >= {_WEEK_END}) "
+        f"AND {_WEEK_END} <= (SELECT max(greatest(created_at, coalesce(first_review_at, created_at), "
+        "coalesce(merged_at, created_at), coalesce(closed_at, created_at), "
+        "coalesce(delivered_at, created_at))) FROM flow_pr_fact)"),
     "strain.responders": """
 touch AS (
   SELECT m.entity, cal.period, x.person FROM strain_page_fact x JOIN emap m ON m.team = x.team

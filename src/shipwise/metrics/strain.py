@@ -1,4 +1,5 @@
-"""Strain signals v1: the load a team's people carry, at team level only, as set-based SQL.
+"""Strain signals v1: the load a team's people carry, per team (and per org unit, for the
+organisation's view) — never per person — as set-based SQL.
 
 Definitions (the contract; docs/metrics/strain.*.md explain each):
 
@@ -11,10 +12,12 @@ Definitions (the contract; docs/metrics/strain.*.md explain each):
   period (clipped to it; open incidents run to the end of the data), per on-call person-week
   (distinct responder × ISO week pairs with at least one page in the period).
 - On-call concentration: the share of the period's pages carried by the busiest fifth of its
-  responders (rounded up, at least one): 0.2 means evenly spread, 1.0 means one fifth carries all.
+  responders (rounded up, at least one): ⌈n/5⌉/n when evenly spread (0.2 for 5, 10… responders),
+  1.0 when they carry all.
   A distribution figure: it names no one, and no query returns a responder's own count.
 - Stalled pull requests: pull requests the team's people opened in the period in another team's
-  repository that waited longer than the threshold for a first review (or are still waiting).
+  repository that waited longer than the threshold for a first review (or are still waiting);
+  one merged or closed without a review stopped waiting then.
 """
 
 from __future__ import annotations
@@ -138,10 +141,15 @@ inc AS (
   WHERE i.human_actioned AND i.severity IN ('sev1', 'sev2', 'sev3')
   GROUP BY m.entity, p.period
 ),
-pr_end AS (SELECT max(greatest(created_at, coalesce(first_review_at, created_at))) AS t FROM flow_pr_fact),
+pr_end AS (
+  SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
+                      coalesce(merged_at, created_at), coalesce(closed_at, created_at))) AS t
+  FROM flow_pr_fact
+),
 stalled AS (
   SELECT m.entity, cal.period, count(*) AS cross_team_prs,
-         sum(CASE WHEN date_diff('second', x.created_at, coalesce(x.first_review_at, e.t)) > ?
+         sum(CASE WHEN date_diff('second', x.created_at,
+                                 coalesce(x.first_review_at, x.merged_at, x.closed_at, e.t)) > ?
                   THEN 1 ELSE 0 END) AS stalled_prs
   FROM flow_pr_fact x JOIN emap m ON m.team = x.author_team CROSS JOIN pr_end e
   JOIN cal ON cal.day = CAST(x.created_at AS DATE)
@@ -155,9 +163,9 @@ agg AS (
          coalesce(pages.weekend_pages, 0) AS weekend_pages,
          coalesce(pages.sleep_hour_pages, 0) AS sleep_hour_pages,
          coalesce(inc.incident_hours, 0) AS incident_hours,
-         coalesce(pages.oncall_person_weeks, 0) AS oncall_person_weeks,
+         coalesce(z.oncall_person_weeks, pages.oncall_person_weeks, 0) AS oncall_person_weeks,
          coalesce(pages.responders, 0) AS responders,
-         concentration.busiest_fifth_share,
+         coalesce(z.busiest_fifth_share, concentration.busiest_fifth_share) AS busiest_fifth_share,
          coalesce(stalled.cross_team_prs, 0) AS cross_team_prs,
          coalesce(stalled.stalled_prs, 0) AS stalled_prs
   FROM entities e CROSS JOIN periods p
@@ -165,6 +173,8 @@ agg AS (
   LEFT JOIN inc ON inc.entity = e.entity AND inc.period = p.period
   LEFT JOIN concentration ON concentration.entity = e.entity AND concentration.period = p.period
   LEFT JOIN stalled ON stalled.entity = e.entity AND stalled.period = p.period
+  LEFT JOIN strain_frozen z ON z.level = '{q.level}' AND z.grain = '{q.grain}'
+   AND z.entity = e.entity AND z.period = p.period
 )
 SELECT entity, period, period_start, {", ".join(COLUMNS)}, {metric_cols}
 FROM agg ORDER BY entity, period_start

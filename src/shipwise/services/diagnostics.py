@@ -21,18 +21,37 @@ from shipwise.store.duckdb_store import Store
 
 FAMILIES = ("flow", "strain")
 
+_MERGED = ("coding_time", "pickup_time", "review_time")
+_DELIVERED = ("deploy_time", "cycle_time")
+
+
+def _flow_source(mid: str) -> str | None:
+    name = mid.removeprefix("flow.").removesuffix("_p90")
+    if name in _MERGED:
+        return "flow.merged"
+    if name in _DELIVERED:
+        return "flow.delivered"
+    if name == "review_latency":
+        return "flow.reviewed"
+    if name in ("open_pr_age", "work_in_progress"):
+        return "flow.open"
+    return None  # ticket figures: no person behind them
+
+
 #: metric id -> the people source its group is counted from (None: not people-derived)
 SOURCE: dict[str, str | None] = {
-    **{m.id: ("flow.authors" if m.people_derived else None) for m in registry.family("flow")},
+    **{m.id: _flow_source(m.id) for m in registry.family("flow")},
     **{m.id: "strain.responders" for m in registry.family("strain")},
     "strain.stalled_prs": "strain.stalled_authors",
 }
 #: count columns shown beside the metrics, and the people source of each
 COUNTS: dict[str, dict[str, str | None]] = {
     "flow": {
-        **{c: "flow.authors" for c in flow.ADDITIVE},
-        "week_ends": None,
-        **{c: None for c in ("tickets_done", "tickets_blocked")},
+        "merged_prs": "flow.merged", "merged_without_review": "flow.merged",
+        "delivered_prs": "flow.delivered", "reviewed_prs": "flow.reviewed",
+        **{c: "flow.open" for c in ("open_prs", "open_lt_1d", "open_1d_3d", "open_3d_7d",
+                                    "open_7d_14d", "open_ge_14d")},
+        "week_ends": None, "tickets_done": None, "tickets_blocked": None,
     },
     "strain": {
         "pages": "strain.responders", "incident_hours": "strain.responders",
@@ -52,10 +71,36 @@ class DiagnosticRequest:
 
 
 def _span(store: Store, family: str) -> tuple[date | None, date | None]:
-    col = {"flow": ("flow_pr_fact", "created_at"), "strain": ("strain_page_fact", '"at"')}[family]
-    row = store.con.execute(f"SELECT CAST(min({col[1]}) AS DATE), CAST(max({col[1]}) AS DATE) "
-                            f"FROM {col[0]}").fetchone()
+    """First and last day of the family's data (pull requests and tickets for flow)."""
+    parts = {"flow": [("flow_pr_fact", "created_at"), ("ticket_status", '"at"')],
+             "strain": [("strain_page_fact", '"at"')]}[family]
+    sql = " UNION ALL ".join(f"SELECT min({c}) AS lo, max({c}) AS hi FROM {t}" for t, c in parts)
+    row = store.con.execute(f"SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM ({sql})"
+                            ).fetchone()
     return (row[0], row[1]) if row else (None, None)
+
+
+def _snap(store: Store, grain: str, since: date, until: date) -> tuple[date, date]:
+    """Whole periods only: a figure of a period is the same whichever dates were asked for, so
+    two overlapping requests can never be subtracted to reveal a part of a period."""
+    row = store.con.execute(
+        f"SELECT (SELECT min(day) FROM calendar WHERE {grain} = "
+        f"(SELECT {grain} FROM calendar WHERE day = ?)), "
+        f"(SELECT max(day) FROM calendar WHERE {grain} = "
+        f"(SELECT {grain} FROM calendar WHERE day = ?))", [since, until]).fetchone()
+    if not row or row[0] is None or row[1] is None:
+        raise InputError("dates outside the calendar (2000–2040)")
+    return row[0], row[1]
+
+
+def _quarter_of(grain: str, period: str, period_start: date) -> str | None:
+    """The quarter a week (by its Thursday) or a month belongs to; None for a quarter."""
+    if grain == "quarter":
+        return None
+    from datetime import timedelta
+
+    d = period_start + timedelta(days=3) if grain == "week" else period_start
+    return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
 
 
 def _hierarchy(store: Store) -> dict[str, str | None]:
@@ -95,6 +140,42 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
+def _suppression(store: Store, req: DiagnosticRequest, since: date, until: date,
+                 k: int) -> dict[str, dict[str, str]]:
+    """source -> hidden node -> why, over every team and org unit, for the requested grain and
+    the quarters that contain its periods (node = ``team:payments@month:2025-07``)."""
+    parent = _hierarchy(store)
+    grains = [req.grain] if req.grain == "quarter" else [req.grain, "quarter"]
+    q_since, q_until = _snap(store, "quarter", since, until)
+    sources = sorted({s for s in SOURCE.values() if s and s.startswith(req.family + ".")})
+    starts: dict[tuple[str, str], date] = {}
+    for grain in grains:
+        for p, ps in store.con.execute(
+                f"SELECT {grain}, min(day) FROM calendar WHERE day BETWEEN ? AND ? GROUP BY 1",
+                [q_since, q_until]).fetchall():
+            starts[(grain, str(p))] = ps
+    out: dict[str, dict[str, str]] = {}
+    for src in sources:
+        people: dict[str, int] = {}
+        parents: dict[str, list[str]] = {}
+        for grain in grains:
+            lo, hi = (since, until) if grain == req.grain else (q_since, q_until)
+            for lvl in ("team", "org_unit"):
+                prefix = "team:" if lvl == "team" else "ou:"
+                for (e, p), n in people_counts(store.con, src, grain, lvl, lo, hi).items():
+                    people[f"{prefix}{e}@{grain}:{p}"] = n
+        for unit, up in parent.items():
+            for (grain, period), ps in starts.items():
+                node = f"{unit}@{grain}:{period}"
+                ups = [f"{up}@{grain}:{period}"] if up else []
+                quarter = _quarter_of(grain, period, ps)
+                if quarter is not None:
+                    ups.append(f"{unit}@quarter:{quarter}")
+                parents[node] = ups
+        out[src] = suppressed_units(people, parents, k)
+    return out
+
+
 def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int = 5,
                     hours: strain.Hours | None = None) -> dict[str, Any]:
     """The family's rows for the request, suppressed; JSON-ready."""
@@ -108,34 +189,25 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     if since is None or until is None:
         return out
     hours = hours or strain.Hours()
-    by_level = {lvl: _compute(store, req.family, req.grain, lvl, since, until, hours)
-                for lvl in ("team", "org_unit")}
-    sources = sorted({s for s in SOURCE.values() if s and s.startswith(req.family + ".")})
-    people = {(src, lvl): people_counts(store.con, src, req.grain, lvl, since, until)
-              for src in sources for lvl in ("team", "org_unit")}
-    parent = _hierarchy(store)
-    periods = sorted({r["period"] for rows in by_level.values() for r in rows})
-    hidden: dict[tuple[str, str], dict[str, str]] = {}  # (source, period) -> unit -> why
-    for src in sources:
-        for period in periods:
-            n = {("team:" if lvl == "team" else "ou:") + e: c
-                 for lvl in ("team", "org_unit")
-                 for (e, p), c in people[(src, lvl)].items() if p == period}
-            hidden[(src, period)] = suppressed_units(n, parent, min_group_size)
+    since, until = _snap(store, req.grain, since, until)
+    out["since"], out["until"] = since.isoformat(), until.isoformat()
+    rows = _compute(store, req.family, req.grain, req.level, since, until, hours)
+    hidden = _suppression(store, req, since, until, min_group_size)
     prefix = "team:" if req.level == "team" else "ou:"
     key = "team" if req.level == "team" else "org_unit"
     ids = [m.id for m in registry.family(req.family)]
     counts = COUNTS[req.family]
     wanted = set(req.entities)
-    for r in by_level[req.level]:
+    for r in rows:
         if wanted and r["entity"] not in wanted:
             continue
         unit = prefix + str(r["entity"])
         why: dict[str, str] = {}
         cols: list[tuple[str, str | None]] = [*((i, SOURCE[i]) for i in ids), *counts.items()]
+        node = f"{unit}@{req.grain}:{r['period']}"
         for col, source in cols:
-            if source is not None and unit in hidden[(source, r["period"])]:
-                why[col] = reason(hidden[(source, r["period"])][unit], min_group_size)
+            if source is not None and node in hidden[source]:
+                why[col] = reason(hidden[source][node], min_group_size)
         row: dict[str, Any] = {
             key: r["entity"], "period": r["period"],
             "period_start": r["period_start"].isoformat(),
@@ -145,7 +217,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
         }
         if req.family == "flow":
             dist = ("open_lt_1d", "open_1d_3d", "open_3d_7d", "open_7d_14d", "open_ge_14d")
-            hide = unit in hidden.get(("flow.authors", r["period"]), {})
+            hide = node in hidden["flow.open"]
             row["open_pr_age_distribution"] = None if hide else {c[5:]: r[c] for c in dist}
         out["rows"].append(row)
     return out

@@ -215,7 +215,7 @@ def slo_views(store: Store, principal: Principal, teams: Sequence[str], *,
     """:func:`slo_view` for several teams at once (e.g. every team an admin may see): each team
     is authorised and logged on its own — any refusal refuses the whole read — then the figures
     are computed in one query. ``team`` in the result is the list of teams."""
-    from shipwise.services.views import authorize
+    from shipwise.services.views import audience, authorize
 
     if not teams:
         raise InputError("no team given", hint="name a team, e.g. --team payments")
@@ -227,5 +227,5 @@ def slo_views(store: Store, principal: Principal, teams: Sequence[str], *,
         for team in teams:
             authorize(store, principal, "team.diagnostic", f"team:{team}:slo", team, interface)
     selected: str | list[str] = teams[0] if len(teams) == 1 else list(teams)
-    return slo_rows(store, settings_slo, team=selected, at=at, grain=grain, since=since,
-                    until=until, history=history)
+    return audience(slo_rows(store, settings_slo, team=selected, at=at, grain=grain, since=since,
+                             until=until, history=history), principal)

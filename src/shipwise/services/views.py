@@ -67,6 +67,30 @@ def authorize(store: Store, principal: Principal, action: str, subject: str | No
         raise ForbiddenError(f"not allowed: {action}")  # pragma: no cover - require raised
 
 
+def audience(result: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """Enforce the charter's audience on a result's rows: a metric whose charter entry does not
+    name the principal's role is withheld (None, with the reason under ``withheld``) — so
+    narrowing an audience in the charter narrows what every interface serves."""
+    from shipwise.governance.charter import load_charter
+
+    charter = load_charter()
+    history = result.get("history")
+    rows = [*result.get("rows", []), *result.get("status", []),
+            *(history.get("rows", []) if isinstance(history, dict) else [])]
+    for row in rows:
+        metrics = row.get("metrics")
+        if not isinstance(metrics, dict):
+            continue
+        for mid in list(metrics):
+            entry = charter.entries.get(mid)
+            if entry is not None and principal.role not in entry.audience:
+                metrics[mid] = None
+                row.setdefault("withheld", {})[mid] = (
+                    f"not for the {principal.role} role (charter v{charter.version} audience: "
+                    f"{', '.join(entry.audience)})")
+    return result
+
+
 def whoami(principal: Principal) -> dict[str, Any]:
     from shipwise.governance.access import POLICY
 
@@ -114,7 +138,7 @@ def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "qu
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:dora", team, interface)
     req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
-    return dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req)))
+    return audience(dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req))), principal)
 
 
 def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
@@ -124,7 +148,8 @@ def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "qu
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:cost", team, interface)
     req = CostRequest(grain=grain, baseline=baseline, team=(team,), since=since, until=until)
-    return dict(_memo(store, "cost", (req, repr(tension)), lambda: cost_rows(store, req, tension)))
+    return audience(dict(_memo(store, "cost", (req, repr(tension)),
+                               lambda: cost_rows(store, req, tension))), principal)
 
 
 def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", baseline: str = "yoy",
@@ -134,7 +159,8 @@ def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", base
 
     authorize(store, principal, "org.cost", "org:cost", None, interface)
     req = CostRequest(grain=grain, baseline=baseline, since=since, until=until)
-    return dict(_memo(store, "cost", (req, repr(tension)), lambda: cost_rows(store, req, tension)))
+    return audience(dict(_memo(store, "cost", (req, repr(tension)),
+                               lambda: cost_rows(store, req, tension))), principal)
 
 
 def investigations(store: Store, principal: Principal, *, limit: int = 50,
@@ -196,7 +222,7 @@ def dora_request(store: Store, principal: Principal, req: Any, *,
         req, teams = replace(req, team=(principal.team,)), [principal.team]
     for team in teams or [None]:
         authorize(store, principal, "team.diagnostic", f"team:{team or '*'}:dora", team, interface)
-    return dora_rows(store, req)
+    return audience(dora_rows(store, req), principal)
 
 
 def cost_request(store: Store, principal: Principal, req: Any, tension: Any = None, *,
@@ -212,7 +238,7 @@ def cost_request(store: Store, principal: Principal, req: Any, tension: Any = No
             authorize(store, principal, "team.diagnostic", f"team:{team}:cost", team, interface)
     else:
         authorize(store, principal, "org.cost", "org:cost:" + ",".join(req.team), None, interface)
-    return cost_rows(store, req, tension)
+    return audience(cost_rows(store, req, tension), principal)
 
 
 def alarms(store: Store, principal: Principal, settings: Settings, *, status: str | None = None,
@@ -316,6 +342,11 @@ def _diagnostics(store: Store, req: Any, settings: Settings | None) -> dict[str,
                       lambda: diagnostic_rows(store, req, min_group_size=k, hours=hours)))
 
 
+def _diagnostics_for(store: Store, principal: Principal, req: Any,
+                     settings: Settings | None) -> dict[str, Any]:
+    return audience(_diagnostics(store, req, settings), principal)
+
+
 def team_diagnostics(store: Store, principal: Principal, family: str, team: str, *,
                      grain: str = "quarter", since: date | None = None, until: date | None = None,
                      settings: Settings | None = None, interface: str = "api") -> dict[str, Any]:
@@ -326,7 +357,7 @@ def team_diagnostics(store: Store, principal: Principal, family: str, team: str,
     authorize(store, principal, "team.diagnostic", f"team:{team}:{family}", team, interface,
               people_derived=True)
     req = DiagnosticRequest(family, grain, "team", (team,), since, until)
-    return _diagnostics(store, req, settings)
+    return _diagnostics_for(store, principal, req, settings)
 
 
 def org_diagnostics(store: Store, principal: Principal, family: str, *, grain: str = "quarter",
@@ -338,7 +369,7 @@ def org_diagnostics(store: Store, principal: Principal, family: str, *, grain: s
     authorize(store, principal, "org.diagnostic", f"org:{family}", None, interface,
               people_derived=True)
     req = DiagnosticRequest(family, grain, "org_unit", (), since, until)
-    return _diagnostics(store, req, settings)
+    return _diagnostics_for(store, principal, req, settings)
 
 
 def diagnostics_request(store: Store, principal: Principal, family: str, *,
@@ -348,6 +379,9 @@ def diagnostics_request(store: Store, principal: Principal, family: str, *,
     """Several teams at once (the CLI): each team is authorised and logged like a single read;
     no teams = the principal's own team, or every team for an admin."""
     if not teams:
+        if principal.role == "exec":  # an exec sees the organisation by org unit, never a team
+            return org_diagnostics(store, principal, family, grain=grain, since=since,
+                                   until=until, settings=settings, interface=interface)
         if principal.role in ("member", "lead"):
             teams = (principal.team,) if principal.team else ()
         else:

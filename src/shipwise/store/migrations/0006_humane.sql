@@ -39,6 +39,14 @@ CREATE TABLE people_count_frozen (
   family VARCHAR NOT NULL, team VARCHAR NOT NULL, grain VARCHAR NOT NULL, period VARCHAR NOT NULL,
   people BIGINT NOT NULL, PRIMARY KEY (family, team, grain, period));
 
+-- Strain figures that count people (on-call person-weeks, the busiest fifth's share) of the
+-- periods a retention cut-off falls inside, frozen at that run: inside such a period, rows
+-- before the cut-off no longer name their person, so recounting would split one person in two.
+CREATE TABLE strain_frozen (
+  level VARCHAR NOT NULL, grain VARCHAR NOT NULL, period VARCHAR NOT NULL, entity VARCHAR NOT NULL,
+  oncall_person_weeks BIGINT, busiest_fifth_share DOUBLE,
+  PRIMARY KEY (level, grain, period, entity));
+
 -- Each retention run: when, the cut-off per record type, and what it removed.
 CREATE TABLE retention_run (
   run_at TIMESTAMPTZ NOT NULL, record_type VARCHAR NOT NULL, cutoff TIMESTAMP NOT NULL,
