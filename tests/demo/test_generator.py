@@ -209,11 +209,12 @@ def test_pull_request_commits_precede_merge(db: duckdb.DuckDBPyConnection) -> No
     bad = one(db, """select count(*) from t_pull_request p, unnest(p.commits) u(sha) join t_commit c on c.sha = u.sha
                      where p.merged_at is not null and (c.committed_at > p.merged_at or c.authored_at < p.first_commit_at)""")
     assert bad == 0
-    # most pull requests are merged, some closed unmerged, some still open
+    # most pull requests are merged, some closed unmerged (abandoned ones by a stale bot), and
+    # a few still open — not an ever-growing pile (work in progress stays flat)
     merged, closed, open_ = row(db, """select count(*) filter (where merged_at is not null),
         count(*) filter (where merged_at is null and closed_at is not null),
         count(*) filter (where closed_at is null) from t_pull_request""")
-    assert merged > 10 * closed > 0 and open_ > 0
+    assert merged > 5 * closed > 0 and 0 < open_ < 0.02 * merged
 
 
 def test_every_merged_commit_is_shipped(db: duckdb.DuckDBPyConnection) -> None:

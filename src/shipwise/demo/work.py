@@ -89,6 +89,9 @@ def human_work(sim: Sim) -> tuple[Arrays, Arrays]:
     commits["avail"] = merged_at[pr]
     prs["first_commit"] = sim.utc(w0, team)
     prs["bot"] = np.zeros(n, bool)
+    # abandoned pull requests are closed by the stale bot about six weeks later; a few linger
+    abandoned = np.flatnonzero(~merged & ~closed & (rng.random(n) < 0.98))
+    prs["closed"][abandoned] = created[abandoned] + _ln(rng, 42 * DAY, 0.5, abandoned.shape[0])
 
     # direct commits to trunk of the release-train teams
     rows = np.flatnonzero(sim.train)
