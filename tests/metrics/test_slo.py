@@ -348,3 +348,23 @@ def test_the_cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyP
                            "WHERE token_id IS NOT NULL ORDER BY read_at")
     assert rows == [{"interface": "cli", "subject": "team:search:slo", "allowed": True},
                     {"interface": "cli", "subject": "team:checkout:slo", "allowed": False}]
+
+
+def test_release_appetite_stands_beside_deployment_frequency(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipwise.cli.main import cli
+
+    _budget_case(settings, tmp_path, 700)
+    load(settings, tmp_path, [{"type": "deployment", "id": "d1", "service": "search-api",
+                               "environment": "production", "started_at": "2025-06-20T10:00:00Z",
+                               "finished_at": "2025-06-20T10:10:00Z", "status": "success"}])
+    monkeypatch.delenv("SHIPWISE_TOKEN", raising=False)
+    runner = CliRunner()
+    db = ["--db", str(settings.db)]
+    out = json.loads(runner.invoke(cli, [*db, "metrics", "dora", "--team", "search", "--format",
+                                         "json"], catch_exceptions=False).output)
+    assert out["release_appetite"]["search"]["appetite"] == "fixes only"
+    table = runner.invoke(cli, [*db, "metrics", "dora", "--team", "search"],
+                          catch_exceptions=False).output
+    assert "Release appetite now" in table and "search: fixes only" in table
+    assert "not a drop in productivity" in table

@@ -96,7 +96,22 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
             res = dora_request(store, principal, req, interface="cli")
     else:
         res = dora(settings, req)
+    _add_appetite(settings, res)
     print_dora(res, fmt)
+
+
+def _add_appetite(settings: Any, res: dict[str, Any]) -> None:
+    """Release appetite (the error-budget policy) beside deployment frequency, for the teams in
+    the result: fewer releases while a budget burns is risk management, not a productivity drop."""
+    from shipwise.services.context import open_store
+    from shipwise.services.slo import release_appetite
+
+    teams = {r["team"] for r in res.get("rows", []) if "team" in r}
+    if not teams:
+        return
+    with open_store(settings, read_only=True) as store:
+        appetite = release_appetite(store, settings.slo)
+    res["release_appetite"] = {t: appetite[t] for t in sorted(teams) if t in appetite}
 
 
 def print_dora(res: dict[str, object], fmt: str) -> None:
@@ -140,3 +155,9 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
     emit_table(f"DORA by {key} and {res['grain']} ({res['since']} – {res['until']})",
                [key, "period", "deploys/wk", "lead time", "lead p90", "change fail", "recovery",
                 "rework", "2024 cluster"], table_rows, justify_right=(2, 3, 4, 5, 6, 7))
+    appetite = res.get("release_appetite") or {}
+    held = {t: a for t, a in appetite.items() if a.get("appetite") not in (None, "full")}
+    if held:
+        click.echo("Release appetite now (error-budget policy, read beside deployment frequency):")
+        for a in held.values():
+            click.echo(f"  {a['team']}: {a['appetite']} — {a['sentence']}")
