@@ -155,7 +155,7 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
     emit_table(f"DORA by {key} and {res['grain']} ({res['since']} – {res['until']})",
                [key, "period", "deploys/wk", "lead time", "lead p90", "change fail", "recovery",
                 "rework", "2024 cluster"], table_rows, justify_right=(2, 3, 4, 5, 6, 7))
-    appetite = res.get("release_appetite") or {}
+    appetite: dict[str, Any] = res.get("release_appetite") or {}  # type: ignore[assignment]
     held = {t: a for t, a in appetite.items() if a.get("appetite") not in (None, "full")}
     if held:
         click.echo("Release appetite now (error-budget policy, read beside deployment frequency):")
