@@ -132,7 +132,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         return MetricEntry(**call(ctx, entry))
 
     def charter_map(data: Any) -> dict[str, dict[str, Any]]:
-        from shipwise.server.api import charter_map as entries
+        from shipwise.services.views import charter_map as entries
 
         return entries(data)
 
@@ -186,7 +186,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         entry (metric_id, e.g. flow.cycle_time) or every entry with the retention periods of
         person-level inputs and the charter's validation problems (empty when sound)."""
         def read(s: Store, p: Principal) -> dict[str, Any]:
-            from shipwise.server.api import charter_view
+            from shipwise.services.views import charter_view
 
             return charter_view(s, p, metric_id, interface=INTERFACE)
 

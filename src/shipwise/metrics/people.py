@@ -18,11 +18,23 @@ _ENDED = ("CASE WHEN x.merged_at IS NULL THEN x.closed_at WHEN x.closed_at IS NU
           "ELSE least(x.merged_at, x.closed_at) END")
 
 
-def _flow_touch(join: str) -> str:
+def _flow_touch(join: str, days: str = "cal") -> str:
     return f"""
 f AS (SELECT m.entity, x.*, {_ENDED} AS ended_at FROM flow_pr_fact x JOIN emap m ON m.team = x.team
       WHERE x.author IS NOT NULL),
-touch AS (SELECT f.entity, cal.period, f.author AS person FROM f JOIN cal ON {join})"""
+touch AS (SELECT f.entity, cal.period, f.author AS person FROM f JOIN {days} cal ON {join})"""
+
+
+#: week ends the data reaches, for open pull requests (as flow.work_in_progress)
+_WEEK_ENDS = f"""
+data_end AS (
+  SELECT max(greatest(created_at, coalesce(first_review_at, created_at), coalesce(merged_at, created_at),
+                      coalesce(closed_at, created_at), coalesce(delivered_at, created_at))) AS t
+  FROM flow_pr_fact
+),
+week_ends AS (
+  SELECT cal.* FROM cal, data_end WHERE cal.weekday = 7 AND {_WEEK_END} <= data_end.t
+),"""
 
 
 #: source -> CTEs ending in ``touch(entity, period, person)`` over ``cal`` and ``emap``. Each
@@ -32,12 +44,9 @@ _TOUCH: dict[str, str] = {
     "flow.delivered": _flow_touch("cal.day = CAST(f.delivered_at AS DATE)"),
     "flow.reviewed": _flow_touch("cal.day = CAST(f.first_review_at AS DATE)"),
     # open at a week end of the period that the data reaches (as flow.work_in_progress)
-    "flow.open": _flow_touch(
-        f"cal.weekday = 7 AND f.created_at < {_WEEK_END} "
-        f"AND (f.ended_at IS NULL OR f.ended_at >= {_WEEK_END}) "
-        f"AND {_WEEK_END} <= (SELECT max(greatest(created_at, coalesce(first_review_at, created_at), "
-        "coalesce(merged_at, created_at), coalesce(closed_at, created_at), "
-        "coalesce(delivered_at, created_at))) FROM flow_pr_fact)"),
+    "flow.open": _WEEK_ENDS + _flow_touch(
+        f"f.created_at < {_WEEK_END} AND (f.ended_at IS NULL OR f.ended_at >= {_WEEK_END})",
+        "week_ends").lstrip(),
     "strain.responders": """
 touch AS (
   SELECT m.entity, cal.period, x.person FROM strain_page_fact x JOIN emap m ON m.team = x.team

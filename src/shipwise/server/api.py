@@ -18,12 +18,13 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from shipwise.errors import InputError, NotFoundError
+from shipwise.errors import InputError
 from shipwise.governance.access import ROLES, Principal
 from shipwise.server.auth import request_principal
 from shipwise.server.errors import render_error
 from shipwise.server.security import State
 from shipwise.services import views
+from shipwise.services.views import charter_map, charter_view
 
 
 class NoStoreRoute(APIRoute):
@@ -95,55 +96,11 @@ def _view(state: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(store, *args, **kwargs)
 
 
-def charter_map(data: Any) -> dict[str, dict[str, Any]]:
-    """The charter entry (:meth:`Charter.summary`) of every metric id named in ``data``, as a key
-    or a value: what the API, the web pages and MCP show beside a number."""
-    from shipwise.governance.charter import load_charter
-    from shipwise.metrics.registry import REGISTRY
-
-    ids: set[str] = set()
-
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if isinstance(k, str) and k in REGISTRY:
-                    ids.add(k)
-                walk(v)
-        elif isinstance(x, list | tuple):
-            for v in x:
-                walk(v)
-        elif isinstance(x, str) and x in REGISTRY:
-            ids.add(x)
-
-    walk(data)
-    charter = load_charter()
-    return {i: charter.summary(i) for i in sorted(ids) if i in charter.entries}
-
-
 def with_charter(data: Any) -> dict[str, Any]:
     """``data`` with its ``charter`` map beside it."""
     out = dict(data)
     out["charter"] = charter_map(data)
     return out
-
-
-def charter_view(store: Any, principal: Principal, metric_id: str | None = None, *,
-                 interface: str = "api") -> dict[str, Any]:
-    """The charter (or one entry) for anyone who may read the metric catalog; the read is logged.
-    ``services.governance.charter_report`` itself checks no role, so the check is made here."""
-    from shipwise.governance.charter import load_charter
-    from shipwise.services.governance import charter_report
-
-    views.authorize(store, principal, "metrics.catalog",
-                    f"charter:{metric_id}" if metric_id else "charter", None, interface)
-    if metric_id is None:
-        return charter_report()
-    charter = load_charter()
-    if metric_id not in charter.entries:
-        raise NotFoundError(f"no charter entry for {metric_id!r}",
-                            hint="GET /api/v1/charter lists every entry")
-    return {"charter_version": charter.version, **charter.get(metric_id).model_dump(),
-            "docs": f"docs/metrics/{metric_id}.md"}
 
 
 def utc_naive(at: datetime | None) -> datetime | None:

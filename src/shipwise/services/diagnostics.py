@@ -193,6 +193,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     out["since"], out["until"] = since.isoformat(), until.isoformat()
     rows = _compute(store, req.family, req.grain, req.level, since, until, hours)
     hidden = _suppression(store, req, since, until, min_group_size)
+    parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"
     key = "team" if req.level == "team" else "org_unit"
     ids = [m.id for m in registry.family(req.family)]
@@ -210,6 +211,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
                 why[col] = reason(hidden[source][node], min_group_size)
         row: dict[str, Any] = {
             key: r["entity"], "period": r["period"],
+            **({"parent": (parent_of.get(unit) or "")[3:] or None} if req.level == "org_unit" else {}),
             "period_start": r["period_start"].isoformat(),
             "metrics": {i: (None if i in why else r[i]) for i in ids},
             "counts": {c: (None if c in why else r[c]) for c in counts},

@@ -348,12 +348,18 @@ def fairness_view(store: Store, principal: Principal, settings: Settings, *,
                   context: Mapping[str, Any] | None = None,
                   interface: str = "api") -> dict[str, Any]:
     """The audit for a principal allowed ``fairness.audit`` (exec, admin); the read is logged."""
-    from shipwise.metrics.facts import ensure_fresh
-    from shipwise.services.views import authorize
+    import json
+
+    from shipwise.services.views import _memo, authorize
 
     authorize(store, principal, "fairness.audit", "org:fairness", None, interface)
-    ensure_fresh(store)
-    return fairness_audit(store, settings, flags=flags, attributes=attributes, context=context)
+    key = (tuple(flags or ()), tuple(attributes or ()),
+           json.dumps(context, sort_keys=True, default=str) if context else "",
+           settings.fairness.model_dump_json(), settings.slo.model_dump_json(),
+           settings.cost.model_dump_json())
+    # computed once per version of the facts (the audit's generated_at is that first run's)
+    return dict(_memo(store, "fairness", key, lambda: fairness_audit(
+        store, settings, flags=flags, attributes=attributes, context=context)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -120,7 +120,8 @@ def catalog(store: Store, principal: Principal, *, interface: str = "api") -> li
     charter = load_charter()
     return [{"id": m.id, "title": m.title, "family": m.family, "unit": m.unit, "better": m.better,
              "people_derived": m.people_derived, "docs": f"docs/metrics/{m.id}.md",
-             "charter": charter.get(m.id).model_dump()} for m in REGISTRY.values()]
+             "charter": (charter.entries[m.id].model_dump() if m.id in charter.entries else None)}
+            for m in REGISTRY.values()]
 
 
 def metric(store: Store, principal: Principal, metric_id: str, *,
@@ -397,3 +398,46 @@ def diagnostics_request(store: Store, principal: Principal, family: str, *,
     if out is None:
         raise ForbiddenError(f"no team to show {family} for", hint="pass --team")
     return out
+
+
+def charter_map(data: Any) -> dict[str, dict[str, Any]]:
+    """The charter entry (:meth:`Charter.summary`) of every metric id named in ``data``, as a key
+    or a value: what the API, the web pages and MCP show beside a number."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.metrics.registry import REGISTRY
+
+    ids: set[str] = set()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, str) and k in REGISTRY:
+                    ids.add(k)
+                walk(v)
+        elif isinstance(x, list | tuple):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str) and x in REGISTRY:
+            ids.add(x)
+
+    walk(data)
+    charter = load_charter()
+    return {i: charter.summary(i) for i in sorted(ids) if i in charter.entries}
+
+
+def charter_view(store: Store, principal: Principal, metric_id: str | None = None, *,
+                 interface: str = "api") -> dict[str, Any]:
+    """The charter (or one entry) for anyone who may read the metric catalog; the read is logged."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.services.governance import charter_report
+
+    authorize(store, principal, "metrics.catalog",
+                    f"charter:{metric_id}" if metric_id else "charter", None, interface)
+    if metric_id is None:
+        return charter_report()
+    charter = load_charter()
+    if metric_id not in charter.entries:
+        raise NotFoundError(f"no charter entry for {metric_id!r}",
+                            hint="GET /api/v1/charter lists every entry")
+    return {"charter_version": charter.version, **charter.get(metric_id).model_dump(),
+            "docs": f"docs/metrics/{metric_id}.md"}

@@ -233,7 +233,7 @@ def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]
         charts.append(_per_unit_chart("org-strain-chart",
                                       "Share of pages out of hours per org unit", "share",
                                       strain["rows"], "strain.out_of_hours_share"))
-    from shipwise.server.api import charter_map
+    from shipwise.services.views import charter_map
 
     out = {"grain": grain, "min_group_size": flow["min_group_size"],
            "flow": latest(flow["rows"], ORG_FLOW), "strain": latest(strain["rows"], ORG_STRAIN),

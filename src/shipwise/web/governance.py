@@ -16,7 +16,7 @@ SEVERITIES = (("concern", "Concerns"), ("watch", "To watch"), ("ok", "Checked an
 
 
 def charter(store: Store, p: Principal) -> dict[str, Any]:
-    from shipwise.server.api import charter_view
+    from shipwise.services.views import charter_view
 
     rep = charter_view(store, p, interface=WEB)
     return {**rep, "valid": not rep["problems"]}
@@ -45,8 +45,8 @@ def audit(store: Store, p: Principal, *, people_derived: str = "", since: str = 
 
 
 def fairness(store: Store, p: Principal, settings: Any) -> dict[str, Any]:
-    from shipwise.server.api import charter_map
     from shipwise.services.fairness import fairness_view
+    from shipwise.services.views import charter_map
 
     res = fairness_view(store, p, settings, interface=WEB)
     found = res["findings"]

@@ -37,7 +37,7 @@ def overview(store: Store, p: Principal) -> dict[str, Any]:
 
 def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
          settings: Any = None) -> dict[str, Any]:
-    from shipwise.server.api import charter_map
+    from shipwise.services.views import charter_map
     from shipwise.web.diagnostics import team_sections
 
     dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB)
