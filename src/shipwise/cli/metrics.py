@@ -101,17 +101,14 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
 
 
 def _add_appetite(settings: Any, res: dict[str, Any]) -> None:
-    """Release appetite (the error-budget policy) beside deployment frequency, for the teams in
-    the result: fewer releases while a budget burns is risk management, not a productivity drop."""
+    """Release appetite beside deployment frequency (as the API and the team page show it)."""
     from shipwise.services.context import open_store
-    from shipwise.services.slo import release_appetite
+    from shipwise.services.views import with_appetite
 
-    teams = {r["team"] for r in res.get("rows", []) if "team" in r}
-    if not teams:
+    if "release_appetite" in res:
         return
     with open_store(settings, read_only=True) as store:
-        appetite = release_appetite(store, settings.slo)
-    res["release_appetite"] = {t: appetite[t] for t in sorted(teams) if t in appetite}
+        with_appetite(store, res, settings.slo)
 
 
 def print_dora(res: dict[str, object], fmt: str) -> None:

@@ -132,6 +132,20 @@ def metric(store: Store, principal: Principal, metric_id: str, *,
     raise NotFoundError(f"unknown metric {metric_id!r}", hint="GET /api/v1/metrics lists them")
 
 
+def with_appetite(store: Store, result: dict[str, Any], settings_slo: Any = None) -> dict[str, Any]:
+    """Release appetite (the error-budget policy) beside deployment frequency for the teams in a
+    DORA result: fewer releases while a budget burns reads as risk management, not a drop in
+    productivity. Same teams as the result, so no further authorisation is needed."""
+    from shipwise.services.slo import release_appetite
+
+    teams = {r["team"] for r in result.get("rows", []) if "team" in r}
+    if teams:
+        appetite = _memo(store, "appetite", (repr(settings_slo),),
+                         lambda: release_appetite(store, settings_slo))
+        result["release_appetite"] = {t: appetite[t] for t in sorted(teams) if t in appetite}
+    return result
+
+
 def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
               since: date | None = None, until: date | None = None,
               interface: str = "api") -> dict[str, Any]:
@@ -139,7 +153,8 @@ def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "qu
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:dora", team, interface)
     req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
-    return audience(dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req))), principal)
+    return with_appetite(store, audience(
+        dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req))), principal))
 
 
 def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
@@ -223,7 +238,7 @@ def dora_request(store: Store, principal: Principal, req: Any, *,
         req, teams = replace(req, team=(principal.team,)), [principal.team]
     for team in teams or [None]:
         authorize(store, principal, "team.diagnostic", f"team:{team or '*'}:dora", team, interface)
-    return audience(dora_rows(store, req), principal)
+    return with_appetite(store, audience(dora_rows(store, req), principal))
 
 
 def cost_request(store: Store, principal: Principal, req: Any, tension: Any = None, *,
