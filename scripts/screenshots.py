@@ -41,6 +41,8 @@ def main() -> None:
             ("org-cost.png", "exec", "/org/cost", LAPTOP, "org-cost-chart"),
             ("investigation.png", "member", f"/investigations/{record['id']}", LAPTOP, None),
             ("team-phone.png", "member", f"/teams/{MEMBER_TEAM}", PHONE, "cost-chart"),
+            ("org-health.png", "exec", "/org", LAPTOP, None),
+            ("fairness.png", "exec", "/fairness", LAPTOP, None),
         ]
         try:
             with sync_playwright() as pw:
