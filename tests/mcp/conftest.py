@@ -48,3 +48,19 @@ def tokens(demo: Settings) -> dict[str, Any]:
                 "member": create_token(store, "mcp member", "member", teams[0])["token"],
                 "exec": create_token(store, "mcp cfo", "exec")["token"],
                 "admin": create_token(store, "mcp admin", "admin")["token"]}
+
+
+def call(settings: Settings, token: str | None, name: str, args: dict[str, Any] | None = None
+         ) -> Any:
+    """Call one tool on the stdio server of ``token`` (None: the local administrator)."""
+    from shipwise.mcp.stdio import stdio_server
+
+    async def go(client: Client) -> Any:
+        return await client.call_tool(name, args or {})
+
+    return with_client(stdio_server(settings, token), go)
+
+
+def error_text(result: Any) -> str:
+    assert result.is_error, result
+    return str(result.content[0].text)

@@ -16,20 +16,7 @@ from shipwise.mcp.stdio import stdio_server
 from shipwise.services import views
 from shipwise.services.context import open_store
 from shipwise.services.slo import slo_rows
-from tests.mcp.conftest import with_client
-
-
-def call(settings: Settings, token: str | None, name: str, args: dict[str, Any] | None = None
-         ) -> Any:
-    async def go(client: Client) -> Any:
-        return await client.call_tool(name, args or {})
-
-    return with_client(stdio_server(settings, token), go)
-
-
-def error_text(result: Any) -> str:
-    assert result.is_error, result
-    return str(result.content[0].text)
+from tests.mcp.conftest import call, error_text, with_client
 
 
 def plain(x: Any) -> Any:

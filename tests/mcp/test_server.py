@@ -17,24 +17,11 @@ from shipwise.mcp.stdio import stdio_server
 from shipwise.services.context import open_store
 from shipwise.services.metrics import DoraRequest, dora_rows
 from shipwise.services.tokens import authenticate
-from tests.mcp.conftest import with_client
+from tests.mcp.conftest import call, error_text, with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",
          "get_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
          "get_charter", "fairness_audit"}
-
-
-def call(settings: Settings, token: str | None, name: str, args: dict[str, Any] | None = None
-         ) -> Any:
-    async def go(client: Client) -> Any:
-        return await client.call_tool(name, args or {})
-
-    return with_client(stdio_server(settings, token), go)
-
-
-def error_text(result: Any) -> str:
-    assert result.is_error, result
-    return str(result.content[0].text)
 
 
 def test_tools_are_listed_with_input_and_output_schemas(demo: Settings) -> None:

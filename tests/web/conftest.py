@@ -77,6 +77,16 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A laptop-sized page of the session's browser."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    p = context.new_page()
+    p.set_default_timeout(15000)
+    yield p
+    context.close()
+
+
 def _serve(settings: Settings) -> tuple[Any, Any, Any, int]:
     """A server for ``scripts/screenshots.py``: (uvicorn server, its thread, socket, port); the
     caller stops it (``server.should_exit = True``, join the thread, close the socket)."""

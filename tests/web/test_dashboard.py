@@ -4,7 +4,6 @@ checks, sign-out; and the JSON twins and offline assets over plain HTTP."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,15 +15,6 @@ pytestmark = pytest.mark.browser
 
 PAGES = ["/", f"/teams/{MEMBER_TEAM}", "/metrics", "/metrics/dora.change_fail_rate",
          "/investigations", "/org", "/charter", "/audit", "/fairness"]
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(15000)
-    yield p
-    context.close()
 
 
 def test_member_signs_in_and_lands_on_their_team(site: Site, page: Any) -> None:

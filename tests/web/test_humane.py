@@ -5,7 +5,6 @@ the organisation page, the charter, the audit log and the fairness audit, with t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,15 +15,6 @@ from tests.web.conftest import MEMBER_TEAM, Site, sign_in
 pytestmark = pytest.mark.browser
 
 NEW_CHARTS = ("slo-chart", "flow-phases-chart", "flow-wip-chart", "strain-chart")
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    p = context.new_page()
-    p.set_default_timeout(15000)
-    yield p
-    context.close()
 
 
 def _get(site: Site, path: str, role: str = "admin") -> httpx.Response:
