@@ -41,10 +41,10 @@ def _org() -> list[dict[str, Any]]:
 
 def _pr(n: int, author: str, created: str, *, first_commit: str | None = None,
         review: str | None = None, merged: str | None = None, commits: list[str] | None = None,
-        repo: str = "pay-api") -> dict[str, Any]:
+        repo: str = "pay-api", closed: str | None = None) -> dict[str, Any]:
     return {"type": "pull_request", "id": f"pr{n}", "repo": repo, "number": n,
             "author": f"{author}@example.com", "created_at": created, "first_commit_at": first_commit,
-            "first_review_at": review, "merged_at": merged, "closed_at": merged,
+            "first_review_at": review, "merged_at": merged, "closed_at": closed or merged,
             "commits": commits or []}
 
 
@@ -80,7 +80,7 @@ HISTORY: list[dict[str, Any]] = [
     _pr(5, "p5", "2025-06-20T10:00:00Z", review="2025-07-03T10:00:00Z"),  # latency 312 h, open
     _pr(6, "w1", "2025-06-30T09:00:00Z"),  # web's person in payments' repository: stalled
     _pr(7, "p1", "2025-07-06T10:00:00Z", review="2025-07-06T12:00:00Z",
-        merged="2025-07-07T09:00:00Z"),  # open at the week end (14 h), merged the next week
+        closed="2025-07-07T09:00:00Z"),  # open at the week end (14 h), closed the next week
     _dep("d1", "2025-07-01T10:00:00Z", ["c1"]), _dep("d2", "2025-07-02T12:00:00Z", ["c2"]),
     {"type": "ticket_status", "ticket": "T-1", "team": "payments", "at": "2025-06-30T09:00:00Z",
      "status": "In Progress", "category": "in_progress"},
@@ -310,3 +310,26 @@ def test_the_charter_audience_is_enforced(week: Settings, monkeypatch: pytest.Mo
     assert "not for the lead role" in as_lead["withheld"]["flow.coding_time"]
     assert as_lead["metrics"]["flow.pickup_time"] == 2 * H  # the rest of the view is served
     assert as_admin["metrics"]["flow.coding_time"] == 2 * H
+
+
+def test_a_lone_small_week_hides_a_sibling_week_of_its_quarter(week: Settings,
+                                                               tmp_path: Path) -> None:
+    """W28's merged PRs come from one author: hidden; W27 goes too, or Q3 minus W27 would show it."""
+    from shipwise.config import PrivacySettings
+
+    three = week.model_copy(update={"privacy": PrivacySettings(min_group_size=3)})
+    import_paths(week, [write_jsonl(tmp_path / "w28.jsonl", [
+        _pr(8, "p1", "2025-07-08T10:00:00Z", review="2025-07-08T11:00:00Z",
+            merged="2025-07-08T12:00:00Z")])])
+    with open_store(week) as store:
+        rows = team_diagnostics(store, LOCAL_ADMIN, "flow", "payments", grain="week",
+                                since=date(2025, 6, 30), until=date(2025, 7, 13),
+                                settings=three)["rows"]
+        quarter = team_diagnostics(store, LOCAL_ADMIN, "flow", "payments", grain="quarter",
+                                   since=date(2025, 7, 1), until=date(2025, 9, 30),
+                                   settings=three)["rows"][0]
+    w27, w28 = rows
+    assert "fewer than 3 people" in w28["suppressed"]["flow.coding_time"]
+    assert "cannot be worked out" in w27["suppressed"]["flow.coding_time"]
+    assert w27["metrics"]["flow.work_in_progress"] == 4.0  # other cohorts stay visible
+    assert quarter["counts"]["merged_prs"] == 3  # the quarter's total is shown

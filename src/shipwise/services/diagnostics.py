@@ -9,6 +9,7 @@ was asked. People counts are used to decide and never returned.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -73,7 +74,7 @@ class DiagnosticRequest:
 def _span(store: Store, family: str) -> tuple[date | None, date | None]:
     """First and last day of the family's data (pull requests and tickets for flow)."""
     parts = {"flow": [("flow_pr_fact", "created_at"), ("ticket_status", '"at"')],
-             "strain": [("strain_page_fact", '"at"')]}[family]
+             "strain": [("strain_page_fact", '"at"'), ("flow_pr_fact", "created_at")]}[family]
     sql = " UNION ALL ".join(f"SELECT min({c}) AS lo, max({c}) AS hi FROM {t}" for t, c in parts)
     row = store.con.execute(f"SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM ({sql})"
                             ).fetchone()
@@ -140,6 +141,33 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
+_HIDDEN: dict[tuple[str, str, str, str, int], dict[str, dict[str, str]]] = {}
+_HIDDEN_LOCK = threading.Lock()
+
+
+def _hidden(store: Store, family: str, grain: str, k: int) -> dict[str, dict[str, str]]:
+    """What is hidden, over the family's whole data span: decided once per version of the facts
+    and reused by every request (a period's figure does not depend on the dates asked for)."""
+    from shipwise.metrics.facts import facts_version
+
+    key = (str(store.path), facts_version(store), family, grain, k)
+    with _HIDDEN_LOCK:
+        if key in _HIDDEN:
+            return _HIDDEN[key]
+    first, last = _span(store, family)
+    if first is None or last is None:
+        return {s: {} for s in SOURCE.values() if s}
+    g_since, g_until = _snap(store, grain, first, last)
+    q_since, q_until = _snap(store, "quarter", first, last)
+    since, until = min(g_since, q_since), max(g_until, q_until)
+    result = _suppression(store, DiagnosticRequest(family, grain), since, until, k)
+    with _HIDDEN_LOCK:
+        if len(_HIDDEN) > 64:
+            _HIDDEN.clear()
+        _HIDDEN[key] = result
+    return result
+
+
 def _suppression(store: Store, req: DiagnosticRequest, since: date, until: date,
                  k: int) -> dict[str, dict[str, str]]:
     """source -> hidden node -> why, over every team and org unit, for the requested grain and
@@ -192,7 +220,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     since, until = _snap(store, req.grain, since, until)
     out["since"], out["until"] = since.isoformat(), until.isoformat()
     rows = _compute(store, req.family, req.grain, req.level, since, until, hours)
-    hidden = _suppression(store, req, since, until, min_group_size)
+    hidden = _hidden(store, req.family, req.grain, min_group_size)
     parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"
     key = "team" if req.level == "team" else "org_unit"
