@@ -56,6 +56,8 @@ class FlowQuery:
     level: str  # team | org_unit
     since: date
     until: date
+    #: only these teams (or org units); all when empty
+    entities: tuple[str, ...] = ()
 
 
 def _q(name: str) -> str:
@@ -89,7 +91,7 @@ def flow_sql(q: FlowQuery) -> tuple[str, list[object]]:
     age = _secs("o.created_at", "o.snap_at")
     sql = f"""
 {with_clause(q.level)}
-{entity_map_cte(q.level)},
+{entity_map_cte(q.level, q.entities)},
 {calendar_cte(q.grain)},
 periods AS (SELECT period, min(period_start) AS period_start FROM cal GROUP BY period),
 entities AS (SELECT DISTINCT entity FROM emap),

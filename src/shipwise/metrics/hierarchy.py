@@ -11,19 +11,27 @@ from __future__ import annotations
 LEVELS = ("team", "org_unit")
 
 
-def entity_map_cte(level: str) -> str:
-    """A CTE named ``emap(team, entity)``; needs ``WITH RECURSIVE`` at the org-unit level."""
+def entity_map_cte(level: str, entities: tuple[str, ...] = ()) -> str:
+    """A CTE named ``emap(team, entity)``; needs ``WITH RECURSIVE`` at the org-unit level.
+    ``entities`` narrows it to those teams (or org units): only their figures are computed."""
+    only = ""
+    if entities:
+        only = " WHERE entity IN (" + ", ".join(_lit(e) for e in entities) + ")"
     if level == "team":
-        return "emap AS (SELECT id AS team, id AS entity FROM team)"
+        return f"emap AS (SELECT * FROM (SELECT id AS team, id AS entity FROM team){only})"
     if level == "org_unit":
-        return """unit_up(team, entity) AS (
+        return f"""unit_up(team, entity) AS (
   SELECT id, org_unit FROM team
   UNION
   SELECT u.team, o.parent FROM unit_up u JOIN org_unit o ON o.id = u.entity
   WHERE o.parent IS NOT NULL
 ),
-emap AS (SELECT team, entity FROM unit_up)"""
+emap AS (SELECT team, entity FROM unit_up{only})"""
     raise ValueError(f"unknown level {level!r}")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def with_clause(level: str) -> str:

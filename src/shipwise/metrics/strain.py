@@ -67,6 +67,8 @@ class StrainQuery:
     since: date
     until: date
     hours: Hours = Hours()
+    #: only these teams (or org units); all when empty
+    entities: tuple[str, ...] = ()
 
 
 def _within(col: str, start: int, end: int) -> str:
@@ -84,7 +86,7 @@ def strain_sql(q: StrainQuery) -> tuple[str, list[object]]:
     mins = "(hour(local_at) * 60 + minute(local_at))"
     sql = f"""
 {with_clause(q.level)}
-{entity_map_cte(q.level)},
+{entity_map_cte(q.level, q.entities)},
 {calendar_cte(q.grain)},
 periods AS (
   SELECT period, min(period_start) AS period_start,

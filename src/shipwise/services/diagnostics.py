@@ -131,11 +131,12 @@ def _check(store: Store, req: DiagnosticRequest) -> None:
 
 
 def _compute(store: Store, family: str, grain: str, level: str, since: date, until: date,
-             hours: strain.Hours) -> list[dict[str, Any]]:
+             hours: strain.Hours, entities: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     if family == "flow":
-        sql, params = flow.flow_sql(flow.FlowQuery(grain, level, since, until))
+        sql, params = flow.flow_sql(flow.FlowQuery(grain, level, since, until, entities))
     else:
-        sql, params = strain.strain_sql(strain.StrainQuery(grain, level, since, until, hours))
+        sql, params = strain.strain_sql(strain.StrainQuery(grain, level, since, until, hours,
+                                                           entities))
     cur = store.con.execute(sql, params)
     cols = [d[0] for d in cur.description or []]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -219,7 +220,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     hours = hours or strain.Hours()
     since, until = _snap(store, req.grain, since, until)
     out["since"], out["until"] = since.isoformat(), until.isoformat()
-    rows = _compute(store, req.family, req.grain, req.level, since, until, hours)
+    rows = _compute(store, req.family, req.grain, req.level, since, until, hours, req.entities)
     hidden = _hidden(store, req.family, req.grain, min_group_size)
     parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"
