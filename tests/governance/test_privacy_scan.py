@@ -198,3 +198,37 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
                         assert not leaks, (url, who, leaks[:3])
                         scanned += 1
         assert scanned > 200
+
+
+def test_retention_on_the_demo_changes_no_figure_and_reveals_nothing(demo: Path,
+                                                                   tmp_path: Path) -> None:
+    """A real retention run over the demo (pages older than a year deleted, pull-request authors
+    older than two years removed): every flow and strain figure of every team and org unit, at
+    every grain, keeps its value and its hidden/shown state."""
+    from datetime import UTC, datetime
+
+    from shipwise.governance.charter import load_charter
+    from shipwise.governance.retention import cutoffs, run
+    from shipwise.services.diagnostics import DiagnosticRequest, diagnostic_rows
+
+    db = _copy(demo, tmp_path / "retention")
+
+    def figures(store: Store) -> dict[tuple[str, ...], tuple[Any, bool]]:
+        out = {}
+        for fam in ("flow", "strain"):
+            for grain in ("week", "month", "quarter"):
+                for level in ("team", "org_unit"):
+                    for r in diagnostic_rows(store, DiagnosticRequest(fam, grain, level))["rows"]:
+                        unit = str(r.get("team") or r.get("org_unit"))
+                        for m, v in r["metrics"].items():
+                            out[(fam, grain, unit, str(r["period"]), m)] = (v, m in r["suppressed"])
+        return out
+
+    with Store.open(db) as store:
+        before = figures(store)
+        rep = run(store, cutoffs(load_charter(), {}, datetime(2026, 11, 22, tzinfo=UTC)))
+        assert {r["record_type"]: r["rows"] > 0 for r in rep["records"]}["page"]
+        after = figures(store)
+    assert len(before) > 50_000 and before.keys() == after.keys()
+    assert [k for k in before if before[k][1] != after[k][1]] == []  # nothing revealed or hidden
+    assert [k for k in before if before[k][0] != pytest.approx(after[k][0])] == []

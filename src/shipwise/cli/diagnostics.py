@@ -35,6 +35,9 @@ def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bo
     from shipwise.services.context import cli_principal, open_store
     from shipwise.services.views import diagnostics_request, org_diagnostics
 
+    if org_units and teams:
+        raise click.UsageError("--org-units and --team do not go together: org units are "
+                               "computed for the whole organisation")
     settings = settings_from(ctx)
     with open_store(settings) as store:  # writable: every read of people-derived data is logged
         principal = cli_principal(store) or LOCAL_ADMIN
@@ -53,16 +56,23 @@ def _emit(res: dict[str, Any], fmt: str, title: str,
         return
     ids = [c[0] for c in columns]
     if fmt == "csv":
-        emit_csv([key, "period", *ids, "suppressed"],
+        emit_csv([key, "period", *ids, "suppressed", "withheld"],
                  [[r[key], r["period"], *[r["metrics"][i] for i in ids],
-                   ";".join(sorted(r["suppressed"]))] for r in res["rows"]])
+                   ";".join(sorted(r["suppressed"])), ";".join(sorted(r.get("withheld", {})))]
+                  for r in res["rows"]])
         return
     if not res["rows"]:
         click.echo("Nothing to show for these teams and dates.")
         return
-    rows = [(r[key], r["period"],
-             *[("hidden" if i in r["suppressed"] else (fmt_(r["metrics"][i]) or "–"))
-               for i, _, fmt_ in columns]) for r in res["rows"]]
+    def cell(r: dict[str, Any], i: str, fmt_: Any) -> str:
+        if i in r["suppressed"]:
+            return "hidden"
+        if i in r.get("withheld", {}):
+            return "withheld"
+        return str(fmt_(r["metrics"][i]) or "–")
+
+    rows = [(r[key], r["period"], *[cell(r, i, fmt_) for i, _, fmt_ in columns])
+            for r in res["rows"]]
     emit_table(f"{title} by {key.replace('_', ' ')} and {res['grain']} "
                f"({res['since']} – {res['until']})",
                [key, "period", *[c[1] for c in columns]], rows,
@@ -70,6 +80,8 @@ def _emit(res: dict[str, Any], fmt: str, title: str,
     if any(r["suppressed"] for r in res["rows"]):
         click.echo(f"hidden: computed from fewer than {res['min_group_size']} people, or hidden so "
                    "such a figure cannot be worked out from a total.")
+    if any(r.get("withheld") for r in res["rows"]):
+        click.echo("withheld: the metric charter does not name your role in this metric's audience.")
 
 
 @click.command("flow")

@@ -145,13 +145,15 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
         return
     emit_table(f"Retention {'(dry run: nothing changed) ' if dry_run else ''}as of "
                f"{rep['as_of'][:10]} — charter v{rep['charter_version']}",
-               ["record type", "before", "action", "rows"],
-               [(r["record_type"], r["before"][:10], r["action"], r["rows"]) for r in rep["records"]],
-               justify_right=(3,))
+               ["record type", "kept (days)", "before", "action", "rows"],
+               [(r["record_type"], r["days"], r["before"][:10], r["action"], r["rows"])
+                for r in rep["records"]], justify_right=(1, 4))
     for f in rep["facts"]:
         click.echo(f"{f['table']}: {f['unlinked_rows']} rows before {f['before'][:10]} kept for the "
                    "aggregates, unlinked from people")
-    click.echo(f"people counts frozen for {rep['frozen_people_counts']} period groups")
+    click.echo(f"people counts frozen for {rep['frozen_people_counts']} period groups; "
+               f"{rep.get('frozen_strain_figures', 0)} strain figures of the periods a cut-off "
+               "falls inside frozen")
 
 
 @retention.command("runs")

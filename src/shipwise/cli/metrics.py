@@ -105,8 +105,6 @@ def _add_appetite(settings: Any, res: dict[str, Any]) -> None:
     from shipwise.services.context import open_store
     from shipwise.services.views import with_appetite
 
-    if "release_appetite" in res:
-        return
     with open_store(settings, read_only=True) as store:
         with_appetite(store, res, settings.slo)
 

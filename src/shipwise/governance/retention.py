@@ -96,8 +96,38 @@ def _purge_records(store: Store, c: Cutoff) -> tuple[str, int]:
     return "removed person", total
 
 
+def _reach(store: Store, source: str, cutoff: datetime) -> datetime:
+    """The last instant the rows about to be unlinked still count in: a pull request opened
+    before the cut-off may be reviewed, merged or delivered after it."""
+    if SOURCE_TYPE[source] != "pull_request":
+        return cutoff
+    row = store.con.execute(
+        """SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
+                               coalesce(merged_at, created_at), coalesce(closed_at, created_at),
+                               coalesce(delivered_at, created_at)))
+           FROM flow_pr_fact WHERE created_at < ? AND author IS NOT NULL
+             AND author NOT LIKE 'gone:%'""", [cutoff]).fetchone()
+    reach = max(cutoff, row[0]) if row and row[0] is not None else cutoff
+    if source in ("flow.open", "flow.open_end"):  # still open: counted at every week end since
+        still = store.con.execute(
+            """SELECT count(*) FROM flow_pr_fact WHERE created_at < ? AND author IS NOT NULL
+                 AND author NOT LIKE 'gone:%' AND merged_at IS NULL AND closed_at IS NULL""",
+            [cutoff]).fetchone()
+        if still and still[0]:
+            end = store.con.execute(
+                """SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
+                                       coalesce(merged_at, created_at), coalesce(closed_at, created_at),
+                                       coalesce(delivered_at, created_at))) FROM flow_pr_fact""").fetchone()
+            reach = max(reach, end[0]) if end and end[0] is not None else reach
+    return reach
+
+
 def _freeze_counts(store: Store, source: str, cutoff: datetime) -> int:
-    """Freeze people counts of every period that began before ``cutoff`` (once per period)."""
+    """Freeze people counts of every period the rows about to be unlinked count in (once per
+    period): those that began before the cut-off, or before the last review, merge or delivery
+    of a pull request opened before it. (Still-open ones are left out of live counts later,
+    which can only hide more.)"""
+    cutoff = _reach(store, source, cutoff)
     n = 0
     for grain in ("week", "month", "quarter"):
         for level in ("team", "org_unit"):

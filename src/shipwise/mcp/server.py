@@ -96,7 +96,8 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         YYYY-MM-DD, default the whole data span), with change vs the previous period and the
         performance cluster. Members and leads see their own team only."""
         res = call(ctx, lambda s, p: views.team_dora(s, p, team, grain=grain, since=since,
-                                                     until=until, interface=INTERFACE))
+                                                     until=until, interface=INTERFACE,
+                                                     settings=settings))
         return DoraResult(**res)
 
     @server.tool(annotations=READ_ONLY)

@@ -3,8 +3,10 @@
 The service layer suppresses a figure whose group is smaller than the minimum (default 5). The
 group is the people whose records feed it: the authors of the pull requests a flow figure is
 computed from, the responders paged for strain, the authors of stalled cross-team pull requests.
-Counts for periods that began before a retention run are frozen at that run
-(``people_count_frozen``), since the facts no longer name people there.
+Counts for periods a retention run reached are frozen at that run (``people_count_frozen``);
+live counts never count retention tokens (``gone:…``): one person could appear as a token and
+under their pseudonym in the same period, and counting both would make a group look larger
+than it is. Leaving tokens out can only make a group look smaller — more suppression, never less.
 """
 
 from __future__ import annotations
@@ -21,14 +23,18 @@ _ENDED = ("CASE WHEN x.merged_at IS NULL THEN x.closed_at WHEN x.closed_at IS NU
 #: e.g. the range join of open pull requests with week ends — runs once, at team level.
 _TOUCH: dict[str, str] = {
     "flow.merged": """SELECT team, CAST(merged_at AS DATE) AS day, author AS person
-      FROM flow_pr_fact WHERE author IS NOT NULL AND merged_at IS NOT NULL""",
+      FROM flow_pr_fact WHERE author IS NOT NULL AND author NOT LIKE 'gone:%'
+        AND merged_at IS NOT NULL""",
     "flow.delivered": """SELECT team, CAST(delivered_at AS DATE) AS day, author AS person
-      FROM flow_pr_fact WHERE author IS NOT NULL AND delivered_at IS NOT NULL""",
+      FROM flow_pr_fact WHERE author IS NOT NULL AND author NOT LIKE 'gone:%'
+        AND delivered_at IS NOT NULL""",
     "flow.reviewed": """SELECT team, CAST(first_review_at AS DATE) AS day, author AS person
-      FROM flow_pr_fact WHERE author IS NOT NULL AND first_review_at IS NOT NULL""",
+      FROM flow_pr_fact WHERE author IS NOT NULL AND author NOT LIKE 'gone:%'
+        AND first_review_at IS NOT NULL""",
     # open at a week end (Sunday 24:00 UTC) the data reaches, as flow.work_in_progress
     "flow.open": f"""SELECT x.team, w.day, x.author AS person
-      FROM (SELECT *, {_ENDED} AS ended_at FROM flow_pr_fact x WHERE author IS NOT NULL) x
+      FROM (SELECT *, {_ENDED} AS ended_at FROM flow_pr_fact x
+            WHERE author IS NOT NULL AND author NOT LIKE 'gone:%') x
       JOIN (SELECT c.day, CAST(c.day + INTERVAL 1 DAY AS TIMESTAMP) AS t FROM calendar c,
               (SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
                                    coalesce(merged_at, created_at), coalesce(closed_at, created_at),
@@ -37,25 +43,33 @@ _TOUCH: dict[str, str] = {
               AND c.day >= (SELECT CAST(min(created_at) AS DATE) FROM flow_pr_fact)) w
         ON x.created_at < w.t AND (x.ended_at IS NULL OR x.ended_at >= w.t)""",
     "strain.responders": """SELECT team, CAST("at" AS DATE) AS day, person
-      FROM strain_page_fact WHERE person IS NOT NULL""",
+      FROM strain_page_fact WHERE person IS NOT NULL AND person NOT LIKE 'gone:%'""",
     # authors of cross-team pull requests, counted for the author's team on the day opened
     "strain.stalled_authors": """SELECT author_team AS team, CAST(created_at AS DATE) AS day,
       author AS person FROM flow_pr_fact
-      WHERE author IS NOT NULL AND team IS NOT NULL AND author_team IS NOT NULL
-        AND team <> author_team""",
+      WHERE author IS NOT NULL AND author NOT LIKE 'gone:%' AND team IS NOT NULL
+        AND author_team IS NOT NULL AND team <> author_team""",
 }
-SOURCES = tuple(_TOUCH)
+#: open pull requests at the period's last week end only (the open-PR age and its distribution)
+_LAST_WEEK_END = {"flow.open_end": "flow.open"}
+SOURCES = (*_TOUCH, *_LAST_WEEK_END)
 
 
 def people_sql(source: str, grain: str, level: str) -> str:
     """(entity, period, people) for one source; parameters: since, until (days)."""
+    base = _LAST_WEEK_END.get(source, source)
+    last = ""
+    if source in _LAST_WEEK_END:
+        last = """ JOIN (SELECT c.period, max(d.day) AS day FROM (SELECT DISTINCT day FROM touch) d
+                     JOIN cal c ON c.day = d.day GROUP BY c.period) l
+               ON l.period = cal.period AND l.day = t.day"""
     return f"""
 {with_clause(level)}
 {entity_map_cte(level)},
 {calendar_cte(grain)},
-touch AS (SELECT DISTINCT team, day, person FROM ({_TOUCH[source]}) t)
+touch AS (SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t)
 SELECT m.entity, cal.period, count(DISTINCT t.person) AS people
-FROM touch t JOIN cal ON cal.day = t.day JOIN emap m ON m.team = t.team
+FROM touch t JOIN cal ON cal.day = t.day{last} JOIN emap m ON m.team = t.team
 GROUP BY m.entity, cal.period
 """
 

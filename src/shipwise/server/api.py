@@ -179,7 +179,8 @@ _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "202
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_DORA)})
 def team_dora(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
               since: Since = None, until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.team_dora, principal, team, grain=grain, since=since,
+    return with_charter(_view(state, views.team_dora, principal, team, settings=state.settings,
+                              grain=grain, since=since,
                               until=until))
 
 

@@ -34,8 +34,10 @@ def _flow_source(mid: str) -> str | None:
         return "flow.delivered"
     if name == "review_latency":
         return "flow.reviewed"
-    if name in ("open_pr_age", "work_in_progress"):
+    if name == "work_in_progress":
         return "flow.open"
+    if name == "open_pr_age":
+        return "flow.open_end"  # the last week end of the period
     return None  # ticket figures: no person behind them
 
 
@@ -50,8 +52,8 @@ COUNTS: dict[str, dict[str, str | None]] = {
     "flow": {
         "merged_prs": "flow.merged", "merged_without_review": "flow.merged",
         "delivered_prs": "flow.delivered", "reviewed_prs": "flow.reviewed",
-        **{c: "flow.open" for c in ("open_prs", "open_lt_1d", "open_1d_3d", "open_3d_7d",
-                                    "open_7d_14d", "open_ge_14d")},
+        **{c: "flow.open_end" for c in ("open_prs", "open_lt_1d", "open_1d_3d", "open_3d_7d",
+                                        "open_7d_14d", "open_ge_14d")},
         "week_ends": None, "tickets_done": None, "tickets_blocked": None,
     },
     "strain": {
@@ -248,7 +250,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
         }
         if req.family == "flow":
             dist = ("open_lt_1d", "open_1d_3d", "open_3d_7d", "open_7d_14d", "open_ge_14d")
-            hide = node in hidden["flow.open"]
+            hide = node in hidden["flow.open_end"]
             row["open_pr_age_distribution"] = None if hide else {c[5:]: r[c] for c in dist}
         out["rows"].append(row)
     return out

@@ -75,8 +75,10 @@ def audience(result: dict[str, Any], principal: Principal) -> dict[str, Any]:
 
     charter = load_charter()
     history = result.get("history")
-    rows = [*result.get("rows", []), *result.get("status", []),
-            *(history.get("rows", []) if isinstance(history, dict) else [])]
+    rows = [r for v in result.values() if isinstance(v, list) for r in v if isinstance(r, dict)]
+    rows += [r for r in (history.get("rows", []) if isinstance(history, dict) else [])
+             if isinstance(r, dict)]
+    rows += [v for v in result.values() if isinstance(v, dict) and "metrics" in v]
     for row in rows:
         metrics = row.get("metrics")
         if not isinstance(metrics, dict):
@@ -148,13 +150,14 @@ def with_appetite(store: Store, result: dict[str, Any], settings_slo: Any = None
 
 def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
               since: date | None = None, until: date | None = None,
-              interface: str = "api") -> dict[str, Any]:
+              interface: str = "api", settings: Settings | None = None) -> dict[str, Any]:
     from shipwise.services.metrics import DoraRequest, dora_rows
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:dora", team, interface)
     req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
     return with_appetite(store, audience(
-        dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req))), principal))
+        dict(_memo(store, "dora", (req,), lambda: dora_rows(store, req))), principal),
+        settings.slo if settings is not None else None)
 
 
 def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "quarter",

@@ -40,7 +40,8 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
     from shipwise.services.views import charter_map
     from shipwise.web.diagnostics import team_sections
 
-    dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB)
+    dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB,
+                           settings=settings)
     # cost is allocated per month at the finest: a weekly page shows monthly cost
     cost = views.team_cost(store, p, team_id, grain="month" if grain == "week" else grain,
                            interface=WEB)
