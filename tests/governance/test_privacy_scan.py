@@ -1,5 +1,6 @@
-"""No output names a person: every API response and every CLI output of a full demo, scanned for
-the people's pseudonyms (and for raw identities, and for retention tokens), fails on any.
+"""No output names a person: every API response, web page (and its JSON twin) and CLI output of a
+full demo, scanned for the people's pseudonyms (and for raw identities, and for retention
+tokens), fails on any.
 
 New endpoints are scanned automatically (they are read from the OpenAPI document); a new CLI
 command must be added to COMMANDS or, when it cannot run here, to EXEMPT with the reason — the
@@ -198,6 +199,23 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
                         assert not leaks, (url, who, leaks[:3])
                         scanned += 1
         assert scanned > 200
+        # the web pages and their JSON twins, through the same server
+        from shipwise.web.routes import router as web
+
+        pages = 0
+        for route in web.routes:
+            path = getattr(route, "path", "")
+            if "GET" not in (getattr(route, "methods", None) or ()) or path.startswith("/static"):
+                continue
+            for url in _fill(path, values):
+                for suffix in (("", ".json") if "{" in path else ("",)):
+                    for who in ("admin", "exec", "member"):
+                        res = get(url + suffix, who)
+                        assert res.status_code < 500, (url, who, res.text[:300])
+                        leaks = _leaks(res.text, people)
+                        assert not leaks, (url + suffix, who, leaks[:3])
+                        pages += 1
+        assert pages > 100
 
 
 def test_retention_on_the_demo_changes_no_figure_and_reveals_nothing(demo: Path,
