@@ -9,6 +9,7 @@ test fails otherwise, so nothing new escapes the scan.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -250,3 +251,30 @@ def test_retention_on_the_demo_changes_no_figure_and_reveals_nothing(demo: Path,
     assert len(before) > 50_000 and before.keys() == after.keys()
     assert [k for k in before if before[k][1] != after[k][1]] == []  # nothing revealed or hidden
     assert [k for k in before if before[k][0] != pytest.approx(after[k][0])] == []
+
+
+def test_no_mcp_tool_answer_names_a_person(demo: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read-only MCP tool, as the administrator, for a team, the org units and a week."""
+    from tests.mcp.conftest import call
+
+    db = _copy(demo, tmp_path / "mcp")
+    people = _people(db)
+    monkeypatch.chdir(tmp_path / "mcp")
+    settings = load_settings(db=db)
+    with Store.open(db) as store:
+        team = str(store.con.execute("SELECT min(id) FROM team").fetchone()[0])  # type: ignore[index]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("list_teams", {}), ("get_dora", {"team": team}), ("get_dora", {"team": team, "grain": "week"}),
+        ("get_cost", {}), ("get_cost", {"team": team}), ("explain_metric", {"metric_id": "flow.pickup_time"}),
+        ("get_flow", {"team": team}), ("get_flow", {"team": team, "grain": "week"}), ("get_flow", {}),
+        ("get_strain", {"team": team, "grain": "month"}), ("get_strain", {}),
+        ("get_slo", {"team": team}), ("get_charter", {}), ("fairness_audit", {}),
+        ("list_investigations", {}),
+    ]
+    for name, args in calls:
+        res = call(settings, None, name, args)
+        text = json.dumps(res.structured_content, default=str) + " ".join(
+            str(getattr(c, "text", "")) for c in res.content)
+        assert not res.is_error, (name, text[:300])
+        assert not _leaks(text, people), (name, _leaks(text, people)[:3])
