@@ -333,3 +333,18 @@ def test_a_lone_small_week_hides_a_sibling_week_of_its_quarter(week: Settings,
     assert "cannot be worked out" in w27["suppressed"]["flow.coding_time"]
     assert w27["metrics"]["flow.work_in_progress"] == 4.0  # other cohorts stay visible
     assert quarter["counts"]["merged_prs"] == 3  # the quarter's total is shown
+
+
+def test_a_team_can_keep_its_own_working_hours_and_days(week: Settings, tmp_path: Path) -> None:
+    """Attributes working_hours and working_days override the configured ones for that team."""
+    import_paths(week, [write_jsonl(tmp_path / "t.jsonl", [
+        {"type": "team", "id": "payments", "name": "Payments", "org_unit": "eng",
+         "delivery_unit": "deployments",
+         "attributes": {"timezone": "Europe/Berlin", "working_hours": "07:00-20:00",
+                        "working_days": [1, 2, 3, 4, 5, 6]}}])])
+    with open_store(week, read_only=True) as store:
+        rows = _rows(store, *strain_sql(StrainQuery("week", "team", *W27, Hours())))
+    p = rows["payments"]
+    assert p["strain.after_hours_pages"] == 1  # Tue 19:30 is inside 07:00–20:00; Thu 00:30 is not
+    assert p["strain.weekend_pages"] == 1  # Saturday is a working day; Sunday 05:00 is not
+    assert p["strain.sleep_hour_pages"] == 2  # sleep hours are the configured ones

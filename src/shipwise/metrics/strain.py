@@ -5,7 +5,8 @@ Definitions (the contract; docs/metrics/strain.*.md explain each):
 
 - Pages to humans (bots left out) on the team, by the UTC day of the page; each page's local
   time is taken in the team's time zone (``team.attributes.timezone``, IANA; else the configured
-  default). A page on a working day outside working hours is *after hours*; a page on a
+  default), against the team's working hours and days (``team.attributes.working_hours``
+  "HH:MM-HH:MM" and ``working_days`` [ISO weekdays]; else the configured ones). A page on a working day outside working hours is *after hours*; a page on a
   non-working day is a *weekend* page; a page inside the sleep window (any day) is a
   *sleep-hour* page (it may also be after hours or weekend).
 - Incident burden: hours of human-actioned sev1–sev3 incidents on the team's services that fall inside the
@@ -82,7 +83,8 @@ def strain_sql(q: StrainQuery) -> tuple[str, list[object]]:
     days = ", ".join(str(int(d)) for d in h.working_days) or "0"
     metrics = registry.family("strain")
     metric_cols = ", ".join(f'{m.sql} AS "{m.id}"' for m in metrics)
-    working = f"isodow(local_at) IN ({days})"
+    working = (f"CASE WHEN team_days IS NOT NULL THEN list_contains(team_days, isodow(local_at)) "
+               f"ELSE isodow(local_at) IN ({days}) END")
     mins = "(hour(local_at) * 60 + minute(local_at))"
     sql = f"""
 {with_clause(q.level)}
@@ -94,14 +96,25 @@ periods AS (
   FROM cal GROUP BY period
 ),
 entities AS (SELECT DISTINCT entity FROM emap),
+team_hours AS (
+  -- a team's own working hours ("08:00-17:00") and days ([1, 2, 3, 4, 7]) in its attributes
+  SELECT id AS team,
+         try_cast(split_part(split_part(wh, '-', 1), ':', 1) AS INTEGER) * 60
+           + try_cast(split_part(split_part(wh, '-', 1), ':', 2) AS INTEGER) AS ws,
+         try_cast(split_part(split_part(wh, '-', 2), ':', 1) AS INTEGER) * 60
+           + try_cast(split_part(split_part(wh, '-', 2), ':', 2) AS INTEGER) AS we,
+         try_cast(json_extract(attributes, '$.working_days') AS INTEGER[]) AS team_days
+  FROM (SELECT id, attributes, json_extract_string(attributes, '$.working_hours') AS wh FROM team)
+),
 pg AS (
   SELECT m.entity, x.person, x."at",
-         timezone(coalesce(x.timezone, ?), CAST(x."at" AS TIMESTAMPTZ)) AS local_at
-  FROM strain_page_fact x JOIN emap m ON m.team = x.team
+         timezone(coalesce(x.timezone, ?), CAST(x."at" AS TIMESTAMPTZ)) AS local_at,
+         coalesce(th.ws, {h.work_start}) AS ws, coalesce(th.we, {h.work_end}) AS we, th.team_days
+  FROM strain_page_fact x JOIN emap m ON m.team = x.team LEFT JOIN team_hours th ON th.team = x.team
 ),
 pages AS (
   SELECT pg.entity, cal.period, count(*) AS pages,
-         sum(CASE WHEN {working} AND NOT {_within(mins, h.work_start, h.work_end)} THEN 1 ELSE 0 END)
+         sum(CASE WHEN {working} AND NOT ({mins} >= ws AND {mins} < we) THEN 1 ELSE 0 END)
            AS after_hours_pages,
          sum(CASE WHEN NOT ({working}) THEN 1 ELSE 0 END) AS weekend_pages,
          sum(CASE WHEN {_within(mins, h.sleep_start, h.sleep_end)} THEN 1 ELSE 0 END) AS sleep_hour_pages,
