@@ -405,10 +405,13 @@ def test_fairness_audit_for_exec_and_admin_only(api: Api) -> None:
 
 def test_audit_filters(api: Api) -> None:
     api.get(f"/api/v1/teams/{api.team}/dora", who="member")
+    assert api.get(f"/api/v1/teams/{api.team}/strain", who="member").status_code == 200
     everything = api.get("/api/v1/audit", limit=10_000).json()
     people = api.get("/api/v1/audit", people_derived="true", limit=10_000).json()
     others = api.get("/api/v1/audit", people_derived="false", limit=10_000).json()
     assert people and others and all(not r["people_derived"] for r in others)
+    assert all(r["people_derived"] for r in people)
+    assert any(r["subject"] == f"team:{api.team}:strain" for r in people)
     seen = {(r["read_at"], r["subject"]) for r in everything}
     assert {(r["read_at"], r["subject"]) for r in people if r["read_at"] <= everything[0]["read_at"]
             } <= seen
