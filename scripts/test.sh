@@ -19,4 +19,10 @@ if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null \
   fi
 fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-exec python3 -m pytest -n 2 -q "$@"
+if [ "$#" -gt 0 ]; then  # the tests asked for, as asked
+  exec python3 -m pytest -n 2 -q "$@"
+fi
+# Every tier: first everything but the live end-to-end tests on two workers, then those alone,
+# so a scrape or an evaluation is never starved of CPU by a neighbouring test.
+python3 -m pytest -n 2 -q -m "not live"
+exec python3 -m pytest -q -m live

@@ -20,7 +20,7 @@ from shipwise.demo.world import build_world, start_exporter
 from tests.conftest import cli_env
 from tests.e2e import servers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 SECRET = "e2e-shared-secret-0123456789abcdef"
 #: Prometheus starts scraping a few seconds after the exporter: ~85 s of normal data first
