@@ -141,6 +141,9 @@ class ServerSettings(BaseModel):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     #: On shutdown, wait this long for queued investigations (the rest resume on the next start).
     drain_seconds: Annotated[float, Field(ge=0)] = 60.0
+    #: On start, decide flow and strain suppression for the organisation in the background, so
+    #: the first team page does not pay for it.
+    prewarm: bool = True
 
 
 class Settings(BaseModel):

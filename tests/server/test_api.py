@@ -460,3 +460,17 @@ def test_no_server_errors(case: Any, api: Api) -> None:
     response = case.call(base_url=api.live.url,
                          headers={"Authorization": f"Bearer {api.tokens['admin']}"}, timeout=30)
     assert response.status_code < 500, (case.method, case.path, response.text)
+
+
+def test_the_server_decides_suppression_before_the_first_team_page(api: Api) -> None:
+    """On start the server prepares flow and strain suppression in the background (prewarm)."""
+    import time
+
+    from shipwise.services import diagnostics
+
+    deadline = time.time() + 60
+    families: set[str] = set()
+    while time.time() < deadline and families != {"flow", "strain"}:
+        families = {k[2] for k in list(diagnostics._HIDDEN) if k[3] == "quarter"}
+        time.sleep(0.2)
+    assert families == {"flow", "strain"}

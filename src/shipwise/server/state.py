@@ -96,6 +96,22 @@ class ServerState:
         if pending:
             log.info("resuming %d alarm(s) not investigated yet", len(pending))
             self.worker.submit(pending)
+        if self.settings.server.prewarm:
+            threading.Thread(target=self._prewarm, name="shipwise-prewarm", daemon=True).start()
+
+    def _prewarm(self) -> None:
+        """Decide small-group suppression for the whole organisation once, before the first team
+        page asks (at 750 teams this is seconds; every page after it is milliseconds)."""
+        from shipwise.metrics.facts import ensure_fresh
+        from shipwise.services.diagnostics import FAMILIES, _hidden
+
+        try:
+            with self.store.session() as store:
+                ensure_fresh(store)
+                for family in FAMILIES:
+                    _hidden(store, family, "quarter", self.settings.privacy.min_group_size)
+        except Exception as exc:
+            log.warning("could not prepare flow and strain views: %s", exc)
 
     def stop(self) -> None:
         self.intake.stop()
