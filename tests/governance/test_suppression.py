@@ -51,9 +51,11 @@ def test_no_recovery_by_subtraction_anywhere() -> None:
         hidden = suppressed_units(people, tree, 5)
         assert all(u in hidden for u, n in people.items() if 0 < n < 5)
         for parent in tree:
-            if parent in hidden:
-                continue
             kids = [k for k, v in tree.items() if v == parent]
+            if parent in hidden:  # never the sum of shown parts
+                filled = [k for k in kids if people.get(k, 0) > 0]
+                assert not filled or any(k in hidden for k in filled), (parent, people, hidden)
+                continue
             assert sum(k in hidden for k in kids) != 1, (parent, people, hidden)
 
 
@@ -83,3 +85,12 @@ def test_an_empty_sibling_protects_nothing() -> None:
     assert suppressed_units({"ou": 3, "a": 3, "b": 0}, tree, 5) == {"a": PRIMARY, "ou": PRIMARY}
     assert suppressed_units({"ou": 6, "a": 3, "b": 0, "c": 3},
                             {**tree, "c": "ou"}, 5) == {"a": PRIMARY, "c": PRIMARY}
+
+
+def test_a_hidden_total_is_never_the_sum_of_shown_parts() -> None:
+    """ou:b is hidden to protect ou:a; were both its teams shown, their sum would give ou:b and
+    then org − ou:b would give ou:a away."""
+    tree = {"org": None, "ou:a": "org", "ou:b": "org", "t1": "ou:a", "t2": "ou:b", "t3": "ou:b"}
+    people = {"org": 34, "ou:a": 4, "ou:b": 30, "t1": 4, "t2": 14, "t3": 16}
+    hidden = suppressed_units(people, tree, 5)
+    assert hidden == {"t1": PRIMARY, "ou:a": PRIMARY, "ou:b": COMPLEMENTARY, "t2": COMPLEMENTARY}

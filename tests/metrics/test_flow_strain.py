@@ -197,14 +197,16 @@ def test_each_flow_figure_is_judged_by_the_authors_behind_it(week: Settings) -> 
                                since=W27[0], until=W27[1], settings=three)
     (row,) = res["rows"]
     m = row["metrics"]
-    assert m["flow.coding_time"] == 2 * H  # merged: p1, p2, p3
     assert m["flow.review_latency"] == 2 * H  # first reviewed: p1, p2, p3, p5
     assert m["flow.work_in_progress"] == 4.0  # open at the week end: p1, p4, p5, w1
     assert row["open_pr_age_distribution"] == {"lt_1d": 1, "1d_3d": 0, "3d_7d": 2, "7d_14d": 0,
                                                "ge_14d": 1}
     assert m["flow.cycle_time"] is None and m["flow.deploy_time"] is None  # delivered: p1, p2
     assert "fewer than 3 people" in row["suppressed"]["flow.cycle_time"]
-    assert row["counts"]["delivered_prs"] is None and row["counts"]["merged_prs"] == 3
+    assert row["counts"]["delivered_prs"] is None and row["counts"]["reviewed_prs"] == 5
+    # merged in W27: p1, p2, p3 — enough; but July's merged PRs (p2, p3) are hidden, and W27
+    # is the only week of July with any: shown, it would give July's figure away
+    assert "cannot be worked out" in row["suppressed"]["flow.coding_time"]
     assert m["flow.blocked_ratio"] == pytest.approx(0.2)  # tickets name no one
     assert "people" not in row and "responders" not in row["counts"]
 
@@ -297,8 +299,8 @@ def test_the_charter_audience_is_enforced(week: Settings, monkeypatch: pytest.Mo
 
     week = week.model_copy(update={"privacy": PrivacySettings(min_group_size=3)})
     real = charter_mod.load_charter()
-    entry = real.entries["flow.coding_time"].model_copy(update={"audience": ["admin"]})
-    narrowed = real.model_copy(update={"entries": {**real.entries, "flow.coding_time": entry}})
+    entry = real.entries["flow.review_latency"].model_copy(update={"audience": ["admin"]})
+    narrowed = real.model_copy(update={"entries": {**real.entries, "flow.review_latency": entry}})
     monkeypatch.setattr(charter_mod, "load_charter", lambda: narrowed)
     lead = Principal("lead", "payments", "tok2", "lee")
     with open_store(week) as store:
@@ -306,10 +308,10 @@ def test_the_charter_audience_is_enforced(week: Settings, monkeypatch: pytest.Mo
                                    since=W27[0], until=W27[1], settings=week)["rows"][0]
         as_admin = team_diagnostics(store, LOCAL_ADMIN, "flow", "payments", grain="week",
                                     since=W27[0], until=W27[1], settings=week)["rows"][0]
-    assert as_lead["metrics"]["flow.coding_time"] is None
-    assert "not for the lead role" in as_lead["withheld"]["flow.coding_time"]
-    assert as_lead["metrics"]["flow.pickup_time"] == 2 * H  # the rest of the view is served
-    assert as_admin["metrics"]["flow.coding_time"] == 2 * H
+    assert as_lead["metrics"]["flow.review_latency"] is None
+    assert "not for the lead role" in as_lead["withheld"]["flow.review_latency"]
+    assert as_lead["metrics"]["flow.work_in_progress"] == 4.0  # the rest of the view is served
+    assert as_admin["metrics"]["flow.review_latency"] == 2 * H
 
 
 def test_a_lone_small_week_hides_a_sibling_week_of_its_quarter(week: Settings,

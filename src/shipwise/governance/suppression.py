@@ -5,9 +5,11 @@ each of them: it is hidden (*primary* suppression). Hiding it is not enough when
 shown — the team's figure would be the org unit's minus its visible siblings, a month's the
 quarter's minus the other months — so under every visible total with exactly one hidden part,
 the smallest non-empty visible part is hidden too (*complementary* suppression), and a total
-whose other parts are all empty is hidden itself. This repeats until nothing changes. Totals
-are both the org hierarchy (team → org unit → parent unit) and time (week and month → quarter);
-the decision is made once per people source over the whole organisation and every period,
+whose other parts are all empty is hidden itself. Conversely a hidden total must not be the sum
+of its shown parts: when all of its non-empty parts are shown, the smallest is hidden. This
+repeats until nothing changes. Totals are both the org hierarchy (team → org unit → parent unit)
+and time (a week under the month and the quarter of its Thursday, a month under its quarter —
+weeks are not exactly nested, so this is conservative); the decision is made once per people source over the whole organisation and every period,
 whoever is asking, so the same figure is hidden on every interface.
 """
 
@@ -40,7 +42,14 @@ def suppressed_units(people: Mapping[str, int],
         changed = False
         for up, kids in sorted(children.items()):
             if up in hidden:
-                continue  # an unknown parent total reveals nothing about its children
+                # a hidden total must not be the sum of visible parts: if every part with
+                # something in it is shown, hide the smallest (its value stays unknown, since
+                # the total is)
+                filled = [c for c in kids if people.get(c, 0) > 0]
+                if filled and not any(c in hidden for c in filled):
+                    hidden[min(filled, key=lambda c: (people.get(c, 0), c))] = COMPLEMENTARY
+                    changed = True
+                continue
             hidden_kids = [c for c in kids if c in hidden]
             if len(hidden_kids) != 1:
                 continue

@@ -109,7 +109,7 @@ class ServerState:
             with self.store.session() as store:
                 ensure_fresh(store)
                 for family in FAMILIES:
-                    _hidden(store, family, "quarter", self.settings.privacy.min_group_size)
+                    _hidden(store, family, self.settings.privacy.min_group_size)
         except Exception as exc:
             log.warning("could not prepare flow and strain views: %s", exc)
 

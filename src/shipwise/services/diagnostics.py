@@ -96,16 +96,6 @@ def _snap(store: Store, grain: str, since: date, until: date) -> tuple[date, dat
     return row[0], row[1]
 
 
-def _quarter_of(grain: str, period: str, period_start: date) -> str | None:
-    """The quarter a week (by its Thursday) or a month belongs to; None for a quarter."""
-    if grain == "quarter":
-        return None
-    from datetime import timedelta
-
-    d = period_start + timedelta(days=3) if grain == "week" else period_start
-    return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-
-
 def _hierarchy(store: Store) -> dict[str, str | None]:
     """Every team and org unit -> its parent (teams under their org unit)."""
     parent: dict[str, str | None] = {}
@@ -144,26 +134,27 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-_HIDDEN: dict[tuple[str, str, str, str, int], dict[str, dict[str, str]]] = {}
+_HIDDEN: dict[tuple[str, str, str, int], dict[str, dict[str, str]]] = {}
 _HIDDEN_LOCK = threading.Lock()
+GRAINS = ("week", "month", "quarter")
 
 
-def _hidden(store: Store, family: str, grain: str, k: int) -> dict[str, dict[str, str]]:
-    """What is hidden, over the family's whole data span: decided once per version of the facts
-    and reused by every request (a period's figure does not depend on the dates asked for)."""
+def _hidden(store: Store, family: str, k: int) -> dict[str, dict[str, str]]:
+    """What is hidden — every grain at once, over the family's whole data span: decided once
+    per version of the facts and reused by every request (a period's figure does not depend on
+    the dates asked for, and week, month and quarter figures are judged together)."""
     from shipwise.metrics.facts import facts_version
 
-    key = (str(store.path), facts_version(store), family, grain, k)
+    key = (str(store.path), facts_version(store), family, k)
     with _HIDDEN_LOCK:
         if key in _HIDDEN:
             return _HIDDEN[key]
     first, last = _span(store, family)
     if first is None or last is None:
         return {s: {} for s in SOURCE.values() if s}
-    g_since, g_until = _snap(store, grain, first, last)
-    q_since, q_until = _snap(store, "quarter", first, last)
-    since, until = min(g_since, q_since), max(g_until, q_until)
-    result = _suppression(store, DiagnosticRequest(family, grain), since, until, k)
+    since = min(_snap(store, g, first, last)[0] for g in GRAINS)
+    until = max(_snap(store, g, first, last)[1] for g in GRAINS)
+    result = _suppression(store, family, since, until, k)
     with _HIDDEN_LOCK:
         if len(_HIDDEN) > 64:
             _HIDDEN.clear()
@@ -171,40 +162,46 @@ def _hidden(store: Store, family: str, grain: str, k: int) -> dict[str, dict[str
     return result
 
 
-def _suppression(store: Store, req: DiagnosticRequest, since: date, until: date,
+def _suppression(store: Store, family: str, since: date, until: date,
                  k: int) -> dict[str, dict[str, str]]:
-    """source -> hidden node -> why, over every team and org unit, for the requested grain and
-    the quarters that contain its periods (node = ``team:payments@month:2025-07``)."""
+    """source -> hidden node -> why, over every team and org unit and every period of every
+    grain (node = ``team:payments@month:2025-07``): a month sits under its org unit's month and
+    its quarter, a week under its org unit's week and the month and quarter of its Thursday."""
     parent = _hierarchy(store)
-    grains = [req.grain] if req.grain == "quarter" else [req.grain, "quarter"]
-    q_since, q_until = _snap(store, "quarter", since, until)
-    sources = sorted({s for s in SOURCE.values() if s and s.startswith(req.family + ".")})
+    sources = sorted({s for s in SOURCE.values() if s and s.startswith(family + ".")})
     starts: dict[tuple[str, str], date] = {}
-    for grain in grains:
+    for grain in GRAINS:
         for p, ps in store.con.execute(
                 f"SELECT {grain}, min(day) FROM calendar WHERE day BETWEEN ? AND ? GROUP BY 1",
-                [q_since, q_until]).fetchall():
+                [since, until]).fetchall():
             starts[(grain, str(p))] = ps
     out: dict[str, dict[str, str]] = {}
     for src in sources:
         people: dict[str, int] = {}
         parents: dict[str, list[str]] = {}
-        for grain in grains:
-            lo, hi = (since, until) if grain == req.grain else (q_since, q_until)
+        for grain in GRAINS:
             for lvl in ("team", "org_unit"):
                 prefix = "team:" if lvl == "team" else "ou:"
-                for (e, p), n in people_counts(store.con, src, grain, lvl, lo, hi).items():
+                for (e, p), n in people_counts(store.con, src, grain, lvl, since, until).items():
                     people[f"{prefix}{e}@{grain}:{p}"] = n
         for unit, up in parent.items():
             for (grain, period), ps in starts.items():
-                node = f"{unit}@{grain}:{period}"
                 ups = [f"{up}@{grain}:{period}"] if up else []
-                quarter = _quarter_of(grain, period, ps)
-                if quarter is not None:
-                    ups.append(f"{unit}@quarter:{quarter}")
-                parents[node] = ups
+                ups += [f"{unit}@{g}:{p}" for g, p in _containers(grain, ps)]
+                parents[f"{unit}@{grain}:{period}"] = ups
         out[src] = suppressed_units(people, parents, k)
     return out
+
+
+def _containers(grain: str, period_start: date) -> list[tuple[str, str]]:
+    """The longer periods a period counts under: a week by its Thursday, a month by itself."""
+    from datetime import timedelta
+
+    if grain == "quarter":
+        return []
+    d = period_start + timedelta(days=3) if grain == "week" else period_start
+    quarter = ("quarter", f"{d.year}-Q{(d.month - 1) // 3 + 1}")
+    return [("month", f"{d.year}-{d.month:02d}"), quarter] if grain == "week" else [quarter]
 
 
 def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int = 5,
@@ -223,7 +220,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     since, until = _snap(store, req.grain, since, until)
     out["since"], out["until"] = since.isoformat(), until.isoformat()
     rows = _compute(store, req.family, req.grain, req.level, since, until, hours, req.entities)
-    hidden = _hidden(store, req.family, req.grain, min_group_size)
+    hidden = _hidden(store, req.family, min_group_size)
     parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"
     key = "team" if req.level == "team" else "org_unit"
