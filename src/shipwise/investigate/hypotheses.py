@@ -204,10 +204,14 @@ def _touched(ev: Event) -> list[str]:
 
 
 def _names_anomalous_dependency(ctx: Context, entity: str, lines: list) -> str:
-    """An anomalous dependency of ``entity`` that most of the error lines name, if any."""
+    """An anomalous dependency of ``entity`` that most of the error lines name, if any — one
+    whose anomaly began no later than a sample after ``entity``'s own: a dependency that went
+    wrong only after ``entity`` did is more likely its effect than its cause."""
     if not lines:
         return ""
-    deps = [d for d in ctx.dependencies(entity) if ctx.anomalous(d) and ctx.kind(d) != "instance"]
+    mine = ctx.entity_onset(entity)
+    deps = [d for d in ctx.dependencies(entity) if ctx.anomalous(d) and ctx.kind(d) != "instance"
+            and (mine is None or (ctx.entity_onset(d) or 0.0) <= mine + ctx.step)]
     for d in sorted(deps, key=len, reverse=True):
         if sum(d in x.text for x in lines) >= 0.5 * len(lines):
             return d
