@@ -31,16 +31,14 @@ def _options(f: Any) -> Any:
 
 def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bool, grain: str,
           since: date | None, until: date | None) -> dict[str, Any]:
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.views import diagnostics_request, org_diagnostics
 
     if org_units and teams:
         raise click.UsageError("--org-units and --team do not go together: org units are "
                                "computed for the whole organisation")
     settings = settings_from(ctx)
-    with open_store(settings) as store:  # writable: every read of people-derived data is logged
-        principal = cli_principal(store) or LOCAL_ADMIN
+    with cli_reader(settings) as (store, principal):  # writable: every read of people-derived data is logged
         if org_units:
             return org_diagnostics(store, principal, family, grain=grain, since=since,
                                    until=until, settings=settings, interface="cli")

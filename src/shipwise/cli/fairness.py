@@ -34,13 +34,11 @@ def audit_cmd(ctx: click.Context, flags: tuple[str, ...], attributes: tuple[str,
     Fisher's exact test), correlation of metrics with context (on-call load, migration quarters,
     team size) and variance between org units, with plain-language findings and what to do.
     Needs the exec or admin role when SHIPWISE_TOKEN is set; every run is logged."""
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.fairness import audit_markdown, fairness_view
 
     settings = settings_from(ctx)
-    with open_store(settings) as store:
-        principal = cli_principal(store) or LOCAL_ADMIN
+    with cli_reader(settings) as (store, principal):
         res = fairness_view(store, principal, settings, flags=flags or None,
                             attributes=attributes or None,
                             context={"migration_quarters": list(migration)} if migration else None,

@@ -92,13 +92,11 @@ def audit() -> None:
 @click.pass_context
 def audit_list(ctx: click.Context, people: bool, since: date | None, limit: int, fmt: str) -> None:
     """Who read what, when: newest first."""
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.views import access_log
 
     settings = settings_from(ctx)
-    with open_store(settings) as store:
-        principal = cli_principal(store) or LOCAL_ADMIN
+    with cli_reader(settings) as (store, principal):
         start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
         rows = access_log(store, principal, limit=limit, people_derived=True if people else None,
                           since=start, interface="cli")
@@ -131,14 +129,12 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
     """Purge person-level inputs older than their retention period (pages deleted; authors
     removed from commits and pull requests; ended memberships deleted) and keep every aggregate.
     Admins only; recorded in the audit log and in `shipwise retention runs`."""
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.governance import retention_apply
 
     settings = settings_from(ctx)
     when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) if as_of else None
-    with open_store(settings) as store:
-        principal = cli_principal(store) or LOCAL_ADMIN
+    with cli_reader(settings) as (store, principal):
         rep = retention_apply(store, principal, settings, as_of=when, dry_run=dry_run)
     if fmt == "json":
         emit_json(rep)
@@ -161,13 +157,12 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
 @click.pass_context
 def retention_runs_cmd(ctx: click.Context, fmt: str) -> None:
     """Earlier retention runs and what each removed."""
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.governance import retention_runs
 
     settings = settings_from(ctx)
-    with open_store(settings) as store:
-        rows = retention_runs(store, cli_principal(store) or LOCAL_ADMIN)
+    with cli_reader(settings) as (store, principal):
+        rows = retention_runs(store, principal)
     headers = ["run_at", "record_type", "cutoff", "action", "rows"]
     if fmt == "json":
         emit_json(rows)

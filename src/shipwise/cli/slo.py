@@ -28,14 +28,12 @@ def _share(x: float | None, digits: int) -> str | None:
 def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
     """An authorised, logged read: ``team``, or every team the principal may see (each team is
     authorised and logged; the figures come from one query)."""
-    from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services.context import cli_principal, open_store
+    from shipwise.services.context import cli_reader
     from shipwise.services.slo import slo_view, slo_views
     from shipwise.services.views import authorize
 
     settings = settings_from(ctx)
-    with open_store(settings) as store:  # writable: every read goes to the access log
-        principal = cli_principal(store) or LOCAL_ADMIN
+    with cli_reader(settings) as (store, principal):  # writable: every read goes to the access log
         if team is not None:
             return slo_view(store, principal, team, settings_slo=settings.slo, interface="cli",
                             **kw)

@@ -73,3 +73,13 @@ def cli_principal(store: Store) -> Principal | None:
 
     token = os.environ.get("SHIPWISE_TOKEN", "").strip()
     return authenticate(store, token) if token else None
+
+
+@contextmanager
+def cli_reader(settings: Settings) -> Iterator[tuple[Store, Principal]]:
+    """The store (writable: reads go to the access log) and who is reading: the principal of
+    ``SHIPWISE_TOKEN``, or the local administrator who owns the store file."""
+    from shipwise.governance.access import LOCAL_ADMIN
+
+    with open_store(settings) as store:
+        yield store, cli_principal(store) or LOCAL_ADMIN
