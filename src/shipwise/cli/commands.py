@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
 
@@ -46,6 +47,7 @@ def print_import_report(report: object) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as("admin.ingest")
 def import_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     """Import canonical event files: .jsonl/.ndjson (a `type` per record), .csv (one type per
     file, named after the type or with a `type` column) and .parquet. Folders are read whole."""
@@ -74,8 +76,10 @@ def quarantine() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as("admin.quarantine")
 def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, fmt: str) -> None:
-    """Show quarantined records (newest first) and a summary by reason."""
+    """Show quarantined records (newest first) and a summary by reason. Admins only: a
+    rejected line is kept verbatim and can hold names or emails."""
     from shipwise.services.ingest import quarantine_list
 
     res = quarantine_list(settings_from(ctx), type_name=type_name, limit=limit)
@@ -94,33 +98,32 @@ def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, f
     emit_table(None, ["type", "reason", "source", "line", "raw"], rows)
 
 
-def _listing(ctx: click.Context, sql: str, headers: list[str], fmt: str, title: str) -> None:
-    from shipwise.services.context import open_store
+def _listing(ctx: click.Context, view: str, headers: list[str], fmt: str, title: str) -> None:
+    from shipwise.services import views
 
-    with open_store(settings_from(ctx), read_only=True) as store:
-        rows = store.con.execute(sql).fetchall()
+    with reader(ctx) as (store, principal):
+        rows = getattr(views, view)(store, principal, interface="cli")
     if fmt == "json":
-        emit_json([dict(zip(headers, r, strict=True)) for r in rows])
+        emit_json([{h: r[h] for h in headers} for r in rows])
     elif fmt == "csv":
-        emit_csv(headers, rows)
+        emit_csv(headers, [[r[h] for h in headers] for r in rows])
     else:
-        emit_table(title, headers, rows)
+        emit_table(title, headers, [[r[h] for h in headers] for r in rows])
 
 
 @click.command("teams")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def teams_cmd(ctx: click.Context, fmt: str) -> None:
     """List teams."""
-    _listing(ctx, "SELECT t.id, t.name, t.org_unit, t.delivery_unit, count(s.id) FROM team t "
-             "LEFT JOIN service s ON s.team = t.id GROUP BY ALL ORDER BY t.org_unit, t.id",
-             ["team", "name", "org_unit", "delivery_unit", "services"], fmt, "Teams")
+    _listing(ctx, "teams", ["team", "name", "org_unit", "delivery_unit", "services"], fmt, "Teams")
 
 
 @click.command("services")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def services_cmd(ctx: click.Context, fmt: str) -> None:
     """List services."""
-    _listing(ctx, "SELECT id, name, team FROM service ORDER BY team, id",
-             ["service", "name", "team"], fmt, "Services")
+    _listing(ctx, "services", ["service", "name", "team"], fmt, "Services")

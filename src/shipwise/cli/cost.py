@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import Any
 
 import click
 
+from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number, percent
@@ -29,6 +29,7 @@ COLUMNS = ["cost.cost_to_serve", "cost.improvement_qoq", "cost.improvement_yoy",
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
          categories: str | None, since: date | None, until: date | None, fmt: str) -> None:
     """Cost to serve per team (cost ÷ units delivered, each team against its own past), what it
@@ -43,16 +44,13 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
     cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
     settings = settings_from(ctx)
     req = CostRequest(grain, baseline, teams, cats, since, until)
-    if os.environ.get("SHIPWISE_TOKEN"):  # act as that token: the same rules as the API and MCP
-        from shipwise.services.context import cli_principal, open_store
+    if is_local(principal_of(ctx)):
+        res = compute(settings, req)
+    else:  # a token: the same rules as the API and MCP
         from shipwise.services.views import cost_request
 
-        with open_store(settings) as store:
-            principal = cli_principal(store)
-            assert principal is not None
+        with reader(ctx) as (store, principal):
             res = cost_request(store, principal, req, settings.cost, interface="cli")
-    else:
-        res = compute(settings, req)
     print_cost(res, fmt)
 
 
@@ -111,6 +109,7 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
 @click.option("--confidence", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.99))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as("org.cost")
 def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) -> None:
     """Which initiatives drove the change: each investment's effect on its teams' cost to serve
     (difference-in-differences, adopting vs not-yet/never adopting teams), attributed savings and

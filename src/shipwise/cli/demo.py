@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from shipwise.cli.access import runs_as
 from shipwise.cli.main import settings_from
 
 
@@ -23,6 +24,7 @@ from shipwise.cli.main import settings_from
               help="Import into the store [default: yes without --out, no with it].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as("admin.ingest")
 def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_format: str,
              load: bool | None, fmt: str) -> None:
     """Generate a deterministic synthetic organisation (4 business units, 15 teams, 45 services,

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
@@ -31,14 +32,13 @@ def _options(f: Any) -> Any:
 
 def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bool, grain: str,
           since: date | None, until: date | None) -> dict[str, Any]:
-    from shipwise.services.context import cli_reader
     from shipwise.services.views import diagnostics_request, org_diagnostics
 
     if org_units and teams:
         raise click.UsageError("--org-units and --team do not go together: org units are "
                                "computed for the whole organisation")
     settings = settings_from(ctx)
-    with cli_reader(settings) as (store, principal):  # writable: every read of people-derived data is logged
+    with reader(ctx) as (store, principal):  # writable: every read of people-derived data is logged
         if org_units:
             return org_diagnostics(store, principal, family, grain=grain, since=since,
                                    until=until, settings=settings, interface="cli")
@@ -85,6 +85,7 @@ def _emit(res: dict[str, Any], fmt: str, title: str,
 @click.command("flow")
 @_options
 @click.pass_context
+@runs_as()
 def flow_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain: str,
              since: date | None, until: date | None, fmt: str) -> None:
     """Where a team's delivery is stuck: cycle time by phase (coding, pickup, review, deploy),
@@ -103,6 +104,7 @@ def flow_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain:
 @click.command("strain")
 @_options
 @click.pass_context
+@runs_as()
 def strain_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain: str,
                since: date | None, until: date | None, fmt: str) -> None:
     """The load a team's people carry (team level only): after-hours, weekend and sleep-hour

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 
 SEVERITY_STYLE = {"concern": "[bold red]concern[/]", "watch": "[yellow]watch[/]",
@@ -28,17 +29,17 @@ def fairness() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]),
               default="table", show_default=True)
 @click.pass_context
+@runs_as()
 def audit_cmd(ctx: click.Context, flags: tuple[str, ...], attributes: tuple[str, ...],
               migration: tuple[str, ...], fmt: str) -> None:
     """Adverse-impact ratios of every flag across team attributes (four-fifths screen and
     Fisher's exact test), correlation of metrics with context (on-call load, migration quarters,
     team size) and variance between org units, with plain-language findings and what to do.
     Needs the exec or admin role when SHIPWISE_TOKEN is set; every run is logged."""
-    from shipwise.services.context import cli_reader
     from shipwise.services.fairness import audit_markdown, fairness_view
 
     settings = settings_from(ctx)
-    with cli_reader(settings) as (store, principal):
+    with reader(ctx) as (store, principal):
         res = fairness_view(store, principal, settings, flags=flags or None,
                             attributes=attributes or None,
                             context={"migration_quarters": list(migration)} if migration else None,

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import click
 
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
@@ -90,13 +91,12 @@ def audit() -> None:
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def audit_list(ctx: click.Context, people: bool, since: date | None, limit: int, fmt: str) -> None:
     """Who read what, when: newest first."""
-    from shipwise.services.context import cli_reader
     from shipwise.services.views import access_log
 
-    settings = settings_from(ctx)
-    with cli_reader(settings) as (store, principal):
+    with reader(ctx) as (store, principal):
         start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
         rows = access_log(store, principal, limit=limit, people_derived=True if people else None,
                           since=start, interface="cli")
@@ -125,16 +125,16 @@ def retention() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as()
 def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, fmt: str) -> None:
     """Purge person-level inputs older than their retention period (pages deleted; authors
     removed from commits and pull requests; ended memberships deleted) and keep every aggregate.
     Admins only; recorded in the audit log and in `shipwise retention runs`."""
-    from shipwise.services.context import cli_reader
     from shipwise.services.governance import retention_apply
 
     settings = settings_from(ctx)
     when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) if as_of else None
-    with cli_reader(settings) as (store, principal):
+    with reader(ctx) as (store, principal):
         rep = retention_apply(store, principal, settings, as_of=when, dry_run=dry_run)
     if fmt == "json":
         emit_json(rep)
@@ -155,13 +155,12 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
 @retention.command("runs")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def retention_runs_cmd(ctx: click.Context, fmt: str) -> None:
     """Earlier retention runs and what each removed."""
-    from shipwise.services.context import cli_reader
     from shipwise.services.governance import retention_runs
 
-    settings = settings_from(ctx)
-    with cli_reader(settings) as (store, principal):
+    with reader(ctx) as (store, principal):
         rows = retention_runs(store, principal)
     headers = ["run_at", "record_type", "cutoff", "action", "rows"]
     if fmt == "json":

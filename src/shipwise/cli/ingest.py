@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from shipwise.cli.access import runs_as
 from shipwise.cli.main import settings_from
 
 
@@ -17,6 +18,7 @@ def ingest() -> None:
 @click.option("--repo", default=None, help="Repository id to record [default: folder name].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as("admin.ingest")
 def git_cmd(ctx: click.Context, path: str, repo: str | None, fmt: str) -> None:
     """Commits (sha, parents, author, times, lines added/deleted, files changed) and tags of a
     local git repository. Incremental: a re-run reads only commits not seen before."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json, emit_table
 from shipwise.services import views
@@ -26,6 +27,7 @@ from shipwise.services import views
               help="Also write the long-term fix spec (markdown) to this file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
+@runs_as()
 def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | None,
                     service: str | None, at: str | None, metric: str, store: bool | None,
                     fix_spec: str | None, fmt: str) -> None:
@@ -42,6 +44,11 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --alarm FILE, --case DIR or --service S --at T")
     settings = settings_from(ctx)
+    if (not case_dir or store) and not is_local(principal_of(ctx)):
+        # it reads the store's evidence and stores the record: the API's rule for starting one
+        entity = service or svc.alarm_entity(alarm_file=alarm_file, case_dir=case_dir)
+        with reader(ctx) as (st, who):
+            views.may_investigate(st, who, entity, interface="cli")
     if case_dir:
         record = svc.investigate_case(case_dir, settings, store=bool(store))
     elif alarm_file:
@@ -116,14 +123,11 @@ def investigations() -> None:
 @click.option("--limit", default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as()
 def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
-    """Most recent investigations first."""
-    from shipwise.services.investigate import list_investigations
-
-    rows = _as_token(ctx, lambda store, who: views.investigations(store, who, limit=limit,
-                                                                  interface="cli"))
-    if rows is None:
-        rows = list_investigations(settings_from(ctx), limit)
+    """Most recent investigations first (a member's or lead's token: their team's services)."""
+    with reader(ctx) as (store, principal):
+        rows = views.investigations(store, principal, limit=limit, interface="cli")
     if fmt == "json":
         emit_json(rows)
         return
@@ -136,26 +140,12 @@ def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
 @click.argument("inv_id")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
+@runs_as()
 def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
     """One stored investigation record."""
-    from shipwise.services.investigate import get_investigation
-
-    rec = _as_token(ctx, lambda store, who: views.investigation(store, who, inv_id, interface="cli"))
-    if rec is None:
-        rec = get_investigation(settings_from(ctx), inv_id)
+    with reader(ctx) as (store, principal):
+        rec = views.investigation(store, principal, inv_id, interface="cli")
     if fmt == "json":
         emit_json(rec)
     else:
         print_record(rec)
-
-
-def _as_token(ctx: click.Context, read: Any) -> Any:
-    """With ``SHIPWISE_TOKEN`` set, read as that token (the API's and MCP's rules); else None."""
-    import os
-
-    if not os.environ.get("SHIPWISE_TOKEN"):
-        return None
-    from shipwise.services.context import cli_principal, open_store
-
-    with open_store(settings_from(ctx)) as store:
-        return read(store, cli_principal(store))

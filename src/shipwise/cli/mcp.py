@@ -6,9 +6,12 @@ import os
 
 import click
 
+from shipwise.cli.access import runs_as
+
 
 @click.command("mcp")
 @click.pass_context
+@runs_as()
 def mcp_cmd(ctx: click.Context) -> None:
     """Serve shipwise's tools to an AI assistant over MCP (stdio).
 

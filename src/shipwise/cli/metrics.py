@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import Any
 
 import click
 
+from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
 
@@ -79,23 +79,21 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dat
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ...], by: str,
              grain: str, since: date | None, until: date | None, fmt: str) -> None:
     """DORA metrics per team (or service) and period, with change vs the previous period and the
     DORA 2024 performance cluster."""
-    from shipwise.services.context import cli_principal, open_store
     from shipwise.services.metrics import DoraRequest, dora
     from shipwise.services.views import dora_request
 
     settings = settings_from(ctx)
     req = DoraRequest(grain, teams, services, by, since, until)
-    if os.environ.get("SHIPWISE_TOKEN"):  # act as that token: the same rules as the API and MCP
-        with open_store(settings) as store:
-            principal = cli_principal(store)
-            assert principal is not None
-            res = dora_request(store, principal, req, interface="cli")
-    else:
+    if is_local(principal_of(ctx)):
         res = dora(settings, req)
+    else:  # a token: the same rules as the API and MCP
+        with reader(ctx) as (store, principal):
+            res = dora_request(store, principal, req, interface="cli")
     _add_appetite(settings, res)
     print_dora(res, fmt)
 

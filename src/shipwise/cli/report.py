@@ -6,6 +6,7 @@ from datetime import date
 
 import click
 
+from shipwise.cli.access import runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
 
@@ -22,6 +23,7 @@ def report() -> None:
 @click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.pass_context
+@runs_as("org.cost")
 def cost_report_cmd(ctx: click.Context, out: str, baseline: str, since: date | None,
                     until: date | None) -> None:
     """The cost-to-serve report a CFO reads in five minutes: the organisation's trend and what

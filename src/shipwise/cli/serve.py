@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from shipwise.cli.access import runs_as
 from shipwise.errors import ConfigError, StoreError
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -17,6 +18,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
               help="Accept webhooks without a secret when none is configured (local demos; "
                    "loopback host only).")
 @click.pass_context
+@runs_as("admin.serve")
 def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
               insecure_webhooks: bool) -> None:
     """Receive alarms by webhook and investigate them in the background.

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number
@@ -28,12 +29,11 @@ def _share(x: float | None, digits: int) -> str | None:
 def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
     """An authorised, logged read: ``team``, or every team the principal may see (each team is
     authorised and logged; the figures come from one query)."""
-    from shipwise.services.context import cli_reader
     from shipwise.services.slo import slo_view, slo_views
     from shipwise.services.views import authorize
 
     settings = settings_from(ctx)
-    with cli_reader(settings) as (store, principal):  # writable: every read goes to the access log
+    with reader(ctx) as (store, principal):  # writable: every read goes to the access log
         if team is not None:
             return slo_view(store, principal, team, settings_slo=settings.slo, interface="cli",
                             **kw)
@@ -51,6 +51,7 @@ def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
                    "[default: the latest SLI interval end].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def slo(ctx: click.Context, team: str | None, at: str | None, fmt: str) -> None:
     """SLO status per SLO (attainment, error budget remaining, burn rates, multi-window
     burn-rate alerts) and each team's release appetite under the error-budget policy."""
@@ -108,6 +109,7 @@ def print_status(res: dict[str, Any], fmt: str) -> None:
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.pass_context
+@runs_as()
 def history_cmd(ctx: click.Context, team: str, grain: str, since: date | None,
                 until: date | None, fmt: str) -> None:
     """Attainment per SLO and period, whether it met the objective, and budget consumed.

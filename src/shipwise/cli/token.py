@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import reader, runs_as
 from shipwise.cli.render import emit_json, emit_table
 
 
@@ -19,13 +19,13 @@ def token() -> None:
 @click.option("--team", default=None, help="The team of a member or lead.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
+@runs_as()
 def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: str) -> None:
     """Create a token. It is shown once and stored only as a hash."""
-    from shipwise.services.context import open_store
-    from shipwise.services.tokens import create_token
+    from shipwise.services.views import create_token
 
-    with open_store(settings_from(ctx)) as store:
-        res = create_token(store, name, role, team)
+    with reader(ctx) as (store, principal):
+        res = create_token(store, principal, name, role, team, interface="cli")
     if fmt == "json":
         emit_json(res)
         return
@@ -37,26 +37,26 @@ def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: 
 @token.command("revoke")
 @click.argument("token_id")
 @click.pass_context
+@runs_as()
 def revoke_cmd(ctx: click.Context, token_id: str) -> None:
     """Revoke a token by its id (the part after sw_)."""
-    from shipwise.services.context import open_store
-    from shipwise.services.tokens import revoke_token
+    from shipwise.services.views import revoke_token
 
-    with open_store(settings_from(ctx)) as store:
-        revoke_token(store, token_id)
+    with reader(ctx) as (store, principal):
+        revoke_token(store, principal, token_id, interface="cli")
     click.echo(f"revoked {token_id}")
 
 
 @token.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
+@runs_as()
 def list_cmd(ctx: click.Context, fmt: str) -> None:
     """Tokens (never their secrets)."""
-    from shipwise.services.context import open_store
-    from shipwise.services.tokens import list_tokens
+    from shipwise.services.views import tokens
 
-    with open_store(settings_from(ctx)) as store:
-        rows = list_tokens(store)
+    with reader(ctx) as (store, principal):
+        rows = tokens(store, principal, interface="cli")
     if fmt == "json":
         emit_json(rows)
         return

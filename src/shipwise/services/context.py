@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shipwise.config import Settings
-from shipwise.governance.access import Principal
 from shipwise.governance.pseudonym import (
     Pseudonymiser,
     check_fingerprint,
@@ -62,24 +61,3 @@ def open_for_ingest(settings: Settings) -> Iterator[tuple[Store, Pseudonymiser]]
             with store.transaction():
                 store.set_meta(KEY_FINGERPRINT, pseudo.fingerprint)
         yield store, pseudo
-
-
-def cli_principal(store: Store) -> Principal | None:
-    """The principal of ``SHIPWISE_TOKEN`` when set (the CLI then obeys that token's role, like
-    the API and MCP); ``None`` for the local user, who owns the store file."""
-    import os
-
-    from shipwise.services.tokens import authenticate
-
-    token = os.environ.get("SHIPWISE_TOKEN", "").strip()
-    return authenticate(store, token) if token else None
-
-
-@contextmanager
-def cli_reader(settings: Settings) -> Iterator[tuple[Store, Principal]]:
-    """The store (writable: reads go to the access log) and who is reading: the principal of
-    ``SHIPWISE_TOKEN``, or the local administrator who owns the store file."""
-    from shipwise.governance.access import LOCAL_ADMIN
-
-    with open_store(settings) as store:
-        yield store, cli_principal(store) or LOCAL_ADMIN
