@@ -105,16 +105,35 @@ def test_start_investigation_is_authorised_then_runs_here(demo: Settings,
                                                           tokens: dict[str, Any]) -> None:
     assert "may not investigations start" in error_text(
         call(demo, tokens["exec"], "start_investigation", {"service": "anything"}))
+    # a member: their own team's services only (an entity of no team: admins)
+    assert "no team's service" in error_text(call(
+        demo, tokens["member"], "start_investigation", {"service": "anything"}))
+    with open_store(demo) as store:
+        mine = store.query("SELECT min(id) AS s FROM service WHERE team = ?",
+                           [tokens["team"]])[0]["s"]
+        theirs = store.query("SELECT min(id) AS s FROM service WHERE team = ?",
+                             [tokens["other"]])[0]["s"]
+    assert f"service of team {tokens['other']}" in error_text(call(
+        demo, tokens["member"], "start_investigation", {"service": theirs}))
     started = call(demo, tokens["member"], "start_investigation",
-                   {"service": "anything", "at": "2026-01-05T10:00:00+00:00", "metric": "errors"})
+                   {"service": mine, "at": "2026-01-05T10:00:00+00:00", "metric": "errors"})
     assert not started.is_error, started.content
     out = started.structured_content
-    assert out["outcome"] == "completed" and out["service"] == "anything" and out["message"]
+    assert out["outcome"] == "completed" and out["service"] == mine and out["message"]
     got = call(demo, tokens["member"], "get_investigation", {"id": out["investigation_id"]})
     assert not got.is_error and got.structured_content["id"] == out["investigation_id"]
-    assert got.structured_content["alarm"]["entity"] == "anything"
+    assert got.structured_content["alarm"]["entity"] == mine
+    anything = call(demo, tokens["admin"], "start_investigation",
+                    {"service": "anything", "at": "2026-01-05T10:00:00+00:00"})
+    assert not anything.is_error, anything.content
     listed = call(demo, tokens["admin"], "list_investigations").structured_content
-    assert out["investigation_id"] in {i["id"] for i in listed["investigations"]}
+    ids = {i["id"] for i in listed["investigations"]}
+    assert {out["investigation_id"], anything.structured_content["investigation_id"]} <= ids
+    own = call(demo, tokens["member"], "list_investigations").structured_content
+    assert {i["entity"] for i in own["investigations"]} == {mine}
+    assert "no team's service" in error_text(call(
+        demo, tokens["member"], "get_investigation",
+        {"id": anything.structured_content["investigation_id"]}))
     bad = error_text(call(demo, None, "start_investigation", {"service": "x", "at": "soon"}))
     assert "not a time: 'soon'" in bad and "ISO-8601" in bad
 

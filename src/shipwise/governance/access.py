@@ -3,11 +3,14 @@
 
 Roles:
 
-- ``member`` and ``lead`` — their own team's diagnostic views (DORA, cost, investigations of
-  their services), the organisation overview and the metric catalog;
+- ``member`` and ``lead`` — their own team's diagnostic views (DORA, cost, flow, strain, SLOs),
+  the investigations and alarms of their team's services (and starting one on them), the
+  organisation overview and the metric catalog;
 - ``exec`` — the organisation's cost views (cost to serve of every team, initiatives), the
   overview and the catalog; no team diagnostics, no incidents;
-- ``admin`` — everything, plus tokens, settings and the access log.
+- ``admin`` — everything, plus tokens, settings, the access log, importing, the quarantine (raw
+  rejected lines can hold personal data) and serving the store; investigations and alarms of
+  entities that are no team's service.
 
 No role can see individuals: no view returns person-level data (see governance/charter.yaml).
 """
@@ -34,11 +37,30 @@ POLICY: dict[str, tuple[str, ...]] = {
     "admin.tokens": ("admin",),
     "admin.audit": ("admin",),
     "admin.retention": ("admin",),
+    #: writing into the store (import, connectors, the demo)
+    "admin.ingest": ("admin",),
+    #: rejected records kept verbatim (raw lines can hold names and emails)
+    "admin.quarantine": ("admin",),
+    #: running the server over the store (it holds the store and its secrets)
+    "admin.serve": ("admin",),
     #: org-unit roll-ups of people-derived diagnostics (flow, strain), suppressed like team figures
     "org.diagnostic": ("exec", "admin"),
     "fairness.audit": ("exec", "admin"),
 }
-TEAM_SCOPED = {"team.diagnostic"}
+#: for a member or lead, only their own team: a team's views, and the investigations and alarms
+#: of its services (the views narrow lists to the principal's team)
+TEAM_SCOPED = {"team.diagnostic", "investigations.read", "investigations.start", "alarms.read"}
+
+#: what a member or lead was refused, with a team and without one (an entity of no team)
+_SCOPED_WHAT = {
+    "team.diagnostic": ("open team {team}", "open team (none given)"),
+    "investigations.read": ("read the investigations of team {team}",
+                            "read an investigation of an entity that is no team's service"),
+    "investigations.start": ("start an investigation on a service of team {team}",
+                             "start an investigation of an entity that is no team's service"),
+    "alarms.read": ("read the alarms of team {team}",
+                    "read alarms of entities that are no team's service"),
+}
 
 
 @dataclass(frozen=True)
@@ -62,9 +84,11 @@ class Principal:
         if self.can(action, team):
             return
         if action in TEAM_SCOPED and self.role in TEAM_ROLES and self.role in POLICY[action]:
-            raise ForbiddenError(f"a {self.role} of team {self.team or '?'} cannot open team "
-                                 f"{team or '(none given)'}",
-                                 hint="ask an admin for a token of that team")
+            some, none = _SCOPED_WHAT.get(action, _SCOPED_WHAT["team.diagnostic"])
+            what = some.format(team=team) if team else none
+            raise ForbiddenError(f"a {self.role} of team {self.team or '?'} cannot {what}",
+                                 hint="ask an admin for a token of that team" if team else
+                                 "only admins see what belongs to no team")
         raise ForbiddenError(f"role {self.role} may not {action.replace('.', ' ')}",
                              hint=f"roles allowed: {', '.join(POLICY.get(action, ())) or 'none'}")
 

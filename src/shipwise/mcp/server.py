@@ -239,7 +239,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """Investigate what happened to a service around an instant (ISO-8601 with an offset,
         epoch seconds, or now), optionally for one metric (e.g. latency_p99)."""
         def authorised(s: Store, p: Principal) -> Principal:
-            views.authorize(s, p, "investigations.start", f"service:{service}", None, INTERFACE)
+            views.may_investigate(s, p, service, interface=INTERFACE)
             return p
 
         principal = call(ctx, authorised)

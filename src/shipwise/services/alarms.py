@@ -208,17 +208,24 @@ _COLUMNS = ("id, received_at, source_kind, status, error, alarm_key, deliveries,
 
 
 def list_alarms(settings: Settings, status: str | None = None, limit: int = 50, *,
-                session: StoreSession | None = None) -> list[dict[str, Any]]:
-    """The latest intake rows, newest first (without the raw payload; see :func:`get_alarm`)."""
+                session: StoreSession | None = None,
+                team: str | None = None) -> list[dict[str, Any]]:
+    """The latest intake rows, newest first (without the raw payload; see :func:`get_alarm`);
+    with ``team``, only alarms on that team's services."""
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown intake status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
     if not 1 <= limit <= 10_000:
         raise InputError(f"limit {limit} is out of range", hint="use 1 to 10000")
-    where = "WHERE status = ?" if status else ""
+    conds, params = (["status = ?"], [status]) if status else ([], [])
+    if team is not None:
+        conds.append("json_extract_string(alarm, '$.entity') IN "
+                     "(SELECT id FROM service WHERE team = ?)")
+        params.append(team)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
     with (session or _opener(settings))() as store:
         rows = store.query(
             f"SELECT {_COLUMNS} FROM alarm_intake {where} ORDER BY received_at DESC, id LIMIT ?",
-            [*([status] if status else []), limit])
+            [*params, limit])
     return [_public(r) for r in rows]
 
 

@@ -172,6 +172,21 @@ def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
         return views.investigation(store, LOCAL_ADMIN, inv_id, interface="cli")
 
 
+def alarm_entity(*, alarm_file: str | Path | None = None,
+                 case_dir: str | Path | None = None) -> str:
+    """The entity an alarm file (its first firing alarm) or a case directory is about."""
+    from shipwise.errors import InputError
+    from shipwise.investigate.alarms import parse_alarm_payload
+    from shipwise.investigate.case import load_alarm
+
+    if case_dir is not None:
+        return str(load_alarm(case_dir).entity)
+    alarms = parse_alarm_payload(Path(str(alarm_file)).read_bytes())
+    if not alarms:
+        raise InputError(f"{alarm_file}: no firing alarm in it (only resolved notices)")
+    return str(alarms[0].entity)
+
+
 def investigate_alarm_file(settings: Settings, path: str | Path) -> dict[str, Any]:
     """Investigate the (first firing) alarm in a payload file of any supported shape."""
     from shipwise.errors import InputError

@@ -182,21 +182,40 @@ def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", base
                                lambda: cost_rows(store, req, tension))), principal)
 
 
+def own_team(principal: Principal) -> str | None:
+    """The team a member or lead is confined to (``None``: every team, for exec and admin)."""
+    from shipwise.governance.access import TEAM_ROLES
+
+    return principal.team if principal.role in TEAM_ROLES else None
+
+
+def service_team(store: Store, entity: str | None) -> str | None:
+    """The team owning service ``entity`` (``None``: not a service of any team)."""
+    row = store.con.execute("SELECT team FROM service WHERE id = ?", [entity]).fetchone()
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def investigations(store: Store, principal: Principal, *, limit: int = 50,
                    interface: str = "api") -> list[dict[str, Any]]:
-    authorize(store, principal, "investigations.read", "investigations", None, interface)
+    """The latest investigations: a member or lead sees those of their team's services only."""
+    team = own_team(principal)
+    authorize(store, principal, "investigations.read", "investigations", team, interface)
+    where, params = ("WHERE entity IN (SELECT id FROM service WHERE team = ?) ", [team]) \
+        if team is not None else ("", [])
     return store.query(
         "SELECT id, created_at, alarm_id, entity, metric, alarm_at, status, root_cause_entity, "
-        "root_cause_kind, confidence, summary, seconds FROM investigation "
-        "ORDER BY alarm_at DESC, id LIMIT ?", [limit])
+        f"root_cause_kind, confidence, summary, seconds FROM investigation {where}"
+        "ORDER BY alarm_at DESC, id LIMIT ?", [*params, limit])
 
 
 def investigation(store: Store, principal: Principal, inv_id: str, *,
                   interface: str = "api") -> dict[str, Any]:
+    """One investigation, for whoever may read the investigations of its service's team."""
     import json
 
-    authorize(store, principal, "investigations.read", f"investigation:{inv_id}", None, interface)
-    rows = store.query("SELECT record FROM investigation WHERE id = ?", [inv_id])
+    rows = store.query("SELECT entity, record FROM investigation WHERE id = ?", [inv_id])
+    team = service_team(store, rows[0]["entity"]) if rows else own_team(principal)
+    authorize(store, principal, "investigations.read", f"investigation:{inv_id}", team, interface)
     if not rows:
         raise NotFoundError(f"no investigation {inv_id!r}",
                             hint="`shipwise investigations list` or GET /api/v1/investigations")
@@ -262,13 +281,23 @@ def cost_request(store: Store, principal: Principal, req: Any, tension: Any = No
 
 def alarms(store: Store, principal: Principal, settings: Settings, *, status: str | None = None,
            limit: int = 50, interface: str = "api") -> list[dict[str, Any]]:
-    """The latest alarm intake rows, newest first (without raw payloads)."""
+    """The latest alarm intake rows, newest first (without raw payloads); a member or lead sees
+    the alarms on their team's services only."""
     from contextlib import nullcontext
 
     from shipwise.services.alarms import list_alarms
 
-    authorize(store, principal, "alarms.read", "alarms", None, interface)
-    return list_alarms(settings, status, limit, session=lambda: nullcontext(store))
+    team = own_team(principal)
+    authorize(store, principal, "alarms.read", "alarms", team, interface)
+    return list_alarms(settings, status, limit, session=lambda: nullcontext(store), team=team)
+
+
+def may_investigate(store: Store, principal: Principal, entity: str, *,
+                    interface: str = "api") -> None:
+    """Refuse (logged) unless ``principal`` may start an investigation of ``entity``: a member
+    or lead on their own team's services; an entity that is no team's service, admins only."""
+    authorize(store, principal, "investigations.start", f"service:{entity}",
+              service_team(store, entity), interface)
 
 
 def start_investigation(store: Store, principal: Principal, entity: str, at: datetime,
@@ -279,10 +308,12 @@ def start_investigation(store: Store, principal: Principal, entity: str, at: dat
     server's intake, which stores it and queues it for the investigation worker)."""
     import json
 
-    authorize(store, principal, "investigations.start", f"service:{entity}", None, interface)
     row = store.con.execute("SELECT count(*) FROM service WHERE id = ?", [entity]).fetchone()
-    if not row or not row[0]:
+    if not row or not row[0]:  # services are public: a 404 for whoever may start one at all
+        authorize(store, principal, "investigations.start", f"service:{entity}",
+                  own_team(principal), interface)
         raise NotFoundError(f"unknown service {entity!r}", hint="GET /api/v1/services lists them")
+    may_investigate(store, principal, entity, interface=interface)
     if at.tzinfo is None:
         raise InputError("'at' needs a UTC offset", hint="e.g. 2026-09-01T10:00:00Z")
     body = {"entity": entity, "metric": metric or "", "time": at.isoformat(),
@@ -345,8 +376,12 @@ def org_overview(store: Store, principal: Principal, *,
         "deployments_per_week": round(deploys, 2),
         "investigations": None,
     }
-    if principal.can("investigations.read"):
-        row = store.con.execute("SELECT count(*) FROM investigation").fetchone()
+    if principal.can("investigations.read", principal.team):
+        team = own_team(principal)
+        row = store.con.execute(
+            "SELECT count(*) FROM investigation" + (
+                " WHERE entity IN (SELECT id FROM service WHERE team = ?)" if team else ""),
+            [team] if team else []).fetchone()
         out["investigations"] = int(row[0]) if row else 0
     return out
 
