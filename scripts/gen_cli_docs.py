@@ -17,6 +17,21 @@ HEADER = [
     "`Error: … (what to do)`; `--debug` shows the traceback. `tests/test_docs.py` fails when a",
     "command is missing here.",
     "",
+    "## Who a command runs as",
+    "",
+    "Every command runs as a principal: the owner of `SHIPWISE_TOKEN` when it is set (the roles of",
+    "[api.md](api.md#roles), the same for the API, the web pages and MCP), else the store's owner,",
+    "its administrator (whoever can read the store file and its key). Reads go through the same",
+    "checks and the same access log as the API. With a token, admin commands (`token`, `import`,",
+    "`ingest git`, `demo`, `quarantine list` — rejected lines are kept verbatim and can hold",
+    "personal data —, `serve`, `audit list`, `retention`) refuse other roles with one line;",
+    "`cost` of the whole organisation, `cost initiatives` and `report cost` need exec or admin;",
+    "`investigations` and `investigate` see a member's or lead's own team's services only. A few",
+    "commands open no store and run as nobody in particular (`init`, `metrics list`, `metrics",
+    "explain`, `charter`, `rca`, `demo world`): the reasons are in `shipwise.cli.access.EXEMPT`,",
+    "and `tests/test_cli_access.py` fails on a command that neither runs as its principal nor is",
+    "exempt.",
+    "",
 ]
 
 

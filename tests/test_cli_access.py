@@ -75,9 +75,9 @@ def store(settings: Settings, tmp_path: Path) -> Settings:
     return settings
 
 
-def test_a_bad_token_stops_every_command_before_it_starts(store: Settings, tmp_path: Path) -> None:
+def test_a_bad_token_stops_every_command_before_it_starts(store: Settings) -> None:
     runner = CliRunner()
-    for path, cmd in commands():
+    for path, _ in commands():
         if path in EXEMPT:
             continue
         res = runner.invoke(cli, ["--db", str(store.db), *path.split(), *ARGS.get(path, [])],
