@@ -15,7 +15,8 @@ from datetime import date
 from typing import Any
 
 from shipwise.errors import InputError, NotFoundError
-from shipwise.governance.suppression import reason, suppressed_units
+from shipwise.governance.suppression import SHARE, reason
+from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, registry, strain
 from shipwise.metrics.people import people_counts
 from shipwise.store.duckdb_store import Store
@@ -45,6 +46,7 @@ def _flow_source(mid: str) -> str | None:
 SOURCE: dict[str, str | None] = {
     **{m.id: _flow_source(m.id) for m in registry.family("flow")},
     **{m.id: "strain.responders" for m in registry.family("strain")},
+    "strain.oncall_concentration": "strain.concentration",
     "strain.stalled_prs": "strain.stalled_authors",
 }
 #: count columns shown beside the metrics, and the people source of each
@@ -134,12 +136,27 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-_HIDDEN: dict[tuple[str, str, str, int], dict[str, dict[str, str]]] = {}
+_HIDDEN: dict[tuple[str, str, str, int], Hidden] = {}
 _HIDDEN_LOCK = threading.Lock()
 GRAINS = ("week", "month", "quarter")
+#: the decision behind each people source: the open pull requests of a period's last week end are
+#: the figures of the week that week end closes (one decision for equal figures)
+_DECISION = {"flow.open_end": "flow.open"}
+#: what the busiest-fifth share needs: the busiest fifth and the rest both at least k people
+CONCENTRATION = "strain.concentration"
 
 
-def _hidden(store: Store, family: str, k: int) -> dict[str, dict[str, str]]:
+@dataclass(frozen=True)
+class Hidden:
+    """What is hidden for one family: decision source -> figure node -> why, and for the open
+    pull requests of a longer period, the week whose figures they are (``(grain, period)`` →
+    week id)."""
+
+    nodes: dict[str, dict[str, str]]
+    last_week: dict[tuple[str, str], str]
+
+
+def _hidden(store: Store, family: str, k: int) -> Hidden:
     """What is hidden — every grain at once, over the family's whole data span: decided once
     per version of the facts and reused by every request (a period's figure does not depend on
     the dates asked for, and week, month and quarter figures are judged together)."""
@@ -151,10 +168,11 @@ def _hidden(store: Store, family: str, k: int) -> dict[str, dict[str, str]]:
             return _HIDDEN[key]
     first, last = _span(store, family)
     if first is None or last is None:
-        return {s: {} for s in SOURCE.values() if s}
-    since = min(_snap(store, g, first, last)[0] for g in GRAINS)
-    until = max(_snap(store, g, first, last)[1] for g in GRAINS)
-    result = _suppression(store, family, since, until, k)
+        result = Hidden({s: {} for s in (*SOURCE.values(), CONCENTRATION) if s}, {})
+    else:
+        since = min(_snap(store, g, first, last)[0] for g in GRAINS)
+        until = max(_snap(store, g, first, last)[1] for g in GRAINS)
+        result = _suppression(store, family, since, until, k)
     with _HIDDEN_LOCK:
         if len(_HIDDEN) > 64:
             _HIDDEN.clear()
@@ -162,46 +180,128 @@ def _hidden(store: Store, family: str, k: int) -> dict[str, dict[str, str]]:
     return result
 
 
-def _suppression(store: Store, family: str, since: date, until: date,
-                 k: int) -> dict[str, dict[str, str]]:
-    """source -> hidden node -> why, over every team and org unit and every period of every
-    grain (node = ``team:payments@month:2025-07``): a month sits under its org unit's month and
-    its quarter, a week under its org unit's week and the month and quarter of its Thursday."""
+def _suppression(store: Store, family: str, since: date, until: date, k: int) -> Hidden:
+    """Decision source -> hidden node -> why, over every team and org unit and every period of
+    every grain (node = ``team:payments@month:2025-07``), against every linear identity a reader
+    knows: an org unit's period is the sum of its children's (per period), and each unit's
+    periods obey the calendar's identities (:func:`time_equations`)."""
     parent = _hierarchy(store)
-    sources = sorted({s for s in SOURCE.values() if s and s.startswith(family + ".")})
-    starts: dict[tuple[str, str], date] = {}
-    for grain in GRAINS:
-        for p, ps in store.con.execute(
-                f"SELECT {grain}, min(day) FROM calendar WHERE day BETWEEN ? AND ? GROUP BY 1",
-                [since, until]).fetchall():
-            starts[(grain, str(p))] = ps
+    units = list(parent)
+    sources = sorted({_DECISION.get(s, s) for s in SOURCE.values()
+                      if s and s.startswith(family + ".") and s != CONCENTRATION})
+    days = store.con.execute(
+        "SELECT day, week, month, quarter, weekday FROM calendar WHERE day BETWEEN ? AND ? "
+        "ORDER BY day", [since, until]).fetchall()
+    snaps = _week_ends(store, since, until) if family == "flow" else set()
+    last_week: dict[tuple[str, str], str] = {}
+    for day, week, month, quarter, _ in days:
+        if day in snaps:
+            for g, p in (("week", week), ("month", month), ("quarter", quarter)):
+                last_week[(g, str(p))] = str(week)  # days ascend: the last one stays
     out: dict[str, dict[str, str]] = {}
+    people_of: dict[str, dict[str, int]] = {}
     for src in sources:
         people: dict[str, int] = {}
-        parents: dict[str, list[str]] = {}
         for grain in GRAINS:
             for lvl in ("team", "org_unit"):
                 prefix = "team:" if lvl == "team" else "ou:"
                 for (e, p), n in people_counts(store.con, src, grain, lvl, since, until).items():
                     people[f"{prefix}{e}@{grain}:{p}"] = n
+        periods, time_eqs = time_equations(days, snaps if src == "flow.open" else None)
+        eqs: list[list[tuple[str, int]]] = []
+        kids: dict[str, list[str]] = {}
         for unit, up in parent.items():
-            for (grain, period), ps in starts.items():
-                ups = [f"{up}@{grain}:{period}"] if up else []
-                ups += [f"{unit}@{g}:{p}" for g, p in _containers(grain, ps)]
-                parents[f"{unit}@{grain}:{period}"] = ups
-        out[src] = suppressed_units(people, parents, k)
-    return out
+            if up:
+                kids.setdefault(up, []).append(unit)
+        for up, parts in kids.items():
+            for gp in periods:
+                eqs.append([(f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts)])
+        for unit in units:
+            for te in time_eqs:
+                eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
+        out[src] = suppressed(people, eqs, k)
+        people_of[src] = people
+    if family == "strain":
+        resp = people_of["strain.responders"]
+        out[CONCENTRATION] = {
+            node: (out["strain.responders"].get(node) or SHARE) for node, m in resp.items()
+            if node in out["strain.responders"] or not _fifth_ok(m, k)}
+    return Hidden(out, last_week)
 
 
-def _containers(grain: str, period_start: date) -> list[tuple[str, str]]:
-    """The longer periods a period counts under: a week by its Thursday, a month by itself."""
-    from datetime import timedelta
+def _fifth_ok(n: int, k: int) -> bool:
+    """The busiest fifth of n responders (⌈n/5⌉, at least one) and the rest are each at least
+    k people — else the share describes a group smaller than the minimum (with n ≤ 9 and pages
+    shown, one person's own page count). No responders: nothing to describe."""
+    top = max(1, -(-n // 5))
+    return n == 0 or (top >= k and n - top >= k)
 
-    if grain == "quarter":
-        return []
-    d = period_start + timedelta(days=3) if grain == "week" else period_start
-    quarter = ("quarter", f"{d.year}-Q{(d.month - 1) // 3 + 1}")
-    return [("month", f"{d.year}-{d.month:02d}"), quarter] if grain == "week" else [quarter]
+
+def time_equations(days: list[tuple[Any, ...]], snaps: set[date] | None
+                   ) -> tuple[list[str], list[list[tuple[str, int]]]]:
+    """The calendar's identities between one unit's period figures, over ``days`` (day, week,
+    month, quarter, weekday; ascending): the periods (``grain:period``) and the equations.
+
+    Figures summed over days (``snaps`` None): a quarter is the sum of its months; weeks are not
+    nested in months, but wherever a week starts on the first of a month (and at the ends of the
+    data span) the weeks and months in between cover exactly the same days — each such *block*
+    gives Σ weeks = Σ months. These are all the identities there are: weeks and months sharing
+    days form a chain whose connected pieces are the blocks.
+    Figures at week ends (``snaps``: the Sundays counted): a week is its one Sunday, a month the
+    sum of its weeks' Sundays, a quarter of its months'."""
+    eqs: list[list[tuple[str, int]]] = []
+    months_of: dict[str, list[str]] = {}
+    periods: list[str] = []
+    seen: set[str] = set()
+
+    def add(gp: str) -> None:
+        if gp not in seen:
+            seen.add(gp)
+            periods.append(gp)
+
+    if snaps is None:
+        block: list[str] = []
+        for i, (day, week, month, quarter, weekday) in enumerate(days):
+            if i and weekday == 1 and day.day == 1 and block:
+                eqs.append([(gp, 1 if gp.startswith("week:") else -1) for gp in block])
+                block = []
+            for gp in (f"week:{week}", f"month:{month}"):
+                if gp not in seen:
+                    block.append(gp)
+            add(f"week:{week}")
+            add(f"month:{month}")
+            add(f"quarter:{quarter}")
+            if f"month:{month}" not in months_of.setdefault(str(quarter), []):
+                months_of[str(quarter)].append(f"month:{month}")
+        if block:
+            eqs.append([(gp, 1 if gp.startswith("week:") else -1) for gp in block])
+    else:
+        weeks_of: dict[str, list[str]] = {}
+        for day, week, month, quarter, _ in days:
+            if day not in snaps:
+                continue
+            for gp in (f"week:{week}", f"month:{month}", f"quarter:{quarter}"):
+                add(gp)
+            weeks_of.setdefault(str(month), []).append(f"week:{week}")
+            if f"month:{month}" not in months_of.setdefault(str(quarter), []):
+                months_of[str(quarter)].append(f"month:{month}")
+        for month, weeks in weeks_of.items():
+            eqs.append([(f"month:{month}", 1), *((w, -1) for w in weeks)])
+    for quarter, months in months_of.items():
+        eqs.append([(f"quarter:{quarter}", 1), *((m, -1) for m in months)])
+    return periods, eqs
+
+
+def _week_ends(store: Store, since: date, until: date) -> set[date]:
+    """The Sundays whose end (24:00 UTC) the pull-request data reaches: flow's week ends."""
+    rows = store.con.execute(
+        """SELECT c.day FROM calendar c,
+             (SELECT max(greatest(created_at, coalesce(first_review_at, created_at),
+                                  coalesce(merged_at, created_at), coalesce(closed_at, created_at),
+                                  coalesce(delivered_at, created_at))) AS t FROM flow_pr_fact) e
+           WHERE c.weekday = 7 AND c.day BETWEEN ? AND ?
+             AND CAST(c.day + INTERVAL 1 DAY AS TIMESTAMP) <= e.t""", [since, until]).fetchall()
+    return {r[0] for r in rows}
 
 
 def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int = 5,
@@ -233,10 +333,12 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
         unit = prefix + str(r["entity"])
         why: dict[str, str] = {}
         cols: list[tuple[str, str | None]] = [*((i, SOURCE[i]) for i in ids), *counts.items()]
-        node = f"{unit}@{req.grain}:{r['period']}"
         for col, source in cols:
-            if source is not None and node in hidden[source]:
-                why[col] = reason(hidden[source][node], min_group_size)
+            if source is None:
+                continue
+            node, decision = _node(hidden, unit, req.grain, str(r["period"]), source)
+            if node is not None and node in hidden.nodes.get(decision, {}):
+                why[col] = reason(hidden.nodes[decision][node], min_group_size)
         row: dict[str, Any] = {
             key: r["entity"], "period": r["period"],
             **({"parent": (parent_of.get(unit) or "")[3:] or None} if req.level == "org_unit" else {}),
@@ -247,7 +349,17 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
         }
         if req.family == "flow":
             dist = ("open_lt_1d", "open_1d_3d", "open_3d_7d", "open_7d_14d", "open_ge_14d")
-            hide = node in hidden["flow.open_end"]
+            hide = "open_prs" in why
             row["open_pr_age_distribution"] = None if hide else {c[5:]: r[c] for c in dist}
         out["rows"].append(row)
     return out
+
+
+def _node(hidden: Hidden, unit: str, grain: str, period: str,
+          source: str) -> tuple[str | None, str]:
+    """The figure node a column's decision is kept under, and its decision source: the open pull
+    requests of a period's last week end are that week's own figures."""
+    if source == "flow.open_end":
+        week = hidden.last_week.get((grain, period))
+        return (f"{unit}@week:{week}" if week else None), "flow.open"
+    return f"{unit}@{grain}:{period}", source
