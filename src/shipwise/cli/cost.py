@@ -60,6 +60,18 @@ def _short(flag: dict[str, Any]) -> str:
     return flag["message"].split(":")[0]
 
 
+def no_rows(res: dict[str, Any]) -> str:
+    """Why a cost answer is empty: no cost records at all, or none in the window asked for."""
+    data = res.get("data") or {}
+    if not data.get("since"):
+        return ("No cost records in the store yet: import `cost` and `headcount` records, or run "
+                "`shipwise demo`.")
+    since, until = res["since"], res["until"]
+    window = f"from {since} to {until}" if since <= until else "in the requested window"
+    return (f"No cost records {window}: the store has cost records from {data['since']} to "
+            f"{data['until']} (--since and --until choose the window).")
+
+
 def print_cost(res: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(res)
@@ -72,8 +84,7 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
                   for r in rows])
         return
     if not rows:
-        click.echo("No cost records in the store yet: import `cost` and `headcount` records, "
-                   "or run `shipwise demo`.")
+        click.echo(no_rows(res))
         return
     cur = res.get("currency") or ""
     imp = f"cost.improvement_{res['baseline']}"

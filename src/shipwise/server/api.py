@@ -172,7 +172,7 @@ _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "202
                            "metrics": {"cost.improvement_yoy": 0.07}}]}
 
 
-@router.get("/teams/{team}/dora", summary="A team's DORA metrics per period",
+@router.get("/teams/{team:path}/dora", summary="A team's DORA metrics per period",
             description="The same parameters and JSON as `shipwise metrics dora --team T "
                         "--format json`, plus `charter`. Roles: member and lead of the team, "
                         "admin.",
@@ -184,7 +184,7 @@ def team_dora(state: State, principal: Caller, team: TeamId, grain: Grain = "qua
                               until=until))
 
 
-@router.get("/teams/{team}/cost", summary="A team's cost to serve per period",
+@router.get("/teams/{team:path}/cost", summary="A team's cost to serve per period",
             description="The same parameters and JSON as `shipwise cost --team T --format json`, "
                         "plus `charter`. Roles: member and lead of the team, admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_COST)})
@@ -237,7 +237,7 @@ _DIAGNOSTIC_NOTE = (
     "answer has its charter entry under `charter`.")
 
 
-@router.get("/teams/{team}/flow", summary="A team's flow per period (cycle-time phases, WIP…)",
+@router.get("/teams/{team:path}/flow", summary="A team's flow per period (cycle-time phases, WIP…)",
             description="Cycle time and its phases (coding, pickup, review, deploy), review "
                         "latency, open pull requests and their age, work in progress, blocked "
                         "time; as `shipwise flow --team T --format json`. Roles: member and lead "
@@ -249,7 +249,7 @@ def team_flow(state: State, principal: Caller, team: TeamId, grain: Grain = "qua
                               grain=grain, since=since, until=until, settings=state.settings))
 
 
-@router.get("/teams/{team}/strain", summary="A team's strain per period (pages out of hours…)",
+@router.get("/teams/{team:path}/strain", summary="A team's strain per period (pages out of hours…)",
             description="Out-of-hours and sleep-hour pages, incident hours per on-call "
                         "person-week, on-call concentration, pull requests stalled on other "
                         "teams; as `shipwise strain --team T --format json`. Roles: member and "
@@ -303,7 +303,7 @@ _SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m
         "charter": {"slo.attainment": {"…": "…"}}}
 
 
-@router.get("/teams/{team}/slo", summary="A team's SLOs: status, history and release appetite",
+@router.get("/teams/{team:path}/slo", summary="A team's SLOs: status, history and release appetite",
             description="Each SLO's attainment, error budget remaining, burn rates and alert "
                         "state at `at` (default: the latest SLI interval), its history per "
                         "`grain`, and the team's release appetite with its plain-language "

@@ -18,6 +18,7 @@ from shipwise.metrics.cost import (
     organisation_sql,
 )
 from shipwise.services.context import open_store
+from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 TENSION_COLUMNS = {
@@ -45,6 +46,7 @@ def _check(store: Store, req: CostRequest) -> str | None:
     if bad:
         raise InputError(f"unknown cost categories: {', '.join(sorted(bad))}",
                          hint="use " + ", ".join(CATEGORIES))
+    check_window(store, req.since, req.until)
     for t in req.team:
         row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [t]).fetchone()
         if not row or not row[0]:
@@ -66,7 +68,8 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
     first, last = span or (None, None)
     since, until = req.since or first, req.until or last
     out: dict[str, Any] = {"grain": req.grain, "baseline": req.baseline, "currency": currency,
-                           "since": _iso(since), "until": _iso(until), "rows": [], "organisation": []}
+                           "since": _iso(since), "until": _iso(until), "rows": [], "organisation": [],
+                           "data": {"since": _iso(first), "until": _iso(last)}}
     if since is None or until is None:
         return out
     query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team)

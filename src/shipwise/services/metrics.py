@@ -11,6 +11,7 @@ from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import facts, registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
 from shipwise.services.context import open_store
+from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 #: Counts reported beside the metrics, so every ratio shows what it was computed from.
@@ -46,6 +47,7 @@ def _check(store: Store, req: DoraRequest) -> None:
                 raise NotFoundError(f"unknown {table} '{n}'", hint=f"`shipwise {table}s` lists them")
     if req.since and req.until and req.since > req.until:
         raise InputError("--since is after --until")
+    check_window(store, req.since, req.until)
 
 
 def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from shipwise.config import SloSettings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.access import Principal
 from shipwise.metrics import slo as m
+from shipwise.services.dates import check_day, check_window
 from shipwise.store.duckdb_store import Store
 
 
@@ -180,6 +181,8 @@ def slo_rows(store: Store, settings_slo: SloSettings | None = None, *,
         raise InputError("--since is after --until")
     teams = _teams(store, team)
     instant = _instant(store, at)
+    check_window(store, since_d, until_d)
+    check_day(store, "at", instant.date() if instant is not None else None)
     status, appetite = _status(store, cfg, teams, instant)
     out: dict[str, Any] = {"at": _iso(instant), "team": team,
                            "windows": [m.window_key(w) for w in m.burn_windows(cfg.burn_alerts)],

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import Principal
+from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 if TYPE_CHECKING:
@@ -410,6 +411,7 @@ def team_diagnostics(store: Store, principal: Principal, family: str, team: str,
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:{family}", team, interface,
               people_derived=True)
+    check_window(store, since, until)
     req = DiagnosticRequest(family, grain, "team", (team,), since, until)
     return _diagnostics_for(store, principal, req, settings)
 
@@ -422,6 +424,7 @@ def org_diagnostics(store: Store, principal: Principal, family: str, *, grain: s
 
     authorize(store, principal, "org.diagnostic", f"org:{family}", None, interface,
               people_derived=True)
+    check_window(store, since, until)
     req = DiagnosticRequest(family, grain, "org_unit", (), since, until)
     return _diagnostics_for(store, principal, req, settings)
 

@@ -181,7 +181,7 @@ def _settings(request: Request) -> Any:
     return request.app.state.shipwise.settings
 
 
-@router.get("/teams/{team}")
+@router.get("/teams/{team:path}")
 def team(request: Request, team: str, grain: str = "quarter") -> Response:
     name = team.removesuffix(".json") if request.url.path.endswith(".json") else team
     settings = _settings(request)
