@@ -6,6 +6,7 @@ Precedence, strongest first: explicit arguments (CLI flags) > environment > sett
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -133,6 +134,20 @@ class WebhookSettings(BaseModel):
         return v
 
 
+class IngestSettings(BaseModel):
+    """What an import accepts (``docs/canonical-format.md``, "Limits"). Records outside these
+    limits are quarantined with the reason, never stored."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Instants before this date are implausible (a year 0001 stretches every DORA span).
+    earliest_instant: date = date(1990, 1, 1)
+    #: Instants more than this many years after the import runs are implausible.
+    latest_years_ahead: Annotated[float, Field(ge=0)] = 1.0
+    #: A record (a JSONL line, a CSV row, a Parquet row's fields) larger than this is
+    #: quarantined unread (its first KiB is kept) instead of being read into memory whole.
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+
+
 class ServerSettings(BaseModel):
     """``shipwise serve``: where it listens (flags override) and how long shutdown waits."""
 
@@ -157,6 +172,7 @@ class Settings(BaseModel):
         default_factory=lambda: InvestigateSettings(lookback_minutes=120, after_minutes=2))
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())

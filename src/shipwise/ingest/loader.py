@@ -13,14 +13,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
 
+from shipwise.config import IngestSettings
 from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
 from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser
 from shipwise.ingest.sources import Staging, stage_table
-from shipwise.ingest.sql import checks, lit, q, reference_checks, row_hash_expr, typed_expr
+from shipwise.ingest.sql import (
+    Plausible,
+    checks,
+    lit,
+    q,
+    reference_checks,
+    row_hash_expr,
+    typed_expr,
+)
 from shipwise.metrics.facts import mark_stale
 from shipwise.store.duckdb_store import Store
 
@@ -46,6 +56,8 @@ class ImportReport:
     counts: dict[str, TypeCounts] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     sources: list[str] = field(default_factory=list)
+    #: (file, reason) of files that could not be read at all: nothing of them was imported
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def quarantined(self) -> int:
@@ -65,6 +77,7 @@ class ImportReport:
                 for t, c in self.counts.items()
             },
             "quarantine_reasons": dict(self.reasons.most_common()),
+            "failed_files": [{"source": src, "reason": why} for src, why in self.failed],
         }
 
 
@@ -97,10 +110,17 @@ def target_columns(rt: RecordType) -> list[str]:
 class Loader:
     """Moves one batch of staged records into the store."""
 
-    def __init__(self, store: Store, pseudo: Pseudonymiser) -> None:
+    def __init__(self, store: Store, pseudo: Pseudonymiser,
+                 limits: IngestSettings | None = None) -> None:
         self.store = store
         self.con: duckdb.DuckDBPyConnection = store.con
         self.pseudo = pseudo
+        self.limits = limits or IngestSettings()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self.plausible = Plausible(
+            datetime.combine(self.limits.earliest_instant, datetime.min.time()),
+            now + timedelta(days=365.25 * self.limits.latest_years_ahead),
+            self.limits.latest_years_ahead)
 
     def load(
         self,
@@ -153,7 +173,8 @@ class Loader:
         stg = stage_table(rt)
         typed = ", ".join(f"{typed_expr(f)} AS {q(f.name + '__v')}" for f in rt.fields)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT *, {typed} FROM {stg}")
-        reasons = checks(rt) + reference_checks(rt, REF_TARGETS)
+        reasons = (checks(rt, self.plausible, self.limits.max_record_bytes)
+                   + reference_checks(rt, REF_TARGETS))
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, "
             f"concat_ws('; ', {', '.join(reasons)}) AS _reason FROM _typed"

@@ -7,9 +7,25 @@ Parquet and Arrow alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from shipwise.domain.schema import Field, Kind, RecordType
 
-INSTANT_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+@dataclass(frozen=True)
+class Plausible:
+    """Instants accepted at ingest: [earliest, latest] (UTC, naive), from ``ingest`` settings."""
+
+    earliest: datetime
+    latest: datetime
+    latest_years_ahead: float
+
+#: An instant with a real UTC offset (they run from -12:00 to +14:00; up to ±14:59 is allowed).
+INSTANT_RE = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*"
+              r"(Z|z|[+-](0\d|1[0-4])(:?[0-5]\d)?)$")
+#: The same shape with any two-digit offset: matches what INSTANT_RE rejects for its offset alone.
+ANY_OFFSET_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*[+-]\d{2}(:?\d{2})?$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 INT_RE = r"^[+-]?\d+(\.0+)?$"
@@ -50,8 +66,8 @@ def typed_expr(f: Field) -> str:
         e = f"lower({c})" if f.choices else c
     elif k is Kind.INT:
         e = f"CASE WHEN regexp_matches({c}, '{INT_RE}') THEN TRY_CAST(TRY_CAST({c} AS DOUBLE) AS BIGINT) END"
-    elif k is Kind.NUMBER:
-        e = f"TRY_CAST({c} AS DOUBLE)"
+    elif k is Kind.NUMBER:  # inf, nan and 1e309 (beyond a double) are not amounts
+        e = f"CASE WHEN isfinite(TRY_CAST({c} AS DOUBLE)) THEN TRY_CAST({c} AS DOUBLE) END"
     elif k is Kind.BOOL:
         e = f"TRY_CAST({c} AS BOOLEAN)"
     elif k is Kind.INSTANT:
@@ -66,12 +82,14 @@ def typed_expr(f: Field) -> str:
     elif k is Kind.TEXT_LIST:
         e = (
             f"CASE WHEN starts_with({c}, '[') THEN "
-            f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'ARRAY' "
+            f"CASE WHEN json_type(TRY_CAST({c} AS JSON)) = 'ARRAY' AND len(list_filter("
+            f"json_extract(TRY_CAST({c} AS JSON), '$[*]'), "
+            f"lambda x: json_type(x) NOT IN ('VARCHAR', 'NULL'))) = 0 "
             f"THEN list_filter(from_json({c}, '[\"VARCHAR\"]'), lambda x: x IS NOT NULL AND trim(x) <> '') END "
             f"ELSE list_filter(list_transform(string_split({c}, ';'), lambda x: trim(x)), lambda x: x <> '') END"
         )
     elif k is Kind.OBJECT:
-        e = f"CASE WHEN json_valid({c}) AND json_type({c}::JSON) = 'OBJECT' THEN json({c}) END"
+        e = f"CASE WHEN json_type(TRY_CAST({c} AS JSON)) = 'OBJECT' THEN json({c}) END"
     else:  # pragma: no cover - exhaustive
         raise AssertionError(k)
     if f.default is not None:
@@ -79,21 +97,31 @@ def typed_expr(f: Field) -> str:
     return e
 
 
-def checks(rt: RecordType) -> list[str]:
+def checks(rt: RecordType, plausible: Plausible | None = None,
+           max_record_bytes: int | None = None) -> list[str]:
     """SQL expressions, each NULL when fine or a reason string when the record is bad.
 
     They run over a relation holding both the staged text (``name``) and typed (``name__v``)
-    columns of every field.
+    columns of every field, and ``_pre`` (reasons the reader found).
     """
-    out: list[str] = []
+    out: list[str] = ["NULLIF(_pre, '')"]
+    if max_record_bytes is not None:
+        size = " + ".join(f"coalesce(strlen({q(f.name)}), 0)" for f in rt.fields)
+        out.append(f"CASE WHEN {size} > {max_record_bytes} THEN "
+                   f"{lit(f'record larger than {max_record_bytes} bytes (setting ingest.max_record_bytes)')} END")
     for f in rt.fields:
         raw, v = q(f.name), q(f.name + "__v")
         if f.required:
             out.append(f"CASE WHEN {raw} IS NULL THEN {lit('missing ' + f.name)} END")
         if f.kind in EXPECTED:
+            out.append(f"CASE WHEN {raw} IS NOT NULL AND {v} IS NULL THEN {_malformed(f)} END")
+        if f.kind is Kind.INSTANT and plausible is not None:
+            first = plausible.earliest.date().isoformat()
             out.append(
-                f"CASE WHEN {raw} IS NOT NULL AND {v} IS NULL "
-                f"THEN {lit(f.name + ': expected ' + EXPECTED[f.kind])} END"
+                f"CASE WHEN {v} < TIMESTAMP {lit(plausible.earliest.isoformat(sep=' '))} THEN "
+                f"{lit(f'{f.name}: before {first}, not a plausible instant (setting ingest.earliest_instant)')} "
+                f"WHEN {v} > TIMESTAMP {lit(plausible.latest.isoformat(sep=' '))} THEN "
+                f"{lit(f'{f.name}: more than {plausible.latest_years_ahead:g} year(s) ahead, not a plausible instant (setting ingest.latest_years_ahead)')} END"
             )
         if f.choices:
             out.append(
@@ -109,6 +137,25 @@ def checks(rt: RecordType) -> list[str]:
         a, b = q(s.start + "__v"), q(s.end + "__v")
         out.append(f"CASE WHEN {a} > {b} THEN {lit(f'negative span: {s.end} before {s.start}')} END")
     return out
+
+
+def _malformed(f: Field) -> str:
+    """Why a present value did not type: the specific reason when there is one."""
+    raw = q(f.name)
+    generic = lit(f.name + ": expected " + EXPECTED[f.kind])
+    if f.kind is Kind.NUMBER:
+        return (f"CASE WHEN TRY_CAST({raw} AS DOUBLE) IS NOT NULL THEN "
+                f"{lit(f.name + ': not a finite number (infinity, NaN or beyond ±1.8e308)')} "
+                f"ELSE {generic} END")
+    if f.kind is Kind.INSTANT:
+        return (f"CASE WHEN regexp_matches({raw}, '{ANY_OFFSET_RE}') THEN "
+                f"{lit(f.name + ': impossible UTC offset (offsets run from -12:00 to +14:00)')} "
+                f"ELSE {generic} END")
+    if f.kind is Kind.TEXT_LIST:
+        return (f"CASE WHEN json_type(TRY_CAST({raw} AS JSON)) = 'ARRAY' THEN "
+                f"{lit(f.name + ': expected a list of strings, found other values in the list')} "
+                f"ELSE {generic} END")
+    return generic
 
 
 def reference_checks(rt: RecordType, tables: dict[str, tuple[str, str]]) -> list[str]:

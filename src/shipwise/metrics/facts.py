@@ -208,7 +208,11 @@ def facts_version(store: Store) -> str:
 
 
 def ensure_fresh(store: Store) -> bool:
-    """Refresh if an ingest left the facts stale; True if it did."""
+    """Refresh if an ingest left the facts stale; True if it did. Refuses (saying what to run)
+    when the last import did not finish, rather than answer from part of it."""
+    from shipwise.store.import_state import check_finished
+
+    check_finished(store)
     if is_stale(store):
         refresh(store)
         return True

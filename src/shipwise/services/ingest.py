@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from shipwise.config import Settings
+from shipwise.config import IngestSettings, Settings
 from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser
@@ -19,6 +19,7 @@ from shipwise.ingest.loader import ImportReport, Loader
 from shipwise.ingest.sources import Staging
 from shipwise.metrics import facts
 from shipwise.services.context import open_for_ingest, open_store
+from shipwise.store import import_state
 from shipwise.store.duckdb_store import Store
 
 
@@ -38,12 +39,14 @@ def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
         facts.refresh(store)
 
 
-def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport) -> None:
+def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport,
+                run: str) -> None:
     with store.transaction():
         store.con.execute(
             "INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?)",
             [str(uuid.uuid4()), kind, source, started, _now(), json.dumps(report.as_dict())],
         )
+        import_state.finish(store, run)  # the run is whole: reads need no warning any more
 
 
 def import_paths_into(
@@ -51,22 +54,29 @@ def import_paths_into(
     pseudo: Pseudonymiser,
     paths: Iterable[str | Path],
     progress: Callable[[str], None] | None = None,
+    limits: IngestSettings | None = None,
 ) -> ImportReport:
+    """Import files. A file that cannot be read at all is reported in ``report.failed`` (and
+    nothing of it imported) while the others are imported; :func:`import_paths` then raises."""
     started = _now()
-    staging = Staging(store.con)
+    files = [Path(p) for p in paths]
+    names = [str(p) for p in files]
+    staging = Staging(store.con, limits=limits or IngestSettings())
+    run = None
     try:
-        names = []
-        for p in paths:
-            path = Path(p)
-            names.append(str(path))
+        for path in files:  # staging is temporary: nothing durable is written yet
             if progress:
                 progress(f"reading {path.name}")
             staging.add_path(path)
-        report = Loader(store, pseudo).load(staging, progress=progress)
+        run = import_state.begin(store, "import", names)
+        report = Loader(store, pseudo, limits).load(staging, progress=progress)
+        report.failed = list(staging.failed)
+        _refresh(store, progress)
+        _record_run(store, "import", ", ".join(names), started, report, run)
     finally:
         staging.close()
-    _refresh(store, progress)
-    _record_run(store, "import", ", ".join(names), started, report)
+        if run is not None:
+            import_state.forget(run)
     return report
 
 
@@ -77,6 +87,7 @@ def import_tables_into(
     source: str,
     kind: str = "import",
     progress: Callable[[str], None] | None = None,
+    limits: IngestSettings | None = None,
 ) -> ImportReport:
     """Import in-memory Arrow tables keyed by canonical type name (demo, connectors)."""
     started = _now()
@@ -84,21 +95,25 @@ def import_tables_into(
     for name in tables:
         if resolve_type(name) is None:
             raise InputError(f"{source}: unknown record type '{name}'")
-    staging = Staging(store.con)
-    loader = Loader(store, pseudo)
+    run = import_state.begin(store, kind, [source])
     try:
-        # One type at a time keeps staging small at benchmark scale.
-        for rt in RECORD_TYPES:
-            for name, table in tables.items():
-                if resolve_type(name) is rt and table.num_rows:
-                    staging.add_arrow(rt.name, table, f"{source}:{rt.name}")
-            if staging.staged:
-                loader.load(staging, report, progress=progress)
-        report.sources = [source]
+        staging = Staging(store.con, limits=limits or IngestSettings())
+        loader = Loader(store, pseudo, limits)
+        try:
+            # One type at a time keeps staging small at benchmark scale.
+            for rt in RECORD_TYPES:
+                for name, table in tables.items():
+                    if resolve_type(name) is rt and table.num_rows:
+                        staging.add_arrow(rt.name, table, f"{source}:{rt.name}")
+                if staging.staged:
+                    loader.load(staging, report, progress=progress)
+            report.sources = [source]
+        finally:
+            staging.close()
+        _refresh(store, progress)
+        _record_run(store, kind, source, started, report, run)
     finally:
-        staging.close()
-    _refresh(store, progress)
-    _record_run(store, kind, source, started, report)
+        import_state.forget(run)
     return report
 
 
@@ -106,7 +121,24 @@ def import_paths(
     settings: Settings, paths: Iterable[str | Path], progress: Callable[[str], None] | None = None
 ) -> ImportReport:
     with open_for_ingest(settings) as (store, pseudo):
-        return import_paths_into(store, pseudo, paths, progress)
+        report = import_paths_into(store, pseudo, paths, progress, settings.ingest)
+    if report.failed:
+        raise FilesFailedError(report)
+    return report
+
+
+class FilesFailedError(InputError):
+    """Some files could not be read at all; the others were imported (``report``)."""
+
+    def __init__(self, report: ImportReport) -> None:
+        n, total = len(report.failed), len(report.sources)
+        listing = "; ".join(why for _, why in report.failed)
+        super().__init__(
+            f"{n} of {total} file(s) could not be read and nothing of them was imported: {listing}. "
+            f"The other {total - n} file(s) were imported",
+            hint="fix or replace the file(s) and run the same import again (records already in "
+                 "are not counted twice)")
+        self.report = report
 
 
 def quarantine_list(
