@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ def parse_alarm_batch(payload: bytes | str | dict[str, Any] | list[Any], kind: s
 def load_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Any:
     """The JSON value of a body (bytes or text); a dict or list is returned as it is."""
     if isinstance(payload, dict | list):
+        check_value(payload)
         return payload
     if isinstance(payload, bytes):
         try:
@@ -116,11 +118,78 @@ def load_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Any:
                              hint="send a JSON alarm payload encoded as UTF-8") from exc
     if not payload.strip():
         raise InputError("empty body: expected a JSON alarm payload", hint=DOCS)
+    return strict_json(payload, "body")
+
+
+#: Deepest nesting of objects and lists a payload may have (real ones stay under 12).
+MAX_DEPTH = 64
+
+
+def strict_json(text: str, where: str) -> Any:
+    """Parse JSON that can be stored and read back safely: finite numbers, no lone surrogates,
+    at most :data:`MAX_DEPTH` levels. Anything else is an :class:`InputError` saying why."""
     try:
-        return json.loads(payload)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise InputError(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        raise InputError(f"{where} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                          hint=f"send a JSON alarm payload; {DOCS}") from exc
+    except RecursionError as exc:
+        raise InputError(f"{where} nests objects or lists deeper than {MAX_DEPTH} levels",
+                         hint="send the alarm payload as the alerting system produces it") from exc
+    except _NotFinite as exc:
+        raise InputError(f"{where} holds {exc.args[0]}, which is not a JSON number",
+                         hint="send finite numbers (JSON has no NaN or Infinity)") from exc
+    check_value(data, where)
+    return data
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(text)
+    return value
+
+
+def check_value(data: Any, where: str = "body") -> None:
+    """Refuse a parsed value that could not be stored as JSON or read back (iteratively: a deep
+    value cannot exhaust the stack here)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise InputError(f"{where} nests objects or lists deeper than {MAX_DEPTH} levels",
+                                 hint="send the alarm payload as the alerting system produces it")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key, where)
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{where} holds {value!r}, which is not a JSON number",
+                             hint="send finite numbers (JSON has no NaN or Infinity)")
+
+
+def _check_text(value: object, where: str) -> None:
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"{where} holds a lone UTF-16 surrogate ({value[exc.start]!r}), which is not text",
+                hint="escape characters outside the basic plane as a surrogate pair, or send "
+                     "them as UTF-8") from exc
 
 
 def detect_kind(data: Any) -> str:
@@ -263,9 +332,9 @@ def _impacted_names(data: dict[str, Any], where: str) -> list[str]:
     impacted = data.get("ImpactedEntities")
     if isinstance(impacted, str) and impacted.strip().startswith("["):
         try:  # the placeholder quoted by mistake: "{ImpactedEntities}"
-            impacted = json.loads(impacted)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: ImpactedEntities is not a JSON list ({exc.msg})",
+            impacted = strict_json(impacted, f"{where}: ImpactedEntities")
+        except InputError as exc:
+            raise InputError(f"{where}: ImpactedEntities is not a JSON list ({exc})",
                              hint="write {ImpactedEntities} without quotes in the payload") from exc
     names: list[str] = []
     if isinstance(impacted, list):
@@ -326,11 +395,13 @@ def _cloudwatch(data: Any, received_at: float) -> AlarmBatch:
             raise InputError(f"{where}: SNS Notification without a Message string",
                              hint="CloudWatch publishes the alarm as a JSON string in Message")
         try:
-            alarm = json.loads(message)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: the SNS Message is not JSON ({exc.msg}), so not a "
-                             "CloudWatch alarm", hint="subscribe this endpoint to the topic your "
-                             "CloudWatch alarm actions publish to") from exc
+            alarm = strict_json(message, f"{where}: the SNS Message")
+        except InputError as exc:
+            if "is not JSON" not in str(exc):
+                raise
+            raise InputError(f"{exc}, so not a CloudWatch alarm",
+                             hint="subscribe this endpoint to the topic your CloudWatch alarm "
+                                  "actions publish to") from exc
     else:
         alarm = data  # raw message delivery: the alarm itself
     if not isinstance(alarm, dict) or "AlarmName" not in alarm or "NewStateValue" not in alarm:
@@ -486,6 +557,9 @@ def _instant(value: Any, where: str, *, millis: bool = False) -> float:
         t = parse_time(value)
     except InputError as exc:
         raise InputError(f"{where}: {exc}", hint=exc.hint) from exc
+    if not math.isfinite(t):
+        raise InputError(f"{where}: not a time: {value!r}",
+                         hint="use ISO-8601 with an offset (2026-11-22T10:15:00Z) or epoch seconds")
     if millis and t > _MILLIS:
         t /= 1000.0
     if t > _MILLIS:
@@ -500,9 +574,10 @@ def _number(value: Any) -> float | str | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return str(value)
+    return number if math.isfinite(number) else str(value)
 
 
 def _digest(value: Any) -> str:

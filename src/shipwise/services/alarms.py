@@ -107,16 +107,22 @@ def prepare_intake(body: bytes, kind: str | None, received_at: float | None = No
     crash: Exception | None = None
     try:
         batch = parse_alarm_batch(body, kind, received_at=received_at)
+        rows = _rows(batch, reason, sha)
+        alarms = [None if r.alarm is None else
+                  json.dumps(r.alarm, default=str, allow_nan=False) for r in rows]
     except InputError as exc:
-        reason = exc
+        batch, reason = None, exc
     except Exception as exc:  # a parser bug: keep the body, then let the caller see the failure
-        crash = exc
+        batch, crash = None, exc
         reason = InputError(f"internal error while reading the payload: {exc!r}")
-    rows = _rows(batch, reason, sha)
+    if batch is None:
+        rows = _rows(None, reason, sha)
+        alarms = [None]
     kind = batch.kind if batch else kind
+    # the body as received, in text that can always be stored: bytes that are not UTF-8 as \xNN
     payload = body.decode("utf-8", errors="backslashreplace")
-    records = [(intake_id(r.key), received_at, kind, r.status, r.error, payload, sha,
-                None if r.alarm is None else json.dumps(r.alarm, default=str), r.key) for r in rows]
+    records = [(intake_id(r.key), received_at, kind, r.status, r.error, payload, sha, alarm, r.key)
+               for r, alarm in zip(rows, alarms, strict=True)]
     return Intake(kind, batch, reason, crash, rows, records)
 
 
@@ -277,7 +283,8 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
         rows = {str(r[0]): (str(r[1]), r[2]) for r in store.con.execute(
             "SELECT id, status, CAST(alarm AS VARCHAR) FROM alarm_intake WHERE id IN "
             "(SELECT unnest(?))", [ids]).fetchall()}
-        alarms = {i: json.loads(a) for i, (st, a) in rows.items() if st in PENDING and a}
+        alarms = {i: a for i, (st, text) in rows.items() if st in PENDING
+                  and (a := read_alarm(text)) is not None}
         entities = sorted({str(a.get("entity")) for a in alarms.values()})
         # investigations an alarm storm can join: (entity, metric) -> [(alarm time, id)]
         known: dict[tuple[str, str], list[tuple[float, str]]] = {}
@@ -351,10 +358,36 @@ def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any]) -> di
     return {"status": "investigated", "investigation_id": str(investigation_id)}
 
 
+#: A stored alarm nested deeper than this is not shown (stored before intake limited nesting).
+READ_DEPTH = 100
+
+
+def read_alarm(text: str | None) -> dict[str, Any] | None:
+    """A stored alarm, or None when it cannot be read back safely (too deep, not JSON): one bad
+    row must never break a listing."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > READ_DEPTH:
+                return None
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return data if isinstance(data, dict) else None
+
+
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     if isinstance(out.get("alarm"), str):
-        out["alarm"] = json.loads(out["alarm"])
+        alarm = read_alarm(out["alarm"])
+        if alarm is None:
+            out["unreadable"] = "the stored alarm cannot be shown (nested too deeply or not JSON)"
+        out["alarm"] = alarm
     if out.get("received_at") is not None:
         out["received_at"] = out["received_at"].isoformat()
     return out
