@@ -187,6 +187,11 @@ class Settings(BaseModel):
     def resolved_key_file(self) -> Path:
         return self.key_file if self.key_file is not None else self.db.with_name(self.db.name + ".key")
 
+    @property
+    def session_secret_file(self) -> Path:
+        """The web session secret (0600), beside the pseudonymisation key: never in the store."""
+        return self.resolved_key_file.with_name(self.db.name + ".session-secret")
+
 
 def load_settings(
     *, db: str | Path | None = None, config_file: str | Path | None = None

@@ -13,7 +13,7 @@ import pytest
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
 from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
-from shipwise.server.auth import make_session, session_principal
+from shipwise.server.auth import SessionKeys, make_session, session_principal
 from shipwise.services import views
 from shipwise.services.context import open_store
 from shipwise.services.demo import run_demo
@@ -50,15 +50,16 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(demo: Settings) -> No
             authenticate(store, tok["token"][:-1] + ("A" if tok["token"][-1] != "A" else "B"))
         with pytest.raises(UnauthorizedError):
             authenticate(store, "not-a-token")
-        cookie = make_session(store, tok["id"])
-        assert session_principal(store, cookie).team == team
+        keys = SessionKeys(demo.session_secret_file)
+        cookie = make_session(store, keys, tok["id"])
+        assert session_principal(store, keys, cookie).team == team
         with pytest.raises(UnauthorizedError):
-            session_principal(store, cookie[:-2] + "00")  # tampered signature
+            session_principal(store, keys, cookie[:-2] + "00")  # tampered signature
         revoke_token(store, tok["id"])
         with pytest.raises(UnauthorizedError, match="revoked"):
             authenticate(store, tok["token"])
         with pytest.raises(UnauthorizedError, match="revoked"):
-            session_principal(store, cookie)  # revoking a token ends its sessions
+            session_principal(store, keys, cookie)  # revoking a token ends its sessions
         with pytest.raises(InputError):
             create_token(store, "x", "member")  # a member needs a team
         with pytest.raises(InputError):

@@ -2,7 +2,10 @@
 
 Senders present the secret as ``Authorization: Bearer <secret>`` (Alertmanager's
 ``http_config.authorization``), as the password of HTTP Basic auth (SNS:
-``https://user:<secret>@host/…``), or as ``?token=<secret>`` for senders that set no headers.
+``https://user:<secret>@host/…``), or — a fallback for senders that can set no header — as
+``?token=<secret>``. A secret in a URL ends up in proxies' and load balancers' logs, so the first
+use of the query parameter is warned about once, and our access log masks the value of every
+query parameter that decodes to ``token`` (``%74oken``, ``TOKEN``, ``%2574oken``…).
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import hmac
 import logging
 import re
 from typing import Annotated
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, Request
 
 from shipwise.server.errors import ApiError
 from shipwise.server.state import ServerState
 
-_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+log = logging.getLogger(__name__)
+_PARAM = re.compile(r"([?&;])([^=&;\s]*)=([^&;\s]*)")
 REALM = 'Basic realm="shipwise webhooks", charset="UTF-8"'
 HOW = ("send Authorization: Bearer <secret> (or HTTP Basic auth with the secret as password, or "
        "?token=<secret> when the sender cannot set headers)")
@@ -68,7 +73,15 @@ def presented_secret(request: Request) -> bytes | None:
         raise ApiError(401, f"unsupported authorization scheme {scheme!r}", hint=HOW,
                        headers={"WWW-Authenticate": REALM})
     token = request.query_params.get("token")
-    return token.encode() if token is not None else None
+    if token is None:
+        return None
+    state = server_state(request)
+    if not state.query_secret_warned:
+        state.query_secret_warned = True
+        log.warning("a webhook sender presented the secret in the URL (?token=): URLs are kept in "
+                    "proxy and load-balancer logs; send Authorization: Bearer <secret> (or Basic "
+                    "auth) when the sender can set headers")
+    return token.encode()
 
 
 def _same(a: bytes, b: bytes) -> bool:
@@ -90,13 +103,32 @@ State = Annotated[ServerState, Depends(_server_state)]
 WebhookState = Annotated[ServerState, Depends(_webhook_auth)]
 
 
+def _decoded(name: str) -> str:
+    """A query parameter's name as a server would read it, however often it was encoded."""
+    for _ in range(5):
+        plain = unquote_plus(name)
+        if plain == name:
+            break
+        name = plain
+    return name.strip().lower()
+
+
+def redact(path: str) -> str:
+    """``path`` with the value of every query parameter whose name decodes to ``token`` (any
+    case, any percent-encoding) replaced by ``***``."""
+    if "?" not in path:
+        return path
+    return _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}=***" if _decoded(m.group(2)) == "token"
+                      else m.group(0), path)
+
+
 class RedactToken(logging.Filter):
-    """Replace ``token=…`` in uvicorn's access log lines with ``token=***``."""
+    """Mask the webhook secret of ``?token=…`` (however encoded) in uvicorn's access log lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3:
             args = list(record.args)
             if isinstance(args[2], str):
-                args[2] = _TOKEN.sub(r"\1***", args[2])
+                args[2] = redact(args[2])
                 record.args = tuple(args)
         return True

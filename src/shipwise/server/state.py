@@ -17,7 +17,9 @@ from typing import Any
 
 from shipwise.config import Settings
 from shipwise.errors import StoreError
+from shipwise.server.auth import SessionKeys
 from shipwise.server.intake import GroupCommit
+from shipwise.server.refusals import RefusalLog
 from shipwise.server.worker import InvestigationWorker
 from shipwise.store.duckdb_store import Store
 
@@ -71,6 +73,12 @@ class ServerState:
         secret = settings.webhooks.secret
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
         self.store = SharedStore(settings.db)
+        #: the web session secret (a file beside the key, never the store)
+        self.sessions = SessionKeys(settings.session_secret_file)
+        #: refused credentials, written to the access log within a budget
+        self.refusals = RefusalLog()
+        #: a webhook sender used ?token= (warned once: headers are preferred)
+        self.query_secret_warned = False
         self.worker = InvestigationWorker(self._investigate)
         from shipwise.services.alarms import write_intake
 
@@ -116,6 +124,12 @@ class ServerState:
     def stop(self) -> None:
         self.intake.stop()
         self.worker.stop(self.settings.server.drain_seconds)
+        try:
+            if self.refusals.pending:
+                with self.store.session() as store:
+                    self.refusals.flush(store)  # the counts of refusals not written one by one
+        except Exception as exc:
+            log.warning("could not write the last refusals to the access log: %s", exc)
         self.store.close()
 
     def receive(self, body: bytes, kind: str | None) -> dict[str, Any]:

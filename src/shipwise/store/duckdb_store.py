@@ -3,10 +3,16 @@
 All instants are stored as UTC ``TIMESTAMP`` (no time zone); the session time zone is pinned to
 UTC so conversions never depend on the machine. Writers use :meth:`Store.transaction`, so a crash
 leaves either the whole unit of work or none of it.
+
+The store holds people's pseudonymised activity and the access log, so it is its owner's alone:
+a process that opens a store file makes the files it creates from then on private (umask 077 —
+DuckDB creates the write-ahead log afresh after every checkpoint, so only the umask reaches it),
+and a store file (or WAL) of ours that others could read is made 0600 when opened.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +49,22 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def private_files() -> None:
+    """Files this process creates from now on are readable by their owner only."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
+def tighten(path: Path) -> None:
+    """Make the store file and its WAL 0600 when they are ours and others could read them."""
+    for f in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = f.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(f, st.st_mode & 0o700 | 0o600)
+        except FileNotFoundError:
+            continue
+
+
 class Store:
     """A DuckDB-backed event store."""
 
@@ -62,8 +84,10 @@ class Store:
             raise StoreError(
                 f"no shipwise store at {p}", hint="run `shipwise init` (or `shipwise demo`) first"
             )
+        private_files()
         if create:
             p.parent.mkdir(parents=True, exist_ok=True)
+        tighten(p)
         try:
             con = duckdb.connect(str(p), read_only=read_only and p.exists())
         except duckdb.IOException as exc:

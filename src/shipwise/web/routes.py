@@ -19,7 +19,14 @@ from fastapi.staticfiles import StaticFiles
 
 from shipwise.errors import ShipwiseError, UnauthorizedError
 from shipwise.governance.access import Principal
-from shipwise.server.auth import SESSION_COOKIE, SESSION_SECONDS, make_session, request_principal
+from shipwise.server.auth import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    client_of,
+    end_session,
+    make_session,
+    request_principal,
+)
 from shipwise.server.errors import status_of
 from shipwise.services import views
 from shipwise.store.duckdb_store import Store
@@ -133,11 +140,18 @@ async def signin(request: Request) -> Response:
     if not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
         return _signin_error(request, 403, "this form expired or came from another site",
                              nxt)
+    state = request.app.state.shipwise
     try:
-        with request.app.state.shipwise.store.session() as store:
-            principal = authenticate(store, form.get("token", ""))
+        with state.store.session() as store:
+            try:
+                principal = authenticate(store, form.get("token", ""))
+            except UnauthorizedError as exc:
+                state.refusals.record(store, source=client_of(request), interface="web",
+                                      what=f"sign-in refused: {exc}",
+                                      presented=form.get("token", ""))
+                raise
             assert principal.token_id is not None
-            session = make_session(store, principal.token_id)
+            session = make_session(store, state.sessions, principal.token_id)
     except UnauthorizedError as exc:
         return _signin_error(request, 401, f"{exc}{f' — {exc.hint}' if exc.hint else ''}", nxt)
     resp = RedirectResponse(nxt or _landing(principal), status_code=303)
@@ -164,6 +178,10 @@ async def signout(request: Request) -> Response:
         return _html(request, "error.html", 403, me=None, status=403,
                      message="this sign-out form expired or came from another site",
                      hint="reload the page and sign out again")
+    if session:  # ended server-side: the cookie no longer works anywhere, even if kept
+        state = request.app.state.shipwise
+        with state.store.session() as store:
+            end_session(store, state.sessions, session)
     resp = RedirectResponse("/signin", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
