@@ -106,3 +106,10 @@ def test_the_cli_says_what_range_exists(store: Settings) -> None:
     assert "the store has cost records from 2025-07-01 to 2026-09-30" in res.stdout
     res = run(store, "metrics", "dora", "--until", "9999-12-31")
     assert res.returncode == 1 and res.stderr.startswith("Error: until 9999-12-31 is outside")
+    for args in (["flow", "--since", "0001-01-01"], ["slo", "--at", "0001-01-01T00:00:00Z"],
+                 ["slo", "history", "--team", "payments", "--until", "9999-12-31"],
+                 ["report", "cost", "--out", "r.html", "--since", "0001-01-01"],
+                 ["retention", "apply", "--dry-run", "--as-of", "0001-01-01"]):
+        res = run(store, *args)
+        assert res.returncode == 1 and len(res.stderr.strip().splitlines()) == 1, (args, res)
+        assert res.stderr.startswith("Error: ") and "Traceback" not in res.stderr

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from shipwise.config import Settings
+from shipwise.errors import InputError
 from shipwise.governance.access import Principal
 from shipwise.governance.charter import load_charter, validate
 from shipwise.governance.retention import cutoffs, run
 from shipwise.services.views import authorize
 from shipwise.store.duckdb_store import Store
+
+#: the days a retention run may be applied as of (the API's bounds): periods are subtracted
+_AS_OF = (date(1970, 1, 1), date(9999, 1, 1))
 
 
 def retention_apply(store: Store, principal: Principal, settings: Settings, *,
@@ -19,6 +23,9 @@ def retention_apply(store: Store, principal: Principal, settings: Settings, *,
     """Apply the charter's retention periods (admins only); returns what was removed."""
     authorize(store, principal, "admin.retention", "retention:dry-run" if dry_run else "retention",
               None, interface)
+    if as_of is not None and not _AS_OF[0] <= as_of.date() <= _AS_OF[1]:
+        raise InputError(f"as of {as_of.date().isoformat()} is out of range",
+                         hint=f"use a day from {_AS_OF[0].isoformat()} to {_AS_OF[1].isoformat()}")
     charter = load_charter()
     plan = cutoffs(charter, settings.retention.periods, as_of or datetime.now(UTC))
     report = run(store, plan, dry_run=dry_run)
