@@ -68,10 +68,10 @@ def test_reads_after_a_killed_import_say_it_did_not_finish(settings: Settings,
         assert "Traceback" not in res.stderr
 
     with serve(settings) as live:
-        res = httpx.get(live.url + "/api/v1/teams/payments/dora", timeout=30,
+        api = httpx.get(live.url + "/api/v1/teams/payments/dora", timeout=30,
                         headers={"Authorization": f"Bearer {token}"})
-    assert res.status_code == 503, res.text
-    assert "did not finish" in res.json()["error"] and "shipwise import" in res.json()["hint"]
+    assert api.status_code == 503, api.text
+    assert "did not finish" in api.json()["error"] and "shipwise import" in api.json()["hint"]
 
     import_paths(settings, [files])  # the same import again finishes the job
     res = cli(settings, "metrics", "dora", "--team", "payments", "--format", "json")

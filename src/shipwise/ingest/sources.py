@@ -208,7 +208,11 @@ class Staging:
               {src}, _line, text
             FROM _jl WHERE type IS NULL OR type NOT IN ({known})"""
         )
+        present = {str(r[0]) for r in self.con.execute(
+            f"SELECT DISTINCT type FROM _jl WHERE type IN ({known})").fetchall()}
         for rt in RECORD_TYPES:
+            if rt.name not in present:
+                continue
             exprs = ", ".join(_json_field(f.name, f.kind) for f in rt.fields)
             cur = self.con.execute(
                 f"INSERT INTO {stage_table(rt)} SELECT _seq, {src}, _line, text, "
@@ -301,6 +305,9 @@ class Staging:
         if fixed is None:
             type_col = q(cols["type"][0])
             known = ", ".join(lit(n) for n in _type_names())
+            present = {str(r[0]) for r in self.con.execute(
+                f"SELECT DISTINCT lower(trim({type_col})) FROM _col").fetchall()}
+            types = [rt for rt in types if rt.name in present]
             cur = self.con.execute(
                 f"""INSERT INTO _stage_reject
                 SELECT lower({type_col}), CASE WHEN {type_col} IS NULL THEN 'missing type'
