@@ -112,8 +112,7 @@ def attack(figs: list[Figure], teams_of: Mapping[tuple[str, str], Iterable[str]]
         for f in group:
             columns.setdefault(f.column, []).append(f)
         vectors = _vectors(group, model, days, teams_of)
-        for col_figs in columns.values():
-            _solve(col_figs, vectors, model, truth, out)
+        _solve(list(columns.values()), vectors, model, truth, out)
     return out
 
 
@@ -150,37 +149,55 @@ def _vectors(group: list[Figure], model: str, days: list[date],
     return out
 
 
-def _solve(figs: list[Figure], vectors: Mapping[tuple[str, str, str, str], np.ndarray],
+def _solve(columns: list[list[Figure]],
+           vectors: Mapping[tuple[str, str, str, str], np.ndarray],
            model: str, truth: Callable[[Figure], float], out: Attack) -> None:
-    def vec(f: Figure) -> np.ndarray:
-        return vectors[(f.level, f.entity, f.grain, f.period)]
-
-    def val(f: Figure) -> float:
-        assert f.value is not None
-        return float(f.value) * (f.week_ends if model == "wip" else 1)
-
-    seen: dict[tuple[str, str, str, str], Figure] = {}
-    for f in figs:  # the same figure read twice (two requests) is one unknown
-        seen.setdefault((f.level, f.entity, f.grain, f.period), f)
-    shown = [f for f in seen.values() if f.value is not None and vec(f).any()]
-    hidden = [f for f in seen.values() if f.value is None and vec(f).any()]
-    out.hidden += len(hidden)
-    if not hidden:
-        return
-    if not shown:
-        return
-    V = np.array([vec(f) for f in shown])
-    H = np.array([vec(f) for f in hidden])
-    b = np.array([val(f) for f in shown])
-    U, S, Vt = np.linalg.svd(V, full_matrices=False)
+    """Every identity among the figures (the left null space of their atom vectors, from one
+    SVD), then for each column: a hidden figure is determined iff its unit vector lies in the
+    row space of the identities restricted to the hidden figures — then one identity isolates
+    it, and the shown figures in it give its value."""
+    keys = [k for k, v in vectors.items() if v.any()]
+    at = {k: i for i, k in enumerate(keys)}
+    A = np.array([vectors[k] for k in keys])
+    U, S, _ = np.linalg.svd(A, full_matrices=True)
     r = int((S[0] * 1e-10 < S).sum()) if S.size else 0
-    B, Ur, Sr = Vt[:r], U[:, :r], S[:r]
-    residual = H - (H @ B.T) @ B
-    x = B.T @ ((Ur.T @ b) / Sr)  # the minimum-norm atoms that fit every shown value
-    estimate = H @ x
-    for f, res, est in zip(hidden, np.linalg.norm(residual, axis=1), estimate, strict=True):
-        if res > 1e-6 * max(1.0, float(np.linalg.norm(vec(f)))):
+    Y = U[:, r:].T  # rows: identities Y @ (figure values) = 0
+    patterns: dict[frozenset[int], list[dict[int, Figure]]] = {}
+    for figs in columns:
+        col: dict[int, Figure] = {}
+        for f in figs:  # the same figure read twice (two requests) is one unknown
+            i = at.get((f.level, f.entity, f.grain, f.period))
+            if i is not None:
+                col.setdefault(i, f)
+        hidden = frozenset(i for i, f in col.items() if f.value is None)
+        out.hidden += len(hidden)
+        patterns.setdefault(hidden, []).append(col)
+    for hidden_set, cols in patterns.items():
+        if not hidden_set or not Y.shape[0]:
             continue
-        out.recoverable.append(f)
-        real = truth(f) * (f.week_ends if model == "wip" else 1)
-        (out.exact if abs(est - real) <= 1e-6 * max(1.0, abs(real)) else out.wrong).append(f)
+        hidden = sorted(hidden_set)
+        YH = Y[:, hidden]
+        _, s, vt = np.linalg.svd(YH, full_matrices=False)
+        rr = int((s[0] * 1e-10 < s).sum()) if s.size and s[0] > 1e-12 else 0
+        inside = (vt[:rr] ** 2).sum(axis=0)  # |projection of e_h on the row space|²
+        pinned = [j for j in range(len(hidden)) if inside[j] > 1 - 1e-9]
+        if not pinned:
+            continue
+        shown = [i for i in range(len(keys)) if i not in hidden_set]
+        for j in pinned:
+            e = np.zeros(len(hidden))
+            e[j] = 1.0
+            c, *_ = np.linalg.lstsq(YH.T, e, rcond=None)
+            y = c @ Y  # y_h = 1, 0 on the other hidden figures
+            for col in cols:
+                f = col[hidden[j]]
+                est = -sum(y[i] * _value(col[i], model) for i in shown if i in col)
+                out.recoverable.append(f)
+                real = truth(f) * (f.week_ends if model == "wip" else 1)
+                ok = abs(est - real) <= 1e-6 * max(1.0, abs(real))
+                (out.exact if ok else out.wrong).append(f)
+
+
+def _value(f: Figure, model: str) -> float:
+    assert f.value is not None
+    return float(f.value) * (f.week_ends if model == "wip" else 1)

@@ -278,3 +278,38 @@ def test_no_mcp_tool_answer_names_a_person(demo: Path, tmp_path: Path,
             str(getattr(c, "text", "")) for c in res.content)
         assert not res.is_error, (name, text[:300])
         assert not _leaks(text, people), (name, _leaks(text, people)[:3])
+
+
+def test_no_hidden_figure_can_be_worked_out_over_the_api(demo: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The differencing attacker (tests/governance/adversary.py) reads every flow and strain
+    figure an admin, an exec and a payments member can read over the REST API — every team, org
+    unit and grain — and solves the linear system of known identities: it must recover nothing.
+    (On the rule before this one it recovered, among others, payments' hidden February 2025
+    pages as Q1 − January − March.)"""
+    from shipwise.governance.access import LOCAL_ADMIN, Principal
+    from tests.governance import attack as attacker
+    from tests.governance.adversary import attack, figures
+
+    db = _copy(demo, tmp_path / "attack")
+    monkeypatch.chdir(tmp_path / "attack")
+    settings = load_settings(db=db)
+    with Store.open(db) as store:
+        toks = {"admin": create_token(store, "admin", "admin")["token"],
+                "exec": create_token(store, "cfo", "exec")["token"],
+                "member": create_token(store, "member", "member", "payments")["token"]}
+        who = {"admin": LOCAL_ADMIN, "exec": Principal("exec", name="cfo"),
+               "member": Principal("member", team="payments", name="member")}
+        teams_of, truth = attacker.teams_of(store), attacker.truth(store)
+        with serve(settings) as live:
+            reads = {}
+            for role, tok in toks.items():
+                with httpx.Client(base_url=live.url, timeout=120,
+                                  headers={"Authorization": f"Bearer {tok}"}) as client:
+                    fetch = attacker.http_fetch(client, store, who[role])
+                    reads[role] = figures(fetch, attacker.reads(who[role], store))
+        for role, figs in reads.items():
+            got = attack(figs, teams_of, truth)
+            assert got.hidden > 0, role
+            assert not got.wrong, (role, [f.key for f in got.wrong][:5])
+            assert not got.exact, (role, len(got.exact), [f.key for f in got.exact][:10])

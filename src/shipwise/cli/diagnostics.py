@@ -77,7 +77,7 @@ def _emit(res: dict[str, Any], fmt: str, title: str,
                justify_right=tuple(range(2, 2 + len(columns))))
     if any(r["suppressed"] for r in res["rows"]):
         click.echo(f"hidden: computed from fewer than {res['min_group_size']} people, or hidden so "
-                   "such a figure cannot be worked out from a total.")
+                   "such a figure cannot be worked out from other figures.")
     if any(r.get("withheld") for r in res["rows"]):
         click.echo("withheld: the metric charter does not name your role in this metric's audience.")
 
