@@ -90,6 +90,6 @@ def run_demo(
         with open_for_ingest(settings) as (store, pseudo):
             result.report = import_tables_into(
                 store, pseudo, demo.tables, f"demo:seed={seed},scale={scale}", kind="demo",
-                progress=progress,
+                progress=progress, limits=settings.ingest,
             )
     return result

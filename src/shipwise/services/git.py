@@ -48,7 +48,8 @@ def ingest_git(
         known = list(json.loads(row[0]).get("tips", {}).values()) if row else []
         batch = read_repository(path, name, known, progress)
         report = import_tables_into(
-            store, pseudo, {"commit": batch.commits, "tag": batch.tags}, f"git:{name}", kind="git"
+            store, pseudo, {"commit": batch.commits, "tag": batch.tags}, f"git:{name}", kind="git",
+            limits=settings.ingest,
         )
         # The cursor moves only after the data is in: a crash before here re-reads, idempotently.
         with store.transaction():
