@@ -24,7 +24,8 @@ DEEP = b'{"entity": "cart", "metric": "m", "x": ' + b"[" * 1000 + b"]" * 1000 + 
     (DEEP, "deeper than 64 levels"),
     (b'{"entity": "cart", "x": ' + b'{"a": ' * 900 + b"1" + b"}" * 900 + b"}", "deeper than 64"),
     (b"\xff\xfe{}", "not UTF-8"),
-])
+], ids=["nan", "1e309", "nan-text", "surrogate", "surrogate-key", "1000-deep", "900-deep",
+        "not-utf8"])
 def test_a_hostile_body_is_stored_and_answered_400(live: Live, body: bytes, reason: str) -> None:
     res = live.post("/webhooks/generic", body)
     assert res.status_code == 400, res.text
