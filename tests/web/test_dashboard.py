@@ -94,6 +94,20 @@ def test_sign_out_ends_the_session(site: Site, page: Any) -> None:
     assert not [c for c in page.context.cookies() if c["name"] == "shipwise_session"]
 
 
+def test_a_cookie_kept_after_sign_out_no_longer_works(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["lead"])
+    kept = next(c["value"] for c in page.context.cookies() if c["name"] == "shipwise_session")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/signin"))
+    # the copy someone kept (another tab, a stolen cookie) is put back into the browser
+    page.context.add_cookies([{"name": "shipwise_session", "value": kept, "url": site.url,
+                               "httpOnly": True, "sameSite": "Strict"}])
+    page.goto(site.url + f"/teams/{MEMBER_TEAM}")
+    assert "/signin" in page.url
+    with httpx.Client(cookies={"shipwise_session": kept}, timeout=10) as client:
+        assert client.get(site.url + f"/teams/{MEMBER_TEAM}.json").status_code == 401
+
+
 def test_bad_token_and_forged_form_are_refused(site: Site, page: Any) -> None:
     sign_in(page, site.url, "sw_000000000000_not-a-real-token-value")
     assert "/signin" in page.url and page.get_by_role("alert").count() == 1
