@@ -317,3 +317,11 @@ def test_an_encoded_token_parameter_is_masked_in_the_access_log(settings: Settin
     assert "/webhooks/cloudwatch?%74oken=***" in logged and "&%74%6F%6B%65%6E=***" in logged
     assert SECRET not in logged
     assert logged.count("presented the secret in the URL") == 1  # warned once, not per request
+
+
+def test_a_key_file_others_could_read_is_tightened_when_used(settings: Settings) -> None:
+    from shipwise.governance.pseudonym import load_key
+
+    os.chmod(settings.resolved_key_file, 0o644)
+    load_key(settings.resolved_key_file)
+    assert stat.S_IMODE(settings.resolved_key_file.stat().st_mode) == 0o600

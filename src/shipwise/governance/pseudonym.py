@@ -80,6 +80,9 @@ def load_key(path: Path) -> bytes:
             f"no pseudonymisation key at {path}",
             hint=f"run `shipwise init`, or set {KEY_ENV}",
         )
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, 0o600)  # a copied or hand-made key file: keep it its owner's alone
     text = path.read_text().strip()
     if len(text) < 32:
         raise ConfigError(f"pseudonymisation key in {path} is too short (need ≥ 32 characters)")
