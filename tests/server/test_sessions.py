@@ -325,3 +325,15 @@ def test_a_key_file_others_could_read_is_tightened_when_used(settings: Settings)
     os.chmod(settings.resolved_key_file, 0o644)
     load_key(settings.resolved_key_file)
     assert stat.S_IMODE(settings.resolved_key_file.stat().st_mode) == 0o600
+
+
+def test_only_an_admin_rotates_the_session_secret(settings: Settings,
+                                                  tokens: dict[str, str]) -> None:
+    from shipwise.server.auth import SessionKeys
+
+    before = SessionKeys(settings.session_secret_file).secret()
+    res = subprocess.run([sys.executable, "-m", "shipwise", "--db", str(settings.db), "session",
+                          "rotate"], env=cli_env(SHIPWISE_TOKEN=tokens[MEMBER_LIKE]),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stderr.startswith("Error: ") and "admin" in res.stderr
+    assert SessionKeys(settings.session_secret_file).secret() == before
