@@ -13,7 +13,7 @@ import csv
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 BOM = b"\xef\xbb\xbf"
 #: How much of an oversize record is kept in the quarantine.
@@ -27,8 +27,7 @@ def too_large(limit: int) -> str:
     return f"record larger than {limit} bytes (setting ingest.max_record_bytes)"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     no: int
     #: the text (invalid bytes kept as surrogate escapes when ``utf8_ok`` is false); for an
     #: oversize line, its first :data:`KEEP_BYTES` only
@@ -36,11 +35,6 @@ class Line:
     size: int
     utf8_ok: bool = True
     oversize: bool = False
-
-    @property
-    def problem(self) -> str | None:
-        return None if self.utf8_ok and not self.oversize else (
-            "oversize" if self.oversize else NOT_UTF8)
 
 
 def shown(text: str) -> str:
@@ -70,8 +64,10 @@ def physical_lines(fh: BinaryIO, limit: int) -> Iterator[Line]:
             data = buf[:-1] if ended else buf
             if data.endswith(b"\r"):
                 data = data[:-1]
-            text, ok = _decode(data)
-            yield Line(no, text, len(data), ok)
+            try:
+                yield Line(no, data.decode("utf-8"), len(data))
+            except UnicodeDecodeError:
+                yield Line(no, data.decode("utf-8", "surrogateescape"), len(data), False)
             continue
         size = len(buf)  # longer than the limit: keep the head, skip the rest of the line
         head = buf[:KEEP_BYTES]
