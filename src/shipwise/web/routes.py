@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from shipwise.errors import ShipwiseError, UnauthorizedError
 from shipwise.governance.access import Principal
@@ -141,7 +142,8 @@ async def signin(request: Request) -> Response:
         return _signin_error(request, 403, "this form expired or came from another site",
                              nxt)
     state = request.app.state.shipwise
-    try:
+
+    def start() -> tuple[Principal, str]:  # in a worker thread: the store may be busy
         with state.store.session() as store:
             try:
                 principal = authenticate(store, form.get("token", ""))
@@ -151,7 +153,10 @@ async def signin(request: Request) -> Response:
                                       presented=form.get("token", ""))
                 raise
             assert principal.token_id is not None
-            session = make_session(store, state.sessions, principal.token_id)
+            return principal, make_session(store, state.sessions, principal.token_id)
+
+    try:
+        principal, session = await run_in_threadpool(start)
     except UnauthorizedError as exc:
         return _signin_error(request, 401, f"{exc}{f' — {exc.hint}' if exc.hint else ''}", nxt)
     resp = RedirectResponse(nxt or _landing(principal), status_code=303)
@@ -180,8 +185,12 @@ async def signout(request: Request) -> Response:
                      hint="reload the page and sign out again")
     if session:  # ended server-side: the cookie no longer works anywhere, even if kept
         state = request.app.state.shipwise
-        with state.store.session() as store:
-            end_session(store, state.sessions, session)
+
+        def end() -> None:
+            with state.store.session() as store:
+                end_session(store, state.sessions, session)
+
+        await run_in_threadpool(end)
     resp = RedirectResponse("/signin", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
