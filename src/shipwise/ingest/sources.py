@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,8 @@ class Staging:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if isinstance(exc, duckdb.Error):
                 what = "Parquet" if ext in PARQUET_EXT else "CSV" if ext in CSV_EXT else "JSON lines"
-                message = f"not a readable {what} file ({message.replace(str(path), 'the file')})"
+                detail = re.sub(r"^[A-Za-z ]*Error: ", "", message)
+                message = f"not a readable {what} file ({detail})"
             if not message.startswith(str(path)):
                 message = f"{path}: {message}"
             self.failed.append((str(path), message))
