@@ -261,3 +261,12 @@ def test_malformed_files_imported_twice_change_nothing(orged: Settings, tmp_path
     again = import_paths(orged, files)
     assert all(c.inserted == c.updated == 0 for c in again.counts.values())
     assert dump(orged) == state
+
+
+def test_an_oversize_parquet_row_is_quarantined(orged: Settings, tmp_path: Path) -> None:
+    small = orged.model_copy(update={"ingest": IngestSettings(max_record_bytes=4096)})
+    pq.write_table(pa.table({"id": ["u1", "u2"], "name": ["z" * 10_000, "ok"]}),
+                   tmp_path / "org_units.parquet")
+    rep = import_paths(small, [tmp_path / "org_units.parquet"])
+    assert rep.counts["org_unit"].inserted == 1
+    assert rep.reasons == {"org_unit: record larger than 4096 bytes (setting ingest.max_record_bytes)": 1}
