@@ -59,17 +59,26 @@ def decide(people: Mapping[str, int], equations: Iterable[Equation], k: int, *,
     for i, e in enumerate(eqs):
         for f, _ in e:
             of.setdefault(f, []).append(i)
+    dirty: set[str] | None = None  # the first audit looks at everything
     while True:
+        before = set(hidden)
         _structural(eqs, of, people, hidden)
         if not audit:
             return hidden
-        exposed = determined(eqs, hidden)
+        if dirty is not None:
+            dirty |= set(hidden) - before
+        # a component with nothing newly hidden was audited clean last round: skip it
+        exposed = determined(eqs, hidden, touching=dirty)
         if not exposed:
             return hidden
+        before = set(hidden)
         for f in sorted(exposed):
-            pick = _smallest_shown(people, hidden, (g for i in of.get(f, ()) for g, _ in eqs[i]))
+            pick = _nearest_shown(f, eqs, of, people, hidden)
             if pick is not None:
                 hidden[pick] = COMPLEMENTARY
+        dirty = set(hidden) - before
+        if not dirty:  # nothing left to hide: cannot happen while an equation has a shown figure
+            return hidden
 
 
 def _smallest_shown(people: Mapping[str, int], hidden: Mapping[str, str],
@@ -80,6 +89,21 @@ def _smallest_shown(people: Mapping[str, int], hidden: Mapping[str, str],
     if not shown:
         return None
     return min(shown, key=lambda f: (people.get(f, 0) <= 0, people.get(f, 0), f))
+
+
+def _nearest_shown(f: str, eqs: Sequence[Equation], of: Mapping[str, list[int]],
+                   people: Mapping[str, int], hidden: Mapping[str, str]) -> str | None:
+    """The smallest shown figure of an equation with ``f`` in it; if all of those are hidden,
+    of the equations one step further out, and so on."""
+    seen, ring = {f}, [f]
+    while ring:
+        near = [g for h in ring for i in of.get(h, ()) for g, _ in eqs[i] if g not in seen]
+        pick = _smallest_shown(people, hidden, near)
+        if pick is not None:
+            return pick
+        seen.update(near)
+        ring = list(dict.fromkeys(near))
+    return None
 
 
 def _structural(eqs: Sequence[Equation], of: Mapping[str, list[int]],
@@ -97,12 +121,14 @@ def _structural(eqs: Sequence[Equation], of: Mapping[str, list[int]],
         todo.update(of.get(pick, ()))
 
 
-def determined(equations: Iterable[Equation], hidden: Mapping[str, object]) -> set[str]:
+def determined(equations: Iterable[Equation], hidden: Mapping[str, object], *,
+               touching: set[str] | None = None) -> set[str]:
     """Hidden figures a reader can work out exactly from the shown ones and the equations.
 
     Restricted to the hidden figures, each equation says ``Σ c·hidden = −Σ c·shown`` (known).
     A hidden figure is determined iff its unit vector lies in the row space of that system: in
-    reduced row-echelon form, a pivot row with no other entry.
+    reduced row-echelon form, a pivot row with no other entry. ``touching``: reduce only the
+    connected components that hold one of these figures.
     """
     rows: list[dict[str, int]] = []
     for e in equations:
@@ -115,7 +141,8 @@ def determined(equations: Iterable[Equation], hidden: Mapping[str, object]) -> s
             rows.append(row)
     out: set[str] = set()
     for comp in _components(rows):
-        out |= _pinned(comp)
+        if touching is None or any(f in touching for row in comp for f in row):
+            out |= _pinned(comp)
     return out
 
 
