@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
+from schemathesis.core.result import Ok
 
 import shipwise.services.investigate as engine
 from shipwise.config import WebhookSettings, load_settings
@@ -444,22 +447,41 @@ def test_retention_is_admin_only_and_dry_runs_by_default(api: Api) -> None:
 
 # -- the OpenAPI, fuzzed ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def api_schema(api: Api) -> Any:
-    return schemathesis.openapi.from_url(api.live.url + "/openapi.json")
+def test_no_server_errors(api: Api) -> None:
+    """Schemathesis over /openapi.json with an admin token (the webhook secret for webhooks),
+    valid and invalid requests, 10 of each per operation: nothing answers 5xx.
+
+    One plain test that walks the operations itself: ``schemathesis.pytest.from_fixture`` (4.32.5)
+    reads ``Node._nodeid``, which pytest 9.2 no longer has, so that form errors there."""
+    schema = schemathesis.openapi.from_url(api.live.url + "/openapi.json")
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            failures.append(f"not testable: {result.err()}")
+            continue
+        operation = result.ok()
+        secret = SECRET if operation.path.startswith("/webhooks/") else api.tokens["admin"]
+        headers = {"Authorization": f"Bearer {secret}"}
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            try:
+                no_5xx(api.live.url, headers, operation.as_strategy(generation_mode=mode))
+            except Exception as exc:  # the shrunk failing request; the other operations go on
+                failures.append(f"{operation.label} ({mode.value}): {exc}")
+    assert not failures, "\n\n".join(failures)
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+def no_5xx(url: str, headers: dict[str, str], cases: Any) -> None:
+    """Send 10 of ``cases`` to ``url``: none may answer 5xx."""
 
+    @given(case=cases)
+    @settings(max_examples=10, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    def run(case: Any) -> None:
+        response = case.call(base_url=url, headers=headers, timeout=30)
+        assert response.status_code < 500, (case.as_curl_command(), response.text)
 
-@schema.parametrize()
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-def test_no_server_errors(case: Any, api: Api) -> None:
-    """Schemathesis over /openapi.json with an admin token: nothing answers 5xx."""
-    response = case.call(base_url=api.live.url,
-                         headers={"Authorization": f"Bearer {api.tokens['admin']}"}, timeout=30)
-    assert response.status_code < 500, (case.method, case.path, response.text)
+    with suppress(Unsatisfiable):  # an operation without parameters or body: nothing invalid
+        run()
 
 
 def test_the_server_decides_suppression_before_the_first_team_page(api: Api) -> None:

@@ -501,12 +501,18 @@ def audit(state: State, principal: Caller,
                       people_derived=people_derived, since=start))
 
 
+#: 1970-01-01 to 9999-01-01 as a pattern (JSON Schema has no bounds for a date)
+AS_OF_RANGE = (r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+               r"-[0-9]{2}-[0-9]{2}$|^9999-01-01$")
+
+
 class RetentionRequest(BaseModel):
     """Apply the charter's retention periods as of a day; ``dry_run`` only reports."""
 
     as_of: date | None = Field(None, ge=date(1970, 1, 1), le=date(9999, 1, 1),
                                examples=["2026-10-01"],
-                               description="Apply as if today were this day (default: today, UTC).")
+                               description="Apply as if today were this day (default: today, UTC).",
+                               json_schema_extra={"pattern": AS_OF_RANGE})  # the bounds, in JSON
     dry_run: bool = Field(True, description="Report what would be removed and change nothing "
                                             "(the default: removing needs `false`).")
 
@@ -518,10 +524,10 @@ class RetentionRequest(BaseModel):
                          "memberships are deleted; every aggregate is kept. As `shipwise "
                          "retention apply --format json`. Logged in the access log and in "
                          "GET /api/v1/admin/retention. Roles: admin.",
-             responses={200: _example({"as_of": "2026-10-01T00:00:00+00:00", "dry_run": True,
-                                       "charter_version": 2, "records": [
-                                           {"record_type": "page", "before": "2025-10-01",
-                                            "action": "delete", "rows": 120}]})})
+             responses={**BAD_INPUT, 200: _example({
+                 "as_of": "2026-10-01T00:00:00+00:00", "dry_run": True, "charter_version": 2,
+                 "records": [{"record_type": "page", "before": "2025-10-01", "action": "delete",
+                              "rows": 120}]})})
 def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> dict[str, Any]:
     from shipwise.services.governance import retention_apply as apply
 

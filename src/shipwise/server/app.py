@@ -12,6 +12,7 @@ from shipwise import __version__
 from shipwise.config import Settings
 from shipwise.server import api, health, webhooks
 from shipwise.server.errors import install_error_handlers
+from shipwise.server.openapi import install_links
 from shipwise.server.security import RedactToken
 from shipwise.server.state import ServerState
 
@@ -50,4 +51,5 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     app.include_router(api.router)
     from shipwise.web import mount as mount_web  # web pages and their vendored static files
     mount_web(app)
+    install_links(app)  # /openapi.json: how one answer feeds the next request
     return app

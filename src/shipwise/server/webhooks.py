@@ -78,6 +78,25 @@ def respond(result: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=202)
 
 
+def _answer(description: str, **properties: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties}}}}
+
+
+_ERROR = {"error": {"type": "string"}, "hint": {"type": "string"}}
+#: /openapi.json: the body is read raw (any JSON; shapes in docs/alarms.md), and every answer
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: _answer("Stored; new alarms queued for investigation", ids={"type": "array"}),
+    200: _answer("An SNS subscription message: stored, nothing to investigate", id={}),
+    400: _answer("Malformed: stored with the reason (its `id`), not investigated", **_ERROR,
+                 id={"type": "string"}, stored={"type": "boolean"}),
+    401: _answer("No webhook secret presented", **_ERROR),
+    403: _answer("The wrong webhook secret", **_ERROR),
+    413: _answer("Larger than webhooks.max_body_bytes: not stored", **_ERROR),
+    503: _answer("Webhooks are disabled: no secret is configured", **_ERROR),
+}
+BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
+
 for _path, _kind in ROUTES.items():
     router.add_api_route(f"/{_path}", _receiver(_kind), methods=["POST"], status_code=202,
-                         name=f"webhook_{_path}")
+                         name=f"webhook_{_path}", responses=RESPONSES, openapi_extra=BODY)
