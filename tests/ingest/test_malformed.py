@@ -270,3 +270,18 @@ def test_an_oversize_parquet_row_is_quarantined(orged: Settings, tmp_path: Path)
     rep = import_paths(small, [tmp_path / "org_units.parquet"])
     assert rep.counts["org_unit"].inserted == 1
     assert rep.reasons == {"org_unit: record larger than 4096 bytes (setting ingest.max_record_bytes)": 1}
+
+
+def test_a_deeply_nested_object_is_rejected(orged: Settings, tmp_path: Path) -> None:
+    team = {"type": "team", "name": "T", "org_unit": "eng", "delivery_unit": "deployments"}
+    ok = {"timezone": "Europe/Lisbon", "site": {"city": {"name": "Lisbon"}}, "note": "{{{{[[[["}
+    f = write_jsonl(tmp_path / "t.jsonl", [{**team, "id": "fine", "attributes": ok}])
+    with f.open("a") as fh:  # 5,000 levels: more than Python's own json module can read back
+        fh.write(json.dumps({**team, "id": "deep"})[:-1] + ', "attributes": '
+                 + '{"a": ' * 5000 + "1" + "}" * 5000 + "}\n")
+    rep = import_paths(orged, [f])
+    assert rep.counts["team"].inserted == 1
+    assert rep.reasons == {"team: attributes: nested deeper than 64 levels": 1}
+    # every reader of the stored attributes (e.g. the fairness audit) can parse them
+    (attrs,) = rows(orged, "SELECT CAST(attributes AS VARCHAR) FROM team WHERE id = 'fine'")[0]
+    assert json.loads(attrs) == ok

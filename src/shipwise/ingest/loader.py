@@ -28,6 +28,7 @@ from shipwise.ingest.sql import (
     lit,
     q,
     reference_checks,
+    register_functions,
     row_hash_expr,
     typed_expr,
 )
@@ -116,6 +117,7 @@ class Loader:
         self.con: duckdb.DuckDBPyConnection = store.con
         self.pseudo = pseudo
         self.limits = limits or IngestSettings()
+        register_functions(self.con)
         now = datetime.now(UTC).replace(tzinfo=None)
         self.plausible = Plausible(
             datetime.combine(self.limits.earliest_instant, datetime.min.time()),

@@ -7,8 +7,11 @@ Parquet and Arrow alike.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+import duckdb
 
 from shipwise.domain.schema import Field, Kind, RecordType
 
@@ -27,6 +30,30 @@ INSTANT_RE = (r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*"
 #: The same shape with any two-digit offset: matches what INSTANT_RE rejects for its offset alone.
 ANY_OFFSET_RE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*[+-]\d{2}(:?\d{2})?$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+#: JSON objects (e.g. team attributes) nested deeper than this are rejected: every reader of a
+#: stored value could otherwise fail on it.
+MAX_JSON_DEPTH = 64
+#: the SQL function measuring it (registered by :func:`register_functions`)
+JSON_DEPTH_FN = "shipwise_json_depth"
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests objects and lists (iteratively: any depth is safe)."""
+    depth = deepest = 0
+    for ch in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if ch in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the functions the generated SQL uses available on ``con`` (once)."""
+    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
+                        [JSON_DEPTH_FN]).fetchall()
+    if not known[0][0]:
+        con.create_function(JSON_DEPTH_FN, json_depth, ["VARCHAR"], "BIGINT")
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 INT_RE = r"^[+-]?\d+(\.0+)?$"
 
@@ -89,7 +116,8 @@ def typed_expr(f: Field) -> str:
             f"ELSE list_filter(list_transform(string_split({c}, ';'), lambda x: trim(x)), lambda x: x <> '') END"
         )
     elif k is Kind.OBJECT:
-        e = f"CASE WHEN json_type(TRY_CAST({c} AS JSON)) = 'OBJECT' THEN json({c}) END"
+        e = (f"CASE WHEN json_type(TRY_CAST({c} AS JSON)) = 'OBJECT' AND "
+             f"{JSON_DEPTH_FN}({c}) <= {MAX_JSON_DEPTH} THEN json({c}) END")
     else:  # pragma: no cover - exhaustive
         raise AssertionError(k)
     if f.default is not None:
@@ -151,6 +179,9 @@ def _malformed(f: Field) -> str:
         return (f"CASE WHEN regexp_matches({raw}, '{ANY_OFFSET_RE}') THEN "
                 f"{lit(f.name + ': impossible UTC offset (offsets run from -12:00 to +14:00)')} "
                 f"ELSE {generic} END")
+    if f.kind is Kind.OBJECT:
+        return (f"CASE WHEN json_type(TRY_CAST({raw} AS JSON)) = 'OBJECT' THEN "
+                f"{lit(f'{f.name}: nested deeper than {MAX_JSON_DEPTH} levels')} ELSE {generic} END")
     if f.kind is Kind.TEXT_LIST:
         return (f"CASE WHEN json_type(TRY_CAST({raw} AS JSON)) = 'ARRAY' THEN "
                 f"{lit(f.name + ': expected a list of strings, found other values in the list')} "
