@@ -18,7 +18,7 @@ if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null \
     exit 1
   fi
 fi
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+bash scripts/install.sh --dev  # pinned by constraints.txt; copes with PEP 668
 if [ "$#" -gt 0 ]; then  # the tests asked for, as asked
   exec python3 -m pytest -n 2 -q "$@"
 fi
