@@ -88,3 +88,21 @@ def test_a_failed_usage_leaves_no_marker(settings: Settings, tmp_path: Path) -> 
         import_paths(settings, [tmp_path / "notes.txt"])
     with Store.open(settings.db, read_only=True) as store:
         check_finished(store)
+
+
+def test_an_unfinished_import_is_reported_even_when_nothing_changed_yet(
+        settings: Settings, tmp_path: Path) -> None:
+    files = write_jsonl(tmp_path / "history.jsonl", history())
+    import_paths(settings, [files])
+    # a process that marked its import started, then died before any data changed
+    subprocess.run([sys.executable, "-c", (
+        "import sys; from shipwise.store.duckdb_store import Store; "
+        "from shipwise.store import import_state; "
+        "s = Store.open(sys.argv[1]); import_state.begin(s, 'import', [sys.argv[2]]); "
+        "import os; os._exit(9)"), str(settings.db), str(files)], env=cli_env(), check=False,
+        timeout=60)
+    for args in (["metrics", "dora", "--team", "payments"], ["cost"]):
+        res = cli(settings, *args)
+        assert res.returncode != 0 and "did not finish" in res.stderr, (args, res.stderr)
+    import_paths(settings, [files])
+    assert cli(settings, "metrics", "dora", "--team", "payments").returncode == 0

@@ -177,7 +177,11 @@ def mark_stale(store: Store) -> None:
 
 
 def is_stale(store: Store) -> bool:
-    return store.get_meta(STALE_KEY) == "1"
+    """True when an ingest changed data since the facts were built, or an import did not finish
+    (then :func:`ensure_fresh` says so rather than build facts from part of it)."""
+    from shipwise.store.import_state import unfinished
+
+    return store.get_meta(STALE_KEY) == "1" or unfinished(store) is not None
 
 
 def refresh(store: Store) -> dict[str, float]:
