@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -103,3 +108,76 @@ def fixture_bytes(name: str) -> bytes:
 
 
 Poster = Callable[..., httpx.Response]
+
+
+@dataclass
+class Served:
+    """A real ``shipwise serve`` process; ``out`` and ``err`` once it has stopped."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen[str]
+    out: str = ""
+    err: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_process(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Served]:
+    """``shipwise [args] serve --port P`` in its own process, until /readyz answers; stopped
+    with Ctrl-C (SIGINT) on leaving, its output kept."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "shipwise", *args, "serve", "--port", str(port)],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    served = Served(f"http://127.0.0.1:{port}", port, proc)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            try:
+                if httpx.get(served.url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        yield served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        served.out, served.err = proc.communicate(timeout=60)
+
+
+def demo_store(root: Path) -> Path:
+    """The demo organisation in a store under ``root`` (built once per test session)."""
+    from shipwise.config import load_settings
+    from shipwise.services.demo import run_demo
+
+    db = root / "demo.duckdb"
+    if not db.exists():
+        run_demo(load_settings(db=db))
+    return db
+
+
+def demo_copy(factory: pytest.TempPathFactory, mp: pytest.MonkeyPatch, name: str) -> Settings:
+    """A private copy of the shared demo store (built once per session) in a new folder, made the
+    working directory, with the investigation engine faked and the webhook secret set."""
+    from shipwise.config import load_settings
+
+    mp.delenv("SHIPWISE_PSEUDONYM_KEY", raising=False)
+    mp.delenv("SHIPWISE_DB", raising=False)
+    mp.setattr(engine, "investigate_alarm", FakeEngine(), raising=False)
+    db = demo_store(factory.getbasetemp())
+    work = factory.mktemp(name)
+    mp.chdir(work)
+    copy = work / "shipwise.duckdb"
+    shutil.copy(db, copy)
+    for extra in db.parent.glob(db.name + ".*"):  # the pseudonym key beside the store
+        shutil.copy(extra, work / extra.name.replace(db.name, copy.name))
+    return load_settings(db=copy).model_copy(
+        update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})

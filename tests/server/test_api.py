@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,16 +16,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from pydantic import SecretStr
 from schemathesis.core.result import Ok
 
-import shipwise.services.investigate as engine
-from shipwise.config import WebhookSettings, load_settings
-from shipwise.services.demo import run_demo
 from shipwise.services.tokens import create_token
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
-from tests.server.conftest import SECRET, FakeEngine, Live, serve
+from tests.server.conftest import SECRET, Live, demo_copy, demo_store, serve
 
 pytestmark = pytest.mark.slow
 
@@ -50,29 +45,11 @@ class Api:
                              headers={"Authorization": f"Bearer {self.tokens[who]}"})
 
 
-def demo_store(root: Path) -> Path:
-    """The demo organisation in a store under ``root`` (built once per test session)."""
-    db = root / "demo.duckdb"
-    if not db.exists():
-        run_demo(load_settings(db=db))
-    return db
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("SHIPWISE_PSEUDONYM_KEY", raising=False)
-        mp.delenv("SHIPWISE_DB", raising=False)
-        mp.setattr(engine, "investigate_alarm", FakeEngine(), raising=False)
-        db = demo_store(tmp_path_factory.getbasetemp())
-        work = tmp_path_factory.mktemp("api")
-        mp.chdir(work)
-        copy = work / "shipwise.duckdb"
-        shutil.copy(db, copy)
-        for extra in db.parent.glob(db.name + ".*"):  # the pseudonym key beside the store
-            shutil.copy(extra, work / extra.name.replace(db.name, copy.name))
-        settings = load_settings(db=copy).model_copy(
-            update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
+        settings = demo_copy(tmp_path_factory, mp, "api")
+        db, copy = demo_store(tmp_path_factory.getbasetemp()), settings.db
         with Store.open(copy) as store:
             teams = [r["id"] for r in store.query("SELECT id FROM team ORDER BY id")]
             team, other = teams[0], teams[1]

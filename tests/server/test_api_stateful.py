@@ -9,7 +9,6 @@ the schema (documented status code, content type, body schema).
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,14 +19,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hsettings
-from pydantic import SecretStr
 
-import shipwise.services.investigate as engine
-from shipwise.config import WebhookSettings, load_settings
 from shipwise.services.tokens import create_token
 from shipwise.store.duckdb_store import Store
-from tests.server.conftest import SECRET, FakeEngine, serve
-from tests.server.test_api import demo_store
+from tests.server.conftest import SECRET, demo_copy, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
@@ -58,18 +53,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("SHIPWISE_PSEUDONYM_KEY", raising=False)
-        mp.delenv("SHIPWISE_DB", raising=False)
-        mp.setattr(engine, "investigate_alarm", FakeEngine(), raising=False)
-        db = demo_store(tmp_path_factory.getbasetemp())
-        work = tmp_path_factory.mktemp("stateful")
-        mp.chdir(work)
-        copy = work / "shipwise.duckdb"
-        shutil.copy(db, copy)
-        for extra in db.parent.glob(db.name + ".*"):  # the pseudonym key beside the store
-            shutil.copy(extra, work / extra.name.replace(db.name, copy.name))
-        settings = load_settings(db=copy).model_copy(
-            update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
+        settings = demo_copy(tmp_path_factory, mp, "stateful")
+        copy = settings.db
         with Store.open(copy) as store:
             (team,) = store.query("SELECT min(id) AS t FROM team")
             tokens = {"admin": create_token(store, "fuzz admin", "admin")["token"],

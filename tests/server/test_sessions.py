@@ -10,8 +10,6 @@ import hmac
 import os
 import re
 import shutil
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -29,7 +27,7 @@ from shipwise.server.refusals import ACTION, MORE, RefusalLog
 from shipwise.services.tokens import create_token, revoke_token
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
-from tests.server.conftest import SECRET, Live, fixture_bytes, serve
+from tests.server.conftest import SECRET, Live, fixture_bytes, serve, serve_process
 
 MEMBER_LIKE = "exec"  # a non-admin role that needs no team (the store here has none)
 
@@ -280,40 +278,16 @@ def test_the_refusal_budget_is_per_source_and_minute() -> None:
 
 # -- the webhook secret in the access log --------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_an_encoded_token_parameter_is_masked_in_the_access_log(settings: Settings) -> None:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "shipwise", "--db", str(settings.db), "serve",
-                             "--port", str(port)], cwd=settings.db.parent,
-                            env=cli_env(SHIPWISE_WEBHOOK_SECRET=SECRET),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+    with serve_process("--db", str(settings.db), cwd=settings.db.parent,
+                       env=cli_env(SHIPWISE_WEBHOOK_SECRET=SECRET)) as srv:
         body = fixture_bytes("cloudwatch_sns_alarm.json")
         for query in (f"%74oken={SECRET}", f"a=1&%74%6F%6B%65%6E={SECRET}"):
-            res = httpx.post(f"{url}/webhooks/cloudwatch?{query}", content=body, timeout=10)
+            res = httpx.post(f"{srv.url}/webhooks/cloudwatch?{query}", content=body, timeout=10)
             assert res.status_code == 202, res.text  # it authenticates
         for query in (f"TOKEN={SECRET}", f"%2574oken={SECRET}"):  # not the secret's name, but
-            httpx.post(f"{url}/webhooks/cloudwatch?{query}", content=body, timeout=10)  # masked
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    logged = out + err
+            httpx.post(f"{srv.url}/webhooks/cloudwatch?{query}", content=body, timeout=10)  # masked
+    logged = srv.out + srv.err
     assert "/webhooks/cloudwatch?%74oken=***" in logged and "&%74%6F%6B%65%6E=***" in logged
     assert SECRET not in logged
     assert logged.count("presented the secret in the URL") == 1  # warned once, not per request
