@@ -398,6 +398,8 @@ class InvestigationRequest(BaseModel):
 
 
 @router.get("/investigations", summary="The latest investigations, newest alarm first",
+            description="Roles: a member or lead sees those of their own team's services, an "
+                        "admin all; an exec is refused.",
             responses={200: _example([{"id": "inv-2026-09-01-pay-api-1a2b", "alarm_id": None,
                                        "entity": "pay-api", "status": "done",
                                        "root_cause_entity": "ledger-db",
@@ -408,7 +410,9 @@ def investigations(state: State, principal: Caller,
 
 
 @router.get("/investigations/{inv_id}", summary="One investigation record",
-            description="Timeline, root cause, evidence, ruled-out observations, mitigation.",
+            description="Timeline, root cause, evidence, ruled-out observations, mitigation. "
+                        "Roles: a member or lead reads those of their own team's services (403 "
+                        "otherwise), an admin all.",
             responses={**NOT_FOUND, 200: _example({"id": "inv-…", "root_cause": {"…": "…"}})})
 def investigation(state: State, principal: Caller, inv_id: str) -> dict[str, Any]:
     return dict(_view(state, views.investigation, principal, inv_id))
@@ -416,7 +420,9 @@ def investigation(state: State, principal: Caller, inv_id: str) -> dict[str, Any
 
 @router.post("/investigations", status_code=202, summary="Start an investigation",
              description="Queues a generic alarm for the investigation worker and answers at "
-                         "once with its intake id; follow it in GET /api/v1/alarms.",
+                         "once with its intake id; follow it in GET /api/v1/alarms. Roles: a "
+                         "member or lead starts one on their own team's services, an admin on "
+                         "anything.",
              responses={**NOT_FOUND, **BAD_INPUT, 202: _example(
                  {"id": "alm-0123456789abcdef", "queued": True, "duplicate": False,
                   "entity": "pay-api", "at": "2026-09-01T10:00:00+00:00",
@@ -433,6 +439,8 @@ AlarmStatus = Literal["accepted", "rejected", "resolved", "subscription", "inves
 
 
 @router.get("/alarms", summary="The latest alarms received, newest first",
+            description="Roles: a member or lead sees the alarms of their own team's services, "
+                        "an admin all; an exec is refused.",
             responses={200: _example([{"id": "alm-0123456789abcdef", "kind": "generic",
                                        "status": "investigated",
                                        "investigation_id": "inv-…"}])})
