@@ -119,3 +119,28 @@ def test_an_admin_token_and_the_local_owner_may(store: Settings) -> None:
     assert res.returncode == 0 and [t["name"] for t in json.loads(res.stdout)] == ["ops"]
     teams = run(store, "", "teams", "--format", "json")
     assert [t["team"] for t in json.loads(teams.stdout)] == ["payments", "search"]
+
+
+def test_refused_tokens_are_audited_within_a_budget(store: Settings) -> None:
+    """A refused SHIPWISE_TOKEN is an audit row like a refused API token, without its secret;
+    a flood of them costs at most ten rows a minute plus one row that counts the rest."""
+    from shipwise.services.tokens import LOCAL_REFUSALS_PER_MINUTE
+
+    runner = CliRunner()
+    tries = 25
+    for _ in range(tries):
+        res = runner.invoke(cli, ["--db", str(store.db), "teams"],
+                            env={"SHIPWISE_TOKEN": UNKNOWN_TOKEN})
+        assert isinstance(res.exception, UnauthorizedError)
+    with open_store(store) as s:
+        rows = s.con.execute("SELECT action, subject, token_id, allowed, "
+                             "date_trunc('minute', read_at) FROM access_log "
+                             "WHERE interface = 'cli' AND action LIKE 'auth.refused%'").fetchall()
+    secret = UNKNOWN_TOKEN.split("_", 2)[2]
+    assert rows and not any(secret in str(r[1]) for r in rows) and not any(r[3] for r in rows)
+    written = [r for r in rows if r[0] == "auth.refused"]
+    counted = sum(int(str(r[1]).split()[0]) for r in rows if r[0] == "auth.refused.more")
+    assert len(written) + counted == tries  # every refusal accounted for
+    minutes = {r[4] for r in rows}
+    assert len(written) <= LOCAL_REFUSALS_PER_MINUTE * len(minutes)
+    assert len(rows) - len(written) <= len(minutes)  # one counting row a minute at most

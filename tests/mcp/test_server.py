@@ -146,6 +146,10 @@ def test_stdio_acts_as_the_token_and_refuses_a_bad_one(demo: Settings,
         stdio_server(demo, "sw_000000000000_" + "x" * 30)
     with open_store(demo) as store:
         assert authenticate(store, tokens["member"]).role == "member"
+        refused = store.con.execute(  # the refusal is audited, without the secret
+            "SELECT token_id, subject FROM access_log WHERE interface = 'mcp' "
+            "AND action = 'auth.refused' ORDER BY read_at DESC LIMIT 1").fetchone()
+    assert refused and refused[0] == "000000000000" and "x" * 30 not in refused[1]
     assert LOCAL_ADMIN.role == "admin"
     # without a token: the local administrator, who may see every team
     res = call(demo, None, "get_dora", {"team": tokens["other"]})

@@ -59,10 +59,10 @@ def principal_of(ctx: click.Context) -> Principal:
         else:
             from shipwise.cli.main import settings_from
             from shipwise.services.context import open_store
-            from shipwise.services.tokens import authenticate
+            from shipwise.services.tokens import authenticate_local
 
             with open_store(settings_from(ctx)) as store:
-                root["principal"] = authenticate(store, token)
+                root["principal"] = authenticate_local(store, token, "cli")
     principal: Principal = root["principal"]
     return principal
 

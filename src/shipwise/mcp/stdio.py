@@ -22,14 +22,14 @@ from shipwise.store.duckdb_store import Store
 
 def stdio_server(settings: Settings, token: str | None) -> MCPServer:
     """The server ``shipwise mcp`` runs; raises at once when ``token`` is not a valid token."""
-    from shipwise.services.tokens import authenticate
+    from shipwise.services.tokens import authenticate_local
 
     if token:
         with open_store(settings) as store:
-            authenticate(store, token, touch=False)
+            authenticate_local(store, token, "mcp", touch=False)
 
     def principal(store: Store, ctx: Context) -> Principal:
-        return authenticate(store, token) if token else LOCAL_ADMIN
+        return authenticate_local(store, token, "mcp") if token else LOCAL_ADMIN
 
     return build_server(lambda: open_store(settings), principal, starter=run_here(settings),
                         settings=settings)
