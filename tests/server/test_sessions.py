@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from shipwise.config import Settings
+from shipwise.governance.refusals import ACTION, MORE, RefusalLog
 from shipwise.server.auth import SESSION_COOKIE
-from shipwise.server.refusals import ACTION, MORE, RefusalLog
 from shipwise.services.tokens import create_token, revoke_token
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env

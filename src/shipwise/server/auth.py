@@ -11,7 +11,7 @@ request, so revoking a token ends its sessions at once. Rotating the secret
 (``shipwise session rotate``) signs everyone out; a running server notices the new file.
 
 Every refused credential that was presented (a wrong or revoked token, a forged, expired or
-signed-out cookie) goes to the audit log through :mod:`shipwise.server.refusals`.
+signed-out cookie) goes to the audit log through :mod:`shipwise.governance.refusals`.
 """
 
 from __future__ import annotations

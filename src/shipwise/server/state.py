@@ -17,9 +17,9 @@ from typing import Any
 
 from shipwise.config import Settings
 from shipwise.errors import StoreError
+from shipwise.governance.refusals import RefusalLog
 from shipwise.server.auth import SessionKeys
 from shipwise.server.intake import GroupCommit
-from shipwise.server.refusals import RefusalLog
 from shipwise.server.worker import InvestigationWorker
 from shipwise.store.duckdb_store import Store
 

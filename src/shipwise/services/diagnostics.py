@@ -198,6 +198,10 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
         if day in snaps:
             for g, p in (("week", week), ("month", month), ("quarter", quarter)):
                 last_week[(g, str(p))] = str(week)  # days ascend: the last one stays
+    kids: dict[str, list[str]] = {}
+    for unit, up in parent.items():
+        if up:
+            kids.setdefault(up, []).append(unit)
     out: dict[str, dict[str, str]] = {}
     people_of: dict[str, dict[str, int]] = {}
     for src in sources:
@@ -209,10 +213,6 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
                     people[f"{prefix}{e}@{grain}:{p}"] = n
         periods, time_eqs = time_equations(days, snaps if src == "flow.open" else None)
         eqs: list[list[tuple[str, int]]] = []
-        kids: dict[str, list[str]] = {}
-        for unit, up in parent.items():
-            if up:
-                kids.setdefault(up, []).append(unit)
         for up, parts in kids.items():
             for gp in periods:
                 eqs.append([(f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts)])

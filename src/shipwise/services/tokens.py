@@ -94,33 +94,8 @@ def authenticate_local(store: Store, token: str, interface: str, *,
     try:
         return authenticate(store, token, touch=touch)
     except UnauthorizedError as exc:
-        _log_refusal(store, token, interface, str(exc))
+        from shipwise.governance.refusals import record_counted
+
+        record_counted(store, interface=interface, what=f"{exc} (SHIPWISE_TOKEN)",
+                       presented=token, per_minute=LOCAL_REFUSALS_PER_MINUTE)
         raise
-
-
-def _log_refusal(store: Store, token: str, interface: str, why: str) -> None:
-    now = datetime.now(UTC)
-    minute = now.replace(second=0, microsecond=0)
-    m = re.match(r"^\s*sw_([0-9a-f]{12})_", token)
-    with store.transaction() as con:
-        (written,) = con.execute(
-            "SELECT count(*) FROM access_log WHERE action = 'auth.refused' AND interface = ? "
-            "AND read_at >= ?", [interface, minute]).fetchone() or (0,)
-        if written < LOCAL_REFUSALS_PER_MINUTE:
-            con.execute("INSERT INTO access_log (read_at, token_id, role, interface, action, "
-                        "subject, allowed) VALUES (?, ?, 'anonymous', ?, 'auth.refused', ?, false)",
-                        [now, m.group(1) if m else None, interface,
-                         f"{why} (SHIPWISE_TOKEN)"])
-            return
-        more = con.execute(
-            "SELECT rowid, subject FROM access_log WHERE action = 'auth.refused.more' "
-            "AND interface = ? AND read_at >= ?", [interface, minute]).fetchone()
-        n = int(str(more[1]).split(" ", 1)[0]) + 1 if more else 1
-        text = (f"{n} more refused credentials from {interface} in the minute from "
-                f"{minute:%Y-%m-%d %H:%M} UTC (counted, not written one by one)")
-        if more:
-            con.execute("UPDATE access_log SET subject = ? WHERE rowid = ?", [text, more[0]])
-        else:
-            con.execute("INSERT INTO access_log (read_at, token_id, role, interface, action, "
-                        "subject, allowed) VALUES (?, NULL, 'anonymous', ?, 'auth.refused.more', "
-                        "?, false)", [now, interface, text])

@@ -94,12 +94,39 @@ class RefusalLog:
                 continue
             del self._buckets[key]
             if bucket.more:
-                start = datetime.fromtimestamp(bucket.minute * 60, UTC)
                 rows.append(_row(self._clock(), None, bucket.interface, MORE,
-                                 f"{bucket.more} more refused credentials from {key} in the "
-                                 f"minute from {start:%Y-%m-%d %H:%M} UTC (counted, not "
-                                 "written one by one)"))
+                                 _more(bucket.more, key, bucket.minute)))
         return rows
+
+
+def record_counted(store: Store, *, interface: str, what: str, presented: str = "",
+                   per_minute: int = 10) -> None:
+    """The same budget for short-lived local processes (the CLI, MCP over stdio), counted in the
+    store since no process lives for the minute: ``per_minute`` rows per interface and minute,
+    then one ``auth.refused.more`` row whose count goes up."""
+    now = time.time()
+    minute = int(now // 60)
+    start = datetime.fromtimestamp(minute * 60, UTC)
+    with store.transaction() as con:
+        row = con.execute("SELECT count(*) FROM access_log WHERE action = ? AND interface = ? "
+                          "AND read_at >= ?", [ACTION, interface, start]).fetchone()
+        if row is None or row[0] < per_minute:
+            con.execute(_INSERT, _row(now, public_id(presented), interface, ACTION, what))
+            return
+        more = con.execute("SELECT rowid, subject FROM access_log WHERE action = ? "
+                           "AND interface = ? AND read_at >= ?", [MORE, interface, start]).fetchone()
+        if more is None:
+            con.execute(_INSERT, _row(now, None, interface, MORE, _more(1, interface, minute)))
+        else:
+            n = int(str(more[1]).split(" ", 1)[0]) + 1
+            con.execute("UPDATE access_log SET subject = ? WHERE rowid = ?",
+                        [_more(n, interface, minute), more[0]])
+
+
+def _more(n: int, source: str, minute: int) -> str:
+    start = datetime.fromtimestamp(minute * 60, UTC)
+    return (f"{n} more refused credentials from {source} in the minute from "
+            f"{start:%Y-%m-%d %H:%M} UTC (counted, not written one by one)")
 
 
 def _row(at: float, token_id: str | None, interface: str, action: str,
@@ -112,5 +139,8 @@ def _write(store: Store, rows: list[list[Any]]) -> None:
     if not rows:
         return
     with store.transaction() as con:
-        con.executemany("INSERT INTO access_log (read_at, token_id, role, interface, action, "
-                        "subject, allowed) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(_INSERT, rows)
+
+
+_INSERT = ("INSERT INTO access_log (read_at, token_id, role, interface, action, subject, allowed) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
