@@ -13,6 +13,7 @@ run, instead of quietly answering from partial data. Running the same import aga
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -77,7 +78,7 @@ def rerun_hint(marker: dict[str, object]) -> str:
     names = [str(s) for s in sources] if isinstance(sources, list) else []
     if kind == "import" and names:
         return ("run the same import again to finish it (records already in are not counted "
-                "twice): shipwise import " + " ".join(_quoted(n) for n in names))
+                "twice): shipwise import " + " ".join(shlex.quote(n) for n in names))
     if kind == "demo":
         return "run `shipwise demo` again to finish loading the demo organisation"
     if kind == "git":
@@ -95,6 +96,3 @@ def check_finished(store: Store) -> None:
         f"the last import (started {started}) did not finish: the store holds only part of it, "
         "so figures would be wrong", hint=rerun_hint(marker))
 
-
-def _quoted(name: str) -> str:
-    return name if name and all(c.isalnum() or c in "/._-+:@=," for c in name) else "'" + name.replace("'", "'\\''") + "'"
