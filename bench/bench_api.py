@@ -41,9 +41,9 @@ from typing import Any
 
 import httpx
 
+from shipwise.app.demo import run_demo
+from shipwise.app.tokens import create_token
 from shipwise.config import load_settings
-from shipwise.services.demo import run_demo
-from shipwise.services.tokens import create_token
 from shipwise.store import Store
 
 HERE = Path(__file__).resolve().parent

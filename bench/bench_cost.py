@@ -21,8 +21,8 @@ from typing import Any
 
 import duckdb
 
+from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.metrics import facts
-from shipwise.services.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.store import Store
 
 HERE = Path(__file__).resolve().parent

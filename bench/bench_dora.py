@@ -8,7 +8,7 @@ Usage::
 
 Steps:
 
-1. Build (or, with ``--reuse``, reuse) a demo store: ``shipwise.services.demo.run_demo`` at
+1. Build (or, with ``--reuse``, reuse) a demo store: ``shipwise.app.demo.run_demo`` at
    ``--scale`` into ``bench/.data/dora_s<scale>.duckdb`` (gitignored), and count its events (rows
    of every canonical record table). A reused store is migrated and its derived DORA facts are
    rebuilt if they are stale or missing.
@@ -106,9 +106,9 @@ def _peak_rss_mib() -> float:
 
 def worker_shipwise(db: str, mode: str, threads: int | None) -> dict[str, Any]:
     """All six DORA results through shipwise; see the module docstring for ``mode``."""
+    from shipwise.app.metrics import DoraRequest, dora_rows
     from shipwise.metrics import facts
     from shipwise.metrics.dora import DoraQuery, data_span_sql, dora_sql
-    from shipwise.services.metrics import DoraRequest, dora_rows
     from shipwise.store.duckdb_store import Store
 
     t0 = time.perf_counter()
@@ -181,8 +181,8 @@ def worker_verify(db: str) -> dict[str, Any]:
         load_tables,
         prepare_facts,
     )
+    from shipwise.app.metrics import DoraRequest, dora_rows
     from shipwise.metrics.dora import DoraQuery, data_span_sql, dora_sql
-    from shipwise.services.metrics import DoraRequest, dora_rows
     from shipwise.store.duckdb_store import Store
 
     store = Store.open(db, read_only=True)
@@ -234,8 +234,8 @@ def _run_worker(db: Path, kind: str, threads: int | None = None) -> dict[str, An
 
 
 def build_store(db: Path, scale: float, seed: int) -> dict[str, Any]:
+    from shipwise.app.demo import run_demo
     from shipwise.config import Settings
-    from shipwise.services.demo import run_demo
 
     for p in (db, db.with_name(db.name + ".wal"), db.with_name(db.name + ".key")):
         p.unlink(missing_ok=True)

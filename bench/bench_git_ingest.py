@@ -276,9 +276,9 @@ def _numstat_totals(out: bytes) -> tuple[int, int, int, int]:
 
 def _time_ingest(path: Path, repeat: int) -> tuple[float, float]:
     """The whole ingest (read, pseudonymise, upsert into DuckDB, cursor): new store, then again."""
+    from shipwise.app.context import init_store
+    from shipwise.app.git import ingest_git
     from shipwise.config import Settings
-    from shipwise.services.context import init_store
-    from shipwise.services.git import ingest_git
 
     full, again = [], []
     for _ in range(repeat):

@@ -65,15 +65,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "humane.json")
     args = ap.parse_args()
 
+    from shipwise.app.demo import run_demo
+    from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
+    from shipwise.app.fairness import fairness_audit
+    from shipwise.app.slo import release_appetite, slo_rows
     from shipwise.config import load_settings
     from shipwise.governance.charter import load_charter
     from shipwise.governance.retention import cutoffs, run
     from shipwise.metrics import facts
     from shipwise.metrics.strain import Hours
-    from shipwise.services.demo import run_demo
-    from shipwise.services.diagnostics import DiagnosticRequest, diagnostic_rows
-    from shipwise.services.fairness import fairness_audit
-    from shipwise.services.slo import release_appetite, slo_rows
     from shipwise.store.duckdb_store import Store
 
     src = args.db or HERE / ".data" / f"dora_s{args.scale}.duckdb"
@@ -93,7 +93,7 @@ def main() -> int:
             results["refresh_facts"] = _time(lambda: facts.refresh(store), 1)
             k = settings.privacy.min_group_size
             hours = Hours.from_settings(settings.strain)
-            from shipwise.services import diagnostics
+            from shipwise.app import diagnostics
 
             team = str(store.con.execute("SELECT min(id) FROM team").fetchone()[0])  # type: ignore[index]
             for fam in ("flow", "strain"):

@@ -19,10 +19,10 @@ from typing import Any
 
 import duckdb
 
+from shipwise.app.context import init_store
+from shipwise.app.demo import run_demo
+from shipwise.app.ingest import import_paths
 from shipwise.config import Settings
-from shipwise.services.context import init_store
-from shipwise.services.demo import run_demo
-from shipwise.services.ingest import import_paths
 
 RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
 

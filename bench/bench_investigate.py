@@ -21,7 +21,7 @@ Steps:
    * ``subprocess``: each repetition in a fresh Python process (file caches warm, Python state
      cold: the engine's modules are imported lazily inside the timed call, as for the first alarm
      a freshly started server receives). Imports done before the clock starts (``shipwise.config``,
-     ``shipwise.services.alarms``, ``shipwise.services.context``) are reported apart; peak RSS is
+     ``shipwise.app.alarms``, ``shipwise.app.context``) are reported apart; peak RSS is
      the process's own high-water mark (``VmHWM``; ``ru_maxrss`` too).
    * ``in-process``: the repetitions in this process after one warm-up run (a long-running
      server that has investigated before).
@@ -136,9 +136,9 @@ def peak_rss_mib() -> dict[str, float | None]:
 
 def run_once(case: Path, lookback: int, workdir: Path) -> dict[str, Any]:
     """Fresh store and settings in ``workdir``; time alarm → stored investigation; verify it."""
+    from shipwise.app.alarms import receive_alarm, start_investigations
+    from shipwise.app.context import init_store, open_store
     from shipwise.config import load_settings
-    from shipwise.services.alarms import receive_alarm, start_investigations
-    from shipwise.services.context import init_store, open_store
 
     cfg = write_config(workdir, case, lookback)
     settings = load_settings(db=workdir / "shipwise.duckdb", config_file=cfg)
@@ -192,9 +192,6 @@ def run_once(case: Path, lookback: int, workdir: Path) -> dict[str, Any]:
 def child_main(case: Path, lookback: int) -> None:
     """One repetition in this (fresh) process; prints ``RESULT <json>``."""
     t0 = time.perf_counter()
-    import shipwise.config
-    import shipwise.services.alarms
-    import shipwise.services.context  # noqa: F401
     t_import = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="shipwise-bench-inv-") as tmp:
         out = run_once(case, lookback, Path(tmp))

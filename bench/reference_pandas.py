@@ -18,7 +18,7 @@ Usage::
 ``dora_frame`` returns the columns of :data:`shipwise.metrics.dora.COLUMNS` (the raw counts and
 percentiles, after ``entity``, ``period``) plus one column per DORA metric id and one
 ``change.<metric id>`` column with the difference to the entity's previous period -- the same
-numbers ``shipwise.services.metrics.dora_rows`` reports.
+numbers ``shipwise.app.metrics.dora_rows`` reports.
 
 The definitions, as implemented here (each mirrors one CTE of the SQL):
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.governance import attack as attacker
 
+from shipwise.app.diagnostics import COUNTS, SOURCE, DiagnosticRequest, diagnostic_rows
 from shipwise.governance.access import LOCAL_ADMIN, Principal
-from shipwise.services.diagnostics import COUNTS, SOURCE, DiagnosticRequest, diagnostic_rows
 from shipwise.store.duckdb_store import Store
 
 
@@ -69,9 +69,9 @@ def main() -> None:
     for seed in range(a.random):
         from tests.conftest import write_jsonl
 
+        from shipwise.app.context import init_store
+        from shipwise.app.ingest import import_paths
         from shipwise.config import load_settings
-        from shipwise.services.context import init_store
-        from shipwise.services.ingest import import_paths
 
         with tempfile.TemporaryDirectory() as d:
             s = load_settings(db=Path(d) / "s.duckdb")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from shipwise.app.context import init_store
 from shipwise.config import Settings, load_settings
-from shipwise.services.context import init_store
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -13,13 +13,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.tokens import create_token
 from shipwise.cli.access import EXEMPT, MARK
 from shipwise.cli.main import cli
 from shipwise.config import Settings
 from shipwise.errors import UnauthorizedError
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.tokens import create_token
 from tests.conftest import cli_env, org, write_jsonl
 
 UNKNOWN_TOKEN = "sw_000000000000_" + "x" * 40
@@ -124,7 +124,7 @@ def test_an_admin_token_and_the_local_owner_may(store: Settings) -> None:
 def test_refused_tokens_are_audited_within_a_budget(store: Settings) -> None:
     """A refused SHIPWISE_TOKEN is an audit row like a refused API token, without its secret;
     a flood of them costs at most ten rows a minute plus one row that counts the rest."""
-    from shipwise.services.tokens import LOCAL_REFUSALS_PER_MINUTE
+    from shipwise.app.tokens import LOCAL_REFUSALS_PER_MINUTE
 
     runner = CliRunner()
     tries = 25

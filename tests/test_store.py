@@ -58,9 +58,9 @@ def test_store_refuses_newer_schema(tmp_path: Path) -> None:
 def test_an_older_store_is_upgraded_and_its_facts_rebuilt_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from shipwise.app.context import init_store
+    from shipwise.app.metrics import DoraRequest, dora
     from shipwise.config import Settings
-    from shipwise.services.context import init_store
-    from shipwise.services.metrics import DoraRequest, dora
     from shipwise.store import duckdb_store
 
     v1_only = [m for m in duckdb_store.migrations() if m[0] == 1]

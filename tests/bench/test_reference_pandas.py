@@ -15,12 +15,12 @@ from types import ModuleType
 
 import pytest
 
+from shipwise.app.context import init_store, open_store
+from shipwise.app.demo import run_demo
+from shipwise.app.ingest import import_paths
+from shipwise.app.metrics import DoraRequest, dora_rows
 from shipwise.config import Settings
 from shipwise.metrics.dora import DoraQuery, data_span_sql, dora_sql
-from shipwise.services.context import init_store, open_store
-from shipwise.services.demo import run_demo
-from shipwise.services.ingest import import_paths
-from shipwise.services.metrics import DoraRequest, dora_rows
 from tests.conftest import write_jsonl
 
 pytest.importorskip("pandas")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from shipwise.app.git import ingest_git
 from shipwise.config import Settings
-from shipwise.services.git import ingest_git
 
 
 def git(repo: Path, *args: str, when: str = "2025-03-01T10:00:00+02:00") -> None:

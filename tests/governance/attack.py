@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from shipwise.app import diagnostics as diag
+from shipwise.app.views import org_diagnostics, team_diagnostics
 from shipwise.governance.access import Principal
 from shipwise.metrics.strain import Hours
-from shipwise.services import diagnostics as diag
-from shipwise.services.views import org_diagnostics, team_diagnostics
 from shipwise.store.duckdb_store import Store
 from tests.governance.adversary import Attack, Fetch, Figure, attack, figures
 

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from shipwise.app import views
+from shipwise.app.context import open_store
+from shipwise.app.demo import run_demo
+from shipwise.app.tokens import authenticate, create_token, list_tokens, revoke_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
 from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
-from shipwise.server.auth import SessionKeys, make_session, session_principal
-from shipwise.services import views
-from shipwise.services.context import open_store
-from shipwise.services.demo import run_demo
-from shipwise.services.tokens import authenticate, create_token, list_tokens, revoke_token
+from shipwise.http.auth import SessionKeys, make_session, session_principal
 from tests.conftest import cli_env
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from shipwise.app.context import init_store
     from shipwise.config import load_settings
-    from shipwise.services.context import init_store
 
     d = tmp_path_factory.mktemp("demo")
     s = load_settings(db=d / "shipwise.duckdb")
@@ -124,7 +124,7 @@ def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> N
 
 
 def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Path) -> None:
-    from shipwise.services.ingest import import_paths
+    from shipwise.app.ingest import import_paths
     from tests.conftest import org, write_jsonl
 
     def deployment(i: int, day: str) -> dict[str, object]:

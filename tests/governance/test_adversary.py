@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
 from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN, Principal
 from shipwise.governance.suppression import decide, determined
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
 from tests.conftest import write_jsonl
 from tests.governance import attack as attacker
 from tests.governance.adversary import Figure, attack

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from scipy.stats import fisher_exact, kruskal, spearmanr
 
+from shipwise.app.context import open_store
+from shipwise.app.fairness import FLAG_PROVIDERS, audit_markdown, fairness_view
+from shipwise.app.ingest import import_paths
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError
 from shipwise.governance import fairness as fx
 from shipwise.governance.access import Principal
 from shipwise.governance.fairness import FlagRow
-from shipwise.services.context import open_store
-from shipwise.services.fairness import FLAG_PROVIDERS, audit_markdown, fairness_view
-from shipwise.services.ingest import import_paths
 from tests.conftest import cli_env, write_jsonl
 
 QUARTERS = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1"]
@@ -284,7 +284,7 @@ def test_migration_quarters_can_be_named_in_the_request(small: Settings) -> None
 
 
 def test_cli_audit_as_a_token(small: Settings, tmp_path: Path) -> None:
-    from shipwise.services.tokens import create_token
+    from shipwise.app.tokens import create_token
 
     with open_store(small) as store:
         lead = create_token(store, "lead", "lead", "r1")["token"]

@@ -15,15 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shipwise.app import views
+from shipwise.app.alarms import receive_alarm
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.investigate import save_investigation
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
-from shipwise.services import views
-from shipwise.services.alarms import receive_alarm
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.investigate import save_investigation
-from shipwise.services.tokens import create_token
 from tests.conftest import cli_env, org, write_jsonl
 from tests.mcp.conftest import call, error_text
 from tests.server.conftest import serve

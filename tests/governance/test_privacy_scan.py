@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from shipwise.app.demo import run_demo
+from shipwise.app.tokens import create_token
 from shipwise.config import WebhookSettings, load_settings
-from shipwise.services.demo import run_demo
-from shipwise.services.tokens import create_token
 from shipwise.store.duckdb_store import Store
 from tests.server.conftest import SECRET, serve
 
@@ -227,9 +227,9 @@ def test_retention_on_the_demo_changes_no_figure_and_reveals_nothing(demo: Path,
     every grain, keeps its value and its hidden/shown state."""
     from datetime import UTC, datetime
 
+    from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
     from shipwise.governance.charter import load_charter
     from shipwise.governance.retention import cutoffs, run
-    from shipwise.services.diagnostics import DiagnosticRequest, diagnostic_rows
 
     db = _copy(demo, tmp_path / "retention")
 

@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shipwise.app.context import open_for_ingest
+from shipwise.app.ingest import import_paths, import_paths_into
 from shipwise.config import IngestSettings, Settings
 from shipwise.domain.schema import BY_NAME, RECORD_TYPES
 from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.ingest.lines import BOM
 from shipwise.ingest.loader import ImportReport
-from shipwise.services.context import open_for_ingest
-from shipwise.services.ingest import import_paths, import_paths_into
 from shipwise.store.duckdb_store import Store
 from tests.conftest import org, write_jsonl
 

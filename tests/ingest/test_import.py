@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from shipwise.app.context import open_for_ingest
+from shipwise.app.ingest import import_paths, quarantine_list
 from shipwise.config import Settings, load_settings
 from shipwise.errors import InputError, StoreError
 from shipwise.ingest import loader as loader_mod
-from shipwise.services.context import open_for_ingest
-from shipwise.services.ingest import import_paths, quarantine_list
 from tests.conftest import org, write_jsonl
 
 DEPLOY = {
@@ -247,7 +247,7 @@ def test_crash_mid_import_then_rerun_equals_uninterrupted(
     import_paths(settings, [f])
 
     other = Settings(db=tmp_path / "clean.duckdb", key_file=settings.resolved_key_file)
-    from shipwise.services.context import init_store
+    from shipwise.app.context import init_store
     init_store(other)
     import_paths(other, [f])
     assert dump(settings) == dump(other)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from shipwise.app.context import init_store
+from shipwise.app.demo import run_demo
+from shipwise.app.ingest import import_paths
 from shipwise.config import Settings
-from shipwise.services.context import init_store
-from shipwise.services.demo import run_demo
-from shipwise.services.ingest import import_paths
 from tests.conftest import cli_env
 from tests.ingest.test_import import dump
 

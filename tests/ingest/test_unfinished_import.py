@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shipwise.app.ingest import import_paths
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
-from shipwise.services.ingest import import_paths
-from shipwise.services.tokens import create_token
 from shipwise.store.duckdb_store import Store
 from shipwise.store.import_state import ImportUnfinishedError, check_finished
 from tests.conftest import cli_env, org, write_jsonl

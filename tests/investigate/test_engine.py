@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from shipwise.demo.world import FAULT_KINDS
-from shipwise.demo.world.scenarios import write_world_case
-from shipwise.investigate.case import load_truth
-from shipwise.services.investigate import (
+from shipwise.app.investigate import (
     get_investigation,
     investigate_case,
     list_investigations,
 )
+from shipwise.demo.world import FAULT_KINDS
+from shipwise.demo.world.scenarios import write_world_case
+from shipwise.investigate.case import load_truth
 from tests.conftest import cli_env
 
 PARTS = ("prepare", "pre_validate", "apply", "post_validate", "rollback")

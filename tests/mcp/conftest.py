@@ -12,12 +12,12 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
+from shipwise.app import views
+from shipwise.app.context import init_store, open_store
+from shipwise.app.demo import run_demo
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings, load_settings
 from shipwise.governance.access import LOCAL_ADMIN
-from shipwise.services import views
-from shipwise.services.context import init_store, open_store
-from shipwise.services.demo import run_demo
-from shipwise.services.tokens import create_token
 
 T = TypeVar("T")
 

@@ -14,13 +14,13 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-import shipwise.services.investigate as engine
+import shipwise.app.investigate as engine
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.investigate.case import Alarm
 from shipwise.server import create_app
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.tokens import create_token
 from tests.conftest import org, serve_app, write_jsonl
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from mcp import Client
 
+from shipwise.app import views
+from shipwise.app.context import open_store
+from shipwise.app.slo import slo_rows
 from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN
 from shipwise.governance.charter import load_charter
 from shipwise.mcp.stdio import stdio_server
-from shipwise.services import views
-from shipwise.services.context import open_store
-from shipwise.services.slo import slo_rows
 from tests.mcp.conftest import call, error_text, with_client
 
 

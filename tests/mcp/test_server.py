@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from shipwise.app.context import open_store
+from shipwise.app.metrics import DoraRequest, dora_rows
+from shipwise.app.tokens import authenticate
 from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN
 from shipwise.governance.charter import load_charter
 from shipwise.mcp.stdio import stdio_server
-from shipwise.services.context import open_store
-from shipwise.services.metrics import DoraRequest, dora_rows
-from shipwise.services.tokens import authenticate
 from tests.mcp.conftest import call, error_text, with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.metrics import DoraRequest, dora
 from shipwise.config import Settings
 from shipwise.metrics.facts import RECOVERY_CTES
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.metrics import DoraRequest, dora
 from tests.conftest import write_jsonl
 from tests.metrics import devlake_fixtures as dl
 

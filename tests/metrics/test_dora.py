@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from shipwise.app.ingest import import_paths
+from shipwise.app.metrics import DoraRequest, dora
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import clusters
-from shipwise.services.ingest import import_paths
-from shipwise.services.metrics import DoraRequest, dora
 from tests.conftest import org, write_jsonl
 
 H = 3600

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.views import access_log, org_diagnostics, team_diagnostics
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
 from shipwise.metrics.flow import FlowQuery, flow_sql
 from shipwise.metrics.strain import Hours, StrainQuery, strain_sql
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.views import access_log, org_diagnostics, team_diagnostics
 from shipwise.store.duckdb_store import Store
 from tests.conftest import write_jsonl
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.slo import release_appetite, slo_rows, slo_view, slo_views
 from shipwise.config import Settings, SloSettings
 from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.slo import release_appetite, slo_rows, slo_view, slo_views
 from tests.conftest import org, write_jsonl
 
 END = datetime(2025, 7, 8)  # the last interval of every series ends here
@@ -315,8 +315,8 @@ def test_several_teams_in_one_read(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_the_cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipwise.app.tokens import create_token
     from shipwise.cli.main import cli
-    from shipwise.services.tokens import create_token
 
     _budget_case(settings, tmp_path, 700)
     monkeypatch.delenv("SHIPWISE_TOKEN", raising=False)

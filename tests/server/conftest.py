@@ -18,12 +18,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-import shipwise.services.investigate as engine
+import shipwise.app.investigate as engine
+from shipwise.app.alarms import PENDING, list_alarms
 from shipwise.config import Settings, WebhookSettings
+from shipwise.http.state import ServerState
 from shipwise.investigate.case import Alarm
 from shipwise.server import create_app
-from shipwise.server.state import ServerState
-from shipwise.services.alarms import PENDING, list_alarms
 from tests.conftest import serve_app
 
 SECRET = "s3cret-for-tests-0123456789"
@@ -71,7 +71,7 @@ def serve(settings: Settings, *, insecure: bool = False) -> Iterator[Live]:
 
 @dataclass
 class FakeEngine:
-    """Stands in for shipwise.services.investigate.investigate_alarm (our own seam)."""
+    """Stands in for shipwise.app.investigate.investigate_alarm (our own seam)."""
 
     calls: list[tuple[Alarm, str]] = field(default_factory=list)
     fail: Exception | None = None
@@ -155,8 +155,8 @@ def serve_process(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Served
 
 def demo_store(root: Path) -> Path:
     """The demo organisation in a store under ``root`` (built once per test session)."""
+    from shipwise.app.demo import run_demo
     from shipwise.config import load_settings
-    from shipwise.services.demo import run_demo
 
     db = root / "demo.duckdb"
     if not db.exists():

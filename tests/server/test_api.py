@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.core.result import Ok
 
-from shipwise.services.tokens import create_token
+from shipwise.app.tokens import create_token
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
 from tests.server.conftest import SECRET, Live, demo_copy, demo_store, serve
@@ -465,7 +465,7 @@ def test_the_server_decides_suppression_before_the_first_team_page(api: Api) -> 
     """On start the server prepares flow and strain suppression in the background (prewarm)."""
     import time
 
-    from shipwise.services import diagnostics
+    from shipwise.app import diagnostics
 
     deadline = time.time() + 60
     families: set[str] = set()

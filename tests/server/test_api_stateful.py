@@ -1,6 +1,6 @@
 """Schemathesis stateful over /openapi.json on a real server (127.0.0.1, the demo organisation).
 
-Sequences of calls follow the schema's OpenAPI links (shipwise.server.openapi): create a token then
+Sequences of calls follow the schema's OpenAPI links (shipwise.api.openapi): create a token then
 revoke it, start an investigation then list alarms and investigations, post a webhook (accepted or
 refused, both stored) then list alarms, run retention then list the runs, read a team's views from
 GET /teams and GET /me. Run as an admin and as a member: every answer must be no 5xx and conform to
@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hsettings
 
-from shipwise.services.tokens import create_token
+from shipwise.app.tokens import create_token
 from shipwise.store.duckdb_store import Store
 from tests.server.conftest import SECRET, demo_copy, serve
 

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from shipwise.app.context import open_store
+from shipwise.app.ingest import import_paths
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
-from shipwise.services.context import open_store
-from shipwise.services.ingest import import_paths
-from shipwise.services.tokens import create_token
 from tests.conftest import cli_env, write_jsonl
 from tests.metrics.test_cost import HISTORY
 from tests.server.conftest import serve

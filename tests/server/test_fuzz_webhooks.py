@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shipwise.app.alarms import list_alarms
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from shipwise.investigate.alarms import parse_alarm_batch
-from shipwise.services.alarms import list_alarms
-from shipwise.services.tokens import create_token
 from tests.server.conftest import FakeEngine, Live, serve
 
 pytestmark = pytest.mark.fuzz

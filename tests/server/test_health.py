@@ -8,9 +8,9 @@ import time
 import httpx
 
 from shipwise import __version__
+from shipwise.app.alarms import list_alarms, receive_alarm
 from shipwise.config import Settings
-from shipwise.server.security import RedactToken
-from shipwise.services.alarms import list_alarms, receive_alarm
+from shipwise.http.security import RedactToken
 from shipwise.store.duckdb_store import migrations
 from tests.server.conftest import FakeEngine, Live, fixture_bytes, serve
 

@@ -8,9 +8,7 @@ import json
 import pytest
 
 import shipwise.investigate.alarms as parsers
-from shipwise.config import Settings
-from shipwise.errors import InputError, NotFoundError
-from shipwise.services.alarms import (
+from shipwise.app.alarms import (
     get_alarm,
     intake_id,
     list_alarms,
@@ -18,6 +16,8 @@ from shipwise.services.alarms import (
     receive_alarm,
     start_investigations,
 )
+from shipwise.config import Settings
+from shipwise.errors import InputError, NotFoundError
 from tests.server.conftest import FakeEngine, fixture_bytes
 
 
@@ -91,7 +91,7 @@ def test_start_investigations_records_outcomes_and_skips_done_rows(
 def test_an_engine_answer_without_an_id_is_a_failure(settings: Settings,
                                                      fake_engine: FakeEngine,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import shipwise.services.investigate as engine
+    import shipwise.app.investigate as engine
 
     monkeypatch.setattr(engine, "investigate_alarm", lambda *a: {"status": "done"}, raising=False)
     ids = receive_alarm(settings, b'{"entity": "x"}', "generic")["accepted"]
@@ -109,9 +109,9 @@ def test_an_alarm_storm_shares_one_investigation(settings, monkeypatch) -> None:
     import json as _json
     from datetime import UTC, datetime
 
-    from shipwise.services import investigate as engine
-    from shipwise.services.alarms import receive_alarm, start_investigations
-    from shipwise.services.context import open_store
+    from shipwise.app import investigate as engine
+    from shipwise.app.alarms import receive_alarm, start_investigations
+    from shipwise.app.context import open_store
 
     calls: list[str] = []
 

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shipwise.app.tokens import create_token, revoke_token
 from shipwise.config import Settings
 from shipwise.governance.refusals import ACTION, MORE, RefusalLog
-from shipwise.server.auth import SESSION_COOKIE
-from shipwise.services.tokens import create_token, revoke_token
+from shipwise.http.auth import SESSION_COOKIE
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
 from tests.server.conftest import SECRET, Live, fixture_bytes, serve, serve_process
@@ -303,7 +303,7 @@ def test_a_key_file_others_could_read_is_tightened_when_used(settings: Settings)
 
 def test_only_an_admin_rotates_the_session_secret(settings: Settings,
                                                   tokens: dict[str, str]) -> None:
-    from shipwise.server.auth import SessionKeys
+    from shipwise.http.auth import SessionKeys
 
     before = SessionKeys(settings.session_secret_file).secret()
     res = subprocess.run([sys.executable, "-m", "shipwise", "--db", str(settings.db), "session",

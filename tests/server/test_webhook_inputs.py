@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from shipwise.services.alarms import get_alarm, list_alarms
-from shipwise.services.tokens import create_token
+from shipwise.app.alarms import get_alarm, list_alarms
+from shipwise.app.tokens import create_token
 from tests.server.conftest import Live
 
 DEEP = b'{"entity": "cart", "metric": "m", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"

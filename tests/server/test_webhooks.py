@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-import shipwise.services.investigate as engine
+import shipwise.app.investigate as engine
 from shipwise.config import Settings, WebhookSettings
 from tests.server.conftest import SECRET, FakeEngine, Live, fixture_bytes, serve
 
@@ -123,7 +123,7 @@ def test_malformed_payload_is_400_and_kept_with_its_reason(live: Live) -> None:
     (row,) = live.rows()
     assert row["id"] == body["id"] and row["status"] == "rejected"
     assert row["error"] == body["error"] and row["source_kind"] == "alertmanager"
-    from shipwise.services.alarms import get_alarm
+    from shipwise.app.alarms import get_alarm
 
     stored = get_alarm(live.settings, body["id"], session=live.state.store.session)
     assert stored["payload"] == raw.decode()  # the raw body, byte for byte

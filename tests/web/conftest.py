@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from shipwise.app.context import open_store
 from shipwise.config import Settings
 from shipwise.server import create_app
-from shipwise.services.context import open_store
 from tests.conftest import serve_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,10 +34,10 @@ class Site:
 
 def build_store(root: Path) -> tuple[Settings, dict[str, str], dict[str, Any]]:
     """The demo organisation, one investigated bad deploy, and a token per role."""
+    from shipwise.app.demo import run_demo
+    from shipwise.app.investigate import investigate_case
+    from shipwise.app.tokens import create_token
     from shipwise.demo.world.scenarios import write_world_case
-    from shipwise.services.demo import run_demo
-    from shipwise.services.investigate import investigate_case
-    from shipwise.services.tokens import create_token
 
     settings = Settings(db=root / "shipwise.duckdb")
     run_demo(settings, seed=7, scale=1.0)

@@ -6,7 +6,7 @@ tree and fails on a command that is neither, so a new command cannot silently sk
 
 The principal is the owner of ``SHIPWISE_TOKEN`` when it is set (the same roles as the API, the
 web pages and MCP), else the local administrator: whoever can read the store file and its key
-owns it. Commands read through :mod:`shipwise.services.views`, which authorises and logs; a
+owns it. Commands read through :mod:`shipwise.app.views`, which authorises and logs; a
 command with no view of its own names a policy action (``runs_as("admin.ingest")``) that is
 checked, and logged, before it starts.
 """
@@ -57,9 +57,9 @@ def principal_of(ctx: click.Context) -> Principal:
         if not token:
             root["principal"] = LOCAL_ADMIN
         else:
+            from shipwise.app.context import open_store
+            from shipwise.app.tokens import authenticate_local
             from shipwise.cli.main import settings_from
-            from shipwise.services.context import open_store
-            from shipwise.services.tokens import authenticate_local
 
             with open_store(settings_from(ctx)) as store:
                 root["principal"] = authenticate_local(store, token, "cli")
@@ -75,8 +75,8 @@ def is_local(principal: Principal) -> bool:
 @contextmanager
 def reader(ctx: click.Context) -> Iterator[tuple[Store, Principal]]:
     """The store (writable: reads go to the access log) and who is reading."""
+    from shipwise.app.context import open_store
     from shipwise.cli.main import settings_from
-    from shipwise.services.context import open_store
 
     principal = principal_of(ctx)
     with open_store(settings_from(ctx)) as store:
@@ -85,9 +85,9 @@ def reader(ctx: click.Context) -> Iterator[tuple[Store, Principal]]:
 
 def _require(ctx: click.Context, principal: Principal, action: str) -> None:
     """``action`` for ``principal``, logged; a one-line refusal that names the command."""
+    from shipwise.app.views import authorize
     from shipwise.errors import ForbiddenError
     from shipwise.governance.access import POLICY
-    from shipwise.services.views import authorize
 
     if is_local(principal):
         return

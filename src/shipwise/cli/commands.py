@@ -13,7 +13,7 @@ from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
 @click.pass_context
 def init_cmd(ctx: click.Context) -> None:
     """Create the store and the pseudonymisation key (kept outside the database)."""
-    from shipwise.services.context import init_store
+    from shipwise.app.context import init_store
 
     res = init_store(settings_from(ctx))
     click.echo(f"store: {res.db} ({'created' if res.created_store else 'exists'}, schema v{res.schema_version})")
@@ -53,7 +53,7 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     file, named after the type or with a `type` column) and .parquet. Folders are read whole."""
     from rich.console import Console
 
-    from shipwise.services.ingest import import_paths
+    from shipwise.app.ingest import import_paths
 
     console = Console(stderr=True)
     with console.status("importing…") as status:
@@ -80,7 +80,7 @@ def quarantine() -> None:
 def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, fmt: str) -> None:
     """Show quarantined records (newest first) and a summary by reason. Admins only: a
     rejected line is kept verbatim and can hold names or emails."""
-    from shipwise.services.ingest import quarantine_list
+    from shipwise.app.ingest import quarantine_list
 
     res = quarantine_list(settings_from(ctx), type_name=type_name, limit=limit)
     if fmt == "json":
@@ -99,7 +99,7 @@ def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, f
 
 
 def _listing(ctx: click.Context, view: str, headers: list[str], fmt: str, title: str) -> None:
-    from shipwise.services import views
+    from shipwise.app import views
 
     with reader(ctx) as (store, principal):
         rows = getattr(views, view)(store, principal, interface="cli")

@@ -37,9 +37,9 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
     cost-weighted improvement."""
     if ctx.invoked_subcommand is not None:
         return
+    from shipwise.app.cost import CostRequest
+    from shipwise.app.cost import cost as compute
     from shipwise.metrics.cost import CATEGORIES
-    from shipwise.services.cost import CostRequest
-    from shipwise.services.cost import cost as compute
 
     cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
     settings = settings_from(ctx)
@@ -47,7 +47,7 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
     if is_local(principal_of(ctx)):
         res = compute(settings, req)
     else:  # a token: the same rules as the API and MCP
-        from shipwise.services.views import cost_request
+        from shipwise.app.views import cost_request
 
         with reader(ctx) as (store, principal):
             res = cost_request(store, principal, req, settings.cost, interface="cli")
@@ -125,7 +125,7 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
     """Which initiatives drove the change: each investment's effect on its teams' cost to serve
     (difference-in-differences, adopting vs not-yet/never adopting teams), attributed savings and
     ROI, each with a bootstrap interval and plain warnings."""
-    from shipwise.services.cost import initiatives
+    from shipwise.app.cost import initiatives
 
     res = initiatives(settings_from(ctx), by=by, confidence=confidence)
     rows = res["initiatives"]

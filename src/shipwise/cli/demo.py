@@ -36,10 +36,10 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
         return
     from rich.console import Console
 
+    from shipwise.app.demo import run_demo
+    from shipwise.app.metrics import DoraRequest, dora
     from shipwise.cli.commands import print_import_report
     from shipwise.cli.metrics import print_dora
-    from shipwise.services.demo import run_demo
-    from shipwise.services.metrics import DoraRequest, dora
 
     settings = settings_from(ctx)
     do_load = load if load is not None else out is None
@@ -64,8 +64,8 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
     assert res.report is not None
     print_import_report(res.report)
     print_dora(latest, "table")
-    from shipwise.services.cost import CostRequest
-    from shipwise.services.cost import cost as cost_of
+    from shipwise.app.cost import CostRequest
+    from shipwise.app.cost import cost as cost_of
 
     summary_cost = cost_of(settings, CostRequest())
     org = summary_cost["organisation"]

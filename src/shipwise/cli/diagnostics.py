@@ -32,7 +32,7 @@ def _options(f: Any) -> Any:
 
 def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bool, grain: str,
           since: date | None, until: date | None) -> dict[str, Any]:
-    from shipwise.services.views import diagnostics_request, org_diagnostics
+    from shipwise.app.views import diagnostics_request, org_diagnostics
 
     if org_units and teams:
         raise click.UsageError("--org-units and --team do not go together: org units are "

@@ -36,7 +36,7 @@ def audit_cmd(ctx: click.Context, flags: tuple[str, ...], attributes: tuple[str,
     Fisher's exact test), correlation of metrics with context (on-call load, migration quarters,
     team size) and variance between org units, with plain-language findings and what to do.
     Needs the exec or admin role when SHIPWISE_TOKEN is set; every run is logged."""
-    from shipwise.services.fairness import audit_markdown, fairness_view
+    from shipwise.app.fairness import audit_markdown, fairness_view
 
     settings = settings_from(ctx)
     with reader(ctx) as (store, principal):

@@ -23,8 +23,8 @@ def charter() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml"]), default="table")
 def charter_show(metric_id: str | None, fmt: str) -> None:
     """The charter (or one entry)."""
+    from shipwise.app.governance import charter_report
     from shipwise.governance.charter import load_charter
-    from shipwise.services.governance import charter_report
 
     if metric_id:
         from shipwise.metrics.registry import get
@@ -94,7 +94,7 @@ def audit() -> None:
 @runs_as()
 def audit_list(ctx: click.Context, people: bool, since: date | None, limit: int, fmt: str) -> None:
     """Who read what, when: newest first."""
-    from shipwise.services.views import access_log
+    from shipwise.app.views import access_log
 
     with reader(ctx) as (store, principal):
         start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
@@ -130,7 +130,7 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
     """Purge person-level inputs older than their retention period (pages deleted; authors
     removed from commits and pull requests; ended memberships deleted) and keep every aggregate.
     Admins only; recorded in the audit log and in `shipwise retention runs`."""
-    from shipwise.services.governance import retention_apply
+    from shipwise.app.governance import retention_apply
 
     settings = settings_from(ctx)
     when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) if as_of else None
@@ -158,7 +158,7 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
 @runs_as()
 def retention_runs_cmd(ctx: click.Context, fmt: str) -> None:
     """Earlier retention runs and what each removed."""
-    from shipwise.services.governance import retention_runs
+    from shipwise.app.governance import retention_runs
 
     with reader(ctx) as (store, principal):
         rows = retention_runs(store, principal)

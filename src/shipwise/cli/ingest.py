@@ -24,9 +24,9 @@ def git_cmd(ctx: click.Context, path: str, repo: str | None, fmt: str) -> None:
     local git repository. Incremental: a re-run reads only commits not seen before."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from shipwise.app.git import ingest_git
     from shipwise.cli.commands import print_import_report
     from shipwise.cli.render import emit_json
-    from shipwise.services.git import ingest_git
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed} commits"), TimeElapsedColumn(),

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from shipwise.app import views
 from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json, emit_table
-from shipwise.services import views
 
 
 @click.command("investigate")
@@ -38,7 +38,7 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
 
     Evidence comes from the case directory (--case) or from the sources in shipwise.yaml
     (investigate.sources: prometheus, logs, traces, events, runbooks, the store)."""
-    from shipwise.services import investigate as svc
+    from shipwise.app import investigate as svc
 
     chosen = [x for x in (alarm_file, case_dir, service) if x]
     if len(chosen) != 1:

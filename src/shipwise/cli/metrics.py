@@ -84,8 +84,8 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
              grain: str, since: date | None, until: date | None, fmt: str) -> None:
     """DORA metrics per team (or service) and period, with change vs the previous period and the
     DORA 2024 performance cluster."""
-    from shipwise.services.metrics import DoraRequest, dora
-    from shipwise.services.views import dora_request
+    from shipwise.app.metrics import DoraRequest, dora
+    from shipwise.app.views import dora_request
 
     settings = settings_from(ctx)
     req = DoraRequest(grain, teams, services, by, since, until)
@@ -100,8 +100,8 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
 
 def _add_appetite(settings: Any, res: dict[str, Any]) -> None:
     """Release appetite beside deployment frequency (as the API and the team page show it)."""
-    from shipwise.services.context import open_store
-    from shipwise.services.views import with_appetite
+    from shipwise.app.context import open_store
+    from shipwise.app.views import with_appetite
 
     with open_store(settings, read_only=True) as store:
         with_appetite(store, res, settings.slo)

@@ -24,7 +24,7 @@ def rca() -> None:
 def rank_cmd(case_dir: str, method: str, top: int, fmt: str) -> None:
     """Rank the entities of a case directory (alarm.json, topology.json, metrics.csv) by how
     likely each is the root cause, best first, with the evidence for each."""
-    from shipwise.services.investigate import rank_case
+    from shipwise.app.investigate import rank_case
 
     res = rank_case(case_dir, method, top)
     if fmt == "json":
@@ -51,7 +51,7 @@ def eval_group() -> None:
 def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: str) -> None:
     """The PetShop dataset (68 labelled issues; see its NOTICE.md): AC@1, AC@3 and Avg@5 per
     traffic scenario and overall, for each method."""
-    from shipwise.services.investigate import evaluate_petshop
+    from shipwise.app.investigate import evaluate_petshop
 
     res = evaluate_petshop(root, methods or None, scenario)
     if fmt == "json":
@@ -75,7 +75,7 @@ def scenarios_cmd(n: int, seed: int, out_dir: str | None, methods: tuple[str, ..
     report AC@1/AC@3 per fault kind for the metric-only rankers and for the full investigation
     (`investigate`: metrics, topology, logs, traces, events), plus how often the investigation
     names the right kind of fault."""
-    from shipwise.services.investigate import evaluate_scenarios
+    from shipwise.app.investigate import evaluate_scenarios
 
     res = evaluate_scenarios(n, seed, out_dir, methods or None)
     if fmt == "json":

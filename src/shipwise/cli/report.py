@@ -29,7 +29,7 @@ def cost_report_cmd(ctx: click.Context, out: str, baseline: str, since: date | N
     """The cost-to-serve report a CFO reads in five minutes: the organisation's trend and what
     it gave back (savings, ROI, effective headcount), each team against itself (never a
     ranking), tension metrics beside, initiative effects with uncertainty, and the definitions."""
-    from shipwise.services.reports import cost_report
+    from shipwise.app.reports import cost_report
 
     path = cost_report(settings_from(ctx), out, since=since, until=until, baseline=baseline)
     click.echo(f"wrote {path}")

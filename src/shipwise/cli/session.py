@@ -20,7 +20,7 @@ def session() -> None:
 def rotate_cmd(ctx: click.Context, fmt: str) -> None:
     """Rotate the session secret: every web session ends, everyone signs in again."""
     from shipwise.cli.main import settings_from
-    from shipwise.server.auth import rotate_session_secret
+    from shipwise.http.auth import rotate_session_secret
 
     res = rotate_session_secret(settings_from(ctx))
     if fmt == "json":

@@ -29,8 +29,8 @@ def _share(x: float | None, digits: int) -> str | None:
 def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
     """An authorised, logged read: ``team``, or every team the principal may see (each team is
     authorised and logged; the figures come from one query)."""
-    from shipwise.services.slo import slo_view, slo_views
-    from shipwise.services.views import authorize
+    from shipwise.app.slo import slo_view, slo_views
+    from shipwise.app.views import authorize
 
     settings = settings_from(ctx)
     with reader(ctx) as (store, principal):  # writable: every read goes to the access log

@@ -22,7 +22,7 @@ def token() -> None:
 @runs_as()
 def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: str) -> None:
     """Create a token. It is shown once and stored only as a hash."""
-    from shipwise.services.views import create_token
+    from shipwise.app.views import create_token
 
     with reader(ctx) as (store, principal):
         res = create_token(store, principal, name, role, team, interface="cli")
@@ -40,7 +40,7 @@ def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: 
 @runs_as()
 def revoke_cmd(ctx: click.Context, token_id: str) -> None:
     """Revoke a token by its id (the part after sw_)."""
-    from shipwise.services.views import revoke_token
+    from shipwise.app.views import revoke_token
 
     with reader(ctx) as (store, principal):
         revoke_token(store, principal, token_id, interface="cli")
@@ -53,7 +53,7 @@ def revoke_cmd(ctx: click.Context, token_id: str) -> None:
 @runs_as()
 def list_cmd(ctx: click.Context, fmt: str) -> None:
     """Tokens (never their secrets)."""
-    from shipwise.services.views import tokens
+    from shipwise.app.views import tokens
 
     with reader(ctx) as (store, principal):
         rows = tokens(store, principal, interface="cli")

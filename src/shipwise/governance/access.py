@@ -1,5 +1,5 @@
 """Who may see and do what: roles, principals and the one authorisation check every interface
-(CLI, API, web, MCP) goes through in the application layer (:mod:`shipwise.services.views`).
+(CLI, API, web, MCP) goes through in the application layer (:mod:`shipwise.app.views`).
 
 Roles:
 

@@ -1,7 +1,7 @@
 """The MCP server inside ``shipwise serve``: streamable HTTP at ``/mcp``, a token per request.
 
 Every request to ``/mcp`` must carry ``Authorization: Bearer sw_…`` (session cookies are not
-accepted here); it is checked with :func:`shipwise.server.auth.request_principal` against the
+accepted here); it is checked with :func:`shipwise.http.auth.request_principal` against the
 server's shared store before the SDK sees the request, and answered ``401`` JSON otherwise. The
 principal rides along in the ASGI scope, where the tools read it. The SDK runs stateless with JSON
 responses: no MCP session outlives its request, so a revoked token stops working at once.
@@ -29,10 +29,10 @@ from starlette.types import Receive, Scope, Send
 
 from shipwise.errors import InputError, ShipwiseError, UnauthorizedError
 from shipwise.governance.access import Principal
+from shipwise.http.errors import error_response, status_of
+from shipwise.http.state import ServerState
 from shipwise.mcp.models import InvestigationStarted
 from shipwise.mcp.server import build_server
-from shipwise.server.errors import error_response, status_of
-from shipwise.server.state import ServerState
 from shipwise.store.duckdb_store import Store
 
 PATH = "/mcp"
@@ -65,7 +65,7 @@ class McpEndpoint:
         await self.manager.handle_request(scope, receive, send)
 
     def _authenticate(self, request: Request) -> Principal:
-        from shipwise.server.auth import request_principal
+        from shipwise.http.auth import request_principal
 
         with self.state.store.session() as store:
             return request_principal(request, store)

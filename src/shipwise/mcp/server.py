@@ -1,4 +1,4 @@
-"""The MCP tools: thin wrappers over :mod:`shipwise.services.views` (the authorised application
+"""The MCP tools: thin wrappers over :mod:`shipwise.app.views` (the authorised application
 layer), so an assistant obeys the same roles and leaves the same access log as the API and the CLI.
 
 :func:`build_server` knows nothing about transports. Three seams make it one server for both:
@@ -26,6 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from shipwise import __version__
+from shipwise.app import views
 from shipwise.config import Settings
 from shipwise.errors import ShipwiseError
 from shipwise.governance.access import Principal
@@ -44,7 +45,6 @@ from shipwise.mcp.models import (
     Team,
     TeamList,
 )
-from shipwise.services import views
 from shipwise.store.duckdb_store import Store
 
 INTERFACE = "mcp"
@@ -133,7 +133,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         return MetricEntry(**call(ctx, entry))
 
     def charter_map(data: Any) -> dict[str, dict[str, Any]]:
-        from shipwise.services.views import charter_map as entries
+        from shipwise.app.views import charter_map as entries
 
         return entries(data)
 
@@ -174,7 +174,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         (ISO-8601; default the latest SLI interval), the history per period, and the team's
         release appetite with a plain-language sentence. A reduced appetite is the error-budget
         policy protecting users, not a drop in productivity."""
-        from shipwise.services.slo import slo_view
+        from shipwise.app.slo import slo_view
 
         res = call(ctx, lambda s, p: slo_view(
             s, p, team, settings_slo=settings.slo if settings else None, at=at, grain=grain,
@@ -187,7 +187,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         entry (metric_id, e.g. flow.cycle_time) or every entry with the retention periods of
         person-level inputs and the charter's validation problems (empty when sound)."""
         def read(s: Store, p: Principal) -> dict[str, Any]:
-            from shipwise.services.views import charter_view
+            from shipwise.app.views import charter_view
 
             return charter_view(s, p, metric_id, interface=INTERFACE)
 
@@ -210,7 +210,7 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         falls on by team attribute, correlations with context, and variance between org
         units."""
         def read(s: Store, p: Principal) -> dict[str, Any]:
-            from shipwise.services.fairness import fairness_view
+            from shipwise.app.fairness import fairness_view
 
             return fairness_view(s, p, settings or Settings.model_validate({}),
                                  interface=INTERFACE)

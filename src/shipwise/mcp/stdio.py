@@ -12,17 +12,17 @@ from collections.abc import Callable
 
 from mcp.server.mcpserver import Context, MCPServer
 
+from shipwise.app.context import open_store
 from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN, Principal
 from shipwise.mcp.models import InvestigationStarted
 from shipwise.mcp.server import build_server
-from shipwise.services.context import open_store
 from shipwise.store.duckdb_store import Store
 
 
 def stdio_server(settings: Settings, token: str | None) -> MCPServer:
     """The server ``shipwise mcp`` runs; raises at once when ``token`` is not a valid token."""
-    from shipwise.services.tokens import authenticate_local
+    from shipwise.app.tokens import authenticate_local
 
     if token:
         with open_store(settings) as store:
@@ -39,7 +39,7 @@ def run_here(settings: Settings) -> Callable[[Principal, str, str, str], Investi
     """Run an investigation in this process and store its record."""
 
     def start(principal: Principal, service: str, at: str, metric: str) -> InvestigationStarted:
-        from shipwise.services.investigate import investigate_service
+        from shipwise.app.investigate import investigate_service
 
         record = investigate_service(settings, service, at, metric)
         root = record.get("root_cause") or None

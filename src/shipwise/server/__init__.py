@@ -1,9 +1,6 @@
-"""The HTTP server behind ``shipwise serve``: alarm webhooks and health checks, for now.
-
-One router per area (``health``, ``webhooks``); errors are rendered as JSON in one place
-(``errors``); the state shared by requests — one store connection and the investigation worker —
-lives in ``state``. Later areas (API, web UI, MCP) add routers here.
-"""
+"""The composition root behind ``shipwise serve``: :func:`create_app` mounts the REST API
+(:mod:`shipwise.api`), the web pages (:mod:`shipwise.web`) and MCP over HTTP (:mod:`shipwise.mcp`)
+on the shared pieces of :mod:`shipwise.http`. Nothing imports this module but the CLI and tests."""
 
 from shipwise.server.app import create_app
 

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shipwise import __version__
+from shipwise.api import health, webhooks
+from shipwise.api import routes as api
+from shipwise.api.openapi import install_links
 from shipwise.config import Settings
-from shipwise.server import api, health, webhooks
-from shipwise.server.errors import install_error_handlers
-from shipwise.server.openapi import install_links
-from shipwise.server.security import RedactToken
-from shipwise.server.state import ServerState
+from shipwise.http.errors import install_error_handlers
+from shipwise.http.security import RedactToken
+from shipwise.http.state import ServerState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
-    # Interfaces, each added on its own line below: REST API (shipwise.server.api), web pages
+    # Interfaces, each added on its own line below: REST API (shipwise.api.routes), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     from shipwise.mcp.http import mount_mcp  # MCP: also runs its session manager
     mount_mcp(app)

@@ -1,5 +1,5 @@
 """The web dashboard: server-rendered pages (Jinja2 + HTMX + vendored uPlot) over the authorised
-views of :mod:`shipwise.services.views`. Every page has a JSON twin (``<path>.json``)."""
+views of :mod:`shipwise.app.views`. Every page has a JSON twin (``<path>.json``)."""
 
 from shipwise.web.routes import mount
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipwise.app import views
 from shipwise.governance.access import Principal
-from shipwise.services import views
 from shipwise.store.duckdb_store import Store
 
 WEB = "web"
@@ -178,7 +178,7 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
 def team_sections(store: Store, p: Principal, team_id: str, grain: str,
                   settings: Any) -> dict[str, Any]:
     """The three sections, each read through its authorised view (logged)."""
-    from shipwise.services.slo import slo_view
+    from shipwise.app.slo import slo_view
 
     flow = views.team_diagnostics(store, p, "flow", team_id, grain=grain, settings=settings,
                                   interface=WEB)
@@ -233,7 +233,7 @@ def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]
         charts.append(_per_unit_chart("org-strain-chart",
                                       "Share of pages out of hours per org unit", "share",
                                       strain["rows"], "strain.out_of_hours_share"))
-    from shipwise.services.views import charter_map
+    from shipwise.app.views import charter_map
 
     out = {"grain": grain, "min_group_size": flow["min_group_size"],
            "flow": latest(flow["rows"], ORG_FLOW), "strain": latest(strain["rows"], ORG_STRAIN),

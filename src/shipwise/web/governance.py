@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shipwise.app import views
 from shipwise.errors import InputError
 from shipwise.governance.access import Principal
-from shipwise.services import views
 from shipwise.store.duckdb_store import Store
 
 WEB = "web"
@@ -16,7 +16,7 @@ SEVERITIES = (("concern", "Concerns"), ("watch", "To watch"), ("ok", "Checked an
 
 
 def charter(store: Store, p: Principal) -> dict[str, Any]:
-    from shipwise.services.views import charter_view
+    from shipwise.app.views import charter_view
 
     rep = charter_view(store, p, interface=WEB)
     return {**rep, "valid": not rep["problems"]}
@@ -45,8 +45,8 @@ def audit(store: Store, p: Principal, *, people_derived: str = "", since: str = 
 
 
 def fairness(store: Store, p: Principal, settings: Any) -> dict[str, Any]:
-    from shipwise.services.fairness import fairness_view
-    from shipwise.services.views import charter_map
+    from shipwise.app.fairness import fairness_view
+    from shipwise.app.views import charter_map
 
     res = fairness_view(store, p, settings, interface=WEB)
     found = res["findings"]

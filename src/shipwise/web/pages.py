@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipwise.app import views
 from shipwise.errors import InputError
 from shipwise.governance.access import Principal
-from shipwise.services import views
 from shipwise.store.duckdb_store import Store
 
 WEB = "web"
@@ -37,7 +37,7 @@ def overview(store: Store, p: Principal) -> dict[str, Any]:
 
 def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
          settings: Any = None) -> dict[str, Any]:
-    from shipwise.services.views import charter_map
+    from shipwise.app.views import charter_map
     from shipwise.web.diagnostics import team_sections
 
     dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB,

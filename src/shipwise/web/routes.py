@@ -1,6 +1,6 @@
 """The dashboard's routes: sign-in/out and one builder per page. A builder takes the store and the
 principal and returns the page's data; the same data is the page's JSON twin (``<path>.json`` or
-``?format=json``). Authorisation happens in :mod:`shipwise.services.views`; a refusal renders a
+``?format=json``). Authorisation happens in :mod:`shipwise.app.views`; a refusal renders a
 page saying what the role may not see (401 sends the browser to the sign-in page instead)."""
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from shipwise.app import views
 from shipwise.errors import ShipwiseError, UnauthorizedError
 from shipwise.governance.access import Principal
-from shipwise.server.auth import (
+from shipwise.http.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     client_of,
@@ -28,8 +29,7 @@ from shipwise.server.auth import (
     make_session,
     request_principal,
 )
-from shipwise.server.errors import status_of
-from shipwise.services import views
+from shipwise.http.errors import status_of
 from shipwise.store.duckdb_store import Store
 from shipwise.web import diagnostics, governance, pages
 from shipwise.web.render import STATIC, environment
@@ -133,7 +133,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.post("/signin")
 async def signin(request: Request) -> Response:
-    from shipwise.services.tokens import authenticate
+    from shipwise.app.tokens import authenticate
 
     form = await _form(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")

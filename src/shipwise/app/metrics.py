@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from shipwise.app.context import open_store
+from shipwise.app.dates import check_window
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import facts, registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
-from shipwise.services.context import open_store
-from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 #: Counts reported beside the metrics, so every ratio shows what it was computed from.

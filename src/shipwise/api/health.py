@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from shipwise import __version__
-from shipwise.server.errors import ApiError
-from shipwise.server.security import State
+from shipwise.http.errors import ApiError
+from shipwise.http.security import State
 from shipwise.store.duckdb_store import migrations
 
 router = APIRouter(tags=["health"])

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shipwise.app.context import open_for_ingest
+from shipwise.app.ingest import import_tables_into
 from shipwise.config import Settings
 from shipwise.ingest.loader import ImportReport
-from shipwise.services.context import open_for_ingest
-from shipwise.services.ingest import import_tables_into
 
 CONNECTOR = "git"
 

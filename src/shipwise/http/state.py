@@ -18,9 +18,9 @@ from typing import Any
 from shipwise.config import Settings
 from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
-from shipwise.server.auth import SessionKeys
-from shipwise.server.intake import GroupCommit
-from shipwise.server.worker import InvestigationWorker
+from shipwise.http.auth import SessionKeys
+from shipwise.http.intake import GroupCommit
+from shipwise.http.worker import InvestigationWorker
 from shipwise.store.duckdb_store import Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class ServerState:
         #: a webhook sender used ?token= (warned once: headers are preferred)
         self.query_secret_warned = False
         self.worker = InvestigationWorker(self._investigate)
-        from shipwise.services.alarms import write_intake
+        from shipwise.app.alarms import write_intake
 
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
 
@@ -92,7 +92,7 @@ class ServerState:
         return "insecure" if self.insecure_webhooks else "disabled"
 
     def start(self) -> None:
-        from shipwise.services.alarms import pending_alarm_ids
+        from shipwise.app.alarms import pending_alarm_ids
 
         self.worker.start()
         self.intake.start()
@@ -110,8 +110,8 @@ class ServerState:
     def _prewarm(self) -> None:
         """Decide small-group suppression for the whole organisation once, before the first team
         page asks (at 750 teams this is seconds; every page after it is milliseconds)."""
+        from shipwise.app.diagnostics import FAMILIES, _hidden
         from shipwise.metrics.facts import ensure_fresh
-        from shipwise.services.diagnostics import FAMILIES, _hidden
 
         try:
             with self.store.session() as store:
@@ -134,7 +134,7 @@ class ServerState:
 
     def receive(self, body: bytes, kind: str | None) -> dict[str, Any]:
         """Store a webhook body; queue its new alarms for investigation."""
-        from shipwise.services.alarms import receive_alarm
+        from shipwise.app.alarms import receive_alarm
 
         result = receive_alarm(self.settings, body, kind, session=self.store.session,
                                commit=self.intake.run)
@@ -145,7 +145,7 @@ class ServerState:
         """:meth:`receive` without a thread hop: parse on the event loop, await the group commit."""
         import asyncio
 
-        from shipwise.services.alarms import intake_result, prepare_intake
+        from shipwise.app.alarms import intake_result, prepare_intake
 
         intake = prepare_intake(body, kind)
         fresh, seen = await asyncio.wrap_future(self.intake.submit(intake.records))
@@ -154,6 +154,6 @@ class ServerState:
         return result
 
     def _investigate(self, ids: list[str]) -> None:
-        from shipwise.services.alarms import start_investigations
+        from shipwise.app.alarms import start_investigations
 
         start_investigations(self.settings, ids, session=self.store.session)

@@ -1,7 +1,7 @@
 """Flow and strain per team (and per org unit), with small groups suppressed.
 
 This is the only way flow and strain figures leave the store: every interface goes through
-:mod:`shipwise.services.views`, which calls these. Each period is computed for every team and
+:mod:`shipwise.app.views`, which calls these. Each period is computed for every team and
 every org unit at once, then suppression runs over the whole hierarchy (so a hidden team cannot
 be recovered from its org unit's total, whoever asks), and only then are rows filtered to what
 was asked. People counts are used to decide and never returned.

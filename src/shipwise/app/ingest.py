@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from shipwise.app.context import open_for_ingest, open_store
 from shipwise.config import IngestSettings, Settings
 from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
@@ -18,7 +19,6 @@ from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.ingest.loader import ImportReport, Loader
 from shipwise.ingest.sources import Staging
 from shipwise.metrics import facts
-from shipwise.services.context import open_for_ingest, open_store
 from shipwise.store import import_state
 from shipwise.store.duckdb_store import Store
 

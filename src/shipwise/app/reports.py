@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shipwise.app.context import open_store
+from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.config import Settings
 from shipwise.governance.charter import load_charter
 from shipwise.metrics import facts, registry
-from shipwise.services.context import open_store
-from shipwise.services.cost import CostRequest, cost_rows, initiatives_rows
 
 #: Definitions printed at the end of the report, in this order.
 DEFINED = (

@@ -133,7 +133,7 @@ def save_investigation(settings: Settings, record: dict[str, Any], *,
     import json
     from datetime import UTC, datetime
 
-    from shipwise.services.context import open_store
+    from shipwise.app.context import open_store
 
     root = record.get("root_cause") or {}
     row = [record["id"], datetime.now(UTC), record.get("alarm_id"), record["alarm"]["entity"],
@@ -155,18 +155,18 @@ def save_investigation(settings: Settings, record: dict[str, Any], *,
 
 def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
     """Stored investigations, newest alarm first (read as the store's owner)."""
+    from shipwise.app import views
+    from shipwise.app.context import open_store
     from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services import views
-    from shipwise.services.context import open_store
 
     with open_store(settings) as store:  # read-write: shares a running server's connection
         return views.investigations(store, LOCAL_ADMIN, limit=limit, interface="cli")
 
 
 def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
+    from shipwise.app import views
+    from shipwise.app.context import open_store
     from shipwise.governance.access import LOCAL_ADMIN
-    from shipwise.services import views
-    from shipwise.services.context import open_store
 
     with open_store(settings) as store:
         return views.investigation(store, LOCAL_ADMIN, inv_id, interface="cli")

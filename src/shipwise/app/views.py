@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from shipwise.app.dates import check_window
 from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import Principal
-from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def with_appetite(store: Store, result: dict[str, Any], settings_slo: Any = None
     """Release appetite (the error-budget policy) beside deployment frequency for the teams in a
     DORA result: fewer releases while a budget burns reads as risk management, not a drop in
     productivity. Same teams as the result, so no further authorisation is needed."""
-    from shipwise.services.slo import release_appetite
+    from shipwise.app.slo import release_appetite
 
     teams = {r["team"] for r in result.get("rows", []) if "team" in r}
     if teams:
@@ -152,7 +152,7 @@ def with_appetite(store: Store, result: dict[str, Any], settings_slo: Any = None
 def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
               since: date | None = None, until: date | None = None,
               interface: str = "api", settings: Settings | None = None) -> dict[str, Any]:
-    from shipwise.services.metrics import DoraRequest, dora_rows
+    from shipwise.app.metrics import DoraRequest, dora_rows
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:dora", team, interface)
     req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
@@ -164,7 +164,7 @@ def team_dora(store: Store, principal: Principal, team: str, *, grain: str = "qu
 def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "quarter",
               baseline: str = "yoy", since: date | None = None, until: date | None = None,
               interface: str = "api", tension: Any = None) -> dict[str, Any]:
-    from shipwise.services.cost import CostRequest, cost_rows
+    from shipwise.app.cost import CostRequest, cost_rows
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:cost", team, interface)
     req = CostRequest(grain=grain, baseline=baseline, team=(team,), since=since, until=until)
@@ -175,7 +175,7 @@ def team_cost(store: Store, principal: Principal, team: str, *, grain: str = "qu
 def org_cost(store: Store, principal: Principal, *, grain: str = "quarter", baseline: str = "yoy",
              since: date | None = None, until: date | None = None, interface: str = "api",
              tension: Any = None) -> dict[str, Any]:
-    from shipwise.services.cost import CostRequest, cost_rows
+    from shipwise.app.cost import CostRequest, cost_rows
 
     authorize(store, principal, "org.cost", "org:cost", None, interface)
     req = CostRequest(grain=grain, baseline=baseline, since=since, until=until)
@@ -251,7 +251,7 @@ def dora_request(store: Store, principal: Principal, req: Any, *,
     a member or lead gets their own team by default and nothing else."""
     from dataclasses import replace
 
-    from shipwise.services.metrics import dora_rows
+    from shipwise.app.metrics import dora_rows
 
     teams = list(req.team)
     for svc in req.service:
@@ -268,7 +268,7 @@ def cost_request(store: Store, principal: Principal, req: Any, tension: Any = No
                  interface: str = "cli") -> dict[str, Any]:
     """A cost request: the whole organisation needs ``org.cost`` (exec, admin); named teams need
     the team's diagnostic view (their own team for a member or lead) or ``org.cost``."""
-    from shipwise.services.cost import cost_rows
+    from shipwise.app.cost import cost_rows
 
     if not req.team:
         authorize(store, principal, "org.cost", "org:cost", None, interface)
@@ -286,7 +286,7 @@ def alarms(store: Store, principal: Principal, settings: Settings, *, status: st
     the alarms on their team's services only."""
     from contextlib import nullcontext
 
-    from shipwise.services.alarms import list_alarms
+    from shipwise.app.alarms import list_alarms
 
     team = own_team(principal)
     authorize(store, principal, "alarms.read", "alarms", team, interface)
@@ -329,7 +329,7 @@ def start_investigation(store: Store, principal: Principal, entity: str, at: dat
 
 
 def tokens(store: Store, principal: Principal, *, interface: str = "api") -> list[dict[str, Any]]:
-    from shipwise.services.tokens import list_tokens
+    from shipwise.app.tokens import list_tokens
 
     authorize(store, principal, "admin.tokens", "tokens", None, interface)
     return list_tokens(store)
@@ -337,7 +337,7 @@ def tokens(store: Store, principal: Principal, *, interface: str = "api") -> lis
 
 def create_token(store: Store, principal: Principal, name: str, role: str,
                  team: str | None = None, *, interface: str = "api") -> dict[str, Any]:
-    from shipwise.services.tokens import create_token as create
+    from shipwise.app.tokens import create_token as create
 
     authorize(store, principal, "admin.tokens", f"token:new:{role}", None, interface)
     return create(store, name, role, team)
@@ -345,7 +345,7 @@ def create_token(store: Store, principal: Principal, name: str, role: str,
 
 def revoke_token(store: Store, principal: Principal, token_id: str, *,
                  interface: str = "api") -> dict[str, Any]:
-    from shipwise.services.tokens import revoke_token as revoke
+    from shipwise.app.tokens import revoke_token as revoke
 
     authorize(store, principal, "admin.tokens", f"token:{token_id}", None, interface)
     return revoke(store, token_id)
@@ -357,7 +357,7 @@ def org_overview(store: Store, principal: Principal, *,
     DORA 2024 performance level in the latest quarter (counts only, no team's diagnostics)."""
     from collections import Counter
 
-    from shipwise.services.metrics import DoraRequest, dora_rows
+    from shipwise.app.metrics import DoraRequest, dora_rows
 
     authorize(store, principal, "org.overview", "org:overview", None, interface)
     team_rows = store.query(
@@ -388,8 +388,8 @@ def org_overview(store: Store, principal: Principal, *,
 
 
 def _diagnostics(store: Store, req: Any, settings: Settings | None) -> dict[str, Any]:
+    from shipwise.app.diagnostics import diagnostic_rows
     from shipwise.metrics.strain import Hours
-    from shipwise.services.diagnostics import diagnostic_rows
 
     k = settings.privacy.min_group_size if settings is not None else 5
     hours = Hours.from_settings(settings.strain) if settings is not None else Hours()
@@ -407,7 +407,7 @@ def team_diagnostics(store: Store, principal: Principal, family: str, team: str,
                      settings: Settings | None = None, interface: str = "api") -> dict[str, Any]:
     """A team's flow or strain (``family``) per period: its own diagnostic view. People-derived:
     logged as such, and figures of groups below the minimum are suppressed."""
-    from shipwise.services.diagnostics import DiagnosticRequest
+    from shipwise.app.diagnostics import DiagnosticRequest
 
     authorize(store, principal, "team.diagnostic", f"team:{team}:{family}", team, interface,
               people_derived=True)
@@ -420,7 +420,7 @@ def org_diagnostics(store: Store, principal: Principal, family: str, *, grain: s
                     since: date | None = None, until: date | None = None,
                     settings: Settings | None = None, interface: str = "api") -> dict[str, Any]:
     """Flow or strain per org unit (exec, admin): the same suppression as team figures."""
-    from shipwise.services.diagnostics import DiagnosticRequest
+    from shipwise.app.diagnostics import DiagnosticRequest
 
     authorize(store, principal, "org.diagnostic", f"org:{family}", None, interface,
               people_derived=True)
@@ -484,8 +484,8 @@ def charter_map(data: Any) -> dict[str, dict[str, Any]]:
 def charter_view(store: Store, principal: Principal, metric_id: str | None = None, *,
                  interface: str = "api") -> dict[str, Any]:
     """The charter (or one entry) for anyone who may read the metric catalog; the read is logged."""
+    from shipwise.app.governance import charter_report
     from shipwise.governance.charter import load_charter
-    from shipwise.services.governance import charter_report
 
     authorize(store, principal, "metrics.catalog",
                     f"charter:{metric_id}" if metric_id else "charter", None, interface)

@@ -10,12 +10,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from shipwise.app.context import init_store, open_for_ingest
+from shipwise.app.ingest import import_tables_into
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from shipwise.ingest.loader import ImportReport
 from shipwise.ingest.sql import q
-from shipwise.services.context import init_store, open_for_ingest
-from shipwise.services.ingest import import_tables_into
 
 FILE_FORMATS = ("jsonl", "csv", "parquet")
 

@@ -21,8 +21,8 @@ from urllib.parse import unquote_plus
 
 from fastapi import Depends, Request
 
-from shipwise.server.errors import ApiError
-from shipwise.server.state import ServerState
+from shipwise.http.errors import ApiError
+from shipwise.http.state import ServerState
 
 log = logging.getLogger(__name__)
 _PARAM = re.compile(r"([?&;])([^=&;\s]*)=([^&;\s]*)")

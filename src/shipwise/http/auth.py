@@ -180,7 +180,7 @@ def interface_of(request: Request) -> str:
 def request_principal(request: Request, store: Store) -> Principal:
     """The principal of a request (Bearer token first, then the session cookie). A credential
     that is presented and refused is written to the audit log (rate-limited)."""
-    from shipwise.services.tokens import authenticate
+    from shipwise.app.tokens import authenticate
 
     state = request.app.state.shipwise
     header = request.headers.get("authorization", "")

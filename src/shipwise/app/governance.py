@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shipwise.app.views import authorize
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from shipwise.governance.access import Principal
 from shipwise.governance.charter import load_charter, validate
 from shipwise.governance.retention import cutoffs, run
-from shipwise.services.views import authorize
 from shipwise.store.duckdb_store import Store
 
 #: the days a retention run may be applied as of (the API's bounds): periods are subtracted

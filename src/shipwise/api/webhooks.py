@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from shipwise.server.errors import ApiError
-from shipwise.server.security import WebhookState
+from shipwise.http.errors import ApiError
+from shipwise.http.security import WebhookState
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 

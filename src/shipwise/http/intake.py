@@ -2,7 +2,7 @@
 
 Each request hands its rows to :meth:`GroupCommit.run` and waits; one writer thread takes
 everything queued (up to ``max_batch`` bodies), stores them with a few set-based statements
-(:func:`shipwise.services.alarms.write_intake`) in a single transaction, commits, and only then
+(:func:`shipwise.app.alarms.write_intake`) in a single transaction, commits, and only then
 wakes the requests. So a 202 still means "stored durably", a failing transaction fails every
 request in it (the senders retry; nothing is acknowledged and lost), and the cost of a commit is
 shared by the batch instead of paid by every body.

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shipwise.app.dates import check_day, check_window
 from shipwise.config import SloSettings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.access import Principal
 from shipwise.metrics import slo as m
-from shipwise.services.dates import check_day, check_window
 from shipwise.store.duckdb_store import Store
 
 
@@ -218,7 +218,7 @@ def slo_views(store: Store, principal: Principal, teams: Sequence[str], *,
     """:func:`slo_view` for several teams at once (e.g. every team an admin may see): each team
     is authorised and logged on its own — any refusal refuses the whole read — then the figures
     are computed in one query. ``team`` in the result is the list of teams."""
-    from shipwise.services.views import audience, authorize
+    from shipwise.app.views import audience, authorize
 
     if not teams:
         raise InputError("no team given", hint="name a team, e.g. --team payments")

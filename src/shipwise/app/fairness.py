@@ -47,7 +47,7 @@ TEAM_LEVEL_CONTEXT = ("on_call_load", "team_size")
 
 def low_cluster(store: Store, settings: Settings) -> list[FlagRow]:
     """Low DORA cluster flags"""
-    from shipwise.services.metrics import DoraRequest, dora_rows
+    from shipwise.app.metrics import DoraRequest, dora_rows
 
     rows = dora_rows(store, DoraRequest(grain="quarter"))["rows"]
     return [FlagRow(r["team"], r["period"], r["cluster"] == "low", f"cluster {r['cluster']}")
@@ -56,7 +56,7 @@ def low_cluster(store: Store, settings: Settings) -> list[FlagRow]:
 
 def cost_tension(store: Store, settings: Settings) -> list[FlagRow]:
     """Cost tension warnings"""
-    from shipwise.services.cost import CostRequest, cost_rows
+    from shipwise.app.cost import CostRequest, cost_rows
 
     rows = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"), settings.cost)["rows"]
     out = []
@@ -70,7 +70,7 @@ def cost_tension(store: Store, settings: Settings) -> list[FlagRow]:
 
 def slo_missed(store: Store, settings: Settings) -> list[FlagRow]:
     """Missed SLO quarters"""
-    from shipwise.services.slo import slo_rows
+    from shipwise.app.slo import slo_rows
 
     hist = slo_rows(store, settings.slo, grain="quarter")["history"]["rows"]
     by: dict[tuple[str, str], list[str]] = {}
@@ -185,9 +185,9 @@ def fairness_audit(store: Store, settings: Settings, *, flags: Sequence[str] | N
     correlations with context, variance between org units, findings (concerns first) and notes on
     the method. ``context`` may name migration quarters (``{"migration_quarters": ["2025-Q2"]}``
     for every team, or ``{team: [quarters]}``) when the data does not mark them."""
+    from shipwise.app.cost import CostRequest, cost_rows
+    from shipwise.app.metrics import DoraRequest, dora_rows
     from shipwise.metrics import registry
-    from shipwise.services.cost import CostRequest, cost_rows
-    from shipwise.services.metrics import DoraRequest, dora_rows
 
     cfg = settings.fairness
     flag_ids = list(flags) if flags else list(FLAG_PROVIDERS)
@@ -350,7 +350,7 @@ def fairness_view(store: Store, principal: Principal, settings: Settings, *,
     """The audit for a principal allowed ``fairness.audit`` (exec, admin); the read is logged."""
     import json
 
-    from shipwise.services.views import _memo, authorize
+    from shipwise.app.views import _memo, authorize
 
     authorize(store, principal, "fairness.audit", "org:fairness", None, interface)
     key = (tuple(flags or ()), tuple(attributes or ()),

@@ -269,7 +269,7 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                          session: StoreSession | None = None) -> list[dict[str, Any]]:
     """Investigate each accepted alarm, one after the other, recording the outcome on its row.
 
-    Calls ``shipwise.services.investigate.investigate_alarm(settings, alarm, alarm_id)`` (imported
+    Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id)`` (imported
     here, lazily). The row goes ``investigating`` → ``investigated`` with ``investigation_id``, or
     ``failed`` with the error (the engine missing or raising included). Rows not pending are
     skipped. An alarm storm — an alarm on the same entity and metric within
@@ -338,7 +338,7 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
 
 def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
     try:
-        from shipwise.services import investigate as engine
+        from shipwise.app import investigate as engine
 
         investigate_alarm = engine.investigate_alarm  # type: ignore[attr-defined,unused-ignore]
     except (ImportError, AttributeError) as exc:
@@ -394,6 +394,6 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _opener(settings: Settings) -> StoreSession:
-    from shipwise.services.context import open_store
+    from shipwise.app.context import open_store
 
     return lambda: open_store(settings)

@@ -1,9 +1,9 @@
 """The REST API under ``/api/v1``: the same views as the CLI, web pages and MCP server, as JSON.
 
 Every endpoint needs a principal (``Authorization: Bearer sw_…`` or a browser session) and calls
-only :mod:`shipwise.services.views`, which checks the role and writes the access log. Answers are
+only :mod:`shipwise.app.views`, which checks the role and writes the access log. Answers are
 never cached (``Cache-Control: no-store``); errors are ``{"error", "hint"}`` (see
-:mod:`shipwise.server.errors`). Reference: docs/api.md; schema: ``/openapi.json``.
+:mod:`shipwise.http.errors`). Reference: docs/api.md; schema: ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from shipwise.app import views
+from shipwise.app.views import charter_map, charter_view
 from shipwise.errors import InputError
 from shipwise.governance.access import ROLES, Principal
-from shipwise.server.auth import request_principal
-from shipwise.server.errors import render_error
-from shipwise.server.security import State
-from shipwise.services import views
-from shipwise.services.views import charter_map, charter_view
+from shipwise.http.auth import request_principal
+from shipwise.http.errors import render_error
+from shipwise.http.security import State
 
 
 class NoStoreRoute(APIRoute):
@@ -317,7 +317,7 @@ def team_slo(state: State, principal: Caller, team: TeamId, grain: Grain = "mont
                  description="Status instant, ISO-8601 (UTC when no offset); default: the "
                              "latest SLI interval end.",
                  examples=["2026-09-30T12:00:00Z"])] = None) -> dict[str, Any]:
-    from shipwise.services.slo import slo_view
+    from shipwise.app.slo import slo_view
 
     return with_charter(_view(state, slo_view, principal, team, settings_slo=state.settings.slo,
                               at=utc_naive(at), grain=grain, since=since, until=until))
@@ -375,7 +375,7 @@ def fairness(state: State, principal: Caller,
              migration_quarter: Annotated[list[str] | None, Query(
                  description="Quarters that were migrations, for every team (repeat).",
                  examples=[["2025-Q2"]])] = None) -> dict[str, Any]:
-    from shipwise.services.fairness import fairness_view
+    from shipwise.app.fairness import fairness_view
 
     bad = [q for q in migration_quarter or () if not re.fullmatch(r"\d{4}-Q[1-4]", q)]
     if bad:
@@ -537,7 +537,7 @@ class RetentionRequest(BaseModel):
                  "records": [{"record_type": "page", "before": "2025-10-01", "action": "delete",
                               "rows": 120}]})})
 def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> dict[str, Any]:
-    from shipwise.services.governance import retention_apply as apply
+    from shipwise.app.governance import retention_apply as apply
 
     as_of = (datetime(body.as_of.year, body.as_of.month, body.as_of.day, tzinfo=UTC)
              if body.as_of else None)
@@ -551,6 +551,6 @@ def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> 
                                        "cutoff": "2025-10-01T00:00:00", "action": "delete",
                                        "rows": 120}])})
 def retention_runs(state: State, principal: Caller) -> list[dict[str, Any]]:
-    from shipwise.services.governance import retention_runs as runs
+    from shipwise.app.governance import retention_runs as runs
 
     return list(_view(state, runs, principal, interface="api"))

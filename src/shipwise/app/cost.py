@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from shipwise.app.context import open_store
+from shipwise.app.dates import check_window
 from shipwise.config import CostSettings, Settings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import facts, registry
@@ -17,8 +19,6 @@ from shipwise.metrics.cost import (
     data_span_sql,
     organisation_sql,
 )
-from shipwise.services.context import open_store
-from shipwise.services.dates import check_window
 from shipwise.store.duckdb_store import Store
 
 TENSION_COLUMNS = {
