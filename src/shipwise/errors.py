@@ -20,7 +20,21 @@ class ShipwiseError(Exception):
 
 
 class TransientError(ShipwiseError):
-    """Retrying the same operation later may succeed (network blip, rate limit, lock)."""
+    """Retrying the same operation later may succeed (network blip, rate limit, lock).
+
+    ``retry_after`` is how many seconds the other side asked us to wait (an HTTP ``Retry-After``
+    header, a rate limit's reset time minus now), or ``None`` when it did not say.
+    :func:`shipwise.connectors.retry.retry` never retries sooner than that.
+    """
+
+    retry_after: float | None = None
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if retry_after is not None:
+            self.retry_after = max(0.0, float(retry_after))
 
 
 class TerminalError(ShipwiseError):
@@ -49,3 +63,14 @@ class UnauthorizedError(TerminalError):
 
 class ForbiddenError(TerminalError):
     """The credentials are valid but their role may not see or do this."""
+
+
+class RetriesExhaustedError(TransientError):
+    """A transient failure kept happening for every attempt :func:`~shipwise.connectors.retry.retry`
+    was allowed; ``last`` is the final failure (also the ``__cause__``), ``attempts`` how many."""
+
+    def __init__(self, message: str, *, last: TransientError, attempts: int,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, retry_after=last.retry_after)
+        self.last = last
+        self.attempts = attempts

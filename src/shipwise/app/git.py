@@ -1,19 +1,27 @@
-"""Git ingest: read a repository incrementally and import its commits and tags."""
+"""Git ingest: sync a local repository through its connector and import its commits and tags.
+
+The connector (:class:`~shipwise.connectors.git.GitConnector`) reads; the sync loop
+(:func:`~shipwise.connectors.sync.sync_scope`) imports each batch and only then moves the cursor
+kept in ``sync_state``, so a re-run reads only commits not seen before and never counts one twice.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from shipwise.app.context import open_for_ingest
 from shipwise.app.ingest import import_tables_into
 from shipwise.config import Settings
+from shipwise.connectors.base import Batch
+from shipwise.connectors.git.connector import GitConnector, default_repo_name, known_tips
+from shipwise.connectors.sync import sync_scope
 from shipwise.ingest.loader import ImportReport
 
-CONNECTOR = "git"
+__all__ = ["CONNECTOR", "GitIngestResult", "default_repo_name", "ingest_git"]
+
+CONNECTOR = GitConnector.name
 
 
 @dataclass
@@ -25,12 +33,6 @@ class GitIngestResult:
     report: ImportReport
 
 
-def default_repo_name(path: Path) -> str:
-    p = path.resolve()
-    name = p.name if p.name != ".git" else p.parent.name
-    return name[:-4] if name.endswith(".git") else name
-
-
 def ingest_git(
     settings: Settings,
     path: str | Path,
@@ -38,24 +40,21 @@ def ingest_git(
     progress: Callable[[int], None] | None = None,
 ) -> GitIngestResult:
     """Import the commits not seen before (hidden behind the last run's ref tips) and all tags."""
-    from shipwise.connectors.git.connector import read_repository
-
-    name = repo or default_repo_name(Path(path))
+    connector = GitConnector(path, repo, progress)
+    (scope,) = connector.scopes()
+    read = {"commit": 0, "tag": 0}
     with open_for_ingest(settings) as (store, pseudo):
-        row = store.con.execute(
-            "SELECT cursor FROM sync_state WHERE connector = ? AND scope = ?", [CONNECTOR, name]
-        ).fetchone()
-        known = list(json.loads(row[0]).get("tips", {}).values()) if row else []
-        batch = read_repository(path, name, known, progress)
-        report = import_tables_into(
-            store, pseudo, {"commit": batch.commits, "tag": batch.tags}, f"git:{name}", kind="git",
-            limits=settings.ingest,
-        )
-        # The cursor moves only after the data is in: a crash before here re-reads, idempotently.
-        with store.transaction():
-            store.con.execute(
-                "INSERT OR REPLACE INTO sync_state VALUES (?, ?, ?, ?)",
-                [CONNECTOR, name, json.dumps({"tips": batch.tips, "path": str(Path(path).resolve())}),
-                 datetime.now(UTC).replace(tzinfo=None)],
+
+        def commit(batch: Batch) -> ImportReport:
+            for kind in read:
+                table = batch.records.get(kind)
+                read[kind] += table.num_rows if table is not None else 0
+            return import_tables_into(
+                store, pseudo, batch.records, f"git:{scope.key}", kind=connector.kind,
+                limits=settings.ingest,
             )
-    return GitIngestResult(name, batch.commits.num_rows, batch.tags.num_rows, bool(known), report)
+
+        run = sync_scope(store, connector, scope, commit)
+    report = run.committed[-1] if run.committed else ImportReport()
+    incremental = bool(known_tips(run.started_from))  # as before: some commits were read already
+    return GitIngestResult(scope.key, read["commit"], read["tag"], incremental, report)

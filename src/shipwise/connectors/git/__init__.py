@@ -4,8 +4,18 @@ from shipwise.connectors.git.connector import (
     COMMIT_SCHEMA,
     TAG_SCHEMA,
     GitBatch,
+    GitConnector,
+    default_repo_name,
     open_repository,
     read_repository,
 )
 
-__all__ = ["COMMIT_SCHEMA", "TAG_SCHEMA", "GitBatch", "open_repository", "read_repository"]
+__all__ = [
+    "COMMIT_SCHEMA",
+    "TAG_SCHEMA",
+    "GitBatch",
+    "GitConnector",
+    "default_repo_name",
+    "open_repository",
+    "read_repository",
+]

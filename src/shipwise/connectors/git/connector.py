@@ -1,5 +1,10 @@
 """Read commits and tags from a local git repository with pygit2 (libgit2), incrementally.
 
+:class:`GitConnector` is the :class:`~shipwise.connectors.base.Connector` of one local
+repository: one scope (the repository id), one batch per sync (the new commits and every tag),
+and a cursor holding the ref tips walked (``{"tips": {ref: sha}, "path": ...}``), which the next
+sync hides from its walk.
+
 :func:`read_repository` is pure reading: it opens the repository, walks the history and returns
 Arrow tables in the shape of the canonical ``commit`` type plus the repository's tags, and the
 tips it walked. It touches no database; the caller stores the rows and keeps ``tips`` as the
@@ -51,7 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +64,9 @@ import pyarrow as pa
 import pygit2
 from pygit2.enums import ObjectType, ReferenceType, RepositoryOpenFlag, SortMode
 
+from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.git.mapping import epoch_micros, person_id
-from shipwise.errors import InputError
+from shipwise.errors import ConfigError, InputError
 
 INSTANT = pa.timestamp("us", tz="UTC")
 
@@ -113,6 +119,63 @@ class GitBatch:
     commits: pa.Table
     tags: pa.Table
     tips: dict[str, str]
+
+
+def default_repo_name(path: str | Path) -> str:
+    """The repository id used when none is given: the folder's name, without ``.git``."""
+    p = Path(path).expanduser().resolve()
+    name = p.name if p.name != ".git" else p.parent.name
+    return name[:-4] if name.endswith(".git") else name
+
+
+class GitConnector:
+    """The connector of one local git repository (see the module docstring).
+
+    Errors are terminal: :class:`~shipwise.errors.InputError` when ``path`` is not a readable
+    repository (nothing transient can happen to a local directory).
+    """
+
+    kind = "git"
+    name = "git"
+
+    def __init__(
+        self,
+        path: str | Path,
+        repo: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.repo = repo or default_repo_name(self.path)
+        self.progress = progress
+
+    def scopes(self) -> list[Scope]:
+        return [Scope(self.repo, str(self.path))]
+
+    def check(self) -> list[str]:
+        """Whether ``path`` opens as a git repository (no history is read)."""
+        try:
+            open_repository(self.path).free()
+        except InputError as exc:
+            return [f"{exc} {exc.hint}" if exc.hint else str(exc)]
+        return []
+
+    def sync(self, scope: Scope, cursor: Cursor) -> Iterator[Batch]:
+        """One batch: the commits not reachable from the cursor's tips, and every tag."""
+        if scope.key != self.repo:
+            raise ConfigError(f"the git connector of {self.path} syncs {self.repo!r}, not {scope.key!r}")
+        batch = read_repository(self.path, scope.key, known_tips(cursor), self.progress)
+        yield Batch(
+            {"commit": batch.commits, "tag": batch.tags},
+            Cursor({"tips": dict(batch.tips), "path": str(self.path.resolve())}),
+        )
+
+
+def known_tips(cursor: Cursor) -> list[str]:
+    """The commit shas a cursor says were read (none for the start or a cursor of another shape)."""
+    tips = cursor.state.get("tips")
+    if not isinstance(tips, Mapping):
+        return []
+    return [sha for sha in tips.values() if isinstance(sha, str)]
 
 
 def read_repository(
