@@ -107,9 +107,12 @@ class TicketConnector:
         page = cursor.state.get("next_page", 1)
         assert isinstance(page, int)
         while True:
-            rows = retry(lambda n=page: self.client.page(scope.key, n), attempts=3, base_delay=1.0,
-                         sleep=self.waits.append, clock=lambda: 0.0,
-                         what=f"GET /projects/{scope.key}/tickets?page={page}")
+
+            def fetch(n: int = page) -> list[dict[str, str]]:
+                return self.client.page(scope.key, n)
+
+            rows = retry(fetch, attempts=3, base_delay=1.0, sleep=self.waits.append,
+                         clock=lambda: 0.0, what=f"GET /projects/{scope.key}/tickets?page={page}")
             if not rows:
                 return
             page += 1
@@ -144,7 +147,8 @@ def test_connectors_satisfy_the_protocol(tmp_path: Path) -> None:
 
 
 def test_pages_are_committed_one_by_one_through_5xx_and_rate_limits() -> None:
-    router, waits, sink, store = FakeRouter(5), [], Sink(), Store.memory()
+    router, sink, store = FakeRouter(5), Sink(), Store.memory()
+    waits: list[float] = []
     router.script[("payments", 2)] = [Response(503), Response(200, router.tickets[2:4])]
     router.script[("payments", 3)] = [Response(429, headers={"Retry-After": "7"}),
                                       Response(200, router.tickets[4:])]
@@ -165,7 +169,8 @@ def test_pages_are_committed_one_by_one_through_5xx_and_rate_limits() -> None:
 
 
 def test_a_terminal_failure_stops_at_once_and_the_next_run_resumes_after_the_last_commit() -> None:
-    router, waits, sink, store = FakeRouter(6), [], Sink(), Store.memory()
+    router, sink, store = FakeRouter(6), Sink(), Store.memory()
+    waits: list[float] = []
     router.script[("payments", 3)] = [Response(401)]
     connector = TicketConnector(router, ["payments"], waits)
     scope = connector.scopes()[0]
@@ -185,7 +190,8 @@ def test_a_terminal_failure_stops_at_once_and_the_next_run_resumes_after_the_las
 
 
 def test_transient_failures_that_persist_are_recorded_as_transient() -> None:
-    router, waits, sink, store = FakeRouter(4), [], Sink(), Store.memory()
+    router, sink, store = FakeRouter(4), Sink(), Store.memory()
+    waits: list[float] = []
     router.script[("payments", 2)] = [Response(502)]
     connector = TicketConnector(router, ["payments"], waits)
     with pytest.raises(RetriesExhaustedError, match=r"page=2 still failing after 3 attempts"):
