@@ -10,12 +10,13 @@ import click
 from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
-from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number, percent
+from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, number
+from shipwise.metrics import ids
+from shipwise.metrics.registry import REGISTRY, get, metrics_of
 
-COLUMNS = ["cost.cost_to_serve", "cost.improvement_qoq", "cost.improvement_yoy", "cost.savings",
-           "cost.effective_headcount", "cost.high_severity_tickets_per_deployment",
-           "dora.change_fail_rate", "cost.deployments_per_builder_week",
-           "cost.human_interventions_per_deployment", "cost.incident_tickets_per_deployment"]
+COLUMNS = list(ids.COST_COLUMNS)
+#: beside the headline cost figures, the tension metrics the flags are judged by
+_TENSION_COLUMNS = (ids.CHANGE_FAIL_RATE, ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT)
 
 
 @click.group("cost", invoke_without_command=True)
@@ -87,27 +88,27 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
         click.echo(no_rows(res))
         return
     cur = res.get("currency") or ""
-    imp = f"cost.improvement_{res['baseline']}"
+    imp = ids.improvement(res["baseline"])
+    headline = [m for m in metrics_of("cost", ids.SHOWN_TILE)
+                if m.id == imp or m.id not in (ids.IMPROVEMENT_QOQ, ids.IMPROVEMENT_YOY)]
+    shown = [*headline, *(REGISTRY[i] for i in _TENSION_COLUMNS)]
     table = []
     for r in rows:
         m = r["metrics"]
         table.append((r["team"], r["period"], r["unit"], r["units"], f"{r['cost_amount']:,.0f}",
-                      number(m["cost.cost_to_serve"], 0), percent(m[imp]),
-                      number(m["cost.savings"], 0), number(m["cost.effective_headcount"], 1),
-                      percent(m["dora.change_fail_rate"]),
-                      number(m["cost.high_severity_tickets_per_deployment"], 3),
+                      *[cell(c.id, m[c.id]) for c in shown],
                       ("⚠ " + ", ".join(_short(f) for f in r["flags"])) if r["flags"] else ""))
     emit_table(f"Cost to serve by team and {res['grain']} ({cur}; baseline {res['baseline']}) — "
                "each team against its own past, never a ranking",
-               ["team", "period", "unit", "units", "cost", "cost/unit", "improvement", "savings",
-                "eff. FTE", "change fail", "sev1-2/deploy", "flags"], table,
-               justify_right=(3, 4, 5, 6, 7, 8, 9, 10))
-    org = [(o["period"], o["cohort_teams"], percent(o["metrics"][imp]),
-            percent(o["metrics"]["cost.improvement_median_team"]),
-            number(o["metrics"]["cost.savings"], 0), number(o["metrics"]["cost.effective_headcount"], 1))
+               ["team", "period", "unit", "units", "cost", *[c.label for c in shown], "flags"],
+               table, justify_right=tuple(range(3, 5 + len(shown))))
+    org_shown = [get(imp), get(ids.IMPROVEMENT_MEDIAN_TEAM), get(ids.SAVINGS),
+                 get(ids.EFFECTIVE_HEADCOUNT)]
+    org = [(o["period"], o["cohort_teams"], *[cell(c.id, o["metrics"][c.id]) for c in org_shown])
            for o in res["organisation"]]
     emit_table("Organisation (cost-weighted over teams with units in both periods)",
-               ["period", "teams", "improvement", "median team", f"savings ({cur})", "eff. FTE"],
+               ["period", "teams", *[f"{c.label} ({cur})" if c.format == "money" else c.label
+                                     for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
     if any(r["flags"] for r in rows):
         click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "

@@ -10,6 +10,7 @@ import click
 
 from shipwise.cli.access import runs_as
 from shipwise.cli.main import settings_from
+from shipwise.metrics import ids
 
 
 @click.group("demo", invoke_without_command=True)
@@ -71,11 +72,12 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
     org = summary_cost["organisation"]
     if org:
         o, cur = org[-1], summary_cost["currency"]
+        m = o["metrics"]
         console.print(
-            f"Cost to serve, {o['period']}: {o['metrics']['cost.improvement_yoy']:.1%} cheaper per "
+            f"Cost to serve, {o['period']}: {m[ids.IMPROVEMENT_YOY]:.1%} cheaper per "
             f"unit than a year earlier across {o['cohort_teams']} teams (median team "
-            f"{o['metrics']['cost.improvement_median_team']:.1%}); {o['metrics']['cost.savings']:,.0f} "
-            f"{cur} saved, {o['metrics']['cost.effective_headcount']:.0f} FTE of capacity given back. "
+            f"{m[ids.IMPROVEMENT_MEDIAN_TEAM]:.1%}); {m[ids.SAVINGS]:,.0f} "
+            f"{cur} saved, {m[ids.EFFECTIVE_HEADCOUNT]:.0f} FTE of capacity given back. "
             "Details: `shipwise cost`, `shipwise cost initiatives`."
         )
     console.print(

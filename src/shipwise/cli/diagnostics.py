@@ -11,7 +11,9 @@ import click
 from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
-from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
+from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table
+from shipwise.metrics.ids import SHOWN_CLI, SHOWN_TABLE
+from shipwise.metrics.registry import metrics_of
 
 _GRAIN = click.Choice(["week", "month", "quarter"])
 
@@ -46,13 +48,15 @@ def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bo
                                    since=since, until=until, settings=settings, interface="cli")
 
 
-def _emit(res: dict[str, Any], fmt: str, title: str,
-          columns: list[tuple[str, str, Any]]) -> None:
+def _emit(res: dict[str, Any], fmt: str, family: str) -> None:
+    """The family's table: its metrics the CLI lists, in the registry's order."""
+    title = family.capitalize()
     key = "org_unit" if res["level"] == "org_unit" else "team"
     if fmt == "json":
         emit_json(res)
         return
-    ids = [c[0] for c in columns]
+    columns = metrics_of(family, SHOWN_TABLE, SHOWN_CLI)
+    ids = [m.id for m in columns]
     if fmt == "csv":
         emit_csv([key, "period", *ids, "suppressed", "withheld"],
                  [[r[key], r["period"], *[r["metrics"][i] for i in ids],
@@ -62,18 +66,17 @@ def _emit(res: dict[str, Any], fmt: str, title: str,
     if not res["rows"]:
         click.echo("Nothing to show for these teams and dates.")
         return
-    def cell(r: dict[str, Any], i: str, fmt_: Any) -> str:
+    def shown(r: dict[str, Any], i: str) -> str:
         if i in r["suppressed"]:
             return "hidden"
         if i in r.get("withheld", {}):
             return "withheld"
-        return str(fmt_(r["metrics"][i]) or "–")
+        return str(cell(i, r["metrics"][i]) or "–")
 
-    rows = [(r[key], r["period"], *[cell(r, i, fmt_) for i, _, fmt_ in columns])
-            for r in res["rows"]]
+    rows = [(r[key], r["period"], *[shown(r, i) for i in ids]) for r in res["rows"]]
     emit_table(f"{title} by {key.replace('_', ' ')} and {res['grain']} "
                f"({res['since']} – {res['until']})",
-               [key, "period", *[c[1] for c in columns]], rows,
+               [key, "period", *[m.label for m in columns]], rows,
                justify_right=tuple(range(2, 2 + len(columns))))
     if any(r["suppressed"] for r in res["rows"]):
         click.echo(f"hidden: computed from fewer than {res['min_group_size']} people, or hidden so "
@@ -91,14 +94,7 @@ def flow_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grain:
     """Where a team's delivery is stuck: cycle time by phase (coding, pickup, review, deploy),
     review latency, open pull-request age, work in progress, blocked time."""
     res = _rows(ctx, "flow", teams, org_units, grain, since, until)
-    _emit(res, fmt, "Flow", [
-        ("flow.cycle_time", "cycle", duration), ("flow.coding_time", "coding", duration),
-        ("flow.pickup_time", "pickup", duration), ("flow.review_time", "review", duration),
-        ("flow.deploy_time", "deploy", duration), ("flow.cycle_time_p90", "cycle p90", duration),
-        ("flow.review_latency", "review latency", duration),
-        ("flow.open_pr_age", "open PR age", duration),
-        ("flow.work_in_progress", "WIP", number), ("flow.blocked_ratio", "blocked", percent),
-    ])
+    _emit(res, fmt, "flow")
 
 
 @click.command("strain")
@@ -110,12 +106,4 @@ def strain_cmd(ctx: click.Context, teams: tuple[str, ...], org_units: bool, grai
     """The load a team's people carry (team level only): after-hours, weekend and sleep-hour
     pages in the team's time zone, incident burden, on-call concentration, stalled PRs."""
     res = _rows(ctx, "strain", teams, org_units, grain, since, until)
-    _emit(res, fmt, "Strain", [
-        ("strain.after_hours_pages", "after hours", number),
-        ("strain.weekend_pages", "weekend", number),
-        ("strain.sleep_hour_pages", "sleep hours", number),
-        ("strain.out_of_hours_share", "out of hours", percent),
-        ("strain.incident_burden", "incident h/person-wk", number),
-        ("strain.oncall_concentration", "busiest fifth carries", percent),
-        ("strain.stalled_prs", "stalled PRs", number),
-    ])
+    _emit(res, fmt, "strain")

@@ -9,7 +9,9 @@ import click
 
 from shipwise.cli.access import is_local, principal_of, reader, runs_as
 from shipwise.cli.main import settings_from
-from shipwise.cli.render import FORMATS, duration, emit_csv, emit_json, emit_table, number, percent
+from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table
+from shipwise.metrics.ids import SHOWN_TABLE, SHOWN_TREND
+from shipwise.metrics.registry import Metric, metrics_of
 
 
 @click.group("metrics")
@@ -114,8 +116,8 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
     rows_in = res["rows"]
     assert isinstance(rows_in, list)
     key = "service" if rows_in and "service" in rows_in[0] else "team"
-    ids = ["dora.deployment_frequency", "dora.change_lead_time", "dora.change_lead_time_p90",
-           "dora.change_fail_rate", "dora.failed_deployment_recovery_time", "dora.rework_rate"]
+    shown = metrics_of("dora", SHOWN_TABLE)
+    ids = [m.id for m in shown]
     if fmt == "csv":
         emit_csv([key, "period", *ids, "cluster"],
                  [[r[key], r["period"], *[r["metrics"][i] for i in ids], r["cluster"]] for r in rows_in])
@@ -124,30 +126,23 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
         click.echo("No production deployments in the store yet: import some, or run `shipwise demo`.")
         return
 
-    def arrow(r: dict[str, Any], mid: str, better: str) -> str:
-        d = r["change"].get(mid)
-        if not d:
+    def arrow(r: dict[str, Any], m: Metric) -> str:
+        d = r["change"].get(m.id)
+        if SHOWN_TREND not in m.shown or not d:
             return ""
-        good = (d > 0) == (better == "higher")
+        good = (d > 0) == (m.better == "higher")
         return " [green]▲[/]" if d > 0 and good else " [green]▼[/]" if good else (
             " [red]▲[/]" if d > 0 else " [red]▼[/]")
 
-    table_rows = []
-    for r in rows_in:
-        m = r["metrics"]
-        table_rows.append((
-            r[key], r["period"],
-            (number(m["dora.deployment_frequency"]) or "–") + arrow(r, "dora.deployment_frequency", "higher"),
-            (duration(m["dora.change_lead_time"]) or "–") + arrow(r, "dora.change_lead_time", "lower"),
-            duration(m["dora.change_lead_time_p90"]),
-            (percent(m["dora.change_fail_rate"]) or "–") + arrow(r, "dora.change_fail_rate", "lower"),
-            duration(m["dora.failed_deployment_recovery_time"]),
-            percent(m["dora.rework_rate"]),
-            r["cluster"],
-        ))
+    def value(r: dict[str, Any], m: Metric) -> str | None:
+        text = cell(m.id, r["metrics"][m.id])
+        return (text or "–") + arrow(r, m) if SHOWN_TREND in m.shown else text
+
+    table_rows = [(r[key], r["period"], *[value(r, m) for m in shown], r["cluster"])
+                  for r in rows_in]
     emit_table(f"DORA by {key} and {res['grain']} ({res['since']} – {res['until']})",
-               [key, "period", "deploys/wk", "lead time", "lead p90", "change fail", "recovery",
-                "rework", "2024 cluster"], table_rows, justify_right=(2, 3, 4, 5, 6, 7))
+               [key, "period", *[m.label for m in shown], "2024 cluster"], table_rows,
+               justify_right=tuple(range(2, 2 + len(shown))))
     appetite: dict[str, Any] = res.get("release_appetite") or {}  # type: ignore[assignment]
     held = {t: a for t, a in appetite.items() if a.get("appetite") not in (None, "full")}
     if held:

@@ -9,6 +9,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from shipwise.metrics.formatting import CLI, number, percent, render
+from shipwise.metrics.formatting import short_duration as duration
+
+__all__ = ["FORMATS", "cell", "duration", "emit_csv", "emit_json", "emit_table", "number",
+           "percent"]
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -43,20 +49,6 @@ def emit_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequenc
     Console(width=None if sys.stdout.isatty() else 160).print(t)
 
 
-def duration(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    s = float(seconds)
-    if s < 3600:
-        return f"{s / 60:.0f}m"
-    if s < 86400 * 2:
-        return f"{s / 3600:.1f}h"
-    return f"{s / 86400:.1f}d"
-
-
-def percent(x: float | None) -> str | None:
-    return None if x is None else f"{100 * x:.1f}%"
-
-
-def number(x: float | None, digits: int = 2) -> str | None:
-    return None if x is None else f"{x:.{digits}f}"
+def cell(metric_id: str, value: Any) -> str | None:
+    """A metric's value in a CLI table, by its registry format (None: no value)."""
+    return render(metric_id, value, CLI)

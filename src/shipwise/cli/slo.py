@@ -10,7 +10,9 @@ import click
 from shipwise.cli.access import reader, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.metrics import _parse_date
-from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table, number
+from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, percent
+from shipwise.metrics.ids import ATTAINMENT, BURN_RATE, ERROR_BUDGET_REMAINING, RELEASE_APPETITE
+from shipwise.metrics.registry import get
 
 _STATE = {"page": "[red]page[/]", "ticket": "[yellow]ticket[/]", "unknown": "[dim]unknown[/]",
           "ok": "[green]ok[/]"}
@@ -20,10 +22,6 @@ _APPETITE = {"full": "[green]full[/]", "reduced": "[yellow]reduced[/]",
 
 def _objective(x: float) -> str:
     return f"{100 * x:g}%"
-
-
-def _share(x: float | None, digits: int) -> str | None:
-    return None if x is None else f"{100 * x:.{digits}f}%"
 
 
 def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
@@ -69,28 +67,29 @@ def print_status(res: dict[str, Any], fmt: str) -> None:
     status: list[dict[str, Any]] = res["status"]
     if fmt == "csv":
         emit_csv(["team", "slo", "service", "objective", "window_days", "good", "total",
-                  "slo.attainment", "slo.error_budget_remaining",
-                  *[f"slo.burn_rate:{w}" for w in wins], "alert_state", "slo.release_appetite",
+                  ATTAINMENT, ERROR_BUDGET_REMAINING,
+                  *[f"{BURN_RATE}:{w}" for w in wins], "alert_state", RELEASE_APPETITE,
                   "team_release_appetite"],
                  [[s["team"], s["slo"], s["service"], s["objective"], s["window_days"], s["good"],
-                   s["total"], s["metrics"]["slo.attainment"],
-                   s["metrics"]["slo.error_budget_remaining"],
-                   *[s["metrics"]["slo.burn_rate"][w] for w in wins], s["alert_state"],
-                   s["metrics"]["slo.release_appetite"],
+                   s["total"], s["metrics"][ATTAINMENT],
+                   s["metrics"][ERROR_BUDGET_REMAINING],
+                   *[s["metrics"][BURN_RATE][w] for w in wins], s["alert_state"],
+                   s["metrics"][RELEASE_APPETITE],
                    res["appetite"][s["team"]]["appetite"]] for s in status])
         return
     if status:
         rows = []
         for s in status:
             m = s["metrics"]
-            burns = [number(m["slo.burn_rate"][w], 1) for w in wins]
+            burns = [cell(BURN_RATE, m[BURN_RATE][w]) for w in wins]
             rows.append((s["team"], s["slo"], _objective(s["objective"]), f"{s['window_days']}d",
-                         _share(m["slo.attainment"], 3), _share(m["slo.error_budget_remaining"], 1),
-                         *burns,
+                         cell(ATTAINMENT, m[ATTAINMENT]),
+                         cell(ERROR_BUDGET_REMAINING, m[ERROR_BUDGET_REMAINING]), *burns,
                          _STATE.get(s["alert_state"], s["alert_state"])))
         emit_table(f"SLOs at {res['at']} (burn rate × the budget rate; – = not measurable)",
-                   ["team", "slo", "objective", "window", "attainment", "budget left",
-                    *[f"burn {w}" for w in wins], "alert"], rows,
+                   ["team", "slo", "objective", "window", get(ATTAINMENT).label,
+                    get(ERROR_BUDGET_REMAINING).label,
+                    *[f"{get(BURN_RATE).label} {w}" for w in wins], "alert"], rows,
                    justify_right=tuple(range(2, 6 + len(wins))))
     else:
         click.echo("No SLOs for these teams: import `slo` and `sli` records, or run `shipwise demo`.")
@@ -123,19 +122,19 @@ def history_cmd(ctx: click.Context, team: str, grain: str, since: date | None,
         return
     rows = hist["rows"]
     if fmt == "csv":
-        emit_csv(["team", "slo", "period", "objective", "good", "total", "slo.attainment", "met",
+        emit_csv(["team", "slo", "period", "objective", "good", "total", ATTAINMENT, "met",
                   "budget_consumed"],
                  [[r["team"], r["slo"], r["period"], r["objective"], r["good"], r["total"],
-                   r["metrics"]["slo.attainment"], r["met"], r["budget_consumed"]] for r in rows])
+                   r["metrics"][ATTAINMENT], r["met"], r["budget_consumed"]] for r in rows])
         return
     if not rows:
         click.echo(f"No SLI data for team {team} in this range.")
         return
     met = {True: "[green]yes[/]", False: "[red]no[/]", None: None}
     emit_table(f"SLO history of {team} by {hist['grain']} ({hist['since']} – {hist['until']})",
-               ["slo", "period", "objective", "good", "total", "attainment", "met",
+               ["slo", "period", "objective", "good", "total", get(ATTAINMENT).label, "met",
                 "budget consumed"],
                [(r["slo"], r["period"], _objective(r["objective"]), r["good"], r["total"],
-                 _share(r["metrics"]["slo.attainment"], 3), met[r["met"]],
-                 _share(r["budget_consumed"], 1)) for r in rows],
+                 cell(ATTAINMENT, r["metrics"][ATTAINMENT]), met[r["met"]],
+                 percent(r["budget_consumed"], 1)) for r in rows],
                justify_right=(2, 3, 4, 5, 7))

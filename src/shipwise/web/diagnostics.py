@@ -7,32 +7,28 @@ from __future__ import annotations
 from typing import Any
 
 from shipwise.app import views
+from shipwise.app.slo import slo_view
 from shipwise.governance.access import Principal
+from shipwise.metrics import ids
+from shipwise.metrics.registry import ids_of, metrics_of
 from shipwise.store.duckdb_store import Store
+from shipwise.web.render import title as _title
 
 WEB = "web"
 #: cycle-time phases, in the order a change goes through them (stacked bottom to top)
-PHASES = ("flow.coding_time", "flow.pickup_time", "flow.review_time", "flow.deploy_time")
-FLOW_TILES = ("flow.cycle_time", "flow.review_latency", "flow.work_in_progress",
-              "flow.open_pr_age", "flow.blocked_ratio")
-FLOW_TABLE = ("flow.cycle_time", *PHASES, "flow.review_latency", "flow.work_in_progress",
-              "flow.open_pr_age", "flow.blocked_ratio")
-STRAIN_TILES = ("strain.after_hours_pages", "strain.weekend_pages", "strain.sleep_hour_pages",
-                "strain.out_of_hours_share", "strain.incident_burden",
-                "strain.oncall_concentration", "strain.stalled_prs")
-PAGES = ("strain.after_hours_pages", "strain.weekend_pages", "strain.sleep_hour_pages")
+PHASES = ids_of("flow", ids.SHOWN_PHASE)
+FLOW_TILES = ids_of("flow", ids.SHOWN_TILE)
+FLOW_TABLE = ids_of("flow", ids.SHOWN_TABLE)
+STRAIN_TILES = ids_of("strain", ids.SHOWN_TILE)
+STRAIN_TABLE = ids_of("strain", ids.SHOWN_TABLE)
+#: the page counts (charted together, the share out of hours beside them)
+PAGES = tuple(m.id for m in metrics_of("strain") if m.unit == "pages")
 AGE_BUCKETS = (("lt_1d", "under 1 day"), ("1d_3d", "1–3 days"), ("3d_7d", "3–7 days"),
                ("7d_14d", "7–14 days"), ("ge_14d", "14 days or more"))
 #: periods shown in the tables (every period is in the JSON twin)
 TABLE_PERIODS = 8
 ALERT_TEXT = {"ok": "no alert", "ticket": "ticket alert firing", "page": "page alert firing",
               "unknown": "cannot be evaluated"}
-
-
-def _title(metric_id: str) -> str:
-    from shipwise.web.render import title
-
-    return title(metric_id)
 
 
 def why(row: dict[str, Any], metric_id: str) -> str | None:
@@ -96,19 +92,19 @@ def flow_section(data: dict[str, Any]) -> dict[str, Any]:
         "title": "Work in progress and review latency per period",
         "left": "open pull requests (mean)", "right": "review latency (hours)",
         "series": [
-            series("Work in progress", "flow.work_in_progress",
-                   [shown(r, "flow.work_in_progress") for r in rows]),
-            series("Review latency (median, hours)", "flow.review_latency",
-                   [shown(r, "flow.review_latency", _hours) for r in rows], "right"),
+            series(_title(ids.WORK_IN_PROGRESS), ids.WORK_IN_PROGRESS,
+                   [shown(r, ids.WORK_IN_PROGRESS) for r in rows]),
+            series(_title(ids.REVIEW_LATENCY).replace(")", ", hours)"), ids.REVIEW_LATENCY,
+                   [shown(r, ids.REVIEW_LATENCY, _hours) for r in rows], "right"),
         ],
-        "note": _hidden_note(rows, ("flow.work_in_progress", "flow.review_latency")),
+        "note": _hidden_note(rows, (ids.WORK_IN_PROGRESS, ids.REVIEW_LATENCY)),
     }
     age: dict[str, Any] = {"period": latest["period"] if latest else None, "buckets": [],
                            "hidden": None}
     if latest is not None:
         dist = latest.get("open_pr_age_distribution")
         if dist is None:
-            age["hidden"] = why(latest, "flow.open_pr_age") or "too few people"
+            age["hidden"] = why(latest, ids.OPEN_PR_AGE) or "too few people"
         else:
             top = max(dist.values(), default=0) or 1
             age["buckets"] = [{"key": k, "label": label, "count": dist.get(k, 0),
@@ -130,14 +126,14 @@ def strain_section(data: dict[str, Any]) -> dict[str, Any]:
         "title": "Pages out of hours per period, and their share of all pages",
         "left": "pages", "right": "share out of hours", "right_format": "pct",
         "series": [series(_title(m), m, [shown(r, m) for r in rows]) for m in PAGES]
-        + [series(_title("strain.out_of_hours_share"), "strain.out_of_hours_share",
-                  [shown(r, "strain.out_of_hours_share") for r in rows], "right")],
+        + [series(_title(ids.OUT_OF_HOURS_SHARE), ids.OUT_OF_HOURS_SHARE,
+                  [shown(r, ids.OUT_OF_HOURS_SHARE) for r in rows], "right")],
         "note": _hidden_note(rows, PAGES),
     }
     return {"period": latest["period"] if latest else None,
             "tiles": [cell(latest, m) for m in STRAIN_TILES] if latest else [],
-            "charts": [chart] if rows else [], "columns": list(STRAIN_TILES),
-            "table": _table(rows, STRAIN_TILES), "min_group_size": data["min_group_size"]}
+            "charts": [chart] if rows else [], "columns": list(STRAIN_TABLE),
+            "table": _table(rows, STRAIN_TABLE), "min_group_size": data["min_group_size"]}
 
 
 def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
@@ -148,16 +144,16 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
         slos.append({
             "slo": s["slo"], "service": s["service"], "objective": s["objective"],
             "window_days": s["window_days"],
-            "attainment": cell(s, "slo.attainment"),
-            "budget_remaining": cell(s, "slo.error_budget_remaining"),
-            "burn_hidden": why(s, "slo.burn_rate"),
+            "attainment": cell(s, ids.ATTAINMENT),
+            "budget_remaining": cell(s, ids.ERROR_BUDGET_REMAINING),
+            "burn_hidden": why(s, ids.BURN_RATE),
             "burn": [{"window": b["window"], "rate": b["burn_rate"], "reason": b["reason"]}
                      for b in s["burn"]],
             "alert_state": s["alert_state"],
             "alert_text": ALERT_TEXT.get(s["alert_state"], s["alert_state"]),
             "firing": [f"{a['severity']}: {a['long_window']} and {a['short_window']} windows "
                        f"above {a['factor']:g}×" for a in firing],
-            "appetite": cell(s, "slo.release_appetite"),
+            "appetite": cell(s, ids.RELEASE_APPETITE),
         })
     hist = data.get("history", {}).get("rows", [])
     labels = sorted({r["period"] for r in hist})
@@ -167,8 +163,8 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
         "id": "slo-chart", "kind": "line", "gaps": True, "labels": labels,
         "title": "SLO attainment per period", "left": "attainment", "right": "",
         "left_format": "pct",
-        "series": [series(n, "slo.attainment",
-                          [shown(by[(n, p)], "slo.attainment") if (n, p) in by else None
+        "series": [series(n, ids.ATTAINMENT,
+                          [shown(by[(n, p)], ids.ATTAINMENT) if (n, p) in by else None
                            for p in labels]) for n in names],
     }
     return {"at": data.get("at"), "appetite": data.get("appetite", {}).get(team),
@@ -178,8 +174,6 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
 def team_sections(store: Store, p: Principal, team_id: str, grain: str,
                   settings: Any) -> dict[str, Any]:
     """The three sections, each read through its authorised view (logged)."""
-    from shipwise.app.slo import slo_view
-
     flow = views.team_diagnostics(store, p, "flow", team_id, grain=grain, settings=settings,
                                   interface=WEB)
     strain = views.team_diagnostics(store, p, "strain", team_id, grain=grain, settings=settings,
@@ -193,9 +187,8 @@ def team_sections(store: Store, p: Principal, team_id: str, grain: str,
 
 # -- the organisation page ----------------------------------------------------------------------
 
-ORG_FLOW = ("flow.cycle_time", *PHASES, "flow.review_latency", "flow.work_in_progress",
-            "flow.blocked_ratio")
-ORG_STRAIN = STRAIN_TILES
+ORG_FLOW = ids_of("flow", ids.SHOWN_ORG)
+ORG_STRAIN = ids_of("strain", ids.SHOWN_ORG)
 
 
 def _per_unit_chart(chart_id: str, title: str, axis: str, rows: list[dict[str, Any]],
@@ -227,16 +220,14 @@ def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]
 
     charts = []
     if flow["rows"]:
-        charts.append(_per_unit_chart("org-cycle-chart", "Cycle time (median) per org unit",
-                                      "hours", flow["rows"], "flow.cycle_time", _hours))
+        charts.append(_per_unit_chart("org-cycle-chart", f"{_title(ids.CYCLE_TIME)} per org unit",
+                                      "hours", flow["rows"], ids.CYCLE_TIME, _hours))
     if strain["rows"]:
         charts.append(_per_unit_chart("org-strain-chart",
                                       "Share of pages out of hours per org unit", "share",
-                                      strain["rows"], "strain.out_of_hours_share"))
-    from shipwise.app.views import charter_map
-
+                                      strain["rows"], ids.OUT_OF_HOURS_SHARE))
     out = {"grain": grain, "min_group_size": flow["min_group_size"],
            "flow": latest(flow["rows"], ORG_FLOW), "strain": latest(strain["rows"], ORG_STRAIN),
            "charts": charts, "diagnostics": {"flow": flow, "strain": strain}}
-    out["charter"] = charter_map(out)
+    out["charter"] = views.charter_map(out)
     return out

@@ -8,17 +8,19 @@ from typing import Any
 from shipwise.app import views
 from shipwise.errors import InputError
 from shipwise.governance.access import Principal
+from shipwise.metrics import ids
+from shipwise.metrics.registry import REGISTRY, ids_of
 from shipwise.store.duckdb_store import Store
+from shipwise.web.diagnostics import team_sections
+from shipwise.web.render import title as views_title
+from shipwise.web.topology import topology_svg
 
 WEB = "web"
 GRAINS = ("week", "month", "quarter")
 #: metrics a cheaper cost to serve must not be bought with (overlaid on the cost chart)
-TENSION = ("dora.change_fail_rate", "cost.incident_tickets_per_deployment",
-           "cost.high_severity_tickets_per_deployment")
-INPUTS = ("dora.deployment_days_per_week", "cost.deployments_per_builder_week",
-          "cost.human_interventions_per_deployment", "dora.rework_rate")
-DORA_TILES = ("dora.deployment_frequency", "dora.change_lead_time", "dora.change_fail_rate",
-              "dora.failed_deployment_recovery_time", "dora.rework_rate")
+TENSION = ids.TENSION
+INPUTS = ids.COST_INPUTS
+DORA_TILES = ids_of("dora", ids.SHOWN_TILE)
 
 
 def check_grain(grain: str) -> str:
@@ -37,9 +39,6 @@ def overview(store: Store, p: Principal) -> dict[str, Any]:
 
 def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
          settings: Any = None) -> dict[str, Any]:
-    from shipwise.app.views import charter_map
-    from shipwise.web.diagnostics import team_sections
-
     dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB,
                            settings=settings)
     # cost is allocated per month at the finest: a weekly page shows monthly cost
@@ -57,8 +56,8 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
         "title": "Cost to serve per period, with tension metrics overlaid",
         "left": f"cost per {info.get('delivery_unit', 'unit').rstrip('s')} ({cost['currency']})",
         "right": "tension (ratio per deployment)",
-        "series": [_series("Cost to serve", "cost.cost_to_serve",
-                           [r["metrics"]["cost.cost_to_serve"] for r in cost["rows"]])]
+        "series": [_series(views_title(ids.COST_TO_SERVE), ids.COST_TO_SERVE,
+                           [r["metrics"][ids.COST_TO_SERVE] for r in cost["rows"]])]
         + [_series(views_title(m), m, [r["metrics"].get(m) for r in cost["rows"]], "right")
            for m in TENSION],
     }
@@ -67,11 +66,11 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
         "title": "Deployment frequency and change lead time per period",
         "left": "deployments per week", "right": "lead time (days)",
         "series": [
-            _series("Deployment frequency", "dora.deployment_frequency",
-                    [r["metrics"]["dora.deployment_frequency"] for r in rows]),
-            _series("Change lead time (days)", "dora.change_lead_time",
-                    [None if r["metrics"]["dora.change_lead_time"] is None
-                     else r["metrics"]["dora.change_lead_time"] / 86400 for r in rows], "right"),
+            _series(views_title(ids.DEPLOYMENT_FREQUENCY), ids.DEPLOYMENT_FREQUENCY,
+                    [r["metrics"][ids.DEPLOYMENT_FREQUENCY] for r in rows]),
+            _series("Change lead time (days)", ids.CHANGE_LEAD_TIME,
+                    [None if r["metrics"][ids.CHANGE_LEAD_TIME] is None
+                     else r["metrics"][ids.CHANGE_LEAD_TIME] / 86400 for r in rows], "right"),
         ],
     }
     inputs = [{"period": r["period"], "units": r["units"], "cost_amount": r["cost_amount"],
@@ -81,7 +80,7 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
     for row in inputs:
         d = by_period.get(row["period"])
         for m in INPUTS:
-            if m.startswith("dora.") and d is not None:
+            if REGISTRY[m].family == "dora" and d is not None:
                 row["metrics"][m] = d["metrics"].get(m)
     flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
     sections = team_sections(store, p, team_id, grain, settings)
@@ -91,14 +90,8 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
            **sections}
-    out["charter"] = charter_map(out)
+    out["charter"] = views.charter_map(out)
     return out
-
-
-def views_title(metric_id: str) -> str:
-    from shipwise.web.render import title
-
-    return title(metric_id)
 
 
 def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, Any]:
@@ -108,18 +101,18 @@ def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, An
     for r in cost["rows"]:
         totals[r["period"]] += r["cost_amount"] or 0.0
     org = {o["period"]: o for o in cost["organisation"]}
-    improvement = f"cost.improvement_{cost['baseline']}"
+    improvement = ids.improvement(cost["baseline"])
     chart = {
         "id": "org-cost-chart", "labels": periods,
         "title": "Organisation cost per period, with cost-to-serve improvement",
         "left": f"total cost ({cost['currency']})", "right": "improvement (ratio)",
         "series": [
-            _series("Total cost", "cost.cost_to_serve", [round(totals[x], 2) for x in periods]),
+            _series("Total cost", ids.COST_TO_SERVE, [round(totals[x], 2) for x in periods]),
             _series(views_title(improvement), improvement,
                     [org[x]["metrics"].get(improvement) if x in org else None for x in periods],
                     "right"),
-            _series(views_title("cost.improvement_median_team"), "cost.improvement_median_team",
-                    [org[x]["metrics"].get("cost.improvement_median_team") if x in org else None
+            _series(views_title(ids.IMPROVEMENT_MEDIAN_TEAM), ids.IMPROVEMENT_MEDIAN_TEAM,
+                    [org[x]["metrics"].get(ids.IMPROVEMENT_MEDIAN_TEAM) if x in org else None
                      for x in periods], "right"),
         ],
     }
@@ -146,8 +139,6 @@ def investigations(store: Store, p: Principal) -> dict[str, Any]:
 
 
 def investigation(store: Store, p: Principal, inv_id: str) -> dict[str, Any]:
-    from shipwise.web.topology import topology_svg
-
     record = views.investigation(store, p, inv_id, interface=WEB)
     root = (record.get("root_cause") or {}).get("entity")
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)

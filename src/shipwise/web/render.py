@@ -2,71 +2,33 @@
 
 from __future__ import annotations
 
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+from shipwise.governance.charter import load_charter
+from shipwise.metrics.formatting import duration, money, render
+from shipwise.metrics.registry import REGISTRY
+
+__all__ = ["change", "charter_entry", "charter_tip", "duration", "environment", "fmt", "markdown",
+           "money", "title"]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
-def duration(seconds: float) -> str:
-    """``354447`` -> ``4.1 d``; ``5400`` -> ``1.5 h``."""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-def money(v: float) -> str:
-    a = abs(v)
-    if a >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:,.0f}"
-
-
 def fmt(value: Any, metric_id: str | None = None) -> str:
-    """A metric value as people read it, by the unit in the registry."""
-    from shipwise.metrics.registry import REGISTRY
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, str):  # a state (release appetite)
-        return value
-    unit = REGISTRY[metric_id].unit if metric_id in REGISTRY else ""
-    v = float(value)
-    if metric_id == "slo.attainment":  # 99.95 % and 99.5 % must read differently
-        return f"{v:.2%}"
-    if unit == "ratio":
-        return f"{v:.1%}"
-    if unit == "seconds":
-        return duration(v)
-    if unit.startswith("currency"):
-        return money(v)
-    if unit in COUNTED:
-        return f"{v:,.0f}"
-    if unit == "open pull requests":  # a mean over the period's week ends
-        return f"{v:,.1f}"
-    if unit == "× budget rate":
-        return f"{v:,.1f}×"
-    return f"{v:,.2f}"
-
-
-#: units whose values are whole numbers
-COUNTED = ("count", "pages", "pull requests")
+    """A metric value as people read it, by its format in the registry."""
+    return render(metric_id or "", value) or "—"
 
 
 def charter_entry(metric_id: str) -> dict[str, Any] | None:
     """What to show beside a number (``Charter.summary``), or None without a charter entry."""
-    from shipwise.governance.charter import load_charter
-
     charter = load_charter()
     return charter.summary(metric_id) if metric_id in charter.entries else None
 
@@ -84,8 +46,6 @@ def charter_tip(metric_id: str) -> str:
 def change(value: Any, metric_id: str) -> dict[str, str]:
     """The change vs the previous period (an absolute difference, in the metric's unit): text,
     arrow and whether it is good news by the metric's direction in the registry."""
-    from shipwise.metrics.registry import REGISTRY
-
     if value is None:
         return {"text": "no previous period", "arrow": "", "tone": "flat"}
     v = float(value)
@@ -97,21 +57,17 @@ def change(value: Any, metric_id: str) -> dict[str, str]:
     else:
         tone = "good" if (v > 0) == (better == "higher") else "bad"
     sign = "+" if v > 0 else "−" if v < 0 else "±"
-    size = (f"{abs(v) * 100:.1f} pp" if m is not None and m.unit == "ratio"
+    size = (f"{abs(v) * 100:.1f} pp" if m is not None and m.format == "percent"
             else fmt(abs(v), metric_id))
     return {"text": f"{sign}{size} vs previous period", "arrow": arrow, "tone": tone}
 
 
 def title(metric_id: str) -> str:
-    from shipwise.metrics.registry import REGISTRY
-
     return REGISTRY[metric_id].title if metric_id in REGISTRY else metric_id
 
 
 def markdown(text: str) -> Markup:
     """CommonMark with raw HTML disabled (the text is escaped), for long-term fix specs."""
-    from markdown_it import MarkdownIt
-
     return Markup(MarkdownIt("commonmark", {"html": False}).render(text or ""))
 
 
