@@ -1,5 +1,5 @@
-"""MCP fixtures: the demo organisation once per module, tokens of each role, and a client call
-helper that runs one coroutine against a server through the SDK's in-memory ``Client``."""
+"""MCP fixtures: a copy of the sample organisation once per module, tokens of each role, and a
+client call helper that runs one coroutine against a server through the SDK's in-memory ``Client``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from shipwise.app import views
-from shipwise.app.context import init_store, open_store
-from shipwise.app.demo import run_demo
+from shipwise.app.context import open_store
 from shipwise.app.tokens import create_token
-from shipwise.config import Settings, load_settings
+from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN
+from tests.conftest import SampleOrg
 
 T = TypeVar("T")
 
@@ -31,12 +31,10 @@ def with_client(server: MCPServer, fn: Callable[[Client], Awaitable[T]]) -> T:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def demo(tmp_path_factory: pytest.TempPathFactory, sample_org: SampleOrg) -> Settings:
+    """A private copy of the sample organisation (tests/conftest.py) for the module."""
     d: Path = tmp_path_factory.mktemp("mcp-demo")
-    s = load_settings(db=d / "shipwise.duckdb")
-    init_store(s)
-    run_demo(s)
-    return s
+    return sample_org.copy_to(d)
 
 
 @pytest.fixture(scope="module")
