@@ -12,25 +12,18 @@ import pytest
 
 from shipwise.app import views
 from shipwise.app.context import open_store
-from shipwise.app.demo import run_demo
 from shipwise.app.tokens import authenticate, create_token, list_tokens, revoke_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
 from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
 from shipwise.http.auth import SessionKeys, make_session, session_principal
-from tests.conftest import cli_env
+from tests.conftest import SampleOrg, cli_env
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from shipwise.app.context import init_store
-    from shipwise.config import load_settings
-
-    d = tmp_path_factory.mktemp("demo")
-    s = load_settings(db=d / "shipwise.duckdb")
-    init_store(s)
-    run_demo(s)
-    return s
+def demo(tmp_path_factory: pytest.TempPathFactory, sample_org: SampleOrg) -> Settings:
+    """A private copy of the sample organisation (tests/conftest.py) for this module."""
+    return sample_org.copy_to(tmp_path_factory.mktemp("demo"))
 
 
 def _teams(settings: Settings) -> list[str]:
