@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from shipwise.errors import ConfigError
 from shipwise.investigate.settings import InvestigateSettings
+from shipwise.metrics import ids
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
@@ -109,8 +110,8 @@ class CostSettings(BaseModel):
     #: these worsened beyond its threshold (the Goodhart guard).
     tension: dict[str, TensionThreshold] = Field(
         default_factory=lambda: {
-            "dora.change_fail_rate": TensionThreshold(absolute=0.05, relative=0.5),
-            "cost.high_severity_tickets_per_deployment": TensionThreshold(absolute=0.02, relative=0.5),
+            ids.CHANGE_FAIL_RATE: TensionThreshold(absolute=0.05, relative=0.5),
+            ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT: TensionThreshold(absolute=0.02, relative=0.5),
         }
     )
 

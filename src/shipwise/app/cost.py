@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from shipwise.app.context import open_store
 from shipwise.app.dates import check_window
 from shipwise.config import CostSettings, Settings
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import facts, registry
+from shipwise.metrics import facts, ids, registry
+from shipwise.metrics.attribution import Panel, estimate
 from shipwise.metrics.cost import (
     CATEGORIES,
     GRAINS,
@@ -22,8 +25,8 @@ from shipwise.metrics.cost import (
 from shipwise.store.duckdb_store import Store
 
 TENSION_COLUMNS = {
-    "dora.change_fail_rate": "baseline_change_fail_rate",
-    "cost.high_severity_tickets_per_deployment": "baseline_high_severity_tickets_per_deployment",
+    ids.CHANGE_FAIL_RATE: "baseline_change_fail_rate",
+    ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT: "baseline_high_severity_tickets_per_deployment",
 }
 
 
@@ -76,7 +79,7 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
     sql, params = cost_sql(query)
     cur = store.con.execute(sql + " ORDER BY team, period_start", params)
     cols = [d[0] for d in cur.description or []]
-    team_ids = [m.id for m in registry.family("cost") if not m.rollup] + ["dora.change_fail_rate"]
+    team_ids = [m.id for m in registry.family("cost") if not m.rollup] + [ids.CHANGE_FAIL_RATE]
     cost_settings = tension or CostSettings(min_improvement=0.05)
     for values in cur.fetchall():
         r = dict(zip(cols, values, strict=True))
@@ -89,16 +92,16 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
         })
     org_cur = store.con.execute(organisation_sql(sql), params)
     ocols = [d[0] for d in org_cur.description or []]
-    improvement_id = f"cost.improvement_{req.baseline}"
+    improvement_id = ids.improvement(req.baseline)
     for values in org_cur.fetchall():
         o = dict(zip(ocols, values, strict=True))
         out["organisation"].append({
             "period": o["period"],
             "metrics": {
                 improvement_id: o["improvement"],
-                "cost.improvement_median_team": o["improvement_median_team"],
-                "cost.savings": o["savings"],
-                "cost.effective_headcount": o["effective_headcount"],
+                ids.IMPROVEMENT_MEDIAN_TEAM: o["improvement_median_team"],
+                ids.SAVINGS: o["savings"],
+                ids.EFFECTIVE_HEADCOUNT: o["effective_headcount"],
             },
             "cohort_teams": int(o["cohort_teams"]),
             "cost_amount": o["cost_amount"],
@@ -111,11 +114,11 @@ def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
     """Why a number is undefined, and the Goodhart guard: cheaper, but at what price?"""
     flags: list[dict[str, Any]] = []
     if r["units"] == 0:
-        flags.append({"kind": "undefined", "metric": "cost.cost_to_serve",
+        flags.append({"kind": "undefined", "metric": ids.COST_TO_SERVE,
                       "message": "no units delivered in the period: cost to serve is undefined"})
         return flags
     if r["cost_amount"] == 0:
-        flags.append({"kind": "undefined", "metric": "cost.cost_to_serve",
+        flags.append({"kind": "undefined", "metric": ids.COST_TO_SERVE,
                       "message": "no cost recorded for the period: cost to serve is undefined"})
         return flags
     improvement = r["improvement"]
@@ -136,7 +139,7 @@ def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
 
 
 def _fmt(mid: str, v: float) -> str:
-    return f"{v:.1%}" if registry.get(mid).unit == "ratio" else f"{v:.3f}"
+    return f"{v:.1%}" if registry.get(mid).format == "percent" else f"{v:.3f}"
 
 
 def cost(settings: Settings, req: CostRequest) -> dict[str, Any]:
@@ -189,13 +192,9 @@ def initiatives_rows(
     """
     if by not in ("kind", "investment"):
         raise InputError(f"unknown grouping '{by}'", hint="use kind or investment")
-    import numpy as np
-
-    from shipwise.metrics.attribution import Panel, estimate
-
     base = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"))
-    obs = [(r["team"], _period_index(r["period"]), r["metrics"]["cost.cost_to_serve"], r["cost_amount"])
-           for r in base["rows"] if r["metrics"]["cost.cost_to_serve"]]
+    obs = [(r["team"], _period_index(r["period"]), r["metrics"][ids.COST_TO_SERVE], r["cost_amount"])
+           for r in base["rows"] if r["metrics"][ids.COST_TO_SERVE]]
     out: dict[str, Any] = {"currency": base["currency"], "confidence": confidence, "initiatives": []}
     if not obs:
         return out

@@ -17,50 +17,29 @@ from typing import Any
 from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.suppression import SHARE, reason
 from shipwise.governance.suppression import decide as suppressed
-from shipwise.metrics import flow, registry, strain
+from shipwise.metrics import flow, ids, registry, strain
+from shipwise.metrics.facts import facts_version
 from shipwise.metrics.people import people_counts
 from shipwise.store.duckdb_store import Store
 
 FAMILIES = ("flow", "strain")
 
-_MERGED = ("coding_time", "pickup_time", "review_time")
-_DELIVERED = ("deploy_time", "cycle_time")
-
-
-def _flow_source(mid: str) -> str | None:
-    name = mid.removeprefix("flow.").removesuffix("_p90")
-    if name in _MERGED:
-        return "flow.merged"
-    if name in _DELIVERED:
-        return "flow.delivered"
-    if name == "review_latency":
-        return "flow.reviewed"
-    if name == "work_in_progress":
-        return "flow.open"
-    if name == "open_pr_age":
-        return "flow.open_end"  # the last week end of the period
-    return None  # ticket figures: no person behind them
-
-
-#: metric id -> the people source its group is counted from (None: not people-derived)
-SOURCE: dict[str, str | None] = {
-    **{m.id: _flow_source(m.id) for m in registry.family("flow")},
-    **{m.id: "strain.responders" for m in registry.family("strain")},
-    "strain.oncall_concentration": "strain.concentration",
-    "strain.stalled_prs": "strain.stalled_authors",
-}
+#: metric id -> the people source its group is counted from (None: not people-derived), as the
+#: registry defines it — a people-derived metric is suppressed by its own source, never by name here
+SOURCE: dict[str, str | None] = {m.id: m.people_source for f in FAMILIES
+                                 for m in registry.family(f)}
 #: count columns shown beside the metrics, and the people source of each
 COUNTS: dict[str, dict[str, str | None]] = {
     "flow": {
-        "merged_prs": "flow.merged", "merged_without_review": "flow.merged",
-        "delivered_prs": "flow.delivered", "reviewed_prs": "flow.reviewed",
-        **{c: "flow.open_end" for c in ("open_prs", "open_lt_1d", "open_1d_3d", "open_3d_7d",
-                                        "open_7d_14d", "open_ge_14d")},
+        "merged_prs": ids.PEOPLE_MERGED, "merged_without_review": ids.PEOPLE_MERGED,
+        "delivered_prs": ids.PEOPLE_DELIVERED, "reviewed_prs": ids.PEOPLE_REVIEWED,
+        **{c: ids.PEOPLE_OPEN_END for c in ("open_prs", "open_lt_1d", "open_1d_3d", "open_3d_7d",
+                                            "open_7d_14d", "open_ge_14d")},
         "week_ends": None, "tickets_done": None, "tickets_blocked": None,
     },
     "strain": {
-        "pages": "strain.responders", "incident_hours": "strain.responders",
-        "oncall_person_weeks": "strain.responders", "cross_team_prs": "strain.stalled_authors",
+        "pages": ids.PEOPLE_RESPONDERS, "incident_hours": ids.PEOPLE_RESPONDERS,
+        "oncall_person_weeks": ids.PEOPLE_RESPONDERS, "cross_team_prs": ids.PEOPLE_STALLED_AUTHORS,
     },
 }
 
@@ -141,9 +120,9 @@ _HIDDEN_LOCK = threading.Lock()
 GRAINS = ("week", "month", "quarter")
 #: the decision behind each people source: the open pull requests of a period's last week end are
 #: the figures of the week that week end closes (one decision for equal figures)
-_DECISION = {"flow.open_end": "flow.open"}
+_DECISION = {ids.PEOPLE_OPEN_END: ids.PEOPLE_OPEN}
 #: what the busiest-fifth share needs: the busiest fifth and the rest both at least k people
-CONCENTRATION = "strain.concentration"
+CONCENTRATION = ids.PEOPLE_CONCENTRATION
 
 
 @dataclass(frozen=True)
@@ -160,8 +139,6 @@ def _hidden(store: Store, family: str, k: int) -> Hidden:
     """What is hidden — every grain at once, over the family's whole data span: decided once
     per version of the facts and reused by every request (a period's figure does not depend on
     the dates asked for, and week, month and quarter figures are judged together)."""
-    from shipwise.metrics.facts import facts_version
-
     key = (str(store.path), facts_version(store), family, k)
     with _HIDDEN_LOCK:
         if key in _HIDDEN:
@@ -187,8 +164,8 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
     periods obey the calendar's identities (:func:`time_equations`)."""
     parent = _hierarchy(store)
     units = list(parent)
-    sources = sorted({_DECISION.get(s, s) for s in SOURCE.values()
-                      if s and s.startswith(family + ".") and s != CONCENTRATION})
+    sources = sorted({_DECISION.get(s, s) for m in registry.family(family)
+                      if (s := m.people_source) and s != CONCENTRATION})
     days = store.con.execute(
         "SELECT day, week, month, quarter, weekday FROM calendar WHERE day BETWEEN ? AND ? "
         "ORDER BY day", [since, until]).fetchall()
@@ -211,7 +188,7 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
                 prefix = "team:" if lvl == "team" else "ou:"
                 for (e, p), n in people_counts(store.con, src, grain, lvl, since, until).items():
                     people[f"{prefix}{e}@{grain}:{p}"] = n
-        periods, time_eqs = time_equations(days, snaps if src == "flow.open" else None)
+        periods, time_eqs = time_equations(days, snaps if src == ids.PEOPLE_OPEN else None)
         eqs: list[list[tuple[str, int]]] = []
         for up, parts in kids.items():
             for gp in periods:
@@ -221,11 +198,11 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
                 eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
         out[src] = suppressed(people, eqs, k)
         people_of[src] = people
-    if family == "strain":
-        resp = people_of["strain.responders"]
+    if any(m.people_source == CONCENTRATION for m in registry.family(family)):
+        resp = people_of[ids.PEOPLE_RESPONDERS]
         out[CONCENTRATION] = {
-            node: (out["strain.responders"].get(node) or SHARE) for node, m in resp.items()
-            if node in out["strain.responders"] or not _fifth_ok(m, k)}
+            node: (out[ids.PEOPLE_RESPONDERS].get(node) or SHARE) for node, m in resp.items()
+            if node in out[ids.PEOPLE_RESPONDERS] or not _fifth_ok(m, k)}
     return Hidden(out, last_week)
 
 
@@ -359,7 +336,7 @@ def _node(hidden: Hidden, unit: str, grain: str, period: str,
           source: str) -> tuple[str | None, str]:
     """The figure node a column's decision is kept under, and its decision source: the open pull
     requests of a period's last week end are that week's own figures."""
-    if source == "flow.open_end":
+    if source == ids.PEOPLE_OPEN_END:
         week = hidden.last_week.get((grain, period))
-        return (f"{unit}@week:{week}" if week else None), "flow.open"
+        return (f"{unit}@week:{week}" if week else None), ids.PEOPLE_OPEN
     return f"{unit}@{grain}:{period}", source

@@ -16,11 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shipwise.app.cost import CostRequest, cost_rows
+from shipwise.app.metrics import DoraRequest, dora_rows
+from shipwise.app.slo import slo_rows
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from shipwise.governance import fairness as fx
 from shipwise.governance.access import Principal
 from shipwise.governance.fairness import FlagRow
+from shipwise.metrics import ids, registry
 from shipwise.store.duckdb_store import Store
 
 __all__ = ["FLAG_PROVIDERS", "FlagRow", "audit_markdown", "fairness_audit", "fairness_view"]
@@ -29,8 +33,7 @@ __all__ = ["FLAG_PROVIDERS", "FlagRow", "audit_markdown", "fairness_audit", "fai
 DEFAULT_ATTRIBUTES = ("location", "team_type", "working_arrangement", "timezone")
 
 #: Metrics behind today's flags, correlated with context and split by org unit.
-METRICS = ("dora.deployment_frequency", "dora.change_lead_time", "dora.change_fail_rate",
-           "cost.cost_to_serve")
+METRICS = (ids.DEPLOYMENT_FREQUENCY, ids.CHANGE_LEAD_TIME, ids.CHANGE_FAIL_RATE, ids.COST_TO_SERVE)
 
 CONTEXT_LABELS = {
     "on_call_load": "on-call load (pages per member-week)",
@@ -47,8 +50,6 @@ TEAM_LEVEL_CONTEXT = ("on_call_load", "team_size")
 
 def low_cluster(store: Store, settings: Settings) -> list[FlagRow]:
     """Low DORA cluster flags"""
-    from shipwise.app.metrics import DoraRequest, dora_rows
-
     rows = dora_rows(store, DoraRequest(grain="quarter"))["rows"]
     return [FlagRow(r["team"], r["period"], r["cluster"] == "low", f"cluster {r['cluster']}")
             for r in rows if r["cluster"] is not None]
@@ -56,12 +57,10 @@ def low_cluster(store: Store, settings: Settings) -> list[FlagRow]:
 
 def cost_tension(store: Store, settings: Settings) -> list[FlagRow]:
     """Cost tension warnings"""
-    from shipwise.app.cost import CostRequest, cost_rows
-
     rows = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"), settings.cost)["rows"]
     out = []
     for r in rows:
-        if r["metrics"].get("cost.improvement_yoy") is None:
+        if r["metrics"].get(ids.IMPROVEMENT_YOY) is None:
             continue  # no year-earlier baseline: the warning could not be raised
         tension = [f["message"] for f in r["flags"] if f["kind"] == "tension"]
         out.append(FlagRow(r["team"], r["period"], bool(tension), "; ".join(tension)))
@@ -70,8 +69,6 @@ def cost_tension(store: Store, settings: Settings) -> list[FlagRow]:
 
 def slo_missed(store: Store, settings: Settings) -> list[FlagRow]:
     """Missed SLO quarters"""
-    from shipwise.app.slo import slo_rows
-
     hist = slo_rows(store, settings.slo, grain="quarter")["history"]["rows"]
     by: dict[tuple[str, str], list[str]] = {}
     for r in hist:
@@ -185,10 +182,6 @@ def fairness_audit(store: Store, settings: Settings, *, flags: Sequence[str] | N
     correlations with context, variance between org units, findings (concerns first) and notes on
     the method. ``context`` may name migration quarters (``{"migration_quarters": ["2025-Q2"]}``
     for every team, or ``{team: [quarters]}``) when the data does not mark them."""
-    from shipwise.app.cost import CostRequest, cost_rows
-    from shipwise.app.metrics import DoraRequest, dora_rows
-    from shipwise.metrics import registry
-
     cfg = settings.fairness
     flag_ids = list(flags) if flags else list(FLAG_PROVIDERS)
     unknown = [f for f in flag_ids if f not in FLAG_PROVIDERS]
@@ -220,15 +213,15 @@ def fairness_audit(store: Store, settings: Settings, *, flags: Sequence[str] | N
             {m: r["metrics"][m] for m in METRICS if m in r["metrics"]})
     cts: dict[str, list[float]] = {}
     for r in cost["rows"]:
-        v = r["metrics"].get("cost.cost_to_serve")
-        values.setdefault((r["team"], r["period"]), {})["cost.cost_to_serve"] = v
+        v = r["metrics"].get(ids.COST_TO_SERVE)
+        values.setdefault((r["team"], r["period"]), {})[ids.COST_TO_SERVE] = v
         if v is not None:
             cts.setdefault(r["team"], []).append(v)
     team_median = {t: statistics.median(v) for t, v in cts.items()}
     for (team, _), vals in values.items():  # teams deliver in different units: own median = 1
-        v = vals.get("cost.cost_to_serve")
+        v = vals.get(ids.COST_TO_SERVE)
         med = team_median.get(team)
-        vals["cost.cost_to_serve"] = v / med if v is not None and med else None
+        vals[ids.COST_TO_SERVE] = v / med if v is not None and med else None
     keys = sorted(k for k in values if k[0] in teams)
     raised = {f: {(r.team, r.period): float(r.raised) for r in rows}
               for f, rows in flag_rows.items()}
@@ -254,7 +247,7 @@ def fairness_audit(store: Store, settings: Settings, *, flags: Sequence[str] | N
     series: dict[str, list[float | None]] = {m: [values[k].get(m) for k in keys] for m in METRICS}
     series.update({f: [raised[f].get(k) for k in keys] for f in flag_ids})
     series_labels = {m: registry.get(m).title for m in METRICS}
-    series_labels["cost.cost_to_serve"] = "Cost to serve (relative to the team's median quarter)"
+    series_labels[ids.COST_TO_SERVE] = f"{registry.get(ids.COST_TO_SERVE).title} (relative to the team's median quarter)"
     series_labels.update(labels)
 
     # 1. adverse impact
@@ -272,7 +265,7 @@ def fairness_audit(store: Store, settings: Settings, *, flags: Sequence[str] | N
 
     # 2. context
     ctx_series = {c: [x[c] for x in contexts] for c in CONTEXT_LABELS}
-    relative = ("cost.cost_to_serve",)  # a team's mean of it is ~1 by construction
+    relative = (ids.COST_TO_SERVE,)  # a team's mean of it is ~1 by construction
     corr = fx.correlation_table(series, ctx_series, key_teams, alpha=cfg.alpha,
                                 team_level=TEAM_LEVEL_CONTEXT, within_team=relative)
     for r in corr:
@@ -348,9 +341,7 @@ def fairness_view(store: Store, principal: Principal, settings: Settings, *,
                   context: Mapping[str, Any] | None = None,
                   interface: str = "api") -> dict[str, Any]:
     """The audit for a principal allowed ``fairness.audit`` (exec, admin); the read is logged."""
-    import json
-
-    from shipwise.app.views import _memo, authorize
+    from shipwise.app.views import _memo, authorize  # app.views is in the app/ import cycle
 
     authorize(store, principal, "fairness.audit", "org:fairness", None, interface)
     key = (tuple(flags or ()), tuple(attributes or ()),

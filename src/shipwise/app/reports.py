@@ -9,23 +9,23 @@ from shipwise.app.context import open_store
 from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.config import Settings
 from shipwise.governance.charter import load_charter
-from shipwise.metrics import facts, registry
+from shipwise.metrics import facts, ids, registry
+from shipwise.reports import write_report
 
-#: Definitions printed at the end of the report, in this order.
+#: Definitions printed at the end of the report, in this order: the figures the report leads with
+#: (the default baseline's improvement first), then the tension metrics and delivery inputs.
 DEFINED = (
-    "cost.cost_to_serve", "cost.improvement_yoy", "cost.improvement_qoq", "cost.savings",
-    "cost.effective_headcount", "cost.improvement_median_team",
-    "cost.high_severity_tickets_per_deployment", "dora.change_fail_rate",
-    "cost.deployments_per_builder_week", "cost.human_interventions_per_deployment",
-    "cost.incident_tickets_per_deployment",
+    ids.COST_TO_SERVE, ids.IMPROVEMENT_YOY, ids.IMPROVEMENT_QOQ, ids.SAVINGS,
+    ids.EFFECTIVE_HEADCOUNT, ids.IMPROVEMENT_MEDIAN_TEAM,
+    ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, ids.CHANGE_FAIL_RATE,
+    ids.DEPLOYMENTS_PER_BUILDER_WEEK, ids.HUMAN_INTERVENTIONS_PER_DEPLOYMENT,
+    ids.INCIDENT_TICKETS_PER_DEPLOYMENT,
 )
 
 
 def cost_report(settings: Settings, out: str | Path, *, since: date | None = None,
                 until: date | None = None, baseline: str = "yoy") -> Path:
     """Write the cost report to ``out`` (.html or .pdf) and return its path."""
-    from shipwise.reports import write_report
-
     with open_store(settings) as store:
         facts.ensure_fresh(store)
         data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,

@@ -14,6 +14,7 @@ from shipwise.app.dates import check_day, check_window
 from shipwise.config import SloSettings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.access import Principal
+from shipwise.metrics import ids
 from shipwise.metrics import slo as m
 from shipwise.store.duckdb_store import Store
 
@@ -103,10 +104,10 @@ def _status(store: Store, cfg: SloSettings, teams: tuple[str, ...] | None, at: d
             "budget_consumed": r["budget_consumed"],
             "resolution_seconds": r["resolution_seconds"],
             "metrics": {
-                "slo.attainment": r["slo.attainment"],
-                "slo.error_budget_remaining": r["slo.error_budget_remaining"],
-                "slo.burn_rate": {b["window"]: b["burn_rate"] for b in burn},
-                "slo.release_appetite": r["slo.release_appetite"],
+                ids.ATTAINMENT: r[ids.ATTAINMENT],
+                ids.ERROR_BUDGET_REMAINING: r[ids.ERROR_BUDGET_REMAINING],
+                ids.BURN_RATE: {b["window"]: b["burn_rate"] for b in burn},
+                ids.RELEASE_APPETITE: r[ids.RELEASE_APPETITE],
             },
             "burn": burn, "alerts": alerts, "alert_state": r["alert_state"],
         }
@@ -150,8 +151,8 @@ def _history(store: Store, teams: tuple[str, ...] | None, grain: str, since: dat
             "slo": r["slo"], "service": r["service"], "team": r["team"],
             "period": r["period"], "period_start": _iso(r["period_start"]),
             "objective": r["objective"], "good": int(r["good"]), "total": int(r["total"]),
-            "metrics": {"slo.attainment": r["slo.attainment"],
-                        "slo.error_budget_remaining": r["slo.error_budget_remaining"]},
+            "metrics": {ids.ATTAINMENT: r[ids.ATTAINMENT],
+                        ids.ERROR_BUDGET_REMAINING: r[ids.ERROR_BUDGET_REMAINING]},
             "met": r["met"], "budget_consumed": r["budget_consumed"],
         })
     return out

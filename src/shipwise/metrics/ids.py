@@ -69,8 +69,9 @@ COST_INPUTS = (DEPLOYMENT_DAYS_PER_WEEK, DEPLOYMENTS_PER_BUILDER_WEEK,
 
 
 def improvement(baseline: str) -> str:
-    """The cost-to-serve improvement against a baseline (``qoq`` or ``yoy``)."""
-    return {"qoq": IMPROVEMENT_QOQ, "yoy": IMPROVEMENT_YOY}[baseline]
+    """The cost-to-serve improvement against a baseline: ``yoy`` -> IMPROVEMENT_YOY, ``qoq`` ->
+    IMPROVEMENT_QOQ (another baseline names no registered metric)."""
+    return f"cost.improvement_{baseline}"
 
 
 # -- people sources (metrics/people.py SOURCES, plus the strain concentration decision) ----------

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shipwise.errors import InputError
+from shipwise.metrics import ids
 from shipwise.reports.format import esc, fmt_money, fmt_num, fmt_pct, period_key
 from shipwise.reports.model import Defs, baseline_words, collect_teams
 from shipwise.reports.pdf import html_to_pdf
@@ -50,7 +51,7 @@ def render_html(cost: dict, initiatives: dict, definitions: list[dict], *,
     baseline = str(cost.get("baseline") or "yoy")
     currency = cost.get("currency")
     defs = Defs(definitions or [], currency)
-    improvement_id = f"cost.improvement_{baseline}"
+    improvement_id = ids.improvement(baseline)
     than = baseline_words(baseline, grain)
     teams = collect_teams(r for r in cost.get("rows") or [] if isinstance(r, Mapping))
     org = sorted((o for o in cost.get("organisation") or [] if isinstance(o, Mapping)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from shipwise.metrics.registry import REGISTRY
 from shipwise.reports.format import as_float, fmt_money, fmt_num, fmt_pct, humanise, period_key
 
 
@@ -20,17 +21,23 @@ class Defs:
         return str(d.get("title")) if d and d.get("title") else humanise(mid)
 
     def kind(self, mid: str) -> str:
+        """percent, money_per_unit, money, fte or number: by the registry's format for a
+        registered metric, else by the definition's unit."""
+        m = REGISTRY.get(mid)
+        if m is not None:
+            if m.format == "percent":
+                return "percent"
+            if m.format == "money":
+                return "money_per_unit" if m.unit.endswith("per unit") else "money"
+            return "fte" if m.unit == "FTE" else "number"
         unit = str((self.by_id.get(mid) or {}).get("unit") or "").lower()
-        if unit in ("ratio", "%", "percent", "share") or mid.endswith("_rate") \
-                or mid.startswith("cost.improvement"):
+        if unit in ("ratio", "%", "percent", "share"):
             return "percent"
-        if "per unit" in unit or mid == "cost.cost_to_serve":
+        if "per unit" in unit:
             return "money_per_unit"
-        if unit in ("currency", (self.currency or "").lower()) or mid == "cost.savings":
+        if unit in ("currency", (self.currency or "").lower()):
             return "money"
-        if unit == "fte" or mid == "cost.effective_headcount":
-            return "fte"
-        return "number"
+        return "fte" if unit == "fte" else "number"
 
     def fmt(self, mid: str, v: Any) -> str:
         kind = self.kind(mid)

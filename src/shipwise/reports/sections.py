@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from shipwise.metrics import ids
+from shipwise.metrics.registry import ids_of, metrics_of
 from shipwise.reports import charts
 from shipwise.reports.format import (
     as_float,
@@ -22,19 +24,15 @@ from shipwise.reports.format import (
 )
 from shipwise.reports.model import Defs, Team, baseline_cost_words, org_metric
 
-#: Metrics shown as cost to serve itself rather than as tension metrics beside it.
-CORE_METRICS = frozenset({
-    "cost.cost_to_serve", "cost.improvement_qoq", "cost.improvement_yoy", "cost.savings",
-    "cost.effective_headcount", "cost.improvement_median_team", "cost.cohort_teams",
-})
-#: Tension metrics in the order a reader meets them; any others follow alphabetically.
-TENSION_ORDER = (
-    "dora.change_fail_rate",
-    "cost.high_severity_tickets_per_deployment",
-    "cost.incident_tickets_per_deployment",
-    "cost.human_interventions_per_deployment",
-    "cost.deployments_per_builder_week",
-)
+#: Metrics shown as cost to serve itself rather than as tension metrics beside it: the cost
+#: family's headline figures and the organisation roll-up's.
+CORE_METRICS = frozenset({*ids_of("cost", ids.SHOWN_TILE),
+                          *(m.id for m in metrics_of("cost") if m.rollup), ids.COHORT_TEAMS})
+#: Tension metrics in the order a reader meets them: what a cheaper cost to serve must not be
+#: bought with first, then the delivery inputs; any others follow alphabetically.
+TENSION_ORDER = (ids.CHANGE_FAIL_RATE, ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT,
+                 ids.INCIDENT_TICKETS_PER_DEPLOYMENT, ids.HUMAN_INTERVENTIONS_PER_DEPLOYMENT,
+                 ids.DEPLOYMENTS_PER_BUILDER_WEEK)
 #: Fewer comparison teams than this and an initiative's estimate carries a warning.
 MIN_CONTROL_TEAMS = 5
 
@@ -85,11 +83,11 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
         return "\n".join(out)
     last = org[-1]
     period = str(last.get("period"))
-    imp = org_metric(last, improvement_id, "cost.improvement")
-    savings = org_metric(last, "cost.savings")
-    fte = org_metric(last, "cost.effective_headcount")
-    median = org_metric(last, "cost.improvement_median_team")
-    cohort = org_metric(last, "cost.cohort_teams", "cohort_teams")
+    imp = org_metric(last, improvement_id)
+    savings = org_metric(last, ids.SAVINGS)
+    fte = org_metric(last, ids.EFFECTIVE_HEADCOUNT)
+    median = org_metric(last, ids.IMPROVEMENT_MEDIAN_TEAM)
+    cohort = org_metric(last, ids.COHORT_TEAMS, "cohort_teams")
     compared = year_before(period) if baseline == "yoy" else None
     than_p = f"{than} ({compared})" if compared else than
 
@@ -108,7 +106,7 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
                       if fte >= 0 else "full-time people’s worth of extra capacity used"))
     window = {"quarter": 4, "month": 12}.get(grain) if baseline == "yoy" else None
     if window and len(org) >= window:
-        recent = [org_metric(o, "cost.savings") for o in org[-window:]]
+        recent = [org_metric(o, ids.SAVINGS) for o in org[-window:]]
         if all(v is not None for v in recent):
             total = sum(v for v in recent if v is not None)
             tiles.append((total < 0, fmt_money(abs(total), currency),
@@ -154,8 +152,8 @@ def trend_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: 
     if not org:
         return ""
     periods = [str(o.get("period")) for o in org]
-    imps = [org_metric(o, improvement_id, "cost.improvement") for o in org]
-    medians = [org_metric(o, "cost.improvement_median_team") for o in org]
+    imps = [org_metric(o, improvement_id) for o in org]
+    medians = [org_metric(o, ids.IMPROVEMENT_MEDIAN_TEAM) for o in org]
     series = [charts.Series("Organisation (weighted by cost)", imps, charts.BLUE)]
     if any(m is not None for m in medians):
         series.append(charts.Series("Median team", medians, charts.GREY, dashed=True,
@@ -175,13 +173,13 @@ def trend_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: 
            + esc(than) + "</th><th>Median team</th><th>Savings</th><th>Capacity given back (FTE)"
            "</th><th>Teams measured</th></tr></thead><tbody>"]
     for o, imp, med in zip(org, imps, medians, strict=True):
-        cohort = org_metric(o, "cost.cohort_teams", "cohort_teams")
+        cohort = org_metric(o, ids.COHORT_TEAMS, "cohort_teams")
         out.append(
             f"<tr><td>{esc(o.get('period'))}</td>"
             f"<td>{esc(fmt_pct(imp, signed=True, decimals=1))}</td>"
             f"<td>{esc(fmt_pct(med, signed=True, decimals=1))}</td>"
-            f"<td>{esc(fmt_money(org_metric(o, 'cost.savings'), currency))}</td>"
-            f"<td>{esc(fmt_num(org_metric(o, 'cost.effective_headcount'), decimals=1))}</td>"
+            f"<td>{esc(fmt_money(org_metric(o, ids.SAVINGS), currency))}</td>"
+            f"<td>{esc(fmt_num(org_metric(o, ids.EFFECTIVE_HEADCOUNT), decimals=1))}</td>"
             f"<td>{esc(fmt_num(cohort, decimals=0))}</td></tr>")
     out.append("</tbody></table></section>")
     return "\n".join(out)
@@ -320,7 +318,7 @@ def team_section(teams: Sequence[Team], defs: Defs, improvement_id: str, than: s
 def _team_card(t: Team, periods: Sequence[str], latest: str, defs: Defs, improvement_id: str,
                than: str, currency: str | None, chart_id: str) -> str:
     unit = singular(t.unit)
-    values = [t.metric(p, "cost.cost_to_serve") for p in periods]
+    values = [t.metric(p, ids.COST_TO_SERVE) for p in periods]
     svg = charts.sparkline(
         chart_id, periods, values,
         title=f"{t.team}: cost to serve per {unit}, by period",
@@ -338,11 +336,11 @@ def _team_card(t: Team, periods: Sequence[str], latest: str, defs: Defs, improve
            f"cost per {esc(unit)}</span></header>",
            svg]
     change = "—" if imp is None else f"{fmt_pct(abs(imp))} {'cheaper' if imp >= 0 else 'dearer'}"
-    fte = t.metric(latest, "cost.effective_headcount")
+    fte = t.metric(latest, ids.EFFECTIVE_HEADCOUNT)
     facts = [
-        (latest, fmt_money(t.metric(latest, "cost.cost_to_serve"), currency)),
+        (latest, fmt_money(t.metric(latest, ids.COST_TO_SERVE), currency)),
         (f"vs {than}", change),
-        ("Savings", fmt_money(t.metric(latest, "cost.savings"), currency)),
+        ("Savings", fmt_money(t.metric(latest, ids.SAVINGS), currency)),
         ("Given back", "—" if fte is None else f"{fmt_num(fte, decimals=1)} FTE"),
     ]
     out.append('<div class="facts">' + "".join(
@@ -402,7 +400,7 @@ def tension_section(teams: Sequence[Team], defs: Defs, improvement_id: str, than
         cells = [f'<td class="nw">{esc(t.team)}</td>',
                  f'<td class="l">{esc(t.org_unit or "")}</td>',
                  f"<td class=\"nw\">"
-                 f"{esc(defs.fmt('cost.cost_to_serve', t.metric(latest, 'cost.cost_to_serve')))}"
+                 f"{esc(defs.fmt(ids.COST_TO_SERVE, t.metric(latest, ids.COST_TO_SERVE)))}"
                  f'<br><span class="muted">per {esc(singular(t.unit))}</span></td>',
                  "<td>—</td>" if imp is None else
                  f"<td>{esc(fmt_pct(abs(imp)))}<br><span class=\"muted\">"
