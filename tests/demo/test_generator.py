@@ -1,4 +1,7 @@
-"""The demo organisation: shape, contract, consistency and the story its numbers tell."""
+"""The demo organisation: shape, contract, consistency and the story its numbers tell.
+
+The contract (types, ids, references, spans, determinism) is checked in the quick tier; the
+demo's sizes, scale and story figures are ``slow`` (they need the full demo)."""
 
 from __future__ import annotations
 
@@ -72,6 +75,7 @@ def test_same_seed_same_tables() -> None:
     assert not c.tables["commit"].equals(a.tables["commit"])
 
 
+@pytest.mark.slow
 def test_scale_multiplies_volume(demo: DemoOrg) -> None:
     small = generate(scale=0.25)
     assert small.tables["team"].num_rows == demo.tables["team"].num_rows
@@ -87,6 +91,7 @@ def test_scale_multiplies_volume(demo: DemoOrg) -> None:
 # --- sizes and contract ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sizes(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     t = demo.tables
     assert 100_000 <= demo.event_count() <= 400_000
@@ -245,6 +250,7 @@ def test_every_merged_commit_is_shipped(db: duckdb.DuckDBPyConnection) -> None:
     assert one(db, "select count(*) from t_deployment where environment = 'staging' and commits is not null") == 0
 
 
+@pytest.mark.slow
 def test_deployment_story_elements(db: duckdb.DuckDBPyConnection) -> None:
     q = lambda sql: one(db, sql)  # noqa: E731
     assert q("select count(*) from t_deployment where kind = 'hotfix' and remediates is null") == 0
@@ -268,6 +274,7 @@ def test_deployment_story_elements(db: duckdb.DuckDBPyConnection) -> None:
     assert q("select count(distinct severity) from t_incident") == 5
 
 
+@pytest.mark.slow
 def test_pages_follow_rotations(db: duckdb.DuckDBPyConnection, demo: DemoOrg) -> None:
     # every page goes to a member of the paged team at that moment
     bad = one(db, """select count(*) from t_page g where not exists (select 1 from t_person p where p.id = g.person
@@ -284,6 +291,7 @@ def test_pages_follow_rotations(db: duckdb.DuckDBPyConnection, demo: DemoOrg) ->
     assert per_week <= 3
 
 
+@pytest.mark.slow
 def test_working_rhythm(db: duckdb.DuckDBPyConnection) -> None:
     weekday = one(db, "select avg((isodow(authored_at) <= 5)::int) from t_commit c join t_person p on p.id = c.author where not p.bot")
     assert weekday > 0.9
@@ -300,6 +308,7 @@ def test_working_rhythm(db: duckdb.DuckDBPyConnection) -> None:
     assert p95 > 3 * p50
 
 
+@pytest.mark.slow
 def test_slis(db: duckdb.DuckDBPyConnection, demo: DemoOrg) -> None:
     assert one(db, "select count(*) from t_sli where good > total") == 0
     assert one(db, "select count(distinct slo) from t_sli") == demo.tables["slo"].num_rows
@@ -307,6 +316,7 @@ def test_slis(db: duckdb.DuckDBPyConnection, demo: DemoOrg) -> None:
     assert one(db, f"select count(*) from t_slo s join svc v on v.sid = s.service where v.tid = '{sfq}'") > 0
 
 
+@pytest.mark.slow
 def test_sli_history_is_coarse_and_the_last_week_fine(db: duckdb.DuckDBPyConnection) -> None:
     """6-hour intervals, then 5-minute intervals over the last 7 days; each row counts the
     interval ending at `at`, the coarse series ends where the fine one begins, nothing overlaps."""
@@ -342,6 +352,7 @@ def burn_states(db: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
     return {r[0]: dict(zip(["remaining", *windows], r[1:], strict=True)) for r in rows}
 
 
+@pytest.mark.slow
 def test_error_budgets_at_the_end(db: duckdb.DuckDBPyConnection, demo: DemoOrg) -> None:
     """One SLO burns fast right now (a sev2 on its service), one burns slowly with its budget
     nearly spent, the rest are healthy: no alert pair of the SRE Workbook fires for them."""
@@ -378,6 +389,7 @@ def test_services_name_their_repository(db: duckdb.DuckDBPyConnection) -> None:
     assert one(db, "select count(*) from t_commit where repo not in (select repo from t_service)") == 0
 
 
+@pytest.mark.slow
 def test_team_time_zones(demo: DemoOrg) -> None:
     from zoneinfo import ZoneInfo
 
@@ -400,6 +412,7 @@ def deploys_per_quarter(db: duckdb.DuckDBPyConnection, team: str) -> dict[str, i
     return dict(rows)
 
 
+@pytest.mark.slow
 def test_adopters_deploy_more_with_less_toil(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     s: dict[str, Any] = demo.story
     quarters: list[str] = s["quarters"]
@@ -422,6 +435,7 @@ def test_adopters_deploy_more_with_less_toil(demo: DemoOrg, db: duckdb.DuckDBPyC
     assert lead[quarters[-1]] < 0.75 * lead[quarters[0]]
 
 
+@pytest.mark.slow
 def test_speed_bought_with_quality(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     s: dict[str, Any] = demo.story
     team = s["speed_for_quality_team"]
@@ -442,6 +456,7 @@ def test_speed_bought_with_quality(demo: DemoOrg, db: duckdb.DuckDBPyConnection)
     assert sev[True] > 3 * sev.get(False, 0.5)
 
 
+@pytest.mark.slow
 def test_migration_quarter_slows_everyone(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     s: dict[str, Any] = demo.story
     quarters: list[str] = s["quarters"]
@@ -456,6 +471,7 @@ def test_migration_quarter_slows_everyone(demo: DemoOrg, db: duckdb.DuckDBPyConn
     assert one(db, "select count(*) from t_investment where kind = 'managed-services'") == 1
 
 
+@pytest.mark.slow
 def test_cost_to_serve_improves_through_the_adopters(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     """Cost to serve = team cost in a quarter / units delivered; the organisation's year-over-year
     improvement is the cost-weighted roll-up of each team's improvement against itself."""
@@ -494,6 +510,7 @@ def test_cost_to_serve_improves_through_the_adopters(demo: DemoOrg, db: duckdb.D
     assert 0.95 < ratio < 1.1
 
 
+@pytest.mark.slow
 def test_investments_name_the_adopters(demo: DemoOrg) -> None:
     story: dict[str, Any] = demo.story
     inv = demo.tables["investment"].to_pylist()
@@ -509,6 +526,7 @@ def team_people(db: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return dict(db.execute("select team, count(distinct id) from t_person where not bot group by 1").fetchall())
 
 
+@pytest.mark.slow
 def test_one_small_team(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     """Exactly one team has fewer than 5 people (its people-derived figures get suppressed);
     its pages, pull requests and costs still flow."""
@@ -522,6 +540,7 @@ def test_one_small_team(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     assert one(db, "select count(*) from t_pull_request p join svc v on v.sid = p.repo where v.tid = 'observability'") > 100
 
 
+@pytest.mark.slow
 def test_pages_in_local_time(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     """Pages in each team's time zone: mostly working hours, some evenings, weekends and sleep
     hours; the team with more incidents is woken more; one small rota carries most pages."""
@@ -547,6 +566,7 @@ def test_pages_in_local_time(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> No
     assert max(v for t, v in conc.items() if t not in concentrated) < 0.5
 
 
+@pytest.mark.slow
 def test_ticket_status(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     """Tickets move todo -> in progress -> (blocked on another team -> in progress)* -> done."""
     s: dict[str, Any] = demo.story
@@ -580,6 +600,7 @@ def test_ticket_status(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     assert by_q[mig] > 1.4 * max(v for q, v in by_q.items() if q != mig)
 
 
+@pytest.mark.slow
 def test_cross_team_pull_requests(demo: DemoOrg, db: duckdb.DuckDBPyConnection) -> None:
     """A few pull requests of stream-aligned teams go to another team's repository: they wait
     longer for a first review (some over 48 h, a few still unreviewed) and ship with the owner."""
