@@ -301,15 +301,18 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"
     key = "team" if req.level == "team" else "org_unit"
-    ids = [m.id for m in registry.family(req.family)]
+    metrics = registry.family(req.family)
+    metric_ids = [m.id for m in metrics]
     counts = COUNTS[req.family]
+    #: each column and the people source it is judged by: a metric's own, from the registry
+    cols: list[tuple[str, str | None]] = [*((m.id, m.people_source) for m in metrics),
+                                          *counts.items()]
     wanted = set(req.entities)
     for r in rows:
         if wanted and r["entity"] not in wanted:
             continue
         unit = prefix + str(r["entity"])
         why: dict[str, str] = {}
-        cols: list[tuple[str, str | None]] = [*((i, SOURCE[i]) for i in ids), *counts.items()]
         for col, source in cols:
             if source is None:
                 continue
@@ -320,7 +323,7 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
             key: r["entity"], "period": r["period"],
             **({"parent": (parent_of.get(unit) or "")[3:] or None} if req.level == "org_unit" else {}),
             "period_start": r["period_start"].isoformat(),
-            "metrics": {i: (None if i in why else r[i]) for i in ids},
+            "metrics": {i: (None if i in why else r[i]) for i in metric_ids},
             "counts": {c: (None if c in why else r[c]) for c in counts},
             "suppressed": why,
         }
