@@ -10,7 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from shipwise.governance.charter import load_charter
+from shipwise.app.catalog import charter_summary
+from shipwise.metrics import ids
 from shipwise.metrics.formatting import duration, money, render
 from shipwise.metrics.registry import REGISTRY
 
@@ -29,8 +30,7 @@ def fmt(value: Any, metric_id: str | None = None) -> str:
 
 def charter_entry(metric_id: str) -> dict[str, Any] | None:
     """What to show beside a number (``Charter.summary``), or None without a charter entry."""
-    charter = load_charter()
-    return charter.summary(metric_id) if metric_id in charter.entries else None
+    return charter_summary(metric_id)
 
 
 def charter_tip(metric_id: str) -> str:
@@ -77,5 +77,5 @@ def environment() -> Environment:
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, money=money, duration=duration, markdown=markdown)
     env.globals.update(change=change, title=title, charter_entry=charter_entry,
-                       charter_tip=charter_tip)
+                       charter_tip=charter_tip, ids=ids)
     return env
