@@ -48,6 +48,13 @@ def test_no_metric_id_literal_outside_the_registry_and_the_charter() -> None:
                        "in shipwise.metrics.ids, not a string literal:\n" + "\n".join(found))
 
 
+def test_no_metric_id_literal_in_the_web_templates() -> None:
+    """Templates name a metric through the ``ids`` global or the data they are given."""
+    found = [f"{path.name}: {mid}" for path in sorted((SRC / "web" / "templates").glob("*.html"))
+             for mid in REGISTRY if mid in path.read_text()]
+    assert not found, "\n".join(found)
+
+
 def test_the_check_sees_a_literal() -> None:
     src = SRC / "web" / "pages.py"
     assert not _literals(src)
