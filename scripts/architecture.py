@@ -1,7 +1,7 @@
 """Architecture figures for the application layer: import cycles, function-level imports,
 untyped ``dict[str, Any]`` returns and metric-id literals outside the metric registry.
 
-    python scripts/architecture.py [--json]
+    python scripts/architecture.py [--json] [--src DIR]
 
 Reads ``src/shipwise`` with :mod:`ast` (nothing is imported), so it runs on any commit."""
 
@@ -42,8 +42,23 @@ def resolve(mod: str, node: ast.ImportFrom | ast.Import, is_pkg: bool) -> list[s
     return [*names, base]  # `from pkg import module` imports the module (pkg's __init__ runs)
 
 
+def registered_ids() -> set[str]:
+    """The metric ids of the registry: the id-shaped strings of metrics/registry.py (and of
+    metrics/ids.py, where the registry names them) — flag names like ``dora.low_cluster`` are not
+    metric ids."""
+    found: set[str] = set()
+    for name in ("registry.py", "ids.py"):
+        path = ROOT / PKG / "metrics" / name
+        if path.exists():
+            found |= {n.value for n in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                      and ID.match(n.value)}
+    return found
+
+
 def scan() -> dict[str, object]:
     modules = {module_name(p): p for p in ROOT.joinpath(PKG).rglob("*.py")}
+    metric_ids = registered_ids()
     graph: nx.DiGraph = nx.DiGraph()
     local: Counter[str] = Counter()
     dict_returns: Counter[str] = Counter()
@@ -57,12 +72,10 @@ def scan() -> dict[str, object]:
                 top_level |= {id(n) for n in ast.walk(stmt)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom):
+                if id(node) not in top_level:  # any import inside a function or class
+                    local[mod.split(".")[1] if "." in mod else mod] += 1
                 targets = [t for t in resolve(mod, node, path.name == "__init__.py")
                            if t in modules and t != mod]
-                if not targets:
-                    continue
-                if id(node) not in top_level:
-                    local[mod.split(".")[1] if "." in mod else mod] += 1
                 for t in targets:
                     if not mod.startswith(t + "."):  # a package's own __init__ runs first anyway
                         graph.add_edge(mod, t)
@@ -71,7 +84,7 @@ def scan() -> dict[str, object]:
                 if not node.name.startswith("_") and re.search(r"dict\[str, Any\]", ret):
                     dict_returns[mod.split(".")[1]] += 1
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and ID.match(node.value):
+                    and node.value in metric_ids:
                 package = mod.split(".")[1] if "." in mod else mod
                 if package not in ("metrics", "governance", "demo"):
                     literals[mod] += 1
@@ -97,9 +110,13 @@ def scan() -> dict[str, object]:
 
 
 def main() -> int:
+    global ROOT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--src", type=Path, default=ROOT,
+                        help="the src/ directory to read (e.g. of another commit's checkout)")
     args = parser.parse_args()
+    ROOT = args.src.resolve()
     figures = scan()
     if args.json:
         json.dump(figures, sys.stdout, indent=2)

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shipwise.errors import ConfigError
@@ -202,7 +203,6 @@ def load_settings(
     path = Path(config_file or env.get("SHIPWISE_CONFIG") or DEFAULT_CONFIG)
     data: dict[str, Any] = {}
     if path.exists():
-        import yaml
 
         try:
             loaded = yaml.safe_load(path.read_text()) or {}

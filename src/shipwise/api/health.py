@@ -6,10 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from shipwise import __version__
-from shipwise.http.errors import ApiError
+from shipwise.http.probes import liveness, readiness
 from shipwise.http.security import State
-from shipwise.store.duckdb_store import migrations
 
 router = APIRouter(tags=["health"])
 
@@ -17,19 +15,10 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz() -> dict[str, Any]:
     """Liveness: the process is up."""
-    return {"status": "ok", "version": __version__}
+    return liveness()
 
 
 @router.get("/readyz")
 def readyz(state: State) -> dict[str, Any]:
     """Readiness: the store opens, its migrations are current, the worker runs."""
-    with state.store.session() as store:  # StoreError -> 503 with what to do
-        version = store.schema_version()
-    latest = migrations()[-1][0]
-    if version != latest:
-        raise ApiError(503, f"store schema version {version}, this shipwise needs {latest}",
-                       hint="restart `shipwise serve` to migrate the store")
-    if not state.worker.alive:
-        raise ApiError(503, "the investigation worker is not running", hint="see the server log")
-    return {"status": "ready", "schema_version": version, "investigations_queued":
-            state.worker.pending, "webhooks": state.webhook_auth}
+    return readiness(state)

@@ -1,7 +1,8 @@
 """The REST API under ``/api/v1``: the same views as the CLI, web pages and MCP server, as JSON.
 
 Every endpoint needs a principal (``Authorization: Bearer sw_…`` or a browser session) and calls
-only :mod:`shipwise.app.views`, which checks the role and writes the access log. Answers are
+one door of :mod:`shipwise.app` with a :class:`~shipwise.app.caller.Caller`: the door checks the
+role and writes the access log, and its result model is the endpoint's response model. Answers are
 never cached (``Cache-Control: no-store``); errors are ``{"error", "hint"}`` (see
 :mod:`shipwise.http.errors`). Reference: docs/api.md; schema: ``/openapi.json``.
 """
@@ -11,24 +12,34 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from shipwise.app import views
-from shipwise.app.views import charter_map, charter_view
+from shipwise.app import admin, catalog, delivery, humane, incidents, org, oversight, reliability
+from shipwise.app import results as r
+from shipwise.app.caller import ROLES, Caller, Principal
+from shipwise.app.cost import CostRequest
+from shipwise.app.metrics import DoraRequest
 from shipwise.errors import InputError
-from shipwise.governance.access import ROLES, Principal
 from shipwise.http.auth import request_principal
 from shipwise.http.errors import render_error
 from shipwise.http.security import State
+from shipwise.metrics import ids
+
+T = TypeVar("T")
 
 
 class NoStoreRoute(APIRoute):
-    """A route whose answers, errors included, carry ``Cache-Control: no-store``."""
+    """A route whose answers, errors included, carry ``Cache-Control: no-store``; a result sends
+    the fields its door set (a team row has no ``service: null``), as the CLI prints it."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -79,7 +90,7 @@ def current_principal(request: Request, state: State) -> Principal:
         return request_principal(request, store)
 
 
-Caller = Annotated[Principal, Depends(current_principal)]
+Who = Annotated[Principal, Depends(current_principal)]
 Grain = Literal["week", "month", "quarter"]
 CostGrain = Literal["month", "quarter"]
 Baseline = Literal["yoy", "qoq"]
@@ -91,16 +102,12 @@ TeamId = Annotated[str, Path(description="A team id, as in GET /api/v1/teams.",
                              examples=["payments"])]
 
 
-def _view(state: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _call(state: Any, principal: Principal, door: Callable[..., T], *args: Any,
+          **kwargs: Any) -> T:
+    """``door`` of the application layer, called with this request's :class:`Caller` over the
+    server's one store connection (held for the call only)."""
     with state.store.session() as store:
-        return fn(store, *args, **kwargs)
-
-
-def with_charter(data: Any) -> dict[str, Any]:
-    """``data`` with its ``charter`` map beside it."""
-    out = dict(data)
-    out["charter"] = charter_map(data)
-    return out
+        return door(Caller(store, principal, state.settings, "api"), *args, **kwargs)
 
 
 def utc_naive(at: datetime | None) -> datetime | None:
@@ -120,26 +127,26 @@ def utc_naive(at: datetime | None) -> datetime | None:
             responses={200: _example({"role": "member", "team": "payments", "name": "ci-bot",
                                       "token_id": "0a1b2c3d4e5f",
                                       "may": ["investigations.read", "team.diagnostic"]})})
-def me(principal: Caller) -> dict[str, Any]:
-    return views.whoami(principal)
+def me(state: State, principal: Who) -> r.Whoami:
+    return _call(state, principal, org.whoami)
 
 
 @router.get("/teams", summary="Every team with its org unit and number of services",
             responses={200: _example([{"team": "payments", "name": "Payments",
                                        "org_unit": "commerce", "delivery_unit": "deployments",
                                        "services": 3}])})
-def teams(state: State, principal: Caller) -> list[dict[str, Any]]:
-    return list(_view(state, views.teams, principal))
+def teams(state: State, principal: Who) -> list[r.Team]:
+    return _call(state, principal, org.teams)
 
 
 @router.get("/services", summary="Every service with its owning team",
             responses={200: _example([{"service": "pay-api", "name": "pay-api",
                                        "team": "payments"}])})
-def services(state: State, principal: Caller) -> list[dict[str, Any]]:
-    return list(_view(state, views.services, principal))
+def services(state: State, principal: Who) -> list[r.Service]:
+    return _call(state, principal, org.services)
 
 
-_METRIC = {"id": "dora.change_fail_rate", "title": "Change fail rate", "family": "dora",
+_METRIC = {"id": ids.CHANGE_FAIL_RATE, "title": "Change fail rate", "family": "dora",
            "unit": "ratio", "better": "lower", "people_derived": False,
            "docs": "docs/metrics/dora.change_fail_rate.md",
            "charter": {"definition": "…", "allowed_uses": ["…"], "forbidden_uses": ["…"]}}
@@ -147,29 +154,29 @@ _METRIC = {"id": "dora.change_fail_rate", "title": "Change fail rate", "family":
 
 @router.get("/metrics", summary="The metric catalog, each metric with its charter entry",
             responses={200: _example([_METRIC])})
-def metrics(state: State, principal: Caller) -> list[dict[str, Any]]:
-    return list(_view(state, views.catalog, principal))
+def metrics(state: State, principal: Who) -> list[r.MetricEntry]:
+    return _call(state, principal, catalog.catalog)
 
 
 @router.get("/metrics/{metric_id}", summary="One metric and its charter entry",
             responses={**NOT_FOUND, 200: _example(_METRIC)})
-def metric(state: State, principal: Caller,
-           metric_id: Annotated[str, Path(examples=["dora.change_fail_rate"])]) -> dict[str, Any]:
-    return dict(_view(state, views.metric, principal, metric_id))
+def metric(state: State, principal: Who,
+           metric_id: Annotated[str, Path(examples=[ids.CHANGE_FAIL_RATE])]) -> r.MetricEntry:
+    return _call(state, principal, catalog.metric, metric_id)
 
 
 # -- DORA and cost -------------------------------------------------------------------------------
 
 _DORA = {"grain": "quarter", "since": "2025-10-01", "until": "2026-09-30", "rows": [
     {"team": "payments", "period": "2026-Q3", "period_start": "2026-07-01",
-     "metrics": {"dora.deployment_frequency": 4.2, "dora.change_lead_time": 86400.0,
-                 "dora.change_fail_rate": 0.08}}]}
+     "metrics": {ids.DEPLOYMENT_FREQUENCY: 4.2, ids.CHANGE_LEAD_TIME: 86400.0,
+                 ids.CHANGE_FAIL_RATE: 0.08}}]}
 _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "2025-10-01",
          "until": "2026-09-30", "rows": [
              {"team": "payments", "period": "2026-Q3", "unit": "deployments", "units": 120,
-              "cost_amount": 250000.0, "metrics": {"cost.cost_to_serve": 2083.3}, "flags": []}],
+              "cost_amount": 250000.0, "metrics": {ids.COST_TO_SERVE: 2083.3}, "flags": []}],
          "organisation": [{"period": "2026-Q3", "cohort_teams": 12,
-                           "metrics": {"cost.improvement_yoy": 0.07}}]}
+                           "metrics": {ids.IMPROVEMENT_YOY: 0.07}}]}
 
 
 @router.get("/teams/{team:path}/dora", summary="A team's DORA metrics per period",
@@ -177,59 +184,58 @@ _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "202
                         "--format json`, plus `charter`. Roles: member and lead of the team, "
                         "admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_DORA)})
-def team_dora(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
-              since: Since = None, until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.team_dora, principal, team, settings=state.settings,
-                              grain=grain, since=since,
-                              until=until))
+def team_dora(state: State, principal: Who, team: TeamId, grain: Grain = "quarter",
+              since: Since = None, until: Until = None) -> r.DoraResult:
+    return _call(state, principal, delivery.dora,
+                 DoraRequest(grain=grain, team=(team,), since=since, until=until))
 
 
 @router.get("/teams/{team:path}/cost", summary="A team's cost to serve per period",
             description="The same parameters and JSON as `shipwise cost --team T --format json`, "
                         "plus `charter`. Roles: member and lead of the team, admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_COST)})
-def team_cost(state: State, principal: Caller, team: TeamId, grain: CostGrain = "quarter",
+def team_cost(state: State, principal: Who, team: TeamId, grain: CostGrain = "quarter",
               baseline: Baseline = "yoy", since: Since = None,
-              until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.team_cost, principal, team, grain=grain,
-                              baseline=baseline, since=since, until=until,
-                              tension=state.settings.cost))
+              until: Until = None) -> r.CostResult:
+    return _call(state, principal, delivery.cost, CostRequest(
+        grain=grain, baseline=baseline, team=(team,), since=since, until=until),
+        state.settings.cost)
 
 
 @router.get("/org/cost", summary="Cost to serve of every team and the organisation roll-up",
             description="The same parameters and JSON as `shipwise cost --format json`, plus "
                         "`charter`. Roles: exec, admin.",
             responses={**BAD_INPUT, 200: _example(_COST)})
-def org_cost(state: State, principal: Caller, grain: CostGrain = "quarter",
+def org_cost(state: State, principal: Who, grain: CostGrain = "quarter",
              baseline: Baseline = "yoy", since: Since = None,
-             until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.org_cost, principal, grain=grain, baseline=baseline,
-                              since=since, until=until, tension=state.settings.cost))
+             until: Until = None) -> r.CostResult:
+    return _call(state, principal, delivery.cost, CostRequest(
+        grain=grain, baseline=baseline, since=since, until=until), state.settings.cost)
 
 
 # -- flow, strain, SLOs --------------------------------------------------------------------------
 
-_SUMMARY = {"id": "flow.cycle_time", "charter_version": 2, "definition": "…", "unit": "seconds",
+_SUMMARY = {"id": ids.CYCLE_TIME, "charter_version": 2, "definition": "…", "unit": "seconds",
             "view": "diagnostic", "may_inform": ["team retrospective"],
             "may_not_inform": ["individual performance rating", "…"],
             "audience": ["member", "lead", "admin"], "docs": "docs/metrics/flow.cycle_time.md"}
 _FLOW = {"family": "flow", "grain": "quarter", "level": "team", "since": "2025-10-01",
          "until": "2026-09-30", "min_group_size": 5, "rows": [
              {"team": "payments", "period": "2026-Q3", "period_start": "2026-07-01",
-              "metrics": {"flow.cycle_time": 422386.0, "flow.pickup_time": 13452.0,
-                          "flow.work_in_progress": 18.8, "flow.blocked_ratio": None},
+              "metrics": {ids.CYCLE_TIME: 422386.0, ids.PICKUP_TIME: 13452.0,
+                          ids.WORK_IN_PROGRESS: 18.8, ids.BLOCKED_RATIO: None},
               "counts": {"merged_prs": 267, "open_prs": 22},
-              "suppressed": {"flow.blocked_ratio": "fewer than 5 people"},
+              "suppressed": {ids.BLOCKED_RATIO: "fewer than 5 people"},
               "open_pr_age_distribution": {"lt_1d": 1, "1d_3d": 0, "3d_7d": 1, "7d_14d": 3,
                                            "ge_14d": 17}}],
-         "charter": {"flow.cycle_time": _SUMMARY}}
+         "charter": {ids.CYCLE_TIME: _SUMMARY}}
 _STRAIN = {"family": "strain", "grain": "quarter", "level": "team", "since": "2025-10-01",
            "until": "2026-09-30", "min_group_size": 5, "rows": [
                {"team": "payments", "period": "2026-Q3", "period_start": "2026-07-01",
-                "metrics": {"strain.after_hours_pages": 7.0, "strain.sleep_hour_pages": None},
+                "metrics": {ids.AFTER_HOURS_PAGES: 7.0, ids.SLEEP_HOUR_PAGES: None},
                 "counts": {"pages": 27, "incident_hours": 0.6},
-                "suppressed": {"strain.sleep_hour_pages": "fewer than 5 people"}}],
-           "charter": {"strain.after_hours_pages": {"…": "…"}}}
+                "suppressed": {ids.SLEEP_HOUR_PAGES: "fewer than 5 people"}}],
+           "charter": {ids.AFTER_HOURS_PAGES: {"…": "…"}}}
 _DIAGNOSTIC_NOTE = (
     " People-derived: every read is logged as such, and a figure of a group smaller than "
     "`privacy.min_group_size` (or one that would reveal such a group by difference) is `null` "
@@ -243,10 +249,10 @@ _DIAGNOSTIC_NOTE = (
                         "time; as `shipwise flow --team T --format json`. Roles: member and lead "
                         "of the team, admin." + _DIAGNOSTIC_NOTE,
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_FLOW)})
-def team_flow(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
-              since: Since = None, until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.team_diagnostics, principal, "flow", team,
-                              grain=grain, since=since, until=until, settings=state.settings))
+def team_flow(state: State, principal: Who, team: TeamId, grain: Grain = "quarter",
+              since: Since = None, until: Until = None) -> r.DiagnosticsResult:
+    return _call(state, principal, humane.team_diagnostics, "flow", (team,), grain=grain,
+                 since=since, until=until)
 
 
 @router.get("/teams/{team:path}/strain", summary="A team's strain per period (pages out of hours…)",
@@ -255,30 +261,30 @@ def team_flow(state: State, principal: Caller, team: TeamId, grain: Grain = "qua
                         "teams; as `shipwise strain --team T --format json`. Roles: member and "
                         "lead of the team, admin." + _DIAGNOSTIC_NOTE,
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_STRAIN)})
-def team_strain(state: State, principal: Caller, team: TeamId, grain: Grain = "quarter",
-                since: Since = None, until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.team_diagnostics, principal, "strain", team,
-                              grain=grain, since=since, until=until, settings=state.settings))
+def team_strain(state: State, principal: Who, team: TeamId, grain: Grain = "quarter",
+                since: Since = None, until: Until = None) -> r.DiagnosticsResult:
+    return _call(state, principal, humane.team_diagnostics, "strain", (team,), grain=grain,
+                 since=since, until=until)
 
 
 @router.get("/org/flow", summary="Flow per org unit and period",
             description="The same figures as a team's flow, per org unit (`org_unit` instead "
                         "of `team`). Roles: exec, admin." + _DIAGNOSTIC_NOTE,
             responses={**BAD_INPUT, 200: _example({**_FLOW, "level": "org_unit"})})
-def org_flow(state: State, principal: Caller, grain: Grain = "quarter", since: Since = None,
-             until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.org_diagnostics, principal, "flow", grain=grain,
-                              since=since, until=until, settings=state.settings))
+def org_flow(state: State, principal: Who, grain: Grain = "quarter", since: Since = None,
+             until: Until = None) -> r.DiagnosticsResult:
+    return _call(state, principal, humane.org_diagnostics, "flow", grain=grain,
+                 since=since, until=until)
 
 
 @router.get("/org/strain", summary="Strain per org unit and period",
             description="The same figures as a team's strain, per org unit (`org_unit` instead "
                         "of `team`). Roles: exec, admin." + _DIAGNOSTIC_NOTE,
             responses={**BAD_INPUT, 200: _example({**_STRAIN, "level": "org_unit"})})
-def org_strain(state: State, principal: Caller, grain: Grain = "quarter", since: Since = None,
-               until: Until = None) -> dict[str, Any]:
-    return with_charter(_view(state, views.org_diagnostics, principal, "strain", grain=grain,
-                              since=since, until=until, settings=state.settings))
+def org_strain(state: State, principal: Who, grain: Grain = "quarter", since: Since = None,
+               until: Until = None) -> r.DiagnosticsResult:
+    return _call(state, principal, humane.org_diagnostics, "strain", grain=grain,
+                 since=since, until=until)
 
 
 _SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m", "1h", "6h",
@@ -286,9 +292,9 @@ _SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m
         "status": [{"slo": "pay-api-availability", "service": "pay-api", "team": "payments",
                     "objective": 0.999, "window_days": 28, "good": 99950, "total": 100000,
                     "bad": 50, "budget_consumed": 0.5,
-                    "metrics": {"slo.attainment": 0.9995, "slo.error_budget_remaining": 0.5,
-                                "slo.burn_rate": {"1h": 0.4, "3d": 0.6},
-                                "slo.release_appetite": "full"},
+                    "metrics": {ids.ATTAINMENT: 0.9995, ids.ERROR_BUDGET_REMAINING: 0.5,
+                                ids.BURN_RATE: {"1h": 0.4, "3d": 0.6},
+                                ids.RELEASE_APPETITE: "full"},
                     "alerts": [{"severity": "page", "factor": 14.4, "firing": False}],
                     "alert_state": "ok"}],
         "appetite": {"payments": {"team": "payments", "name": "Payments", "appetite": "reduced",
@@ -298,9 +304,9 @@ _SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m
                                               "drop in productivity."}},
         "history": {"grain": "month", "since": "2025-10-01", "until": "2026-09-30", "rows": [
             {"slo": "pay-api-availability", "period": "2026-09", "objective": 0.999,
-             "metrics": {"slo.attainment": 0.9991, "slo.error_budget_remaining": 0.1},
+             "metrics": {ids.ATTAINMENT: 0.9991, ids.ERROR_BUDGET_REMAINING: 0.1},
              "met": True}]},
-        "charter": {"slo.attainment": {"…": "…"}}}
+        "charter": {ids.ATTAINMENT: {"…": "…"}}}
 
 
 @router.get("/teams/{team:path}/slo", summary="A team's SLOs: status, history and release appetite",
@@ -311,16 +317,14 @@ _SLO = {"at": "2026-09-30T23:55:00Z", "team": "payments", "windows": ["5m", "30m
                         "not a productivity drop). As `shipwise slo --team T --format json`. "
                         "Roles: member and lead of the team, admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_SLO)})
-def team_slo(state: State, principal: Caller, team: TeamId, grain: Grain = "month",
+def team_slo(state: State, principal: Who, team: TeamId, grain: Grain = "month",
              since: Since = None, until: Until = None,
              at: Annotated[datetime | None, Query(
                  description="Status instant, ISO-8601 (UTC when no offset); default: the "
                              "latest SLI interval end.",
-                 examples=["2026-09-30T12:00:00Z"])] = None) -> dict[str, Any]:
-    from shipwise.app.slo import slo_view
-
-    return with_charter(_view(state, slo_view, principal, team, settings_slo=state.settings.slo,
-                              at=utc_naive(at), grain=grain, since=since, until=until))
+                 examples=["2026-09-30T12:00:00Z"])] = None) -> r.SloResult:
+    return _call(state, principal, reliability.slo, (team,), at=utc_naive(at), grain=grain,
+                 since=since, until=until)
 
 
 # -- governance ----------------------------------------------------------------------------------
@@ -336,22 +340,22 @@ def team_slo(state: State, principal: Caller, team: TeamId, grain: Grain = "mont
                                                          "promotion"],
                                       "retention": {"page": {"days": 365, "action": "delete",
                                                              "fields": [], "why": "…"}},
-                                      "metrics": {"flow.cycle_time": {"…": "…"}},
+                                      "metrics": {ids.CYCLE_TIME: {"…": "…"}},
                                       "problems": []})})
-def charter(state: State, principal: Caller) -> dict[str, Any]:
-    return dict(_view(state, charter_view, principal))
+def charter(state: State, principal: Who) -> r.CharterReport:
+    return _call(state, principal, catalog.charter)
 
 
 @router.get("/charter/{metric_id}", summary="One metric's charter entry", tags=["governance"],
             description="Definition, unit, normalisation, exclusions, what it may and may not "
                         "inform, audience, view, inputs and their retention. Every role.",
-            responses={**NOT_FOUND, 200: _example({"charter_version": 2, "id": "flow.cycle_time",
+            responses={**NOT_FOUND, 200: _example({"charter_version": 2, "id": ids.CYCLE_TIME,
                                                    "definition": "…", "may_inform": ["…"],
                                                    "may_not_inform": ["…"]})})
-def charter_entry(state: State, principal: Caller,
-                  metric_id: Annotated[str, Path(examples=["flow.cycle_time"])]
-                  ) -> dict[str, Any]:
-    return dict(_view(state, charter_view, principal, metric_id))
+def charter_entry(state: State, principal: Who,
+                  metric_id: Annotated[str, Path(examples=[ids.CYCLE_TIME])]
+                  ) -> r.CharterEntry:
+    return _call(state, principal, catalog.charter_entry, metric_id)
 
 
 @router.get("/fairness", summary="The fairness audit of shipwise's own flags",
@@ -364,8 +368,8 @@ def charter_entry(state: State, principal: Caller,
             responses={**BAD_INPUT, 200: _example({"findings": [
                 {"severity": "ok", "text": "…", "what_to_do": "…"}], "flags": [],
                 "correlations": {"rows": []}, "org_unit_variance": [], "method": ["…"],
-                "charter": {"dora.change_fail_rate": {"…": "…"}}})})
-def fairness(state: State, principal: Caller,
+                "charter": {ids.CHANGE_FAIL_RATE: {"…": "…"}}})})
+def fairness(state: State, principal: Who,
              flag: Annotated[list[str] | None, Query(
                  description="Only these flags (repeat); default: every flag.",
                  examples=[["dora.low_cluster"]])] = None,
@@ -374,15 +378,13 @@ def fairness(state: State, principal: Caller,
                  examples=[["location"]])] = None,
              migration_quarter: Annotated[list[str] | None, Query(
                  description="Quarters that were migrations, for every team (repeat).",
-                 examples=[["2025-Q2"]])] = None) -> dict[str, Any]:
-    from shipwise.app.fairness import fairness_view
-
+                 examples=[["2025-Q2"]])] = None) -> r.FairnessResult:
     bad = [q for q in migration_quarter or () if not re.fullmatch(r"\d{4}-Q[1-4]", q)]
     if bad:
         raise InputError(f"not a quarter: {bad[0]!r}", hint="quarters look like 2025-Q2")
     context = {"migration_quarters": list(migration_quarter)} if migration_quarter else None
-    return with_charter(_view(state, fairness_view, principal, state.settings,
-                              flags=flag or None, attributes=attribute or None, context=context))
+    return _call(state, principal, oversight.fairness, flags=flag or None,
+                 attributes=attribute or None, context=context)
 
 
 # -- investigations and alarms -------------------------------------------------------------------
@@ -404,9 +406,10 @@ class InvestigationRequest(BaseModel):
                                        "entity": "pay-api", "status": "done",
                                        "root_cause_entity": "ledger-db",
                                        "root_cause_kind": "bad_deploy", "confidence": 0.82}])})
-def investigations(state: State, principal: Caller,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-    return list(_view(state, views.investigations, principal, limit=limit))
+def investigations(state: State, principal: Who,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 50
+                   ) -> list[r.InvestigationSummary]:
+    return _call(state, principal, incidents.investigations, limit=limit)
 
 
 @router.get("/investigations/{inv_id}", summary="One investigation record",
@@ -414,8 +417,8 @@ def investigations(state: State, principal: Caller,
                         "Roles: a member or lead reads those of their own team's services (403 "
                         "otherwise), an admin all.",
             responses={**NOT_FOUND, 200: _example({"id": "inv-…", "root_cause": {"…": "…"}})})
-def investigation(state: State, principal: Caller, inv_id: str) -> dict[str, Any]:
-    return dict(_view(state, views.investigation, principal, inv_id))
+def investigation(state: State, principal: Who, inv_id: str) -> r.Investigation:
+    return _call(state, principal, incidents.investigation, inv_id)
 
 
 @router.post("/investigations", status_code=202, summary="Start an investigation",
@@ -427,11 +430,10 @@ def investigation(state: State, principal: Caller, inv_id: str) -> dict[str, Any
                  {"id": "alm-0123456789abcdef", "queued": True, "duplicate": False,
                   "entity": "pay-api", "at": "2026-09-01T10:00:00+00:00",
                   "metric": "http_5xx_rate"}, "Queued")})
-async def start_investigation(state: State, principal: Caller,
-                              body: InvestigationRequest) -> dict[str, Any]:
-    return dict(await run_in_threadpool(
-        _view, state, views.start_investigation, principal, body.entity, body.at, body.metric,
-        receive=state.receive))
+async def start_investigation(state: State, principal: Who,
+                              body: InvestigationRequest) -> r.InvestigationQueued:
+    return await run_in_threadpool(_call, state, principal, incidents.start_investigation,
+                                   body.entity, body.at, body.metric, receive=state.receive)
 
 
 AlarmStatus = Literal["accepted", "rejected", "resolved", "subscription", "investigating",
@@ -444,10 +446,9 @@ AlarmStatus = Literal["accepted", "rejected", "resolved", "subscription", "inves
             responses={200: _example([{"id": "alm-0123456789abcdef", "kind": "generic",
                                        "status": "investigated",
                                        "investigation_id": "inv-…"}])})
-def alarms(state: State, principal: Caller, status: AlarmStatus | None = None,
-           limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> list[dict[str, Any]]:
-    return list(_view(state, views.alarms, principal, state.settings, status=status,
-                      limit=limit))
+def alarms(state: State, principal: Who, status: AlarmStatus | None = None,
+           limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> list[r.AlarmRow]:
+    return _call(state, principal, incidents.alarms, status=status, limit=limit)
 
 
 # -- administration ------------------------------------------------------------------------------
@@ -467,23 +468,23 @@ _TOKEN = {"id": "0a1b2c3d4e5f", "name": "payments dashboard", "role": "member",
 
 @router.get("/tokens", summary="Every API token (never their values)", tags=["admin"],
             responses={200: _example([_TOKEN])})
-def tokens(state: State, principal: Caller) -> list[dict[str, Any]]:
-    return list(_view(state, views.tokens, principal))
+def tokens(state: State, principal: Who) -> list[r.TokenRow]:
+    return _call(state, principal, admin.tokens)
 
 
 @router.post("/tokens", status_code=201, summary="Create a token (its value is shown once)",
              tags=["admin"], responses={**NOT_FOUND, 400: ERRORS[422], 201: _example(
                  {"id": "0a1b2c3d4e5f", "name": "payments dashboard", "role": "member",
                   "team": "payments", "token": "sw_0a1b2c3d4e5f_…"}, "Created")})
-def create_token(state: State, principal: Caller, body: TokenRequest) -> dict[str, Any]:
-    return dict(_view(state, views.create_token, principal, body.name, body.role, body.team))
+def create_token(state: State, principal: Who, body: TokenRequest) -> r.TokenCreated:
+    return _call(state, principal, admin.create_token, body.name, body.role, body.team)
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke a token (its sessions end at once)",
                tags=["admin"], responses={**NOT_FOUND, 200: _example(
                    {"id": "0a1b2c3d4e5f", "revoked": True})})
-def revoke_token(state: State, principal: Caller, token_id: str) -> dict[str, Any]:
-    return dict(_view(state, views.revoke_token, principal, token_id))
+def revoke_token(state: State, principal: Who, token_id: str) -> r.TokenRevoked:
+    return _call(state, principal, admin.revoke_token, token_id)
 
 
 @router.get("/audit", summary="The access log: every read, allowed or refused", tags=["admin"],
@@ -496,17 +497,17 @@ def revoke_token(state: State, principal: Caller, token_id: str) -> dict[str, An
                                        "role": "member", "interface": "api",
                                        "action": "org.cost", "subject": "org:cost",
                                        "allowed": False, "people_derived": False}])})
-def audit(state: State, principal: Caller,
+def audit(state: State, principal: Who,
           limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
           people_derived: Annotated[bool | None, Query(
               description="true: only reads of people-derived figures; false: only the others.")
           ] = None,
           since: Annotated[date | None, Query(description="From this day (UTC), YYYY-MM-DD.",
                                               examples=["2026-09-01"])] = None
-          ) -> list[dict[str, Any]]:
+          ) -> list[r.AccessRow]:
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
-    return list(_view(state, views.access_log, principal, limit=limit,
-                      people_derived=people_derived, since=start))
+    return _call(state, principal, admin.access_log, limit=limit, people_derived=people_derived,
+                 since=start)
 
 
 #: 1970-01-01 to 9999-01-01 as a pattern (JSON Schema has no bounds for a date)
@@ -536,13 +537,11 @@ class RetentionRequest(BaseModel):
                  "as_of": "2026-10-01T00:00:00+00:00", "dry_run": True, "charter_version": 2,
                  "records": [{"record_type": "page", "before": "2025-10-01", "action": "delete",
                               "rows": 120}]})})
-def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> dict[str, Any]:
-    from shipwise.app.governance import retention_apply as apply
-
+def retention_apply(state: State, principal: Who, body: RetentionRequest
+                    ) -> r.RetentionResult:
     as_of = (datetime(body.as_of.year, body.as_of.month, body.as_of.day, tzinfo=UTC)
              if body.as_of else None)
-    return dict(_view(state, apply, principal, state.settings, as_of=as_of,
-                      dry_run=body.dry_run, interface="api"))
+    return _call(state, principal, admin.retention_apply, as_of=as_of, dry_run=body.dry_run)
 
 
 @router.get("/admin/retention", summary="Earlier retention runs and what each removed",
@@ -550,7 +549,5 @@ def retention_apply(state: State, principal: Caller, body: RetentionRequest) -> 
             responses={200: _example([{"run_at": "2026-10-01T02:00:00Z", "record_type": "page",
                                        "cutoff": "2025-10-01T00:00:00", "action": "delete",
                                        "rows": 120}])})
-def retention_runs(state: State, principal: Caller) -> list[dict[str, Any]]:
-    from shipwise.app.governance import retention_runs as runs
-
-    return list(_view(state, runs, principal, interface="api"))
+def retention_runs(state: State, principal: Who) -> list[r.RetentionRun]:
+    return _call(state, principal, admin.retention_runs)

@@ -6,9 +6,9 @@ tree and fails on a command that is neither, so a new command cannot silently sk
 
 The principal is the owner of ``SHIPWISE_TOKEN`` when it is set (the same roles as the API, the
 web pages and MCP), else the local administrator: whoever can read the store file and its key
-owns it. Commands read through :mod:`shipwise.app.views`, which authorises and logs; a
-command with no view of its own names a policy action (``runs_as("admin.ingest")``) that is
-checked, and logged, before it starts.
+owns it: a :class:`~shipwise.app.caller.Caller` like any other (:func:`caller`), whose reads the
+doors of :mod:`shipwise.app` authorise and log. A command with no door of its own names a policy
+action (``runs_as("admin.ingest")``) that is checked, and logged, before it starts.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from shipwise.governance.access import Principal
-    from shipwise.store.duckdb_store import Store
+    from shipwise.app.caller import Caller, Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +48,7 @@ EXEMPT: dict[str, str] = {
 
 def principal_of(ctx: click.Context) -> Principal:
     """The principal this invocation runs as (resolved once per invocation)."""
-    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.app.caller import LOCAL_ADMIN
 
     root = ctx.find_root().ensure_object(dict)
     if "principal" not in root:
@@ -68,37 +67,44 @@ def principal_of(ctx: click.Context) -> Principal:
 
 
 def is_local(principal: Principal) -> bool:
-    """The store's owner, without a token (no check can refuse them, and they are not logged)."""
+    """The store's owner, without a token (no check can refuse them)."""
     return principal.token_id is None and principal.role == "admin"
 
 
 @contextmanager
-def reader(ctx: click.Context) -> Iterator[tuple[Store, Principal]]:
-    """The store (writable: reads go to the access log) and who is reading."""
-    from shipwise.app.context import open_store
+def caller(ctx: click.Context) -> Iterator[Caller]:
+    """The :class:`~shipwise.app.caller.Caller` this command acts as: the store (writable: every
+    read goes to the access log), who is asking, the settings — for the doors of ``shipwise.app``."""
+    from shipwise.app.caller import local_caller
     from shipwise.cli.main import settings_from
 
-    principal = principal_of(ctx)
-    with open_store(settings_from(ctx)) as store:
-        yield store, principal
+    with local_caller(settings_from(ctx), principal_of(ctx), interface="cli") as c:
+        yield c
+
+
+@contextmanager
+def reader(ctx: click.Context) -> Iterator[tuple[Any, Principal]]:
+    """(store, principal): until every command reads through :func:`caller`."""
+    with caller(ctx) as c:
+        yield c.store, c.principal
 
 
 def _require(ctx: click.Context, principal: Principal, action: str) -> None:
     """``action`` for ``principal``, logged; a one-line refusal that names the command."""
-    from shipwise.app.views import authorize
+    from shipwise.app.caller import POLICY
+    from shipwise.app.guard import Access, authorize
     from shipwise.errors import ForbiddenError
-    from shipwise.governance.access import POLICY
 
     if is_local(principal):
         return
     path = ctx.command_path.split(" ", 1)[-1]
-    with reader(ctx) as (store, who):
+    with caller(ctx) as c:
         try:
-            authorize(store, who, action, f"cli:{path}", who.team, "cli")
+            authorize(c, [Access(action, f"cli:{path}", principal.team)])
         except ForbiddenError:
             raise ForbiddenError(
                 f"`shipwise {path}` needs the {' or '.join(POLICY[action])} role; SHIPWISE_TOKEN "
-                f"is a {who.role} token",
+                f"is a {principal.role} token",
                 hint="use a token with that role, or unset SHIPWISE_TOKEN to act as the "
                      "store's owner") from None
 

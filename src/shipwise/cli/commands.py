@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from shipwise.cli.access import reader, runs_as
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
+
+if TYPE_CHECKING:
+    from shipwise.app.caller import Caller
 
 
 @click.command("init")
@@ -23,10 +29,9 @@ def init_cmd(ctx: click.Context) -> None:
                    "linked to the people already in the store.")
 
 
-def print_import_report(report: object) -> None:
-    from shipwise.ingest.loader import ImportReport
-
-    assert isinstance(report, ImportReport)
+def print_import_report(report: Any) -> None:
+    """An import's counts per record type, its repeated keys and the reasons records were
+    quarantined (an ``ImportReport``)."""
     rows = [
         (t, c.inserted, c.updated, c.unchanged, c.quarantined)
         for t, c in report.counts.items()
@@ -98,11 +103,12 @@ def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, f
     emit_table(None, ["type", "reason", "source", "line", "raw"], rows)
 
 
-def _listing(ctx: click.Context, view: str, headers: list[str], fmt: str, title: str) -> None:
-    from shipwise.app import views
+def _listing(ctx: click.Context, door: Callable[[Caller], list[Any]], headers: list[str],
+             fmt: str, title: str) -> None:
+    from shipwise.app.results import dump
 
-    with reader(ctx) as (store, principal):
-        rows = getattr(views, view)(store, principal, interface="cli")
+    with caller(ctx) as c:
+        rows = dump(door(c))
     if fmt == "json":
         emit_json([{h: r[h] for h in headers} for r in rows])
     elif fmt == "csv":
@@ -117,7 +123,9 @@ def _listing(ctx: click.Context, view: str, headers: list[str], fmt: str, title:
 @runs_as()
 def teams_cmd(ctx: click.Context, fmt: str) -> None:
     """List teams."""
-    _listing(ctx, "teams", ["team", "name", "org_unit", "delivery_unit", "services"], fmt, "Teams")
+    from shipwise.app.org import teams
+
+    _listing(ctx, teams, ["team", "name", "org_unit", "delivery_unit", "services"], fmt, "Teams")
 
 
 @click.command("services")
@@ -126,4 +134,6 @@ def teams_cmd(ctx: click.Context, fmt: str) -> None:
 @runs_as()
 def services_cmd(ctx: click.Context, fmt: str) -> None:
     """List services."""
-    _listing(ctx, "services", ["service", "name", "team"], fmt, "Services")
+    from shipwise.app.org import services
+
+    _listing(ctx, services, ["service", "name", "team"], fmt, "Services")

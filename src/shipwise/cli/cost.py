@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from shipwise.cli.access import is_local, principal_of, reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, number
 from shipwise.metrics import ids
@@ -38,20 +37,14 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
     cost-weighted improvement."""
     if ctx.invoked_subcommand is not None:
         return
-    from shipwise.app.cost import CostRequest
-    from shipwise.app.cost import cost as compute
-    from shipwise.metrics.cost import CATEGORIES
+    from shipwise.app.cost import CATEGORIES, CostRequest
+    from shipwise.app.delivery import cost as compute
+    from shipwise.app.results import dump
 
     cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
-    settings = settings_from(ctx)
     req = CostRequest(grain, baseline, teams, cats, since, until)
-    if is_local(principal_of(ctx)):
-        res = compute(settings, req)
-    else:  # a token: the same rules as the API and MCP
-        from shipwise.app.views import cost_request
-
-        with reader(ctx) as (store, principal):
-            res = cost_request(store, principal, req, settings.cost, interface="cli")
+    with caller(ctx) as c:
+        res = dump(compute(c, req, c.settings.cost))
     print_cost(res, fmt)
 
 
@@ -126,9 +119,11 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
     """Which initiatives drove the change: each investment's effect on its teams' cost to serve
     (difference-in-differences, adopting vs not-yet/never adopting teams), attributed savings and
     ROI, each with a bootstrap interval and plain warnings."""
-    from shipwise.app.cost import initiatives
+    from shipwise.app.delivery import initiatives
+    from shipwise.app.results import dump
 
-    res = initiatives(settings_from(ctx), by=by, confidence=confidence)
+    with caller(ctx) as c:
+        res = dump(initiatives(c, by=by, confidence=confidence))
     rows = res["initiatives"]
     if fmt == "json":
         emit_json(res)

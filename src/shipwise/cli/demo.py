@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from shipwise.cli.access import runs_as
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.metrics import ids
 
@@ -37,8 +36,12 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
         return
     from rich.console import Console
 
+    from shipwise.app.cost import CostRequest
+    from shipwise.app.delivery import cost as cost_of
+    from shipwise.app.delivery import dora
     from shipwise.app.demo import run_demo
-    from shipwise.app.metrics import DoraRequest, dora
+    from shipwise.app.metrics import DoraRequest
+    from shipwise.app.results import dump
     from shipwise.cli.commands import print_import_report
     from shipwise.cli.metrics import print_dora
 
@@ -53,7 +56,9 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
                       f"import them with `shipwise import {out}`")
     if not do_load:
         return
-    summary = dora(settings, DoraRequest(grain="quarter"))
+    with caller(ctx) as c:
+        summary = dump(dora(c, DoraRequest(grain="quarter")))
+        summary_cost = dump(cost_of(c, CostRequest()))
     last = summary["rows"][-1]["period"] if summary["rows"] else None
     latest = {**summary, "rows": [r for r in summary["rows"] if r["period"] == last]}
     if fmt == "json":
@@ -65,10 +70,6 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
     assert res.report is not None
     print_import_report(res.report)
     print_dora(latest, "table")
-    from shipwise.app.cost import CostRequest
-    from shipwise.app.cost import cost as cost_of
-
-    summary_cost = cost_of(settings, CostRequest())
     org = summary_cost["organisation"]
     if org:
         o, cur = org[-1], summary_cost["currency"]
@@ -121,35 +122,13 @@ def world_cmd(out: str, fault: str, seed: int, n_scenarios: int | None, step_sec
     """Write investigation cases of a small web shop with a planted fault: alarm, topology,
     metrics, logs, traces, events, runbooks (docs/case-format.md) and the answer in truth.yaml.
     The summary names the alarm, never the root cause (unless --show-truth)."""
-    from shipwise.demo.world import FAULT_KINDS, generate_scenarios, summarise, write_world_case
-    from shipwise.demo.world.noise import rng_for
+    from shipwise.app.world import pick_fault, write_cases
 
-    chosen = fault != "random"
-    kind = fault if chosen else FAULT_KINDS[int(rng_for(seed, "cli-fault").integers(
-        0, len(FAULT_KINDS)))]
     if serve:
-        _serve_world(out, kind, seed, port, fault_after, show_truth)
+        _serve_world(out, pick_fault(fault, seed), seed, port, fault_after, show_truth)
         return
-    if n_scenarios is not None:
-        paths = generate_scenarios(n_scenarios, seed, Path(out), step_seconds, history_seconds,
-                                   fault_kinds=[fault] if chosen else None)
-    else:
-        paths = [write_world_case(Path(out), kind, seed, step_seconds=step_seconds,
-                                  history_seconds=history_seconds)]
-    rows = []
-    for p in paths:
-        s = summarise(p)
-        row: dict[str, Any] = {"path": str(p), "alarm": s.alarm, "entity": s.alarm_entity,
-               "metric": s.alarm_metric, "time": s.alarm_time}
-        if chosen or show_truth:
-            row["fault"] = s.fault
-        if show_truth:
-            import yaml
-
-            truth = yaml.safe_load((p / "truth.yaml").read_text())
-            row["truth"] = {k: truth.get(k) for k in ("root_cause", "fault", "event", "instance",
-                                                      "red_herrings") if truth.get(k)}
-        rows.append(row)
+    rows = write_cases(Path(out), fault, seed, scenarios=n_scenarios, step_seconds=step_seconds,
+                       history_seconds=history_seconds, show_truth=show_truth)
     if fmt == "json":
         from shipwise.cli.render import emit_json
 
@@ -169,10 +148,9 @@ def _serve_world(out: str, kind: str, seed: int, port: int, fault_after: float,
                  show_truth: bool) -> None:
     import time
 
-    from shipwise.demo.world import build_world, start_exporter
+    from shipwise.app.world import serve
 
-    handle = start_exporter(build_world(seed), port=port, fault_kind=kind,
-                            fault_after_seconds=fault_after, out_dir=Path(out))
+    handle = serve(Path(out), kind, seed, port, fault_after)
     click.echo(f"serving {handle.url}; topology, events, logs, traces and runbooks in {out}; "
                f"a fault starts in {fault_after:.0f} s. Ctrl-C stops.")
     if show_truth:

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from shipwise.cli.access import reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table
 from shipwise.metrics.ids import SHOWN_CLI, SHOWN_TABLE
@@ -34,18 +33,16 @@ def _options(f: Any) -> Any:
 
 def _rows(ctx: click.Context, family: str, teams: tuple[str, ...], org_units: bool, grain: str,
           since: date | None, until: date | None) -> dict[str, Any]:
-    from shipwise.app.views import diagnostics_request, org_diagnostics
+    from shipwise.app.humane import diagnostics, org_diagnostics
+    from shipwise.app.results import dump
 
     if org_units and teams:
         raise click.UsageError("--org-units and --team do not go together: org units are "
                                "computed for the whole organisation")
-    settings = settings_from(ctx)
-    with reader(ctx) as (store, principal):  # writable: every read of people-derived data is logged
+    with caller(ctx) as c:  # every read of people-derived data is logged
         if org_units:
-            return org_diagnostics(store, principal, family, grain=grain, since=since,
-                                   until=until, settings=settings, interface="cli")
-        return diagnostics_request(store, principal, family, teams=teams, grain=grain,
-                                   since=since, until=until, settings=settings, interface="cli")
+            return dict(dump(org_diagnostics(c, family, grain=grain, since=since, until=until)))
+        return dict(dump(diagnostics(c, family, teams, grain=grain, since=since, until=until)))
 
 
 def _emit(res: dict[str, Any], fmt: str, family: str) -> None:

@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from shipwise.cli.access import reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 
 SEVERITY_STYLE = {"concern": "[bold red]concern[/]", "watch": "[yellow]watch[/]",
                   "ok": "[green]ok[/]"}
@@ -36,14 +35,14 @@ def audit_cmd(ctx: click.Context, flags: tuple[str, ...], attributes: tuple[str,
     Fisher's exact test), correlation of metrics with context (on-call load, migration quarters,
     team size) and variance between org units, with plain-language findings and what to do.
     Needs the exec or admin role when SHIPWISE_TOKEN is set; every run is logged."""
-    from shipwise.app.fairness import audit_markdown, fairness_view
+    from shipwise.app.fairness import audit_markdown
+    from shipwise.app.oversight import fairness
+    from shipwise.app.results import dump
 
-    settings = settings_from(ctx)
-    with reader(ctx) as (store, principal):
-        res = fairness_view(store, principal, settings, flags=flags or None,
-                            attributes=attributes or None,
-                            context={"migration_quarters": list(migration)} if migration else None,
-                            interface="cli")
+    with caller(ctx) as c:
+        res = dump(fairness(c, flags=flags or None, attributes=attributes or None,
+                            context={"migration_quarters": list(migration)} if migration
+                            else None))
     if fmt == "json":
         from shipwise.cli.render import emit_json
 

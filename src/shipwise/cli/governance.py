@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime
 
 import click
 
-from shipwise.cli.access import reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, emit_csv, emit_json, emit_table
 
@@ -23,25 +22,23 @@ def charter() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml"]), default="table")
 def charter_show(metric_id: str | None, fmt: str) -> None:
     """The charter (or one entry)."""
-    from shipwise.app.governance import charter_report
-    from shipwise.governance.charter import load_charter
+    from shipwise.app.catalog import charter_entry_of, charter_report
+    from shipwise.app.results import dump
 
     if metric_id:
-        from shipwise.metrics.registry import get
-
-        get(metric_id)  # a clear error for an unknown id
-        entry = load_charter().get(metric_id).model_dump()
+        entry = dump(charter_entry_of(metric_id))
         if fmt == "table":
             for k, v in entry.items():
-                click.echo(f"{k:<16} {', '.join(v) if isinstance(v, list) else v}")
+                if k not in ("charter_version", "docs"):
+                    click.echo(f"{k:<16} {', '.join(v) if isinstance(v, list) else v}")
         else:
-            _dump({"charter_version": load_charter().version, **entry}, fmt)
+            _dump({k: v for k, v in entry.items() if k != "docs"}, fmt)
         return
-    rep = charter_report()
+    rep = dump(charter_report())
     if fmt != "table":
         _dump(rep, fmt)
         return
-    click.echo(f"metric charter v{rep['version']}: {rep['changes'].get(rep['version'], '')}")
+    click.echo(f"metric charter v{rep['version']}: {rep['changes'].get(str(rep['version']), '')}")
     click.echo("never informs: " + ", ".join(rep["forbidden_uses"]))
     emit_table("Retention of person-level inputs", ["record type", "days", "then", "why"],
                [(k, v["days"], v["action"].replace("_", " "), v["why"])
@@ -67,15 +64,14 @@ def charter_validate(path: str | None) -> None:
     an entry per metric, forbidden uses repeated everywhere, people-derived metrics diagnostic
     only, known roles and inputs, a retention period for every person-level input. Exit 1 when
     a rule is broken."""
-    from shipwise.governance.charter import load_charter, load_file, validate
+    from shipwise.app.catalog import check_charter
 
-    c = load_file(path) if path else load_charter()
-    problems = validate(c)
-    for p in problems:
+    c = check_charter(path)
+    for p in c.problems:
         click.echo(f"✗ {p}")
-    if problems:
+    if c.problems:
         raise SystemExit(1)
-    click.echo(f"✓ charter v{c.version}: {len(c.entries)} metrics, {len(c.retention)} retention "
+    click.echo(f"✓ charter v{c.version}: {c.metrics} metrics, {c.retention_rules} retention "
                "rules; every rule holds")
 
 
@@ -94,12 +90,13 @@ def audit() -> None:
 @runs_as()
 def audit_list(ctx: click.Context, people: bool, since: date | None, limit: int, fmt: str) -> None:
     """Who read what, when: newest first."""
-    from shipwise.app.views import access_log
+    from shipwise.app.admin import access_log
+    from shipwise.app.results import dump
 
-    with reader(ctx) as (store, principal):
+    with caller(ctx) as c:
         start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
-        rows = access_log(store, principal, limit=limit, people_derived=True if people else None,
-                          since=start, interface="cli")
+        rows = dump(access_log(c, limit=limit, people_derived=True if people else None,
+                               since=start))
     headers = ["read_at", "reader", "role", "interface", "action", "subject", "allowed",
                "people_derived"]
     if fmt == "json":
@@ -130,12 +127,12 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
     """Purge person-level inputs older than their retention period (pages deleted; authors
     removed from commits and pull requests; ended memberships deleted) and keep every aggregate.
     Admins only; recorded in the audit log and in `shipwise retention runs`."""
-    from shipwise.app.governance import retention_apply
+    from shipwise.app.admin import retention_apply
+    from shipwise.app.results import dump
 
-    settings = settings_from(ctx)
     when = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC) if as_of else None
-    with reader(ctx) as (store, principal):
-        rep = retention_apply(store, principal, settings, as_of=when, dry_run=dry_run)
+    with caller(ctx) as c:
+        rep = dump(retention_apply(c, as_of=when, dry_run=dry_run))
     if fmt == "json":
         emit_json(rep)
         return
@@ -158,10 +155,11 @@ def retention_apply_cmd(ctx: click.Context, as_of: date | None, dry_run: bool, f
 @runs_as()
 def retention_runs_cmd(ctx: click.Context, fmt: str) -> None:
     """Earlier retention runs and what each removed."""
-    from shipwise.app.governance import retention_runs
+    from shipwise.app.admin import retention_runs
+    from shipwise.app.results import dump
 
-    with reader(ctx) as (store, principal):
-        rows = retention_runs(store, principal)
+    with caller(ctx) as c:
+        rows = dump(retention_runs(c))
     headers = ["run_at", "record_type", "cutoff", "action", "rows"]
     if fmt == "json":
         emit_json(rows)

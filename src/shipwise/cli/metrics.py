@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from shipwise.cli.access import is_local, principal_of, reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table
 from shipwise.metrics.ids import SHOWN_TABLE, SHOWN_TREND
 from shipwise.metrics.registry import Metric, metrics_of
@@ -23,12 +22,10 @@ def metrics() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 def list_cmd(fmt: str) -> None:
     """Every registered metric id with its unit."""
-    from shipwise.governance.charter import load_charter
-    from shipwise.metrics.registry import REGISTRY
+    from shipwise.app.catalog import listing
 
-    charter = load_charter()
-    rows = [(m.id, m.title, m.unit, m.better or "", charter.get(m.id).view) for m in REGISTRY.values()]
     headers = ["id", "title", "unit", "better", "view"]
+    rows = [tuple(r[h] for h in headers) for r in listing()]
     if fmt == "json":
         emit_json([dict(zip(headers, r, strict=True)) for r in rows])
     elif fmt == "csv":
@@ -42,11 +39,9 @@ def list_cmd(fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def explain_cmd(metric_id: str, fmt: str) -> None:
     """A metric's charter entry: definition, unit, exclusions, what it may and may not inform."""
-    from shipwise.governance.charter import load_charter
-    from shipwise.metrics.registry import get
+    from shipwise.app.catalog import explanation
 
-    m = get(metric_id)
-    entry = load_charter().get(m.id)
+    m, entry = explanation(metric_id)
     if fmt == "json":
         emit_json({"id": m.id, "title": m.title, "family": m.family, "better": m.better,
                    "docs": f"docs/metrics/{m.id}.md", **entry.model_dump()})
@@ -86,27 +81,13 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
              grain: str, since: date | None, until: date | None, fmt: str) -> None:
     """DORA metrics per team (or service) and period, with change vs the previous period and the
     DORA 2024 performance cluster."""
-    from shipwise.app.metrics import DoraRequest, dora
-    from shipwise.app.views import dora_request
+    from shipwise.app.delivery import dora
+    from shipwise.app.metrics import DoraRequest
+    from shipwise.app.results import dump
 
-    settings = settings_from(ctx)
-    req = DoraRequest(grain, teams, services, by, since, until)
-    if is_local(principal_of(ctx)):
-        res = dora(settings, req)
-    else:  # a token: the same rules as the API and MCP
-        with reader(ctx) as (store, principal):
-            res = dora_request(store, principal, req, interface="cli")
-    _add_appetite(settings, res)
+    with caller(ctx) as c:
+        res = dump(dora(c, DoraRequest(grain, teams, services, by, since, until)))
     print_dora(res, fmt)
-
-
-def _add_appetite(settings: Any, res: dict[str, Any]) -> None:
-    """Release appetite beside deployment frequency (as the API and the team page show it)."""
-    from shipwise.app.context import open_store
-    from shipwise.app.views import with_appetite
-
-    with open_store(settings, read_only=True) as store:
-        with_appetite(store, res, settings.slo)
 
 
 def print_dora(res: dict[str, object], fmt: str) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from shipwise.cli.access import reader, runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, percent
 from shipwise.metrics.ids import ATTAINMENT, BURN_RATE, ERROR_BUDGET_REMAINING, RELEASE_APPETITE
@@ -27,19 +26,11 @@ def _objective(x: float) -> str:
 def _read(ctx: click.Context, team: str | None, **kw: Any) -> dict[str, Any]:
     """An authorised, logged read: ``team``, or every team the principal may see (each team is
     authorised and logged; the figures come from one query)."""
-    from shipwise.app.slo import slo_view, slo_views
-    from shipwise.app.views import authorize
+    from shipwise.app.reliability import slo
+    from shipwise.app.results import dump
 
-    settings = settings_from(ctx)
-    with reader(ctx) as (store, principal):  # writable: every read goes to the access log
-        if team is not None:
-            return slo_view(store, principal, team, settings_slo=settings.slo, interface="cli",
-                            **kw)
-        teams = [str(r[0]) for r in store.con.execute("SELECT id FROM team ORDER BY id").fetchall()
-                 if principal.can("team.diagnostic", str(r[0]))]
-        if not teams:  # logged, then refused with the reason
-            authorize(store, principal, "team.diagnostic", "team:*:slo", None, "cli")
-        return slo_views(store, principal, teams, settings_slo=settings.slo, interface="cli", **kw)
+    with caller(ctx) as c:  # every read goes to the access log
+        return dict(dump(slo(c, (team,) if team else (), **kw)))
 
 
 @click.group("slo", invoke_without_command=True)

@@ -19,7 +19,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shipwise.domain.schema import BY_NAME, Kind
 from shipwise.errors import InputError, NotFoundError
+from shipwise.metrics.registry import REGISTRY
 
 VIEWS = ("diagnostic", "performance")
 ROLES = ("member", "lead", "exec", "admin")
@@ -137,8 +139,6 @@ def load_charter() -> Charter:
 
 def validate(charter: Charter) -> list[str]:
     """Every rule the charter breaks, in plain words (empty when it is sound)."""
-    from shipwise.domain.schema import BY_NAME, Kind
-    from shipwise.metrics.registry import REGISTRY
 
     problems: list[str] = []
     if charter.version not in charter.changes:

@@ -23,9 +23,13 @@ teams and groups of teams.
 from __future__ import annotations
 
 import math
+import statistics
+import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
+
+from scipy.stats import f_oneway, fisher_exact, kruskal, spearmanr
 
 #: Below this many team-periods a group is inconclusive.
 MIN_OBSERVATIONS = 5
@@ -111,7 +115,6 @@ def impact_table(rows: Sequence[FlagRow], groups: Mapping[str, str], *,
     p-values here are unadjusted; :func:`audit_flag` adjusts them and sets status and severity.
     A group of fewer than ``min_teams`` teams shows no counts: its flags are one team's.
     """
-    from scipy.stats import fisher_exact
 
     obs: dict[str, list[FlagRow]] = defaultdict(list)
     missing = set()
@@ -327,7 +330,6 @@ def spearman(x: Sequence[float | None], y: Sequence[float | None], *,
              min_observations: int = MIN_OBSERVATIONS) -> dict[str, Any]:
     """Spearman's ρ over the pairs where both values are present; ρ and p are None when there are
     too few pairs or either side is constant."""
-    from scipy.stats import spearmanr
 
     pairs = [(a, b) for a, b in zip(x, y, strict=True)
              if _clean(a) is not None and _clean(b) is not None]
@@ -410,7 +412,6 @@ def eta_squared(values: Sequence[float], groups: Sequence[str]) -> float | None:
 
 def _anova(values: Sequence[float], groups: Sequence[str]) -> tuple[float | None, float | None]:
     """(one-way ANOVA p, Kruskal–Wallis p) over groups with at least two values."""
-    from scipy.stats import f_oneway, kruskal
 
     acc: dict[str, list[float]] = defaultdict(list)
     for v, g in zip(values, groups, strict=True):
@@ -418,7 +419,6 @@ def _anova(values: Sequence[float], groups: Sequence[str]) -> tuple[float | None
     samples = [vs for vs in acc.values() if len(vs) >= 2]
     if len(samples) < 2 or len({v for vs in samples for v in vs}) < 2:
         return None, None
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant groups: p is still defined by the others
@@ -438,7 +438,6 @@ def org_unit_variance(values: Sequence[float | None], units: Sequence[str],
     teams: it would be one team's figure). The team-level view repeats η² and Kruskal–Wallis over
     team means (one value per team).
     """
-    import statistics
 
     keep = [(c, u, t) for v, u, t in zip(values, units, teams, strict=True)
             if (c := _clean(v)) is not None]

@@ -20,8 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import networkx as nx
 import numpy as np
+import yaml
 
 from shipwise.errors import InputError
 
@@ -144,7 +146,6 @@ def load_metrics(files: list[Path], start: float | None = None,
                  end: float | None = None) -> dict[tuple[str, str], Series]:
     """Long-form metrics (``timestamp,entity,metric,value``) from CSV and Parquet files, read
     set-based with DuckDB and optionally only within ``[start, end]``."""
-    import duckdb
 
     # Each file kind typed on its own (Parquet keeps its column types; CSV is read as text and
     # cast), then one filtered, sorted stream split where (entity, metric) changes.
@@ -188,7 +189,6 @@ def load_metrics(files: list[Path], start: float | None = None,
 
 def load_truth(path: str | Path) -> dict[str, Any]:
     """The answer of a case (evaluation only)."""
-    import yaml
 
     data = yaml.safe_load((Path(path) / "truth.yaml").read_text())
     return dict(data or {})

@@ -49,6 +49,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import yaml
 
 from shipwise.errors import InputError
 from shipwise.investigate.case import Alarm, Case, Series
@@ -224,7 +225,6 @@ def write_case(case: Case, out_dir: str | Path, root_cause: str | None = None) -
     ``truth.yaml`` is written only when ``root_cause`` is given. Values are written with ``repr``
     so that :func:`~shipwise.investigate.case.load_case` reads back the same floats.
     """
-    import yaml
 
     p = Path(out_dir)
     p.mkdir(parents=True, exist_ok=True)

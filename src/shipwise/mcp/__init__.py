@@ -1,7 +1,7 @@
 """The MCP server: shipwise's views as tools for AI assistants (official ``mcp`` SDK ≥ 2).
 
 - :mod:`shipwise.mcp.server` — :func:`build_server`: the tools, thin wrappers over
-  :mod:`shipwise.app.views`, with typed (structured) outputs from :mod:`shipwise.mcp.models`;
+  the doors of :mod:`shipwise.app`, with typed (structured) outputs: the doors' result models;
 - :mod:`shipwise.mcp.stdio` — ``shipwise mcp``: stdio, as the local administrator or the principal
   of ``SHIPWISE_TOKEN``;
 - :mod:`shipwise.mcp.http` — mounted at ``/mcp`` in ``shipwise serve`` (streamable HTTP, Bearer

@@ -27,13 +27,13 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from shipwise.app.caller import Principal, Store
+from shipwise.app.results import InvestigationStarted
 from shipwise.errors import InputError, ShipwiseError, UnauthorizedError
-from shipwise.governance.access import Principal
+from shipwise.http.auth import request_principal
 from shipwise.http.errors import error_response, status_of
 from shipwise.http.state import ServerState
-from shipwise.mcp.models import InvestigationStarted
 from shipwise.mcp.server import build_server
-from shipwise.store.duckdb_store import Store
 
 PATH = "/mcp"
 PRINCIPAL_KEY = "shipwise.principal"
@@ -65,8 +65,6 @@ class McpEndpoint:
         await self.manager.handle_request(scope, receive, send)
 
     def _authenticate(self, request: Request) -> Principal:
-        from shipwise.http.auth import request_principal
-
         with self.state.store.session() as store:
             return request_principal(request, store)
 

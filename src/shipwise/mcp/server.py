@@ -1,5 +1,6 @@
-"""The MCP tools: thin wrappers over :mod:`shipwise.app.views` (the authorised application
-layer), so an assistant obeys the same roles and leaves the same access log as the API and the CLI.
+"""The MCP tools: thin wrappers over the doors of :mod:`shipwise.app`, so an assistant obeys the
+same roles and leaves the same access log as the API and the CLI, and each tool's output schema is
+the door's result model.
 
 :func:`build_server` knows nothing about transports. Three seams make it one server for both:
 
@@ -19,18 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from shipwise import __version__
-from shipwise.app import views
-from shipwise.config import Settings
-from shipwise.errors import ShipwiseError
-from shipwise.governance.access import Principal
-from shipwise.mcp.models import (
+from shipwise.app import catalog, delivery, humane, incidents, org, oversight, reliability
+from shipwise.app.caller import Caller, Interface, Principal, Store
+from shipwise.app.cost import CostRequest
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.results import (
     CharterResult,
     CostResult,
     DiagnosticsResult,
@@ -39,15 +40,14 @@ from shipwise.mcp.models import (
     Investigation,
     InvestigationList,
     InvestigationStarted,
-    InvestigationSummary,
     MetricEntry,
     SloResult,
-    Team,
     TeamList,
 )
-from shipwise.store.duckdb_store import Store
+from shipwise.config import Settings
+from shipwise.errors import ShipwiseError
 
-INTERFACE = "mcp"
+INTERFACE: Interface = "mcp"
 INSTRUCTIONS = (
     "shipwise: delivery health (DORA), flow, SLOs and error budgets, strain, cost to serve and "
     "incident investigations of an engineering organisation. Start with list_teams; every "
@@ -75,19 +75,19 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
     ``settings`` give the minimum group size, working hours and SLO policy (defaults without)."""
     server: MCPServer = MCPServer("shipwise", title="shipwise", version=__version__,
                                   instructions=INSTRUCTIONS)
+    config = settings or Settings.model_validate({})
 
-    def call(ctx: Context, view: Callable[[Store, Principal], T]) -> T:
+    def call(ctx: Context, door: Callable[[Caller], T]) -> T:
         try:
             with store_provider() as store:
-                return view(store, principal_provider(store, ctx))
+                return door(Caller(store, principal_provider(store, ctx), config, INTERFACE))
         except ShipwiseError as exc:
             raise tool_error(exc) from exc
 
     @server.tool(annotations=READ_ONLY)
     def list_teams(ctx: Context) -> TeamList:
         """Teams with their org unit, unit of delivery and number of services."""
-        rows = call(ctx, lambda s, p: views.teams(s, p, interface=INTERFACE))
-        return TeamList(teams=[Team(**r) for r in rows])
+        return TeamList(teams=call(ctx, org.teams))
 
     @server.tool(annotations=READ_ONLY)
     def get_dora(ctx: Context, team: str, grain: str = "quarter", since: date | None = None,
@@ -95,10 +95,8 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """DORA metrics of a team per period (grain: week, month or quarter; since/until:
         YYYY-MM-DD, default the whole data span), with change vs the previous period and the
         performance cluster. Members and leads see their own team only."""
-        res = call(ctx, lambda s, p: views.team_dora(s, p, team, grain=grain, since=since,
-                                                     until=until, interface=INTERFACE,
-                                                     settings=settings))
-        return DoraResult(**res)
+        req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
+        return call(ctx, lambda c: delivery.dora(c, req))
 
     @server.tool(annotations=READ_ONLY)
     def get_cost(ctx: Context, team: str | None = None, grain: str = "quarter",
@@ -106,48 +104,23 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
                  until: date | None = None) -> CostResult:
         """Cost to serve per period: of one team (its members, leads, admins), or of the whole
         organisation when team is left out (exec and admin only). baseline: yoy or qoq."""
-        if team is None:
-            res = call(ctx, lambda s, p: views.org_cost(s, p, grain=grain, baseline=baseline,
-                                                        since=since, until=until,
-                                                        interface=INTERFACE))
-        else:
-            res = call(ctx, lambda s, p: views.team_cost(s, p, team, grain=grain,
-                                                         baseline=baseline, since=since,
-                                                         until=until, interface=INTERFACE))
-        return CostResult(**res)
+        req = CostRequest(grain=grain, baseline=baseline, team=(team,) if team else (),
+                          since=since, until=until)
+        return call(ctx, lambda c: delivery.cost(c, req, c.settings.cost))
 
     @server.tool(annotations=READ_ONLY)
     def explain_metric(ctx: Context, metric_id: str) -> MetricEntry:
         """What a metric id (e.g. dora.change_lead_time, cost.cost_to_serve) means: definition,
         unit, exclusions, and its charter — what it may and may not inform."""
-        def entry(s: Store, p: Principal) -> dict[str, Any]:
-            found = [m for m in views.catalog(s, p, interface=INTERFACE) if m["id"] == metric_id]
-            if not found:
-                from shipwise.errors import NotFoundError
-                from shipwise.metrics.registry import REGISTRY
-
-                raise NotFoundError(f"unknown metric {metric_id!r}",
-                                    hint=f"known ids: {', '.join(sorted(REGISTRY))}")
-            return found[0]
-
-        return MetricEntry(**call(ctx, entry))
-
-    def charter_map(data: Any) -> dict[str, dict[str, Any]]:
-        from shipwise.app.views import charter_map as entries
-
-        return entries(data)
+        return call(ctx, lambda c: catalog.metric(c, metric_id))
 
     def diagnostics(ctx: Context, family: str, team: str | None, grain: str,
                     since: date | None, until: date | None) -> DiagnosticsResult:
         if team is None:
-            res = call(ctx, lambda s, p: views.org_diagnostics(
-                s, p, family, grain=grain, since=since, until=until, settings=settings,
-                interface=INTERFACE))
-        else:
-            res = call(ctx, lambda s, p: views.team_diagnostics(
-                s, p, family, team, grain=grain, since=since, until=until, settings=settings,
-                interface=INTERFACE))
-        return DiagnosticsResult(**res, charter=charter_map(res))
+            return call(ctx, lambda c: humane.org_diagnostics(c, family, grain=grain,
+                                                              since=since, until=until))
+        return call(ctx, lambda c: humane.team_diagnostics(c, family, (team,), grain=grain,
+                                                           since=since, until=until))
 
     @server.tool(annotations=READ_ONLY)
     def get_flow(ctx: Context, team: str | None = None, grain: str = "quarter",
@@ -174,34 +147,14 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         (ISO-8601; default the latest SLI interval), the history per period, and the team's
         release appetite with a plain-language sentence. A reduced appetite is the error-budget
         policy protecting users, not a drop in productivity."""
-        from shipwise.app.slo import slo_view
-
-        res = call(ctx, lambda s, p: slo_view(
-            s, p, team, settings_slo=settings.slo if settings else None, at=at, grain=grain,
-            interface=INTERFACE))
-        return SloResult(**res, charter=charter_map(res))
+        return call(ctx, lambda c: reliability.slo(c, (team,), at=at, grain=grain))
 
     @server.tool(annotations=READ_ONLY)
     def get_charter(ctx: Context, metric_id: str | None = None) -> CharterResult:
         """The metric charter: its version, the uses no metric may ever inform, and one metric's
         entry (metric_id, e.g. flow.cycle_time) or every entry with the retention periods of
         person-level inputs and the charter's validation problems (empty when sound)."""
-        def read(s: Store, p: Principal) -> dict[str, Any]:
-            from shipwise.app.views import charter_view
-
-            return charter_view(s, p, metric_id, interface=INTERFACE)
-
-        res = call(ctx, read)
-        if metric_id is not None:
-            from shipwise.governance.charter import load_charter
-
-            charter = load_charter()
-            return CharterResult(version=charter.version, forbidden_uses=charter.forbidden_uses,
-                                 entry=res)
-        return CharterResult(version=res["version"], forbidden_uses=res["forbidden_uses"],
-                             metrics=res["metrics"], retention=res["retention"],
-                             changes={str(k): v for k, v in res["changes"].items()},
-                             problems=res["problems"])
+        return call(ctx, lambda c: catalog.charter_answer(c, metric_id))
 
     @server.tool(annotations=READ_ONLY)
     def fairness_audit(ctx: Context) -> FairnessResult:
@@ -209,28 +162,19 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         plain language first (concern, watch, ok, each with what to do), then who each flag
         falls on by team attribute, correlations with context, and variance between org
         units."""
-        def read(s: Store, p: Principal) -> dict[str, Any]:
-            from shipwise.app.fairness import fairness_view
-
-            return fairness_view(s, p, settings or Settings.model_validate({}),
-                                 interface=INTERFACE)
-
-        res = call(ctx, read)
-        return FairnessResult(**res, charter=charter_map(res))
+        return call(ctx, oversight.fairness)
 
     @server.tool(annotations=READ_ONLY)
     def list_investigations(ctx: Context, limit: int = 20) -> InvestigationList:
         """Stored investigations, latest alarm first: service, root cause, confidence, summary."""
-        rows = call(ctx, lambda s, p: views.investigations(s, p, limit=max(1, min(limit, 500)),
-                                                           interface=INTERFACE))
-        return InvestigationList(investigations=[InvestigationSummary(**r) for r in rows])
+        return InvestigationList(investigations=call(
+            ctx, lambda c: incidents.investigations(c, limit=max(1, min(limit, 500)))))
 
     @server.tool(annotations=READ_ONLY)
     def get_investigation(ctx: Context, id: str) -> Investigation:
         """One investigation: alarm, timeline, root cause, evidence, ruled-out observations,
         impact, mitigation plan and long-term fix."""
-        return Investigation(**call(ctx, lambda s, p: views.investigation(
-            s, p, id, interface=INTERFACE)))
+        return call(ctx, lambda c: incidents.investigation(c, id))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                              idempotent_hint=False, open_world_hint=True))
@@ -238,9 +182,9 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
                             metric: str = "") -> InvestigationStarted:
         """Investigate what happened to a service around an instant (ISO-8601 with an offset,
         epoch seconds, or now), optionally for one metric (e.g. latency_p99)."""
-        def authorised(s: Store, p: Principal) -> Principal:
-            views.may_investigate(s, p, service, interface=INTERFACE)
-            return p
+        def authorised(c: Caller) -> Principal:
+            incidents.may_investigate(c, service)
+            return c.principal
 
         principal = call(ctx, authorised)
         if starter is None:

@@ -12,18 +12,17 @@ from collections.abc import Callable
 
 from mcp.server.mcpserver import Context, MCPServer
 
+from shipwise.app.caller import LOCAL_ADMIN, Principal, Store
 from shipwise.app.context import open_store
+from shipwise.app.investigate import investigate_service
+from shipwise.app.results import InvestigationStarted
+from shipwise.app.tokens import authenticate_local
 from shipwise.config import Settings
-from shipwise.governance.access import LOCAL_ADMIN, Principal
-from shipwise.mcp.models import InvestigationStarted
 from shipwise.mcp.server import build_server
-from shipwise.store.duckdb_store import Store
 
 
 def stdio_server(settings: Settings, token: str | None) -> MCPServer:
     """The server ``shipwise mcp`` runs; raises at once when ``token`` is not a valid token."""
-    from shipwise.app.tokens import authenticate_local
-
     if token:
         with open_store(settings) as store:
             authenticate_local(store, token, "mcp", touch=False)
@@ -39,8 +38,6 @@ def run_here(settings: Settings) -> Callable[[Principal, str, str, str], Investi
     """Run an investigation in this process and store its record."""
 
     def start(principal: Principal, service: str, at: str, metric: str) -> InvestigationStarted:
-        from shipwise.app.investigate import investigate_service
-
         record = investigate_service(settings, service, at, metric)
         root = record.get("root_cause") or None
         return InvestigationStarted(

@@ -12,6 +12,7 @@ import time
 import uuid
 
 from shipwise.store.duckdb_store import Store
+from shipwise.store.import_state import check_finished, unfinished
 
 STALE_KEY = "derived_stale"
 VERSION_KEY = "facts_version"
@@ -179,7 +180,6 @@ def mark_stale(store: Store) -> None:
 def is_stale(store: Store) -> bool:
     """True when an ingest changed data since the facts were built, or an import did not finish
     (then :func:`ensure_fresh` says so rather than build facts from part of it)."""
-    from shipwise.store.import_state import unfinished
 
     return store.get_meta(STALE_KEY) == "1" or unfinished(store) is not None
 
@@ -214,7 +214,6 @@ def facts_version(store: Store) -> str:
 def ensure_fresh(store: Store) -> bool:
     """Refresh if an ingest left the facts stale; True if it did. Refuses (saying what to run)
     when the last import did not finish, rather than answer from part of it."""
-    from shipwise.store.import_state import check_finished
 
     check_finished(store)
     if is_stale(store):

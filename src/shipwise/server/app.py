@@ -16,6 +16,8 @@ from shipwise.config import Settings
 from shipwise.http.errors import install_error_handlers
 from shipwise.http.security import RedactToken
 from shipwise.http.state import ServerState
+from shipwise.mcp.http import mount_mcp
+from shipwise.web import mount as mount_web
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,8 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     app.include_router(webhooks.router)
     # Interfaces, each added on its own line below: REST API (shipwise.api.routes), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
-    from shipwise.mcp.http import mount_mcp  # MCP: also runs its session manager
-    mount_mcp(app)
+    mount_mcp(app)  # MCP: also runs its session manager
     app.include_router(api.router)
-    from shipwise.web import mount as mount_web  # web pages and their vendored static files
-    mount_web(app)
+    mount_web(app)  # web pages and their vendored static files
     install_links(app)  # /openapi.json: how one answer feeds the next request
     return app

@@ -1,20 +1,19 @@
 """The team page's flow, SLO and strain sections, and the organisation page (flow and strain per
-org unit): shaped from the authorised views' JSON only. A suppressed figure stays ``None`` with its
+org unit): shaped from the JSON of the doors of :mod:`shipwise.app` only. A suppressed figure stays ``None`` with its
 reason beside it (``hidden``); the templates show it as "hidden", never as 0."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shipwise.app import views
-from shipwise.app.slo import slo_view
-from shipwise.governance.access import Principal
+from shipwise.app import humane, reliability
+from shipwise.app.caller import Caller
+from shipwise.app.guard import charter_map, metric_ids
+from shipwise.app.results import dump
 from shipwise.metrics import ids
 from shipwise.metrics.registry import ids_of, metrics_of
-from shipwise.store.duckdb_store import Store
 from shipwise.web.render import title as _title
 
-WEB = "web"
 #: cycle-time phases, in the order a change goes through them (stacked bottom to top)
 PHASES = ids_of("flow", ids.SHOWN_PHASE)
 FLOW_TILES = ids_of("flow", ids.SHOWN_TILE)
@@ -171,15 +170,11 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
             "slos": slos, "charts": [chart] if labels and names else []}
 
 
-def team_sections(store: Store, p: Principal, team_id: str, grain: str,
-                  settings: Any) -> dict[str, Any]:
-    """The three sections, each read through its authorised view (logged)."""
-    flow = views.team_diagnostics(store, p, "flow", team_id, grain=grain, settings=settings,
-                                  interface=WEB)
-    strain = views.team_diagnostics(store, p, "strain", team_id, grain=grain, settings=settings,
-                                    interface=WEB)
-    slo = slo_view(store, p, team_id, settings_slo=getattr(settings, "slo", None), grain=grain,
-                   interface=WEB)
+def team_sections(c: Caller, team_id: str, grain: str) -> dict[str, Any]:
+    """The three sections, each read through its door (checked; the page is one logged action)."""
+    flow = dict(dump(humane.team_diagnostics(c, "flow", (team_id,), grain=grain)))
+    strain = dict(dump(humane.team_diagnostics(c, "strain", (team_id,), grain=grain)))
+    slo = dict(dump(reliability.slo(c, (team_id,), grain=grain)))
     return {"flow": flow_section(flow), "strain": strain_section(strain),
             "slo": slo_section(slo, team_id),
             "diagnostics": {"flow": flow, "strain": strain, "slo": slo}}
@@ -206,11 +201,10 @@ def _per_unit_chart(chart_id: str, title: str, axis: str, rows: list[dict[str, A
             "series": [series(u, metric, [value(u, per) for per in labels]) for u in units]}
 
 
-def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]:
+def org(c: Caller, grain: str) -> dict[str, Any]:
     """Flow and strain per org unit (exec, admin): the latest period's table and trends."""
-    flow = views.org_diagnostics(store, p, "flow", grain=grain, settings=settings, interface=WEB)
-    strain = views.org_diagnostics(store, p, "strain", grain=grain, settings=settings,
-                                   interface=WEB)
+    flow = dict(dump(humane.org_diagnostics(c, "flow", grain=grain)))
+    strain = dict(dump(humane.org_diagnostics(c, "strain", grain=grain)))
 
     def latest(rows: list[dict[str, Any]], ids: tuple[str, ...]) -> dict[str, Any]:
         period = max((r["period"] for r in rows), default=None)
@@ -229,5 +223,5 @@ def org(store: Store, p: Principal, grain: str, settings: Any) -> dict[str, Any]
     out = {"grain": grain, "min_group_size": flow["min_group_size"],
            "flow": latest(flow["rows"], ORG_FLOW), "strain": latest(strain["rows"], ORG_STRAIN),
            "charts": charts, "diagnostics": {"flow": flow, "strain": strain}}
-    out["charter"] = views.charter_map(out)
+    out["charter"] = charter_map(metric_ids(out))
     return out

@@ -1,28 +1,25 @@
 """The governance pages: the charter (every role), the audit log (admin) and the fairness audit
-(exec, admin) — built from the authorised views only, like every page."""
+(exec, admin) — built from the doors of :mod:`shipwise.app` only, like every page."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
-from shipwise.app import views
+from shipwise.app import admin, catalog, oversight
+from shipwise.app.caller import Caller
+from shipwise.app.results import dump
 from shipwise.errors import InputError
-from shipwise.governance.access import Principal
-from shipwise.store.duckdb_store import Store
 
-WEB = "web"
 SEVERITIES = (("concern", "Concerns"), ("watch", "To watch"), ("ok", "Checked and fine"))
 
 
-def charter(store: Store, p: Principal) -> dict[str, Any]:
-    from shipwise.app.views import charter_view
-
-    rep = charter_view(store, p, interface=WEB)
+def charter(c: Caller) -> dict[str, Any]:
+    rep = dump(catalog.charter(c))
     return {**rep, "valid": not rep["problems"]}
 
 
-def audit(store: Store, p: Principal, *, people_derived: str = "", since: str = "",
+def audit(c: Caller, *, people_derived: str = "", since: str = "",
           limit: int = 200) -> dict[str, Any]:
     """The access log with the page's filters: ``people_derived`` '' (all), 'yes' or 'no';
     ``since`` a day (YYYY-MM-DD)."""
@@ -38,20 +35,15 @@ def audit(store: Store, p: Principal, *, people_derived: str = "", since: str = 
     if not 1 <= limit <= 10_000:
         raise InputError("limit must be between 1 and 10000")
     pd = {"": None, "yes": True, "no": False}[people_derived]
-    rows = views.access_log(store, p, limit=limit, people_derived=pd, since=start,
-                            interface=WEB)
+    rows = dump(admin.access_log(c, limit=limit, people_derived=pd, since=start))
     return {"filters": {"people_derived": people_derived, "since": since, "limit": limit},
             "rows": rows, "refused": sum(1 for r in rows if not r["allowed"])}
 
 
-def fairness(store: Store, p: Principal, settings: Any) -> dict[str, Any]:
-    from shipwise.app.fairness import fairness_view
-    from shipwise.app.views import charter_map
-
-    res = fairness_view(store, p, settings, interface=WEB)
+def fairness(c: Caller) -> dict[str, Any]:
+    res = dump(oversight.fairness(c))  # with its charter map
     found = res["findings"]
     res["by_severity"] = [{"severity": sev, "heading": heading,
                            "findings": [f for f in found if f["severity"] == sev]}
                           for sev, heading in SEVERITIES]
-    res["charter"] = charter_map(res)
-    return res
+    return dict(res)

@@ -1,21 +1,25 @@
-"""What each page shows, built from the authorised views only (``interface="web"``). The dicts
-returned here are the JSON twins; the templates render the same dicts."""
+"""What each page shows, built from the doors of :mod:`shipwise.app` only (the caller's interface
+is ``web``). The dicts returned here are the JSON twins; the templates render the same dicts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shipwise.app import views
+from shipwise.app import catalog as metric_catalog
+from shipwise.app import delivery, incidents
+from shipwise.app import org as organisation
+from shipwise.app.caller import Caller
+from shipwise.app.cost import CostRequest
+from shipwise.app.guard import charter_map, metric_ids
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.results import dump
 from shipwise.errors import InputError
-from shipwise.governance.access import Principal
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
-from shipwise.store.duckdb_store import Store
 from shipwise.web.diagnostics import team_sections
 from shipwise.web.render import title as views_title
 from shipwise.web.topology import topology_svg
 
-WEB = "web"
 GRAINS = ("week", "month", "quarter")
 #: metrics a cheaper cost to serve must not be bought with (overlaid on the cost chart)
 TENSION = ids.TENSION
@@ -33,18 +37,17 @@ def _series(label: str, metric: str, values: list[Any], axis: str = "left") -> d
     return {"label": label, "metric": metric, "values": values, "axis": axis}
 
 
-def overview(store: Store, p: Principal) -> dict[str, Any]:
-    return views.org_overview(store, p, interface=WEB)
+def overview(c: Caller) -> dict[str, Any]:
+    return dict(dump(organisation.overview(c)))
 
 
-def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
-         settings: Any = None) -> dict[str, Any]:
-    dora = views.team_dora(store, p, team_id, grain=check_grain(grain), interface=WEB,
-                           settings=settings)
+def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
+    dora = dump(delivery.dora(c, DoraRequest(grain=check_grain(grain), team=(team_id,))))
     # cost is allocated per month at the finest: a weekly page shows monthly cost
-    cost = views.team_cost(store, p, team_id, grain="month" if grain == "week" else grain,
-                           interface=WEB)
-    info = next((t for t in views.teams(store, p, interface=WEB) if t["team"] == team_id), {})
+    cost = dump(delivery.cost(c, CostRequest(grain="month" if grain == "week" else grain,
+                                             team=(team_id,))))
+    info: dict[str, Any] = next(
+        (t for t in dump(organisation.teams(c)) if t["team"] == team_id), {})
     rows = dora["rows"]
     latest = rows[-1] if rows else None
     tiles = [{"metric": m, "value": latest["metrics"].get(m), "change": latest["change"].get(m),
@@ -83,19 +86,19 @@ def team(store: Store, p: Principal, team_id: str, grain: str = "quarter",
             if REGISTRY[m].family == "dora" and d is not None:
                 row["metrics"][m] = d["metrics"].get(m)
     flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
-    sections = team_sections(store, p, team_id, grain, settings)
+    sections = team_sections(c, team_id, grain)
     out = {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
            "period": latest["period"] if latest else None,
            "cluster": latest["cluster"] if latest else None,
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
            **sections}
-    out["charter"] = views.charter_map(out)
+    out["charter"] = charter_map(metric_ids(out))
     return out
 
 
-def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, Any]:
-    cost = views.org_cost(store, p, grain=check_grain(grain), interface=WEB)
+def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
+    cost = dump(delivery.cost(c, CostRequest(grain=check_grain(grain))))
     periods = sorted({r["period"] for r in cost["rows"]})
     totals = {per: 0.0 for per in periods}
     for r in cost["rows"]:
@@ -126,20 +129,20 @@ def org_cost(store: Store, p: Principal, grain: str = "quarter") -> dict[str, An
                       for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
 
 
-def catalog(store: Store, p: Principal) -> dict[str, Any]:
-    return {"metrics": views.catalog(store, p, interface=WEB)}
+def catalog(c: Caller) -> dict[str, Any]:
+    return {"metrics": dump(metric_catalog.catalog(c))}
 
 
-def metric(store: Store, p: Principal, metric_id: str) -> dict[str, Any]:
-    return views.metric(store, p, metric_id, interface=WEB)
+def metric(c: Caller, metric_id: str) -> dict[str, Any]:
+    return dict(dump(metric_catalog.metric(c, metric_id)))
 
 
-def investigations(store: Store, p: Principal) -> dict[str, Any]:
-    return {"investigations": views.investigations(store, p, interface=WEB)}
+def investigations(c: Caller) -> dict[str, Any]:
+    return {"investigations": dump(incidents.investigations(c))}
 
 
-def investigation(store: Store, p: Principal, inv_id: str) -> dict[str, Any]:
-    record = views.investigation(store, p, inv_id, interface=WEB)
+def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
+    record = dump(incidents.investigation(c, inv_id))
     root = (record.get("root_cause") or {}).get("entity")
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
     return {"investigation": record, "topology_svg": svg}

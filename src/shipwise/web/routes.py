@@ -1,7 +1,9 @@
 """The dashboard's routes: sign-in/out and one builder per page. A builder takes the store and the
-principal and returns the page's data; the same data is the page's JSON twin (``<path>.json`` or
-``?format=json``). Authorisation happens in :mod:`shipwise.app.views`; a refusal renders a
-page saying what the role may not see (401 sends the browser to the sign-in page instead)."""
+page's :class:`~shipwise.app.caller.Caller` and returns the page's data; the same data is the
+page's JSON twin (``<path>.json`` or ``?format=json``). Authorisation happens in the doors of
+:mod:`shipwise.app`, and a page is one user action — one access-log row — however many doors it
+reads; a refusal renders a page saying what the role may not see (401 sends the browser to the
+sign-in page instead)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from shipwise.app import views
+from shipwise.app.caller import Caller, Principal
+from shipwise.app.guard import one_action
+from shipwise.app.org import whoami
+from shipwise.app.results import dump
+from shipwise.app.tokens import authenticate
 from shipwise.errors import ShipwiseError, UnauthorizedError
-from shipwise.governance.access import Principal
 from shipwise.http.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -30,7 +35,6 @@ from shipwise.http.auth import (
     request_principal,
 )
 from shipwise.http.errors import status_of
-from shipwise.store.duckdb_store import Store
 from shipwise.web import diagnostics, governance, pages
 from shipwise.web.render import STATIC, environment
 
@@ -43,7 +47,7 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-Builder = Callable[[Store, Principal], dict[str, Any]]
+Builder = Callable[[Caller], dict[str, Any]]
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,10 +99,13 @@ def _page(request: Request, template: str, build: Builder) -> Response:
     want_json = _wants_json(request)
     me: dict[str, Any] | None = None
     try:
-        with request.app.state.shipwise.store.session() as store:
+        state = request.app.state.shipwise
+        with state.store.session() as store:
             principal = request_principal(request, store)
-            me = views.whoami(principal)
-            data = build(store, principal)
+            caller = Caller(store, principal, state.settings, "web")
+            me = dump(whoami(caller))
+            with one_action(caller, f"page:{request.url.path}"):
+                data = build(caller)
     except UnauthorizedError:
         if want_json:
             raise
@@ -133,8 +140,6 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.post("/signin")
 async def signin(request: Request) -> Response:
-    from shipwise.app.tokens import authenticate
-
     form = await _form(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     nxt = _safe_next(form.get("next"))
@@ -204,29 +209,22 @@ def overview(request: Request) -> Response:
     return _page(request, "overview.html", pages.overview)
 
 
-def _settings(request: Request) -> Any:
-    return request.app.state.shipwise.settings
-
-
 @router.get("/teams/{team:path}")
 def team(request: Request, team: str, grain: str = "quarter") -> Response:
     name = team.removesuffix(".json") if request.url.path.endswith(".json") else team
-    settings = _settings(request)
-    return _page(request, "team.html", lambda s, p: pages.team(s, p, name, grain, settings))
+    return _page(request, "team.html", lambda c: pages.team(c, name, grain))
 
 
 @router.get("/org")
 @router.get("/org.json")
 def org(request: Request, grain: str = "quarter") -> Response:
-    settings = _settings(request)
-    return _page(request, "org.html",
-                 lambda s, p: diagnostics.org(s, p, pages.check_grain(grain), settings))
+    return _page(request, "org.html", lambda c: diagnostics.org(c, pages.check_grain(grain)))
 
 
 @router.get("/org/cost")
 @router.get("/org/cost.json")
 def org_cost(request: Request, grain: str = "quarter") -> Response:
-    return _page(request, "org_cost.html", lambda s, p: pages.org_cost(s, p, grain))
+    return _page(request, "org_cost.html", lambda c: pages.org_cost(c, grain))
 
 
 @router.get("/metrics")
@@ -238,7 +236,7 @@ def metrics(request: Request) -> Response:
 @router.get("/metrics/{metric_id}")
 def metric(request: Request, metric_id: str) -> Response:
     mid = metric_id.removesuffix(".json") if request.url.path.endswith(".json") else metric_id
-    return _page(request, "metric.html", lambda s, p: pages.metric(s, p, mid))
+    return _page(request, "metric.html", lambda c: pages.metric(c, mid))
 
 
 @router.get("/investigations")
@@ -250,7 +248,7 @@ def investigations(request: Request) -> Response:
 @router.get("/investigations/{inv_id}")
 def investigation(request: Request, inv_id: str) -> Response:
     iid = inv_id.removesuffix(".json") if request.url.path.endswith(".json") else inv_id
-    return _page(request, "investigation.html", lambda s, p: pages.investigation(s, p, iid))
+    return _page(request, "investigation.html", lambda c: pages.investigation(c, iid))
 
 
 # -- governance -----------------------------------------------------------------------------------
@@ -265,12 +263,11 @@ def charter(request: Request) -> Response:
 @router.get("/audit.json")
 def audit(request: Request, people_derived: str = "", since: str = "",
           limit: int = 200) -> Response:
-    return _page(request, "audit.html", lambda s, p: governance.audit(
-        s, p, people_derived=people_derived, since=since, limit=limit))
+    return _page(request, "audit.html", lambda c: governance.audit(
+        c, people_derived=people_derived, since=since, limit=limit))
 
 
 @router.get("/fairness")
 @router.get("/fairness.json")
 def fairness(request: Request) -> Response:
-    settings = _settings(request)
-    return _page(request, "fairness.html", lambda s, p: governance.fairness(s, p, settings))
+    return _page(request, "fairness.html", governance.fairness)

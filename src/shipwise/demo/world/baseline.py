@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from shipwise.demo.world.noise import hex_id, rng_for
 from shipwise.demo.world.topology import Topology, build_topology
@@ -118,7 +119,6 @@ def build_world(seed: int = 7) -> World:
 def lognormal_tail(p95_ms: np.ndarray, timeout_ms: float | np.ndarray,
                    sigma: float = 0.45) -> np.ndarray:
     """Share of calls slower than ``timeout_ms`` when latency is log-normal with this p95."""
-    from scipy.special import ndtr
 
     median = np.maximum(p95_ms, 1e-6) / math.exp(1.645 * sigma)
     z = (np.log(timeout_ms) - np.log(median)) / sigma

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+
 from shipwise.demo.world.noise import hex_id
 
 #: Relations along which requests (and therefore failures and latency) flow.
@@ -137,7 +139,6 @@ class Topology:
 
     def request_order(self) -> list[str]:
         """Entities so that every dependent comes before its dependencies (callers first)."""
-        import networkx as nx
 
         if self._order is None:
             g = nx.DiGraph()

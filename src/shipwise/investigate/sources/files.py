@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
+import yaml
 
 from shipwise.investigate.case import case_metrics_file, load_metrics, load_topology, parse_time
 from shipwise.investigate.evidence import Event, Evidence, LogLine, Runbook, Scope, Spans
@@ -92,7 +94,6 @@ class LogFiles(_PathsSource):
     suffixes = (".jsonl", ".ndjson", ".json")
 
     def fetch(self, scope: Scope) -> Evidence:
-        import duckdb
 
         files = [str(f) for f in self.files()]
         con = duckdb.connect()
@@ -212,7 +213,6 @@ class RunbookFiles(_PathsSource):
 
 
 def parse_runbook(path: Path) -> Runbook:
-    import yaml
 
     text = path.read_text()
     header: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlparse
 
+import httpx
 import numpy as np
 
 from shipwise.errors import TransientError
@@ -51,7 +52,6 @@ class PrometheusSource(EvidenceSource):
         return f"{self.settings.url.rstrip('/')}/graph?g0.expr={quote(expr)}&g0.tab=0"
 
     def fetch(self, scope: Scope) -> Evidence:
-        import httpx
 
         step = self.settings.step_seconds or 15.0
         step = max(step, (scope.end - scope.start) / MAX_POINTS)

@@ -1,0 +1,85 @@
+"""Alarms and investigations: a member or lead sees those of their team's services (and may start
+one on them); an admin sees everything, including entities that are no team's service; an exec is
+refused — incidents are operational detail, not an organisation view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any
+
+from shipwise.app.alarms import list_alarms
+from shipwise.app.caller import Caller
+from shipwise.app.guard import Access, guard
+from shipwise.app.results import AlarmRow, Investigation, InvestigationQueued, InvestigationSummary
+from shipwise.errors import InputError, NotFoundError
+from shipwise.store import investigations as table
+from shipwise.store import org
+
+
+@guard("alarms.read", accesses=lambda c, a: [Access("alarms.read", "alarms", c.own_team)])
+def alarms(caller: Caller, *, status: str | None = None, limit: int = 50) -> list[AlarmRow]:
+    """The latest alarm intake rows, newest first (without raw payloads)."""
+    rows = list_alarms(caller.settings, status, limit, session=lambda: nullcontext(caller.store),
+                       team=caller.own_team)
+    return [AlarmRow.model_validate(r) for r in rows]
+
+
+@guard("investigations.read",
+       accesses=lambda c, a: [Access("investigations.read", "investigations", c.own_team)])
+def investigations(caller: Caller, *, limit: int = 50) -> list[InvestigationSummary]:
+    """The latest investigations, newest alarm first."""
+    return [InvestigationSummary.model_validate(r)
+            for r in table.recent(caller.store, team=caller.own_team, limit=limit)]
+
+
+def _investigation_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    found = table.entity_of(caller.store, arguments["inv_id"])
+    team = org.service_team(caller.store, found) if found is not None else caller.own_team
+    return [Access("investigations.read", f"investigation:{arguments['inv_id']}", team)]
+
+
+@guard("investigations.read", accesses=_investigation_access)
+def investigation(caller: Caller, inv_id: str) -> Investigation:
+    """One investigation record, for whoever may read the investigations of its service's team."""
+    record = table.record(caller.store, inv_id)
+    if record is None:
+        raise NotFoundError(f"no investigation {inv_id!r}",
+                            hint="`shipwise investigations list` or GET /api/v1/investigations")
+    return Investigation.model_validate(record)
+
+
+def _start_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    entity = arguments["entity"]
+    if not org.service_exists(caller.store, entity):
+        return [Access("investigations.start", f"service:{entity}", caller.own_team)]
+    return [Access("investigations.start", f"service:{entity}",
+                   org.service_team(caller.store, entity))]
+
+
+@guard("investigations.start", accesses=_start_access)
+def start_investigation(caller: Caller, entity: str, at: datetime, metric: str | None = None, *,
+                        receive: Callable[[bytes, str], dict[str, Any]]) -> InvestigationQueued:
+    """Queue an investigation of ``entity`` at ``at``: a generic alarm handed to ``receive`` (the
+    server's intake, which stores it and queues it for the investigation worker)."""
+    if not org.service_exists(caller.store, entity):  # services are public: a 404
+        raise NotFoundError(f"unknown service {entity!r}", hint="GET /api/v1/services lists them")
+    if at.tzinfo is None:
+        raise InputError("'at' needs a UTC offset", hint="e.g. 2026-09-01T10:00:00Z")
+    p = caller.principal
+    body = {"entity": entity, "metric": metric or "", "time": at.isoformat(),
+            "alertname": "investigation requested",
+            "summary": f"requested through the {caller.interface} by {p.name or p.role}"}
+    result = receive(json.dumps(body).encode(), "generic")
+    if result["rejected"]:
+        raise InputError(result["rejected"], hint=result["hint"])
+    return InvestigationQueued(id=result["ids"][0], queued=bool(result["accepted"]),
+                               duplicate=result["duplicate"], entity=entity, at=at.isoformat(),
+                               metric=metric)
+
+
+@guard("investigations.start", accesses=_start_access)
+def may_investigate(caller: Caller, entity: str) -> None:
+    """Refuse (logged) unless the caller may start an investigation of ``entity``."""

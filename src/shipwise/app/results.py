@@ -1,0 +1,364 @@
+"""What the application layer returns: pydantic models that are also the REST API's response
+models and the MCP tools' output schemas, so the three cannot drift apart.
+
+Rows whose columns grow with the metric registry keep them in ``metrics`` (metric id -> value,
+``None`` when hidden or withheld, with the reason under ``suppressed`` or ``withheld``) rather
+than listing every metric twice. Models that carry figures have a ``charter`` map: the charter
+entry of every metric id in the result, filled in by :mod:`shipwise.app.guard`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Charter = dict[str, dict[str, Any]]
+
+
+class Result(BaseModel):
+    """A result of the application layer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def dump(result: BaseModel | list[Any] | None) -> Any:
+    """A result as plain data, the fields the door set (so a team row has no ``service: null``):
+    what the CLI prints and the API sends (its routes exclude unset fields too)."""
+    if isinstance(result, BaseModel):
+        return result.model_dump(exclude_unset=True)
+    if isinstance(result, list):
+        return [dump(r) for r in result]
+    return result
+
+
+class Open(BaseModel):
+    """A row whose further columns follow the data (kept, never dropped)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MetricRow(Open):
+    """Figures of one entity and period, by metric id; a metric the reader's role may not see is
+    ``None`` with the reason under ``withheld`` (the charter's audience)."""
+
+    period: str | None = None
+    metrics: dict[str, float | int | str | None] = Field(default_factory=dict)
+    withheld: dict[str, str] = Field(default_factory=dict)
+
+
+class Charted(Result):
+    charter: Charter = Field(default_factory=dict, description=(
+        "metric id -> its charter entry: definition, unit, what it may and may not inform, "
+        "audience"))
+
+
+# -- who, teams, services, catalog ------------------------------------------------------------
+
+class Whoami(Result):
+    role: str
+    team: str | None = None
+    name: str = ""
+    token_id: str | None = None
+    may: list[str] = Field(description="the actions this principal may take on its own team")
+
+
+class Team(Result):
+    team: str = Field(description="team id (use it as the team argument of other tools)")
+    name: str
+    org_unit: str | None = None
+    delivery_unit: str | None = Field(None, description="what one unit of delivery is")
+    services: int = Field(description="how many services the team owns")
+
+
+class Service(Result):
+    service: str
+    name: str
+    team: str | None = None
+
+
+class MetricEntry(Result):
+    """A metric of the registry with its charter entry (definition, allowed and forbidden uses)."""
+
+    id: str
+    title: str
+    family: str
+    unit: str
+    better: str | None = Field(None, description="higher, lower, or none for a context figure")
+    people_derived: bool
+    docs: str
+    charter: dict[str, Any] | None = None
+
+
+class Overview(Result):
+    """The organisation at a glance, for every role: counts only, no team's diagnostics."""
+
+    teams: list[Team]
+    period: str | None = None
+    services: int
+    dora_levels: dict[str, int]
+    deployments_per_week: float
+    investigations: int | None = None
+
+
+class CharterReport(Result):
+    version: int
+    changes: dict[str, str] = Field(default_factory=dict)
+    forbidden_uses: list[str]
+    retention: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list)
+
+
+class CharterEntry(Open):
+    """One metric's charter entry: definition, unit, what it may and may not inform…"""
+
+    charter_version: int
+    id: str
+    docs: str
+
+
+# -- delivery: DORA, cost, flow and strain, SLOs -----------------------------------------------
+
+class DoraRow(MetricRow):
+    team: str | None = None
+    service: str | None = None
+    change: dict[str, float | None] = Field(default_factory=dict,
+                                            description="change vs the previous period")
+    cluster: str | None = Field(None, description="DORA 2024 performance cluster")
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class Appetite(Open):
+    team: str
+    appetite: str | None = None
+    sentence: str | None = None
+
+
+class DoraResult(Charted):
+    """DORA per period, the same JSON as ``shipwise metrics dora --format json``."""
+
+    grain: str
+    since: str | None = None
+    until: str | None = None
+    rows: list[DoraRow]
+    release_appetite: dict[str, Appetite] = Field(
+        default_factory=dict, description="team -> release appetite (error-budget policy), to "
+        "read beside deployment frequency")
+
+
+class CostRow(MetricRow):
+    team: str
+    org_unit: str | None = None
+    unit: str | None = None
+    cost_amount: float | None = None
+    units: int = 0
+    flags: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CostTotal(MetricRow):
+    cohort_teams: int = 0
+    cost_amount: float | None = None
+
+
+class CostResult(Charted):
+    """Cost to serve per period, the same JSON as ``shipwise cost --format json``."""
+
+    grain: str
+    baseline: str
+    currency: str | None = None
+    since: str | None = None
+    until: str | None = None
+    rows: list[CostRow]
+    organisation: list[CostTotal] = Field(default_factory=list,
+                                          description="organisation totals per period")
+    data: dict[str, str | None] = Field(default_factory=dict, description="the span with data")
+
+
+class InitiativesResult(Open):
+    """Investments (initiatives) and what they cost and changed."""
+
+
+class DiagnosticRow(MetricRow):
+    team: str | None = None
+    org_unit: str | None = None
+    suppressed: dict[str, str] = Field(default_factory=dict,
+                                       description="column -> why it is hidden")
+
+
+class DiagnosticsResult(Charted):
+    """Flow or strain per period, of teams (``level`` team) or of org units (``org_unit``), the
+    same JSON as ``shipwise flow|strain --format json``."""
+
+    family: str = Field(description="flow or strain")
+    grain: str
+    level: str = Field(description="team or org_unit")
+    since: str | None = None
+    until: str | None = None
+    min_group_size: int = Field(description="figures of fewer people than this are hidden")
+    rows: list[DiagnosticRow] = Field(description=(
+        "one per (team or org_unit, period): metrics by metric id (null when hidden), counts, "
+        "suppressed {column: reason}; flow rows also carry the open pull requests' age "
+        "distribution"))
+
+
+class SloResult(Charted):
+    """A team's SLOs, as ``shipwise slo --team T --format json``: status at ``at``, history per
+    period, and the team's release appetite with its plain-language sentence."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: str | None = None
+    team: str | list[str] | None = None
+    windows: list[str] = Field(default_factory=list, description="burn-rate windows")
+    status: list[dict[str, Any]] = Field(description=(
+        "one per SLO: objective, window, attainment, error budget remaining, burn rates, alerts "
+        "and alert_state (ok, ticket, page, unknown)"))
+    appetite: dict[str, dict[str, Any]] = Field(description=(
+        "team -> release appetite (full, reduced, fixes only) with reasons and a sentence: a "
+        "spent budget slows releases on purpose, it is not a productivity drop"))
+    history: dict[str, Any] | None = None
+
+
+class FairnessResult(Charted):
+    """The fairness audit (``shipwise fairness audit --format json``): findings first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    findings: list[dict[str, Any]] = Field(
+        description="severity (concern, watch, ok), text in plain language, what_to_do")
+    observations: dict[str, Any] = Field(default_factory=dict)
+    flags: list[dict[str, Any]]
+    correlations: dict[str, Any]
+    org_unit_variance: list[dict[str, Any]]
+    method: list[str]
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+class AlarmRow(Open):
+    id: str
+    status: str | None = None
+    received_at: str | None = None
+    alarm: dict[str, Any] | None = None
+
+
+class InvestigationSummary(Open):
+    id: str
+    entity: str | None = None
+    metric: str | None = None
+    created_at: datetime | None = None
+    alarm_at: datetime | None = None
+    alarm_id: str | None = None
+    status: str | None = None
+    root_cause_entity: str | None = None
+    root_cause_kind: str | None = None
+    confidence: float | None = None
+    summary: str | None = None
+    seconds: float | None = None
+
+
+class Investigation(Open):
+    """A full investigation record: alarm, root cause, evidence, ruled out, mitigation plan…"""
+
+    id: str
+    status: str | None = None
+
+
+class InvestigationQueued(Result):
+    """An investigation request stored as an alarm and queued for the investigation worker."""
+
+    id: str = Field(description="the alarm's id; its investigation appears in /investigations")
+    queued: bool
+    duplicate: bool
+    entity: str
+    at: str
+    metric: str | None = None
+
+
+# -- administration ---------------------------------------------------------------------------
+
+class TokenRow(Result):
+    id: str
+    name: str
+    role: str
+    team: str | None = None
+    created_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class TokenCreated(Result):
+    id: str
+    name: str
+    role: str
+    team: str | None = None
+    token: str = Field(description="the token's value, shown this once and stored nowhere")
+
+
+class TokenRevoked(Result):
+    id: str
+    revoked: Literal[True] = True
+
+
+class AccessRow(Result):
+    read_at: datetime
+    token_id: str | None = None
+    reader: str | None = None
+    role: str
+    interface: str | None = None
+    action: str
+    subject: str | None = None
+    allowed: bool
+    people_derived: bool
+
+
+class RetentionResult(Open):
+    charter_version: int
+    as_of: str
+    dry_run: bool = False
+
+
+class RetentionRun(Result):
+    run_at: datetime
+    record_type: str
+    cutoff: datetime | date | None = None
+    action: str
+    rows: int
+
+
+# -- wrappers for interfaces whose answers must be objects (MCP's structured content) ----------
+
+class TeamList(Result):
+    teams: list[Team]
+
+
+class InvestigationList(Result):
+    investigations: list[InvestigationSummary]
+
+
+class CharterResult(Result):
+    """The metric charter: version, forbidden uses, and one metric's entry (``entry``) or every
+    entry with the retention periods and the validation problems (empty when sound)."""
+
+    version: int
+    forbidden_uses: list[str]
+    entry: CharterEntry | None = Field(default=None, description="the entry asked for")
+    metrics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    retention: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    changes: dict[str, str] = Field(default_factory=dict)
+    problems: list[str] = Field(default_factory=list)
+
+
+class InvestigationStarted(Result):
+    """``completed``: the investigation ran here (stdio) and ``investigation`` holds its record;
+    ``queued``: the server stored the alarm and investigates it in the background — poll
+    ``list_investigations``."""
+
+    outcome: Literal["completed", "queued"]
+    service: str
+    investigation_id: str | None = None
+    alarm_ids: list[str] = Field(default_factory=list)
+    status: str | None = None
+    root_cause: dict[str, Any] | None = None
+    message: str
