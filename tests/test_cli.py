@@ -33,6 +33,7 @@ def test_errors_are_one_line_that_say_what_to_do(tmp_path: Path) -> None:
     assert res.returncode == 1 and "shipwise metrics list" in res.stderr
 
 
+@pytest.mark.slow
 def test_init_import_quarantine_and_dora_from_the_command_line(tmp_path: Path) -> None:
     assert run("init", cwd=tmp_path).returncode == 0
     assert (tmp_path / "shipwise.duckdb").exists() and (tmp_path / "shipwise.duckdb.key").exists()

@@ -283,6 +283,7 @@ def test_migration_quarters_can_be_named_in_the_request(small: Settings) -> None
     assert [a["attribute"] for a in audit["flags"][0]["attributes"]] == ["location"]
 
 
+@pytest.mark.slow
 def test_cli_audit_as_a_token(small: Settings, tmp_path: Path) -> None:
     from shipwise.app.tokens import create_token
 

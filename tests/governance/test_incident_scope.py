@@ -137,6 +137,7 @@ def test_the_api_and_the_web_pages_scope_them(incidents: Org, live: str) -> None
     assert html.status_code == 403 and "team payments" in html.text
 
 
+@pytest.mark.slow
 def test_mcp_and_the_cli_scope_them(incidents: Org) -> None:
     s, tok = incidents.settings, incidents.tokens
     listed = call(s, tok["search"], "list_investigations").structured_content

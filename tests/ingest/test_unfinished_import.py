@@ -50,6 +50,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           env=cli_env(), capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_reads_after_a_killed_import_say_it_did_not_finish(settings: Settings,
                                                            tmp_path: Path) -> None:
     files = write_jsonl(tmp_path / "history.jsonl", history())
@@ -90,6 +91,7 @@ def test_a_failed_usage_leaves_no_marker(settings: Settings, tmp_path: Path) -> 
         check_finished(store)
 
 
+@pytest.mark.slow
 def test_an_unfinished_import_is_reported_even_when_nothing_changed_yet(
         settings: Settings, tmp_path: Path) -> None:
     files = write_jsonl(tmp_path / "history.jsonl", history())

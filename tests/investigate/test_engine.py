@@ -144,6 +144,7 @@ def test_records_are_stored_listed_and_shown(cases: dict[str, Path], settings) -
     assert got["root_cause"] == json.loads(json.dumps(rec["root_cause"]))
 
 
+@pytest.mark.slow
 def test_cli_investigate_case_json_and_text(cases: dict[str, Path], tmp_path: Path) -> None:
     env = cli_env()
     out = subprocess.run([sys.executable, "-m", "shipwise", "--db", str(tmp_path / "s.duckdb"),
@@ -172,6 +173,7 @@ def test_a_malformed_alarm_is_a_clear_error(tmp_path: Path) -> None:
     assert "malformed alarm" in res.stderr and "entity" in res.stderr
 
 
+@pytest.mark.slow
 def test_cli_investigate_an_alarm_file_from_configured_sources(cases: dict[str, Path],
                                                                 tmp_path: Path) -> None:
     import yaml

@@ -245,6 +245,7 @@ def test_reads_are_authorised_and_audited_as_people_derived(week: Settings) -> N
     assert ("org:strain", False, "wanda") in seen
 
 
+@pytest.mark.slow
 def test_retention_purges_people_and_keeps_every_aggregate(week: Settings, tmp_path: Path) -> None:
     from shipwise.governance.charter import load_charter
     from shipwise.governance.retention import cutoffs, run

@@ -92,6 +92,7 @@ def run(store: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           env=cli_env(SHIPWISE_TOKEN=""))
 
 
+@pytest.mark.slow
 def test_the_cli_says_what_range_exists(store: Settings) -> None:
     res = run(store, "cost", "--since", "0001-01-01")
     assert res.returncode == 1 and "Traceback" not in res.stderr

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import cli_env
 from tests.server.conftest import SECRET, fixture_bytes, serve_process
@@ -27,6 +28,7 @@ def test_serve_refuses_without_a_store_or_insecure_on_a_public_host(tmp_path: Pa
     assert res.returncode == 1 and "--insecure-webhooks on 0.0.0.0" in res.stderr
 
 
+@pytest.mark.slow
 def test_serve_listens_receives_and_stops_cleanly(tmp_path: Path) -> None:
     assert _shipwise("init", cwd=tmp_path).returncode == 0
     with serve_process(cwd=tmp_path, env=cli_env(SHIPWISE_WEBHOOK_SECRET=SECRET)) as srv:

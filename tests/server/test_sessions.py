@@ -278,6 +278,7 @@ def test_the_refusal_budget_is_per_source_and_minute() -> None:
 
 # -- the webhook secret in the access log --------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_encoded_token_parameter_is_masked_in_the_access_log(settings: Settings) -> None:
     with serve_process("--db", str(settings.db), cwd=settings.db.parent,
                        env=cli_env(SHIPWISE_WEBHOOK_SECRET=SECRET)) as srv:

@@ -149,6 +149,7 @@ def test_runbooks_have_front_matter(cases: dict[str, Path]) -> None:
     assert 0 < fitting < len(cases) + 1
 
 
+@pytest.mark.slow
 def test_generate_scenarios_cycles_through_every_kind_without_naming_it(tmp_path: Path) -> None:
     paths = generate_scenarios(len(FAULT_KINDS) + 2, seed=3, out_dir=tmp_path)
     kinds = [truth_of(p)["fault"] for p in paths]
@@ -158,6 +159,7 @@ def test_generate_scenarios_cycles_through_every_kind_without_naming_it(tmp_path
     assert len(roots) >= 7
 
 
+@pytest.mark.slow
 def test_identical_across_processes_whatever_the_hash_seed(tmp_path: Path) -> None:
     import subprocess
     import sys
