@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -202,3 +202,13 @@ class Store:
     def count(self, table: str) -> int:
         row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
         return int(row[0]) if row else 0
+
+
+#: lends an open store for one unit of work (the server's shared, locked connection; or a store
+#: a caller already holds, through :func:`lend`)
+StoreSession = Callable[[], AbstractContextManager[Store]]
+
+
+def lend(store: Store) -> StoreSession:
+    """A :data:`StoreSession` for a store the caller holds (it stays open afterwards)."""
+    return lambda: nullcontext(store)
