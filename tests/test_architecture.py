@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from importlinter.application.use_cases import lint_imports
-
 from scripts.architecture import scan
 
 ROOT = Path(__file__).resolve().parents[1]

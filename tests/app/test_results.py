@@ -20,9 +20,9 @@ from shipwise.store.duckdb_store import Store
 from .conftest import caller_of
 
 
-def test_explain_metric_works_for_every_registered_metric(sample: Settings) -> None:
-    server = build_server(lambda: Store.open(sample.db), lambda s, ctx: LOCAL_ADMIN,
-                          settings=sample)
+def test_explain_metric_works_for_every_registered_metric(sample_settings: Settings) -> None:
+    server = build_server(lambda: Store.open(sample_settings.db), lambda s, ctx: LOCAL_ADMIN,
+                          settings=sample_settings)
 
     async def main() -> list[Any]:
         async with Client(server) as client:
@@ -36,13 +36,13 @@ def test_explain_metric_works_for_every_registered_metric(sample: Settings) -> N
     assert any(a.structured_content["better"] is None for a in answers)
 
 
-def test_api_and_mcp_publish_the_doors_result_schemas(sample: Settings) -> None:
-    openapi = create_app(sample).openapi()["components"]["schemas"]
+def test_api_and_mcp_publish_the_doors_result_schemas(sample_settings: Settings) -> None:
+    openapi = create_app(sample_settings).openapi()["components"]["schemas"]
     for model in (results.DoraResult, results.CostResult, results.DiagnosticsResult,
                   results.SloResult, results.MetricEntry, results.Team):
         assert model.__name__ in openapi, model.__name__
-    server = build_server(lambda: Store.open(sample.db), lambda s, ctx: LOCAL_ADMIN,
-                          settings=sample)
+    server = build_server(lambda: Store.open(sample_settings.db), lambda s, ctx: LOCAL_ADMIN,
+                          settings=sample_settings)
 
     async def tools() -> dict[str, Any]:
         async with Client(server) as client:
@@ -55,7 +55,7 @@ def test_api_and_mcp_publish_the_doors_result_schemas(sample: Settings) -> None:
         results.MetricEntry.model_json_schema()["properties"]["better"]
 
 
-def test_dump_keeps_only_what_the_door_set(sample: Settings) -> None:
-    with caller_of(sample) as c:
+def test_dump_keeps_only_what_the_door_set(sample_settings: Settings) -> None:
+    with caller_of(sample_settings) as c:
         entry = results.dump(catalog.metric(c, "dora.failed_deployment_attempts"))
     assert entry["better"] is None and entry["id"] == "dora.failed_deployment_attempts"
