@@ -91,6 +91,7 @@ def run(store: Settings, token: str, *args: str) -> subprocess.CompletedProcess[
                           cwd=store.db.parent, timeout=120)
 
 
+@pytest.mark.slow
 def test_admin_commands_refuse_a_member_in_one_line(store: Settings) -> None:
     with open_store(store) as s:
         member = create_token(s, "searcher", "member", "search")["token"]

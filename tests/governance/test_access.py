@@ -90,6 +90,7 @@ def test_every_action_has_roles_and_admin_may_do_everything() -> None:
     assert not Principal("member", None).can("team.diagnostic", None)
 
 
+@pytest.mark.slow
 def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> None:
     mine, other = _teams(demo)[:2]
     with open_store(demo) as store:

@@ -66,6 +66,7 @@ def test_red_herrings_are_ruled_out_with_the_reason(tmp_path: Path) -> None:
     assert all(r["entity"] != truth["root_cause"] for r in rec["ruled_out"])
 
 
+@pytest.mark.slow
 def test_mitigation_commands_fit_the_platform(cases: dict[str, Path]) -> None:
     rec = investigate_case(cases["bad_deploy"])
     root, topo = rec["root_cause"], json.loads((cases["bad_deploy"] / "topology.json").read_text())

@@ -46,6 +46,7 @@ def live(store: Settings) -> Iterator[tuple[str, dict[str, str]]]:
         yield server.url, {"Authorization": f"Bearer {token}"}
 
 
+@pytest.mark.slow
 def test_extreme_dates_are_a_400_on_every_date_parameter(live: tuple[str, dict[str, str]]) -> None:
     url, auth = live
     for path in DATED:

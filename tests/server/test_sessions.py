@@ -161,6 +161,7 @@ def test_a_session_secret_left_in_an_old_store_is_removed_and_useless(
             assert as_cookie(live.url, cookie) == 401
 
 
+@pytest.mark.slow
 def test_rotating_the_secret_signs_everyone_out(settings: Settings,
                                                 tokens: dict[str, str]) -> None:
     with serve(settings) as live:
@@ -238,6 +239,7 @@ def test_refused_tokens_and_sign_ins_are_audited_without_their_secret(
         assert secret not in text
 
 
+@pytest.mark.slow
 def test_a_flood_of_wrong_tokens_cannot_fill_the_audit_log(settings: Settings) -> None:
     sent = 60
     with serve(settings) as live:
