@@ -21,10 +21,11 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from shipwise.app import investigate as engine
+from shipwise.app.context import open_store
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError, ShipwiseError
 from shipwise.investigate.alarms import (
@@ -34,11 +35,12 @@ from shipwise.investigate.alarms import (
     alarm_to_dict,
     parse_alarm_batch,
 )
-from shipwise.store.duckdb_store import Store
+from shipwise.store import alarms as intake_table
+from shipwise.store import investigations as investigation_table
+from shipwise.store.duckdb_store import Store, StoreSession
 
 log = logging.getLogger(__name__)
 
-StoreSession = Callable[[], AbstractContextManager[Store]]
 #: stores one body's intake rows together with other bodies' (one transaction); (new, known) ids
 GroupCommitFn = Callable[[list[tuple[Any, ...]]], Any]
 
@@ -79,8 +81,8 @@ def receive_alarm(settings: Settings, body: bytes, kind: str | None,
     if commit is not None:
         fresh, seen = commit(intake.records)
     else:
-        with (session or _opener(settings))() as store, store.transaction() as con:
-            fresh, seen = write_intake(con, [intake.records])[0]
+        with (session or _opener(settings))() as store, store.transaction():
+            fresh, seen = write_intake(store, [intake.records])[0]
     return intake_result(intake, fresh, seen)
 
 
@@ -162,20 +164,11 @@ def _rows(batch: AlarmBatch | None, reason: InputError | None, sha: str) -> list
     return list(unique.values())
 
 
-INTAKE_COLUMNS = ("id", "received_at", "source_kind", "status", "error", "payload",
-                  "payload_sha256", "alarm", "alarm_key")
-
-
-def write_intake(con: Any, bodies: list[list[tuple[Any, ...]]]) -> list[tuple[set[str], set[str]]]:
+def write_intake(store: Store, bodies: list[list[tuple[Any, ...]]]) -> list[tuple[set[str], set[str]]]:
     """Store the rows of many bodies with three statements: which ids exist, insert the new
     ones, count a delivery on the known ones. Per body: (new ids, known ids). A row id seen
     earlier in the same batch counts as known (a retry that raced its original)."""
-    import pyarrow as pa
-
-    ids = [rec[0] for recs in bodies for rec in recs]
-    existing = {str(r[0]) for r in con.execute(
-        "SELECT id FROM alarm_intake WHERE id IN (SELECT unnest(?))", [ids]).fetchall()}
-    seen: set[str] = set(existing)
+    seen = intake_table.existing_ids(store, [rec[0] for recs in bodies for rec in recs])
     new_rows: list[tuple[Any, ...]] = []
     repeats: dict[str, int] = {}
     out = []
@@ -190,27 +183,10 @@ def write_intake(con: Any, bodies: list[list[tuple[Any, ...]]]) -> list[tuple[se
                 fresh.add(rec[0])
                 new_rows.append(rec)
         out.append((fresh, known))
-    if new_rows:
-        cols = list(zip(*new_rows, strict=True))
-        table = pa.table({name: pa.array(list(col), type=pa.float64() if name == "received_at"
-                                         else pa.string())
-                          for name, col in zip(INTAKE_COLUMNS, cols, strict=True)})
-        con.register("intake_batch", table)
-        try:
-            con.execute(f"INSERT INTO alarm_intake ({', '.join(INTAKE_COLUMNS)}) SELECT id, "
-                        "to_timestamp(received_at), source_kind, status, error, payload, "
-                        "payload_sha256, CAST(alarm AS JSON), alarm_key FROM intake_batch")
-        finally:
-            con.unregister("intake_batch")
-    if repeats:
-        con.execute("UPDATE alarm_intake SET deliveries = deliveries + r.n FROM "
-                    "(SELECT unnest(?) AS id, unnest(?) AS n) r WHERE alarm_intake.id = r.id",
-                    [list(repeats), list(repeats.values())])
+    with store.transaction():
+        intake_table.insert(store, new_rows)
+        intake_table.add_deliveries(store, repeats)
     return out
-
-
-_COLUMNS = ("id, received_at, source_kind, status, error, alarm_key, deliveries, payload_sha256, "
-            "investigation_id, CAST(alarm AS VARCHAR) AS alarm")
 
 
 def list_alarms(settings: Settings, status: str | None = None, limit: int = 50, *,
@@ -222,16 +198,8 @@ def list_alarms(settings: Settings, status: str | None = None, limit: int = 50, 
         raise InputError(f"unknown intake status {status!r}", hint=f"use one of {', '.join(STATUSES)}")
     if not 1 <= limit <= 10_000:
         raise InputError(f"limit {limit} is out of range", hint="use 1 to 10000")
-    conds, params = (["status = ?"], [status]) if status else ([], [])
-    if team is not None:
-        conds.append("json_extract_string(alarm, '$.entity') IN "
-                     "(SELECT id FROM service WHERE team = ?)")
-        params.append(team)
-    where = ("WHERE " + " AND ".join(conds)) if conds else ""
     with (session or _opener(settings))() as store:
-        rows = store.query(
-            f"SELECT {_COLUMNS} FROM alarm_intake {where} ORDER BY received_at DESC, id LIMIT ?",
-            [*params, limit])
+        rows = intake_table.latest(store, status=status or None, team=team, limit=limit)
     return [_public(r) for r in rows]
 
 
@@ -239,19 +207,16 @@ def get_alarm(settings: Settings, alarm_id: str, *,
               session: StoreSession | None = None) -> dict[str, Any]:
     """One intake row with its raw payload."""
     with (session or _opener(settings))() as store:
-        rows = store.query(f"SELECT {_COLUMNS}, payload FROM alarm_intake WHERE id = ?",
-                           [alarm_id])
-    if not rows:
+        row = intake_table.get(store, alarm_id)
+    if row is None:
         raise NotFoundError(f"no alarm {alarm_id!r} in the intake")
-    return _public(rows[0])
+    return _public(row)
 
 
 def pending_alarm_ids(settings: Settings, *, session: StoreSession | None = None) -> list[str]:
     """Accepted alarms not investigated yet (oldest first), e.g. after a restart."""
     with (session or _opener(settings))() as store:
-        rows = store.query("SELECT id FROM alarm_intake WHERE list_contains(?, status) "
-                           "ORDER BY received_at, id", [list(PENDING)])
-    return [str(r["id"]) for r in rows]
+        return intake_table.ids_in(store, PENDING)
 
 
 #: alarms on the same entity and metric this close to an investigated one share its investigation
@@ -269,10 +234,10 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                          session: StoreSession | None = None) -> list[dict[str, Any]]:
     """Investigate each accepted alarm, one after the other, recording the outcome on its row.
 
-    Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id)`` (imported
-    here, lazily). The row goes ``investigating`` → ``investigated`` with ``investigation_id``, or
-    ``failed`` with the error (the engine missing or raising included). Rows not pending are
-    skipped. An alarm storm — an alarm on the same entity and metric within
+    Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id)``, looked up
+    at each call (the seam tests replace). The row goes ``investigating`` → ``investigated`` with
+    ``investigation_id``, or ``failed`` with the error (the engine missing or raising
+    included). Rows not pending are skipped. An alarm storm — an alarm on the same entity and metric within
     :data:`STORM_SECONDS` of one already investigated — is linked to that investigation instead
     of starting another (``"coalesced": True``). Returns ``[{"id", "status", "investigation_id"
     | "error"}]``.
@@ -280,28 +245,21 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
     session = session or _opener(settings)
     ids = list(ids)
     with session() as store:
-        rows = {str(r[0]): (str(r[1]), r[2]) for r in store.con.execute(
-            "SELECT id, status, CAST(alarm AS VARCHAR) FROM alarm_intake WHERE id IN "
-            "(SELECT unnest(?))", [ids]).fetchall()}
+        rows = intake_table.statuses(store, ids)
         alarms = {i: a for i, (st, text) in rows.items() if st in PENDING
                   and (a := read_alarm(text)) is not None}
         entities = sorted({str(a.get("entity")) for a in alarms.values()})
         # investigations an alarm storm can join: (entity, metric) -> [(alarm time, id)]
         known: dict[tuple[str, str], list[tuple[float, str]]] = {}
-        for inv_id, entity, metric, t in store.con.execute(
-                "SELECT id, entity, coalesce(metric, ''), epoch(alarm_at) FROM investigation "
-                "WHERE entity IN (SELECT unnest(?))", [entities]).fetchall():
-            known.setdefault((str(entity), str(metric)), []).append((float(t), str(inv_id)))
+        for inv_id, entity, metric, t in investigation_table.alarm_times(store, entities):
+            known.setdefault((entity, metric), []).append((t, inv_id))
     out: list[dict[str, Any]] = []
     joined: list[tuple[str, str]] = []
 
     def flush() -> None:
         if joined:
-            with session() as store, store.transaction() as con:
-                con.execute("UPDATE alarm_intake SET status = 'investigated', investigation_id = "
-                            "j.inv, error = NULL FROM (SELECT unnest(?) AS id, unnest(?) AS inv) j "
-                            "WHERE alarm_intake.id = j.id",
-                            [[a for a, _ in joined], [b for _, b in joined]])
+            with session() as store:
+                intake_table.link_investigations(store, joined)
             joined.clear()
 
     for alarm_id in ids:
@@ -319,14 +277,13 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                         "coalesced": True})
             continue
         flush()
-        with session() as store, store.transaction() as con:
-            con.execute("UPDATE alarm_intake SET status = 'investigating', error = NULL "
-                        "WHERE id = ?", [alarm_id])
+        with session() as store:
+            intake_table.mark_investigating(store, alarm_id)
         outcome = _investigate(settings, alarm_id, alarm)
-        with session() as store, store.transaction() as con:
-            con.execute("UPDATE alarm_intake SET status = ?, investigation_id = ?, error = ? "
-                        "WHERE id = ?", [outcome["status"], outcome.get("investigation_id"),
-                                         outcome.get("error"), alarm_id])
+        with session() as store:
+            intake_table.set_status(store, alarm_id, outcome["status"],
+                                    investigation_id=outcome.get("investigation_id"),
+                                    error=outcome.get("error"))
         if outcome.get("investigation_id"):
             known.setdefault(key, []).append((t, str(outcome["investigation_id"])))
         log.info("alarm %s: %s %s", alarm_id, outcome["status"],
@@ -338,10 +295,8 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
 
 def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
     try:
-        from shipwise.app import investigate as engine
-
-        investigate_alarm = engine.investigate_alarm  # type: ignore[attr-defined,unused-ignore]
-    except (ImportError, AttributeError) as exc:
+        investigate_alarm = engine.investigate_alarm
+    except AttributeError as exc:
         log.error("alarm %s: investigation engine unavailable: %s", alarm_id, exc)
         return {"status": "failed", "error": f"investigation engine unavailable: {exc}"}
     try:
@@ -394,6 +349,4 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _opener(settings: Settings) -> StoreSession:
-    from shipwise.app.context import open_store
-
     return lambda: open_store(settings)

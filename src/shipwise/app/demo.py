@@ -13,6 +13,7 @@ import pyarrow as pa
 from shipwise.app.context import init_store, open_for_ingest
 from shipwise.app.ingest import import_tables_into
 from shipwise.config import Settings
+from shipwise.demo.generator import generate
 from shipwise.errors import InputError
 from shipwise.ingest.loader import ImportReport
 from shipwise.ingest.sql import q
@@ -73,8 +74,6 @@ def run_demo(
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Generate the organisation; write files to ``out`` if given; import into the store if ``load``."""
-    from shipwise.demo.generator import generate
-
     if scale <= 0:
         raise InputError("--scale must be positive")
     if progress:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +14,11 @@ from shipwise.config import IngestSettings, Settings
 from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser
+from shipwise.governance.retention import reapply
 from shipwise.ingest.loader import ImportReport, Loader
 from shipwise.ingest.sources import Staging
 from shipwise.metrics import facts
-from shipwise.store import import_state
+from shipwise.store import import_state, runs
 from shipwise.store.duckdb_store import Store
 
 
@@ -30,8 +29,6 @@ def _now() -> datetime:
 def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
     """Rebuild derived facts if this ingest changed their inputs (a no-op otherwise). Retention
     is applied again first, so an import never restores what a retention run removed."""
-    from shipwise.governance.retention import reapply
-
     if facts.is_stale(store):
         reapply(store)
         if progress:
@@ -42,10 +39,8 @@ def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
 def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport,
                 run: str) -> None:
     with store.transaction():
-        store.con.execute(
-            "INSERT INTO ingest_run VALUES (?, ?, ?, ?, ?, ?)",
-            [str(uuid.uuid4()), kind, source, started, _now(), json.dumps(report.as_dict())],
-        )
+        runs.record_ingest(store, kind=kind, source=source, started_at=started, finished_at=_now(),
+                           counts=report.as_dict())
         import_state.finish(store, run)  # the run is whole: reads need no warning any more
 
 
@@ -145,18 +140,4 @@ def quarantine_list(
     settings: Settings, *, type_name: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
     with open_store(settings, read_only=True) as store:
-        where, params = "", []
-        if type_name:
-            where, params = "WHERE type = ?", [type_name]
-        rows = store.query(
-            f"SELECT type, reason, source, line, raw, quarantined_at FROM quarantine {where} "
-            "ORDER BY quarantined_at DESC, source, line LIMIT ?",
-            [*params, limit],
-        )
-        summary = store.query(
-            f"SELECT type, reason, count(*) AS records FROM quarantine {where} "
-            "GROUP BY ALL ORDER BY records DESC",
-            params,
-        )
-        total = store.con.execute(f"SELECT count(*) FROM quarantine {where}", params).fetchone()
-    return {"total": int(total[0]) if total else 0, "summary": summary, "records": rows}
+        return dict(runs.quarantine(store, type_name=type_name, limit=limit))

@@ -15,6 +15,8 @@ from typing import Any
 
 from shipwise.errors import InputError, NotFoundError, UnauthorizedError
 from shipwise.governance.access import ROLES, TEAM_ROLES, Principal
+from shipwise.governance.refusals import record_counted
+from shipwise.store import org, tokens
 from shipwise.store.duckdb_store import Store
 
 _TOKEN = re.compile(r"^sw_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
@@ -30,36 +32,27 @@ def create_token(store: Store, name: str, role: str, team: str | None = None) ->
         raise InputError(f"unknown role {role!r}", hint=f"use one of {', '.join(ROLES)}")
     if role in TEAM_ROLES and not team:
         raise InputError(f"a {role} token needs --team", hint="shipwise teams lists them")
-    if team:
-        row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [team]).fetchone()
-        if not row or not row[0]:
-            raise NotFoundError(f"unknown team {team!r}", hint="shipwise teams lists them")
+    if team and not org.team_exists(store, team):
+        raise NotFoundError(f"unknown team {team!r}", hint="shipwise teams lists them")
     if not name.strip():
         raise InputError("a token needs a name (who or what uses it)")
     tid = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    with store.transaction() as con:
-        con.execute("INSERT INTO api_token VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-                    [tid, name.strip(), role, team if role in TEAM_ROLES or team else None,
-                     _hash(secret), datetime.now(UTC)])
+    tokens.insert(store, token_id=tid, name=name.strip(), role=role,
+                  team=team if role in TEAM_ROLES or team else None,
+                  secret_sha256=_hash(secret), created_at=datetime.now(UTC))
     return {"id": tid, "name": name.strip(), "role": role, "team": team,
             "token": f"sw_{tid}_{secret}"}
 
 
 def revoke_token(store: Store, token_id: str) -> dict[str, Any]:
-    row = store.con.execute("SELECT revoked_at FROM api_token WHERE id = ?", [token_id]).fetchone()
-    if row is None:
+    if not tokens.revoke(store, token_id, datetime.now(UTC)):
         raise NotFoundError(f"no token {token_id!r}", hint="shipwise token list")
-    if row[0] is None:
-        with store.transaction() as con:
-            con.execute("UPDATE api_token SET revoked_at = ? WHERE id = ?",
-                        [datetime.now(UTC), token_id])
     return {"id": token_id, "revoked": True}
 
 
 def list_tokens(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT id, name, role, team, created_at, revoked_at, last_used_at "
-                       "FROM api_token ORDER BY created_at, id")
+    return [dict(r) for r in tokens.list_all(store)]
 
 
 def authenticate(store: Store, token: str, *, touch: bool = True) -> Principal:
@@ -69,16 +62,14 @@ def authenticate(store: Store, token: str, *, touch: bool = True) -> Principal:
         raise UnauthorizedError("not a shipwise token", hint="tokens look like sw_<id>_<secret>; "
                                 "create one with `shipwise token create`")
     tid, secret = m.groups()
-    row = store.con.execute("SELECT name, role, team, secret_sha256, revoked_at FROM api_token "
-                            "WHERE id = ?", [tid]).fetchone()
-    if row is None or not hmac.compare_digest(str(row[3]), _hash(secret)):
+    row = tokens.find(store, tid)
+    if row is None or not hmac.compare_digest(row["secret_sha256"], _hash(secret)):
         raise UnauthorizedError("unknown token", hint="check it, or create a new one")
-    if row[4] is not None:
+    if row["revoked_at"] is not None:
         raise UnauthorizedError("this token was revoked", hint="ask an admin for a new one")
     if touch:
-        with store.transaction() as con:
-            con.execute("UPDATE api_token SET last_used_at = ? WHERE id = ?", [datetime.now(UTC), tid])
-    return Principal(str(row[1]), row[2], tid, str(row[0]))
+        tokens.touch(store, tid, datetime.now(UTC))
+    return Principal(row["role"], row["team"], tid, row["name"])
 
 
 #: refusals one local interface (the CLI, MCP over stdio) writes per minute, across processes
@@ -94,8 +85,6 @@ def authenticate_local(store: Store, token: str, interface: str, *,
     try:
         return authenticate(store, token, touch=touch)
     except UnauthorizedError as exc:
-        from shipwise.governance.refusals import record_counted
-
         record_counted(store, interface=interface, what=f"{exc} (SHIPWISE_TOKEN)",
                        presented=token, per_minute=LOCAL_REFUSALS_PER_MINUTE)
         raise

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from shipwise.cli.access import runs_as
+from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json
+from shipwise.http.auth import rotate_session_secret
 
 
 @click.group("session")
@@ -19,9 +21,6 @@ def session() -> None:
 @runs_as("admin.tokens")
 def rotate_cmd(ctx: click.Context, fmt: str) -> None:
     """Rotate the session secret: every web session ends, everyone signs in again."""
-    from shipwise.cli.main import settings_from
-    from shipwise.http.auth import rotate_session_secret
-
     res = rotate_session_secret(settings_from(ctx))
     if fmt == "json":
         emit_json(res)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from shipwise.cli.access import reader, runs_as
+from shipwise.app import admin
+from shipwise.app.results import dump
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.render import emit_json, emit_table
 
 
@@ -22,10 +24,8 @@ def token() -> None:
 @runs_as()
 def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: str) -> None:
     """Create a token. It is shown once and stored only as a hash."""
-    from shipwise.app.views import create_token
-
-    with reader(ctx) as (store, principal):
-        res = create_token(store, principal, name, role, team, interface="cli")
+    with caller(ctx) as c:
+        res = dump(admin.create_token(c, name, role, team))
     if fmt == "json":
         emit_json(res)
         return
@@ -40,10 +40,8 @@ def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: 
 @runs_as()
 def revoke_cmd(ctx: click.Context, token_id: str) -> None:
     """Revoke a token by its id (the part after sw_)."""
-    from shipwise.app.views import revoke_token
-
-    with reader(ctx) as (store, principal):
-        revoke_token(store, principal, token_id, interface="cli")
+    with caller(ctx) as c:
+        admin.revoke_token(c, token_id)
     click.echo(f"revoked {token_id}")
 
 
@@ -53,13 +51,11 @@ def revoke_cmd(ctx: click.Context, token_id: str) -> None:
 @runs_as()
 def list_cmd(ctx: click.Context, fmt: str) -> None:
     """Tokens (never their secrets)."""
-    from shipwise.app.views import tokens
-
-    with reader(ctx) as (store, principal):
-        rows = tokens(store, principal, interface="cli")
+    with caller(ctx) as c:
+        rows = dump(admin.tokens(c))
     if fmt == "json":
         emit_json(rows)
         return
     emit_table("API tokens", ["id", "name", "role", "team", "created", "revoked", "last used"],
-               [(r["id"], r["name"], r["role"], r["team"], r["created_at"], r["revoked_at"],
-                 r["last_used_at"]) for r in rows])
+               [(r["id"], r["name"], r["role"], r.get("team"), r.get("created_at"),
+                 r.get("revoked_at"), r.get("last_used_at")) for r in rows])

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from shipwise.store import access_log
+from shipwise.store.access_log import Entry
 from shipwise.store.duckdb_store import Store
 
 ACTION = "auth.refused"
@@ -87,7 +88,7 @@ class RefusalLog:
             rows = self._due(lambda b: True)
         _write(store, rows)
 
-    def _due(self, done: Callable[[_Bucket], bool]) -> list[list[Any]]:
+    def _due(self, done: Callable[[_Bucket], bool]) -> list[Entry]:
         rows = []
         for key, bucket in list(self._buckets.items()):
             if not done(bucket):
@@ -107,20 +108,16 @@ def record_counted(store: Store, *, interface: str, what: str, presented: str = 
     now = time.time()
     minute = int(now // 60)
     start = datetime.fromtimestamp(minute * 60, UTC)
-    with store.transaction() as con:
-        row = con.execute("SELECT count(*) FROM access_log WHERE action = ? AND interface = ? "
-                          "AND read_at >= ?", [ACTION, interface, start]).fetchone()
-        if row is None or row[0] < per_minute:
-            con.execute(_INSERT, _row(now, public_id(presented), interface, ACTION, what))
+    with store.transaction():
+        if access_log.count_since(store, action=ACTION, interface=interface, since=start) < per_minute:
+            access_log.append(store, _row(now, public_id(presented), interface, ACTION, what))
             return
-        more = con.execute("SELECT rowid, subject FROM access_log WHERE action = ? "
-                           "AND interface = ? AND read_at >= ?", [MORE, interface, start]).fetchone()
+        more = access_log.first_since(store, action=MORE, interface=interface, since=start)
         if more is None:
-            con.execute(_INSERT, _row(now, None, interface, MORE, _more(1, interface, minute)))
+            access_log.append(store, _row(now, None, interface, MORE, _more(1, interface, minute)))
         else:
             n = int(str(more[1]).split(" ", 1)[0]) + 1
-            con.execute("UPDATE access_log SET subject = ? WHERE rowid = ?",
-                        [_more(n, interface, minute), more[0]])
+            access_log.set_subject(store, more[0], _more(n, interface, minute))
 
 
 def _more(n: int, source: str, minute: int) -> str:
@@ -129,18 +126,10 @@ def _more(n: int, source: str, minute: int) -> str:
             f"{start:%Y-%m-%d %H:%M} UTC (counted, not written one by one)")
 
 
-def _row(at: float, token_id: str | None, interface: str, action: str,
-         subject: str) -> list[Any]:
-    return [datetime.fromtimestamp(at, UTC), token_id, "anonymous", interface or "api", action,
-            subject, False]
+def _row(at: float, token_id: str | None, interface: str, action: str, subject: str) -> Entry:
+    return Entry(datetime.fromtimestamp(at, UTC), token_id, "anonymous", interface or "api", action,
+                 subject, False)
 
 
-def _write(store: Store, rows: list[list[Any]]) -> None:
-    if not rows:
-        return
-    with store.transaction() as con:
-        con.executemany(_INSERT, rows)
-
-
-_INSERT = ("INSERT INTO access_log (read_at, token_id, role, interface, action, subject, allowed) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+def _write(store: Store, rows: list[Entry]) -> None:
+    access_log.append(store, *rows)

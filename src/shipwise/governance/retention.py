@@ -25,9 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipwise.errors import ConfigError
-from shipwise.governance.charter import Charter, RetentionRule
+from shipwise.governance.charter import Charter, RetentionRule, load_charter
 from shipwise.metrics import facts
 from shipwise.metrics.people import SOURCES, people_sql
+from shipwise.metrics.strain import StrainQuery, strain_sql
+from shipwise.store import runs
 from shipwise.store.duckdb_store import Store
 
 #: record type -> (instant column, person columns) in the store
@@ -153,8 +155,6 @@ def _freeze_counts(store: Store, source: str, cutoff: datetime) -> int:
 
 def _freeze_strain(store: Store, cutoff: datetime) -> int:
     """Freeze the people-counting strain figures of the periods the cut-off falls inside."""
-    from shipwise.metrics.strain import StrainQuery, strain_sql
-
     n = 0
     for grain in ("week", "month", "quarter"):
         row = store.con.execute(
@@ -211,8 +211,8 @@ def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[st
             report["records"].append({"record_type": c.record_type, "before": c.cutoff.isoformat(),
                                       "days": c.days,
                                       "action": action, "rows": n})
-            store.con.execute("INSERT INTO retention_run VALUES (?, ?, ?, ?, ?)",
-                              [run_at, c.record_type, c.cutoff, action, n])
+            runs.record_retention(store, run_at=run_at, record_type=c.record_type,
+                                  cutoff=c.cutoff, action=action, rows=n)
         if dry_run:
             raise _DryRun(report)
         store.set_meta("retention_applied", run_at.isoformat())
@@ -236,15 +236,12 @@ def run(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[str,
 def reapply(store: Store) -> int:
     """After an import: purge again, at the last run's cut-offs, whatever the import brought back
     from before them (an old export re-imported must not restore what retention removed)."""
-    rows = store.con.execute(
-        "SELECT record_type, max(cutoff) FROM retention_run GROUP BY record_type").fetchall()
-    if not rows:
+    last = runs.last_cutoffs(store)
+    if not last:
         return 0
-    from shipwise.governance.charter import load_charter
-
     charter = load_charter()
-    plan = [Cutoff(str(t), charter.retention[str(t)], c, charter.retention[str(t)].days)
-            for t, c in rows if str(t) in charter.retention]
+    plan = [Cutoff(t, charter.retention[t], c, charter.retention[t].days)
+            for t, c in last.items() if t in charter.retention]
     n = 0
     with store.transaction():
         for c in plan:

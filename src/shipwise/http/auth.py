@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from shipwise.errors import ConfigError, UnauthorizedError
+from shipwise.app.tokens import authenticate
+from shipwise.errors import ConfigError, StoreError, UnauthorizedError
 from shipwise.governance.access import Principal
+from shipwise.store import sessions, tokens
 from shipwise.store.duckdb_store import Store
 
 if TYPE_CHECKING:
@@ -107,12 +109,10 @@ def make_session(store: Store, keys: SessionKeys, token_id: str, now: float | No
     expiry = int(t + SESSION_SECONDS)
     sid = secrets.token_urlsafe(24)
     created = datetime.fromtimestamp(t, UTC)
-    with store.transaction() as con:
-        # sessions that ended or expired more than a day ago have nothing left to refuse
-        con.execute("DELETE FROM web_session WHERE coalesce(ended_at, expires_at) < ?",
-                    [created - timedelta(days=1)])
-        con.execute("INSERT INTO web_session VALUES (?, ?, ?, ?, NULL, NULL)",
-                    [_sid_hash(sid), token_id, created, datetime.fromtimestamp(expiry, UTC)])
+    # sessions that ended or expired more than a day ago have nothing left to refuse
+    sessions.create(store, id_sha256=_sid_hash(sid), token_id=token_id, created_at=created,
+                    expires_at=datetime.fromtimestamp(expiry, UTC),
+                    forget_before=created - timedelta(days=1))
     payload = f"{token_id}.{expiry}.{sid}"
     return f"{payload}.{_sign(keys, payload)}"
 
@@ -134,16 +134,13 @@ def session_principal(store: Store, keys: SessionKeys, cookie: str,
     t = time.time() if now is None else now
     if expiry < t:
         raise UnauthorizedError("session expired", hint="sign in again")
-    live = store.con.execute(
-        "SELECT ended_at, expires_at FROM web_session WHERE id_sha256 = ? AND token_id = ?",
-        [_sid_hash(sid), token_id]).fetchone()
-    if live is None or live[0] is not None:
+    live = sessions.find(store, id_sha256=_sid_hash(sid), token_id=token_id)
+    if live is None or live["ended_at"] is not None:
         raise UnauthorizedError("this session has ended (signed out)", hint="sign in again")
-    row = store.con.execute("SELECT name, role, team, revoked_at FROM api_token WHERE id = ?",
-                            [token_id]).fetchone()
-    if row is None or row[3] is not None:
+    row = tokens.find(store, token_id)
+    if row is None or row["revoked_at"] is not None:
         raise UnauthorizedError("the token behind this session was revoked", hint="sign in again")
-    return Principal(str(row[1]), row[2], token_id, str(row[0]))
+    return Principal(row["role"], row["team"], token_id, row["name"])
 
 
 def end_session(store: Store, keys: SessionKeys, cookie: str, why: str = "signed out") -> bool:
@@ -152,22 +149,13 @@ def end_session(store: Store, keys: SessionKeys, cookie: str, why: str = "signed
         token_id, _, sid = _verified(keys, cookie)
     except UnauthorizedError:
         return False
-    with store.transaction() as con:
-        ended = con.execute(
-            "UPDATE web_session SET ended_at = ?, ended_why = ? WHERE id_sha256 = ? AND "
-            "token_id = ? AND ended_at IS NULL RETURNING 1",
-            [datetime.now(UTC), why, _sid_hash(sid), token_id]).fetchall()
-    return bool(ended)
+    return sessions.end(store, id_sha256=_sid_hash(sid), token_id=token_id,
+                        at=datetime.now(UTC), why=why)
 
 
 def end_all_sessions(store: Store, why: str) -> int:
     """End every live session (after a rotation of the secret); how many were live."""
-    now = datetime.now(UTC)
-    with store.transaction() as con:
-        rows = con.execute("UPDATE web_session SET ended_at = ?, ended_why = ? "
-                           "WHERE ended_at IS NULL AND expires_at > ? RETURNING 1",
-                           [now, why, now]).fetchall()
-    return len(rows)
+    return sessions.end_all(store, at=datetime.now(UTC), why=why)
 
 
 def interface_of(request: Request) -> str:
@@ -180,8 +168,6 @@ def interface_of(request: Request) -> str:
 def request_principal(request: Request, store: Store) -> Principal:
     """The principal of a request (Bearer token first, then the session cookie). A credential
     that is presented and refused is written to the audit log (rate-limited)."""
-    from shipwise.app.tokens import authenticate
-
     state = request.app.state.shipwise
     header = request.headers.get("authorization", "")
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -208,8 +194,6 @@ def rotate_session_secret(settings: Settings) -> dict[str, Any]:
     """A new session secret (every web session ends: the old cookies no longer verify); the
     store's session rows are ended too when the store is free (a running server holds it, and
     reads the new secret at its next request)."""
-    from shipwise.errors import StoreError
-
     keys = SessionKeys(settings.session_secret_file)
     keys.rotate()
     ended: int | None = None

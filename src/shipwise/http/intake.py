@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from shipwise.errors import StoreError
+from shipwise.store.duckdb_store import Store, StoreSession
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ Rows = list[tuple[Any, ...]]
 
 
 class GroupCommit:
-    def __init__(self, session: Callable[[], Any],
-                 apply: Callable[[Any, list[Rows]], list[Any]], *, max_batch: int = 512,
+    def __init__(self, session: StoreSession,
+                 apply: Callable[[Store, list[Rows]], list[Any]], *, max_batch: int = 512,
                  held_here: Callable[[], bool] = lambda: False) -> None:
         self._session = session
         self._apply = apply
@@ -45,8 +46,8 @@ class GroupCommit:
     def run(self, rows: Rows, timeout: float = 30.0) -> Any:
         """Store ``rows`` in the next group transaction; the result once committed."""
         if self._held_here():  # the caller holds the store (an API request): write in place
-            with self._session() as store, store.transaction() as con:
-                return self._apply(con, [rows])[0]
+            with self._session() as store, store.transaction():
+                return self._apply(store, [rows])[0]
         return self.submit(rows).result(timeout=timeout)
 
     def submit(self, rows: Rows) -> Future[Any]:
@@ -82,8 +83,8 @@ class GroupCommit:
 
     def _commit(self, batch: list[tuple[Rows, Future[Any]]]) -> None:
         try:
-            with self._session() as store, store.transaction() as con:
-                results = self._apply(con, [rows for rows, _ in batch])
+            with self._session() as store, store.transaction():
+                results = self._apply(store, [rows for rows, _ in batch])
         except Exception as exc:  # the whole transaction rolled back: nobody is told "stored"
             log.warning("intake batch of %d failed: %s", len(batch), exc)
             for _, fut in batch:

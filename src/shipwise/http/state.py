@@ -8,6 +8,7 @@ another webhook's few milliseconds, never for an investigation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Iterator
@@ -15,12 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shipwise.app.alarms import (
+    intake_result,
+    pending_alarm_ids,
+    prepare_intake,
+    receive_alarm,
+    start_investigations,
+    write_intake,
+)
+from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.config import Settings
 from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
 from shipwise.http.worker import InvestigationWorker
+from shipwise.metrics.facts import ensure_fresh
 from shipwise.store.duckdb_store import Store
 
 log = logging.getLogger(__name__)
@@ -80,8 +91,6 @@ class ServerState:
         #: a webhook sender used ?token= (warned once: headers are preferred)
         self.query_secret_warned = False
         self.worker = InvestigationWorker(self._investigate)
-        from shipwise.app.alarms import write_intake
-
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
 
     @property
@@ -92,8 +101,6 @@ class ServerState:
         return "insecure" if self.insecure_webhooks else "disabled"
 
     def start(self) -> None:
-        from shipwise.app.alarms import pending_alarm_ids
-
         self.worker.start()
         self.intake.start()
         try:
@@ -110,9 +117,6 @@ class ServerState:
     def _prewarm(self) -> None:
         """Decide small-group suppression for the whole organisation once, before the first team
         page asks (at 750 teams this is seconds; every page after it is milliseconds)."""
-        from shipwise.app.diagnostics import FAMILIES, _hidden
-        from shipwise.metrics.facts import ensure_fresh
-
         try:
             with self.store.session() as store:
                 ensure_fresh(store)
@@ -134,8 +138,6 @@ class ServerState:
 
     def receive(self, body: bytes, kind: str | None) -> dict[str, Any]:
         """Store a webhook body; queue its new alarms for investigation."""
-        from shipwise.app.alarms import receive_alarm
-
         result = receive_alarm(self.settings, body, kind, session=self.store.session,
                                commit=self.intake.run)
         self.worker.submit(result["accepted"])
@@ -143,10 +145,6 @@ class ServerState:
 
     async def receive_async(self, body: bytes, kind: str | None) -> dict[str, Any]:
         """:meth:`receive` without a thread hop: parse on the event loop, await the group commit."""
-        import asyncio
-
-        from shipwise.app.alarms import intake_result, prepare_intake
-
         intake = prepare_intake(body, kind)
         fresh, seen = await asyncio.wrap_future(self.intake.submit(intake.records))
         result = intake_result(intake, fresh, seen)
@@ -154,6 +152,4 @@ class ServerState:
         return result
 
     def _investigate(self, ids: list[str]) -> None:
-        from shipwise.app.alarms import start_investigations
-
         start_investigations(self.settings, ids, session=self.store.session)
