@@ -161,6 +161,7 @@ def test_store_source_gives_deployments_with_the_diff_they_shipped(settings, tmp
     from shipwise.app.ingest import import_paths
     from shipwise.investigate.settings import StoreSourceSettings
     from shipwise.investigate.sources.store import StoreDeployments
+    from shipwise.store.duckdb_store import Store, lend
     from tests.conftest import org, write_jsonl
 
     repo_dir = tmp_path / "cart-repo"
@@ -191,11 +192,12 @@ def test_store_source_gives_deployments_with_the_diff_they_shipped(settings, tmp
                      "commits": [sha], "version": f"1.{i}"})
     import_paths(settings, [write_jsonl(tmp_path / "recs.jsonl", recs)])
 
-    src = StoreDeployments(settings.db, StoreSourceSettings(repos={"cart": str(repo_dir)}))
-    assert src.check() == []
-    events = src.fetch(SCOPE).events
+    with Store.open(settings.db) as store:
+        src = StoreDeployments(lend(store), StoreSourceSettings(repos={"cart": str(repo_dir)}))
+        assert src.check() == []
+        events = src.fetch(SCOPE).events
+        assert StoreDeployments(lend(store), StoreSourceSettings(enabled=False)).check()
     assert [(e.entity, e.summary) for e in events] == [("cart", "cart 1.0 → 1.1")]
     d = events[0].details
     assert d["files"] == ["serialize.py"] and "+field = 'cartV2'" in d["diff"]
     assert d["commits"] == [shas[1]]
-    assert StoreDeployments(tmp_path / "nope.duckdb", StoreSourceSettings()).check()

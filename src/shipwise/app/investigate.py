@@ -1,25 +1,41 @@
-"""Root-cause ranking of a case, and evaluation on labelled data (no LLM anywhere)."""
+"""Investigations (stored in the store the process holds), root-cause ranking of a case, and
+evaluation on labelled data (no LLM anywhere)."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shipwise.investigate.case import Alarm
+from shipwise.app.context import open_store
+from shipwise.config import Settings
+from shipwise.demo.world.scenarios import generate_scenarios
+from shipwise.errors import ConfigError, InputError, NotFoundError
+from shipwise.investigate.alarms import parse_alarm_payload
+from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
+from shipwise.investigate.engine import analyse, investigate
+from shipwise.investigate.evaluate import evaluate
+from shipwise.investigate.evidence import Evidence, Scope
+from shipwise.investigate.petshop import iter_cases
+from shipwise.investigate.rank import METHODS, rank
+from shipwise.investigate.sources import case_sources, sources_from_settings
+from shipwise.store import investigations
+from shipwise.store.duckdb_store import Store, StoreSession, lend
 
 INVESTIGATE_METHOD = "investigate"
 
-if TYPE_CHECKING:
-    from shipwise.config import Settings
-    from shipwise.store.duckdb_store import Store
+
+@dataclass(frozen=True)
+class _Entity:
+    entity: str
 
 
 def rank_case(path: str | Path, method: str = "baro+topology", top: int | None = None) -> dict[str, Any]:
     """``{"case", "method", "alarm", "seconds", "ranking": [{"entity", "score", "evidence"}]}``."""
-    from shipwise.investigate.case import load_case
-    from shipwise.investigate.rank import rank
-
     case = load_case(path)
     t0 = time.perf_counter()
     ranking = rank(case, method)
@@ -35,29 +51,14 @@ def rank_case(path: str | Path, method: str = "baro+topology", top: int | None =
 def evaluate_petshop(root: str | Path, methods: tuple[str, ...] | None = None,
                      scenario: str | None = None) -> dict[str, Any]:
     """AC@1, AC@3, Avg@5 per traffic scenario and overall, for each method."""
-    from shipwise.investigate.evaluate import evaluate
-    from shipwise.investigate.petshop import iter_cases
-    from shipwise.investigate.rank import METHODS
-
     cases = list(iter_cases(Path(root), scenario=scenario))
     return evaluate(cases, _rank_or_investigate, methods or (*METHODS, INVESTIGATE_METHOD))
 
 
 def _rank_or_investigate(case: Any, method: str) -> list[Any]:
     """A ranking method, or the full investigation over what the case holds in memory."""
-    from dataclasses import dataclass
-
-    from shipwise.investigate.engine import analyse
-    from shipwise.investigate.evidence import Evidence, Scope
-    from shipwise.investigate.rank import rank
-
     if method != INVESTIGATE_METHOD:
         return rank(case, method)
-
-    @dataclass(frozen=True)
-    class _Entity:
-        entity: str
-
     times = [float(s.timestamps[-1]) for s in case.metrics.values() if s.timestamps.size]
     end = max([case.alarm.time, *times])
     first = min([case.alarm.time, *(float(s.timestamps[0]) for s in case.metrics.values()
@@ -74,10 +75,6 @@ def investigate_case(path: str | Path, settings: Settings | None = None, *,
     """Investigate the alarm of a case directory from its own files (truth.yaml is never read).
 
     With ``store=True`` the record is also stored in the settings' store."""
-    from shipwise.investigate.case import load_alarm
-    from shipwise.investigate.engine import investigate
-    from shipwise.investigate.sources import case_sources
-
     alarm = load_alarm(path)
     opts = (settings.investigate if settings else None)
     record = investigate(alarm, case_sources(path),
@@ -90,33 +87,32 @@ def investigate_case(path: str | Path, settings: Settings | None = None, *,
 
 
 def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = None, *,
-                      store: Store | None = None) -> dict[str, Any]:
-    """Investigate an alarm against the sources configured in ``shipwise.yaml`` and store the record."""
-    from shipwise.investigate.engine import investigate
-    from shipwise.investigate.sources import sources_from_settings
-
+                      session: StoreSession | None = None) -> dict[str, Any]:
+    """Investigate an alarm against the sources configured in ``shipwise.yaml`` and the store,
+    and store the record. ``session`` lends the store the process holds (the server's shared
+    one, or ``lend(store)``); without it the store is opened once for the whole investigation."""
+    if session is None:
+        with open_store(settings) as store:
+            return investigate_alarm(settings, alarm, alarm_id, session=lend(store))
     opts = settings.investigate
-    sources = sources_from_settings(opts, settings.db)
+    sources = sources_from_settings(opts, session)
     if not sources:
-        from shipwise.errors import ConfigError
-
         raise ConfigError("no evidence sources configured",
                           hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
     record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
                          after_seconds=opts.after_minutes * 60, validate=_validate_query(settings, alarm))
     record["alarm_id"] = alarm_id
-    save_investigation(settings, record, store=store)
+    with session() as store:
+        save_investigation(settings, record, store=store)
     return record
 
 
-def investigate_service(settings: Settings, service: str, at: str | float,
-                        metric: str = "") -> dict[str, Any]:
+def investigate_service(settings: Settings, service: str, at: str | float, metric: str = "", *,
+                        session: StoreSession | None = None) -> dict[str, Any]:
     """A person asks: what happened to ``service`` around ``at`` (an instant, or ``now``)?"""
-    from shipwise.investigate.case import parse_time
-
     t = time.time() if str(at).lower() == "now" else parse_time(at)
     alarm = Alarm(service, metric, t, {"kind": "manual"})
-    return investigate_alarm(settings, alarm)
+    return investigate_alarm(settings, alarm, session=session)
 
 
 def _validate_query(settings: Settings, alarm: Alarm) -> str:
@@ -129,56 +125,43 @@ def _validate_query(settings: Settings, alarm: Alarm) -> str:
 
 def save_investigation(settings: Settings, record: dict[str, Any], *,
                        store: Store | None = None) -> None:
-    """Insert or replace the record (the same alarm investigated again replaces its record)."""
-    import json
-    from datetime import UTC, datetime
-
-    from shipwise.app.context import open_store
-
+    """Insert or replace the record (the same alarm investigated again replaces its record), in
+    ``store`` (the caller's), else in the settings' store."""
     root = record.get("root_cause") or {}
-    row = [record["id"], datetime.now(UTC), record.get("alarm_id"), record["alarm"]["entity"],
-           record["alarm"]["metric"], datetime.fromtimestamp(record["alarm"]["time"], tz=UTC),
-           record["status"], root.get("entity"), root.get("fault"), root.get("confidence"),
-           root.get("statement"), record["seconds"]["total"], json.dumps(record, default=str)]
-
-    def write(s: Store) -> None:
-        with s.transaction() as con:
-            con.execute("DELETE FROM investigation WHERE id = ?", [record["id"]])
-            con.execute("INSERT INTO investigation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-
+    row = investigations.Investigation(
+        id=record["id"], created_at=datetime.now(UTC), alarm_id=record.get("alarm_id"),
+        entity=record["alarm"]["entity"], metric=record["alarm"]["metric"],
+        alarm_at=datetime.fromtimestamp(record["alarm"]["time"], tz=UTC),
+        status=record["status"], root_cause_entity=root.get("entity"),
+        root_cause_kind=root.get("fault"), confidence=root.get("confidence"),
+        summary=root.get("statement"), seconds=record["seconds"]["total"],
+        record=json.dumps(record, default=str))
     if store is not None:
-        write(store)
+        investigations.save(store, row)
         return
     with open_store(settings) as s:
-        write(s)
+        investigations.save(s, row)
 
 
 def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
     """Stored investigations, newest alarm first (read as the store's owner)."""
-    from shipwise.app import views
-    from shipwise.app.context import open_store
-    from shipwise.governance.access import LOCAL_ADMIN
-
     with open_store(settings) as store:  # read-write: shares a running server's connection
-        return views.investigations(store, LOCAL_ADMIN, limit=limit, interface="cli")
+        return [dict(r) for r in investigations.recent(store, limit=limit)]
 
 
 def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
-    from shipwise.app import views
-    from shipwise.app.context import open_store
-    from shipwise.governance.access import LOCAL_ADMIN
-
+    """One stored investigation record (read as the store's owner)."""
     with open_store(settings) as store:
-        return views.investigation(store, LOCAL_ADMIN, inv_id, interface="cli")
+        record = investigations.record(store, inv_id)
+    if record is None:
+        raise NotFoundError(f"no investigation {inv_id!r}",
+                            hint="`shipwise investigations list` or GET /api/v1/investigations")
+    return record
 
 
 def alarm_entity(*, alarm_file: str | Path | None = None,
                  case_dir: str | Path | None = None) -> str:
     """The entity an alarm file (its first firing alarm) or a case directory is about."""
-    from shipwise.errors import InputError
-    from shipwise.investigate.alarms import parse_alarm_payload
-    from shipwise.investigate.case import load_alarm
-
     if case_dir is not None:
         return str(load_alarm(case_dir).entity)
     alarms = parse_alarm_payload(Path(str(alarm_file)).read_bytes())
@@ -187,16 +170,13 @@ def alarm_entity(*, alarm_file: str | Path | None = None,
     return str(alarms[0].entity)
 
 
-def investigate_alarm_file(settings: Settings, path: str | Path) -> dict[str, Any]:
+def investigate_alarm_file(settings: Settings, path: str | Path, *,
+                           session: StoreSession | None = None) -> dict[str, Any]:
     """Investigate the (first firing) alarm in a payload file of any supported shape."""
-    from shipwise.errors import InputError
-    from shipwise.investigate.alarms import parse_alarm_payload
-
     alarms = parse_alarm_payload(Path(path).read_bytes())
     if not alarms:
         raise InputError(f"{path}: no firing alarm in it (only resolved notices)")
-    return investigate_alarm(settings, alarms[0])
-
+    return investigate_alarm(settings, alarms[0], session=session)
 
 
 def investigation_ranking(record: dict[str, Any]) -> list[str]:
@@ -212,18 +192,6 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
                        methods: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Generate ``n`` demo-world cases and score every method on them (AC@k per fault kind),
     plus how often the full investigation names the right kind of fault."""
-    import tempfile
-    from dataclasses import dataclass
-
-    from shipwise.demo.world.scenarios import generate_scenarios
-    from shipwise.investigate.case import load_case, load_truth
-    from shipwise.investigate.evaluate import evaluate
-    from shipwise.investigate.rank import METHODS, rank
-
-    @dataclass(frozen=True)
-    class _Entity:
-        entity: str
-
     chosen = methods or (*METHODS, INVESTIGATE_METHOD)
     tmp = None
     if out_dir is None:

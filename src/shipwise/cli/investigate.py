@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.panel import Panel
 
-from shipwise.app import views
-from shipwise.cli.access import is_local, principal_of, reader, runs_as
+from shipwise.app import incidents
+from shipwise.app import investigate as svc
+from shipwise.app.results import dump
+from shipwise.cli.access import caller, is_local, principal_of, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json, emit_table
 
@@ -38,25 +43,31 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
 
     Evidence comes from the case directory (--case) or from the sources in shipwise.yaml
     (investigate.sources: prometheus, logs, traces, events, runbooks, the store)."""
-    from shipwise.app import investigate as svc
-
     chosen = [x for x in (alarm_file, case_dir, service) if x]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --alarm FILE, --case DIR or --service S --at T")
+    if service and not at:
+        raise click.UsageError("--service needs --at (an instant, or 'now')")
     settings = settings_from(ctx)
-    if (not case_dir or store) and not is_local(principal_of(ctx)):
-        # it reads the store's evidence and stores the record: the API's rule for starting one
-        entity = service or svc.alarm_entity(alarm_file=alarm_file, case_dir=case_dir)
-        with reader(ctx) as (st, who):
-            views.may_investigate(st, who, entity, interface="cli")
-    if case_dir:
-        record = svc.investigate_case(case_dir, settings, store=bool(store))
-    elif alarm_file:
-        record = svc.investigate_alarm_file(settings, alarm_file)
-    else:
-        if not at:
-            raise click.UsageError("--service needs --at (an instant, or 'now')")
-        record = svc.investigate_service(settings, str(service), at, metric)
+    # one store for the whole command: the evidence it holds and the record stored in it (a case
+    # directory without --store needs none)
+    with caller(ctx) if not case_dir or store else nullcontext() as c:
+        if c is not None and not is_local(principal_of(ctx)):
+            # it reads the store's evidence and stores the record: the API's rule for starting one
+            entity = service or svc.alarm_entity(alarm_file=alarm_file, case_dir=case_dir)
+            incidents.may_investigate(c, entity)
+        if c is None or case_dir:
+            record = svc.investigate_case(str(case_dir), settings)
+            if c is not None:
+                svc.save_investigation(settings, record, store=c.store)
+        else:
+            held = c.store
+            if alarm_file:
+                record = svc.investigate_alarm_file(settings, alarm_file,
+                                                    session=lambda: nullcontext(held))
+            else:
+                record = svc.investigate_service(settings, str(service), str(at), metric,
+                                                 session=lambda: nullcontext(held))
     if fix_spec and record.get("long_term_fix"):
         with open(fix_spec, "w", encoding="utf-8") as f:
             f.write(record["long_term_fix"])
@@ -67,9 +78,6 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
 
 
 def print_record(rec: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.panel import Panel
-
     con = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
     a = rec["alarm"]
     con.print(f"[bold]Investigation {rec['id']}[/] — alarm on [bold]{a['entity']}[/] "
@@ -126,8 +134,8 @@ def investigations() -> None:
 @runs_as()
 def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
     """Most recent investigations first (a member's or lead's token: their team's services)."""
-    with reader(ctx) as (store, principal):
-        rows = views.investigations(store, principal, limit=limit, interface="cli")
+    with caller(ctx) as c:
+        rows = dump(incidents.investigations(c, limit=limit))
     if fmt == "json":
         emit_json(rows)
         return
@@ -143,8 +151,8 @@ def list_cmd(ctx: click.Context, limit: int, fmt: str) -> None:
 @runs_as()
 def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
     """One stored investigation record."""
-    with reader(ctx) as (store, principal):
-        rec = views.investigation(store, principal, inv_id, interface="cli")
+    with caller(ctx) as c:
+        rec = dump(incidents.investigation(c, inv_id))
     if fmt == "json":
         emit_json(rec)
     else:

@@ -3,8 +3,6 @@ Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from shipwise.investigate.settings import InvestigateSettings
 from shipwise.investigate.sources.base import EvidenceSource, gather
 from shipwise.investigate.sources.files import (
@@ -16,17 +14,20 @@ from shipwise.investigate.sources.files import (
     TraceFiles,
     case_sources,
 )
+from shipwise.investigate.sources.prometheus import PrometheusSource
+from shipwise.investigate.sources.store import StoreDeployments
+from shipwise.store.duckdb_store import StoreSession
 
 __all__ = ["EvidenceSource", "case_sources", "gather", "sources_from_settings"]
 
 
-def sources_from_settings(settings: InvestigateSettings, db: Path | None = None) -> list[EvidenceSource]:
-    """The sources configured in the ``investigate.sources`` section (and the store, if any)."""
+def sources_from_settings(settings: InvestigateSettings,
+                          store: StoreSession | None = None) -> list[EvidenceSource]:
+    """The sources configured in the ``investigate.sources`` section (and ``store``, the store
+    the process holds, unless disabled there)."""
     s = settings.sources
     out: list[EvidenceSource] = []
     if s.prometheus is not None:
-        from shipwise.investigate.sources.prometheus import PrometheusSource
-
         out.append(PrometheusSource(s.prometheus))
     if s.metrics is not None:
         out.append(MetricsFiles(s.metrics.paths))
@@ -40,8 +41,6 @@ def sources_from_settings(settings: InvestigateSettings, db: Path | None = None)
         out.append(EventFiles(s.events.paths))
     if s.runbooks is not None:
         out.append(RunbookFiles(s.runbooks.paths))
-    if db is not None and s.store.enabled and Path(db).is_file():
-        from shipwise.investigate.sources.store import StoreDeployments
-
-        out.append(StoreDeployments(Path(db), s.store))
+    if store is not None and s.store.enabled:
+        out.append(StoreDeployments(store, s.store))
     return out

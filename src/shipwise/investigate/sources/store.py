@@ -6,74 +6,59 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pygit2
+
 from shipwise.investigate.evidence import Event, Evidence, Scope
 from shipwise.investigate.settings import StoreSourceSettings
 from shipwise.investigate.sources.base import EvidenceSource
+from shipwise.store.deployments import shipped_between
+from shipwise.store.duckdb_store import StoreSession
 
 #: the diff shown for one deployment is cut after this many characters
 MAX_DIFF_CHARS = 20000
 
 
 class StoreDeployments(EvidenceSource):
+    """Reads the store the process holds, lent for each query (``lend(store)`` for a store the
+    caller has open; the server's shared session, so an investigation never holds its lock)."""
+
     name = "store"
 
-    def __init__(self, db: Path, settings: StoreSourceSettings) -> None:
-        self.db = Path(db)
+    def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
+        self.store = store
         self.settings = settings
 
     def describe(self) -> str:
-        return f"store: {self.db} ({self.settings.environment} deployments)"
+        return f"store: {self.settings.environment} deployments"
 
     def check(self) -> list[str]:
         if not self.settings.enabled:
             return ["disabled in settings"]
-        if not self.db.is_file():
-            return [f"{self.db}: no store (run shipwise init / import first)"]
         return [f"repository for {s} not found: {p}" for s, p in self.settings.repos.items()
                 if not Path(p).expanduser().exists()]
 
     def fetch(self, scope: Scope) -> Evidence:
-        import duckdb
-
-        con = duckdb.connect(str(self.db))  # shares a running server's connection
-        try:
-            rows = con.execute(
-                """
-                WITH d AS (
-                  SELECT id, service, version, kind, status, finished_at,
-                         lag(version) OVER (PARTITION BY service ORDER BY finished_at, id) AS prev_version,
-                         lag(id) OVER (PARTITION BY service ORDER BY finished_at, id) AS prev_id
-                  FROM deployment WHERE environment = ? AND status = 'success')
-                SELECT d.id, d.service, d.version, d.prev_version, d.kind, epoch(d.finished_at),
-                       list(c.sha ORDER BY c.committed_at) FILTER (WHERE c.sha IS NOT NULL),
-                       coalesce(sum(c.additions), 0), coalesce(sum(c.deletions), 0),
-                       (SELECT max(pc.sha) FROM deployment_commit pc WHERE pc.deployment_id = d.prev_id)
-                FROM d LEFT JOIN deployment_commit dc ON dc.deployment_id = d.id
-                       LEFT JOIN "commit" c ON c.sha = dc.sha
-                WHERE epoch(d.finished_at) BETWEEN ? AND ?
-                GROUP BY ALL ORDER BY 6
-                """, [self.settings.environment, scope.changes_from, scope.end]).fetchall()
-        finally:
-            con.close()
+        with self.store() as store:
+            shipped = shipped_between(store, self.settings.environment, scope.changes_from,
+                                      scope.end)
         events = []
-        for dep_id, svc, ver, prev, kind, t, shas, adds, dels, prev_sha in rows:
-            if scope.entities is not None and svc not in scope.entities:
+        for d in shipped:
+            if scope.entities is not None and d.service not in scope.entities:
                 continue
-            details: dict[str, Any] = {"version": ver, "previous_version": prev, "kind": kind,
-                                       "commits": list(shas or []), "additions": int(adds),
-                                       "deletions": int(dels)}
-            repo = self.settings.repos.get(svc)
-            if repo and shas:
-                details.update(_diff(repo, prev_sha, shas[-1]))
-            events.append(Event(f"deployment:{dep_id}", float(t), "deployment", str(svc),
-                                "pipeline", f"{svc} {prev or '?'} → {ver or '?'}", details,
-                                f"store:deployment/{dep_id}"))
+            details: dict[str, Any] = {"version": d.version, "previous_version": d.previous_version,
+                                       "kind": d.kind, "commits": list(d.commits),
+                                       "additions": d.additions, "deletions": d.deletions}
+            repo = self.settings.repos.get(d.service)
+            if repo and d.commits:
+                details.update(_diff(repo, d.previous_commit, d.commits[-1]))
+            events.append(Event(f"deployment:{d.id}", d.finished_at, "deployment", d.service,
+                                "pipeline",
+                                f"{d.service} {d.previous_version or '?'} → {d.version or '?'}",
+                                details, f"store:deployment/{d.id}"))
         return Evidence(events=events)
 
 
 def _diff(repo_path: str, old: str | None, new: str) -> dict[str, Any]:
-    import pygit2
-
     repo = pygit2.Repository(str(Path(repo_path).expanduser()))
     try:
         new_c = repo.revparse_single(new).peel(pygit2.Commit)
