@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from shipwise.errors import InputError
+from shipwise.store import calendar
 from shipwise.store.duckdb_store import Store
 
 
 def calendar_span(store: Store) -> tuple[date, date]:
     """The first and last day of the store's calendar (the periods every metric is cut into)."""
-    row = store.con.execute("SELECT min(day), max(day) FROM calendar").fetchone()
-    assert row is not None and row[0] is not None
-    return row[0], row[1]
+    return calendar.span(store)
 
 
 def check_day(store: Store, name: str, day: date | None) -> None:
