@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from importlinter.application.use_cases import lint_imports
+from importlinter.cli import lint_imports
 from scripts.architecture import scan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_import_contracts_hold(monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(ROOT)
-    kept = lint_imports(config_filename=str(ROOT / "pyproject.toml"), cache_dir=None,
-                        no_logo=True)
-    assert kept, capsys.readouterr().out
+    status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True,
+                          no_logo=True)
+    assert status == 0, capsys.readouterr().out
 
 
 def test_function_level_imports_only_in_the_cli_and_no_cycles() -> None:

@@ -12,11 +12,10 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from shipwise.app import views
 from shipwise.app.context import open_store
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
-from shipwise.governance.access import LOCAL_ADMIN
+from shipwise.store import org as org_table
 from tests.conftest import SampleOrg
 
 T = TypeVar("T")
@@ -41,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, sample_org: SampleOrg) -> Set
 def tokens(demo: Settings) -> dict[str, Any]:
     """``{"team": a team, "other": another team, role: token}`` for member, exec and admin."""
     with open_store(demo) as store:
-        teams = [r["team"] for r in views.teams(store, LOCAL_ADMIN)]
+        teams = [r["team"] for r in org_table.teams(store)]
         return {"team": teams[0], "other": teams[1],
                 "member": create_token(store, "mcp member", "member", teams[0])["token"],
                 "exec": create_token(store, "mcp cfo", "exec")["token"],

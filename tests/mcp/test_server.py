@@ -50,7 +50,10 @@ def test_get_dora_returns_the_services_rows(demo: Settings, tokens: dict[str, An
     assert not res.is_error, res.content
     with open_store(demo) as store:
         expected = dora_rows(store, DoraRequest(grain="month", team=(team,)))
-    assert res.structured_content == json.loads(json.dumps(expected, default=str))
+    out = res.structured_content
+    assert {k: out[k] for k in expected} == json.loads(json.dumps(expected, default=str))
+    assert set(out["release_appetite"]) == {team}  # beside deployment frequency, as the API
+    assert set(out["charter"]) >= set(out["rows"][0]["metrics"])
     assert res.structured_content["rows"] and {r["team"] for r in res.structured_content["rows"]} == {team}
     since = call(demo, tokens["admin"], "get_dora", {"team": team, "since": "2025-04-01"})
     assert since.structured_content["since"] == "2025-04-01"

@@ -80,6 +80,8 @@ def start_investigation(caller: Caller, entity: str, at: datetime, metric: str |
                                metric=metric)
 
 
-@guard("investigations.start", accesses=_start_access)
+@guard("investigations.start", accesses=lambda c, a: [Access(
+    "investigations.start", f"service:{a['entity']}", org.service_team(c.store, a["entity"]))])
 def may_investigate(caller: Caller, entity: str) -> None:
-    """Refuse (logged) unless the caller may start an investigation of ``entity``."""
+    """Refuse (logged) unless the caller may start an investigation of ``entity``: a member or
+    lead on their own team's services; an entity that is no team's service, admins only."""

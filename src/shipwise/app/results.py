@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 Charter = dict[str, dict[str, Any]]
 
 
+def _empty(value: object) -> bool:
+    return not value
+
+
+def _none(value: object) -> bool:
+    return value is None
+
+
 class Result(BaseModel):
     """A result of the application layer."""
 
@@ -44,7 +52,8 @@ class MetricRow(Open):
 
     period: str | None = None
     metrics: dict[str, float | int | str | None] = Field(default_factory=dict)
-    withheld: dict[str, str] = Field(default_factory=dict)
+    withheld: dict[str, str] = Field(default_factory=dict, exclude_if=_empty, description=(
+        "metric id -> why the reader's role may not see it (absent when nothing is withheld)"))
 
 
 class Charted(Result):
@@ -121,8 +130,8 @@ class CharterEntry(Open):
 # -- delivery: DORA, cost, flow and strain, SLOs -----------------------------------------------
 
 class DoraRow(MetricRow):
-    team: str | None = None
-    service: str | None = None
+    team: str | None = Field(None, exclude_if=_none, description="by team: the team")
+    service: str | None = Field(None, exclude_if=_none, description="by service: the service")
     change: dict[str, float | None] = Field(default_factory=dict,
                                             description="change vs the previous period")
     cluster: str | None = Field(None, description="DORA 2024 performance cluster")
@@ -180,8 +189,8 @@ class InitiativesResult(Open):
 
 
 class DiagnosticRow(MetricRow):
-    team: str | None = None
-    org_unit: str | None = None
+    team: str | None = Field(None, exclude_if=_none, description="team level: the team")
+    org_unit: str | None = Field(None, exclude_if=_none, description="org-unit level: the unit")
     suppressed: dict[str, str] = Field(default_factory=dict,
                                        description="column -> why it is hidden")
 
