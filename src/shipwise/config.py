@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from shipwise.errors import ConfigError
 from shipwise.investigate.settings import InvestigateSettings
-from shipwise.metrics import ids
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
@@ -108,13 +107,11 @@ class CostSettings(BaseModel):
     #: Cost to serve must have improved at least this much for the tension guard to ask at what price.
     min_improvement: float = Field(0.05, ge=0, le=1)
     #: metric id -> threshold; shipwise flags a team whose cost to serve improved while one of
-    #: these worsened beyond its threshold (the Goodhart guard).
-    tension: dict[str, TensionThreshold] = Field(
-        default_factory=lambda: {
-            ids.CHANGE_FAIL_RATE: TensionThreshold(absolute=0.05, relative=0.5),
-            ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT: TensionThreshold(absolute=0.02, relative=0.5),
-        }
-    )
+    #: these worsened beyond its threshold (the Goodhart guard). Unset: the defaults beside the
+    #: metric ids (``shipwise.metrics.ids.TENSION_THRESHOLDS``: change fail rate up 5 points and
+    #: 50 %, high-severity tickets per deployment up 0.02 and 50 %) — named there, not here, as
+    #: settings sit below the metrics (metrics/ reads settings, never the reverse).
+    tension: dict[str, TensionThreshold] | None = None
 
 
 class WebhookSettings(BaseModel):

@@ -10,7 +10,7 @@ import numpy as np
 
 from shipwise.app.context import open_store
 from shipwise.app.dates import check_window
-from shipwise.config import CostSettings, Settings
+from shipwise.config import CostSettings, Settings, TensionThreshold
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import facts, ids, registry
 from shipwise.metrics.attribution import Panel, estimate
@@ -124,7 +124,7 @@ def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
     improvement = r["improvement"]
     if improvement is None or improvement < cfg.min_improvement:
         return flags
-    for mid, th in cfg.tension.items():
+    for mid, th in tension_thresholds(cfg).items():
         now, before = metrics.get(mid), r.get(TENSION_COLUMNS.get(mid, ""))
         if now is None or before is None:
             continue
@@ -136,6 +136,14 @@ def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
                             f"to {_fmt(mid, now)}"),
             })
     return flags
+
+
+def tension_thresholds(cfg: CostSettings) -> dict[str, TensionThreshold]:
+    """The tension thresholds in force: the settings', else the defaults beside the metric ids."""
+    if cfg.tension is not None:
+        return cfg.tension
+    return {mid: TensionThreshold(absolute=a, relative=r)
+            for mid, (a, r) in ids.TENSION_THRESHOLDS.items()}
 
 
 def _fmt(mid: str, v: float) -> str:

@@ -58,6 +58,12 @@ COHORT_TEAMS = "cost.cohort_teams"
 
 #: Metrics a cheaper cost to serve must not be bought with, as the team page overlays them.
 TENSION = (CHANGE_FAIL_RATE, INCIDENT_TICKETS_PER_DEPLOYMENT, HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT)
+#: The Goodhart guard's defaults (settings ``cost.tension`` replaces them): metric id ->
+#: (absolute, relative) rise that, while cost to serve improved, raises a tension flag.
+TENSION_THRESHOLDS: dict[str, tuple[float, float]] = {
+    CHANGE_FAIL_RATE: (0.05, 0.5),
+    HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT: (0.02, 0.5),
+}
 #: The cost table's columns beside cost to serve (CLI CSV): the cost family with the change fail
 #: rate after the high-severity tickets.
 COST_COLUMNS = (COST_TO_SERVE, IMPROVEMENT_QOQ, IMPROVEMENT_YOY, SAVINGS, EFFECTIVE_HEADCOUNT,
