@@ -21,6 +21,9 @@ from shipwise.demo.world.scenarios import write_world_case
 from shipwise.investigate.case import load_truth
 from tests.conftest import cli_env
 
+# with -n 2 (pyproject: --dist loadgroup) one worker writes this module's cases for all of its tests
+pytestmark = pytest.mark.xdist_group("engine-cases")
+
 PARTS = ("prepare", "pre_validate", "apply", "post_validate", "rollback")
 
 

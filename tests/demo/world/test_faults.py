@@ -15,6 +15,9 @@ from shipwise.demo.world.faults import FAULTS
 from shipwise.demo.world.scenarios import plan_case
 from shipwise.investigate.case import load_case, parse_time
 
+# with -n 2 (pyproject: --dist loadgroup) one worker writes the session's world cases for these tests
+pytestmark = pytest.mark.xdist_group("world-cases")
+
 
 def _event(case: Path, event_id: str) -> dict[str, Any]:
     return next(e for e in events_of(case) if e["id"] == event_id)

@@ -11,6 +11,9 @@ from tests.demo.world.conftest import events_of, truth_of
 from shipwise.demo.world import RED_HERRINGS, write_world_case
 from shipwise.investigate.case import load_case, parse_time
 
+# with -n 2 (pyproject: --dist loadgroup) one worker writes the session's world cases for these tests
+pytestmark = pytest.mark.xdist_group("world-cases")
+
 
 @pytest.fixture(scope="module")
 def herring_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

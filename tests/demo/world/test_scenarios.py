@@ -13,6 +13,9 @@ from tests.demo.world.conftest import SEED, logs_of, truth_of
 from shipwise.demo.world import FAULT_KINDS, generate_scenarios, write_world_case
 from shipwise.investigate.case import load_case, parse_time
 
+# with -n 2 (pyproject: --dist loadgroup) one worker writes the session's world cases for these tests
+pytestmark = pytest.mark.xdist_group("world-cases")
+
 CASE_FILES = {"alarm.json", "topology.json", "metrics.parquet", "logs.jsonl", "events.jsonl",
               "truth.yaml", "traces", "runbooks"}
 

@@ -8,9 +8,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.demo.world.conftest import logs_of, truth_of
 
 from shipwise.investigate.case import parse_time
+
+# with -n 2 (pyproject: --dist loadgroup) one worker writes the session's world cases for these tests
+pytestmark = pytest.mark.xdist_group("world-cases")
 
 
 def _spans(case: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
