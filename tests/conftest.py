@@ -121,13 +121,12 @@ class SampleOrg:
 
 def build_sample(root: Path) -> SampleOrg:
     """Build the sample organisation's store under ``root`` (see :class:`SampleOrg`)."""
-    from shipwise.app import views
     from shipwise.app.alarms import receive_alarm
     from shipwise.app.context import open_store
     from shipwise.app.demo import run_demo
     from shipwise.app.investigate import investigate_case
     from shipwise.demo.world.scenarios import write_world_case
-    from shipwise.governance.access import LOCAL_ADMIN
+    from shipwise.store import org as org_table
 
     settings = Settings(db=root / "sample.duckdb")
     demo = run_demo(settings, seed=SAMPLE_SEED, scale=SAMPLE_SCALE)
@@ -135,7 +134,7 @@ def build_sample(root: Path) -> SampleOrg:
     case = write_world_case(root / "case", "bad_deploy", seed=SAMPLE_SEED, history_seconds=1800.0)
     record = investigate_case(case, settings, store=True)
     with open_store(settings) as store:
-        teams = tuple(r["team"] for r in views.teams(store, LOCAL_ADMIN))
+        teams = tuple(r["team"] for r in org_table.teams(store))
         entity = str(store.query("SELECT min(id) AS id FROM service WHERE team = ?",
                                  [teams[0]])[0]["id"])
     alarm = {"entity": entity, "metric": "error_rate", "time": "2026-09-29T10:15:00Z",

@@ -96,7 +96,7 @@ def test_the_charter_audience_withholds_figures_and_the_entries_come_along(
     entries["dora.rework_rate"] = entries["dora.rework_rate"].model_copy(
         update={"audience": ["admin"]})
     narrowed = charter.model_copy(update={"entries": entries})
-    monkeypatch.setattr("shipwise.app.guard.load_charter", lambda: narrowed)
+    monkeypatch.setattr("shipwise.governance.charter.load_charter", lambda: narrowed)
     lead = Principal("lead", "payments", "tok-l")
     with caller_of(sample_settings, lead) as c:
         res = delivery.dora(c, DoraRequest(grain="quarter"))

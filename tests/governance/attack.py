@@ -9,7 +9,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shipwise.app import diagnostics as diag
-from shipwise.app.views import org_diagnostics, team_diagnostics
+from shipwise.app.caller import Caller
+from shipwise.app.humane import org_diagnostics, team_diagnostics
+from shipwise.app.results import dump
+from shipwise.config import Settings
 from shipwise.governance.access import Principal
 from shipwise.metrics.strain import Hours
 from shipwise.store.duckdb_store import Store
@@ -41,14 +44,15 @@ def reads(principal: Principal, store: Store) -> list[tuple[str, str, str]]:
 def app_fetch(store: Store, principal: Principal) -> Fetch:
     """Rows as the application layer hands them to every interface."""
     teams = [r[0] for r in store.con.execute("SELECT id FROM team ORDER BY id").fetchall()]
+    caller = Caller(store, principal, Settings(db=store.path), "api")  # default k and hours
 
     def fetch(family: str, level: str, grain: str) -> list[dict[str, Any]]:
         if level == "org_unit":
-            return list(org_diagnostics(store, principal, family, grain=grain)["rows"])
+            return list(dump(org_diagnostics(caller, family, grain=grain))["rows"])
         mine = [principal.team] if principal.role in ("member", "lead") else teams
         rows: list[dict[str, Any]] = []
-        for t in mine:
-            rows += team_diagnostics(store, principal, family, str(t), grain=grain)["rows"]
+        for t in mine:  # one team per read, as an interface would ask
+            rows += dump(team_diagnostics(caller, family, (str(t),), grain=grain))["rows"]
         return rows
 
     return fetch

@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from shipwise.app import views
+from shipwise.app import admin, delivery
+from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
+from shipwise.app.cost import CostRequest
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.results import dump
 from shipwise.app.tokens import authenticate, create_token, list_tokens, revoke_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
 from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
 from shipwise.http.auth import SessionKeys, make_session, session_principal
+from shipwise.store import org as org_table
 from tests.conftest import SampleOrg, cli_env
 
 
@@ -28,7 +33,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, sample_org: SampleOrg) -> Set
 
 def _teams(settings: Settings) -> list[str]:
     with open_store(settings) as store:
-        return [r["team"] for r in views.teams(store, LOCAL_ADMIN)]
+        return [r["team"] for r in org_table.teams(store)]
 
 
 def test_tokens_are_shown_once_stored_hashed_and_revocable(demo: Settings) -> None:
@@ -64,19 +69,22 @@ def test_roles_see_what_the_policy_allows_and_every_read_is_logged(demo: Setting
     member = Principal("member", mine, "t-member")
     execu = Principal("exec", None, "t-exec")
     with open_store(demo) as store:
+        def as_(p: Principal) -> Caller:
+            return Caller(store, p, demo, "api")
+
         before = store.count("access_log")
-        assert views.team_dora(store, member, mine)["rows"]
-        assert views.team_cost(store, member, mine)["rows"]
+        assert delivery.dora(as_(member), DoraRequest(team=(mine,))).rows
+        assert delivery.cost(as_(member), CostRequest(team=(mine,))).rows
         with pytest.raises(ForbiddenError, match=f"cannot open team {other}"):
-            views.team_dora(store, member, other)
+            delivery.dora(as_(member), DoraRequest(team=(other,)))
         with pytest.raises(ForbiddenError):
-            views.org_cost(store, member)
-        assert views.org_cost(store, execu)["organisation"]
+            delivery.cost(as_(member), CostRequest())
+        assert delivery.cost(as_(execu), CostRequest()).organisation
         with pytest.raises(ForbiddenError):
-            views.team_dora(store, execu, mine)  # cost views only, no team diagnostics
+            delivery.dora(as_(execu), DoraRequest(team=(mine,)))  # cost only, no team diagnostics
         with pytest.raises(ForbiddenError):
-            views.access_log(store, member)
-        log = views.access_log(store, LOCAL_ADMIN)
+            admin.access_log(as_(member))
+        log = dump(admin.access_log(as_(LOCAL_ADMIN)))
         assert store.count("access_log") == before + 7 + 1
     refused = [r for r in log if not r["allowed"]]
     assert {(r["token_id"], r["action"]) for r in refused} >= {
@@ -127,12 +135,13 @@ def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Pa
                 "status": "success", "commits": [], "version": f"1.{i}"}
 
     import_paths(settings, [write_jsonl(tmp_path / "a.jsonl", [*org(), deployment(1, "01")])])
+    month = DoraRequest(grain="month", team=("payments",))
     with open_store(settings) as store:
-        first = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
-        again = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
+        first = dump(delivery.dora(Caller(store, LOCAL_ADMIN, settings), month))
+        again = dump(delivery.dora(Caller(store, LOCAL_ADMIN, settings), month))
     assert first == again
     import_paths(settings, [write_jsonl(tmp_path / "b.jsonl", [deployment(2, "02"), deployment(3, "03")])])
     with open_store(settings) as store:
-        after = views.team_dora(store, LOCAL_ADMIN, "payments", grain="month")
+        after = dump(delivery.dora(Caller(store, LOCAL_ADMIN, settings), month))
     assert after != first
     assert after["rows"][-1]["counts"] != first["rows"][-1]["counts"]

@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from scipy.stats import fisher_exact, kruskal, spearmanr
 
+from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
-from shipwise.app.fairness import FLAG_PROVIDERS, audit_markdown, fairness_view
+from shipwise.app.fairness import FLAG_PROVIDERS, audit_markdown
 from shipwise.app.ingest import import_paths
+from shipwise.app.oversight import fairness
+from shipwise.app.results import dump
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError
 from shipwise.governance import fairness as fx
@@ -242,13 +245,13 @@ def test_audit_through_the_view_refuses_members_and_logs_reads(small: Settings) 
     with open_store(small) as store:
         before = store.count("access_log")
         with pytest.raises(ForbiddenError):
-            fairness_view(store, member, small)
-        audit = fairness_view(store, execu, small)
+            fairness(Caller(store, member, small))
+        audit = dump(fairness(Caller(store, execu, small)))
         log = store.query("SELECT role, action, allowed FROM access_log ORDER BY read_at")[before:]
         with pytest.raises(InputError):
-            fairness_view(store, execu, small, flags=["nope"])
+            fairness(Caller(store, execu, small), flags=["nope"])
         with pytest.raises(InputError):
-            fairness_view(store, execu, small, attributes=["shoe_size"])
+            fairness(Caller(store, execu, small), attributes=["shoe_size"])
     assert [(r["role"], r["action"], r["allowed"]) for r in log] == [
         ("member", "fairness.audit", False), ("exec", "fairness.audit", True)]
     assert json.loads(json.dumps(audit))  # JSON-ready
@@ -276,8 +279,9 @@ def test_audit_through_the_view_refuses_members_and_logs_reads(small: Settings) 
 
 def test_migration_quarters_can_be_named_in_the_request(small: Settings) -> None:
     with open_store(small) as store:
-        audit = fairness_view(store, Principal("admin"), small,
-                              context={"migration_quarters": ["2025-Q3"]}, attributes=["location"])
+        audit = dump(fairness(Caller(store, Principal("admin"), small),
+                              context={"migration_quarters": ["2025-Q3"]},
+                              attributes=["location"]))
     assert audit["correlations"]["migration"]["source"] == "request"
     assert audit["correlations"]["migration"]["quarters"] == ["2025-Q3"]
     assert [a["attribute"] for a in audit["flags"][0]["attributes"]] == ["location"]

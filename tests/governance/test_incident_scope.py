@@ -15,11 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shipwise.app import views
+from shipwise.app import incidents as doors
+from shipwise.app import org as org_doors
 from shipwise.app.alarms import receive_alarm
+from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
 from shipwise.app.ingest import import_paths
 from shipwise.app.investigate import save_investigation
+from shipwise.app.results import dump
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError
@@ -74,27 +77,36 @@ def alarm_entities(rows: list[dict[str, object]]) -> set[object]:
 def test_the_application_layer_scopes_them_to_the_team(incidents: Org) -> None:
     s = incidents.settings
     with open_store(s) as store:
-        assert entities(views.investigations(store, SEARCH)) == {"search-api"}
-        assert entities(views.investigations(store, PAYMENTS_LEAD)) == {"payments-api"}
-        assert entities(views.investigations(store, LOCAL_ADMIN)) == {
+        def as_(p: Principal) -> Caller:
+            return Caller(store, p, s, "api")
+
+        def investigations(p: Principal) -> list[dict[str, object]]:
+            return list(dump(doors.investigations(as_(p))))
+
+        def alarms(p: Principal) -> list[dict[str, object]]:
+            return list(dump(doors.alarms(as_(p))))
+
+        assert entities(investigations(SEARCH)) == {"search-api"}
+        assert entities(investigations(PAYMENTS_LEAD)) == {"payments-api"}
+        assert entities(investigations(LOCAL_ADMIN)) == {
             "payments-api", "search-api", "db-host-3"}
-        assert views.investigation(store, SEARCH, "inv-search")["id"] == "inv-search"
+        assert doors.investigation(as_(SEARCH), "inv-search").id == "inv-search"
         with pytest.raises(ForbiddenError, match="investigations of team payments"):
-            views.investigation(store, SEARCH, "inv-pay")
+            doors.investigation(as_(SEARCH), "inv-pay")
         with pytest.raises(ForbiddenError, match="no team's service"):
-            views.investigation(store, SEARCH, "inv-host")
+            doors.investigation(as_(SEARCH), "inv-host")
         with pytest.raises(ForbiddenError, match="start an investigation on a service of team "
                                                  "payments"):
-            views.may_investigate(store, SEARCH, "payments-api")
-        views.may_investigate(store, SEARCH, "search-api")
+            doors.may_investigate(as_(SEARCH), "payments-api")
+        doors.may_investigate(as_(SEARCH), "search-api")
         with pytest.raises(ForbiddenError):
-            views.investigations(store, EXEC)
-        assert alarm_entities(views.alarms(store, SEARCH, s)) == {"search-api"}
-        assert alarm_entities(views.alarms(store, LOCAL_ADMIN, s)) == {
+            investigations(EXEC)
+        assert alarm_entities(alarms(SEARCH)) == {"search-api"}
+        assert alarm_entities(alarms(LOCAL_ADMIN)) == {
             "payments-api", "search-api", "db-host-3"}
         with pytest.raises(ForbiddenError):
-            views.alarms(store, EXEC, s)
-        assert views.org_overview(store, SEARCH)["investigations"] == 1
+            alarms(EXEC)
+        assert org_doors.overview(as_(SEARCH)).investigations == 1
         refused = store.query("SELECT subject FROM access_log WHERE NOT allowed AND "
                               "token_id = 't-search' ORDER BY read_at")
     assert [r["subject"] for r in refused] == ["investigation:inv-pay", "investigation:inv-host",

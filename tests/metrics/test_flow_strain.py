@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from shipwise.app import admin, humane
+from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
 from shipwise.app.ingest import import_paths
-from shipwise.app.views import access_log, org_diagnostics, team_diagnostics
+from shipwise.app.results import dump
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
@@ -21,6 +23,26 @@ from shipwise.store.duckdb_store import Store
 from tests.conftest import write_jsonl
 
 H = 3600
+
+
+def _caller(store: Store, principal: Principal, settings: Settings | None) -> Caller:
+    return Caller(store, principal, settings or Settings(db=store.path), "api")
+
+
+def team_diagnostics(store: Store, principal: Principal, family: str, team: str, *,
+                     settings: Settings | None = None, **kw: Any) -> dict[str, Any]:
+    """A team's flow or strain through its door (default settings: k = 5, default hours)."""
+    return dict(dump(humane.team_diagnostics(_caller(store, principal, settings), family,
+                                             (team,), **kw)))
+
+
+def org_diagnostics(store: Store, principal: Principal, family: str, *,
+                    settings: Settings | None = None, **kw: Any) -> dict[str, Any]:
+    return dict(dump(humane.org_diagnostics(_caller(store, principal, settings), family, **kw)))
+
+
+def access_log(store: Store, principal: Principal, **kw: Any) -> list[dict[str, Any]]:
+    return list(dump(admin.access_log(_caller(store, principal, None), **kw)))
 W27 = (date(2025, 6, 30), date(2025, 7, 6))  # Monday .. Sunday
 
 

@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
 from shipwise.app.ingest import import_paths
-from shipwise.app.slo import release_appetite, slo_rows, slo_view, slo_views
+from shipwise.app.reliability import slo as slo_door
+from shipwise.app.results import dump
+from shipwise.app.slo import release_appetite, slo_rows
 from shipwise.config import Settings, SloSettings
 from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
@@ -279,13 +282,17 @@ def test_another_team_is_refused_and_the_refusal_logged(settings: Settings,
                               *series("slo-checkout", FIVE_MIN, 12, 2000, 1)])
     searcher = Principal("member", "search", "tok-search", "a searcher")
     with open_store(settings) as store:
+        def as_(p: Principal) -> Caller:
+            return Caller(store, p, settings, "api")
+
         with pytest.raises(ForbiddenError, match="cannot open team checkout"):
-            slo_view(store, searcher, "checkout")
-        own = slo_view(store, Principal("lead", "checkout", "tok-co"), "checkout", history=False)
+            slo_door(as_(searcher), ("checkout",))
+        own = dump(slo_door(as_(Principal("lead", "checkout", "tok-co")), ("checkout",),
+                            history=False))
         assert [s["slo"] for s in own["status"]] == ["slo-checkout"]
         assert set(own["appetite"]) == {"checkout"}
         with pytest.raises(NotFoundError):
-            slo_view(store, LOCAL_ADMIN, "nope")
+            slo_door(as_(LOCAL_ADMIN), ("nope",))
         log = store.query("SELECT token_id, role, interface, action, subject, allowed "
                           "FROM access_log ORDER BY read_at")
     assert log == [
@@ -302,16 +309,17 @@ def test_several_teams_in_one_read(settings: Settings, tmp_path: Path) -> None:
     _budget_case(settings, tmp_path, 700)
     searcher = Principal("member", "search", "tok-search")
     with open_store(settings) as store:
-        both = slo_views(store, LOCAL_ADMIN, ["checkout", "search"], history=False)
+        both = dump(slo_door(Caller(store, LOCAL_ADMIN, settings), ("checkout", "search"),
+                             history=False))
         assert both["team"] == ["checkout", "search"]
         assert [s["slo"] for s in both["status"]] == ["slo-checkout", "slo-search"]
         assert set(both["appetite"]) == {"checkout", "search"}
         with pytest.raises(ForbiddenError):  # one team they may not open refuses the whole read
-            slo_views(store, searcher, ["search", "checkout"])
+            slo_door(Caller(store, searcher, settings), ("search", "checkout"))
         log = store.query("SELECT role, subject, allowed FROM access_log ORDER BY read_at, subject")
-    assert log == [{"role": "admin", "subject": "team:checkout:slo", "allowed": True},
-                   {"role": "admin", "subject": "team:search:slo", "allowed": True},
-                   {"role": "member", "subject": "team:checkout:slo", "allowed": False}]
+    assert log == [  # one row per read: both teams in one, the refusal names the team refused
+        {"role": "admin", "subject": "team:checkout:slo,team:search:slo", "allowed": True},
+        {"role": "member", "subject": "team:checkout:slo", "allowed": False}]
 
 
 def test_the_cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

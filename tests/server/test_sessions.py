@@ -153,6 +153,8 @@ def test_a_session_secret_left_in_an_old_store_is_removed_and_useless(
     with Store.open(settings.db) as store, store.transaction() as con:
         con.execute("DELETE FROM schema_migrations WHERE version >= 7")
         con.execute("DROP TABLE web_session")
+        for column in ("last_status", "last_error", "last_attempt_at"):  # 0008's, undone
+            con.execute(f"ALTER TABLE sync_state DROP COLUMN {column}")
         store.set_meta("session_secret", old_secret)
     with serve(settings) as live:
         with live.state.store.session() as store:

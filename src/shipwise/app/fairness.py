@@ -22,12 +22,11 @@ from shipwise.app.slo import slo_rows
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from shipwise.governance import fairness as fx
-from shipwise.governance.access import Principal
 from shipwise.governance.fairness import FlagRow
 from shipwise.metrics import ids, registry
 from shipwise.store.duckdb_store import Store
 
-__all__ = ["FLAG_PROVIDERS", "FlagRow", "audit_markdown", "fairness_audit", "fairness_view"]
+__all__ = ["FLAG_PROVIDERS", "FlagRow", "audit_markdown", "fairness_audit"]
 
 #: Team attributes audited by default (those that at least one team has).
 DEFAULT_ATTRIBUTES = ("location", "team_type", "working_arrangement", "timezone")
@@ -334,23 +333,6 @@ METHOD_NOTES = [
     "Nothing here is about individuals: inputs and results are teams and groups of teams, and "
     "which teams were flagged is not shown — only how many.",
 ]
-
-
-def fairness_view(store: Store, principal: Principal, settings: Settings, *,
-                  flags: Sequence[str] | None = None, attributes: Sequence[str] | None = None,
-                  context: Mapping[str, Any] | None = None,
-                  interface: str = "api") -> dict[str, Any]:
-    """The audit for a principal allowed ``fairness.audit`` (exec, admin); the read is logged."""
-    from shipwise.app.views import _memo, authorize  # app.views is in the app/ import cycle
-
-    authorize(store, principal, "fairness.audit", "org:fairness", None, interface)
-    key = (tuple(flags or ()), tuple(attributes or ()),
-           json.dumps(context, sort_keys=True, default=str) if context else "",
-           settings.fairness.model_dump_json(), settings.slo.model_dump_json(),
-           settings.cost.model_dump_json())
-    # computed once per version of the facts (the audit's generated_at is that first run's)
-    return dict(_memo(store, "fairness", key, lambda: fairness_audit(
-        store, settings, flags=flags, attributes=attributes, context=context)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from shipwise.app.caller import Caller
 from shipwise.app.results import Charted, MetricRow
 from shipwise.errors import ForbiddenError
-from shipwise.governance.charter import Charter, load_charter
+from shipwise.governance import charter as charter_rules
+from shipwise.governance.charter import Charter
 from shipwise.metrics.registry import REGISTRY
 from shipwise.store import access_log
 
@@ -138,7 +139,7 @@ def guard(action: str, subject: str | None = None, *, team: str | None = None,
 def present(result: R, caller: Caller) -> R:
     """Apply the charter's audience to every figure in ``result`` and attach the charter entries
     of the metric ids it holds (for results that carry a ``charter`` map)."""
-    charter = load_charter()
+    charter = charter_rules.load_charter()  # read per call: a changed charter applies at once
     ids: set[str] = set()
     for row in _rows(result, ids):
         for mid in list(row.metrics):
@@ -156,7 +157,7 @@ def present(result: R, caller: Caller) -> R:
 def charter_map(ids: Iterable[str], charter: Charter | None = None) -> dict[str, dict[str, Any]]:
     """The charter entry (:meth:`Charter.summary`) of each metric id: what every interface shows
     beside a number."""
-    charter = charter or load_charter()
+    charter = charter or charter_rules.load_charter()
     return {i: charter.summary(i) for i in sorted(set(ids)) if i in charter.entries}
 
 

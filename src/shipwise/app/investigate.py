@@ -18,7 +18,7 @@ from shipwise.errors import ConfigError, InputError, NotFoundError
 from shipwise.investigate.alarms import parse_alarm_payload
 from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
 from shipwise.investigate.engine import analyse, investigate
-from shipwise.investigate.evaluate import evaluate
+from shipwise.investigate.evaluate import evaluate, format_table
 from shipwise.investigate.evidence import Evidence, Scope
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
@@ -225,3 +225,8 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
                 c["fault"] = {"found": kinds[c["name"]][0], "truth": kinds[c["name"]][1]}
     res["generate_seconds"] = round(gen_seconds, 2)
     return res
+
+
+def evaluation_table(result: dict[str, Any]) -> str:
+    """An evaluation (:func:`evaluate_petshop`, :func:`evaluate_scenarios`) as a text table."""
+    return format_table(result)

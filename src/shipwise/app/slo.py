@@ -13,7 +13,6 @@ from typing import Any
 from shipwise.app.dates import check_day, check_window
 from shipwise.config import SloSettings
 from shipwise.errors import InputError, NotFoundError
-from shipwise.governance.access import Principal
 from shipwise.metrics import ids
 from shipwise.metrics import slo as m
 from shipwise.store.duckdb_store import Store
@@ -200,36 +199,3 @@ def release_appetite(store: Store, settings_slo: SloSettings | None = None,
     cfg = settings_slo or SloSettings.model_validate({})
     return _status(store, cfg, None, _instant(store, at))[1]
 
-
-def slo_view(store: Store, principal: Principal, team: str, *,
-             settings_slo: SloSettings | None = None, at: datetime | str | None = None,
-             grain: str = "month", since: date | str | None = None,
-             until: date | str | None = None, history: bool = True,
-             interface: str = "api") -> dict[str, Any]:
-    """A team's SLOs (status, history, appetite), authorised and logged like every team view."""
-    return slo_views(store, principal, [team], settings_slo=settings_slo, at=at, grain=grain,
-                     since=since, until=until, history=history, interface=interface)
-
-
-def slo_views(store: Store, principal: Principal, teams: Sequence[str], *,
-              settings_slo: SloSettings | None = None, at: datetime | str | None = None,
-              grain: str = "month", since: date | str | None = None,
-              until: date | str | None = None, history: bool = True,
-              interface: str = "api") -> dict[str, Any]:
-    """:func:`slo_view` for several teams at once (e.g. every team an admin may see): each team
-    is authorised and logged on its own — any refusal refuses the whole read — then the figures
-    are computed in one query. ``team`` in the result is the list of teams."""
-    from shipwise.app.views import audience, authorize
-
-    if not teams:
-        raise InputError("no team given", hint="name a team, e.g. --team payments")
-    refused = [t for t in teams if not principal.can("team.diagnostic", t)]
-    if refused:  # the refusal is logged, then raised
-        authorize(store, principal, "team.diagnostic", f"team:{refused[0]}:slo", refused[0],
-                  interface)
-    with store.transaction():  # one commit for the log rows of every team
-        for team in teams:
-            authorize(store, principal, "team.diagnostic", f"team:{team}:slo", team, interface)
-    selected: str | list[str] = teams[0] if len(teams) == 1 else list(teams)
-    return audience(slo_rows(store, settings_slo, team=selected, at=at, grain=grain, since=since,
-                             until=until, history=history), principal)

@@ -57,9 +57,9 @@ def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: 
     if fmt == "json":
         emit_json(res)
         return
-    from shipwise.investigate.evaluate import format_table
+    from shipwise.app.investigate import evaluation_table
 
-    click.echo(format_table(res))
+    click.echo(evaluation_table(res))
 
 
 @eval_group.command("scenarios")
@@ -81,9 +81,9 @@ def scenarios_cmd(n: int, seed: int, out_dir: str | None, methods: tuple[str, ..
     if fmt == "json":
         emit_json(res)
         return
-    from shipwise.investigate.evaluate import format_table
+    from shipwise.app.investigate import evaluation_table
 
-    click.echo(format_table(res))
+    click.echo(evaluation_table(res))
     if "fault_kind_accuracy" in res:
         click.echo(f"\nfault kind named correctly by the investigation: {res['fault_kind_accuracy']:.2f}")
     misses = [c for c in res["cases"] if c["ranks"].get("investigate") not in (1, None) or
