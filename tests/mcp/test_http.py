@@ -29,7 +29,8 @@ def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     """The app on a free loopback port; yields (its /mcp URL, a member token of team payments)."""
     calls: list[str] = []
 
-    def fake(settings: Settings, alarm: Alarm, alarm_id: str) -> dict[str, Any]:
+    def fake(settings: Settings, alarm: Alarm, alarm_id: str, *,
+             session: Any = None) -> dict[str, Any]:
         calls.append(alarm.entity)
         return {"id": f"inv-{len(calls)}"}
 

@@ -77,7 +77,8 @@ class FakeEngine:
     fail: Exception | None = None
     delay: float = 0.0
 
-    def __call__(self, settings: Settings, alarm: Alarm, alarm_id: str) -> dict[str, Any]:
+    def __call__(self, settings: Settings, alarm: Alarm, alarm_id: str, *,
+                 session: Any = None) -> dict[str, Any]:
         time.sleep(self.delay)
         self.calls.append((alarm, alarm_id))
         if self.fail is not None:

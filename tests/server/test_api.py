@@ -163,8 +163,9 @@ def test_dora_and_cost_are_the_cli_json(api: Api) -> None:
         return json.loads(out.stdout)
 
     span = ["--grain", "month", "--since", "2026-01-01", "--until", "2026-06-30"]
-    for answer in (dora, cost, org):  # the API adds the charter entries of the ids in it
-        assert set(answer.pop("charter")) >= metric_ids(answer) != set()
+    for answer in (dora, cost, org):  # the doors attach the charter entries of the ids in it
+        figures = {k: v for k, v in answer.items() if k != "charter"}
+        assert set(answer["charter"]) >= metric_ids(figures) != set()
     assert same(dora, cli("metrics", "dora", "--team", api.team, *span))
     assert same(cost, cli("cost", "--team", api.team, "--baseline", "qoq", *span))
     assert same(org, cli("cost"))

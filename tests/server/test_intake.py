@@ -93,7 +93,7 @@ def test_an_engine_answer_without_an_id_is_a_failure(settings: Settings,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import shipwise.app.investigate as engine
 
-    monkeypatch.setattr(engine, "investigate_alarm", lambda *a: {"status": "done"}, raising=False)
+    monkeypatch.setattr(engine, "investigate_alarm", lambda *a, **kw: {"status": "done"}, raising=False)
     ids = receive_alarm(settings, b'{"entity": "x"}', "generic")["accepted"]
     (out,) = start_investigations(settings, ids)
     assert out["status"] == "failed" and "returned no investigation id" in out["error"]
@@ -111,13 +111,12 @@ def test_an_alarm_storm_shares_one_investigation(settings, monkeypatch) -> None:
 
     from shipwise.app import investigate as engine
     from shipwise.app.alarms import receive_alarm, start_investigations
-    from shipwise.app.context import open_store
 
     calls: list[str] = []
 
-    def fake(settings_, alarm, alarm_id):  # writes an investigation like the engine does
-        calls.append(alarm_id)
-        with open_store(settings_) as store, store.transaction() as con:
+    def fake(settings_, alarm, alarm_id, *, session):  # writes one as the engine does: through
+        calls.append(alarm_id)                            # the store the caller lends
+        with session() as store, store.transaction() as con:
             con.execute("INSERT INTO investigation (id, created_at, entity, metric, alarm_at, status, "
                         "record) VALUES (?, ?, ?, ?, ?, 'root_cause_found', '{}')",
                         [f"inv-{len(calls)}", datetime.now(UTC), alarm.entity, alarm.metric,

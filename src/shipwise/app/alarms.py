@@ -234,7 +234,8 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                          session: StoreSession | None = None) -> list[dict[str, Any]]:
     """Investigate each accepted alarm, one after the other, recording the outcome on its row.
 
-    Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id)``, looked up
+    Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id,
+    session=session)`` (the store this process holds, never a second connection), looked up
     at each call (the seam tests replace). The row goes ``investigating`` → ``investigated`` with
     ``investigation_id``, or ``failed`` with the error (the engine missing or raising
     included). Rows not pending are skipped. An alarm storm — an alarm on the same entity and metric within
@@ -279,7 +280,7 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
         flush()
         with session() as store:
             intake_table.mark_investigating(store, alarm_id)
-        outcome = _investigate(settings, alarm_id, alarm)
+        outcome = _investigate(settings, alarm_id, alarm, session)
         with session() as store:
             intake_table.set_status(store, alarm_id, outcome["status"],
                                     investigation_id=outcome.get("investigation_id"),
@@ -293,14 +294,16 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
     return out
 
 
-def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
+def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any],
+                 session: StoreSession) -> dict[str, Any]:
     try:
         investigate_alarm = engine.investigate_alarm
     except AttributeError as exc:
         log.error("alarm %s: investigation engine unavailable: %s", alarm_id, exc)
         return {"status": "failed", "error": f"investigation engine unavailable: {exc}"}
     try:
-        result = investigate_alarm(settings, alarm_from_dict(alarm), alarm_id)
+        # the store this process holds: the evidence and the record go through it
+        result = investigate_alarm(settings, alarm_from_dict(alarm), alarm_id, session=session)
         investigation_id = result.get("id") if isinstance(result, dict) else None
         if not investigation_id:
             raise TypeError(f"investigate_alarm returned no investigation id ({result!r:.200})")
