@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from shipwise.app.demo import run_demo
+from shipwise.app.owner import run_demo
 from shipwise.app.tokens import create_token
 from shipwise.config import load_settings
 from shipwise.store import Store

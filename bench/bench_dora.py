@@ -234,7 +234,7 @@ def _run_worker(db: Path, kind: str, threads: int | None = None) -> dict[str, An
 
 
 def build_store(db: Path, scale: float, seed: int) -> dict[str, Any]:
-    from shipwise.app.demo import run_demo
+    from shipwise.app.owner import run_demo
     from shipwise.config import Settings
 
     for p in (db, db.with_name(db.name + ".wal"), db.with_name(db.name + ".key")):

@@ -277,7 +277,7 @@ def _numstat_totals(out: bytes) -> tuple[int, int, int, int]:
 def _time_ingest(path: Path, repeat: int) -> tuple[float, float]:
     """The whole ingest (read, pseudonymise, upsert into DuckDB, cursor): new store, then again."""
     from shipwise.app.context import init_store
-    from shipwise.app.git import ingest_git
+    from shipwise.app.owner import ingest_git
     from shipwise.config import Settings
 
     full, again = [], []

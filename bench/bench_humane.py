@@ -65,9 +65,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "humane.json")
     args = ap.parse_args()
 
-    from shipwise.app.demo import run_demo
     from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
     from shipwise.app.fairness import fairness_audit
+    from shipwise.app.owner import run_demo
     from shipwise.app.slo import release_appetite, slo_rows
     from shipwise.config import load_settings
     from shipwise.governance.charter import load_charter

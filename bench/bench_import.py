@@ -20,8 +20,7 @@ from typing import Any
 import duckdb
 
 from shipwise.app.context import init_store
-from shipwise.app.demo import run_demo
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths, run_demo
 from shipwise.config import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "import.json"

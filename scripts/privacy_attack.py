@@ -70,7 +70,7 @@ def main() -> None:
         from tests.conftest import write_jsonl
 
         from shipwise.app.context import init_store
-        from shipwise.app.ingest import import_paths
+        from shipwise.app.owner import import_paths
         from shipwise.config import load_settings
 
         with tempfile.TemporaryDirectory() as d:

@@ -123,8 +123,8 @@ def build_sample(root: Path) -> SampleOrg:
     """Build the sample organisation's store under ``root`` (see :class:`SampleOrg`)."""
     from shipwise.app.alarms import receive_alarm
     from shipwise.app.context import open_store
-    from shipwise.app.demo import run_demo
-    from shipwise.app.investigate import investigate_case
+    from shipwise.app.owner import investigate_case as store_case
+    from shipwise.app.owner import run_demo
     from shipwise.demo.world.scenarios import write_world_case
     from shipwise.store import org as org_table
 
@@ -132,7 +132,7 @@ def build_sample(root: Path) -> SampleOrg:
     demo = run_demo(settings, seed=SAMPLE_SEED, scale=SAMPLE_SCALE)
     # a short history keeps the case quick to write and investigate; the cause is still found
     case = write_world_case(root / "case", "bad_deploy", seed=SAMPLE_SEED, history_seconds=1800.0)
-    record = investigate_case(case, settings, store=True)
+    record = store_case(settings, case)
     with open_store(settings) as store:
         teams = tuple(r["team"] for r in org_table.teams(store))
         entity = str(store.query("SELECT min(id) AS id FROM service WHERE team = ?",

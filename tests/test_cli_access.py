@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.app.tokens import create_token
 from shipwise.cli.access import EXEMPT, MARK
 from shipwise.cli.main import cli

@@ -16,9 +16,8 @@ from types import ModuleType
 import pytest
 
 from shipwise.app.context import init_store, open_store
-from shipwise.app.demo import run_demo
-from shipwise.app.ingest import import_paths
 from shipwise.app.metrics import DoraRequest, dora_rows
+from shipwise.app.owner import import_paths, run_demo
 from shipwise.config import Settings
 from shipwise.metrics.dora import DoraQuery, data_span_sql, dora_sql
 from tests.conftest import write_jsonl

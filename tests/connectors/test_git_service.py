@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from shipwise.app.git import ingest_git
+from shipwise.app.owner import ingest_git
 from shipwise.config import Settings
 
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 from tests.conftest import cli_env
 
-from shipwise.app.git import ingest_git
+from shipwise.app.owner import ingest_git
 from shipwise.config import Settings
 from shipwise.connectors.base import Batch, Connector, Cursor, Scope
 from shipwise.connectors.git import GitConnector

@@ -126,7 +126,7 @@ def test_the_cli_obeys_a_token_like_the_api(demo: Settings, tmp_path: Path) -> N
 
 
 def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Path) -> None:
-    from shipwise.app.ingest import import_paths
+    from shipwise.app.owner import import_paths
     from tests.conftest import org, write_jsonl
 
     def deployment(i: int, day: str) -> dict[str, object]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.config import Settings
 from shipwise.governance.access import LOCAL_ADMIN, Principal
 from shipwise.governance.suppression import decide, determined

@@ -16,8 +16,8 @@ from scipy.stats import fisher_exact, kruskal, spearmanr
 from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
 from shipwise.app.fairness import FLAG_PROVIDERS, audit_markdown
-from shipwise.app.ingest import import_paths
 from shipwise.app.oversight import fairness
+from shipwise.app.owner import import_paths
 from shipwise.app.results import dump
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError

@@ -20,8 +20,8 @@ from shipwise.app import org as org_doors
 from shipwise.app.alarms import receive_alarm
 from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
 from shipwise.app.investigate import save_investigation
+from shipwise.app.owner import import_paths
 from shipwise.app.results import dump
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
@@ -52,9 +52,10 @@ def incidents(settings: Settings, tmp_path: Path) -> Org:
     """Two teams, an investigation and an alarm on each team's service and one on a host."""
     import_paths(settings, [write_jsonl(tmp_path / "org.jsonl", [
         *org((("payments", "payments-api"), ("search", "search-api")))])])
-    for inv_id, entity in (("inv-pay", "payments-api"), ("inv-search", "search-api"),
-                           ("inv-host", "db-host-3")):
-        save_investigation(settings, record(inv_id, entity))
+    with open_store(settings) as store:
+        for inv_id, entity in (("inv-pay", "payments-api"), ("inv-search", "search-api"),
+                               ("inv-host", "db-host-3")):
+            save_investigation(store, record(inv_id, entity))
     for entity in ("payments-api", "search-api", "db-host-3"):
         receive_alarm(settings, json.dumps({"entity": entity, "metric": "errors",
                                             "time": "2026-01-05T10:00:00Z"}).encode(), "generic")

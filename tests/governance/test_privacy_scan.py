@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from shipwise.app.demo import run_demo
+from shipwise.app.owner import run_demo
 from shipwise.app.tokens import create_token
 from shipwise.config import WebhookSettings, load_settings
 from shipwise.store.duckdb_store import Store

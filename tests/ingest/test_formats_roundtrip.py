@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from shipwise.app.context import init_store
-from shipwise.app.demo import run_demo
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths, run_demo
 from shipwise.config import Settings
 from tests.ingest.test_import import dump
 

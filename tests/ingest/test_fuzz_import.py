@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipwise.app.context import open_for_ingest
-from shipwise.app.ingest import import_paths, import_paths_into
+from shipwise.app.ingest import import_paths_into
+from shipwise.app.owner import import_paths
 from shipwise.config import IngestSettings, Settings
 from shipwise.domain.schema import BY_NAME, RECORD_TYPES
 from shipwise.governance.pseudonym import Pseudonymiser

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shipwise.app.ingest import FilesFailedError, import_paths
+from shipwise.app.ingest import FilesFailedError
+from shipwise.app.owner import import_paths
 from shipwise.config import IngestSettings, Settings
 from tests.conftest import cli_env, org, write_jsonl
 from tests.ingest.test_import import dump

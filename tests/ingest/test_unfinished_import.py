@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.store.duckdb_store import Store

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from shipwise.app.investigate import (
-    get_investigation,
-    investigate_case,
-    list_investigations,
-)
+from shipwise.app.investigate import investigate_case
+from shipwise.app.owner import investigate_case as store_case
 from shipwise.demo.world import FAULT_KINDS
 from shipwise.demo.world.scenarios import write_world_case
 from shipwise.investigate.case import load_truth
+from shipwise.store import investigations as stored
+from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
 
 # with -n 2 (pyproject: --dist loadgroup) one worker writes this module's cases for all of its tests
@@ -157,13 +156,15 @@ def test_the_engine_never_reads_truth(cases: dict[str, Path], tmp_path: Path) ->
 
 
 def test_records_are_stored_listed_and_shown(cases: dict[str, Path], settings) -> None:
-    rec = investigate_case(cases["permission_revoked"], settings, store=True)
-    again = investigate_case(cases["permission_revoked"], settings, store=True)
+    rec = store_case(settings, cases["permission_revoked"])
+    again = store_case(settings, cases["permission_revoked"])
     assert again["id"] == rec["id"]
-    rows = list_investigations(settings)
+    with Store.open(settings.db) as store:
+        rows = stored.recent(store)
+        got = stored.record(store, rec["id"])
     assert [r["id"] for r in rows] == [rec["id"]]  # the same alarm twice is one record
     assert rows[0]["root_cause_entity"] == rec["root_cause"]["entity"]
-    got = get_investigation(settings, rec["id"])
+    assert got is not None
     assert got["root_cause"] == json.loads(json.dumps(rec["root_cause"]))
 
 

@@ -158,7 +158,7 @@ def test_prometheus_source_reads_a_real_http_api(tmp_path: Path) -> None:
 def test_store_source_gives_deployments_with_the_diff_they_shipped(settings, tmp_path: Path) -> None:
     import pygit2
 
-    from shipwise.app.ingest import import_paths
+    from shipwise.app.owner import import_paths
     from shipwise.investigate.settings import StoreSourceSettings
     from shipwise.investigate.sources.store import StoreDeployments
     from shipwise.store.duckdb_store import Store, lend

@@ -16,7 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 import shipwise.app.investigate as engine
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.investigate.case import Alarm

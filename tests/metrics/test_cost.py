@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shipwise.app.cost import CostRequest, cost
-from shipwise.app.ingest import import_paths, quarantine_list
+from shipwise.app.owner import import_paths, quarantine_list
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from tests.conftest import org, write_jsonl
@@ -152,7 +152,7 @@ def test_mixed_currencies_already_stored_are_an_error(history: Settings) -> None
 @pytest.mark.slow
 def test_the_demo_tells_the_cost_story(tmp_path: Path) -> None:
     from shipwise.app.context import init_store
-    from shipwise.app.demo import run_demo
+    from shipwise.app.owner import run_demo
 
     s = Settings(db=tmp_path / "demo.duckdb", key_file=tmp_path / "k")
     init_store(s)
@@ -175,7 +175,7 @@ def test_the_demo_tells_the_cost_story(tmp_path: Path) -> None:
 def test_attribution_finds_the_automation_programme_and_doubts_the_rest(tmp_path: Path) -> None:
     from shipwise.app.context import init_store
     from shipwise.app.cost import initiatives
-    from shipwise.app.demo import run_demo
+    from shipwise.app.owner import run_demo
 
     s = Settings(db=tmp_path / "demo.duckdb", key_file=tmp_path / "k")
     init_store(s)

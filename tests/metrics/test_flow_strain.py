@@ -12,7 +12,7 @@ import pytest
 from shipwise.app import admin, humane
 from shipwise.app.caller import Caller
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.app.results import dump
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError

@@ -156,7 +156,7 @@ def serve_process(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Served
 
 def demo_store(root: Path) -> Path:
     """The demo organisation in a store under ``root`` (built once per test session)."""
-    from shipwise.app.demo import run_demo
+    from shipwise.app.owner import run_demo
     from shipwise.config import load_settings
 
     db = root / "demo.duckdb"

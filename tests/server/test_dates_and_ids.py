@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from shipwise.app.context import open_store
-from shipwise.app.ingest import import_paths
+from shipwise.app.owner import import_paths
 from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from tests.conftest import cli_env, write_jsonl

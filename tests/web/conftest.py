@@ -34,15 +34,15 @@ class Site:
 
 def build_store(root: Path) -> tuple[Settings, dict[str, str], dict[str, Any]]:
     """The demo organisation, one investigated bad deploy, and a token per role."""
-    from shipwise.app.demo import run_demo
-    from shipwise.app.investigate import investigate_case
+    from shipwise.app.owner import investigate_case as store_case
+    from shipwise.app.owner import run_demo
     from shipwise.app.tokens import create_token
     from shipwise.demo.world.scenarios import write_world_case
 
     settings = Settings(db=root / "shipwise.duckdb")
     run_demo(settings, seed=7, scale=1.0)
     case = write_world_case(root / "case", "bad_deploy", seed=7)
-    record = investigate_case(case, settings, store=True)
+    record = store_case(settings, case)
     tokens = {}
     with open_store(settings) as store:
         for role, team in (("member", MEMBER_TEAM), ("lead", MEMBER_TEAM), ("exec", None),

@@ -50,14 +50,25 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store
         store.close()
 
 
+def pseudonymiser_for(store: Store, settings: Settings) -> Pseudonymiser:
+    """The pseudonymiser whose key matches ``store`` (refuses a different key; the first ingest
+    records the key's fingerprint)."""
+    return _matching(store, Pseudonymiser(load_key(settings.resolved_key_file), settings.bots))
+
+
+def _matching(store: Store, pseudo: Pseudonymiser) -> Pseudonymiser:
+    stored = store.get_meta(KEY_FINGERPRINT)
+    check_fingerprint(stored, pseudo)
+    if stored is None:
+        with store.transaction():
+            store.set_meta(KEY_FINGERPRINT, pseudo.fingerprint)
+    return pseudo
+
+
 @contextmanager
 def open_for_ingest(settings: Settings) -> Iterator[tuple[Store, Pseudonymiser]]:
-    """The store plus the pseudonymiser whose key matches it (refuses a different key)."""
+    """The store plus the pseudonymiser whose key matches it (refuses a different key; the key
+    is read first, so a missing key is the error even where the store is missing too)."""
     pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots)
     with open_store(settings) as store:
-        stored = store.get_meta(KEY_FINGERPRINT)
-        check_fingerprint(stored, pseudo)
-        if stored is None:
-            with store.transaction():
-                store.set_meta(KEY_FINGERPRINT, pseudo.fingerprint)
-        yield store, pseudo
+        yield store, _matching(store, pseudo)

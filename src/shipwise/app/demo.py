@@ -10,9 +10,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from shipwise.app.context import init_store, open_for_ingest
+from shipwise.app.caller import Caller
+from shipwise.app.context import pseudonymiser_for
+from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into
-from shipwise.config import Settings
 from shipwise.demo.generator import generate
 from shipwise.errors import InputError
 from shipwise.ingest.loader import ImportReport
@@ -63,32 +64,45 @@ def write_canonical(tables: dict[str, pa.Table], out: Path, fmt: str) -> list[st
     return written
 
 
+def write_demo(out: Path, *, seed: int = 7, scale: float = 1.0, fmt: str = "jsonl",
+               progress: Callable[[str], None] | None = None) -> DemoResult:
+    """Generate the organisation and write it as canonical files to ``out`` (no store)."""
+    demo = _generate(seed, scale, progress)
+    result = DemoResult(seed, scale, demo.event_count(), dict(demo.story))
+    if progress:
+        progress(f"writing {fmt} files to {out}")
+    result.written = write_canonical(demo.tables, out, fmt)
+    return result
+
+
+@guard("admin.ingest", "demo")
 def run_demo(
-    settings: Settings,
+    caller: Caller,
     *,
     seed: int = 7,
     scale: float = 1.0,
     out: Path | None = None,
     fmt: str = "jsonl",
-    load: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Generate the organisation; write files to ``out`` if given; import into the store if ``load``."""
-    if scale <= 0:
-        raise InputError("--scale must be positive")
-    if progress:
-        progress("generating the organisation")
-    demo = generate(seed=seed, scale=scale)
+    """Generate the organisation and import it into the caller's store (and write it as files
+    to ``out`` if given)."""
+    demo = _generate(seed, scale, progress)
     result = DemoResult(seed, scale, demo.event_count(), dict(demo.story))
     if out is not None:
         if progress:
             progress(f"writing {fmt} files to {out}")
         result.written = write_canonical(demo.tables, out, fmt)
-    if load:
-        init_store(settings)
-        with open_for_ingest(settings) as (store, pseudo):
-            result.report = import_tables_into(
-                store, pseudo, demo.tables, f"demo:seed={seed},scale={scale}", kind="demo",
-                progress=progress, limits=settings.ingest,
-            )
+    result.report = import_tables_into(
+        caller.store, pseudonymiser_for(caller.store, caller.settings), demo.tables,
+        f"demo:seed={seed},scale={scale}", kind="demo", progress=progress,
+        limits=caller.settings.ingest)
     return result
+
+
+def _generate(seed: int, scale: float, progress: Callable[[str], None] | None) -> Any:
+    if scale <= 0:
+        raise InputError("--scale must be positive")
+    if progress:
+        progress("generating the organisation")
+    return generate(seed=seed, scale=scale)

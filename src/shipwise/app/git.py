@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipwise.app.context import open_for_ingest
+from shipwise.app.caller import Caller
+from shipwise.app.context import pseudonymiser_for
+from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into
-from shipwise.config import Settings
 from shipwise.connectors.base import Batch
 from shipwise.connectors.git.connector import GitConnector, default_repo_name, known_tips
 from shipwise.connectors.sync import sync_scope
@@ -33,28 +34,29 @@ class GitIngestResult:
     report: ImportReport
 
 
+@guard("admin.ingest", "ingest:git")
 def ingest_git(
-    settings: Settings,
+    caller: Caller,
     path: str | Path,
     repo: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GitIngestResult:
-    """Import the commits not seen before (hidden behind the last run's ref tips) and all tags."""
+    """Import the commits not seen before (hidden behind the last run's ref tips) and all tags,
+    into the caller's store."""
     connector = GitConnector(path, repo, progress)
     (scope,) = connector.scopes()
     read = {"commit": 0, "tag": 0}
-    with open_for_ingest(settings) as (store, pseudo):
+    store, limits = caller.store, caller.settings.ingest
+    pseudo = pseudonymiser_for(store, caller.settings)
 
-        def commit(batch: Batch) -> ImportReport:
-            for kind in read:
-                table = batch.records.get(kind)
-                read[kind] += table.num_rows if table is not None else 0
-            return import_tables_into(
-                store, pseudo, batch.records, f"git:{scope.key}", kind=connector.kind,
-                limits=settings.ingest,
-            )
+    def commit(batch: Batch) -> ImportReport:
+        for kind in read:
+            table = batch.records.get(kind)
+            read[kind] += table.num_rows if table is not None else 0
+        return import_tables_into(store, pseudo, batch.records, f"git:{scope.key}",
+                                  kind=connector.kind, limits=limits)
 
-        run = sync_scope(store, connector, scope, commit)
+    run = sync_scope(store, connector, scope, commit)
     report = run.committed[-1] if run.committed else ImportReport()
     incremental = bool(known_tips(run.started_from))  # as before: some commits were read already
     return GitIngestResult(scope.key, read["commit"], read["tag"], incremental, report)

@@ -58,10 +58,11 @@ def _log(caller: Caller, action: str, subject: str | None, *, allowed: bool,
 
 
 def authorize(caller: Caller, accesses: Iterable[Access], *,
-              people_derived: bool = False) -> None:
+              people_derived: bool = False, log_allowed: bool = True) -> None:
     """Check every access. A refusal is logged (the first refused access) and raised as
     :class:`ForbiddenError` with the policy's reason; an allowed read is one row — or, inside a
-    door or a page, part of that action's row."""
+    door or a page, part of that action's row; none with ``log_allowed=False`` (a check before
+    a door that logs the action itself)."""
     accesses = list(accesses)
     principal = caller.principal
     refused = next((a for a in accesses if not principal.can(a.action, a.team)), None)
@@ -70,6 +71,8 @@ def authorize(caller: Caller, accesses: Iterable[Access], *,
              people_derived=people_derived)
         principal.require(refused.action, refused.team)  # raises with the reason
         raise ForbiddenError(f"not allowed: {refused.action}")  # pragma: no cover
+    if not log_allowed:
+        return
     scope = _SCOPE.get()
     if scope is not None:
         scope.extend((a, people_derived) for a in accesses)

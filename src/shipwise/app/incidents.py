@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
+from shipwise.app import investigate as engine
 from shipwise.app.alarms import list_alarms
 from shipwise.app.caller import Caller
 from shipwise.app.guard import Access, guard
@@ -17,6 +18,7 @@ from shipwise.app.results import AlarmRow, Investigation, InvestigationQueued, I
 from shipwise.errors import InputError, NotFoundError
 from shipwise.store import investigations as table
 from shipwise.store import org
+from shipwise.store.duckdb_store import lend
 
 
 @guard("alarms.read", accesses=lambda c, a: [Access("alarms.read", "alarms", c.own_team)])
@@ -85,3 +87,37 @@ def start_investigation(caller: Caller, entity: str, at: datetime, metric: str |
 def may_investigate(caller: Caller, entity: str) -> None:
     """Refuse (logged) unless the caller may start an investigation of ``entity``: a member or
     lead on their own team's services; an entity that is no team's service, admins only."""
+
+
+def _entity_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    entity = arguments.get("service") or engine.alarm_entity(alarm_file=arguments["alarm_file"])
+    return [Access("investigations.start", f"service:{entity}", org.service_team(caller.store,
+                                                                               str(entity)))]
+
+
+@guard("investigations.start", accesses=_entity_access)
+def investigate(caller: Caller, *, alarm_file: str | None = None, service: str | None = None,
+                at: str | float = "now", metric: str = "") -> Investigation:
+    """Investigate the alarm in ``alarm_file``, or what happened to ``service`` around ``at``,
+    against the sources configured in shipwise.yaml and the caller's store, and store the
+    record there (one connection: the evidence read and the record written)."""
+    held = lend(caller.store)
+    if alarm_file is not None:
+        record = engine.investigate_alarm_file(caller.settings, alarm_file, session=held)
+    else:
+        record = engine.investigate_service(caller.settings, str(service), at, metric,
+                                            session=held)
+    return Investigation.model_validate(record)
+
+
+def _record_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    entity = str(arguments["record"]["alarm"]["entity"])
+    return [Access("investigations.start", f"service:{entity}", org.service_team(caller.store,
+                                                                               entity))]
+
+
+@guard("investigations.start", accesses=_record_access)
+def store_investigation(caller: Caller, record: dict[str, Any]) -> Investigation:
+    """Store an investigation made elsewhere (e.g. of a case directory) in the caller's store."""
+    engine.save_investigation(caller.store, record)
+    return Investigation.model_validate(record)

@@ -9,8 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from shipwise.app.context import open_for_ingest, open_store
-from shipwise.config import IngestSettings, Settings
+from shipwise.app.caller import Caller
+from shipwise.app.context import pseudonymiser_for
+from shipwise.app.guard import guard
+from shipwise.config import IngestSettings
 from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser
@@ -112,11 +114,13 @@ def import_tables_into(
     return report
 
 
-def import_paths(
-    settings: Settings, paths: Iterable[str | Path], progress: Callable[[str], None] | None = None
-) -> ImportReport:
-    with open_for_ingest(settings) as (store, pseudo):
-        report = import_paths_into(store, pseudo, paths, progress, settings.ingest)
+@guard("admin.ingest", "import")
+def import_paths(caller: Caller, paths: Iterable[str | Path],
+                 progress: Callable[[str], None] | None = None) -> ImportReport:
+    """Import canonical files (JSONL, CSV, Parquet; folders whole) into the caller's store. A
+    file that cannot be read is reported and the others imported (:class:`FilesFailedError`)."""
+    pseudo = pseudonymiser_for(caller.store, caller.settings)
+    report = import_paths_into(caller.store, pseudo, paths, progress, caller.settings.ingest)
     if report.failed:
         raise FilesFailedError(report)
     return report
@@ -136,8 +140,8 @@ class FilesFailedError(InputError):
         self.report = report
 
 
-def quarantine_list(
-    settings: Settings, *, type_name: str | None = None, limit: int = 50
-) -> dict[str, Any]:
-    with open_store(settings, read_only=True) as store:
-        return dict(runs.quarantine(store, type_name=type_name, limit=limit))
+@guard("admin.quarantine", "quarantine")
+def quarantine_list(caller: Caller, *, type_name: str | None = None,
+                    limit: int = 50) -> dict[str, Any]:
+    """Rejected records kept verbatim with their reason (raw lines can hold personal data)."""
+    return dict(runs.quarantine(caller.store, type_name=type_name, limit=limit))

@@ -14,7 +14,7 @@ from typing import Any
 from shipwise.app.context import open_store
 from shipwise.config import Settings
 from shipwise.demo.world.scenarios import generate_scenarios
-from shipwise.errors import ConfigError, InputError, NotFoundError
+from shipwise.errors import ConfigError, InputError
 from shipwise.investigate.alarms import parse_alarm_payload
 from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
 from shipwise.investigate.engine import analyse, investigate
@@ -70,19 +70,15 @@ def _rank_or_investigate(case: Any, method: str) -> list[Any]:
 
 # -- full investigations ------------------------------------------------------------------------
 
-def investigate_case(path: str | Path, settings: Settings | None = None, *,
-                     store: bool = False) -> dict[str, Any]:
-    """Investigate the alarm of a case directory from its own files (truth.yaml is never read).
-
-    With ``store=True`` the record is also stored in the settings' store."""
+def investigate_case(path: str | Path, settings: Settings | None = None) -> dict[str, Any]:
+    """Investigate the alarm of a case directory from its own files (truth.yaml is never read);
+    :func:`shipwise.app.incidents.store_investigation` stores the record."""
     alarm = load_alarm(path)
     opts = (settings.investigate if settings else None)
     record = investigate(alarm, case_sources(path),
                          lookback_seconds=(opts.lookback_minutes if opts else 120) * 60,
                          after_seconds=(opts.after_minutes if opts else 2) * 60)
     record["case"] = str(path)
-    if store and settings is not None:
-        save_investigation(settings, record)
     return record
 
 
@@ -103,7 +99,7 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
                          after_seconds=opts.after_minutes * 60, validate=_validate_query(settings, alarm))
     record["alarm_id"] = alarm_id
     with session() as store:
-        save_investigation(settings, record, store=store)
+        save_investigation(store, record)
     return record
 
 
@@ -123,10 +119,9 @@ def _validate_query(settings: Settings, alarm: Alarm) -> str:
             f"(PromQL at {prom.url})")
 
 
-def save_investigation(settings: Settings, record: dict[str, Any], *,
-                       store: Store | None = None) -> None:
-    """Insert or replace the record (the same alarm investigated again replaces its record), in
-    ``store`` (the caller's), else in the settings' store."""
+def save_investigation(store: Store, record: dict[str, Any]) -> None:
+    """Insert or replace the record in ``store`` (the same alarm investigated again replaces
+    its record)."""
     root = record.get("root_cause") or {}
     row = investigations.Investigation(
         id=record["id"], created_at=datetime.now(UTC), alarm_id=record.get("alarm_id"),
@@ -136,27 +131,7 @@ def save_investigation(settings: Settings, record: dict[str, Any], *,
         root_cause_kind=root.get("fault"), confidence=root.get("confidence"),
         summary=root.get("statement"), seconds=record["seconds"]["total"],
         record=json.dumps(record, default=str))
-    if store is not None:
-        investigations.save(store, row)
-        return
-    with open_store(settings) as s:
-        investigations.save(s, row)
-
-
-def list_investigations(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
-    """Stored investigations, newest alarm first (read as the store's owner)."""
-    with open_store(settings) as store:  # read-write: shares a running server's connection
-        return [dict(r) for r in investigations.recent(store, limit=limit)]
-
-
-def get_investigation(settings: Settings, inv_id: str) -> dict[str, Any]:
-    """One stored investigation record (read as the store's owner)."""
-    with open_store(settings) as store:
-        record = investigations.record(store, inv_id)
-    if record is None:
-        raise NotFoundError(f"no investigation {inv_id!r}",
-                            hint="`shipwise investigations list` or GET /api/v1/investigations")
-    return record
+    investigations.save(store, row)
 
 
 def alarm_entity(*, alarm_file: str | Path | None = None,

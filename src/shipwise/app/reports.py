@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from shipwise.app.context import open_store
+from shipwise.app.caller import Caller
 from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
-from shipwise.config import Settings
+from shipwise.app.guard import guard
 from shipwise.governance.charter import load_charter
 from shipwise.metrics import facts, ids, registry
 from shipwise.reports import write_report
@@ -23,14 +23,15 @@ DEFINED = (
 )
 
 
-def cost_report(settings: Settings, out: str | Path, *, since: date | None = None,
+@guard("org.cost", "report:cost")
+def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
                 until: date | None = None, baseline: str = "yoy") -> Path:
     """Write the cost report to ``out`` (.html or .pdf) and return its path."""
-    with open_store(settings) as store:
-        facts.ensure_fresh(store)
-        data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
-                                            until=until), settings.cost)
-        inits = initiatives_rows(store)
+    store = caller.store
+    facts.ensure_fresh(store)
+    data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
+                                        until=until), caller.settings.cost)
+    inits = initiatives_rows(store)
     charter = load_charter()
     definitions = [
         {"id": mid, "title": registry.get(mid).title, "definition": charter.get(mid).definition,

@@ -8,12 +8,20 @@ entry of every metric id in the result, filled in by :mod:`shipwise.app.guard`."
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Charter = dict[str, dict[str, Any]]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: an instant: the store keeps naive UTC; every interface shows it with its offset
+Instant = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _empty(value: object) -> bool:
@@ -256,8 +264,8 @@ class InvestigationSummary(Open):
     id: str
     entity: str | None = None
     metric: str | None = None
-    created_at: datetime | None = None
-    alarm_at: datetime | None = None
+    created_at: Instant | None = None
+    alarm_at: Instant | None = None
     alarm_id: str | None = None
     status: str | None = None
     root_cause_entity: str | None = None
@@ -292,9 +300,9 @@ class TokenRow(Result):
     name: str
     role: str
     team: str | None = None
-    created_at: datetime | None = None
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
+    created_at: Instant | None = None
+    revoked_at: Instant | None = None
+    last_used_at: Instant | None = None
 
 
 class TokenCreated(Result):
@@ -311,7 +319,7 @@ class TokenRevoked(Result):
 
 
 class AccessRow(Result):
-    read_at: datetime
+    read_at: Instant
     token_id: str | None = None
     reader: str | None = None
     role: str
@@ -329,9 +337,9 @@ class RetentionResult(Open):
 
 
 class RetentionRun(Result):
-    run_at: datetime
+    run_at: Instant
     record_type: str
-    cutoff: datetime | date | None = None
+    cutoff: Instant | date | None = None
     action: str
     rows: int
 

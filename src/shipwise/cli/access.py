@@ -100,7 +100,8 @@ def _require(ctx: click.Context, principal: Principal, action: str) -> None:
     path = ctx.command_path.split(" ", 1)[-1]
     with caller(ctx) as c:
         try:
-            authorize(c, [Access(action, f"cli:{path}", principal.team)])
+            # the command's door logs the action; this refuses early, before any work
+            authorize(c, [Access(action, f"cli:{path}", principal.team)], log_allowed=False)
         except ForbiddenError:
             raise ForbiddenError(
                 f"`shipwise {path}` needs the {' or '.join(POLICY[action])} role; SHIPWISE_TOKEN "

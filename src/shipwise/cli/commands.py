@@ -64,7 +64,8 @@ def import_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str) -> None:
     with console.status("importing…") as status:
         # On a terminal a spinner; in logs and pipes one line per step.
         step = status.update if console.is_terminal else (lambda s: console.print(s, highlight=False))
-        report = import_paths(settings_from(ctx), paths, progress=step)
+        with caller(ctx) as c:
+            report = import_paths(c, paths, progress=step)
     if fmt == "json":
         emit_json(report.as_dict())
     else:
@@ -87,7 +88,8 @@ def quarantine_list_cmd(ctx: click.Context, type_name: str | None, limit: int, f
     rejected line is kept verbatim and can hold names or emails."""
     from shipwise.app.ingest import quarantine_list
 
-    res = quarantine_list(settings_from(ctx), type_name=type_name, limit=limit)
+    with caller(ctx) as c:
+        res = quarantine_list(c, type_name=type_name, limit=limit)
     if fmt == "json":
         emit_json(res)
         return

@@ -36,10 +36,11 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
         return
     from rich.console import Console
 
+    from shipwise.app.context import init_store
     from shipwise.app.cost import CostRequest
     from shipwise.app.delivery import cost as cost_of
     from shipwise.app.delivery import dora
-    from shipwise.app.demo import run_demo
+    from shipwise.app.demo import run_demo, write_demo
     from shipwise.app.metrics import DoraRequest
     from shipwise.app.results import dump
     from shipwise.cli.commands import print_import_report
@@ -49,8 +50,16 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
     do_load = load if load is not None else out is None
     console = Console(stderr=True)
     with console.status("demo…") as status:
-        res = run_demo(settings, seed=seed, scale=scale, out=Path(out) if out else None,
-                       fmt=file_format, load=do_load, progress=lambda s: status.update(s))
+        where = Path(out) if out else None
+        if do_load:  # a fresh machine: the store and its key are made first
+            init_store(settings)
+            with caller(ctx) as c:
+                res = run_demo(c, seed=seed, scale=scale, out=where, fmt=file_format,
+                               progress=lambda s: status.update(s))
+        else:
+            assert where is not None  # --no-load writes files
+            res = write_demo(where, seed=seed, scale=scale, fmt=file_format,
+                             progress=lambda s: status.update(s))
     if res.written:
         console.print(f"wrote {len(res.written)} files ({res.events:,} records) to {out}; "
                       f"import them with `shipwise import {out}`")

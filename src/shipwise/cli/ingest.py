@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shipwise.cli.access import runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 
 
 @click.group("ingest")
@@ -32,8 +31,8 @@ def git_cmd(ctx: click.Context, path: str, repo: str | None, fmt: str) -> None:
                   TextColumn("{task.completed} commits"), TimeElapsedColumn(),
                   transient=True, disable=fmt == "json") as bar:
         task = bar.add_task("reading history", total=None)
-        res = ingest_git(settings_from(ctx), path, repo,
-                         progress=lambda n: bar.update(task, completed=n))
+        with caller(ctx) as c:
+            res = ingest_git(c, path, repo, progress=lambda n: bar.update(task, completed=n))
     if fmt == "json":
         emit_json({"repo": res.repo, "commits_read": res.commits_read, "tags_read": res.tags_read,
                    "incremental": res.incremental, **res.report.as_dict()})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -13,7 +12,7 @@ from rich.panel import Panel
 from shipwise.app import incidents
 from shipwise.app import investigate as svc
 from shipwise.app.results import dump
-from shipwise.cli.access import caller, is_local, principal_of, runs_as
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.main import settings_from
 from shipwise.cli.render import emit_json, emit_table
 
@@ -48,26 +47,16 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
         raise click.UsageError("give exactly one of --alarm FILE, --case DIR or --service S --at T")
     if service and not at:
         raise click.UsageError("--service needs --at (an instant, or 'now')")
-    settings = settings_from(ctx)
-    # one store for the whole command: the evidence it holds and the record stored in it (a case
-    # directory without --store needs none)
-    with caller(ctx) if not case_dir or store else nullcontext() as c:
-        if c is not None and not is_local(principal_of(ctx)):
-            # it reads the store's evidence and stores the record: the API's rule for starting one
-            entity = service or svc.alarm_entity(alarm_file=alarm_file, case_dir=case_dir)
-            incidents.may_investigate(c, entity)
-        if c is None or case_dir:
-            record = svc.investigate_case(str(case_dir), settings)
-            if c is not None:
-                svc.save_investigation(settings, record, store=c.store)
-        else:
-            held = c.store
-            if alarm_file:
-                record = svc.investigate_alarm_file(settings, alarm_file,
-                                                    session=lambda: nullcontext(held))
+    if case_dir and not store:  # the case directory's own evidence: no store, no principal
+        record = svc.investigate_case(str(case_dir), settings_from(ctx))
+    else:
+        with caller(ctx) as c:  # one store: the evidence it holds and the record stored in it
+            if case_dir:
+                record = dump(incidents.store_investigation(
+                    c, svc.investigate_case(str(case_dir), c.settings)))
             else:
-                record = svc.investigate_service(settings, str(service), str(at), metric,
-                                                 session=lambda: nullcontext(held))
+                record = dump(incidents.investigate(c, alarm_file=alarm_file, service=service,
+                                                    at=str(at), metric=metric))
     if fix_spec and record.get("long_term_fix"):
         with open(fix_spec, "w", encoding="utf-8") as f:
             f.write(record["long_term_fix"])

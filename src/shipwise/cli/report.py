@@ -6,8 +6,7 @@ from datetime import date
 
 import click
 
-from shipwise.cli.access import runs_as
-from shipwise.cli.main import settings_from
+from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
 
 
@@ -31,5 +30,6 @@ def cost_report_cmd(ctx: click.Context, out: str, baseline: str, since: date | N
     ranking), tension metrics beside, initiative effects with uncertainty, and the definitions."""
     from shipwise.app.reports import cost_report
 
-    path = cost_report(settings_from(ctx), out, since=since, until=until, baseline=baseline)
+    with caller(ctx) as c:
+        path = cost_report(c, out, since=since, until=until, baseline=baseline)
     click.echo(f"wrote {path}")
