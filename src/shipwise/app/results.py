@@ -32,6 +32,14 @@ def _none(value: object) -> bool:
     return value is None
 
 
+def figures(result: BaseModel) -> dict[str, Any]:
+    """:func:`dump` without the result's charter map: for a page that shows several results
+    under one charter map of its own."""
+    out = dict(dump(result))
+    out.pop("charter", None)
+    return out
+
+
 class Result(BaseModel):
     """A result of the application layer."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from shipwise.app import humane, reliability
 from shipwise.app.caller import Caller
 from shipwise.app.guard import charter_map, metric_ids
-from shipwise.app.results import dump
+from shipwise.app.results import figures
 from shipwise.metrics import ids
 from shipwise.metrics.registry import ids_of, metrics_of
 from shipwise.web.render import title as _title
@@ -172,9 +172,9 @@ def slo_section(data: dict[str, Any], team: str) -> dict[str, Any]:
 
 def team_sections(c: Caller, team_id: str, grain: str) -> dict[str, Any]:
     """The three sections, each read through its door (checked; the page is one logged action)."""
-    flow = dict(dump(humane.team_diagnostics(c, "flow", (team_id,), grain=grain)))
-    strain = dict(dump(humane.team_diagnostics(c, "strain", (team_id,), grain=grain)))
-    slo = dict(dump(reliability.slo(c, (team_id,), grain=grain)))
+    flow = figures(humane.team_diagnostics(c, "flow", (team_id,), grain=grain))
+    strain = figures(humane.team_diagnostics(c, "strain", (team_id,), grain=grain))
+    slo = figures(reliability.slo(c, (team_id,), grain=grain))
     return {"flow": flow_section(flow), "strain": strain_section(strain),
             "slo": slo_section(slo, team_id),
             "diagnostics": {"flow": flow, "strain": strain, "slo": slo}}
@@ -203,8 +203,8 @@ def _per_unit_chart(chart_id: str, title: str, axis: str, rows: list[dict[str, A
 
 def org(c: Caller, grain: str) -> dict[str, Any]:
     """Flow and strain per org unit (exec, admin): the latest period's table and trends."""
-    flow = dict(dump(humane.org_diagnostics(c, "flow", grain=grain)))
-    strain = dict(dump(humane.org_diagnostics(c, "strain", grain=grain)))
+    flow = figures(humane.org_diagnostics(c, "flow", grain=grain))
+    strain = figures(humane.org_diagnostics(c, "strain", grain=grain))
 
     def latest(rows: list[dict[str, Any]], ids: tuple[str, ...]) -> dict[str, Any]:
         period = max((r["period"] for r in rows), default=None)

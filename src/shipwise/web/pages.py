@@ -12,7 +12,7 @@ from shipwise.app.caller import Caller
 from shipwise.app.cost import CostRequest
 from shipwise.app.guard import charter_map, metric_ids
 from shipwise.app.metrics import DoraRequest
-from shipwise.app.results import dump
+from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
@@ -42,9 +42,9 @@ def overview(c: Caller) -> dict[str, Any]:
 
 
 def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
-    dora = dump(delivery.dora(c, DoraRequest(grain=check_grain(grain), team=(team_id,))))
+    dora = figures(delivery.dora(c, DoraRequest(grain=check_grain(grain), team=(team_id,))))
     # cost is allocated per month at the finest: a weekly page shows monthly cost
-    cost = dump(delivery.cost(c, CostRequest(grain="month" if grain == "week" else grain,
+    cost = figures(delivery.cost(c, CostRequest(grain="month" if grain == "week" else grain,
                                              team=(team_id,))))
     info: dict[str, Any] = next(
         (t for t in dump(organisation.teams(c)) if t["team"] == team_id), {})
@@ -98,7 +98,7 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
 
 
 def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
-    cost = dump(delivery.cost(c, CostRequest(grain=check_grain(grain))))
+    cost = figures(delivery.cost(c, CostRequest(grain=check_grain(grain))))
     periods = sorted({r["period"] for r in cost["rows"]})
     totals = {per: 0.0 for per in periods}
     for r in cost["rows"]:
