@@ -11,9 +11,11 @@ from tests.store.conftest import NOW
 
 def _inv(inv_id: str, entity: str | None, minutes: int, *, metric: str | None = "error_rate",
          summary: str = "a bad deploy") -> Investigation:
-    return Investigation(inv_id, NOW, None, entity, metric, NOW + timedelta(minutes=minutes),
-                         "root_cause_found", entity, "deployment", 0.9, summary, 1.5,
-                         json.dumps({"id": inv_id, "summary": summary}))
+    return Investigation(id=inv_id, created_at=NOW, alarm_id=None, entity=entity, metric=metric,
+                         alarm_at=NOW + timedelta(minutes=minutes), status="root_cause_found",
+                         root_cause_entity=entity, root_cause_kind="deployment", confidence=0.9,
+                         summary=summary, seconds=1.5,
+                         record=json.dumps({"id": inv_id, "summary": summary}))
 
 
 def test_save_replaces_and_recent_is_newest_alarm_first(store: Store) -> None:

@@ -7,30 +7,10 @@ a count to the entities that are services of that team (through ``service.team``
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from shipwise.store.duckdb_store import Store
-
-
-@dataclass(frozen=True)
-class Investigation:
-    """A row to save (the columns in table order); ``record`` is the whole record as JSON."""
-
-    id: str
-    created_at: datetime
-    alarm_id: str | None
-    entity: str | None
-    metric: str | None
-    alarm_at: datetime | None
-    status: str
-    root_cause_entity: str | None
-    root_cause_kind: str | None
-    confidence: float | None
-    summary: str | None
-    seconds: float | None
-    record: str
 
 
 class InvestigationSummary(TypedDict):
@@ -48,17 +28,27 @@ class InvestigationSummary(TypedDict):
     seconds: float | None
 
 
+class Investigation(InvestigationSummary):
+    """A row to save: the summary columns and the whole record as JSON."""
+
+    record: str
+
+
+_COLUMNS = ("id", "created_at", "alarm_id", "entity", "metric", "alarm_at", "status",
+            "root_cause_entity", "root_cause_kind", "confidence", "summary", "seconds", "record")
+
+
 _OF_TEAM = "entity IN (SELECT id FROM service WHERE team = ?)"
 
 
 def save(store: Store, row: Investigation) -> None:
-    """Insert or replace the investigation with ``row.id`` (the same alarm investigated again
+    """Insert or replace the investigation with ``row["id"]`` (the same alarm investigated again
     replaces its record)."""
     with store.transaction() as con:
-        con.execute("DELETE FROM investigation WHERE id = ?", [row.id])
-        con.execute("INSERT INTO investigation (id, created_at, alarm_id, entity, metric, alarm_at, "
-                    "status, root_cause_entity, root_cause_kind, confidence, summary, seconds, "
-                    "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(astuple(row)))
+        con.execute("DELETE FROM investigation WHERE id = ?", [row["id"]])
+        con.execute(f"INSERT INTO investigation ({', '.join(_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+                    [dict(row)[c] for c in _COLUMNS])
 
 
 def recent(store: Store, *, team: str | None = None, limit: int = 50) -> list[InvestigationSummary]:
