@@ -59,7 +59,8 @@ def test_an_older_store_is_upgraded_and_its_facts_rebuilt_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shipwise.app.context import init_store
-    from shipwise.app.metrics import DoraRequest, dora
+    from shipwise.app.metrics import DoraRequest
+    from shipwise.app.owner import dora
     from shipwise.config import Settings
     from shipwise.store import duckdb_store
 

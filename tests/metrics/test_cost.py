@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shipwise.app.cost import CostRequest, cost
-from shipwise.app.owner import import_paths, quarantine_list
+from shipwise.app.cost import CostRequest
+from shipwise.app.owner import cost, import_paths, quarantine_list
 from shipwise.config import Settings
 from shipwise.errors import InputError
 from tests.conftest import org, write_jsonl
@@ -174,8 +174,7 @@ def test_the_demo_tells_the_cost_story(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_attribution_finds_the_automation_programme_and_doubts_the_rest(tmp_path: Path) -> None:
     from shipwise.app.context import init_store
-    from shipwise.app.cost import initiatives
-    from shipwise.app.owner import run_demo
+    from shipwise.app.owner import initiatives, run_demo
 
     s = Settings(db=tmp_path / "demo.duckdb", key_file=tmp_path / "k")
     init_store(s)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from shipwise.app.context import open_store
-from shipwise.app.metrics import DoraRequest, dora
-from shipwise.app.owner import import_paths
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.owner import dora, import_paths
 from shipwise.config import Settings
 from shipwise.metrics.facts import RECOVERY_CTES
 from tests.conftest import write_jsonl

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shipwise.app.metrics import DoraRequest, dora
-from shipwise.app.owner import import_paths
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.owner import dora, import_paths
 from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import clusters

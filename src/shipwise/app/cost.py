@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from shipwise.app.context import open_store
 from shipwise.app.dates import check_window
-from shipwise.config import CostSettings, Settings, TensionThreshold
+from shipwise.config import CostSettings, TensionThreshold
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import facts, ids, registry
+from shipwise.metrics import ids, registry
 from shipwise.metrics.attribution import Panel, estimate
 from shipwise.metrics.cost import (
     CATEGORIES,
@@ -150,15 +149,6 @@ def _fmt(mid: str, v: float) -> str:
     return f"{v:.1%}" if registry.get(mid).format == "percent" else f"{v:.3f}"
 
 
-def cost(settings: Settings, req: CostRequest) -> dict[str, Any]:
-    with open_store(settings, read_only=True) as store:
-        if not facts.is_stale(store):
-            return cost_rows(store, req, settings.cost)
-    with open_store(settings) as store:
-        facts.ensure_fresh(store)
-        return cost_rows(store, req, settings.cost)
-
-
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
@@ -245,9 +235,3 @@ def initiatives_rows(
             "warnings": list(effect.warnings),
         })
     return out
-
-
-def initiatives(settings: Settings, *, by: str = "kind", confidence: float = 0.9) -> dict[str, Any]:
-    with open_store(settings) as store:
-        facts.ensure_fresh(store)
-        return initiatives_rows(store, by=by, confidence=confidence)

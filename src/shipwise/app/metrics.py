@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from shipwise.app.context import open_store
 from shipwise.app.dates import check_window
-from shipwise.config import Settings
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import facts, registry
+from shipwise.metrics import registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
 from shipwise.store.duckdb_store import Store
 
@@ -84,16 +82,6 @@ def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
         for r in cur.fetchall()
     ]
     return out
-
-
-def dora(settings: Settings, req: DoraRequest) -> dict[str, Any]:
-    with open_store(settings, read_only=True) as store:
-        stale = facts.is_stale(store)
-        if not stale:
-            return dora_rows(store, req)
-    with open_store(settings) as store:  # an interrupted ingest left facts to rebuild
-        facts.ensure_fresh(store)
-        return dora_rows(store, req)
 
 
 def _iso(d: date | None) -> str | None:

@@ -9,10 +9,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from shipwise.app import demo, git, incidents, ingest
+from shipwise.app import delivery, demo, git, incidents, ingest
 from shipwise.app import investigate as engine
 from shipwise.app.caller import local_caller
 from shipwise.app.context import init_store
+from shipwise.app.cost import CostRequest
+from shipwise.app.metrics import DoraRequest
+from shipwise.app.results import dump
 from shipwise.config import Settings
 from shipwise.ingest.loader import ImportReport
 
@@ -57,3 +60,22 @@ def investigate_case(settings: Settings, path: str | Path) -> dict[str, Any]:
     with local_caller(settings) as c:
         incidents.store_investigation(c, record)
     return record
+
+
+def dora(settings: Settings, req: DoraRequest) -> dict[str, Any]:
+    """:func:`shipwise.app.delivery.dora` as the store's owner, as plain data."""
+    with local_caller(settings) as c:
+        return dict(dump(delivery.dora(c, req)))
+
+
+def cost(settings: Settings, req: CostRequest) -> dict[str, Any]:
+    """:func:`shipwise.app.delivery.cost` as the store's owner (its settings' tension), as
+    plain data."""
+    with local_caller(settings) as c:
+        return dict(dump(delivery.cost(c, req, settings.cost)))
+
+
+def initiatives(settings: Settings, **kw: Any) -> dict[str, Any]:
+    """:func:`shipwise.app.delivery.initiatives` as the store's owner, as plain data."""
+    with local_caller(settings) as c:
+        return dict(dump(delivery.initiatives(c, **kw)))
