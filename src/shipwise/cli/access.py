@@ -82,13 +82,6 @@ def caller(ctx: click.Context) -> Iterator[Caller]:
         yield c
 
 
-@contextmanager
-def reader(ctx: click.Context) -> Iterator[tuple[Any, Principal]]:
-    """(store, principal): until every command reads through :func:`caller`."""
-    with caller(ctx) as c:
-        yield c.store, c.principal
-
-
 def _require(ctx: click.Context, principal: Principal, action: str) -> None:
     """``action`` for ``principal``, logged; a one-line refusal that names the command."""
     from shipwise.app.caller import POLICY
