@@ -11,8 +11,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from shipwise.connectors.settings import Source, check_unique
 from shipwise.errors import ConfigError
 from shipwise.investigate.settings import InvestigateSettings
 
@@ -176,6 +185,22 @@ class Settings(BaseModel):
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
+    #: Outside systems ``shipwise sync`` reads (``shipwise.connectors.settings``).
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> Settings:
+        check_unique(list(self.sources))
+        return self
+
+    def source(self, name: str) -> Source:
+        """The source named ``name`` (ConfigError listing the configured ones otherwise)."""
+        for s in self.sources:
+            if s.id == name:
+                return s
+        known = ", ".join(s.id for s in self.sources) or "none are configured"
+        raise ConfigError(f"no source named '{name}' ({known})",
+                          hint="add it under `sources:` in shipwise.yaml")
 
     @field_validator("db", "key_file", mode="before")
     @classmethod

@@ -21,6 +21,10 @@ from typing import Protocol, TypeAlias, runtime_checkable
 
 import pyarrow as pa
 
+from shipwise.domain.services import ServiceMap, ServiceTarget
+
+__all__ = ["JSON", "Batch", "Connector", "Cursor", "Scope", "ServiceMap", "ServiceTarget"]
+
 #: A JSON value (what :func:`json.dumps` writes and :func:`json.loads` reads back unchanged).
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
 
@@ -131,3 +135,4 @@ class Connector(Protocol):
         the last committed cursor.
         """
         ...
+

@@ -186,6 +186,9 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("commits", LST, required=False),
             _f("additions", INT, required=False, minimum=0),
             _f("deletions", INT, required=False, minimum=0),
+            _f("source", TXT, required=False,
+               doc="Where the record came from: the connector, its instance and the raw id "
+                   "(`github:acme/pay pull 1234`), shown by `shipwise explain`."),
         ),
         key=("id",),
         doc="A pull (merge) request and the commits it carries.",
@@ -213,6 +216,12 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("kind", TXT, required=False, default="normal", choices=("normal", "hotfix", "rollback")),
             _f("remediates", TXT, required=False),
             _f("manual_interventions", INT, required=False, default=0, minimum=0),
+            _f("source", TXT, required=False,
+               doc="Where the record came from: the connector, its instance and the raw id "
+                   "(`github:acme/pay deployment 991 status 1204`), shown by `shipwise explain`."),
+            _f("rule", TXT, required=False,
+               doc="Why a connector counted it as this environment's deployment (the setting and "
+                   "pattern that matched), shown by `shipwise explain`."),
         ),
         key=("id",),
         doc="A deployment of a service to an environment and the commits it shipped.",

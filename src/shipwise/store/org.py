@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
+from shipwise.domain.services import ServiceMap, ServiceTarget
 from shipwise.store.duckdb_store import Store
 
 
@@ -77,3 +78,12 @@ def team_attributes(store: Store) -> list[TeamAttributes]:
     """Every team with its org unit and JSON attributes, by id."""
     return cast(list[TeamAttributes],
                 store.query("SELECT id, org_unit, attributes FROM team ORDER BY id"))
+
+
+def service_map(store: Store) -> ServiceMap:
+    """Where each repository's deployments go: the services' repositories (and, once the
+    organisation file gives them, deploy targets), for connectors (:class:`ServiceMap`)."""
+    rows = store.con.execute(
+        "SELECT id, repo FROM service WHERE repo IS NOT NULL ORDER BY id").fetchall()
+    ids = frozenset(str(r[0]) for r in store.con.execute("SELECT id FROM service").fetchall())
+    return ServiceMap(tuple(ServiceTarget(str(s), str(r)) for s, r in rows), ids)
