@@ -3,7 +3,8 @@
 :class:`GitConnector` is the :class:`~shipwise.connectors.base.Connector` of one local
 repository: one scope (the repository id), one batch per sync (the new commits and every tag),
 and a cursor holding the ref tips walked (``{"tips": {ref: sha}, "path": ...}``), which the next
-sync hides from its walk.
+sync hides from its walk. With ``deployments_from_tags``, matching tags are also production
+deployments (:mod:`.tags`), and the cursor keeps which were emitted (``deployed_tags``).
 
 :func:`read_repository` is pure reading: it opens the repository, walks the history and returns
 Arrow tables in the shape of the canonical ``commit`` type plus the repository's tags, and the
@@ -64,8 +65,11 @@ import pyarrow as pa
 import pygit2
 from pygit2.enums import ObjectType, ReferenceType, RepositoryOpenFlag, SortMode
 
-from shipwise.connectors.base import Batch, Cursor, Scope
+from shipwise.connectors.base import JSON, Batch, Cursor, Scope
 from shipwise.connectors.git.mapping import epoch_micros, person_id
+from shipwise.connectors.git.tags import CURSOR_KEY, tag_deployments
+from shipwise.connectors.settings import GitSource
+from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, InputError
 
 INSTANT = pa.timestamp("us", tz="UTC")
@@ -131,6 +135,12 @@ def default_repo_name(path: str | Path) -> str:
 class GitConnector:
     """The connector of one local git repository (see the module docstring).
 
+    With ``deployments_from_tags`` (an fnmatch pattern, ``v*``), each matching tag is also a
+    production deployment (see :mod:`.tags`) of ``service``, else of the service ``services``
+    resolves the repository to, else of a service named like the repository id (which the
+    importer quarantines as ``unknown service`` when there is none). ``environment`` is the
+    deployments' environment.
+
     Errors are terminal: :class:`~shipwise.errors.InputError` when ``path`` is not a readable
     repository (nothing transient can happen to a local directory).
     """
@@ -143,10 +153,36 @@ class GitConnector:
         path: str | Path,
         repo: str | None = None,
         progress: Callable[[int], None] | None = None,
+        *,
+        deployments_from_tags: str | None = None,
+        service: str | None = None,
+        services: ServiceMap | None = None,
+        environment: str = "production",
     ) -> None:
         self.path = Path(path).expanduser()
         self.repo = repo or default_repo_name(self.path)
         self.progress = progress
+        self.deployments_from_tags = deployments_from_tags or None
+        self.environment = environment
+        self.services = services
+        self.service = service or (services.resolve(self.repo, environment) if services else None)
+
+    @classmethod
+    def from_source(
+        cls,
+        source: GitSource,
+        services: ServiceMap | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> GitConnector:
+        """The connector a ``kind: git`` source of ``shipwise.yaml`` describes (its
+        ``deployments_from_tags`` honoured, the service resolved through ``services``)."""
+        return cls(source.path, source.repo, progress,
+                   deployments_from_tags=source.deployments_from_tags, services=services)
+
+    @property
+    def deployment_service(self) -> str:
+        """The service tag deployments are recorded for (the repository id when none is known)."""
+        return self.service or self.repo
 
     def scopes(self) -> list[Scope]:
         return [Scope(self.repo, str(self.path))]
@@ -160,14 +196,47 @@ class GitConnector:
         return []
 
     def sync(self, scope: Scope, cursor: Cursor) -> Iterator[Batch]:
-        """One batch: the commits not reachable from the cursor's tips, and every tag."""
+        """One batch: the commits not reachable from the cursor's tips, every tag and, with
+        ``deployments_from_tags``, the deployments of matching tags not emitted before."""
         if scope.key != self.repo:
             raise ConfigError(f"the git connector of {self.path} syncs {self.repo!r}, not {scope.key!r}")
         batch = read_repository(self.path, scope.key, known_tips(cursor), self.progress)
-        yield Batch(
-            {"commit": batch.commits, "tag": batch.tags},
-            Cursor({"tips": dict(batch.tips), "path": str(self.path.resolve())}),
-        )
+        records = {"commit": batch.commits, "tag": batch.tags}
+        state: dict[str, JSON] = {"tips": dict(batch.tips), "path": str(self.path.resolve())}
+        if CURSOR_KEY in cursor.state:  # kept when this run does not look at tags
+            state[CURSOR_KEY] = cursor.state[CURSOR_KEY]
+        if self.deployments_from_tags:
+            deployments, emitted = read_tag_deployments(
+                self.path, scope.key, self.deployments_from_tags, self.deployment_service,
+                self.environment, cursor.state)
+            records["deployment"] = deployments
+            if self.services is None or self.deployment_service in self.services.services:
+                state[CURSOR_KEY] = emitted
+            # else the importer quarantines them (unknown service): not remembered, so the run
+            # after the service is named emits them again
+        yield Batch(records, Cursor(state))
+
+
+def read_tag_deployments(
+    path: str | Path,
+    repo: str,
+    pattern: str,
+    service: str,
+    environment: str,
+    cursor: Mapping[str, JSON],
+) -> tuple[pa.Table, dict[str, JSON]]:
+    """:func:`.tags.tag_deployments` on the repository at ``path`` (opened and freed here)."""
+    repository = open_repository(path)
+    try:
+        return tag_deployments(repository, repo, pattern, service, environment, cursor)
+    except (pygit2.GitError, KeyError) as exc:
+        raise InputError(
+            f"Cannot walk the tags of git repository {path}: {exc}",
+            hint="The repository may be shallow, partial or damaged: run `git fsck` there, "
+            "or read a full clone (`git fetch --unshallow`).",
+        ) from exc
+    finally:
+        repository.free()
 
 
 def known_tips(cursor: Cursor) -> list[str]:
