@@ -132,6 +132,9 @@ class WebhookSettings(BaseModel):
     secret: SecretStr | None = None
     #: Larger bodies are answered 413 and not stored.
     max_body_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+    #: GitHub/GitLab webhooks: wait this long after a delivery before syncing the repository it
+    #: names, so a burst of events (a push, its runs, their statuses) costs one sync.
+    sync_delay_seconds: Annotated[float, Field(ge=0)] = 2.0
 
     @field_validator("secret")
     @classmethod

@@ -14,9 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from shipwise.http.errors import ApiError
-from shipwise.http.security import WebhookState
+from shipwise.http.security import State, WebhookState
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -100,3 +101,35 @@ BODY = {"requestBody": {"required": True, "content": {"application/json": {"sche
 for _path, _kind in ROUTES.items():
     router.add_api_route(f"/{_path}", _receiver(_kind), methods=["POST"], status_code=202,
                          name=f"webhook_{_path}", responses=RESPONSES, openapi_extra=BODY)
+
+
+def _scm_receiver(provider: str) -> Callable[..., Awaitable[JSONResponse]]:
+    async def receive(request: Request, state: State) -> JSONResponse:
+        body = await read_body(request, state.settings.webhooks.max_body_bytes)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        outcome = await run_in_threadpool(state.receive_scm, provider, headers, body)
+        return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
+
+    receive.__name__ = f"receive_{provider}"
+    receive.__doc__ = (f"Receive a {provider} webhook delivery: verified by its signature, "
+                       "de-duplicated by delivery id; the repository it names is synced.")
+    return receive
+
+
+SCM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: _answer("Verified and queued: the repository it names will be synced",
+                 delivery={"type": "string"}, source={"type": "string"}, scope={"type": "string"}),
+    200: _answer("A ping, or a delivery seen before (nothing done twice)",
+                 delivery={"type": "string"}),
+    400: _answer("Verified but not a JSON object", **_ERROR),
+    401: _answer("No signature (X-Hub-Signature-256 / X-Gitlab-Token): refused and logged", **_ERROR),
+    403: _answer("A signature that matches no source's secret: refused and logged", **_ERROR),
+    404: _answer("No source of this provider is configured", **_ERROR),
+    413: _answer("Larger than webhooks.max_body_bytes", **_ERROR),
+    503: _answer("No webhook secret is set for this provider's sources", **_ERROR),
+}
+
+for _provider in ("github", "gitlab"):
+    router.add_api_route(f"/{_provider}", _scm_receiver(_provider), methods=["POST"],
+                         status_code=202, name=f"webhook_{_provider}", responses=SCM_RESPONSES,
+                         openapi_extra=BODY)

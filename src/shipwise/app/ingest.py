@@ -85,8 +85,13 @@ def import_tables_into(
     kind: str = "import",
     progress: Callable[[str], None] | None = None,
     limits: IngestSettings | None = None,
+    refresh: bool = True,
 ) -> ImportReport:
-    """Import in-memory Arrow tables keyed by canonical type name (demo, connectors)."""
+    """Import in-memory Arrow tables keyed by canonical type name (demo, connectors).
+
+    ``refresh=False`` leaves the derived facts stale (marked so) for the caller to rebuild once
+    after many batches (:func:`refresh_facts`): a sync of fifty repositories commits hundreds of
+    batches, and rebuilding the facts after each would cost more than the sync."""
     started = _now()
     report = ImportReport()
     for name in tables:
@@ -107,11 +112,17 @@ def import_tables_into(
             report.sources = [source]
         finally:
             staging.close()
-        _refresh(store, progress)
+        if refresh:
+            _refresh(store, progress)
         _record_run(store, kind, source, started, report, run)
     finally:
         import_state.forget(run)
     return report
+
+
+def refresh_facts(store: Store, progress: Callable[[str], None] | None = None) -> None:
+    """Rebuild the derived facts if an ingest changed their inputs (retention re-applied first)."""
+    _refresh(store, progress)
 
 
 @guard("admin.ingest", "import")

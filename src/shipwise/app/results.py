@@ -387,3 +387,170 @@ class InvestigationStarted(Result):
     status: str | None = None
     root_cause: dict[str, Any] | None = None
     message: str
+
+
+# --- sync and doctor (app/sync.py, app/doctor.py) ---------------------------------------------
+
+class ScopeSync(Result):
+    """One scope (a repository, a project) of one source, synced once."""
+
+    source: str
+    kind: str
+    scope: str
+    #: ``ok`` | ``transient`` (try again later) | ``terminal`` (fix something first) | ``failed``
+    status: str
+    error: str | None = None
+    #: continued from a cursor committed by an earlier sync
+    incremental: bool = False
+    batches: int = 0
+    #: canonical records read (before validation)
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    #: HTTP requests made (None for sources that make none)
+    requests: int | None = None
+    seconds: float = 0.0
+
+
+class SyncReport(Result):
+    scopes: list[ScopeSync] = Field(default_factory=list)
+    #: the derived facts were rebuilt once at the end
+    refreshed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[ScopeSync]:
+        return [s for s in self.scopes if s.status != "ok"]
+
+
+class DoctorCheck(Result):
+    """One check of ``shipwise doctor``: what was checked and, when it failed, what to do."""
+
+    area: str
+    what: str
+    ok: bool
+    #: one sentence: the problem and what to do about it
+    problem: str | None = None
+
+
+class DoctorReport(Result):
+    checks: list[DoctorCheck] = Field(default_factory=list)
+
+    @property
+    def problems(self) -> list[DoctorCheck]:
+        return [c for c in self.checks if not c.ok]
+
+
+# --- explain: why a record counted (app/explain.py) -------------------------------------------
+
+class ExplainCommit(Result):
+    """A commit as explain shows it: when it was committed and its first production deployment
+    (lead time counts from that one). No author: explain is about records, not people."""
+
+    sha: str
+    short_sha: str
+    repo: str | None = None
+    committed_at: Instant | None = Field(None, description="null: no commit record in the store")
+    lead_seconds: float | None = Field(None, description=(
+        "committed -> this deployment's finish (deployment explanations only)"))
+    first_deployment: str | None = Field(None, description=(
+        "its first successful production deployment (null: none yet)"))
+    first_deployed_at: Instant | None = None
+    first: bool | None = Field(None, description=(
+        "this deployment is the commit's first production deployment (deployment explanations)"))
+    counted_lead_seconds: float | None = Field(None, description=(
+        "the lead time DORA counts: committed -> first production deployment"))
+
+
+class ExplainPullRequestLink(Result):
+    """A pull request some shipped commit belongs to, and the deployment that delivered it."""
+
+    id: str
+    ref: str = Field(description="REPO#N")
+    merged_at: Instant | None = None
+    delivered_at: Instant | None = None
+    delivered_by: str | None = Field(None, description=(
+        "the deployment that delivered it: the first production deployment of its last commit "
+        "to reach production (null: not delivered)"))
+    delivered_here: bool
+    commits_here: int = Field(description="of its commits, shipped by this deployment")
+    commits: int
+
+
+class ExplainIncident(Result):
+    id: str
+    severity: str
+    opened_at: Instant
+    resolved_at: Instant | None = None
+
+
+class DoraCounting(Result):
+    """Whether and how DORA counts a deployment."""
+
+    production: bool
+    normalised_key: str | None = Field(None, description="service@version (#id without one)")
+    counted: bool = Field(description=(
+        "counts in deployment frequency: the first successful finish of its normalised key"))
+    failed: bool | None = Field(None, description="its key counts as a failed deployment")
+    rework: bool | None = None
+    first_success_at: Instant | None = None
+    reasons: list[str] = Field(description="plain sentences, in order")
+
+
+class DeploymentExplanation(Result):
+    """``shipwise explain deployment ID``: where a deployment came from and why it counted."""
+
+    id: str
+    source: str | None = Field(None, description="connector and raw id (null: imported from a file)")
+    rule: str | None = Field(None, description="why a connector counted it as a deployment")
+    service: str
+    team: str | None = None
+    environment: str
+    status: str
+    kind: str | None = None
+    version: str | None = None
+    region: str | None = None
+    started_at: Instant
+    finished_at: Instant
+    dora: DoraCounting
+    commits: list[ExplainCommit]
+    pull_requests: list[ExplainPullRequestLink]
+    incidents: list[ExplainIncident]
+
+
+class PullRequestExplanation(Result):
+    """``shipwise explain pull-request REPO#N``: its times, flow phases, commits and delivery."""
+
+    id: str
+    ref: str
+    team: str | None = Field(None, description="the team owning its repository")
+    source: str | None = None
+    created_at: Instant
+    first_commit_at: Instant | None = None
+    first_review_at: Instant | None = None
+    merged_at: Instant | None = None
+    closed_at: Instant | None = None
+    delivered_at: Instant | None = None
+    phases: dict[str, float | None] = Field(description=(
+        "seconds: coding, pickup, review, deploy and cycle, as flow defines them (null: not "
+        "applicable yet)"))
+    commits: list[ExplainCommit]
+    delivered_by: str | None = None
+    delivery: str = Field(description="which deployment delivered it, or why none did")
+    undeployed: list[str] = Field(default_factory=list, description=(
+        "short shas of its commits no production deployment has shipped"))
+
+
+class ExplainListRow(Result):
+    id: str = Field(description="pass it to explain")
+    what: str
+    at: Instant | None = None
+
+
+class ExplainList(Result):
+    """Ids to explain (``--list``), newest first."""
+
+    kind: Literal["deployment", "pull_request"]
+    rows: list[ExplainListRow]

@@ -25,12 +25,13 @@ from shipwise.app.alarms import (
     write_intake,
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
+from shipwise.app.scm_hooks import HookOutcome, pending_syncs, receive_scm, sync_delivered
 from shipwise.config import Settings
 from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
-from shipwise.http.worker import InvestigationWorker
+from shipwise.http.worker import InvestigationWorker, SyncWorker
 from shipwise.metrics.facts import ensure_fresh
 from shipwise.store.duckdb_store import Store
 
@@ -92,6 +93,7 @@ class ServerState:
         self.query_secret_warned = False
         self.worker = InvestigationWorker(self._investigate)
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
+        self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
 
     @property
     def webhook_auth(self) -> str:
@@ -103,8 +105,11 @@ class ServerState:
     def start(self) -> None:
         self.worker.start()
         self.intake.start()
+        self.syncs.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
+            for source, scope in pending_syncs(self.store.session):
+                self.syncs.submit(source, scope)  # accepted before a restart: synced now
         except StoreError as exc:
             log.warning("store not ready: %s%s", exc, f" ({exc.hint})" if exc.hint else "")
             return
@@ -127,6 +132,7 @@ class ServerState:
 
     def stop(self) -> None:
         self.intake.stop()
+        self.syncs.stop(self.settings.server.drain_seconds)
         self.worker.stop(self.settings.server.drain_seconds)
         try:
             if self.refusals.pending:
@@ -150,6 +156,16 @@ class ServerState:
         result = intake_result(intake, fresh, seen)
         self.worker.submit(result["accepted"])
         return result
+
+    def receive_scm(self, provider: str, headers: dict[str, str], body: bytes) -> HookOutcome:
+        """Verify and keep a GitHub/GitLab delivery; queue the sync of the repository it names."""
+        outcome = receive_scm(self.settings, provider, headers, body, session=self.store.session)
+        if outcome.sync is not None:
+            self.syncs.submit(*outcome.sync)
+        return outcome
+
+    def _sync(self, source: str, scope: str) -> None:
+        sync_delivered(self.settings, source, scope, session=self.store.session)
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)

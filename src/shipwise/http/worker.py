@@ -1,10 +1,12 @@
-"""One background thread that runs investigations in order, so webhook answers never wait for them."""
+"""Background threads, so webhook answers never wait: investigations of alarms, in order, and
+syncs of the repositories GitHub/GitLab webhooks name, coalesced."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -60,3 +62,64 @@ class InvestigationWorker:
                 log.exception("investigating %s failed", ", ".join(ids))
             finally:
                 self._busy.clear()
+
+
+class SyncWorker:
+    """One background thread that syncs the repositories webhooks name, coalescing bursts.
+
+    A push, its workflow runs and their deployment statuses arrive as a dozen deliveries within
+    seconds; each names the same repository. The worker waits ``delay`` seconds after the first
+    one, then syncs every distinct (source, scope) queued meanwhile once.
+    """
+
+    def __init__(self, run: Callable[[str, str], object], *, delay: float = 2.0,
+                 name: str = "shipwise-webhook-sync"):
+        self._run = run
+        self._delay = delay
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._busy = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, source: str, scope: str) -> None:
+        self._queue.put((source, scope))
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize() + (1 if self._busy.is_set() else 0)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        if not self._thread.is_alive():
+            return True
+        self._queue.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            self._busy.set()
+            keys = {first}
+            stop = False
+            deadline = time.monotonic() + self._delay
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    more = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                keys.add(more)
+            for source, scope in sorted(keys):
+                try:
+                    self._run(source, scope)
+                except Exception:
+                    log.exception("syncing %s %s after a webhook failed", source, scope)
+            self._busy.clear()
+            if stop:
+                return

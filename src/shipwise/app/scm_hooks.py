@@ -1,0 +1,163 @@
+"""GitHub and GitLab webhooks: verify the sender, refuse replays, and name the repository to sync.
+
+A delivery is verified against the webhook secret of each configured source of that provider
+(GitHub: ``X-Hub-Signature-256``, an HMAC-SHA256 of the body; GitLab: ``X-Gitlab-Token``, the
+secret itself). A delivery that matches none is refused (401 without a signature, 403 with a
+wrong one) and kept as a ``refused`` row without its body. A verified one is de-duplicated by its
+delivery id (``X-GitHub-Delivery``, ``X-Gitlab-Event-UUID``), kept as ``queued``, and answered 202;
+the server then syncs the repository it names with the same connector code as ``shipwise sync``
+(:mod:`shipwise.app.sync`), through the same importer.
+
+Why sync rather than map the payload: webhook payloads leave out what the metrics are made of
+(a push lists no line counts, a ``pull_request`` event carries no commits or reviews, a
+``deployment_status`` does not say which commits shipped), and writing a partial record would
+overwrite what a sync read in full. An event is therefore a precise, cheap trigger: the
+incremental sync of one repository costs a few conditional requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipwise.app.caller import Caller, Principal
+from shipwise.app.sync import sync_sources
+from shipwise.config import Settings
+from shipwise.connectors.settings import GitHubSource, GitLabSource
+from shipwise.store import deliveries
+from shipwise.store.duckdb_store import Store
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("github", "gitlab")
+#: who a webhook-triggered sync runs as (logged in the access log like any other writer)
+WEBHOOK_SYNC = Principal("admin", None, None, "webhook-sync")
+
+StoreSession = Callable[[], AbstractContextManager[Store]]
+
+
+@dataclass
+class HookOutcome:
+    """The answer to a delivery, and the (source, scope) to sync when it was accepted."""
+
+    status: int
+    body: dict[str, Any]
+    sync: tuple[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _secret(source: GitHubSource | GitLabSource) -> str | None:
+    env = source.webhook_secret_env
+    value = os.environ.get(env, "").strip() if env else ""
+    return value or None
+
+
+def _scopes(source: GitHubSource | GitLabSource) -> list[str]:
+    return list(source.repos) if isinstance(source, GitHubSource) else list(source.projects)
+
+
+def receive_scm(settings: Settings, provider: str, headers: Mapping[str, str], body: bytes, *,
+                session: StoreSession) -> HookOutcome:
+    """Verify, de-duplicate and keep one delivery; ``headers`` with lower-case names."""
+    sources = [s for s in settings.sources
+               if isinstance(s, GitHubSource | GitLabSource) and s.kind == provider]
+    if not sources:
+        return HookOutcome(404, {"error": f"no {provider} source is configured",
+                                 "hint": f"add a `kind: {provider}` source to shipwise.yaml"})
+    keyed = [(s, sec) for s in sources if (sec := _secret(s)) is not None]
+    if not keyed:
+        envs = ", ".join(sorted({s.webhook_secret_env or "?" for s in sources}))
+        return HookOutcome(503, {"error": f"{provider} webhooks are disabled: no secret is set",
+                                 "hint": f"set {envs} to the secret configured on the webhook"})
+    from shipwise.connectors.github import webhook as github_hook  # TEMP until both land
+    from shipwise.connectors.gitlab import webhook as gitlab_hook
+
+    hook: Any = github_hook if provider == "github" else gitlab_hook
+    if provider == "github":
+        presented = headers.get("x-hub-signature-256")
+        event = headers.get("x-github-event")
+        delivery = headers.get("x-github-delivery")
+        matched = [s for s, sec in keyed if github_hook.verify(sec, body, presented)]
+    else:
+        presented = headers.get("x-gitlab-token")
+        event = headers.get("x-gitlab-event")
+        delivery = headers.get("x-gitlab-event-uuid") or headers.get("idempotency-key")
+        matched = [s for s, sec in keyed if gitlab_hook.verify(sec, presented)]
+    delivery = (delivery or "").strip()[:200] or "sha256:" + hashlib.sha256(body).hexdigest()
+    if not matched:
+        reason = "no signature" if not presented else "bad signature"
+        with session() as store:  # kept without the body, under an id that cannot shadow a real one
+            deliveries.record(store, provider, f"refused:{uuid.uuid4().hex}", event=event,
+                              source=None, scope=None, status="refused",
+                              reason=f"{reason} (delivery {delivery})")
+        log.warning("%s webhook refused: %s (delivery %s)", provider, reason, delivery)
+        header = "X-Hub-Signature-256" if provider == "github" else "X-Gitlab-Token"
+        return HookOutcome(401 if not presented else 403, {
+            "error": f"{reason}: the {header} header does not match any {provider} source's secret",
+            "hint": "set the same secret on the webhook and in the source's webhook_secret_env"})
+    try:
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        return _ignored(session, provider, delivery, event, f"body is not a JSON object ({exc})",
+                        status=400)
+    if provider == "github" and event == "ping":
+        return HookOutcome(200, {"pong": True, "delivery": delivery})
+    if event not in hook.EVENTS:
+        return _ignored(session, provider, delivery, event, f"event {event!r} is not used")
+    scope = hook.scope_of(event, payload)
+    if scope is None:
+        return _ignored(session, provider, delivery, event, "the event names no repository")
+    owner = next((s for s in matched if scope.lower() in {k.lower() for k in _scopes(s)}), None)
+    if owner is None:
+        return _ignored(session, provider, delivery, event,
+                        f"{scope} is not a repository of the {provider} sources in shipwise.yaml")
+    key = next(k for k in _scopes(owner) if k.lower() == scope.lower())
+    with session() as store:
+        fresh = deliveries.record(store, provider, delivery, event=event, source=owner.id,
+                                  scope=key, status="queued")
+    if not fresh:
+        return HookOutcome(200, {"duplicate": True, "delivery": delivery})
+    return HookOutcome(202, {"queued": True, "delivery": delivery, "source": owner.id,
+                             "scope": key}, sync=(owner.id, key))
+
+
+def _ignored(session: StoreSession, provider: str, delivery: str, event: str | None, reason: str,
+             *, status: int = 202) -> HookOutcome:
+    with session() as store:
+        fresh = deliveries.record(store, provider, delivery, event=event, source=None, scope=None,
+                                  status="ignored", reason=reason)
+    body: dict[str, Any] = {"ignored": reason, "delivery": delivery}
+    if not fresh:
+        body["duplicate"] = True
+    if status >= 400:
+        body = {"error": reason, "delivery": delivery}
+    return HookOutcome(status, body)
+
+
+def pending_syncs(session: StoreSession) -> list[tuple[str, str]]:
+    """(source, scope) with deliveries accepted but not synced (e.g. before a restart)."""
+    with session() as store:
+        return deliveries.pending(store)
+
+
+def sync_delivered(settings: Settings, source: str, scope: str, *, session: StoreSession) -> None:
+    """Sync one repository named by deliveries, then mark them synced (or failed, with why)."""
+    with session() as store:
+        caller = Caller(store, WEBHOOK_SYNC, settings, "api")
+        try:
+            report = sync_sources(caller, [source], scopes=[scope])
+            failed = report.failed
+            error = failed[0].error if failed else None
+        except Exception as exc:  # kept on the deliveries' rows; the next delivery tries again
+            log.exception("webhook sync of %s %s failed", source, scope)
+            error = str(exc) or type(exc).__name__
+        deliveries.finish(store, source, scope, error=error)
