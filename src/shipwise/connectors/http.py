@@ -232,9 +232,12 @@ class HttpClient:
         """
         return self.request("GET", path, params=params, etag=etag, ok=ok)
 
-    def post(self, path: str, body: Any, *, ok: tuple[int, ...] = ()) -> Response:
-        """``POST path`` with a JSON body (GraphQL)."""
-        return self.request("POST", path, body=body, ok=ok)
+    def post(self, path: str, body: Any, *, ok: tuple[int, ...] = (),
+             check: Callable[[Response], None] | None = None) -> Response:
+        """``POST path`` with a JSON body (GraphQL). ``check`` may raise a
+        :class:`~shipwise.errors.TransientError` for an answer that is a 200 but says "try
+        again" (GraphQL's ``RATE_LIMITED``): it runs inside the retried attempt."""
+        return self.request("POST", path, body=body, ok=ok, check=check)
 
     def paginate(self, path: str, params: Params | None = None, *,
                  etag: str | None = None) -> Iterator[Response]:
@@ -247,8 +250,8 @@ class HttpClient:
             yield response
 
     def request(self, method: str, path: str, *, params: Params | None = None,
-                body: Any = None, etag: str | None = None,
-                ok: tuple[int, ...] = ()) -> Response:
+                body: Any = None, etag: str | None = None, ok: tuple[int, ...] = (),
+                check: Callable[[Response], None] | None = None) -> Response:
         """One request, retried on transient failures; see the module docstring."""
         what = f"{method} {self._display(path)}"
         attempts = [0]
@@ -257,7 +260,10 @@ class HttpClient:
             attempts[0] += 1
             if attempts[0] > 1:
                 self.stats.retries += 1
-            return self._once(method, path, params, body, etag, ok, what)
+            response = self._once(method, path, params, body, etag, ok, what)
+            if check is not None:
+                check(response)
+            return response
 
         try:
             return retry(once, attempts=self._max_attempts, base_delay=self._base_delay,

@@ -1,0 +1,194 @@
+"""The GraphQL queries the GitHub connector sends (GitHub's public schema, v4).
+
+Kept in one place so the fake GitHub of the tests executes exactly these texts against its
+subset of GitHub's schema (``tests/fakes/github_schema.graphql``): a query that would fail on
+GitHub fails there too.
+"""
+
+from __future__ import annotations
+
+#: Pull requests (50 a page) with up to 100 commits and 100 reviews each, most recently updated
+#: first: the connector stops paging at its ``updated_since`` watermark.
+PULL_REQUESTS = """
+query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        number
+        url
+        state
+        createdAt
+        updatedAt
+        mergedAt
+        closedAt
+        additions
+        deletions
+        author { __typename login }
+        mergeCommit { oid }
+        commits(first: 100) {
+          totalCount
+          pageInfo { hasNextPage endCursor }
+          nodes { commit { ...CommitFields } }
+        }
+        reviews(first: 100) {
+          pageInfo { hasNextPage endCursor }
+          nodes { author { __typename login } state submittedAt }
+        }
+      }
+    }
+  }
+}
+fragment CommitFields on Commit {
+  oid
+  authoredDate
+  committedDate
+  additions
+  deletions
+  changedFilesIfAvailable
+  author { email user { login } }
+  parents(first: 10) { nodes { oid } }
+}
+"""
+
+#: More commits of one pull request (one with more than 100).
+PULL_REQUEST_COMMITS = """
+query PullRequestCommits($id: ID!, $after: String) {
+  node(id: $id) {
+    ... on PullRequest {
+      commits(first: 100, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { commit { ...CommitFields } }
+      }
+    }
+  }
+}
+fragment CommitFields on Commit {
+  oid
+  authoredDate
+  committedDate
+  additions
+  deletions
+  changedFilesIfAvailable
+  author { email user { login } }
+  parents(first: 10) { nodes { oid } }
+}
+"""
+
+#: More reviews of one pull request (one with more than 100).
+PULL_REQUEST_REVIEWS = """
+query PullRequestReviews($id: ID!, $after: String) {
+  node(id: $id) {
+    ... on PullRequest {
+      reviews(first: 100, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { author { __typename login } state submittedAt }
+      }
+    }
+  }
+}
+"""
+
+#: Commits reachable from the default branch, newest first, committed since ``$since``.
+HISTORY = """
+query History($owner: String!, $name: String!, $first: Int!, $after: String, $since: GitTimestamp) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef {
+      name
+      target {
+        ... on Commit {
+          history(first: $first, after: $after, since: $since) {
+            pageInfo { hasNextPage endCursor }
+            nodes { ...CommitFields }
+          }
+        }
+      }
+    }
+  }
+}
+fragment CommitFields on Commit {
+  oid
+  authoredDate
+  committedDate
+  additions
+  deletions
+  changedFilesIfAvailable
+  author { email user { login } }
+  parents(first: 10) { nodes { oid } }
+}
+"""
+
+#: Deployments, newest first, with their statuses (oldest status first on GitHub).
+DEPLOYMENTS = """
+query Deployments($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        databaseId
+        environment
+        task
+        createdAt
+        updatedAt
+        commitOid
+        latestStatus { state createdAt }
+        statuses(first: 100) { nodes { state createdAt } }
+      }
+    }
+  }
+}
+"""
+
+#: Tags with the commit (and date) they point to.
+TAGS = """
+query Tags($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    refs(refPrefix: "refs/tags/", first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        name
+        target {
+          __typename
+          oid
+          ... on Commit { committedDate }
+          ... on Tag { tagger { date } target { oid ... on Commit { committedDate } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+#: What changed in one repository, cheaply: one aliased block of this per repository goes into a
+#: single request (:func:`probe_query`).
+PROBE_FIELDS = """
+    nameWithOwner
+    pushedAt
+    defaultBranchRef { name target { oid } }
+    pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      totalCount
+      nodes { updatedAt }
+    }
+    deployments(last: 5) {
+      totalCount
+      nodes { databaseId updatedAt latestStatus { state createdAt } }
+    }
+    latestRelease { tagName updatedAt }
+    refs(refPrefix: "refs/tags/", first: 1, direction: DESC) { totalCount }
+"""
+
+
+def probe_query(repos: list[tuple[str, str]]) -> str:
+    """One query asking each of ``repos`` (owner, name) for the fields of :data:`PROBE_FIELDS`,
+    aliased ``r0``, ``r1`` …, plus the rate limit it cost."""
+    blocks = [
+        f"  r{i}: repository(owner: {_quote(owner)}, name: {_quote(name)}) {{{PROBE_FIELDS}  }}"
+        for i, (owner, name) in enumerate(repos)
+    ]
+    return "query Probe {\n" + "\n".join(blocks) + "\n  rateLimit { cost remaining resetAt }\n}\n"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
