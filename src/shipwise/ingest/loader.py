@@ -34,6 +34,7 @@ from shipwise.ingest.sql import (
 )
 from shipwise.metrics.facts import mark_stale
 from shipwise.store.duckdb_store import Store
+from shipwise.store.orgfile import canonicalise
 
 #: Where each type's records live, and the key column other types reference.
 REF_TARGETS: dict[str, tuple[str, str]] = {rt.name: (rt.table, rt.key[0]) for rt in RECORD_TYPES}
@@ -343,4 +344,7 @@ class Loader:
         self.con.register("_pmap_arrow", tbl)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _pmap_arrow")
         self.con.unregister("_pmap_arrow")
+        # identity resolution (the organisation file): one person's other ids become their
+        # canonical id, and a pseudonym the store already holds is taken as that person
+        canonicalise(self.con, table)
 

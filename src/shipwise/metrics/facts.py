@@ -18,12 +18,33 @@ STALE_KEY = "derived_stale"
 VERSION_KEY = "facts_version"
 
 _PROD = """
-svc AS (SELECT id AS service, team FROM service),
+-- (service, team, first day, last day), covering all time: the owners over time of the
+-- organisation file and, around and between them, service.team (a tiny table: the production
+-- deployments below range-join it on the day they finished)
+svc AS (
+  SELECT service, team, coalesce(since, DATE '0001-01-01') AS since,
+         coalesce("until", DATE '9999-12-31') AS "until" FROM service_owner
+  UNION ALL  -- before each period, after the one before it
+  SELECT o.service, s.team, coalesce(o.prev_until + 1, DATE '0001-01-01'), o.since - 1
+  FROM (SELECT service, since, lag("until") OVER (PARTITION BY service ORDER BY since NULLS FIRST)
+               AS prev_until FROM service_owner) o
+  JOIN service s ON s.id = o.service
+  WHERE o.since IS NOT NULL AND (o.prev_until IS NULL OR o.prev_until + 1 < o.since)
+  UNION ALL  -- after the last period
+  SELECT o.service, s.team, o."until" + 1, DATE '9999-12-31'
+  FROM (SELECT service, max_by("until", coalesce(since, DATE '0001-01-01')) AS "until"
+        FROM service_owner GROUP BY service) o
+  JOIN service s ON s.id = o.service WHERE o."until" IS NOT NULL AND o."until" < DATE '9999-12-31'
+  UNION ALL  -- one owner throughout
+  SELECT id, team, DATE '0001-01-01', DATE '9999-12-31' FROM service
+  WHERE id NOT IN (SELECT service FROM service_owner)
+),
 prod AS (
   SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
          CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
               ELSE '#' || d.id END AS nkey
   FROM deployment d JOIN svc s ON s.service = d.service
+   AND CAST(d.finished_at AS DATE) BETWEEN s.since AND s."until"
   WHERE lower(d.environment) = 'production'
 )"""
 

@@ -81,9 +81,16 @@ def team_attributes(store: Store) -> list[TeamAttributes]:
 
 
 def service_map(store: Store) -> ServiceMap:
-    """Where each repository's deployments go: the services' repositories (and, once the
-    organisation file gives them, deploy targets), for connectors (:class:`ServiceMap`)."""
+    """Where each repository's deployments go, for connectors (:class:`ServiceMap`): the
+    repositories and deploy targets (repository + environment/job patterns, for monorepos) the
+    organisation file gives each service (``service_target``), and ``service.repo`` of services
+    it gives none (a canonical file's ``service.repo``)."""
     rows = store.con.execute(
-        "SELECT id, repo FROM service WHERE repo IS NOT NULL ORDER BY id").fetchall()
+        """SELECT service, repo, environment, job FROM (
+             SELECT service, repo, environment, job, position FROM service_target
+             UNION ALL
+             SELECT id, repo, NULL, NULL, 0 FROM service
+             WHERE repo IS NOT NULL AND id NOT IN (SELECT service FROM service_target))
+           ORDER BY service, position""").fetchall()
     ids = frozenset(str(r[0]) for r in store.con.execute("SELECT id FROM service").fetchall())
-    return ServiceMap(tuple(ServiceTarget(str(s), str(r)) for s, r in rows), ids)
+    return ServiceMap(tuple(ServiceTarget(str(s), str(r), e, j) for s, r, e, j in rows), ids)
