@@ -554,3 +554,43 @@ class ExplainList(Result):
 
     kind: Literal["deployment", "pull_request"]
     rows: list[ExplainListRow]
+
+
+# -- the organisation file (shipwise org) -----------------------------------------------------
+
+class OrgChange(Result):
+    """One entry of an organisation file's plan: an org unit, team, service or person (by its
+    stored id: a pseudonym) added, changed (field -> [old, new], as text) or removed."""
+
+    kind: Literal["org_unit", "team", "service", "person"]
+    id: str
+    action: Literal["added", "changed", "removed"]
+    fields: dict[str, list[str | None]] = Field(default_factory=dict)
+    #: the entry's line in the file (none for a removal)
+    line: int | None = None
+    #: for a removal: what still references it (rows by table); it is never deleted then
+    referenced_by: dict[str, int] | None = None
+
+
+class OrgApplyResult(Result):
+    source: str
+    dry_run: bool
+    prune: bool
+    changes: list[OrgChange] = Field(default_factory=list)
+    #: stored rows naming a person by an alias, re-attributed to the canonical id (table.column)
+    rewritten: dict[str, int] = Field(default_factory=dict)
+    #: something was written (False for a dry run and for a file that changes nothing)
+    applied: bool = False
+
+
+class OrgCheckResult(Result):
+    source: str
+    org_units: int
+    teams: int
+    people: int
+    services: int
+
+
+class OrgExport(Result):
+    yaml: str
+    counts: dict[str, int] = Field(default_factory=dict)
