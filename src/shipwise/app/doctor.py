@@ -64,7 +64,9 @@ def doctor(caller: Caller, names: tuple[str, ...] = ()) -> DoctorReport:
         except ShipwiseError as exc:
             add(_one(area, "connector can be built", f"{exc}" + (f" ({exc.hint})" if exc.hint else "")))
             continue
+        cursors, keys = connector.name, set[str]()
         try:
+            keys = {scope.key for scope in connector.scopes()}
             problems = connector.check()
         except ShipwiseError as exc:  # check() should describe, but never let one source stop us
             problems = [f"{exc}" + (f" ({exc.hint})" if exc.hint else "")]
@@ -77,8 +79,8 @@ def doctor(caller: Caller, names: tuple[str, ...] = ()) -> DoctorReport:
             report.checks.pop()
             for problem in problems:
                 add(_one(area, "connector check", problem))
-        for state in sync_state.list_states(store, source.id):
-            if state.last_status not in (None, "ok"):
+        for state in sync_state.list_states(store, cursors):
+            if state.scope in keys and state.last_status not in (None, "ok"):
                 what = {"transient": "failed for now (run `shipwise sync` again later; it resumes)",
                         "terminal": "cannot succeed until the cause is fixed",
                         "failed": "failed on an unexpected error (report it with --debug output)"}

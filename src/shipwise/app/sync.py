@@ -58,7 +58,7 @@ def connector_for(source: Source, services: ServiceMap, *,
                   transport: httpx.BaseTransport | None = None) -> Connector:
     """The connector of a configured source."""
     if isinstance(source, GitSource):
-        return GitConnector(source.path, source.repo)
+        return GitConnector.from_source(source, services)
     raise ShipwiseError(f"source '{source.id}': the {source.kind} connector is not available")
 
 
