@@ -1,5 +1,7 @@
-"""Alarm webhooks: ``POST /webhooks/{alertmanager,dynatrace,cloudwatch,generic}`` and
-``/webhooks/alarm`` (kind detected from the payload's shape).
+"""Webhooks. Alarms: ``POST /webhooks/{alertmanager,dynatrace,cloudwatch,generic}`` and
+``/webhooks/alarm`` (kind detected from the payload's shape). Code hosts: ``POST
+/webhooks/github`` and ``/webhooks/gitlab`` (verified by their own signatures, not the shared
+secret; see :mod:`shipwise.app.scm_hooks`).
 
 Every body is stored before the answer, malformed ones too. Answers: 202 with the new alarm ids
 (investigated in the background), 400 ``{"error", "hint", "id"}`` for a malformed payload (kept

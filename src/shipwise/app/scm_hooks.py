@@ -30,6 +30,8 @@ from typing import Any
 from shipwise.app.caller import Caller, Principal
 from shipwise.app.sync import sync_sources
 from shipwise.config import Settings
+from shipwise.connectors.github import webhook as github_hook
+from shipwise.connectors.gitlab import webhook as gitlab_hook
 from shipwise.connectors.settings import GitHubSource, GitLabSource
 from shipwise.store import deliveries
 from shipwise.store.duckdb_store import Store
@@ -76,9 +78,6 @@ def receive_scm(settings: Settings, provider: str, headers: Mapping[str, str], b
         envs = ", ".join(sorted({s.webhook_secret_env or "?" for s in sources}))
         return HookOutcome(503, {"error": f"{provider} webhooks are disabled: no secret is set",
                                  "hint": f"set {envs} to the secret configured on the webhook"})
-    from shipwise.connectors.github import webhook as github_hook  # TEMP until both land
-    from shipwise.connectors.gitlab import webhook as gitlab_hook
-
     hook: Any = github_hook if provider == "github" else gitlab_hook
     if provider == "github":
         presented = headers.get("x-hub-signature-256")

@@ -24,6 +24,8 @@ from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
 from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
+from shipwise.connectors.github.connector import GitHubConnector
+from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.settings import GitHubSource, GitLabSource, GitSource
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ShipwiseError
@@ -57,9 +59,11 @@ Progress = Callable[[SyncEvent], None]
 def connector_for(source: Source, services: ServiceMap, *,
                   transport: httpx.BaseTransport | None = None) -> Connector:
     """The connector of a configured source."""
-    if isinstance(source, GitSource):
-        return GitConnector.from_source(source, services)
-    raise ShipwiseError(f"source '{source.id}': the {source.kind} connector is not available")
+    if isinstance(source, GitHubSource):
+        return GitHubConnector(source, services, transport=transport)
+    if isinstance(source, GitLabSource):
+        return GitLabConnector(source, services, transport=transport)
+    return GitConnector.from_source(source, services)
 
 
 def selected(caller: Caller, names: Sequence[str]) -> list[Source]:
