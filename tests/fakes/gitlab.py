@@ -40,6 +40,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from shipwise.connectors.settings import GitLabSource
+from shipwise.domain.services import ServiceMap, ServiceTarget
+
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 TOKEN = "glpat-fake-token-0123456789"
 
@@ -356,9 +359,10 @@ def _sha(rng: random.Random) -> str:
 
 def generate_world(seed: int = 1, projects: int = 3, mrs: int = 50,
                    modes: tuple[str, ...] = ("deployments", "jobs", "releases"),
-                   unmapped: bool = False) -> World:
+                   unmapped: bool = False, pending: bool = True) -> World:
     """A deterministic world: ``projects`` projects of ``mrs`` merge requests each, cycling
-    through ``modes``. With ``unmapped``, the last project has no service in the organisation."""
+    through ``modes``. With ``unmapped``, the last project has no service in the organisation;
+    with ``pending``, the last production deployment (or deploy job) is still running."""
     rng = random.Random(seed)
     users = [User(100 + i, f"dev{i}", f"Dev {i}", f"dev{i}@example.com") for i in range(8)]
     world = World([], users)
@@ -368,7 +372,7 @@ def generate_world(seed: int = 1, projects: int = 3, mrs: int = 50,
         service = None if unmapped and n == projects - 1 else f"svc-{n}"
         p = Project(id=500 + n, path=path, default_branch="main", mode=mode, service=service,
                     team=f"team{n % 2}")
-        _fill(world, p, rng, mrs)
+        _fill(world, p, rng, mrs, pending)
         world.projects.append(p)
     return world
 
@@ -382,7 +386,7 @@ def _commit(world: World, p: Project, rng: random.Random, parents: list[str], au
     return sha
 
 
-def _fill(world: World, p: Project, rng: random.Random, n_mrs: int) -> None:
+def _fill(world: World, p: Project, rng: random.Random, n_mrs: int, pending: bool) -> None:
     t = T0 + timedelta(hours=p.id - 500)
     p.main_tip = _commit(world, p, rng, [], world.users[0], t, "initial commit")
     prod = Environment(world.next_id(), ["production", "prod-eu", "live"][p.id % 3], "production",
@@ -400,7 +404,7 @@ def _fill(world: World, p: Project, rng: random.Random, n_mrs: int) -> None:
             t = max(t, m.merged_at or t)
         if merged_since_deploy >= 3 or (iid == n_mrs and merged_since_deploy):
             t += timedelta(minutes=30)
-            add_production_deploy(world, p, rng, t, last=iid == n_mrs)
+            add_production_deploy(world, p, rng, t, last=pending and iid == n_mrs)
             merged_since_deploy = 0
     if p.mode == "deployments":  # a staging deployment and a canceled production one
         t += timedelta(hours=1)
@@ -517,6 +521,7 @@ class FakeGitLab:
         self.requests: list[tuple[str, str]] = []  # (path, query)
         self.lock = threading.Lock()
         self.hidden: set[str] = set()  # project paths answering 404
+        self.links = True  # False: no Link header (a proxy stripping it), X-Next-Page only
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -556,7 +561,7 @@ class FakeGitLab:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -775,7 +780,8 @@ class FakeGitLab:
                 links.append(f'<{base}{urlencode({**q, "page": page + 1, "per_page": per_page})}>; rel="next"')
             links.append(f'<{base}{urlencode({**q, "page": 1, "per_page": per_page})}>; rel="first"')
             links.append(f'<{base}{urlencode({**q, "page": pages, "per_page": per_page})}>; rel="last"')
-            headers["Link"] = ", ".join(links)
+            if self.links:
+                headers["Link"] = ", ".join(links)
         body = json.dumps(result).encode()
         etag = 'W/"' + hashlib.sha1(body).hexdigest() + '"'
         headers["ETag"] = etag
@@ -813,3 +819,18 @@ def _after(when: datetime, bound: str | None) -> bool:
 def fake_gitlab(world: World, **kw: Any) -> Callable[[], FakeGitLab]:
     """A factory for pytest fixtures: ``with fake_gitlab(world)() as gl``."""
     return lambda: FakeGitLab(world, **kw)
+
+
+def make_source(url: str, projects: list[str], token_file: Path, **kw: Any) -> GitLabSource:
+    """A ``GitLabSource`` for the fake at ``url`` whose token is read from ``token_file``."""
+    if not token_file.exists():
+        token_file.write_text(TOKEN)
+    return GitLabSource(base_url=url, projects=projects, token_env=None, token_file=token_file,
+                        **kw)
+
+
+def service_map(world: World) -> ServiceMap:
+    """The organisation's map of the world (each project's service, by its repository)."""
+    mapped = [p for p in world.projects if p.service]
+    return ServiceMap(tuple(ServiceTarget(str(p.service), p.path) for p in mapped),
+                      frozenset(str(p.service) for p in mapped))

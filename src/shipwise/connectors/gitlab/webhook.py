@@ -56,16 +56,11 @@ def scope_of(event: str, payload: Mapping[str, Any]) -> str | None:
         default = project.get("default_branch") if isinstance(project, Mapping) else None
         if not default or payload.get("ref") != f"refs/heads/{default}":
             return None
-    elif event == "Note Hook":
-        if attrs.get("noteable_type") != "MergeRequest":
-            return None
-    elif event == "Pipeline Hook":
-        if str(attrs.get("status") or "") in JOB_PENDING:
-            return None
-    elif event == "Job Hook":
-        if str(payload.get("build_status") or "") in JOB_PENDING:
-            return None
-    elif event == "Deployment Hook":
-        if str(payload.get("status") or "") in DEPLOYMENT_PENDING:
-            return None
+    if event == "Note Hook" and attrs.get("noteable_type") != "MergeRequest":
+        return None
+    status = {"Pipeline Hook": attrs.get("status"), "Job Hook": payload.get("build_status"),
+              "Deployment Hook": payload.get("status")}.get(event)
+    pending = DEPLOYMENT_PENDING if event == "Deployment Hook" else JOB_PENDING
+    if status is not None and str(status) in pending:
+        return None
     return _path(payload)
