@@ -452,15 +452,15 @@ class ExplainCommit(Result):
     sha: str
     short_sha: str
     repo: str | None = None
-    committed_at: Instant | None = Field(None, description="null: no commit record in the store")
-    lead_seconds: float | None = Field(None, description=(
+    committed_at: Instant | None = Field(default=None, description="null: no commit record in the store")
+    lead_seconds: float | None = Field(default=None, description=(
         "committed -> this deployment's finish (deployment explanations only)"))
-    first_deployment: str | None = Field(None, description=(
+    first_deployment: str | None = Field(default=None, description=(
         "its first successful production deployment (null: none yet)"))
     first_deployed_at: Instant | None = None
-    first: bool | None = Field(None, description=(
+    first: bool | None = Field(default=None, description=(
         "this deployment is the commit's first production deployment (deployment explanations)"))
-    counted_lead_seconds: float | None = Field(None, description=(
+    counted_lead_seconds: float | None = Field(default=None, description=(
         "the lead time DORA counts: committed -> first production deployment"))
 
 
@@ -471,7 +471,7 @@ class ExplainPullRequestLink(Result):
     ref: str = Field(description="REPO#N")
     merged_at: Instant | None = None
     delivered_at: Instant | None = None
-    delivered_by: str | None = Field(None, description=(
+    delivered_by: str | None = Field(default=None, description=(
         "the deployment that delivered it: the first production deployment of its last commit "
         "to reach production (null: not delivered)"))
     delivered_here: bool
@@ -490,10 +490,10 @@ class DoraCounting(Result):
     """Whether and how DORA counts a deployment."""
 
     production: bool
-    normalised_key: str | None = Field(None, description="service@version (#id without one)")
+    normalised_key: str | None = Field(default=None, description="service@version (#id without one)")
     counted: bool = Field(description=(
         "counts in deployment frequency: the first successful finish of its normalised key"))
-    failed: bool | None = Field(None, description="its key counts as a failed deployment")
+    failed: bool | None = Field(default=None, description="its key counts as a failed deployment")
     rework: bool | None = None
     first_success_at: Instant | None = None
     reasons: list[str] = Field(description="plain sentences, in order")
@@ -503,8 +503,8 @@ class DeploymentExplanation(Result):
     """``shipwise explain deployment ID``: where a deployment came from and why it counted."""
 
     id: str
-    source: str | None = Field(None, description="connector and raw id (null: imported from a file)")
-    rule: str | None = Field(None, description="why a connector counted it as a deployment")
+    source: str | None = Field(default=None, description="connector and raw id (null: imported from a file)")
+    rule: str | None = Field(default=None, description="why a connector counted it as a deployment")
     service: str
     team: str | None = None
     environment: str
@@ -525,7 +525,7 @@ class PullRequestExplanation(Result):
 
     id: str
     ref: str
-    team: str | None = Field(None, description="the team owning its repository")
+    team: str | None = Field(default=None, description="the team owning its repository")
     source: str | None = None
     created_at: Instant
     first_commit_at: Instant | None = None

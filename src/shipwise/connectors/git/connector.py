@@ -146,7 +146,8 @@ class GitConnector:
     """
 
     kind = "git"
-    name = "git"
+    #: the instance (its cursors in ``sync_state``): ``git``, or the source's name
+    name: str = "git"
 
     def __init__(
         self,
@@ -176,8 +177,10 @@ class GitConnector:
     ) -> GitConnector:
         """The connector a ``kind: git`` source of ``shipwise.yaml`` describes (its
         ``deployments_from_tags`` honoured, the service resolved through ``services``)."""
-        return cls(source.path, source.repo, progress,
-                   deployments_from_tags=source.deployments_from_tags, services=services)
+        connector = cls(source.path, source.repo, progress,
+                        deployments_from_tags=source.deployments_from_tags, services=services)
+        connector.name = source.id  # its cursors are kept under the source's name
+        return connector
 
     @property
     def deployment_service(self) -> str:

@@ -1,0 +1,275 @@
+"""Why a record counted: ``shipwise explain deployment ID`` and ``explain pull-request REPO#N``.
+
+DevLake's most common complaint is a lead time linked to the wrong deployment; explain shows the
+links DORA and flow use: where a deployment came from (its connector, raw id and rule), whether and
+how DORA counts it, the commits it shipped with their first production deployment (lead time
+counts from the first), the pull requests they belong to and which deployment delivered each.
+
+A reader needs the owning team's delivery view (``team.diagnostic``, as for ``shipwise metrics
+dora --team``): a member of another team is refused; admins read all. Nothing here names a person
+(no author, reviewer or pseudonym): explain is about records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from shipwise.app.caller import Caller
+from shipwise.app.guard import Access, guard
+from shipwise.app.results import (
+    DeploymentExplanation,
+    DoraCounting,
+    ExplainCommit,
+    ExplainIncident,
+    ExplainList,
+    ExplainListRow,
+    ExplainPullRequestLink,
+    PullRequestExplanation,
+)
+from shipwise.errors import NotFoundError
+from shipwise.metrics import facts
+from shipwise.store import org, provenance
+from shipwise.store.duckdb_store import Store
+
+__all__ = ["explain_deployment", "explain_pull_request", "list_deployments",
+           "list_pull_requests"]
+
+SHORT = 10
+
+
+def _short(sha: str) -> str:
+    return sha[:SHORT]
+
+
+def _quarantine_hint(store: Store, record_type: str, record_id: str, listing: str) -> str:
+    rows = provenance.quarantined(store, record_type, record_id)
+    if rows:
+        return (f"it was quarantined ({rows[0]['reason']}, from {rows[0]['source']}): "
+                "`shipwise quarantine` shows it; fix the cause and import it again")
+    return f"`{listing}` lists ids to explain"
+
+
+def _deployment_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    did: str = arguments["deployment_id"]
+    exists, team = provenance.deployment_team(caller.store, did)
+    if not exists:
+        raise NotFoundError(f"no deployment '{did}' in the store", hint=_quarantine_hint(
+            caller.store, "deployment", did, "shipwise explain deployment --list --service S"))
+    return [Access("team.diagnostic", f"deployment:{did}:explain", team)]
+
+
+def _pull_request_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    ref: str = arguments["ref"]
+    pid = provenance.pull_request_ref(caller.store, ref)
+    if pid is None:
+        raise NotFoundError(
+            f"no pull request '{ref}' in the store (give REPO#N or its id)",
+            hint=_quarantine_hint(caller.store, "pull_request", ref,
+                                  "shipwise explain pull-request --list --repo REPO"))
+    return [Access("team.diagnostic", f"pull_request:{pid}:explain",
+                   provenance.pull_request_team(caller.store, pid))]
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start is not None and end is not None else None
+
+
+def _nonneg(start: datetime | None, end: datetime | None) -> float | None:
+    s = _seconds(start, end)
+    return s if s is not None and s >= 0 else None
+
+
+def _commit(row: Mapping[str, Any], here: str | None = None) -> ExplainCommit:
+    extra: dict[str, Any] = {}
+    if here is not None:
+        extra = {"lead_seconds": row["lead_seconds"], "first": row["first_deployment"] == here}
+    return ExplainCommit(
+        sha=row["sha"], short_sha=_short(row["sha"]), repo=row["repo"],
+        committed_at=row["committed_at"], first_deployment=row["first_deployment"],
+        first_deployed_at=row["first_deployed_at"],
+        counted_lead_seconds=row["counted_lead_seconds"], **extra)
+
+
+def _counting(d: Mapping[str, Any], commits: list[ExplainCommit],
+              incidents: list[ExplainIncident]) -> DoraCounting:
+    """Whether and how DORA counts deployment ``d`` (see ``metrics/dora.py``), in sentences."""
+    reasons: list[str] = []
+    key = d["nkey"]
+    if not d["production"]:
+        reasons.append(f"not counted by DORA: environment '{d['environment']}' is not production")
+        return DoraCounting(production=False, counted=False, reasons=reasons)
+    status = d["status"]
+    counted = status == "success" and d["first_success_at"] == d["finished_at"]
+    if d["group_size"] and d["group_size"] > 1:
+        reasons.append(f"one of {d['group_size']} production deployments of {key} (regions, "
+                       "retries): DORA counts the version once")
+    if status == "failure":
+        reasons.append("a failed attempt that never reached production: counted in failed "
+                       "deployment attempts, not in deployment frequency, change fail rate or "
+                       "lead time")
+    elif counted:
+        reasons.append(f"counts as one deployment of {key} in deployment frequency (its first "
+                       "successful production finish)")
+    elif status == "success":
+        reasons.append(f"adds nothing to deployment frequency: {key} first succeeded earlier, "
+                       f"at {d['first_success_at']:%Y-%m-%d %H:%M} UTC")
+    else:
+        reasons.append(f"reached production ({status}): in the change fail rate's denominator, "
+                       "not in deployment frequency")
+    if status in ("success", "rolled_back"):
+        if d["failed"]:
+            why = [w for w in (
+                "rolled back" if status == "rolled_back" else "",
+                ("caused " + ", ".join(i.id for i in incidents)) if incidents else "") if w]
+            reasons.append(f"{key} counts as a failed deployment in the change fail rate: "
+                           + ("; ".join(why) or "another deployment of the same version was "
+                              "rolled back or caused an incident"))
+        else:
+            reasons.append(f"{key} is not a failed deployment: not rolled back, no incident "
+                           "names it as the cause")
+        if d["rework"]:
+            reasons.append(f"{key} counts as rework (a hotfix or rollback, or remediating "
+                           "another deployment)")
+    first = sum(1 for c in commits if c.first)
+    earlier = sorted({c.first_deployment for c in commits
+                      if not c.first and c.first_deployment is not None})
+    if status == "success" and commits:
+        text = (f"{first} of its {len(commits)} commits count their lead time to this deployment "
+                "(their first production deployment)")
+        if earlier:
+            text += ("; the others were first shipped by " + ", ".join(earlier[:5])
+                     + (" …" if len(earlier) > 5 else "") + ", which their lead time counts to")
+        reasons.append(text)
+    elif status == "success":
+        reasons.append("it lists no commits: no lead time counts to it")
+    elif commits:
+        reasons.append(f"it did not succeed, so no lead time counts to it: its {len(commits)} "
+                       "commits count theirs to their first successful production deployment")
+    return DoraCounting(production=True, normalised_key=key, counted=counted,
+                        failed=bool(d["failed"]) if d["failed"] is not None else None,
+                        rework=bool(d["rework"]) if d["rework"] is not None else None,
+                        first_success_at=d["first_success_at"], reasons=reasons)
+
+
+@guard("team.diagnostic", accesses=_deployment_access)
+def explain_deployment(caller: Caller, deployment_id: str) -> DeploymentExplanation:
+    """Where deployment ``deployment_id`` came from, how DORA counts it, the commits it shipped
+    (with each one's first production deployment), their pull requests (and which deployment
+    delivered each) and the incidents it caused."""
+    store = caller.store
+    facts.ensure_fresh(store)
+    d = provenance.deployment(store, deployment_id)
+    if d is None:  # removed between the check and now
+        raise NotFoundError(f"no deployment '{deployment_id}' in the store")
+    commits = [_commit(r, deployment_id)
+               for r in provenance.deployment_commits(store, deployment_id)]
+    incidents = [ExplainIncident.model_validate(r)
+                 for r in provenance.caused_incidents(store, deployment_id)]
+    prs = [ExplainPullRequestLink(
+        id=r["id"], ref=f"{r['repo']}#{r['number']}", merged_at=r["merged_at"],
+        delivered_at=r["delivered_at"], delivered_by=r["delivered_by"],
+        delivered_here=r["delivered_by"] == deployment_id, commits_here=r["commits_here"],
+        commits=r["commits"]) for r in provenance.deployment_pull_requests(store, deployment_id)]
+    return DeploymentExplanation(
+        id=d["id"], source=d["source"], rule=d["rule"], service=d["service"], team=d["team"],
+        environment=d["environment"], status=d["status"], kind=d["kind"], version=d["version"],
+        region=d["region"], started_at=d["started_at"], finished_at=d["finished_at"],
+        dora=_counting(d, commits, incidents), commits=commits, pull_requests=prs,
+        incidents=incidents)
+
+
+def _delivery(pr: Mapping[str, Any], commits: list[ExplainCommit]) -> tuple[str, list[str]]:
+    """Which deployment delivered the pull request, or why none did; and its undeployed commits."""
+    undeployed = [c.short_sha for c in commits if c.first_deployment is None]
+    if pr["merged_at"] is None:
+        state = (f"closed at {pr['closed_at']:%Y-%m-%d %H:%M} UTC without merging"
+                 if pr["closed_at"] is not None else "still open")
+        return f"not delivered: not merged ({state})", undeployed
+    if not commits:
+        return "not delivered: merged, but it lists no commits, so no deployment links to it", []
+    if pr["delivered_by"] is not None:
+        last = max((c for c in commits if c.first_deployment == pr["delivered_by"]),
+                   key=lambda c: c.short_sha, default=None)
+        return (f"delivered by {pr['delivered_by']} at {pr['delivered_at']:%Y-%m-%d %H:%M} UTC: "
+                "the first production deployment of its last commit to reach production"
+                + (f" ({last.short_sha})" if last else ""), [])
+    if undeployed:
+        return ("not delivered yet: " + ", ".join(undeployed[:10])
+                + (" …" if len(undeployed) > 10 else "")
+                + " reached no production deployment (none lists them)"), undeployed
+    unknown = [c.short_sha for c in commits if c.committed_at is None]
+    return ("not delivered: every commit was deployed but " + ", ".join(unknown[:10])
+            + " has no commit record in the store, so its lead time and the delivery are not "
+            "counted (ingest the repository)"), []
+
+
+@guard("team.diagnostic", accesses=_pull_request_access)
+def explain_pull_request(caller: Caller, ref: str) -> PullRequestExplanation:
+    """Pull request ``ref`` (``REPO#N`` or its id): its times and flow phases, its commits with
+    each one's first production deployment, and the deployment that delivered it (or why none
+    did)."""
+    store = caller.store
+    facts.ensure_fresh(store)
+    pid = provenance.pull_request_ref(store, ref)
+    pr = provenance.pull_request(store, pid) if pid is not None else None
+    if pr is None:
+        raise NotFoundError(f"no pull request '{ref}' in the store")
+    commits = [_commit(r) for r in provenance.pull_request_commits(store, pr["id"])]
+    delivery, undeployed = _delivery(pr, commits)
+    created, first_commit = pr["created_at"], pr["first_commit_at"]
+    coding = _seconds(first_commit, created)
+    phases = {
+        "coding_seconds": max(0.0, coding) if coding is not None else None,
+        "pickup_seconds": _nonneg(created, pr["first_review_at"]),
+        "review_seconds": _nonneg(pr["first_review_at"], pr["merged_at"]),
+        "deploy_seconds": _nonneg(pr["merged_at"], pr["delivered_at"]),
+        "cycle_seconds": _nonneg(first_commit or created, pr["delivered_at"]),
+    }
+    return PullRequestExplanation(
+        id=pr["id"], ref=f"{pr['repo']}#{pr['number']}", team=pr["team"], source=pr["source"],
+        created_at=created, first_commit_at=first_commit, first_review_at=pr["first_review_at"],
+        merged_at=pr["merged_at"], closed_at=pr["closed_at"], delivered_at=pr["delivered_at"],
+        phases=phases, commits=commits, delivered_by=pr["delivered_by"], delivery=delivery,
+        undeployed=undeployed)
+
+
+def _service_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    service: str | None = arguments["service"]
+    if service is None:  # a member or lead: their own team's; admins: every team's
+        return [Access("team.diagnostic", "deployments:explain", caller.own_team)]
+    if not org.service_exists(caller.store, service):
+        raise NotFoundError(f"unknown service '{service}'", hint="`shipwise services` lists them")
+    return [Access("team.diagnostic", f"service:{service}:deployments",
+                   org.service_team(caller.store, service))]
+
+
+@guard("team.diagnostic", accesses=_service_access)
+def list_deployments(caller: Caller, service: str | None = None, limit: int = 20) -> ExplainList:
+    """The latest deployments of ``service`` (else of the reader's team; admins: of every
+    team), newest first: ids to explain."""
+    rows = provenance.deployments(caller.store, service, caller.own_team, limit)
+    return ExplainList(kind="deployment", rows=[ExplainListRow(
+        id=r["id"], what=" ".join(str(v) for v in (r["service"], r["version"], r["environment"],
+                                                   r["status"]) if v),
+        at=r["finished_at"]) for r in rows])
+
+
+def _repo_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    repo: str | None = arguments["repo"]
+    if repo is None:
+        return [Access("team.diagnostic", "pull_requests:explain", caller.own_team)]
+    return [Access("team.diagnostic", f"repo:{repo}:pull_requests",
+                   provenance.repo_team(caller.store, repo))]
+
+
+@guard("team.diagnostic", accesses=_repo_access)
+def list_pull_requests(caller: Caller, repo: str | None = None, limit: int = 20) -> ExplainList:
+    """The latest pull requests of ``repo`` (else of the reader's team's repositories; admins:
+    all), newest first: references to explain."""
+    rows = provenance.pull_requests(caller.store, repo, caller.own_team, limit)
+    return ExplainList(kind="pull_request", rows=[ExplainListRow(
+        id=f"{r['repo']}#{r['number']}",
+        what="merged" if r["merged_at"] is not None else "not merged",
+        at=r["created_at"]) for r in rows])
