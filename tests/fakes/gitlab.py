@@ -404,8 +404,13 @@ def _fill(world: World, p: Project, rng: random.Random, n_mrs: int, pending: boo
             t = max(t, m.merged_at or t)
         if merged_since_deploy >= 3 or (iid == n_mrs and merged_since_deploy):
             t += timedelta(minutes=30)
-            add_production_deploy(world, p, rng, t, last=pending and iid == n_mrs)
+            add_production_deploy(world, p, rng, t)
             merged_since_deploy = 0
+    if pending and p.mode != "releases":  # a fix pushed to the default branch, being deployed
+        t += timedelta(hours=1)
+        p.main_tip = _commit(world, p, rng, [p.main_tip], world.users[1], t, "hotfix")
+        t += timedelta(minutes=10)
+        add_production_deploy(world, p, rng, t, status="running")
     if p.mode == "deployments":  # a staging deployment and a canceled production one
         t += timedelta(hours=1)
         for env, status in ((staging, "success"), (prod, "canceled")):
@@ -457,11 +462,10 @@ def add_merge_request(world: World, p: Project, rng: random.Random, iid: int, t:
 
 
 def add_production_deploy(world: World, p: Project, rng: random.Random, t: datetime,
-                          last: bool = False, status: str | None = None) -> None:
+                          status: str | None = None) -> None:
     """Deploy the default branch's tip to production at ``t``, the way ``p.mode`` records it."""
     roll = rng.random()
-    status = status or ("running" if last and p.mode != "releases" else
-                        "failed" if roll < 0.15 else "success")
+    status = status or ("failed" if roll < 0.15 else "success")
     done = status in ("success", "failed")
     end = t + timedelta(minutes=rng.randint(3, 20))
     if p.mode == "deployments":

@@ -444,6 +444,8 @@ class _RepoSync:
             for page in self.client.paginate(f"/repos/{self.repo}/actions/runs", params):
                 for run in (page.json or {}).get("workflow_runs") or ():
                     events.extend(self._run_events(run, branch))
+        if events:
+            st["matched"] = True  # a rule matched here: releases are not deployments ('auto')
         if changed:
             yield from self._emit(events, st)
 
@@ -463,7 +465,8 @@ class _RepoSync:
                        "conclusion": run.get("conclusion"),
                        "started_at": run.get("run_started_at") or run.get("created_at"),
                        "completed_at": run.get("updated_at")}
-                event = deployment_from_job(self.repo, run, job, rule.environment, why)
+                event = deployment_from_job(self.repo, run, job, rule.environment, why,
+                                            self.source.production_environment)
                 if event is not None:
                     out.append(event)
                 continue
@@ -479,15 +482,17 @@ class _RepoSync:
                 for job in (page.json or {}).get("jobs") or ():
                     if workflow_matches(job.get("name"), rule.job):
                         event = deployment_from_job(self.repo, run, job, rule.environment,
-                                                    why + f", job '{job.get('name')}'")
+                                                    why + f", job '{job.get('name')}'",
+                                                    self.source.production_environment)
                         if event is not None:
                             out.append(event)
         return out
 
     def releases_and_tags(self) -> Iterator[Batch]:
         mode = self.source.releases_as_deployments
+        matched = bool((self.state.get("runs") or {}).get("matched"))
         use_releases = mode == "always" or (
-            mode == "auto" and not self.has_deployments and not self.source.workflows)
+            mode == "auto" and not self.has_deployments and not matched)
         pattern = self.source.deployments_from_tags
         if not use_releases and not pattern:
             return
@@ -496,7 +501,7 @@ class _RepoSync:
         if use_releases:
             why = ("releases_as_deployments 'always'" if mode == "always" else
                    "releases_as_deployments 'auto': the repository has no deployments and no "
-                   "workflow rule")
+                   "workflow run matching a rule")
             for page in self.client.paginate(f"/repos/{self.repo}/releases", {"per_page": 100}):
                 for release in page.json or ():
                     sha = tags.get(str(release.get("tag_name")), (None, None))[0]

@@ -168,6 +168,7 @@ class DeployEvent:
     """
 
     key: str  # the canonical id
+    #: the environment as GitHub names it (``prod-eu``): what the ServiceMap's patterns see
     environment: str
     job: str | None  # the workflow/job that deployed it (for the ServiceMap), if any
     sha: str
@@ -177,6 +178,9 @@ class DeployEvent:
     status: str | None
     source: str
     rule: str
+    #: the canonical environment: ``production`` for every environment the production pattern
+    #: (or a workflow rule) names — DORA counts ``production`` deployments — else as named
+    target: str = "production"
 
 
 #: GitHub deployment (status) states that end a deployment, and what they mean here.
@@ -253,7 +257,8 @@ def job_outcome(conclusion: str | None) -> str | None:
 
 
 def deployment_from_job(repo: str, run: Mapping[str, Any], job: Mapping[str, Any],
-                        environment: str, rule: str) -> DeployEvent | None:
+                        environment: str, rule: str,
+                        pattern: str | None = None) -> DeployEvent | None:
     """A workflow job (REST ``/actions/runs/{id}/jobs`` item) of a run matching a workflow rule.
     None when it was skipped or cancelled; ``status`` None while it has not completed."""
     completed = job.get("status") == "completed"
@@ -268,7 +273,9 @@ def deployment_from_job(repo: str, run: Mapping[str, Any], job: Mapping[str, Any
         job=f"{run.get('name')}/{job.get('name')}", sha=str(run.get("head_sha")),
         created_at=created, started_at=started,
         finished_at=instant(job.get("completed_at")) if completed else None, status=status,
-        source=f"github:{repo} run {run['id']} job {job['id']}", rule=rule)
+        source=f"github:{repo} run {run['id']} job {job['id']}", rule=rule,
+        target="production" if pattern is None or is_production(environment, pattern)
+        else environment)
 
 
 def deployment_from_release(repo: str, release: Mapping[str, Any], sha: str,
@@ -298,7 +305,7 @@ def deployment_record(event: DeployEvent, service: str,
                       commits: Sequence[str]) -> dict[str, Any]:
     """A finished :class:`DeployEvent` as a canonical ``deployment``."""
     return {
-        "id": event.key, "service": service, "environment": event.environment,
+        "id": event.key, "service": service, "environment": event.target,
         "started_at": event.started_at, "finished_at": event.finished_at,
         "status": event.status, "commits": list(commits), "version": event.sha,
         "source": event.source, "rule": event.rule,
