@@ -30,6 +30,8 @@ ARGS: dict[str, list[str]] = {
     "ingest git": ["."],
     "investigate": ["--service", "pay-api", "--at", "now"],
     "investigations show": ["inv-x"],
+    "org apply": ["org.yaml"],
+    "org check": ["org.yaml"],
     "report cost": ["--out", "r.html"],
     "slo history": ["--team", "payments"],
     "token create": ["--name", "x", "--role", "admin"],

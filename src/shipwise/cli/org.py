@@ -81,7 +81,7 @@ def _render(res: OrgApplyResult) -> None:
                         what.append(old or "–", style="red")
                         what.append(" → ")
                     what.append(new or "–", style="green")
-            table.add_row(Text(sign, style=colour), c.id, str(c.line or ""), what)
+            table.add_row(Text(sign, style=colour), Text(c.id), str(c.line or ""), what)
         console.print(table)
     for column, n in res.rewritten.items():
         console.print(f"re-attributed to the canonical person: {n} row(s) of {column}")

@@ -162,7 +162,9 @@ def show(value: Any, name: str = "") -> str | None:
 
 def _period(value: Period) -> str:
     team, since, until = value
-    return f"{team} {since or '…'}..{until or '…'}" if since or until else f"{team} always"
+    if since and until:
+        return f"{team} {since} to {until}"
+    return f"{team} since {since}" if since else f"{team} until {until}" if until else team
 
 
 def _target(value: Target) -> str:

@@ -180,7 +180,8 @@ def cross_checks(sections: dict[str, list[Any]], located: Located) -> list[Probl
                                            f"duplicate id '{ident}' (first at line {line})"))
             else:
                 seen[ident] = i
-        return {item.id for item in items if item is not None}
+        # an entry with other problems still defines its id: no cascade of "not a team"
+        return set(seen) | {item.id for item in items if item is not None}
 
     units = unique("org_units", org_units) | {None}
     teams = unique("teams", team_specs) | {None}
