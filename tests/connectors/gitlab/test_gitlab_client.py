@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
+from tests.fakes.gitlab import TOKEN, FakeGitLab, World, generate_world
 
 from shipwise.connectors.gitlab.client import GitLabClient
 from shipwise.connectors.http import MalformedPageError
 from shipwise.errors import ForbiddenError, NotFoundError, RetriesExhaustedError, UnauthorizedError
-from tests.fakes.gitlab import TOKEN, FakeGitLab, World, generate_world
 
 WORLD = generate_world(seed=3, projects=1, mrs=45)
 PROJECT = WORLD.projects[0]

@@ -61,11 +61,11 @@ def test_first_review(notes: list[dict[str, Any]], review: str | None) -> None:
 
 @pytest.mark.parametrize(("changes", "expected"), [
     ({}, {"merged_at": at("2025-03-02T09:00:00"), "closed_at": at("2025-03-02T09:00:00"),
-          "commits": ["b" * 40, "a" * 40, "m" * 40]}),
+          "commits": ["a" * 40, "b" * 40, "m" * 40]}),
     ({"squash_commit_sha": "s" * 40}, {"commits": ["s" * 40]}),
     ({"state": "closed", "merged_at": None, "merge_commit_sha": None,
       "closed_at": "2025-03-03T00:00:00Z"},
-     {"merged_at": None, "closed_at": at("2025-03-03T00:00:00"), "commits": ["b" * 40, "a" * 40]}),
+     {"merged_at": None, "closed_at": at("2025-03-03T00:00:00"), "commits": ["a" * 40, "b" * 40]}),
     ({"state": "opened", "merged_at": None, "merge_commit_sha": None},
      {"merged_at": None, "closed_at": None}),
 ])

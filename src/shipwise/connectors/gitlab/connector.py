@@ -365,10 +365,12 @@ class GitLabConnector:
         shipped = [sha] if sha else []
         if status == "success" and sha:
             previous = st.data.get("prod_sha")
-            if previous and previous != sha:
+            if previous == sha:
+                shipped = []  # the same commit again ships nothing new
+            elif previous:
                 cmp = client.get(f"{base}/repository/compare", {"from": previous, "to": sha}).json
                 shipped = [str(c["id"]) for c in (cmp or {}).get("commits") or []
-                           if isinstance(c, dict)] or [sha]
+                           if isinstance(c, dict)]
             st.data["prod_sha"] = sha
         service = self.services.resolve(project, env, job) or project
         return m.deployment_row(project=project, kind=kind, key=key, service=service,

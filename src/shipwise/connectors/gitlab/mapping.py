@@ -117,8 +117,8 @@ def merge_request(project: str, mr: Mapping[str, Any], commits: Sequence[Mapping
     """A merge request (``GET /projects/:id/merge_requests`` item, or a Merge Request Hook's
     ``object_attributes`` with its ``user``) as a canonical ``pull_request`` row.
 
-    ``commits`` are its commits (``/merge_requests/:iid/commits``); ``commits`` in the row are
-    their shas, plus the merge commit when there is one — or, for a squash merge, only the squash
+    ``commits`` are its commits (``/merge_requests/:iid/commits``, newest first); ``commits`` in
+    the row are their shas oldest first, plus the merge commit when there is one — or, for a squash merge, only the squash
     commit, since the merge request's own commits never reach the default branch. ``closed_at``
     is the merge time for a merged request (as on GitHub), GitLab's ``closed_at`` otherwise.
     """
@@ -130,7 +130,7 @@ def merge_request(project: str, mr: Mapping[str, Any], commits: Sequence[Mapping
         merged_at = instant(mr.get("updated_at"))  # older GitLab: merged_at missing
     closed_at = merged_at if merged_at is not None else (
         instant(mr.get("closed_at")) if state == "closed" else None)
-    own = [str(c["id"]) for c in commits if c.get("id")]
+    own = [str(c["id"]) for c in reversed(commits) if c.get("id")]  # GitLab lists newest first
     authored = [t for t in (instant(c.get("authored_date")) for c in commits) if t is not None]
     squash = mr.get("squash_commit_sha")
     merge = mr.get("merge_commit_sha")

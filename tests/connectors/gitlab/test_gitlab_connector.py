@@ -1,0 +1,334 @@
+"""The GitLab connector against the fake GitLab: what a first sync reads equals the world's truth,
+a second sync with nothing new costs one request per project, new work is found (and, for
+deployments, when the probe cannot see it, within ``full_every``), a sync killed mid-way resumes
+without counting anything twice, an unmapped project's deployments are quarantined with a
+reason, and ``check()``'s sentences."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from tests.fakes.gitlab import (
+    FakeGitLab,
+    World,
+    add_merge_request,
+    add_production_deploy,
+    generate_world,
+    make_source,
+    service_map,
+)
+
+from shipwise.app.context import pseudonymiser_for
+from shipwise.app.ingest import import_paths_into, import_tables_into
+from shipwise.config import Settings
+from shipwise.connectors.base import Batch, Cursor, Scope
+from shipwise.connectors.gitlab import GitLabConnector
+from shipwise.connectors.settings import WorkflowRule
+from shipwise.connectors.sync import sync_scope
+from shipwise.errors import NotFoundError, TerminalError
+from shipwise.ingest.loader import ImportReport
+from shipwise.store import sync_state
+from shipwise.store.duckdb_store import Store
+
+JOBS = [WorkflowRule(job="deploy-prod")]
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def connector(gl: FakeGitLab, world: World, tmp_path: Path, clock: Clock | None = None,
+              **kw: Any) -> GitLabConnector:
+    source = make_source(gl.url, world.paths(), tmp_path / "token", jobs=JOBS, **kw)
+    sleeps: list[float] = []
+    return GitLabConnector(source, service_map(world), sleep=sleeps.append,
+                           clock=clock or Clock())
+
+
+def read_all(c: GitLabConnector, cursors: dict[str, Cursor] | None = None
+             ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Cursor]]:
+    """Every record of every scope (and the last cursors), as plain dicts."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    cursors = dict(cursors or {})
+    for scope in c.scopes():
+        for batch in c.sync(scope, cursors.get(scope.key, Cursor())):
+            for kind, table in batch.records.items():
+                out.setdefault(kind, []).extend(table.to_pylist())
+            cursors[scope.key] = batch.cursor
+    return out, cursors
+
+
+def norm(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return value
+
+
+def as_truth(kind: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    key = "sha" if kind == "commit" else "id"
+    drop = {"source", "rule", "type"}
+    return {r[key]: {k: norm(v) for k, v in r.items() if v is not None and k not in drop}
+            for r in rows}
+
+
+@pytest.fixture
+def world() -> World:
+    return generate_world(seed=5, projects=3, mrs=30)
+
+
+@pytest.fixture
+def gl(world: World) -> Iterator[FakeGitLab]:
+    with FakeGitLab(world) as fake:
+        yield fake
+
+
+def test_first_sync_reads_exactly_the_worlds_truth(world: World, gl: FakeGitLab,
+                                                   tmp_path: Path) -> None:
+    records, _ = read_all(connector(gl, world, tmp_path))
+    truth = world.canonical()["delivery"]
+    for kind in ("commit", "pull_request", "deployment"):
+        expected = as_truth(kind, [r for r in truth if r["type"] == kind])
+        assert as_truth(kind, records.get(kind, [])) == expected, kind
+    deps = records["deployment"]
+    assert {d["rule"].split(";")[0] for d in deps} >= {"GitLab deployment", "releases_as_deployments: auto"}
+    assert any(d["rule"].startswith("jobs rule") for d in deps)
+    assert all(d["source"].startswith("gitlab:acme/") for d in deps)
+    # the canceled, staging and still running deployments are not deployments
+    ids = {d["id"] for d in deps}
+    skipped = [f"{p.path}/deployment/{x.id}" for p in world.projects for x in p.deployments
+               if x.status in ("canceled", "running") or not x.environment.production]
+    assert len(skipped) >= 3 and not ids & set(skipped)
+
+
+def test_second_sync_with_nothing_new_costs_one_request_per_project(tmp_path: Path) -> None:
+    world = generate_world(seed=6, projects=3, mrs=20, pending=False)
+    with FakeGitLab(world) as gl:
+        c = connector(gl, world, tmp_path)
+        _, cursors = read_all(c)
+        first_cost = gl.count()
+        gl.reset_counts()
+        again, _ = read_all(c, cursors)
+        assert again == {}
+        assert gl.count() == 3, gl.requests  # the probe of each project
+        assert first_cost > 100
+        print(f"first sync {first_cost} requests, second {gl.count()}")
+
+
+def test_running_deployment_is_polled_and_read_when_it_ends(world: World, gl: FakeGitLab,
+                                                            tmp_path: Path) -> None:
+    clock = Clock()
+    c = connector(gl, world, tmp_path, clock)
+    _, cursors = read_all(c)
+    p = world.projects[0]
+    running = [d for d in p.deployments if d.status == "running"]
+    assert len(running) == 1
+    gl.reset_counts()
+    records, cursors = read_all(c, cursors)
+    assert records == {}
+    # the probe, then the deployments (and pipelines) of the projects with something running
+    assert gl.count(r"/deployments$") >= 1 and gl.count(r"/merge_requests") == 0
+    d = running[0]
+    d.status, d.updated_at = "success", d.created_at + timedelta(minutes=9)
+    d.finished_at = d.updated_at
+    gl.reset_counts()
+    records, _ = read_all(c, cursors)
+    assert [r["id"] for r in records["deployment"]] == [f"{p.path}/deployment/{d.id}"]
+    truth = [r for r in world.canonical()["delivery"] if r.get("id") == f"{p.path}/deployment/{d.id}"]
+    assert records["deployment"][0]["commits"] == truth[0]["commits"]
+    assert truth[0]["commits"] == [d.sha]  # the hotfix, found by compare with the previous one
+    assert gl.count(r"/repository/compare$") == 1
+
+
+def test_new_merge_request_is_read_with_only_its_own_sub_requests(world: World, gl: FakeGitLab,
+                                                                  tmp_path: Path) -> None:
+    c = connector(gl, world, tmp_path)
+    _, cursors = read_all(c)
+    p = world.projects[1]
+    last = max(p.last_activity_at, max(x.updated_at for x in p.mrs))
+    mr = add_merge_request(world, p, random.Random(9), 99, last + timedelta(hours=2))
+    gl.reset_counts()
+    records, _ = read_all(c, cursors)
+    assert [r["id"] for r in records["pull_request"]] == [f"{p.path}!99"]
+    new = set(mr.commits) | ({mr.merge_commit_sha} if mr.merge_commit_sha else set())
+    if mr.state == "merged":
+        assert {r["sha"] for r in records["commit"]} == new
+    assert gl.count(r"/merge_requests/99/") == 2  # commits and notes of that one only
+    assert gl.count(r"/merge_requests/\d+/") == 2
+
+
+def test_deployment_the_probe_cannot_see_is_read_within_full_every(world: World, gl: FakeGitLab,
+                                                                   tmp_path: Path) -> None:
+    clock = Clock()
+    c = connector(gl, world, tmp_path, clock)
+    _, cursors = read_all(c)
+    p = world.projects[2]  # releases: a release does not move last_activity_at
+    t = max(r.released_at for r in p.releases) + timedelta(hours=5)
+    add_production_deploy(world, p, random.Random(2), t)
+    records, cursors = read_all(c, cursors)
+    assert "deployment" not in records  # the probe says nothing moved: honest limitation
+    clock.at += timedelta(hours=1)
+    records, _ = read_all(c, cursors)
+    assert [r["id"] for r in records["deployment"]] == [f"{p.path}/release/{p.releases[-1].tag_name}"]
+
+
+# -- through the store -------------------------------------------------------------------------
+
+def store_sync(settings: Settings, c: GitLabConnector, fail_after: int | None = None
+               ) -> list[ImportReport]:
+    """Sync every scope through ``sync_scope``; with ``fail_after``, the commit callback raises
+    after that many batches (a kill)."""
+    store = Store.open(settings.db)
+    reports: list[ImportReport] = []
+    try:
+        pseudo = pseudonymiser_for(store, settings)
+
+        def commit(batch: Batch) -> ImportReport:
+            if fail_after is not None and len(reports) >= fail_after:
+                raise KeyboardInterrupt("killed")
+            reports.append(import_tables_into(store, pseudo, batch.records, "gitlab", kind="sync"))
+            return reports[-1]
+
+        for scope in c.scopes():
+            sync_scope(store, c, scope, commit)
+    finally:
+        store.close()
+    return reports
+
+
+def import_org(settings: Settings, world: World, folder: Path) -> None:
+    files = world.write_canonical(folder)
+    store = Store.open(settings.db)
+    try:
+        import_paths_into(store, pseudonymiser_for(store, settings), [files["org"]])
+    finally:
+        store.close()
+
+
+def counts(settings: Settings) -> dict[str, int]:
+    con = duckdb.connect(str(settings.db), read_only=True)
+    try:
+        return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]
+                for t in ("commit", "pull_request", "deployment", "deployment_commit",
+                          "pull_request_commit", "quarantine")}
+    finally:
+        con.close()
+
+
+def inserted(reports: list[ImportReport], kind: str) -> int:
+    return sum(r.counts[kind].inserted for r in reports if kind in r.counts)
+
+
+def test_killed_mid_way_resumes_and_never_double_counts(world: World, gl: FakeGitLab,
+                                                        settings: Settings, tmp_path: Path) -> None:
+    import_org(settings, world, tmp_path / "canon")
+    c = connector(gl, world, tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        store_sync(settings, c, fail_after=3)
+    partial = counts(settings)
+    truth = world.canonical()["delivery"]
+    want = {k: sum(1 for r in truth if r["type"] == k) for k in ("commit", "pull_request", "deployment")}
+    assert 0 < partial["pull_request"] < want["pull_request"]
+    resumed = store_sync(settings, connector(gl, world, tmp_path))
+    final = counts(settings)
+    assert {k: final[k] for k in want} == want
+    assert final["quarantine"] == 0
+    # the resumed run inserted only what the killed one had not
+    for kind in want:
+        assert partial[kind] + inserted(resumed, kind) == want[kind], kind
+    again = store_sync(settings, connector(gl, world, tmp_path))
+    assert counts(settings) == final and all(inserted(again, k) == 0 for k in want)
+
+
+def test_unmapped_project_deployments_are_quarantined_with_a_reason(settings: Settings,
+                                                                    tmp_path: Path) -> None:
+    world = generate_world(seed=7, projects=2, mrs=12, modes=("deployments",), unmapped=True)
+    with FakeGitLab(world) as gl:
+        import_org(settings, world, tmp_path / "canon")
+        store_sync(settings, connector(gl, world, tmp_path))
+    unmapped = world.projects[-1]
+    con = duckdb.connect(str(settings.db), read_only=True)
+    try:
+        rows = con.execute("SELECT reason, raw FROM quarantine WHERE type = 'deployment'").fetchall()
+        kept = con.execute("SELECT count(*) FROM deployment WHERE service = ?",
+                           [unmapped.path]).fetchone()
+    finally:
+        con.close()
+    expected = [d for d in world.production_deployments(unmapped)]
+    assert len(rows) == len(expected) > 0 and kept == (0,)
+    assert all("unknown service" in str(r[0]) and unmapped.path in str(r[1]) for r in rows)
+
+
+def test_missing_project_is_a_terminal_failure_recorded(world: World, gl: FakeGitLab,
+                                                        settings: Settings, tmp_path: Path) -> None:
+    gl.hidden.add(world.projects[0].path)
+    c = connector(gl, world, tmp_path)
+    store = Store.open(settings.db)
+    try:
+        with pytest.raises(NotFoundError):
+            sync_scope(store, c, c.scopes()[0], lambda b: None)
+        state = sync_state.get(store, c.name, world.projects[0].path)
+        assert state is not None and state.last_status == "terminal"
+    finally:
+        store.close()
+
+
+def test_sync_goes_through_rate_limits_and_5xx(world: World, gl: FakeGitLab, tmp_path: Path) -> None:
+    gl.fail(r"/merge_requests$", 429, headers={"Retry-After": "3"})
+    gl.fail(r"/notes$", 502, times=2)
+    gl.fail(r"/repository/commits$", truncate=50)
+    sleeps: list[float] = []
+    source = make_source(gl.url, world.paths(), tmp_path / "token", jobs=JOBS)
+    c = GitLabConnector(source, service_map(world), sleep=sleeps.append, clock=Clock())
+    records, _ = read_all(c)
+    assert len(records["pull_request"]) == 90 and len(sleeps) == 4 and min(sleeps) >= 0
+    assert 3 in [round(s) for s in sleeps] or max(sleeps) >= 3
+    assert c.stats.retries == 4
+
+
+def test_unknown_scope_is_refused(world: World, gl: FakeGitLab, tmp_path: Path) -> None:
+    c = connector(gl, world, tmp_path)
+    with pytest.raises(TerminalError, match="does not list"):
+        list(c.sync(Scope("other/proj"), Cursor()))
+
+
+# -- check() -----------------------------------------------------------------------------------
+
+def test_check_all_well(world: World, gl: FakeGitLab, tmp_path: Path) -> None:
+    assert connector(gl, world, tmp_path).check() == []
+
+
+def test_check_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = generate_world(seed=8, projects=2, mrs=3, unmapped=True)
+    with FakeGitLab(world, scopes=("read_user",)) as gl:
+        bad_scope = connector(gl, world, tmp_path).check()
+        assert len(bad_scope) == 1 and "read_api" in bad_scope[0]
+    with FakeGitLab(world) as gl:
+        gl.hidden.add(world.projects[0].path)
+        problems = connector(gl, world, tmp_path).check()
+        assert any(world.projects[0].path in p and "not found" in p for p in problems)
+        assert any(world.projects[1].path in p and "not mapped to a service" in p
+                   and "unknown service" in p for p in problems)
+        monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+        source = make_source(gl.url, world.paths(), tmp_path / "token")
+        no_token = GitLabConnector(source.model_copy(update={"token_file": tmp_path / "absent",
+                                                             "token_env": "GITLAB_TOKEN"}),
+                                   service_map(world)).check()
+        assert len(no_token) == 1 and "GITLAB_TOKEN" in no_token[0] and "read_api" in no_token[0]
+        wrong = tmp_path / "wrong"
+        wrong.write_text("glpat-wrong")
+        refused = GitLabConnector(source.model_copy(update={"token_file": wrong}),
+                                  service_map(world)).check()
+        assert len(refused) == 1 and "401" in refused[0] and "glpat-wrong" not in refused[0]
+    unreachable = GitLabConnector(source, service_map(world), sleep=lambda s: None).check()
+    assert len(unreachable) == 1 and "could not reach" in unreachable[0]
