@@ -190,15 +190,15 @@ def _delivery(pr: Mapping[str, Any], commits: list[ExplainCommit]) -> tuple[str,
     if not commits:
         return "not delivered: merged, but it lists no commits, so no deployment links to it", []
     if pr["delivered_by"] is not None:
-        last = max((c for c in commits if c.first_deployment == pr["delivered_by"]),
-                   key=lambda c: c.short_sha, default=None)
+        last = [c.short_sha for c in commits if c.first_deployment == pr["delivered_by"]]
         return (f"delivered by {pr['delivered_by']} at {pr['delivered_at']:%Y-%m-%d %H:%M} UTC: "
                 "the first production deployment of its last commit to reach production"
-                + (f" ({last.short_sha})" if last else ""), [])
+                + (f" ({', '.join(last[:5])}{' …' if len(last) > 5 else ''})" if last else ""),
+                [])
     if undeployed:
-        return ("not delivered yet: " + ", ".join(undeployed[:10])
-                + (" …" if len(undeployed) > 10 else "")
-                + " reached no production deployment (none lists them)"), undeployed
+        return ("not delivered yet: no successful production deployment lists "
+                + ", ".join(undeployed[:10]) + (" …" if len(undeployed) > 10 else "")
+                + f" ({len(undeployed)} of its {len(commits)} commits)"), undeployed
     unknown = [c.short_sha for c in commits if c.committed_at is None]
     return ("not delivered: every commit was deployed but " + ", ".join(unknown[:10])
             + " has no commit record in the store, so its lead time and the delivery are not "

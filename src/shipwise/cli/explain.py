@@ -153,7 +153,7 @@ def pull_request_cmd(ctx: click.Context, ref: str | None, listing: bool, repo: s
     if fmt == "json":
         emit_json(res)
         return
-    click.echo(f"Pull request {res['ref']} ({res['id']})")
+    click.echo(f"Pull request {res['ref']}" + (f" ({res['id']})" if res["id"] != res["ref"] else ""))
     phases = res["phases"]
     _fields([("source", res.get("source") or "imported from a file (no connector)"),
              ("team", res.get("team") or "no team owns its repository"),
