@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shipwise.app.orgfile import check_org_file
@@ -118,3 +120,21 @@ def test_a_shared_repository_is_claimed_once() -> None:
     found = problems(text)
     assert any("repository acme/pay-api is already claimed by service 'pay-api'" in m
                for _, m in found), found
+
+
+def test_the_package_agrees_with_the_pseudonymiser() -> None:
+    from shipwise.governance import pseudonym
+    from shipwise.orgfile import export, validate
+
+    assert export.BOT_PREFIX == pseudonym.BOT_PREFIX
+    assert validate.normalise_id(" Ana@ACME.com ") == pseudonym.normalise_id(" Ana@ACME.com ")
+
+
+def test_the_documented_example_is_valid() -> None:
+    """docs/org-file.md's full example parses: the docs fail the build when they drift."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "org-file.md"
+    text = doc.read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    org = parse(example, "docs/org-file.md").org
+    assert {t.id for t in org.teams} == {"payments", "platform"}
+    assert org.services[1].deploy_targets[0].job == "deploy-ledger*"

@@ -13,9 +13,11 @@ from typing import Any
 
 import yaml
 
-from shipwise.governance.pseudonym import BOT_PREFIX
 from shipwise.orgfile.model import FORMAT_VERSION, TEAM_ATTRIBUTES
 from shipwise.orgfile.state import OrgState
+
+#: a bot's stored id is its readable id after this (``governance.pseudonym.BOT_PREFIX``)
+BOT_PREFIX = "bot:"
 
 HEADER = """\
 # shipwise organisation file (format version {version}), exported {today}.

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shipwise.errors import InputError
-from shipwise.governance.pseudonym import normalise_id
 from shipwise.orgfile.model import (
     OrgFile,
     OrgUnitSpec,
@@ -151,6 +150,12 @@ def _overlaps(periods: Sequence[tuple[Period, Path]]) -> Iterable[tuple[Path, Pa
         for b, pb in ordered[i + 1:]:
             if (b.since or lo) <= (a.until or hi):
                 yield pa, pb
+
+
+def normalise_id(raw: str) -> str:
+    """A person id as the pseudonymiser compares it (``governance.pseudonym.normalise_id``;
+    this package stays free of the store's dependencies)."""
+    return raw.strip().lower()
 
 
 def _raw(located: Located, section: str) -> list[Any]:
