@@ -6,6 +6,7 @@ reason, and ``check()``'s sentences."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from shipwise.errors import NotFoundError, TerminalError
 from shipwise.ingest.loader import ImportReport
 from shipwise.store import sync_state
 from shipwise.store.duckdb_store import Store
+from shipwise.store.org import service_map as org_service_map
 
 JOBS = [WorkflowRule(job="deploy-prod")]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -229,12 +231,18 @@ def inserted(reports: list[ImportReport], kind: str) -> int:
     return sum(r.counts[kind].inserted for r in reports if kind in r.counts)
 
 
-def test_killed_mid_way_resumes_and_never_double_counts(world: World, gl: FakeGitLab,
-                                                        settings: Settings, tmp_path: Path) -> None:
+def test_killed_mid_way_resumes_and_never_double_counts(settings: Settings,
+                                                        tmp_path: Path) -> None:
+    world = generate_world(seed=5, projects=2, mrs=12)
+    with FakeGitLab(world) as gl:
+        killed_and_resumed(world, gl, settings, tmp_path)
+
+
+def killed_and_resumed(world: World, gl: FakeGitLab, settings: Settings, tmp_path: Path) -> None:
     import_org(settings, world, tmp_path / "canon")
     c = connector(gl, world, tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        store_sync(settings, c, fail_after=3)
+        store_sync(settings, c, fail_after=4)
     partial = counts(settings)
     truth = world.canonical()["delivery"]
     want = {k: sum(1 for r in truth if r["type"] == k) for k in ("commit", "pull_request", "deployment")}
@@ -250,23 +258,47 @@ def test_killed_mid_way_resumes_and_never_double_counts(world: World, gl: FakeGi
     assert counts(settings) == final and all(inserted(again, k) == 0 for k in want)
 
 
-def test_unmapped_project_deployments_are_quarantined_with_a_reason(settings: Settings,
-                                                                    tmp_path: Path) -> None:
-    world = generate_world(seed=7, projects=2, mrs=12, modes=("deployments",), unmapped=True)
+def test_unmapped_project_deployments_are_quarantined_then_emitted_once_mapped(
+        settings: Settings, tmp_path: Path) -> None:
+    world = generate_world(seed=7, projects=2, mrs=9, modes=("deployments",), unmapped=True,
+                           pending=False)
+    unmapped = world.projects[-1]
+    expected = world.production_deployments(unmapped)
     with FakeGitLab(world) as gl:
         import_org(settings, world, tmp_path / "canon")
         store_sync(settings, connector(gl, world, tmp_path))
-    unmapped = world.projects[-1]
+        con = duckdb.connect(str(settings.db), read_only=True)
+        try:
+            rows = con.execute("SELECT reason, raw FROM quarantine WHERE type = 'deployment'"
+                               ).fetchall()
+            kept = con.execute("SELECT count(*) FROM deployment WHERE service = ?",
+                               [unmapped.path]).fetchone()
+        finally:
+            con.close()
+        assert len(rows) == len(expected) > 0 and kept == (0,)
+        assert all("unknown service" in str(r[0]) and unmapped.path in str(r[1]) for r in rows)
+
+        # the organisation file now names the project's service: the next sync emits them
+        org = tmp_path / "org2.jsonl"
+        org.write_text(json.dumps({"type": "service", "id": "late", "name": "late",
+                                   "team": "team0", "repo": unmapped.path}) + "\n")
+        store = Store.open(settings.db)
+        try:
+            import_paths_into(store, pseudonymiser_for(store, settings), [org])
+            services = org_service_map(store)
+        finally:
+            store.close()
+        gl.reset_counts()
+        source = make_source(gl.url, world.paths(), tmp_path / "token", jobs=JOBS)
+        store_sync(settings, GitLabConnector(source, services, clock=Clock()))
+        assert gl.count() == 2  # the probes: re-emitting reads nothing from GitLab
     con = duckdb.connect(str(settings.db), read_only=True)
     try:
-        rows = con.execute("SELECT reason, raw FROM quarantine WHERE type = 'deployment'").fetchall()
-        kept = con.execute("SELECT count(*) FROM deployment WHERE service = ?",
-                           [unmapped.path]).fetchone()
+        got = con.execute("SELECT id, status FROM deployment WHERE service = 'late' ORDER BY id"
+                          ).fetchall()
     finally:
         con.close()
-    expected = [d for d in world.production_deployments(unmapped)]
-    assert len(rows) == len(expected) > 0 and kept == (0,)
-    assert all("unknown service" in str(r[0]) and unmapped.path in str(r[1]) for r in rows)
+    assert got == sorted((d["id"], d["status"]) for d in expected)
 
 
 def test_missing_project_is_a_terminal_failure_recorded(world: World, gl: FakeGitLab,

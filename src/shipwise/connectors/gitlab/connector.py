@@ -17,6 +17,10 @@ one batch per page (commits: per 1,000) with the cursor valid once that batch is
    shipped by ``compare`` from the previous successful production deployment.
 5. **pipelines and jobs** matching ``jobs:`` rules, when there are rules.
 6. **releases** and tags (``deployments_from_tags``) when ``releases_as_deployments`` says so.
+
+A deployment no service maps is emitted with the project path as its service (the importer
+quarantines it as ``unknown service``) and kept in the cursor; once the :class:`ServiceMap` maps
+it, the next sync emits it again with its service.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from shipwise.errors import ConfigError, ShipwiseError, TerminalError
 
 #: Commits per batch.
 COMMIT_BATCH = 1000
+#: Deployments of an unmapped project kept in the cursor to emit again once it is mapped.
+MAX_UNMAPPED = 2000
 #: GitLab moves ``last_activity_at`` at most once in this long.
 ACTIVITY_THROTTLE = timedelta(hours=1)
 #: Pipeline statuses that are final.
@@ -175,7 +181,7 @@ class GitLabConnector:
         started = self._clock()
         last = cursor.to_json()
         run_activity, run_deploys = self._probe(client, base, st, started)
-        phases: list[Iterator[Batch]] = []
+        phases: list[Iterator[Batch]] = [self._remapped(project, st)]
         if run_activity:
             phases += [self._merge_requests(client, base, project, st),
                        self._commits(client, base, project, st)]
@@ -372,10 +378,27 @@ class GitLabConnector:
                 shipped = [str(c["id"]) for c in (cmp or {}).get("commits") or []
                            if isinstance(c, dict)]
             st.data["prod_sha"] = sha
-        service = self.services.resolve(project, env, job) or project
-        return m.deployment_row(project=project, kind=kind, key=key, service=service,
-                                started=started, finished=finished, status=status,
-                                commits=shipped, rule=rule, source=source, version=version)
+        service = self.services.resolve(project, env, job)
+        row = m.deployment_row(project=project, kind=kind, key=key, service=service or project,
+                               started=started, finished=finished, status=status,
+                               commits=shipped, rule=rule, source=source, version=version)
+        if service is None:  # quarantined as unknown service; kept to emit again once mapped
+            parked = st.part("unmapped")
+            if len(parked) < MAX_UNMAPPED:
+                parked[row["id"]] = {"row": m.row_to_json(row), "env": env, "job": job}
+        return row
+
+    def _remapped(self, project: str, st: _State) -> Iterator[Batch]:
+        """The deployments quarantined as ``unknown service`` that the organisation now maps."""
+        parked = st.part("unmapped")
+        rows = []
+        for key, entry in list(parked.items()):
+            service = self.services.resolve(project, entry.get("env"), entry.get("job"))
+            if service is not None:
+                rows.append({**m.row_from_json(entry["row"]), "service": service})
+                del parked[key]
+        if rows:
+            yield Batch({"deployment": m.table("deployment", rows)}, st.cursor())
 
     # pipelines --------------------------------------------------------------------------------
 

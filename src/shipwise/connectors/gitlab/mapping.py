@@ -236,6 +236,16 @@ def deployment_times(d: Mapping[str, Any]) -> tuple[datetime | None, datetime | 
     return started, finished
 
 
+def row_to_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its instants as text, to keep in a cursor (:func:`row_from_json` reverses it)."""
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def row_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A deployment row kept by :func:`row_to_json`, its instants as datetimes again."""
+    return {k: (instant(v) if k in ("started_at", "finished_at") else v) for k, v in data.items()}
+
+
 def table(kind: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Rows of one canonical type as an Arrow table in :data:`SCHEMAS` (extra keys ignored)."""
     schema = SCHEMAS[kind]
