@@ -269,6 +269,22 @@ class World:
                        "commits": list(p.commits), "additions": sum(c.additions for c in cs),
                        "deletions": sum(c.deletions for c in cs)}
             yield from self._truth_deployments(r)
+        yield from self.canonical_incidents()
+
+    def canonical_incidents(self) -> Iterator[dict[str, Any]]:
+        """Incidents caused by every fourth successful production deployment (resolved two hours
+        later), so change fail rate and recovery time are not trivially zero. The connector does
+        not read incidents: a test imports these into both stores."""
+        n = 0
+        for r in self.repos:
+            ok = [d for d in self._truth_deployments(r) if d["status"] == "success"]
+            for d in ok[1::4]:
+                n += 1
+                opened = datetime.fromisoformat(d["finished_at"].replace("Z", "+00:00"))
+                yield {"type": "incident", "id": f"INC-{n}", "service": r.service,
+                       "severity": "sev2", "opened_at": iso(opened + timedelta(minutes=30)),
+                       "resolved_at": iso(opened + timedelta(hours=2, minutes=30)),
+                       "caused_by": d["id"]}
 
     def _truth_deployments(self, r: Repo) -> Iterator[dict[str, Any]]:
         """Production deployments as this world defines them: finished ones only; the commits
@@ -282,7 +298,7 @@ class World:
                 done = next(((s, at) for s, at in d.statuses
                              if s in ("SUCCESS", "FAILURE", "ERROR")), None)
                 if done is not None:
-                    events.append((d.created, f"d{d.id}", d.sha, d.created, done[1],
+                    events.append((d.created, f"deployment {d.id}", d.sha, d.created, done[1],
                                    "success" if done[0] == "SUCCESS" else "failure"))
         elif r.mode == "workflow":
             for run in r.runs:
@@ -291,22 +307,21 @@ class World:
                 for job in run.jobs:
                     if job.name.startswith("ship-") and job.conclusion in ("success", "failure"):
                         assert job.completed is not None
-                        events.append((run.created, f"j{job.id}", run.sha, job.started,
+                        events.append((run.created, f"run {run.id} job {job.id}", run.sha,
+                                       job.started,
                                        job.completed, job.conclusion))
         else:
             for rel in r.releases:
                 if rel.draft or rel.prerelease or rel.published is None:
                     continue
-                events.append((rel.published, f"r{rel.id}", r.tags[rel.tag], rel.published,
+                events.append((rel.published, f"release {rel.tag}", r.tags[rel.tag], rel.published,
                                rel.published, "success"))
         events.sort(key=lambda e: e[0])
         last_success: str | None = None
-        for created, key, sha, started, finished, status in events:
-            if last_success is None:
-                shipped = [sha]
-            else:
-                shipped = r.between(last_success, sha) or []
-            yield {"type": "deployment", "id": f"truth-{r.name}-{key}", "service": r.service,
+        for _, key, sha, started, finished, status in events:
+            shipped = [sha] if last_success is None else (r.between(last_success, sha) or [])
+            # the id follows docs/github.md, so incidents can name the deployment that caused them
+            yield {"type": "deployment", "id": f"{r.full_name} {key}", "service": r.service,
                    "environment": "production", "started_at": iso(started),
                    "finished_at": iso(finished), "status": status, "commits": shipped}
             if status == "success":
@@ -462,7 +477,7 @@ def _document(query: str) -> tuple[graphql.DocumentNode | None, list[dict[str, A
         return None, [{"message": exc.message, "type": "PARSE_ERROR"}]
     errors = graphql.validate(schema(), doc)
     if errors:
-        return None, [{"message": e.message, "locations": [l._asdict() for l in e.locations or []]}
+        return None, [{"message": e.message, "locations": [loc._asdict() for loc in e.locations or []]}
                       for e in errors]
     return doc, []
 
@@ -959,3 +974,53 @@ class FakeGitHub:
 
 class _NotFound(Exception):
     pass
+
+
+# -- helpers for tests: a store synced through the fake ---------------------------------------------
+
+def org_file(world: World, folder: Path) -> Path:
+    """The world's organisation (org unit, teams, services with their repositories) as a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "org.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in world.canonical_org()))
+    return path
+
+
+def sync_into(settings: Any, source: Any, *, services: Any = None,
+              after_commit: Callable[[int], None] | None = None,
+              sleep: Callable[[float], None] = lambda s: None) -> tuple[Any, list[Any]]:
+    """Sync every scope of a GitHub ``source`` into the store of ``settings`` through
+    :func:`~shipwise.connectors.sync.sync_scope` and the importer (facts refreshed once at the
+    end). ``services``: a ServiceMap (default: the store's). ``after_commit(n)`` is called after
+    the n-th batch is imported (raise from it to kill the sync there). Returns the connector
+    (closed; its ``stats`` stay readable) and the import reports."""
+    from shipwise.app.context import pseudonymiser_for
+    from shipwise.app.ingest import import_tables_into, refresh_facts
+    from shipwise.connectors.github import GitHubConnector
+    from shipwise.connectors.sync import sync_scope
+    from shipwise.store.duckdb_store import Store
+    from shipwise.store.org import service_map
+
+    store = Store.open(settings.db)
+    reports: list[Any] = []
+    try:
+        pseudo = pseudonymiser_for(store, settings)
+        connector = GitHubConnector(source, services or service_map(store), sleep=sleep)
+
+        def commit(batch: Any) -> Any:
+            report = import_tables_into(store, pseudo, batch.records, f"github:{source.id}",
+                                        kind="github", limits=settings.ingest, refresh=False)
+            reports.append(report)
+            if after_commit is not None:
+                after_commit(len(reports))
+            return report
+
+        try:
+            for scope in connector.scopes():
+                sync_scope(store, connector, scope, commit)
+        finally:
+            refresh_facts(store)
+            connector.close()
+    finally:
+        store.close()
+    return connector, reports

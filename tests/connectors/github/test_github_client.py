@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
+from tests.fakes.github import FakeGitHub, World
 
 from shipwise.connectors.github import queries
 from shipwise.connectors.github.client import GitHubClient, graphql_url
@@ -20,7 +21,6 @@ from shipwise.errors import (
     TransientError,
     UnauthorizedError,
 )
-from tests.fakes.github import FakeGitHub, World
 
 TOKEN = "ghp_fake_token"
 
