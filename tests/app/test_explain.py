@@ -24,7 +24,7 @@ from shipwise.app.explain import (
     list_pull_requests,
 )
 from shipwise.app.owner import import_paths
-from shipwise.app.results import dump
+from shipwise.app.results import DeploymentExplanation, dump
 from shipwise.cli.main import cli
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, NotFoundError
@@ -254,3 +254,35 @@ def test_explain_agrees_with_the_derived_facts_of_the_sample_organisation(
             d = explain_deployment(c, deployment_id)
             assert sum(1 for x in d.commits if x.first) >= 1
             assert sum(1 for x in d.commits if x.counted_lead_seconds == x.lead_seconds) >= n
+
+
+def test_the_api_answers_like_the_cli_and_refuses_another_team(store: Settings) -> None:
+    import httpx
+
+    from shipwise.app.tokens import create_token
+    from shipwise.server import create_app
+    from shipwise.store.duckdb_store import Store
+    from tests.conftest import serve_app
+
+    with Store.open(store.db) as s:
+        toks = {who: create_token(s, who, "member", team)["token"]
+                for who, team in (("pay", "payments"), ("search", "search"))}
+    cli_json = json.loads(CliRunner().invoke(
+        cli, ["--db", str(store.db), "explain", "deployment", "d2", "--format", "json"]).output)
+    with serve_app(create_app(store)) as url:
+        def get(path: str, who: str = "pay") -> httpx.Response:
+            return httpx.get(url + path, timeout=30,
+                             headers={"Authorization": f"Bearer {toks[who]}"})
+
+        d2 = get("/api/v1/deployments/d2/explain")
+        assert d2.status_code == 200  # the same record (the API writes instants with Z)
+        assert (DeploymentExplanation.model_validate(d2.json())
+                == DeploymentExplanation.model_validate(cli_json))
+        pr = get("/api/v1/pull-requests/acme/pay%2312/explain")
+        assert pr.status_code == 200 and pr.json()["delivered_by"] == "d2"
+        assert get("/api/v1/deployments?service=pay-api").json()["rows"][1]["id"] == "d2"
+        refused = get("/api/v1/deployments/d2/explain", "search")
+        assert refused.status_code == 403 and "team payments" in refused.json()["error"]
+        missing = get("/api/v1/deployments/nope/explain")
+        assert missing.status_code == 404 and "--list" in missing.json()["hint"]
+        assert get("/api/v1/pull-requests/acme/pay%23999999999999999999999/explain").status_code == 404

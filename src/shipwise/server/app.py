@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shipwise import __version__
+from shipwise.api import explain as explain_api
 from shipwise.api import health, webhooks
 from shipwise.api import routes as api
 from shipwise.api.openapi import install_links
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     mount_mcp(app)  # MCP: also runs its session manager
     app.include_router(api.router)
+    app.include_router(explain_api.router)  # /api/v1/deployments, /api/v1/pull-requests
     mount_web(app)  # web pages and their vendored static files
     install_links(app)  # /openapi.json: how one answer feeds the next request
     return app

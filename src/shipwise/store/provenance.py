@@ -162,7 +162,7 @@ def pull_request_ref(store: Store, ref: str) -> str | None:
     rows = store.con.execute("SELECT id FROM pull_request WHERE id = ?", [ref]).fetchall()
     if not rows and "#" in ref:
         repo, _, number = ref.rpartition("#")
-        if number.isdigit():
+        if number.isdigit() and len(number) < 19:  # a BIGINT
             rows = store.con.execute(
                 "SELECT id FROM pull_request WHERE repo = ? AND number = ? ORDER BY id",
                 [repo, int(number)]).fetchall()
