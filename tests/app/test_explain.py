@@ -286,3 +286,19 @@ def test_the_api_answers_like_the_cli_and_refuses_another_team(store: Settings) 
         missing = get("/api/v1/deployments/nope/explain")
         assert missing.status_code == 404 and "--list" in missing.json()["hint"]
         assert get("/api/v1/pull-requests/acme/pay%23999999999999999999999/explain").status_code == 404
+
+
+def test_the_mcp_tools_answer_with_the_doors_and_refuse_another_team(store: Settings) -> None:
+    from shipwise.app.tokens import create_token
+    from shipwise.store.duckdb_store import Store
+    from tests.mcp.conftest import call, error_text
+
+    with Store.open(store.db) as s:
+        search = create_token(s, "search", "member", "search")["token"]
+    d2 = call(store, None, "explain_deployment", {"id": "d2"})
+    assert not d2.is_error and d2.structured_content["commits"][2]["first"] is True
+    pr = call(store, None, "explain_pull_request", {"ref": "acme/pay#13"})
+    assert pr.structured_content["undeployed"] == ["c400000000"]
+    assert "cannot open team payments" in error_text(
+        call(store, search, "explain_deployment", {"id": "d2"}))
+    assert "--list" in error_text(call(store, None, "explain_deployment", {"id": "nope"}))

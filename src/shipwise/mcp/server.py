@@ -27,13 +27,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from shipwise import __version__
-from shipwise.app import catalog, delivery, humane, incidents, org, oversight, reliability
+from shipwise.app import catalog, delivery, explain, humane, incidents, org, oversight, reliability
 from shipwise.app.caller import Caller, Interface, Principal, Store
 from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.results import (
     CharterResult,
     CostResult,
+    DeploymentExplanation,
     DiagnosticsResult,
     DoraResult,
     FairnessResult,
@@ -41,6 +42,7 @@ from shipwise.app.results import (
     InvestigationList,
     InvestigationStarted,
     MetricEntry,
+    PullRequestExplanation,
     SloResult,
     TeamList,
 )
@@ -163,6 +165,19 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         falls on by team attribute, correlations with context, and variance between org
         units."""
         return call(ctx, oversight.fairness)
+
+    @server.tool(annotations=READ_ONLY)
+    def explain_deployment(ctx: Context, id: str) -> DeploymentExplanation:
+        """Why a deployment counted: its source and rule, whether and how DORA counts it, the
+        commits it shipped with each one's first production deployment (lead time counts from
+        the first), their pull requests and which deployment delivered each, incidents caused."""
+        return call(ctx, lambda c: explain.explain_deployment(c, id))
+
+    @server.tool(annotations=READ_ONLY)
+    def explain_pull_request(ctx: Context, ref: str) -> PullRequestExplanation:
+        """Why a pull request (REPO#N or its id) was delivered or not: its times and flow phases,
+        its commits with their first production deployment, the deployment that delivered it."""
+        return call(ctx, lambda c: explain.explain_pull_request(c, ref))
 
     @server.tool(annotations=READ_ONLY)
     def list_investigations(ctx: Context, limit: int = 20) -> InvestigationList:
