@@ -364,3 +364,48 @@ def test_check_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert len(refused) == 1 and "401" in refused[0] and "glpat-wrong" not in refused[0]
     unreachable = GitLabConnector(source, service_map(world), sleep=lambda s: None).check()
     assert len(unreachable) == 1 and "could not reach" in unreachable[0]
+
+
+# -- settings that change what counts ------------------------------------------------------------
+
+def deployments_of(records: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return {d["id"]: d for d in records.get("deployment", [])}
+
+
+def test_a_non_production_job_rule_neither_counts_nor_moves_the_commit_base(tmp_path: Path) -> None:
+    world = generate_world(seed=12, projects=1, mrs=15, modes=("jobs",), pending=False)
+    with FakeGitLab(world) as gl:
+        source = make_source(gl.url, world.paths(), tmp_path / "token", jobs=[
+            WorkflowRule(job="deploy-staging", environment="staging"),
+            WorkflowRule(job="deploy-prod")])
+        records, _ = read_all(GitLabConnector(source, service_map(world), clock=Clock()))
+    deps = deployments_of(records)
+    prod = {k: v for k, v in deps.items() if v["environment"] == "production"}
+    staging = [v for v in deps.values() if v["environment"] == "staging"]
+    assert staging and all("deploy-staging" in v["rule"] for v in staging)
+    truth = {r["id"]: r["commits"] for r in world.canonical()["delivery"]
+             if r["type"] == "deployment"}
+    assert {k: v["commits"] for k, v in prod.items()} == truth
+
+
+@pytest.mark.parametrize(("mode", "tags", "kinds"), [
+    ("auto", None, {"release"}),
+    ("never", "v1.*", set()),
+    ("auto", "v1.1*", {"release", "tag"}),
+])
+def test_releases_and_tags(tmp_path: Path, mode: str, tags: str | None, kinds: set[str]) -> None:
+    world = generate_world(seed=13, projects=1, mrs=40, modes=("releases",))
+    with FakeGitLab(world) as gl:
+        source = make_source(gl.url, world.paths(), tmp_path / "token",
+                             releases_as_deployments=mode, deployments_from_tags=tags)
+        records, _ = read_all(GitLabConnector(source, service_map(world), clock=Clock()))
+    deps = list(deployments_of(records).values())
+    assert {d["id"].split("/")[-2] for d in deps} == kinds
+    tagged = [d for d in deps if "/tag/" in d["id"]]
+    assert all(d["version"].startswith("v1.1") and "deployments_from_tags" in d["rule"]
+               for d in tagged)
+    if "tag" in kinds:  # read after the releases: v1.10.0 is the same commit as the last
+        # release (nothing new); v1.1.0 ended before it (out of order: its head only)
+        sha = {r.tag_name: r.sha for r in world.projects[0].releases}
+        assert {d["version"]: d["commits"] for d in tagged} == {"v1.1.0": [sha["v1.1.0"]],
+                                                               "v1.10.0": []}

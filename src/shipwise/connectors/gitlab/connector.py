@@ -133,11 +133,22 @@ class GitLabConnector:
             return [*problems, f"source '{src.id}': no GitLab token found in {where}; create a "
                     "personal, group or project access token with the 'read_api' scope and "
                     f"export it as {src.token_env or 'the variable named by token_env'}."]
-        client = self.client()
+        # one attempt per request: doctor reports a failure rather than waiting out back-offs
+        client = GitLabClient(src.base_url, src.token(required=False), timeout=src.timeout_seconds,
+                              max_attempts=1, transport=self._transport, sleep=self._sleep,
+                              clock=lambda: self._clock().timestamp())
+        try:
+            return problems + self._check_with(client)
+        finally:
+            client.close()
+
+    def _check_with(self, client: GitLabClient) -> list[str]:
+        src = self.source
+        problems: list[str] = []
         try:
             me = client.get("personal_access_tokens/self").json or {}
         except ShipwiseError as exc:
-            return [*problems, _sentence(src, exc)]
+            return [_sentence(src, exc)]
         scopes = set(me.get("scopes") or []) if isinstance(me, dict) else set()
         if not scopes & {"read_api", "api"}:
             problems.append(
@@ -325,8 +336,6 @@ class GitLabConnector:
         pending: str | None = None
         pattern = self.source.production_environment
         for items in self._pages(client, f"{base}/deployments", params, part):
-            if items:
-                st.data["has_deployments"] = True
             rows = []
             for d in items:
                 key, updated = str(d.get("id")), d.get("updated_at")
@@ -341,6 +350,8 @@ class GitLabConnector:
                         tiers = self._environments(client, base, st)  # once, when needed
                     tier = (tiers or known or {}).get(str(env.get("id")))
                 rule = m.production_rule(name, tier, pattern)
+                if rule is not None:
+                    st.data["has_deployments"] = True
                 if status in m.DEPLOYMENT_PENDING and rule is not None:
                     pending = _earlier(pending, updated)
                     continue
@@ -365,28 +376,45 @@ class GitLabConnector:
     def _deploy_row(self, client: GitLabClient, base: str, project: str, st: _State, *,
                     kind: str, key: str, sha: Any, status: m.DeployStatus,
                     started: datetime | None, finished: datetime | None, env: str | None,
-                    job: str | None, rule: str, source: str,
-                    version: str | None = None) -> dict[str, Any]:
-        sha = str(sha or "")
-        shipped = [sha] if sha else []
-        if status == "success" and sha:
-            previous = st.data.get("prod_sha")
-            if previous == sha:
-                shipped = []  # the same commit again ships nothing new
-            elif previous:
-                cmp = client.get(f"{base}/repository/compare", {"from": previous, "to": sha}).json
-                shipped = [str(c["id"]) for c in (cmp or {}).get("commits") or []
-                           if isinstance(c, dict)]
-            st.data["prod_sha"] = sha
+                    job: str | None, rule: str, source: str, version: str | None = None,
+                    environment: str = m.PRODUCTION_ENV) -> dict[str, Any]:
+        """A deployment row with the commits it shipped; parked in the cursor when no service
+        maps it (see :meth:`_remapped`)."""
+        shipped = self._shipped(client, base, st, str(sha or ""), finished) if (
+            status == "success" and environment == m.PRODUCTION_ENV) else (
+            [str(sha)] if sha else [])
         service = self.services.resolve(project, env, job)
         row = m.deployment_row(project=project, kind=kind, key=key, service=service or project,
                                started=started, finished=finished, status=status,
-                               commits=shipped, rule=rule, source=source, version=version)
+                               commits=shipped, rule=rule, source=source, version=version,
+                               environment=environment)
         if service is None:  # quarantined as unknown service; kept to emit again once mapped
             parked = st.part("unmapped")
             if len(parked) < MAX_UNMAPPED:
                 parked[row["id"]] = {"row": m.row_to_json(row), "env": env, "job": job}
         return row
+
+    def _shipped(self, client: GitLabClient, base: str, st: _State, sha: str,
+                 finished: datetime | None) -> list[str]:
+        """The commits a successful production deployment of ``sha`` shipped: those since the
+        previous one's sha (``compare``); the first one ships its head only, the same sha again
+        nothing, and one that ended before the latest seen (out of order) its head only, leaving
+        the base where it is."""
+        if not sha:
+            return []
+        previous = st.data.get("prod_sha")
+        latest = m.instant(st.data.get("prod_at"))
+        if latest is not None and finished is not None and finished < latest:
+            return [sha]
+        if finished is not None:
+            st.data["prod_at"] = m.iso(finished)
+        st.data["prod_sha"] = sha
+        if not previous:
+            return [sha]
+        if previous == sha:
+            return []
+        cmp = client.get(f"{base}/repository/compare", {"from": previous, "to": sha}).json
+        return [str(c["id"]) for c in (cmp or {}).get("commits") or [] if isinstance(c, dict)]
 
     def _remapped(self, project: str, st: _State) -> Iterator[Batch]:
         """The deployments quarantined as ``unknown service`` that the organisation now maps."""
@@ -413,6 +441,7 @@ class GitLabConnector:
         if all(r.branch is None for r in self.source.jobs):
             params["ref"] = branch
         pending: str | None = None
+        pattern = self.source.production_environment
         for items in self._pages(client, f"{base}/pipelines", params, part):
             rows = []
             for pl in items:
@@ -428,13 +457,15 @@ class GitLabConnector:
                     verdict = m.job_status(job.get("status"))
                     if rule is None or verdict is None:
                         continue
-                    st.data["has_job_deploys"] = True
+                    production = m.production_rule(rule.environment, None, pattern) is not None
+                    st.data["has_job_deploys"] = st.data.get("has_job_deploys") or production
                     rows.append(self._deploy_row(
                         client, base, project, st, kind="job", key=str(job.get("id")),
                         sha=pl.get("sha"), status=verdict, started=m.instant(job.get("started_at")),
                         finished=m.instant(job.get("finished_at")), env=rule.environment,
                         job=job.get("name"), rule=m.describe_rule(rule, branch),
-                        source=f"gitlab:{project} pipeline {key} job {job.get('id')}"))
+                        source=f"gitlab:{project} pipeline {key} job {job.get('id')}",
+                        environment=m.PRODUCTION_ENV if production else rule.environment))
                 if pending is None:
                     part["after"] = _later(part.get("after"), updated)
             part["pending"] = pending
@@ -469,10 +500,11 @@ class GitLabConnector:
                     rule=f"releases_as_deployments: {mode}",
                     source=f"gitlab:{project} release {tag}", version=tag))
         pattern = self.source.deployments_from_tags
-        if pattern and mode != "never":
-            tags = client.all_items(f"{base}/repository/tags", {"order_by": "updated",
-                                                                "sort": "asc",
-                                                                "per_page": PER_PAGE})
+        if pattern and use:
+            tags = [t for page in self._pages(client, f"{base}/repository/tags",
+                                              {"order_by": "updated", "sort": "asc",
+                                               "per_page": PER_PAGE}, st.part("tags"))
+                    for t in page]
             tags.sort(key=lambda t: str(t.get("created_at") or
                                         (t.get("commit") or {}).get("committed_date") or ""))
             for t in tags:

@@ -216,10 +216,12 @@ def describe_rule(rule: WorkflowRule, default_branch: str) -> str:
 
 def deployment_row(*, project: str, kind: str, key: str, service: str, started: datetime | None,
                    finished: datetime | None, status: DeployStatus, commits: Sequence[str],
-                   rule: str, source: str, version: str | None = None) -> dict[str, Any]:
-    """A canonical ``deployment`` row (production; see :data:`PRODUCTION_ENV`)."""
+                   rule: str, source: str, version: str | None = None,
+                   environment: str = PRODUCTION_ENV) -> dict[str, Any]:
+    """A canonical ``deployment`` row (production unless a ``jobs:`` rule names another
+    environment; see :data:`PRODUCTION_ENV`)."""
     return {
-        "id": f"{project}/{kind}/{key}", "service": service, "environment": PRODUCTION_ENV,
+        "id": f"{project}/{kind}/{key}", "service": service, "environment": environment,
         "started_at": started or finished, "finished_at": finished or started, "status": status,
         "commits": list(commits), "version": version, "source": source, "rule": rule,
     }
