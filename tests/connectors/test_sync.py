@@ -22,7 +22,7 @@ from shipwise.config import Settings
 from shipwise.connectors.base import Batch, Connector, Cursor, Scope
 from shipwise.connectors.git import GitConnector
 from shipwise.connectors.retry import retry
-from shipwise.connectors.sync import sync_scope
+from shipwise.connectors.sync import coalesce, sync_scope
 from shipwise.errors import (
     InputError,
     NotFoundError,
@@ -348,3 +348,34 @@ def test_the_cli_renders_it_as_one_line(tmp_path: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ledger is not a git repository")
     assert "rev-parse --git-dir" in lines[0]  # the hint says what to do
+
+
+# -- coalescing pages into fewer commits ------------------------------------------------------
+
+
+def _page(n: int, start: int) -> Batch:
+    ids = [f"C-{i}" for i in range(start, start + n)]
+    return Batch({"ticket": pa.table({"id": ids}),
+                  "note": pa.table({"id": pa.array([None] * 0, pa.string())})},
+                 Cursor({"page": start}))
+
+
+def test_pages_are_committed_together_with_the_last_pages_cursor() -> None:
+    pages = [_page(3, i * 3) for i in range(7)]  # 21 records in pages of 3
+    merged = list(coalesce(iter(pages), max_rows=10))
+    assert [b.rows for b in merged] == [12, 9]  # flushed once past 10, the rest at the end
+    assert [b.cursor.state["page"] for b in merged] == [9, 18]  # the cursor of each group's last
+    assert merged[0].records["ticket"].column("id").to_pylist() == [f"C-{i}" for i in range(12)]
+    assert "note" not in merged[0].records  # empty tables are not carried
+
+
+def test_a_slow_source_still_commits_its_progress() -> None:
+    now = [0.0]
+
+    def pages() -> Iterator[Batch]:
+        for i in range(4):
+            now[0] += 20.0  # each page takes 20 s to read
+            yield _page(1, i)
+
+    merged = list(coalesce(pages(), max_rows=1000, max_seconds=30, monotonic=lambda: now[0]))
+    assert [b.rows for b in merged] == [2, 2]

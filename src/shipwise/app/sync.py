@@ -34,6 +34,10 @@ from shipwise.store.org import service_map
 
 Source = GitHubSource | GitLabSource | GitSource
 
+#: records committed together: a connector's pages are merged up to this many (an import costs
+#: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
+BATCH_ROWS = 20_000
+
 
 @dataclass(frozen=True)
 class SyncEvent:
@@ -142,7 +146,7 @@ def _sync_one(caller: Caller, connector: Connector, source: Source, scope: Any,
         return rep
 
     try:
-        run = sync_scope(store, connector, scope, commit)
+        run = sync_scope(store, connector, scope, commit, max_rows=BATCH_ROWS)
         result.incremental = run.incremental
     except ShipwiseError as exc:  # recorded in sync_state by sync_scope; the next scope goes on
         result.status, result.error = failure_status(exc), one_line(exc)
