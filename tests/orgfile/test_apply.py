@@ -72,8 +72,8 @@ def test_a_change_shows_old_and_new_and_replaces_memberships(settings: Settings)
                      "      - {team: platform, since: 2025-02-01}\n"))
     res = apply(settings, text)
     changed = {c.id: c.fields for c in res.changes if c.action == "changed"}
-    assert "working_hours=09:00-17:30" in changed["payments"]["attributes"][0]
-    assert "working_hours=08:00-16:00" in changed["payments"]["attributes"][1]
+    assert changed["payments"]["attributes"] == ["working_hours=09:00-17:30",
+                                                 "working_hours=08:00-16:00"]
     (bo,) = [f for i, f in changed.items() if i.startswith("p_")]
     assert bo["memberships"] == ["payments since 2025-01-01", "platform since 2025-02-01"]
     with Store.open(settings.db) as s:

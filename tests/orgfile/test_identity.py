@@ -29,6 +29,11 @@ def pull(n: int, author: str, day: int) -> dict[str, Any]:
             "merged_at": f"2026-05-{day:02d}T15:00:00Z"}
 
 
+def page(n: int, person: str, day: int) -> dict[str, Any]:
+    return {"type": "page", "id": f"pg{n}", "team": "payments", "person": person,
+            "at": f"2026-05-{day:02d}T23:30:00Z", "urgency": "high"}
+
+
 def authors(s: Store, table: str) -> dict[str, str]:
     key = "sha" if table == "commit" else "id"
     return {str(k): str(a) for k, a in s.con.execute(
@@ -38,24 +43,31 @@ def authors(s: Store, table: str) -> dict[str, str]:
 def test_several_emails_are_one_person_before_and_after_apply(
         settings: Settings, tmp_path: Path) -> None:
     # before the organisation file: two emails of Ana are two pseudonyms
+    import_paths(settings, [write_jsonl(tmp_path / "team.jsonl", [  # for the page
+        {"type": "org_unit", "id": "eng", "name": "Engineering"},
+        {"type": "team", "id": "payments", "name": "Payments", "org_unit": "eng",
+         "delivery_unit": "deployments"}])])
     import_paths(settings, [write_jsonl(tmp_path / "before.jsonl", [
         commit("a1", "ana@acme.com", 4), commit("a2", "Ana.Old@acme.com", 5),
         commit("b1", "bo@acme.com", 5),
-        pull(1, "ana@acme.com", 4), pull(2, "ana.old@acme.com", 5), pull(3, "ana-gh", 6)])])
+        pull(1, "ana@acme.com", 4), pull(2, "ana.old@acme.com", 5), pull(3, "ana-gh", 6),
+        page(1, "ana-gh", 4)])])
     with Store.open(settings.db) as s:
         before = authors(s, "commit")
         assert before["a1"] != before["a2"]
         hash_before = s.con.execute("SELECT row_hash FROM \"commit\" WHERE sha = 'a1'").fetchone()
 
     plan = apply(settings, dry_run=True)
-    assert plan.rewritten == {"commit.author": 1, "pull_request.author": 2}
+    moved = {"commit.author": 1, "pull_request.author": 2, "page.person": 1}
+    assert plan.rewritten == moved
     res = apply(settings)
-    assert res.rewritten == {"commit.author": 1, "pull_request.author": 2}
+    assert res.rewritten == moved
 
     # after it: new records under any of her ids come in as the canonical pseudonym
     import_paths(settings, [write_jsonl(tmp_path / "after.jsonl", [
         commit("a3", "ANA-GH", 6), commit("a4", "ana.old@acme.com", 7),
-        pull(4, "ana.old@acme.com", 7)])])
+        pull(4, "ana.old@acme.com", 7), page(2, "ana.old@acme.com", 7),
+        page(3, "ana@acme.com", 8)])])
     with Store.open(settings.db) as s:
         after = authors(s, "commit")
         canonical = after["a1"]
@@ -71,6 +83,9 @@ def test_several_emails_are_one_person_before_and_after_apply(
         merged = people_counts(s.con, "flow.merged", "month", "team",
                                date(2026, 5, 1), date(2026, 5, 31))
         assert merged == {("payments", "2026-05"): 1}  # four pull requests, one person
+        responders = people_counts(s.con, "strain.responders", "month", "team",
+                                   date(2026, 5, 1), date(2026, 5, 31))
+        assert responders == {("payments", "2026-05"): 1}  # three pages, one person
 
     # the rewritten rows are unchanged for the importer: the same file again counts nothing new
     report = import_paths(settings, [tmp_path / "before.jsonl"])

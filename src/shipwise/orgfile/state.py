@@ -181,6 +181,15 @@ def _norm(value: Any) -> Any:
     return dict(value) if isinstance(value, Mapping) else value
 
 
+def _changed(name: str, old: Any, new: Any) -> tuple[str | None, str | None]:
+    """(old, new) as shown; of a mapping (team attributes), only the keys that differ."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping) and old and new:
+        keys = {k for k in {*old, *new} if old.get(k) != new.get(k)}
+        return (show({k: old[k] for k in keys if k in old}, name),
+                show({k: new[k] for k in keys if k in new}, name))
+    return show(old, name), show(new, name)
+
+
 def diff(current: OrgState, desired: OrgState, lines: Mapping[tuple[Kind, str], int]
          ) -> list[Change]:
     """What applying ``desired`` over ``current`` does, per kind; ``lines`` gives each desired
@@ -196,7 +205,7 @@ def diff(current: OrgState, desired: OrgState, lines: Mapping[tuple[Kind, str], 
                                                          if show(v, k) is not None}, line))
                 continue
             old = _fields(have[ident])
-            changed = {k: (show(old[k], k), show(new[k], k)) for k in new
+            changed = {k: _changed(k, old[k], new[k]) for k in new
                        if _norm(old[k]) != _norm(new[k])}
             if changed:
                 out.append(Change(kind, ident, "changed", changed, line))
