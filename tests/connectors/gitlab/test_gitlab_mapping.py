@@ -206,3 +206,62 @@ def test_scope_of(event: str, payload: dict[str, Any], scope: str | None) -> Non
 def test_events() -> None:
     assert {"Merge Request Hook", "Pipeline Hook", "Job Hook", "Deployment Hook", "Release Hook",
             "Push Hook", "Note Hook"} == set(webhook.EVENTS)
+
+
+# -- webhook payloads through the same functions -------------------------------------------------
+
+def test_pipeline_hook() -> None:
+    pipeline, jobs = m.hook_pipeline({
+        "object_kind": "pipeline",
+        "object_attributes": {"id": 31, "ref": "main", "sha": "s" * 40, "status": "success",
+                              "source": "push", "name": None,
+                              "created_at": "2025-03-01 10:00:00 UTC"},
+        "builds": [{"id": 380, "stage": "deploy", "name": "deploy-prod", "status": "success",
+                    "started_at": "2025-03-01 10:05:00 UTC",
+                    "finished_at": "2025-03-01 10:09:00 UTC"},
+                   {"id": 381, "stage": "deploy", "name": "deploy-prod", "status": "manual"}]})
+    rule = WorkflowRule(job="deploy-prod")
+    hits = [(j["id"], m.job_status(j["status"])) for j in jobs
+            if m.job_rule([rule], pipeline, j, "main")]
+    assert hits == [(380, "success"), (381, None)]
+    assert m.instant(jobs[0]["finished_at"]) == at("2025-03-01T10:09:00")
+
+
+def test_job_hook() -> None:
+    pipeline, job = m.hook_job({
+        "object_kind": "build", "ref": "main", "sha": "s" * 40, "build_id": 1977,
+        "build_name": "deploy-prod", "build_stage": "deploy", "build_status": "failed",
+        "build_started_at": "2025-03-01 10:05:00 UTC", "build_finished_at": None,
+        "pipeline_id": 2366})
+    assert m.job_rule([WorkflowRule(job="deploy-*")], pipeline, job, "main") is not None
+    assert m.job_status(job["status"]) == "failure"
+
+
+@pytest.mark.parametrize(("payload", "rule", "status"), [
+    ({"status": "success", "environment": "production", "environment_tier": "production",
+      "deployment_id": 15, "status_changed_at": "2025-03-01 10:09:00 +0000"}, "matches", "success"),
+    ({"status": "failed", "environment": "live", "environment_tier": "production",
+      "deployment_id": 16, "status_changed_at": "2025-03-01 10:09:00 +0000"}, "tier", "failure"),
+    ({"status": "running", "environment": "staging", "environment_tier": "staging",
+      "deployment_id": 17, "status_changed_at": "2025-03-01 10:09:00 +0000"}, None, None),
+])
+def test_deployment_hook(payload: dict[str, Any], rule: str | None, status: str | None) -> None:
+    d = m.hook_deployment(payload)
+    found = m.production_rule(d["environment"]["name"], d["environment"]["tier"], PRODUCTION)
+    assert (found is None) if rule is None else (found is not None and rule in found)
+    assert m.deployment_status(d["status"]) == status
+    assert m.deployment_times(d) == (at("2025-03-01T10:09:00"), at("2025-03-01T10:09:00"))
+
+
+def test_release_and_push_hooks() -> None:
+    release = m.hook_release({"object_kind": "release", "tag": "v1.1", "action": "create",
+                              "released_at": "2025-03-01 10:00:00 UTC",
+                              "commit": {"id": "c" * 40}})
+    assert (release["tag_name"], release["commit"]["id"]) == ("v1.1", "c" * 40)
+    assert m.instant(release["released_at"]) == at("2025-03-01T10:00:00")
+    commits = m.hook_push_commits({"object_kind": "push", "commits": [
+        {"id": "d" * 40, "timestamp": "2025-03-01T12:00:00+02:00",
+         "author": {"name": "Ana", "email": "ana@example.com"}}]})
+    row = m.commit("g/p", commits[0])
+    assert (row["author"], row["committed_at"]) == ("ana@example.com", at("2025-03-01T10:00:00"))
+    assert row["additions"] is None  # no stats in a push: read from the API, never counted 0

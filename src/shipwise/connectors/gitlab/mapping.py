@@ -268,6 +268,64 @@ def hook_merge_request(payload: Mapping[str, Any]) -> dict[str, Any]:
     return attrs
 
 
+def hook_pipeline(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Pipeline Hook as a REST pipeline (``object_attributes``: id, ref, sha, status, source,
+    name) and its jobs (``builds``: id, name, status, started_at, finished_at), for
+    :func:`job_rule` and :func:`job_status`."""
+    attrs = payload.get("object_attributes")
+    pipeline = dict(attrs) if isinstance(attrs, Mapping) else {}
+    builds = payload.get("builds")
+    jobs = [dict(b) for b in builds if isinstance(b, Mapping)] if isinstance(builds, list) else []
+    return pipeline, jobs
+
+
+def hook_job(payload: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Job Hook (``build_*`` fields, ``ref``, ``sha``, ``pipeline_id``) as a REST pipeline and
+    job. The hook does not say the pipeline's source: a rule's ``workflow`` other than ``*`` needs
+    the pipeline read from the API."""
+    pipeline = {"id": payload.get("pipeline_id"), "ref": payload.get("ref"),
+                "sha": payload.get("sha")}
+    job = {"id": payload.get("build_id"), "name": payload.get("build_name"),
+           "status": payload.get("build_status"), "stage": payload.get("build_stage"),
+           "started_at": payload.get("build_started_at"),
+           "finished_at": payload.get("build_finished_at")}
+    return pipeline, job
+
+
+def hook_deployment(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A Deployment Hook (``status``, ``environment`` and ``environment_tier`` as text,
+    ``deployment_id``, ``status_changed_at``) as a REST deployment for :func:`production_rule`,
+    :func:`deployment_status` and :func:`deployment_times` (the hook has no start time)."""
+    return {"id": payload.get("deployment_id"), "status": payload.get("status"),
+            "environment": {"name": payload.get("environment"),
+                            "tier": payload.get("environment_tier")},
+            "created_at": payload.get("status_changed_at"),
+            "updated_at": payload.get("status_changed_at"),
+            "deployable": {"id": payload.get("deployable_id")}}
+
+
+def hook_release(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A Release Hook (``tag``, ``released_at``, ``commit.id``) as a REST release."""
+    commit = payload.get("commit")
+    return {"tag_name": payload.get("tag"), "released_at": payload.get("released_at"),
+            "commit": {"id": commit.get("id")} if isinstance(commit, Mapping) else {},
+            "upcoming_release": False}
+
+
+def hook_push_commits(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A Push Hook's ``commits`` as REST commits (``timestamp`` as both dates, no stats and no
+    parents: :func:`commit` gives them ``None`` lines, so they are read from the API instead)."""
+    out = []
+    for c in payload.get("commits") or []:
+        if isinstance(c, Mapping):
+            raw = c.get("author")
+            author: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+            out.append({"id": c.get("id"), "author_email": author.get("email"),
+                        "author_name": author.get("name"), "authored_date": c.get("timestamp"),
+                        "committed_date": c.get("timestamp")})
+    return out
+
+
 def hook_project_path(payload: Mapping[str, Any]) -> str | None:
     """The project path a webhook payload is about (``project.path_with_namespace``; a Job Hook
     and a Deployment Hook also carry it under ``project``; old hooks: ``repository.homepage``)."""
