@@ -45,7 +45,12 @@ START = datetime(2026, 7, 1, tzinfo=UTC)
 
 
 def iso(at: datetime | None) -> str | None:
-    return None if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if at is None else _iso(at)
+
+
+@lru_cache(maxsize=1 << 20)
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sha(*parts: object) -> str:
@@ -151,7 +156,8 @@ class Repo:
     releases: list[Release] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)  # name -> sha
     pushed: datetime = START
-    version: int = 0  # bumped on every change (caches)
+    version: int = 0  # bump on every change: the caches below are kept per version
+    _cache: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
 
     @property
     def full_name(self) -> str:
@@ -162,7 +168,11 @@ class Repo:
         return self.name
 
     def main_index(self) -> dict[str, int]:
-        return _main_index(self.full_name, self.version, tuple(self.main))
+        key = ("main", self.version)
+        if key not in self._cache:
+            self._cache[key] = {sha: i for i, sha in enumerate(self.main)}
+        found: dict[str, int] = self._cache[key]
+        return found
 
     def between(self, base: str, head: str) -> list[str] | None:
         """Commits reachable from ``head`` and not from ``base``, oldest first (both on the main
@@ -177,24 +187,13 @@ class Repo:
 
     def reachable_sorted(self) -> list[Commit]:
         """Every commit reachable from the default branch, newest commit date first."""
-        return _reachable(self)
-
-
-@lru_cache(maxsize=256)
-def _main_index(name: str, version: int, main: tuple[str, ...]) -> dict[str, int]:
-    return {sha: i for i, sha in enumerate(main)}
-
-
-_REACH: dict[tuple[str, int], list[Commit]] = {}
-
-
-def _reachable(repo: Repo) -> list[Commit]:
-    key = (repo.full_name, repo.version)
-    if key not in _REACH:
-        shas = [s for group in repo.introduced for s in group]
-        _REACH[key] = sorted((repo.commits[s] for s in shas),
-                             key=lambda c: (c.committed, c.sha), reverse=True)
-    return _REACH[key]
+        key = ("reach", self.version)
+        if key not in self._cache:
+            shas = [s for group in self.introduced for s in group]
+            self._cache[key] = sorted((self.commits[s] for s in shas),
+                                      key=lambda c: (c.committed, c.sha), reverse=True)
+        found: list[Commit] = self._cache[key]
+        return found
 
 
 PEOPLE = [f"dev{i:02d}" for i in range(12)]
@@ -825,6 +824,7 @@ class FakeGitHub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -4,22 +4,23 @@ a sync killed mid-way, unmapped deployments, faults during a sync, pending deplo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from tests.conftest import copy_store
+from tests.fakes.github import Deployment, FakeGitHub, World, org_file, sync_into
 
 from shipwise.app.owner import import_paths
-from shipwise.config import Settings
+from shipwise.config import Settings, load_settings
 from shipwise.connectors.base import Cursor, ServiceMap, ServiceTarget
 from shipwise.connectors.github import GitHubConnector
 from shipwise.connectors.settings import GitHubSource, WorkflowRule
 from shipwise.errors import NotFoundError
 from shipwise.store import sync_state
 from shipwise.store.duckdb_store import Store
-from tests.fakes.github import Deployment, FakeGitHub, World, org_file, sync_into
 
 TOKEN = "ghp_fake_token"
 ENV = "SHIPWISE_TEST_GH"
@@ -32,7 +33,7 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def world() -> World:
-    return World.generate(repos=3, prs=40, seed=11)
+    return World.generate(repos=3, prs=25, seed=11)
 
 
 @pytest.fixture
@@ -110,6 +111,7 @@ def test_first_sync_reads_everything_and_second_costs_one_request(
     assert gh.count() == 1
 
 
+@pytest.mark.slow
 def test_a_change_is_read_alone(org: Settings, gh: FakeGitHub, world: World) -> None:
     sync_into(org, source(gh, world, workflows=[]))
     first = rows(org, "SELECT first_review_at FROM pull_request WHERE id = 'acme/svc0#1'")
@@ -128,13 +130,10 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_a_killed_sync_resumes_and_counts_nothing_twice(
         org: Settings, gh: FakeGitHub, world: World, settings: Settings, tmp_path: Path,
         _empty_store: Path) -> None:
-    from tests.conftest import copy_store
-
-    from shipwise.config import load_settings
-
     def kill_after(n: int) -> Any:
         def hook(done: int) -> None:
             if done == n:
@@ -265,4 +264,3 @@ def test_scopes_name_repositories(world: World) -> None:
         ("acme/pay", "https://ghe.acme.io/acme/pay")]
     assert GitHubConnector(GitHubSource(repos=["acme/pay"]), ServiceMap()).scopes()[0].label == \
         "https://github.com/acme/pay"
-    _ = datetime.now(UTC)
