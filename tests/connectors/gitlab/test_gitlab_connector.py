@@ -186,19 +186,22 @@ def test_deployment_the_probe_cannot_see_is_read_within_full_every(world: World,
 
 # -- through the store -------------------------------------------------------------------------
 
-def store_sync(settings: Settings, c: GitLabConnector, fail_after: int | None = None
-               ) -> list[ImportReport]:
+def store_sync(settings: Settings, c: GitLabConnector, fail_after: int | None = None,
+               after_import: bool = False) -> list[ImportReport]:
     """Sync every scope through ``sync_scope``; with ``fail_after``, the commit callback raises
-    after that many batches (a kill)."""
+    after that many batches (a kill) — before importing the next one, or with ``after_import``
+    once it is imported but before its cursor is stored."""
     store = Store.open(settings.db)
     reports: list[ImportReport] = []
     try:
         pseudo = pseudonymiser_for(store, settings)
 
         def commit(batch: Batch) -> ImportReport:
-            if fail_after is not None and len(reports) >= fail_after:
+            if fail_after is not None and len(reports) >= fail_after and not after_import:
                 raise KeyboardInterrupt("killed")
             reports.append(import_tables_into(store, pseudo, batch.records, "gitlab", kind="sync"))
+            if fail_after is not None and len(reports) > fail_after:
+                raise KeyboardInterrupt("killed between the import and the cursor")
             return reports[-1]
 
         for scope in c.scopes():
@@ -231,18 +234,20 @@ def inserted(reports: list[ImportReport], kind: str) -> int:
     return sum(r.counts[kind].inserted for r in reports if kind in r.counts)
 
 
-def test_killed_mid_way_resumes_and_never_double_counts(settings: Settings,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize("after_import", [False, True])
+def test_killed_mid_way_resumes_and_never_double_counts(settings: Settings, tmp_path: Path,
+                                                        after_import: bool) -> None:
     world = generate_world(seed=5, projects=2, mrs=12)
     with FakeGitLab(world) as gl:
-        killed_and_resumed(world, gl, settings, tmp_path)
+        killed_and_resumed(world, gl, settings, tmp_path, after_import)
 
 
-def killed_and_resumed(world: World, gl: FakeGitLab, settings: Settings, tmp_path: Path) -> None:
+def killed_and_resumed(world: World, gl: FakeGitLab, settings: Settings, tmp_path: Path,
+                       after_import: bool) -> None:
     import_org(settings, world, tmp_path / "canon")
     c = connector(gl, world, tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        store_sync(settings, c, fail_after=4)
+        store_sync(settings, c, fail_after=4, after_import=after_import)
     partial = counts(settings)
     truth = world.canonical()["delivery"]
     want = {k: sum(1 for r in truth if r["type"] == k) for k in ("commit", "pull_request", "deployment")}
