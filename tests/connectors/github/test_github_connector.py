@@ -4,7 +4,7 @@ a sync killed mid-way, unmapped deployments, faults during a sync, pending deplo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +264,27 @@ def test_scopes_name_repositories(world: World) -> None:
         ("acme/pay", "https://ghe.acme.io/acme/pay")]
     assert GitHubConnector(GitHubSource(repos=["acme/pay"]), ServiceMap()).scopes()[0].label == \
         "https://github.com/acme/pay"
+
+
+def test_since_bounds_the_first_sync(gh: FakeGitHub, world: World) -> None:
+    since = date(2026, 7, 4)
+    src = source(gh, world, since=since)
+    connector = GitHubConnector(src, ServiceMap((), frozenset({"svc0", "svc1", "svc2"})))
+    floor = datetime(2026, 7, 4, tzinfo=UTC)
+    read = 0
+    for scope in connector.scopes():
+        for batch in connector.sync(scope, Cursor()):
+            for kind, column in (("pull_request", "created_at"), ("commit", "committed_at"),
+                                 ("deployment", "started_at")):
+                table = batch.records.get(kind)
+                if table is None or not table.num_rows:
+                    continue
+                if kind == "pull_request":  # read when updated since; may be older
+                    repo = world.repo(scope.key)
+                    assert repo is not None
+                    updated = {p.number: p.updated for p in repo.prs}
+                    assert all(updated[n] >= floor for n in table.column("number").to_pylist())
+                    read += table.num_rows
+                elif kind == "deployment":
+                    assert min(table.column(column).to_pylist()) >= floor
+    assert 0 < read < sum(len(r.prs) for r in world.repos)

@@ -227,6 +227,9 @@ class _RepoSync:
         self.probe = probe
         self.state = state
         self.now = connector._clock()
+        #: ``source.since``: the first sync reads nothing older (every stage's first watermark)
+        self.floor = (f"{connector.source.since.isoformat()}T00:00:00Z"
+                      if connector.source.since else None)
         branch = (probe.get("defaultBranchRef") or {}).get("name")
         self.default_branch: str | None = branch
         self.has_deployments = bool((probe.get("deployments") or {}).get("totalCount"))
@@ -238,7 +241,7 @@ class _RepoSync:
 
     def pull_requests(self) -> Iterator[Batch]:
         st = self.state.setdefault("prs", {})
-        since = instant(st.get("since"))
+        since = instant(st.get("since") or self.floor)
         resume = st.get("resume") or {}
         after, top = resume.get("after"), resume.get("top")
         while True:
@@ -302,7 +305,7 @@ class _RepoSync:
         if self.default_branch is None:  # an empty repository
             return
         st = self.state.setdefault("history", {})
-        since = st.get("since")
+        since = st.get("since") or self.floor
         resume = st.get("resume") or {}
         after, top = resume.get("after"), resume.get("top")
         while True:
@@ -335,7 +338,7 @@ class _RepoSync:
         if not self.has_deployments:
             return
         st = self.state.setdefault("deployments", {})
-        since = instant(st.get("since"))
+        since = instant(st.get("since") or self.floor)
         events: list[DeployEvent] = []
         after = None
         while True:
@@ -422,7 +425,7 @@ class _RepoSync:
         if not self.source.workflows:
             return
         st = self.state.setdefault("runs", {})
-        since = st.get("since")
+        since = st.get("since") or self.floor
         etags = st.setdefault("etags", {})
         branches = sorted({rule.branch or self.default_branch or "main"
                            for rule in self.source.workflows})
@@ -515,6 +518,9 @@ class _RepoSync:
             for name, (sha, at) in tags.items():
                 if at is not None and fnmatch.fnmatchcase(name, pattern):
                     events.append(deployment_from_tag(self.repo, name, sha, at, why))
+        floor = instant(self.floor)
+        if floor is not None:
+            events = [e for e in events if e.created_at >= floor]
         yield from self._emit(events, self.state.setdefault("releases", {}))
 
     def _tags(self) -> dict[str, tuple[str, datetime | None]]:
