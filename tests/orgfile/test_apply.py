@@ -142,3 +142,31 @@ def test_a_pseudonym_this_store_does_not_hold_is_an_error(settings: Settings) ->
     (problem,) = err.value.problems
     assert problem.line == text.splitlines().index("  - ids: [p_0123456789abcdef0123]") + 1
     assert "holds no such person" in problem.message
+
+
+def test_a_team_whose_services_the_file_moves_may_be_pruned(settings: Settings) -> None:
+    apply(settings)
+    text = """\
+version: 1
+org_units:
+  - {id: eng, name: Engineering}
+teams:
+  - {id: platform, name: Platform, org_unit: eng, delivery_unit: pull_requests,
+     attributes: {cost_centre: CC-12}}
+services:
+  - {id: pay-api, name: Pay API, team: platform, repos: [acme/pay-api]}
+"""
+    plan = apply(settings, text, prune=True, dry_run=True)
+    removed = {(c.kind, c.id): c.referenced_by for c in plan.changes if c.action == "removed"}
+    # payments' services and memberships are moved or pruned by the same run: nothing holds it
+    assert {k for k in removed if k[0] != "person"} == {
+        ("team", "payments"), ("org_unit", "money"), ("service", "ledger")}
+    assert sum(kind == "person" for kind, _ in removed) == 3
+    assert not any(removed.values()), removed
+    res = apply(settings, text, prune=True)
+    assert res.applied
+    with Store.open(settings.db) as s:
+        assert s.con.execute("SELECT id FROM team").fetchall() == [("platform",)]
+        assert s.con.execute("SELECT id, team FROM service").fetchall() == [("pay-api", "platform")]
+        assert s.count("person") == s.count("person_alias") == s.count("service_owner") == 0
+    assert apply(settings, text, prune=True).changes == []

@@ -124,8 +124,11 @@ def apply_org(caller: Caller, text: str, source: str = "org.yaml", *, dry_run: b
     changes = diff(current, desired, entry_lines(doc, canonical))
     removed: dict[str, list[str]] = {
         k: [c.id for c in changes if c.kind == k and c.action == "removed"] for k in KINDS}
+    # rows of entities the file lists are replaced by the file's, which references only what
+    # it defines; rows of entities this prune deletes go too: neither holds anything back
+    leaving = {k: [*desired.of(k), *(removed[k] if prune else ())] for k in KINDS}
     for kind in ("org_unit", "team", "service"):
-        refs = org_table.references(store, kind, removed[kind], removed if prune else {})
+        refs = org_table.references(store, kind, removed[kind], leaving)
         for c in changes:
             if c.kind == kind and c.action == "removed":
                 c.referenced_by = {k: v for k, v in refs.get(c.id, {}).items() if v}
@@ -142,14 +145,14 @@ def apply_org(caller: Caller, text: str, source: str = "org.yaml", *, dry_run: b
         raise InputError(f"{source}: cannot prune: {listing}",
                          hint="keep them in the file, or move that data first; nothing was "
                               "written")
-    _write(caller, doc, current, desired, changes, resolved, rewrites, prune)
-    result.applied = bool(changes or rewrites)
+    result.applied = _write(caller, doc, current, desired, changes, resolved, rewrites, prune)
     return result
 
 
 def _write(caller: Caller, doc: OrgDocument, current: OrgState, desired: OrgState,
            changes: list[Change], resolved: Mapping[str, tuple[str, bool]],
-           rewrites: Mapping[str, int], prune: bool) -> None:
+           rewrites: Mapping[str, int], prune: bool) -> bool:
+    """Write the plan; True when anything was written."""
     store = caller.store
     listed = [c for c in changes if c.action != "removed"]
     services = {c.id: desired.services[c.id] for c in listed if c.kind == "service"
@@ -191,9 +194,11 @@ def _write(caller: Caller, doc: OrgDocument, current: OrgState, desired: OrgStat
                 f"{doc.source}: {report.quarantined} record(s) of the organisation were refused "
                 f"by the importer: " + "; ".join(report.reasons),
                 hint="see `shipwise quarantine list`; fix the file and apply it again")
-    elif facts.is_stale(store):
+        return True
+    if wrote and facts.is_stale(store):
         reapply(store)  # as an import does: retention first, so nothing purged comes back
         facts.refresh(store)
+    return wrote
 
 
 def _records(doc: OrgDocument, desired: OrgState, changes: list[Change],

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from shipwise.domain.schema import RECORD_TYPES, Kind
 from shipwise.governance.pseudonym import BOT_PREFIX, PREFIX
-from shipwise.ingest.sql import q, row_hash_expr
+from shipwise.ingest.sql import q
 from shipwise.orgfile.state import OrgState, OrgUnit, Person, Service, Team
 from shipwise.store.duckdb_store import Store
 
@@ -265,18 +265,30 @@ def rewrite_aliases(store: Store) -> dict[str, int]:
                 con.execute("DELETE FROM person WHERE id IN (SELECT alias FROM person_alias)")
                 con.execute("INSERT INTO person SELECT * FROM _moved")
             con.execute("DROP TABLE _moved")
+            if n:
+                con.execute("UPDATE person SET row_hash = " + _hash("person", "id", "") +
+                            " WHERE id IN (SELECT person FROM person_alias)")
         else:
+            rehash = _hash(table, column, "a.person")
             cur = con.execute(
-                f"UPDATE {q(table)} SET {q(column)} = a.person FROM person_alias a "
-                f"WHERE {q(table)}.{q(column)} = a.alias RETURNING 1")
+                f"UPDATE {q(table)} SET {q(column)} = a.person"
+                + (f", row_hash = {rehash}" if rehash != "row_hash" else "")
+                + f" FROM person_alias a WHERE {q(table)}.{q(column)} = a.alias RETURNING 1")
             n = len(cur.fetchall())
         if n:
             done[f"{table}.{column}"] = n
-            cols = _hash_columns(table)
-            if cols:
-                con.execute(f"UPDATE {q(table)} SET row_hash = {row_hash_expr(cols)} "
-                            f"WHERE {q(column)} IN (SELECT person FROM person_alias)")
     return done
+
+
+def _hash(table: str, column: str, new: str) -> str:
+    """The importer's row hash of a row of ``table`` whose ``column`` becomes ``new`` (an SQL
+    expression; "" keeps it); ``row_hash`` itself where the importer hashes a child list too."""
+    cols = _hash_columns(table)
+    if cols is None:
+        return "row_hash"
+    parts = ", ".join(f"{q(c)} := {new if c == column and new else q(table) + '.' + q(c)}"
+                      for c in cols)
+    return f"md5(CAST(to_json(struct_pack({parts})) AS VARCHAR))"
 
 
 def canonicalise(con: duckdb.DuckDBPyConnection, person_map: str) -> None:
