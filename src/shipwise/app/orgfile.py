@@ -126,7 +126,8 @@ def apply_org(caller: Caller, text: str, source: str = "org.yaml", *, dry_run: b
         k: [c.id for c in changes if c.kind == k and c.action == "removed"] for k in KINDS}
     # rows of entities the file lists are replaced by the file's, which references only what
     # it defines; rows of entities this prune deletes go too: neither holds anything back
-    leaving = {k: [*desired.of(k), *(removed[k] if prune else ())] for k in KINDS}
+    leaving: dict[str, list[str]] = {
+        k: [*desired.of(k), *(removed[k] if prune else ())] for k in KINDS}
     for kind in ("org_unit", "team", "service"):
         refs = org_table.references(store, kind, removed[kind], leaving)
         for c in changes:
