@@ -109,3 +109,25 @@ def test_bots_keep_their_readable_id(settings: Settings, tmp_path: Path) -> None
     with Store.open(settings.db) as s:
         assert s.con.execute("SELECT author, author_is_bot FROM \"commit\"").fetchall() == [
             ("bot:renovate[bot]", True)]
+
+
+def test_memberships_imported_under_an_alias_merge_into_the_file_s(
+        settings: Settings, tmp_path: Path) -> None:
+    import_paths(settings, [write_jsonl(tmp_path / "team.jsonl", [
+        {"type": "org_unit", "id": "eng", "name": "Engineering"},
+        {"type": "team", "id": "payments", "name": "Payments", "org_unit": "eng",
+         "delivery_unit": "deployments"},
+        {"type": "person", "id": "ana.old@acme.com", "team": "payments", "since": "2024-01-01"},
+        commit("o1", "ana.old@acme.com", 3)])])
+    plan = apply(settings, dry_run=True)
+    assert plan.rewritten == {"person.id": 1, "commit.author": 1}
+    # the person known as ana.old@ is not removed: the file says she is Ana
+    assert not [c for c in plan.changes if c.kind == "person" and c.action == "removed"]
+    apply(settings)
+    with Store.open(settings.db) as s:
+        (ana,) = s.con.execute('SELECT author FROM "commit"').fetchone() or ("",)
+        assert s.con.execute('SELECT team, since FROM person WHERE id = ? ORDER BY since',
+                             [ana]).fetchall() == [("payments", date(2025, 1, 1)),
+                                                   ("platform", date(2026, 4, 1))]
+    again = apply(settings)
+    assert again.changes == [] and again.rewritten == {}

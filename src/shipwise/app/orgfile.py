@@ -121,7 +121,9 @@ def apply_org(caller: Caller, text: str, source: str = "org.yaml", *, dry_run: b
     current = org_table.current_state(store)
     desired = desired_state(doc, resolved, day)
     canonical = {i: resolved[person_ids(p)[0]][0] for i, p in enumerate(doc.org.people)}
-    changes = diff(current, desired, entry_lines(doc, canonical))
+    merged = desired.aliases()  # stored people the file says are another's other ids
+    changes = [c for c in diff(current, desired, entry_lines(doc, canonical))
+               if not (c.kind == "person" and c.action == "removed" and c.id in merged)]
     removed: dict[str, list[str]] = {
         k: [c.id for c in changes if c.kind == k and c.action == "removed"] for k in KINDS}
     # rows of entities the file lists are replaced by the file's, which references only what
@@ -173,17 +175,14 @@ def _write(caller: Caller, doc: OrgDocument, current: OrgState, desired: OrgStat
         if services:
             org_table.write_services(store, services)
             wrote = True
-        member_changes = {pid: p for pid, p in people.items()
-                          if pid in current.people and p.memberships
-                          != current.people[pid].memberships}
-        if member_changes and org_table.keep_memberships(store, member_changes):
+        if rewrites:  # first: an alias's memberships become the person's, then are trimmed
+            org_table.rewrite_aliases(store)
+            wrote = True
+        if (people or rewrites) and org_table.keep_memberships(store, desired.people):
             wrote = True
         for kind in ("person", "service", "team", "org_unit"):
             if pruned.get(kind) and org_table.prune(store, kind, pruned[kind]):
                 wrote = True
-        if rewrites:
-            org_table.rewrite_aliases(store)
-            wrote = True
         if wrote:
             facts.mark_stale(store)
     tables = _records(doc, desired, changes, resolved)
