@@ -20,9 +20,9 @@ The world's truth, :meth:`World.write_canonical`, is written from the world's ow
 commits are on the default branch, which deployments went to production and succeeded), never
 through the connector's mapping.
 
-Known simplifications: ``last_activity_at`` is the instant of the newest merge request, note or
-default-branch commit (GitLab also throttles it to one update an hour; the fake does not);
-deployments and pipelines do not move it, as on GitLab.
+``last_activity_at`` is the instant of the newest merge request, note or default-branch commit;
+with ``Project.throttle`` it moves at most once in that long, like GitLab's (one hour).
+Deployments, pipelines and releases do not move it, as on GitLab.
 """
 
 from __future__ import annotations
@@ -187,6 +187,9 @@ class Project:
     pipelines: list[Pipeline] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
     created_at: datetime = T0
+    #: GitLab's throttle: ``last_activity_at`` moves only to an event at least this long after
+    #: its current value (GitLab: one hour). ``None``: every event moves it.
+    throttle: timedelta | None = None
 
     @property
     def last_activity_at(self) -> datetime:
@@ -194,7 +197,13 @@ class Project:
         times += [m.updated_at for m in self.mrs]
         times += [n.created_at for m in self.mrs for n in m.notes]
         times += [self.commits[s].committed for s in self.main_shas()]
-        return max(times)
+        if self.throttle is None:
+            return max(times)
+        shown = min(times)
+        for t in sorted(times):
+            if t >= shown + self.throttle:
+                shown = t
+        return shown
 
     def reachable(self, tip: str | None) -> set[str]:
         seen: set[str] = set()

@@ -184,6 +184,36 @@ def test_deployment_the_probe_cannot_see_is_read_within_full_every(world: World,
     assert [r["id"] for r in records["deployment"]] == [f"{p.path}/release/{p.releases[-1].tag_name}"]
 
 
+def test_activity_hidden_by_gitlabs_hourly_throttle_is_still_read(world: World, gl: FakeGitLab,
+                                                                    tmp_path: Path) -> None:
+    p = world.projects[1]
+    latest = p.last_activity_at
+    p.throttle = timedelta(hours=1)
+    shown = p.last_activity_at
+    assert shown == latest  # nothing hidden yet: the first sync below comes after all activity
+    clock = Clock(shown + timedelta(minutes=10))  # a sync 10 minutes after the shown activity
+    c = connector(gl, world, tmp_path, clock)
+    _, cursors = read_all(c)
+    # a merge request 30 minutes later: last_activity_at does not move (throttled) ...
+    mr = add_merge_request(world, p, random.Random(4), 77, shown + timedelta(minutes=30),
+                           final=True)  # still open: no merge commit
+    for n in mr.notes:
+        n.created_at = shown + timedelta(minutes=35)
+    mr.updated_at = shown + timedelta(minutes=40)
+    assert p.last_activity_at == shown
+    clock.at = shown + timedelta(minutes=45)
+    records, cursors = read_all(c, cursors)
+    # ... but the last read began less than an hour after it, so the merge requests were read
+    assert f"{p.path}!77" in {r["id"] for r in records["pull_request"]}
+    # once a read began an hour after the shown activity, an unmoved probe is trusted
+    clock.at = shown + timedelta(hours=2)
+    _, cursors = read_all(c, cursors)
+    gl.reset_counts()
+    clock.at += timedelta(minutes=5)
+    _, cursors = read_all(c, cursors)
+    assert gl.count(rf"/projects/{p.id}/merge_requests") == 0
+
+
 # -- through the store -------------------------------------------------------------------------
 
 def store_sync(settings: Settings, c: GitLabConnector, fail_after: int | None = None,
