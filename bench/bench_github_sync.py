@@ -88,7 +88,7 @@ def _jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
 def _config(folder: Path, gh: FakeGitHub, world: World) -> Path:
     path = folder / "shipwise.yaml"
     path.write_text(yaml.safe_dump({
-        "webhooks": {"sync_delay_seconds": 2.0},
+        "webhooks": {"sync_delay_seconds": float(os.environ.get("BENCH_SYNC_DELAY", "2"))},
         "sources": [{"kind": "github", "base_url": gh.base_url, "repos": world.names,
                      "token_env": TOKEN_ENV, "webhook_secret_env": HOOK_ENV,
                      # the fake world's deploy workflow (repositories without deployments)

@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from shipwise.http.errors import ApiError
 from shipwise.http.security import State, WebhookState
@@ -109,7 +108,7 @@ def _scm_receiver(provider: str) -> Callable[..., Awaitable[JSONResponse]]:
     async def receive(request: Request, state: State) -> JSONResponse:
         body = await read_body(request, state.settings.webhooks.max_body_bytes)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        outcome = await run_in_threadpool(state.receive_scm, provider, headers, body)
+        outcome = await state.receive_scm(provider, headers, body)
         return JSONResponse(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
     receive.__name__ = f"receive_{provider}"

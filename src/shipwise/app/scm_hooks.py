@@ -65,19 +65,36 @@ def _scopes(source: GitHubSource | GitLabSource) -> list[str]:
     return list(source.repos) if isinstance(source, GitHubSource) else list(source.projects)
 
 
-def receive_scm(settings: Settings, provider: str, headers: Mapping[str, str], body: bytes, *,
-                session: StoreSession) -> HookOutcome:
-    """Verify, de-duplicate and keep one delivery; ``headers`` with lower-case names."""
+@dataclass
+class Assessed:
+    """A delivery judged without the store: the answer, and the row to keep (``None``: none).
+
+    The row is kept by :func:`write_deliveries` (grouped with others in one transaction by the
+    server); :func:`answer` then turns a replayed delivery id into a 200 duplicate."""
+
+    outcome: HookOutcome
+    row: tuple[Any, ...] | None = None
+
+
+def _row(provider: str, delivery: str, event: str | None, source: str | None, scope: str | None,
+         status: str, reason: str | None = None) -> tuple[Any, ...]:
+    return (provider, delivery, event, source, scope, status, reason)
+
+
+def assess(settings: Settings, provider: str, headers: Mapping[str, str], body: bytes) -> Assessed:
+    """Verify and classify one delivery (``headers`` with lower-case names); no store needed."""
     sources = [s for s in settings.sources
                if isinstance(s, GitHubSource | GitLabSource) and s.kind == provider]
     if not sources:
-        return HookOutcome(404, {"error": f"no {provider} source is configured",
-                                 "hint": f"add a `kind: {provider}` source to shipwise.yaml"})
+        return Assessed(HookOutcome(404, {"error": f"no {provider} source is configured",
+                                          "hint": f"add a `kind: {provider}` source to "
+                                                  "shipwise.yaml"}))
     keyed = [(s, sec) for s in sources if (sec := _secret(s)) is not None]
     if not keyed:
         envs = ", ".join(sorted({s.webhook_secret_env or "?" for s in sources}))
-        return HookOutcome(503, {"error": f"{provider} webhooks are disabled: no secret is set",
-                                 "hint": f"set {envs} to the secret configured on the webhook"})
+        return Assessed(HookOutcome(503, {
+            "error": f"{provider} webhooks are disabled: no secret is set",
+            "hint": f"set {envs} to the secret configured on the webhook"}))
     hook: Any = github_hook if provider == "github" else gitlab_hook
     if provider == "github":
         presented = headers.get("x-hub-signature-256")
@@ -92,54 +109,53 @@ def receive_scm(settings: Settings, provider: str, headers: Mapping[str, str], b
     delivery = (delivery or "").strip()[:200] or "sha256:" + hashlib.sha256(body).hexdigest()
     if not matched:
         reason = "no signature" if not presented else "bad signature"
-        with session() as store:  # kept without the body, under an id that cannot shadow a real one
-            deliveries.record(store, provider, f"refused:{uuid.uuid4().hex}", event=event,
-                              source=None, scope=None, status="refused",
-                              reason=f"{reason} (delivery {delivery})")
         log.warning("%s webhook refused: %s (delivery %s)", provider, reason, delivery)
         header = "X-Hub-Signature-256" if provider == "github" else "X-Gitlab-Token"
-        return HookOutcome(401 if not presented else 403, {
-            "error": f"{reason}: the {header} header does not match any {provider} source's secret",
-            "hint": "set the same secret on the webhook and in the source's webhook_secret_env"})
+        # kept without the body, under an id that cannot shadow a real delivery's
+        row = _row(provider, f"refused:{uuid.uuid4().hex}", event, None, None, "refused",
+                   f"{reason} (delivery {delivery})")
+        return Assessed(HookOutcome(401 if not presented else 403, {
+            "error": f"{reason}: the {header} header does not match any {provider} source's "
+                     "secret",
+            "hint": "set the same secret on the webhook and in the source's webhook_secret_env"}),
+            row)
     try:
         payload = json.loads(body)
         if not isinstance(payload, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        return _ignored(session, provider, delivery, event, f"body is not a JSON object ({exc})",
-                        status=400)
+        reason = f"body is not a JSON object ({exc})"
+        return Assessed(HookOutcome(400, {"error": reason, "delivery": delivery}),
+                        _row(provider, delivery, event, None, None, "ignored", reason))
     if provider == "github" and event == "ping":
-        return HookOutcome(200, {"pong": True, "delivery": delivery})
-    if event not in hook.EVENTS:
-        return _ignored(session, provider, delivery, event, f"event {event!r} is not used")
-    scope = hook.scope_of(event, payload)
-    if scope is None:
-        return _ignored(session, provider, delivery, event, "the event names no repository")
-    owner = next((s for s in matched if scope.lower() in {k.lower() for k in _scopes(s)}), None)
-    if owner is None:
-        return _ignored(session, provider, delivery, event,
-                        f"{scope} is not a repository of the {provider} sources in shipwise.yaml")
+        return Assessed(HookOutcome(200, {"pong": True, "delivery": delivery}))
+    scope = hook.scope_of(event, payload) if event in hook.EVENTS else None
+    owner = next((s for s in matched if scope and scope.lower() in
+                  {k.lower() for k in _scopes(s)}), None)
+    if owner is None or scope is None:
+        reason = (f"event {event!r} is not used" if event not in hook.EVENTS else
+                  "the event names no repository" if scope is None else
+                  f"{scope} is not a repository of the {provider} sources in shipwise.yaml")
+        return Assessed(HookOutcome(202, {"ignored": reason, "delivery": delivery}),
+                        _row(provider, delivery, event, None, None, "ignored", reason))
     key = next(k for k in _scopes(owner) if k.lower() == scope.lower())
-    with session() as store:
-        fresh = deliveries.record(store, provider, delivery, event=event, source=owner.id,
-                                  scope=key, status="queued")
-    if not fresh:
-        return HookOutcome(200, {"duplicate": True, "delivery": delivery})
-    return HookOutcome(202, {"queued": True, "delivery": delivery, "source": owner.id,
-                             "scope": key}, sync=(owner.id, key))
+    return Assessed(HookOutcome(202, {"queued": True, "delivery": delivery, "source": owner.id,
+                                      "scope": key}, sync=(owner.id, key)),
+                    _row(provider, delivery, event, owner.id, key, "queued"))
 
 
-def _ignored(session: StoreSession, provider: str, delivery: str, event: str | None, reason: str,
-             *, status: int = 202) -> HookOutcome:
-    with session() as store:
-        fresh = deliveries.record(store, provider, delivery, event=event, source=None, scope=None,
-                                  status="ignored", reason=reason)
-    body: dict[str, Any] = {"ignored": reason, "delivery": delivery}
-    if not fresh:
-        body["duplicate"] = True
-    if status >= 400:
-        body = {"error": reason, "delivery": delivery}
-    return HookOutcome(status, body)
+def answer(assessed: Assessed, fresh: bool) -> HookOutcome:
+    """The answer once the row was written: a delivery id seen before changes nothing."""
+    out = assessed.outcome
+    if fresh or assessed.row is None or out.status >= 400:
+        return out
+    return HookOutcome(200, {"duplicate": True, "delivery": out.body.get("delivery")})
+
+
+def write_deliveries(store: Store, bodies: list[list[tuple[Any, ...]]]) -> list[bool]:
+    """Keep the rows of many deliveries in one go (the server's group commit); per delivery,
+    whether it was new."""
+    return deliveries.record_many(store, [rows[0] if rows else None for rows in bodies])
 
 
 def pending_syncs(session: StoreSession) -> list[tuple[str, str]]:

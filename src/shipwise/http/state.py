@@ -25,7 +25,14 @@ from shipwise.app.alarms import (
     write_intake,
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
-from shipwise.app.scm_hooks import HookOutcome, pending_syncs, receive_scm, sync_delivered
+from shipwise.app.scm_hooks import (
+    HookOutcome,
+    answer,
+    assess,
+    pending_syncs,
+    sync_delivered,
+    write_deliveries,
+)
 from shipwise.config import Settings
 from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
@@ -93,6 +100,8 @@ class ServerState:
         self.query_secret_warned = False
         self.worker = InvestigationWorker(self._investigate)
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
+        self.deliveries = GroupCommit(self.store.session, write_deliveries,
+                                      held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
 
     @property
@@ -105,6 +114,7 @@ class ServerState:
     def start(self) -> None:
         self.worker.start()
         self.intake.start()
+        self.deliveries.start()
         self.syncs.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
@@ -132,6 +142,7 @@ class ServerState:
 
     def stop(self) -> None:
         self.intake.stop()
+        self.deliveries.stop()
         self.syncs.stop(self.settings.server.drain_seconds)
         self.worker.stop(self.settings.server.drain_seconds)
         try:
@@ -157,9 +168,14 @@ class ServerState:
         self.worker.submit(result["accepted"])
         return result
 
-    def receive_scm(self, provider: str, headers: dict[str, str], body: bytes) -> HookOutcome:
-        """Verify and keep a GitHub/GitLab delivery; queue the sync of the repository it names."""
-        outcome = receive_scm(self.settings, provider, headers, body, session=self.store.session)
+    async def receive_scm(self, provider: str, headers: dict[str, str], body: bytes) -> HookOutcome:
+        """Verify a GitHub/GitLab delivery on the event loop, keep it in the next group commit,
+        and queue the sync of the repository it names."""
+        assessed = assess(self.settings, provider, headers, body)
+        if assessed.row is None:
+            return assessed.outcome
+        fresh = await asyncio.wrap_future(self.deliveries.submit([assessed.row]))
+        outcome = answer(assessed, bool(fresh))
         if outcome.sync is not None:
             self.syncs.submit(*outcome.sync)
         return outcome

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from shipwise.store.duckdb_store import Store
 
 
@@ -12,21 +14,38 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def record(store: Store, provider: str, delivery_id: str, *, event: str | None,
-           source: str | None, scope: str | None, status: str, reason: str | None = None) -> bool:
-    """Keep a delivery; False when this (provider, delivery id) was seen before (a replay or a
-    redelivery), in which case nothing changes."""
-    with store.transaction():
-        seen = store.con.execute(
-            "SELECT count(*) FROM webhook_delivery WHERE provider = ? AND delivery_id = ?",
-            [provider, delivery_id]).fetchone()
-        if seen and seen[0]:
-            return False
-        store.con.execute(
-            "INSERT INTO webhook_delivery (provider, delivery_id, event, source, scope, status, "
-            "reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [provider, delivery_id, event, source, scope, status, reason, _now()])
-    return True
+#: the columns of a delivery row as the application hands it over
+ROW = ("provider", "delivery_id", "event", "source", "scope", "status", "reason")
+
+
+def record_many(store: Store, rows: list[tuple[object, ...] | None]) -> list[bool]:
+    """Keep many deliveries with two statements; per row, whether it was new (``False``: its
+    (provider, delivery id) was seen before — a redelivery or a replay — or earlier in the same
+    list; nothing changes for it). ``None`` rows are skipped (``False``)."""
+    ids = [str(r[1]) for r in rows if r is not None]
+    seen = {(str(p), str(d)) for p, d in store.con.execute(
+        "SELECT provider, delivery_id FROM webhook_delivery WHERE delivery_id IN "
+        "(SELECT unnest(?))", [ids]).fetchall()} if ids else set()
+    fresh: list[bool] = []
+    new: list[tuple[object, ...]] = []
+    for row in rows:
+        key = (str(row[0]), str(row[1])) if row is not None else None
+        if key is None or key in seen:
+            fresh.append(False)
+            continue
+        seen.add(key)
+        new.append(row)  # type: ignore[arg-type]
+        fresh.append(True)
+    if new:
+        table = pa.table({name: pa.array([r[i] for r in new], pa.string())
+                          for i, name in enumerate(ROW)})
+        store.con.register("_deliveries", table)
+        try:
+            store.con.execute(f"INSERT INTO webhook_delivery ({', '.join(ROW)}, received_at) "
+                              f"SELECT {', '.join(ROW)}, ? FROM _deliveries", [_now()])
+        finally:
+            store.con.unregister("_deliveries")
+    return fresh
 
 
 def pending(store: Store) -> list[tuple[str, str]]:
