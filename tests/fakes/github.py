@@ -345,8 +345,10 @@ def _generate_repo(rng: random.Random, owner: str, index: int, n_prs: int, mode:
         commit_no += 1
         sha = _sha(owner, repo.name, commit_no)
         email = None if login is None else f"{login}@example.com"
-        if login is not None and commit_no % 37 == 0:
-            email = None  # a commit whose author has no email GitHub knows: the login stands in
+        if login is not None and commit_no % 37 == 0 and not login.endswith("[bot]"):
+            # a commit whose author has no email GitHub knows: the login stands in (a bot's
+            # commits always carry its noreply email, and no User)
+            email = None
         adds, dels = (0, 0) if merge else (rng.randint(1, 300), rng.randint(0, 120))
         repo.commits[sha] = Commit(sha, email, login, authored, committed, adds, dels,
                                    0 if merge else rng.randint(1, 12), parents)

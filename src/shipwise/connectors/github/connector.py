@@ -172,6 +172,7 @@ class GitHubConnector:
         repo = scope.key
         if repo not in self.source.repos:
             raise ConfigError(f"source '{self.name}' does not list the repository {repo!r}")
+        self.source.token()  # ConfigError naming where the token should be, before any request
         state: dict[str, Any] = json.loads(cursor.to_json()) if not cursor.is_start else {}
         probe = self._probe(repo)
         if probe is None:
@@ -179,16 +180,25 @@ class GitHubConnector:
                                 hint="check its owner/name in shipwise.yaml and that the token "
                                      "can read it (private repositories answer 'not found')")
         fingerprint = json.dumps(probe, sort_keys=True)
-        unchanged = state.get("probe") == fingerprint and not (
-            (state.get("deployments") or {}).get("pending")
-            or (state.get("releases") or {}).get("pending"))
+        before = json.loads(state["probe"]) if isinstance(state.get("probe"), str) else {}
         sync = _RepoSync(self, repo, probe, state)
-        if not unchanged:
+
+        def changed(stage: str, *parts: str) -> bool:
+            """Whether ``stage`` must run: its part of the probe answer moved, or it stopped
+            half-way (a resume point) or holds unfinished deployments."""
+            mine = state.get(stage) or {}
+            if mine.get("resume") or mine.get("pending") or not before:
+                return True
+            return any(before.get(p) != probe.get(p) for p in parts)
+
+        if changed("prs", "pullRequests"):
             yield from sync.pull_requests()
+        if changed("history", "defaultBranchRef"):
             yield from sync.history()
+        if changed("deployments", "deployments"):
             yield from sync.deployments()
-        yield from sync.workflow_runs()
-        if not unchanged:
+        yield from sync.workflow_runs()  # its own conditional probe
+        if changed("releases", "latestRelease", "refs", "pushedAt"):
             yield from sync.releases_and_tags()
         state["probe"] = fingerprint
         final = Cursor(_jsonable(state))
