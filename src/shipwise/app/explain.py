@@ -101,7 +101,7 @@ def _counting(d: Mapping[str, Any], commits: list[ExplainCommit],
         reasons.append(f"not counted by DORA: environment '{d['environment']}' is not production")
         return DoraCounting(production=False, counted=False, reasons=reasons)
     status = d["status"]
-    counted = status == "success" and d["first_success_at"] == d["finished_at"]
+    counted = status == "success" and d["first_success_id"] == d["id"]
     if d["group_size"] and d["group_size"] > 1:
         reasons.append(f"one of {d['group_size']} production deployments of {key} (regions, "
                        "retries): DORA counts the version once")

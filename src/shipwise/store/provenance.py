@@ -56,7 +56,12 @@ def deployment(store: Store, deployment_id: str) -> dict[str, Any] | None:
                (SELECT count(*) FROM deployment g
                  WHERE g.service = d.service AND g.version = d.version
                    AND lower(g.environment) = 'production') AS group_size,
-               (SELECT count(*) FROM deployment r WHERE r.remediates = d.id) AS remediated_by
+               (SELECT count(*) FROM deployment r WHERE r.remediates = d.id) AS remediated_by,
+               (SELECT min(g.id) FROM deployment g
+                 WHERE lower(g.environment) = 'production' AND g.status = 'success'
+                   AND g.finished_at = f.first_success_at
+                   AND CASE WHEN g.version IS NOT NULL THEN g.service || '@' || g.version
+                            ELSE '#' || g.id END = f.nkey) AS first_success_id
         FROM deployment d
         LEFT JOIN service s ON s.id = d.service
         LEFT JOIN dora_deploy_fact f
