@@ -77,8 +77,9 @@ def doctor(caller: Caller, names: tuple[str, ...] = ()) -> DoctorReport:
         add(_one(area, "reachable, authorised, every repository found and mapped", None))
         if problems:
             report.checks.pop()
+            prefix = f"source '{source.id}': "
             for problem in problems:
-                add(_one(area, "connector check", problem))
+                add(_one(area, "connector check", problem.removeprefix(prefix)))
         for state in sync_state.list_states(store, cursors):
             if state.scope in keys and state.last_status not in (None, "ok"):
                 what = {"transient": "failed for now (run `shipwise sync` again later; it resumes)",
