@@ -30,6 +30,7 @@ from shipwise.app.ingest import import_paths_into, import_tables_into
 from shipwise.config import Settings
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import GitLabConnector
+from shipwise.connectors.gitlab import connector as gitlab_connector
 from shipwise.connectors.settings import WorkflowRule
 from shipwise.connectors.sync import sync_scope
 from shipwise.errors import NotFoundError, TerminalError
@@ -212,6 +213,22 @@ def test_activity_hidden_by_gitlabs_hourly_throttle_is_still_read(world: World, 
     clock.at += timedelta(minutes=5)
     _, cursors = read_all(c, cursors)
     assert gl.count(rf"/projects/{p.id}/merge_requests") == 0
+
+
+def test_commits_come_in_bounded_batches_and_the_head_is_kept_last(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlab_connector, "COMMIT_BATCH", 40)
+    p = world.projects[0]
+    with FakeGitLab(world, per_page_max=20) as gl:
+        c = connector(gl, world, tmp_path)
+        batches = list(c.sync(c.scopes()[0], Cursor()))
+    sizes = [b.records["commit"].num_rows for b in batches if "commit" in b.records]
+    assert len(sizes) >= 2 and max(sizes) < 40 + 20
+    assert sum(sizes) == len(p.main_shas())
+    tips = [dict(b.cursor.state.get("commits") or {}).get("tip") for b in batches]
+    last_commits = max(i for i, b in enumerate(batches) if "commit" in b.records)
+    first_tip = min(i for i, t in enumerate(tips) if t)
+    assert first_tip >= last_commits and tips[first_tip] == p.main_tip
 
 
 # -- through the store -------------------------------------------------------------------------

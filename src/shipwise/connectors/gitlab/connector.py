@@ -2,7 +2,8 @@
 each configured project, read incrementally over REST v4 (see ``docs/gitlab.md``).
 
 One scope per project (``group/sub/project``). A sync reads, in this order, each phase yielding
-one batch per page (commits: per 1,000) with the cursor valid once that batch is committed:
+one batch per page (commits: about 1,000, newest first) with the cursor valid once that batch is
+committed:
 
 1. **probe** — ``GET /projects/:id`` (conditional). When the project's ``last_activity_at`` has
    not moved, the last full pass began more than an hour after it (GitLab updates it at most
@@ -297,14 +298,18 @@ class GitLabConnector:
                 params["since"] = m.iso(min(dates) - self.overlap)
         elif self.source.since is not None:
             params["since"] = f"{self.source.since.isoformat()}T00:00:00Z"
-        rows = [m.commit(project, c) for c in client.all_items(f"{base}/repository/commits", params)
-                if wanted is None or str(c.get("id")) in wanted]
-        rows.reverse()  # oldest first
-        for i in range(0, max(len(rows), 1), COMMIT_BATCH):
-            chunk = rows[i:i + COMMIT_BATCH]
-            if i + COMMIT_BATCH >= len(rows):
-                part["tip"] = tip  # the head is reached only with the last batch
-            yield Batch({"commit": m.table("commit", chunk)} if chunk else {}, st.cursor())
+        # GitLab lists newest first; batches go in that order (memory stays bounded on a first
+        # sync of a long history) and the head is kept only with the last one, so a sync killed
+        # half-way reads the new commits again (upserts: nothing counted twice)
+        rows: list[dict[str, Any]] = []
+        for page in client.items(f"{base}/repository/commits", params):
+            rows += [m.commit(project, c) for c in page
+                     if wanted is None or str(c.get("id")) in wanted]
+            if len(rows) >= COMMIT_BATCH:
+                yield Batch({"commit": m.table("commit", rows)}, st.cursor())
+                rows = []
+        part["tip"] = tip
+        yield Batch({"commit": m.table("commit", rows)} if rows else {}, st.cursor())
 
     # deployments ------------------------------------------------------------------------------
 
