@@ -288,3 +288,39 @@ def test_since_bounds_the_first_sync(gh: FakeGitHub, world: World) -> None:
                 elif kind == "deployment":
                     assert min(table.column(column).to_pylist()) >= floor
     assert 0 < read < sum(len(r.prs) for r in world.repos)
+
+
+def deployments_of(connector: GitHubConnector, repo: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    cursor = Cursor()
+    for batch in connector.sync(next(s for s in connector.scopes() if s.key == repo), cursor):
+        table = batch.records.get("deployment")
+        if table is not None:
+            found += table.to_pylist()
+    return found
+
+
+def test_tags_as_deployments(gh: FakeGitHub, world: World) -> None:
+    src = source(gh, world, repos=["acme/svc2"], releases_as_deployments="never",
+                 deployments_from_tags="v1.*")
+    found = deployments_of(GitHubConnector(src, ServiceMap((), frozenset({"svc2"}))),
+                           "acme/svc2")
+    repo = world.repos[2]
+    assert sorted(d["id"] for d in found) == sorted(f"acme/svc2 tag {t}" for t in repo.tags)
+    assert {d["rule"] for d in found} == {"tag matches deployments_from_tags 'v1.*'"}
+    assert all(d["version"] == repo.tags[d["id"].rsplit(" ", 1)[1]] for d in found)
+    # releases 'never' and no tag pattern: this repository has no deployments at all
+    none = source(gh, world, repos=["acme/svc2"], releases_as_deployments="never")
+    assert deployments_of(GitHubConnector(none, ServiceMap()), "acme/svc2") == []
+
+
+def test_a_compare_base_gone_ships_the_head_alone(gh: FakeGitHub, world: World) -> None:
+    gh.fail(r"/compare/", 404, times=1)
+    src = source(gh, world, repos=["acme/svc0"])
+    found = deployments_of(GitHubConnector(src, ServiceMap((), frozenset({"svc0"}))),
+                           "acme/svc0")
+    expected = {d["id"]: d["commits"] for d in truth(world, "deployment")
+                if d["service"] == "svc0"}
+    assert len(found) == len(expected)
+    differ = [d for d in found if d["commits"] != expected[d["id"]]]
+    assert len(differ) == 1 and differ[0]["commits"] == [differ[0]["version"]]

@@ -56,7 +56,7 @@ from shipwise.connectors.github.mapping import (
     table,
     workflow_matches,
 )
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import HttpStats, Response
 from shipwise.connectors.settings import GitHubSource, WorkflowRule
 from shipwise.errors import ConfigError, NotFoundError, ShipwiseError
 
@@ -422,10 +422,14 @@ class _RepoSync:
         if base == event.sha:
             return []
         shas: list[str] = []
-        for page in self.client.paginate(f"/repos/{self.repo}/compare/{base}...{event.sha}",
-                                         {"per_page": 100}):
-            body = page.json or {}
-            shas.extend(c["sha"] for c in body.get("commits") or ())
+        path = f"/repos/{self.repo}/compare/{base}...{event.sha}"
+        first = self.client.get(path, {"per_page": 100}, ok=(404,))
+        if first.status == 404:  # a base rewritten away (force-push): its head alone, as a first
+            return [event.sha]
+        page: Response | None = first
+        while page is not None:
+            shas.extend(c["sha"] for c in (page.json or {}).get("commits") or ())
+            page = self.client.get(page.next_url) if page.next_url else None
         return shas
 
     def _rules(self) -> list[tuple[int, WorkflowRule]]:
@@ -441,6 +445,7 @@ class _RepoSync:
                            for rule in self.source.workflows})
         events: list[DeployEvent] = []
         changed = False
+        fresh: dict[str, str | None] = {}  # kept only once every run read is committed
         for branch in branches:
             # a cheap conditional probe: the newest run of the branch (a 304 costs no quota)
             head = self.client.get(f"/repos/{self.repo}/actions/runs",
@@ -448,7 +453,7 @@ class _RepoSync:
                                    etag=etags.get(branch) if not st.get("pending") else None)
             if head.not_modified:
                 continue
-            etags[branch] = head.etag
+            fresh[branch] = head.etag
             changed = True
             params: dict[str, str | int | float | bool | None] = {
                 "branch": branch, "per_page": 100}
@@ -461,6 +466,7 @@ class _RepoSync:
             st["matched"] = True  # a rule matched here: releases are not deployments ('auto')
         if changed:
             yield from self._emit(events, st)
+        etags.update(fresh)  # in the sync's final cursor: a kill before it reads the runs again
 
     def _run_events(self, run: Mapping[str, Any], branch: str) -> list[DeployEvent]:
         out: list[DeployEvent] = []
@@ -518,7 +524,7 @@ class _RepoSync:
             for page in self.client.paginate(f"/repos/{self.repo}/releases", {"per_page": 100}):
                 for release in page.json or ():
                     sha = tags.get(str(release.get("tag_name")), (None, None))[0]
-                    if sha is None:
+                    if not sha:
                         continue  # a release whose tag is gone: no commit to ship
                     event = deployment_from_release(self.repo, release, sha, why)
                     if event is not None:
@@ -526,7 +532,7 @@ class _RepoSync:
         if pattern:
             why = f"tag matches deployments_from_tags '{pattern}'"
             for name, (sha, at) in tags.items():
-                if at is not None and fnmatch.fnmatchcase(name, pattern):
+                if sha and at is not None and fnmatch.fnmatchcase(name, pattern):
                     events.append(deployment_from_tag(self.repo, name, sha, at, why))
         floor = instant(self.floor)
         if floor is not None:
