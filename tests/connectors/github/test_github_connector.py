@@ -324,3 +324,13 @@ def test_a_compare_base_gone_ships_the_head_alone(gh: FakeGitHub, world: World) 
     assert len(found) == len(expected)
     differ = [d for d in found if d["commits"] != expected[d["id"]]]
     assert len(differ) == 1 and differ[0]["commits"] == [differ[0]["version"]]
+
+
+def test_a_workflow_rule_without_a_job_takes_the_run(gh: FakeGitHub, world: World) -> None:
+    src = source(gh, world, repos=["acme/svc1"], workflows=[WorkflowRule(workflow="dep*")])
+    found = deployments_of(GitHubConnector(src, ServiceMap((), frozenset({"svc1"}))),
+                           "acme/svc1")
+    runs = [r for r in world.repos[1].runs
+            if r.name == "deploy" and r.conclusion in ("success", "failure")]
+    assert sorted(d["id"] for d in found) == sorted(f"acme/svc1 run {r.id} job all" for r in runs)
+    assert {d["status"] for d in found} == {"success", "failure"}

@@ -220,3 +220,19 @@ def test_webhook_signature() -> None:
 def test_webhook_scope(event: str, payload: dict[str, Any], scope: str | None) -> None:
     assert scope_of(event, payload) == scope
     assert "ping" in EVENTS and "release" in EVENTS
+
+
+def test_workflow_run_webhook_as_a_deployment() -> None:
+    # the `workflow_run` object of a workflow_run webhook (the REST run shape)
+    run = {**RUN, "run_started_at": "2026-07-01T10:01:00Z", "updated_at": "2026-07-01T10:20:00Z"}
+    event = m.deployment_from_run("acme/pay", run, "production", "rule", PRODUCTION)
+    assert event is not None and event.status == "success" and event.key == "acme/pay run 55 job all"
+    assert (event.started_at, event.finished_at) == (at("2026-07-01T10:01:00Z"),
+                                                     at("2026-07-01T10:20:00Z"))
+    staging = m.deployment_from_run("acme/pay", run, "staging", "rule", PRODUCTION)
+    assert staging is not None and staging.target == "staging"
+    running = m.deployment_from_run("acme/pay", {**run, "status": "in_progress",
+                                                 "conclusion": None}, "production", "r")
+    assert running is not None and running.status is None
+    cancelled = {**run, "conclusion": "cancelled"}
+    assert m.deployment_from_run("acme/pay", cancelled, "production", "r") is None

@@ -49,6 +49,7 @@ from shipwise.connectors.github.mapping import (
     deployment_from_graphql,
     deployment_from_job,
     deployment_from_release,
+    deployment_from_run,
     deployment_from_tag,
     deployment_record,
     instant,
@@ -480,11 +481,7 @@ class _RepoSync:
                    f"(workflow '{rule.workflow}', job '{rule.job or '*'}', branch "
                    f"'{want_branch}')")
             if rule.job is None:  # the run itself is the deployment
-                job = {"id": "all", "name": "*", "status": run.get("status"),
-                       "conclusion": run.get("conclusion"),
-                       "started_at": run.get("run_started_at") or run.get("created_at"),
-                       "completed_at": run.get("updated_at")}
-                event = deployment_from_job(self.repo, run, job, rule.environment, why,
+                event = deployment_from_run(self.repo, run, rule.environment, why,
                                             self.source.production_environment)
                 if event is not None:
                     out.append(event)

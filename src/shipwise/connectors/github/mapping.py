@@ -36,6 +36,7 @@ __all__ = [
     "deployment_from_job",
     "deployment_from_release",
     "deployment_from_rest",
+    "deployment_from_run",
     "deployment_from_tag",
     "deployment_record",
     "first_review_at",
@@ -276,6 +277,18 @@ def deployment_from_job(repo: str, run: Mapping[str, Any], job: Mapping[str, Any
         source=f"github:{repo} run {run['id']} job {job['id']}", rule=rule,
         target="production" if pattern is None or is_production(environment, pattern)
         else environment)
+
+
+def deployment_from_run(repo: str, run: Mapping[str, Any], environment: str, rule: str,
+                        pattern: str | None = None) -> DeployEvent | None:
+    """A workflow run (REST ``/actions/runs`` item, or a ``workflow_run`` webhook's
+    ``workflow_run``) that is itself the deployment (a rule without ``job``): from its start to
+    its last update, by its conclusion."""
+    job = {"id": "all", "name": "*", "status": run.get("status"),
+           "conclusion": run.get("conclusion"),
+           "started_at": run.get("run_started_at") or run.get("created_at"),
+           "completed_at": run.get("updated_at")}
+    return deployment_from_job(repo, run, job, environment, rule, pattern)
 
 
 def deployment_from_release(repo: str, release: Mapping[str, Any], sha: str,
