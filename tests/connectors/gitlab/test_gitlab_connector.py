@@ -231,6 +231,35 @@ def test_commits_come_in_bounded_batches_and_the_head_is_kept_last(
     assert first_tip >= last_commits and tips[first_tip] == p.main_tip
 
 
+def test_killed_between_commit_batches_reads_the_rest_next_time(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlab_connector, "COMMIT_BATCH", 3)
+    p = world.projects[0]
+    with FakeGitLab(world, per_page_max=3) as gl:
+        c = connector(gl, world, tmp_path)
+        _, cursors = read_all(c)
+        before = set(p.main_shas())
+        t = p.last_activity_at
+        rng = random.Random(3)
+        for iid in (90, 91, 92):
+            t += timedelta(hours=8)
+            add_merge_request(world, p, rng, iid, t)
+        new = set(p.main_shas()) - before
+        assert len(new) > 3
+        got: set[str] = set()
+        cursor = cursors[p.path]
+        for batch in c.sync(c.scopes()[0], cursor):
+            cursor = batch.cursor  # committed
+            if "commit" in batch.records:
+                got |= {r["sha"] for r in batch.records["commit"].to_pylist()}
+                break  # killed after the first batch of commits
+        assert got and got < new
+        for batch in c.sync(c.scopes()[0], cursor):
+            if "commit" in batch.records:
+                got |= {r["sha"] for r in batch.records["commit"].to_pylist()}
+    assert got == new
+
+
 # -- through the store -------------------------------------------------------------------------
 
 def store_sync(settings: Settings, c: GitLabConnector, fail_after: int | None = None,

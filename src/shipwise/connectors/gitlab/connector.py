@@ -192,7 +192,9 @@ class GitLabConnector:
         base = f"projects/{st.data['project_id']}"
         started = self._clock()
         last = cursor.to_json()
-        run_activity, run_deploys = self._probe(client, base, st, started)
+        run_activity, run_deploys, seen = self._probe(client, base, st, started)
+        if not run_activity:
+            st.part("probe").update(seen)
         phases: list[Iterator[Batch]] = [self._remapped(project, st)]
         if run_activity:
             phases += [self._merge_requests(client, base, project, st),
@@ -209,7 +211,8 @@ class GitLabConnector:
                     last = now
                     yield batch
         probe = st.part("probe")
-        if run_activity:
+        if run_activity:  # what the probe saw is kept only once everything it announced is in
+            probe.update(seen)
             probe["activity_read_at"] = m.iso(started)
         if run_deploys:
             probe["deploys_read_at"] = m.iso(started)
@@ -217,19 +220,21 @@ class GitLabConnector:
             yield Batch({}, st.cursor())
 
     def _probe(self, client: GitLabClient, base: str, st: _State,
-               now: datetime) -> tuple[bool, bool]:
+               now: datetime) -> tuple[bool, bool, dict[str, Any]]:
         """The cheap change probe (see the module docstring): whether merge requests and
-        commits, and whether deployments, pipelines and releases, need reading."""
+        commits, and whether deployments, pipelines and releases, need reading, and what the
+        probe saw (ETag, ``last_activity_at``) to keep once they are read."""
         probe = st.part("probe")
         response = client.get(base, etag=probe.get("etag"))
         moved = False
+        seen: dict[str, Any] = {}
+        activity = probe.get("activity")
         if not response.not_modified:
             body = response.json or {}
-            probe["etag"] = response.etag
             activity = body.get("last_activity_at")
             moved = activity != probe.get("activity")
-            probe["activity"] = activity
-        activity_at = m.instant(probe.get("activity"))
+            seen = {"etag": response.etag, "activity": activity}
+        activity_at = m.instant(activity)
         read_at = m.instant(probe.get("activity_read_at"))
         deploys_at = m.instant(probe.get("deploys_read_at"))
         run_activity = (moved or activity_at is None or read_at is None
@@ -240,7 +245,7 @@ class GitLabConnector:
                        # deployments, pipelines and releases do not move the probe
                        or now - deploys_at >= self.full_every
                        or bool(st.part("dep").get("pending") or st.part("pipe").get("pending")))
-        return run_activity, run_deploys
+        return run_activity, run_deploys, seen
 
     # merge requests ---------------------------------------------------------------------------
 
@@ -278,10 +283,10 @@ class GitLabConnector:
                               etag=part.get("etag"))
         if response.not_modified:
             return
-        part["etag"] = response.etag
         tip = str(((response.json or {}).get("commit") or {}).get("id") or "")
         old = part.get("tip")
         if not tip or tip == old:
+            part["etag"] = response.etag
             return
         params: dict[str, Any] = {"ref_name": tip, "with_stats": "true", "per_page": PER_PAGE}
         wanted: set[str] | None = None
@@ -292,7 +297,7 @@ class GitLabConnector:
                 wanted = {str(c["id"]) for c in new}
                 dates = [t for t in (m.instant(c.get("committed_date")) for c in new) if t]
                 if not dates:
-                    part["tip"] = tip
+                    part["tip"], part["etag"] = tip, response.etag
                     yield Batch({}, st.cursor())
                     return
                 params["since"] = m.iso(min(dates) - self.overlap)
@@ -308,7 +313,7 @@ class GitLabConnector:
             if len(rows) >= COMMIT_BATCH:
                 yield Batch({"commit": m.table("commit", rows)}, st.cursor())
                 rows = []
-        part["tip"] = tip
+        part["tip"], part["etag"] = tip, response.etag  # only now: a kill reads them again
         yield Batch({"commit": m.table("commit", rows)} if rows else {}, st.cursor())
 
     # deployments ------------------------------------------------------------------------------
