@@ -73,6 +73,8 @@ HISTORY_PAGE = 100
 DEPLOY_PAGE = 50
 #: Repositories per probe request.
 PROBE_CHUNK = 25
+#: A probe answer older than this (seconds) is asked again rather than used.
+PROBE_MAX_AGE = 120.0
 #: Successful deployments kept per service in the cursor (bases for compare).
 KEEP_SUCCESSES = 20
 
@@ -98,7 +100,8 @@ class GitHubConnector:
                                     timeout=source.timeout_seconds,
                                     max_attempts=source.max_attempts, transport=transport,
                                     sleep=sleep)
-        self._probes: dict[str, Any] = {}
+        #: probe answers of repositories not synced yet: (when, answer)
+        self._probes: dict[str, tuple[float, Any]] = {}
 
     @property
     def stats(self) -> HttpStats:
@@ -209,15 +212,18 @@ class GitHubConnector:
     def _probe(self, repo: str) -> Any:
         """This repository's probe answer, from one request for all repositories (each answer is
         used once: the next sync of the same repository asks again)."""
-        if repo not in self._probes:
-            repos = list(self.source.repos)
-            start = repos.index(repo)
-            chunk = repos[start:start + PROBE_CHUNK]
-            query = queries.probe_query([tuple(r.split("/", 1)) for r in chunk])  # type: ignore[misc]
-            data = self._client.graphql(query, allow_not_found=True)
-            for i, name in enumerate(chunk):
-                self._probes[name] = data.get(f"r{i}")
-        return self._probes.pop(repo)
+        cached = self._probes.pop(repo, None)
+        if cached is not None and time.monotonic() - cached[0] < PROBE_MAX_AGE:
+            return cached[1]
+        repos = list(self.source.repos)
+        start = repos.index(repo)
+        chunk = repos[start:start + PROBE_CHUNK]
+        query = queries.probe_query([tuple(r.split("/", 1)) for r in chunk])  # type: ignore[misc]
+        data = self._client.graphql(query, allow_not_found=True)
+        taken = time.monotonic()
+        for i, name in enumerate(chunk[1:], start=1):
+            self._probes[name] = (taken, data.get(f"r{i}"))
+        return data.get("r0")
 
 
 def _jsonable(state: Mapping[str, Any]) -> dict[str, JSON]:
