@@ -190,6 +190,8 @@ def test_people_are_pseudonymised_and_raw_ids_never_stored(settings: Settings, t
             COMMIT,
             {**COMMIT, "sha": "c2", "author": "renovate[bot]"},
             {**COMMIT, "sha": "c3", "author": "deploy-helper"},
+            # a GitHub App's commit email: its local part ends in [bot]
+            {**COMMIT, "sha": "c4", "author": "49699333+dependabot[bot]@users.noreply.github.com"},
             {"type": "page", "id": "pg1", "team": "payments", "person": "ANA.SILVA@example.com ",
              "at": "2025-07-01T03:00:00Z", "urgency": "high"}]
     import_paths(settings, [write_jsonl(tmp_path / "e.jsonl", recs)])
@@ -200,7 +202,7 @@ def test_people_are_pseudonymised_and_raw_ids_never_stored(settings: Settings, t
     human = next(p for p, bot in people.items() if not bot)
     assert human.startswith("p_") and authors["c1"] == human  # same person, same pseudonym
     assert con.execute("SELECT person FROM page").fetchone() == (human,)  # case/space-insensitive
-    assert bots == {"c1": False, "c2": True, "c3": True}  # [bot] suffix; declared bot person
+    assert bots == {"c1": False, "c2": True, "c3": True, "c4": True}  # [bot]; declared bot
     assert authors["c2"] == "bot:renovate[bot]"
     con.close()
     raw = settings.db.read_bytes()

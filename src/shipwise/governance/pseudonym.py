@@ -44,7 +44,10 @@ class Pseudonymiser:
 
     def is_bot(self, raw: str) -> bool:
         ident = normalise_id(raw)
-        if ident.endswith("[bot]") or ident in {normalise_id(b) for b in self.bots.logins}:
+        # GitHub Apps: the login ends in "[bot]", and so does the local part of their commit
+        # email (49699333+dependabot[bot]@users.noreply.github.com)
+        if ident.endswith("[bot]") or "[bot]@" in ident or ident in {
+                normalise_id(b) for b in self.bots.logins}:
             return True
         return any(fnmatch.fnmatchcase(ident, p.lower()) for p in self.bots.patterns)
 
