@@ -93,6 +93,9 @@ def test_first_sync_reads_everything_and_second_costs_one_request(
     assert rows(org, "SELECT count(*) FROM deployment_commit") == [
         (sum(len(d["commits"]) for d in deployments),)]
     assert connector.stats.requests == gh.count() and connector.stats.requests < 120
+    # pull request 7 has 120 commits: the second hundred came from a nested page
+    assert rows(org, "SELECT count(*) FROM pull_request_commit c JOIN pull_request p "
+                     "ON p.id = c.pull_request_id WHERE p.id = 'acme/svc0#7'") == [(120,)]
     rules = {r[0].split(" ")[0] for r in rows(org, "SELECT rule FROM deployment")}
     assert rules == {"environment", "workflow", "releases_as_deployments"}
 
