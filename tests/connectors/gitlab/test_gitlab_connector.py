@@ -29,7 +29,7 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.ingest import import_paths_into, import_tables_into
 from shipwise.config import Settings
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.gitlab import GitLabConnector
+from shipwise.connectors.gitlab import GitLabConnector, webhook
 from shipwise.connectors.gitlab import connector as gitlab_connector
 from shipwise.connectors.settings import WorkflowRule
 from shipwise.connectors.sync import sync_scope
@@ -183,6 +183,28 @@ def test_deployment_the_probe_cannot_see_is_read_within_full_every(world: World,
     clock.at += timedelta(hours=1)
     records, _ = read_all(c, cursors)
     assert [r["id"] for r in records["deployment"]] == [f"{p.path}/release/{p.releases[-1].tag_name}"]
+
+
+def test_a_webhook_about_a_deployment_makes_the_next_sync_read_it(
+        world: World, gl: FakeGitLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(webhook, "_announced", {})
+    monkeypatch.setattr(webhook, "_now", clock)  # the hook arrives on the connector's clock
+    c = connector(gl, world, tmp_path, clock)
+    _, cursors = read_all(c)
+    p = world.projects[2]
+    add_production_deploy(world, p, random.Random(2),
+                          max(r.released_at for r in p.releases) + timedelta(hours=5))
+    clock.at += timedelta(minutes=5)
+    hook = {"object_kind": "release", "tag": p.releases[-1].tag_name, "action": "create",
+            "project": {"id": p.id, "path_with_namespace": p.path}}
+    assert webhook.scope_of("Release Hook", hook) == p.path
+    records, cursors = read_all(c, cursors)
+    assert [r["id"] for r in records["deployment"]] == [f"{p.path}/release/{p.releases[-1].tag_name}"]
+    gl.reset_counts()
+    clock.at += timedelta(minutes=5)
+    records, _ = read_all(c, cursors)  # read since: one probe per project again (and pendings)
+    assert records == {} and gl.count(rf"/projects/{p.id}/releases") == 0
 
 
 def test_activity_hidden_by_gitlabs_hourly_throttle_is_still_read(world: World, gl: FakeGitLab,

@@ -8,7 +8,8 @@ committed:
 1. **probe** — ``GET /projects/:id`` (conditional). When the project's ``last_activity_at`` has
    not moved, the last full pass began more than an hour after it (GitLab updates it at most
    once an hour), no deployment or pipeline is still running and the last full pass is younger
-   than ``full_every``, the sync stops here: one request.
+   than ``full_every``, the sync stops here: one request. (A webhook about a deployment, pipeline,
+   job or release received in this process makes the next sync read those phases.)
 2. **merge requests** updated since the watermark (minus ``overlap``); commits and notes are
    fetched only for those whose ``updated_at`` moved.
 3. **commits** of the default branch: its head (conditional ``GET /repository/branches/:b``);
@@ -37,6 +38,7 @@ import httpx
 
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import mapping as m
+from shipwise.connectors.gitlab import webhook
 from shipwise.connectors.gitlab.client import PER_PAGE, GitLabClient
 from shipwise.connectors.http import HttpStats
 from shipwise.connectors.settings import GitLabSource
@@ -192,7 +194,7 @@ class GitLabConnector:
         base = f"projects/{st.data['project_id']}"
         started = self._clock()
         last = cursor.to_json()
-        run_activity, run_deploys, seen = self._probe(client, base, st, started)
+        run_activity, run_deploys, seen = self._probe(client, base, project, st, started)
         if not run_activity:
             st.part("probe").update(seen)
         phases: list[Iterator[Batch]] = [self._remapped(project, st)]
@@ -219,7 +221,7 @@ class GitLabConnector:
         if st.cursor().to_json() != last:
             yield Batch({}, st.cursor())
 
-    def _probe(self, client: GitLabClient, base: str, st: _State,
+    def _probe(self, client: GitLabClient, base: str, project: str, st: _State,
                now: datetime) -> tuple[bool, bool, dict[str, Any]]:
         """The cheap change probe (see the module docstring): whether merge requests and
         commits, and whether deployments, pipelines and releases, need reading, and what the
@@ -244,6 +246,7 @@ class GitLabConnector:
         run_deploys = (run_activity or deploys_at is None
                        # deployments, pipelines and releases do not move the probe
                        or now - deploys_at >= self.full_every
+                       or webhook.announced_after(project, deploys_at)
                        or bool(st.part("dep").get("pending") or st.part("pipe").get("pending")))
         return run_activity, run_deploys, seen
 

@@ -4,12 +4,19 @@ GitLab sends the secret configured on the webhook verbatim in ``X-Gitlab-Token``
 of the body), and the event kind in ``X-Gitlab-Event``. An event never carries records into the
 store by itself: it only says which project to sync, and the sync reads the API as usual (so a
 forged or replayed event can at most cause a sync).
+
+Deployments, pipelines and releases do not move the project's ``last_activity_at``, which the
+connector's change probe reads; so :func:`scope_of` also notes, in this process, that such an
+event arrived for the project, and the next sync of that project reads its deployments,
+pipelines and releases even when the probe alone would skip them (:func:`announced_after`).
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +27,31 @@ EVENTS = frozenset({
     "Merge Request Hook", "Pipeline Hook", "Job Hook", "Deployment Hook", "Release Hook",
     "Push Hook", "Note Hook",
 })
+
+
+#: Events about deployments, pipelines, jobs and releases: what the change probe cannot see.
+DEPLOY_EVENTS = frozenset({"Pipeline Hook", "Job Hook", "Deployment Hook", "Release Hook"})
+
+_lock = threading.Lock()
+_announced: dict[str, datetime] = {}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def announce(project: str, at: datetime | None = None) -> None:
+    """Note that a deployment-like event arrived for ``project`` (at ``at``, default now)."""
+    with _lock:
+        _announced[project.lower()] = at or _now()
+
+
+def announced_after(project: str, when: datetime | None) -> bool:
+    """Whether a deployment-like event for ``project`` arrived after ``when`` in this process
+    (``when`` None: whether one arrived at all)."""
+    with _lock:
+        at = _announced.get(project.lower())
+    return at is not None and (when is None or at > when)
 
 
 def verify(secret: str, token_header: str | None) -> bool:
@@ -63,4 +95,7 @@ def scope_of(event: str, payload: Mapping[str, Any]) -> str | None:
     pending = DEPLOYMENT_PENDING if event == "Deployment Hook" else JOB_PENDING
     if status is not None and str(status) in pending:
         return None
-    return _path(payload)
+    path = _path(payload)
+    if path is not None and event in DEPLOY_EVENTS:
+        announce(path)
+    return path
