@@ -512,3 +512,9 @@ def test_releases_and_tags(tmp_path: Path, mode: str, tags: str | None, kinds: s
         sha = {r.tag_name: r.sha for r in world.projects[0].releases}
         assert {d["version"]: d["commits"] for d in tagged} == {"v1.1.0": [sha["v1.1.0"]],
                                                                "v1.10.0": []}
+
+
+def test_check_says_when_the_rate_limit_is_nearly_used_up(world: World, tmp_path: Path) -> None:
+    with FakeGitLab(world, rate_limit=40) as gl:
+        problems = connector(gl, world, tmp_path).check()
+    assert len(problems) == 1 and "requests left" in problems[0] and "of 40" in problems[0]
