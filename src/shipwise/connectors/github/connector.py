@@ -33,7 +33,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -376,16 +376,27 @@ class _RepoSync:
         yield from self._emit(events, st)
 
     def _emit(self, events: list[DeployEvent], st: dict[str, Any]) -> Iterator[Batch]:
-        """Emit finished events in creation order, DEPLOY_PAGE a batch; the stage's watermark
-        ``st['since']`` never passes an unfinished (and not abandoned) one."""
+        """Emit finished events in creation order, DEPLOY_PAGE a batch (see :meth:`_emit_chunks`)."""
         events.sort(key=lambda e: (e.created_at, e.key))
+        yield from self._emit_chunks(
+            ((chunk, chunk[-1].created_at)
+             for chunk in (events[i:i + DEPLOY_PAGE] for i in range(0, len(events), DEPLOY_PAGE))),
+            st)
+
+    def _emit_chunks(self, chunks: Iterable[tuple[list[DeployEvent], datetime]],
+                     st: dict[str, Any]) -> Iterator[Batch]:
+        """One batch per chunk (events created up to the chunk's instant, chunks in creation
+        order). The stage's watermark ``st['since']`` moves to the chunk's instant but never past
+        an unfinished (and not abandoned) event; events committed before (``st['done']``, within
+        the overlap) are not emitted again."""
         held: datetime | None = None
         pending = 0
         st["pending"] = 0
         done: dict[str, str] = st.setdefault("done", {})
-        for start in range(0, len(events), DEPLOY_PAGE):
+        for events, last in chunks:
+            events.sort(key=lambda e: (e.created_at, e.key))
             rows: list[dict[str, Any]] = []
-            for event in events[start:start + DEPLOY_PAGE]:
+            for event in events:
                 if event.key in done:  # committed by an earlier sync (the overlap re-reads it)
                     continue
                 if event.status is None or event.finished_at is None:
@@ -399,7 +410,6 @@ class _RepoSync:
                 done[event.key] = _iso(event.created_at)
                 if event.status == "success":
                     self._remember(key, event)
-            last = events[min(start + DEPLOY_PAGE, len(events)) - 1].created_at
             mark = (min(held, last) if held is not None else last) - OVERLAP
             st["since"] = _iso(mark)
             st["done"] = done = {k: v for k, v in done.items() if v >= st["since"]}
@@ -450,8 +460,7 @@ class _RepoSync:
         etags = st.setdefault("etags", {})
         branches = sorted({rule.branch or self.default_branch or "main"
                            for rule in self.source.workflows})
-        events: list[DeployEvent] = []
-        changed = False
+        runs: dict[int, tuple[Mapping[str, Any], str]] = {}
         fresh: dict[str, str | None] = {}  # kept only once every run read is committed
         for branch in branches:
             # a cheap conditional probe: the newest run of the branch (a 304 costs no quota)
@@ -461,18 +470,29 @@ class _RepoSync:
             if head.not_modified:
                 continue
             fresh[branch] = head.etag
-            changed = True
             params: dict[str, str | int | float | bool | None] = {
                 "branch": branch, "per_page": 100}
             if since:
                 params["created"] = f">={since}"
             for page in self.client.paginate(f"/repos/{self.repo}/actions/runs", params):
                 for run in (page.json or {}).get("workflow_runs") or ():
-                    events.extend(self._run_events(run, branch))
-        if events:
-            st["matched"] = True  # a rule matched here: releases are not deployments ('auto')
-        if changed:
-            yield from self._emit(events, st)
+                    runs[int(run["id"])] = (run, branch)
+        if fresh:
+            ordered = sorted(runs.values(), key=lambda rb: (str(rb[0].get("created_at")),
+                                                            int(rb[0]["id"])))
+
+            def chunks() -> Iterator[tuple[list[DeployEvent], datetime]]:
+                # the jobs of DEPLOY_PAGE runs at a time: a kill loses one chunk's requests
+                for i in range(0, len(ordered), DEPLOY_PAGE):
+                    part = ordered[i:i + DEPLOY_PAGE]
+                    events = [e for run, branch in part for e in self._run_events(run, branch)]
+                    if events:
+                        st["matched"] = True  # a rule matched: releases are not deployments
+                    last = instant(part[-1][0].get("created_at"))
+                    assert last is not None, "GitHub always gives a run's created_at"
+                    yield events, last
+
+            yield from self._emit_chunks(chunks(), st)
         etags.update(fresh)  # in the sync's final cursor: a kill before it reads the runs again
 
     def _run_events(self, run: Mapping[str, Any], branch: str) -> list[DeployEvent]:
@@ -499,6 +519,9 @@ class _RepoSync:
                                            None, str(run.get("head_sha")), created, created,
                                            None, None, "", why))
                 continue
+            prefix = f"{self.repo} run {run['id']} job "
+            if any(k.startswith(prefix) for k in (self.state.get("runs") or {}).get("done", {})):
+                continue  # committed by an earlier sync: its jobs are not asked for again
             for page in self.client.paginate(f"/repos/{self.repo}/actions/runs/{run['id']}/jobs",
                                              {"per_page": 100}):
                 for job in (page.json or {}).get("jobs") or ():
