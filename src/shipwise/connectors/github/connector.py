@@ -75,6 +75,8 @@ DEPLOY_PAGE = 50
 PROBE_CHUNK = 25
 #: A probe answer older than this (seconds) is asked again rather than used.
 PROBE_MAX_AGE = 120.0
+#: A commit listing this many parents may have more (``parents(first: 10)``): not walked locally.
+MAX_PARENTS = 10
 #: Successful deployments kept per service in the cursor (bases for compare).
 KEEP_SUCCESSES = 20
 
@@ -87,6 +89,9 @@ class GitHubConnector:
     """The :class:`~shipwise.connectors.base.Connector` of a ``kind: github`` source."""
 
     kind = "github"
+    #: Work out what a deployment shipped from the commit graph read in the same sync when it
+    #: holds every commit needed (else ``GET /compare``). Tests switch it off to exercise the API.
+    local_compare = True
 
     def __init__(self, source: GitHubSource, services: ServiceMap, *,
                  transport: httpx.BaseTransport | None = None,
@@ -250,6 +255,12 @@ class _RepoSync:
         branch = (probe.get("defaultBranchRef") or {}).get("name")
         self.default_branch: str | None = branch
         self.has_deployments = bool((probe.get("deployments") or {}).get("totalCount"))
+        #: the commit graph read in this sync: sha -> parents, sha -> committed instant
+        self.parents: dict[str, list[str]] = {}
+        self.dates: dict[str, str] = {}
+        #: per service: the sha of its last successful deployment and that sha's ancestors
+        self._bases: dict[str, tuple[str, set[str]]] = {}
+        self._pending_base: tuple[str, str, set[str] | None] | None = None
 
     def _batch(self, records: Mapping[str, pa.Table]) -> Batch:
         return Batch(dict(records), Cursor(_jsonable(self.state)))
@@ -280,6 +291,7 @@ class _RepoSync:
                 prs.append(pull_request_record(self.repo, node, pr_commits, reviews))
                 for c in pr_commits:
                     commits[c["oid"]] = commit_record(self.repo, c)
+            self._learn(list(commits.values()))
             if done:
                 mark = instant(top)
                 st["since"] = _iso(mark - OVERLAP) if mark else st.get("since")
@@ -334,6 +346,7 @@ class _RepoSync:
             if conn is None:
                 return
             rows = [commit_record(self.repo, n) for n in conn["nodes"] or () if n]
+            self._learn(rows)
             for n in conn["nodes"] or ():
                 if top is None or n["committedDate"] > top:
                     top = n["committedDate"]
@@ -406,10 +419,14 @@ class _RepoSync:
                     continue
                 service = self.c.services.resolve(self.repo, event.environment, event.job)
                 key = service or self.repo
+                self._pending_base = None
                 rows.append(deployment_record(event, key, self._shipped(key, event)))
                 done[event.key] = _iso(event.created_at)
                 if event.status == "success":
                     self._remember(key, event)
+                    grown = self._pending_base
+                    if grown is not None and grown[2] is not None:
+                        self._bases[key] = (grown[1], grown[2])
             mark = (min(held, last) if held is not None else last) - OVERLAP
             st["since"] = _iso(mark)
             st["done"] = done = {k: v for k, v in done.items() if v >= st["since"]}
@@ -438,16 +455,74 @@ class _RepoSync:
             return [event.sha]
         if base == event.sha:
             return []
-        shas: list[str] = []
+        local = self._walk(service, base, event.sha) if self.c.local_compare else None
+        if local is not None:
+            return local
         path = f"/repos/{self.repo}/compare/{base}...{event.sha}"
         first = self.client.get(path, {"per_page": 100}, ok=(404,))
         if first.status == 404:  # a base rewritten away (force-push): its head alone, as a first
             return [event.sha]
         page: Response | None = first
+        listed: list[tuple[str, str]] = []
         while page is not None:
-            shas.extend(c["sha"] for c in (page.json or {}).get("commits") or ())
+            for c in (page.json or {}).get("commits") or ():
+                when = instant(((c.get("commit") or {}).get("committer") or {}).get("date"))
+                listed.append((_iso(when) if when else "", c["sha"]))
             page = self.client.get(page.next_url) if page.next_url else None
-        return shas
+        # in commit-time order, like the local walk: the same deployment gives the same record
+        return [sha for _, sha in sorted(listed)]
+
+    def _learn(self, rows: list[dict[str, Any]]) -> None:
+        """Keep the commit graph read in this sync (parents, commit instants)."""
+        for row in rows:
+            self.parents[row["sha"]] = row["parents"]
+            self.dates[row["sha"]] = _iso(row["committed_at"]) if row["committed_at"] else ""
+
+    def _ancestors(self, sha: str) -> set[str] | None:
+        """``sha`` and every commit reachable from it, if the graph read in this sync holds them
+        all (None otherwise)."""
+        seen: set[str] = set()
+        stack = [sha]
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            parents = self.parents.get(s)
+            if parents is None or len(parents) >= MAX_PARENTS:
+                return None
+            seen.add(s)
+            stack.extend(parents)
+        return seen
+
+    def _walk(self, service: str, base: str, head: str) -> list[str] | None:
+        """What ``GET /compare/{base}...{head}`` would list (commits reachable from ``head`` and
+        not from ``base``, oldest first), from the graph read in this sync — or None when it does
+        not hold every commit needed (then the compare API is asked). A first sync reads the
+        whole history before the deployments, so it needs no compare request for deployments of
+        the default branch; the ancestors of the last base per service are kept and grown."""
+        cached = self._bases.get(service)
+        known = cached[1] if cached is not None and cached[0] == base else self._ancestors(base)
+        if known is None:
+            return None
+        out: set[str] = set()
+        stack = [head]
+        reached_base = False
+        while stack:
+            s = stack.pop()
+            if s in known:
+                reached_base = reached_base or s == base
+                continue
+            if s in out:
+                continue
+            parents = self.parents.get(s)
+            if parents is None or len(parents) >= MAX_PARENTS:
+                return None
+            out.add(s)
+            stack.extend(parents)
+        # the next base of this service is ``head`` if this one succeeds: its ancestors are
+        # base's and ``out`` when it descends from base (else they are computed when needed)
+        self._pending_base = (service, head, (known | out) if reached_base else None)
+        return sorted(out, key=lambda c: (self.dates.get(c, ""), c))
 
     def _rules(self) -> list[tuple[int, WorkflowRule]]:
         return list(enumerate(self.source.workflows))
