@@ -572,6 +572,8 @@ class Graph:
             "pullRequests": lambda info, **a: self.pull_requests(repo, **a),
             "deployments": lambda info, **a: self.deployments(repo, **a),
             "refs": lambda info, **a: self.refs(repo, **a),
+            "object": lambda info, oid=None, expression=None: (
+                self.commit_node(repo, oid) if oid in repo.commits else None),
         }
 
     def release_node(self, rel: Release) -> dict[str, Any]:

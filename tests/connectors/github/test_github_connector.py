@@ -93,6 +93,10 @@ def test_first_sync_reads_everything_and_second_costs_one_request(
     assert rows(org, "SELECT count(*) FROM deployment_commit") == [
         (sum(len(d["commits"]) for d in deployments),)]
     assert connector.stats.requests == gh.count() and connector.stats.requests < 120
+    # every commit with its parents, also those only a pull request carries (asked apart)
+    parents = {sha: p or [] for sha, p in rows(org, 'SELECT sha, parents FROM "commit"')}
+    assert parents == {c.sha: c.parents for r in world.repos for c in r.commits.values()
+                       if c.email or c.login}
     # pull request 7 has 120 commits: the second hundred came from a nested page
     assert rows(org, "SELECT count(*) FROM pull_request_commit c JOIN pull_request p "
                      "ON p.id = c.pull_request_id WHERE p.id = 'acme/svc0#7'") == [(120,)]
@@ -125,8 +129,9 @@ def test_a_change_is_read_alone(org: Settings, gh: FakeGitHub, world: World) -> 
     sync_into(org, source(gh, world, workflows=[]))
     assert rows(org, "SELECT first_review_at FROM pull_request WHERE id = 'acme/svc0#1'") == [
         (when.replace(tzinfo=None),)] != first
-    # the probe, then one page of svc0's pull requests: nothing else moved
-    assert gh.count() == 2, [r.path for r in gh.requests]
+    # the probe, one page of svc0's pull requests and the parents of its commits (asked apart:
+    # see queries.PULL_REQUESTS); nothing else moved
+    assert gh.count() == 3, [r.path for r in gh.requests]
 
 
 class Killed(Exception):

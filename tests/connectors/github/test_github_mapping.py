@@ -236,3 +236,9 @@ def test_workflow_run_webhook_as_a_deployment() -> None:
     assert running is not None and running.status is None
     cancelled = {**run, "conclusion": "cancelled"}
     assert m.deployment_from_run("acme/pay", cancelled, "production", "r") is None
+
+
+def test_a_commit_read_without_parents_says_so() -> None:
+    node = commit("abc", "2026-07-01T10:00:00Z")
+    del node["parents"]
+    assert m.commit_record("acme/pay", node)["parents"] is None  # unknown, not "a root commit"

@@ -200,10 +200,10 @@ class GitHubConnector:
                 return True
             return any(before.get(p) != probe.get(p) for p in parts)
 
+        if changed("history", "defaultBranchRef"):  # first: its parents serve the next stages
+            yield from sync.history()
         if changed("prs", "pullRequests"):
             yield from sync.pull_requests()
-        if changed("history", "defaultBranchRef"):
-            yield from sync.history()
         if changed("deployments", "deployments"):
             yield from sync.deployments()
         yield from sync.workflow_runs()  # its own conditional probe
@@ -291,6 +291,7 @@ class _RepoSync:
                 prs.append(pull_request_record(self.repo, node, pr_commits, reviews))
                 for c in pr_commits:
                     commits[c["oid"]] = commit_record(self.repo, c)
+            self._fill_parents(list(commits.values()))
             self._learn(list(commits.values()))
             if done:
                 mark = instant(top)
@@ -472,9 +473,33 @@ class _RepoSync:
         # in commit-time order, like the local walk: the same deployment gives the same record
         return [sha for _, sha in sorted(listed)]
 
+    def _fill_parents(self, rows: list[dict[str, Any]]) -> None:
+        """Give commit rows read without parents (a pull request's) the parents the history
+        gave in this sync, or ask for them: one request per 100 commits."""
+        missing = []
+        for row in rows:
+            if row["parents"] is None:
+                known = self.parents.get(row["sha"])
+                if known is not None:
+                    row["parents"] = list(known)
+                else:
+                    missing.append(row)
+        for start in range(0, len(missing), 100):
+            part = missing[start:start + 100]
+            data = self.client.graphql(queries.commit_parents_query(
+                self.owner, self.name, [r["sha"] for r in part]))
+            found = _repository(data, self.repo)
+            for i, row in enumerate(part):
+                node = found.get(f"c{i}") or {}
+                if "parents" in node:
+                    row["parents"] = [p["oid"] for p in (node["parents"].get("nodes") or ())
+                                      if p]
+
     def _learn(self, rows: list[dict[str, Any]]) -> None:
         """Keep the commit graph read in this sync (parents, commit instants)."""
         for row in rows:
+            if row["parents"] is None:
+                continue
             self.parents[row["sha"]] = row["parents"]
             self.dates[row["sha"]] = _iso(row["committed_at"]) if row["committed_at"] else ""
 

@@ -116,7 +116,8 @@ def commit_record(repo: str, node: Mapping[str, Any]) -> dict[str, Any]:
     author = node.get("author") or {}
     user = author.get("user") or {}
     who = author.get("email") or user.get("login") or None
-    parents = [p["oid"] for p in ((node.get("parents") or {}).get("nodes") or []) if p]
+    parents = ([p["oid"] for p in ((node.get("parents") or {}).get("nodes") or []) if p]
+               if "parents" in node else None)  # not asked for (pull requests' commits)
     return {
         "sha": node["oid"], "repo": repo, "author": who,
         "authored_at": instant(node.get("authoredDate")),
