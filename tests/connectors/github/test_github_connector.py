@@ -363,3 +363,23 @@ def test_the_local_walk_equals_the_compare_api(gh: FakeGitHub, world: World,
     assert local == api and sum(len(c) for c in api.values()) > 100
     assert local == {d["id"]: sorted(d["commits"], key=local[d["id"]].index)
                      for d in truth(world, "deployment")}
+
+
+def test_releases_already_committed_are_not_emitted_again(gh: FakeGitHub, world: World) -> None:
+    src = source(gh, world, repos=["acme/svc2"])
+    connector = GitHubConnector(src, ServiceMap((), frozenset({"svc2"})))
+    cursor = Cursor()
+    first: list[str] = []
+    for batch in connector.sync(connector.scopes()[0], cursor):
+        cursor = batch.cursor
+        table = batch.records.get("deployment")
+        first += table.column("id").to_pylist() if table is not None else []
+    assert len(first) == len([d for d in truth(world, "deployment") if d["service"] == "svc2"])
+    world.repos[2].pushed += timedelta(minutes=1)  # a push: the releases stage runs again
+    gh.reset_counts()
+    again: list[str] = []
+    for batch in connector.sync(connector.scopes()[0], cursor):
+        table = batch.records.get("deployment")
+        again += table.column("id").to_pylist() if table is not None else []
+    assert again == [] and gh.count("GET", "/compare/") == 0
+    assert gh.count("GET", "/releases") == 1

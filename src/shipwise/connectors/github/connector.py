@@ -660,10 +660,12 @@ class _RepoSync:
             for name, (sha, at) in tags.items():
                 if sha and at is not None and fnmatch.fnmatchcase(name, pattern):
                     events.append(deployment_from_tag(self.repo, name, sha, at, why))
-        floor = instant(self.floor)
+        st = self.state.setdefault("releases", {})
+        # releases and tags are read whole (few): those before the watermark were committed
+        floor = instant(st.get("since") or self.floor)
         if floor is not None:
             events = [e for e in events if e.created_at >= floor]
-        yield from self._emit(events, self.state.setdefault("releases", {}))
+        yield from self._emit(events, st)
 
     def _tags(self) -> dict[str, tuple[str, datetime | None]]:
         out: dict[str, tuple[str, datetime | None]] = {}
