@@ -17,11 +17,10 @@ from shipwise.app.caller import local_caller
 from shipwise.app.git import GitIngestResult, ingest_git
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.owner import dora, import_paths
-from shipwise.config import Settings
+from shipwise.config import GitSource, Settings
 from shipwise.connectors.base import Cursor, ServiceMap, ServiceTarget
 from shipwise.connectors.git import GitConnector, deployment_id
 from shipwise.connectors.git.tags import matches, tag_state
-from shipwise.connectors.settings import GitSource
 from shipwise.store import sync_state
 
 HOUR = 3600

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from shipwise.connectors.settings import GitLabSource
+from shipwise.config import GitLabSource
 from shipwise.domain.services import ServiceMap, ServiceTarget
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)

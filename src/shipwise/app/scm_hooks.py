@@ -29,10 +29,9 @@ from typing import Any
 
 from shipwise.app.caller import Caller, Principal
 from shipwise.app.sync import sync_sources
-from shipwise.config import Settings
+from shipwise.config import GitHubSource, GitLabSource, Settings
 from shipwise.connectors.github import webhook as github_hook
 from shipwise.connectors.gitlab import webhook as gitlab_hook
-from shipwise.connectors.settings import GitHubSource, GitLabSource
 from shipwise.store import deliveries
 from shipwise.store.duckdb_store import Store
 

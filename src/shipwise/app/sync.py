@@ -22,11 +22,11 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
+from shipwise.config import GitHubSource, GitLabSource, GitSource
 from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
-from shipwise.connectors.settings import GitHubSource, GitLabSource, GitSource
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ShipwiseError
 from shipwise.ingest.loader import ImportReport

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipwise.config import BotSettings
+from shipwise.domain.people import BOT_PREFIX, PREFIX
 from shipwise.errors import ConfigError, StoreError
 
 KEY_ENV = "SHIPWISE_PSEUDONYM_KEY"
-PREFIX = "p_"
-BOT_PREFIX = "bot:"
 
 
 def normalise_id(raw: str) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import duckdb
 
+from shipwise.domain.people import quote_identifier
 from shipwise.domain.schema import Field, Kind, RecordType
 
 
@@ -69,9 +70,7 @@ EXPECTED = {
 }
 
 
-def q(name: str) -> str:
-    """Quote an identifier."""
-    return '"' + name.replace('"', '""') + '"'
+q = quote_identifier
 
 
 def lit(value: object) -> str:

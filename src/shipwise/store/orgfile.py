@@ -17,14 +17,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from shipwise.domain.people import BOT_PREFIX, PSEUDONYM_RE
+from shipwise.domain.people import quote_identifier as q
 from shipwise.domain.schema import RECORD_TYPES, Kind
-from shipwise.governance.pseudonym import BOT_PREFIX, PREFIX
-from shipwise.ingest.sql import q
 from shipwise.orgfile.state import OrgState, OrgUnit, Person, Service, Team
 from shipwise.store.duckdb_store import Store
-
-#: a pseudonym as the importer makes it: ``p_`` and 20 hex digits
-PSEUDONYM_RE = f"^{PREFIX}[0-9a-f]{{20}}$"
 
 #: (table, column) of every person field of the canonical format (commit.author, ...)
 PERSON_COLUMNS: tuple[tuple[str, str], ...] = tuple(

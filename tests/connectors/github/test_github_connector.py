@@ -14,10 +14,9 @@ from tests.conftest import copy_store
 from tests.fakes.github import Deployment, FakeGitHub, World, org_file, sync_into
 
 from shipwise.app.owner import import_paths
-from shipwise.config import Settings, load_settings
+from shipwise.config import GitHubSource, Settings, WorkflowRule, load_settings
 from shipwise.connectors.base import Cursor, ServiceMap, ServiceTarget
 from shipwise.connectors.github import GitHubConnector
-from shipwise.connectors.settings import GitHubSource, WorkflowRule
 from shipwise.errors import NotFoundError
 from shipwise.store import sync_state
 from shipwise.store.duckdb_store import Store

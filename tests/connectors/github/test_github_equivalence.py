@@ -16,8 +16,7 @@ from shipwise.app.caller import local_caller
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.owner import dora, import_paths
 from shipwise.app.results import dump
-from shipwise.config import Settings, load_settings
-from shipwise.connectors.settings import GitHubSource, WorkflowRule
+from shipwise.config import GitHubSource, Settings, WorkflowRule, load_settings
 
 TOKEN = "ghp_fake_token"
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from shipwise.config import PRODUCTION
 from shipwise.connectors.github import mapping as m
 from shipwise.connectors.github.webhook import EVENTS, scope_of, verify
-from shipwise.connectors.settings import PRODUCTION
 
 
 def at(text: str) -> datetime:

@@ -27,11 +27,10 @@ from tests.fakes.gitlab import (
 
 from shipwise.app.context import pseudonymiser_for
 from shipwise.app.ingest import import_paths_into, import_tables_into
-from shipwise.config import Settings
+from shipwise.config import Settings, WorkflowRule
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import GitLabConnector, webhook
 from shipwise.connectors.gitlab import connector as gitlab_connector
-from shipwise.connectors.settings import WorkflowRule
 from shipwise.connectors.sync import sync_scope
 from shipwise.errors import NotFoundError, TerminalError
 from shipwise.ingest.loader import ImportReport

@@ -17,10 +17,9 @@ from shipwise.app.ingest import import_paths_into, import_tables_into
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.owner import dora, import_paths
 from shipwise.app.results import dump
-from shipwise.config import Settings, load_settings
+from shipwise.config import Settings, WorkflowRule, load_settings
 from shipwise.connectors.base import Batch
 from shipwise.connectors.gitlab import GitLabConnector
-from shipwise.connectors.settings import WorkflowRule
 from shipwise.connectors.sync import sync_scope
 from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from shipwise.config import PRODUCTION, WorkflowRule
 from shipwise.connectors.gitlab import mapping as m
 from shipwise.connectors.gitlab import webhook
-from shipwise.connectors.settings import PRODUCTION, WorkflowRule
 
 
 def at(text: str) -> datetime:

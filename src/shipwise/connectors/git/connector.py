@@ -65,10 +65,10 @@ import pyarrow as pa
 import pygit2
 from pygit2.enums import ObjectType, ReferenceType, RepositoryOpenFlag, SortMode
 
+from shipwise.config import GitSource
 from shipwise.connectors.base import JSON, Batch, Cursor, Scope
 from shipwise.connectors.git.mapping import epoch_micros, person_id
 from shipwise.connectors.git.tags import CURSOR_KEY, tag_deployments
-from shipwise.connectors.settings import GitSource
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, InputError
 

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from shipwise.config import GitHubSource, WorkflowRule
 from shipwise.connectors.base import JSON, Batch, Cursor, Scope, ServiceMap
 from shipwise.connectors.github import queries
 from shipwise.connectors.github.client import GitHubClient
@@ -58,7 +59,6 @@ from shipwise.connectors.github.mapping import (
     workflow_matches,
 )
 from shipwise.connectors.http import HttpStats, Response
-from shipwise.connectors.settings import GitHubSource, WorkflowRule
 from shipwise.errors import ConfigError, NotFoundError, ShipwiseError
 
 __all__ = ["ABANDONED_AFTER", "OVERLAP", "GitHubConnector"]

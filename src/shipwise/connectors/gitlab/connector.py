@@ -36,12 +36,12 @@ from typing import Any
 
 import httpx
 
+from shipwise.config import GitLabSource
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import mapping as m
 from shipwise.connectors.gitlab import webhook
 from shipwise.connectors.gitlab.client import PER_PAGE, GitLabClient
 from shipwise.connectors.http import HttpStats
-from shipwise.connectors.settings import GitLabSource
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, ShipwiseError, TerminalError
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from shipwise.connectors.settings import WorkflowRule
+from shipwise.config import WorkflowRule
 
 INSTANT = pa.timestamp("us", tz="UTC")
 
