@@ -49,14 +49,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.figures import figures  # noqa: E402
 from tests.fakes.github import FakeGitHub, World  # noqa: E402
 
-from shipwise.app.caller import local_caller  # noqa: E402
 from shipwise.app.context import init_store  # noqa: E402
-from shipwise.app.humane import team_diagnostics  # noqa: E402
-from shipwise.app.metrics import DoraRequest  # noqa: E402
-from shipwise.app.owner import dora, import_paths  # noqa: E402
-from shipwise.app.results import dump  # noqa: E402
+from shipwise.app.owner import import_paths  # noqa: E402
 from shipwise.config import Settings, load_settings  # noqa: E402
 from shipwise.store import Store  # noqa: E402
 
@@ -131,18 +128,6 @@ def _kind(path: str) -> str:
         if part in path:
             return part.strip("/")
     return "other"
-
-
-def figures(settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for by in ("service", "team"):
-        for grain in ("week", "month"):
-            out[f"dora-{by}-{grain}"] = dora(settings, DoraRequest(grain=grain, by=by))["rows"]
-    with local_caller(settings) as c:
-        teams = tuple(str(r[0]) for r in c.store.con.execute(
-            "SELECT id FROM team ORDER BY id").fetchall())
-        out["flow"] = dict(dump(team_diagnostics(c, "flow", teams, grain="month")))["rows"]
-    return out
 
 
 def _free_port() -> int:
@@ -261,7 +246,7 @@ def main() -> None:
             result["equal_to_canonical_files"] = {k: a[k] == b[k] for k in b}
             deployments = sum(r["counts"]["deployments"] for r in a["dora-service-month"])
             result["compared"] = {"deployments": deployments,
-                                  "flow_rows": len(a["flow"])}
+                                  "flow_rows": len(a["flow-month"])}
             print(json.dumps(result["equal_to_canonical_files"]), file=sys.stderr)
             result["webhook_intake"] = intake(synced, config, gh, world, args.deliveries,
                                               args.clients)

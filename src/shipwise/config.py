@@ -265,7 +265,27 @@ class WorkflowRule(BaseModel):
     environment: str = "production"
 
 
-class GitHubSource(SourceBase):
+class CodeHostSource(SourceBase):
+    """What GitHub and GitLab sources share: how a production deployment is recognised, and the
+    webhook secret."""
+
+    base_url: str
+    #: Regular expression (case-insensitive, whole name) of production environment names.
+    production_environment: str = PRODUCTION
+    #: Releases as deployments: ``auto`` when a repository has no deployments and no CI rule.
+    releases_as_deployments: Literal["auto", "always", "never"] = "auto"
+    #: Tags matching this pattern (fnmatch) as deployments, like releases (``v*``).
+    deployments_from_tags: str | None = None
+    #: The environment variable holding the webhook secret.
+    webhook_secret_env: str | None = None
+
+    @field_validator("production_environment")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        return _check_regex(v)
+
+
+class GitHubSource(CodeHostSource):
     """github.com, or GitHub Enterprise Server with ``base_url: https://HOST/api/v3``."""
 
     kind: Literal["github"] = "github"
@@ -273,21 +293,10 @@ class GitHubSource(SourceBase):
     token_env: str | None = "GITHUB_TOKEN"
     #: ``owner/name`` of each repository to read.
     repos: list[str] = Field(default_factory=list)
-    #: Regular expression (case-insensitive, whole name) of production environment names.
-    production_environment: str = PRODUCTION
     #: Workflow runs that are deployments (for repositories without GitHub deployments).
     workflows: list[WorkflowRule] = Field(default_factory=list)
-    #: Releases as deployments: ``auto`` when a repository has no deployments and no workflow rule.
-    releases_as_deployments: Literal["auto", "always", "never"] = "auto"
-    #: Tags matching this pattern (fnmatch) as deployments, like releases (``v*``).
-    deployments_from_tags: str | None = None
-    #: The environment variable holding the webhook secret (``X-Hub-Signature-256``).
+    #: ``X-Hub-Signature-256`` is keyed with the secret in this variable.
     webhook_secret_env: str | None = "GITHUB_WEBHOOK_SECRET"
-
-    @field_validator("production_environment")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        return _check_regex(v)
 
     @field_validator("repos")
     @classmethod
@@ -298,7 +307,7 @@ class GitHubSource(SourceBase):
         return v
 
 
-class GitLabSource(SourceBase):
+class GitLabSource(CodeHostSource):
     """gitlab.com, or a self-managed GitLab with ``base_url: https://HOST``."""
 
     kind: Literal["gitlab"] = "gitlab"
@@ -306,18 +315,10 @@ class GitLabSource(SourceBase):
     token_env: str | None = "GITLAB_TOKEN"
     #: Full paths of the projects to read (``group/subgroup/project``).
     projects: list[str] = Field(default_factory=list)
-    production_environment: str = PRODUCTION
     #: CI jobs that are deployments (for projects without GitLab deployments).
     jobs: list[WorkflowRule] = Field(default_factory=list)
-    releases_as_deployments: Literal["auto", "always", "never"] = "auto"
-    deployments_from_tags: str | None = None
-    #: The environment variable holding the webhook secret token (``X-Gitlab-Token``).
+    #: ``X-Gitlab-Token`` must equal the secret in this variable.
     webhook_secret_env: str | None = "GITLAB_WEBHOOK_TOKEN"
-
-    @field_validator("production_environment")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        return _check_regex(v)
 
 
 class GitSource(SourceBase):

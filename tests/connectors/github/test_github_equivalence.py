@@ -9,13 +9,10 @@ from typing import Any
 
 import pytest
 from tests.conftest import copy_store
+from tests.fakes.figures import figures
 from tests.fakes.github import FakeGitHub, World, org_file, sync_into
 
-from shipwise.app import humane
-from shipwise.app.caller import local_caller
-from shipwise.app.metrics import DoraRequest
-from shipwise.app.owner import dora, import_paths
-from shipwise.app.results import dump
+from shipwise.app.owner import import_paths
 from shipwise.config import GitHubSource, Settings, WorkflowRule, load_settings
 
 TOKEN = "ghp_fake_token"
@@ -30,17 +27,6 @@ def incidents_file(world: World, folder: Path) -> Path:
 def github_source(gh: FakeGitHub, world: World, **kw: Any) -> GitHubSource:
     return GitHubSource(base_url=gh.base_url, repos=world.names, token_env="SHIPWISE_TEST_GH",
                         workflows=[WorkflowRule(workflow="deploy", job="ship-*")], **kw)
-
-
-def figures(settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for by in ("service", "team"):
-        for grain in ("week", "month"):
-            out[f"dora-{by}-{grain}"] = dora(settings, DoraRequest(grain=grain, by=by))["rows"]
-    with local_caller(settings) as c:
-        out["flow"] = dict(dump(humane.team_diagnostics(c, "flow", ("team0", "team1"),
-                                                        grain="month")))["rows"]
-    return out
 
 
 @pytest.mark.slow
@@ -64,8 +50,8 @@ def test_sync_equals_import_of_the_truth(settings: Settings, _empty_store: Path,
     assert sum(c["deployments"] for c in counts) > 30
     assert sum(c["failed_deployments"] for c in counts) > 3
     assert sum(c["recovered_failures"] for c in counts) > 3
-    flow = [r for r in synced["flow"] if r["counts"]["merged_prs"] and r["counts"]["delivered_prs"]
+    flow = [r for r in synced["flow-month"] if r["counts"]["merged_prs"] and r["counts"]["delivered_prs"]
             and r["metrics"]["flow.cycle_time"] is not None]
-    assert flow, f"no flow figures shown: {synced['flow']}"
+    assert flow, f"no flow figures shown: {synced['flow-month']}"
     for name in imported:
         assert synced[name] == imported[name], name

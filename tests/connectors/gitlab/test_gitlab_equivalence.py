@@ -4,36 +4,21 @@ imported as canonical files give the same DORA and flow figures."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.conftest import copy_store
+from tests.fakes.figures import figures
 from tests.fakes.gitlab import FakeGitLab, generate_world, make_source
 
-from shipwise.app import humane
-from shipwise.app.caller import local_caller
 from shipwise.app.context import init_store, pseudonymiser_for
 from shipwise.app.ingest import import_paths_into, import_tables_into
-from shipwise.app.metrics import DoraRequest
-from shipwise.app.owner import dora, import_paths
-from shipwise.app.results import dump
+from shipwise.app.owner import import_paths
 from shipwise.config import Settings, WorkflowRule, load_settings
 from shipwise.connectors.base import Batch
 from shipwise.connectors.gitlab import GitLabConnector
 from shipwise.connectors.sync import sync_scope
 from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map
-
-
-def figures(settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for grain in ("week", "quarter"):
-        for by in ("service", "team"):
-            out[f"dora/{grain}/{by}"] = dora(settings, DoraRequest(grain=grain, by=by))["rows"]
-        with local_caller(settings) as caller:
-            out[f"flow/{grain}"] = dump(humane.team_diagnostics(
-                caller, "flow", ("team0", "team1"), grain=grain))["rows"]
-    return out
 
 
 @pytest.mark.slow
@@ -69,10 +54,10 @@ def test_synced_world_equals_imported_world(settings: Settings, tmp_path: Path,
             connector.close()
             store.close()
     assert quarantined == (0,)
-    synced, expected = figures(settings), figures(imported)
+    synced, expected = figures(settings, ("week", "quarter")), figures(imported, ("week", "quarter"))
     assert synced == expected
     # the figures are not trivially equal: deployments, lead times, failures and recoveries
-    rows = expected["dora/quarter/service"]
+    rows = expected["dora-service-quarter"]
     assert {r["service"] for r in rows} == {"svc-0", "svc-1", "svc-2"}
     for r in rows:
         c = r["counts"]
@@ -81,5 +66,5 @@ def test_synced_world_equals_imported_world(settings: Settings, tmp_path: Path,
         assert r["metrics"]["dora.change_lead_time"] > 0
     assert sum(r["metrics"]["dora.failed_deployment_attempts"] for r in rows) > 0
     assert all(r["counts"]["delivered_prs"] > 0 and r["counts"]["reviewed_prs"] > 0
-               for r in expected["flow/quarter"])
+               for r in expected["flow-quarter"])
     print(f"3 projects x 50 merge requests: first sync {requests} requests")

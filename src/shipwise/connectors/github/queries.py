@@ -7,6 +7,11 @@ GitHub fails there too.
 
 from __future__ import annotations
 
+#: The fields of a commit every query reads (a pull request's commits without ``parents``: asking
+#: for them there makes GitHub charge about one point per pull request).
+_COMMIT_FIELDS = "oid authoredDate committedDate additions deletions changedFilesIfAvailable " \
+    "author { email user { login } }"
+
 #: Pull requests (50 a page) with up to 100 commits and 100 reviews each, most recently updated
 #: first: the connector stops paging at its ``updated_since`` watermark. The commits come
 #: without their parents: a ``parents`` connection under each of 50 x 100 commits would make
@@ -44,13 +49,7 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
   }
 }
 fragment PullRequestCommitFields on Commit {
-  oid
-  authoredDate
-  committedDate
-  additions
-  deletions
-  changedFilesIfAvailable
-  author { email user { login } }
+  """ + _COMMIT_FIELDS + """
 }
 """
 
@@ -67,13 +66,7 @@ query PullRequestCommits($id: ID!, $after: String) {
   }
 }
 fragment PullRequestCommitFields on Commit {
-  oid
-  authoredDate
-  committedDate
-  additions
-  deletions
-  changedFilesIfAvailable
-  author { email user { login } }
+  """ + _COMMIT_FIELDS + """
 }
 """
 
@@ -109,13 +102,7 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $si
   }
 }
 fragment CommitFields on Commit {
-  oid
-  authoredDate
-  committedDate
-  additions
-  deletions
-  changedFilesIfAvailable
-  author { email user { login } }
+  """ + _COMMIT_FIELDS + """
   parents(first: 10) { nodes { oid } }
 }
 """
