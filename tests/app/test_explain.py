@@ -92,8 +92,32 @@ def store(settings: Settings, tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def shown(store: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """This store's team has one person, so its flow figures are suppressed and explain withholds
+    its records' times (tested below); the tests of links show them as for a large team."""
+    monkeypatch.setattr("shipwise.app.explain.team_hidden", lambda *a: False)
+    return store
+
+
+def test_a_small_teams_record_times_are_withheld(store: Settings) -> None:
+    with caller_of(store) as c:
+        pr = explain_pull_request(c, "acme/pay#12")
+        d2 = explain_deployment(c, "d2")
+    assert pr.withheld and "suppressed" in pr.withheld
+    assert (pr.created_at, pr.first_commit_at, pr.first_review_at, pr.merged_at) == (None,) * 4
+    assert set(pr.phases.values()) == {None}
+    assert all(x.committed_at is None and x.counted_lead_seconds is None for x in pr.commits)
+    assert pr.delivered_by == "d2" and pr.delivery.startswith("delivered by d2: ")  # the link stays
+    assert d2.withheld and all(x.lead_seconds is None and x.committed_at is None
+                               for x in d2.commits)
+    assert [x.first_deployment for x in d2.commits] == ["d1", "d1", "d2"]
+    assert d2.pull_requests[0].merged_at is None and d2.pull_requests[0].delivered_here
+
+
 def test_a_deployment_shows_its_commits_first_deployments_and_delivered_pull_requests(
-        store: Settings) -> None:
+        shown: Settings) -> None:
+    store = shown
     with caller_of(store) as c:
         d2 = explain_deployment(c, "d2")
     assert (d2.source, d2.rule, d2.service, d2.team) == (
@@ -134,7 +158,8 @@ def test_a_fan_out_and_a_staging_deployment_say_why_they_add_nothing(store: Sett
 
 
 def test_a_pull_request_shows_its_phases_and_the_deployment_that_delivered_it(
-        store: Settings) -> None:
+        shown: Settings) -> None:
+    store = shown
     with caller_of(store) as c:
         pr = explain_pull_request(c, "acme/pay#12")
         by_id = explain_pull_request(c, "gh-12")

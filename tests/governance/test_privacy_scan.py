@@ -48,6 +48,10 @@ COMMANDS: list[list[str]] = [
     ["investigations", "list", "--format", "json"], ["token", "list", "--format", "json"],
     ["retention", "apply", "--dry-run", "--format", "json"], ["retention", "runs"],
     ["rca", "eval", "scenarios", "--cases", "2", "--format", "json"],
+    ["explain", "deployment", "{deployment}", "--format", "json"],
+    ["explain", "deployment", "{deployment}"],
+    ["explain", "pull-request", "{pr}", "--format", "json"],
+    ["explain", "pull-request", "--list"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {
@@ -67,6 +71,15 @@ EXEMPT = {
     "token revoke": "changes a token",
     "retention apply": "scanned with --dry-run",
     "session rotate": "replaces the web session secret; prints no figures and names no one",
+    "sync": "needs configured sources (tests/app/test_sync.py, tests/e2e/test_real_systems.py); "
+            "prints counts per repository",
+    "doctor": "needs configured sources; prints settings and connector checks, no records "
+              "(tests/app/test_sync.py)",
+    "org apply": "writes the organisation file it is given (tests/orgfile)",
+    "org check": "validates a file without a store (tests/orgfile)",
+    "org export": "admin-only round trip of the organisation file: members are written as the "
+                  "pseudonyms the store holds (never an email), so that export then apply "
+                  "changes nothing (tests/orgfile); it shows memberships, never a figure",
 }
 RAW_IDENTITY = re.compile(r"[A-Za-z0-9._%+-]+@example\.com")
 
@@ -134,9 +147,15 @@ def test_no_cli_output_names_a_person(demo: Path, tmp_path: Path,
         small = str(store.con.execute(  # the team with the fewest people
             "SELECT team FROM person WHERE NOT bot GROUP BY team ORDER BY count(*), team LIMIT 1"
         ).fetchone()[0])  # type: ignore[index]
+        deployment = str(store.con.execute(  # a production deployment that shipped commits
+            "SELECT min(deployment_id) FROM deployment_commit dc JOIN deployment d "
+            "ON d.id = dc.deployment_id WHERE d.environment = 'production'").fetchone()[0])  # type: ignore[index]
+        pr = str(store.con.execute(
+            "SELECT min(pull_request_id) FROM pr_delivery_fact").fetchone()[0])  # type: ignore[index]
     runner = CliRunner()
     for args in COMMANDS:
-        argv = ["--db", str(db), *[a.format(team=team, small=small) for a in args]]
+        argv = ["--db", str(db), *[a.format(team=team, small=small, deployment=deployment, pr=pr)
+                                     for a in args]]
         res = runner.invoke(cli, argv, catch_exceptions=False)
         assert res.exit_code == 0, (args, res.output)
         assert res.output.strip(), args

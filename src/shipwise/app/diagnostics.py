@@ -157,6 +157,17 @@ def _hidden(store: Store, family: str, k: int) -> Hidden:
     return result
 
 
+def team_hidden(store: Store, family: str, team: str | None, k: int) -> bool:
+    """Is any figure of ``team`` in ``family`` hidden (for any period, grain or people source)?
+    Then records that would let a reader rebuild those figures (one pull request's times) are
+    withheld too (:mod:`shipwise.app.explain`)."""
+    if team is None:
+        return False
+    prefix = f"team:{team}@"
+    return any(node.startswith(prefix) for nodes in _hidden(store, family, k).nodes.values()
+               for node in nodes)
+
+
 def _suppression(store: Store, family: str, since: date, until: date, k: int) -> Hidden:
     """Decision source -> hidden node -> why, over every team and org unit and every period of
     every grain (node = ``team:payments@month:2025-07``), against every linear identity a reader

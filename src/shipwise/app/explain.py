@@ -12,11 +12,13 @@ dora --team``): a member of another team is refused; admins read all. Nothing he
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from shipwise.app.caller import Caller
+from shipwise.app.diagnostics import team_hidden
 from shipwise.app.guard import Access, guard
 from shipwise.app.results import (
     DeploymentExplanation,
@@ -172,12 +174,42 @@ def explain_deployment(caller: Caller, deployment_id: str) -> DeploymentExplanat
         delivered_at=r["delivered_at"], delivered_by=r["delivered_by"],
         delivered_here=r["delivered_by"] == deployment_id, commits_here=r["commits_here"],
         commits=r["commits"]) for r in provenance.deployment_pull_requests(store, deployment_id)]
+    withheld = _withheld(caller, d["team"])
+    counting = _counting(d, commits, incidents)
+    if withheld:
+        commits = [_timeless(c) for c in commits]
+        prs = [p.model_copy(update={"merged_at": None}) for p in prs]
     return DeploymentExplanation(
         id=d["id"], source=d["source"], rule=d["rule"], service=d["service"], team=d["team"],
         environment=d["environment"], status=d["status"], kind=d["kind"], version=d["version"],
         region=d["region"], started_at=d["started_at"], finished_at=d["finished_at"],
-        dora=_counting(d, commits, incidents), commits=commits, pull_requests=prs,
-        incidents=incidents)
+        dora=counting, commits=commits, pull_requests=prs, incidents=incidents,
+        withheld=withheld)
+
+
+#: why one record's people-derived times are withheld
+WITHHELD = ("some of team {team}'s flow figures are suppressed (too few people): one pull "
+            "request's or commit's times would let them be rebuilt, so they are not shown")
+
+
+def _withheld(caller: Caller, team: str | None) -> str | None:
+    """The reason the times of ``team``'s records are withheld, or None. Flow figures are
+    people-derived and suppressed for small groups; a record's own times (when a pull request
+    was opened, reviewed, merged; when its commits were made) are the inputs of those figures,
+    so for a team with a suppressed figure they are withheld too."""
+    if team_hidden(caller.store, "flow", team, caller.settings.privacy.min_group_size):
+        return WITHHELD.format(team=team)
+    return None
+
+
+def _timeless(commit: ExplainCommit) -> ExplainCommit:
+    return commit.model_copy(update={"committed_at": None, "lead_seconds": None,
+                                     "counted_lead_seconds": None})
+
+
+def _untimed(sentence: str) -> str:
+    """A delivery sentence without the instants in it."""
+    return re.sub(r" at \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "", sentence)
 
 
 def _delivery(pr: Mapping[str, Any], commits: list[ExplainCommit]) -> tuple[str, list[str]]:
@@ -218,6 +250,15 @@ def explain_pull_request(caller: Caller, ref: str) -> PullRequestExplanation:
         raise NotFoundError(f"no pull request '{ref}' in the store")
     commits = [_commit(r) for r in provenance.pull_request_commits(store, pr["id"])]
     delivery, undeployed = _delivery(pr, commits)
+    withheld = _withheld(caller, pr["team"])
+    if withheld:
+        return PullRequestExplanation(
+            id=pr["id"], ref=f"{pr['repo']}#{pr['number']}", team=pr["team"],
+            source=pr["source"], delivered_at=pr["delivered_at"],
+            phases={k: None for k in ("coding_seconds", "pickup_seconds", "review_seconds",
+                                      "deploy_seconds", "cycle_seconds")},
+            commits=[_timeless(c) for c in commits], delivered_by=pr["delivered_by"],
+            delivery=_untimed(delivery), undeployed=undeployed, withheld=withheld)
     created, first_commit = pr["created_at"], pr["first_commit_at"]
     coding = _seconds(first_commit, created)
     phases = {
@@ -269,7 +310,8 @@ def list_pull_requests(caller: Caller, repo: str | None = None, limit: int = 20)
     """The latest pull requests of ``repo`` (else of the reader's team's repositories; admins:
     all), newest first: references to explain."""
     rows = provenance.pull_requests(caller.store, repo, caller.own_team, limit)
+    hidden = {t for t in {r["team"] for r in rows} if _withheld(caller, t)}
     return ExplainList(kind="pull_request", rows=[ExplainListRow(
         id=f"{r['repo']}#{r['number']}",
         what="merged" if r["merged_at"] is not None else "not merged",
-        at=r["created_at"]) for r in rows])
+        at=None if r["team"] in hidden else r["created_at"]) for r in rows])

@@ -518,6 +518,8 @@ class DeploymentExplanation(Result):
     commits: list[ExplainCommit]
     pull_requests: list[ExplainPullRequestLink]
     incidents: list[ExplainIncident]
+    withheld: str | None = Field(default=None, description=(
+        "why commit times, lead times and pull requests' merge times are not shown (null: shown)"))
 
 
 class PullRequestExplanation(Result):
@@ -527,7 +529,7 @@ class PullRequestExplanation(Result):
     ref: str
     team: str | None = Field(default=None, description="the team owning its repository")
     source: str | None = None
-    created_at: Instant
+    created_at: Instant | None = Field(default=None, description="null: withheld (see withheld)")
     first_commit_at: Instant | None = None
     first_review_at: Instant | None = None
     merged_at: Instant | None = None
@@ -541,6 +543,8 @@ class PullRequestExplanation(Result):
     delivery: str = Field(description="which deployment delivered it, or why none did")
     undeployed: list[str] = Field(default_factory=list, description=(
         "short shas of its commits no production deployment has shipped"))
+    withheld: str | None = Field(default=None, description=(
+        "why its times, phases and its commits' times are not shown (null: shown)"))
 
 
 class ExplainListRow(Result):

@@ -96,6 +96,8 @@ def deployment_cmd(ctx: click.Context, deployment_id: str | None, listing: bool,
              ("kind", res.get("kind")), ("version", res.get("version")),
              ("region", res.get("region")),
              ("started", _at(res["started_at"])), ("finished", _at(res["finished_at"]))])
+    if res.get("withheld"):
+        click.echo(f"Commit times withheld: {res['withheld']}")
     click.echo("\nHow DORA counts it")
     for reason in res["dora"]["reasons"]:
         click.echo(f"  - {reason}")
@@ -157,7 +159,8 @@ def pull_request_cmd(ctx: click.Context, ref: str | None, listing: bool, repo: s
     phases = res["phases"]
     _fields([("source", res.get("source") or "imported from a file (no connector)"),
              ("team", res.get("team") or "no team owns its repository"),
-             ("created", _at(res["created_at"])), ("first commit", _at(res.get("first_commit_at"))),
+             ("created", _at(res.get("created_at"))),
+             ("first commit", _at(res.get("first_commit_at"))),
              ("first review", _at(res.get("first_review_at"))),
              ("merged", _at(res.get("merged_at"))), ("closed", _at(res.get("closed_at"))),
              ("delivered", _at(res.get("delivered_at"))),
@@ -167,6 +170,8 @@ def pull_request_cmd(ctx: click.Context, ref: str | None, listing: bool, repo: s
              ("deploy", _dur(phases.get("deploy_seconds"))),
              ("cycle", _dur(phases.get("cycle_seconds")))])
     click.echo(f"\nDelivery: {res['delivery']}")
+    if res.get("withheld"):
+        click.echo(f"Times withheld: {res['withheld']}")
     commits = res["commits"]
     if commits:
         emit_table(f"Commits ({len(commits)})",

@@ -58,7 +58,7 @@ from shipwise.demo.sim import Sim
 from shipwise.demo.slos import slo_id, slos
 from shipwise.demo.tickets import ticket_status
 from shipwise.demo.work import bot_work, human_work, merge_work, pr_table
-from shipwise.domain.schema import RECORD_TYPES
+from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,18 @@ def _run(sim: Sim) -> DemoOrg:
     tables["slo"], tables["sli"] = slos(sim, inc)
     tables["ticket_status"] = ticket_status(sim)
     # the canonical order: every type after the types it references (files are written in it)
-    return DemoOrg({rt.name: tables[rt.name] for rt in RECORD_TYPES}, _story(sim))
+    return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES}, _story(sim))
+
+
+def _complete(rt: RecordType, table: pa.Table) -> pa.Table:
+    """The table in the schema's column order, with the optional text fields the demo has no
+    value for (``source``, ``rule``: provenance that connectors fill) as null columns."""
+    for f in rt.fields:
+        if f.name not in table.column_names:
+            if f.required or f.kind is not Kind.TEXT:
+                raise ValueError(f"demo {rt.name} lacks {f.name}")
+            table = table.append_column(f.name, pa.nulls(table.num_rows, pa.string()))
+    return table.select([f.name for f in rt.fields])
 
 
 def _story(sim: Sim) -> dict[str, object]:

@@ -229,7 +229,8 @@ def pull_requests(store: Store, repo: str | None, team: str | None,
                   limit: int) -> list[dict[str, Any]]:
     """The latest pull requests (of ``repo``, of ``team``'s repositories), newest first."""
     return store.query(
-        f"WITH {_REPO_TEAM} SELECT pr.id, pr.repo, pr.number, pr.created_at, pr.merged_at "
+        f"WITH {_REPO_TEAM} SELECT pr.id, pr.repo, pr.number, pr.created_at, pr.merged_at, "
+        "rt.team "
         "FROM pull_request pr LEFT JOIN repo_team rt ON rt.repo = pr.repo "
         "WHERE (? IS NULL OR pr.repo = ?) AND (? IS NULL OR rt.team = ?) "
         "ORDER BY pr.created_at DESC, pr.id LIMIT ?", [repo, repo, team, team, limit])
