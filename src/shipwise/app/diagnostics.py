@@ -20,6 +20,7 @@ from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
 from shipwise.metrics.facts import facts_version
 from shipwise.metrics.people import people_counts
+from shipwise.store import calendar
 from shipwise.store.duckdb_store import Store
 
 FAMILIES = ("flow", "strain")
@@ -157,15 +158,16 @@ def _hidden(store: Store, family: str, k: int) -> Hidden:
     return result
 
 
-def team_hidden(store: Store, family: str, team: str | None, k: int) -> bool:
-    """Is any figure of ``team`` in ``family`` hidden (for any period, grain or people source)?
-    Then records that would let a reader rebuild those figures (one pull request's times) are
-    withheld too (:mod:`shipwise.app.explain`)."""
+def team_hidden(store: Store, family: str, team: str | None, k: int,
+                first: date, last: date) -> bool:
+    """Is a figure of ``team`` in ``family`` hidden for a period (of any grain, any people
+    source) with a day in [first, last]? Then the records whose times fall there (a pull
+    request's, its commits') would let a reader rebuild it, and are withheld too
+    (:mod:`shipwise.app.explain`)."""
     if team is None:
         return False
-    prefix = f"team:{team}@"
-    return any(node.startswith(prefix) for nodes in _hidden(store, family, k).nodes.values()
-               for node in nodes)
+    nodes = {f"team:{team}@{p}" for p in calendar.periods(store, first, last)}
+    return any(not nodes.isdisjoint(hidden) for hidden in _hidden(store, family, k).nodes.values())
 
 
 def _suppression(store: Store, family: str, since: date, until: date, k: int) -> Hidden:

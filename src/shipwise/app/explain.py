@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shipwise.app.caller import Caller
@@ -174,7 +174,8 @@ def explain_deployment(caller: Caller, deployment_id: str) -> DeploymentExplanat
         delivered_at=r["delivered_at"], delivered_by=r["delivered_by"],
         delivered_here=r["delivered_by"] == deployment_id, commits_here=r["commits_here"],
         commits=r["commits"]) for r in provenance.deployment_pull_requests(store, deployment_id)]
-    withheld = _withheld(caller, d["team"])
+    withheld = _withheld(caller, d["team"], [d["finished_at"], *(c.committed_at for c in commits),
+                                             *(p.merged_at for p in prs)])
     counting = _counting(d, commits, incidents)
     if withheld:
         commits = [_timeless(c) for c in commits]
@@ -188,16 +189,26 @@ def explain_deployment(caller: Caller, deployment_id: str) -> DeploymentExplanat
 
 
 #: why one record's people-derived times are withheld
-WITHHELD = ("some of team {team}'s flow figures are suppressed (too few people): one pull "
-            "request's or commit's times would let them be rebuilt, so they are not shown")
+WITHHELD = ("team {team}'s flow figures for these days are suppressed (too few people): the "
+            "times of a pull request or commit in them would let those figures be rebuilt, so "
+            "they are not shown")
 
 
-def _withheld(caller: Caller, team: str | None) -> str | None:
-    """The reason the times of ``team``'s records are withheld, or None. Flow figures are
-    people-derived and suppressed for small groups; a record's own times (when a pull request
-    was opened, reviewed, merged; when its commits were made) are the inputs of those figures,
-    so for a team with a suppressed figure they are withheld too."""
-    if team_hidden(caller.store, "flow", team, caller.settings.privacy.min_group_size):
+def _withheld(caller: Caller, team: str | None,
+              instants: Iterable[datetime | None], open_ended: bool = False) -> str | None:
+    """The reason the times of a record of ``team`` spanning ``instants`` are withheld, or None.
+
+    Flow figures are people-derived and suppressed for small groups; a record's own times (when
+    a pull request was opened, reviewed, merged, delivered; when its commits were made) are the
+    inputs of the figures of every period they fall in, so when one of those figures is
+    suppressed they are withheld too. ``open_ended``: the record is still open, so it counts in
+    every week end from its start until today (open pull requests, their age)."""
+    days = [t.date() for t in instants if t is not None]
+    if team is None or not days:
+        return None
+    last = datetime.now(UTC).date() if open_ended else max(days)
+    if team_hidden(caller.store, "flow", team, caller.settings.privacy.min_group_size,
+                   min(days), max(last, max(days))):
         return WITHHELD.format(team=team)
     return None
 
@@ -250,7 +261,10 @@ def explain_pull_request(caller: Caller, ref: str) -> PullRequestExplanation:
         raise NotFoundError(f"no pull request '{ref}' in the store")
     commits = [_commit(r) for r in provenance.pull_request_commits(store, pr["id"])]
     delivery, undeployed = _delivery(pr, commits)
-    withheld = _withheld(caller, pr["team"])
+    withheld = _withheld(caller, pr["team"], [
+        pr["created_at"], pr["first_commit_at"], pr["first_review_at"], pr["merged_at"],
+        pr["closed_at"], pr["delivered_at"], *(c.committed_at for c in commits)],
+        open_ended=pr["merged_at"] is None and pr["closed_at"] is None)
     if withheld:
         return PullRequestExplanation(
             id=pr["id"], ref=f"{pr['repo']}#{pr['number']}", team=pr["team"],
@@ -310,8 +324,9 @@ def list_pull_requests(caller: Caller, repo: str | None = None, limit: int = 20)
     """The latest pull requests of ``repo`` (else of the reader's team's repositories; admins:
     all), newest first: references to explain."""
     rows = provenance.pull_requests(caller.store, repo, caller.own_team, limit)
-    hidden = {t for t in {r["team"] for r in rows} if _withheld(caller, t)}
     return ExplainList(kind="pull_request", rows=[ExplainListRow(
         id=f"{r['repo']}#{r['number']}",
         what="merged" if r["merged_at"] is not None else "not merged",
-        at=None if r["team"] in hidden else r["created_at"]) for r in rows])
+        at=None if _withheld(caller, r["team"], [r["created_at"], r["merged_at"]],
+                             open_ended=r["merged_at"] is None) else r["created_at"])
+        for r in rows])
