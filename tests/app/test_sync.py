@@ -13,11 +13,13 @@ import yaml
 
 from shipwise.app.caller import Principal, local_caller
 from shipwise.app.doctor import doctor
+from shipwise.app.owner import import_paths
 from shipwise.app.sync import sync_sources
 from shipwise.config import Settings, load_settings
 from shipwise.errors import ConfigError, ForbiddenError
 from shipwise.store.duckdb_store import Store
 from tests.connectors.test_git_service import commit, git
+from tests.fakes.github import FakeGitHub, World, org_file
 
 
 def _repo(root: Path, name: str) -> Path:
@@ -120,3 +122,25 @@ def test_invalid_sources_are_reported_with_the_setting(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"sources": [{"kind": "github", "repos": ["not a repo"]}]}))
     with pytest.raises(ConfigError, match=r"sources\.0\.github\.repos"):
         load_settings(db=tmp_path / "x.duckdb", config_file=path)
+
+
+def test_a_page_that_cannot_be_read_is_quarantined_and_the_next_sync_reads_it(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World.generate(repos=1, prs=20, seed=2)
+    import_paths(settings, [org_file(world, tmp_path / "org")])
+    with FakeGitHub(world) as gh:
+        monkeypatch.setenv("SW_GH_PAGE", gh.token or "")
+        s = _configure(settings, [{"kind": "github", "base_url": gh.base_url, "repos": world.names,
+                                   "token_env": "SW_GH_PAGE", "max_attempts": 2}])
+        gh.truncated(r"graphql", times=1000)  # every GraphQL answer cut short
+        with local_caller(s) as c:
+            (broken,) = sync_sources(c).scopes
+        assert broken.status == "terminal" and broken.quarantined == 1
+        with Store.open(s.db) as store:
+            rows = store.query("SELECT type, reason, source, raw FROM quarantine")
+        assert [r["type"] for r in rows] == ["page"] and "malformed page" in rows[0]["reason"]
+        assert rows[0]["raw"].startswith('{"data"') and world.names[0] in rows[0]["source"]
+        gh.faults.clear()
+        with local_caller(s) as c:
+            (fixed,) = sync_sources(c).scopes
+        assert fixed.status == "ok" and fixed.inserted > 20

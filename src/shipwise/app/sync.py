@@ -27,9 +27,11 @@ from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
+from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ShipwiseError
 from shipwise.ingest.loader import ImportReport
+from shipwise.store import runs
 from shipwise.store.org import service_map
 
 Source = GitHubSource | GitLabSource | GitSource
@@ -150,6 +152,10 @@ def _sync_one(caller: Caller, connector: Connector, source: Source, scope: Any,
         result.incremental = run.incremental
     except ShipwiseError as exc:  # recorded in sync_state by sync_scope; the next scope goes on
         result.status, result.error = failure_status(exc), one_line(exc)
+        if isinstance(exc, MalformedPageError):  # kept with its reason, like a bad record
+            runs.quarantine_raw(store, type_name="page", reason=f"malformed page: {exc}",
+                                source=f"{source.id}:{scope.key} {exc.url}", raw=exc.excerpt)
+            result.quarantined += 1
     after = _requests(connector)
     if before is not None and after is not None:
         result.requests = after - before

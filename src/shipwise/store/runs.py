@@ -52,6 +52,15 @@ def record_ingest(store: Store, *, kind: str, source: str, started_at: datetime,
     return run_id
 
 
+def quarantine_raw(store: Store, *, type_name: str, reason: str, source: str, raw: str) -> None:
+    """Keep something that could not be read as records (a connector's malformed page) in the
+    quarantine, like a rejected record: the same thing twice is kept once."""
+    with store.transaction() as con:
+        con.execute("INSERT OR IGNORE INTO quarantine SELECT md5(? || '|' || ? || '|' || ?), "
+                    "?, ?, ?, NULL, ?, now()::TIMESTAMP",
+                    [type_name, reason, raw, type_name, reason, source, raw])
+
+
 def quarantine(store: Store, *, type_name: str | None = None, limit: int = 50) -> QuarantineListing:
     """The quarantine (of one record type, with ``type_name``): how many records, how many per
     type and reason (most first), and the latest ``limit`` records."""
