@@ -167,10 +167,10 @@ async def _post(url: str, world: World, n: int, clients: int, tag: str) -> dict[
 def intake(settings: Settings, config: Path, gh: FakeGitHub, world: World, n: int,
            clients: int) -> dict[str, Any]:
     port = _free_port()
+    log = (config.parent / "serve.log").open("wb")  # read by nobody: a pipe would fill and block
     proc = subprocess.Popen([sys.executable, "-m", "shipwise", "--db", str(settings.db),
                              "--config", str(config), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=_env(gh.token or ""))
+                            stdout=subprocess.DEVNULL, stderr=log, env=_env(gh.token or ""))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -181,8 +181,8 @@ def intake(settings: Settings, config: Path, gh: FakeGitHub, world: World, n: in
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("serve did not start: " + (proc.stderr.read().decode()
-                                                            if proc.stderr else ""))
+                raise SystemExit("serve did not start: "
+                                 + (config.parent / "serve.log").read_text()[-2000:])
             time.sleep(0.2)
         tag = f"bench{int(time.time())}"
         gh.reset_counts()
@@ -191,6 +191,7 @@ def intake(settings: Settings, config: Path, gh: FakeGitHub, world: World, n: in
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
+        log.close()
     with Store.open(settings.db) as store:
         rows = store.query("SELECT status, count(*) AS n FROM webhook_delivery "
                            "WHERE delivery_id LIKE ? GROUP BY 1", [f"{tag}-%"])

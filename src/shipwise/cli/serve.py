@@ -48,6 +48,8 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
     shipwise_log = logging.getLogger("shipwise")
     shipwise_log.setLevel(logging.INFO)
     shipwise_log.addHandler(handler)
+    # every request a webhook-triggered sync makes would be a line (httpx logs them at INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from shipwise.server import create_app
 
