@@ -284,6 +284,11 @@ class CodeHostSource(SourceBase):
     def _regex(cls, v: str) -> str:
         return _check_regex(v)
 
+    @property
+    def scope_keys(self) -> list[str]:
+        """What this source syncs (repositories, projects), one scope each."""
+        raise NotImplementedError
+
 
 class GitHubSource(CodeHostSource):
     """github.com, or GitHub Enterprise Server with ``base_url: https://HOST/api/v3``."""
@@ -297,6 +302,11 @@ class GitHubSource(CodeHostSource):
     workflows: list[WorkflowRule] = Field(default_factory=list)
     #: ``X-Hub-Signature-256`` is keyed with the secret in this variable.
     webhook_secret_env: str | None = "GITHUB_WEBHOOK_SECRET"
+
+    @property
+    def scope_keys(self) -> list[str]:
+        """What this source syncs, one scope each (its repositories)."""
+        return list(self.repos)
 
     @field_validator("repos")
     @classmethod
@@ -319,6 +329,11 @@ class GitLabSource(CodeHostSource):
     jobs: list[WorkflowRule] = Field(default_factory=list)
     #: ``X-Gitlab-Token`` must equal the secret in this variable.
     webhook_secret_env: str | None = "GITLAB_WEBHOOK_TOKEN"
+
+    @property
+    def scope_keys(self) -> list[str]:
+        """What this source syncs, one scope each (its projects)."""
+        return list(self.projects)
 
 
 class GitSource(SourceBase):

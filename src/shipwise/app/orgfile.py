@@ -24,6 +24,7 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into
 from shipwise.app.results import OrgApplyResult, OrgChange, OrgCheckResult, OrgExport
+from shipwise.domain.people import PSEUDONYM_RE
 from shipwise.errors import InputError
 from shipwise.governance.pseudonym import Pseudonymiser, normalise_id
 from shipwise.governance.retention import reapply
@@ -73,7 +74,7 @@ def _resolve(store: Store, pseudo: Pseudonymiser, doc: OrgDocument
     people = doc.org.people
     raws = [raw for p in people for raw in person_ids(p)]
     held = org_table.stored_ids(store, raws)
-    pattern = re.compile(org_table.PSEUDONYM_RE)
+    pattern = re.compile(PSEUDONYM_RE)
     problems: list[Problem] = []
     resolved: dict[str, tuple[str, bool]] = {}
     owner: dict[str, int] = {}

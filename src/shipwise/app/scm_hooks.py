@@ -29,7 +29,7 @@ from typing import Any
 
 from shipwise.app.caller import Caller, Principal
 from shipwise.app.sync import sync_sources
-from shipwise.config import GitHubSource, GitLabSource, Settings
+from shipwise.config import CodeHostSource, Settings
 from shipwise.connectors.github import webhook as github_hook
 from shipwise.connectors.gitlab import webhook as gitlab_hook
 from shipwise.store import deliveries
@@ -54,14 +54,10 @@ class HookOutcome:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _secret(source: GitHubSource | GitLabSource) -> str | None:
+def _secret(source: CodeHostSource) -> str | None:
     env = source.webhook_secret_env
     value = os.environ.get(env, "").strip() if env else ""
     return value or None
-
-
-def _scopes(source: GitHubSource | GitLabSource) -> list[str]:
-    return list(source.repos) if isinstance(source, GitHubSource) else list(source.projects)
 
 
 @dataclass
@@ -83,7 +79,7 @@ def _row(provider: str, delivery: str, event: str | None, source: str | None, sc
 def assess(settings: Settings, provider: str, headers: Mapping[str, str], body: bytes) -> Assessed:
     """Verify and classify one delivery (``headers`` with lower-case names); no store needed."""
     sources = [s for s in settings.sources
-               if isinstance(s, GitHubSource | GitLabSource) and s.kind == provider]
+               if isinstance(s, CodeHostSource) and s.kind == provider]
     if not sources:
         return Assessed(HookOutcome(404, {"error": f"no {provider} source is configured",
                                           "hint": f"add a `kind: {provider}` source to "
@@ -130,14 +126,14 @@ def assess(settings: Settings, provider: str, headers: Mapping[str, str], body: 
         return Assessed(HookOutcome(200, {"pong": True, "delivery": delivery}))
     scope = hook.scope_of(event, payload) if event in hook.EVENTS else None
     owner = next((s for s in matched if scope and scope.lower() in
-                  {k.lower() for k in _scopes(s)}), None)
+                  {k.lower() for k in s.scope_keys}), None)
     if owner is None or scope is None:
         reason = (f"event {event!r} is not used" if event not in hook.EVENTS else
                   "the event names no repository" if scope is None else
                   f"{scope} is not a repository of the {provider} sources in shipwise.yaml")
         return Assessed(HookOutcome(202, {"ignored": reason, "delivery": delivery}),
                         _row(provider, delivery, event, None, None, "ignored", reason))
-    key = next(k for k in _scopes(owner) if k.lower() == scope.lower())
+    key = next(k for k in owner.scope_keys if k.lower() == scope.lower())
     return Assessed(HookOutcome(202, {"queued": True, "delivery": delivery, "source": owner.id,
                                       "scope": key}, sync=(owner.id, key)),
                     _row(provider, delivery, event, owner.id, key, "queued"))

@@ -64,9 +64,3 @@ def finish(store: Store, source: str, scope: str, *, error: str | None = None) -
             "WHERE status = 'queued' AND source = ? AND scope = ? RETURNING 1",
             ["failed" if error else "synced", error, _now(), source, scope]).fetchall()
     return len(n)
-
-
-def counts(store: Store) -> dict[str, int]:
-    """status -> number of deliveries."""
-    return {str(s): int(n) for s, n in store.con.execute(
-        "SELECT status, count(*) FROM webhook_delivery GROUP BY status").fetchall()}
