@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,6 +30,25 @@ from shipwise.investigate.settings import InvestigateSettings
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
+
+#: the environment a command reads its settings and secrets from: the process's own, or — for a
+#: command the server runs for another process (:mod:`shipwise.http.local`) — that process's
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("shipwise_environ", default=None)
+
+
+def environ() -> Mapping[str, str]:
+    """The environment settings are read from (see :func:`environ_as`)."""
+    return _ENVIRON.get() or os.environ
+
+
+@contextmanager
+def environ_as(env: Mapping[str, str]) -> Iterator[None]:
+    """Read settings, tokens and keys from ``env`` instead of ``os.environ`` in this context."""
+    token = _ENVIRON.set(dict(env))
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
 
 
 class BotSettings(BaseModel):
@@ -170,6 +192,9 @@ class ServerSettings(BaseModel):
     #: On start, decide flow and strain suppression for the organisation in the background, so
     #: the first team page does not pay for it.
     prewarm: bool = True
+    #: The largest file ``POST /api/v1/imports`` accepts (bytes); it is streamed to a private
+    #: temporary file, never held in memory.
+    max_upload_bytes: Annotated[int, Field(ge=1)] = 8 * 1024**3
 
 
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------
@@ -230,8 +255,9 @@ class SourceBase(BaseModel):
         Raises :class:`ConfigError` naming the variable or file — never the value — when
         ``required`` and none is found.
         """
-        if self.token_env and os.environ.get(self.token_env, "").strip():
-            return SecretStr(os.environ[self.token_env].strip())
+        env = environ()
+        if self.token_env and env.get(self.token_env, "").strip():
+            return SecretStr(env[self.token_env].strip())
         if self.token_file is not None:
             path = Path(os.path.expanduser(str(self.token_file)))
             if path.is_file():
@@ -411,7 +437,7 @@ def load_settings(
     *, db: str | Path | None = None, config_file: str | Path | None = None
 ) -> Settings:
     """Read settings from file, environment and explicit overrides, and validate them."""
-    env = os.environ
+    env = environ()
     path = Path(config_file or env.get("SHIPWISE_CONFIG") or DEFAULT_CONFIG)
     data: dict[str, Any] = {}
     if path.exists():

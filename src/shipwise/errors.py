@@ -49,6 +49,14 @@ class StoreError(TerminalError):
     """The store is missing, from an incompatible version, or used with the wrong key."""
 
 
+class StoreBusyError(StoreError):
+    """Another process holds the store file read-write (``path``: the store it tried to open)."""
+
+    def __init__(self, message: str, *, path: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
 class InputError(TerminalError):
     """An input file cannot be read at all (individual bad records go to quarantine instead)."""
 

@@ -19,7 +19,18 @@ from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from shipwise.app import admin, catalog, delivery, humane, incidents, org, oversight, reliability
+from shipwise.app import (
+    admin,
+    catalog,
+    delivery,
+    humane,
+    incidents,
+    ingest,
+    org,
+    oversight,
+    reliability,
+    sync,
+)
 from shipwise.app import results as r
 from shipwise.app.caller import ROLES, Caller, Principal
 from shipwise.app.cost import CostRequest
@@ -28,6 +39,7 @@ from shipwise.errors import InputError
 from shipwise.http.auth import request_principal
 from shipwise.http.errors import render_error
 from shipwise.http.security import State
+from shipwise.http.uploads import received
 from shipwise.metrics import ids
 
 T = TypeVar("T")
@@ -485,6 +497,57 @@ def create_token(state: State, principal: Who, body: TokenRequest) -> r.TokenCre
                    {"id": "0a1b2c3d4e5f", "revoked": True})})
 def revoke_token(state: State, principal: Who, token_id: str) -> r.TokenRevoked:
     return _call(state, principal, admin.revoke_token, token_id)
+
+
+# -- data in: imports and syncs while the server runs ---------------------------------------------
+
+_UPLOAD = {"requestBody": {"required": True, "description": "The file itself, streamed (any "
+           "size up to server.max_upload_bytes; never held in memory).", "content": {
+               "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+UploadName = Annotated[str, Query(
+    max_length=200, description="The file's name: its suffix says its format (.jsonl, .ndjson, "
+    ".json, .csv, .tsv, .parquet) and, for CSV, the name can say its record type "
+    "(docs/canonical-format.md).", examples=["deployments.csv"])]
+
+
+@router.post("/imports", summary="Import one canonical file, streamed in the request body",
+             tags=["admin"], openapi_extra=_UPLOAD, responses={**BAD_INPUT, 200: _example(
+                 {"sources": ["deployments.csv"], "types": {"deployment": {
+                     "inserted": 120, "updated": 0, "unchanged": 0, "quarantined": 1,
+                     "duplicates": 0}}, "quarantine_reasons": {"deployment: missing service": 1},
+                  "failed_files": []})})
+async def import_file(request: Request, state: State, principal: Who,
+                      name: UploadName) -> r.ImportResult:
+    """The same import as `shipwise import`: records already in are not counted twice, rejected
+    records are kept in quarantine with their reason, and the facts are refreshed. Runs on a
+    connection of its own, so pages and webhooks are answered meanwhile."""
+    await run_in_threadpool(_call, state, principal, ingest.may_import)  # before the upload
+    async with received(request, name, state.settings.server.max_upload_bytes) as path:
+        return await run_in_threadpool(_write, state, principal, ingest.import_upload, path, name)
+
+
+class SyncRequest(BaseModel):
+    sources: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100, description="Source names of shipwise.yaml (all "
+        "when empty).")
+    scopes: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=1000, description="Only these repositories/projects.")
+
+
+@router.post("/syncs", summary="Sync the sources of shipwise.yaml now (as `shipwise sync`)",
+             tags=["admin"], responses={**BAD_INPUT, 503: {"model": ErrorBody, "description":
+                                        "No sources are configured, or one is misconfigured."}})
+def sync_now(state: State, principal: Who, body: SyncRequest) -> r.SyncReport:
+    """Incremental and resumable like the CLI: each scope continues from its cursor, and the
+    report says which scopes failed and why. Waits for an import or sync already running."""
+    return _write(state, principal, sync.sync_sources, body.sources, scopes=body.scopes)
+
+
+def _write(state: Any, principal: Principal, door: Callable[..., T], *args: Any,
+           **kwargs: Any) -> T:
+    """``door`` on a connection of its own, after any other long write (one at a time)."""
+    with state.writes, state.store.own_connection() as store:
+        return door(Caller(store, principal, state.settings, "api"), *args, **kwargs)
 
 
 @router.get("/audit", summary="The access log: every read, allowed or refused", tags=["admin"],

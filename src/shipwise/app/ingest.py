@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from shipwise.app.caller import Caller
 from shipwise.app.context import pseudonymiser_for
-from shipwise.app.guard import guard
+from shipwise.app.guard import Access, authorize, guard
+from shipwise.app.results import ImportResult
 from shipwise.config import IngestSettings
 from shipwise.domain.schema import RECORD_TYPES, resolve_type
 from shipwise.errors import InputError
@@ -21,7 +22,7 @@ from shipwise.ingest.loader import ImportReport, Loader
 from shipwise.ingest.sources import Staging
 from shipwise.metrics import facts
 from shipwise.store import import_state, runs
-from shipwise.store.duckdb_store import Store
+from shipwise.store.duckdb_store import REFRESH_LOCK, Store
 
 
 def _now() -> datetime:
@@ -31,11 +32,12 @@ def _now() -> datetime:
 def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
     """Rebuild derived facts if this ingest changed their inputs (a no-op otherwise). Retention
     is applied again first, so an import never restores what a retention run removed."""
-    if facts.is_stale(store):
-        reapply(store)
-        if progress:
-            progress("refreshing derived facts")
-        facts.refresh(store)
+    with REFRESH_LOCK:  # one refresh at a time in a process, whichever connection asks
+        if facts.is_stale(store):
+            reapply(store)
+            if progress:
+                progress("refreshing derived facts")
+            facts.refresh(store)
 
 
 def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport,
@@ -135,6 +137,21 @@ def import_paths(caller: Caller, paths: Iterable[str | Path],
     if report.failed:
         raise FilesFailedError(report)
     return report
+
+
+def may_import(caller: Caller) -> None:
+    """Refuse (and log) a caller who may not import, before an upload is received."""
+    authorize(caller, [Access("admin.ingest", "import")], log_allowed=False)
+
+
+@guard("admin.ingest", "import")
+def import_upload(caller: Caller, path: Path, name: str) -> ImportResult:
+    """Import one uploaded file (received whole at ``path``; ``name`` is what the sender
+    called it), as :func:`import_paths` does."""
+    report = import_paths(caller, [path])
+    result = ImportResult.model_validate(report.as_dict())
+    result.sources = [name if s == str(path) else s for s in result.sources]
+    return result
 
 
 class FilesFailedError(InputError):

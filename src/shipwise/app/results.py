@@ -321,6 +321,31 @@ class TokenCreated(Result):
     token: str = Field(description="the token's value, shown this once and stored nowhere")
 
 
+class ImportedType(Result):
+    """What an import did with the records of one type."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    quarantined: int
+    duplicates: int
+
+
+class ImportedFile(Result):
+    source: str
+    reason: str
+
+
+class ImportResult(Result):
+    """An import: per record type what was inserted, updated, left unchanged (the same input
+    twice never counts twice) or quarantined, and why records were rejected."""
+
+    sources: list[str]
+    types: dict[str, ImportedType]
+    quarantine_reasons: dict[str, int]
+    failed_files: list[ImportedFile] = Field(default_factory=list)
+
+
 class TokenRevoked(Result):
     id: str
     revoked: Literal[True] = True

@@ -29,7 +29,7 @@ from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
-from shipwise.errors import ShipwiseError
+from shipwise.errors import ConfigError, ShipwiseError
 from shipwise.ingest.loader import ImportReport
 from shipwise.store import runs
 from shipwise.store.org import service_map
@@ -90,7 +90,7 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
     """
     store, settings = caller.store, caller.settings
     if not settings.sources:
-        raise ShipwiseError("no sources are configured",
+        raise ConfigError("no sources are configured",
                             hint="add a `sources:` list to shipwise.yaml (see docs/sync.md)")
     sources = selected(caller, names)
     services = service_map(store)

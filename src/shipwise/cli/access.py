@@ -14,7 +14,6 @@ action (``runs_as("admin.ingest")``) that is checked, and logged, before it star
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,7 +51,9 @@ def principal_of(ctx: click.Context) -> Principal:
 
     root = ctx.find_root().ensure_object(dict)
     if "principal" not in root:
-        token = os.environ.get("SHIPWISE_TOKEN", "").strip()
+        from shipwise.config import environ
+
+        token = environ().get("SHIPWISE_TOKEN", "").strip()
         if not token:
             root["principal"] = LOCAL_ADMIN
         else:

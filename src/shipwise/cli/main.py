@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from shipwise import __version__
-from shipwise.errors import ShipwiseError
+from shipwise.errors import ShipwiseError, StoreBusyError
 
 #: command name -> "module:attribute", imported only when that command runs or --help lists it.
 LAZY_COMMANDS = {
@@ -126,24 +126,47 @@ def settings_from(ctx: click.Context) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: renders every ShipwiseError as one line that says what to do."""
-    args = sys.argv[1:] if argv is None else argv
+    sys.exit(run(sys.argv[1:] if argv is None else argv))
+
+
+def run(args: list[str], *, relayed: bool = False) -> int:
+    """Run one command line and answer its exit code. A command whose store ``shipwise serve``
+    holds is run by that server (:mod:`shipwise.cli.relay`), unless it is ``relayed`` already."""
     debug = "--debug" in args or os.environ.get("SHIPWISE_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="shipwise", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except StoreBusyError as exc:
+        if not relayed:
+            from shipwise.cli.relay import relay
+
+            code = relay(args, exc)
+            if code is not None:
+                return code
+        return _shown(exc, debug)
     except ShipwiseError as exc:
-        if debug:
-            raise
-        msg = f"Error: {exc}"
-        if exc.hint:
-            msg += f" ({exc.hint})"
-        click.echo(msg, err=True)
-        sys.exit(1)
+        return _shown(exc, debug)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        return 130
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        click.echo(str(exc.code), err=True)
+        return 1
+    return 0
+
+
+def _shown(exc: ShipwiseError, debug: bool) -> int:
+    if debug:
+        raise exc
+    msg = f"Error: {exc}"
+    if exc.hint:
+        msg += f" ({exc.hint})"
+    click.echo(msg, err=True)
+    return 1

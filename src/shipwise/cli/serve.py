@@ -53,8 +53,12 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
 
     from shipwise.server import create_app
 
-    app = create_app(settings, insecure_webhooks=insecure_webhooks)
     shown = f"[{host}]" if ":" in host else host
+    local = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else shown
+    from shipwise.cli.main import run
+
+    app = create_app(settings, insecure_webhooks=insecure_webhooks, url=f"http://{local}:{port}",
+                     commands=lambda argv: run(argv, relayed=True))
     click.echo(f"shipwise serving {settings.db} on http://{shown}:{port}")
     click.echo(f"  webhooks: http://{shown}:{port}/webhooks/{{alertmanager,dynatrace,cloudwatch,"
                "generic,alarm}")
@@ -66,4 +70,5 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
         click.echo("  auth: no secret configured, webhooks answer 503 "
                    "(set webhooks.secret or SHIPWISE_WEBHOOK_SECRET)")
     click.echo("  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)")
+    click.echo("  other shipwise commands on this store run through this server while it runs")
     uvicorn.run(app, host=host, port=port, log_level="info")

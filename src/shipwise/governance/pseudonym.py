@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipwise.config import BotSettings
+from shipwise.config import BotSettings, environ
 from shipwise.domain.people import BOT_PREFIX, PREFIX
 from shipwise.errors import ConfigError, StoreError
 
@@ -74,7 +74,7 @@ def create_key_file(path: Path) -> bool:
 
 
 def load_key(path: Path) -> bytes:
-    env = os.environ.get(KEY_ENV)
+    env = environ().get(KEY_ENV)
     if env:
         return env.strip().encode()
     if not path.exists():

@@ -3,7 +3,10 @@
 DuckDB lets one process hold a file read-write; inside it every connection to that file must use
 the same configuration. So the server keeps a single read-write :class:`Store` and lends it out
 under a lock (:meth:`SharedStore.session`): writes are serialised and a webhook waits at most for
-another webhook's few milliseconds, never for an investigation.
+another webhook's few milliseconds, never for an investigation. Long writes — an import or sync
+through the API, a command another local process asked the server to run
+(:mod:`shipwise.http.local`) — each take a connection of their own
+(:meth:`SharedStore.own_connection`), one at a time, so the pages and webhooks go on meanwhile.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
+from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
 from shipwise.http.worker import InvestigationWorker, SyncWorker
 from shipwise.metrics.facts import ensure_fresh
 from shipwise.store.duckdb_store import Store
@@ -71,6 +75,23 @@ class SharedStore:
                 if self._depth == 0:
                     self._owner = None
 
+    def shared(self) -> Store:
+        """The shared store (opened if need be), for code that takes :meth:`Store.sibling`
+        connections of it, never for using it outside :meth:`session`."""
+        with self.session() as store:
+            return store
+
+    @contextmanager
+    def own_connection(self) -> Iterator[Store]:
+        """A store on a connection of its own (a cursor of the server's): a long write — an
+        import, a sync, a command run for another process — commits or rolls back alone while
+        the dashboard and webhooks go on with the shared one."""
+        store = self.shared().sibling()
+        try:
+            yield store
+        finally:
+            store.close()
+
     def held_here(self) -> bool:
         """Does the calling thread hold the store already (a request inside its session)?"""
         return self._owner == threading.get_ident()
@@ -86,8 +107,21 @@ class SharedStore:
 class ServerState:
     """Settings, the shared store and the worker, for the life of one app."""
 
-    def __init__(self, settings: Settings, *, insecure_webhooks: bool = False) -> None:
+    def __init__(self, settings: Settings, *, insecure_webhooks: bool = False,
+                 url: str | None = None,
+                 commands: Callable[[list[str]], int] | None = None) -> None:
         self.settings = settings
+        #: the loopback URL other local processes reach this server at (``None``: not announced,
+        #: e.g. an app under test); with it, the server file and ``/local/run``
+        self.url = url
+        self.advertised: ServerInfo | None = None
+        #: runs one command line of another local process here, answering its exit code (the
+        #: CLI's own entry point, handed in by ``shipwise serve``)
+        self.commands = commands
+        #: long writers take turns: imports and syncs (API, webhooks) and relayed commands, each
+        #: on its own connection; two at once would conflict on the rows both rewrite
+        self.writes = threading.Lock()
+        self.relay = Relay(self.writes)
         self.insecure_webhooks = insecure_webhooks
         secret = settings.webhooks.secret
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
@@ -112,6 +146,9 @@ class ServerState:
         return "insecure" if self.insecure_webhooks else "disabled"
 
     def start(self) -> None:
+        if self.url is not None and self.commands is not None:
+            self.relay.install()
+            self.advertised = advertise(self.settings.db, self.url)
         self.worker.start()
         self.intake.start()
         self.deliveries.start()
@@ -151,6 +188,10 @@ class ServerState:
                     self.refusals.flush(store)  # the counts of refusals not written one by one
         except Exception as exc:
             log.warning("could not write the last refusals to the access log: %s", exc)
+        if self.advertised is not None:
+            withdraw(self.settings.db, self.advertised)
+            self.advertised = None
+        self.relay.uninstall()
         self.store.close()
 
     def receive(self, body: bytes, kind: str | None) -> dict[str, Any]:
@@ -181,7 +222,8 @@ class ServerState:
         return outcome
 
     def _sync(self, source: str, scope: str) -> None:
-        sync_delivered(self.settings, source, scope, session=self.store.session)
+        with self.writes:
+            sync_delivered(self.settings, source, scope, session=self.store.session)
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)

@@ -1,7 +1,8 @@
 """The MCP server inside ``shipwise serve``: streamable HTTP at ``/mcp``, a token per request.
 
 Every request to ``/mcp`` must carry ``Authorization: Bearer sw_…`` (session cookies are not
-accepted here); it is checked with :func:`shipwise.http.auth.request_principal` against the
+accepted here) — or, from ``shipwise mcp`` on this machine relaying its stdio session while the
+server holds the store, the server's local secret (:mod:`shipwise.http.local`); it is checked with :func:`shipwise.http.auth.request_principal` against the
 server's shared store before the SDK sees the request, and answered ``401`` JSON otherwise. The
 principal rides along in the ASGI scope, where the tools read it. The SDK runs stateless with JSON
 responses: no MCP session outlives its request, so a revoked token stops working at once.
@@ -27,11 +28,12 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from shipwise.app.caller import Principal, Store
+from shipwise.app.caller import LOCAL_ADMIN, Principal, Store
 from shipwise.app.results import InvestigationStarted
 from shipwise.errors import InputError, ShipwiseError, UnauthorizedError
-from shipwise.http.auth import request_principal
+from shipwise.http.auth import client_of, request_principal
 from shipwise.http.errors import error_response, status_of
+from shipwise.http.local import SECRET_HEADER, secret_matches
 from shipwise.http.state import ServerState
 from shipwise.mcp.server import build_server
 
@@ -50,9 +52,15 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
-            if not request.headers.get("authorization", "").lower().startswith("bearer "):
+            local = request.headers.get(SECRET_HEADER)
+            if local is not None:  # `shipwise mcp` relaying a local session (no token given)
+                if not secret_matches(self.state.advertised, local, client_of(request)):
+                    raise UnauthorizedError("not this server's local secret", hint=HOW)
+                principal = LOCAL_ADMIN
+            elif not request.headers.get("authorization", "").lower().startswith("bearer "):
                 raise UnauthorizedError("MCP needs a token", hint=HOW)
-            principal = await run_in_threadpool(self._authenticate, request)
+            else:
+                principal = await run_in_threadpool(self._authenticate, request)
             if self.manager is None:
                 raise ShipwiseError("the MCP server is not running", hint="retry in a moment")
         except ShipwiseError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from shipwise.store.duckdb_store import Store
+from shipwise.store.duckdb_store import REFRESH_LOCK, Store
 from shipwise.store.import_state import check_finished, unfinished
 
 STALE_KEY = "derived_stale"
@@ -208,7 +208,7 @@ def is_stale(store: Store) -> bool:
 def refresh(store: Store) -> dict[str, float]:
     """Rebuild every derived fact table in one transaction; returns seconds per table."""
     timings: dict[str, float] = {}
-    with store.transaction():
+    with REFRESH_LOCK, store.transaction():
         for table, select in FACTS:
             t0 = time.perf_counter()
             store.con.execute(f"DELETE FROM {table}")
@@ -237,7 +237,10 @@ def ensure_fresh(store: Store) -> bool:
     when the last import did not finish, rather than answer from part of it."""
 
     check_finished(store)
-    if is_stale(store):
-        refresh(store)
-        return True
+    if not is_stale(store):
+        return False
+    with REFRESH_LOCK:  # another connection of this process may be refreshing: wait, then look
+        if is_stale(store):
+            refresh(store)
+            return True
     return False

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from shipwise import __version__
 from shipwise.api import explain as explain_api
-from shipwise.api import health, webhooks
+from shipwise.api import health, local, webhooks
 from shipwise.api import routes as api
 from shipwise.api.openapi import install_links
 from shipwise.config import Settings
@@ -23,10 +23,15 @@ from shipwise.web import mount as mount_web
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, insecure_webhooks: bool = False,
+               url: str | None = None,
+               commands: Callable[[list[str]], int] | None = None) -> FastAPI:
     """The shipwise HTTP app. Startup starts the investigation worker (and resumes alarms left
-    uninvestigated); shutdown lets it finish what is queued (up to ``server.drain_seconds``)."""
-    state = ServerState(settings, insecure_webhooks=insecure_webhooks)
+    uninvestigated); shutdown lets it finish what is queued (up to ``server.drain_seconds``).
+    With ``url`` (the loopback URL it serves at) and ``commands`` (how to run a command line),
+    the server also runs other local processes' commands on its store while it holds it
+    (:mod:`shipwise.http.local`)."""
+    state = ServerState(settings, insecure_webhooks=insecure_webhooks, url=url, commands=commands)
     redact = RedactToken()
 
     @asynccontextmanager
@@ -47,6 +52,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False) -> FastAP
     app.state.shipwise = state
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(local.router)  # /local/run: commands of local processes, by secret
     app.include_router(webhooks.router)
     # Interfaces, each added on its own line below: REST API (shipwise.api.routes), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).

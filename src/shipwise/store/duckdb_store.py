@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from shipwise.errors import StoreError
+from shipwise.errors import StoreBusyError, StoreError
 
 SCHEMA_TABLE = "schema_migrations"
 _MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -65,6 +67,40 @@ def tighten(path: Path) -> None:
             continue
 
 
+#: (store file, its open connection) lent to the code running in this context: a command the
+#: server runs for another process (:func:`borrowing`), whose ``Store.open`` of that file must
+#: not try to take the file lock the server holds
+_BORROWED: ContextVar[tuple[Path, Store] | None] = ContextVar(
+    "shipwise_borrowed_store", default=None)
+
+#: one facts refresh at a time per process, whichever connection runs it (the server's own, or a
+#: cursor lent to an import): two would rebuild the same rows and one would fail on a conflict
+REFRESH_LOCK = threading.RLock()
+
+
+@contextmanager
+def borrowing(path: Path, store: Store) -> Iterator[None]:
+    """Within this context, ``Store.open(path)`` answers a :meth:`~Store.sibling` of ``store``
+    (an independent connection to the same database, with its own transactions) instead of
+    opening the file (which the process holding ``store`` has locked)."""
+    token = _BORROWED.set((path.resolve(), store))
+    try:
+        yield
+    finally:
+        _BORROWED.reset(token)
+
+
+def _lent(p: Path) -> Store | None:
+    lent = _BORROWED.get()
+    if lent is None:
+        return None
+    try:
+        same = p.resolve() == lent[0]
+    except OSError:
+        return None
+    return lent[1] if same else None
+
+
 class Store:
     """A DuckDB-backed event store."""
 
@@ -80,6 +116,9 @@ class Store:
     def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
         """Open the store at ``path``; with ``create``, make it (and migrate) if missing."""
         p = Path(path)
+        lent = _lent(p)
+        if lent is not None:  # a command the server runs: its connection, already migrated
+            return lent.sibling()
         if not p.exists() and not create:
             raise StoreError(
                 f"no shipwise store at {p}", hint="run `shipwise init` (or `shipwise demo`) first"
@@ -91,6 +130,11 @@ class Store:
         try:
             con = duckdb.connect(str(p), read_only=read_only and p.exists())
         except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusyError(
+                    f"{p} is in use by another shipwise process",
+                    path=str(p), hint="stop it, or start `shipwise serve` and every command goes "
+                    "through the server while it runs") from exc
             raise StoreError(f"cannot open {p}: {exc}", hint="is another shipwise process writing to it?") from exc
         store = cls(con, p)
         store._configure()
@@ -110,6 +154,13 @@ class Store:
         store = cls(duckdb.connect(":memory:"), None)
         store._configure()
         store.migrate()
+        return store
+
+    def sibling(self) -> Store:
+        """Another connection to this database, in this process, with its own transactions (a
+        DuckDB cursor): a long write on it commits or rolls back alone while this one goes on."""
+        store = Store(self.con.cursor(), self.path)
+        store._configure()
         return store
 
     def _configure(self) -> None:
