@@ -35,23 +35,36 @@ def _shipwise(*args: str, cwd: Path, timeout: float = 120, **env: str
                           env=cli_env(**env), capture_output=True, text=True, timeout=timeout)
 
 
-def _deployments(n: int, start: int = 0) -> list[dict[str, object]]:
-    return [{"type": "deployment", "id": f"d{i}", "service": "pay-api", "environment": "production",
+def _deployments(n: int, prefix: str = "d") -> list[dict[str, object]]:
+    return [{"type": "deployment", "id": f"{prefix}{i}", "service": "pay-api", "environment": "production",
              "status": "success", "started_at": f"2026-0{1 + i % 9}-1{i % 10}T09:50:00Z",
              "finished_at": f"2026-0{1 + i % 9}-1{i % 10}T10:00:00Z", "version": f"v{i}"}
-            for i in range(start, start + n)]
+            for i in range(n)]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Served]:
-    """A store with one team and service, served by a real process (cwd: ``tmp_path/srv``)."""
-    home = tmp_path / "srv"
+def _served(home: Path) -> Iterator[Served]:
+    """A store with one team and service in ``home``, served by a real process."""
     home.mkdir()
     assert _shipwise("init", cwd=home).returncode == 0
     res = _shipwise("import", str(write_jsonl(home / "org.jsonl", org())), cwd=home)
     assert res.returncode == 0, res.stderr
     with serve_process(cwd=home, env=cli_env()) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
+    """One server for the tests that leave it running (each writes records of its own)."""
+    root = tmp_path_factory.mktemp("side")
+    for served in _served(root / "srv"):
+        yield served, root
+
+
+@pytest.fixture
+def server(shared: tuple[Served, Path], tmp_path: Path) -> Served:
+    served, root = shared
+    (tmp_path / "srv").symlink_to(root / "srv")
+    return served
 
 
 def test_commands_run_through_the_server_while_it_holds_the_store(server: Served,
@@ -73,7 +86,7 @@ def test_commands_run_through_the_server_while_it_holds_the_store(server: Served
     # twice, and a bad record is kept in quarantine with its reason
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    write_jsonl(elsewhere / "deploys.jsonl", [*_deployments(20),
+    write_jsonl(elsewhere / "deploys.jsonl", [*_deployments(20, "cli"),
                                              {"type": "deployment", "id": "bad"}])
     store = ("--db", "../srv/shipwise.duckdb")  # relative too
     first = _shipwise(*store, "import", "deploys.jsonl", "--format", "json", cwd=elsewhere)
@@ -87,7 +100,7 @@ def test_commands_run_through_the_server_while_it_holds_the_store(server: Served
     assert quarantined.returncode == 0 and "bad" in quarantined.stdout
 
     # reads see what the relayed import wrote; the API sees it too
-    explained = _shipwise("explain", "deployment", "d5", cwd=home)
+    explained = _shipwise("explain", "deployment", "cli5", cwd=home)
     assert explained.returncode == 0, explained.stderr
     assert "pay-api (team payments)" in explained.stdout
     teams = httpx.get(server.url + "/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
@@ -111,7 +124,7 @@ def test_the_dashboard_answers_while_a_relayed_import_writes(server: Served,
     home = tmp_path / "srv"
     token = _shipwise("token", "create", "--name", "w", "--role", "admin",
                       cwd=home).stdout.split()[0]
-    big = write_jsonl(tmp_path / "many.jsonl", _deployments(150_000))
+    big = write_jsonl(tmp_path / "many.jsonl", _deployments(150_000, "bulk"))
     importing = subprocess.Popen([sys.executable, "-m", "shipwise", "import", str(big)],
                                  cwd=home, env=cli_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
@@ -156,7 +169,7 @@ def test_imports_and_syncs_over_the_api(server: Served, tmp_path: Path) -> None:
                       cwd=home).stdout.split()[0]
     member = _shipwise("token", "create", "--name", "m", "--role", "member", "--team",
                        "payments", cwd=home).stdout.split()[0]
-    body = "".join(json.dumps(r) + "\n" for r in _deployments(500)).encode()
+    body = "".join(json.dumps(r) + "\n" for r in _deployments(500, "api")).encode()
 
     def chunks() -> Iterator[bytes]:  # streamed: chunked transfer encoding, no length
         for i in range(0, len(body), 4096):
@@ -226,12 +239,13 @@ def test_only_this_runs_secret_from_loopback_runs_commands(server: Served,
     assert "/local/run" not in httpx.get(server.url + "/openapi.json").text
 
 
-def test_after_a_kill_9_the_next_command_opens_the_store_itself(server: Served,
-                                                                 tmp_path: Path) -> None:
+def test_after_a_kill_9_the_next_command_opens_the_store_itself(tmp_path: Path) -> None:
     home = tmp_path / "srv"
+    server = next(served := _served(home))
     server.proc.kill()
     server.proc.wait(timeout=30)
     assert (home / "shipwise.duckdb.serve.json").exists()  # left behind by the killed server
     res = _shipwise("teams", "--format", "json", cwd=home)
     assert res.returncode == 0, res.stderr
     assert [t["team"] for t in json.loads(res.stdout)] == ["payments"]
+    served.close()
