@@ -116,6 +116,10 @@ def test_commands_run_through_the_server_while_it_holds_the_store(server: Served
     refused = _shipwise("token", "list", cwd=home, SHIPWISE_TOKEN=member)
     assert refused.returncode == 1 and "role member may not" in refused.stderr
 
+    # a second server on the same store is refused, naming the first
+    second = _shipwise("serve", "--port", "1", cwd=home)
+    assert second.returncode == 1 and f"already served by process {server.proc.pid}" in second.stderr
+
     assert server.proc.poll() is None  # it served throughout
 
 

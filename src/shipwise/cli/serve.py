@@ -26,7 +26,8 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
     Endpoints: POST /webhooks/alertmanager, /webhooks/dynatrace, /webhooks/cloudwatch,
     /webhooks/generic and /webhooks/alarm (any kind); GET /healthz and /readyz. Webhooks need the
     shared secret (webhooks.secret or SHIPWISE_WEBHOOK_SECRET) as a Bearer token, Basic auth
-    password or ?token=. See docs/alarms.md. The server holds the store open while it runs."""
+    password or ?token=. See docs/alarms.md. The server holds the store while it runs, and other shipwise
+    commands on it run through the server (docs/architecture.md)."""
     from shipwise.cli.main import settings_from
 
     settings = settings_from(ctx)
@@ -34,6 +35,11 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
     port = port or settings.server.port
     if not settings.db.exists():
         raise StoreError(f"no shipwise store at {settings.db}", hint="run `shipwise init` first")
+    from shipwise.http.local import running_server
+
+    if (other := running_server(settings.db)) is not None:
+        raise StoreError(f"{settings.db} is already served by process {other.pid} at {other.url}",
+                         hint="use that server, or stop it first")
     secret = settings.webhooks.secret is not None
     if insecure_webhooks and not secret and host not in LOOPBACK:
         raise ConfigError(f"--insecure-webhooks on {host}: anyone who reaches it could post alarms",
