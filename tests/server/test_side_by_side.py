@@ -200,7 +200,7 @@ def test_imports_and_syncs_over_the_api(server: Served, tmp_path: Path) -> None:
     # no sources configured: said so; then a real git repository synced, once and again
     syncs = server.url + "/api/v1/syncs"
     unconfigured = httpx.post(syncs, json={}, headers=auth, timeout=60)
-    assert unconfigured.status_code == 503 and "no sources" in unconfigured.json()["error"]
+    assert unconfigured.status_code == 409 and "no sources" in unconfigured.json()["error"]
 
 
 def test_sync_runs_through_the_server_and_its_api(tmp_path: Path) -> None:
@@ -232,6 +232,9 @@ def test_sync_runs_through_the_server_and_its_api(tmp_path: Path) -> None:
         second = res.json()["scopes"]
         assert second[0]["status"] == "ok" and second[0]["incremental"]
         assert 0 < second[0]["records"] < scopes[0]["records"] + 5
+        unknown = httpx.post(served.url + "/api/v1/syncs", json={"sources": ["nope"]},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
 
 
 def test_only_this_runs_secret_from_loopback_runs_commands(server: Served,

@@ -35,9 +35,9 @@ from shipwise.app import results as r
 from shipwise.app.caller import ROLES, Caller, Principal
 from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
-from shipwise.errors import InputError
+from shipwise.errors import InputError, NotFoundError
 from shipwise.http.auth import request_principal
-from shipwise.http.errors import render_error
+from shipwise.http.errors import ApiError, render_error
 from shipwise.http.security import State
 from shipwise.http.uploads import received
 from shipwise.metrics import ids
@@ -535,11 +535,19 @@ class SyncRequest(BaseModel):
 
 
 @router.post("/syncs", summary="Sync the sources of shipwise.yaml now (as `shipwise sync`)",
-             tags=["admin"], responses={**BAD_INPUT, 503: {"model": ErrorBody, "description":
-                                        "No sources are configured, or one is misconfigured."}})
+             tags=["admin"], responses={**BAD_INPUT, **NOT_FOUND, 409: {
+                 "model": ErrorBody, "description": "No sources are configured."}})
 def sync_now(state: State, principal: Who, body: SyncRequest) -> r.SyncReport:
     """Incremental and resumable like the CLI: each scope continues from its cursor, and the
     report says which scopes failed and why. Waits for an import or sync already running."""
+    settings = state.settings
+    if not settings.sources:
+        raise ApiError(409, "no sources are configured", hint="add a `sources:` list to "
+                       "shipwise.yaml and restart the server (see docs/sync.md)")
+    known = {source.id for source in settings.sources}
+    if unknown := [n for n in body.sources if n not in known]:
+        raise NotFoundError(f"no source named {unknown[0]!r}",
+                            hint=f"configured: {', '.join(sorted(known))}")
     return _write(state, principal, sync.sync_sources, body.sources, scopes=body.scopes)
 
 
