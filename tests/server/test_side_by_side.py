@@ -116,6 +116,12 @@ def test_commands_run_through_the_server_while_it_holds_the_store(server: Served
     refused = _shipwise("token", "list", cwd=home, SHIPWISE_TOKEN=member)
     assert refused.returncode == 1 and "role member may not" in refused.stderr
 
+    # standard input cannot follow a command to the server: said so, nothing done
+    piped = subprocess.run([sys.executable, "-m", "shipwise", "org", "apply", "-"], cwd=home,
+                           env=cli_env(), input="teams: []\n", capture_output=True, text=True,
+                           timeout=60)
+    assert piped.returncode == 1 and "give the file's path instead of -" in piped.stderr
+
     # a second server on the same store is refused, naming the first
     second = _shipwise("serve", "--port", "1", cwd=home)
     assert second.returncode == 1 and f"already served by process {server.proc.pid}" in second.stderr

@@ -97,7 +97,7 @@ def _render(res: OrgApplyResult) -> None:
 
 
 @org.command("apply")
-@click.argument("file")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 @click.option("--prune", is_flag=True,
               help="Delete what the store holds and the file does not list (never what data "
@@ -126,7 +126,7 @@ def apply_cmd(ctx: click.Context, file: str, dry_run: bool, prune: bool, fmt: st
 
 
 @org.command("check")
-@click.argument("file")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.pass_context
 @runs_as()
 def check_cmd(ctx: click.Context, file: str) -> None:

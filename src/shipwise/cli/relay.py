@@ -47,6 +47,17 @@ def command_path(args: list[str]) -> tuple[list[str], dict[str, Any], list[click
     return names, root, contexts
 
 
+def reads_stdin(contexts: list[click.Context]) -> bool:
+    """Does the command read a path option or argument from standard input (``-``)?"""
+    for ctx in contexts:
+        for param in ctx.command.params:
+            if isinstance(param.type, click.Path | click.File):
+                value = ctx.params.get(param.name or "")
+                if value == "-" or (isinstance(value, list | tuple) and "-" in value):
+                    return True
+    return False
+
+
 def absolute_paths(args: list[str], contexts: list[click.Context]) -> list[str]:
     """``args`` with the value of every path option and argument made absolute (the server runs
     the command in its own working directory)."""
@@ -109,6 +120,10 @@ def relay(args: list[str], busy: StoreBusyError) -> int | None:
     server = running_server(db)
     if server is None:
         return None
+    if reads_stdin(contexts):
+        click.echo(f"Error: {' '.join(names)} reads standard input, and `shipwise serve` (pid "
+                   f"{server.pid}) holds the store: give the file's path instead of -", err=True)
+        return 1
     body = {"argv": absolute_paths(args, contexts), "env": relayed_environment(db, root)}
     if sys.stderr.isatty():
         click.echo(f"(the store is held by `shipwise serve`, pid {server.pid}: it runs this "
