@@ -8,12 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from shipwise.config import environ_as
 from shipwise.errors import UnauthorizedError
 from shipwise.http.auth import client_of
 from shipwise.http.local import SECRET_HEADER, secret_matches
 from shipwise.http.security import State
-from shipwise.store.duckdb_store import borrowing
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,14 +29,6 @@ def run_command(request: Request, state: State, body: RunRequest) -> StreamingRe
         raise UnauthorizedError("not this server's local secret",
                                 hint="run the command on the machine the server runs on, as "
                                      "the user who owns the store")
-    command = state.commands
-    if command is None:
-        raise UnauthorizedError("this server runs no commands for other processes")
-    shared = state.store.shared()
-
-    def job() -> int:
-        with environ_as(body.env), borrowing(state.settings.db, shared):
-            return command(body.argv)
-
-    return StreamingResponse(state.relay.run(job), media_type="application/x-ndjson",
+    return StreamingResponse(state.run_relayed(body.argv, body.env),
+                             media_type="application/x-ndjson",
                              headers={"Cache-Control": "no-store"})

@@ -145,7 +145,7 @@ def run(args: list[str], *, relayed: bool = False) -> int:
         if not relayed:
             from shipwise.cli.relay import relay
 
-            code = relay(args, exc)
+            code = relay(cli, args, exc)
             if code is not None:
                 return code
         return _shown(exc, debug)

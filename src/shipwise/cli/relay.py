@@ -19,11 +19,10 @@ from shipwise.errors import StoreBusyError
 NOT_RELAYED = frozenset({"serve", "mcp"})
 
 
-def command_path(args: list[str]) -> tuple[list[str], dict[str, Any], list[click.Context]]:
+def command_path(cli: click.Group, args: list[str]
+                 ) -> tuple[list[str], dict[str, Any], list[click.Context]]:
     """(command names, root options, contexts from root to leaf) of a command line, parsed the
-    way click will parse it (never failing: an unparseable line yields what was understood)."""
-    from shipwise.cli.main import cli
-
+    way ``cli`` will parse it (never failing: an unparseable line yields what was understood)."""
     contexts: list[click.Context] = []
     names: list[str] = []
     try:
@@ -106,14 +105,14 @@ def relayed_environment(db: Path, root: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def relay(args: list[str], busy: StoreBusyError) -> int | None:
+def relay(cli: click.Group, args: list[str], busy: StoreBusyError) -> int | None:
     """Run ``args`` through the server holding the store; its exit code, or ``None`` when no
     live server holds it (the caller then reports ``busy``)."""
     import httpx
 
     from shipwise.http.local import SECRET_HEADER, running_server
 
-    names, root, contexts = command_path(args)
+    names, root, contexts = command_path(cli, args)
     if not names or names[0] in NOT_RELAYED:
         return None
     db = Path(busy.path)

@@ -36,15 +36,15 @@ from shipwise.app.scm_hooks import (
     sync_delivered,
     write_deliveries,
 )
-from shipwise.config import Settings
-from shipwise.errors import StoreError
+from shipwise.config import Settings, environ_as
+from shipwise.errors import StoreError, UnauthorizedError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
 from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
 from shipwise.http.worker import InvestigationWorker, SyncWorker
 from shipwise.metrics.facts import ensure_fresh
-from shipwise.store.duckdb_store import Store
+from shipwise.store.duckdb_store import Store, borrowing
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,20 @@ class ServerState:
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
+
+    def run_relayed(self, argv: list[str], env: dict[str, str]) -> Iterator[bytes]:
+        """Run another local process's command line here, on a connection of its own, reading
+        settings and secrets from ``env``; its output as :meth:`Relay.run` streams it."""
+        command = self.commands
+        if command is None:
+            raise UnauthorizedError("this server runs no commands for other processes")
+        shared = self.store.shared()
+
+        def job() -> int:
+            with environ_as(env), borrowing(self.settings.db, shared):
+                return command(argv)
+
+        return self.relay.run(job)
 
     @property
     def webhook_auth(self) -> str:

@@ -445,13 +445,14 @@ def _cloudwatch(data: Any, received_at: float) -> AlarmBatch:
 def _dimensions(trigger: dict[str, Any]) -> dict[str, str]:
     """name -> value of the trigger's dimensions (single metric, else every metric-math metric)."""
     lists = [trigger.get("Dimensions")]
-    for m in trigger.get("Metrics") or []:
+    metrics = trigger.get("Metrics")
+    for m in metrics if isinstance(metrics, list) else []:
         stat = m.get("MetricStat") if isinstance(m, dict) else None
         if isinstance(stat, dict) and isinstance(stat.get("Metric"), dict):
             lists.append(stat["Metric"].get("Dimensions"))
     dims: dict[str, str] = {}
     for items in lists:
-        for d in items or []:
+        for d in items if isinstance(items, list) else []:
             if isinstance(d, dict):
                 name, value = d.get("name", d.get("Name")), d.get("value", d.get("Value"))
                 if name is not None and value is not None:
