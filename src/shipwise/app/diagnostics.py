@@ -18,7 +18,7 @@ from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.suppression import SHARE, reason
 from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
-from shipwise.metrics.facts import facts_version
+from shipwise.metrics.incremental import team_stamp
 from shipwise.metrics.people import people_counts
 from shipwise.store import calendar
 from shipwise.store.duckdb_store import Store
@@ -117,6 +117,9 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
 
 
 _HIDDEN: dict[tuple[str, str, str, int], Hidden] = {}
+#: what a family's decision reads (besides the hierarchy): it is made again only when a refresh
+#: changed one of these (:func:`~shipwise.metrics.incremental.team_stamp`)
+READS = {"flow": ("flow_pr_fact", "ticket_status"), "strain": ("strain_page_fact", "flow_pr_fact")}
 _HIDDEN_LOCK = threading.Lock()
 GRAINS = ("week", "month", "quarter")
 #: the decision behind each people source: the open pull requests of a period's last week end are
@@ -138,9 +141,9 @@ class Hidden:
 
 def _hidden(store: Store, family: str, k: int) -> Hidden:
     """What is hidden — every grain at once, over the family's whole data span: decided once
-    per version of the facts and reused by every request (a period's figure does not depend on
+    per version of the facts it reads and reused by every request (a period's figure does not depend on
     the dates asked for, and week, month and quarter figures are judged together)."""
-    key = (str(store.path), facts_version(store), family, k)
+    key = (str(store.path), team_stamp(store, READS[family]), family, k)
     with _HIDDEN_LOCK:
         if key in _HIDDEN:
             return _HIDDEN[key]
