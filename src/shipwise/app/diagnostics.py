@@ -10,6 +10,7 @@ was asked. People counts are used to decide and never returned.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +20,7 @@ from shipwise.governance.suppression import SHARE, reason
 from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
 from shipwise.metrics.incremental import team_stamp
-from shipwise.metrics.people import people_counts
+from shipwise.metrics.people import people_counts, touch_table
 from shipwise.store import calendar
 from shipwise.store.duckdb_store import Store
 
@@ -197,13 +198,19 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
             kids.setdefault(up, []).append(unit)
     out: dict[str, dict[str, str]] = {}
     people_of: dict[str, dict[str, int]] = {}
+    touch = f"_people_touch_{uuid.uuid4().hex}"
     for src in sources:
         people: dict[str, int] = {}
-        for grain in GRAINS:
-            for lvl in ("team", "org_unit"):
-                prefix = "team:" if lvl == "team" else "ou:"
-                for (e, p), n in people_counts(store.con, src, grain, lvl, since, until).items():
-                    people[f"{prefix}{e}@{grain}:{p}"] = n
+        touch_table(store.con, src, touch)  # once per source, for its six grains and levels
+        try:
+            for grain in GRAINS:
+                for lvl in ("team", "org_unit"):
+                    prefix = "team:" if lvl == "team" else "ou:"
+                    for (e, p), n in people_counts(store.con, src, grain, lvl, since, until,
+                                                   touch).items():
+                        people[f"{prefix}{e}@{grain}:{p}"] = n
+        finally:
+            store.con.execute(f"DROP TABLE IF EXISTS {touch}")
         periods, time_eqs = time_equations(days, snaps if src == ids.PEOPLE_OPEN else None)
         eqs: list[list[tuple[str, int]]] = []
         for up, parts in kids.items():
