@@ -117,16 +117,41 @@ def day_tables(store: Any, types: tuple[str, ...], tag: str) -> dict[str, Any]:
     return out
 
 
-def _flow_request(store: Any, settings: Any) -> float:
+#: seconds spent counting people and deciding suppression, during the last flow request
+SPENT: dict[str, float] = {}
+
+
+def _instrument() -> None:
+    """Time the two halves of the suppression decision: the people counts (SQL) and the
+    decision over the equations (Python)."""
+    from shipwise.app import diagnostics
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                SPENT[name] = SPENT.get(name, 0.0) + time.perf_counter() - t
+        return wrapper
+
+    diagnostics.people_counts = timed("people_counts", diagnostics.people_counts)
+    diagnostics.touch_table = timed("people_counts", diagnostics.touch_table)
+    diagnostics.suppressed = timed("decide", diagnostics.suppressed)
+
+
+def _flow_request(store: Any, settings: Any) -> dict[str, float]:
     from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
     from shipwise.metrics.strain import Hours
 
     team = str(store.con.execute("SELECT min(id) FROM team").fetchone()[0])
+    SPENT.clear()
     t = time.perf_counter()
     diagnostic_rows(store, DiagnosticRequest("flow", "quarter", "team", (team,)),
                     min_group_size=settings.privacy.min_group_size,
                     hours=Hours.from_settings(settings.strain))
-    return round(time.perf_counter() - t, 3)
+    return {"seconds": round(time.perf_counter() - t, 3),
+            **{f"{k}_seconds": round(v, 3) for k, v in SPENT.items()}}
 
 
 def _import_day(store: Any, settings: Any, types: tuple[str, ...], tag: str) -> dict[str, Any]:
@@ -161,6 +186,7 @@ def main() -> None:
     from shipwise.metrics import facts
     from shipwise.store.duckdb_store import Store
 
+    _instrument()
     work = Path(tempfile.mkdtemp(prefix="bench-incr-", dir=args.src.parent))
     results: dict[str, Any] = {}
     try:

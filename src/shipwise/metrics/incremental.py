@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -38,6 +39,7 @@ from shipwise.store.duckdb_store import Store
 
 TOUCH = "facts_touch"
 GENERATION_KEY = "facts_generation"
+SEQ_KEY = "facts_seq"
 #: touched keys beyond this share of a fact table's rows: the full rebuild is cheaper
 FULL_SHARE = 0.25
 
@@ -93,6 +95,7 @@ def clear(store: Store, *, full: bool) -> None:
     store.con.execute(f"DELETE FROM {TOUCH}")
     if full:
         store.con.execute("DELETE FROM facts_team_version")
+        store.con.execute("DELETE FROM facts_change")
         store.set_meta(GENERATION_KEY, uuid.uuid4().hex)
 
 
@@ -115,6 +118,18 @@ def team_stamp(store: Store, tables: Iterable[str], teams: Iterable[str] | None 
         [wanted, teams is None, list(teams or ())]).fetchone()
     gen = store.get_meta(GENERATION_KEY) or "initial"
     return f"{gen}:{row[1] if row else ''}"
+
+
+def changes_since(store: Store, tables: Iterable[str], seq: int
+                  ) -> tuple[str, int, bool, datetime | None]:
+    """(generation, last refresh's number, whether the hierarchy changed, the earliest instant
+    of a row of ``tables`` changed) for the incremental refreshes after number ``seq``."""
+    gen = store.get_meta(GENERATION_KEY) or "initial"
+    now = int(store.get_meta(SEQ_KEY) or 0)
+    row = store.con.execute(
+        "SELECT count(*) FILTER (WHERE tbl = 'org'), min(since) FILTER (WHERE tbl IN "
+        "(SELECT unnest(?))) FROM facts_change WHERE seq > ?", [list(tables), seq]).fetchone()
+    return gen, now, bool(row and row[0]), (row[1] if row else None)
 
 
 # -- the refresh --------------------------------------------------------------------------------
@@ -152,12 +167,13 @@ def _keys(con: duckdb.DuckDBPyConnection, name: str, select: str) -> int:
 class _Replace:
     """Delete and re-insert one fact table's rows for some keys, noting the teams changed."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, version: str) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, version: str, seq: int) -> None:
         self.con = con
         self.version = version
+        self.seq = seq
 
     def __call__(self, table: str, key: str, keys: str, select: str, team_cols: tuple[str, ...],
-                 since: tuple[str, str] | None = None) -> None:
+                 since: tuple[str, str] | None = None, instants: tuple[str, ...] = ()) -> None:
         con = self.con
         where = f"{key} IN (SELECT k FROM {keys})"
         params: list[object] = []
@@ -175,6 +191,11 @@ class _Replace:
             f"""INSERT OR REPLACE INTO facts_team_version
             WITH d AS ({diff}) SELECT ?, t, ? FROM ({teams}) s(t) WHERE t IS NOT NULL""",
             [*params, *params, table, self.version])
+        if instants:  # the earliest instant of a changed row (old or new)
+            first = ", ".join(f'"{c}"' for c in instants)
+            con.execute(f"""INSERT INTO facts_change
+                WITH d AS ({diff}) SELECT ?, ?, min(least({first})) FROM d
+                HAVING min(least({first})) IS NOT NULL""", [*params, *params, self.seq, table])
         con.execute("DROP TABLE _old_fact")
 
 
@@ -194,7 +215,9 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
             or kinds.get("sha", 0) > FULL_SHARE * max(n_change, 1000)):
         return None
     version = uuid.uuid4().hex
-    replace = _Replace(con, version)
+    seq = int(store.get_meta(SEQ_KEY) or 0) + 1
+    store.set_meta(SEQ_KEY, str(seq))
+    replace = _Replace(con, version, seq)
     sql = dict(facts)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -242,7 +265,9 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
         column, select = ret["flow_pr_fact"]
         with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_flow)"}):
             replace("flow_pr_fact", "pull_request_id", "_k_flow", select, ("team", "author_team"),
-                    since=(column, horizon["flow_pr_fact"]))
+                    since=(column, horizon["flow_pr_fact"]),
+                    instants=("created_at", "first_review_at", "merged_at", "closed_at",
+                              "delivered_at"))
     timings["flow_pr_fact"] = time.perf_counter() - t
     t = time.perf_counter()
     if _keys(con, "_k_page", f"""{touched('page')} UNION SELECT id FROM page
@@ -250,12 +275,15 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
         column, select = ret["strain_page_fact"]
         with _shadow(con, {"page": "id IN (SELECT k FROM _k_page)"}):
             replace("strain_page_fact", "page_id", "_k_page", select, ("team",),
-                    since=(column, horizon["strain_page_fact"]))
+                    since=(column, horizon["strain_page_fact"]), instants=("at",))
     timings["strain_page_fact"] = time.perf_counter() - t
     # what views read besides the facts: the hierarchy, and raw record types (e.g. tickets)
     con.execute(f"""INSERT OR REPLACE INTO facts_team_version
         SELECT DISTINCT CASE WHEN kind = 'org' THEN 'org' ELSE "key" END, '*', ?
         FROM {TOUCH} WHERE kind IN ('org', 'raw')""", [version])
+    con.execute(f"""INSERT INTO facts_change
+        SELECT DISTINCT ?, CASE WHEN kind = 'org' THEN 'org' ELSE "key" END, NULL
+        FROM {TOUCH} WHERE kind IN ('org', 'raw')""", [seq])
     for name in ("_k_nkey", "_k_sha", "_k_pr", "_k_flow", "_k_page", "_old_deploy"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     timings["total"] = time.perf_counter() - t0

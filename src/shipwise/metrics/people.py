@@ -76,12 +76,16 @@ GROUP BY m.entity, cal.period
 """
 
 
-def touch_table(con: duckdb.DuckDBPyConnection, source: str, name: str) -> None:
-    """Materialise a source's (team, day, person) rows as temporary table ``name``, so that its
-    counts for every grain and level (:func:`people_counts` with ``touch``) derive them once."""
+def touch_table(con: duckdb.DuckDBPyConnection, source: str, name: str,
+                since: object = None) -> None:
+    """Materialise a source's (team, day, person) rows (from day ``since`` on, if given) as
+    temporary table ``name``, so that its counts for every grain and level
+    (:func:`people_counts` with ``touch``) derive them once."""
     base = _LAST_WEEK_END.get(source, source)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                f"SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t")
+                f"SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t"
+                + (" WHERE day >= CAST(? AS DATE)" if since is not None else ""),
+                [since] if since is not None else [])
 
 
 def people_counts(con: duckdb.DuckDBPyConnection, source: str, grain: str, level: str,

@@ -31,3 +31,8 @@ CREATE TABLE strain_page_fact_0012 (
 INSERT INTO strain_page_fact_0012 SELECT * FROM strain_page_fact;
 DROP TABLE strain_page_fact;
 ALTER TABLE strain_page_fact_0012 RENAME TO strain_page_fact;
+
+-- Per incremental refresh (``facts_seq`` in meta) and fact table: the earliest instant of a row
+-- it changed (NULL for 'org', the hierarchy, and raw record types). A cached suppression decision
+-- recounts people only from there on. Emptied by a full rebuild.
+CREATE TABLE IF NOT EXISTS facts_change (seq BIGINT NOT NULL, tbl VARCHAR NOT NULL, since TIMESTAMP);
