@@ -177,14 +177,14 @@ def test_touches_are_what_the_import_changed(stores: tuple[Store, Store]) -> Non
            "finished_at": _at(2, 1), "status": "success", "version": "v1", "kind": "normal",
            "commits": ["c1", "c2"]}
     import_tables_into(store, PSEUDO, _tables({"deployment": [dep]}), "a", refresh=False)
-    assert incremental.pending(store) == {"nkey": 1, "sha": 2}
+    assert incremental.pending(store) == {"nkey": 1, "sha": 2, "raw": 1}
     facts.refresh(store, incremental=True)
     # the same record again changes nothing; a changed one touches its old keys and its new ones
     import_tables_into(store, PSEUDO, _tables({"deployment": [dep]}), "a", refresh=False)
     assert not incremental.pending(store) and not facts.is_stale(store)
     moved = {**dep, "version": "v2", "commits": ["c3"]}
     import_tables_into(store, PSEUDO, _tables({"deployment": [moved]}), "b", refresh=False)
-    assert incremental.pending(store) == {"nkey": 2, "sha": 3}
+    assert incremental.pending(store) == {"nkey": 2, "sha": 3, "raw": 1}
 
 
 def test_suppression_decision_is_kept_unless_what_it_reads_changed(

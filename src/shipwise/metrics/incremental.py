@@ -80,7 +80,9 @@ _RECORD: dict[str, tuple[str, ...]] = {
 
 def record(con: duckdb.DuckDBPyConnection, record_type: str, changed: str) -> None:
     """Inside the importer's transaction, before the stored rows of ``changed`` are replaced."""
-    for select in _RECORD.get(record_type, (f"SELECT 'raw', '{record_type}'",)):
+    # 'raw': the record type changed (a view may read it; and a refresh knows what changed even
+    # when no fact key was reached, e.g. an incident caused by no deployment)
+    for select in (*_RECORD.get(record_type, ()), f"SELECT 'raw', '{record_type}'"):
         con.execute(f'INSERT INTO {TOUCH} (kind, "key") ' + select.format(c=changed))
 
 
