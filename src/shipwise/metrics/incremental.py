@@ -254,8 +254,12 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
     t = time.perf_counter()
     if _keys(con, "_k_pr", f"""{touched('pr')} UNION SELECT pull_request_id
              FROM pull_request_commit WHERE sha IN (SELECT k FROM _k_sha)"""):
+        db = _q(_db(con))
         with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_pr)",
-                           "pull_request_commit": "pull_request_id IN (SELECT k FROM _k_pr)"}):
+                           "pull_request_commit": "pull_request_id IN (SELECT k FROM _k_pr)",
+                           "dora_change_fact": f"sha IN (SELECT sha FROM {db}.main."
+                                               "pull_request_commit WHERE pull_request_id IN "
+                                               "(SELECT k FROM _k_pr))"}):
             replace("pr_delivery_fact", "pull_request_id", "_k_pr", sql["pr_delivery_fact"],
                     ("team",))
     timings["pr_delivery_fact"] = time.perf_counter() - t
@@ -265,7 +269,8 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
     if _keys(con, "_k_flow", f"""SELECT k FROM _k_pr UNION SELECT id FROM pull_request
              WHERE author IN ({touched('person')})"""):
         column, select = ret["flow_pr_fact"]
-        with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_flow)"}):
+        with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_flow)",
+                           "pr_delivery_fact": "pull_request_id IN (SELECT k FROM _k_flow)"}):
             replace("flow_pr_fact", "pull_request_id", "_k_flow", select, ("team", "author_team"),
                     since=(column, horizon["flow_pr_fact"]),
                     instants=("created_at", "first_review_at", "merged_at", "closed_at",
