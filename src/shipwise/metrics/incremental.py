@@ -143,12 +143,14 @@ def _q(name: str) -> str:
 
 @contextmanager
 def _shadow(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> Iterator[None]:
-    """Unqualified ``table`` reads only the rows ``WHERE`` says, for the SELECTs run inside."""
+    """Unqualified ``table`` reads only the rows ``WHERE`` says (or a whole ``SELECT`` of the
+    same columns), for the SELECTs run inside."""
     db = _q(str(_one(con, "SELECT current_database()")))
     try:
         for table, where in views.items():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS "
-                        f"SELECT * FROM {db}.main.{_q(table)} t WHERE {where}")
+            body = (where if where.startswith("SELECT ")
+                    else f"SELECT * FROM {db}.main.{_q(table)} t WHERE {where}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS {body}")
         yield
     finally:
         for table in views:
@@ -184,21 +186,22 @@ class _Replace:
             params = [since[1]]
         con.execute(f"CREATE OR REPLACE TEMP TABLE _old_fact AS SELECT * FROM {table} WHERE {where}",
                     params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_fact AS SELECT * FROM ({select}) x "
+                    f"WHERE x.{where}", params)
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        con.execute(f"INSERT INTO {table} SELECT * FROM ({select}) x WHERE x.{where}", params)
-        diff = (f"(SELECT * FROM _old_fact EXCEPT ALL SELECT * FROM {table} WHERE {where}) "
-                f"UNION ALL (SELECT * FROM {table} WHERE {where} EXCEPT ALL SELECT * FROM _old_fact)")
-        teams = " UNION ".join(f"SELECT {c} FROM d" for c in team_cols)
-        con.execute(
-            f"""INSERT OR REPLACE INTO facts_team_version
-            WITH d AS ({diff}) SELECT ?, t, ? FROM ({teams}) s(t) WHERE t IS NOT NULL""",
-            [*params, *params, table, self.version])
+        con.execute(f"INSERT INTO {table} SELECT * FROM _new_fact")
+        con.execute("""CREATE OR REPLACE TEMP TABLE _diff_fact AS
+            (SELECT * FROM _old_fact EXCEPT ALL SELECT * FROM _new_fact)
+            UNION ALL (SELECT * FROM _new_fact EXCEPT ALL SELECT * FROM _old_fact)""")
+        teams = " UNION ".join(f"SELECT {c} FROM _diff_fact" for c in team_cols)
+        con.execute(f"""INSERT OR REPLACE INTO facts_team_version
+            SELECT ?, t, ? FROM ({teams}) s(t) WHERE t IS NOT NULL""", [table, self.version])
         if instants:  # the earliest instant of a changed row (old or new)
             first = ", ".join(f'"{c}"' for c in instants)
-            con.execute(f"""INSERT INTO facts_change
-                WITH d AS ({diff}) SELECT ?, ?, min(least({first})) FROM d
-                HAVING min(least({first})) IS NOT NULL""", [*params, *params, self.seq, table])
-        con.execute("DROP TABLE _old_fact")
+            con.execute(f"""INSERT INTO facts_change SELECT ?, ?, min(least({first}))
+                FROM _diff_fact HAVING min(least({first})) IS NOT NULL""", [self.seq, table])
+        for name in ("_old_fact", "_new_fact", "_diff_fact"):
+            con.execute(f"DROP TABLE {name}")
 
 
 def refresh(store: Store, facts: tuple[tuple[str, str], ...],
@@ -242,26 +245,29 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
     # change facts: per commit
     t = time.perf_counter()
     if _keys(con, "_k_sha", touched("sha")):
+        # the deployments of those commits, from one pass over deployment_commit
+        con.execute("CREATE OR REPLACE TEMP TABLE _k_dc AS SELECT deployment_id, sha "
+                    "FROM deployment_commit WHERE sha IN (SELECT k FROM _k_sha)")
         with _shadow(con, {
-            "deployment_commit": "sha IN (SELECT k FROM _k_sha)",
+            "deployment_commit": "SELECT deployment_id, sha FROM _k_dc",
             "commit": "sha IN (SELECT k FROM _k_sha)",
-            "deployment": f"id IN (SELECT deployment_id FROM {_q(_db(con))}.main.deployment_commit "
-                          "WHERE sha IN (SELECT k FROM _k_sha))",
+            "deployment": "id IN (SELECT deployment_id FROM _k_dc)",
         }):
             replace("dora_change_fact", "sha", "_k_sha", sql["dora_change_fact"], ("team",))
+        con.execute("DROP TABLE _k_dc")
     timings["dora_change_fact"] = time.perf_counter() - t
     # delivery facts: per pull request
     t = time.perf_counter()
     if _keys(con, "_k_pr", f"""{touched('pr')} UNION SELECT pull_request_id
              FROM pull_request_commit WHERE sha IN (SELECT k FROM _k_sha)"""):
-        db = _q(_db(con))
+        con.execute("CREATE OR REPLACE TEMP TABLE _k_prc AS SELECT pull_request_id, sha "
+                    "FROM pull_request_commit WHERE pull_request_id IN (SELECT k FROM _k_pr)")
         with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_pr)",
-                           "pull_request_commit": "pull_request_id IN (SELECT k FROM _k_pr)",
-                           "dora_change_fact": f"sha IN (SELECT sha FROM {db}.main."
-                                               "pull_request_commit WHERE pull_request_id IN "
-                                               "(SELECT k FROM _k_pr))"}):
+                           "pull_request_commit": "SELECT pull_request_id, sha FROM _k_prc",
+                           "dora_change_fact": "sha IN (SELECT sha FROM _k_prc)"}):
             replace("pr_delivery_fact", "pull_request_id", "_k_pr", sql["pr_delivery_fact"],
                     ("team",))
+        con.execute("DROP TABLE _k_prc")
     timings["pr_delivery_fact"] = time.perf_counter() - t
     # retained facts: flow per pull request (and its author), strain per page (and its team)
     ret = {table: (column, select) for table, column, select in retained}
@@ -295,10 +301,6 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
         con.execute(f"DROP TABLE IF EXISTS {name}")
     timings["total"] = time.perf_counter() - t0
     return timings
-
-
-def _db(con: duckdb.DuckDBPyConnection) -> str:
-    return str(_one(con, "SELECT current_database()"))
 
 
 def _recovery(con: duckdb.DuckDBPyConnection, replace: _Replace, select: str) -> None:
