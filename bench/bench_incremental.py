@@ -14,7 +14,9 @@ Steps, on a copy of the store (the source is never written):
    deployments with their commits, incidents, pages) again, a week later, under new ids (a
    deployment or pull request keeps naming older commits), imported through the canonical
    importer (``import_tables_into``); then the incremental refresh (``refresh(store,
-   incremental=True)``, seconds per table) and the first flow request after it.
+   incremental=True)``, seconds per table), the first flow request after it (suppression
+   decided again, people recounted only from the first changed day), the next one (cached), and
+   the same request with nothing cached (counted and decided from scratch).
 4. The same for a day of delivery events only (commits, deployments, incidents): flow facts do
    not change, and the flow request after it is served from the kept decision.
 5. Check: the incrementally refreshed fact tables equal a full rebuild (as multisets of rows),
