@@ -32,12 +32,15 @@ COMMIT = {
 
 def dump(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
     """Every data table's rows without ingest timestamps: the store's observable state (the
-    access log records who imported, not what: every import is one more row)."""
+    access log records who imported, not what: every import is one more row; the facts' team
+    versions are random tokens a cache compares, set by whichever refresh changed a team's rows
+    — an import resumed after a crash refreshes more often than one that was not stopped)."""
     con = duckdb.connect(str(settings.db), read_only=True)
     out = {}
     for (table,) in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_name NOT IN "
-        "('ingest_run', 'schema_migrations', 'calendar', 'meta', 'access_log') ORDER BY 1"
+        "('ingest_run', 'schema_migrations', 'calendar', 'meta', 'access_log', "
+        "'facts_team_version') ORDER BY 1"
     ).fetchall():
         cols = [c for (c,) in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? "

@@ -10,6 +10,7 @@ was asked. People counts are used to decide and never returned.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,8 +19,8 @@ from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.suppression import SHARE, reason
 from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
-from shipwise.metrics.facts import facts_version
-from shipwise.metrics.people import people_counts
+from shipwise.metrics.incremental import changes_since, team_stamp
+from shipwise.metrics.people import people_counts, touch_table
 from shipwise.store import calendar
 from shipwise.store.duckdb_store import Store
 
@@ -117,6 +118,9 @@ def _compute(store: Store, family: str, grain: str, level: str, since: date, unt
 
 
 _HIDDEN: dict[tuple[str, str, str, int], Hidden] = {}
+#: what a family's decision reads (besides the hierarchy): it is made again only when a refresh
+#: changed one of these (:func:`~shipwise.metrics.incremental.team_stamp`)
+READS = {"flow": ("flow_pr_fact", "ticket_status"), "strain": ("strain_page_fact", "flow_pr_fact")}
 _HIDDEN_LOCK = threading.Lock()
 GRAINS = ("week", "month", "quarter")
 #: the decision behind each people source: the open pull requests of a period's last week end are
@@ -138,9 +142,9 @@ class Hidden:
 
 def _hidden(store: Store, family: str, k: int) -> Hidden:
     """What is hidden — every grain at once, over the family's whole data span: decided once
-    per version of the facts and reused by every request (a period's figure does not depend on
+    per version of the facts it reads and reused by every request (a period's figure does not depend on
     the dates asked for, and week, month and quarter figures are judged together)."""
-    key = (str(store.path), facts_version(store), family, k)
+    key = (str(store.path), team_stamp(store, READS[family]), family, k)
     with _HIDDEN_LOCK:
         if key in _HIDDEN:
             return _HIDDEN[key]
@@ -156,6 +160,88 @@ def _hidden(store: Store, family: str, k: int) -> Hidden:
             _HIDDEN.clear()
         _HIDDEN[key] = result
     return result
+
+
+@dataclass
+class _Counted:
+    """People counts of a family as of one incremental refresh, to recount from a day on."""
+
+    generation: str
+    seq: int
+    since: date
+    reach: date | None  # the last day the flow facts reached
+    people: dict[str, dict[str, int]]
+
+
+_COUNTED: dict[tuple[str, str], _Counted] = {}
+
+
+def _reach(store: Store) -> date | None:
+    row = store.con.execute(
+        """SELECT CAST(max(greatest(created_at, coalesce(first_review_at, created_at),
+                   coalesce(merged_at, created_at), coalesce(closed_at, created_at),
+                   coalesce(delivered_at, created_at))) AS DATE) FROM flow_pr_fact""").fetchone()
+    return row[0] if row else None
+
+
+def _people(store: Store, family: str, sources: list[str], since: date, until: date
+            ) -> dict[str, dict[str, int]]:
+    """source -> figure node -> distinct people, over [since, until]. After an incremental
+    refresh, only the periods from the earliest changed instant on (or from where the data
+    reached before, whichever is earlier) are counted again; the rest is kept."""
+    gen, seq, org, changed = changes_since(store, READS[family], 0)
+    ckey = (str(store.path), family)
+    with _HIDDEN_LOCK:
+        before = _COUNTED.get(ckey)
+    start: date | None = None
+    if before is not None and before.generation == gen and before.since == since:
+        gen, seq, org, changed = changes_since(store, READS[family], before.seq)
+        if not org:
+            start = min((d for d in (changed.date() if changed else None, before.reach)
+                         if d is not None), default=until)
+    reach = _reach(store)
+    people_of: dict[str, dict[str, int]] = {}
+    touch = f"_people_touch_{uuid.uuid4().hex}"
+    for src in sources:
+        people: dict[str, int] = {}
+        cut: dict[str, str] = {}
+        if start is not None and before is not None and src in before.people:
+            for grain in GRAINS:  # the period holding the first day recounted, and later ones
+                row = store.con.execute(f"SELECT {grain} FROM calendar WHERE day = ?",
+                                        [start]).fetchone()
+                cut[grain] = str(row[0]) if row else ""
+            people = {node: n for node, n in before.people[src].items()
+                      if _period(node)[1] < cut[_period(node)[0]]}
+        touch_table(store.con, src, touch,  # once per source, for its six grains and levels
+                    min(_first_day(store, g, cut[g]) for g in GRAINS) if cut else None)
+        try:
+            for grain in GRAINS:
+                for lvl in ("team", "org_unit"):
+                    prefix = "team:" if lvl == "team" else "ou:"
+                    lo = _first_day(store, grain, cut[grain]) if cut else since
+                    for (e, p), n in people_counts(store.con, src, grain, lvl, lo, until,
+                                                   touch).items():
+                        if not cut or p >= cut[grain]:
+                            people[f"{prefix}{e}@{grain}:{p}"] = n
+        finally:
+            store.con.execute(f"DROP TABLE IF EXISTS {touch}")
+        people_of[src] = people
+    with _HIDDEN_LOCK:
+        _COUNTED[ckey] = _Counted(gen, seq, since, reach, people_of)
+    return {src: dict(p) for src, p in people_of.items()}
+
+
+def _period(node: str) -> tuple[str, str]:
+    """(grain, period) of a figure node (``team:payments@month:2025-07``)."""
+    grain, _, period = node.rpartition("@")[2].partition(":")
+    return grain, period
+
+
+def _first_day(store: Store, grain: str, period: str) -> date:
+    row = store.con.execute(f"SELECT min(day) FROM calendar WHERE {grain} = ?", [period]).fetchone()
+    if not row or row[0] is None:
+        raise InputError("dates outside the calendar (2000–2040)")
+    return row[0]
 
 
 def team_hidden(store: Store, family: str, team: str | None, k: int,
@@ -193,14 +279,9 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
         if up:
             kids.setdefault(up, []).append(unit)
     out: dict[str, dict[str, str]] = {}
-    people_of: dict[str, dict[str, int]] = {}
+    people_of = _people(store, family, sources, since, until)
     for src in sources:
-        people: dict[str, int] = {}
-        for grain in GRAINS:
-            for lvl in ("team", "org_unit"):
-                prefix = "team:" if lvl == "team" else "ou:"
-                for (e, p), n in people_counts(store.con, src, grain, lvl, since, until).items():
-                    people[f"{prefix}{e}@{grain}:{p}"] = n
+        people = people_of[src]
         periods, time_eqs = time_equations(days, snaps if src == ids.PEOPLE_OPEN else None)
         eqs: list[list[tuple[str, int]]] = []
         for up, parts in kids.items():
@@ -210,7 +291,6 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
             for te in time_eqs:
                 eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
         out[src] = suppressed(people, eqs, k)
-        people_of[src] = people
     if any(m.people_source == CONCENTRATION for m in registry.family(family)):
         resp = people_of[ids.PEOPLE_RESPONDERS]
         out[CONCENTRATION] = {

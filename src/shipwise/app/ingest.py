@@ -37,7 +37,7 @@ def _refresh(store: Store, progress: Callable[[str], None] | None) -> None:
             reapply(store)
             if progress:
                 progress("refreshing derived facts")
-            facts.refresh(store)
+            facts.refresh(store, incremental=True)
 
 
 def _record_run(store: Store, kind: str, source: str, started: datetime, report: ImportReport,

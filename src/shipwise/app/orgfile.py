@@ -185,7 +185,7 @@ def _write(caller: Caller, doc: OrgDocument, current: OrgState, desired: OrgStat
             if pruned.get(kind) and org_table.prune(store, kind, pruned[kind]):
                 wrote = True
         if wrote:
-            facts.mark_stale(store)
+            facts.mark_stale(store, everything="organisation file")
     tables = _records(doc, desired, changes, resolved)
     if tables:
         report = import_tables_into(store, pseudonymiser_for(store, caller.settings), tables,

@@ -246,4 +246,6 @@ def reapply(store: Store) -> int:
     with store.transaction():
         for c in plan:
             n += _purge_records(store, c)[1]
+        if n:  # whatever the purge reaches is re-derived in full
+            facts.mark_stale(store, everything="retention")
     return n

@@ -33,6 +33,7 @@ from shipwise.ingest.sql import (
     typed_expr,
 )
 from shipwise.metrics.facts import mark_stale
+from shipwise.metrics.incremental import record as record_touches
 from shipwise.store.duckdb_store import Store
 from shipwise.store.orgfile import canonicalise
 
@@ -258,12 +259,15 @@ class Loader:
         assert row is not None
         counts.inserted, counts.updated, counts.unchanged = (int(x) for x in row)
         if counts.inserted or counts.updated:
-            mark_stale(self.store)  # derived facts no longer match, in the same transaction
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _changed AS
                 SELECT v.* FROM _valid v LEFT JOIN {table} t ON {on}
                 WHERE t.row_hash IS NULL OR t.row_hash <> v._hash"""
             )
+            # derived facts no longer match, in the same transaction: which keys (old values
+            # and new) the next refresh re-derives
+            record_touches(con, rt.name, "_changed")
+            mark_stale(self.store)
             if counts.updated:
                 con.execute(
                     f"DELETE FROM {table} WHERE ({key_cols}) IN (SELECT ({key_cols}) FROM _changed)"

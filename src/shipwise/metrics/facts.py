@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from shipwise.metrics import incremental as incr
 from shipwise.store.duckdb_store import REFRESH_LOCK, Store
 from shipwise.store.import_state import check_finished, unfinished
 
@@ -193,8 +194,12 @@ def retention_horizon(store: Store, table: str) -> str:
     return store.get_meta(horizon_key(table)) or _EPOCH
 
 
-def mark_stale(store: Store) -> None:
-    """Called inside an ingest's transaction when its data changed."""
+def mark_stale(store: Store, *, everything: str | None = None) -> None:
+    """Called inside an ingest's transaction when its data changed. The importer records what it
+    changed (:func:`shipwise.metrics.incremental.record`); any other writer says why
+    ``everything`` may have changed, and the next refresh is a full one."""
+    if everything is not None:
+        incr.touch_all(store, everything)
     store.set_meta(STALE_KEY, "1")
 
 
@@ -205,25 +210,44 @@ def is_stale(store: Store) -> bool:
     return store.get_meta(STALE_KEY) == "1" or unfinished(store) is not None
 
 
-def refresh(store: Store) -> dict[str, float]:
-    """Rebuild every derived fact table in one transaction; returns seconds per table."""
-    timings: dict[str, float] = {}
+def refresh(store: Store, *, incremental: bool = False) -> dict[str, float]:
+    """Rebuild the derived fact tables in one transaction; returns seconds per table.
+
+    ``incremental``: re-derive only the rows the changes an ingest recorded reach
+    (:mod:`shipwise.metrics.incremental`), falling back to the full rebuild when a change reaches
+    everything (``timings["incremental"]`` says which ran)."""
     with REFRESH_LOCK, store.transaction():
-        for table, select in FACTS:
-            t0 = time.perf_counter()
-            store.con.execute(f"DELETE FROM {table}")
-            store.con.execute(f"INSERT INTO {table} {select}")
-            timings[table] = time.perf_counter() - t0
-        for table, column, select in RETAINED_FACTS:
-            t0 = time.perf_counter()
-            since = retention_horizon(store, table)
-            store.con.execute(f'DELETE FROM {table} WHERE "{column}" >= CAST(? AS TIMESTAMP)', [since])
-            store.con.execute(f'INSERT INTO {table} SELECT * FROM ({select}) x '
-                              f'WHERE x."{column}" >= CAST(? AS TIMESTAMP)', [since])
-            timings[table] = time.perf_counter() - t0
+        timings = None
+        if incremental:
+            horizon = {table: retention_horizon(store, table) for table, _, _ in RETAINED_FACTS}
+            timings = incr.refresh(store, FACTS, RETAINED_FACTS, horizon)
+        if timings is None:
+            timings = _rebuild(store)
+            incr.clear(store, full=True)
+            timings["incremental"] = 0.0
+        else:
+            incr.clear(store, full=False)
+            timings["incremental"] = 1.0
         store.set_meta(STALE_KEY, "0")
         # results computed from the facts (e.g. cached team views) are keyed by this
         store.set_meta(VERSION_KEY, uuid.uuid4().hex)
+    return timings
+
+
+def _rebuild(store: Store) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    for table, select in FACTS:
+        t0 = time.perf_counter()
+        store.con.execute(f"DELETE FROM {table}")
+        store.con.execute(f"INSERT INTO {table} {select}")
+        timings[table] = time.perf_counter() - t0
+    for table, column, select in RETAINED_FACTS:
+        t0 = time.perf_counter()
+        since = retention_horizon(store, table)
+        store.con.execute(f'DELETE FROM {table} WHERE "{column}" >= CAST(? AS TIMESTAMP)', [since])
+        store.con.execute(f'INSERT INTO {table} SELECT * FROM ({select}) x '
+                          f'WHERE x."{column}" >= CAST(? AS TIMESTAMP)', [since])
+        timings[table] = time.perf_counter() - t0
     return timings
 
 
@@ -241,6 +265,6 @@ def ensure_fresh(store: Store) -> bool:
         return False
     with REFRESH_LOCK:  # another connection of this process may be refreshing: wait, then look
         if is_stale(store):
-            refresh(store)
+            refresh(store, incremental=True)
             return True
     return False

@@ -55,8 +55,9 @@ _LAST_WEEK_END = {"flow.open_end": "flow.open"}
 SOURCES = (*_TOUCH, *_LAST_WEEK_END)
 
 
-def people_sql(source: str, grain: str, level: str) -> str:
-    """(entity, period, people) for one source; parameters: since, until (days)."""
+def people_sql(source: str, grain: str, level: str, touch: str | None = None) -> str:
+    """(entity, period, people) for one source; parameters: since, until (days). ``touch``: a
+    table already holding the source's (team, day, person) rows (:func:`touch_table`)."""
     base = _LAST_WEEK_END.get(source, source)
     last = ""
     if source in _LAST_WEEK_END:
@@ -67,17 +68,31 @@ def people_sql(source: str, grain: str, level: str) -> str:
 {with_clause(level)}
 {entity_map_cte(level)},
 {calendar_cte(grain)},
-touch AS (SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t)
+touch AS ({f"SELECT * FROM {touch}" if touch else
+           f"SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t"})
 SELECT m.entity, cal.period, count(DISTINCT t.person) AS people
 FROM touch t JOIN cal ON cal.day = t.day{last} JOIN emap m ON m.team = t.team
 GROUP BY m.entity, cal.period
 """
 
 
+def touch_table(con: duckdb.DuckDBPyConnection, source: str, name: str,
+                since: object = None) -> None:
+    """Materialise a source's (team, day, person) rows (from day ``since`` on, if given) as
+    temporary table ``name``, so that its counts for every grain and level
+    (:func:`people_counts` with ``touch``) derive them once."""
+    base = _LAST_WEEK_END.get(source, source)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                f"SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t"
+                + (" WHERE day >= CAST(? AS DATE)" if since is not None else ""),
+                [since] if since is not None else [])
+
+
 def people_counts(con: duckdb.DuckDBPyConnection, source: str, grain: str, level: str,
-                  since: object, until: object) -> dict[tuple[str, str], int]:
+                  since: object, until: object, touch: str | None = None
+                  ) -> dict[tuple[str, str], int]:
     """{(entity, period): people}, frozen counts taking precedence over live ones."""
-    live = con.execute(people_sql(source, grain, level), [since, until]).fetchall()
+    live = con.execute(people_sql(source, grain, level, touch), [since, until]).fetchall()
     frozen = con.execute(
         "SELECT team, period, people FROM people_count_frozen WHERE family = ? AND grain = ?",
         [f"{source}:{level}", grain]).fetchall()
