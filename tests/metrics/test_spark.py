@@ -72,7 +72,7 @@ def both(sample_org: SampleOrg, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["rows"]["deployment"] > 1000
     engine = on_spark.open_engine(folder)
-    with open_store(Settings(db=settings.db), read_only=True) as store:
+    with open_store(Settings(db=settings.db)) as store:
         yield Both(store, engine, folder, settings.db)
 
 
