@@ -24,10 +24,10 @@ def metrics() -> None:
 @metrics.command("list")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 def list_cmd(fmt: str) -> None:
-    """Every registered metric id with its unit."""
+    """Every registered metric id with its unit, and the engines it is proven on."""
     from shipwise.app.catalog import listing
 
-    headers = ["id", "title", "unit", "better", "view"]
+    headers = ["id", "title", "unit", "better", "view", "engines"]
     rows = [tuple(r[h] for h in headers) for r in listing()]
     if fmt == "json":
         emit_json([dict(zip(headers, r, strict=True)) for r in rows])
