@@ -65,7 +65,20 @@ def both(sample_org: SampleOrg, tmp_path_factory: pytest.TempPathFactory) -> Ite
     root = tmp_path_factory.mktemp("spark")
     settings = sample_org.copy_to(root / "store")
     with open_store(settings) as store:
+        # ownership over time (the demo has none): a service lent to another team twice, so
+        # every branch of the facts' owner periods (before, between, after) is exercised
+        service, team = store.con.execute(
+            "SELECT id, team FROM service ORDER BY id LIMIT 1").fetchone() or ("", "")
+        other = store.con.execute("SELECT min(id) FROM team WHERE id <> ?", [team]).fetchone()
+        store.con.execute(
+            "INSERT INTO service_owner VALUES (?, ?, DATE '2025-01-01', DATE '2025-06-30', now()), "
+            "(?, ?, DATE '2025-10-01', DATE '2025-12-31', now())",
+            [service, other[0] if other else team, service, other[0] if other else team])
+        facts.mark_stale(store)
         facts.ensure_fresh(store)
+        lent = store.con.execute("SELECT count(*) FROM dora_deploy_fact WHERE service = ? "
+                                 "AND team <> ?", [service, team]).fetchone()
+        assert lent and lent[0] > 0
     folder = root / "parquet"
     res = CliRunner().invoke(cli, ["--db", str(settings.db), "export", "parquet", str(folder),
                                    "--format", "json"], catch_exceptions=False)
