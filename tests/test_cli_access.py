@@ -27,6 +27,7 @@ UNKNOWN_TOKEN = "sw_000000000000_" + "x" * 40
 #: arguments a command needs to get past click's own parsing (the principal is resolved first)
 ARGS: dict[str, list[str]] = {
     "import": ["e.jsonl"],
+    "export parquet": ["out"],
     "ingest git": ["."],
     "investigate": ["--service", "pay-api", "--at", "now"],
     "investigations show": ["inv-x"],

@@ -56,6 +56,8 @@ COMMANDS: list[list[str]] = [
 #: leaf commands not run here, and why
 EXEMPT = {
     "init": "creates an empty store",
+    "export parquet": "writes the canonical records (person-level, pseudonymised) to files by "
+                      "design, admin only; prints counts (tests/metrics/test_spark.py)",
     "import": "writes what it is given; its report holds counts and reasons only (tests/ingest)",
     "ingest git": "needs a repository (tests/connectors)",
     "demo": "builds the store this test scans",

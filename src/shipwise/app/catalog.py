@@ -96,10 +96,12 @@ class CharterCheck(Result):
 
 
 def listing() -> list[dict[str, Any]]:
-    """Every registered metric id with its title, unit, better direction and charter view."""
+    """Every registered metric id with its title, unit, better direction, charter view and the
+    engines its definition is proven on (docs/spark.md)."""
     charter = load_charter()
     return [{"id": m.id, "title": m.title, "unit": m.unit, "better": m.better or "",
-             "view": charter.get(m.id).view} for m in REGISTRY.values()]
+             "view": charter.get(m.id).view, "engines": ",".join(sorted(m.engines))}
+            for m in REGISTRY.values()]
 
 
 def explanation(metric_id: str) -> tuple[Metric, CharterEntryModel]:

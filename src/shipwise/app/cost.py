@@ -21,6 +21,7 @@ from shipwise.metrics.cost import (
     data_span_sql,
     organisation_sql,
 )
+from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
 from shipwise.store.duckdb_store import Store
 
 TENSION_COLUMNS = {
@@ -39,7 +40,7 @@ class CostRequest:
     until: date | None = None
 
 
-def _check(store: Store, req: CostRequest) -> str | None:
+def _check(engine: Engine, req: CostRequest) -> str | None:
     if req.grain not in GRAINS:
         raise InputError(f"unknown grain '{req.grain}' for cost", hint="use quarter or month")
     if req.baseline not in ("yoy", "qoq"):
@@ -48,13 +49,11 @@ def _check(store: Store, req: CostRequest) -> str | None:
     if bad:
         raise InputError(f"unknown cost categories: {', '.join(sorted(bad))}",
                          hint="use " + ", ".join(CATEGORIES))
-    check_window(store, req.since, req.until)
     for t in req.team:
-        row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [t]).fetchone()
+        row = scalar_row(engine, "SELECT count(*) FROM team WHERE id = ?", [t])
         if not row or not row[0]:
             raise NotFoundError(f"unknown team '{t}'", hint="`shipwise teams` lists them")
-    currencies = [r[0] for r in store.con.execute(
-        "SELECT DISTINCT currency FROM cost ORDER BY 1").fetchall()]
+    currencies = [r[0] for r in engine.rows("SELECT DISTINCT currency FROM cost ORDER BY 1")[1]]
     if len(currencies) > 1:
         raise InputError(
             f"costs are in several currencies ({', '.join(currencies)})",
@@ -65,8 +64,15 @@ def _check(store: Store, req: CostRequest) -> str | None:
 
 def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = None) -> dict[str, Any]:
     """The cost result in the documented JSON shape (``rows`` per team and ``organisation``)."""
-    currency = _check(store, req)
-    span = store.con.execute(data_span_sql()).fetchone()
+    check_window(store, req.since, req.until)
+    return cost_rows_on(DuckDBEngine(store), req, tension)
+
+
+def cost_rows_on(engine: Engine, req: CostRequest,
+                 tension: CostSettings | None = None) -> dict[str, Any]:
+    """:func:`cost_rows` computed by ``engine`` (the store's, or Spark over Parquet files)."""
+    currency = _check(engine, req)
+    span = scalar_row(engine, data_span_sql())
     first, last = span or (None, None)
     since, until = req.since or first, req.until or last
     out: dict[str, Any] = {"grain": req.grain, "baseline": req.baseline, "currency": currency,
@@ -76,11 +82,10 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
         return out
     query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team)
     sql, params = cost_sql(query)
-    cur = store.con.execute(sql + " ORDER BY team, period_start", params)
-    cols = [d[0] for d in cur.description or []]
+    cols, team_rows = engine.rows(sql + " ORDER BY team, period_start", params)
     team_ids = [m.id for m in registry.family("cost") if not m.rollup] + [ids.CHANGE_FAIL_RATE]
     cost_settings = tension or CostSettings(min_improvement=0.05)
-    for values in cur.fetchall():
+    for values in team_rows:
         r = dict(zip(cols, values, strict=True))
         metrics = {mid: r[mid] for mid in team_ids}
         out["rows"].append({
@@ -89,10 +94,9 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
             "cost_amount": r["cost_amount"], "units": int(r["units"]),
             "metrics": metrics, "flags": _flags(r, metrics, cost_settings, req.baseline),
         })
-    org_cur = store.con.execute(organisation_sql(sql), params)
-    ocols = [d[0] for d in org_cur.description or []]
+    ocols, org_rows = engine.rows(organisation_sql(sql), params)
     improvement_id = ids.improvement(req.baseline)
-    for values in org_cur.fetchall():
+    for values in org_rows:
         o = dict(zip(ocols, values, strict=True))
         out["organisation"].append({
             "period": o["period"],

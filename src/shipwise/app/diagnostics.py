@@ -19,6 +19,7 @@ from shipwise.errors import InputError, NotFoundError
 from shipwise.governance.suppression import SHARE, reason
 from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
+from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
 from shipwise.metrics.incremental import changes_since, team_stamp
 from shipwise.metrics.people import people_counts, touch_table
 from shipwise.store import calendar
@@ -56,24 +57,24 @@ class DiagnosticRequest:
     until: date | None = None
 
 
-def _span(store: Store, family: str) -> tuple[date | None, date | None]:
+def _span(engine: Engine, family: str) -> tuple[date | None, date | None]:
     """First and last day of the family's data (pull requests and tickets for flow)."""
     parts = {"flow": [("flow_pr_fact", "created_at"), ("ticket_status", '"at"')],
              "strain": [("strain_page_fact", '"at"'), ("flow_pr_fact", "created_at")]}[family]
     sql = " UNION ALL ".join(f"SELECT min({c}) AS lo, max({c}) AS hi FROM {t}" for t, c in parts)
-    row = store.con.execute(f"SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM ({sql})"
-                            ).fetchone()
+    row = scalar_row(engine, f"SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM ({sql}) s")
     return (row[0], row[1]) if row else (None, None)
 
 
-def _snap(store: Store, grain: str, since: date, until: date) -> tuple[date, date]:
+def _snap(engine: Engine, grain: str, since: date, until: date) -> tuple[date, date]:
     """Whole periods only: a figure of a period is the same whichever dates were asked for, so
     two overlapping requests can never be subtracted to reveal a part of a period."""
-    row = store.con.execute(
+    row = scalar_row(
+        engine,
         f"SELECT (SELECT min(day) FROM calendar WHERE {grain} = "
         f"(SELECT {grain} FROM calendar WHERE day = ?)), "
         f"(SELECT max(day) FROM calendar WHERE {grain} = "
-        f"(SELECT {grain} FROM calendar WHERE day = ?))", [since, until]).fetchone()
+        f"(SELECT {grain} FROM calendar WHERE day = ?))", [since, until])
     if not row or row[0] is None or row[1] is None:
         raise InputError("dates outside the calendar (2000–2040)")
     return row[0], row[1]
@@ -105,16 +106,33 @@ def _check(store: Store, req: DiagnosticRequest) -> None:
         raise InputError("--since is after --until")
 
 
-def _compute(store: Store, family: str, grain: str, level: str, since: date, until: date,
+def _compute(engine: Engine, family: str, grain: str, level: str, since: date, until: date,
              hours: strain.Hours, entities: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     if family == "flow":
         sql, params = flow.flow_sql(flow.FlowQuery(grain, level, since, until, entities))
     else:
         sql, params = strain.strain_sql(strain.StrainQuery(grain, level, since, until, hours,
                                                            entities))
-    cur = store.con.execute(sql, params)
-    cols = [d[0] for d in cur.description or []]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    cols, rows = engine.rows(sql, params)
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def flow_figures_on(engine: Engine, grain: str = "quarter", level: str = "team",
+                    since: date | None = None, until: date | None = None,
+                    entities: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Flow per team (or org unit) and period computed by ``engine`` over whole periods, as the
+    query returns them: **before suppression** (which needs the store's people counts), so only
+    for whoever holds the records themselves (a canonical Parquet export)."""
+    first, last = _span(engine, "flow")
+    since, until = since or first, until or last
+    out: dict[str, Any] = {"family": "flow", "grain": grain, "level": level, "since": None,
+                           "until": None, "rows": []}
+    if since is None or until is None:
+        return out
+    since, until = _snap(engine, grain, since, until)
+    out["since"], out["until"] = since.isoformat(), until.isoformat()
+    out["rows"] = _compute(engine, "flow", grain, level, since, until, strain.Hours(), entities)
+    return out
 
 
 _HIDDEN: dict[tuple[str, str, str, int], Hidden] = {}
@@ -148,12 +166,12 @@ def _hidden(store: Store, family: str, k: int) -> Hidden:
     with _HIDDEN_LOCK:
         if key in _HIDDEN:
             return _HIDDEN[key]
-    first, last = _span(store, family)
+    first, last = _span(DuckDBEngine(store), family)
     if first is None or last is None:
         result = Hidden({s: {} for s in (*SOURCE.values(), CONCENTRATION) if s}, {})
     else:
-        since = min(_snap(store, g, first, last)[0] for g in GRAINS)
-        until = max(_snap(store, g, first, last)[1] for g in GRAINS)
+        since = min(_snap(DuckDBEngine(store), g, first, last)[0] for g in GRAINS)
+        until = max(_snap(DuckDBEngine(store), g, first, last)[1] for g in GRAINS)
         result = _suppression(store, family, since, until, k)
     with _HIDDEN_LOCK:
         if len(_HIDDEN) > 64:
@@ -378,7 +396,8 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
                     hours: strain.Hours | None = None) -> dict[str, Any]:
     """The family's rows for the request, suppressed; JSON-ready."""
     _check(store, req)
-    first, last = _span(store, req.family)
+    engine = DuckDBEngine(store)
+    first, last = _span(engine, req.family)
     since, until = req.since or first, req.until or last
     out: dict[str, Any] = {"family": req.family, "grain": req.grain, "level": req.level,
                            "since": since.isoformat() if since else None,
@@ -387,9 +406,9 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
     if since is None or until is None:
         return out
     hours = hours or strain.Hours()
-    since, until = _snap(store, req.grain, since, until)
+    since, until = _snap(engine, req.grain, since, until)
     out["since"], out["until"] = since.isoformat(), until.isoformat()
-    rows = _compute(store, req.family, req.grain, req.level, since, until, hours, req.entities)
+    rows = _compute(engine, req.family, req.grain, req.level, since, until, hours, req.entities)
     hidden = _hidden(store, req.family, min_group_size)
     parent_of = _hierarchy(store)
     prefix = "team:" if req.level == "team" else "ou:"

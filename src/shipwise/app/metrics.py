@@ -10,6 +10,7 @@ from shipwise.app.dates import check_window
 from shipwise.errors import InputError, NotFoundError
 from shipwise.metrics import registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
+from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
 from shipwise.store.duckdb_store import Store
 
 #: Counts reported beside the metrics, so every ratio shows what it was computed from.
@@ -35,23 +36,35 @@ class DoraRequest:
     until: date | None = None
 
 
-def _check(store: Store, req: DoraRequest) -> None:
+def _check(engine: Engine, req: DoraRequest) -> None:
     if req.grain not in GRAINS:
         raise InputError(f"unknown grain '{req.grain}'", hint="use week, month or quarter")
     for table, names in (("team", req.team), ("service", req.service)):
         for n in names:
-            row = store.con.execute(f"SELECT count(*) FROM {table} WHERE id = ?", [n]).fetchone()
+            row = scalar_row(engine, f"SELECT count(*) FROM {table} WHERE id = ?", [n])
             if not row or not row[0]:
                 raise NotFoundError(f"unknown {table} '{n}'", hint=f"`shipwise {table}s` lists them")
     if req.since and req.until and req.since > req.until:
         raise InputError("--since is after --until")
-    check_window(store, req.since, req.until)
 
 
 def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
     """The DORA result in the documented JSON shape (``grain`` and ``rows``)."""
-    _check(store, req)
-    span = store.con.execute(data_span_sql()).fetchone()
+    engine = DuckDBEngine(store)
+    _check(engine, req)
+    check_window(store, req.since, req.until)
+    return _dora(engine, req)
+
+
+def dora_rows_on(engine: Engine, req: DoraRequest) -> dict[str, Any]:
+    """:func:`dora_rows` computed by ``engine`` (the store's, or Spark over Parquet files):
+    the same definitions, the same shape."""
+    _check(engine, req)
+    return _dora(engine, req)
+
+
+def _dora(engine: Engine, req: DoraRequest) -> dict[str, Any]:
+    span = scalar_row(engine, data_span_sql())
     first, last = (span or (None, None))
     since = req.since or first
     until = req.until or last
@@ -62,8 +75,7 @@ def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
     sql, params = dora_sql(
         DoraQuery(req.grain, by, since, until, teams=req.team, services=req.service)
     )
-    cur = store.con.execute(sql, params)
-    cols = [d[0] for d in cur.description or []]
+    cols, result = engine.rows(sql, params)
     ids = [m.id for m in registry.family("dora")]
     m_at = [cols.index(i) for i in ids]
     d_at = [cols.index("change:" + i) for i in ids]
@@ -79,7 +91,7 @@ def dora_rows(store: Store, req: DoraRequest) -> dict[str, Any]:
             "cluster": r[k_at],
             "counts": {c: int(r[i]) for c, i in c_at},
         }
-        for r in cur.fetchall()
+        for r in result
     ]
     return out
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from shipwise.cli.access import caller, runs_as
-from shipwise.cli.metrics import _parse_date
+from shipwise.cli.metrics import _parse_date, engine_options, spark_engine
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, number
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, get, metrics_of
@@ -28,10 +28,12 @@ _TENSION_COLUMNS = (ids.CHANGE_FAIL_RATE, ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYME
 @click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@engine_options
 @click.pass_context
 @runs_as()
 def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
-         categories: str | None, since: date | None, until: date | None, fmt: str) -> None:
+         categories: str | None, since: date | None, until: date | None, fmt: str, engine: str,
+         data: str | None, master: str) -> None:
     """Cost to serve per team (cost ÷ units delivered, each team against its own past), what it
     gave back (savings, effective headcount), tension metrics beside it and the organisation's
     cost-weighted improvement."""
@@ -43,8 +45,15 @@ def cost(ctx: click.Context, teams: tuple[str, ...], grain: str, baseline: str,
 
     cats = tuple(c.strip() for c in categories.split(",")) if categories else CATEGORIES
     req = CostRequest(grain, baseline, teams, cats, since, until)
-    with caller(ctx) as c:
-        res = dump(compute(c, req, c.settings.cost))
+    if engine == "spark":
+        from shipwise.app import spark
+        from shipwise.cli.main import settings_from
+
+        with spark_engine(data, master) as e:
+            res = dump(spark.cost(e, req, settings_from(ctx).cost))
+    else:
+        with caller(ctx) as c:
+            res = dump(compute(c, req, c.settings.cost))
     print_cost(res, fmt)
 
 

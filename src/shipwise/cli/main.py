@@ -42,6 +42,7 @@ LAZY_COMMANDS = {
     "charter": "shipwise.cli.governance:charter",
     "audit": "shipwise.cli.governance:audit",
     "retention": "shipwise.cli.governance:retention",
+    "export": "shipwise.cli.export:export",
 }
 
 
@@ -93,6 +94,7 @@ HELP = {
     "charter": "The metric charter: show it, validate it.",
     "audit": "The audit log of reads (admins): who read what, when.",
     "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
+    "export": "Write the canonical records out as Parquet files (for Spark: docs/spark.md).",
 }
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,10 +24,10 @@ def metrics() -> None:
 @metrics.command("list")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 def list_cmd(fmt: str) -> None:
-    """Every registered metric id with its unit."""
+    """Every registered metric id with its unit, and the engines it is proven on."""
     from shipwise.app.catalog import listing
 
-    headers = ["id", "title", "unit", "better", "view"]
+    headers = ["id", "title", "unit", "better", "view", "engines"]
     rows = [tuple(r[h] for h in headers) for r in listing()]
     if fmt == "json":
         emit_json([dict(zip(headers, r, strict=True)) for r in rows])
@@ -57,6 +60,32 @@ def explain_cmd(metric_id: str, fmt: str) -> None:
         click.echo(f"  {label:<15} {value}")
 
 
+def engine_options(f: Any) -> Any:
+    """``--engine duckdb|spark``, ``--data DIR`` and ``--master`` (Spark's master URL)."""
+    for opt in reversed((
+        click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+                     show_default=True,
+                     help="duckdb: the store; spark: Spark over the Parquet folder of --data."),
+        click.option("--data", type=click.Path(file_okay=False), default=None,
+                     help="With --engine spark: a folder written by `shipwise export parquet`."),
+        click.option("--master", default="local[2]", show_default=True,
+                     help="With --engine spark: Spark's master (local[N], spark://HOST:PORT, …)."),
+    )):
+        f = opt(f)
+    return f
+
+
+@contextmanager
+def spark_engine(data: str | None, master: str) -> Iterator[Any]:
+    """The Spark engine over ``data`` (Spark stops with the process)."""
+    from shipwise.app.spark import open_engine
+
+    if not data:
+        raise click.UsageError("--engine spark reads a folder: pass --data DIR "
+                               "(written by `shipwise export parquet DIR`)")
+    yield open_engine(Path(data), master=master)
+
+
 def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None
@@ -75,18 +104,29 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dat
 @click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@engine_options
 @click.pass_context
 @runs_as()
 def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ...], by: str,
-             grain: str, since: date | None, until: date | None, fmt: str) -> None:
+             grain: str, since: date | None, until: date | None, fmt: str, engine: str,
+             data: str | None, master: str) -> None:
     """DORA metrics per team (or service) and period, with change vs the previous period and the
-    DORA 2024 performance cluster."""
-    from shipwise.app.delivery import dora
+    DORA 2024 performance cluster. With --engine spark, computed by Spark from a folder of
+    `shipwise export parquet` (no store is read; docs/spark.md)."""
     from shipwise.app.metrics import DoraRequest
     from shipwise.app.results import dump
 
-    with caller(ctx) as c:
-        res = dump(dora(c, DoraRequest(grain, teams, services, by, since, until)))
+    req = DoraRequest(grain, teams, services, by, since, until)
+    if engine == "spark":
+        from shipwise.app import spark
+
+        with spark_engine(data, master) as e:
+            res = dump(spark.dora(e, req))
+    else:
+        from shipwise.app.delivery import dora
+
+        with caller(ctx) as c:
+            res = dump(dora(c, req))
     print_dora(res, fmt)
 
 

@@ -41,6 +41,8 @@ POLICY: dict[str, tuple[str, ...]] = {
     "admin.ingest": ("admin",),
     #: rejected records kept verbatim (raw lines can hold names and emails)
     "admin.quarantine": ("admin",),
+    #: the canonical records (pseudonymised, person-level) written out as Parquet files
+    "admin.export": ("admin",),
     #: running the server over the store (it holds the store and its secrets)
     "admin.serve": ("admin",),
     #: org-unit roll-ups of people-derived diagnostics (flow, strain), suppressed like team figures

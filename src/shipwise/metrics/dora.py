@@ -23,8 +23,9 @@ The per-event derivations (normalising deployments, each commit's first producti
 recovery of each failure) are materialised once per ingest by :mod:`shipwise.metrics.facts`; the
 queries here aggregate those facts per entity and period.
 
-Only portable SQL is used (CTEs, window frames, ``percentile_cont ... WITHIN GROUP``, ``min_by``)
-so the same text runs on DuckDB and, transpiled by sqlglot, on Spark.
+Only the portable subset of :mod:`shipwise.metrics.portable` is used (CTEs, window frames, exact
+``percentile_cont ... WITHIN GROUP``, whole seconds between instants), so the same text runs on
+DuckDB and, rendered by that module, on Spark (docs/spark.md).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from datetime import date
 
 from shipwise.metrics import registry
 from shipwise.metrics.clusters import cluster_layers
+from shipwise.metrics.portable import seconds_between
 
 GRAINS = {"week": "week", "month": "month", "quarter": "quarter"}
 ENTITIES = {"team": "team", "service": "service"}
@@ -74,7 +76,7 @@ def _q(name: str) -> str:
 
 
 def _diff_seconds(start: str, end: str) -> str:
-    return f"date_diff('second', {start}, {end})"
+    return seconds_between(start, end)
 
 
 def dora_sql(q: DoraQuery) -> tuple[str, list[object]]:

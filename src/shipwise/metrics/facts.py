@@ -156,7 +156,7 @@ RETAINED_FACTS: tuple[tuple[str, str, str], ...] = (
   SELECT coalesce(repo, id) AS repo, mode(team) AS team FROM service GROUP BY coalesce(repo, id)
 ),
 member AS (
-  SELECT pr.id, arg_max(p.team, p.since) AS author_team
+  SELECT pr.id, max_by(p.team, p.since) AS author_team
   FROM pull_request pr JOIN person p
     ON p.id = pr.author AND NOT p.bot AND CAST(pr.created_at AS DATE) >= p.since
    AND (p."until" IS NULL OR CAST(pr.created_at AS DATE) <= p."until")

@@ -30,6 +30,7 @@ from datetime import date
 
 from shipwise.metrics import registry
 from shipwise.metrics.hierarchy import calendar_cte, entity_map_cte, with_clause
+from shipwise.metrics.portable import percentile, seconds_between
 
 #: Output columns of :func:`flow_sql`, after ``entity``, ``period`` and ``period_start``.
 COLUMNS = (
@@ -65,12 +66,12 @@ def _q(name: str) -> str:
 
 
 def _pct(expr: str, name: str) -> str:
-    return (f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expr}) AS {name}_median_seconds, "
-            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {expr}) AS {name}_p90_seconds")
+    return (f"{percentile(0.5, expr)} AS {name}_median_seconds, "
+            f"{percentile(0.9, expr)} AS {name}_p90_seconds")
 
 
 def _secs(start: str, end: str) -> str:
-    return f"date_diff('second', {start}, {end})"
+    return seconds_between(start, end)
 
 
 def _nonneg(start: str, end: str) -> str:

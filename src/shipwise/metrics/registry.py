@@ -8,10 +8,11 @@ a test fails otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shipwise.errors import NotFoundError
 from shipwise.metrics import ids
+from shipwise.metrics.portable import DUCKDB, SPARK
 
 
 def _ratio(num: str, den: str) -> str:
@@ -49,6 +50,10 @@ class Metric:
     #: Where the interfaces list it (metrics/ids.py SHOWN_*): the family's table in every
     #: interface, the web tiles, the cycle-time phases, the org-unit table, the CLI's table only.
     shown: frozenset[str] = field(default_factory=frozenset)
+    #: The engines this metric's definition is proven on: the same SQL text (the portable subset
+    #: of metrics/portable.py, rendered per engine), equal on the demo organisation row for row
+    #: (tests/metrics/test_spark.py). Set per family below.
+    engines: frozenset[str] = frozenset({DUCKDB})
 
 
 def _shown(*tags: str) -> frozenset[str]:
@@ -231,7 +236,17 @@ STRAIN: tuple[Metric, ...] = (
             "CAST(stalled_prs AS DOUBLE)", "stalled PRs", 70, ids.PEOPLE_STALLED_AUTHORS),
 )
 
-REGISTRY: dict[str, Metric] = {m.id: m for m in (*DORA, *COST, *FLOW, *SLO, *STRAIN)}
+#: Families whose definitions (facts and queries) are in the portable subset and proven on Spark;
+#: SLO and strain use DuckDB-only SQL (time zones, JSON, list functions) and stay on the store.
+PORTABLE_FAMILIES = ("dora", "cost", "flow")
+
+
+def _on_engines(metrics: tuple[Metric, ...]) -> tuple[Metric, ...]:
+    return tuple(replace(m, engines=frozenset({DUCKDB, SPARK}))
+                 if m.family in PORTABLE_FAMILIES else m for m in metrics)
+
+
+REGISTRY: dict[str, Metric] = {m.id: m for m in _on_engines((*DORA, *COST, *FLOW, *SLO, *STRAIN))}
 
 
 def get(metric_id: str) -> Metric:

@@ -1,0 +1,96 @@
+"""The store's canonical tables as a folder of Parquet files: what a distributed engine reads.
+
+One ``<table>.parquet`` per canonical table (the records as stored: pseudonymised, normalised,
+ownership over time applied), the ``calendar``, and ``manifest.json`` (format, store schema
+version, rows per table, retention horizons). Rows of the retained facts that lie before their
+retention horizon (frozen when retention purged their inputs) are written as
+``retained.<fact>.parquet``, so an engine that rebuilds the facts from the records gets the same
+aggregates as the store (:mod:`shipwise.metrics.spark`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipwise.store.duckdb_store import Store
+
+FORMAT = "shipwise canonical parquet"
+VERSION = 1
+MANIFEST = "manifest.json"
+EPOCH = "0001-01-01 00:00:00"
+
+#: The canonical tables (records and the organisation), and the calendar periods are cut by.
+TABLES = (
+    "org_unit", "team", "service", "service_owner", "service_target", "person", "commit",
+    "pull_request", "pull_request_commit", "deployment", "deployment_commit", "incident", "page",
+    "cost", "headcount", "investment", "investment_team", "slo", "sli", "tag", "ticket_status",
+    "calendar",
+)
+#: Facts kept past the retention horizon (metrics/facts.py RETAINED_FACTS): (table, instant).
+RETAINED = (("flow_pr_fact", "created_at"), ("strain_page_fact", "at"))
+
+
+@dataclass(frozen=True)
+class Export:
+    folder: Path
+    rows: dict[str, int]
+    retained: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), "rows": self.rows, "retained": self.retained}
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def export(store: Store, folder: Path) -> Export:
+    """Write the canonical tables of ``store`` into ``folder`` (created; files of the same names
+    replaced). One read transaction, so every file is of the same moment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    retained: dict[str, str] = {}
+    with store.transaction() as con:
+        for table in TABLES:
+            path = folder / f"{table}.parquet"
+            con.execute(f'COPY (SELECT * FROM "{table}") TO {_lit(str(path))} (FORMAT parquet)')
+            row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+            rows[table] = int(row[0]) if row else 0
+        for table, column in RETAINED:
+            meta = con.execute("SELECT value FROM meta WHERE key = ?",
+                               [f"retention_horizon:{table}"]).fetchone()
+            horizon = str(meta[0]) if meta else EPOCH
+            path = folder / f"retained.{table}.parquet"
+            if horizon == EPOCH:
+                if path.exists():
+                    path.unlink()
+                continue
+            con.execute(f'COPY (SELECT * FROM {table} WHERE "{column}" < CAST(? AS TIMESTAMP)) '
+                        f"TO {_lit(str(path))} (FORMAT parquet)", [horizon])
+            retained[table] = horizon
+        version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    manifest = {"format": FORMAT, "version": VERSION,
+                "schema_version": int(version[0]) if version and version[0] else 0,
+                "tables": rows, "retained": retained}
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, folder / MANIFEST)
+    return Export(folder, rows, retained)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of an exported folder; ValueError when it is not one."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"{folder} holds no {MANIFEST}")
+    data: dict[str, Any] = json.loads(path.read_text())
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} manifest")
+    if int(data.get("version", 0)) > VERSION:
+        raise ValueError(f"{path} is of format version {data['version']}, newer than this "
+                         f"shipwise reads ({VERSION})")
+    return data
