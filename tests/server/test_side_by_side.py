@@ -106,6 +106,12 @@ def test_commands_run_through_the_server_while_it_holds_the_store(server: Served
     teams = httpx.get(server.url + "/api/v1/teams", headers={"Authorization": f"Bearer {token}"})
     assert [t["team"] for t in teams.json()] == ["payments"]
 
+    # a command that writes files writes them where its caller asked, not in the server's folder
+    exported = _shipwise(*store, "export", "parquet", "parquet-out", cwd=elsewhere)
+    assert exported.returncode == 0, exported.stderr
+    assert (elsewhere / "parquet-out" / "manifest.json").exists()
+    assert not (home / "parquet-out").exists()
+
     # errors come back as the command's own, with its exit code
     missing = _shipwise(*store, "import", "nowhere.jsonl", cwd=elsewhere)
     assert missing.returncode != 0
