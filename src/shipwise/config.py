@@ -170,6 +170,9 @@ class ServerSettings(BaseModel):
     #: On start, decide flow and strain suppression for the organisation in the background, so
     #: the first team page does not pay for it.
     prewarm: bool = True
+    #: Investigations run in this many worker processes (started on the first alarm), so the
+    #: engine never slows the server down; 0 runs them in a thread of the server instead.
+    investigation_workers: Annotated[int, Field(ge=0, le=64)] = 1
 
 
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------

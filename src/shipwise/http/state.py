@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shipwise.app.alarms import (
+    RunElsewhere,
     intake_result,
     pending_alarm_ids,
     prepare_intake,
@@ -25,6 +26,7 @@ from shipwise.app.alarms import (
     write_intake,
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
+from shipwise.app.investigate import store_slice
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -38,7 +40,8 @@ from shipwise.errors import StoreError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
-from shipwise.http.worker import InvestigationWorker, SyncWorker
+from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
+from shipwise.investigate.alarms import alarm_from_dict
 from shipwise.metrics.facts import ensure_fresh
 from shipwise.store.duckdb_store import Store
 
@@ -98,7 +101,10 @@ class ServerState:
         self.refusals = RefusalLog()
         #: a webhook sender used ?token= (warned once: headers are preferred)
         self.query_secret_warned = False
-        self.worker = InvestigationWorker(self._investigate)
+        workers = settings.server.investigation_workers
+        self.worker: InvestigationWorker | InvestigationPool = (
+            InvestigationPool(self._investigate_elsewhere, self._job, settings.investigate, workers)
+            if workers else InvestigationWorker(self._investigate))
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
@@ -185,3 +191,11 @@ class ServerState:
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)
+
+    def _investigate_elsewhere(self, ids: list[str], run: RunElsewhere) -> None:
+        start_investigations(self.settings, ids, session=self.store.session, run=run)
+
+    def _job(self, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
+        """A worker process's job: the alarm and what its investigation reads from the store."""
+        data = store_slice(self.settings, alarm_from_dict(alarm), self.store.session)
+        return {"id": alarm_id, "alarm": alarm, "slice": None if data is None else data.to_json()}
