@@ -278,3 +278,28 @@ def test_kill_9_of_serve_with_alarms_accepted_loses_none_and_leaves_no_orphan(
     assert sorted(records) == sorted(accepted)
     assert all(len(v) == 1 for v in records.values())  # none twice
     assert {i: inv for i, (_, inv) in after.items()} == {a: v[0]["id"] for a, v in records.items()}
+
+
+def test_a_stop_past_the_drain_leaves_the_rest_pending_and_the_next_start_finishes_it(
+        real: Settings, world: World) -> None:
+    real.server.drain_seconds = 0
+    entities = world.entities[:4]
+    with serve(real) as live:
+        accepted = []
+        for e in entities:
+            accepted += live.post("/webhooks/generic", _alarm(world, e, 3)).json()["accepted"]
+        deadline = time.monotonic() + 60
+        while not live.state.worker.pids:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        pids = live.state.worker.pids
+    for pid in pids:  # stopped with the server, its job interrupted
+        assert not Path(f"/proc/{pid}").exists() or " Z " in Path(f"/proc/{pid}/stat").read_text()
+    left = _statuses(real.db)
+    assert any(st in ("accepted", "investigating") for st, _ in left.values()), left
+    assert not any(st == "failed" for st, _ in left.values())  # an interruption is not a failure
+    real.server.drain_seconds = 60
+    with serve(real) as live:
+        rows = _wait(live)
+    assert {r["id"]: r["status"] for r in rows} == dict.fromkeys(accepted, "investigated")
+    assert all(len(v) == 1 for v in _records(real.db).values())

@@ -9,8 +9,9 @@ nothing anywhere: it reads jobs from stdin and answers on stdout, one JSON docum
   answered ``{"id", "record": {...}}`` or ``{"id", "error": "Type: message (hint)"}``.
 
 The engine runs against the live sources of the settings (Prometheus, files) and the store slice
-the server read for it. It stops at the end of stdin, and within half a second of its parent
-going away (a server killed with -9 leaves no orphan behind).
+the server read for it, at a lower CPU priority than the server (``nice`` 10). It stops at the
+end of stdin, and within half a second of its parent going away (a server killed with -9 leaves
+no orphan behind).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from shipwise.investigate.sources import StoreSlice
 
 #: how often the parent's presence is checked (seconds)
 PARENT_POLL = 0.5
+#: investigations are background work: when CPU is short, the server's requests go first
+NICE = 10
 
 
 def answer(opts: InvestigateSettings, job: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +71,8 @@ def serve(jobs: IO[str], answers: IO[str]) -> None:
 
 def main() -> None:
     parent = int(os.environ.get("SHIPWISE_WORKER_PARENT", os.getppid()))
+    with contextlib.suppress(OSError):
+        os.nice(NICE)
     threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
     # the answers get their own descriptor; anything printed goes to stderr (the server's log)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")

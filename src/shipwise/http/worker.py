@@ -237,6 +237,8 @@ class InvestigationPool:
         def run(alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
             job = self._job(alarm_id, alarm)
             for attempt in range(1, MAX_ATTEMPTS + 1):
+                if self._stopping:  # past the drain: no new process, the row stays pending
+                    raise InvestigationInterrupted("the server is stopping")
                 try:
                     answer = worker.run(job)
                 except WorkerLostError as exc:
@@ -256,7 +258,7 @@ class InvestigationPool:
 
         while True:
             ids = self._queue.get()
-            if ids is None:
+            if ids is None or self._stopping:
                 return
             with self._lock:
                 self._busy += 1
