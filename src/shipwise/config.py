@@ -173,6 +173,8 @@ class ServerSettings(BaseModel):
     #: Investigations run in this many worker processes (started on the first alarm), so the
     #: engine never slows the server down; 0 runs them in a thread of the server instead.
     investigation_workers: Annotated[int, Field(ge=0, le=64)] = 1
+    #: uvicorn's line per request on the console (the store's access_log table is kept either way).
+    access_log: bool = True
 
 
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------

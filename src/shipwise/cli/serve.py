@@ -66,4 +66,5 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
         click.echo("  auth: no secret configured, webhooks answer 503 "
                    "(set webhooks.secret or SHIPWISE_WEBHOOK_SECRET)")
     click.echo("  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info",
+                access_log=settings.server.access_log)
