@@ -188,10 +188,11 @@ def test_kill_9_of_the_worker_mid_investigation_investigates_the_alarm_once(
         assert len(accepted) == len(entities)
         deadline = time.monotonic() + 60
         killed = None
-        while killed is None:  # a job in flight: a row investigating and the process alive
+        (worker,) = live.state.worker.processes
+        while killed is None:  # a job in flight: sent to the process, its answer not read yet
             assert time.monotonic() < deadline, live.rows()
             pids = live.state.worker.pids
-            if pids and any(r["status"] == "investigating" for r in live.rows()):
+            if pids and worker.busy:
                 killed = pids[0]
                 os.kill(killed, signal.SIGKILL)
             time.sleep(0.01)

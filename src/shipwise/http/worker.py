@@ -92,6 +92,8 @@ class WorkerProcess:
         self.name = name
         self.proc: subprocess.Popen[str] | None = None
         self.started = 0
+        #: a job is sent and its answer not read yet
+        self.busy = False
 
     def _spawn(self) -> subprocess.Popen[str]:
         src = str(Path(shipwise.__file__).resolve().parents[1])  # the same code as this server
@@ -119,6 +121,7 @@ class WorkerProcess:
             self.proc = self._spawn()
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
+        self.busy = True
         try:
             proc.stdin.write(json.dumps(job, default=str) + "\n")
             proc.stdin.flush()
@@ -126,6 +129,8 @@ class WorkerProcess:
         except (BrokenPipeError, OSError, ValueError) as exc:
             line = ""
             log.debug("worker pipe: %s", exc)
+        finally:
+            self.busy = False
         if not line:
             code = proc.wait()
             self.proc = None
