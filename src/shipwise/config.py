@@ -195,6 +195,11 @@ class ServerSettings(BaseModel):
     #: The largest file ``POST /api/v1/imports`` accepts (bytes); it is streamed to a private
     #: temporary file, never held in memory.
     max_upload_bytes: Annotated[int, Field(ge=1)] = 8 * 1024**3
+    #: Investigations run in this many worker processes (started on the first alarm), so the
+    #: engine never slows the server down; 0 runs them in a thread of the server instead.
+    investigation_workers: Annotated[int, Field(ge=0, le=64)] = 1
+    #: uvicorn's line per request on the console (the store's access_log table is kept either way).
+    access_log: bool = True
 
 
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------

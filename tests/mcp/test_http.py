@@ -35,6 +35,7 @@ def live(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
         return {"id": f"inv-{len(calls)}"}
 
     monkeypatch.setattr(engine, "investigate_alarm", fake, raising=False)
+    settings.server.investigation_workers = 0  # the fake engine lives in this process
     import_paths(settings, [write_jsonl(settings.db.parent / "org.jsonl", org())])
     with open_store(settings) as store:
         token = create_token(store, "assistant", "member", "payments")["token"]

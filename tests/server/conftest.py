@@ -86,10 +86,18 @@ class FakeEngine:
         return {"id": f"inv-{len(self.calls)}"}
 
 
+def in_process(settings: Settings) -> Settings:
+    """Investigations in a thread of the server (``server.investigation_workers: 0``): where the
+    fake engine, which lives in this process, stands in for the real one."""
+    settings.server.investigation_workers = 0
+    return settings
+
+
 @pytest.fixture
-def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+def fake_engine(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> FakeEngine:
     fake = FakeEngine()
     monkeypatch.setattr(engine, "investigate_alarm", fake, raising=False)
+    in_process(settings)
     return fake
 
 
@@ -180,5 +188,5 @@ def demo_copy(factory: pytest.TempPathFactory, mp: pytest.MonkeyPatch, name: str
     shutil.copy(db, copy)
     for extra in db.parent.glob(db.name + ".*"):  # the pseudonym key beside the store
         shutil.copy(extra, work / extra.name.replace(db.name, copy.name))
-    return load_settings(db=copy).model_copy(
-        update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
+    return in_process(load_settings(db=copy).model_copy(
+        update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))}))

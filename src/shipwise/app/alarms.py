@@ -49,6 +49,20 @@ STATUSES = ("accepted", "rejected", "resolved", "subscription", "investigating",
 #: Rows a worker still has to investigate (``investigating``: interrupted by a stop or crash).
 PENDING = ("accepted", "investigating")
 
+#: Investigates one stored alarm (id, alarm dict) elsewhere — a worker process — and returns its
+#: record, not stored: the caller writes it together with the row's status.
+RunElsewhere = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class InvestigationError(Exception):
+    """The engine failed in a worker process; the message is as recorded in process
+    (``Type: message (hint)``)."""
+
+
+class InvestigationInterrupted(Exception):
+    """The investigation was stopped before it finished (the server is shutting down): the row
+    stays pending and is investigated on the next start."""
+
 
 def intake_id(alarm_key: str) -> str:
     """The intake row id of an alarm key: ``alm-`` + 16 hex digits of its SHA-256."""
@@ -231,7 +245,8 @@ def _alarm_time(alarm: dict[str, Any]) -> float:
 
 
 def start_investigations(settings: Settings, ids: Iterable[str], *,
-                         session: StoreSession | None = None) -> list[dict[str, Any]]:
+                         session: StoreSession | None = None,
+                         run: RunElsewhere | None = None) -> list[dict[str, Any]]:
     """Investigate each accepted alarm, one after the other, recording the outcome on its row.
 
     Calls ``shipwise.app.investigate.investigate_alarm(settings, alarm, alarm_id,
@@ -242,6 +257,12 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
     :data:`STORM_SECONDS` of one already investigated — is linked to that investigation instead
     of starting another (``"coalesced": True``). Returns ``[{"id", "status", "investigation_id"
     | "error"}]``.
+
+    With ``run`` (the server's worker processes) the engine runs elsewhere and the record comes
+    back; it is stored in the same transaction as the row's new status, so a crash at any point
+    leaves either both or neither (the row then stays pending and is investigated again, its
+    record replaced, never doubled). :class:`InvestigationInterrupted` from ``run`` stops the
+    batch and leaves the row pending.
     """
     session = session or _opener(settings)
     ids = list(ids)
@@ -280,11 +301,14 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
         flush()
         with session() as store:
             intake_table.mark_investigating(store, alarm_id)
-        outcome = _investigate(settings, alarm_id, alarm, session)
-        with session() as store:
-            intake_table.set_status(store, alarm_id, outcome["status"],
-                                    investigation_id=outcome.get("investigation_id"),
-                                    error=outcome.get("error"))
+        if run is None:
+            outcome = _investigate(settings, alarm_id, alarm, session)
+            with session() as store:
+                intake_table.set_status(store, alarm_id, outcome["status"],
+                                        investigation_id=outcome.get("investigation_id"),
+                                        error=outcome.get("error"))
+        else:
+            outcome = _investigate_elsewhere(run, alarm_id, alarm, session)
         if outcome.get("investigation_id"):
             known.setdefault(key, []).append((t, str(outcome["investigation_id"])))
         log.info("alarm %s: %s %s", alarm_id, outcome["status"],
@@ -314,6 +338,33 @@ def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any],
             message += f" ({exc.hint})"
         return {"status": "failed", "error": message}
     return {"status": "investigated", "investigation_id": str(investigation_id)}
+
+
+def _investigate_elsewhere(run: RunElsewhere, alarm_id: str, alarm: dict[str, Any],
+                           session: StoreSession) -> dict[str, Any]:
+    record: dict[str, Any] | None = None
+    try:
+        record = run(alarm_id, alarm)
+        investigation_id = record.get("id") if isinstance(record, dict) else None
+        if not investigation_id:
+            raise TypeError(f"the worker returned no investigation id ({record!r:.200})")
+        outcome = {"status": "investigated", "investigation_id": str(investigation_id)}
+    except InvestigationInterrupted:
+        raise
+    except Exception as exc:
+        log.warning("alarm %s: investigation failed: %s", alarm_id, exc)
+        record = None
+        message = str(exc) if isinstance(exc, InvestigationError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ShipwiseError) and exc.hint:
+            message += f" ({exc.hint})"
+        outcome = {"status": "failed", "error": message}
+    with session() as store, store.transaction():  # the record and the status: both or neither
+        if record is not None:
+            engine.save_investigation(store, record)
+        intake_table.set_status(store, alarm_id, outcome["status"],
+                                investigation_id=outcome.get("investigation_id"),
+                                error=outcome.get("error"))
+    return outcome
 
 
 #: A stored alarm nested deeper than this is not shown (stored before intake limited nesting).

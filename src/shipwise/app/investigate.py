@@ -17,12 +17,18 @@ from shipwise.demo.world.scenarios import generate_scenarios
 from shipwise.errors import ConfigError, InputError
 from shipwise.investigate.alarms import parse_alarm_payload
 from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
-from shipwise.investigate.engine import analyse, investigate
+from shipwise.investigate.engine import alarm_scope, analyse, investigate
 from shipwise.investigate.evaluate import evaluate, format_table
 from shipwise.investigate.evidence import Evidence, Scope
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
-from shipwise.investigate.sources import case_sources, sources_from_settings
+from shipwise.investigate.settings import InvestigateSettings
+from shipwise.investigate.sources import (
+    EvidenceSource,
+    StoreSlice,
+    case_sources,
+    sources_from_settings,
+)
 from shipwise.store import investigations
 from shipwise.store.duckdb_store import Store, StoreSession, lend
 
@@ -90,16 +96,40 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
     if session is None:
         with open_store(settings) as store:
             return investigate_alarm(settings, alarm, alarm_id, session=lend(store))
+    record = _investigate(settings.investigate, alarm, alarm_id,
+                          sources_from_settings(settings.investigate, session))
+    with session() as store:
+        save_investigation(store, record)
+    return record
+
+
+def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> StoreSlice | None:
+    """What an investigation of ``alarm`` reads from the store (None when the store source is
+    off), read by the process holding the store for a worker process
+    (:func:`investigate_slice`)."""
     opts = settings.investigate
-    sources = sources_from_settings(opts, session)
+    if not opts.sources.store.enabled:
+        return None
+    scope = alarm_scope(alarm, opts.lookback_minutes * 60, opts.after_minutes * 60)
+    return StoreSlice.read(session, opts.sources.store, scope)
+
+
+def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
+                      data: StoreSlice | None) -> dict[str, Any]:
+    """:func:`investigate_alarm` without a store: the store's part of the evidence comes from
+    ``data`` (:func:`store_slice`), and the record is returned, not stored (the process holding
+    the store writes it)."""
+    return _investigate(opts, alarm, alarm_id, sources_from_settings(opts, store_slice=data))
+
+
+def _investigate(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
+                 sources: list[EvidenceSource]) -> dict[str, Any]:
     if not sources:
         raise ConfigError("no evidence sources configured",
                           hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
     record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
-                         after_seconds=opts.after_minutes * 60, validate=_validate_query(settings, alarm))
+                         after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm))
     record["alarm_id"] = alarm_id
-    with session() as store:
-        save_investigation(store, record)
     return record
 
 
@@ -111,8 +141,8 @@ def investigate_service(settings: Settings, service: str, at: str | float, metri
     return investigate_alarm(settings, alarm, session=session)
 
 
-def _validate_query(settings: Settings, alarm: Alarm) -> str:
-    prom = settings.investigate.sources.prometheus
+def _validate_query(opts: InvestigateSettings, alarm: Alarm) -> str:
+    prom = opts.sources.prometheus
     if prom is None or not alarm.metric:
         return ""
     return (f'{prom.metric_prefix}{alarm.metric}{{{prom.entity_label}="{alarm.entity}"}} '

@@ -77,4 +77,5 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
                    "(set webhooks.secret or SHIPWISE_WEBHOOK_SECRET)")
     click.echo("  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)")
     click.echo("  other shipwise commands on this store run through this server while it runs")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info",
+                access_log=settings.server.access_log)

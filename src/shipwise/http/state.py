@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from shipwise.app.alarms import (
+    RunElsewhere,
     intake_result,
     pending_alarm_ids,
     prepare_intake,
@@ -28,6 +29,7 @@ from shipwise.app.alarms import (
     write_intake,
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
+from shipwise.app.investigate import store_slice
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -42,7 +44,8 @@ from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
 from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
-from shipwise.http.worker import InvestigationWorker, SyncWorker
+from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
+from shipwise.investigate.alarms import alarm_from_dict
 from shipwise.metrics.facts import ensure_fresh
 from shipwise.store.duckdb_store import Store, borrowing
 
@@ -59,6 +62,8 @@ class SharedStore:
         self._closed = False
         self._owner: int | None = None
         self._depth = 0
+        self._local = threading.local()
+        self._cursors: list[Store] = []
 
     @contextmanager
     def session(self) -> Iterator[Store]:
@@ -92,6 +97,22 @@ class SharedStore:
         finally:
             store.close()
 
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        """A read-only view of the store for the calling thread, without the lock: its own
+        cursor on the shared connection (DuckDB runs each cursor's queries side by side and
+        shows it what is committed). For reads that take tens of milliseconds, such as an
+        investigation's store slice, so webhook commits do not wait for them."""
+        cursor = getattr(self._local, "store", None)
+        if cursor is None:
+            with self.session() as store:
+                cursor = store.sibling()
+                self._cursors.append(cursor)
+            self._local.store = cursor
+        if self._closed:
+            raise StoreError("the server is shutting down", hint="retry in a moment")
+        yield cursor
+
     def held_here(self) -> bool:
         """Does the calling thread hold the store already (a request inside its session)?"""
         return self._owner == threading.get_ident()
@@ -99,6 +120,9 @@ class SharedStore:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -132,7 +156,10 @@ class ServerState:
         self.refusals = RefusalLog()
         #: a webhook sender used ?token= (warned once: headers are preferred)
         self.query_secret_warned = False
-        self.worker = InvestigationWorker(self._investigate)
+        workers = settings.server.investigation_workers
+        self.worker: InvestigationWorker | InvestigationPool = (
+            InvestigationPool(self._investigate_elsewhere, self._job, settings.investigate, workers)
+            if workers else InvestigationWorker(self._investigate))
         self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
@@ -241,3 +268,11 @@ class ServerState:
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)
+
+    def _investigate_elsewhere(self, ids: list[str], run: RunElsewhere) -> None:
+        start_investigations(self.settings, ids, session=self.store.session, run=run)
+
+    def _job(self, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
+        """A worker process's job: the alarm and what its investigation reads from the store."""
+        data = store_slice(self.settings, alarm_from_dict(alarm), self.store.reader)
+        return {"id": alarm_id, "alarm": alarm, "slice": None if data is None else data.to_json()}

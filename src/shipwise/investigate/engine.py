@@ -42,11 +42,16 @@ def investigation_id(alarm: Alarm) -> str:
     return "inv-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime(alarm.time)) + "-" + h
 
 
+def alarm_scope(alarm: Alarm, lookback_seconds: float, after_seconds: float) -> Scope:
+    """The window an investigation of ``alarm`` reads (what a worker process is handed)."""
+    return Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds,
+                 changes_start=alarm.time - CHANGE_HISTORY_SECONDS)
+
+
 def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds: float = 7200,
                 after_seconds: float = 120, validate: str = "") -> dict[str, Any]:
     t0 = time.perf_counter()
-    scope = Scope(alarm, alarm.time - lookback_seconds, alarm.time + after_seconds,
-                  changes_start=alarm.time - CHANGE_HISTORY_SECONDS)
+    scope = alarm_scope(alarm, lookback_seconds, after_seconds)
     evidence = gather(sources, scope)
     return analyse(alarm, evidence, scope, validate=validate, started=t0)
 

@@ -15,16 +15,18 @@ from shipwise.investigate.sources.files import (
     case_sources,
 )
 from shipwise.investigate.sources.prometheus import PrometheusSource
-from shipwise.investigate.sources.store import StoreDeployments
+from shipwise.investigate.sources.store import SlicedDeployments, StoreDeployments, StoreSlice
 from shipwise.store.duckdb_store import StoreSession
 
-__all__ = ["EvidenceSource", "case_sources", "gather", "sources_from_settings"]
+__all__ = ["EvidenceSource", "StoreSlice", "case_sources", "gather", "sources_from_settings"]
 
 
 def sources_from_settings(settings: InvestigateSettings,
-                          store: StoreSession | None = None) -> list[EvidenceSource]:
+                          store: StoreSession | None = None, *,
+                          store_slice: StoreSlice | None = None) -> list[EvidenceSource]:
     """The sources configured in the ``investigate.sources`` section (and ``store``, the store
-    the process holds, unless disabled there)."""
+    the process holds, unless disabled there; or ``store_slice``, what the process holding it
+    read for a worker process)."""
     s = settings.sources
     out: list[EvidenceSource] = []
     if s.prometheus is not None:
@@ -41,6 +43,8 @@ def sources_from_settings(settings: InvestigateSettings,
         out.append(EventFiles(s.events.paths))
     if s.runbooks is not None:
         out.append(RunbookFiles(s.runbooks.paths))
-    if store is not None and s.store.enabled:
+    if store_slice is not None and s.store.enabled:
+        out.append(SlicedDeployments(store_slice, s.store))
+    elif store is not None and s.store.enabled:
         out.append(StoreDeployments(store, s.store))
     return out

@@ -3,6 +3,7 @@ repository is configured, the diff between the previous deployment and this one 
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pygit2
 from shipwise.investigate.evidence import Event, Evidence, Scope
 from shipwise.investigate.settings import StoreSourceSettings
 from shipwise.investigate.sources.base import EvidenceSource
-from shipwise.store.deployments import shipped_between
+from shipwise.store.deployments import Shipped, shipped_between
 from shipwise.store.duckdb_store import StoreSession
 
 #: the diff shown for one deployment is cut after this many characters
@@ -37,12 +38,14 @@ class StoreDeployments(EvidenceSource):
         return [f"repository for {s} not found: {p}" for s, p in self.settings.repos.items()
                 if not Path(p).expanduser().exists()]
 
-    def fetch(self, scope: Scope) -> Evidence:
+    def read(self, scope: Scope) -> list[Shipped]:
+        """The deployments of the scope's change window (one short query under the lock)."""
         with self.store() as store:
-            shipped = shipped_between(store, self.settings.environment, scope.changes_from,
-                                      scope.end)
+            return shipped_between(store, self.settings.environment, scope.changes_from, scope.end)
+
+    def fetch(self, scope: Scope) -> Evidence:
         events = []
-        for d in shipped:
+        for d in self.read(scope):
             if scope.entities is not None and d.service not in scope.entities:
                 continue
             details: dict[str, Any] = {"version": d.version, "previous_version": d.previous_version,
@@ -56,6 +59,61 @@ class StoreDeployments(EvidenceSource):
                                 f"{d.service} {d.previous_version or '?'} → {d.version or '?'}",
                                 details, f"store:deployment/{d.id}"))
         return Evidence(events=events)
+
+
+class StoreReadError(Exception):
+    """The store could not be read when the investigation was prepared."""
+
+
+@dataclass(frozen=True)
+class StoreSlice:
+    """What an investigation reads from the store, read beforehand by the process that holds it
+    (the server) and handed to a worker process that cannot open the store: the deployments of
+    one change window, or why they could not be read. Plain JSON both ways."""
+
+    start: float
+    end: float
+    shipped: tuple[Shipped, ...] = ()
+    error: str | None = None
+
+    @classmethod
+    def read(cls, store: StoreSession, settings: StoreSourceSettings, scope: Scope) -> StoreSlice:
+        try:
+            shipped = StoreDeployments(store, settings).read(scope)
+        except Exception as exc:  # recorded as the store source's failure, as in process
+            return cls(scope.changes_from, scope.end, error=f"{type(exc).__name__}: {exc}")
+        return cls(scope.changes_from, scope.end, tuple(shipped))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "error": self.error,
+                "shipped": [asdict(d) for d in self.shipped]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoreSlice:
+        shipped = tuple(Shipped(**{**d, "commits": tuple(d["commits"])}) for d in data["shipped"])
+        return cls(float(data["start"]), float(data["end"]), shipped, data.get("error"))
+
+
+class SlicedDeployments(StoreDeployments):
+    """:class:`StoreDeployments` over a :class:`StoreSlice` (an investigation in a worker
+    process): the same events, the same diffs, no store connection."""
+
+    def __init__(self, data: StoreSlice, settings: StoreSourceSettings) -> None:
+        super().__init__(_no_store, settings)
+        self.data = data
+
+    def read(self, scope: Scope) -> list[Shipped]:
+        if self.data.error is not None:
+            raise StoreReadError(self.data.error)
+        if scope.changes_from < self.data.start or scope.end > self.data.end:
+            raise StoreReadError(f"the store slice covers {self.data.start}–{self.data.end}, "
+                                 f"not {scope.changes_from}–{scope.end}")
+        return [d for d in self.data.shipped
+                if scope.changes_from <= d.finished_at <= scope.end]
+
+
+def _no_store() -> Any:
+    raise StoreReadError("no store in this process (a worker reads a slice)")
 
 
 def _diff(repo_path: str, old: str | None, new: str) -> dict[str, Any]:
