@@ -35,6 +35,7 @@ proven (docs/spark.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 DUCKDB = "duckdb"
@@ -119,9 +120,10 @@ def _skip(sql: str, i: int) -> int:
     return i
 
 
-def _close(sql: str, open_at: int) -> int:
-    """The index of the parenthesis closing the one at ``open_at``."""
-    depth, i = 0, open_at
+def _walk(sql: str, start: int = 0) -> Iterator[tuple[int, int]]:
+    """(index, parenthesis depth after it) of every character from ``start`` that is outside
+    quotes and comments."""
+    depth, i = 0, start
     while i < len(sql):
         j = _skip(sql, i)
         if j != i:
@@ -131,28 +133,25 @@ def _close(sql: str, open_at: int) -> int:
             depth += 1
         elif sql[i] == ")":
             depth -= 1
-            if depth == 0:
-                return i
+        yield i, depth
         i += 1
+
+
+def _close(sql: str, open_at: int) -> int:
+    """The index of the parenthesis closing the one at ``open_at``."""
+    for i, depth in _walk(sql, open_at):
+        if sql[i] == ")" and depth == 0:
+            return i
     raise PortabilityError(f"unbalanced parenthesis at {open_at}")
 
 
 def _split(args: str) -> list[str]:
     """Top-level comma-separated parts of an argument list."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(args):
-        j = _skip(args, i)
-        if j != i:
-            i = j
-            continue
-        if args[i] == "(":
-            depth += 1
-        elif args[i] == ")":
-            depth -= 1
-        elif args[i] == "," and depth == 0:
+    parts, start = [], 0
+    for i, depth in _walk(args):
+        if args[i] == "," and depth == 0:
             parts.append(args[start:i].strip())
             start = i + 1
-        i += 1
     parts.append(args[start:].strip())
     return parts
 
