@@ -198,7 +198,9 @@ def test_arbitrary_rows_as_csv(target: Target, tmp_path: Path, type_name: str,
     rt = BY_NAME[type_name]
     header = [f.name for f in rt.fields][:5]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as RFC 4180 writes: with "\n" the writer leaves a lone "\r" in a field unquoted,
+    # which any CSV reader (ours too) takes as a line break, so the file would not hold ``rows``
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for r in rows:
         writer.writerow(r)
