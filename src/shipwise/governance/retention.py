@@ -27,7 +27,8 @@ from typing import Any
 from shipwise.errors import ConfigError
 from shipwise.governance.charter import Charter, RetentionRule, load_charter
 from shipwise.metrics import facts
-from shipwise.metrics.people import SOURCES, people_sql
+from shipwise.metrics import incremental as incr
+from shipwise.metrics.people import SOURCES, base_source, people_sql, touch_table
 from shipwise.metrics.strain import StrainQuery, strain_sql
 from shipwise.store import runs
 from shipwise.store.duckdb_store import Store
@@ -77,24 +78,34 @@ def cutoffs(charter: Charter, overrides: dict[str, int], as_of: datetime) -> lis
 
 
 def _purge_records(store: Store, c: Cutoff) -> tuple[str, int]:
+    """Purge one record type before its cut-off, noting the rows it changes as an import would
+    (:func:`shipwise.metrics.incremental.record`), so the refresh after it re-derives only the
+    facts those rows reach."""
     col, people = RECORDS[c.record_type]
     table = f'"{c.record_type}"'
     con = store.con
+
+    def purge(cond: str, change: str) -> int:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _purged AS SELECT * FROM {table} WHERE {cond}",
+                    [c.cutoff])
+        try:
+            n = int(con.execute("SELECT count(*) FROM _purged").fetchone()[0])  # type: ignore[index]
+            if n:
+                incr.record(con, c.record_type, "_purged")
+                con.execute(f"{change} WHERE {cond}", [c.cutoff])
+            return n
+        finally:
+            con.execute("DROP TABLE _purged")
+
     if c.rule.action == "delete":
-        n = con.execute(f"SELECT count(*) FROM {table} WHERE {col} < ?", [c.cutoff]).fetchone()
-        con.execute(f"DELETE FROM {table} WHERE {col} < ?", [c.cutoff])
-        return "deleted", int(n[0]) if n else 0
+        return "deleted", purge(f"{col} < ?", f"DELETE FROM {table}")
     if c.rule.action == "delete_ended":
-        cond = f'{col} IS NOT NULL AND {col} < CAST(? AS DATE) AND NOT bot'
-        n = con.execute(f"SELECT count(*) FROM {table} WHERE {cond}", [c.cutoff]).fetchone()
-        con.execute(f"DELETE FROM {table} WHERE {cond}", [c.cutoff])
-        return "deleted ended memberships", int(n[0]) if n else 0
+        return "deleted ended memberships", purge(
+            f"{col} IS NOT NULL AND {col} < CAST(? AS DATE) AND NOT bot", f"DELETE FROM {table}")
     total = 0
     for f in c.rule.fields or list(people):
-        cond = f"{col} < ? AND {f} IS NOT NULL AND NOT coalesce({f}_is_bot, false)"
-        n = con.execute(f"SELECT count(*) FROM {table} WHERE {cond}", [c.cutoff]).fetchone()
-        con.execute(f"UPDATE {table} SET {f} = NULL WHERE {cond}", [c.cutoff])
-        total += int(n[0]) if n else 0
+        total += purge(f"{col} < ? AND {f} IS NOT NULL AND NOT coalesce({f}_is_bot, false)",
+                       f"UPDATE {table} SET {f} = NULL")
     return "removed person", total
 
 
@@ -124,32 +135,49 @@ def _reach(store: Store, source: str, cutoff: datetime) -> datetime:
     return reach
 
 
-def _freeze_counts(store: Store, source: str, cutoff: datetime) -> int:
+def _freeze_counts(store: Store, sources: dict[str, datetime]) -> int:
     """Freeze people counts of every period the rows about to be unlinked count in (once per
     period): those that began before the cut-off, or before the last review, merge or delivery
     of a pull request opened before it. (Still-open ones are left out of live counts later,
-    which can only hide more.)"""
-    cutoff = _reach(store, source, cutoff)
+    which can only hide more.) Each source's (team, day, person) rows are derived once, up to
+    the last day of those periods, for its three grains and two levels."""
+    reach = {source: _reach(store, source, cutoff) for source, cutoff in sources.items()}
+    made: dict[tuple[str, datetime], str] = {}
     n = 0
-    for grain in ("week", "month", "quarter"):
-        for level in ("team", "org_unit"):
-            family = f"{source}:{level}"
-            sql = people_sql(source, grain, level)
-            before = store.con.execute(
-                "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
-                [family, grain]).fetchone()
-            store.con.execute(
-                f"""INSERT INTO people_count_frozen
-                SELECT ?, c.entity, ?, c.period, c.people FROM ({sql}) c
-                WHERE c.period IN (SELECT {grain} FROM calendar GROUP BY {grain}
-                                   HAVING min(day) < CAST(? AS DATE))
-                  AND NOT EXISTS (SELECT 1 FROM people_count_frozen z WHERE z.family = ?
-                                  AND z.grain = ? AND z.team = c.entity AND z.period = c.period)""",
-                [family, grain, "2000-01-01", "2040-12-31", cutoff, family, grain])
-            after = store.con.execute(
-                "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
-                [family, grain]).fetchone()
-            n += int(after[0] if after else 0) - int(before[0] if before else 0)
+    for source, cutoff in reach.items():
+        key = (base_source(source), cutoff)
+        if key not in made:  # open pull requests: one derivation for both of their sources
+            made[key] = f"_freeze_touch_{len(made)}"
+            last = store.con.execute(
+                """SELECT max(day) FROM calendar WHERE week IN (SELECT week FROM calendar
+                     GROUP BY week HAVING min(day) < CAST(? AS DATE))
+                   OR month IN (SELECT month FROM calendar GROUP BY month HAVING min(day) < CAST(? AS DATE))
+                   OR quarter IN (SELECT quarter FROM calendar GROUP BY quarter
+                                  HAVING min(day) < CAST(? AS DATE))""",
+                [cutoff, cutoff, cutoff]).fetchone()
+            touch_table(store.con, source, made[key], until=last[0] if last else None)
+        touch = made[key]
+        for grain in ("week", "month", "quarter"):
+            for level in ("team", "org_unit"):
+                family = f"{source}:{level}"
+                sql = people_sql(source, grain, level, touch)
+                before = store.con.execute(
+                    "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
+                    [family, grain]).fetchone()
+                store.con.execute(
+                    f"""INSERT INTO people_count_frozen
+                    SELECT ?, c.entity, ?, c.period, c.people FROM ({sql}) c
+                    WHERE c.period IN (SELECT {grain} FROM calendar GROUP BY {grain}
+                                       HAVING min(day) < CAST(? AS DATE))
+                      AND NOT EXISTS (SELECT 1 FROM people_count_frozen z WHERE z.family = ?
+                                      AND z.grain = ? AND z.team = c.entity AND z.period = c.period)""",
+                    [family, grain, "2000-01-01", "2040-12-31", cutoff, family, grain])
+                after = store.con.execute(
+                    "SELECT count(*) FROM people_count_frozen WHERE family = ? AND grain = ?",
+                    [family, grain]).fetchone()
+                n += int(after[0] if after else 0) - int(before[0] if before else 0)
+    for name in made.values():
+        store.con.execute(f"DROP TABLE IF EXISTS {name}")
     return n
 
 
@@ -192,9 +220,9 @@ def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[st
     by_type = {c.record_type: c for c in plan}
     with store.transaction():
         facts.ensure_fresh(store)
-        for source, rtype in SOURCE_TYPE.items():
-            if rtype in by_type:
-                report["frozen_people_counts"] += _freeze_counts(store, source, by_type[rtype].cutoff)
+        report["frozen_people_counts"] = _freeze_counts(
+            store, {source: by_type[rtype].cutoff for source, rtype in SOURCE_TYPE.items()
+                    if rtype in by_type})
         if "page" in by_type:
             report["frozen_strain_figures"] = _freeze_strain(store, by_type["page"].cutoff)
         for table, (_, _, rtype) in FACTS.items():
@@ -216,7 +244,9 @@ def apply(store: Store, plan: list[Cutoff], *, dry_run: bool = False) -> dict[st
         if dry_run:
             raise _DryRun(report)
         store.set_meta("retention_applied", run_at.isoformat())
-        facts.refresh(store)  # new facts version: cached views recompute from the purged store
+        # the facts the purged rows reach (the rows before the horizon stay, unlinked), and a new
+        # generation: every cached view is computed again from the purged store
+        facts.refresh(store, incremental=True, new_generation=True)
     return report
 
 
@@ -246,6 +276,6 @@ def reapply(store: Store) -> int:
     with store.transaction():
         for c in plan:
             n += _purge_records(store, c)[1]
-        if n:  # whatever the purge reaches is re-derived in full
-            facts.mark_stale(store, everything="retention")
+        if n:  # the purged rows were noted: the next refresh re-derives what they reach
+            facts.mark_stale(store)
     return n

@@ -210,12 +210,15 @@ def is_stale(store: Store) -> bool:
     return store.get_meta(STALE_KEY) == "1" or unfinished(store) is not None
 
 
-def refresh(store: Store, *, incremental: bool = False) -> dict[str, float]:
+def refresh(store: Store, *, incremental: bool = False, new_generation: bool = False
+            ) -> dict[str, float]:
     """Rebuild the derived fact tables in one transaction; returns seconds per table.
 
     ``incremental``: re-derive only the rows the changes an ingest recorded reach
     (:mod:`shipwise.metrics.incremental`), falling back to the full rebuild when a change reaches
-    everything (``timings["incremental"]`` says which ran)."""
+    everything (``timings["incremental"]`` says which ran). ``new_generation``: afterwards, no
+    cached view survives, as after a full rebuild (a retention run changes fact rows before the
+    horizon, which no refresh re-derives)."""
     with REFRESH_LOCK, store.transaction():
         timings = None
         if incremental:
@@ -226,7 +229,7 @@ def refresh(store: Store, *, incremental: bool = False) -> dict[str, float]:
             incr.clear(store, full=True)
             timings["incremental"] = 0.0
         else:
-            incr.clear(store, full=False)
+            incr.clear(store, full=new_generation)
             timings["incremental"] = 1.0
         store.set_meta(STALE_KEY, "0")
         # results computed from the facts (e.g. cached team views) are keyed by this

@@ -77,15 +77,23 @@ GROUP BY m.entity, cal.period
 
 
 def touch_table(con: duckdb.DuckDBPyConnection, source: str, name: str,
-                since: object = None) -> None:
-    """Materialise a source's (team, day, person) rows (from day ``since`` on, if given) as
-    temporary table ``name``, so that its counts for every grain and level
-    (:func:`people_counts` with ``touch``) derive them once."""
+                since: object = None, until: object = None) -> None:
+    """Materialise a source's (team, day, person) rows (from day ``since`` on and up to day
+    ``until``, if given) as temporary table ``name``, so that its counts for every grain and
+    level (:func:`people_counts` with ``touch``) derive them once."""
     base = _LAST_WEEK_END.get(source, source)
+    bounds = [(">=", since), ("<=", until)]
+    where = " AND ".join(f"day {op} CAST(? AS DATE)" for op, v in bounds if v is not None)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
                 f"SELECT DISTINCT team, day, person FROM ({_TOUCH[base]}) t"
-                + (" WHERE day >= CAST(? AS DATE)" if since is not None else ""),
-                [since] if since is not None else [])
+                + (f" WHERE {where}" if where else ""),
+                [v for _, v in bounds if v is not None])
+
+
+def base_source(source: str) -> str:
+    """The source whose (team, day, person) rows ``source`` counts (open pull requests at the
+    period's last week end count the rows of all open ones)."""
+    return _LAST_WEEK_END.get(source, source)
 
 
 def people_counts(con: duckdb.DuckDBPyConnection, source: str, grain: str, level: str,
