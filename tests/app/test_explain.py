@@ -262,7 +262,7 @@ def test_explain_agrees_with_the_derived_facts_of_the_sample_organisation(
         "JOIN pull_request pr ON pr.id = f.pull_request_id ORDER BY 1 LIMIT 5").fetchall()
     firsts = con.execute(
         "SELECT dc.deployment_id, count(*) FROM deployment_commit dc "
-        "JOIN dora_change_fact cf ON cf.sha = dc.sha JOIN deployment d ON d.id = dc.deployment_id "
+        "JOIN dora_change_fact cf ON cf.sha_key = dc.sha_key JOIN deployment d ON d.id = dc.deployment_id "
         "WHERE d.finished_at = cf.deployed_at AND d.status = 'success' "
         "AND lower(d.environment) = 'production' GROUP BY 1 ORDER BY 1 LIMIT 3").fetchall()
     con.close()

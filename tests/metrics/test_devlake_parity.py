@@ -51,8 +51,8 @@ def first_deployments(settings: Settings) -> dict[str, tuple[int, datetime, str]
     """shipwise's per-commit lead time (``dora_change_fact``) and the deployment used."""
     rows = query(settings, f"""
         WITH {RECOVERY_CTES}
-        SELECT l.sha, l.lead_seconds, l.deployed_at, min_by(p.id, p.finished_at)
-        FROM dora_change_fact l JOIN deployment_commit dc ON dc.sha = l.sha
+        SELECT dc.sha, l.lead_seconds, l.deployed_at, min_by(p.id, p.finished_at)
+        FROM dora_change_fact l JOIN deployment_commit dc ON dc.sha_key = l.sha_key
         JOIN prod p ON p.id = dc.deployment_id AND p.status = 'success'
         GROUP BY ALL""")
     return {sha: (int(s), at.replace(tzinfo=UTC), dep) for sha, s, at, dep in rows}

@@ -27,7 +27,7 @@ def test_successful_deployments_with_their_commits_and_the_one_before(store: Sto
         "('c2', 'pay', 'a', false, to_timestamp(?), to_timestamp(?), 2, 2, 'h', now()), "
         "('c3', 'pay', 'a', false, to_timestamp(?), to_timestamp(?), 1, 0, 'h', now())",
         [T0 - 900, T0 - 900, T0 - 300, T0 - 300, T0 - 200, T0 - 200])
-    store.con.execute("INSERT INTO deployment_commit VALUES ('d1', 'c1'), ('d2', 'c3'), "
+    store.con.execute("INSERT INTO deployment_commit (deployment_id, sha) VALUES ('d1', 'c1'), ('d2', 'c3'), "
                       "('d2', 'c2')")
     got = shipped_between(store, "production", T0 - 60, T0 + 3600)
     assert [d.id for d in got] == ["d1", "d2"]  # not the failure, not staging

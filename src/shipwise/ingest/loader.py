@@ -110,6 +110,21 @@ def target_columns(rt: RecordType) -> list[str]:
     return cols
 
 
+#: tables whose ``sha`` names a commit: each row also carries the SHA's integer key
+#: (``sha_key``, migration 13), which the change facts group and join by
+SHA_KEYED = frozenset({"commit", "deployment_commit", "pull_request_commit"})
+
+
+def assign_sha_keys(con: duckdb.DuckDBPyConnection, select: str) -> None:
+    """Give every SHA of ``select`` (one column) that has no key yet the next free one; a SHA
+    keeps its key for good (a commit named by a deployment before it is imported, re-imported,
+    or purged and imported again is the same key)."""
+    con.execute(f"""INSERT INTO sha_key
+        SELECT sha, (SELECT coalesce(max("key"), 0) FROM sha_key) + row_number() OVER (ORDER BY sha)
+        FROM (SELECT DISTINCT x.s AS sha FROM ({select}) x(s) WHERE x.s IS NOT NULL) n
+        WHERE NOT EXISTS (SELECT 1 FROM sha_key k WHERE k.sha = n.sha)""")
+
+
 class Loader:
     """Moves one batch of staged records into the store."""
 
@@ -275,20 +290,37 @@ class Loader:
                     else f"DELETE FROM {table} WHERE {key_cols} IN (SELECT {key_cols} FROM _changed)"
                 )
             col_list = ", ".join(q(c) for c in cols)
-            con.execute(
-                f"INSERT INTO {table} ({col_list}, row_hash, ingested_at) "
-                f"SELECT {col_list}, _hash, now()::TIMESTAMP FROM _changed"
-            )
+            values = ", ".join("v." + q(c) for c in cols)
+            if rt.table in SHA_KEYED:
+                assign_sha_keys(con, "SELECT sha FROM _changed")
+                con.execute(
+                    f"INSERT INTO {table} ({col_list}, row_hash, ingested_at, sha_key) "
+                    f"SELECT {values}, v._hash, now()::TIMESTAMP, k.\"key\" "
+                    "FROM _changed v JOIN sha_key k ON k.sha = v.sha"
+                )
+            else:
+                con.execute(
+                    f"INSERT INTO {table} ({col_list}, row_hash, ingested_at) "
+                    f"SELECT {col_list}, _hash, now()::TIMESTAMP FROM _changed"
+                )
             for list_field, (child, child_col) in rt.children.items():
                 parent_col = f"{rt.name}_id"
                 con.execute(
                     f"DELETE FROM {q(child)} WHERE {q(parent_col)} IN (SELECT {q(rt.key[0])} FROM _changed)"
                 )
-                con.execute(
-                    f"""INSERT OR IGNORE INTO {q(child)} ({q(parent_col)}, {q(child_col)})
-                    SELECT DISTINCT {q(rt.key[0])}, unnest({q(list_field)}) FROM _changed
-                    WHERE {q(list_field)} IS NOT NULL"""
-                )
+                links = (f"SELECT DISTINCT {q(rt.key[0])} AS p, unnest({q(list_field)}) AS s "
+                         f"FROM _changed WHERE {q(list_field)} IS NOT NULL")
+                if child in SHA_KEYED:
+                    assign_sha_keys(con, f"SELECT s FROM ({links})")
+                    con.execute(
+                        f"""INSERT OR IGNORE INTO {q(child)} ({q(parent_col)}, {q(child_col)}, sha_key)
+                        SELECT l.p, l.s, k."key" FROM ({links}) l LEFT JOIN sha_key k ON k.sha = l.s"""
+                    )
+                else:
+                    con.execute(
+                        f"INSERT OR IGNORE INTO {q(child)} ({q(parent_col)}, {q(child_col)}) "
+                        f"SELECT p, s FROM ({links})"
+                    )
             con.execute("DROP TABLE _changed")
         con.execute("DROP TABLE _valid")
         return counts

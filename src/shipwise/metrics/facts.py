@@ -120,15 +120,15 @@ LEFT JOIN next_success ns ON ns.nkey = f.nkey AND ns.is_success = 0"""),
         "dora_change_fact",
         f"""WITH {_PROD},
 first_deploy AS (
-  SELECT dc.sha, min(p.finished_at) AS deployed_at, min_by(p.service, p.finished_at) AS service,
-         min_by(p.team, p.finished_at) AS team
+  SELECT dc.sha_key, min(p.finished_at) AS deployed_at,
+         min_by(p.service, p.finished_at) AS service, min_by(p.team, p.finished_at) AS team
   FROM deployment_commit dc JOIN prod p ON p.id = dc.deployment_id
   WHERE p.status = 'success'
-  GROUP BY dc.sha
+  GROUP BY dc.sha_key
 )
-SELECT f.sha, f.service, f.team, f.deployed_at,
+SELECT f.sha_key, f.service, f.team, f.deployed_at,
        date_diff('second', c.committed_at, f.deployed_at) AS lead_seconds
-FROM first_deploy f JOIN "commit" c ON c.sha = f.sha""",
+FROM first_deploy f JOIN "commit" c ON c.sha_key = f.sha_key""",
     ),
     (
         "pr_delivery_fact",
@@ -136,10 +136,10 @@ FROM first_deploy f JOIN "commit" c ON c.sha = f.sha""",
        max(cf.deployed_at) AS delivered_at
 FROM pull_request pr
 JOIN pull_request_commit prc ON prc.pull_request_id = pr.id
-LEFT JOIN dora_change_fact cf ON cf.sha = prc.sha
+LEFT JOIN dora_change_fact cf ON cf.sha_key = prc.sha_key
 WHERE pr.merged_at IS NOT NULL
 GROUP BY prc.pull_request_id
-HAVING count(*) = count(cf.sha)""",
+HAVING count(*) = count(cf.sha_key)""",
     ),
 )
 

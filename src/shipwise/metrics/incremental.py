@@ -13,7 +13,8 @@ are shadowed, for the duration of the step, by temporary views holding only the 
 * recovery facts: the failures whose next success may have moved — of a service whose deploy
   facts changed at or after instant *t*, every failure reached at or after *t*, unrestored, or
   restored at or after *t* (earlier ones are restored before anything changed);
-* change facts: the touched ``sha`` (their first successful production deployment);
+* change facts: the touched ``sha`` (their first successful production deployment), by the
+  SHA's integer key (``sha_key``);
 * delivery facts: pull requests touched or holding a touched ``sha``;
 * flow facts: those pull requests and the ones of a touched person;
 * strain facts: touched pages and the pages of a touched team.
@@ -244,27 +245,30 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
         timings["dora_recovery_fact"] = time.perf_counter() - t
     # change facts: per commit
     t = time.perf_counter()
-    if _keys(con, "_k_sha", touched("sha")):
+    # (touches name commits by SHA; the facts by the SHA's key)
+    if _keys(con, "_k_sha", f'''SELECT "key" FROM sha_key
+             WHERE sha IN ({touched("sha")})'''):
         # the deployments of those commits, from one pass over deployment_commit
-        con.execute("CREATE OR REPLACE TEMP TABLE _k_dc AS SELECT deployment_id, sha "
-                    "FROM deployment_commit WHERE sha IN (SELECT k FROM _k_sha)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _k_dc AS SELECT deployment_id, sha, sha_key "
+                    "FROM deployment_commit WHERE sha_key IN (SELECT k FROM _k_sha)")
         with _shadow(con, {
-            "deployment_commit": "SELECT deployment_id, sha FROM _k_dc",
-            "commit": "sha IN (SELECT k FROM _k_sha)",
+            "deployment_commit": "SELECT deployment_id, sha, sha_key FROM _k_dc",
+            "commit": "sha_key IN (SELECT k FROM _k_sha)",
             "deployment": "id IN (SELECT deployment_id FROM _k_dc)",
         }):
-            replace("dora_change_fact", "sha", "_k_sha", sql["dora_change_fact"], ("team",))
+            replace("dora_change_fact", "sha_key", "_k_sha", sql["dora_change_fact"], ("team",))
         con.execute("DROP TABLE _k_dc")
     timings["dora_change_fact"] = time.perf_counter() - t
     # delivery facts: per pull request
     t = time.perf_counter()
     if _keys(con, "_k_pr", f"""{touched('pr')} UNION SELECT pull_request_id
-             FROM pull_request_commit WHERE sha IN (SELECT k FROM _k_sha)"""):
-        con.execute("CREATE OR REPLACE TEMP TABLE _k_prc AS SELECT pull_request_id, sha "
+             FROM pull_request_commit WHERE sha_key IN (SELECT k FROM _k_sha)"""):
+        con.execute("CREATE OR REPLACE TEMP TABLE _k_prc AS SELECT pull_request_id, sha, sha_key "
                     "FROM pull_request_commit WHERE pull_request_id IN (SELECT k FROM _k_pr)")
         with _shadow(con, {"pull_request": "id IN (SELECT k FROM _k_pr)",
-                           "pull_request_commit": "SELECT pull_request_id, sha FROM _k_prc",
-                           "dora_change_fact": "sha IN (SELECT sha FROM _k_prc)"}):
+                           "pull_request_commit":
+                               "SELECT pull_request_id, sha, sha_key FROM _k_prc",
+                           "dora_change_fact": "sha_key IN (SELECT sha_key FROM _k_prc)"}):
             replace("pr_delivery_fact", "pull_request_id", "_k_pr", sql["pr_delivery_fact"],
                     ("team",))
         con.execute("DROP TABLE _k_prc")

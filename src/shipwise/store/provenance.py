@@ -86,7 +86,7 @@ def deployment_commits(store: Store, deployment_id: str) -> list[dict[str, Any]]
     commit's first production deployment and the lead time DORA counts (from that one)."""
     return store.query(
         f"""
-        WITH mine AS (SELECT DISTINCT sha FROM deployment_commit WHERE deployment_id = ?),
+        WITH mine AS (SELECT DISTINCT sha, sha_key FROM deployment_commit WHERE deployment_id = ?),
         {_first_deploys("mine")}
         SELECT m.sha, c.repo, c.committed_at,
                date_diff('second', c.committed_at, d.finished_at) AS lead_seconds,
@@ -96,7 +96,7 @@ def deployment_commits(store: Store, deployment_id: str) -> list[dict[str, Any]]
         JOIN deployment d ON d.id = ?
         LEFT JOIN "commit" c ON c.sha = m.sha
         LEFT JOIN first_deploy f ON f.sha = m.sha
-        LEFT JOIN dora_change_fact cf ON cf.sha = m.sha
+        LEFT JOIN dora_change_fact cf ON cf.sha_key = m.sha_key
         ORDER BY c.committed_at NULLS LAST, m.sha
         """, [deployment_id, deployment_id])
 
@@ -206,14 +206,14 @@ def pull_request_commits(store: Store, pull_request_id: str) -> list[dict[str, A
     DORA counts."""
     return store.query(
         f"""
-        WITH mine AS (SELECT DISTINCT sha FROM pull_request_commit WHERE pull_request_id = ?),
+        WITH mine AS (SELECT DISTINCT sha, sha_key FROM pull_request_commit WHERE pull_request_id = ?),
         {_first_deploys("mine")}
         SELECT m.sha, c.repo, c.committed_at, f.id AS first_deployment,
                f.finished_at AS first_deployed_at, cf.lead_seconds AS counted_lead_seconds
         FROM mine m
         LEFT JOIN "commit" c ON c.sha = m.sha
         LEFT JOIN first_deploy f ON f.sha = m.sha
-        LEFT JOIN dora_change_fact cf ON cf.sha = m.sha
+        LEFT JOIN dora_change_fact cf ON cf.sha_key = m.sha_key
         ORDER BY c.committed_at NULLS LAST, m.sha
         """, [pull_request_id])
 
