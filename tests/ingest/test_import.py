@@ -287,3 +287,33 @@ def test_quarantined_records_keep_their_reason_but_not_the_persons_identity(
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (2,)  # not twice
     con.close()
     assert again.quarantined == 2
+
+
+def test_a_commit_named_before_it_is_imported_keeps_one_key_and_counts_once(
+        settings: Settings, tmp_path: Path) -> None:
+    """A deployment (and a pull request) may name a commit the store has not seen yet: the SHA
+    gets its integer key then, the commit imported later gets the same one, and the change facts
+    (which join by key) find it — once, whatever is imported again."""
+    pr = {"type": "pull_request", "id": "pr1", "repo": "pay", "number": 1,
+          "author": "Ana.Silva@example.com", "created_at": "2025-06-30T13:00:00Z",
+          "merged_at": "2025-06-30T15:00:00Z", "commits": ["c2"]}
+    import_paths(settings, [write_jsonl(tmp_path / "a.jsonl", [*org(), DEPLOY, pr])])
+    c2 = {**COMMIT, "sha": "c2", "committed_at": "2025-06-30T14:00:00Z"}
+    for name in ("b.jsonl", "c.jsonl"):  # the second time changes nothing
+        import_paths(settings, [write_jsonl(tmp_path / name, [COMMIT, c2, DEPLOY, pr])])
+    con = duckdb.connect(str(settings.db), read_only=True)
+    assert con.execute("SELECT sha, count(*) FROM sha_key GROUP BY sha ORDER BY sha").fetchall() \
+        == [("c1", 1), ("c2", 1)]
+    keyed = con.execute("""
+        SELECT t, x.sha FROM (
+          SELECT 'commit' AS t, sha, sha_key FROM "commit"
+          UNION ALL SELECT 'deployment_commit', sha, sha_key FROM deployment_commit
+          UNION ALL SELECT 'pull_request_commit', sha, sha_key FROM pull_request_commit) x
+        LEFT JOIN sha_key k ON k.sha = x.sha
+        WHERE x.sha_key IS DISTINCT FROM k."key" """).fetchall()
+    assert keyed == []  # every row carries its SHA's key
+    facts = con.execute("""SELECT k.sha, f.lead_seconds FROM dora_change_fact f
+        JOIN sha_key k ON k."key" = f.sha_key ORDER BY 1""").fetchall()
+    # deployed 2025-07-01T08:20Z: c1 committed 06-30 12:30Z, c2 14:00Z
+    assert facts == [("c1", 71400), ("c2", 66000)]
+    assert con.execute("SELECT pull_request_id FROM pr_delivery_fact").fetchall() == [("pr1",)]
