@@ -60,6 +60,12 @@ def _build(db: Path, scale: float, seed: int) -> dict[str, Any]:
     return out
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (an odd count: the middle one; even: the faster middle)."""
+    ordered = sorted(runs, key=lambda r: r["wall"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--scales", type=float, nargs="+", default=[3.7, 37.0, 111.0])
@@ -67,6 +73,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse stores that exist")
     ap.add_argument("--pandas", action="store_true", help="also time the pandas reference")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of the full recompute and of the query per scale (median kept)")
     ap.add_argument("--build-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build_worker is not None:
@@ -90,12 +98,19 @@ def main() -> None:
         rows = count_rows(db)
         events = sum(v for k, v in rows.items()
                      if k not in ("deployment_commit", "pull_request_commit"))
-        full = _run_worker(db, "refresh", 2)
-        query = _run_worker(db, "query", 2)
+        load = [round(x, 2) for x in os.getloadavg()]
+        fulls, queries = [], []
+        for _ in range(args.repeat):  # interleaved, so drift in machine load hits both
+            fulls.append(_run_worker(db, "refresh", 2))
+            queries.append(_run_worker(db, "query", 2))
+        full = _median(fulls)
+        query = _median(queries)
         point: dict[str, Any] = {
             "scale": scale,
             "events": events,
             "store_mib": round(db.stat().st_size / 2**20, 1),
+            "load_average_at_start": load,
+            "runs": args.repeat,
             "build": build and {"seconds": build["seconds"],
                                 "peak_rss_mib": round(build["peak_rss_mib"], 1)},
             "full_recompute": {"seconds": round(full["wall"], 2),

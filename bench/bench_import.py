@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -30,8 +31,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     out: dict[str, Any] = {"scale": args.scale, "formats": {}}
+    load = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="shipwise-bench-import-") as tmp:
         root = Path(tmp)
         key = root / "k"
@@ -60,10 +63,13 @@ def main() -> None:
             }
             print(f"{fmt:8} {size / 1e6:8.1f} MB  import {min(first):6.2f}s "
                   f"({demo.events / min(first):,.0f} events/s)  again {min(again):6.2f}s")
-    out["environment"] = {"python": platform.python_version(), "duckdb": duckdb.__version__}
+    out["environment"] = {"python": platform.python_version(), "duckdb": duckdb.__version__,
+                          "cpus": os.cpu_count(), "load_average_at_end": [
+                              round(x, 2) for x in os.getloadavg()]}
+    out["load_average_at_start"] = load
     out["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
