@@ -13,7 +13,8 @@ scale 50 ≈ 11 M events), copies it, and times in this process, each the median
   organisation, then one team's rows), a further team (suppression reused), and every team;
 - ``slo_rows`` for every team with monthly history, and ``release_appetite``;
 - ``fairness_audit`` (all flags, attributes, correlations, org-unit variance);
-- ``retention apply`` on a fresh copy (one run; it changes the store).
+- ``retention apply`` on a fresh copy (one run; it changes the store), in a child process so
+  that its peak memory is its own.
 
 Prints a table and writes the figures as JSON.
 """
@@ -26,6 +27,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,21 +59,64 @@ def _time(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
     return {"median_s": statistics.median(runs), "best_s": min(runs), "runs": len(runs)}
 
 
+def _peak_rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _retention(db: Path) -> dict[str, Any]:
+    """``retention apply`` with the charter's default rules, in this (child) process: seconds,
+    rows removed, and the peak memory of the run itself (the facts are made fresh first and the
+    peak counter reset after, so the refresh an import left pending is not counted)."""
+    from shipwise.governance.charter import load_charter
+    from shipwise.governance.retention import cutoffs, run
+    from shipwise.metrics import facts
+    from shipwise.store.duckdb_store import Store
+
+    with Store.open(db) as store:
+        facts.ensure_fresh(store)
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        plan = cutoffs(load_charter(), {}, datetime.now(UTC))
+        load = [round(x, 2) for x in os.getloadavg()]
+        t0 = time.perf_counter()
+        rep = run(store, plan)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "load_average_at_start": load,
+            "removed": {r["record_type"]: r["rows"] for r in rep["records"]}}
+
+
+def _retention_in_child(db: Path) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--retention-worker", str(db)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit("the retention run failed")
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    out: dict[str, Any] = json.loads(line[len("RESULT "):])
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", type=Path, default=None, help="Reuse this demo store (copied first).")
     ap.add_argument("--scale", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "humane.json")
+    ap.add_argument("--retention-worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.retention_worker is not None:
+        print("RESULT " + json.dumps(_retention(args.retention_worker)), flush=True)
+        return 0
 
     from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
     from shipwise.app.fairness import fairness_audit
     from shipwise.app.owner import run_demo
     from shipwise.app.slo import release_appetite, slo_rows
     from shipwise.config import load_settings
-    from shipwise.governance.charter import load_charter
-    from shipwise.governance.retention import cutoffs, run
     from shipwise.metrics import facts
     from shipwise.metrics.strain import Hours
     from shipwise.store.duckdb_store import Store
@@ -119,14 +164,7 @@ def main() -> int:
             results["fairness_audit"] = _time(lambda: fairness_audit(store, settings), 1)
         (work / "r").mkdir()
         db2 = _copy(src, work / "r")
-        with Store.open(db2) as store:
-            facts.ensure_fresh(store)
-            plan = cutoffs(load_charter(), {}, datetime.now(UTC))
-            t0 = time.perf_counter()
-            rep = run(store, plan)
-            results["retention_apply"] = {"seconds": time.perf_counter() - t0,
-                                          "removed": {r["record_type"]: r["rows"]
-                                                      for r in rep["records"]}}
+        results["retention_apply"] = _retention_in_child(db2)
         out = {"events": events, "teams": teams, "store": str(src), "cpus": os.cpu_count(),
                "python": sys.version.split()[0], "machine": platform.machine(),
                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "results": results}
@@ -135,7 +173,8 @@ def main() -> int:
             if "median_s" in r:
                 print(f"  {name:<34} median {r['median_s']:7.3f} s   best {r['best_s']:7.3f} s")
             else:
-                print(f"  {name:<34} {r['seconds']:7.3f} s   removed {r['removed']}")
+                print(f"  {name:<34} {r['seconds']:7.3f} s   peak {r['peak_rss_mib']:.0f} MiB"
+                      f"   removed {r['removed']}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2) + "\n")
         return 0
