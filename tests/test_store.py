@@ -80,3 +80,12 @@ def test_an_older_store_is_upgraded_and_its_facts_rebuilt_before_reading(
     monkeypatch.undo()
     (row,) = dora(settings, DoraRequest(grain="week"))["rows"]  # a read on the upgraded store
     assert row["counts"]["deployments"] == 1
+
+
+def test_no_progress_bar_is_drawn_on_standard_output(tmp_path: Path) -> None:
+    """Output such as `metrics dora --format csv > file` holds the result only: DuckDB's
+    progress bar, which it draws on standard output for any query slower than two seconds (a
+    refresh of a large store), is off for the store's connection."""
+    with Store.open(tmp_path / "s.duckdb", create=True) as store:
+        row = store.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+        assert row == (False,)

@@ -165,6 +165,9 @@ class Store:
 
     def _configure(self) -> None:
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on standard output for any query over two seconds (a
+        # refresh or migration of a large store): it would land in `--format csv > file`
+        self.con.execute("SET enable_progress_bar = false")
 
     def close(self) -> None:
         self.con.close()
