@@ -36,3 +36,13 @@ def test_a_folder_that_is_no_export_is_refused(tmp_path: Path) -> None:
         on_spark.open_engine(tmp_path)
     res = CliRunner().invoke(cli, ["metrics", "dora", "--engine", "spark"])
     assert res.exit_code != 0 and "--data DIR" in res.output
+
+
+def test_a_folder_exported_by_an_older_shipwise_is_refused_with_what_to_do(
+        tmp_path: Path) -> None:
+    """A version-1 export has no commit keys, which the change facts join by: refused before
+    any Spark work, saying to export again."""
+    (tmp_path / "manifest.json").write_text(
+        '{"format": "shipwise canonical parquet", "version": 1, "tables": {}}')
+    with pytest.raises(InputError, match="export the store again"):
+        on_spark.open_engine(tmp_path)

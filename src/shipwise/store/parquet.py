@@ -19,7 +19,9 @@ from typing import Any
 from shipwise.store.duckdb_store import Store
 
 FORMAT = "shipwise canonical parquet"
-VERSION = 1
+#: 2: the tables that hold a commit SHA carry its integer key (``sha_key``, store schema 13),
+#: which the change facts join by; a folder of version 1 is refused (export it again)
+VERSION = 2
 MANIFEST = "manifest.json"
 EPOCH = "0001-01-01 00:00:00"
 
@@ -93,4 +95,8 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if int(data.get("version", 0)) > VERSION:
         raise ValueError(f"{path} is of format version {data['version']}, newer than this "
                          f"shipwise reads ({VERSION})")
+    if int(data.get("version", 0)) < VERSION:
+        raise ValueError(f"{path} is of format version {data.get('version')}, written by an "
+                         f"older shipwise; export the store again (`shipwise export parquet "
+                         f"{folder}`)")
     return data
