@@ -28,6 +28,7 @@ calendar); this module is pure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 PRIMARY = "primary"
 COMPLEMENTARY = "complementary"
@@ -41,44 +42,151 @@ _P = (1 << 61) - 1
 Equation = Sequence[tuple[str, int]]  # (figure, coefficient): Σ coefficient · value = 0
 
 
-def decide(people: Mapping[str, int], equations: Iterable[Equation], k: int, *,
-           audit: bool = True, primary: Iterable[str] = ()) -> dict[str, str]:
+def decide(people: Mapping[str, int], equations: Iterable[Equation] | Equations, k: int, *,
+           audit: bool = True, primary: Iterable[str] = (),
+           memo: AuditMemo | None = None) -> dict[str, str]:
     """Which figures to hide, and why (``primary`` or ``complementary``).
 
     ``people``: distinct people behind each figure (absent or 0 = describes nobody, never a
-    primary); ``equations``: the linear identities the reader knows; ``primary``: further
-    figures to hide whatever their people count (e.g. a share that would describe too few).
+    primary); ``equations``: the linear identities the reader knows (or :class:`Equations`
+    built once and kept while they do not change); ``primary``: further figures to hide whatever
+    their people count (e.g. a share that would describe too few). ``memo``: exact audits kept
+    from an earlier decision (:class:`AuditMemo`) — the decision is the same with or without it,
+    only faster when most connected sets of equations did not change.
     """
     if k < 3:
         raise ValueError("the minimum group size is never below 3")
-    eqs = [tuple((f, c) for f, c in e if c) for e in equations]
-    eqs = [e for e in eqs if len(e) > 1]
-    hidden = {f: PRIMARY for f, n in people.items() if 0 < n < k}
-    hidden.update({f: PRIMARY for f in primary})
-    of: dict[str, list[int]] = {}
-    for i, e in enumerate(eqs):
-        for f, _ in e:
-            of.setdefault(f, []).append(i)
-    dirty: set[str] | None = None  # the first audit looks at everything
+    system = equations if isinstance(equations, Equations) else Equations(equations)
+    state = _State(system)
+    for f in [f for f, n in people.items() if 0 < n < k] + list(primary):
+        state.hide(f, PRIMARY)
+    work: set[int] | None = None  # the first structural pass looks at every equation
+    dirty: set[str] | None = None  # so does the first audit
     while True:
-        before = set(hidden)
-        _structural(eqs, of, people, hidden)
+        new = _structural(state, people, work)
         if not audit:
-            return hidden
+            return state.hidden
         if dirty is not None:
-            dirty |= set(hidden) - before
+            dirty |= new
         # a component with nothing newly hidden was audited clean last round: skip it
-        exposed = determined(eqs, hidden, touching=dirty)
+        exposed: list[tuple[str, dict[int, int]]] = []
+        for eqs, rows in state.components(dirty):
+            if dirty is None:  # most sets are clean: the recipes are worked out only if needed
+                pinned = memo.pinned(rows) if memo is not None else frozenset(_reduce(rows)[0])
+                witness = _reduce(rows, track=True)[1] if pinned else {}
+            else:  # a set audited again is likely to give something away again
+                witness = _reduce(rows, track=True)[1]
+            exposed += [(f, {eqs[j]: y for j, y in w.items()}) for f, w in witness.items()]
         if not exposed:
-            return hidden
-        before = set(hidden)
-        for f in sorted(exposed):
-            pick = _nearest_shown(f, eqs, of, people, hidden)
+            return state.hidden
+        dirty = set()
+        for f, y in sorted(exposed, key=lambda e: e[0]):
+            pick = _breaking(f, y, state, people, dirty)
             if pick is not None:
-                hidden[pick] = COMPLEMENTARY
-        dirty = set(hidden) - before
+                state.hide(pick, COMPLEMENTARY)
+                dirty.add(pick)
         if not dirty:  # nothing left to hide: cannot happen while an equation has a shown figure
-            return hidden
+            return state.hidden
+        work = {i for f in dirty for i in system.of[f]}
+
+
+class Equations:
+    """The equations (each figure once, non-zero integer coefficients, at least two figures)
+    and the equations each figure is in: built once, and reused by every decision over the
+    same identities (they change with the hierarchy and the calendar, not with the counts)."""
+
+    def __init__(self, equations: Iterable[Equation]) -> None:
+        self.eqs: list[tuple[tuple[str, int], ...]] = []
+        self.of: dict[str, list[int]] = {}
+        for e in equations:
+            merged: dict[str, int] = {}
+            for f, c in e:
+                merged[f] = merged.get(f, 0) + c
+            eq = tuple((f, c) for f, c in merged.items() if c)
+            if len(eq) < 2:
+                continue
+            i = len(self.eqs)
+            self.eqs.append(eq)
+            for f, _ in eq:
+                self.of.setdefault(f, []).append(i)
+
+
+class _State:
+    """One decision under way: what is hidden, and how many hidden figures each equation has."""
+
+    def __init__(self, system: Equations) -> None:
+        self.system = system
+        self.hidden: dict[str, str] = {}
+        self.hidden_in = [0] * len(system.eqs)
+
+    def hide(self, f: str, why: str) -> None:
+        if f in self.hidden:
+            return
+        self.hidden[f] = why
+        for i in self.system.of.get(f, ()):
+            self.hidden_in[i] += 1
+
+    def components(self, touching: set[str] | None
+                   ) -> list[tuple[list[int], list[dict[str, int]]]]:
+        """The equations restricted to the hidden figures (equation numbers and rows), grouped
+        by the figures they share — each group is reduced on its own, so each reduction stays
+        small: every group, or those holding one of ``touching``."""
+        hidden, eqs, of = self.hidden, self.system.eqs, self.system.of
+        seen: set[str] = set()
+        done: set[int] = set()
+        out: list[tuple[list[int], list[dict[str, int]]]] = []
+        for start in sorted(hidden if touching is None else touching):
+            if start in seen or start not in hidden:
+                continue
+            seen.add(start)
+            stack, nums, rows = [start], [], []
+            while stack:
+                for i in of.get(stack.pop(), ()):
+                    if i in done:
+                        continue
+                    done.add(i)
+                    row = {g: c % _P for g, c in eqs[i] if g in hidden}
+                    nums.append(i)
+                    rows.append(row)
+                    for g in row:
+                        if g not in seen:
+                            seen.add(g)
+                            stack.append(g)
+            if rows:  # in the equations' order, whichever figure the walk started from
+                order = sorted(range(len(nums)), key=nums.__getitem__)
+                out.append(([nums[j] for j in order], [rows[j] for j in order]))
+        return out
+
+
+class AuditMemo:
+    """Exact audits kept from one decision to the next: a connected set of equations (restricted
+    to the hidden figures) -> the hidden figures it determines. The reduction is a function of
+    the set alone (any order of rows and of figures gives the same row space), so a set met
+    again — most of them, after a day more of data — is not reduced again. Holds only the sets
+    the last decision used, so it does not grow."""
+
+    def __init__(self) -> None:
+        self._kept: dict[frozenset[tuple[tuple[str, int], ...]], frozenset[str]] = {}
+        self._used: dict[frozenset[tuple[tuple[str, int], ...]], frozenset[str]] = {}
+        self.hits = self.misses = 0
+
+    def pinned(self, rows: list[dict[str, int]]) -> frozenset[str]:
+        key = frozenset(tuple(r.items()) for r in rows)
+        got = self._used.get(key)
+        if got is None:
+            got = self._kept.get(key)
+        if got is None:
+            self.misses += 1
+            got = frozenset(_reduce(rows)[0])
+        else:
+            self.hits += 1
+        self._used[key] = got
+        return got
+
+    def done(self) -> None:
+        """A decision ended: keep what it used, forget the rest."""
+        self._kept, self._used = self._used, {}
+        self.hits = self.misses = 0
 
 
 def _smallest_shown(people: Mapping[str, int], hidden: Mapping[str, str],
@@ -91,14 +199,33 @@ def _smallest_shown(people: Mapping[str, int], hidden: Mapping[str, str],
     return min(shown, key=lambda f: (people.get(f, 0) <= 0, people.get(f, 0), f))
 
 
-def _nearest_shown(f: str, eqs: Sequence[Equation], of: Mapping[str, list[int]],
-                   people: Mapping[str, int], hidden: Mapping[str, str]) -> str | None:
+def _breaking(f: str, y: Mapping[int, int], state: _State, people: Mapping[str, int],
+              picked: set[str]) -> str | None:
+    """What to hide so that ``f`` is no longer worked out the way the audit found: ``y``
+    weighs equations so that their sum is ``f`` plus shown figures only (the reader's
+    recipe). Hiding any of those shown figures breaks the recipe; the smallest is hidden —
+    nothing, if a figure hidden this round already broke it. A figure the equations fix on
+    their own (no shown figure in the recipe) gets the nearest shown figure."""
+    eqs = state.system.eqs
+    total: dict[str, int] = {}
+    for i, c in y.items():
+        for g, a in eqs[i]:
+            total[g] = (total.get(g, 0) + c * a) % _P
+    used = {g for g, v in total.items() if v and g != f}
+    if not used.isdisjoint(picked):
+        return None
+    return _smallest_shown(people, state.hidden, used) or _nearest_shown(f, state, people)
+
+
+def _nearest_shown(f: str, state: _State, people: Mapping[str, int]) -> str | None:
     """The smallest shown figure of an equation with ``f`` in it; if all of those are hidden,
     of the equations one step further out, and so on."""
+    system = state.system
     seen, ring = {f}, [f]
     while ring:
-        near = [g for h in ring for i in of.get(h, ()) for g, _ in eqs[i] if g not in seen]
-        pick = _smallest_shown(people, hidden, near)
+        near = [g for h in ring for i in system.of.get(h, ()) for g, _ in system.eqs[i]
+                if g not in seen]
+        pick = _smallest_shown(people, state.hidden, near)
         if pick is not None:
             return pick
         seen.update(near)
@@ -106,19 +233,23 @@ def _nearest_shown(f: str, eqs: Sequence[Equation], of: Mapping[str, list[int]],
     return None
 
 
-def _structural(eqs: Sequence[Equation], of: Mapping[str, list[int]],
-                people: Mapping[str, int], hidden: dict[str, str]) -> None:
-    """No equation with exactly one hidden figure (a work list over the equations touched)."""
-    todo = set(range(len(eqs)))
+def _structural(state: _State, people: Mapping[str, int], work: set[int] | None) -> set[str]:
+    """No equation with exactly one hidden figure: a work list over ``work`` (None: every
+    equation) and the equations each newly hidden figure is in. Returns what it hid."""
+    eqs, of = state.system.eqs, state.system.of
+    todo = set(range(len(eqs))) if work is None else set(work)
+    new: set[str] = set()
     while todo:
         i = todo.pop()
-        if sum(f in hidden for f, _ in eqs[i]) != 1:
+        if state.hidden_in[i] != 1:
             continue
-        pick = _smallest_shown(people, hidden, (f for f, _ in eqs[i]))
+        pick = _smallest_shown(people, state.hidden, (f for f, _ in eqs[i]))
         if pick is None:
             continue
-        hidden[pick] = COMPLEMENTARY
+        state.hide(pick, COMPLEMENTARY)
+        new.add(pick)
         todo.update(of.get(pick, ()))
+    return new
 
 
 def determined(equations: Iterable[Equation], hidden: Mapping[str, object], *,
@@ -130,75 +261,57 @@ def determined(equations: Iterable[Equation], hidden: Mapping[str, object], *,
     reduced row-echelon form, a pivot row with no other entry. ``touching``: reduce only the
     connected components that hold one of these figures.
     """
-    rows: list[dict[str, int]] = []
-    for e in equations:
-        row: dict[str, int] = {}
-        for f, c in e:
-            if f in hidden and c:
-                row[f] = (row.get(f, 0) + c) % _P
-        row = {f: c for f, c in row.items() if c}
-        if row:
-            rows.append(row)
+    state = _State(Equations(equations))
+    for f in hidden:
+        state.hide(f, PRIMARY)
     out: set[str] = set()
-    for comp in _components(rows):
-        if touching is None or any(f in touching for row in comp for f in row):
-            out |= _pinned(comp)
+    for _, rows in state.components(touching):
+        out |= _reduce(rows)[0]
     return out
 
 
-def _components(rows: list[dict[str, int]]) -> list[list[dict[str, int]]]:
-    """Rows grouped by the figures they share (union–find), so each reduction stays small."""
-    up: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while up.setdefault(x, x) != x:
-            up[x] = up[up[x]]
-            x = up[x]
-        return x
-
-    for r in rows:
-        it = iter(r)
-        a = find(next(it))
-        for f in it:
-            b = find(f)
-            if a != b:
-                up[b] = a
-    groups: dict[str, list[dict[str, int]]] = {}
-    for r in rows:
-        groups.setdefault(find(next(iter(r))), []).append(r)
-    return list(groups.values())
-
-
-def _pinned(rows: list[dict[str, int]]) -> set[str]:
-    """Gauss–Jordan over GF(_P) on sparse rows; the pivots whose row is a unit vector."""
+def _reduce(rows: list[dict[str, int]], *, track: bool = False
+            ) -> tuple[set[str], dict[str, dict[int, int]]]:
+    """Gauss–Jordan over GF(_P) on sparse rows: the pivots whose row is a unit vector, and
+    (``track``) for each of them the weights of the given rows that sum to it."""
     pivots: dict[str, dict[str, int]] = {}  # pivot figure -> its row (coefficient 1 there)
+    combo: dict[str, dict[int, int]] = {}  # pivot figure -> row number -> weight
     holders: dict[str, set[str]] = {}  # figure -> the pivots whose rows have it
-    for row in rows:
+    for n, row in enumerate(rows):
         row = dict(row)
+        mix = {n: 1} if track else {}
         for p in [f for f in row if f in pivots]:  # reduced rows hold no other pivot
             c = row.get(p)
             if c:
+                if track:
+                    _axpy(mix, combo[p], -c)
                 _axpy(row, pivots[p], -c)
         if not row:
             continue
         p = min(row)
         inv = pow(row[p], _P - 2, _P)
         row = {f: c * inv % _P for f, c in row.items()}
+        if track:
+            mix = {j: c * inv % _P for j, c in mix.items()}
         for q in list(holders.get(p, ())):  # keep the earlier rows reduced
             qrow = pivots[q]
             before = set(qrow)
+            if track:
+                _axpy(combo[q], mix, -qrow[p])
             _axpy(qrow, row, -qrow[p])
             for f in before - set(qrow):
                 holders[f].discard(q)
             for f in set(qrow) - before:
                 holders.setdefault(f, set()).add(q)
         pivots[p] = row
+        combo[p] = mix
         for f in row:
             holders.setdefault(f, set()).add(p)
-    return {p for p, row in pivots.items() if len(row) == 1}
+    pinned = {p for p, row in pivots.items() if len(row) == 1}
+    return pinned, {p: combo[p] for p in pinned} if track else {}
 
 
-def _axpy(row: dict[str, int], other: Mapping[str, int], a: int) -> None:
+def _axpy(row: dict[Any, int], other: Mapping[Any, int], a: int) -> None:
     """row += a · other (mod _P), dropping zeros."""
     for f, c in other.items():
         v = (row.get(f, 0) + a * c) % _P
