@@ -140,6 +140,7 @@ def _instrument() -> None:
     diagnostics.people_counts = timed("people_counts", diagnostics.people_counts)
     diagnostics.touch_table = timed("people_counts", diagnostics.touch_table)
     diagnostics.suppressed = timed("decide", diagnostics.suppressed)
+    diagnostics._equations = timed("equations", diagnostics._equations)
 
 
 def _flow_request(store: Any, settings: Any) -> dict[str, float]:
@@ -182,15 +183,19 @@ def _cold_flow_request(store: Any, settings: Any) -> dict[str, float]:
     """The same request with nothing cached: everything counted and decided from scratch."""
     from shipwise.app import diagnostics
 
+    kept = (diagnostics._COUNTED, diagnostics._MEMOS, diagnostics._EQUATIONS)
     with diagnostics._HIDDEN_LOCK:
         diagnostics._HIDDEN.clear()
-        cached = dict(diagnostics._COUNTED)
-        diagnostics._COUNTED.clear()
+        cached = [dict(c) for c in kept]
+        for c in kept:
+            c.clear()
     try:
         return _flow_request(store, settings)
     finally:  # what the next import starts from, as on a running server
         with diagnostics._HIDDEN_LOCK:
-            diagnostics._COUNTED.update(cached)
+            for c, before in zip(kept, cached, strict=True):
+                c.clear()
+                c.update(before)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ calendar); this module is pure.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -166,6 +167,7 @@ class AuditMemo:
     the last decision used, so it does not grow."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self._kept: dict[frozenset[tuple[tuple[str, int], ...]], frozenset[str]] = {}
         self._used: dict[frozenset[tuple[tuple[str, int], ...]], frozenset[str]] = {}
         self.hits = self.misses = 0
