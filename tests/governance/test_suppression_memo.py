@@ -53,19 +53,22 @@ def test_kept_audits_decide_as_from_scratch(eqs: list[list[tuple[str, int]]],
                                             first: dict[str, int], second: dict[str, int],
                                             more: list[list[tuple[str, int]]],
                                             drop: set[int]) -> None:
-    memo = AuditMemo()
-    before = decide(first, Equations(eqs), K, memo=memo)
+    memo, system = AuditMemo(), Equations(eqs)
+    before = decide(first, system, K, memo=memo)
     memo.done()
     assert before == decide(first, eqs, K)
     check(first, eqs, before)
-    # a change: counts move, equations come and go; the kept audits must not leak into it
+    # a change: counts move, equations come and go; the kept audits and the reused index must
+    # not leak into it, and the equations' order does not matter
     changed = [e for i, e in enumerate(eqs) if i not in drop] + more
-    after = decide(second, Equations(changed), K, memo=memo)
+    updated = system.updated(changed)
+    after = decide(second, updated, K, memo=memo)
     memo.done()
-    assert after == decide(second, changed, K)
+    assert after == decide(second, changed, K) == decide(second, changed[::-1], K)
     check(second, changed, after)
+    assert decide(first, system, K) == before  # updating left the old equations as they were
     # the same decision again, everything served from the memo
-    assert decide(second, Equations(changed), K, memo=memo) == after
+    assert decide(second, updated, K, memo=memo) == after
     assert not memo.misses
 
 

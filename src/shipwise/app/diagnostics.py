@@ -308,9 +308,10 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
     return Hidden(out, last_week)
 
 
-#: the equations of one hierarchy over one run of days (and week ends), kept while they last:
-#: a day more of data within the same quarter changes the counts, not the identities
-_EQUATIONS: dict[tuple[object, ...], Equations] = {}
+#: per store and kind of figure (summed over days, or at week ends): the equations of one
+#: hierarchy over one run of days (and week ends) — a day more of data within the same quarter
+#: changes the counts, not the identities; one in a new quarter or week adds a few
+_EQUATIONS: dict[tuple[str, bool], tuple[tuple[object, ...], Equations]] = {}
 #: exact audits kept from the last decision per store, family, people source and minimum
 _MEMOS: dict[tuple[str, str, str, int], AuditMemo] = {}
 
@@ -320,12 +321,13 @@ def _equations(store: Store, parent: dict[str, str | None], days: list[tuple[Any
     """Every linear identity a reader knows between the figures of one people source: each org
     unit's period is the sum of its children's; each unit's periods obey the calendar's
     identities (:func:`time_equations`) — built once per hierarchy, span and week ends."""
-    key = (str(store.path), tuple(parent.items()), days[0][0] if days else None,
-           days[-1][0] if days else None, None if snaps is None else frozenset(snaps))
+    kind = (str(store.path), snaps is None)
+    key = (tuple(parent.items()), days[0][0] if days else None, days[-1][0] if days else None,
+           None if snaps is None else frozenset(snaps))
     with _HIDDEN_LOCK:
-        got = _EQUATIONS.get(key)
-    if got is not None:
-        return got
+        kept = _EQUATIONS.get(kind)
+    if kept is not None and kept[0] == key:
+        return kept[1]
     kids: dict[str, list[str]] = {}
     for unit, up in parent.items():
         if up:
@@ -338,13 +340,14 @@ def _equations(store: Store, parent: dict[str, str | None], days: list[tuple[Any
     for unit in parent:
         for te in time_eqs:
             eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
-    got = Equations(eqs)
+    # the span grew or the week ends moved: most equations stay, their index is reused
+    got = kept[1].updated(eqs) if kept is not None else Equations(eqs)
     with _HIDDEN_LOCK:
-        if len(_EQUATIONS) > 8:
+        if len(_EQUATIONS) > 16:
             _EQUATIONS.clear()
         if len(_MEMOS) > 64:
             _MEMOS.clear()
-        _EQUATIONS[key] = got
+        _EQUATIONS[kind] = (key, got)
     return got
 
 

@@ -27,6 +27,7 @@ calendar); this module is pure.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -94,22 +95,72 @@ def decide(people: Mapping[str, int], equations: Iterable[Equation] | Equations,
 class Equations:
     """The equations (each figure once, non-zero integer coefficients, at least two figures)
     and the equations each figure is in: built once, and reused by every decision over the
-    same identities (they change with the hierarchy and the calendar, not with the counts)."""
+    same identities (they change with the hierarchy and the calendar, not with the counts).
 
-    def __init__(self, equations: Iterable[Equation]) -> None:
-        self.eqs: list[tuple[tuple[str, int], ...]] = []
+    Equations are numbered as they come, but every choice the decision makes that depends on
+    an order follows ``rank`` — the equations sorted by their content — so the decision is the
+    same however the equations were numbered (built at once, or :meth:`updated`)."""
+
+    def __init__(self, equations: Iterable[Equation] = ()) -> None:
+        self.eqs: list[tuple[tuple[str, int], ...]] = []  # () = an equation gone (updated)
         self.of: dict[str, list[int]] = {}
-        for e in equations:
-            merged: dict[str, int] = {}
-            for f, c in e:
-                merged[f] = merged.get(f, 0) + c
-            eq = tuple((f, c) for f, c in merged.items() if c)
-            if len(eq) < 2:
-                continue
-            i = len(self.eqs)
-            self.eqs.append(eq)
-            for f, _ in eq:
-                self.of.setdefault(f, []).append(i)
+        for eq in dict.fromkeys(_merged(equations)):  # an equation twice says nothing more
+            self._add(eq)
+        self._rank()
+
+    def _add(self, eq: tuple[tuple[str, int], ...]) -> None:
+        i = len(self.eqs)
+        self.eqs.append(eq)
+        of = self.of
+        for f, _ in eq:
+            got = of.get(f)
+            if got is None:
+                of[f] = [i]
+            else:
+                got.append(i)
+
+    def _rank(self) -> None:
+        self.order = sorted((i for i, e in enumerate(self.eqs) if e), key=self.eqs.__getitem__)
+        self.rank = [0] * len(self.eqs)
+        for r, i in enumerate(self.order):
+            self.rank[i] = r
+
+    def updated(self, equations: Iterable[Equation]) -> Equations:
+        """The equations ``equations`` (a new object, this one unchanged), reusing the index of
+        those that stay: after a day more of data only the equations at the end of the span
+        change, and rebuilding the rest costs more than the decision."""
+        new = set(_merged(equations))
+        at = {e: i for i, e in enumerate(self.eqs) if e}
+        gone = {i for e, i in at.items() if e not in new}
+        added = sorted(e for e in new if e not in at)
+        if 2 * (len(gone) + sum(not e for e in self.eqs)) > len(self.eqs):
+            return Equations(new)  # mostly new: start again, without the holes
+        out = Equations()
+        out.eqs = list(self.eqs)
+        out.of = dict(self.of)
+        for i in gone:
+            out.eqs[i] = ()
+        for f in {f for i in gone for f, _ in self.eqs[i]}:
+            out.of[f] = [i for i in self.of[f] if i not in gone]
+        for f in {f for e in added for f, _ in e}:  # copied before appending: self keeps its own
+            if f in out.of:
+                out.of[f] = list(out.of[f])
+        for e in added:
+            out._add(e)
+        out._rank()
+        return out
+
+
+def _merged(equations: Iterable[Equation]) -> Iterable[tuple[tuple[str, int], ...]]:
+    """Each equation with each figure once (coefficients added up), zeros dropped, and only if
+    at least two figures are left (one figure alone is fixed by the equations: nothing to do)."""
+    for e in equations:
+        merged: dict[str, int] = {}
+        for f, c in e:
+            merged[f] = merged.get(f, 0) + c
+        eq = tuple((f, c) for f, c in merged.items() if c)
+        if len(eq) > 1:
+            yield eq
 
 
 class _State:
@@ -154,7 +205,8 @@ class _State:
                             seen.add(g)
                             stack.append(g)
             if rows:  # in the equations' order, whichever figure the walk started from
-                order = sorted(range(len(nums)), key=nums.__getitem__)
+                rank = self.system.rank
+                order = sorted(range(len(nums)), key=lambda j: rank[nums[j]])
                 out.append(([nums[j] for j in order], [rows[j] for j in order]))
         return out
 
@@ -237,12 +289,21 @@ def _nearest_shown(f: str, state: _State, people: Mapping[str, int]) -> str | No
 
 def _structural(state: _State, people: Mapping[str, int], work: set[int] | None) -> set[str]:
     """No equation with exactly one hidden figure: a work list over ``work`` (None: every
-    equation) and the equations each newly hidden figure is in. Returns what it hid."""
-    eqs, of = state.system.eqs, state.system.of
-    todo = set(range(len(eqs))) if work is None else set(work)
+    equation) and the equations each newly hidden figure is in, taken in rank order. Returns
+    what it hid."""
+    system = state.system
+    rank, eqs, of = system.rank, system.eqs, system.of
+    todo = [(rank[i], i) for i in (system.order if work is None else sorted(work, key=rank.__getitem__))]
+    queued = {i for _, i in todo}
+    todo.reverse()  # a stack, smallest rank on top; later pushes go on a heap
+    later: list[tuple[int, int]] = []
     new: set[str] = set()
-    while todo:
-        i = todo.pop()
+    while todo or later:
+        if later and (not todo or later[0] < todo[-1]):
+            _, i = heapq.heappop(later)
+        else:
+            _, i = todo.pop()
+        queued.discard(i)
         if state.hidden_in[i] != 1:
             continue
         pick = _smallest_shown(people, state.hidden, (f for f, _ in eqs[i]))
@@ -250,7 +311,10 @@ def _structural(state: _State, people: Mapping[str, int], work: set[int] | None)
             continue
         state.hide(pick, COMPLEMENTARY)
         new.add(pick)
-        todo.update(of.get(pick, ()))
+        for j in of.get(pick, ()):
+            if j not in queued:
+                queued.add(j)
+                heapq.heappush(later, (rank[j], j))
     return new
 
 
