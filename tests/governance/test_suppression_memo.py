@@ -10,7 +10,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shipwise.governance.suppression import PRIMARY, AuditMemo, Equations, decide
+from shipwise.governance.suppression import (
+    _P,
+    PRIMARY,
+    AuditMemo,
+    Equations,
+    _reduce,
+    _Reduction,
+    _State,
+    decide,
+)
 
 K = 5
 FIGURES = [f"f{i}" for i in range(12)]
@@ -85,3 +94,48 @@ def test_a_kept_audit_is_not_used_for_another_set_of_equations() -> None:
     b = decide(people, determined, K, memo=memo)
     assert b == decide(people, determined, K) and not exposed(determined, set(b))
     assert not exposed(free, set(a))
+
+
+@settings(max_examples=400, deadline=None)
+@given(eqs=st.lists(equation, min_size=1, max_size=10), first=st.sets(st.sampled_from(FIGURES)),
+       more=st.sets(st.sampled_from(FIGURES), min_size=1))
+def test_a_kept_reduction_grown_by_new_figures_is_the_reduction_from_scratch(
+        eqs: list[list[tuple[str, int]]], first: set[str], more: set[str]) -> None:
+    """The reduction kept between rounds (connected sets merged, newly hidden figures added as
+    columns, new rows inserted) determines exactly what a reduction from scratch does."""
+    system = Equations(eqs)
+    kept: dict[int, _Reduction] = {}
+    state = _State(system)
+    for f in sorted(first):
+        state.hide(f, PRIMARY)
+    for nums, rows in state.components(None):
+        red = _Reduction.of(nums, rows)
+        kept.update((j, red) for j in red.eqs)
+    for f in sorted(more):
+        state.hide(f, PRIMARY)
+    for nums, rows in state.components(more):
+        red = _Reduction.grown(nums, rows, kept, system)
+        assert set(red.pinned()) == _reduce(rows) == exposed(
+            [list(system.eqs[j]) for j in nums], {f for r in rows for f in r})
+        for f in red.pinned():  # the recipe sums the equations to the figure and shown ones
+            total: dict[str, int] = {}
+            for j, y in red.combo[f].items():
+                for g, c in system.eqs[j]:
+                    total[g] = (total.get(g, 0) + y * c) % _P
+            assert {g for g, v in total.items() if v and g in state.hidden} == {f}
+
+
+def test_a_zero_sum_of_a_merged_set_becomes_a_row() -> None:
+    """c + d and c − d with d shown say c twice (a zero sum of the two rows); once d is hidden
+    too, through a + d joining c's set to a's, that zero sum is a row of d alone."""
+    eqs = [[("a", 1), ("b", 1)], [("c", 1), ("d", 1)], [("c", 1), ("d", -1)], [("a", 1), ("d", 1)]]
+    system, kept = Equations(eqs), {}
+    state = _State(system)
+    for f in ("a", "c"):
+        state.hide(f, PRIMARY)
+    for nums, rows in state.components(None):
+        red = _Reduction.of(nums, rows)
+        kept.update((j, red) for j in red.eqs)
+    state.hide("d", PRIMARY)
+    (nums, rows), = state.components({"d"})
+    assert _Reduction.grown(nums, rows, kept, system).pinned() == ["a", "c", "d"]

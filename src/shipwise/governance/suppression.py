@@ -64,6 +64,7 @@ def decide(people: Mapping[str, int], equations: Iterable[Equation] | Equations,
         state.hide(f, PRIMARY)
     work: set[int] | None = None  # the first structural pass looks at every equation
     dirty: set[str] | None = None  # so does the first audit
+    kept: dict[int, _Reduction] = {}  # equation -> the reduction of its connected set, kept
     while True:
         new = _structural(state, people, work)
         if not audit:
@@ -73,12 +74,16 @@ def decide(people: Mapping[str, int], equations: Iterable[Equation] | Equations,
         # a component with nothing newly hidden was audited clean last round: skip it
         exposed: list[tuple[str, dict[int, int]]] = []
         for eqs, rows in state.components(dirty):
-            if dirty is None:  # most sets are clean: the recipes are worked out only if needed
-                pinned = memo.pinned(rows) if memo is not None else frozenset(_reduce(rows)[0])
-                witness = _reduce(rows, track=True)[1] if pinned else {}
-            else:  # a set audited again is likely to give something away again
-                witness = _reduce(rows, track=True)[1]
-            exposed += [(f, {eqs[j]: y for j, y in w.items()}) for f, w in witness.items()]
+            if dirty is None:  # most sets are clean: reduced (or recalled) without bookkeeping
+                pinned = memo.pinned(rows) if memo is not None else frozenset(_reduce(rows))
+                if not pinned:
+                    continue
+                red = _Reduction.of(eqs, rows)
+            else:  # a set audited again: its kept reduction takes the new figures and rows
+                red = _Reduction.grown(eqs, rows, kept, system)
+            for j in red.eqs:
+                kept[j] = red
+            exposed += [(f, red.combo[f]) for f in red.pinned()]
         if not exposed:
             return state.hidden
         dirty = set()
@@ -231,7 +236,7 @@ class AuditMemo:
             got = self._kept.get(key)
         if got is None:
             self.misses += 1
-            got = frozenset(_reduce(rows)[0])
+            got = frozenset(_reduce(rows))
         else:
             self.hits += 1
         self._used[key] = got
@@ -332,38 +337,87 @@ def determined(equations: Iterable[Equation], hidden: Mapping[str, object], *,
         state.hide(f, PRIMARY)
     out: set[str] = set()
     for _, rows in state.components(touching):
-        out |= _reduce(rows)[0]
+        out |= _reduce(rows)
     return out
 
 
-def _reduce(rows: list[dict[str, int]], *, track: bool = False
-            ) -> tuple[set[str], dict[str, dict[int, int]]]:
-    """Gauss–Jordan over GF(_P) on sparse rows: the pivots whose row is a unit vector, and
-    (``track``) for each of them the weights of the given rows that sum to it."""
-    pivots: dict[str, dict[str, int]] = {}  # pivot figure -> its row (coefficient 1 there)
-    combo: dict[str, dict[int, int]] = {}  # pivot figure -> row number -> weight
-    holders: dict[str, set[str]] = {}  # figure -> the pivots whose rows have it
-    for n, row in enumerate(rows):
+class _Reduction:
+    """The Gauss–Jordan reduction of one connected set of equations, kept from round to round
+    of one decision so that a newly hidden figure is a column added to it, not a reason to
+    reduce the whole set again: each reduced row (``pivots``) with the weights of the equations
+    it is made of (``combo``: the reader's recipe when the row is one figure alone), and the
+    weights that sum the equations to zero so far (``null``: a new column can make them a row).
+    """
+
+    def __init__(self) -> None:
+        self.pivots: dict[str, dict[str, int]] = {}
+        self.combo: dict[str, dict[int, int]] = {}
+        self.null: list[dict[int, int]] = []
+        self.holders: dict[str, set[str]] = {}
+        self.eqs: set[int] = set()
+        self.columns: set[str] = set()
+
+    @classmethod
+    def of(cls, eqs: list[int], rows: list[dict[str, int]]) -> _Reduction:
+        red = cls()
+        for j, row in zip(eqs, rows, strict=True):
+            red.insert(j, row)
+        return red
+
+    @classmethod
+    def grown(cls, eqs: list[int], rows: list[dict[str, int]], kept: Mapping[int, _Reduction],
+              system: Equations) -> _Reduction:
+        """The reduction of a connected set (``eqs``, rank order, restricted ``rows``) that
+        holds the kept reductions of some of its equations: those merged, the figures hidden
+        since added as columns, then the other equations' rows inserted."""
+        parts = list({id(r): r for j in eqs if (r := kept.get(j)) is not None}.values())
+        if not parts:
+            return cls.of(eqs, rows)
+        parts.sort(key=lambda r: min(system.rank[j] for j in r.eqs))
+        red = parts[0]
+        for other in parts[1:]:
+            red.pivots.update(other.pivots)
+            red.combo.update(other.combo)
+            red.null += other.null
+            for f, hs in other.holders.items():
+                red.holders.setdefault(f, set()).update(hs)
+            red.eqs |= other.eqs
+            red.columns |= other.columns
+        at = dict(zip(eqs, rows, strict=True))
+        for g in sorted({g for row in rows for g in row} - red.columns):
+            red.add_column(g, {j: at[j][g] for j in system.of[g] if j in red.eqs})
+        for j, row in zip(eqs, rows, strict=True):
+            if j not in red.eqs:
+                red.insert(j, row)
+        return red
+
+    def insert(self, j: int, row: dict[str, int]) -> None:
+        """Equation ``j`` (restricted row ``row``) reduced into the rows kept reduced."""
+        pivots, combo = self.pivots, self.combo
+        self.eqs.add(j)
+        self.columns.update(row)
         row = dict(row)
-        mix = {n: 1} if track else {}
+        mix = {j: 1}
         for p in [f for f in row if f in pivots]:  # reduced rows hold no other pivot
             c = row.get(p)
             if c:
-                if track:
-                    _axpy(mix, combo[p], -c)
+                _axpy(mix, combo[p], -c)
                 _axpy(row, pivots[p], -c)
         if not row:
-            continue
+            self.null.append(mix)
+            return
+        self._pivot(row, mix)
+
+    def _pivot(self, row: dict[str, int], mix: dict[int, int]) -> None:
+        pivots, combo, holders = self.pivots, self.combo, self.holders
         p = min(row)
         inv = pow(row[p], _P - 2, _P)
         row = {f: c * inv % _P for f, c in row.items()}
-        if track:
-            mix = {j: c * inv % _P for j, c in mix.items()}
+        mix = {j: c * inv % _P for j, c in mix.items()}
         for q in list(holders.get(p, ())):  # keep the earlier rows reduced
             qrow = pivots[q]
             before = set(qrow)
-            if track:
-                _axpy(combo[q], mix, -qrow[p])
+            _axpy(combo[q], mix, -qrow[p])
             _axpy(qrow, row, -qrow[p])
             for f in before - set(qrow):
                 holders[f].discard(q)
@@ -373,8 +427,66 @@ def _reduce(rows: list[dict[str, int]], *, track: bool = False
         combo[p] = mix
         for f in row:
             holders.setdefault(f, set()).add(p)
-    pinned = {p for p, row in pivots.items() if len(row) == 1}
-    return pinned, {p: combo[p] for p in pinned} if track else {}
+
+    def add_column(self, g: str, col: Mapping[int, int]) -> None:
+        """Figure ``g`` hidden: in equation ``j`` it has coefficient ``col[j]``. Each reduced
+        row gets the column its recipe gives; a zero sum whose recipe gives it a non-zero value
+        becomes a row of ``g`` alone (reduced in like any other)."""
+        self.columns.add(g)
+        if not col:
+            return
+        for p, mix in self.combo.items():
+            v = sum(mix.get(j, 0) * c for j, c in col.items()) % _P
+            if v:
+                self.pivots[p][g] = v
+                self.holders.setdefault(g, set()).add(p)
+        rows, null = [], []
+        for mix in self.null:
+            v = sum(mix.get(j, 0) * c for j, c in col.items()) % _P
+            (rows.append(({g: v}, mix)) if v else null.append(mix))
+        self.null = null
+        if rows:
+            (row, mix), *rest = rows
+            inv = pow(row[g], _P - 2, _P)
+            for other, omix in rest:  # the others are that row again: zero sums still
+                a = other[g] * inv % _P
+                z = dict(omix)
+                _axpy(z, mix, -a)
+                if z:
+                    self.null.append(z)
+            self._pivot(row, dict(mix))
+
+    def pinned(self) -> list[str]:
+        return sorted(p for p, row in self.pivots.items() if len(row) == 1)
+
+
+def _reduce(rows: list[dict[str, int]]) -> set[str]:
+    """Gauss–Jordan over GF(_P) on sparse rows: the pivots whose row is a unit vector."""
+    pivots: dict[str, dict[str, int]] = {}  # pivot figure -> its row (coefficient 1 there)
+    holders: dict[str, set[str]] = {}  # figure -> the pivots whose rows have it
+    for row in rows:
+        row = dict(row)
+        for p in [f for f in row if f in pivots]:  # reduced rows hold no other pivot
+            c = row.get(p)
+            if c:
+                _axpy(row, pivots[p], -c)
+        if not row:
+            continue
+        p = min(row)
+        inv = pow(row[p], _P - 2, _P)
+        row = {f: c * inv % _P for f, c in row.items()}
+        for q in list(holders.get(p, ())):  # keep the earlier rows reduced
+            qrow = pivots[q]
+            before = set(qrow)
+            _axpy(qrow, row, -qrow[p])
+            for f in before - set(qrow):
+                holders[f].discard(q)
+            for f in set(qrow) - before:
+                holders.setdefault(f, set()).add(q)
+        pivots[p] = row
+        for f in row:
+            holders.setdefault(f, set()).add(p)
+    return {p for p, row in pivots.items() if len(row) == 1}
 
 
 def _axpy(row: dict[Any, int], other: Mapping[Any, int], a: int) -> None:
