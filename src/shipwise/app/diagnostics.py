@@ -311,7 +311,7 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
 #: per store and kind of figure (summed over days, or at week ends): the equations of one
 #: hierarchy over one run of days (and week ends) — a day more of data within the same quarter
 #: changes the counts, not the identities; one in a new quarter or week adds a few
-_EQUATIONS: dict[tuple[str, bool], tuple[tuple[object, ...], Equations]] = {}
+_EQUATIONS: dict[tuple[str, bool], _Kept] = {}
 #: exact audits kept from the last decision per store, family, people source and minimum
 _MEMOS: dict[tuple[str, str, str, int], AuditMemo] = {}
 
@@ -320,35 +320,55 @@ def _equations(store: Store, parent: dict[str, str | None], days: list[tuple[Any
                snaps: set[date] | None) -> Equations:
     """Every linear identity a reader knows between the figures of one people source: each org
     unit's period is the sum of its children's; each unit's periods obey the calendar's
-    identities (:func:`time_equations`) — built once per hierarchy, span and week ends."""
+    identities (:func:`time_equations`) — built once per hierarchy, span and week ends, and
+    when only the span or the week ends moved, from the kept ones: the equations of a period
+    (or of a calendar identity) that was there before are the same, only the others change."""
     kind = (str(store.path), snaps is None)
-    key = (tuple(parent.items()), days[0][0] if days else None, days[-1][0] if days else None,
+    hierarchy = tuple(parent.items())
+    key = (days[0][0] if days else None, days[-1][0] if days else None,
            None if snaps is None else frozenset(snaps))
     with _HIDDEN_LOCK:
         kept = _EQUATIONS.get(kind)
-    if kept is not None and kept[0] == key:
-        return kept[1]
+    if kept is not None and kept.hierarchy == hierarchy and kept.key == key:
+        return kept.equations
+    old = kept.blocks if kept is not None and kept.hierarchy == hierarchy else {}
     kids: dict[str, list[str]] = {}
     for unit, up in parent.items():
         if up:
             kids.setdefault(up, []).append(unit)
     periods, time_eqs = time_equations(days, snaps)
-    eqs: list[list[tuple[str, int]]] = []
-    for up, parts in kids.items():
-        for gp in periods:
-            eqs.append([(f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts)])
-    for unit in parent:
-        for te in time_eqs:
-            eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
-    # the span grew or the week ends moved: most equations stay, their index is reused
-    got = kept[1].updated(eqs) if kept is not None else Equations(eqs)
+    blocks: dict[object, list[tuple[tuple[str, int], ...]]] = {}
+    for gp in periods:  # a period's hierarchy: each org unit = Σ its children
+        blocks[gp] = old.get(gp) or [((f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts))
+                                     for up, parts in kids.items()]
+    for te in time_eqs:  # one calendar identity, for every unit
+        tkey = tuple(te)
+        blocks[tkey] = old.get(tkey) or [tuple((f"{unit}@{gp}", c) for gp, c in te)
+                                         for unit in parent]
+    if kept is not None and old:  # the blocks that went and came: most stay as they were
+        got = kept.equations.replaced(
+            [e for b, eqs in old.items() if b not in blocks for e in eqs],
+            [e for b, eqs in blocks.items() if b not in old for e in eqs])
+    else:
+        got = Equations(e for eqs in blocks.values() for e in eqs)
     with _HIDDEN_LOCK:
         if len(_EQUATIONS) > 16:
             _EQUATIONS.clear()
         if len(_MEMOS) > 64:
             _MEMOS.clear()
-        _EQUATIONS[kind] = (key, got)
+        _EQUATIONS[kind] = _Kept(hierarchy, key, blocks, got)
     return got
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The equations of one store and kind of figure, and what they were built from."""
+
+    hierarchy: tuple[tuple[str, str | None], ...]
+    key: tuple[object, ...]
+    #: a period (``grain:period``) or a calendar identity -> its equations
+    blocks: dict[object, list[tuple[tuple[str, int], ...]]]
+    equations: Equations
 
 
 def _fifth_ok(n: int, k: int) -> bool:

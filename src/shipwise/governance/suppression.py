@@ -134,25 +134,43 @@ class Equations:
         """The equations ``equations`` (a new object, this one unchanged), reusing the index of
         those that stay: after a day more of data only the equations at the end of the span
         change, and rebuilding the rest costs more than the decision."""
-        new = set(_merged(equations))
         at = {e: i for i, e in enumerate(self.eqs) if e}
-        gone = {i for e, i in at.items() if e not in new}
-        added = sorted(e for e in new if e not in at)
-        if 2 * (len(gone) + sum(not e for e in self.eqs)) > len(self.eqs):
-            return Equations(new)  # mostly new: start again, without the holes
+        new: set[tuple[tuple[str, int], ...]] = set()
+        for e in equations:  # one already here is in its merged form: no need to merge it
+            t = tuple(e)
+            new.update((t,) if t in at else _merged((e,)))
+        return self.replaced([e for e in at if e not in new], new)
+
+    def replaced(self, gone: Iterable[Equation], added: Iterable[Equation]) -> Equations:
+        """These equations without ``gone`` and with ``added`` (a new object, this one
+        unchanged), reusing the index of those that stay."""
+        at = {e: i for i, e in enumerate(self.eqs) if e}
+        out_gone = {i for e in _merged(gone) if (i := at.get(e)) is not None}
+        fresh = sorted({e for e in _merged(added) if e not in at or at[e] in out_gone})
+        holes = sum(not e for e in self.eqs)
+        if 2 * (len(out_gone) + holes) > len(self.eqs):  # mostly new: start again, no holes
+            return Equations([e for i, e in enumerate(self.eqs) if e and i not in out_gone]
+                             + fresh)
         out = Equations()
         out.eqs = list(self.eqs)
         out.of = dict(self.of)
-        for i in gone:
+        for i in out_gone:
             out.eqs[i] = ()
-        for f in {f for i in gone for f, _ in self.eqs[i]}:
-            out.of[f] = [i for i in self.of[f] if i not in gone]
-        for f in {f for e in added for f, _ in e}:  # copied before appending: self keeps its own
-            if f in out.of:
+        for f in {f for i in out_gone for f, _ in self.eqs[i]}:
+            out.of[f] = [i for i in self.of[f] if i not in out_gone]
+        for f in {f for e in fresh for f, _ in e}:  # copied before appending: self keeps its own
+            if f in out.of and out.of[f] is self.of.get(f):
                 out.of[f] = list(out.of[f])
-        for e in added:
+        first = len(out.eqs)
+        for e in fresh:
             out._add(e)
-        out._rank()
+        # the content order: the kept one without the holes, merged with the new equations'
+        eqs = out.eqs
+        out.order = list(heapq.merge((i for i in self.order if i not in out_gone),
+                                     range(first, len(eqs)), key=eqs.__getitem__))
+        out.rank = self.rank + [0] * (len(eqs) - first)
+        for r, i in enumerate(out.order):
+            out.rank[i] = r
         return out
 
 
