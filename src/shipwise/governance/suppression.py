@@ -15,14 +15,24 @@ The decision runs in two passes until neither changes anything (*complementary* 
    total whose parts are all shown is protected by hiding the smallest part).
 2. **Exact audit**: the equations restricted to the hidden figures are reduced (Gauss–Jordan over
    a large prime field, one connected component at a time); a hidden figure whose reduced row
-   has no other hidden figure in it is determined by shown ones — the pass hides the smallest
-   shown figure of an equation it is in, and everything repeats.
+   has no other hidden figure in it is determined by shown ones. The reduction also gives the
+   reader's recipe (which equations, with which weights, sum to that figure plus shown ones):
+   the pass hides the smallest shown figure of the recipe, and everything repeats.
 
 When it ends, no hidden figure lies in the span of the shown ones: that is the guarantee, and
 ``tests/governance/test_adversary.py`` attacks it with an independent solver. The decision is made
 once per people source over every unit and period, whoever is asking, so the same figure is
 hidden on every interface. Which equations exist is the caller's knowledge (org hierarchy,
 calendar); this module is pure.
+
+Cost: both passes are work lists — after the first round only the equations a newly hidden
+figure is in are looked at again, and only the connected sets holding one are audited again,
+their reduction kept from the round before (a newly hidden figure is a column added to it).
+The equations are indexed once (:class:`Equations`, updated in place of rebuilt when a few
+change) and clean audits are kept from one decision to the next (:class:`AuditMemo`). None of
+this changes the decision: every choice follows the equations' content (their ``rank``), never
+their numbering or what was kept, so the same figures and equations always give the same hidden
+figures — ``tests/governance/test_suppression_memo.py`` checks it.
 """
 
 from __future__ import annotations
