@@ -166,13 +166,15 @@ def test_incremental_refresh_equals_full_rebuild(stores: tuple[Store, Store],
         facts.refresh(full)
         assert _facts(inc) == _facts(full)
         assert not incremental.pending(inc)
-        # the suppression decision, its people recounted only from the first day changed on,
-        # equals one decided from scratch
+        # the suppression decision, its people recounted only from the first day changed on and
+        # its audits kept from the last decision, equals one decided from scratch
         for family in ("flow", "strain"):
             kept = diagnostics._hidden(inc, family, 3)
             with diagnostics._HIDDEN_LOCK:
                 diagnostics._HIDDEN.clear()
                 diagnostics._COUNTED.clear()
+                diagnostics._MEMOS.clear()
+                diagnostics._EQUATIONS.clear()
             assert diagnostics._hidden(inc, family, 3) == kept
 
 

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from shipwise.errors import InputError, NotFoundError
-from shipwise.governance.suppression import SHARE, reason
+from shipwise.governance.suppression import SHARE, AuditMemo, Equations, reason
 from shipwise.governance.suppression import decide as suppressed
 from shipwise.metrics import flow, ids, registry, strain
 from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
@@ -83,9 +83,9 @@ def _snap(engine: Engine, grain: str, since: date, until: date) -> tuple[date, d
 def _hierarchy(store: Store) -> dict[str, str | None]:
     """Every team and org unit -> its parent (teams under their org unit)."""
     parent: dict[str, str | None] = {}
-    for uid, up in store.con.execute("SELECT id, parent FROM org_unit").fetchall():
+    for uid, up in store.con.execute("SELECT id, parent FROM org_unit ORDER BY id").fetchall():
         parent["ou:" + str(uid)] = ("ou:" + str(up)) if up else None
-    for tid, ou in store.con.execute("SELECT id, org_unit FROM team").fetchall():
+    for tid, ou in store.con.execute("SELECT id, org_unit FROM team ORDER BY id").fetchall():
         parent["team:" + str(tid)] = "ou:" + str(ou)
     return parent
 
@@ -188,7 +188,8 @@ class _Counted:
     seq: int
     since: date
     reach: date | None  # the last day the flow facts reached
-    people: dict[str, dict[str, int]]
+    #: source -> (grain, period) -> figure node -> distinct people
+    people: dict[str, dict[tuple[str, str], dict[str, int]]]
 
 
 _COUNTED: dict[tuple[str, str], _Counted] = {}
@@ -218,18 +219,18 @@ def _people(store: Store, family: str, sources: list[str], since: date, until: d
             start = min((d for d in (changed.date() if changed else None, before.reach)
                          if d is not None), default=until)
     reach = _reach(store)
-    people_of: dict[str, dict[str, int]] = {}
+    people_of: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
     touch = f"_people_touch_{uuid.uuid4().hex}"
     for src in sources:
-        people: dict[str, int] = {}
+        people: dict[tuple[str, str], dict[str, int]] = {}
         cut: dict[str, str] = {}
         if start is not None and before is not None and src in before.people:
             for grain in GRAINS:  # the period holding the first day recounted, and later ones
                 row = store.con.execute(f"SELECT {grain} FROM calendar WHERE day = ?",
                                         [start]).fetchone()
                 cut[grain] = str(row[0]) if row else ""
-            people = {node: n for node, n in before.people[src].items()
-                      if _period(node)[1] < cut[_period(node)[0]]}
+            people = {gp: nodes for gp, nodes in before.people[src].items()
+                      if gp[1] < cut[gp[0]]}  # kept as they are: nothing changes them later
         touch_table(store.con, src, touch,  # once per source, for its six grains and levels
                     min(_first_day(store, g, cut[g]) for g in GRAINS) if cut else None)
         try:
@@ -240,19 +241,18 @@ def _people(store: Store, family: str, sources: list[str], since: date, until: d
                     for (e, p), n in people_counts(store.con, src, grain, lvl, lo, until,
                                                    touch).items():
                         if not cut or p >= cut[grain]:
-                            people[f"{prefix}{e}@{grain}:{p}"] = n
+                            people.setdefault((grain, p), {})[f"{prefix}{e}@{grain}:{p}"] = n
         finally:
             store.con.execute(f"DROP TABLE IF EXISTS {touch}")
         people_of[src] = people
     with _HIDDEN_LOCK:
         _COUNTED[ckey] = _Counted(gen, seq, since, reach, people_of)
-    return {src: dict(p) for src, p in people_of.items()}
-
-
-def _period(node: str) -> tuple[str, str]:
-    """(grain, period) of a figure node (``team:payments@month:2025-07``)."""
-    grain, _, period = node.rpartition("@")[2].partition(":")
-    return grain, period
+    out: dict[str, dict[str, int]] = {}
+    for src, by_period in people_of.items():
+        flat = out[src] = {}
+        for nodes in by_period.values():
+            flat.update(nodes)
+    return out
 
 
 def _first_day(store: Store, grain: str, period: str) -> date:
@@ -280,7 +280,6 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
     knows: an org unit's period is the sum of its children's (per period), and each unit's
     periods obey the calendar's identities (:func:`time_equations`)."""
     parent = _hierarchy(store)
-    units = list(parent)
     sources = sorted({_DECISION.get(s, s) for m in registry.family(family)
                       if (s := m.people_source) and s != CONCENTRATION})
     days = store.con.execute(
@@ -292,29 +291,84 @@ def _suppression(store: Store, family: str, since: date, until: date, k: int) ->
         if day in snaps:
             for g, p in (("week", week), ("month", month), ("quarter", quarter)):
                 last_week[(g, str(p))] = str(week)  # days ascend: the last one stays
-    kids: dict[str, list[str]] = {}
-    for unit, up in parent.items():
-        if up:
-            kids.setdefault(up, []).append(unit)
     out: dict[str, dict[str, str]] = {}
     people_of = _people(store, family, sources, since, until)
     for src in sources:
-        people = people_of[src]
-        periods, time_eqs = time_equations(days, snaps if src == ids.PEOPLE_OPEN else None)
-        eqs: list[list[tuple[str, int]]] = []
-        for up, parts in kids.items():
-            for gp in periods:
-                eqs.append([(f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts)])
-        for unit in units:
-            for te in time_eqs:
-                eqs.append([(f"{unit}@{gp}", c) for gp, c in te])
-        out[src] = suppressed(people, eqs, k)
+        system = _equations(store, parent, days, snaps if src == ids.PEOPLE_OPEN else None)
+        with _HIDDEN_LOCK:
+            memo = _MEMOS.setdefault((str(store.path), family, src, k), AuditMemo())
+        with memo.lock:  # one decision at a time per memo: it keeps what the last one used
+            out[src] = suppressed(people_of[src], system, k, memo=memo)
+            memo.done()
     if any(m.people_source == CONCENTRATION for m in registry.family(family)):
         resp = people_of[ids.PEOPLE_RESPONDERS]
         out[CONCENTRATION] = {
             node: (out[ids.PEOPLE_RESPONDERS].get(node) or SHARE) for node, m in resp.items()
             if node in out[ids.PEOPLE_RESPONDERS] or not _fifth_ok(m, k)}
     return Hidden(out, last_week)
+
+
+#: per store and kind of figure (summed over days, or at week ends): the equations of one
+#: hierarchy over one run of days (and week ends) — a day more of data within the same quarter
+#: changes the counts, not the identities; one in a new quarter or week adds a few
+_EQUATIONS: dict[tuple[str, bool], _Kept] = {}
+#: exact audits kept from the last decision per store, family, people source and minimum
+_MEMOS: dict[tuple[str, str, str, int], AuditMemo] = {}
+
+
+def _equations(store: Store, parent: dict[str, str | None], days: list[tuple[Any, ...]],
+               snaps: set[date] | None) -> Equations:
+    """Every linear identity a reader knows between the figures of one people source: each org
+    unit's period is the sum of its children's; each unit's periods obey the calendar's
+    identities (:func:`time_equations`) — built once per hierarchy, span and week ends, and
+    when only the span or the week ends moved, from the kept ones: the equations of a period
+    (or of a calendar identity) that was there before are the same, only the others change."""
+    kind = (str(store.path), snaps is None)
+    hierarchy = tuple(parent.items())
+    key = (days[0][0] if days else None, days[-1][0] if days else None,
+           None if snaps is None else frozenset(snaps))
+    with _HIDDEN_LOCK:
+        kept = _EQUATIONS.get(kind)
+    if kept is not None and kept.hierarchy == hierarchy and kept.key == key:
+        return kept.equations
+    old = kept.blocks if kept is not None and kept.hierarchy == hierarchy else {}
+    kids: dict[str, list[str]] = {}
+    for unit, up in parent.items():
+        if up:
+            kids.setdefault(up, []).append(unit)
+    periods, time_eqs = time_equations(days, snaps)
+    blocks: dict[object, list[tuple[tuple[str, int], ...]]] = {}
+    for gp in periods:  # a period's hierarchy: each org unit = Σ its children
+        blocks[gp] = old.get(gp) or [((f"{up}@{gp}", 1), *((f"{c}@{gp}", -1) for c in parts))
+                                     for up, parts in kids.items()]
+    for te in time_eqs:  # one calendar identity, for every unit
+        tkey = tuple(te)
+        blocks[tkey] = old.get(tkey) or [tuple((f"{unit}@{gp}", c) for gp, c in te)
+                                         for unit in parent]
+    if kept is not None and old:  # the blocks that went and came: most stay as they were
+        got = kept.equations.replaced(
+            [e for b, eqs in old.items() if b not in blocks for e in eqs],
+            [e for b, eqs in blocks.items() if b not in old for e in eqs])
+    else:
+        got = Equations(e for eqs in blocks.values() for e in eqs)
+    with _HIDDEN_LOCK:
+        if len(_EQUATIONS) > 16:
+            _EQUATIONS.clear()
+        if len(_MEMOS) > 64:
+            _MEMOS.clear()
+        _EQUATIONS[kind] = _Kept(hierarchy, key, blocks, got)
+    return got
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The equations of one store and kind of figure, and what they were built from."""
+
+    hierarchy: tuple[tuple[str, str | None], ...]
+    key: tuple[object, ...]
+    #: a period (``grain:period``) or a calendar identity -> its equations
+    blocks: dict[object, list[tuple[tuple[str, int], ...]]]
+    equations: Equations
 
 
 def _fifth_ok(n: int, k: int) -> bool:
