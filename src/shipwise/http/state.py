@@ -42,7 +42,7 @@ from shipwise.config import Settings, environ_as
 from shipwise.errors import StoreError, UnauthorizedError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
-from shipwise.http.intake import GroupCommit
+from shipwise.http.intake import Arrival, GroupCommit
 from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
 from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
 from shipwise.investigate.alarms import alarm_from_dict
@@ -160,7 +160,8 @@ class ServerState:
         self.worker: InvestigationWorker | InvestigationPool = (
             InvestigationPool(self._investigate_elsewhere, self._job, settings.investigate, workers)
             if workers else InvestigationWorker(self._investigate))
-        self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
+        self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here,
+                                  delay=settings.server.intake_commit_delay_ms / 1000)
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
@@ -242,10 +243,13 @@ class ServerState:
         self.worker.submit(result["accepted"])
         return result
 
-    async def receive_async(self, body: bytes, kind: str | None) -> dict[str, Any]:
-        """:meth:`receive` without a thread hop: parse on the event loop, await the group commit."""
+    async def receive_async(self, body: bytes, kind: str | None,
+                            arrival: Arrival | None = None) -> dict[str, Any]:
+        """:meth:`receive` without a thread hop: parse on the event loop, await the group commit
+        (through ``arrival``, the request's announcement to it, when it made one)."""
         intake = prepare_intake(body, kind)
-        fresh, seen = await asyncio.wrap_future(self.intake.submit(intake.records))
+        submitted = (arrival or self.intake).submit(intake.records)
+        fresh, seen = await asyncio.wrap_future(submitted)
         result = intake_result(intake, fresh, seen)
         self.worker.submit(result["accepted"])
         return result
