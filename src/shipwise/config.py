@@ -202,7 +202,7 @@ class ServerSettings(BaseModel):
     access_log: bool = True
     #: Alarm webhook intake: once the writer has taken the bodies queued for a commit, it waits up
     #: to this long for requests still on their way, so more bodies share one commit (like
-    #: PostgreSQL's commit_delay). Only while other requests are known to be arriving: a lone
+    #: PostgreSQL's commit_delay). Only while other requests are known to be in flight: a lone
     #: sender never waits. 0 commits at once. The default was chosen by measurement
     #: (docs/performance.md, "Webhook intake").
     intake_commit_delay_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0

@@ -102,9 +102,9 @@ class AlarmIntake:
     anything else — Basic, ``?token=``, no or a wrong credential, no secret configured — goes
     through :func:`~shipwise.http.security.webhook_auth` and gets its usual answer), read the
     body within ``webhooks.max_body_bytes``, parse it on the event loop, hand its rows to the
-    group commit and await it, answer as :func:`respond`. The request announces itself to the
-    group commit once authenticated (:meth:`~shipwise.http.intake.GroupCommit.arrival`), so the
-    writer knows it is coming (the commit delay). Our errors are rendered by
+    group commit and await it, answer as :func:`respond`. Once authenticated the request counts
+    as in flight until answered (:meth:`~shipwise.http.intake.GroupCommit.request`), which is
+    what the group commit's delay waits for. Our errors are rendered by
     :func:`~shipwise.http.errors.shipwise_response`, the app's own handler; anything else
     propagates to the app's outermost error handler, as from a route. Other requests pass
     through untouched."""
@@ -121,22 +121,22 @@ class AlarmIntake:
         if path not in self.kinds:
             await self.app(scope, receive, send)
             return
-        try:
-            response = await self._receive(scope, receive, self.kinds[path])
-        except ShipwiseError as exc:
-            response = shipwise_response(exc)
-        await response(scope, receive, send)
-
-    async def _receive(self, scope: Scope, receive: Receive, kind: str | None) -> JSONResponse:
         request = Request(scope, receive)
-        if self.digest is None or not bearer_matches(_header(scope, b"authorization"),
-                                                     self.digest):
-            webhook_auth(request)  # every other way in, and every refusal, as the routes do
+        try:
+            if self.digest is None or not bearer_matches(_header(scope, b"authorization"),
+                                                         self.digest):
+                webhook_auth(request)  # every other way in, and every refusal, as the routes do
+        except ShipwiseError as exc:
+            await shipwise_response(exc)(scope, receive, send)
+            return
         state = self.state
-        with state.intake.arrival() as arrival:
-            body = await read_body(request, state.settings.webhooks.max_body_bytes)
-            result = await state.receive_async(body, kind, arrival)
-        return respond(result)
+        with state.intake.request():  # in flight until answered: the commit delay waits for it
+            try:
+                body = await read_body(request, state.settings.webhooks.max_body_bytes)
+                response = respond(await state.receive_async(body, self.kinds[path]))
+            except ShipwiseError as exc:
+                response = shipwise_response(exc)
+            await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -9,9 +9,11 @@ shared by the batch instead of paid by every body.
 
 With a commit delay (``server.intake_commit_delay_ms``, like PostgreSQL's ``commit_delay``) the
 writer, having taken what is queued, waits up to that long for more bodies before committing —
-but only while requests are known to be on their way (announced by :meth:`GroupCommit.arrival`
-and not queued yet). A lone sender never waits: its request is queued, nothing else is arriving,
-the writer commits at once. Under load more bodies share each commit, and throughput goes up.
+but only while more requests are in flight than it holds (:meth:`GroupCommit.request`: being
+read, or being answered, whose senders are about to send again under load). A lone sender never
+waits: its own request is the only one in flight, so the writer commits at once. Under load the
+bodies of requests that would have arrived just after a commit started share it instead, and
+throughput goes up (fewer commits, each paying for its flush once).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from types import TracebackType
+from contextlib import contextmanager
 from typing import Any
 
 from shipwise.errors import StoreError
@@ -33,31 +35,6 @@ log = logging.getLogger(__name__)
 Rows = list[tuple[Any, ...]]
 
 
-class Arrival:
-    """A request on its way to the group commit (see :meth:`GroupCommit.arrival`): counted as
-    arriving until it submits its rows or leaves (an error, a refusal)."""
-
-    def __init__(self, owner: GroupCommit) -> None:
-        self._owner = owner
-        self._counted = True
-
-    def submit(self, rows: Rows) -> Future[Any]:
-        self.leave()  # before queueing: the writer must not wait for a request already queued
-        return self._owner.submit(rows)
-
-    def leave(self) -> None:
-        if self._counted:
-            self._counted = False
-            self._owner._arrived(-1)
-
-    def __enter__(self) -> Arrival:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.leave()
-
-
 class GroupCommit:
     def __init__(self, session: StoreSession,
                  apply: Callable[[Store, list[Rows]], list[Any]], *, max_batch: int = 512,
@@ -66,9 +43,9 @@ class GroupCommit:
         self._apply = apply
         self._held_here = held_here
         self._max = max_batch
-        #: seconds the writer may wait for arriving requests before it commits
+        #: seconds the writer may wait for requests in flight before it commits
         self._delay = delay
-        self._arriving = 0
+        self._in_flight = 0
         self._count_lock = threading.Lock()
         self._queue: queue.Queue[tuple[Rows, Future[Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -87,21 +64,22 @@ class GroupCommit:
                 return self._apply(store, [rows])[0]
         return self.submit(rows).result(timeout=timeout)
 
-    def arrival(self) -> Arrival:
-        """Announce a request that will submit rows shortly (use as a context manager, and
-        submit through it): while it is on its way, the writer may wait for it
-        (the commit delay)."""
-        self._arrived(1)
-        return Arrival(self)
-
-    def _arrived(self, n: int) -> None:
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Count a request as in flight while it runs — from before it reads its body until its
+        answer is sent: what the writer's commit delay waits for."""
         with self._count_lock:
-            self._arriving += n
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
 
     @property
-    def arriving(self) -> int:
-        """Requests announced and not queued yet."""
-        return self._arriving
+    def in_flight(self) -> int:
+        """Requests in flight (see :meth:`request`)."""
+        return self._in_flight
 
     def submit(self, rows: Rows) -> Future[Any]:
         """Queue ``rows`` for the next group transaction (an event loop awaits the future)."""
@@ -131,8 +109,8 @@ class GroupCommit:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
-                    if self._delay <= 0 or self._arriving <= 0:
-                        break  # nothing is on its way: commit now
+                    if self._delay <= 0 or self._in_flight <= len(batch):
+                        break  # no other request is known: commit now
                     now = time.monotonic()
                     if deadline is None:
                         deadline = now + self._delay

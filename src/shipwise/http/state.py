@@ -42,7 +42,7 @@ from shipwise.config import Settings, environ_as
 from shipwise.errors import StoreError, UnauthorizedError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
-from shipwise.http.intake import Arrival, GroupCommit
+from shipwise.http.intake import GroupCommit
 from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
 from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
 from shipwise.investigate.alarms import alarm_from_dict
@@ -243,13 +243,10 @@ class ServerState:
         self.worker.submit(result["accepted"])
         return result
 
-    async def receive_async(self, body: bytes, kind: str | None,
-                            arrival: Arrival | None = None) -> dict[str, Any]:
-        """:meth:`receive` without a thread hop: parse on the event loop, await the group commit
-        (through ``arrival``, the request's announcement to it, when it made one)."""
+    async def receive_async(self, body: bytes, kind: str | None) -> dict[str, Any]:
+        """:meth:`receive` without a thread hop: parse on the event loop, await the group commit."""
         intake = prepare_intake(body, kind)
-        submitted = (arrival or self.intake).submit(intake.records)
-        fresh, seen = await asyncio.wrap_future(submitted)
+        fresh, seen = await asyncio.wrap_future(self.intake.submit(intake.records))
         result = intake_result(intake, fresh, seen)
         self.worker.submit(result["accepted"])
         return result
