@@ -26,8 +26,9 @@ def existing_ids(store: Store, ids: list[str]) -> set[str]:
 def insert(store: Store, rows: list[tuple[Any, ...]]) -> None:
     """Insert new rows (tuples in :data:`INTAKE_COLUMNS` order) with one statement: each column
     a plain list parameter, unnested. Measured against an Arrow table per batch and a multi-row
-    ``VALUES`` (bench/bench_intake_path.py --store): as fast as the best of them from 1 to 512
-    rows (``VALUES`` slows down past a few dozen rows, Arrow costs a millisecond at a few)."""
+    ``VALUES`` (bench/bench_intake_path.py --store): within a millisecond of the best of them
+    from 1 to 512 rows (``VALUES`` slows down past a few dozen rows, Arrow costs about a
+    millisecond more at the few rows a commit usually holds)."""
     if not rows:
         return
     with store.transaction() as con:
