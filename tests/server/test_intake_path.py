@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -190,8 +191,8 @@ def test_a_lone_sender_never_waits_for_the_commit_delay(settings: Settings) -> N
 
 
 @pytest.mark.parametrize("delay_ms", [0, 300])
-def test_concurrent_senders_share_commits_while_the_delay_waits_for_them(
-        settings: Settings, delay_ms: int) -> None:
+def test_many_concurrent_senders_are_all_answered_and_stored(settings: Settings,
+                                                             delay_ms: int) -> None:
     settings.server.investigation_workers = 0
     settings.server.intake_commit_delay_ms = delay_ms
     settings = settings.model_copy(update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
@@ -211,22 +212,63 @@ def test_concurrent_senders_share_commits_while_the_delay_waits_for_them(
                     statuses.append(res.status_code)
 
         threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
-        t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
-        took = time.perf_counter() - t0
     intake = app.state.shipwise.intake
     assert statuses == [202] * senders * each
-    assert intake.bodies == senders * each
+    assert intake.bodies == senders * each and intake.batches <= intake.bodies
     with Store.open(settings.db) as store:
         assert store.count("alarm_intake") == senders * each
+
+
+@pytest.mark.parametrize(("delay_ms", "pause"), [(0, 0.5), (2000, 0.3)])
+def test_the_commit_delay_waits_for_a_request_in_flight_and_no_longer(
+        settings: Settings, delay_ms: int, pause: float) -> None:
+    """A sends its headers, then holds its body back for ``pause``; meanwhile B sends a whole
+    request. With a delay the writer, holding B's body while A is in flight, waits for A — until
+    A's body is in, not for the whole delay — and one commit stores both; without one, B is
+    committed and answered at once, and A later on its own."""
+    settings.server.investigation_workers = 0
+    settings.server.intake_commit_delay_ms = delay_ms
+    settings = settings.model_copy(update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
+    app = create_app(settings)
+    intake = app.state.shipwise.intake
+    body_a, body_b = _alarm(1, "held"), _alarm(2, "whole")
+    with serve_app(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as a:
+            a.sendall(f"POST /webhooks/generic HTTP/1.1\r\nHost: {host}\r\nAuthorization: "
+                      f"Bearer {SECRET}\r\nContent-Type: application/json\r\nContent-Length: "
+                      f"{len(body_a)}\r\n\r\n".encode())
+            deadline = time.monotonic() + 5
+            while intake.in_flight < 1:  # A is being read
+                assert time.monotonic() < deadline
+                time.sleep(0.002)
+            b: dict[str, Any] = {}
+
+            def send_b() -> None:
+                t0 = time.perf_counter()
+                b["status"] = httpx.post(url + "/webhooks/generic", content=body_b, timeout=10,
+                                         headers={"Authorization": f"Bearer {SECRET}"}).status_code
+                b["took"] = time.perf_counter() - t0
+
+            sender = threading.Thread(target=send_b)
+            sender.start()
+            time.sleep(pause)
+            a.sendall(body_a)
+            answer_a = a.recv(65536)
+            sender.join(10)
+    assert answer_a.startswith(b"HTTP/1.1 202"), answer_a
+    assert b["status"] == 202
+    assert intake.bodies == 2
     if delay_ms:
-        # senders answered together come back together: their next bodies share a commit
-        assert intake.batches <= 2 * each, (intake.batches, intake.bodies)
-        # and a wait ends once they are all in: most commits did not wait the whole delay
-        assert took < 0.75 * intake.batches * delay_ms / 1000, (took, intake.batches)
+        assert intake.batches == 1  # one commit for both
+        assert pause <= b["took"] < delay_ms / 1000 * 0.75, b  # waited for A, not the delay
+    else:
+        assert intake.batches == 2
+        assert b["took"] < pause, b  # answered while A was still holding its body
 
 
 def test_in_flight_counts_a_request_until_it_is_answered(settings: Settings) -> None:
