@@ -173,7 +173,7 @@ def _alarm(i: int, tag: str) -> bytes:
 
 def test_a_lone_sender_never_waits_for_the_commit_delay(settings: Settings) -> None:
     settings.server.investigation_workers = 0
-    settings.server.intake_commit_delay_ms = 400
+    settings.server.intake_commit_delay_ms = 2000
     settings = settings.model_copy(update={"webhooks": WebhookSettings(secret=SecretStr(SECRET))})
     app = create_app(settings)
     with serve_app(app) as url, httpx.Client(base_url=url, timeout=10, headers={
@@ -184,8 +184,8 @@ def test_a_lone_sender_never_waits_for_the_commit_delay(settings: Settings) -> N
             t0 = time.perf_counter()
             assert client.post("/webhooks/generic", content=_alarm(i, "lone")).status_code == 202
             took.append(time.perf_counter() - t0)
-    assert sorted(took)[5] < 0.1, took  # the median, far below the 400 ms it could have waited
-    assert max(took) < 0.4, took
+    assert sorted(took)[5] < 0.1, took  # the median, far below the 2 s it could have waited
+    assert max(took) < 1.0, took
     intake = app.state.shipwise.intake
     assert (intake.bodies, intake.batches) == (11, 11)  # one commit each: nothing to wait for
 
