@@ -200,6 +200,12 @@ class ServerSettings(BaseModel):
     investigation_workers: Annotated[int, Field(ge=0, le=64)] = 1
     #: uvicorn's line per request on the console (the store's access_log table is kept either way).
     access_log: bool = True
+    #: Alarm webhook intake: once the writer has taken the bodies queued for a commit, it waits up
+    #: to this long for requests still on their way, so more bodies share one commit (like
+    #: PostgreSQL's commit_delay). Only while other requests are known to be in flight: a lone
+    #: sender never waits. 0 commits at once. The default was chosen by measurement
+    #: (docs/performance.md, "Webhook intake").
+    intake_commit_delay_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
 
 
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------

@@ -35,8 +35,14 @@ def test_serve_listens_receives_and_stops_cleanly(tmp_path: Path) -> None:
         res = httpx.post(srv.url + "/webhooks/cloudwatch", params={"token": SECRET},
                          content=fixture_bytes("cloudwatch_sns_alarm.json"))
         assert res.status_code == 202 and len(res.json()["accepted"]) == 1
+        (alarm_id,) = res.json()["accepted"]
     proc, port, out, err = srv.proc, srv.port, srv.out, srv.err
     assert proc.returncode == 0, err
     assert f"on http://127.0.0.1:{port}" in out and "auth: shared secret" in out
     assert SECRET not in out + err  # not even from ?token= in the access log
     assert "token=***" in out + err  # uvicorn's access log
+    # each log record is one line, ours (the MCP server's rich handler on the root logger used
+    # to print every one a second time); the investigation, without sources, failed on the stop
+    lines = [line for line in err.splitlines() if f"alarm {alarm_id}:" in line]
+    assert lines and all(" shipwise.app.alarms: alarm " in line for line in lines), err
+    assert len(lines) == len(set(lines)), err

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import json
 
+import duckdb
+import pytest
+
 from shipwise.store import alarms
 from shipwise.store.duckdb_store import Store
 from tests.store.conftest import NOW
@@ -58,3 +61,19 @@ def test_deliveries_statuses_and_outcomes(store: Store) -> None:
     rows = {r["id"]: r for r in alarms.latest(store)}
     assert (rows["a3"]["investigation_id"], rows["a2"]["error"]) == ("inv-1", "boom")
     assert alarms.ids_in(store, ("accepted", "investigating")) == []
+
+
+def test_a_batch_of_any_size_is_stored_exactly_and_a_clash_stores_none(store: Store) -> None:
+    for n in (1, 2, 37, 512):
+        rows = [_row(f"b{n}-{i}", T0 + i, entity=None if i % 3 else "pay-api") for i in range(n)]
+        alarms.insert(store, rows)
+        got = store.con.execute(
+            "SELECT id, epoch(received_at), source_kind, status, error, payload, payload_sha256, "
+            "CAST(alarm AS VARCHAR), alarm_key FROM alarm_intake WHERE id LIKE ? ORDER BY "
+            "received_at", [f"b{n}-%"]).fetchall()
+        assert [(*r[:1], float(r[1]), *r[2:]) for r in got] == [
+            (*r[:1], float(r[1]), *r[2:]) for r in rows]  # type: ignore[misc]
+    before = store.count("alarm_intake")
+    with pytest.raises(duckdb.ConstraintException):  # one id stored already: none is
+        alarms.insert(store, [_row("fresh", T0), _row("b2-0", T0)])
+    assert store.count("alarm_intake") == before

@@ -7,6 +7,10 @@ Every body is stored before the answer, malformed ones too. Answers: 202 with th
 (investigated in the background), 400 ``{"error", "hint", "id"}`` for a malformed payload (kept
 with its reason), 200 with the ``SubscribeURL`` for an SNS subscription confirmation (shipwise
 fetches nothing itself: an operator confirms it).
+
+The alarm webhooks take a short way through the app (:class:`AlarmIntake`, installed by
+:func:`shipwise.server.create_app`): the routes below document them in ``/openapi.json`` and
+answer identically, but a request is handled before FastAPI's routing and dependencies.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shipwise.http.errors import ApiError
-from shipwise.http.security import State, WebhookState
+from shipwise.errors import ShipwiseError
+from shipwise.http.errors import ApiError, shipwise_response
+from shipwise.http.security import (
+    State,
+    WebhookState,
+    bearer_matches,
+    secret_digest,
+    webhook_auth,
+)
+from shipwise.http.state import ServerState
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -78,6 +91,68 @@ def respond(result: dict[str, Any]) -> JSONResponse:
             "SubscriptionConfirmation" else "the subscription was removed"))
         return JSONResponse(body, status_code=200)
     return JSONResponse(body, status_code=202)
+
+
+class AlarmIntake:
+    """ASGI middleware: the alarm webhooks (:data:`ROUTES`) without FastAPI's per-request
+    machinery — route matching over every route, dependency solving, the exception middleware.
+
+    The work is what the routes do, in the same order: authenticate (a ``Bearer`` header with
+    the secret is checked in constant time, :func:`~shipwise.http.security.bearer_matches`;
+    anything else — Basic, ``?token=``, no or a wrong credential, no secret configured — goes
+    through :func:`~shipwise.http.security.webhook_auth` and gets its usual answer), read the
+    body within ``webhooks.max_body_bytes``, parse it on the event loop, hand its rows to the
+    group commit and await it, answer as :func:`respond`. Once authenticated the request counts
+    as in flight until answered (:meth:`~shipwise.http.intake.GroupCommit.request`), which is
+    what the group commit's delay waits for. Our errors are rendered by
+    :func:`~shipwise.http.errors.shipwise_response`, the app's own handler; anything else
+    propagates to the app's outermost error handler, as from a route. Other requests pass
+    through untouched."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+        self.kinds = {f"{router.prefix}/{path}": kind for path, kind in ROUTES.items()}
+        secret = state.webhook_secret
+        self.digest = None if secret is None else secret_digest(secret)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _route_path(scope) if scope["type"] == "http" and scope["method"] == "POST" else ""
+        if path not in self.kinds:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            if self.digest is None or not bearer_matches(_header(scope, b"authorization"),
+                                                         self.digest):
+                webhook_auth(request)  # every other way in, and every refusal, as the routes do
+        except ShipwiseError as exc:
+            await shipwise_response(exc)(scope, receive, send)
+            return
+        state = self.state
+        with state.intake.request():  # in flight until answered: the commit delay waits for it
+            try:
+                body = await read_body(request, state.settings.webhooks.max_body_bytes)
+                response = respond(await state.receive_async(body, self.kinds[path]))
+            except ShipwiseError as exc:
+                response = shipwise_response(exc)
+            await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:  # ASGI servers give header names in lower case
+            return bytes(value)
+    return None
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app's routes match (without the ``root_path`` it is mounted at)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root):]
+    return path
 
 
 def _answer(description: str, **properties: Any) -> dict[str, Any]:

@@ -49,11 +49,13 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
 
     import uvicorn
 
+    # One handler, on the root logger: the MCP server, created with the app, would otherwise add
+    # a rich handler there (logging.basicConfig) and print every line a second time, rendered
+    # at some cost per line. Others' INFO lines (MCP's per request) stay off; shipwise's are kept.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    shipwise_log = logging.getLogger("shipwise")
-    shipwise_log.setLevel(logging.INFO)
-    shipwise_log.addHandler(handler)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("shipwise").setLevel(logging.INFO)
     # every request a webhook-triggered sync makes would be a line (httpx logs them at INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

@@ -57,11 +57,18 @@ def status_of(exc: ShipwiseError) -> int:
     return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
 
 
-async def _shipwise(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ShipwiseError)
+def shipwise_response(exc: ShipwiseError) -> JSONResponse:
+    """The answer to one of our errors: what the app's handler sends, and what a route that
+    bypasses FastAPI's machinery (the alarm webhooks' :class:`~shipwise.api.webhooks.AlarmIntake`)
+    sends too, so error bodies have one shape everywhere."""
     if isinstance(exc, ApiError):
         return error_response(exc.status, str(exc), exc.hint, exc.headers, **exc.extra)
     return error_response(status_of(exc), str(exc), exc.hint)
+
+
+async def _shipwise(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ShipwiseError)
+    return shipwise_response(exc)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -89,6 +89,24 @@ def _same(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(hashlib.sha256(a).digest(), hashlib.sha256(b).digest())
 
 
+def secret_digest(secret: bytes) -> bytes:
+    """What :func:`bearer_matches` compares against (the secret's SHA-256, computed once)."""
+    return hashlib.sha256(secret).digest()
+
+
+def bearer_matches(authorization: bytes | None, digest: bytes) -> bool:
+    """Is ``authorization`` (a raw ``Authorization`` header value) ``Bearer <the secret>``? In
+    constant time, as :func:`webhook_auth` compares; False for anything else — another scheme,
+    no header, a wrong secret — which :func:`webhook_auth` then answers as it always does."""
+    if authorization is None:
+        return False
+    # read as presented_secret reads it (a header is Latin-1 to Starlette), so both agree
+    scheme, _, value = authorization.decode("latin-1").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(hashlib.sha256(value.strip().encode()).digest(), digest)
+
+
 #: a route parameter typed with this receives the server state
 async def _server_state(request: Request) -> ServerState:
     return server_state(request)  # async: no thread-pool hop for a dependency that never blocks

@@ -160,7 +160,8 @@ class ServerState:
         self.worker: InvestigationWorker | InvestigationPool = (
             InvestigationPool(self._investigate_elsewhere, self._job, settings.investigate, workers)
             if workers else InvestigationWorker(self._investigate))
-        self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here)
+        self.intake = GroupCommit(self.store.session, write_intake, held_here=self.store.held_here,
+                                  delay=settings.server.intake_commit_delay_ms / 1000)
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)

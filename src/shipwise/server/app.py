@@ -53,7 +53,8 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False,
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(local.router)  # /local/run: commands of local processes, by secret
-    app.include_router(webhooks.router)
+    app.include_router(webhooks.router)  # documented there; answered by the middleware:
+    app.add_middleware(webhooks.AlarmIntake, state=state)  # alarm webhooks, the short way
     # Interfaces, each added on its own line below: REST API (shipwise.api.routes), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     mount_mcp(app)  # MCP: also runs its session manager
