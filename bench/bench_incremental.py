@@ -202,6 +202,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=HERE / ".data" / "dora_s50.duckdb")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--memory-limit", default=None,
+                    help="the store's DuckDB memory limit (the `memory_limit` setting), e.g. 1GB")
     ap.add_argument("--skip-check", action="store_true",
                     help="skip step 5 (the incremental facts against a full rebuild)")
     args = ap.parse_args()
@@ -217,7 +219,7 @@ def main() -> None:
     try:
         db = _copy(args.src, work)
         settings = load_settings(db=db)
-        with Store.open(db) as store:
+        with Store.open(db, memory_limit=args.memory_limit) as store:
             events = sum(int(store.con.execute(f'SELECT count(*) FROM "{t.table}"').fetchone()[0])
                          for t in RECORD_TYPES)
             teams = int(store.con.execute("SELECT count(*) FROM team").fetchone()[0])
@@ -260,6 +262,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = {"events": events, "teams": teams, "store": str(args.src), "cpus": os.cpu_count(),
+           "memory_limit": args.memory_limit,
            "python": sys.version.split()[0], "machine": platform.machine(),
            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -89,3 +89,26 @@ def test_no_progress_bar_is_drawn_on_standard_output(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb", create=True) as store:
         row = store.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
         assert row == (False,)
+
+
+def test_the_memory_limit_setting_bounds_duckdb_in_every_process_that_opens_the_store(
+        tmp_path: Path) -> None:
+    """`memory_limit: 1GB` in the settings caps DuckDB's memory (its page cache would otherwise
+    grow towards 80 % of RAM with the store); a value that is not a size is refused when the
+    settings are read, before any store is opened."""
+    from pydantic import ValidationError
+
+    from shipwise.app.context import init_store, open_store
+    from shipwise.config import Settings
+
+    settings = Settings(db=tmp_path / "s.duckdb", memory_limit="1GB")
+    init_store(settings)
+    with open_store(settings) as store:
+        row = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert row is not None and str(row[0]).replace(" ", "") in ("953.6MiB", "1.0GB", "1000.0MB")
+    with open_store(Settings(db=tmp_path / "s.duckdb")) as store:  # DuckDB's default otherwise
+        other = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert other != row
+    for bad in ("lots", "1GB'; DROP TABLE meta; --", "-1GB"):
+        with pytest.raises(ValidationError):
+            Settings(db=tmp_path / "s.duckdb", memory_limit=bad)

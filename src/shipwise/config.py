@@ -400,6 +400,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     db: Path = Path(DEFAULT_DB)
     key_file: Path | None = Field(None, description="Pseudonymisation key file; default: <db>.key")
+    memory_limit: str | None = Field(
+        None, pattern=r"^\s*\d+(\.\d+)?\s*([KMGT]i?B)\s*$",
+        description="Most memory DuckDB may hold for the store in each process (e.g. '1GB', "
+                    "'1.5GiB'); beyond it, it evicts cached pages and spills to disk. Default: "
+                    "DuckDB's own (80 % of RAM), whose page cache grows with the store")
     bots: BotSettings = Field(default_factory=BotSettings)
     privacy: PrivacySettings = Field(default_factory=lambda: PrivacySettings(min_group_size=5))
     cost: CostSettings = Field(default_factory=lambda: CostSettings(min_improvement=0.05))

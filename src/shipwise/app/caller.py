@@ -44,7 +44,7 @@ class Caller:
 def local_caller(settings: Settings, principal: Principal = LOCAL_ADMIN, *,
                  interface: Interface = "cli") -> Iterator[Caller]:
     """A caller over a store this process opens for the duration (the CLI, MCP over stdio)."""
-    store = Store.open(settings.db)
+    store = Store.open(settings.db, memory_limit=settings.memory_limit)
     try:
         yield Caller(store, principal, settings, interface)
     finally:

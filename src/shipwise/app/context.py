@@ -32,7 +32,7 @@ def init_store(settings: Settings) -> InitResult:
     existed = settings.db.exists()
     created_key = create_key_file(settings.resolved_key_file)
     pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots)
-    with Store.open(settings.db, create=True) as store:
+    with Store.open(settings.db, create=True, memory_limit=settings.memory_limit) as store:
         check_fingerprint(store.get_meta(KEY_FINGERPRINT), pseudo)
         with store.transaction():
             if store.get_meta(KEY_FINGERPRINT) is None:
@@ -43,7 +43,7 @@ def init_store(settings: Settings) -> InitResult:
 
 @contextmanager
 def open_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store]:
-    store = Store.open(settings.db, read_only=read_only)
+    store = Store.open(settings.db, read_only=read_only, memory_limit=settings.memory_limit)
     try:
         yield store
     finally:

@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 class SharedStore:
     """One read-write store connection, opened on first use, lent out under a lock."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory_limit: str | None = None) -> None:
         self.path = path
+        self._memory_limit = memory_limit
         self._store: Store | None = None
         self._lock = threading.RLock()
         self._closed = False
@@ -71,7 +72,7 @@ class SharedStore:
             if self._closed:
                 raise StoreError("the server is shutting down", hint="retry in a moment")
             if self._store is None:
-                self._store = Store.open(self.path)  # migrates; StoreError when missing
+                self._store = Store.open(self.path, memory_limit=self._memory_limit)  # migrates
             self._owner, self._depth = threading.get_ident(), self._depth + 1
             try:
                 yield self._store
@@ -149,7 +150,7 @@ class ServerState:
         self.insecure_webhooks = insecure_webhooks
         secret = settings.webhooks.secret
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
-        self.store = SharedStore(settings.db)
+        self.store = SharedStore(settings.db, memory_limit=settings.memory_limit)
         #: the web session secret (a file beside the key, never the store)
         self.sessions = SessionKeys(settings.session_secret_file)
         #: refused credentials, written to the access log within a budget

@@ -113,7 +113,8 @@ class Store:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
+    def open(cls, path: str | Path, *, create: bool = False, read_only: bool = False,
+             memory_limit: str | None = None) -> Store:
         """Open the store at ``path``; with ``create``, make it (and migrate) if missing."""
         p = Path(path)
         lent = _lent(p)
@@ -137,7 +138,7 @@ class Store:
                     "through the server while it runs") from exc
             raise StoreError(f"cannot open {p}: {exc}", hint="is another shipwise process writing to it?") from exc
         store = cls(con, p)
-        store._configure()
+        store._configure(memory_limit)
         if not read_only:
             store.migrate()
             return store
@@ -145,8 +146,8 @@ class Store:
         if store.schema_version() < migrations()[-1][0]:
             # An older store opened for reading: upgrade it once (a writer), then read.
             store.close()
-            cls.open(p).close()
-            return cls.open(p, read_only=True)
+            cls.open(p, memory_limit=memory_limit).close()
+            return cls.open(p, read_only=True, memory_limit=memory_limit)
         return store
 
     @classmethod
@@ -163,8 +164,10 @@ class Store:
         store._configure()
         return store
 
-    def _configure(self) -> None:
+    def _configure(self, memory_limit: str | None = None) -> None:
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit is not None:  # validated by the settings: digits and a unit
+            self.con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
         # DuckDB draws a progress bar on standard output for any query over two seconds (a
         # refresh or migration of a large store): it would land in `--format csv > file`
         self.con.execute("SET enable_progress_bar = false")
