@@ -447,10 +447,7 @@ class _Reduction:
             before = set(qrow)
             _axpy(combo[q], mix, -qrow[p])
             _axpy(qrow, row, -qrow[p])
-            for f in before - set(qrow):
-                holders[f].discard(q)
-            for f in set(qrow) - before:
-                holders.setdefault(f, set()).add(q)
+            _rehold(holders, q, before, qrow)
         pivots[p] = row
         combo[p] = mix
         for f in row:
@@ -507,14 +504,21 @@ def _reduce(rows: list[dict[str, int]]) -> set[str]:
             qrow = pivots[q]
             before = set(qrow)
             _axpy(qrow, row, -qrow[p])
-            for f in before - set(qrow):
-                holders[f].discard(q)
-            for f in set(qrow) - before:
-                holders.setdefault(f, set()).add(q)
+            _rehold(holders, q, before, qrow)
         pivots[p] = row
         for f in row:
             holders.setdefault(f, set()).add(p)
     return {p for p, row in pivots.items() if len(row) == 1}
+
+
+def _rehold(holders: dict[str, set[Any]], q: Any, before: set[str], row: Mapping[str, int]
+            ) -> None:
+    """Row ``q`` had the figures ``before`` and now has those of ``row``: keep ``holders``
+    (figure -> the rows that have it) true."""
+    for f in before - set(row):
+        holders[f].discard(q)
+    for f in set(row) - before:
+        holders.setdefault(f, set()).add(q)
 
 
 def _axpy(row: dict[Any, int], other: Mapping[Any, int], a: int) -> None:
