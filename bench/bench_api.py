@@ -88,6 +88,21 @@ def prepare(db: Path) -> dict[str, Any]:
     return {"token": token, "team": str(team), "service": str(service), "events": events}
 
 
+def _wait_ready(url: str, proc: subprocess.Popen[Any], log: Any) -> None:
+    """Until ``/readyz`` answers 200; SystemExit (with ``log()``) if the server exits or takes
+    over two minutes."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=60).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the server did not start {log()}".rstrip())
+        time.sleep(0.1)
+
+
 @contextmanager
 def server(db: Path, config: Path | None = None,
            secret: str = SECRET) -> Iterator[str]:
@@ -102,16 +117,7 @@ def server(db: Path, config: Path | None = None,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=60).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
+        _wait_ready(url, proc, lambda: "")
         yield url
     finally:
         proc.send_signal(signal.SIGINT)  # graceful: the worker drains, the store closes

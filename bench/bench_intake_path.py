@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pyarrow as pa
 import yaml
 
@@ -46,7 +45,7 @@ from shipwise.store import Store
 from shipwise.store import alarms as intake_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_api import WRK_SECRET, _free_port, _post_steadily, _world, _wrk
+from bench_api import WRK_SECRET, _free_port, _post_steadily, _wait_ready, _world, _wrk
 
 HERE = Path(__file__).resolve().parent
 
@@ -98,16 +97,7 @@ def _run(demo: Path, work: Path, src: Path, overrides: dict[str, Any], mode: str
     stop = threading.Event()
     sent: dict[str, int] = {}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=60).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        _wait_ready(url, proc, lambda: ": " + log.read_text()[-2000:])
         poster = threading.Thread(target=lambda: sent.update(
             _post_steadily(url, pairs, t, 2.0, stop, tag)))
         if mode != "quiet":
