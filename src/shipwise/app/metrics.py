@@ -75,23 +75,26 @@ def _dora(engine: Engine, req: DoraRequest) -> dict[str, Any]:
     sql, params = dora_sql(
         DoraQuery(req.grain, by, since, until, teams=req.team, services=req.service)
     )
-    cols, result = engine.rows(sql, params)
+    cols, values = engine.columns(sql, params)
+    column = dict(zip(cols, values, strict=True))
     ids = [m.id for m in registry.family("dora")]
-    m_at = [cols.index(i) for i in ids]
-    d_at = [cols.index("change:" + i) for i in ids]
-    c_at = [(c, cols.index(c)) for c in COUNT_COLUMNS]
-    e_at, p_at, k_at = cols.index("entity"), cols.index("period"), cols.index("cluster")
-    # Shaping only: every value was computed by the query.
+    metrics = zip(*[column[i] for i in ids], strict=True)
+    changes = zip(*[column["change:" + i] for i in ids], strict=True)
+    counts = zip(*[column[c] for c in COUNT_COLUMNS], strict=True)
+    # Shaping only: every value was computed by the query (counts as BIGINT). The inner zips
+    # need no strict check: each tuple was cut from the same columns.
     out["rows"] = [
         {
-            by: r[e_at],
-            "period": r[p_at],
-            "metrics": dict(zip(ids, [r[i] for i in m_at], strict=True)),
-            "change": dict(zip(ids, [r[i] for i in d_at], strict=True)),
-            "cluster": r[k_at],
-            "counts": {c: int(r[i]) for c, i in c_at},
+            by: entity,
+            "period": period,
+            "metrics": dict(zip(ids, m, strict=False)),
+            "change": dict(zip(ids, d, strict=False)),
+            "cluster": cluster,
+            "counts": dict(zip(COUNT_COLUMNS, c, strict=False)),
         }
-        for r in result
+        for entity, period, cluster, m, d, c in zip(
+            column["entity"], column["period"], column["cluster"], metrics, changes, counts,
+            strict=True)
     ]
     return out
 

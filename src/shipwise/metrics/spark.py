@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from shipwise.errors import ConfigError, InputError
 from shipwise.metrics import facts, portable
-from shipwise.metrics.engines import Rows
+from shipwise.metrics.engines import Columns, Rows
 from shipwise.store import parquet
 
 #: Session settings every shipwise Spark session needs: instants are UTC, double-quoted names are
@@ -74,16 +74,15 @@ def session(master: str = "local[2]", app_name: str = "shipwise",
     return spark
 
 
-def _to_rows(table: pa.Table) -> Rows:
-    """Arrow → (names, tuples), instants as naive UTC like the store returns them."""
+def _to_columns(table: pa.Table) -> Columns:
+    """Arrow → (names, value lists), instants as naive UTC like the store returns them."""
     fields = []
     for f in table.schema:
         if pa.types.is_timestamp(f.type) and f.type.tz is not None:
             f = pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
         fields.append(f)
     table = table.cast(pa.schema(fields))
-    columns = [c.to_pylist() for c in table.columns]
-    return list(table.column_names), list(zip(*columns, strict=True)) if columns else []
+    return list(table.column_names), [c.to_pylist() for c in table.columns]
 
 
 class SparkEngine:
@@ -140,8 +139,12 @@ class SparkEngine:
         self.timings[table] = time.perf_counter() - t0
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> Rows:
+        cols, values = self.columns(sql, params)
+        return cols, list(zip(*values, strict=True)) if values else []
+
+    def columns(self, sql: str, params: Sequence[object] = ()) -> Columns:
         df = self.spark.sql(portable.render(sql, self.name), args=list(params))
-        return _to_rows(df.toArrow())
+        return _to_columns(df.toArrow())
 
     def close(self) -> None:
         """Drop the cached facts (the session stays for the next folder)."""
