@@ -119,16 +119,22 @@ LEFT JOIN next_success ns ON ns.nkey = f.nkey AND ns.is_success = 0"""),
     (
         "dora_change_fact",
         f"""WITH {_PROD},
+-- (service, team) pairs numbered, so the per-commit aggregate carries one integer, not two
+-- strings (a quarter of the refresh at 10 M events), and takes both from the same deployment
+owner AS (
+  SELECT service, team, row_number() OVER (ORDER BY service, team) AS k
+  FROM (SELECT DISTINCT service, team FROM prod WHERE status = 'success') x
+),
 first_deploy AS (
-  SELECT dc.sha_key, min(p.finished_at) AS deployed_at,
-         min_by(p.service, p.finished_at) AS service, min_by(p.team, p.finished_at) AS team
+  SELECT dc.sha_key, min(p.finished_at) AS deployed_at, min_by(o.k, p.finished_at) AS k
   FROM deployment_commit dc JOIN prod p ON p.id = dc.deployment_id
+  JOIN owner o ON o.service = p.service AND o.team = p.team
   WHERE p.status = 'success'
   GROUP BY dc.sha_key
 )
-SELECT f.sha_key, f.service, f.team, f.deployed_at,
+SELECT f.sha_key, o.service, o.team, f.deployed_at,
        date_diff('second', c.committed_at, f.deployed_at) AS lead_seconds
-FROM first_deploy f JOIN "commit" c ON c.sha_key = f.sha_key""",
+FROM first_deploy f JOIN "commit" c ON c.sha_key = f.sha_key JOIN owner o ON o.k = f.k""",
     ),
     (
         "pr_delivery_fact",

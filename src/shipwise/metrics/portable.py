@@ -43,10 +43,11 @@ SPARK = "spark"
 ENGINES = (DUCKDB, SPARK)
 
 #: Functions with the same meaning on every engine (NULLs ignored by aggregates, ``greatest`` and
-#: ``least`` skip NULLs, ``mode``/``min_by``/``max_by`` are exact).
+#: ``least`` skip NULLs, ``mode``/``min_by``/``max_by`` are exact, ``row_number`` over a total
+#: order numbers alike).
 FUNCTIONS = frozenset({
     "count", "sum", "min", "max", "avg", "coalesce", "cast", "greatest", "least", "lower", "ln",
-    "power", "lag", "lead", "mode", "min_by", "max_by", "last_day",
+    "power", "lag", "lead", "mode", "min_by", "max_by", "last_day", "row_number",
 })
 #: Constructs rendered per engine (see the module's table).
 RULES = frozenset({"percentile_cont", "date_diff", "first_value", "nth_value"})
