@@ -32,7 +32,7 @@ from shipwise.connectors.pagerduty import PagerDutyConnector
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ConfigError, ShipwiseError
 from shipwise.ingest.loader import ImportReport
-from shipwise.store import runs
+from shipwise.store import runs, sync_state
 from shipwise.store.org import service_map
 
 Source = GitHubSource | GitLabSource | GitSource | PagerDutySource
@@ -84,9 +84,11 @@ def selected(caller: Caller, names: Sequence[str]) -> list[Source]:
 
 @guard("admin.ingest", "sync")
 def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[str] = (),
-                 progress: Progress | None = None,
+                 progress: Progress | None = None, restart: bool = False,
                  transport: httpx.BaseTransport | None = None) -> SyncReport:
     """Sync the named sources (all when none are named); only ``scopes`` of them when given.
+    ``restart``: forget those scopes' cursors first and read everything again (after a mapping
+    changed, so that records quarantined as unmapped come in; nothing is counted twice).
 
     Every scope is attempted even when an earlier one failed; the report says which failed and
     why. The facts are rebuilt once at the end if anything changed.
@@ -105,6 +107,8 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
         try:
             chosen = [s for s in connector.scopes() if not scopes or s.key in scopes]
             for index, scope in enumerate(chosen, 1):
+                if restart:
+                    sync_state.forget(store, source.id, scope.key)
                 if progress:
                     progress(SyncEvent("scope", source.id, scope.key, index, len(chosen)))
                 report.scopes.append(_sync_one(caller, connector, source, scope, pseudo, progress))

@@ -7,7 +7,10 @@ split, a sync killed mid-way resumes without counting twice, and ``check()``'s s
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from tests.fakes.pagerduty import TOKEN, FakePagerDuty, World, add_incident, generate_world
 
 from shipwise.app.context import pseudonymiser_for
@@ -282,3 +286,42 @@ def test_an_unknown_scope_is_refused(org: Settings, fake: FakePagerDuty, tmp_pat
     with pytest.raises(TerminalError, match="no scope 'oncall'"):
         list(connector(fake, org, tmp_path).sync(Scope("oncall"), Cursor()))
 
+
+
+def _cli(settings: Settings, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SW_TEST_PD": token}
+    return subprocess.run([sys.executable, "-m", "shipwise", "--db", str(settings.db), "--config",
+                           str(settings.db.parent / "shipwise.yaml"), *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_shipwise_sync_and_doctor_from_the_command_line_and_a_restart_after_mapping(
+        org: Settings, fake: FakePagerDuty, world: World) -> None:
+    config = org.db.parent / "shipwise.yaml"
+    pd: dict[str, Any] = {"kind": "pagerduty", "base_url": fake.url, "token_env": "SW_TEST_PD",
+                          "services": SERVICES, "since": "2025-03-01"}
+    config.write_text(yaml.safe_dump({"sources": [pd]}))
+    doctor = _cli(org, "doctor")
+    assert "pagerduty" in doctor.stdout and "PagerDuty has no service" not in doctor.stdout
+    first = _cli(org, "sync", "pagerduty", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert {s["scope"]: s["status"] for s in report["scopes"]} == {"incidents": "ok",
+                                                                    "pages": "ok"}
+    assert stored_incidents(org) == truth_incidents(world)
+    legacy = [i for i in world.incidents if i.service.id == "PSVC003"]
+    again = _cli(org, "sync", "pagerduty", "--format", "json")
+    assert again.returncode == 0, again.stderr + again.stdout[:2000]
+    assert sum(s.get("inserted", 0) for s in json.loads(again.stdout)["scopes"]) == 0
+    # the operator maps the third service; a restart reads everything again and brings its
+    # incidents in, counting nothing twice
+    config.write_text(yaml.safe_dump({"sources": [
+        {**pd, "services": {**SERVICES, "Legacy Batch": "payments-api"}}]}))
+    restarted = _cli(org, "sync", "pagerduty", "--restart", "--format", "json")
+    assert restarted.returncode == 0, restarted.stderr
+    got = stored_incidents(org)
+    assert len(got) == len(truth_incidents(world)) + len(legacy)
+    assert {f"pagerduty:{i.id}" for i in legacy} <= set(got)
+    wrong = _cli(org, "sync", "pagerduty", token="wrong")
+    assert wrong.returncode == 1 and "refused the token (HTTP 401)" in wrong.stderr
+    assert TOKEN not in wrong.stderr + wrong.stdout
