@@ -17,10 +17,12 @@ What it serves: ``/services``, ``/users``, ``/incidents`` (``since``/``until`` o
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +73,10 @@ class Notification:
     user: User
 
 
+#: bumped by every change to an incident's fields, so cached log entries know they are stale
+_CHANGES = [0]
+
+
 @dataclass
 class Incident:
     id: str
@@ -83,6 +89,10 @@ class Incident:
     acknowledged_by: User | None = None
     resolved_by_user: bool = False
     notifications: list[Notification] = field(default_factory=list)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _CHANGES[0] += 1
+        super().__setattr__(name, value)
 
     @property
     def status(self) -> str:
@@ -120,10 +130,30 @@ class World:
     services: list[Service]
     users: list[User]
     incidents: list[Incident]
+    _cache: tuple[Any, list[tuple[datetime, dict[str, Any]]], list[float],
+                  dict[str, Incident]] | None = None
 
     def log_entries(self) -> list[dict[str, Any]]:
         """Every log entry, newest first (PagerDuty's order): a trigger, the notifications
         and (for resolved incidents) a resolve entry per incident."""
+        return [e for _, e in self.timed_log_entries()]
+
+    def timed_log_entries(self) -> list[tuple[datetime, dict[str, Any]]]:
+        """(instant, entry) of :meth:`log_entries`, made again only when the world changed."""
+        return self.index()[0]
+
+    def index(self) -> tuple[list[tuple[datetime, dict[str, Any]]], list[float],
+                             dict[str, Incident]]:
+        """(timed log entries newest first, minus their epoch seconds — ascending, for bisect —,
+        incidents by id), made again only when the world changed."""
+        signature = (len(self.incidents), _CHANGES[0])
+        if self._cache is None or self._cache[0] != signature:
+            timed = self._make_log_entries()
+            self._cache = (signature, timed, [-t.timestamp() for t, _ in timed],
+                           {i.id: i for i in self.incidents})
+        return self._cache[1], self._cache[2], self._cache[3]
+
+    def _make_log_entries(self) -> list[tuple[datetime, dict[str, Any]]]:
         out: list[tuple[datetime, dict[str, Any]]] = []
         for i in self.incidents:
             inc = ref("incident", i.id, f"[#{i.number}] Incident")
@@ -143,7 +173,7 @@ class World:
                                          "created_at": ts(i.resolved), "incident": inc,
                                          "service": svc, "channel": {"type": "web_ui"}}))
         out.sort(key=lambda x: (x[0], x[1]["id"]), reverse=True)
-        return [e for _, e in out]
+        return out
 
     def incident(self, id_: str) -> Incident | None:
         return next((i for i in self.incidents if i.id == id_), None)
@@ -156,9 +186,13 @@ def generate_world(seed: int = 1, incidents: int = 40, *, start: datetime = T0,
                 Service("PSVC003", "Legacy Batch")]  # the third is mapped to nothing
     users = [User(f"PUSR{k:03d}", f"Person {k}", f"person{k}@acme.example") for k in range(8)]
     world = World(services, users, [])
+    end = start + timedelta(days=days)
     for k in range(incidents):
-        add_incident(world, rng, start + timedelta(seconds=rng.randrange(days * 86400)),
-                     notifications=notifications, number=k + 1)
+        created = start + timedelta(seconds=rng.randrange(days * 86400))
+        # as on a real account, only recent incidents are still open
+        recent = created > end - timedelta(days=2)
+        add_incident(world, rng, created, notifications=notifications, number=k + 1,
+                     resolved=None if recent else True)
     return world
 
 
@@ -166,7 +200,7 @@ def add_incident(world: World, rng: random.Random, created: datetime, *, notific
                  number: int | None = None, resolved: bool | None = None) -> Incident:
     number = number or len(world.incidents) + 1
     svc = world.services[rng.randrange(len(world.services))]
-    is_resolved = rng.random() < 0.8 if resolved is None else resolved
+    is_resolved = rng.random() < 0.5 if resolved is None else resolved
     inc = Incident(
         f"PINC{number:05d}", number, svc, created, rng.choice(["high", "high", "low"]),
         rng.choice(["P1", "P2", "P3", None]),
@@ -201,6 +235,8 @@ class FakePagerDuty:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
+        #: seconds spent answering (the fake's own cost, for benches)
+        self.busy = 0.0
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -242,6 +278,14 @@ class FakePagerDuty:
     # -- serving -------------------------------------------------------------------------------
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._answer(h)
+        finally:
+            with self.lock:
+                self.busy += time.perf_counter() - t0
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         path = parts.path
         q = parse_qs(parts.query, keep_blank_values=True)
@@ -288,15 +332,14 @@ class FakePagerDuty:
             chosen = [i for i in self.world.incidents if _within(i.created, since, until)]
             chosen.sort(key=lambda i: (i.created, i.id),
                         reverse=one.get("sort_by", "created_at:asc").endswith("desc"))
-            items = [i.json() for i in chosen]
+            items = chosen
             key = "incidents"
         elif path == "/log_entries":
-            entries = [e for e in self.world.log_entries()
-                       if _within(_instant(e["created_at"]), since, until)]
-            if "incidents" in q.get("include[]", []):
-                entries = [{**e, "incident": self.world.incident(e["incident"]["id"]).json()}
-                           for e in entries]  # type: ignore[union-attr]
-            items, key = entries, "log_entries"
+            timed, times, by_id = self.world.index()
+            lo = 0 if until is None else bisect.bisect_right(times, -until.timestamp())
+            hi = len(timed) if since is None else bisect.bisect_right(times, -since.timestamp())
+            items = [e for t, e in timed[lo:hi] if _within(t, since, until)]
+            key = "log_entries"
         else:
             return 404, {"error": {"message": "Not Found", "code": 2100}}
         try:
@@ -307,7 +350,9 @@ class FakePagerDuty:
         if offset + limit > MAX_OFFSET:
             return 400, {"error": {"message": "Invalid Input Provided", "code": 2001,
                                    "errors": ["Offset must be less than 10001."]}}
-        page = items[offset:offset + limit]
+        page = [x.json() if isinstance(x, Incident) else x for x in items[offset:offset + limit]]
+        if key == "log_entries" and "incidents" in q.get("include[]", []):
+            page = [{**e, "incident": by_id[e["incident"]["id"]].json()} for e in page]
         return 200, {key: page, "limit": limit, "offset": offset,
                      "more": offset + limit < len(items),
                      "total": len(items) if one.get("total") == "true" else None}
