@@ -170,7 +170,8 @@ class JiraClient(HttpClient):
             hint = ("Jira Cloud wants the account's email (`email:` on the source) and an API "
                     "token from id.atlassian.com → Security → API tokens" if self.cloud else
                     "Jira Data Center wants a personal access token (Profile → Personal Access "
-                    "Tokens) that has not expired")
+                    "Tokens) that has not expired; for Jira Cloud set `edition: cloud` and "
+                    "`email:`")
             return UnauthorizedError(f"{what}: Jira refused the credentials (HTTP 401)",
                                      hint=hint)
         return error

@@ -195,12 +195,13 @@ class JiraConnector:
         fields = m.fields_wanted(team if q.as_ == "tickets" else service,
                                  extra=(src.caused_by_field,) if q.as_ == "incidents" else ())
         last = cursor.to_json()
+        read: dict[str, Any] = {}  # this run's issues: Data Center's overlapping pages
         for issues in client.search(jql, fields, page_size=self.page_size):
             rows: list[dict[str, Any]] = []
             for issue in issues:
                 key = str(issue.get("key"))
                 updated = (issue.get("fields") or {}).get("updated")
-                if seen.get(key) == updated:
+                if seen.get(key) == updated or read.get(key) == updated:
                     continue  # read before (the overlap, or a page read twice)
                 if q.as_ == "tickets":
                     rows += m.ticket_rows(issue, self._histories(client, issue),
@@ -208,7 +209,7 @@ class JiraConnector:
                 else:
                     rows.append(m.incident_row(issue, m.resolve(issue, service), src.severity,
                                                src.caused_by_field, src.caused_by_link))
-                seen[key] = updated
+                seen[key] = read[key] = updated
                 at = m.instant(updated)
                 if at is not None and (watermark is None or at > watermark):
                     watermark = at
