@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from pydantic import SecretStr
 from tests.fakes.jira import (
     BLOCKED,
@@ -28,9 +29,12 @@ from tests.fakes.jira import (
     make_source,
 )
 
+from shipwise.app.caller import local_caller
 from shipwise.app.context import pseudonymiser_for
+from shipwise.app.doctor import doctor
 from shipwise.app.ingest import import_paths_into, import_tables_into
-from shipwise.config import Settings
+from shipwise.app.sync import sync_sources
+from shipwise.config import Settings, load_settings
 from shipwise.connectors.base import Batch, Cursor
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.jira import JiraConnector
@@ -365,3 +369,66 @@ def test_check_sentences(world: World, tmp_path: Path, monkeypatch: pytest.Monke
         assert "unknown service" in incidents[0]
     unreachable = connector(jira, tmp_path).check()  # the server is gone
     assert len(unreachable) == 1 and "could not reach" in unreachable[0]
+
+
+def test_data_center_paging_misses_no_issue_updated_while_it_reads(world: World,
+                                                                    tmp_path: Path) -> None:
+    with FakeJira(world, edition="data_center", max_results=5) as jira:
+        c = connector(jira, tmp_path, page_size=5)
+        scope = c.scopes()[0]
+        pages = c.sync(scope, Cursor())
+        first = next(pages)
+        tickets = {r["ticket"] for r in first.records["ticket_status"].to_pylist()}
+        # someone moves an issue of the first page: it goes to the end of `updated` order and
+        # every later issue shifts one place towards the start
+        moved = sorted(world.tickets(), key=lambda i: (i.updated, i.key))[0]
+        assert moved.key in tickets
+        world.transition(moved.key, BLOCKED, max(i.updated for i in world.issues)
+                         + timedelta(minutes=1))
+        for batch in pages:
+            tickets |= {r["ticket"] for r in batch.records["ticket_status"].to_pylist()}
+    assert tickets == {i.key for i in world.tickets()}
+
+
+# -- shipwise sync and shipwise doctor -------------------------------------------------------------
+
+def test_shipwise_sync_and_doctor_with_a_jira_source(world: World, settings: Settings,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import_org(settings, world, tmp_path / "org")
+    with FakeJira(world, edition="cloud", max_results=10) as jira:
+        source = make_source(jira.url, tmp_path / "unused").model_dump(
+            mode="json", by_alias=True, exclude_none=True)
+        source.pop("token_file")
+        source["token_env"] = "SW_TEST_JIRA"
+        monkeypatch.setenv("SW_TEST_JIRA", TOKEN)
+        path = tmp_path / "shipwise.yaml"
+        path.write_text(yaml.safe_dump({"sources": [source]}))
+        s = load_settings(db=settings.db, config_file=path)
+        with local_caller(s) as caller:
+            assert [p.problem for p in doctor(caller).problems] == []
+            first = sync_sources(caller)
+        truth = world.truth()
+        assert [(r.scope, r.status, r.inserted, r.quarantined) for r in first.scopes] == [
+            ("work", "ok", len(truth["ticket_status"]), 0),
+            ("incidents", "ok", len(truth["incident"]), 0)]
+        with local_caller(s) as caller:
+            again = sync_sources(caller)
+        assert [(r.incremental, r.records, r.inserted) for r in again.scopes] == [
+            (True, 0, 0), (True, 0, 0)]
+        # a page Jira cannot send whole is kept with its reason, and the next sync reads it
+        world.transition(world.incidents()[-1].key, DONE, max(i.updated for i in world.issues)
+                         + timedelta(minutes=3))
+        jira.fail(r"/search/jql$", truncate=30, times=100)
+        with local_caller(s) as caller:
+            broken = sync_sources(caller, scopes=["incidents"]).scopes
+            assert [(r.status, r.quarantined) for r in broken] == [("terminal", 1)]
+            assert any("incidents" in (p.problem or "") for p in doctor(caller).problems)
+        jira.faults.clear()
+        with local_caller(s) as caller:
+            (fixed,) = sync_sources(caller, scopes=["incidents"]).scopes
+        assert (fixed.status, fixed.updated) == ("ok", 1)
+    with Store.open(s.db) as store:
+        rows = store.query("SELECT type, reason FROM quarantine")
+        assert [r["type"] for r in rows] == ["page"] and "malformed page" in rows[0]["reason"]
+        assert store.count("incident") == len(truth["incident"])
