@@ -184,6 +184,11 @@ def test_a_page_malformed_on_every_attempt_is_a_malformed_page_error(
     with pytest.raises(MalformedPageError) as caught:
         read_all(c)
     assert caught.value.excerpt.startswith('{"') and "/search" in caught.value.url
+    jira.faults.clear()
+    jira.fail(r"/search(/jql)?$", 200, body=b'["not", "a", "page"]')  # JSON, but not a page
+    with pytest.raises(MalformedPageError, match="list where a page") as shape:
+        read_all(connector(jira, tmp_path))
+    assert shape.value.excerpt == '["not", "a", "page"]'
 
 
 def test_no_person_reaches_a_record(world: World, jira: FakeJira, tmp_path: Path) -> None:

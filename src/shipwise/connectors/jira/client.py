@@ -16,6 +16,7 @@ What Jira needs beyond the shared client, added here by subclassing:
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from shipwise.connectors.http import HttpClient
+from shipwise.connectors.http import HttpClient, MalformedPageError, Response
 from shipwise.errors import TerminalError, UnauthorizedError
 
 #: Issues per search page (Jira's usual maximum when fields are asked for).
@@ -99,8 +100,8 @@ class JiraClient(HttpClient):
         out: list[dict[str, Any]] = []
         start = 0
         while True:
-            page = self.get(f"{self.api}/issue/{key}/changelog",
-                            {"startAt": start, "maxResults": PAGE_SIZE}).json or {}
+            page = _page(self.get(f"{self.api}/issue/{key}/changelog",
+                                  {"startAt": start, "maxResults": PAGE_SIZE}))
             values = [h for h in page.get("values") or [] if isinstance(h, dict)]
             out += values
             start += len(values)
@@ -119,7 +120,7 @@ class JiraClient(HttpClient):
                                     "maxResults": page_size}
             if token:
                 body["nextPageToken"] = token
-            page = self.post(f"{self.api}/search/jql", body).json or {}
+            page = _page(self.post(f"{self.api}/search/jql", body))
             yield _issues(page)
             token = page.get("nextPageToken")
             if page.get("isLast", not token) or not token:
@@ -129,9 +130,9 @@ class JiraClient(HttpClient):
                    page_size: int) -> Iterator[list[dict[str, Any]]]:
         start = 0
         while True:
-            page = self.get(f"{self.api}/search", {
+            page = _page(self.get(f"{self.api}/search", {
                 "jql": jql, "startAt": start, "maxResults": page_size,
-                "fields": ",".join(fields), "expand": "changelog"}).json or {}
+                "fields": ",".join(fields), "expand": "changelog"}))
             issues = _issues(page)
             yield issues
             total = page.get("total")
@@ -175,6 +176,17 @@ class JiraClient(HttpClient):
             return UnauthorizedError(f"{what}: Jira refused the credentials (HTTP 401)",
                                      hint=hint)
         return error
+
+
+def _page(response: Response) -> dict[str, Any]:
+    """A page's JSON object; valid JSON of another shape (a proxy's error page, a list) is a
+    :class:`MalformedPageError`, kept with its reason like a body cut short."""
+    if isinstance(response.json, dict):
+        return response.json
+    excerpt = json.dumps(response.json)[:200]
+    raise MalformedPageError(f"{response.url}: Jira answered {type(response.json).__name__} where "
+                             "a page (a JSON object) belongs", url=response.url, excerpt=excerpt,
+                             hint="check base_url (a proxy or login page may be answering)")
 
 
 def _issues(page: dict[str, Any]) -> list[dict[str, Any]]:
