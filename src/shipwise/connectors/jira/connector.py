@@ -134,13 +134,13 @@ class JiraConnector:
 
     def _check_services(self) -> list[str]:
         src, known = self.source, self.services.services
-        if not known or not any(q.as_ == "incidents" for q in src.queries):
+        if not known:
             return []
         out = []
         for q in src.queries:
-            fm = q.service or src.service
             if q.as_ != "incidents":
                 continue
+            fm = q.service or src.service
             for name in sorted({*fm.map.values(), *([fm.default] if fm.default else [])} - known):
                 out.append(f"source '{src.id}': query '{q.name}' maps incidents to service "
                            f"'{name}', which the organisation file does not define; add it or "
