@@ -45,6 +45,10 @@ def test_jql_dates_are_in_the_users_zone_and_minute_resolution() -> None:
     assert m.jql_date(at, UTC) == '"2025-01-06 14:07"'
     assert m.lower_bound(at, timedelta(minutes=5), ZoneInfo("Europe/Lisbon")) == \
         'updated >= "2025-01-06 14:02"'
+    # 01:30 happens twice in New York on 2 November 2025: the bound goes back an hour
+    back = datetime(2025, 11, 2, 5, 35, tzinfo=UTC)  # 01:35 EDT, the first of the two
+    assert m.lower_bound(back, timedelta(minutes=5), ZoneInfo("America/New_York")) == \
+        'updated >= "2025-11-02 00:30"'
 
 
 @pytest.mark.parametrize(("name", "jira", "expected"), [

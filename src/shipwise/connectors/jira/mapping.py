@@ -72,8 +72,14 @@ def jql_date(value: datetime, zone: tzinfo) -> str:
 
 
 def lower_bound(watermark: datetime, overlap: timedelta, zone: tzinfo) -> str:
-    """The JQL clause reading everything updated at or after ``watermark - overlap``."""
-    return f"updated >= {jql_date(watermark - overlap, zone)}"
+    """The JQL clause reading everything updated at or after ``watermark - overlap``. When that
+    local time occurs twice (the hour a daylight-saving clock goes back), Jira may read the later
+    one: the bound is then written an hour earlier, so nothing is skipped."""
+    start = watermark - overlap
+    local = start.astimezone(zone)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        start -= timedelta(hours=1)
+    return f"updated >= {jql_date(start, zone)}"
 
 
 def fields_wanted(*maps: JiraFieldMap | None, extra: Iterable[str | None] = ()) -> list[str]:
