@@ -476,11 +476,46 @@ class GitSource(SourceBase):
     deployments_from_tags: str | None = None
 
 
-Source = Annotated[GitHubSource | GitLabSource | GitSource | JiraSource,
+class PagerDutySource(SourceBase):
+    """PagerDuty's REST API v2: incidents and the pages (notifications) to people.
+
+    PagerDuty names services, escalation policies and users by its own ids; ``services`` says
+    which shipwise service a PagerDuty service (id or name) is, and ``teams`` which shipwise team
+    a PagerDuty service's pages go to (default: the team that owns the mapped service, per the
+    organisation file). ``severity`` maps a priority name (``P1``…) to a severity; an incident
+    without a mapped priority gets ``urgency_severity`` of its urgency. See docs/pagerduty.md.
+    """
+
+    kind: Literal["pagerduty"] = "pagerduty"
+    base_url: str = "https://api.pagerduty.com"
+    #: PagerDuty service (id or name, case-insensitive) -> shipwise service
+    services: dict[str, str] = Field(default_factory=dict)
+    #: PagerDuty service (id or name) -> shipwise team, for pages (default: the service's owner)
+    teams: dict[str, str] = Field(default_factory=dict)
+    #: priority name -> severity (sev1…sev5)
+    severity: dict[str, str] = Field(default_factory=lambda: {
+        "P1": "sev1", "P2": "sev2", "P3": "sev3", "P4": "sev4", "P5": "sev5"})
+    #: urgency -> severity for incidents without a mapped priority
+    urgency_severity: dict[str, str] = Field(default_factory=lambda: {
+        "high": "sev2", "low": "sev4"})
+    #: days read on a first sync when ``since`` is not set
+    first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @field_validator("severity", "urgency_severity")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(x for x in v.values() if x not in ("sev1", "sev2", "sev3", "sev4", "sev5"))
+        if bad:
+            raise ValueError(f"severities are sev1…sev5, not {', '.join(bad)}")
+        return v
+
+
+Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource,
                    Field(discriminator="kind")]
 
 
-def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | JiraSource]) -> None:
+def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
+                                | JiraSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:

@@ -532,6 +532,8 @@ class SyncRequest(BaseModel):
         "when empty).")
     scopes: list[Annotated[str, Field(max_length=500)]] = Field(
         default_factory=list, max_length=1000, description="Only these repositories/projects.")
+    restart: bool = Field(False, description="Forget these scopes' cursors and read everything "
+                          "again (after a mapping changed); nothing is counted twice.")
 
 
 @router.post("/syncs", summary="Sync the sources of shipwise.yaml now (as `shipwise sync`)",
@@ -548,7 +550,8 @@ def sync_now(state: State, principal: Who, body: SyncRequest) -> r.SyncReport:
     if unknown := [n for n in body.sources if n not in known]:
         raise NotFoundError(f"no source named {unknown[0]!r}",
                             hint=f"configured: {', '.join(sorted(known))}")
-    return _write(state, principal, sync.sync_sources, body.sources, scopes=body.scopes)
+    return _write(state, principal, sync.sync_sources, body.sources, scopes=body.scopes,
+                  restart=body.restart)
 
 
 def _write(state: Any, principal: Principal, door: Callable[..., T], *args: Any,

@@ -22,20 +22,21 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
-from shipwise.config import GitHubSource, GitLabSource, GitSource, JiraSource
+from shipwise.config import GitHubSource, GitLabSource, GitSource, JiraSource, PagerDutySource
 from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.jira.connector import JiraConnector
+from shipwise.connectors.pagerduty import PagerDutyConnector
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ConfigError, ShipwiseError
 from shipwise.ingest.loader import ImportReport
-from shipwise.store import runs
+from shipwise.store import runs, sync_state
 from shipwise.store.org import service_map
 
-Source = GitHubSource | GitLabSource | GitSource | JiraSource
+Source = GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -70,6 +71,8 @@ def connector_for(source: Source, services: ServiceMap, *,
         return GitHubConnector(source, services, transport=transport)
     if isinstance(source, GitLabSource):
         return GitLabConnector(source, services, transport=transport)
+    if isinstance(source, PagerDutySource):
+        return PagerDutyConnector(source, services, transport=transport)
     if isinstance(source, JiraSource):
         return JiraConnector(source, services, transport=transport)
     return GitConnector.from_source(source, services)
@@ -84,9 +87,11 @@ def selected(caller: Caller, names: Sequence[str]) -> list[Source]:
 
 @guard("admin.ingest", "sync")
 def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[str] = (),
-                 progress: Progress | None = None,
+                 progress: Progress | None = None, restart: bool = False,
                  transport: httpx.BaseTransport | None = None) -> SyncReport:
     """Sync the named sources (all when none are named); only ``scopes`` of them when given.
+    ``restart``: forget those scopes' cursors first and read everything again (after a mapping
+    changed, so that records quarantined as unmapped come in; nothing is counted twice).
 
     Every scope is attempted even when an earlier one failed; the report says which failed and
     why. The facts are rebuilt once at the end if anything changed.
@@ -105,6 +110,8 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
         try:
             chosen = [s for s in connector.scopes() if not scopes or s.key in scopes]
             for index, scope in enumerate(chosen, 1):
+                if restart:
+                    sync_state.forget(store, source.id, scope.key)
                 if progress:
                     progress(SyncEvent("scope", source.id, scope.key, index, len(chosen)))
                 report.scopes.append(_sync_one(caller, connector, source, scope, pseudo, progress))

@@ -11,12 +11,16 @@ from shipwise.cli.access import caller, runs_as
 @click.argument("sources", nargs=-1)
 @click.option("--scope", "scopes", multiple=True,
               help="Only this repository/project of the sources (repeatable).")
+@click.option("--restart", is_flag=True,
+              help="Forget the cursors of these sources/scopes and read everything again "
+                   "(after mapping a service; nothing is counted twice).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 @runs_as("admin.ingest")
-def sync_cmd(ctx: click.Context, sources: tuple[str, ...], scopes: tuple[str, ...], fmt: str) -> None:
+def sync_cmd(ctx: click.Context, sources: tuple[str, ...], scopes: tuple[str, ...], restart: bool,
+             fmt: str) -> None:
     """Read the sources configured in shipwise.yaml (all, or those named): pull requests,
-    reviews, commits, deployments, pipelines and releases. Incremental and resumable: a second
+    reviews, commits, deployments, pipelines and releases; incidents and pages. Incremental and resumable: a second
     sync reads only what changed; a sync killed half-way resumes where it stopped."""
     from rich.console import Console
     from rich.progress import (
@@ -51,7 +55,7 @@ def sync_cmd(ctx: click.Context, sources: tuple[str, ...], scopes: tuple[str, ..
                 bar.update(task, completed=event.index)
 
         with caller(ctx) as c:
-            report = sync_sources(c, sources, scopes=scopes, progress=on)
+            report = sync_sources(c, sources, scopes=scopes, progress=on, restart=restart)
     if fmt == "json":
         emit_json(dump(report))
     else:

@@ -45,6 +45,8 @@ class ServiceMap:
 
     targets: tuple[ServiceTarget, ...] = ()
     services: frozenset[str] = frozenset()
+    #: (service, team owning it today), for connectors that know a service but not its team
+    owners: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         ordered = sorted(self.targets, key=lambda t: (t.environment is None) + (t.job is None))
@@ -65,6 +67,10 @@ class ServiceMap:
             if candidate in self.services:
                 return candidate
         return None
+
+    def owner(self, service: str) -> str | None:
+        """The team that owns ``service`` today, or ``None``."""
+        return next((t for s, t in self.owners if s == service), None)
 
     def repos(self) -> set[str]:
         """Every repository some target names."""

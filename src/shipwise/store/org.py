@@ -92,5 +92,7 @@ def service_map(store: Store) -> ServiceMap:
              SELECT id, repo, NULL, NULL, 0 FROM service
              WHERE repo IS NOT NULL AND id NOT IN (SELECT service FROM service_target))
            ORDER BY service, position""").fetchall()
-    ids = frozenset(str(r[0]) for r in store.con.execute("SELECT id FROM service").fetchall())
-    return ServiceMap(tuple(ServiceTarget(str(s), str(r), e, j) for s, r, e, j in rows), ids)
+    owned = store.con.execute("SELECT id, team FROM service ORDER BY id").fetchall()
+    ids = frozenset(str(r[0]) for r in owned)
+    return ServiceMap(tuple(ServiceTarget(str(s), str(r), e, j) for s, r, e, j in rows), ids,
+                      tuple((str(s), str(t)) for s, t in owned))

@@ -114,3 +114,11 @@ def record_failure(
             "last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at",
             [source, scope, EMPTY_CURSOR, status, error, when],
         )
+
+
+def forget(store: Store, source: str, scope: str) -> None:
+    """Drop the scope's cursor and status: its next sync reads from the beginning (``since``);
+    the importer's upserts make re-reading what is stored harmless."""
+    with store.transaction():
+        store.con.execute("DELETE FROM sync_state WHERE connector = ? AND scope = ?",
+                          [source, scope])
