@@ -373,6 +373,98 @@ class GitLabSource(CodeHostSource):
         return list(self.projects)
 
 
+class JiraFieldMap(BaseModel):
+    """Which Jira value names a shipwise team or service (``docs/jira.md``, "Mapping").
+
+    ``from`` is ``project`` (the project key), ``component`` (the first component's name),
+    ``label`` (the first label ``map`` knows) or a field id (``customfield_10001``: its text, an
+    option's ``value`` or an object's ``name``). The value is looked up in ``map`` (without case);
+    a value ``map`` does not hold, or a missing one, gives ``default``, else the value itself (the
+    importer quarantines a team or service the organisation does not know, with the reason)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field("project", alias="from", pattern=r"^(project|component|label|[A-Za-z0-9_.]+)$")
+    map: dict[str, str] = Field(default_factory=dict)
+    default: str | None = None
+
+
+class JiraStatuses(BaseModel):
+    """How a Jira status name becomes a ticket category. Default: its status category (To Do →
+    todo, In Progress → in_progress, Done → done); ``blocked`` names are blocked; ``categories``
+    overrides any name. Names compare without case."""
+
+    model_config = ConfigDict(extra="forbid")
+    blocked: list[str] = Field(default_factory=list)
+    categories: dict[str, Literal["todo", "in_progress", "blocked", "done"]] = Field(
+        default_factory=dict)
+    #: blocked status name -> the team (or party) a ticket in it waits on (``blocked_on``)
+    blocked_on: dict[str, str] = Field(default_factory=dict)
+
+
+class JiraQuery(BaseModel):
+    """One JQL query: its issues become tickets (``ticket_status`` events from the changelog) or
+    incidents. ``name`` is its scope (``shipwise sync jira --scope NAME``) and names its cursor."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    jql: str = Field(min_length=1)
+    as_: Literal["tickets", "incidents"] = Field("tickets", alias="as")
+    #: overrides of the source's ``team`` / ``service`` mapping for this query
+    team: JiraFieldMap | None = None
+    service: JiraFieldMap | None = None
+
+    @field_validator("jql")
+    @classmethod
+    def _no_order(cls, v: str) -> str:
+        if re.search(r"\border\s+by\b", v, re.IGNORECASE):
+            raise ValueError("leave out ORDER BY: shipwise orders by `updated` to read incrementally")
+        return v
+
+
+class JiraSource(SourceBase):
+    """Jira Cloud (``https://x.atlassian.net``: email + API token) or Data Center (a personal
+    access token): tickets and Jira Service Management incidents (``docs/jira.md``)."""
+
+    kind: Literal["jira"] = "jira"
+    base_url: str
+    #: ``auto``: Cloud when the host ends in ``.atlassian.net`` or ``.jira.com``
+    edition: Literal["auto", "cloud", "data_center"] = "auto"
+    #: Cloud: the account's email (Basic auth with the API token); unused on Data Center
+    email: str | None = None
+    token_env: str | None = "JIRA_TOKEN"
+    queries: list[JiraQuery] = Field(default_factory=list)
+    team: JiraFieldMap = Field(default_factory=lambda: JiraFieldMap.model_validate({}))
+    service: JiraFieldMap = Field(default_factory=lambda: JiraFieldMap.model_validate({}))
+    statuses: JiraStatuses = Field(default_factory=lambda: JiraStatuses())
+    #: priority name -> severity, over the defaults (Highest/Blocker sev1 … Lowest/Trivial sev5)
+    severity: dict[str, Literal["sev1", "sev2", "sev3", "sev4", "sev5"]] = Field(
+        default_factory=dict)
+    #: a field id whose value is the causing deployment's id (``customfield_10070``)
+    caused_by_field: str | None = None
+    #: an issue link phrase (``is caused by``) whose linked issue's key is that deployment's id
+    caused_by_link: str | None = None
+
+    @property
+    def cloud(self) -> bool:
+        if self.edition != "auto":
+            return self.edition == "cloud"
+        host = re.sub(r"^[a-z]+://", "", self.base_url.lower()).split("/")[0].split(":")[0]
+        return host.endswith((".atlassian.net", ".jira.com"))
+
+    @property
+    def scope_keys(self) -> list[str]:
+        """What this source syncs, one scope each (its queries)."""
+        return [q.name for q in self.queries]
+
+    @field_validator("queries")
+    @classmethod
+    def _unique_queries(cls, v: list[JiraQuery]) -> list[JiraQuery]:
+        names = [q.name for q in v]
+        if len(set(names)) != len(names):
+            raise ValueError("two queries share a name: give each its own `name:`")
+        return v
+
+
 class GitSource(SourceBase):
     """A local git repository (commits, merges, tags)."""
 
@@ -418,11 +510,12 @@ class PagerDutySource(SourceBase):
         return v
 
 
-Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource,
+Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource,
                    Field(discriminator="kind")]
 
 
-def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource]) -> None:
+def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
+                                | JiraSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:
