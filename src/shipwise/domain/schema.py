@@ -38,8 +38,8 @@ class Field:
     references: tuple[str, str] | None = None
     minimum: float | None = None
     maximum: float | None = None
-    #: One value for the whole organisation (e.g. currency): records with another are rejected.
-    uniform: bool = False
+    #: Values must be strictly greater than this (a rate of 0 is no rate).
+    above: float | None = None
     doc: str = ""
 
 
@@ -258,6 +258,22 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         doc="An on-call page to a person of a team.",
     ),
     RecordType(
+        "fx_rate",
+        "fx_rate",
+        (
+            _f("month", MON),
+            _f("currency", TXT, doc="the currency converted from (as cost and investment records "
+                                    "name it, e.g. `USD`)"),
+            _f("reporting_currency", TXT, doc="the currency converted to (`cost.reporting_currency`)"),
+            _f("rate", NUM, above=0, doc="units of `reporting_currency` per 1 unit of `currency`"),
+            _f("source", TXT, required=False,
+               doc="where the rate comes from (e.g. `ECB monthly average`), shown beside it"),
+        ),
+        key=("month", "currency", "reporting_currency"),
+        doc="The exchange rate of a month: costs and investments of that month in `currency` are "
+            "reported in `reporting_currency` at this rate.",
+    ),
+    RecordType(
         "cost",
         "cost",
         (
@@ -265,7 +281,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("month", MON),
             _f("category", TXT, choices=CATEGORIES),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT, uniform=True),
+            _f("currency", TXT, doc="any currency: reported in the reporting currency at the "
+                                    "month's `fx_rate`"),
         ),
         key=("team", "month", "category"),
         doc="What a team cost in a month, by category (people = loaded cost).",
@@ -286,7 +303,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("teams", LST),
             _f("started_at", INST),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT, uniform=True),
+            _f("currency", TXT, doc="any currency: reported in the reporting currency at the "
+                                    "`fx_rate` of the month of `started_at`"),
             _f("kind", TXT),
         ),
         key=("id",),
@@ -344,6 +362,8 @@ ALIASES: dict[str, str] = {
     "org_units": "org_unit",
     "people": "person",
     "costs": "cost",
+    "exchange_rates": "fx_rate",
+    "fx_rates": "fx_rate",
     "headcount": "headcount",
     "slos": "slo",
     "slis": "sli",

@@ -199,7 +199,6 @@ class Loader:
             f"concat_ws('; ', {', '.join(reasons)}) AS _reason FROM _typed"
         )
         con.execute("DROP TABLE _typed")
-        self._check_uniform(rt)
         counts = TypeCounts()
 
         # People: pseudonymise distinct ids once (a handful per batch, not one per event), for
@@ -324,29 +323,6 @@ class Loader:
             con.execute("DROP TABLE _changed")
         con.execute("DROP TABLE _valid")
         return counts
-
-    def _check_uniform(self, rt: RecordType) -> None:
-        """One value per organisation (currency): the stored one, else the batch's most common."""
-        for f in rt.fields:
-            if not f.uniform:
-                continue
-            holders = [t.table for t in RECORD_TYPES if any(g.uniform and g.name == f.name for g in t.fields)]
-            union = " UNION ".join(f"SELECT DISTINCT {q(f.name)} AS v FROM {q(t)}" for t in holders)
-            row = self.con.execute(f"SELECT min(v) FROM ({union})").fetchone()
-            value = row[0] if row else None
-            if value is None:
-                row = self.con.execute(
-                    f"SELECT {q(f.name + '__v')} FROM _checked WHERE _reason = '' "
-                    f"AND {q(f.name + '__v')} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-                ).fetchone()
-                value = row[0] if row else None
-            if value is None:
-                continue
-            reason = f"{f.name}: not the organisation's {f.name} ({value})"
-            self.con.execute(
-                f"UPDATE _checked SET _reason = concat_ws('; ', NULLIF(_reason, ''), {lit(reason)}) "
-                f"WHERE {q(f.name + '__v')} IS NOT NULL AND {q(f.name + '__v')} <> {lit(value)}"
-            )
 
     def _person_map(self, rt: RecordType, name: str, table: str) -> None:
         raws = [
