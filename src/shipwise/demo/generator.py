@@ -171,8 +171,9 @@ def _run(sim: Sim) -> DemoOrg:
     tables["investment"] = investments(sim)
     tables["slo"], tables["sli"] = slos(sim, inc)
     tables["ticket_status"] = ticket_status(sim)
-    # one currency (no exchange rates); cost and headcount come as their own records
+    # one currency (no exchange rates); people cost and FTE come as cost and headcount records
     tables["fx_rate"] = _empty(BY_NAME["fx_rate"])
+    tables["people_cost"] = _empty(BY_NAME["people_cost"])
     # the canonical order: every type after the types it references (files are written in it)
     return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES}, _story(sim))
 

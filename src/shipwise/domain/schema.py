@@ -52,6 +52,16 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Split:
+    """A record type stored as records of another type: ``fields`` maps the other type's field
+    to this type's, ``constants`` gives the fields every such record has."""
+
+    type: str
+    fields: dict[str, str]
+    constants: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RecordType:
     name: str
     table: str
@@ -61,6 +71,9 @@ class RecordType:
     spans: tuple[Span, ...] = ()
     #: list fields stored in a child table: field name -> (table, column)
     children: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: a type with no table of its own: each valid record becomes these records (of types later
+    #: in :data:`RECORD_TYPES`), validated and upserted as those types
+    splits: tuple[Split, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -258,6 +271,26 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         doc="An on-call page to a person of a team.",
     ),
     RecordType(
+        "people_cost",
+        "",
+        (
+            _f("team", TXT, references=("team", "id")),
+            _f("month", MON),
+            _f("loaded_cost", NUM, minimum=0,
+               doc="the team's people cost of the month at loaded cost (salaries, taxes, benefits)"),
+            _f("fte", NUM, minimum=0, doc="average full-time equivalents of the month"),
+            _f("currency", TXT, doc="the currency of `loaded_cost`"),
+        ),
+        key=("team", "month"),
+        doc="One row of an HR/finance file: a team's loaded people cost and FTE in a month. "
+            "Stored as a `cost` record (category `people`) and a `headcount` record.",
+        splits=(
+            Split("cost", {"team": "team", "month": "month", "amount": "loaded_cost",
+                           "currency": "currency"}, {"category": "people"}),
+            Split("headcount", {"team": "team", "month": "month", "fte": "fte"}),
+        ),
+    ),
+    RecordType(
         "fx_rate",
         "fx_rate",
         (
@@ -363,6 +396,8 @@ ALIASES: dict[str, str] = {
     "people": "person",
     "costs": "cost",
     "exchange_rates": "fx_rate",
+    "people_costs": "people_cost",
+    "hr": "people_cost",
     "fx_rates": "fx_rate",
     "headcount": "headcount",
     "slos": "slo",
