@@ -143,6 +143,11 @@ class CostSettings(BaseModel):
     #: 50 %, high-severity tickets per deployment up 0.02 and 50 %) — named there, not here, as
     #: settings sit below the metrics (metrics/ reads settings, never the reverse).
     tension: dict[str, TensionThreshold] | None = None
+    #: The currency cost to serve, savings and investments are reported in. Cost and investment
+    #: records in another currency are converted at the ``fx_rate`` of their month; one without
+    #: a rate is reported as unconverted, never guessed. Unset: the one currency of the cost
+    #: records (an error, saying to set this, when they are in several).
+    reporting_currency: Annotated[str, Field(min_length=1, max_length=16)] | None = None
 
 
 class WebhookSettings(BaseModel):

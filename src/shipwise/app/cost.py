@@ -17,8 +17,11 @@ from shipwise.metrics.cost import (
     CATEGORIES,
     GRAINS,
     CostQuery,
+    conversion_sql,
     cost_sql,
+    currency_sql,
     data_span_sql,
+    investments_sql,
     organisation_sql,
 )
 from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
@@ -40,7 +43,7 @@ class CostRequest:
     until: date | None = None
 
 
-def _check(engine: Engine, req: CostRequest) -> str | None:
+def _check(engine: Engine, req: CostRequest) -> None:
     if req.grain not in GRAINS:
         raise InputError(f"unknown grain '{req.grain}' for cost", hint="use quarter or month")
     if req.baseline not in ("yoy", "qoq"):
@@ -53,11 +56,22 @@ def _check(engine: Engine, req: CostRequest) -> str | None:
         row = scalar_row(engine, "SELECT count(*) FROM team WHERE id = ?", [t])
         if not row or not row[0]:
             raise NotFoundError(f"unknown team '{t}'", hint="`shipwise teams` lists them")
-    currencies = [r[0] for r in engine.rows("SELECT DISTINCT currency FROM cost ORDER BY 1")[1]]
+
+
+def reporting_currency(engine: Engine, setting: str | None) -> str | None:
+    """The currency costs are reported in: the setting, else the one currency of the cost
+    records (None when there are none); several currencies and no setting is an error, since
+    choosing one would be a guess."""
+    if setting:
+        return setting
+    currencies = [str(r[0]) for r in engine.rows(currency_sql())[1]]
     if len(currencies) > 1:
         raise InputError(
-            f"costs are in several currencies ({', '.join(currencies)})",
-            hint="one currency per organisation: convert before importing",
+            f"costs are in several currencies ({', '.join(currencies)}) and no reporting "
+            "currency is set",
+            hint="set cost.reporting_currency in shipwise.yaml (e.g. `cost: {reporting_currency: "
+                 f"{currencies[0]}}}`) and import `fx_rate` records for the others "
+                 "(docs/canonical-format.md)",
         )
     return currencies[0] if currencies else None
 
@@ -71,16 +85,21 @@ def cost_rows(store: Store, req: CostRequest, tension: CostSettings | None = Non
 def cost_rows_on(engine: Engine, req: CostRequest,
                  tension: CostSettings | None = None) -> dict[str, Any]:
     """:func:`cost_rows` computed by ``engine`` (the store's, or Spark over Parquet files)."""
-    currency = _check(engine, req)
+    _check(engine, req)
+    currency = reporting_currency(engine, tension.reporting_currency if tension else None)
     span = scalar_row(engine, data_span_sql())
     first, last = span or (None, None)
     since, until = req.since or first, req.until or last
     out: dict[str, Any] = {"grain": req.grain, "baseline": req.baseline, "currency": currency,
                            "since": _iso(since), "until": _iso(until), "rows": [], "organisation": [],
-                           "data": {"since": _iso(first), "until": _iso(last)}}
+                           "data": {"since": _iso(first), "until": _iso(last)},
+                           "conversion": {"reporting_currency": currency, "rates": [],
+                                          "unconverted": []}}
     if since is None or until is None:
         return out
-    query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team)
+    query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team,
+                      currency)
+    out["conversion"] = _conversion(engine, query)
     sql, params = cost_sql(query)
     cols, team_rows = engine.rows(sql + " ORDER BY team, period_start", params)
     team_ids = [m.id for m in registry.family("cost") if not m.rollup] + [ids.CHANGE_FAIL_RATE]
@@ -92,6 +111,7 @@ def cost_rows_on(engine: Engine, req: CostRequest,
             "team": r["team"], "org_unit": r["org_unit"], "period": r["period"],
             "unit": r["delivery_unit"],
             "cost_amount": r["cost_amount"], "units": int(r["units"]),
+            "unconverted_costs": int(r["unconverted_costs"]),
             "metrics": metrics, "flags": _flags(r, metrics, cost_settings, req.baseline),
         })
     ocols, org_rows = engine.rows(organisation_sql(sql), params)
@@ -112,10 +132,43 @@ def cost_rows_on(engine: Engine, req: CostRequest,
     return out
 
 
+def _conversion(engine: Engine, query: CostQuery) -> dict[str, Any]:
+    """The rates the answer used, per month and currency, and the cost records it could not
+    convert (no rate for their month and currency): which months, currencies and teams."""
+    sql, params = conversion_sql(query)
+    cols, rows = engine.rows(sql, params)
+    rates: dict[tuple[str, str], dict[str, Any]] = {}
+    missing: dict[tuple[str, str], dict[str, Any]] = {}
+    for values in rows:
+        r = dict(zip(cols, values, strict=True))
+        key = (str(r["month"]), str(r["currency"]))
+        if r["rate"] is None:
+            m = missing.setdefault(key, {"month": key[0], "currency": key[1], "records": 0,
+                                         "amount": 0.0, "teams": []})
+            m["teams"].append(r["team"])
+        else:
+            m = rates.setdefault(key, {"month": key[0], "currency": key[1], "rate": r["rate"],
+                                       "source": r["source"], "records": 0, "amount": 0.0,
+                                       "reported_amount": 0.0})
+            m["reported_amount"] += float(r["reported_amount"])
+        m["records"] += int(r["records"])
+        m["amount"] += float(r["amount"])
+    return {"reporting_currency": query.reporting_currency, "rates": list(rates.values()),
+            "unconverted": list(missing.values())}
+
+
 def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
            baseline: str) -> list[dict[str, Any]]:
     """Why a number is undefined, and the Goodhart guard: cheaper, but at what price?"""
     flags: list[dict[str, Any]] = []
+    if r["unconverted_costs"]:
+        n = int(r["unconverted_costs"])
+        flags.append({"kind": "unconverted", "metric": ids.COST_TO_SERVE,
+                      "message": (f"no exchange rate for {n} cost record{'s' if n != 1 else ''}: "
+                                  "the period's cost and cost to serve are left out rather than "
+                                  "understated (conversion.unconverted names the months and "
+                                  "currencies); import `fx_rate` records for them")})
+        return flags
     if r["units"] == 0:
         flags.append({"kind": "undefined", "metric": ids.COST_TO_SERVE,
                       "message": "no units delivered in the period: cost to serve is undefined"})
@@ -181,7 +234,8 @@ def _first_quarter(started: Any) -> int:
 
 
 def initiatives_rows(
-    store: Store, *, by: str = "kind", confidence: float = 0.9, replicates: int = 999
+    store: Store, *, by: str = "kind", confidence: float = 0.9, replicates: int = 999,
+    settings: CostSettings | None = None,
 ) -> dict[str, Any]:
     """Each investment's estimated effect on its teams' cost to serve, with an interval.
 
@@ -190,11 +244,13 @@ def initiatives_rows(
     investment is not counted as adopted). Other teams — never or not yet adopting — are the
     comparison. With ``by="kind"`` (default) investments of one kind are one initiative rolled out
     in waves (each team adopts at its first wave); ``by="investment"`` estimates each record.
-    See :mod:`shipwise.metrics.attribution` for the estimator.
+    See :mod:`shipwise.metrics.attribution` for the estimator. Amounts are in the reporting
+    currency (each investment at the ``fx_rate`` of the month of its ``started_at``); an
+    initiative with an investment that has no rate has no amount and no ROI, and says why.
     """
     if by not in ("kind", "investment"):
         raise InputError(f"unknown grouping '{by}'", hint="use kind or investment")
-    base = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"))
+    base = cost_rows(store, CostRequest(grain="quarter", baseline="yoy"), settings)
     obs = [(r["team"], _period_index(r["period"]), r["metrics"][ids.COST_TO_SERVE], r["cost_amount"])
            for r in base["rows"] if r["metrics"][ids.COST_TO_SERVE]]
     out: dict[str, Any] = {"currency": base["currency"], "confidence": confidence, "initiatives": []}
@@ -206,12 +262,8 @@ def initiatives_rows(
         log_cts=np.log(np.array([o[2] for o in obs], dtype=float)),
         cost=np.array([o[3] for o in obs], dtype=float),
     )
-    investments = store.query(
-        """SELECT i.id, i.name, i.kind, i.amount, i.currency, i.started_at,
-                  list(it.team ORDER BY it.team) AS teams
-           FROM investment i LEFT JOIN investment_team it ON it.investment_id = i.id
-           GROUP BY ALL ORDER BY i.started_at, i.id"""
-    )
+    currency = base["currency"]
+    investments = store.query(investments_sql(), [currency, currency])
     groups: dict[str, list[dict[str, Any]]] = {}
     for inv in investments:
         groups.setdefault(inv["kind"] if by == "kind" else inv["id"], []).append(inv)
@@ -222,20 +274,32 @@ def initiatives_rows(
             for t in inv["teams"] or []:
                 if t is not None:
                     adoption[t] = min(q, adoption.get(t, q))
-        amount = float(sum(inv["amount"] for inv in members))
+        unrated = [inv for inv in members if inv["rate"] is None]
+        amount = float(sum(inv["amount"] * (inv["rate"] or 0.0) for inv in members))
         first_q = min(_first_quarter(inv["started_at"]) for inv in members)
         effect = estimate(panel, adoption, amount, confidence=confidence, replicates=replicates)
+        warnings = list(effect.warnings)
+        if unrated:
+            warnings.append(
+                "no exchange rate to " + str(currency) + " for " + ", ".join(
+                    f"{inv['id']} ({inv['currency']}, {inv['started_at']:%Y-%m})" for inv in unrated)
+                + ": the amount and ROI are left out; import `fx_rate` records for those months")
         out["initiatives"].append({
             "id": key, "name": _common_name([inv["name"] for inv in members]),
             "kind": members[0]["kind"], "investments": [inv["id"] for inv in members],
-            "amount": amount, "currency": members[0]["currency"],
+            "amount": None if unrated else amount, "currency": currency,
+            "rates": [{"investment": inv["id"], "currency": inv["currency"],
+                       "month": f"{inv['started_at']:%Y-%m}", "rate": inv["rate"]}
+                      for inv in members if inv["currency"] != currency],
             "started_at": members[0]["started_at"].isoformat() + "Z",
             "adopted_from": f"{first_q // 4}-Q{first_q % 4 + 1}", "teams": sorted(adoption),
             "effect": effect.effect, "low": effect.low, "high": effect.high,
             "attributed_savings": effect.attributed_savings,
             "savings_low": effect.savings_low, "savings_high": effect.savings_high,
-            "roi": effect.roi, "roi_low": effect.roi_low, "roi_high": effect.roi_high,
+            "roi": None if unrated else effect.roi,
+            "roi_low": None if unrated else effect.roi_low,
+            "roi_high": None if unrated else effect.roi_high,
             "treated_teams": effect.treated_teams, "control_teams": effect.control_teams,
-            "warnings": list(effect.warnings),
+            "warnings": warnings,
         })
     return out

@@ -79,4 +79,5 @@ def initiatives(caller: Caller, *, by: str = "kind", confidence: float = 0.9) ->
     """Each investment's estimated effect on its teams' cost to serve, with an interval."""
     facts.ensure_fresh(caller.store)
     return InitiativesResult.model_validate(
-        initiatives_rows(caller.store, by=by, confidence=confidence))
+        initiatives_rows(caller.store, by=by, confidence=confidence,
+                         settings=caller.settings.cost))

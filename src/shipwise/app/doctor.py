@@ -10,10 +10,13 @@ prints or stores a secret: a token is looked up only to say whether it is there.
 from __future__ import annotations
 
 from shipwise.app.caller import Caller
+from shipwise.app.cost import reporting_currency
 from shipwise.app.guard import guard
 from shipwise.app.results import DoctorCheck, DoctorReport
 from shipwise.app.sync import connector_for
-from shipwise.errors import ShipwiseError
+from shipwise.errors import InputError, ShipwiseError
+from shipwise.metrics.cost import missing_rates_sql
+from shipwise.metrics.engines import DuckDBEngine
 from shipwise.store import sync_state
 from shipwise.store.import_state import unfinished
 from shipwise.store.org import service_map
@@ -21,6 +24,29 @@ from shipwise.store.org import service_map
 
 def _one(area: str, what: str, problem: str | None) -> DoctorCheck:
     return DoctorCheck(area=area, what=what, ok=problem is None, problem=problem)
+
+
+def _currency_check(caller: Caller) -> DoctorCheck | None:
+    """Every cost and investment record can be reported in the reporting currency: the months
+    and currencies without an ``fx_rate`` (None when there are no cost records)."""
+    store, setting = caller.store, caller.settings.cost.reporting_currency
+    what = "every cost and investment has an exchange rate to the reporting currency"
+    try:
+        currency = reporting_currency(DuckDBEngine(store), setting)
+    except InputError as exc:
+        return _one("cost", what, f"{exc}: {exc.hint}")
+    if currency is None:
+        return None
+    missing = store.con.execute(missing_rates_sql(), [currency, currency]).fetchall()
+    if not missing:
+        return _one("cost", what, None)
+    listed = ", ".join(f"{month} {cur} ({n} record{'s' if n != 1 else ''})"
+                       for month, cur, n in missing[:12])
+    more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
+    return _one("cost", what,
+                f"no rate to {currency} for {listed}{more}: those costs are left out of cost to "
+                "serve (reported as unconverted); import `fx_rate` records for these months "
+                "(docs/canonical-format.md)")
 
 
 @guard("admin.ingest", "doctor")
@@ -37,6 +63,9 @@ def doctor(caller: Caller, names: tuple[str, ...] = ()) -> DoctorReport:
              f"the {left.get('kind', 'import')} of {what_left} "
              f"started {left.get('started_at', '?')} did not finish: run it again (nothing is "
              "counted twice)"))
+    currency = _currency_check(caller)
+    if currency is not None:
+        add(currency)
     if not settings.sources:
         add(_one("sources", "sources are configured",
                  "no sources are configured: add a `sources:` list to shipwise.yaml "

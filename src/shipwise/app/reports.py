@@ -31,7 +31,7 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
     facts.ensure_fresh(store)
     data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
                                         until=until), caller.settings.cost)
-    inits = initiatives_rows(store)
+    inits = initiatives_rows(store, settings=caller.settings.cost)
     charter = load_charter()
     definitions = [
         {"id": mid, "title": registry.get(mid).title, "definition": charter.get(mid).definition,

@@ -176,9 +176,41 @@ class CostRow(MetricRow):
     team: str
     org_unit: str | None = None
     unit: str | None = None
-    cost_amount: float | None = None
+    cost_amount: float | None = Field(None, description=(
+        "in the reporting currency; null when a cost record of the period has no exchange rate"))
+    unconverted_costs: int = Field(0, description="cost records of the period without a rate")
     units: int = 0
     flags: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RateUsed(BaseModel):
+    """One exchange rate an answer used: cost records of ``month`` in ``currency``."""
+
+    month: str
+    currency: str
+    rate: float = Field(description="units of the reporting currency per 1 unit of currency")
+    source: str | None = None
+    records: int
+    amount: float = Field(description="their total in their own currency")
+    reported_amount: float = Field(description="their total in the reporting currency")
+
+
+class Unconverted(BaseModel):
+    """Cost records an answer could not convert: no ``fx_rate`` for their month and currency."""
+
+    month: str
+    currency: str
+    records: int
+    amount: float = Field(description="their total in their own currency")
+    teams: list[str]
+
+
+class Conversion(BaseModel):
+    """How amounts in other currencies became the reporting currency."""
+
+    reporting_currency: str | None = None
+    rates: list[RateUsed] = Field(default_factory=list)
+    unconverted: list[Unconverted] = Field(default_factory=list)
 
 
 class CostTotal(MetricRow):
@@ -198,6 +230,8 @@ class CostResult(Charted):
     organisation: list[CostTotal] = Field(default_factory=list,
                                           description="organisation totals per period")
     data: dict[str, str | None] = Field(default_factory=dict, description="the span with data")
+    conversion: Conversion = Field(default_factory=Conversion, description=(
+        "the exchange rates used and the cost records left unconverted (no rate)"))
 
 
 class InitiativesResult(Open):

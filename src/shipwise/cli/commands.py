@@ -38,6 +38,10 @@ def print_import_report(report: Any) -> None:
     ]
     emit_table("Imported", ["type", "inserted", "updated", "unchanged", "quarantined"], rows,
                justify_right=(1, 2, 3, 4))
+    for t, c in report.counts.items():
+        if c.passed_on:
+            click.echo(f"{t}: {c.passed_on} valid records stored as the records they stand for "
+                       "(counted in their rows above).")
     dups = sum(c.duplicates for c in report.counts.values())
     if dups:
         click.echo(f"{dups} records repeated a key within the input; the last one was kept.")

@@ -97,7 +97,8 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
     table = []
     for r in rows:
         m = r["metrics"]
-        table.append((r["team"], r["period"], r["unit"], r["units"], f"{r['cost_amount']:,.0f}",
+        amount = "–" if r["cost_amount"] is None else f"{r['cost_amount']:,.0f}"
+        table.append((r["team"], r["period"], r["unit"], r["units"], amount,
                       *[cell(c.id, m[c.id]) for c in shown],
                       ("⚠ " + ", ".join(_short(f) for f in r["flags"])) if r["flags"] else ""))
     emit_table(f"Cost to serve by team and {res['grain']} ({cur}; baseline {res['baseline']}) — "
@@ -112,9 +113,36 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
                ["period", "teams", *[f"{c.label} ({cur})" if c.format == "money" else c.label
                                      for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
+    print_conversion(res.get("conversion") or {})
     if any(r["flags"] for r in rows):
         click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "
                    "cost to serve improved while quality worsened in the same period.")
+
+
+def conversion_lines(conv: dict[str, Any]) -> list[str]:
+    """The rates used and the costs left unconverted, one line each."""
+    cur = conv.get("reporting_currency") or ""
+    lines = []
+    for r in conv.get("rates") or []:
+        source = f", {r['source']}" if r.get("source") else ""
+        lines.append(f"{r['month']}: 1 {r['currency']} = {r['rate']:g} {cur}{source} — "
+                     f"{r['records']} record{'s' if r['records'] != 1 else ''}, "
+                     f"{r['amount']:,.0f} {r['currency']} → {r['reported_amount']:,.0f} {cur}")
+    for u in conv.get("unconverted") or []:
+        lines.append(f"⚠ {u['month']}: no rate from {u['currency']} to {cur} — {u['records']} "
+                     f"record{'s' if u['records'] != 1 else ''} ({u['amount']:,.0f} "
+                     f"{u['currency']}; {', '.join(u['teams'])}) not converted: their periods "
+                     "show no cost; import `fx_rate` records for them")
+    return lines
+
+
+def print_conversion(conv: dict[str, Any]) -> None:
+    lines = conversion_lines(conv)
+    if lines:
+        click.echo(f"Amounts in other currencies, converted to {conv.get('reporting_currency')} "
+                   "at the rate of their month:")
+        for line in lines:
+            click.echo("  " + line)
 
 
 @cost.command("initiatives")
@@ -152,7 +180,8 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
             return "–"
         return f"{number(r[a], digits)} … {number(r[b], digits)}"
 
-    table = [(r["name"], f"{len(r['teams'])} / {r['control_teams']}", f"{r['amount']:,.0f}",
+    table = [(r["name"], f"{len(r['teams'])} / {r['control_teams']}",
+              "–" if r["amount"] is None else f"{r['amount']:,.0f}",
               "–" if r["effect"] is None else f"{r['effect']:+.2f} ({span(r, 'low', 'high', 2)})",
               "–" if r["attributed_savings"] is None else
               f"{r['attributed_savings']:,.0f} ({span(r, 'savings_low', 'savings_high')})",

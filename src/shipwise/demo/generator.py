@@ -58,7 +58,7 @@ from shipwise.demo.sim import Sim
 from shipwise.demo.slos import slo_id, slos
 from shipwise.demo.tickets import ticket_status
 from shipwise.demo.work import bot_work, human_work, merge_work, pr_table
-from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
+from shipwise.domain.schema import BY_NAME, RECORD_TYPES, Kind, RecordType
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,19 @@ def _run(sim: Sim) -> DemoOrg:
     tables["investment"] = investments(sim)
     tables["slo"], tables["sli"] = slos(sim, inc)
     tables["ticket_status"] = ticket_status(sim)
+    # one currency (no exchange rates); people cost and FTE come as cost and headcount records
+    tables["fx_rate"] = _empty(BY_NAME["fx_rate"])
+    tables["people_cost"] = _empty(BY_NAME["people_cost"])
     # the canonical order: every type after the types it references (files are written in it)
     return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES}, _story(sim))
+
+
+_ARROW = {Kind.NUMBER: pa.float64(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_()}
+
+
+def _empty(rt: RecordType) -> pa.Table:
+    """A type the demo has no records of, with its columns (text unless numeric)."""
+    return pa.table({f.name: pa.array([], _ARROW.get(f.kind, pa.string())) for f in rt.fields})
 
 
 def _complete(rt: RecordType, table: pa.Table) -> pa.Table:

@@ -38,8 +38,8 @@ class Field:
     references: tuple[str, str] | None = None
     minimum: float | None = None
     maximum: float | None = None
-    #: One value for the whole organisation (e.g. currency): records with another are rejected.
-    uniform: bool = False
+    #: Values must be strictly greater than this (a rate of 0 is no rate).
+    above: float | None = None
     doc: str = ""
 
 
@@ -52,6 +52,16 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Split:
+    """A record type stored as records of another type: ``fields`` maps the other type's field
+    to this type's, ``constants`` gives the fields every such record has."""
+
+    type: str
+    fields: dict[str, str]
+    constants: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RecordType:
     name: str
     table: str
@@ -61,6 +71,9 @@ class RecordType:
     spans: tuple[Span, ...] = ()
     #: list fields stored in a child table: field name -> (table, column)
     children: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: a type with no table of its own: each valid record becomes these records (of types later
+    #: in :data:`RECORD_TYPES`), validated and upserted as those types
+    splits: tuple[Split, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -258,6 +271,42 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         doc="An on-call page to a person of a team.",
     ),
     RecordType(
+        "people_cost",
+        "",
+        (
+            _f("team", TXT, references=("team", "id")),
+            _f("month", MON),
+            _f("loaded_cost", NUM, minimum=0,
+               doc="the team's people cost of the month at loaded cost (salaries, taxes, benefits)"),
+            _f("fte", NUM, minimum=0, doc="average full-time equivalents of the month"),
+            _f("currency", TXT, doc="the currency of `loaded_cost`"),
+        ),
+        key=("team", "month"),
+        doc="One row of an HR/finance file: a team's loaded people cost and FTE in a month. "
+            "Stored as a `cost` record (category `people`) and a `headcount` record.",
+        splits=(
+            Split("cost", {"team": "team", "month": "month", "amount": "loaded_cost",
+                           "currency": "currency"}, {"category": "people"}),
+            Split("headcount", {"team": "team", "month": "month", "fte": "fte"}),
+        ),
+    ),
+    RecordType(
+        "fx_rate",
+        "fx_rate",
+        (
+            _f("month", MON),
+            _f("currency", TXT, doc="the currency converted from (as cost and investment records "
+                                    "name it, e.g. `USD`)"),
+            _f("reporting_currency", TXT, doc="the currency converted to (`cost.reporting_currency`)"),
+            _f("rate", NUM, above=0, doc="units of `reporting_currency` per 1 unit of `currency`"),
+            _f("source", TXT, required=False,
+               doc="where the rate comes from (e.g. `ECB monthly average`), shown beside it"),
+        ),
+        key=("month", "currency", "reporting_currency"),
+        doc="The exchange rate of a month: costs and investments of that month in `currency` are "
+            "reported in `reporting_currency` at this rate.",
+    ),
+    RecordType(
         "cost",
         "cost",
         (
@@ -265,7 +314,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("month", MON),
             _f("category", TXT, choices=CATEGORIES),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT, uniform=True),
+            _f("currency", TXT, doc="any currency: reported in the reporting currency at the "
+                                    "month's `fx_rate`"),
         ),
         key=("team", "month", "category"),
         doc="What a team cost in a month, by category (people = loaded cost).",
@@ -286,7 +336,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("teams", LST),
             _f("started_at", INST),
             _f("amount", NUM, minimum=0),
-            _f("currency", TXT, uniform=True),
+            _f("currency", TXT, doc="any currency: reported in the reporting currency at the "
+                                    "`fx_rate` of the month of `started_at`"),
             _f("kind", TXT),
         ),
         key=("id",),
@@ -344,6 +395,10 @@ ALIASES: dict[str, str] = {
     "org_units": "org_unit",
     "people": "person",
     "costs": "cost",
+    "exchange_rates": "fx_rate",
+    "people_costs": "people_cost",
+    "hr": "people_cost",
+    "fx_rates": "fx_rate",
     "headcount": "headcount",
     "slos": "slo",
     "slis": "sli",

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from shipwise.config import IngestSettings
-from shipwise.domain.schema import RECORD_TYPES, Kind, RecordType
+from shipwise.domain.schema import BY_NAME, RECORD_TYPES, Kind, RecordType
 from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser
 from shipwise.ingest.sources import Staging, stage_table
 from shipwise.ingest.sql import (
@@ -38,7 +38,8 @@ from shipwise.store.duckdb_store import Store
 from shipwise.store.orgfile import canonicalise
 
 #: Where each type's records live, and the key column other types reference.
-REF_TARGETS: dict[str, tuple[str, str]] = {rt.name: (rt.table, rt.key[0]) for rt in RECORD_TYPES}
+REF_TARGETS: dict[str, tuple[str, str]] = {rt.name: (rt.table, rt.key[0]) for rt in RECORD_TYPES
+                                           if rt.table}
 
 
 @dataclass
@@ -48,6 +49,9 @@ class TypeCounts:
     unchanged: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    #: valid records of a type without a table, passed on as records of other types
+    #: (``people_cost`` → ``cost`` and ``headcount``), which count them as their own
+    passed_on: int = 0
 
     @property
     def accepted(self) -> int:
@@ -76,6 +80,7 @@ class ImportReport:
                     "unchanged": c.unchanged,
                     "quarantined": c.quarantined,
                     "duplicates": c.duplicates,
+                    **({"passed_on": c.passed_on} if BY_NAME.get(t) and BY_NAME[t].splits else {}),
                 }
                 for t, c in self.counts.items()
             },
@@ -134,6 +139,8 @@ class Loader:
         self.con: duckdb.DuckDBPyConnection = store.con
         self.pseudo = pseudo
         self.limits = limits or IngestSettings()
+        #: the batch being loaded (a type with ``splits`` stages the records it stands for)
+        self._staging: Staging | None = None
         register_functions(self.con)
         now = datetime.now(UTC).replace(tzinfo=None)
         self.plausible = Plausible(
@@ -157,12 +164,14 @@ class Loader:
             if progress:
                 progress(f"loading {rt.name}")
             with self.store.transaction():
+                self._staging = staging
                 counts = self._load_type(rt, report)
             prev = report.counts.get(rt.name)
             if prev is None:
                 report.counts[rt.name] = counts
             else:
-                for k in ("inserted", "updated", "unchanged", "quarantined", "duplicates"):
+                for k in ("inserted", "updated", "unchanged", "quarantined", "duplicates",
+                          "passed_on"):
                     setattr(prev, k, getattr(prev, k) + getattr(counts, k))
             self.con.execute(f"DELETE FROM {stage_table(rt)}")
         staging.staged.clear()
@@ -199,7 +208,6 @@ class Loader:
             f"concat_ws('; ', {', '.join(reasons)}) AS _reason FROM _typed"
         )
         con.execute("DROP TABLE _typed")
-        self._check_uniform(rt)
         counts = TypeCounts()
 
         # People: pseudonymise distinct ids once (a handful per batch, not one per event), for
@@ -246,7 +254,7 @@ class Loader:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _valid AS
             SELECT * EXCLUDE (_rank) FROM (
-              SELECT {', '.join(select)}, c._seq,
+              SELECT {', '.join(select)}, c._seq, c._source, c._line,
                      row_number() OVER (PARTITION BY {', '.join('c.' + q(k + '__v') for k in rt.key)}
                                         ORDER BY c._seq DESC) AS _rank
               FROM _checked c {joins} WHERE c._reason = '')
@@ -257,6 +265,10 @@ class Loader:
         ).fetchone()
         counts.duplicates = int(dup[0]) if dup else 0
         con.execute("DROP TABLE _checked")
+        if rt.splits:
+            counts.passed_on = self._pass_on(rt, self._staging)
+            con.execute("DROP TABLE _valid")
+            return counts
 
         cols = target_columns(rt)
         hashed = [*cols, *rt.children]
@@ -325,28 +337,27 @@ class Loader:
         con.execute("DROP TABLE _valid")
         return counts
 
-    def _check_uniform(self, rt: RecordType) -> None:
-        """One value per organisation (currency): the stored one, else the batch's most common."""
-        for f in rt.fields:
-            if not f.uniform:
-                continue
-            holders = [t.table for t in RECORD_TYPES if any(g.uniform and g.name == f.name for g in t.fields)]
-            union = " UNION ".join(f"SELECT DISTINCT {q(f.name)} AS v FROM {q(t)}" for t in holders)
-            row = self.con.execute(f"SELECT min(v) FROM ({union})").fetchone()
-            value = row[0] if row else None
-            if value is None:
-                row = self.con.execute(
-                    f"SELECT {q(f.name + '__v')} FROM _checked WHERE _reason = '' "
-                    f"AND {q(f.name + '__v')} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
-                ).fetchone()
-                value = row[0] if row else None
-            if value is None:
-                continue
-            reason = f"{f.name}: not the organisation's {f.name} ({value})"
-            self.con.execute(
-                f"UPDATE _checked SET _reason = concat_ws('; ', NULLIF(_reason, ''), {lit(reason)}) "
-                f"WHERE {q(f.name + '__v')} IS NOT NULL AND {q(f.name + '__v')} <> {lit(value)}"
-            )
+    def _pass_on(self, rt: RecordType, staging: Staging | None) -> int:
+        """Stage every valid record of ``rt`` (in ``_valid``) as the records it splits into,
+        with its own file and line: they are validated and upserted as those types next, so the
+        same file twice leaves them unchanged."""
+        assert staging is not None, "records are passed on only while a batch loads"
+        for split in rt.splits:
+            target = BY_NAME[split.type]
+            values = []
+            for f in target.fields:
+                if f.name in split.fields:
+                    values.append(f"CAST({q(split.fields[f.name])} AS VARCHAR)")
+                else:
+                    values.append(lit(split.constants.get(f.name)))
+            cur = self.con.execute(
+                f"INSERT INTO {stage_table(target)} SELECT _seq, _source, _line, NULL, NULL, "
+                f"{', '.join(values)} FROM _valid")
+            row = cur.fetchone()
+            if row and row[0]:
+                staging.staged[target.name] = staging.staged.get(target.name, 0) + int(row[0])
+        row = self.con.execute("SELECT count(*) FROM _valid").fetchone()
+        return int(row[0]) if row else 0
 
     def _person_map(self, rt: RecordType, name: str, table: str) -> None:
         raws = [

@@ -158,6 +158,8 @@ def checks(rt: RecordType, plausible: Plausible | None = None,
         if f.minimum is not None:
             word = "negative" if f.minimum == 0 else f"below {f.minimum:g}"
             out.append(f"CASE WHEN {v} < {f.minimum!r} THEN {lit(f.name + ': ' + word)} END")
+        if f.above is not None:
+            out.append(f"CASE WHEN {v} <= {f.above!r} THEN {lit(f.name + f': not above {f.above:g}')} END")
         if f.maximum is not None:
             out.append(f"CASE WHEN {v} > {f.maximum!r} THEN {lit(f.name + f': above {f.maximum:g}')} END")
     for s in rt.spans:

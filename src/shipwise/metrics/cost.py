@@ -7,7 +7,10 @@ Definitions (the contract; docs/metrics/cost.*.md explain each):
   that reached production in the period (``pr_delivery_fact``); ``commits`` → commits whose first
   successful production deployment falls in the period.
 - Cost of a team in a period: the sum of its ``cost`` records for the months in the period
-  (chosen categories, all by default).
+  (chosen categories, all by default), each converted to the reporting currency at the
+  ``fx_rate`` of its month and currency (a record already in the reporting currency at 1). When
+  a record has no rate, the period's cost is NULL (``unconverted_costs`` counts them): a partial
+  sum would understate the cost, and a guessed rate would invent one.
 - cost_to_serve = cost ÷ units (NULL when units = 0).
 - improvement = 1 − CTS(p) ÷ CTS(p − k): k = 1 for qoq (previous quarter / month), k = 4 quarters
   or 12 months for yoy. Positive means cheaper.
@@ -37,6 +40,7 @@ COLUMNS = (
     "weeks",
     "delivery_unit",
     "cost_amount",
+    "unconverted_costs",
     "people_amount",
     "average_fte",
     "units",
@@ -83,6 +87,8 @@ class CostQuery:
     baseline: str = "yoy"  # or "qoq"
     categories: tuple[str, ...] = CATEGORIES
     teams: tuple[str, ...] = ()
+    #: costs in other currencies are converted to this one (``fx_rate``)
+    reporting_currency: str | None = None
 
     def since_padded(self) -> date:
         """A year before ``since``, so the first periods shown still have their baselines."""
@@ -123,15 +129,18 @@ month_period AS (
   SELECT c.month, c.{grain} AS period FROM calendar c
   WHERE c.day = c.month_start AND c.day BETWEEN ? AND ?
 ),
+rated AS ({rated_cost_sql()}),
 costs AS (
-  SELECT k.team, mp.period, sum(k.amount) AS cost_amount
-  FROM cost k JOIN month_period mp ON mp.month = k.month
+  SELECT k.team, mp.period, sum(k.amount * k.rate) AS cost_amount,
+         sum(CASE WHEN k.rate IS NULL THEN 1 ELSE 0 END) AS unconverted
+  FROM rated k JOIN month_period mp ON mp.month = k.month
   WHERE k.category IN ({cats})
   GROUP BY k.team, mp.period
 ),
 people_costs AS (
-  SELECT k.team, mp.period, sum(k.amount) AS people_amount
-  FROM cost k JOIN month_period mp ON mp.month = k.month
+  SELECT k.team, mp.period, sum(k.amount * k.rate) AS people_amount,
+         sum(CASE WHEN k.rate IS NULL THEN 1 ELSE 0 END) AS unconverted
+  FROM rated k JOIN month_period mp ON mp.month = k.month
   WHERE k.category = 'people'
   GROUP BY k.team, mp.period
 ),
@@ -163,8 +172,10 @@ interventions AS (
 ),
 grid AS (
   SELECT t.team, t.org_unit, t.delivery_unit, p.period, p.period_start, p.weeks,
-         coalesce(c.cost_amount, 0) AS cost_amount,
-         coalesce(pc.people_amount, 0) AS people_amount,
+         CASE WHEN c.unconverted > 0 THEN NULL ELSE coalesce(c.cost_amount, 0) END AS cost_amount,
+         coalesce(c.unconverted, 0) AS unconverted_costs,
+         CASE WHEN pc.unconverted > 0 THEN NULL
+              ELSE coalesce(pc.people_amount, 0) END AS people_amount,
          f.average_fte,
          CASE t.delivery_unit
            WHEN 'deployments' THEN coalesce(d.deployments, 0)
@@ -214,12 +225,71 @@ FROM agg
 WHERE period IN (SELECT {grain} FROM calendar WHERE day BETWEEN ? AND ?)
 """
     params: list[object] = [q.since_padded(), q.until, *q.teams, q.since_padded(), q.until,
-                            *q.categories, q.since, q.until]
+                            q.reporting_currency, q.reporting_currency, *q.categories,
+                            q.since, q.until]
     return sql, params
 
 
+def rated_cost_sql() -> str:
+    """Cost records with the rate that converts them to the reporting currency (two ``?``: the
+    reporting currency, twice): 1 in that currency, the ``fx_rate`` of the record's month and
+    currency otherwise, NULL when there is none (never guessed)."""
+    return """SELECT k.team, k.month, k.category, k.amount, k.currency,
+         CASE WHEN k.currency = ? THEN CAST(1 AS DOUBLE) ELSE r.rate END AS rate, r.source
+  FROM cost k LEFT JOIN fx_rate r
+    ON r.month = k.month AND r.currency = k.currency AND r.reporting_currency = ?"""
+
+
+def conversion_sql(q: CostQuery) -> tuple[str, list[object]]:
+    """The cost records in another currency that the answer reads (the window and the year
+    before it, for baselines), per team, month and currency, with the rate used (NULL: none)."""
+    cats = ", ".join("?" for _ in q.categories)
+    teams = f"AND k.team IN ({', '.join('?' for _ in q.teams)})" if q.teams else ""
+    sql = f"""
+SELECT k.team, k.month, k.currency, k.rate, k.source, count(*) AS records,
+       sum(k.amount) AS amount, sum(k.amount * k.rate) AS reported_amount
+FROM ({rated_cost_sql()}) k
+WHERE k.currency <> ? AND k.month >= ? AND k.month <= ? AND k.category IN ({cats}) {teams}
+GROUP BY k.team, k.month, k.currency, k.rate, k.source
+ORDER BY k.month, k.currency, k.team"""
+    params: list[object] = [q.reporting_currency, q.reporting_currency, q.reporting_currency,
+                            q.since_padded().strftime("%Y-%m"), q.until.strftime("%Y-%m"),
+                            *q.categories, *q.teams]
+    return sql, params
+
+
+def missing_rates_sql() -> str:
+    """Months and currencies of cost and investment records with no rate to the reporting
+    currency (``?`` four times), for ``shipwise doctor``. DuckDB only (not a metric)."""
+    return """
+SELECT x.month, x.currency, count(*) AS records FROM (
+  SELECT month, currency FROM cost
+  UNION ALL SELECT strftime(started_at, '%Y-%m'), currency FROM investment
+) x
+WHERE x.currency <> ? AND NOT EXISTS (
+  SELECT 1 FROM fx_rate r
+  WHERE r.month = x.month AND r.currency = x.currency AND r.reporting_currency = ?)
+GROUP BY x.month, x.currency ORDER BY x.month, x.currency"""
+
+
+def investments_sql() -> str:
+    """Investments with their teams and the rate converting their amount to the reporting
+    currency (``?`` twice): the ``fx_rate`` of the month of ``started_at``, NULL when none.
+    DuckDB only (the initiatives are not computed on Spark)."""
+    return """
+SELECT i.id, i.name, i.kind, i.amount, i.currency, i.started_at,
+       CASE WHEN i.currency = ? THEN CAST(1 AS DOUBLE) ELSE r.rate END AS rate,
+       list(it.team ORDER BY it.team) AS teams
+FROM investment i
+LEFT JOIN investment_team it ON it.investment_id = i.id
+LEFT JOIN fx_rate r ON r.month = strftime(i.started_at, '%Y-%m') AND r.currency = i.currency
+  AND r.reporting_currency = ?
+GROUP BY ALL ORDER BY i.started_at, i.id"""
+
+
 def currency_sql() -> str:
-    return "SELECT DISTINCT currency FROM cost UNION SELECT DISTINCT currency FROM investment"
+    """The currencies cost records are in."""
+    return "SELECT DISTINCT currency FROM cost ORDER BY currency"
 
 
 def data_span_sql() -> str:

@@ -111,6 +111,9 @@ class SparkEngine:
             if not path.exists():
                 raise InputError(f"{path} is missing", hint="export the folder again")
             self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
+        for table, ddl in parquet.LATER_TABLES.items():
+            if table not in self.manifest["tables"]:
+                self.spark.createDataFrame([], ddl).createOrReplaceTempView(table)
 
     def _build_facts(self) -> None:
         """The facts of the store's refresh, from the records: same SQL, same order."""

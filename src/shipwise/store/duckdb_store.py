@@ -143,7 +143,7 @@ class Store:
             store.migrate()
             return store
         store._check_version()
-        if store.schema_version() < migrations()[-1][0]:
+        if store.pending_migrations():
             # An older store opened for reading: upgrade it once (a writer), then read.
             store.close()
             cls.open(p, memory_limit=memory_limit).close()
@@ -200,6 +200,14 @@ class Store:
                 hint="upgrade shipwise",
             )
 
+    def pending_migrations(self) -> list[int]:
+        """Packaged migrations this store has not applied, by number: a gap (a migration merged
+        after a later one was applied, as two branches adding 0014 and 0015 can) is applied too."""
+        if not self.schema_version():
+            return [v for v, _, _ in migrations()]
+        done = {int(r[0]) for r in self.con.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchall()}
+        return [v for v, _, _ in migrations() if v not in done]
+
     def migrate(self) -> list[int]:
         """Apply every migration not yet applied, each in its own transaction. Idempotent."""
         self._check_version()
@@ -207,10 +215,10 @@ class Store:
             f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER PRIMARY KEY, "
             "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
         )
-        current = self.schema_version()
         applied = []
+        pending = set(self.pending_migrations())
         for version, name, sql in migrations():
-            if version <= current:
+            if version not in pending:
                 continue
             with self.transaction():
                 self.con.execute(sql)

@@ -45,7 +45,7 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
     dora = figures(delivery.dora(c, DoraRequest(grain=check_grain(grain), team=(team_id,))))
     # cost is allocated per month at the finest: a weekly page shows monthly cost
     cost = figures(delivery.cost(c, CostRequest(grain="month" if grain == "week" else grain,
-                                             team=(team_id,))))
+                                             team=(team_id,)), c.settings.cost))
     info: dict[str, Any] = next(
         (t for t in dump(organisation.teams(c)) if t["team"] == team_id), {})
     rows = dora["rows"]
@@ -98,11 +98,14 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
 
 
 def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
-    cost = figures(delivery.cost(c, CostRequest(grain=check_grain(grain))))
+    cost = figures(delivery.cost(c, CostRequest(grain=check_grain(grain)), c.settings.cost))
     periods = sorted({r["period"] for r in cost["rows"]})
-    totals = {per: 0.0 for per in periods}
+    totals: dict[str, float | None] = {per: 0.0 for per in periods}
     for r in cost["rows"]:
-        totals[r["period"]] += r["cost_amount"] or 0.0
+        before = totals[r["period"]]
+        # a team's cost without an exchange rate leaves the period's total unknown, not smaller
+        totals[r["period"]] = None if before is None or r["cost_amount"] is None else \
+            before + r["cost_amount"]
     org = {o["period"]: o for o in cost["organisation"]}
     improvement = ids.improvement(cost["baseline"])
     chart = {
@@ -110,7 +113,8 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
         "title": "Organisation cost per period, with cost-to-serve improvement",
         "left": f"total cost ({cost['currency']})", "right": "improvement (ratio)",
         "series": [
-            _series("Total cost", ids.COST_TO_SERVE, [round(totals[x], 2) for x in periods]),
+            _series("Total cost", ids.COST_TO_SERVE,
+                    [None if (t := totals[x]) is None else round(t, 2) for x in periods]),
             _series(views_title(improvement), improvement,
                     [org[x]["metrics"].get(improvement) if x in org else None for x in periods],
                     "right"),
@@ -124,7 +128,7 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
     return {"grain": grain, "baseline": cost["baseline"], "currency": cost["currency"],
             "period": latest, "improvement_metric": improvement,
             "organisation": cost["organisation"], "latest_organisation": org.get(latest or ""),
-            "teams": teams, "charts": [chart],
+            "teams": teams, "charts": [chart], "conversion": cost.get("conversion") or {},
             "flags": [{"team": r["team"], "period": r["period"], **f}
                       for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
 

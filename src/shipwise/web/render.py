@@ -23,6 +23,11 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
+
+def _money(v: float | None) -> str:
+    """An amount, or a dash when there is none (a cost without an exchange rate)."""
+    return "—" if v is None else money(v)
+
 def fmt(value: Any, metric_id: str | None = None) -> str:
     """A metric value as people read it, by its format in the registry."""
     return render(metric_id or "", value) or "—"
@@ -75,7 +80,7 @@ def markdown(text: str) -> Markup:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, money=money, duration=duration, markdown=markdown)
+    env.filters.update(fmt=fmt, money=_money, duration=duration, markdown=markdown)
     env.globals.update(change=change, title=title, charter_entry=charter_entry,
                        charter_tip=charter_tip, ids=ids)
     return env
