@@ -19,6 +19,28 @@ def test_migrations_are_numbered_and_idempotent(tmp_path: Path) -> None:
         assert store.count("calendar") == n  # reopening applies nothing twice
 
 
+def test_a_migration_merged_below_the_applied_ones_is_applied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two branches adding migrations in parallel: a store that already has the later one gets
+    the earlier one too, when it is next opened (by a reader as well), and only once."""
+    from shipwise.store import duckdb_store
+
+    packaged = duckdb_store.migrations()
+    last = packaged[-1][0]
+    later = (last + 2, "later", "CREATE TABLE later_t (a INTEGER)")
+    middle = (last + 1, "middle", "CREATE TABLE middle_t (a INTEGER)")
+    path = tmp_path / "s.duckdb"
+    monkeypatch.setattr(duckdb_store, "migrations", lambda: [*packaged, later])
+    with Store.open(path, create=True) as store:
+        assert store.schema_version() == last + 2
+    monkeypatch.setattr(duckdb_store, "migrations", lambda: [*packaged, middle, later])
+    with Store.open(path, read_only=True) as store:
+        assert store.count("middle_t") == 0
+        assert store.pending_migrations() == []
+    with Store.open(path) as store:
+        assert store.migrate() == []
+
+
 def test_missing_store_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         Store.open(tmp_path / "nope.duckdb")

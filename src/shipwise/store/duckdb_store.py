@@ -202,7 +202,7 @@ class Store:
 
     def pending_migrations(self) -> list[int]:
         """Packaged migrations this store has not applied, by number: a gap (a migration merged
-        after a later one was applied, as two branches adding 0014 and 0015 can) is applied too."""
+        after a later one was applied, as two branches adding migrations in parallel can) is applied too."""
         if not self.schema_version():
             return [v for v, _, _ in migrations()]
         done = {int(r[0]) for r in self.con.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchall()}
