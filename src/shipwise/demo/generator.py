@@ -174,26 +174,32 @@ def _run(sim: Sim) -> DemoOrg:
     # one currency (no exchange rates); people cost and FTE come as cost and headcount records
     tables["fx_rate"] = _empty(BY_NAME["fx_rate"])
     tables["people_cost"] = _empty(BY_NAME["people_cost"])
+    # the demo's on-call load is its pages; rota shifts come from PagerDuty and Opsgenie
+    tables["oncall_shift"] = _empty(BY_NAME["oncall_shift"])
     # the canonical order: every type after the types it references (files are written in it)
     return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES}, _story(sim))
 
 
-_ARROW = {Kind.NUMBER: pa.float64(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_()}
+_ARROW = {Kind.NUMBER: pa.float64(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(),
+          Kind.INSTANT: pa.timestamp("us", tz="UTC"), Kind.DATE: pa.date32(),
+          Kind.TEXT_LIST: pa.list_(pa.string())}
 
 
 def _empty(rt: RecordType) -> pa.Table:
-    """A type the demo has no records of, with its columns (text unless numeric)."""
+    """A type the demo has no records of, with its columns in their Arrow types."""
     return pa.table({f.name: pa.array([], _ARROW.get(f.kind, pa.string())) for f in rt.fields})
 
 
 def _complete(rt: RecordType, table: pa.Table) -> pa.Table:
     """The table in the schema's column order, with the optional text fields the demo has no
-    value for (``source``, ``rule``: provenance that connectors fill) as null columns."""
+    value for (``source``, ``rule``: provenance that connectors fill; incident ``labels``) as null
+    columns."""
     for f in rt.fields:
         if f.name not in table.column_names:
-            if f.required or f.kind is not Kind.TEXT:
+            if f.required or f.kind not in (Kind.TEXT, Kind.TEXT_LIST):
                 raise ValueError(f"demo {rt.name} lacks {f.name}")
-            table = table.append_column(f.name, pa.nulls(table.num_rows, pa.string()))
+            kind = pa.string() if f.kind is Kind.TEXT else pa.list_(pa.string())
+            table = table.append_column(f.name, pa.nulls(table.num_rows, kind))
     return table.select([f.name for f in rt.fields])
 
 

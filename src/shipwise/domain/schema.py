@@ -252,10 +252,17 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("resolved_at", INST, required=False),
             _f("caused_by", TXT, required=False, references=("deployment", "id")),
             _f("human_actioned", BOOL, required=False, default=True),
+            _f("labels", LST, required=False,
+               doc="Labels or tags of the incident (`deploy:<deployment id>`, `version:<v>`, any "
+                   "other): a team's `incident_labels` link an incident to a deployment by them"),
+            _f("source", TXT, required=False,
+               doc="Where the record came from: the connector, its instance and the raw id "
+                   "(`pagerduty:main incident Q1ABC`), shown by `shipwise explain incident`."),
         ),
         key=("id",),
         doc="An incident or incident ticket, the service it hit, and the deployment that caused it if known.",
         spans=(Span("opened_at", "resolved_at"),),
+        children={"labels": ("incident_label", "label")},
     ),
     RecordType(
         "page",
@@ -269,6 +276,26 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         ),
         key=("id",),
         doc="An on-call page to a person of a team.",
+    ),
+    RecordType(
+        "oncall_shift",
+        "oncall_shift",
+        (
+            _f("id", TXT),
+            _f("team", TXT, references=("team", "id")),
+            _f("person", PER),
+            _f("starts_at", INST),
+            _f("ends_at", INST),
+            _f("schedule", TXT, required=False,
+               doc="the rota (schedule) the shift belongs to, as the on-call system names it"),
+            _f("source", TXT, required=False,
+               doc="Where the record came from: the connector, its instance and the raw id "
+                   "(`pagerduty:main schedule PABC 2026-11-02T09:00:00Z`)."),
+        ),
+        key=("id",),
+        doc="A person of a team on call (first level of a rota) from `starts_at` to `ends_at`; "
+            "strain counts the rota hours that fall out of hours.",
+        spans=(Span("starts_at", "ends_at"),),
     ),
     RecordType(
         "people_cost",
