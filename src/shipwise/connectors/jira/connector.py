@@ -208,7 +208,8 @@ class JiraConnector:
                                           m.resolve(issue, team), src.statuses, index)
                 else:
                     rows.append(m.incident_row(issue, m.resolve(issue, service), src.severity,
-                                               src.caused_by_field, src.caused_by_link))
+                                               src.caused_by_field, src.caused_by_link,
+                                               f"jira:{src.id}"))
                 seen[key] = read[key] = updated
                 at = m.instant(updated)
                 if at is not None and (watermark is None or at > watermark):
