@@ -19,7 +19,7 @@ from shipwise.store.import_state import check_finished, unfinished
 STALE_KEY = "derived_stale"
 VERSION_KEY = "facts_version"
 
-_PROD = """
+_SVC = """
 -- (service, team, first day, last day), covering all time: the owners over time of the
 -- organisation file and, around and between them, service.team (a tiny table: the production
 -- deployments below range-join it on the day they finished)
@@ -40,7 +40,9 @@ svc AS (
   UNION ALL  -- one owner throughout
   SELECT id, team, DATE '0001-01-01', DATE '9999-12-31' FROM service
   WHERE id NOT IN (SELECT service FROM service_owner)
-),
+)"""
+
+_PROD = _SVC + """,
 prod AS (
   SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
          CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
@@ -91,39 +93,47 @@ next_success AS (
 #: :mod:`shipwise.metrics.links`): explicit ``caused_by`` > a deployment label > a version label >
 #: the latest deployment of its service within the team's window. Per basis, a deployment that
 #: finished before the incident opened is preferred (the latest), else the first after.
-INCIDENT_LINK = f"""WITH {_PROD},
+INCIDENT_LINK = f"""WITH {_SVC},
 inc AS (
   SELECT i.id, i.service, i.opened_at, i.caused_by, o.team
   FROM incident i LEFT JOIN svc o ON o.service = i.service
    AND CAST(i.opened_at AS DATE) BETWEEN o.since AND o."until"
 ),
-reached AS (SELECT * FROM prod WHERE status IN ('success', 'rolled_back')),
+-- production deployments of known services (the rows of _PROD, without their owner: the link
+-- is the incident's team's, and the DORA facts take the deployment's owner themselves)
+dep AS (
+  SELECT id, service, version, status, finished_at,
+         CASE WHEN version IS NOT NULL THEN service || '@' || version ELSE '#' || id END AS nkey
+  FROM deployment
+  WHERE lower(environment) = 'production' AND service IN (SELECT id FROM service)
+),
+reached AS (SELECT * FROM dep WHERE status IN ('success', 'rolled_back')),
 lab AS (
-  SELECT c.id, c.opened_at, l.label,
+  SELECT c.id, c.service, c.opened_at, l.label,
          CASE WHEN length(l.label) > length(p.deploy_prefix)
                AND substr(l.label, 1, length(p.deploy_prefix)) = p.deploy_prefix
               THEN substr(l.label, length(p.deploy_prefix) + 1) END AS deployment_id,
          CASE WHEN length(l.label) > length(p.version_prefix)
                AND substr(l.label, 1, length(p.version_prefix)) = p.version_prefix
-              THEN c.service || '@' || substr(l.label, length(p.version_prefix) + 1) END AS nkey
+              THEN substr(l.label, length(p.version_prefix) + 1) END AS version
   FROM inc c JOIN incident_label l ON l.incident_id = c.id
   JOIN incident_link_policy p ON p.team = c.team
 ),
 candidate AS (
-  SELECT c.id AS incident_id, d.id AS deployment_id, d.nkey, d.service, d.team, d.finished_at,
+  SELECT c.id AS incident_id, d.id AS deployment_id, d.nkey, d.service, c.team, d.finished_at,
          c.opened_at, 1 AS prio, 'explicit' AS basis, CAST(NULL AS STRING) AS label,
          CAST(NULL AS DOUBLE) AS window_hours
-  FROM inc c JOIN prod d ON d.id = c.caused_by
+  FROM inc c JOIN dep d ON d.id = c.caused_by
   UNION ALL
-  SELECT l.id, d.id, d.nkey, d.service, d.team, d.finished_at, l.opened_at, 2, 'label', l.label,
+  SELECT l.id, d.id, d.nkey, d.service, NULL, d.finished_at, l.opened_at, 2, 'label', l.label,
          NULL
   FROM lab l JOIN reached d ON d.id = l.deployment_id
   UNION ALL
-  SELECT l.id, d.id, d.nkey, d.service, d.team, d.finished_at, l.opened_at, 3, 'label', l.label,
+  SELECT l.id, d.id, d.nkey, d.service, NULL, d.finished_at, l.opened_at, 3, 'label', l.label,
          NULL
-  FROM lab l JOIN reached d ON d.nkey = l.nkey
+  FROM lab l JOIN reached d ON d.service = l.service AND d.version = l.version
   UNION ALL
-  SELECT c.id, d.id, d.nkey, d.service, d.team, d.finished_at, c.opened_at, 4, 'window', NULL,
+  SELECT c.id, d.id, d.nkey, d.service, NULL, d.finished_at, c.opened_at, 4, 'window', NULL,
          p.window_hours
   FROM inc c JOIN incident_link_policy p ON p.team = c.team
   JOIN reached d ON d.service = c.service AND d.finished_at <= c.opened_at
@@ -138,9 +148,9 @@ ranked AS (
              deployment_id) AS rn
   FROM candidate x
 )
-SELECT incident_id, deployment_id, nkey, service, team, basis, label, window_hours,
-       date_diff('second', finished_at, opened_at) AS seconds_before
-FROM ranked WHERE rn = 1"""
+SELECT r.incident_id, r.deployment_id, r.nkey, r.service, c.team, r.basis, r.label,
+       r.window_hours, date_diff('second', r.finished_at, r.opened_at) AS seconds_before
+FROM ranked r JOIN inc c ON c.id = r.incident_id WHERE r.rn = 1"""
 
 #: (table, SELECT producing its rows), built in this order.
 FACTS: tuple[tuple[str, str], ...] = (
