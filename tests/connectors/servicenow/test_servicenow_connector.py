@@ -25,7 +25,6 @@ from tests.fakes.servicenow import (
     USER,
     FakeServiceNow,
     World,
-    add_incident,
     generate_world,
 )
 
