@@ -563,6 +563,8 @@ class ServiceNowSource(SourceBase):
         if re.search(r"ORDERBY", v):
             raise ValueError("leave out ORDERBY: shipwise orders by sys_updated_on to read "
                              "incrementally")
+        if "^NQ" in v:
+            raise ValueError("leave out ^NQ: shipwise adds conditions to the query with ^")
         return v.strip().strip("^")
 
     @model_validator(mode="after")

@@ -340,6 +340,9 @@ def test_settings_refuse_what_cannot_work() -> None:
     with pytest.raises(ValueError, match="leave out ORDERBY"):
         ServiceNowSource.model_validate({"base_url": "https://x", "user": "u",
                                          "query": "active=true^ORDERBYnumber"})
+    with pytest.raises(ValueError, match=r"leave out \^NQ"):
+        ServiceNowSource.model_validate({"base_url": "https://x", "user": "u",
+                                         "query": "active=true^NQactive=false"})
     with pytest.raises(ValueError, match="sev1"):
         ServiceNowSource.model_validate({"base_url": "https://x", "user": "u",
                                          "severity": {"1": "critical"}})

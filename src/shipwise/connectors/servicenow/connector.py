@@ -32,6 +32,7 @@ import httpx
 from shipwise.config import ServiceNowSource
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.http import HttpStats
+from shipwise.connectors.paging import Watermark
 from shipwise.connectors.servicenow import mapping as m
 from shipwise.connectors.servicenow.client import PAGE_OVERLAP, ServiceNowClient
 from shipwise.domain.services import ServiceMap
@@ -175,32 +176,22 @@ class ServiceNowConnector:
                 state = {**state, "pending": dict(pending)}
                 yield self._batch(rows, state)
         # 2. incidents updated since the watermark, oldest first
-        seen: dict[str, str] = {str(k): str(v) for k, v in dict(state.get("seen") or {}).items()}
-        read: dict[str, str] = {}
-        watermark = m.instant(state.get("updated_on"))
-        bound = self._start(watermark)
+        mark = Watermark(m.instant(state.get("updated_on")), dict(state.get("seen") or {}),
+                         overlap=self.overlap, margin=timedelta(seconds=1), parse=m.instant)
+        bound = self._start(mark.updated)
         size = self.source.page_size
         last_state = Cursor(state).to_json()
         while True:
             restart: datetime | None = None
             for records in client.records("incident", query=self._query(bound), fields=fields,
                                           limit=size, overlap=PAGE_OVERLAP):
-                fresh = []
-                for x in records:
-                    sys_id, updated = m.text(x.get("sys_id")), m.text(x.get("sys_updated_on"))
-                    if seen.get(sys_id) == updated or read.get(sys_id) == updated:
-                        continue  # read before: the overlap, or the boundary read again
-                    fresh.append(x)
-                    read[sys_id] = seen[sys_id] = updated
-                    at = m.instant(updated)
-                    if at is not None and (watermark is None or at > watermark):
-                        watermark = at
+                # read before (the overlap, or the boundary read again): skipped
+                fresh = [x for x in records if mark.fresh(m.text(x.get("sys_id")),
+                                                          m.text(x.get("sys_updated_on")))]
                 rows = self._rows(client, fresh, pending)
-                if watermark is not None:
-                    keep = m.glide(watermark - self.overlap - timedelta(seconds=1))
-                    seen = {k: v for k, v in seen.items() if v >= keep}
-                    state = {**state, "updated_on": m.glide(watermark), "seen": dict(seen)}
-                state = {**state, "pending": dict(pending)}
+                if mark.updated is not None:
+                    state = {**state, "updated_on": m.glide(mark.updated)}
+                state = {**state, "seen": mark.kept(), "pending": dict(pending)}
                 batch = self._batch(rows, state)
                 if rows or batch.cursor.to_json() != last_state:
                     last_state = batch.cursor.to_json()
