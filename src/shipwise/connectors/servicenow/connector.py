@@ -43,6 +43,9 @@ from shipwise.errors import ShipwiseError, TerminalError
 OVERLAP = timedelta(minutes=5)
 #: sys_ids per ``sys_idIN`` query (keeps the URL short).
 ID_CHUNK = 100
+#: Incidents waiting for their deployment kept in the cursor at most (the oldest are let go:
+#: they keep their ``deploy:<id>`` label, and ``--restart`` reads them again).
+PENDING_MAX = 10_000
 
 #: Which of the given deployment ids the store has (injected by the application layer).
 KnownDeployments = Callable[[Collection[str]], set[str]]
@@ -232,7 +235,10 @@ class ServiceNowConnector:
             row = m.incident_row(x, self.rules, self._changes, known)
             deployment, sys_id = self._change(x).deployment, m.text(x.get("sys_id"))
             if deployment and row["caused_by"] is None:
+                pending.pop(sys_id, None)
                 pending[sys_id] = deployment
+                if len(pending) > PENDING_MAX:
+                    del pending[next(iter(pending))]
             else:
                 pending.pop(sys_id, None)
             rows.append(row)
