@@ -209,7 +209,8 @@ class JiraConnector:
                                           m.resolve(issue, team), src.statuses, index)
                 else:
                     rows.append(m.incident_row(issue, m.resolve(issue, service), src.severity,
-                                               src.caused_by_field, src.caused_by_link))
+                                               src.caused_by_field, src.caused_by_link,
+                                               f"jira:{src.id}"))
             if mark.updated is not None:
                 state["updated"] = m.iso(mark.updated)
             state["seen"] = mark.kept()
