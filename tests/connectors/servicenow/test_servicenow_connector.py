@@ -364,8 +364,13 @@ def _cli(settings: Settings, *args: str, password: str = PASSWORD
                           capture_output=True, text=True, timeout=120, env=env)
 
 
+def links(settings: Settings) -> dict[str, str]:
+    return {r[0]: f"{r[1]}:{r[2]}" for r in rows(
+        settings, "SELECT incident_id, basis, deployment_id FROM incident_link")}
+
+
 def test_shipwise_sync_and_doctor_from_the_command_line(
-        org: Settings, fake: FakeServiceNow, world: World) -> None:
+        org: Settings, fake: FakeServiceNow, world: World, tmp_path: Path) -> None:
     config = org.db.parent / "shipwise.yaml"
     config.write_text(yaml.safe_dump({"sources": [_cli_source(fake)]}))
     doctor = _cli(org, "doctor")
@@ -379,6 +384,17 @@ def test_shipwise_sync_and_doctor_from_the_command_line(
     assert again.returncode == 0, again.stderr
     assert sum(s.get("inserted", 0) + s.get("updated", 0)
                for s in json.loads(again.stdout)["scopes"]) == 0
+    # the incidents whose change names a stored deployment are linked to it (explicit); those
+    # naming one the store lacks are not linked yet ...
+    want = {k: f"explicit:{v[4]}" for k, v in truth(world).items() if v[4]}
+    assert want and {k: v for k, v in links(org).items() if k in want} == want
+    late = {k for k, v in truth(world).items() if "deploy:dep-late" in v[-1]}
+    assert late and not late & set(links(org))
+    # ... until it arrives: the next sync reads them again and sets their caused_by
+    _import(org, tmp_path, [deployment("dep-late")], "late.jsonl")
+    third = _cli(org, "sync", "servicenow", "--format", "json")
+    assert json.loads(third.stdout)["scopes"][0]["updated"] == len(late)
+    assert {k: links(org)[k] for k in late} == {k: "explicit:dep-late" for k in late}
     wrong = _cli(org, "sync", "servicenow", password="wrong")
     assert wrong.returncode == 1 and "refused the credentials (HTTP 401)" in wrong.stderr
     assert PASSWORD not in wrong.stderr + wrong.stdout
