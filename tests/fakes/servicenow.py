@@ -28,15 +28,15 @@ import base64
 import json
 import random
 import re
-import threading
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.server import FakeServer
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 USER = "svc.shipwise"
@@ -55,6 +55,8 @@ def sys_id(kind: str, k: int) -> str:
     return f"{zlib.crc32(kind.encode()) & 0xFFFF:04x}{k:028x}"
 
 
+CTYPE = "application/json;charset=UTF-8"
+TABLES = ("incident", "change_request", "cmdb_ci")
 REFERENCES = {"business_service": "cmdb_ci", "cmdb_ci": "cmdb_ci", "caused_by": "change_request",
               "resolved_by": "sys_user", "closed_by": "sys_user", "assigned_to": "sys_user"}
 
@@ -149,15 +151,6 @@ def add_incident(w: World, rng: random.Random, opened: datetime, *, people: list
     return inc
 
 
-@dataclass
-class Fault:
-    pattern: str
-    status: int = 500
-    times: int = 1
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-
-
 _TERM = re.compile(r"^(?P<f>[a-z_][a-z0-9_.]*?)(?P<op>>=|<=|!=|IN|=|>|<)(?P<v>.*)$")
 
 
@@ -192,102 +185,41 @@ def _match(r: dict[str, str], terms: list[tuple[str, str, str]]) -> bool:
     return True
 
 
-class FakeServiceNow:
+class FakeServiceNow(FakeServer):
     """The fake instance over ``world`` (see the module docstring)."""
+
+    protocol_version = "HTTP/1.1"
 
     def __init__(self, world: World, *, user: str = USER, password: str = PASSWORD,
                  token: str = TOKEN) -> None:
+        super().__init__()
         self.world = world
         self.auth = {"Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(),
                      f"Bearer {token}"}
-        self.faults: list[Fault] = []
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        #: called with the number of data requests answered so far, before answering the next
+        #: called with the number of requests answered so far, before an incident page
         self.before: Callable[[int], None] | None = None
-        self.lock = threading.Lock()
-        #: seconds spent answering (the fake's own cost, for benches)
-        self.busy = 0.0
-        self._server: ThreadingHTTPServer | None = None
         self._sorted: dict[tuple[str, str, int], list[dict[str, str]]] = {}
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def fail(self, pattern: str, status: int = 500, *, times: int = 1,
-             headers: dict[str, str] | None = None, body: bytes | None = None) -> None:
-        """The next ``times`` requests whose path matches ``pattern`` get ``status`` (with
-        ``body``: that body, e.g. an HTML page with status 200)."""
-        with self.lock:
-            self.faults.append(Fault(pattern, status, times, dict(headers or {}), body))
-
-    def count(self, pattern: str = "") -> int:
-        with self.lock:
-            return sum(1 for path, _ in self.requests if re.search(pattern, path))
-
-    def __enter__(self) -> FakeServiceNow:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    # -- serving -------------------------------------------------------------------------------
-
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._answer(h)
-        finally:
-            with self.lock:
-                self.busy += time.perf_counter() - t0
-
-    def _answer(self, h: BaseHTTPRequestHandler) -> None:
+    def answer(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         q = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        with self.lock:
-            answered = len(self.requests)
-            self.requests.append((parts.path, q))
-            fault = next((f for f in self.faults if f.times > 0 and re.search(f.pattern,
-                                                                                parts.path)), None)
-            if fault is not None:
-                fault.times -= 1
+        answered, fault = self.received(parts.path, q)
         if fault is not None:
-            body = fault.body if fault.body is not None else json.dumps(
-                {"error": {"message": f"fault {fault.status}", "detail": None},
-                 "status": "failure"}).encode()
-            self._send(h, fault.status, body, fault.headers,
-                       "text/html" if fault.body is not None and fault.body[:1] == b"<"
-                       else "application/json")
+            body = fault.body if fault.body is not None else _error(f"fault {fault.status}")
+            html = fault.body is not None and fault.body[:1] == b"<"
+            self.send(h, fault.status, body, fault.headers,
+                      "text/html;charset=UTF-8" if html else CTYPE)
             return
         if h.headers.get("Authorization") not in self.auth:
-            self._send(h, 401, json.dumps({"error": {
-                "message": "User Not Authenticated",
-                "detail": "Required to provide Auth information"}, "status": "failure"}).encode(),
-                {"WWW-Authenticate": 'BASIC realm="Service-now"'})
+            self.send(h, 401, _error("User Not Authenticated",
+                                     "Required to provide Auth information"),
+                      {"WWW-Authenticate": 'BASIC realm="Service-now"'}, CTYPE)
             return
         m = re.fullmatch(r"/api/now/(?:v[12]/)?table/([a-z_]+)", parts.path)
-        if m is None or m.group(1) not in ("incident", "change_request", "cmdb_ci"):
-            self._send(h, 400 if m else 404, json.dumps({"error": {
-                "message": "Invalid table" if m else "Requested URI does not represent any resource",
-                "detail": None}, "status": "failure"}).encode())
+        if method != "GET" or m is None or m.group(1) not in TABLES:
+            self.send(h, 400 if m else 404, _error(
+                "Invalid table" if m else "Requested URI does not represent any resource"),
+                None, CTYPE)
             return
         if self.before is not None and m.group(1) == "incident":
             with self.lock:
@@ -295,10 +227,9 @@ class FakeServiceNow:
         try:
             status, result, headers = self._table(m.group(1), parts.path, q)
         except BadQueryError as exc:
-            self._send(h, 400, json.dumps({"error": {"message": str(exc), "detail": None},
-                                           "status": "failure"}).encode())
+            self.send(h, 400, _error(str(exc)), None, CTYPE)
             return
-        self._send(h, status, json.dumps({"result": result}).encode(), headers)
+        self.send(h, status, json.dumps({"result": result}).encode(), headers, CTYPE)
 
     def _table(self, table: str, path: str, q: dict[str, str]
                ) -> tuple[int, list[dict[str, Any]], dict[str, str]]:
@@ -356,13 +287,8 @@ class FakeServiceNow:
                 out[f] = value
         return out
 
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes,
-              headers: dict[str, str] | None = None, ctype: str = "application/json") -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", f"{ctype};charset=UTF-8")
-        h.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(body)
+
+def _error(message: str, detail: str | None = None) -> bytes:
+    """ServiceNow's error body."""
+    return json.dumps({"error": {"message": message, "detail": detail},
+                       "status": "failure"}).encode()
