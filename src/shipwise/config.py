@@ -515,12 +515,72 @@ class PagerDutySource(SourceBase):
         return v
 
 
-Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource,
+class ServiceNowSource(SourceBase):
+    """ServiceNow's Table API: incidents (``/api/now/table/incident``) and the change requests
+    that caused them. Basic auth (``user`` and the password in ``token_env``) or an OAuth bearer
+    token (``auth: oauth``, the token in ``token_env``). See docs/servicenow.md.
+    """
+
+    kind: Literal["servicenow"] = "servicenow"
+    #: the instance, ``https://acme.service-now.com``
+    base_url: str
+    auth: Literal["basic", "oauth"] = "basic"
+    #: the integration user (basic auth)
+    user: str | None = None
+    #: the password (basic) or the OAuth access token (oauth)
+    token_env: str | None = "SERVICENOW_PASSWORD"
+    #: an encoded query the incidents must also match (``assignment_group=…^active=true``)
+    query: str = ""
+    #: the incident field naming the service: ``business_service`` or ``cmdb_ci``
+    service_field: Literal["business_service", "cmdb_ci"] = "business_service"
+    #: ServiceNow service or CI (sys_id or name, case-insensitive) -> shipwise service
+    services: dict[str, str] = Field(default_factory=dict)
+    #: the incident field the severity comes from
+    severity_field: Literal["priority", "impact", "urgency", "severity"] = "priority"
+    #: that field's value (``1``…``5``) -> severity
+    severity: dict[str, str] = Field(default_factory=lambda: {
+        "1": "sev1", "2": "sev2", "3": "sev3", "4": "sev4", "5": "sev5"})
+    #: a change_request field holding the id of the deployment the change shipped
+    change_deployment_field: str | None = None
+    #: sys_ids of automation accounts: an incident they resolved is not human-actioned
+    automation_users: list[str] = Field(default_factory=list)
+    #: incidents per page (ServiceNow allows up to 10,000)
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    #: days read on a first sync when ``since`` is not set
+    first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @field_validator("severity")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = sorted(x for x in v.values() if x not in ("sev1", "sev2", "sev3", "sev4", "sev5"))
+        if bad:
+            raise ValueError(f"severities are sev1…sev5, not {', '.join(bad)}")
+        return v
+
+    @field_validator("query")
+    @classmethod
+    def _no_order(cls, v: str) -> str:
+        if re.search(r"ORDERBY", v):
+            raise ValueError("leave out ORDERBY: shipwise orders by sys_updated_on to read "
+                             "incrementally")
+        if "^NQ" in v:
+            raise ValueError("leave out ^NQ: shipwise adds conditions to the query with ^")
+        return v.strip().strip("^")
+
+    @model_validator(mode="after")
+    def _user(self) -> ServiceNowSource:
+        if self.auth == "basic" and not self.user:
+            raise ValueError("basic auth needs `user:` (or set `auth: oauth` for a bearer token)")
+        return self
+
+
+Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
+                   | ServiceNowSource,
                    Field(discriminator="kind")]
 
 
 def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
-                                | JiraSource]) -> None:
+                                | JiraSource | ServiceNowSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:

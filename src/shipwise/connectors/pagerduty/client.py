@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from shipwise.connectors.http import HttpClient, Params, RateLimitHeaders
+from shipwise.connectors.paging import OffsetPage, offset_pages
 from shipwise.errors import ForbiddenError, NotFoundError
 
 #: Items per page (PagerDuty's maximum).
@@ -59,16 +60,14 @@ class PagerDutyClient(HttpClient):
     def pages(self, path: str, key: str, params: Params | None = None
               ) -> Iterator[list[dict[str, Any]]]:
         """The objects under ``key`` of every page of a list (``offset`` up to 10,000)."""
-        offset = 0
-        while True:
+        def fetch(offset: int) -> OffsetPage[dict[str, Any]]:
             body = self.get(path, {**(params or {}), "limit": LIMIT, "offset": offset}).json
             items = body.get(key) if isinstance(body, dict) else None
-            yield [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
-            if not (isinstance(body, dict) and body.get("more")):
-                return
-            offset += LIMIT
-            if offset + LIMIT > MAX_OFFSET:
-                return
+            return OffsetPage([x for x in items if isinstance(x, dict)]
+                              if isinstance(items, list) else [],
+                              bool(isinstance(body, dict) and body.get("more")))
+
+        yield from offset_pages(fetch, max_offset=MAX_OFFSET, limit=LIMIT)
 
     def total(self, path: str, params: Params | None = None) -> int:
         body = self.get(path, {**(params or {}), "limit": 1, "offset": 0, "total": "true"}).json
