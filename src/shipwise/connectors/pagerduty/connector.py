@@ -31,8 +31,8 @@ import httpx
 
 from shipwise.config import PagerDutySource
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.incidents import Routing, batch, cached, instant, page_row, start_from
 from shipwise.connectors.http import HttpStats
+from shipwise.connectors.incidents import Routing, batch, cached, instant, page_row, start_from
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ShipwiseError, TerminalError
