@@ -22,13 +22,21 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
-from shipwise.config import GitHubSource, GitLabSource, GitSource, JiraSource, PagerDutySource
+from shipwise.config import (
+    GitHubSource,
+    GitLabSource,
+    GitSource,
+    JiraSource,
+    OpsgenieSource,
+    PagerDutySource,
+)
 from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.jira.connector import JiraConnector
+from shipwise.connectors.opsgenie import OpsgenieConnector
 from shipwise.connectors.pagerduty import PagerDutyConnector
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ConfigError, ShipwiseError
@@ -36,7 +44,7 @@ from shipwise.ingest.loader import ImportReport
 from shipwise.store import runs, sync_state
 from shipwise.store.org import service_map
 
-Source = GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
+Source = GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | OpsgenieSource
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -75,6 +83,8 @@ def connector_for(source: Source, services: ServiceMap, *,
         return PagerDutyConnector(source, services, transport=transport)
     if isinstance(source, JiraSource):
         return JiraConnector(source, services, transport=transport)
+    if isinstance(source, OpsgenieSource):
+        return OpsgenieConnector(source, services, transport=transport)
     return GitConnector.from_source(source, services)
 
 

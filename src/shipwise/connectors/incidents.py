@@ -109,10 +109,11 @@ class Routing:
         return self.org.owner(service) if service else None
 
 
-def page_row(source: str, raw_id: str, *, team: str, person: str, at: datetime,
-             urgency: str) -> dict[str, Any]:
-    """One canonical ``page``: ``source``'s notification ``raw_id`` to ``person`` of ``team``."""
-    return {"id": f"{source}:{raw_id}", "team": team, "person": person, "at": at,
+def page_row(source: str, raw_id: str, *, team: str, person: str | None,
+             at: datetime | None, urgency: str) -> dict[str, Any]:
+    """One canonical ``page``: ``source``'s notification ``raw_id`` to ``person`` of ``team``
+    (a missing person or instant is left missing, for the importer to quarantine)."""
+    return {"id": f"{source}:{raw_id}", "team": team, "person": person or None, "at": at,
             "urgency": urgency if urgency in ("high", "low") else "high"}
 
 
