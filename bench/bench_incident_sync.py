@@ -60,11 +60,14 @@ def _org(folder: Path) -> Path:
     return path
 
 
-def _sync(settings: Settings, config: Path) -> dict[str, Any]:
-    env = {**os.environ, TOKEN_ENV: TOKEN}
+def _sync(settings: Settings, config: Path, source: str = "pagerduty",
+          secret: tuple[str, str] = (TOKEN_ENV, TOKEN)) -> dict[str, Any]:
+    """``shipwise sync SOURCE`` as a separate process, with the key ``secret`` (variable,
+    value) in its environment: wall time, peak RSS and each scope's report."""
+    env = {**os.environ, secret[0]: secret[1]}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "shipwise", "--db", str(settings.db),
-                             "--config", str(config), "sync", "pagerduty", "--format", "json"],
+                             "--config", str(config), "sync", source, "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
