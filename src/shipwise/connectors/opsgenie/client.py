@@ -64,12 +64,9 @@ class OpsgenieClient(HttpClient):
                          rate_limit=OPSGENIE_RATE_LIMIT, secondary_limit=_never_secondary,
                          service="Opsgenie")
 
-    def data(self, path: str, params: Params | None = None, *, ok: tuple[int, ...] = ()
-             ) -> Any:
-        """The ``data`` of one answer (``None`` for a status in ``ok``)."""
-        response = self.get(path, params, ok=ok)
-        if response.status in ok and response.status >= 300:
-            return None
+    def data(self, path: str, params: Params | None = None) -> Any:
+        """The ``data`` of one answer."""
+        response = self.get(path, params)
         body = response.json
         if not isinstance(body, dict) or "data" not in body:
             excerpt = json.dumps(body)[:200]
