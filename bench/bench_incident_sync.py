@@ -83,6 +83,19 @@ def _sync(settings: Settings, config: Path, source: str = "pagerduty",
                        for s in report["scopes"]}}
 
 
+def _write(out: dict[str, Any], path: Path) -> None:
+    """Write the results to ``path`` and print the two syncs' figures."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ("world", "stored")}))
+    for name in ("first_sync", "second_sync"):
+        s = out[name]
+        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
+              f"peak {s['peak_rss_mib']} MiB, requests "
+              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--incidents", type=int, default=20_000)
@@ -123,15 +136,7 @@ def main() -> None:
                   "log_entries": len(world.log_entries())},
         "first_sync": first, "second_sync": second, "stored": stored,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("world", "stored")}))
-    for name in ("first_sync", "second_sync"):
-        s = out[name]
-        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
-              f"peak {s['peak_rss_mib']} MiB, requests "
-              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
-    print(f"wrote {args.out}")
+    _write(out, args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ upper bound of shipwise's own.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -34,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_incident_sync import _org, _sync  # noqa: E402
+from bench.bench_incident_sync import _org, _sync, _write  # noqa: E402
 from tests.fakes.opsgenie import TOKEN, FakeOpsgenie, generate_world  # noqa: E402
 
 from shipwise.app.context import init_store  # noqa: E402
@@ -98,15 +97,7 @@ def main() -> None:
                   "last_update": last.isoformat()},
         "first_sync": first, "second_sync": second, "stored": stored,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("world", "stored")}))
-    for name in ("first_sync", "second_sync"):
-        s = out[name]
-        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
-              f"peak {s['peak_rss_mib']} MiB, requests "
-              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
-    print(f"wrote {args.out}")
+    _write(out, args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 from tests.conftest import cli_env
-from tests.connectors.pagerduty.test_pagerduty import Clock, rows, run
+from tests.connectors.pagerduty.test_pagerduty import Clock, rows, run, stored_incidents
 from tests.fakes.opsgenie import TOKEN, FakeOpsgenie, World, generate_world
 
 from shipwise.app.caller import local_caller
@@ -89,12 +89,6 @@ def truth_incidents(world: World) -> dict[str, tuple[Any, ...]]:
         out[f"opsgenie:{a.id}"] = (service, SEVERITY[a.priority], a.created.replace(tzinfo=None),
                                    closed.replace(tzinfo=None) if closed else None, human)
     return out
-
-
-def stored_incidents(settings: Settings) -> dict[str, tuple[Any, ...]]:
-    return {r[0]: tuple(r[1:]) for r in rows(
-        settings, "SELECT id, service, severity, opened_at, resolved_at, human_actioned "
-                  "FROM incident")}
 
 
 def truth_pages(world: World) -> dict[str, tuple[Any, ...]]:
