@@ -62,7 +62,7 @@ def test_alerts_become_incidents(raw: dict[str, Any], expected: dict[str, Any]) 
     row = incident_row(raw, RULES, TEAMS, USERS)
     assert {k: row[k] for k in expected} == expected
     if raw.get("id"):
-        assert row["id"] == "og:a-1" and row["source"] == "opsgenie:og alert 17"
+        assert row["id"] == "og:a-1" and row["source"] == "opsgenie:og alert a-1 (#17)"
 
 
 def test_recipients_notified_or_acting_become_pages() -> None:

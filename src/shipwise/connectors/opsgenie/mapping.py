@@ -97,7 +97,7 @@ def incident_row(alert: Mapping[str, Any], rules: Rules, team_names: Mapping[str
     return {"id": f"{rules.source}:{aid}" if aid else None, "service": mapped or shown,
             "severity": rules.severity.get(priority), "opened_at": opened,
             "resolved_at": resolved, "human_actioned": human, "labels": tags(alert),
-            "source": f"opsgenie:{rules.source} alert {alert.get('tinyId') or aid}"}
+            "source": f"opsgenie:{rules.source} alert {aid} (#{alert.get('tinyId') or '?'})"}
 
 
 def page_rows(alert: Mapping[str, Any], recipients: list[dict[str, Any]], rules: Rules,
