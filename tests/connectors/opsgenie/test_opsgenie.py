@@ -114,7 +114,7 @@ def truth_shifts(world: World, until: datetime = NOW) -> dict[str, tuple[Any, ..
             continue
         for p in s.periods:
             if p.user is not None and p.start >= start and p.end <= until:
-                key = f"opsgenie:{s.name}:{s.rotation_id}:{p.start:%Y-%m-%dT%H:%M:%SZ}"
+                key = f"opsgenie:{s.id}:{s.rotation_id}:{p.start:%Y-%m-%dT%H:%M:%SZ}"
                 out[key] = (teams[s.id], p.start.replace(tzinfo=None),
                             p.end.replace(tzinfo=None), s.name)
     return out

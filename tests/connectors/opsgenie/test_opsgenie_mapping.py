@@ -104,9 +104,9 @@ def test_only_whole_periods_held_by_a_user_become_shifts() -> None:
         period("2025-05-02T21:00:00Z", "2025-05-03T00:00:00Z"),   # cut by the window's end
     ]}]}}
     window = (datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 5, 2, 22, tzinfo=UTC))
-    shifts = list(shift_rows(timeline, source="og", schedule="Pay rota", team="payments",
-                             window=window))
-    assert shifts == [{"id": "og:Pay rota:r1:2025-05-01T09:00:00Z", "team": "payments",
+    shifts = list(shift_rows(timeline, source="og", schedule_id="s1", schedule="Pay rota",
+                             team="payments", window=window))
+    assert shifts == [{"id": "og:s1:r1:2025-05-01T09:00:00Z", "team": "payments",
                        "person": "ann@acme.example",
                        "starts_at": datetime(2025, 5, 1, 9, tzinfo=UTC),
                        "ends_at": datetime(2025, 5, 1, 21, tzinfo=UTC), "schedule": "Pay rota",

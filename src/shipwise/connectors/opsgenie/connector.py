@@ -237,7 +237,8 @@ class OpsgenieConnector:
                     "date": date.strftime("%Y-%m-%dT%H:%M:%S.000Z")})
                 served_end = date + timedelta(days=days)
                 rows = [r for r in shift_rows(data if isinstance(data, Mapping) else {},
-                                              source=self.name, schedule=name, team=team,
+                                              source=self.name, schedule_id=sid,
+                                              schedule=name, team=team,
                                               window=(date, min(b, served_end)))
                         if r["id"] not in seen and (not first or r["starts_at"] >= floor)]
                 seen.update(r["id"] for r in rows)

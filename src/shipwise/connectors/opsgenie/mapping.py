@@ -122,10 +122,11 @@ def page_rows(alert: Mapping[str, Any], recipients: list[dict[str, Any]], rules:
                        at=instant(r.get("createdAt")), urgency=urgency)
 
 
-def shift_rows(timeline: Mapping[str, Any], *, source: str, schedule: str, team: str,
-               window: tuple[datetime, datetime]) -> Iterator[dict[str, Any]]:
+def shift_rows(timeline: Mapping[str, Any], *, source: str, schedule_id: str, schedule: str,
+               team: str, window: tuple[datetime, datetime]) -> Iterator[dict[str, Any]]:
     """The ``oncall_shift`` s of a schedule's final timeline that lie wholly inside ``window``
-    (strictly after its start, which Opsgenie cuts periods at, and ending by its end)."""
+    (strictly after its start, which Opsgenie cuts periods at, and ending by its end). Ids name
+    the schedule by its id, so renaming a schedule does not duplicate its shifts."""
     start, end = window
     final = timeline.get("finalTimeline")
     rotations = objects(final.get("rotations")) if isinstance(final, Mapping) else []
@@ -138,7 +139,7 @@ def shift_rows(timeline: Mapping[str, Any], *, source: str, schedule: str, team:
             a, b = instant(period.get("startDate")), instant(period.get("endDate"))
             if a is None or b is None or a <= start or b > end:
                 continue
-            yield {"id": f"{source}:{schedule}:{rid}:{iso(a)}", "team": team,
+            yield {"id": f"{source}:{schedule_id}:{rid}:{iso(a)}", "team": team,
                    "person": str(recipient.get("name") or recipient.get("username") or "")
                    or None,
                    "starts_at": a, "ends_at": b, "schedule": schedule,
