@@ -552,10 +552,7 @@ class ServiceNowSource(SourceBase):
     @field_validator("severity")
     @classmethod
     def _severities(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = sorted(x for x in v.values() if x not in ("sev1", "sev2", "sev3", "sev4", "sev5"))
-        if bad:
-            raise ValueError(f"severities are sev1…sev5, not {', '.join(bad)}")
-        return v
+        return PagerDutySource._severities(v)
 
     @field_validator("query")
     @classmethod
@@ -574,13 +571,47 @@ class ServiceNowSource(SourceBase):
         return self
 
 
+class OpsgenieSource(SourceBase):
+    """Opsgenie's REST API: alerts (as incidents), the notifications of their recipients (as
+    pages) and on-call schedules (as on-call shifts).
+
+    ``services`` says which shipwise service an alert belongs to, by one of its tags or an
+    Opsgenie team (id or name) it is routed to; ``teams`` which shipwise team gets an Opsgenie
+    team's pages (default: the owner of the alert's service); ``schedules`` which shipwise team an
+    Opsgenie schedule (id or name) is the rota of. See docs/opsgenie.md.
+    """
+
+    kind: Literal["opsgenie"] = "opsgenie"
+    #: https://api.opsgenie.com, or https://api.eu.opsgenie.com for an account in the EU
+    base_url: str = "https://api.opsgenie.com"
+    #: alert tag or Opsgenie team (id or name, case-insensitive) -> shipwise service
+    services: dict[str, str] = Field(default_factory=dict)
+    #: Opsgenie team (id or name) -> shipwise team, for pages (default: the service's owner)
+    teams: dict[str, str] = Field(default_factory=dict)
+    #: Opsgenie schedule (id or name) -> shipwise team whose on-call shifts it holds
+    schedules: dict[str, str] = Field(default_factory=dict)
+    #: priority (P1…P5) -> severity (sev1…sev5)
+    severity: dict[str, str] = Field(default_factory=lambda: {
+        "P1": "sev1", "P2": "sev2", "P3": "sev3", "P4": "sev4", "P5": "sev5"})
+    #: priorities whose pages are high urgency (the others are low)
+    high_urgency: list[str] = Field(default_factory=lambda: ["P1", "P2"])
+    #: days read on a first sync when ``since`` is not set
+    first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    #: on-call shifts longer than this many days are not read whole (see docs/opsgenie.md)
+    shift_days: Annotated[int, Field(ge=1, le=90)] = 14
+
+    @field_validator("severity")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        return PagerDutySource._severities(v)
+
+
 Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
-                   | ServiceNowSource,
-                   Field(discriminator="kind")]
+                   | ServiceNowSource | OpsgenieSource, Field(discriminator="kind")]
 
 
 def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
-                                | JiraSource | ServiceNowSource]) -> None:
+                                | JiraSource | ServiceNowSource | OpsgenieSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:

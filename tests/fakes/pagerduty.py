@@ -18,14 +18,12 @@ What it serves: ``/services``, ``/users``, ``/incidents`` (``since``/``until`` o
 from __future__ import annotations
 
 import bisect
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.server import FakeServer
 
@@ -223,28 +221,20 @@ class FakePagerDuty(FakeServer):
         self.world = world
         self.token = token
 
-    def answer(self, h: BaseHTTPRequestHandler, method: str) -> None:
-        parts = urlsplit(h.path)
-        path = parts.path
-        q = parse_qs(parts.query, keep_blank_values=True)
-        _, fault = self.received(path, parts.query)
-        if fault is not None and fault.truncate is None:
-            body = fault.body if fault.body is not None else json.dumps(
-                {"error": {"message": f"fault {fault.status}", "code": 2000}}).encode()
-            self.send(h, fault.status, body, fault.headers)
-            return
+    def authorised(self, h: BaseHTTPRequestHandler) -> bool:
+        return (h.headers.get("Authorization") == f"Token token={self.token}"
+                and "vnd.pagerduty+json;version=2" in (h.headers.get("Accept") or ""))
+
+    def refusal(self, h: BaseHTTPRequestHandler) -> tuple[int, Any]:
         if h.headers.get("Authorization") != f"Token token={self.token}":
-            self.send(h, 401, json.dumps({"error": {"message": "Authentication failed",
-                                                    "code": 2006}}).encode())
-            return
-        if "vnd.pagerduty+json;version=2" not in (h.headers.get("Accept") or ""):
-            self.send(h, 406, b'{"error":{"message":"Not acceptable","code":2001}}')
-            return
-        status, result = self._route(path, q)
-        body = json.dumps(result).encode()
-        if fault is not None and fault.truncate is not None:
-            body = body[:fault.truncate]
-        self.send(h, status, body)
+            return 401, {"error": {"message": "Authentication failed", "code": 2006}}
+        return 406, {"error": {"message": "Not acceptable", "code": 2001}}
+
+    def error(self, status: int) -> Any:
+        return {"error": {"message": f"fault {status}", "code": 2000}}
+
+    def route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
+        return self._route(path, q)
 
     def _route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
         one = {k: v[-1] for k, v in q.items()}

@@ -1,16 +1,30 @@
 """The plumbing the fake HTTP services share: a real ``ThreadingHTTPServer`` on 127.0.0.1, faults
 scripted by path (a status, headers such as ``Retry-After``, a body of the test's choosing, or the
 real answer cut short), the requests received, and the time spent answering (a bench's "the fake's
-own cost"). A fake subclasses :class:`FakeServer` and answers in :meth:`FakeServer.answer`."""
+own cost").
+
+A fake subclasses :class:`FakeServer` and either answers everything itself
+(:meth:`FakeServer.answer`, e.g. ServiceNow's headers and POSTs) or, for a JSON API read by GET,
+says who may ask, what a refusal and an injected error look like in its vendor's shape, and answers
+a GET (the default :meth:`FakeServer.answer` applies faults and truncation)::
+
+    class FakeVendor(FakeServer):
+        def authorised(self, h): ...
+        def refusal(self, h): return 401, {"message": "..."}
+        def error(self, status): return {"message": f"fault {status}"}
+        def route(self, path, q): return 200, {...}
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -68,8 +82,39 @@ class FakeServer:
                 fault.times -= 1
         return before, fault
 
-    def answer(self, h: BaseHTTPRequestHandler, method: str) -> None:
+    # -- what a JSON-over-GET fake says (the default answer's hooks) ---------------------------
+
+    def authorised(self, h: BaseHTTPRequestHandler) -> bool:
         raise NotImplementedError
+
+    def refusal(self, h: BaseHTTPRequestHandler) -> tuple[int, Any]:
+        """The answer to a request :meth:`authorised` refused."""
+        raise NotImplementedError
+
+    def error(self, status: int) -> Any:
+        return {"message": f"fault {status}"}
+
+    def route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def answer(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        """A JSON API read by GET: the scripted fault, else :meth:`refusal` or :meth:`route`."""
+        parts = urlsplit(h.path)
+        path = parts.path
+        _, fault = self.received(path, parts.query)
+        if fault is not None and fault.truncate is None:
+            body = fault.body if fault.body is not None else json.dumps(
+                self.error(fault.status)).encode()
+            self.send(h, fault.status, body, fault.headers)
+            return
+        if not self.authorised(h):
+            status, result = self.refusal(h)
+        else:
+            status, result = self.route(path, parse_qs(parts.query, keep_blank_values=True))
+        body = json.dumps(result).encode()
+        if fault is not None and fault.truncate is not None:
+            body = body[:fault.truncate]
+        self.send(h, status, body)
 
     def __enter__(self) -> Self:
         fake = self

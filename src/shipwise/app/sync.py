@@ -27,6 +27,7 @@ from shipwise.config import (
     GitLabSource,
     GitSource,
     JiraSource,
+    OpsgenieSource,
     PagerDutySource,
     ServiceNowSource,
 )
@@ -36,6 +37,7 @@ from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.jira.connector import JiraConnector
+from shipwise.connectors.opsgenie import OpsgenieConnector
 from shipwise.connectors.pagerduty import PagerDutyConnector
 from shipwise.connectors.servicenow import ServiceNowConnector
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
@@ -45,7 +47,8 @@ from shipwise.store import deployments, runs, sync_state
 from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map
 
-Source = GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | ServiceNowSource
+Source = (GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | ServiceNowSource
+          | OpsgenieSource)
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -89,6 +92,8 @@ def connector_for(source: Source, services: ServiceMap, *,
     if isinstance(source, ServiceNowSource):
         known = (lambda ids: deployments.existing(store, ids)) if store is not None else None
         return ServiceNowConnector(source, services, deployments=known, transport=transport)
+    if isinstance(source, OpsgenieSource):
+        return OpsgenieConnector(source, services, transport=transport)
     return GitConnector.from_source(source, services)
 
 

@@ -1,13 +1,17 @@
-"""Offset paging, shared by the connectors whose lists are read by ``offset`` and ``limit``
-(PagerDuty's ``offset``/``more``, Jira Data Center's ``startAt``/``total``, ServiceNow's
-``sysparm_offset`` with its ``Link``/``X-Total-Count`` headers).
+"""Paging shared by the connectors: offset paging under a cap, time windows split until each fits
+it, and reading incrementally by an "updated" instant.
 
-:func:`offset_pages` asks ``fetch(offset)`` for one page at a time and moves the offset by the
-items it got. With ``overlap``, each page starts that many items before the previous one ended:
-when an item read earlier moves to the end of the order while we page (it was updated), the items
-after it shift one place towards the start, and without the overlap one of them would fall
-between two pages. Items read twice are the caller's to skip (by key and updated instant):
-:class:`Watermark` does that for the connectors that read by an "updated" instant.
+Offset-paged lists (PagerDuty's ``offset``/``more`` with ``offset + limit`` ≤ 10,000, Opsgenie's
+``offset``/``paging.next`` with ≤ 20,000, Jira Data Center's ``startAt``/``total``, ServiceNow's
+``sysparm_offset`` with its ``Link``/``X-Total-Count`` headers) are read by :func:`offset_pages`,
+which asks ``fetch(offset)`` for one page at a time and moves the offset by the items it got. With
+``overlap``, each page starts that many items before the previous one ended: when an item read
+earlier moves to the end of the order while we page (it was updated), the items after it shift one
+place towards the start, and without the overlap one of them would fall between two pages. Items
+read twice are the caller's to skip (by key and updated instant): :class:`Watermark` does that for
+the connectors that read by an "updated" instant. A query that matches more than a service's cap
+is read as two halves of its time window, each halved again while it still holds too many items
+(:func:`split_window`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["OffsetPage", "Watermark", "offset_pages"]
+__all__ = ["OffsetPage", "Watermark", "objects", "offset_pages", "split_window"]
+
+
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list value (anything else: none)."""
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -86,3 +95,19 @@ class Watermark:
             self.seen = {k: v for k, v in self.seen.items()
                          if (self._parse(v) or self.updated) >= bound}
         return dict(self.seen)
+
+
+def split_window(since: datetime, until: datetime, *, count: Callable[[datetime, datetime], int],
+                 read: Callable[[datetime, datetime], Iterator[T]], fits: int,
+                 min_seconds: float = 1.0) -> Iterator[T]:
+    """``read(since, until)``, or, when ``count(since, until)`` is over ``fits``, the two halves
+    of the window read the same way, oldest first. A window is not split below ``min_seconds``
+    (one instant holding more than the cap is read as far as the cap allows)."""
+    if (until - since).total_seconds() > min_seconds and count(since, until) > fits:
+        middle = since + (until - since) / 2
+        yield from split_window(since, middle, count=count, read=read, fits=fits,
+                                min_seconds=min_seconds)
+        yield from split_window(middle, until, count=count, read=read, fits=fits,
+                                min_seconds=min_seconds)
+        return
+    yield from read(since, until)
