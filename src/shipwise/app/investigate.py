@@ -31,6 +31,7 @@ from shipwise.investigate.sources import (
 )
 from shipwise.store import investigations
 from shipwise.store.duckdb_store import Store, StoreSession, lend
+from shipwise.store.org import service_exists
 
 INVESTIGATE_METHOD = "investigate"
 
@@ -96,8 +97,10 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
     if session is None:
         with open_store(settings) as store:
             return investigate_alarm(settings, alarm, alarm_id, session=lend(store))
+    with session() as store:
+        in_store = _in_store(store, alarm.entity)
     record = _investigate(settings.investigate, alarm, alarm_id,
-                          sources_from_settings(settings.investigate, session))
+                          sources_from_settings(settings.investigate, session), in_store=in_store)
     with session() as store:
         save_investigation(store, record)
     return record
@@ -123,12 +126,13 @@ def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | N
 
 
 def _investigate(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
-                 sources: list[EvidenceSource]) -> dict[str, Any]:
+                 sources: list[EvidenceSource], *, in_store: bool | None = None) -> dict[str, Any]:
     if not sources:
         raise ConfigError("no evidence sources configured",
                           hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
     record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
-                         after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm))
+                         after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm),
+                         in_store=in_store)
     record["alarm_id"] = alarm_id
     return record
 
@@ -139,6 +143,15 @@ def investigate_service(settings: Settings, service: str, at: str | float, metri
     t = time.time() if str(at).lower() == "now" else parse_time(at)
     alarm = Alarm(service, metric, t, {"kind": "manual"})
     return investigate_alarm(settings, alarm, session=session)
+
+
+def _in_store(store: Store, entity: str) -> bool | None:
+    """Is ``entity`` a service of the store (None: the store holds no services at all, so it
+    cannot tell)?"""
+    if service_exists(store, entity):
+        return True
+    row = store.con.execute("SELECT count(*) FROM service").fetchone()
+    return False if row and row[0] else None
 
 
 def _validate_query(opts: InvestigateSettings, alarm: Alarm) -> str:
