@@ -121,3 +121,29 @@ def test_the_cli_shows_the_gaps(settings: Settings, tmp_path: Path, prom: PromWo
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
     assert "Inconclusive" in out and "Gaps" in out and "unknown entity ghost" in out
+
+
+def test_the_api_and_the_web_page_show_the_gaps(settings: Settings, tmp_path: Path,
+                                               prom: PromWorld) -> None:
+    import httpx
+
+    from shipwise.app.tokens import create_token
+    from shipwise.store.duckdb_store import Store
+    from tests.server.conftest import serve
+
+    store_world(settings, tmp_path, prom)
+    rec = _investigate(_with(settings, {"prometheus": prometheus_config(prom.url)}), "ghost",
+                       prom.alarm)
+    with Store.open(settings.db) as store:
+        token = create_token(store, "admin", "admin")["token"]
+    with serve(settings) as live:
+        def get(path: str) -> httpx.Response:
+            return httpx.get(live.url + path, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+        api = get(f"/api/v1/investigations/{rec['id']}")
+        assert api.status_code == 200, api.text
+        assert api.json()["gaps"] == rec["gaps"] and api.json()["status"] == "inconclusive"
+        page = get(f"/investigations/{rec['id']}")
+        assert page.status_code == 200, page.text[:300]
+        assert 'data-testid="gaps"' in page.text and "unknown entity ghost" in page.text
+        assert "How to connect it" in page.text
