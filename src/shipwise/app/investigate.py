@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,12 @@ def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> Stor
     if not opts.sources.store.enabled:
         return None
     scope = alarm_scope(alarm, opts.lookback_minutes * 60, opts.after_minutes * 60)
-    return StoreSlice.read(session, opts.sources.store, scope)
+    data = StoreSlice.read(session, opts.sources.store, scope)
+    try:
+        with session() as store:
+            return replace(data, in_store=_in_store(store, alarm.entity))
+    except Exception:  # the store's failure is the slice's own (recorded as the source's)
+        return data
 
 
 def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
@@ -122,7 +127,8 @@ def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | N
     """:func:`investigate_alarm` without a store: the store's part of the evidence comes from
     ``data`` (:func:`store_slice`), and the record is returned, not stored (the process holding
     the store writes it)."""
-    return _investigate(opts, alarm, alarm_id, sources_from_settings(opts, store_slice=data))
+    return _investigate(opts, alarm, alarm_id, sources_from_settings(opts, store_slice=data),
+                        in_store=data.in_store if data is not None else None)
 
 
 def _investigate(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
