@@ -5,8 +5,12 @@
 3. build the topology around the alarm (configured, plus calls seen in traces);
 4. triage: which entities are anomalous and since when (BOCPD onset + robust scores);
 5. form hypotheses of every kind and weigh the evidence for and against each;
-6. rank them; report the root cause with its evidence, what was ruled out and why, the customer
-   impact, a five-part mitigation plan, a long-term fix spec and the runbooks that applied.
+6. rank them; name as the root cause the best one that is connected to the alarm's entity and
+   shows an effect of its own (:func:`naming_problem`), else end inconclusive;
+7. list the gaps: what it could not see and how to connect it (:func:`investigation_gaps`);
+8. report the root cause with its evidence, what was ruled out and why, the customer impact, a
+   five-part mitigation plan (validated by ``shipwise verify``), a long-term fix spec and the
+   runbooks that applied; keep the anomalous series with their baselines.
 
 The result is a plain JSON-able record (:func:`investigate`), stored by the services layer.
 """
@@ -59,10 +63,11 @@ def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds
 
 def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "",
             started: float | None = None, in_store: bool | None = None) -> dict[str, Any]:
-    """``in_store``: whether the alarm's entity is a service of the store (None: not known). An
+    """Steps 3–8 on evidence already gathered (e.g. a labelled case held in memory).
+
+    ``in_store``: whether the alarm's entity is a service of the store (None: not known). An
     entity neither in the store nor in the topology is unknown: the investigation ends
     inconclusive, whatever else it saw."""
-    """Steps 3–6 on evidence already gathered (e.g. a labelled case held in memory)."""
     t0 = time.perf_counter() if started is None else started
     t_gather = time.perf_counter() - t0
     ctx = triage(alarm, evidence, scope.end)
