@@ -124,6 +124,9 @@ def test_start_investigation_is_authorised_then_runs_here(demo: Settings,
     assert not started.is_error, started.content
     out = started.structured_content
     assert out["outcome"] == "completed" and out["service"] == mine and out["message"]
+    # only the store as evidence: inconclusive, with what it could not see and how to connect it
+    assert out["status"] == "inconclusive" and "inconclusive" in out["message"]
+    assert any("investigate.sources.prometheus.url" in g["how"] for g in out["gaps"])
     got = call(demo, tokens["member"], "get_investigation", {"id": out["investigation_id"]})
     assert not got.is_error and got.structured_content["id"] == out["investigation_id"]
     assert got.structured_content["alarm"]["entity"] == mine

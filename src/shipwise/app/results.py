@@ -492,6 +492,8 @@ class InvestigationStarted(Result):
     alarm_ids: list[str] = Field(default_factory=list)
     status: str | None = None
     root_cause: dict[str, Any] | None = None
+    gaps: list[InvestigationGap] = Field(default_factory=list,
+                                         description="what it could not see (completed only)")
     message: str
 
 
