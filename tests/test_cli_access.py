@@ -37,6 +37,7 @@ ARGS: dict[str, list[str]] = {
     "slo history": ["--team", "payments"],
     "token create": ["--name", "x", "--role", "admin"],
     "token revoke": ["000000000000"],
+    "verify": ["inv-x"],
 }
 
 

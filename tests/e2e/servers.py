@@ -104,3 +104,24 @@ def prometheus(tmp: Path, target: str, alertmanager_url: str, rules: dict) -> It
     with process(args, tmp / "prometheus.log") as proc:
         wait_ready(f"{url}/-/ready", proc, tmp / "prometheus.log")
         yield url
+
+
+@contextmanager
+def backfilled_prometheus(tmp: Path, openmetrics: str) -> Iterator[str]:
+    """A real Prometheus serving ``openmetrics`` (text ending in ``# EOF``) back-filled with
+    ``promtool tsdb create-blocks-from openmetrics``: past data answers queries (it never fires
+    an alert). Retention is long so old samples are not dropped at start."""
+    binary = require(PROMETHEUS)
+    promtool = require("promtool")
+    (tmp / "metrics.om").write_text(openmetrics)
+    data = tmp / "prom-data"
+    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "metrics.om"),
+                    str(data)], check=True, capture_output=True)
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
+    port = free_port()
+    args = [binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"]
+    url = f"http://127.0.0.1:{port}"
+    with process(args, tmp / "prometheus.log") as proc:
+        wait_ready(f"{url}/-/ready", proc, tmp / "prometheus.log")
+        yield url

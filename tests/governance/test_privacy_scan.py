@@ -65,6 +65,8 @@ EXEMPT = {
     "demo world": "writes a case directory of a simulated system, no people (tests/demo/world)",
     "investigate": "needs a case or alarm (tests/investigate); its output is scanned via the API",
     "investigations show": "scanned via GET /api/v1/investigations/{id}",
+    "verify": "needs a Prometheus holding the investigation's series (tests/investigate/"
+              "test_verify.py); prints entities, metric names, PromQL and figures, no people",
     "rca eval petshop": "needs the PetShop dataset",
     "rca rank": "needs a case directory (tests/investigate)",
     "report cost": "writes a file; the same data as `cost --format json`",

@@ -21,7 +21,8 @@ from tests.mcp.conftest import call, error_text, with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",
          "get_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
-         "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident"}
+         "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident",
+         "verify_investigation"}
 
 
 def test_tools_are_listed_with_input_and_output_schemas(demo: Settings) -> None:
@@ -123,6 +124,9 @@ def test_start_investigation_is_authorised_then_runs_here(demo: Settings,
     assert not started.is_error, started.content
     out = started.structured_content
     assert out["outcome"] == "completed" and out["service"] == mine and out["message"]
+    # only the store as evidence: inconclusive, with what it could not see and how to connect it
+    assert out["status"] == "inconclusive" and "inconclusive" in out["message"]
+    assert any("investigate.sources.prometheus.url" in g["how"] for g in out["gaps"])
     got = call(demo, tokens["member"], "get_investigation", {"id": out["investigation_id"]})
     assert not got.is_error and got.structured_content["id"] == out["investigation_id"]
     assert got.structured_content["alarm"]["entity"] == mine

@@ -433,6 +433,34 @@ def investigation(state: State, principal: Who, inv_id: str) -> r.Investigation:
     return _call(state, principal, incidents.investigation, inv_id)
 
 
+class VerifyRequest(BaseModel):
+    """Post-validation of a stored investigation: the window tested, and whether to keep it."""
+
+    at: AwareDatetime | None = Field(None, examples=["2026-09-01T11:00:00Z"],
+                                     description="The end of the window tested (default: now).")
+    minutes: float = Field(10, gt=0, le=1440, description="How many minutes before `at` are tested.")
+    record: bool = Field(False, description="Add the verification to the investigation's record "
+                                            "(otherwise nothing is stored).")
+
+
+@router.post("/investigations/{inv_id}/verify", summary="Verify an investigation's series recovered",
+             description="Re-reads from Prometheus every series the investigation found anomalous "
+                         "and says, per series, whether the median of the last `minutes` is back "
+                         "within 3 baseline IQRs of the pre-incident baseline it used, with the "
+                         "PromQL to watch. Nothing is stored unless `record` (which needs the "
+                         "right to start investigations). Roles: as GET /investigations/{id}.",
+             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(
+                 {"investigation_id": "inv-…", "status": "recovered", "minutes": 10,
+                  "series": [{"entity": "pay-api", "metric": "latency_p95_ms",
+                              "status": "recovered", "promql": 'latency_p95_ms{service="pay-api"}'}]})})
+async def verify_investigation(state: State, principal: Who, inv_id: str,
+                               body: VerifyRequest | None = None) -> r.Verification:
+    req = body or VerifyRequest.model_validate({})
+    at: str | float = req.at.timestamp() if req.at is not None else "now"
+    return await run_in_threadpool(_call, state, principal, incidents.verify_investigation, inv_id,
+                                   at=at, minutes=req.minutes, record=req.record)
+
+
 @router.post("/investigations", status_code=202, summary="Start an investigation",
              description="Queues a generic alarm for the investigation worker and answers at "
                          "once with its intake id; follow it in GET /api/v1/alarms. Roles: a "

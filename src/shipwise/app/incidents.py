@@ -7,15 +7,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shipwise.app import investigate as engine
 from shipwise.app.alarms import list_alarms
 from shipwise.app.caller import Caller
 from shipwise.app.guard import Access, guard
-from shipwise.app.results import AlarmRow, Investigation, InvestigationQueued, InvestigationSummary
+from shipwise.app.results import (
+    AlarmRow,
+    Investigation,
+    InvestigationQueued,
+    InvestigationSummary,
+    Verification,
+)
 from shipwise.errors import InputError, NotFoundError
+from shipwise.investigate.case import parse_time
+from shipwise.investigate.verify import verify_record
 from shipwise.store import investigations as table
 from shipwise.store import org
 from shipwise.store.duckdb_store import lend
@@ -121,3 +129,39 @@ def store_investigation(caller: Caller, record: dict[str, Any]) -> Investigation
     """Store an investigation made elsewhere (e.g. of a case directory) in the caller's store."""
     engine.save_investigation(caller.store, record)
     return Investigation.model_validate(record)
+
+
+def _verify_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    checks = list(_investigation_access(caller, arguments))
+    if arguments.get("record"):  # writing into the record: as starting an investigation
+        checks.append(Access("investigations.start", f"investigation:{arguments['inv_id']}",
+                             checks[0].team))
+    return checks
+
+
+@guard("investigations.read", accesses=_verify_access)
+def verify_investigation(caller: Caller, inv_id: str, *, at: str | float = "now",
+                         minutes: float = 10, record: bool = False) -> Verification:
+    """Re-read from Prometheus every series investigation ``inv_id`` found anomalous and say,
+    per series, whether it is back to the pre-incident baseline the investigation used (with
+    the PromQL to watch). Nothing is stored unless ``record`` (then the verification is added
+    to the investigation's record, under ``verifications``)."""
+    rec = table.record(caller.store, inv_id)
+    if rec is None:
+        raise NotFoundError(f"no investigation {inv_id!r}",
+                            hint="`shipwise investigations list` or GET /api/v1/investigations")
+    if "anomalous_series" not in rec:
+        raise InputError(f"investigation {inv_id!r} predates verification (no anomalous series "
+                         "with their baseline in its record)",
+                         hint="investigate the alarm again, then verify the new record")
+    t = None if str(at).lower() == "now" else parse_time(at)
+    result = verify_record(rec, caller.settings.investigate.sources.prometheus, at=t,
+                           minutes=float(minutes))
+    if record:
+        result["recorded_at"] = datetime.now(UTC).isoformat()
+        table.add_verification(caller.store, inv_id, result)
+    return Verification.model_validate({
+        "investigation_id": result["investigation_id"],
+        "at": datetime.fromtimestamp(result["at"], tz=UTC), "minutes": result["minutes"],
+        "status": result["status"], "test": result["test"], "series": result["series"],
+        "watch": result["watch"], "recorded": bool(record)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from shipwise.investigate.sources import (
 )
 from shipwise.store import investigations
 from shipwise.store.duckdb_store import Store, StoreSession, lend
+from shipwise.store.org import service_exists
 
 INVESTIGATE_METHOD = "investigate"
 
@@ -96,8 +97,10 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
     if session is None:
         with open_store(settings) as store:
             return investigate_alarm(settings, alarm, alarm_id, session=lend(store))
+    with session() as store:
+        in_store = _in_store(store, alarm.entity)
     record = _investigate(settings.investigate, alarm, alarm_id,
-                          sources_from_settings(settings.investigate, session))
+                          sources_from_settings(settings.investigate, session), in_store=in_store)
     with session() as store:
         save_investigation(store, record)
     return record
@@ -111,7 +114,12 @@ def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> Stor
     if not opts.sources.store.enabled:
         return None
     scope = alarm_scope(alarm, opts.lookback_minutes * 60, opts.after_minutes * 60)
-    return StoreSlice.read(session, opts.sources.store, scope)
+    data = StoreSlice.read(session, opts.sources.store, scope)
+    try:
+        with session() as store:
+            return replace(data, in_store=_in_store(store, alarm.entity))
+    except Exception:  # the store's failure is the slice's own (recorded as the source's)
+        return data
 
 
 def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
@@ -119,16 +127,18 @@ def investigate_slice(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | N
     """:func:`investigate_alarm` without a store: the store's part of the evidence comes from
     ``data`` (:func:`store_slice`), and the record is returned, not stored (the process holding
     the store writes it)."""
-    return _investigate(opts, alarm, alarm_id, sources_from_settings(opts, store_slice=data))
+    return _investigate(opts, alarm, alarm_id, sources_from_settings(opts, store_slice=data),
+                        in_store=data.in_store if data is not None else None)
 
 
 def _investigate(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
-                 sources: list[EvidenceSource]) -> dict[str, Any]:
+                 sources: list[EvidenceSource], *, in_store: bool | None = None) -> dict[str, Any]:
     if not sources:
         raise ConfigError("no evidence sources configured",
                           hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
     record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
-                         after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm))
+                         after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm),
+                         in_store=in_store)
     record["alarm_id"] = alarm_id
     return record
 
@@ -139,6 +149,15 @@ def investigate_service(settings: Settings, service: str, at: str | float, metri
     t = time.time() if str(at).lower() == "now" else parse_time(at)
     alarm = Alarm(service, metric, t, {"kind": "manual"})
     return investigate_alarm(settings, alarm, session=session)
+
+
+def _in_store(store: Store, entity: str) -> bool | None:
+    """Is ``entity`` a service of the store (None: the store holds no services at all, so it
+    cannot tell)?"""
+    if service_exists(store, entity):
+        return True
+    row = store.con.execute("SELECT count(*) FROM service").fetchone()
+    return False if row and row[0] else None
 
 
 def _validate_query(opts: InvestigateSettings, alarm: Alarm) -> str:

@@ -317,11 +317,58 @@ class InvestigationSummary(Open):
     seconds: float | None = None
 
 
+class InvestigationGap(Open):
+    """Something an investigation could not see, and how to connect it."""
+
+    source: str = Field(description="metrics, topology, logs, changes, entity, candidate (a cause "
+                                    "it could not tie to the alarm) or a failed source's name")
+    what: str = Field(description="what it could not see")
+    how: str = Field(description="how to connect it (a shipwise.yaml setting, a file)")
+
+
 class Investigation(Open):
-    """A full investigation record: alarm, root cause, evidence, ruled out, mitigation plan…"""
+    """A full investigation record: alarm, root cause, evidence, ruled out, mitigation plan…
+    ``status`` is ``inconclusive`` (and ``root_cause`` empty or a weak lead) when no candidate
+    is both connected to the alarm's entity and shows an effect of its own; ``gaps`` says what
+    it could not see."""
 
     id: str
     status: str | None = None
+    gaps: list[InvestigationGap] = Field(default_factory=list)
+
+
+class SeriesCheck(Result):
+    """One series an investigation found anomalous, re-read now and tested against its
+    pre-incident baseline."""
+
+    entity: str
+    metric: str
+    status: Literal["recovered", "still_anomalous", "no_data"]
+    reason: str
+    promql: str = Field(description="the PromQL to watch")
+    graph: str = Field(description="a Prometheus graph link of that PromQL")
+    samples: int
+    baseline: dict[str, float | int] = Field(
+        description="the investigation's pre-incident window: start, end, median, iqr, n")
+    recent_median: float | None = None
+    deviation: float | None = Field(None, description="robust-σ from the baseline, bad direction "
+                                                      "positive")
+    outside_share: float | None = None
+    anomaly_score: float | None = None
+
+
+class Verification(Result):
+    """``shipwise verify``: is every series an investigation found anomalous back to its
+    baseline? Stored in the investigation record only when asked (``recorded``)."""
+
+    investigation_id: str
+    at: Instant
+    minutes: float
+    status: Literal["recovered", "still_anomalous", "no_data", "partly_unknown", "nothing_to_verify"]
+    test: str = Field(description="the test applied to every series")
+    series: list[SeriesCheck]
+    watch: list[str] = Field(description="PromQL to keep watching")
+    recorded: bool = False
 
 
 class InvestigationQueued(Result):
@@ -445,6 +492,8 @@ class InvestigationStarted(Result):
     alarm_ids: list[str] = Field(default_factory=list)
     status: str | None = None
     root_cause: dict[str, Any] | None = None
+    gaps: list[InvestigationGap] = Field(default_factory=list,
+                                         description="what it could not see (completed only)")
     message: str
 
 

@@ -81,7 +81,12 @@ def print_record(rec: dict[str, Any]) -> None:
             body += f"\nchange: {e['kind']} {e['id']} at {e['at']} by {e['actor'] or '?'} — {e['summary']}"
         con.print(Panel(body, title="Root cause", border_style="red"))
     else:
-        con.print(Panel("Inconclusive: nothing anomalous enough to blame.", title="Root cause"))
+        con.print(Panel("Inconclusive: no candidate is both connected to the alarm's entity and "
+                        "shows an effect of its own.", title="Root cause"))
+    if rec.get("gaps"):
+        con.print("[bold]Gaps[/] (what this investigation could not see)")
+        for g in rec["gaps"]:
+            con.print(f"  ? {g['what']}\n      [dim]→ {g['how']}[/]")
     if rec["key_observations"]:
         con.print("[bold]Key observations[/]")
         for o in rec["key_observations"]:
@@ -146,3 +151,46 @@ def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
         emit_json(rec)
     else:
         print_record(rec)
+
+
+@click.command("verify")
+@click.argument("inv_id")
+@click.option("--at", "at", default="now", show_default=True,
+              help="The end of the window: ISO-8601 with an offset, epoch seconds, or 'now'.")
+@click.option("--minutes", default=10.0, show_default=True, type=click.FloatRange(min=0.5, max=1440),
+              help="How many minutes before --at are tested.")
+@click.option("--record", is_flag=True, help="Add the verification to the investigation's record "
+                                             "(otherwise nothing is stored).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@runs_as()
+def verify_cmd(ctx: click.Context, inv_id: str, at: str, minutes: float, record: bool, fmt: str) -> None:
+    """Post-validation of investigation INV_ID: re-read from Prometheus every series it found
+    anomalous and say, per series, whether it is back to the pre-incident baseline the
+    investigation used (median of the last --minutes against the baseline median, in baseline
+    IQRs), with the PromQL to watch. Nothing is stored unless --record. Exits 3 while a series
+    is still anomalous."""
+    with caller(ctx) as c:
+        res = dump(incidents.verify_investigation(c, inv_id, at=at, minutes=minutes, record=record))
+    if fmt == "json":
+        emit_json(res)
+    else:
+        print_verification(res)
+    if res["status"] == "still_anomalous":
+        raise SystemExit(3)
+
+
+def print_verification(res: dict[str, Any]) -> None:
+    con = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
+    mark = {"recovered": "[green]✓ recovered[/]", "still_anomalous": "[red]✗ still anomalous[/]",
+            "no_data": "[yellow]? no data[/]"}
+    con.print(f"[bold]Verification of {res['investigation_id']}[/] — last {res['minutes']:g} min "
+              f"to {res['at']}: [bold]{res['status'].replace('_', ' ')}[/]")
+    if not res["series"]:
+        con.print("  The investigation found no anomalous series to verify.")
+    for s in res["series"]:
+        con.print(f"  {mark[s['status']]}  {s['entity']} {s['metric']} — {s['reason']}")
+        con.print(f"      [cyan]{s['promql']}[/]")
+    con.print(f"[dim]Test: {res['test']}.[/]")
+    con.print("[dim]" + ("Recorded in the investigation." if res.get("recorded")
+                         else "Nothing stored (--record to keep it).") + "[/]")

@@ -5,8 +5,12 @@
 3. build the topology around the alarm (configured, plus calls seen in traces);
 4. triage: which entities are anomalous and since when (BOCPD onset + robust scores);
 5. form hypotheses of every kind and weigh the evidence for and against each;
-6. rank them; report the root cause with its evidence, what was ruled out and why, the customer
-   impact, a five-part mitigation plan, a long-term fix spec and the runbooks that applied.
+6. rank them; name as the root cause the best one that is connected to the alarm's entity and
+   shows an effect of its own (:func:`naming_problem`), else end inconclusive;
+7. list the gaps: what it could not see and how to connect it (:func:`investigation_gaps`);
+8. report the root cause with its evidence, what was ruled out and why, the customer impact, a
+   five-part mitigation plan (validated by ``shipwise verify``), a long-term fix spec and the
+   runbooks that applied; keep the anomalous series with their baselines.
 
 The result is a plain JSON-able record (:func:`investigate`), stored by the services layer.
 """
@@ -20,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from shipwise.investigate.case import Alarm
-from shipwise.investigate.detect import robust_deviation
+from shipwise.investigate.detect import metric_direction, robust_deviation, robust_location_scale
 from shipwise.investigate.evidence import Evidence, Runbook, Scope
 from shipwise.investigate.fixspec import fix_spec
 from shipwise.investigate.hypotheses import Hypothesis, Observation, generate
@@ -49,36 +53,46 @@ def alarm_scope(alarm: Alarm, lookback_seconds: float, after_seconds: float) -> 
 
 
 def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds: float = 7200,
-                after_seconds: float = 120, validate: str = "") -> dict[str, Any]:
+                after_seconds: float = 120, validate: str = "",
+                in_store: bool | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     scope = alarm_scope(alarm, lookback_seconds, after_seconds)
     evidence = gather(sources, scope)
-    return analyse(alarm, evidence, scope, validate=validate, started=t0)
+    return analyse(alarm, evidence, scope, validate=validate, started=t0, in_store=in_store)
 
 
 def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "",
-            started: float | None = None) -> dict[str, Any]:
-    """Steps 3–6 on evidence already gathered (e.g. a labelled case held in memory)."""
+            started: float | None = None, in_store: bool | None = None) -> dict[str, Any]:
+    """Steps 3–8 on evidence already gathered (e.g. a labelled case held in memory).
+
+    ``in_store``: whether the alarm's entity is a service of the store (None: not known). An
+    entity neither in the store nor in the topology is unknown: the investigation ends
+    inconclusive, whatever else it saw."""
     t0 = time.perf_counter() if started is None else started
     t_gather = time.perf_counter() - t0
     ctx = triage(alarm, evidence, scope.end)
     hyps = generate(ctx)
-    root = hyps[0] if hyps and hyps[0].score > 0 else _fallback(ctx)
+    unknown = in_store is False and alarm.entity not in ctx.deps
+    root, withheld = choose_root(ctx, hyps, unknown=unknown)
     impact = customer_impact(ctx)
     impact_line = impact_summary(impact)
     key_obs = [o for o in (root.support if root else []) if o.weight > 0]
     runbooks = _matching_runbooks(evidence.runbooks, ctx, root)
-    validate = validate or f"shipwise investigate --service {alarm.entity} --at now"
+    inv_id = investigation_id(alarm)
+    validate = validate or f"shipwise verify {inv_id}"
+    found = root is not None and root.score > 0
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
-        "id": investigation_id(alarm),
+        "id": inv_id,
         "alarm": {"entity": alarm.entity, "metric": alarm.metric, "time": alarm.time,
                   "at": iso(alarm.time), "source": alarm.source},
         "window": {"start": scope.start, "end": scope.end, "onset": ctx.onset, "onset_at": iso(ctx.onset)},
-        "status": "root_cause_found" if root and root.score > 0 else "inconclusive",
+        "status": "root_cause_found" if found else "inconclusive",
+        "gaps": investigation_gaps(ctx, evidence, withheld if not found else {}, hyps,
+                                   unknown=unknown),
         "root_cause": _root(root, hyps, ctx) if root else None,
         "key_observations": [_obs(o) for o in key_obs],
-        "ruled_out": _ruled_out(ctx, hyps, root),
+        "ruled_out": _ruled_out(ctx, hyps, root, withheld),
         "hypotheses": [_hyp(h) for h in hyps[:12]],
         "impact": {**impact, "summary": impact_line},
         "triage": [{"entity": a.entity, "kind": a.kind, "score": round(a.score, 2),
@@ -86,8 +100,9 @@ def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "
                     "top_metric": a.top[0].metric if a.top else None}
                    for a in sorted(ctx.entities.values(), key=lambda a: (-a.score, a.entity))[:20]],
         "topology": _topology_around(ctx, root),
+        "anomalous_series": anomalous_series(ctx, scope),
         "timeline": _timeline(ctx, evidence),
-        "mitigation": mitigation_plan(root, ctx, validate) if root else None,
+        "mitigation": mitigation_plan(root, ctx, validate, inv_id) if root else None,
         "long_term_fix": fix_spec(root, alarm.entity, impact_line, [o.text for o in key_obs])
         if root else None,
         "runbooks": [{"path": r.path, "title": r.title, "excerpt": r.body[:600]} for r in runbooks],
@@ -98,9 +113,162 @@ def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "
     return record
 
 
+def own_effect(h: Hypothesis) -> Observation | None:
+    """The first observation showing an effect of the candidate itself: its own anomaly, errors,
+    traces or dependents — anything that supports it beyond the change event it names."""
+    for o in h.support:
+        if o.source == "events" and h.event is not None and o.ref == h.event.ref:
+            continue  # the change itself is no evidence that it did anything
+        return o
+    return None
+
+
+def naming_problem(ctx: Context, h: Hypothesis) -> str:
+    """Why ``h`` may not be named as the cause ('' when it may): a candidate is named only when
+    it is connected to the alarm's entity (the same entity, or a path of the topology to or from
+    it) and shows an effect of its own."""
+    a = ctx.alarm.entity
+    if not (ctx.connected(h.entity) or (h.instance and ctx.connected(h.instance))):
+        if a not in ctx.deps:
+            return (f"{h.entity} is not connected to {a}: no topology around {a} was available, "
+                    "so only a cause on it could be named")
+        return f"{h.entity} is not connected to {a} in the topology (no path either way)"
+    if own_effect(h) is None:
+        return (f"no effect of its own was seen: {h.entity} shows no anomaly, errors or "
+                "traces tying it to the alarm")
+    if h.kind == "dependency_failure" and h.entity == a and (a not in ctx.deps or ctx.deps.degree(a) == 0):
+        return (f"only {a}'s own anomaly was seen: with no topology around it, its dependencies "
+                "could not be checked, so its anomaly is the symptom, not a cause")
+    return ""
+
+
+def choose_root(ctx: Context, hyps: list[Hypothesis], *,
+                unknown: bool = False) -> tuple[Hypothesis | None, dict[int, str]]:
+    """The best-scoring hypothesis that may be named (:func:`naming_problem`), or the fallback
+    (an inconclusive lead); and the better-scoring ones withheld, by ``id``, with the reason.
+    On an ``unknown`` alarm entity nothing is named."""
+    withheld: dict[int, str] = {}
+    for h in hyps:
+        if h.score <= 0:
+            break
+        problem = (f"{ctx.alarm.entity} is an unknown entity (no service of the store, not in the "
+                   "topology): nothing can be tied to it") if unknown else naming_problem(ctx, h)
+        if not problem:
+            return h, withheld
+        withheld[id(h)] = problem
+    return (None if unknown else _fallback(ctx)), withheld
+
+
+#: how each kind of evidence is connected (shown with a gap)
+_CONNECT = {
+    "metrics": "set investigate.sources.prometheus.url in shipwise.yaml (or "
+               "investigate.sources.metrics.paths for CSV/Parquet files; metrics.csv in a case)",
+    "topology": "set investigate.sources.topology.path (a topology.json) or "
+                "investigate.sources.traces.paths (calls seen in OpenTelemetry traces) in "
+                "shipwise.yaml (topology.json in a case)",
+    "logs": "set investigate.sources.logs.paths (JSON-lines logs) in shipwise.yaml "
+            "(logs.jsonl in a case)",
+    "changes": "keep investigate.sources.store enabled (deployments from the store) or set "
+               "investigate.sources.events.paths (change events) in shipwise.yaml "
+               "(events.jsonl in a case)",
+}
+_METRIC_SOURCES = ("prometheus", "metrics")
+
+
+def investigation_gaps(ctx: Context, evidence: Evidence,
+                       withheld: dict[int, str] | None = None,
+                       hyps: list[Hypothesis] | None = None, *,
+                       unknown: bool = False) -> list[dict[str, str]]:
+    """What the investigation could not see, each with how to connect it: sources that failed,
+    kinds of evidence no source gave, an alarm entity no source knows, no topology around it,
+    and (when inconclusive) the candidates it could not tie to the alarm."""
+    a = ctx.alarm.entity
+    gaps: list[dict[str, str]] = []
+
+    def gap(source: str, what: str, how: str) -> None:
+        gaps.append({"source": source, "what": what, "how": how})
+
+    for s in evidence.sources:
+        if not s.ok:
+            kind = "metrics" if s.name in _METRIC_SOURCES or s.name.startswith("metrics") else s.name
+            gap(s.name, f"{s.name} could not be read: {s.error}",
+                f"fix the source ({s.detail or s.name}); " + _CONNECT.get(kind, "see docs/investigation.md"))
+    failed = {s.name for s in evidence.sources if not s.ok}
+    names = {s.name for s in evidence.sources}
+    entities_with_metrics = {e for e, _ in evidence.metrics}
+    if not evidence.metrics:
+        if not failed & set(_METRIC_SOURCES):
+            gap("metrics", "no metrics: no Prometheus (or metrics files) configured, so no "
+                           "anomaly could be seen anywhere", _CONNECT["metrics"])
+    elif a not in entities_with_metrics:
+        gap("metrics", f"no series for {a}: its own metrics were not among the "
+                       f"{len(entities_with_metrics)} entities the metrics sources returned",
+            "check that its series carry the entity label set in "
+            "investigate.sources.prometheus.entity_label (e.g. service=\"" + a + "\")")
+    known = (a in ctx.deps or a in entities_with_metrics
+             or any(e.entity == a for e in evidence.events)
+             or any(x.entity == a for x in evidence.logs))
+    if unknown:
+        gap("entity", f"unknown entity {a}: it is no service of the store and not in the topology",
+            "check the alarm's entity label against `shipwise services`; add the service to the org "
+            "file (owner, team) and " + _CONNECT["topology"])
+    elif not known:
+        gap("entity", f"unknown entity {a}: no source (topology, metrics, logs, changes) knows it",
+            "check the name against `shipwise services` (the org file), or connect a source that "
+            "has it: " + _CONNECT["metrics"])
+    if a not in ctx.deps or ctx.deps.degree(a) == 0:
+        gap("topology", f"no topology around {a}: which services it depends on (and which depend "
+                        "on it) is unknown, so only a cause on it could be named", _CONNECT["topology"])
+    if not evidence.logs and "logs" not in failed:
+        gap("logs", "no logs: errors could not tie a candidate to the alarm", _CONNECT["logs"])
+    if not names & {"store", "events"}:
+        gap("changes", "no change events (deployments, config or permission changes)",
+            _CONNECT["changes"])
+    for h in hyps or []:
+        reason = (withheld or {}).get(id(h))
+        if reason:
+            what = f"{h.subject or h.statement}: not named — {reason}"
+            how = _CONNECT["topology"] if "connected" in reason else (
+                f"connect metrics or logs of {h.entity}: " + _CONNECT["metrics"])
+            gap("candidate", what, how)
+    return gaps
+
+
+def anomalous_series(ctx: Context, scope: Scope, limit: int = 40) -> list[dict[str, Any]]:
+    """The series found anomalous, each with the pre-incident baseline it was judged against
+    (what ``shipwise verify`` compares the recent window with)."""
+    out: list[dict[str, Any]] = []
+    for a in sorted(ctx.entities.values(), key=lambda a: (-a.score, a.entity)):
+        if not a.anomalous:
+            continue
+        for s in a.top:
+            if s.dev.score < ctx.cut:
+                continue
+            series = ctx.evidence.metrics.get((s.entity, s.metric))
+            if series is None:
+                continue
+            keep = (series.timestamps < ctx.onset) & (series.timestamps >= scope.start)
+            before = series.values[keep]
+            if before.size < 2:
+                continue
+            med, iqr = robust_location_scale(before)
+            direction = metric_direction(s.metric) or (1 if s.dev.signed >= 0 else -1)
+            out.append({"entity": s.entity, "metric": s.metric, "score": round(s.dev.score, 2),
+                        "signed": round(s.dev.signed, 2), "direction": direction,
+                        "onset": s.onset, "peak_time": s.dev.peak_time,
+                        "ref": ctx.evidence.metric_refs.get((s.entity, s.metric), ""),
+                        "baseline": {"start": float(series.timestamps[keep][0]),
+                                     "end": float(series.timestamps[keep][-1]),
+                                     "median": med, "iqr": iqr, "n": int(before.size)}})
+            if len(out) >= limit:
+                return out
+    return out
+
+
 def _fallback(ctx: Context) -> Hypothesis | None:
     """No hypothesis has support: blame the most anomalous entity, as an inconclusive finding."""
-    cands = [a for a in ctx.entities.values() if a.anomalous and a.kind != "instance"]
+    cands = [a for a in ctx.entities.values() if a.anomalous and a.kind != "instance"
+             and ctx.connected(a.entity)]
     if not cands:
         return None
     a = max(cands, key=lambda a: (a.score, a.entity))
@@ -139,8 +307,10 @@ def _event(e: Any) -> dict[str, Any]:
             "diff": str(e.details.get("diff") or "")[:4000] or None}
 
 
-def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None) -> list[dict[str, Any]]:
+def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None,
+               withheld: dict[int, str] | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    withheld = withheld or {}
     root_event = root.event.id if root and root.event else None
     for h in hyps:
         if root is not None and (h is root or (h.entity == root.entity and h.score <= root.score
@@ -149,7 +319,7 @@ def _ruled_out(ctx: Context, hyps: list[Hypothesis], root: Hypothesis | None) ->
         if h.event is not None and h.event.id == root_event:
             continue
         worst = min(h.against, key=lambda o: o.weight) if h.against else None
-        reason = worst.text if worst else (
+        reason = withheld.get(id(h)) or (worst.text if worst else None) or (
             f"weaker evidence than the root cause (score {h.score:.0f} against {root.score:.0f})"
             if root else "no supporting evidence")
         out.append({"observation": h.subject or h.statement, "kind": h.kind, "entity": h.entity,

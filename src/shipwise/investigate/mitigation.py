@@ -61,7 +61,8 @@ def platform_of(ctx: Context, entity: str) -> Platform:
     return Platform("unknown")
 
 
-def mitigation_plan(h: Hypothesis, ctx: Context, validate: str) -> dict[str, list[dict[str, str]]]:
+def mitigation_plan(h: Hypothesis, ctx: Context, validate: str,
+                    inv_id: str = "") -> dict[str, list[dict[str, str]]]:
     p = platform_of(ctx, h.entity)
     builder = _BUILDERS.get(h.fault, _generic)
     parts = builder(h, ctx, p)
@@ -69,9 +70,10 @@ def mitigation_plan(h: Hypothesis, ctx: Context, validate: str) -> dict[str, lis
         f"Confirm the alarm is still firing and note its current value: {validate}"))
     parts["post_validate"].append(Step(
         f"Watch the alarm's metric return below its threshold for 10 minutes: {validate}"))
-    parts["post_validate"].append(Step(
-        "Re-run the investigation to check nothing else is anomalous",
-        f"shipwise investigate --service {ctx.alarm.entity} --at now"))
+    if inv_id:
+        parts["post_validate"].append(Step(
+            "Check every series this investigation found anomalous is back to its pre-incident "
+            "baseline (re-read from Prometheus; nothing is stored)", f"shipwise verify {inv_id}"))
     return {k: [s.as_dict() for s in parts[k]] for k in PARTS}
 
 

@@ -48,6 +48,8 @@ class Context:
     deps: nx.DiGraph
     entities: dict[str, EntityAnomaly] = field(default_factory=dict)
     scores: list[MetricScore] = field(default_factory=list)
+    #: a metric at or above this many robust-σ is anomalous (see :func:`triage`)
+    cut: float = ANOMALOUS_MIN
 
     # -- topology -------------------------------------------------------------------------
     def kind(self, entity: str) -> str:
@@ -68,6 +70,17 @@ class Context:
         if entity == a or a not in self.deps or entity not in self.deps:
             return entity == a or a not in self.deps
         return entity in self.dependencies(a)
+
+    def connected(self, entity: str) -> bool:
+        """Strictly: is ``entity`` the alarm's entity, or on a path of the topology to or from it
+        (a dependency whose failure reaches it, or a dependent whose load does)? Without a
+        topology around the alarm only the alarm's own entity is connected."""
+        a = self.alarm.entity
+        if entity == a:
+            return True
+        if a not in self.deps or entity not in self.deps:
+            return False
+        return entity in self.dependencies(a) or entity in self.dependents(a)
 
     def instances_of(self, entity: str) -> set[str]:
         return {n for n in self.dependencies(entity) if self.kind(n) == "instance"}
@@ -145,6 +158,7 @@ def triage(alarm: Alarm, evidence: Evidence, end: float) -> Context:
         by_entity.setdefault(s.entity, []).append(s)
     top = max((s.dev.score for s in scores), default=0.0)
     cut = max(ANOMALOUS_MIN, min(ANOMALOUS_REL * top, ANOMALOUS_CAP))
+    ctx.cut = cut
     for entity, items in by_entity.items():
         items.sort(key=lambda s: (-s.dev.score, s.metric))
         hot = [s for s in items if s.dev.score >= cut]

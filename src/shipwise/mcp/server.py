@@ -46,6 +46,7 @@ from shipwise.app.results import (
     PullRequestExplanation,
     SloResult,
     TeamList,
+    Verification,
 )
 from shipwise.config import Settings
 from shipwise.errors import ShipwiseError
@@ -198,6 +199,17 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """One investigation: alarm, timeline, root cause, evidence, ruled-out observations,
         impact, mitigation plan and long-term fix."""
         return call(ctx, lambda c: incidents.investigation(c, id))
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=False, open_world_hint=True))
+    def verify_investigation(ctx: Context, id: str, at: str = "now", minutes: float = 10,
+                             record: bool = False) -> Verification:
+        """Post-validation of an investigation: re-read from Prometheus every series it found
+        anomalous and say, per series, whether it is back to its pre-incident baseline (median
+        of the last `minutes` to `at` within 3 baseline IQRs), with the PromQL to watch.
+        Nothing is stored unless record is true."""
+        return call(ctx, lambda c: incidents.verify_investigation(
+            c, id, at=at, minutes=max(0.5, min(float(minutes), 1440.0)), record=record))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                              idempotent_hint=False, open_world_hint=True))

@@ -43,8 +43,10 @@ def run_here(settings: Settings) -> Callable[[Principal, str, str, str], Investi
         return InvestigationStarted(
             outcome="completed", service=service, investigation_id=record["id"],
             alarm_ids=[record["alarm_id"]] if record.get("alarm_id") else [],
-            status=record.get("status"), root_cause=root,
-            message=(root or {}).get("statement") or f"investigation {record['id']} stored; "
-            "get_investigation shows it")
+            status=record.get("status"), root_cause=root, gaps=record.get("gaps") or [],
+            message=str((root or {}).get("statement") or "")
+            if record.get("status") == "root_cause_found"
+            else f"investigation {record['id']} stored, inconclusive: see its gaps (what it "
+            "could not see and how to connect it); get_investigation shows it")
 
     return start

@@ -95,3 +95,16 @@ def alarm_times(store: Store, entities: list[str]) -> list[tuple[str, str, str, 
     return [(str(i), str(e), str(m), float(t)) for i, e, m, t in store.con.execute(
         "SELECT id, entity, coalesce(metric, ''), epoch(alarm_at) FROM investigation "
         "WHERE entity IN (SELECT unnest(?)) AND alarm_at IS NOT NULL", [entities]).fetchall()]
+
+
+def add_verification(store: Store, inv_id: str, verification: dict[str, Any]) -> bool:
+    """Append ``verification`` to the ``verifications`` of investigation ``inv_id``'s record
+    (False: no such investigation). The summary columns are left as they were."""
+    rec = record(store, inv_id)
+    if rec is None:
+        return False
+    rec.setdefault("verifications", []).append(verification)
+    with store.transaction() as con:
+        con.execute("UPDATE investigation SET record = ? WHERE id = ?",
+                    [json.dumps(rec, default=str), inv_id])
+    return True

@@ -75,6 +75,8 @@ class StoreSlice:
     end: float
     shipped: tuple[Shipped, ...] = ()
     error: str | None = None
+    #: whether the alarm's entity is a service of the store (None: the store cannot tell)
+    in_store: bool | None = None
 
     @classmethod
     def read(cls, store: StoreSession, settings: StoreSourceSettings, scope: Scope) -> StoreSlice:
@@ -86,12 +88,13 @@ class StoreSlice:
 
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "error": self.error,
-                "shipped": [asdict(d) for d in self.shipped]}
+                "shipped": [asdict(d) for d in self.shipped], "in_store": self.in_store}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoreSlice:
         shipped = tuple(Shipped(**{**d, "commits": tuple(d["commits"])}) for d in data["shipped"])
-        return cls(float(data["start"]), float(data["end"]), shipped, data.get("error"))
+        return cls(float(data["start"]), float(data["end"]), shipped, data.get("error"),
+                   data.get("in_store"))
 
 
 class SlicedDeployments(StoreDeployments):
