@@ -59,6 +59,8 @@ def physical_lines(fh: BinaryIO, limit: int) -> Iterator[Line]:
         no += 1
         if no == 1 and buf.startswith(BOM):
             buf = buf[len(BOM):]
+            if not buf.endswith(b"\n"):  # the BOM took part of the read: read as far again
+                buf += fh.readline(len(BOM))
         ended = buf.endswith(b"\n")
         if ended or len(buf) <= limit:
             data = buf[:-1] if ended else buf
