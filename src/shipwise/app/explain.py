@@ -14,7 +14,7 @@ dora --team``): a member of another team is refused; admins read all. Nothing he
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -296,17 +296,23 @@ def explain_pull_request(caller: Caller, ref: str) -> PullRequestExplanation:
         undeployed=undeployed)
 
 
-def _service_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
-    service: str | None = arguments["service"]
-    if service is None:  # a member or lead: their own team's; admins: every team's
-        return [Access("team.diagnostic", "deployments:explain", caller.own_team)]
-    if not org.service_exists(caller.store, service):
-        raise NotFoundError(f"unknown service '{service}'", hint="`shipwise services` lists them")
-    return [Access("team.diagnostic", f"service:{service}:deployments",
-                   org.service_team(caller.store, service))]
+def _service_records(records: str) -> Callable[[Caller, Mapping[str, Any]], Iterable[Access]]:
+    """The accesses of listing a service's ``records`` (deployments, incidents)."""
+
+    def accesses(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+        service: str | None = arguments["service"]
+        if service is None:  # a member or lead: their own team's; admins: every team's
+            return [Access("team.diagnostic", f"{records}:explain", caller.own_team)]
+        if not org.service_exists(caller.store, service):
+            raise NotFoundError(f"unknown service '{service}'",
+                                hint="`shipwise services` lists them")
+        return [Access("team.diagnostic", f"service:{service}:{records}",
+                       org.service_team(caller.store, service))]
+
+    return accesses
 
 
-@guard("team.diagnostic", accesses=_service_access)
+@guard("team.diagnostic", accesses=_service_records("deployments"))
 def list_deployments(caller: Caller, service: str | None = None, limit: int = 20) -> ExplainList:
     """The latest deployments of ``service`` (else of the reader's team; admins: of every
     team), newest first: ids to explain."""
@@ -463,17 +469,7 @@ def explain_incident(caller: Caller, incident_id: str) -> IncidentExplanation:
         candidates=candidates)
 
 
-def _incidents_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
-    service: str | None = arguments["service"]
-    if service is None:
-        return [Access("team.diagnostic", "incidents:explain", caller.own_team)]
-    if not org.service_exists(caller.store, service):
-        raise NotFoundError(f"unknown service '{service}'", hint="`shipwise services` lists them")
-    return [Access("team.diagnostic", f"service:{service}:incidents",
-                   org.service_team(caller.store, service))]
-
-
-@guard("team.diagnostic", accesses=_incidents_access)
+@guard("team.diagnostic", accesses=_service_records("incidents"))
 def list_incidents(caller: Caller, service: str | None = None, limit: int = 20) -> ExplainList:
     """The latest incidents of ``service`` (else of the reader's team; admins: of every team),
     newest first, with the deployment each is linked to: ids to explain."""

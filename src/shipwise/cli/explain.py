@@ -3,6 +3,7 @@ commits, first production deployments and delivery; the deployment an incident i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,25 @@ def _fields(pairs: list[tuple[str, Any]]) -> None:
     Console(width=None, soft_wrap=False).print(t)
 
 
+def _one_or_list(ctx: click.Context, ident: str | None, listing: bool, what: str, hint: str,
+                 lister: Callable[..., Any], explainer: Callable[..., Any], fmt: str,
+                 *list_args: Any) -> dict[str, Any] | None:
+    """The explanation of ``ident`` (its JSON), or, with ``--list``, the list printed (None)."""
+    from shipwise.app.results import dump
+
+    if listing or ident is None:
+        if ident is not None:
+            raise click.UsageError(f"give {what} or --list, not both")
+        if not listing:
+            raise click.UsageError(f"give {what} (`{hint}` lists them)")
+        with caller(ctx) as c:
+            _print_list(dump(lister(c, *list_args)), fmt)
+        return None
+    with caller(ctx) as c:
+        res: dict[str, Any] = dump(explainer(c, ident))
+    return res
+
+
 @explain.command("deployment")
 @click.argument("deployment_id", required=False)
 @click.option("--list", "listing", is_flag=True, help="List the latest deployments' ids.")
@@ -71,20 +91,13 @@ def deployment_cmd(ctx: click.Context, deployment_id: str | None, listing: bool,
     the first), their pull requests and which deployment delivered each, and the incidents it
     caused."""
     from shipwise.app.explain import explain_deployment, list_deployments
-    from shipwise.app.results import dump
     from shipwise.cli.render import emit_json, emit_table
 
-    if listing or deployment_id is None:
-        if deployment_id is not None:
-            raise click.UsageError("give a DEPLOYMENT_ID or --list, not both")
-        if not listing:
-            raise click.UsageError("give a DEPLOYMENT_ID (`shipwise explain deployment --list "
-                                   "--service S` lists them)")
-        with caller(ctx) as c:
-            _print_list(dump(list_deployments(c, service, limit)), fmt)
+    res = _one_or_list(ctx, deployment_id, listing, "a DEPLOYMENT_ID",
+                       "shipwise explain deployment --list --service S", list_deployments,
+                       explain_deployment, fmt, service, limit)
+    if res is None:
         return
-    with caller(ctx) as c:
-        res = dump(explain_deployment(c, deployment_id))
     if fmt == "json":
         emit_json(res)
         return
@@ -139,20 +152,12 @@ def pull_request_cmd(ctx: click.Context, ref: str | None, listing: bool, repo: s
     deploy), its commits with each one's first production deployment, and the deployment that
     delivered it — or why none did."""
     from shipwise.app.explain import explain_pull_request, list_pull_requests
-    from shipwise.app.results import dump
     from shipwise.cli.render import emit_json, emit_table
 
-    if listing or ref is None:
-        if ref is not None:
-            raise click.UsageError("give REPO#N or --list, not both")
-        if not listing:
-            raise click.UsageError("give REPO#N (`shipwise explain pull-request --list --repo "
-                                   "REPO` lists them)")
-        with caller(ctx) as c:
-            _print_list(dump(list_pull_requests(c, repo, limit)), fmt)
+    res = _one_or_list(ctx, ref, listing, "REPO#N", "shipwise explain pull-request --list --repo REPO",
+                       list_pull_requests, explain_pull_request, fmt, repo, limit)
+    if res is None:
         return
-    with caller(ctx) as c:
-        res = dump(explain_pull_request(c, ref))
     if fmt == "json":
         emit_json(res)
         return
@@ -199,20 +204,13 @@ def incident_cmd(ctx: click.Context, incident_id: str | None, listing: bool,
     deployments of its service around its opening; and what the link changes in DORA (change
     fail rate, time to restore)."""
     from shipwise.app.explain import explain_incident, list_incidents
-    from shipwise.app.results import dump
     from shipwise.cli.render import emit_json, emit_table
 
-    if listing or incident_id is None:
-        if incident_id is not None:
-            raise click.UsageError("give an INCIDENT_ID or --list, not both")
-        if not listing:
-            raise click.UsageError("give an INCIDENT_ID (`shipwise explain incident --list "
-                                   "--service S` lists them)")
-        with caller(ctx) as c:
-            _print_list(dump(list_incidents(c, service, limit)), fmt)
+    res = _one_or_list(ctx, incident_id, listing, "an INCIDENT_ID",
+                       "shipwise explain incident --list --service S", list_incidents,
+                       explain_incident, fmt, service, limit)
+    if res is None:
         return
-    with caller(ctx) as c:
-        res = dump(explain_incident(c, incident_id))
     if fmt == "json":
         emit_json(res)
         return
