@@ -12,16 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.connectors.pagerduty.test_pagerduty import (  # noqa: F401  (fixtures)
-    NOW,
-    Clock,
-    connector,
-    fake,
-    org,
-    rows,
-    run,
-    world,
-)
+from tests.connectors.pagerduty.test_pagerduty import NOW, Clock, connector, rows, run
 from tests.fakes.pagerduty import FakePagerDuty, OnCall, World
 
 from shipwise.config import Settings
