@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shipwise.connectors.http import Params
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
 
 #: /oncalls ranges are read in steps this long (PagerDuty refuses more than 90 days).
@@ -117,8 +118,8 @@ class ShiftReader:
         for a, b in self.ranges():
             done: list[Entry] = []
             joined: dict[tuple[str, str], Entry] = {}
-            params = {"schedule_ids[]": self.schedule_ids, "since": iso(a), "until": iso(b),
-                      "time_zone": "UTC"}
+            params: Params = {"schedule_ids[]": list(self.schedule_ids), "since": iso(a),
+                              "until": iso(b), "time_zone": "UTC"}
             for page in self.client.pages("oncalls", "oncalls", params):
                 for x in page:
                     e = entry(x)
