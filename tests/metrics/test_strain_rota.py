@@ -170,3 +170,30 @@ def test_a_changed_shift_is_recomputed_incrementally(rota: Settings, tmp_path: P
         assert sorted(store.con.execute("SELECT * FROM strain_oncall_fact").fetchall(),
                       key=repr) == incremental_rows
         assert len(incremental_rows) == 3
+
+
+def test_retention_deletes_old_shifts_and_keeps_their_hours(rota: Settings,
+                                                            tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from shipwise.governance.charter import load_charter
+    from shipwise.governance.retention import cutoffs, run
+
+    assert load_charter().retention["oncall_shift"].days == 365
+    as_of = datetime(2026, 10, 27, tzinfo=UTC)  # 365 days: before 2025-10-27 00:00
+    with open_store(rota) as store:
+        facts.ensure_fresh(store)
+        before = (_rows(store, "team", W43), _rows(store, "team", W44))
+        rep = run(store, cutoffs(load_charter(), {}, as_of))
+        removed = {r["record_type"]: r["rows"] for r in rep["records"]}
+        assert removed["oncall_shift"] == 1  # anna's weekend shift; ben's starts after the cut
+        assert store.con.execute("SELECT count(*) FROM oncall_shift").fetchone() == (1,)
+        old = store.con.execute("SELECT person FROM strain_oncall_fact "
+                                "WHERE starts_at < TIMESTAMP '2025-10-27'").fetchall()
+        assert len(old) == 1 and str(old[0][0]).startswith("gone:")  # kept, linked to no one
+        assert (_rows(store, "team", W43), _rows(store, "team", W44)) == before
+    # re-importing the same file brings nothing back
+    import_paths(rota, [write_jsonl(tmp_path / "again.jsonl", RECORDS)])
+    with open_store(rota) as store:
+        assert store.con.execute("SELECT count(*) FROM oncall_shift").fetchone() == (1,)
+        assert (_rows(store, "team", W43), _rows(store, "team", W44)) == before
