@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipwise.connectors.http import Params
+from shipwise.connectors.incidents import instant
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
 
 #: /oncalls ranges are read in steps this long (PagerDuty refuses more than 90 days).
@@ -48,13 +49,8 @@ def day_ceil(t: datetime) -> datetime:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
+    t = instant(value)
+    return t.astimezone(UTC) if t is not None else None
 
 
 def _ref_id(obj: Any) -> str:
@@ -154,10 +150,13 @@ def cursor_until(entries: list[Entry], until: datetime, now: datetime) -> dateti
     return mark
 
 
-def shift_row(source: str, e: Entry, team: str, person: Callable[[str], str]
+def shift_row(source: str, e: Entry, team: str, person: Callable[[str], str | None]
               ) -> dict[str, Any]:
+    """The canonical ``oncall_shift`` of an entry (a user without an e-mail keeps their
+    PagerDuty id, pseudonymised like any person; no user: missing, quarantined)."""
     start = e.first or e.start
     return {"id": f"{source}:{e.schedule}:{iso(start)}", "team": team,
-            "person": person(e.user) if e.user else None, "starts_at": start,
+            "person": (person(e.user) or f"pagerduty:{e.user}") if e.user else None,
+            "starts_at": start,
             "ends_at": e.end, "schedule": e.schedule,
             "source": f"pagerduty:{source} schedule {e.schedule} {iso(start)}"}
