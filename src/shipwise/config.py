@@ -487,7 +487,7 @@ class PagerDutySource(SourceBase):
     PagerDuty names services, escalation policies and users by its own ids; ``services`` says
     which shipwise service a PagerDuty service (id or name) is, and ``teams`` which shipwise team
     a PagerDuty service's pages go to (default: the team that owns the mapped service, per the
-    organisation file). ``severity`` maps a priority name (``P1``…) to a severity; an incident
+    organisation file); ``schedules`` which team a PagerDuty schedule's on-call shifts are. ``severity`` maps a priority name (``P1``…) to a severity; an incident
     without a mapped priority gets ``urgency_severity`` of its urgency. See docs/pagerduty.md.
     """
 
@@ -505,6 +505,14 @@ class PagerDutySource(SourceBase):
         "high": "sev2", "low": "sev4"})
     #: days read on a first sync when ``since`` is not set
     first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    #: PagerDuty schedule (id or name, case-insensitive) -> shipwise team: the on-call rota
+    #: (``/oncalls``, first escalation level) read as ``oncall_shift`` records; none: not read
+    schedules: dict[str, str] = Field(default_factory=dict)
+    #: each on-call sync reads again this many days before where the last one stopped (rota
+    #: edits and overrides of the recent past)
+    oncall_overlap_days: Annotated[int, Field(ge=0, le=90)] = 7
+    #: and this many days ahead of now (the rota as planned; read again as it comes)
+    oncall_horizon_days: Annotated[int, Field(ge=0, le=30)] = 1
 
     @field_validator("severity", "urgency_severity")
     @classmethod

@@ -8,7 +8,10 @@ of PagerDuty's REST API v2 (as its API reference shows them), for the PagerDuty 
         ... PagerDutySource(base_url=pd.url, token_env=...) ...
         pd.fail(r"^/incidents$", status=429, headers={"ratelimit-reset": "3"})
 
-What it serves: ``/services``, ``/users``, ``/incidents`` (``since``/``until`` on
+What it serves: ``/services``, ``/users``, ``/schedules``, ``/oncalls`` (``since``/``until``,
+at most 90 days apart; entries overlapping the range with ``start``/``end`` clipped to it, as
+PagerDuty does, in the ``time_zone`` asked for; ``schedule_ids[]``; contiguous entries of one
+user on one schedule and level merged, as PagerDuty renders a schedule), ``/incidents`` (``since``/``until`` on
 ``created_at``, ``sort_by=created_at:asc``), ``/incidents/{id}`` and ``/log_entries``
 (``include[]=incidents`` expands each entry's incident). Lists use classic pagination
 (``limit`` ≤ 100, ``offset``, ``more``, ``total`` only with ``total=true``) and answer 400 when
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.fakes.server import FakeServer
 
@@ -69,6 +73,45 @@ class Notification:
     id: str
     at: datetime
     user: User
+
+
+@dataclass
+class Schedule:
+    id: str
+    name: str
+    time_zone: str = "Europe/Paris"
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "schedule", "name": self.name, "summary": self.name,
+                "time_zone": self.time_zone, "description": None,
+                "self": f"https://api.pagerduty.com/schedules/{self.id}",
+                "html_url": f"https://acme.pagerduty.com/schedules/{self.id}",
+                "escalation_policies": [], "users": [], "teams": []}
+
+
+@dataclass
+class OnCall:
+    """One rendered on-call entry: ``user`` on ``schedule`` (None: put on the escalation policy
+    directly) at ``level`` from ``start`` to ``end``."""
+
+    user: User
+    schedule: Schedule | None
+    level: int
+    start: datetime
+    end: datetime
+    policy: tuple[str, str] = ("PEP1", "Default")
+
+    def json(self, since: datetime | None, until: datetime | None, zone: ZoneInfo
+             ) -> dict[str, Any]:
+        start = self.start if since is None else max(self.start, since)
+        end = self.end if until is None else min(self.end, until)
+        return {"escalation_policy": ref("escalation_policy", *self.policy),
+                "escalation_level": self.level,
+                "schedule": (ref("schedule", self.schedule.id, self.schedule.name)
+                             if self.schedule else None),
+                "user": ref("user", self.user.id, self.user.name),
+                "start": start.astimezone(zone).isoformat(),
+                "end": end.astimezone(zone).isoformat()}
 
 
 #: bumped by every change to an incident's fields, so cached log entries know they are stale
@@ -128,6 +171,8 @@ class World:
     services: list[Service]
     users: list[User]
     incidents: list[Incident]
+    schedules: list[Schedule] = field(default_factory=list)
+    oncalls: list[OnCall] = field(default_factory=list)
     _cache: tuple[Any, list[tuple[datetime, dict[str, Any]]], list[float],
                   dict[str, Incident]] | None = None
 
@@ -191,7 +236,52 @@ def generate_world(seed: int = 1, incidents: int = 40, *, start: datetime = T0,
         recent = created > end - timedelta(days=2)
         add_incident(world, rng, created, notifications=notifications, number=k + 1,
                      resolved=None if recent else True)
+    # rotas: weekly turns at Monday 09:00 Paris time (across the end of March's clock change),
+    # 12-hour turns at 08:00 and 20:00 UTC, an unmapped rota and a second level
+    monday = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)  # 09:00 in Paris
+    add_rota(world, Schedule("PSCH001", "Payments primary"), users[0:3], monday, end,
+             turn=timedelta(days=7))
+    add_rota(world, Schedule("PSCH002", "Checkout primary", "UTC"), users[3:6], monday,
+             end, turn=timedelta(hours=12))
+    add_rota(world, Schedule("PSCH003", "Legacy rota"), users[6:8], monday, end,
+             turn=timedelta(days=7))
+    add_rota(world, Schedule("PSCH004", "Managers", "UTC"), users[6:8], monday, end,
+             turn=timedelta(days=14), level=2)
     return world
+
+
+def add_rota(world: World, schedule: Schedule, users: list[User], start: datetime,
+             end: datetime, *, turn: timedelta, level: int = 1,
+             policy: tuple[str, str] = ("PEP1", "Default")) -> None:
+    """``users`` take turns of ``turn`` on ``schedule`` from ``start`` (a local wall-clock time
+    of the schedule's zone, so turns follow daylight saving) to ``end``."""
+    if schedule not in world.schedules:
+        world.schedules.append(schedule)
+    zone = ZoneInfo(schedule.time_zone)
+    local = start.astimezone(zone).replace(tzinfo=None)
+    k = 0
+    while True:
+        a = local.replace(tzinfo=zone).astimezone(UTC)
+        local += turn
+        b = min(local.replace(tzinfo=zone).astimezone(UTC), end)
+        if a >= end:
+            break
+        add_oncall(world, OnCall(users[k % len(users)], schedule, level, a, b, policy))
+        k += 1
+
+
+def add_oncall(world: World, oncall: OnCall) -> None:
+    """Add an entry, merged with one of the same user, schedule and level it continues."""
+    for o in world.oncalls:
+        if (o.user, o.schedule, o.level, o.policy) == (oncall.user, oncall.schedule,
+                                                      oncall.level, oncall.policy):
+            if o.end == oncall.start:
+                o.end = oncall.end
+                return
+            if oncall.end == o.start:
+                o.start = oncall.start
+                return
+    world.oncalls.append(oncall)
 
 
 def add_incident(world: World, rng: random.Random, created: datetime, *, notifications: int = 2,
@@ -251,6 +341,21 @@ class FakePagerDuty(FakeServer):
         elif path == "/users":
             items = [u.json() for u in self.world.users]
             key = "users"
+        elif path == "/schedules":
+            items = [x.json() for x in self.world.schedules]
+            key = "schedules"
+        elif path == "/oncalls":
+            if since and until and until - since > timedelta(days=90):
+                return 400, {"error": {"message": "Invalid Input Provided", "code": 2001,
+                                       "errors": ["The range must be no more than 90 days."]}}
+            wanted = set(q.get("schedule_ids[]", []))
+            zone = ZoneInfo(one.get("time_zone") or "UTC")
+            chosen = [o for o in self.world.oncalls
+                      if (not wanted or (o.schedule and o.schedule.id in wanted))
+                      and (until is None or o.start < until) and (since is None or o.end > since)]
+            chosen.sort(key=lambda o: (o.level, o.schedule.id if o.schedule else "", o.start))
+            items = [o.json(since, until, zone) for o in chosen]
+            key = "oncalls"
         elif path == "/incidents":
             chosen = [i for i in self.world.incidents if _within(i.created, since, until)]
             chosen.sort(key=lambda i: (i.created, i.id),

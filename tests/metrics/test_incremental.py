@@ -105,6 +105,13 @@ page = st.builds(
                                    "urgency": "high"},
     st.sampled_from(("g0", "g1", "g2", "g3")), st.sampled_from(TEAMS),
     st.sampled_from(PEOPLE), day, hour)
+shift = st.builds(
+    lambda i, team, person, d, h, hours: {"id": i, "team": team, "person": person,
+                                          "starts_at": _at(d, h),
+                                          "ends_at": _at(d + (h + hours) // 24, (h + hours) % 24),
+                                          "schedule": "S1"},
+    st.sampled_from(("sh0", "sh1", "sh2")), st.sampled_from(TEAMS), st.sampled_from(PEOPLE),
+    day, hour, st.integers(1, 60))
 membership = st.builds(
     lambda p, team, since, days: {"id": p, "team": team, "since": f"2025-03-{since:02d}",
                                   "until": None if days is None else f"2025-03-{since + days:02d}",
@@ -120,6 +127,7 @@ batch = st.fixed_dictionaries({}, optional={
     "incident": st.lists(incident, min_size=1, max_size=2),
     "pull_request": st.lists(pull_request, min_size=1, max_size=3),
     "page": st.lists(page, min_size=1, max_size=2),
+    "oncall_shift": st.lists(shift, min_size=1, max_size=2, unique_by=lambda x: x["id"]),
     "person": st.lists(membership, min_size=1, max_size=2),
 })
 #: a step: a new batch, the same batch again, or (rarely) an ownership change
@@ -161,7 +169,7 @@ def test_incremental_refresh_equals_full_rebuild(stores: tuple[Store, Store],
     for s in (inc, full):
         for table in ("deployment", "deployment_commit", "incident", "incident_label", '"commit"',
                       "pull_request",
-                      "pull_request_commit", "page", "person", "service"):
+                      "pull_request_commit", "page", "person", "service", "oncall_shift"):
             s.con.execute(f"DELETE FROM {table}")
         import_tables_into(s, PSEUDO, _tables(_org()), "org", refresh=False)
         facts.refresh(s)

@@ -43,6 +43,8 @@ COUNTS: dict[str, dict[str, str | None]] = {
     "strain": {
         "pages": ids.PEOPLE_RESPONDERS, "incident_hours": ids.PEOPLE_RESPONDERS,
         "oncall_person_weeks": ids.PEOPLE_RESPONDERS, "cross_team_prs": ids.PEOPLE_STALLED_AUTHORS,
+        **{c: ids.PEOPLE_ONCALL for c in ("oncall_hours", "after_hours_oncall_hours",
+                                          "weekend_oncall_hours", "sleep_oncall_hours")},
     },
 }
 
@@ -60,7 +62,8 @@ class DiagnosticRequest:
 def _span(engine: Engine, family: str) -> tuple[date | None, date | None]:
     """First and last day of the family's data (pull requests and tickets for flow)."""
     parts = {"flow": [("flow_pr_fact", "created_at"), ("ticket_status", '"at"')],
-             "strain": [("strain_page_fact", '"at"'), ("flow_pr_fact", "created_at")]}[family]
+             "strain": [("strain_page_fact", '"at"'), ("flow_pr_fact", "created_at"),
+                        ("strain_oncall_fact", "starts_at")]}[family]
     sql = " UNION ALL ".join(f"SELECT min({c}) AS lo, max({c}) AS hi FROM {t}" for t, c in parts)
     row = scalar_row(engine, f"SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM ({sql}) s")
     return (row[0], row[1]) if row else (None, None)
@@ -138,7 +141,8 @@ def flow_figures_on(engine: Engine, grain: str = "quarter", level: str = "team",
 _HIDDEN: dict[tuple[str, str, str, int], Hidden] = {}
 #: what a family's decision reads (besides the hierarchy): it is made again only when a refresh
 #: changed one of these (:func:`~shipwise.metrics.incremental.team_stamp`)
-READS = {"flow": ("flow_pr_fact", "ticket_status"), "strain": ("strain_page_fact", "flow_pr_fact")}
+READS = {"flow": ("flow_pr_fact", "ticket_status"),
+         "strain": ("strain_page_fact", "flow_pr_fact", "strain_oncall_fact")}
 _HIDDEN_LOCK = threading.Lock()
 GRAINS = ("week", "month", "quarter")
 #: the decision behind each people source: the open pull requests of a period's last week end are
@@ -493,6 +497,8 @@ def diagnostic_rows(store: Store, req: DiagnosticRequest, *, min_group_size: int
             "counts": {c: (None if c in why else r[c]) for c in counts},
             "suppressed": why,
         }
+        if req.family == "strain":  # which on-call figures are from the rota, which from pages
+            row["oncall_basis"] = r["oncall_basis"]
         if req.family == "flow":
             dist = ("open_lt_1d", "open_1d_3d", "open_3d_7d", "open_7d_14d", "open_ge_14d")
             hide = "open_prs" in why

@@ -243,6 +243,9 @@ class DiagnosticRow(MetricRow):
     org_unit: str | None = Field(None, exclude_if=_none, description="org-unit level: the unit")
     suppressed: dict[str, str] = Field(default_factory=dict,
                                        description="column -> why it is hidden")
+    oncall_basis: str | None = Field(
+        None, exclude_if=_none, description="strain: where the on-call hours come from — rota "
+        "(on-call shifts), pages (approximated from pages) or mixed (an org unit with both)")
 
 
 class DiagnosticsResult(Charted):

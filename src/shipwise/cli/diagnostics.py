@@ -54,9 +54,12 @@ def _emit(res: dict[str, Any], fmt: str, family: str) -> None:
         return
     columns = metrics_of(family, SHOWN_TABLE, SHOWN_CLI)
     ids = [m.id for m in columns]
+    # strain: whether the on-call hours come from the rota or from pages
+    basis = ["oncall_basis"] if family == "strain" else []
     if fmt == "csv":
-        emit_csv([key, "period", *ids, "suppressed", "withheld"],
+        emit_csv([key, "period", *ids, *basis, "suppressed", "withheld"],
                  [[r[key], r["period"], *[r["metrics"][i] for i in ids],
+                   *[r.get(b) for b in basis],
                    ";".join(sorted(r["suppressed"])), ";".join(sorted(r.get("withheld", {})))]
                   for r in res["rows"]])
         return
@@ -70,10 +73,12 @@ def _emit(res: dict[str, Any], fmt: str, family: str) -> None:
             return "withheld"
         return str(cell(i, r["metrics"][i]) or "–")
 
-    rows = [(r[key], r["period"], *[shown(r, i) for i in ids]) for r in res["rows"]]
+    rows = [(r[key], r["period"], *[shown(r, i) for i in ids], *[r.get(b) or "–" for b in basis])
+            for r in res["rows"]]
     emit_table(f"{title} by {key.replace('_', ' ')} and {res['grain']} "
                f"({res['since']} – {res['until']})",
-               [key, "period", *[m.label for m in columns]], rows,
+               [key, "period", *[m.label for m in columns], *["on-call basis" for _ in basis]],
+               rows,
                justify_right=tuple(range(2, 2 + len(columns))))
     if any(r["suppressed"] for r in res["rows"]):
         click.echo(f"hidden: computed from fewer than {res['min_group_size']} people, or hidden so "

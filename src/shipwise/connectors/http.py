@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"shipwise/{__version__}"
 
-Params = Mapping[str, str | int | float | bool | None]
+#: query parameters; a list value repeats the parameter (PagerDuty's ``schedule_ids[]``)
+Params = Mapping[str, str | int | float | bool | list[str] | None]
 
 
 @dataclass(frozen=True)

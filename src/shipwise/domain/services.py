@@ -47,6 +47,8 @@ class ServiceMap:
     services: frozenset[str] = frozenset()
     #: (service, team owning it today), for connectors that know a service but not its team
     owners: tuple[tuple[str, str], ...] = ()
+    #: every team of the organisation (for checking settings that name teams)
+    teams: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         ordered = sorted(self.targets, key=lambda t: (t.environment is None) + (t.job is None))

@@ -3,7 +3,7 @@
 For each record type that names a person (the charter's ``retention`` section, periods
 shortened — never lengthened — by ``shipwise.yaml``), with the cut-off = as-of − days:
 
-- ``page`` records before the cut-off are deleted; ``commit``, ``pull_request`` and ``tag``
+- ``page`` and ``oncall_shift`` records before the cut-off are deleted; ``commit``, ``pull_request`` and ``tag``
   lose their person (author, tagger) but stay, so delivery metrics do not change; team
   memberships (``person``) that ended before the cut-off are deleted.
 - The derived facts of flow and strain keep their rows before the cut-off (the *horizon*: fact
@@ -46,9 +46,13 @@ RECORDS: dict[str, tuple[str, tuple[str, ...]]] = {
 FACTS: dict[str, tuple[str, str, str]] = {
     "flow_pr_fact": ("created_at", "author", "pull_request"),
     "strain_page_fact": ('"at"', "person", "page"),
+    "strain_oncall_fact": ("starts_at", "person", "oncall_shift"),
 }
 #: people source -> the record type whose cut-off freezes its counts
-SOURCE_TYPE = {s: ("page" if s == "strain.responders" else "pull_request") for s in SOURCES}
+#: (``strain.oncall`` counts pages and shifts: frozen at the shifts' cut-off, as long as the
+#: pages' by default)
+SOURCE_TYPE = {s: {"strain.responders": "page", "strain.oncall": "oncall_shift"}.get(
+    s, "pull_request") for s in SOURCES}
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ def _purge_records(store: Store, c: Cutoff) -> tuple[str, int]:
 def _reach(store: Store, source: str, cutoff: datetime) -> datetime:
     """The last instant the rows about to be unlinked still count in: a pull request opened
     before the cut-off may be reviewed, merged or delivered after it."""
+    if SOURCE_TYPE[source] == "oncall_shift":  # a shift begun before the cut-off runs past it
+        row = store.con.execute(
+            """SELECT max(ends_at) FROM strain_oncall_fact WHERE starts_at < ?
+                 AND person IS NOT NULL AND person NOT LIKE 'gone:%'""", [cutoff]).fetchone()
+        return max(cutoff, row[0]) if row and row[0] is not None else cutoff
     if SOURCE_TYPE[source] != "pull_request":
         return cutoff
     row = store.con.execute(

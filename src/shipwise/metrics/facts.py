@@ -253,6 +253,16 @@ LEFT JOIN (SELECT DISTINCT name FROM pg_timezone_names()) tz
   ON tz.name = json_extract_string(t.attributes, '$.timezone')
 WHERE NOT pg.person_is_bot""",
     ),
+    (
+        "strain_oncall_fact",
+        "starts_at",
+        """SELECT sh.id AS shift_id, sh.team, sh.person, sh.starts_at, sh.ends_at,
+       CASE WHEN tz.name IS NOT NULL THEN tz.name END AS timezone
+FROM oncall_shift sh JOIN team t ON t.id = sh.team
+LEFT JOIN (SELECT DISTINCT name FROM pg_timezone_names()) tz
+  ON tz.name = json_extract_string(t.attributes, '$.timezone')
+WHERE NOT sh.person_is_bot AND sh.ends_at > sh.starts_at""",
+    ),
 )
 
 _EPOCH = "0001-01-01 00:00:00"

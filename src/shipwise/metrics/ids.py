@@ -52,6 +52,8 @@ OUT_OF_HOURS_SHARE = "strain.out_of_hours_share"
 INCIDENT_BURDEN = "strain.incident_burden"
 ONCALL_CONCENTRATION = "strain.oncall_concentration"
 STALLED_PRS = "strain.stalled_prs"
+OUT_OF_HOURS_ONCALL_HOURS = "strain.out_of_hours_oncall_hours"
+SLEEP_HOUR_ONCALL_HOURS = "strain.sleep_hour_oncall_hours"
 
 #: The organisation roll-up's count of teams in the cohort (a column of the roll-up, not a metric).
 COHORT_TEAMS = "cost.cohort_teams"
@@ -89,6 +91,8 @@ PEOPLE_OPEN = "flow.open"
 PEOPLE_OPEN_END = "flow.open_end"
 PEOPLE_RESPONDERS = "strain.responders"
 PEOPLE_STALLED_AUTHORS = "strain.stalled_authors"
+#: the people on call by the rota (oncall_shift) and the responders paged
+PEOPLE_ONCALL = "strain.oncall"
 #: the busiest fifth of responders and the rest, each at least the minimum group size
 PEOPLE_CONCENTRATION = "strain.concentration"
 

@@ -4,7 +4,7 @@ The importer records, set-based and in the transaction that writes the data, whi
 changed (:func:`record`, into ``facts_touch``): the normalised deployments (``nkey``) a changed
 deployment had before and has now, changed incidents (``incident``), the commits a changed commit or
 deployment names (``sha``, before and now), changed pull requests (``pr``), people (``person``),
-pages (``page``) and teams (``team``). :func:`refresh` then re-derives each fact table for the
+pages (``page``), on-call shifts (``shift``) and teams (``team``). :func:`refresh` then re-derives each fact table for the
 keys those reach, with the very SELECTs of :data:`~shipwise.metrics.facts.FACTS` — their inputs
 are shadowed, for the duration of the step, by temporary views holding only the rows that matter
 (a fact row is a function of those rows alone):
@@ -20,7 +20,7 @@ are shadowed, for the duration of the step, by temporary views holding only the 
   SHA's integer key (``sha_key``);
 * delivery facts: pull requests touched or holding a touched ``sha``;
 * flow facts: those pull requests and the ones of a touched person;
-* strain facts: touched pages and the pages of a touched team.
+* strain facts: touched pages and on-call shifts, and those of a touched team.
 
 Changes that reach everything — a service's owner or repository (``service``), the organisation
 file, a retention purge — record ``all``, and the refresh is the full rebuild. A refresh also
@@ -72,6 +72,7 @@ _RECORD: dict[str, tuple[str, ...]] = {
     "pull_request": ("SELECT 'pr', id FROM {c}",),
     "person": ("SELECT DISTINCT 'person', id FROM {c}",),
     "page": ("SELECT 'page', id FROM {c}",),
+    "oncall_shift": ("SELECT 'shift', id FROM {c}",),
     "team": ("SELECT 'team', id FROM {c}", "SELECT 'org', id FROM {c}"),
     "org_unit": ("SELECT 'org', id FROM {c}",),
     # a service's owner or repository reaches all its deployments, commits and pull requests
@@ -301,6 +302,15 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
             replace("strain_page_fact", "page_id", "_k_page", select, ("team",),
                     since=(column, horizon["strain_page_fact"]), instants=("at",))
     timings["strain_page_fact"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if _keys(con, "_k_shift", f"""{touched('shift')} UNION SELECT id FROM oncall_shift
+             WHERE team IN ({touched('team')})"""):
+        column, select = ret["strain_oncall_fact"]
+        with _shadow(con, {"oncall_shift": "id IN (SELECT k FROM _k_shift)"}):
+            replace("strain_oncall_fact", "shift_id", "_k_shift", select, ("team",),
+                    since=(column, horizon["strain_oncall_fact"]),
+                    instants=("starts_at", "ends_at"))
+    timings["strain_oncall_fact"] = time.perf_counter() - t
     # what views read besides the facts: the hierarchy, and raw record types (e.g. tickets)
     con.execute(f"""INSERT OR REPLACE INTO facts_team_version
         SELECT DISTINCT CASE WHEN kind = 'org' THEN 'org' ELSE "key" END, '*', ?
@@ -308,7 +318,7 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
     con.execute(f"""INSERT INTO facts_change
         SELECT DISTINCT ?, CASE WHEN kind = 'org' THEN 'org' ELSE "key" END, NULL
         FROM {TOUCH} WHERE kind IN ('org', 'raw')""", [seq])
-    for name in ("_k_nkey", "_k_sha", "_k_pr", "_k_flow", "_k_page", "_old_deploy"):
+    for name in ("_k_nkey", "_k_sha", "_k_pr", "_k_flow", "_k_page", "_k_shift", "_old_deploy"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     timings["total"] = time.perf_counter() - t0
     return timings

@@ -44,6 +44,14 @@ _TOUCH: dict[str, str] = {
         ON x.created_at < w.t AND (x.ended_at IS NULL OR x.ended_at >= w.t)""",
     "strain.responders": """SELECT team, CAST("at" AS DATE) AS day, person
       FROM strain_page_fact WHERE person IS NOT NULL AND person NOT LIKE 'gone:%'""",
+    # on call by the rota (each UTC day a shift touches) and, without a rota, the responders paged
+    "strain.oncall": """SELECT team, CAST("at" AS DATE) AS day, person
+      FROM strain_page_fact WHERE person IS NOT NULL AND person NOT LIKE 'gone:%'
+      UNION ALL
+      SELECT team, CAST(d AS DATE) AS day, person FROM (
+        SELECT team, person, unnest(generate_series(CAST(CAST(starts_at AS DATE) AS TIMESTAMP),
+          CAST(CAST(ends_at AS DATE) AS TIMESTAMP), INTERVAL 1 DAY)) AS d
+        FROM strain_oncall_fact WHERE person IS NOT NULL AND person NOT LIKE 'gone:%') s""",
     # authors of cross-team pull requests, counted for the author's team on the day opened
     "strain.stalled_authors": """SELECT author_team AS team, CAST(created_at AS DATE) AS day,
       author AS person FROM flow_pr_fact

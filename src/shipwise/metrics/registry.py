@@ -234,6 +234,14 @@ STRAIN: tuple[Metric, ...] = (
             "busiest_fifth_share", "busiest fifth carries", 60, ids.PEOPLE_CONCENTRATION),
     _strain("stalled_prs", "Pull requests stalled on other teams", "pull requests",
             "CAST(stalled_prs AS DOUBLE)", "stalled PRs", 70, ids.PEOPLE_STALLED_AUTHORS),
+    # on-call hours from the rota (else approximated from pages: oncall_basis says which)
+    _strain("out_of_hours_oncall_hours", "On-call hours out of hours", "hours",
+            "CASE WHEN oncall_basis IS NULL THEN NULL "
+            "ELSE CAST(after_hours_oncall_hours + weekend_oncall_hours AS DOUBLE) END",
+            "on call out of hours", 80, ids.PEOPLE_ONCALL),
+    _strain("sleep_hour_oncall_hours", "On-call hours in sleep hours", "hours",
+            "CASE WHEN oncall_basis IS NULL THEN NULL ELSE CAST(sleep_oncall_hours AS DOUBLE) END",
+            "on call in sleep hours", 90, ids.PEOPLE_ONCALL),
 )
 
 #: Families whose definitions (facts and queries) are in the portable subset and proven on Spark;

@@ -16,6 +16,16 @@ Definitions (the contract; docs/metrics/strain.*.md explain each):
   responders (rounded up, at least one): ⌈n/5⌉/n when evenly spread (0.2 for 5, 10… responders),
   1.0 when they carry all.
   A distribution figure: it names no one, and no query returns a responder's own count.
+- On-call hours (rota): when a team has on-call rota shifts (``oncall_shift``, e.g. PagerDuty's
+  first escalation level) in a period, the person-hours its people were on call, split in the
+  team's local time like pages: on a working day outside working hours (*after hours*), on a
+  non-working day (*weekend*), inside the sleep window (*sleep*, any day). Each shift is cut at
+  the team's local midnights and at the local working and sleep boundaries, each turned back to
+  an instant in the team's zone, so a night the clocks change counts its real hours (9 hours
+  from 23:00 to 07:00 the night summer time ends). Hours count in the period of the local day
+  they fall on. A team without shifts in a period falls back to its pages: the distinct
+  (responder, local clock hour) pairs with a page of that kind, a lower bound. ``oncall_basis``
+  says which: ``rota``, ``pages``, or ``mixed`` (an org unit with teams of both).
 - Stalled pull requests: pull requests the team's people opened in the period in another team's
   repository that waited longer than the threshold for a first review (or are still waiting);
   one merged or closed without a review stopped waiting then.
@@ -32,9 +42,12 @@ from shipwise.metrics.hierarchy import calendar_cte, entity_map_cte, with_clause
 COLUMNS = (
     "pages", "after_hours_pages", "weekend_pages", "sleep_hour_pages", "incident_hours",
     "oncall_person_weeks", "responders", "busiest_fifth_share", "cross_team_prs", "stalled_prs",
+    "oncall_hours", "after_hours_oncall_hours", "weekend_oncall_hours", "sleep_oncall_hours",
+    "oncall_basis",
 )
 ADDITIVE = ("pages", "after_hours_pages", "weekend_pages", "sleep_hour_pages", "incident_hours",
-            "oncall_person_weeks", "cross_team_prs", "stalled_prs")
+            "oncall_person_weeks", "cross_team_prs", "stalled_prs", "oncall_hours",
+            "after_hours_oncall_hours", "weekend_oncall_hours", "sleep_oncall_hours")
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,25 @@ def _within(col: str, start: int, end: int) -> str:
     return f"({col} >= {start} OR {col} < {end})"  # wraps past midnight
 
 
+def _at(minutes: str) -> str:
+    """The instant (UTC) of ``minutes`` after local midnight of ``lday`` in zone ``tz``: local
+    wall-clock time turned back into an instant, so daylight saving moves it."""
+    return (f"timezone('UTC', timezone(tz, CAST(lday AS TIMESTAMP) "
+            f"+ to_minutes(CAST({minutes} AS BIGINT))))")
+
+
+def _overlap(start: str, end: str) -> str:
+    """Seconds of the shift between two local times of its day (minutes after midnight)."""
+    return (f"greatest(0, epoch(least(ends_at, {_at(end)})) "
+            f"- epoch(greatest(starts_at, {_at(start)})))")
+
+
+def _window(start: str, end: str, wraps: str) -> str:
+    """Seconds of the shift inside a daily window, which may wrap past midnight."""
+    return (f"CASE WHEN {wraps} THEN {_overlap('0', end)} + {_overlap(start, '1440')} "
+            f"ELSE {_overlap(start, end)} END")
+
+
 def strain_sql(q: StrainQuery) -> tuple[str, list[object]]:
     h = q.hours
     days = ", ".join(str(int(d)) for d in h.working_days) or "0"
@@ -86,6 +118,8 @@ def strain_sql(q: StrainQuery) -> tuple[str, list[object]]:
     working = (f"CASE WHEN team_days IS NOT NULL THEN list_contains(team_days, isodow(local_at)) "
                f"ELSE isodow(local_at) IN ({days}) END")
     mins = "(hour(local_at) * 60 + minute(local_at))"
+    person_hour = ("coalesce(pg.person, '?') || '|' "
+                   "|| CAST(date_trunc('hour', local_at) AS VARCHAR)")
     sql = f"""
 {with_clause(q.level)}
 {entity_map_cte(q.level, q.entities)},
@@ -107,7 +141,7 @@ team_hours AS (
   FROM (SELECT id, attributes, json_extract_string(attributes, '$.working_hours') AS wh FROM team)
 ),
 pg AS (
-  SELECT m.entity, x.person, x."at",
+  SELECT m.entity, x.team, x.person, x."at",
          timezone(coalesce(x.timezone, ?), CAST(x."at" AS TIMESTAMPTZ)) AS local_at,
          coalesce(th.ws, {h.work_start}) AS ws, coalesce(th.we, {h.work_end}) AS we, th.team_days
   FROM strain_page_fact x JOIN emap m ON m.team = x.team LEFT JOIN team_hours th ON th.team = x.team
@@ -140,6 +174,62 @@ concentration AS (
          CAST(sum(CASE WHEN rn <= greatest(1, CAST(ceil(k / 5.0) AS BIGINT)) THEN n ELSE 0 END) AS DOUBLE)
            / sum(n) AS busiest_fifth_share
   FROM ranked GROUP BY entity, period
+),
+sh AS (
+  -- rota shifts overlapping the periods asked for, with their team's zone and hours
+  SELECT m.entity, x.team, x.starts_at, x.ends_at, coalesce(x.timezone, ?) AS tz,
+         coalesce(th.ws, {h.work_start}) AS ws, coalesce(th.we, {h.work_end}) AS we, th.team_days
+  FROM strain_oncall_fact x JOIN emap m ON m.team = x.team LEFT JOIN team_hours th ON th.team = x.team
+  CROSS JOIN (SELECT min(period_start) AS lo, max(period_end) AS hi FROM periods) r
+  WHERE x.starts_at < r.hi + INTERVAL 2 DAY AND x.ends_at > CAST(r.lo AS TIMESTAMP) - INTERVAL 2 DAY
+),
+sh_day AS (
+  -- each shift once per local day it touches
+  SELECT entity, team, starts_at, ends_at, tz, ws, we, team_days, CAST(d AS DATE) AS lday
+  FROM (SELECT *, unnest(generate_series(
+                    CAST(CAST(timezone(tz, timezone('UTC', starts_at)) AS DATE) AS TIMESTAMP),
+                    CAST(CAST(timezone(tz, timezone('UTC', ends_at)) AS DATE) AS TIMESTAMP),
+                    INTERVAL 1 DAY)) AS d FROM sh) s
+),
+sh_part AS (
+  SELECT entity, team, lday, {_overlap('0', '1440')} AS on_s,
+         {_window('ws', 'we', 'ws > we')} AS work_s,
+         {_window(str(h.sleep_start), str(h.sleep_end), 'TRUE' if h.sleep_start > h.sleep_end else 'FALSE')} AS sleep_s,
+         CASE WHEN team_days IS NOT NULL THEN list_contains(team_days, isodow(lday))
+              ELSE isodow(lday) IN ({days}) END AS working
+  FROM sh_day
+),
+rota AS (
+  SELECT p.entity, p.team, cal.period, sum(p.on_s) / 3600.0 AS on_h,
+         sum(CASE WHEN p.working THEN p.on_s - p.work_s ELSE 0 END) / 3600.0 AS after_h,
+         sum(CASE WHEN p.working THEN 0 ELSE p.on_s END) / 3600.0 AS weekend_h,
+         sum(p.sleep_s) / 3600.0 AS sleep_h
+  FROM sh_part p JOIN cal ON cal.day = p.lday
+  GROUP BY p.entity, p.team, cal.period
+  HAVING sum(p.on_s) > 0
+),
+paged_hours AS (
+  -- without a rota: the (responder, local clock hour) pairs with such a page (a lower bound)
+  SELECT pg.entity, pg.team, cal.period,
+         count(DISTINCT CASE WHEN {working} AND NOT ({mins} >= ws AND {mins} < we)
+                             THEN {person_hour} END) AS after_h,
+         count(DISTINCT CASE WHEN NOT ({working}) THEN {person_hour} END) AS weekend_h,
+         count(DISTINCT CASE WHEN {_within(mins, h.sleep_start, h.sleep_end)}
+                             THEN {person_hour} END) AS sleep_h
+  FROM pg JOIN cal ON cal.day = CAST(pg."at" AS DATE)
+  GROUP BY pg.entity, pg.team, cal.period
+),
+oncall AS (
+  SELECT coalesce(r.entity, p.entity) AS entity, coalesce(r.period, p.period) AS period,
+         sum(r.on_h) AS oncall_hours,
+         sum(coalesce(r.after_h, p.after_h)) AS after_hours_oncall_hours,
+         sum(coalesce(r.weekend_h, p.weekend_h)) AS weekend_oncall_hours,
+         sum(coalesce(r.sleep_h, p.sleep_h)) AS sleep_oncall_hours,
+         CASE WHEN count(r.team) = count(*) THEN 'rota' WHEN count(r.team) = 0 THEN 'pages'
+              ELSE 'mixed' END AS oncall_basis
+  FROM rota r FULL OUTER JOIN paged_hours p
+    ON p.entity = r.entity AND p.team = r.team AND p.period = r.period
+  GROUP BY coalesce(r.entity, p.entity), coalesce(r.period, p.period)
 ),
 data_end AS (
   SELECT greatest((SELECT max("at") FROM strain_page_fact),
@@ -182,16 +272,23 @@ agg AS (
          coalesce(pages.responders, 0) AS responders,
          coalesce(z.busiest_fifth_share, concentration.busiest_fifth_share) AS busiest_fifth_share,
          coalesce(stalled.cross_team_prs, 0) AS cross_team_prs,
-         coalesce(stalled.stalled_prs, 0) AS stalled_prs
+         coalesce(stalled.stalled_prs, 0) AS stalled_prs,
+         oncall.oncall_hours,
+         coalesce(oncall.after_hours_oncall_hours, 0) AS after_hours_oncall_hours,
+         coalesce(oncall.weekend_oncall_hours, 0) AS weekend_oncall_hours,
+         coalesce(oncall.sleep_oncall_hours, 0) AS sleep_oncall_hours,
+         oncall.oncall_basis
   FROM entities e CROSS JOIN periods p
   LEFT JOIN pages ON pages.entity = e.entity AND pages.period = p.period
   LEFT JOIN inc ON inc.entity = e.entity AND inc.period = p.period
   LEFT JOIN concentration ON concentration.entity = e.entity AND concentration.period = p.period
   LEFT JOIN stalled ON stalled.entity = e.entity AND stalled.period = p.period
+  LEFT JOIN oncall ON oncall.entity = e.entity AND oncall.period = p.period
   LEFT JOIN strain_frozen z ON z.level = '{q.level}' AND z.grain = '{q.grain}'
    AND z.entity = e.entity AND z.period = p.period
 )
 SELECT entity, period, period_start, {", ".join(COLUMNS)}, {metric_cols}
 FROM agg ORDER BY entity, period_start
 """
-    return sql, [q.since, q.until, h.default_timezone, h.stalled_after_seconds]
+    return sql, [q.since, q.until, h.default_timezone, h.default_timezone,
+                 h.stalled_after_seconds]

@@ -94,5 +94,6 @@ def service_map(store: Store) -> ServiceMap:
            ORDER BY service, position""").fetchall()
     owned = store.con.execute("SELECT id, team FROM service ORDER BY id").fetchall()
     ids = frozenset(str(r[0]) for r in owned)
+    teams = frozenset(str(r[0]) for r in store.con.execute("SELECT id FROM team").fetchall())
     return ServiceMap(tuple(ServiceTarget(str(s), str(r), e, j) for s, r, e, j in rows), ids,
-                      tuple((str(s), str(t)) for s, t in owned))
+                      tuple((str(s), str(t)) for s, t in owned), teams)

@@ -47,7 +47,8 @@ LATER_TABLES = {
                     "row_hash STRING, ingested_at TIMESTAMP",
 }
 #: Facts kept past the retention horizon (metrics/facts.py RETAINED_FACTS): (table, instant).
-RETAINED = (("flow_pr_fact", "created_at"), ("strain_page_fact", "at"))
+RETAINED = (("flow_pr_fact", "created_at"), ("strain_page_fact", "at"),
+            ("strain_oncall_fact", "starts_at"))
 
 
 @dataclass(frozen=True)

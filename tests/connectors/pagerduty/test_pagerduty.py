@@ -11,7 +11,6 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import yaml
 from tests.fakes.pagerduty import TOKEN, FakePagerDuty, World, add_incident, generate_world
 
 from shipwise.app.context import pseudonymiser_for
-from shipwise.app.ingest import import_paths_into, import_tables_into
+from shipwise.app.ingest import import_tables_into
 from shipwise.config import PagerDutySource, Settings
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.pagerduty import PagerDutyConnector
@@ -46,32 +45,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
-
-
-@pytest.fixture
-def world() -> World:
-    return generate_world(seed=3, incidents=40)
-
-
-@pytest.fixture
-def fake(world: World) -> Iterator[FakePagerDuty]:
-    with FakePagerDuty(world) as pd:
-        yield pd
-
-
-@pytest.fixture
-def org(settings: Settings, tmp_path: Path) -> Settings:
-    records: list[dict[str, Any]] = [{"type": "org_unit", "id": "eng", "name": "Engineering"}]
-    for team in sorted(set(OWNERS.values())):
-        records.append({"type": "team", "id": team, "name": team.title(), "org_unit": "eng",
-                        "delivery_unit": "deployments"})
-    for service, team in OWNERS.items():
-        records.append({"type": "service", "id": service, "name": service, "team": team})
-    path = tmp_path / "org.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    with Store.open(settings.db) as store:
-        import_paths_into(store, pseudonymiser_for(store, settings), [path])
-    return settings
 
 
 def source(url: str, tmp_path: Path, **kw: Any) -> PagerDutySource:

@@ -13,6 +13,10 @@ Two scopes, each with its own cursor:
   ``page`` of the team that the incident's PagerDuty service maps to, to the person notified
   (their e-mail from ``/users``, pseudonymised by the importer like every person).
 
+* ``oncalls`` — with a ``schedules:`` mapping, the on-call rota: the first-level ``/oncalls``
+  entries of the mapped schedules, each one canonical ``oncall_shift`` of the schedule's team
+  (:mod:`.oncall` explains how shifts PagerDuty clips to the query range are kept whole).
+
 A window's cursor moves only once the whole window is committed, so a sync killed inside one
 reads it again (the importer's upserts make that harmless). A record whose PagerDuty service no
 setting maps is emitted with the PagerDuty service's name as its service or team: the importer
@@ -33,6 +37,7 @@ from shipwise.config import PagerDutySource
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.http import HttpStats
 from shipwise.connectors.incidents import Routing, batch, cached, instant, page_row, start_from
+from shipwise.connectors.pagerduty import oncall
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ShipwiseError, TerminalError
@@ -84,6 +89,7 @@ class PagerDutyConnector:
         self._email = cached(self._emails)
         self._severity = {k.lower(): v for k, v in source.severity.items()}
         self._urgency = {k.lower(): v for k, v in source.urgency_severity.items()}
+        self._schedule_map = {k.lower(): v for k, v in source.schedules.items()}
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -112,7 +118,10 @@ class PagerDutyConnector:
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")
-        return [Scope("incidents", f"{base}/incidents"), Scope("pages", f"{base}/log_entries")]
+        scopes = [Scope("incidents", f"{base}/incidents"), Scope("pages", f"{base}/log_entries")]
+        if self.source.schedules:
+            scopes.append(Scope("oncalls", f"{base}/oncalls"))
+        return scopes
 
     # -- doctor -------------------------------------------------------------------------------
 
@@ -129,12 +138,18 @@ class PagerDutyConnector:
         if self.services.services and unknown:
             problems.append(f"source '{src.id}': services maps to {', '.join(unknown)}, which "
                             "the organisation does not have; fix `services:` or the org file.")
+        unknown_teams = sorted({v for v in src.schedules.values() if v not in self.services.teams})
+        if self.services.teams and unknown_teams:
+            problems.append(f"source '{src.id}': schedules maps to {', '.join(unknown_teams)}, "
+                            "which the organisation does not have as teams; fix `schedules:` "
+                            "or the org file.")
         client = self.client(max_attempts=1)
         try:
             seen = {x for page in client.pages("services", "services") for x in
                     (str(s.get("id", "")).lower() for s in page) if x}
             names = {x for page in client.pages("services", "services") for x in
                      (str(s.get("name", "")).lower() for s in page) if x}
+            schedules = self._schedules(client) if src.schedules else {}
         except ShipwiseError as exc:
             problems.append(f"source '{src.id}': {exc}" + (f" ({exc.hint})" if exc.hint else ""))
             return problems
@@ -144,6 +159,19 @@ class PagerDutyConnector:
         if missing:
             problems.append(f"source '{src.id}': PagerDuty has no service {', '.join(missing)} "
                             "(ids or names in `services:`); check the spelling.")
+        if src.schedules:
+            known = {k.lower() for sid, name in schedules.items() for k in (sid, name)}
+            absent = sorted(k for k in src.schedules if k.lower() not in known)
+            if absent:
+                problems.append(f"source '{src.id}': PagerDuty has no schedule "
+                                f"{', '.join(absent)} (ids or names in `schedules:`); check the "
+                                "spelling.")
+            unmapped = sorted(f"{name} ({sid})" for sid, name in schedules.items()
+                              if self._schedule_team(sid, name) is None)
+            if unmapped:
+                problems.append(f"source '{src.id}': PagerDuty schedule(s) {', '.join(unmapped)} "
+                                "map to no team, so their on-call shifts are not read; add them "
+                                "to `schedules:` if they are a team's rota.")
         if not src.services:
             problems.append(f"source '{src.id}': no `services:` mapping; every incident will be "
                             "quarantined as an unknown service until PagerDuty services are "
@@ -161,6 +189,15 @@ class PagerDutyConnector:
         sid, name = _ref(pd_service)
         shown, mapped = self._service(pd_service)
         return self.routing.team([sid, name], mapped) or shown
+
+    def _schedule_team(self, sid: str, name: str) -> str | None:
+        return self._schedule_map.get(sid.lower()) or self._schedule_map.get(name.lower())
+
+    @staticmethod
+    def _schedules(client: PagerDutyClient) -> dict[str, str]:
+        """PagerDuty's schedules: id -> name."""
+        return {str(s["id"]): str(s.get("name") or s.get("summary") or "")
+                for page in client.pages("schedules", "schedules") for s in page if s.get("id")}
 
     def incident_row(self, x: Mapping[str, Any]) -> dict[str, Any] | None:
         opened = instant(x.get("created_at"))
@@ -211,9 +248,12 @@ class PagerDutyConnector:
             yield from self._incidents(cursor)
         elif scope.key == "pages":
             yield from self._pages(cursor)
+        elif scope.key == "oncalls" and self.source.schedules:
+            yield from self._oncalls(cursor)
         else:
             raise TerminalError(f"source '{self.name}': no scope '{scope.key}'",
-                                hint="PagerDuty scopes are 'incidents' and 'pages'")
+                                hint="PagerDuty scopes are 'incidents', 'pages' and (with "
+                                     "`schedules:`) 'oncalls'")
 
     def _incidents(self, cursor: Cursor) -> Iterator[Batch]:
         client = self.client()
@@ -274,6 +314,33 @@ class PagerDutyConnector:
             state = {**state, "until": iso(end)}
             yield self._batch("page", [], state)
             start = end
+
+    def _oncalls(self, cursor: Cursor) -> Iterator[Batch]:
+        """The rota of the mapped schedules from the cursor's ``until`` minus the overlap (whole
+        days; never before ``from``, the first instant ever read) to now plus the horizon."""
+        client = self.client()
+        src = self.source
+        now = self._clock()
+        first = oncall.day_floor(instant(cursor.state.get("from")) or self._start(Cursor(), ""))
+        mark = instant(cursor.state.get("until"))
+        since = first if mark is None else max(
+            first, oncall.day_floor(mark - timedelta(days=src.oncall_overlap_days)))
+        teams = {sid: team for sid, name in self._schedules(client).items()
+                 if (team := self._schedule_team(sid, name)) is not None}
+        state: dict[str, Any] = {**cursor.state, "from": iso(first)}
+        if not teams:
+            yield self._batch("oncall_shift", [], {**state, "until": iso(mark or since)})
+            return
+        reader = oncall.ShiftReader(client, sorted(teams), since=since,
+                                    until=now + timedelta(days=src.oncall_horizon_days), now=now,
+                                    first_ever=first)
+        for entries, until in reader.read():
+            rows = {}
+            for e in entries:
+                row = oncall.shift_row(self.name, e, teams[e.schedule], self._email)
+                rows[row["id"]] = row  # a schedule on two escalation policies: one shift
+            state = {**state, "until": iso(until)}
+            yield self._batch("oncall_shift", list(rows.values()), state)
 
     @staticmethod
     def _batch(kind: str, rows: Sequence[Mapping[str, Any]], state: Mapping[str, Any]) -> Batch:
