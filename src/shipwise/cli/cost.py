@@ -237,7 +237,7 @@ def cloud(ctx: click.Context, teams: tuple[str, ...], since: str | None, until: 
 
 
 @cloud.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--force", is_flag=True, help="Read files again even when unchanged since their "
                                             "last import.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
