@@ -1,7 +1,7 @@
 """Importing a 5 GB-class month of AWS CUR 2.0: wall time and peak RSS, against DuckDB's own scan.
 
     flock /tmp/w/heavy.lock python bench/bench_cloud_cost.py [--csv-gb 5] [--memory-limit 1GB]
-        [--threads 2] [--keep] [--out bench/results/cloud_cost.json]
+        [--threads 2] [--keep] [--reuse] [--out bench/results/cloud_cost.json]
 
 Generates one billing month in the CUR 2.0 layout (the columns of tests/fakes/cloud_bills.py:
 resource_tags and product as MAP in Parquet, JSON text in CSV; 300 team tag values, 200 usage
@@ -124,9 +124,14 @@ def _csv_select(parquet: Path) -> str:
     return f"SELECT {', '.join(cols)} FROM read_parquet('{parquet}')"
 
 
-def generate(csv_gb: float) -> tuple[Path, Path, int]:
+def generate(csv_gb: float, reuse: bool = False) -> tuple[Path, Path, int]:
     DATA.mkdir(parents=True, exist_ok=True)
+    parquet, csv = DATA / "cur2-2026-01.parquet", DATA / "cur2-2026-01.csv"
     con = duckdb.connect()
+    if reuse and parquet.exists() and csv.exists():
+        row = con.execute(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchone()
+        con.close()
+        return parquet, csv, int(row[0]) if row else 0
     con.execute("SET memory_limit = '2GB'; SET preserve_insertion_order = false")
     probe_pq, probe_csv = DATA / "probe.parquet", DATA / "probe.csv"
     con.execute(f"COPY ({_generate_sql(200_000)}) TO '{probe_pq}' (FORMAT parquet)")
@@ -135,7 +140,6 @@ def generate(csv_gb: float) -> tuple[Path, Path, int]:
     probe_pq.unlink()
     probe_csv.unlink()
     rows = int(csv_gb * 1e9 / per_row)
-    parquet, csv = DATA / "cur2-2026-01.parquet", DATA / "cur2-2026-01.csv"
     t0 = time.perf_counter()
     con.execute(f"COPY ({_generate_sql(rows)}) TO '{parquet}' (FORMAT parquet, "
                 "COMPRESSION snappy)")
@@ -178,7 +182,7 @@ def _timed(argv: list[str]) -> dict[str, Any]:
 _DUCKDB_SCAN = """
 import duckdb, json, sys, time
 con = duckdb.connect()
-con.execute("SET memory_limit = '{mem}'; SET threads = {threads}")
+con.execute("SET memory_limit = '{mem}'; SET threads = {threads}; SET enable_progress_bar = false")
 t0 = time.perf_counter()
 src = sys.argv[1]
 scan = (f"read_parquet('{{src}}')" if src.endswith('.parquet') else
@@ -243,10 +247,11 @@ def main() -> None:
     ap.add_argument("--csv-gb", type=float, default=5.0)
     ap.add_argument("--memory-limit", default="1GB")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("--reuse", action="store_true", help="use the files a --keep run left")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    parquet, csv, rows = generate(args.csv_gb)
+    parquet, csv, rows = generate(args.csv_gb, args.reuse)
     work = DATA / "stores"
     try:
         out: dict[str, Any] = {

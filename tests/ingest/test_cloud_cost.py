@@ -252,3 +252,32 @@ def test_legacy_cur_and_unknown_files_are_refused_whole(teams: Settings, tmp_pat
         assert row is not None and row[0] == 0
     finally:
         con.close()
+
+
+def test_the_cli_imports_and_reports(teams: Settings, tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from shipwise.cli.main import cli
+
+    config = tmp_path / "shipwise.yaml"
+    config.write_text(yaml.safe_dump({"cost": {"cloud": {
+        "basis": "amortised", "tag_keys": ["user_team"], "tag_values": {"pay": "payments"},
+        "accounts": {int(WEB): "web"}}}}))  # an unquoted account id reads as a number
+    base = ["--db", str(teams.db), "--config", str(config)]
+    f = write_csv(tmp_path / "cur.csv.gz", CUR2_COLUMNS, january())
+    runner = CliRunner()
+    res = runner.invoke(cli, [*base, "cost", "cloud", "import", str(f), "--format", "json"],
+                        catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["line_items"] == 15
+    res = runner.invoke(cli, [*base, "cost", "cloud", "import", str(f)], catch_exceptions=False)
+    assert "unchanged since its last import" in res.output
+    res = runner.invoke(cli, [*base, "cost", "cloud", "--format", "json"], catch_exceptions=False)
+    out = json.loads(res.output)
+    assert {(r["team"], r["spend"]) for r in out["teams"]} == {("payments", 193.0),
+                                                               ("web", 59.0)}
+    res = runner.invoke(cli, [*base, "cost", "cloud"], catch_exceptions=False)
+    assert res.exit_code == 0 and "Unmapped" in res.output and "333344445555" in res.output
