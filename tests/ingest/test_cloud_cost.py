@@ -140,12 +140,14 @@ def test_an_export_folder_of_parts_is_read_whole(teams: Settings, tmp_path: Path
     export = tmp_path / "exports" / "cur2"
     data = export / "data" / "BILLING_PERIOD=2026-01"
     write_parquet(data / "cur2-00001.snappy.parquet", CUR2_COLUMNS, rows[:7])
-    write_parquet(data / "cur2-00002.snappy.parquet", CUR2_COLUMNS, rows[7:])
+    write_parquet(data / "cur2-00002.snappy.parquet", CUR2_COLUMNS, rows[7:12])
+    write_csv(data / "cur2-00003.csv.gz", CUR2_COLUMNS, rows[12:])  # a part of another reader
     (export / "metadata" / "BILLING_PERIOD=2026-01").mkdir(parents=True)
     (export / "metadata" / "BILLING_PERIOD=2026-01" / "cur2-Manifest.json").write_text("{}")
     rep = run_import(teams, export)
-    assert rep.line_items == 15 and len(rep.files) == 1
-    assert spend(teams)[("payments", "2026-01")]["spend"] == 193
+    assert rep.line_items == 15 and rep.files == [str(export)]
+    assert spend(teams)[("payments", "2026-01")] == {"spend": 193, "credits": -25,
+                                                     "refunds": -10, "discounts": -2}
 
 
 def test_the_same_file_twice_counts_once(teams: Settings, tmp_path: Path) -> None:

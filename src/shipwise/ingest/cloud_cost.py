@@ -263,6 +263,7 @@ SELECT CASE WHEN reason IS NULL THEN strftime(period, '%Y-%m') END AS month,
        CASE WHEN reason IS NULL THEN charge END AS charge_category,
        CASE WHEN reason IS NULL THEN currency END AS currency,
        reason, CASE WHEN reason IS NOT NULL THEN raw END AS raw,
+       {_lit(fs.fmt)} AS format,
        sum(CASE WHEN reason IS NULL THEN {amortised} END) AS amortised,
        sum(CASE WHEN reason IS NULL THEN unblended END) AS unblended,
        count(*) AS line_items
@@ -283,57 +284,70 @@ def _kind_sql(fmt: str) -> str:
     return f"CASE s.charge_category {whens} ELSE 'spend' END"
 
 
+def _signature(sets: list[FileSet]) -> str:
+    h = hashlib.md5()
+    for fs in sets:
+        h.update(fs.signature().encode())
+    return h.hexdigest()
+
+
 def import_cloud_cost(store: Store, paths: Iterable[str | Path], cfg: CloudCostSettings, *,
                       force: bool = False,
                       progress: Callable[[str], None] | None = None) -> CloudImportReport:
-    """Import cloud bill files into ``cloud_cost`` (docs/cloud-cost.md)."""
+    """Import cloud bill files into ``cloud_cost`` (docs/cloud-cost.md): all the files given are
+    one import, whose months replace the same months of the same billing accounts."""
     report = CloudImportReport()
     con = store.con
-    sets = file_sets(con, paths)
+    given = [str(p) for p in paths]
+    label = ", ".join(given)
+    sets = file_sets(con, given)
     now = datetime.now(UTC).replace(tzinfo=None)
     known = {str(r[0]) for r in con.execute("SELECT id FROM team").fetchall()}
     report.unknown_teams = sorted({*cfg.accounts.values(), *cfg.tag_values.values()} - known)
-    for fs in sets:
-        sig = fs.signature()
-        seen = con.execute("SELECT count(*) FROM cloud_cost_file WHERE signature = ?",
-                           [sig]).fetchone()
-        if seen and seen[0] and not force:
-            report.skipped.append(fs.label)
-            continue
-        if progress:
-            progress(f"reading {len(fs.parts)} {fs.fmt} {fs.reader} file(s)")
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE cloud_stage AS " + _aggregate_sql(fs, cfg))
-        except duckdb.Error as exc:
-            raise InputError(f"{fs.label}: cannot be read ({str(exc).splitlines()[0]})") from exc
-        try:
-            _replace(store, fs, sig, cfg, now, report)
-        finally:
-            con.execute("DROP TABLE IF EXISTS cloud_stage")
-        report.files.append(fs.label)
+    sig = _signature(sets)
+    seen = con.execute("SELECT count(*) FROM cloud_cost_file WHERE signature = ?",
+                       [sig]).fetchone()
+    if seen and seen[0] and not force:
+        report.skipped.append(label)
+        return report
+    try:
+        for i, fs in enumerate(sets):
+            if progress:
+                progress(f"reading {len(fs.parts)} {fs.fmt} {fs.reader} file(s)")
+            into = ("CREATE OR REPLACE TEMP TABLE cloud_stage AS " if i == 0
+                    else "INSERT INTO cloud_stage ")
+            try:
+                con.execute(into + _aggregate_sql(fs, cfg))
+            except duckdb.Error as exc:
+                raise InputError(f"{fs.label}: cannot be read "
+                                 f"({str(exc).splitlines()[0]})") from exc
+        _replace(store, label, sig, cfg, now, report)
+    finally:
+        con.execute("DROP TABLE IF EXISTS cloud_stage")
+    report.files.append(label)
     return report
 
 
-def _replace(store: Store, fs: FileSet, sig: str, cfg: CloudCostSettings, now: datetime,
+def _replace(store: Store, label: str, sig: str, cfg: CloudCostSettings, now: datetime,
              report: CloudImportReport) -> None:
-    """Swap the months of this file set in, whole, in one transaction."""
+    """Swap the months of the staged files in, whole, in one transaction."""
     mapped = f"""
 SELECT s.month, s.billing_account, s.account, s.tag_value,
        CASE WHEN tt.id IS NOT NULL THEN tt.id WHEN ta.id IS NOT NULL THEN ta.id END AS team,
        CASE WHEN tt.id IS NOT NULL THEN 'tag' WHEN ta.id IS NOT NULL THEN 'account' END AS mapped_by,
-       s.service, s.charge_category, {_kind_sql(fs.fmt)} AS kind,
-       s.currency, s.amortised, s.unblended, s.line_items
+       s.service, s.charge_category,
+       CASE WHEN s.format = 'cur2' THEN {_kind_sql('cur2')} ELSE {_kind_sql('focus')} END AS kind,
+       s.currency, s.amortised, s.unblended, s.line_items, s.format
 FROM cloud_stage s
 LEFT JOIN ({_mapping_values(cfg.tag_values)}) tv ON tv.k = s.tag_value
 LEFT JOIN team tt ON tt.id = coalesce(tv.team, s.tag_value)
 LEFT JOIN ({_mapping_values(cfg.accounts)}) av ON av.k = s.account
 LEFT JOIN team ta ON ta.id = av.team
 WHERE s.reason IS NULL"""
-    label, fmt = fs.label, fs.fmt
     with store.transaction() as con:
         months = con.execute(
-            "SELECT billing_account, month, sum(line_items) FROM cloud_stage WHERE reason IS NULL "
-            "GROUP BY ALL ORDER BY 1, 2").fetchall()
+            "SELECT billing_account, month, sum(line_items), min(format) FROM cloud_stage "
+            "WHERE reason IS NULL GROUP BY ALL ORDER BY 1, 2").fetchall()
         bad = con.execute(
             "SELECT reason, sum(line_items) FROM cloud_stage WHERE reason IS NOT NULL "
             "GROUP BY reason").fetchall()
@@ -345,19 +359,19 @@ WHERE s.reason IS NULL"""
             con.execute(
                 f"INSERT INTO cloud_cost SELECT month, billing_account, account, tag_value, team, "
                 f"mapped_by, service, charge_category, kind, ?, currency, {basis}, line_items, "
-                f"?, ?, ? FROM ({mapped}) m", [basis, label, fmt, now])
+                f"?, format, ? FROM ({mapped}) m", [basis, label, now])
         con.execute(
             "INSERT OR IGNORE INTO quarantine SELECT md5(? || '|' || reason || '|' || raw), ?, "
             "reason || CASE WHEN line_items > 1 THEN ' (' || line_items || ' identical rows)' "
             "ELSE '' END, ?, NULL, raw, ? FROM cloud_stage WHERE reason IS NOT NULL",
             [QUARANTINE_TYPE, QUARANTINE_TYPE, label, now])
-        for billing_account, month, n in months:
+        for billing_account, month, n, fmt in months:
             con.execute("INSERT OR REPLACE INTO cloud_cost_file VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [billing_account, month, label, sig, fmt, int(n), quarantined, now])
         bump_version(store)  # cost to serve reads cloud_cost: no cached answer survives
-    report.line_items += sum(int(n) for _, _, n in months) + quarantined
+    report.line_items += sum(int(r[2]) for r in months) + quarantined
     report.quarantined += quarantined
     for reason, n in bad:
         report.reasons[str(reason)] = report.reasons.get(str(reason), 0) + int(n)
     report.months.extend({"billing_account": str(b), "month": str(m), "line_items": int(n),
-                          "file": label} for b, m, n in months)
+                          "file": label} for b, m, n, _ in months)
