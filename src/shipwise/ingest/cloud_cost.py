@@ -234,15 +234,16 @@ def _aggregate_sql(fs: FileSet, cfg: CloudCostSettings) -> str:
              f"TRY_CAST({col('usage_start')} AS TIMESTAMP))"
     account = text("account") if fs.fmt == "cur2" else f"coalesce({text('account')}, " \
                                                         f"{text('billing_account')})"
-    raw = ("json_object(" + ", ".join(f"{_lit(v)}, CAST({_ident(v)} AS VARCHAR)"
-                                      for v in spec.values() if v in fs.columns) + ")")
+    read = [v for v in spec.values() if v in fs.columns]
+    # the row as read, for the quarantine: built only for a bad row (CASE evaluates lazily)
+    raw = "json_object(" + ", ".join(f"{_lit(v)}, CAST({_ident(v)} AS VARCHAR)" for v in read) + ")"
     return f"""
 WITH src AS (
   SELECT {period} AS period, {text('billing_account')} AS billing_account, {account} AS account,
          {text('charge')} AS charge, coalesce({text('service')}, '(none)') AS service,
          upper({text('currency')}) AS currency, {num('unblended')} AS unblended,
          {num('effective') if fs.fmt == 'focus' else 'NULL'} AS effective,
-         {tags} AS tag_value, {raw} AS raw,
+         {tags} AS tag_value, {", ".join(_ident(v) for v in read)},
          {col('unblended')} IS NOT NULL AND {num('unblended')} IS NULL AS bad_cost{extra}
   FROM {_scan(fs.reader, fs.parts)}
 ),
@@ -262,7 +263,7 @@ SELECT CASE WHEN reason IS NULL THEN strftime(period, '%Y-%m') END AS month,
        CASE WHEN reason IS NULL THEN service END AS service,
        CASE WHEN reason IS NULL THEN charge END AS charge_category,
        CASE WHEN reason IS NULL THEN currency END AS currency,
-       reason, CASE WHEN reason IS NOT NULL THEN raw END AS raw,
+       reason, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw,
        {_lit(fs.fmt)} AS format,
        sum(CASE WHEN reason IS NULL THEN {amortised} END) AS amortised,
        sum(CASE WHEN reason IS NULL THEN unblended END) AS unblended,
