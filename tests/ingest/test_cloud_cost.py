@@ -114,7 +114,16 @@ def test_cur2_parquet_maps_by_tag_then_account_and_keeps_credits_apart(teams: Se
 
 def test_unblended_basis_counts_what_was_billed(teams: Settings, tmp_path: Path) -> None:
     teams.cost.cloud.basis = "unblended"
+    people = [{"type": "cost", "team": "payments", "month": "2026-01", "category": "people",
+               "amount": 1000, "currency": "USD"}]
+    import_paths(teams, [write_jsonl(tmp_path / "people.jsonl", people)])
+    req = CostRequest(grain="month", since=date(2026, 1, 1), until=date(2026, 1, 31))
+    before = {r["team"]: r["cost_amount"] for r in cost(teams, req)["rows"]}
+    assert before == {"payments": 1000, "web": 0}
     run_import(teams, write_parquet(tmp_path / "cur.parquet", CUR2_COLUMNS, january()))
+    # a cached answer does not survive the import; cloud adds to the other categories
+    after = {r["team"]: r["cost_amount"] for r in cost(teams, req)["rows"]}
+    assert after == {"payments": 1000 + 148, "web": 59}
     got = spend(teams)
     # payments: 100 + 40 + 60 - 60 + 8 ; web: 30 + 5 + 0 + 24 (the fee as billed)
     assert got[("payments", "2026-01")]["spend"] == 148
