@@ -210,7 +210,10 @@ def _aggregate_sql(fs: FileSet, cfg: CloudCostSettings) -> str:
         return f"TRY_CAST({col(key)} AS DOUBLE)"
 
     def text(key: str) -> str:
-        return f"NULLIF(trim(CAST({col(key)} AS VARCHAR)), '')"
+        name = spec.get(key)
+        if name and fs.columns.get(name, "").upper() == "VARCHAR":
+            return f"NULLIF({_ident(name)}, '')"
+        return f"NULLIF(CAST({col(key)} AS VARCHAR), '')"
 
     tags = (_tag_sql(spec["tags"], fs.columns[spec["tags"]], cfg.tag_keys)
             if spec["tags"] in fs.columns else "CAST(NULL AS VARCHAR)")
@@ -237,11 +240,14 @@ def _aggregate_sql(fs: FileSet, cfg: CloudCostSettings) -> str:
     read = [v for v in spec.values() if v in fs.columns]
     # the row as read, for the quarantine: built only for a bad row (CASE evaluates lazily)
     raw = "json_object(" + ", ".join(f"{_lit(v)}, CAST({_ident(v)} AS VARCHAR)" for v in read) + ")"
+    # Group keys are the columns as read (no per-row formatting): a bad row's keys do not matter,
+    # as it is grouped apart by its reason and text; the month is formatted per group.
     return f"""
 WITH src AS (
-  SELECT {period} AS period, {text('billing_account')} AS billing_account, {account} AS account,
-         {text('charge')} AS charge, coalesce({text('service')}, '(none)') AS service,
-         upper({text('currency')}) AS currency, {num('unblended')} AS unblended,
+  SELECT date_trunc('month', {period}) AS period, {text('billing_account')} AS billing_account,
+         {account} AS account, {text('charge')} AS charge,
+         coalesce({text('service')}, '(none)') AS service, {text('currency')} AS currency,
+         {num('unblended')} AS unblended,
          {num('effective') if fs.fmt == 'focus' else 'NULL'} AS effective,
          {tags} AS tag_value, {", ".join(_ident(v) for v in read)},
          {col('unblended')} IS NOT NULL AND {num('unblended')} IS NULL AS bad_cost{extra}
@@ -255,6 +261,13 @@ checked AS (
                  WHEN charge IS NULL THEN 'no charge type'
                  WHEN currency IS NULL THEN 'no currency' END AS reason
   FROM src
+),
+grouped AS (
+  SELECT period, billing_account, account, tag_value, service, charge, currency, reason,
+         CASE WHEN reason IS NOT NULL THEN {raw} END AS raw,
+         sum({amortised}) AS amortised, sum(unblended) AS unblended, count(*) AS line_items
+  FROM checked
+  GROUP BY ALL
 )
 SELECT CASE WHEN reason IS NULL THEN strftime(period, '%Y-%m') END AS month,
        CASE WHEN reason IS NULL THEN coalesce(billing_account, account) END AS billing_account,
@@ -262,14 +275,11 @@ SELECT CASE WHEN reason IS NULL THEN strftime(period, '%Y-%m') END AS month,
        CASE WHEN reason IS NULL THEN tag_value END AS tag_value,
        CASE WHEN reason IS NULL THEN service END AS service,
        CASE WHEN reason IS NULL THEN charge END AS charge_category,
-       CASE WHEN reason IS NULL THEN currency END AS currency,
-       reason, CASE WHEN reason IS NOT NULL THEN {raw} END AS raw,
-       {_lit(fs.fmt)} AS format,
-       sum(CASE WHEN reason IS NULL THEN {amortised} END) AS amortised,
-       sum(CASE WHEN reason IS NULL THEN unblended END) AS unblended,
-       count(*) AS line_items
-FROM checked
-GROUP BY ALL"""
+       CASE WHEN reason IS NULL THEN upper(currency) END AS currency,
+       reason, raw, {_lit(fs.fmt)} AS format,
+       CASE WHEN reason IS NULL THEN amortised END AS amortised,
+       CASE WHEN reason IS NULL THEN unblended END AS unblended, line_items
+FROM grouped"""
 
 
 def _mapping_values(pairs: dict[str, str]) -> str:
