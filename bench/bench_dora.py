@@ -272,7 +272,7 @@ def count_rows(db: Path) -> dict[str, int]:
     from shipwise.domain.schema import RECORD_TYPES
 
     con = duckdb.connect(str(db), read_only=True)
-    tables = [t.table for t in RECORD_TYPES] + ["deployment_commit", "pull_request_commit"]
+    tables = [t.table for t in RECORD_TYPES if t.table] + ["deployment_commit", "pull_request_commit"]
     out = {t: int(_one(con, f'SELECT count(*) FROM "{t}"')[0]) for t in tables}
     con.close()
     return out

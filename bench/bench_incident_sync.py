@@ -60,11 +60,14 @@ def _org(folder: Path) -> Path:
     return path
 
 
-def _sync(settings: Settings, config: Path) -> dict[str, Any]:
-    env = {**os.environ, TOKEN_ENV: TOKEN}
+def _sync(settings: Settings, config: Path, source: str = "pagerduty",
+          secret: tuple[str, str] = (TOKEN_ENV, TOKEN)) -> dict[str, Any]:
+    """``shipwise sync SOURCE`` as a separate process, with the key ``secret`` (variable,
+    value) in its environment: wall time, peak RSS and each scope's report."""
+    env = {**os.environ, secret[0]: secret[1]}
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "shipwise", "--db", str(settings.db),
-                             "--config", str(config), "sync", "pagerduty", "--format", "json"],
+                             "--config", str(config), "sync", source, "--format", "json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -78,6 +81,19 @@ def _sync(settings: Settings, config: Path) -> dict[str, Any]:
                                     ("records", "inserted", "updated", "unchanged",
                                      "quarantined", "requests", "seconds")}
                        for s in report["scopes"]}}
+
+
+def _write(out: dict[str, Any], path: Path) -> None:
+    """Write the results to ``path`` and print the two syncs' figures."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ("world", "stored")}))
+    for name in ("first_sync", "second_sync"):
+        s = out[name]
+        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
+              f"peak {s['peak_rss_mib']} MiB, requests "
+              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
+    print(f"wrote {path}")
 
 
 def main() -> None:
@@ -120,15 +136,7 @@ def main() -> None:
                   "log_entries": len(world.log_entries())},
         "first_sync": first, "second_sync": second, "stored": stored,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("world", "stored")}))
-    for name in ("first_sync", "second_sync"):
-        s = out[name]
-        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
-              f"peak {s['peak_rss_mib']} MiB, requests "
-              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
-    print(f"wrote {args.out}")
+    _write(out, args.out)
 
 
 if __name__ == "__main__":

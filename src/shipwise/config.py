@@ -540,12 +540,103 @@ class PagerDutySource(SourceBase):
         return v
 
 
-Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource,
-                   Field(discriminator="kind")]
+class ServiceNowSource(SourceBase):
+    """ServiceNow's Table API: incidents (``/api/now/table/incident``) and the change requests
+    that caused them. Basic auth (``user`` and the password in ``token_env``) or an OAuth bearer
+    token (``auth: oauth``, the token in ``token_env``). See docs/servicenow.md.
+    """
+
+    kind: Literal["servicenow"] = "servicenow"
+    #: the instance, ``https://acme.service-now.com``
+    base_url: str
+    auth: Literal["basic", "oauth"] = "basic"
+    #: the integration user (basic auth)
+    user: str | None = None
+    #: the password (basic) or the OAuth access token (oauth)
+    token_env: str | None = "SERVICENOW_PASSWORD"
+    #: an encoded query the incidents must also match (``assignment_group=…^active=true``)
+    query: str = ""
+    #: the incident field naming the service: ``business_service`` or ``cmdb_ci``
+    service_field: Literal["business_service", "cmdb_ci"] = "business_service"
+    #: ServiceNow service or CI (sys_id or name, case-insensitive) -> shipwise service
+    services: dict[str, str] = Field(default_factory=dict)
+    #: the incident field the severity comes from
+    severity_field: Literal["priority", "impact", "urgency", "severity"] = "priority"
+    #: that field's value (``1``…``5``) -> severity
+    severity: dict[str, str] = Field(default_factory=lambda: {
+        "1": "sev1", "2": "sev2", "3": "sev3", "4": "sev4", "5": "sev5"})
+    #: a change_request field holding the id of the deployment the change shipped
+    change_deployment_field: str | None = None
+    #: sys_ids of automation accounts: an incident they resolved is not human-actioned
+    automation_users: list[str] = Field(default_factory=list)
+    #: incidents per page (ServiceNow allows up to 10,000)
+    page_size: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    #: days read on a first sync when ``since`` is not set
+    first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @field_validator("severity")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        return PagerDutySource._severities(v)
+
+    @field_validator("query")
+    @classmethod
+    def _no_order(cls, v: str) -> str:
+        if re.search(r"ORDERBY", v):
+            raise ValueError("leave out ORDERBY: shipwise orders by sys_updated_on to read "
+                             "incrementally")
+        if "^NQ" in v:
+            raise ValueError("leave out ^NQ: shipwise adds conditions to the query with ^")
+        return v.strip().strip("^")
+
+    @model_validator(mode="after")
+    def _user(self) -> ServiceNowSource:
+        if self.auth == "basic" and not self.user:
+            raise ValueError("basic auth needs `user:` (or set `auth: oauth` for a bearer token)")
+        return self
+
+
+class OpsgenieSource(SourceBase):
+    """Opsgenie's REST API: alerts (as incidents), the notifications of their recipients (as
+    pages) and on-call schedules (as on-call shifts).
+
+    ``services`` says which shipwise service an alert belongs to, by one of its tags or an
+    Opsgenie team (id or name) it is routed to; ``teams`` which shipwise team gets an Opsgenie
+    team's pages (default: the owner of the alert's service); ``schedules`` which shipwise team an
+    Opsgenie schedule (id or name) is the rota of. See docs/opsgenie.md.
+    """
+
+    kind: Literal["opsgenie"] = "opsgenie"
+    #: https://api.opsgenie.com, or https://api.eu.opsgenie.com for an account in the EU
+    base_url: str = "https://api.opsgenie.com"
+    #: alert tag or Opsgenie team (id or name, case-insensitive) -> shipwise service
+    services: dict[str, str] = Field(default_factory=dict)
+    #: Opsgenie team (id or name) -> shipwise team, for pages (default: the service's owner)
+    teams: dict[str, str] = Field(default_factory=dict)
+    #: Opsgenie schedule (id or name) -> shipwise team whose on-call shifts it holds
+    schedules: dict[str, str] = Field(default_factory=dict)
+    #: priority (P1…P5) -> severity (sev1…sev5)
+    severity: dict[str, str] = Field(default_factory=lambda: {
+        "P1": "sev1", "P2": "sev2", "P3": "sev3", "P4": "sev4", "P5": "sev5"})
+    #: priorities whose pages are high urgency (the others are low)
+    high_urgency: list[str] = Field(default_factory=lambda: ["P1", "P2"])
+    #: days read on a first sync when ``since`` is not set
+    first_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    #: on-call shifts longer than this many days are not read whole (see docs/opsgenie.md)
+    shift_days: Annotated[int, Field(ge=1, le=90)] = 14
+
+    @field_validator("severity")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        return PagerDutySource._severities(v)
+
+
+Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
+                   | ServiceNowSource | OpsgenieSource, Field(discriminator="kind")]
 
 
 def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
-                                | JiraSource]) -> None:
+                                | JiraSource | ServiceNowSource | OpsgenieSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:

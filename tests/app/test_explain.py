@@ -139,7 +139,7 @@ def test_a_deployment_shows_its_commits_first_deployments_and_delivered_pull_req
     assert d2.dora.production and d2.dora.counted and d2.dora.failed
     assert d2.dora.normalised_key == "pay-api@1.1"
     text = " ".join(d2.dora.reasons)
-    assert "caused INC-1" in text and "1 of its 3 commits" in text and "d1" in text
+    assert "linked to incident INC-1 (explicit)" in text and "1 of its 3 commits" in text and "d1" in text
 
 
 def test_a_fan_out_and_a_staging_deployment_say_why_they_add_nothing(store: Settings) -> None:

@@ -172,7 +172,9 @@ class World:
         services = {"Payments API": "pay-api", "Search API": "search-api"}
         incidents = [{"id": i.key, "service": services[i.components[0]],
                       "severity": PRIORITIES[i.priority][1], "opened_at": i.created,
-                      "resolved_at": i.resolved, "caused_by": i.cause} for i in self.incidents()]
+                      "resolved_at": i.resolved, "caused_by": i.cause,
+                      "labels": sorted(set(i.labels)) or None,
+                      "source": f"jira:jira incident {i.key}"} for i in self.incidents()]
         return {"ticket_status": statuses, "incident": incidents}
 
     def transition(self, key: str, to: Status, at: datetime) -> None:

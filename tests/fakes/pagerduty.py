@@ -18,16 +18,14 @@ What it serves: ``/services``, ``/users``, ``/incidents`` (``since``/``until`` o
 from __future__ import annotations
 
 import bisect
-import json
 import random
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import FakeServer
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 TOKEN = "u+fakePagerDutyKey0123"
@@ -215,103 +213,28 @@ def add_incident(world: World, rng: random.Random, created: datetime, *, notific
     return inc
 
 
-@dataclass
-class Fault:
-    pattern: str
-    status: int = 500
-    times: int = 1
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    #: serve the real answer cut to this many bytes instead of an error status
-    truncate: int | None = None
-
-
-class FakePagerDuty:
+class FakePagerDuty(FakeServer):
     """The fake server over ``world`` (see the module docstring)."""
 
     def __init__(self, world: World, *, token: str = TOKEN) -> None:
+        super().__init__()
         self.world = world
         self.token = token
-        self.faults: list[Fault] = []
-        self.requests: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-        #: seconds spent answering (the fake's own cost, for benches)
-        self.busy = 0.0
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def authorised(self, h: BaseHTTPRequestHandler) -> bool:
+        return (h.headers.get("Authorization") == f"Token token={self.token}"
+                and "vnd.pagerduty+json;version=2" in (h.headers.get("Accept") or ""))
 
-    def fail(self, pattern: str, status: int = 500, *, times: int = 1,
-             headers: dict[str, str] | None = None, body: bytes | None = None,
-             truncate: int | None = None) -> None:
-        with self.lock:
-            self.faults.append(Fault(pattern, status, times, dict(headers or {}), body, truncate))
-
-    def count(self, pattern: str = "") -> int:
-        with self.lock:
-            return sum(1 for path, _ in self.requests if re.search(pattern, path))
-
-    def __enter__(self) -> FakePagerDuty:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    # -- serving -------------------------------------------------------------------------------
-
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._answer(h)
-        finally:
-            with self.lock:
-                self.busy += time.perf_counter() - t0
-
-    def _answer(self, h: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(h.path)
-        path = parts.path
-        q = parse_qs(parts.query, keep_blank_values=True)
-        with self.lock:
-            self.requests.append((path, parts.query))
-            fault = next((f for f in self.faults if f.times > 0 and re.search(f.pattern, path)),
-                         None)
-            if fault is not None:
-                fault.times -= 1
-        if fault is not None and fault.truncate is None:
-            body = fault.body if fault.body is not None else json.dumps(
-                {"error": {"message": f"fault {fault.status}", "code": 2000}}).encode()
-            self._send(h, fault.status, body, fault.headers)
-            return
+    def refusal(self, h: BaseHTTPRequestHandler) -> tuple[int, Any]:
         if h.headers.get("Authorization") != f"Token token={self.token}":
-            self._send(h, 401, json.dumps({"error": {"message": "Authentication failed",
-                                                     "code": 2006}}).encode())
-            return
-        if "vnd.pagerduty+json;version=2" not in (h.headers.get("Accept") or ""):
-            self._send(h, 406, b'{"error":{"message":"Not acceptable","code":2001}}')
-            return
-        status, result = self._route(path, q)
-        body = json.dumps(result).encode()
-        if fault is not None and fault.truncate is not None:
-            body = body[:fault.truncate]
-        self._send(h, status, body)
+            return 401, {"error": {"message": "Authentication failed", "code": 2006}}
+        return 406, {"error": {"message": "Not acceptable", "code": 2001}}
+
+    def error(self, status: int) -> Any:
+        return {"error": {"message": f"fault {status}", "code": 2000}}
+
+    def route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
+        return self._route(path, q)
 
     def _route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
         one = {k: v[-1] for k, v in q.items()}
@@ -356,17 +279,6 @@ class FakePagerDuty:
         return 200, {key: page, "limit": limit, "offset": offset,
                      "more": offset + limit < len(items),
                      "total": len(items) if one.get("total") == "true" else None}
-
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes,
-              headers: dict[str, str] | None = None) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(body)
 
 
 def _instant(value: str | None) -> datetime | None:

@@ -53,6 +53,7 @@ COMMANDS: list[list[str]] = [
     ["explain", "deployment", "{deployment}"],
     ["explain", "pull-request", "{pr}", "--format", "json"],
     ["explain", "pull-request", "--list"],
+    ["explain", "incident", "{incident}", "--format", "json"], ["explain", "incident", "--list"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {
@@ -157,9 +158,12 @@ def test_no_cli_output_names_a_person(demo: Path, tmp_path: Path,
             "ON d.id = dc.deployment_id WHERE d.environment = 'production'").fetchone()[0])  # type: ignore[index]
         pr = str(store.con.execute(
             "SELECT min(pull_request_id) FROM pr_delivery_fact").fetchone()[0])  # type: ignore[index]
+        incident = str(store.con.execute(
+            "SELECT min(incident_id) FROM incident_link").fetchone()[0])  # type: ignore[index]
     runner = CliRunner()
     for args in COMMANDS:
-        argv = ["--db", str(db), *[a.format(team=team, small=small, deployment=deployment, pr=pr)
+        argv = ["--db", str(db), *[a.format(team=team, small=small, deployment=deployment, pr=pr,
+                                              incident=incident)
                                      for a in args]]
         res = runner.invoke(cli, argv, catch_exceptions=False)
         assert res.exit_code == 0, (args, res.output)

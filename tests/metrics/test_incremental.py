@@ -74,13 +74,24 @@ deployment = st.builds(
     st.sampled_from(("normal", "normal", "hotfix", "rollback")),
     st.sets(st.sampled_from(SHAS), max_size=3))
 incident = st.builds(
-    lambda i, svc, cause, d, h, resolved: {
+    lambda i, svc, cause, d, h, resolved, labels: {
         "id": i, "service": svc, "severity": "sev2", "opened_at": _at(d, h),
         "resolved_at": _at(min(d + resolved, 28), h) if resolved is not None else None,
-        "caused_by": cause},
+        "caused_by": cause, "labels": sorted(labels)},
     st.sampled_from(("i0", "i1", "i2", "i3")), st.sampled_from(tuple(SERVICES)),
-    st.one_of(st.none(), st.sampled_from(DEPLOYS)), day, hour,
-    st.one_of(st.none(), st.integers(0, 3)))
+    st.one_of(st.none(), st.none(), st.sampled_from(DEPLOYS)), day, hour,
+    st.one_of(st.none(), st.integers(0, 3)),
+    # labels linking a deployment or a version of the incident's service (docs/incident-links.md)
+    st.sets(st.sampled_from(("deploy:d1", "deploy:d2", "version:v1", "version:v2", "sev:x")),
+            max_size=2))
+#: a team's incident link rules change (its attributes): every incident's link may move
+link_rules = st.builds(
+    lambda t, hours, labels: {"id": t, "name": t, "org_unit": "eng",
+                              "delivery_unit": "deployments",
+                              "attributes": {"incident_window_hours": hours,
+                                             **({"incident_labels": {"version": None}}
+                                                if not labels else {})}},
+    st.sampled_from(TEAMS), st.sampled_from((None, 6, 48, 240)), st.booleans())
 pull_request = st.builds(
     lambda i, repo, author, d, merged, shas: {
         "id": i, "repo": repo, "number": int(i[2:]), "author": author,
@@ -113,7 +124,8 @@ batch = st.fixed_dictionaries({}, optional={
 })
 #: a step: a new batch, the same batch again, or (rarely) an ownership change
 step = st.one_of(batch, batch, batch, st.just("again"),
-                 st.builds(lambda s: {"service": [s]}, owner_change))
+                 st.builds(lambda s: {"service": [s]}, owner_change),
+                 st.builds(lambda t: {"team": [t]}, link_rules))
 
 
 def _tables(records: dict[str, list[dict[str, Any]]]) -> dict[str, pa.Table]:
@@ -147,7 +159,8 @@ def test_incremental_refresh_equals_full_rebuild(stores: tuple[Store, Store],
     inc, full = stores
     # each example starts from the organisation alone
     for s in (inc, full):
-        for table in ("deployment", "deployment_commit", "incident", '"commit"', "pull_request",
+        for table in ("deployment", "deployment_commit", "incident", "incident_label", '"commit"',
+                      "pull_request",
                       "pull_request_commit", "page", "person", "service"):
             s.con.execute(f"DELETE FROM {table}")
         import_tables_into(s, PSEUDO, _tables(_org()), "org", refresh=False)

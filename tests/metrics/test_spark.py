@@ -85,8 +85,28 @@ def both(sample_org: SampleOrg, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     "INSERT INTO cloud_cost VALUES (?, 'payer', 'acct', NULL, ?, 'account', "
                     "'AmazonEC2', 'Usage', ?, ?, ?, ?, 3, 'cur.parquet', 'cur2', now())",
                     [month, t, kind, basis, currency, value])
-        facts.mark_stale(store)
+        # incident links of every basis (the demo has explicit ones only): labels naming a
+        # deployment or a version, and a team's window (docs/incident-links.md)
+        store.con.execute("""INSERT INTO incident_label
+            SELECT i.id, 'deploy:' || d.id FROM incident i JOIN deployment d ON d.service = i.service
+            WHERE i.caused_by IS NULL AND d.environment = 'production' AND d.status = 'success'
+              AND d.finished_at < i.opened_at AND hash(i.id) % 4 = 0
+            QUALIFY row_number() OVER (PARTITION BY i.id ORDER BY d.finished_at DESC) = 1
+            UNION ALL
+            SELECT i.id, 'version:' || d.version FROM incident i JOIN deployment d
+              ON d.service = i.service
+            WHERE i.caused_by IS NULL AND d.environment = 'production' AND d.version IS NOT NULL
+              AND d.finished_at < i.opened_at AND hash(i.id) % 4 = 1
+            QUALIFY row_number() OVER (PARTITION BY i.id ORDER BY d.finished_at DESC) = 1""")
+        store.con.execute("""UPDATE team SET attributes = json_merge_patch(
+            coalesce(attributes, '{}'), '{"incident_window_hours": 72}')
+            WHERE id IN (SELECT s.team FROM incident i JOIN service s ON s.id = i.service
+                         WHERE i.caused_by IS NULL AND hash(i.id) % 4 >= 2)""")
+        facts.mark_stale(store, everything="test: labels and a window")
         facts.ensure_fresh(store)
+        bases = dict(store.con.execute(
+            "SELECT basis, count(*) FROM incident_link GROUP BY basis").fetchall())
+        assert set(bases) == {"explicit", "label", "window"}, bases
         lent = store.con.execute("SELECT count(*) FROM dora_deploy_fact WHERE service = ? "
                                  "AND team <> ?", [service, team]).fetchone()
         assert lent and lent[0] > 0

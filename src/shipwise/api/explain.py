@@ -1,7 +1,7 @@
-"""``/api/v1`` explain routes: why a deployment or a pull request counted — the JSON of
-``shipwise explain deployment ID --format json`` and ``shipwise explain pull-request REPO#N
---format json`` (docs/explain.md), through the same doors and roles (the owning team's members
-and leads, admins)."""
+"""``/api/v1`` explain routes: why a deployment, a pull request or an incident counted — the JSON of
+``shipwise explain deployment ID --format json``, ``shipwise explain pull-request REPO#N
+--format json`` and ``shipwise explain incident ID --format json`` (docs/explain.md), through the
+same doors and roles (the owning team's members and leads, admins)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,27 @@ def pull_request(state: State, principal: Who,
                                          examples=["acme/pay%2312"])]
                  ) -> r.PullRequestExplanation:
     return _call(state, principal, explain.explain_pull_request, id)
+
+
+@router.get("/incidents", summary="The latest incidents' ids, to explain",
+            description="Of `service` (a member or lead: of their team; admins: of every "
+                        "team), newest first, with the deployment each is linked to. Roles: "
+                        "member and lead of the owning team, admin.",
+            responses=NOT_FOUND)
+def incidents(state: State, principal: Who, service: str | None = None,
+              limit: Limit = 20) -> r.ExplainList:
+    return _call(state, principal, explain.list_incidents, service, limit)
+
+
+@router.get("/incidents/{id:path}/explain", summary="Which deployment an incident is linked to",
+            description="The production deployment it is linked to and on what basis (explicit "
+                        "caused_by, a label, the team's time window) or why none, the production "
+                        "deployments of its service around its opening, and what the link "
+                        "changes in DORA: `shipwise explain incident ID --format json` "
+                        "(docs/incident-links.md). Roles: member and lead of the owning team, "
+                        "admin.",
+            responses=NOT_FOUND)
+def incident(state: State, principal: Who,
+             id: Annotated[str, Path(description="An incident id", examples=["INC-1042"])]
+             ) -> r.IncidentExplanation:
+    return _call(state, principal, explain.explain_incident, id)

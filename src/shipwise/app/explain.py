@@ -1,4 +1,5 @@
-"""Why a record counted: ``shipwise explain deployment ID`` and ``explain pull-request REPO#N``.
+"""Why a record counted: ``shipwise explain deployment ID``, ``explain pull-request REPO#N`` and
+``explain incident ID``.
 
 DevLake's most common complaint is a lead time linked to the wrong deployment; explain shows the
 links DORA and flow use: where a deployment came from (its connector, raw id and rule), whether and
@@ -28,6 +29,10 @@ from shipwise.app.results import (
     ExplainList,
     ExplainListRow,
     ExplainPullRequestLink,
+    IncidentExplanation,
+    IncidentLink,
+    IncidentRules,
+    LinkCandidate,
     PullRequestExplanation,
 )
 from shipwise.errors import NotFoundError
@@ -35,8 +40,8 @@ from shipwise.metrics import facts
 from shipwise.store import org, provenance
 from shipwise.store.duckdb_store import Store
 
-__all__ = ["explain_deployment", "explain_pull_request", "list_deployments",
-           "list_pull_requests"]
+__all__ = ["explain_deployment", "explain_incident", "explain_pull_request", "list_deployments",
+           "list_incidents", "list_pull_requests"]
 
 SHORT = 10
 
@@ -124,13 +129,14 @@ def _counting(d: Mapping[str, Any], commits: list[ExplainCommit],
         if d["failed"]:
             why = [w for w in (
                 "rolled back" if status == "rolled_back" else "",
-                ("caused " + ", ".join(i.id for i in incidents)) if incidents else "") if w]
+                ("linked to incident " + ", ".join(f"{i.id} ({i.basis})" for i in incidents))
+                if incidents else "") if w]
             reasons.append(f"{key} counts as a failed deployment in the change fail rate: "
                            + ("; ".join(why) or "another deployment of the same version was "
                               "rolled back or caused an incident"))
         else:
             reasons.append(f"{key} is not a failed deployment: not rolled back, no incident "
-                           "names it as the cause")
+                           "is linked to it")
         if d["rework"]:
             reasons.append(f"{key} counts as rework (a hotfix or rollback, or remediating "
                            "another deployment)")
@@ -330,3 +336,150 @@ def list_pull_requests(caller: Caller, repo: str | None = None, limit: int = 20)
         at=None if _withheld(caller, r["team"], [r["created_at"], r["merged_at"]],
                              open_ended=r["merged_at"] is None) else r["created_at"])
         for r in rows])
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+def _incident_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    iid: str = arguments["incident_id"]
+    exists, team = provenance.incident_team(caller.store, iid)
+    if not exists:
+        raise NotFoundError(f"no incident '{iid}' in the store", hint=_quarantine_hint(
+            caller.store, "incident", iid, "shipwise explain incident --list --service S"))
+    return [Access("team.diagnostic", f"incident:{iid}:explain", team)]
+
+
+def _hours(seconds: float) -> str:
+    h = abs(seconds) / 3600
+    return f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def _link_reasons(i: Mapping[str, Any], link: IncidentLink | None, rules: IncidentRules
+                  ) -> list[str]:
+    """Why the incident is linked to its deployment, or to none, in sentences."""
+    reasons: list[str] = []
+    if link is not None:
+        when = (f"finished {_hours(link.seconds_before)} before it opened"
+                if link.seconds_before is not None and link.seconds_before >= 0 else
+                f"finished {_hours(link.seconds_before or 0)} after it opened")
+        if link.basis == "explicit":
+            reasons.append(f"linked to {link.deployment_id} by its caused_by field (explicit: "
+                           f"this wins over labels and the window); it {when}")
+        elif link.basis == "label":
+            kind = ("names the deployment" if rules.deployment_label_prefix and link.label
+                    and link.label.startswith(rules.deployment_label_prefix)
+                    and link.label[len(rules.deployment_label_prefix):] == link.deployment_id
+                    else f"names version {link.normalised_key}, whose production deployment "
+                         f"{link.deployment_id} is taken (the latest before it opened, else the "
+                         "first after)")
+            reasons.append(f"linked to {link.deployment_id} by its label '{link.label}', which "
+                           f"{kind}; it {when}")
+        else:
+            reasons.append(f"linked to {link.deployment_id} by team {i['team']}'s window: the "
+                           f"latest production deployment of {i['service']} within "
+                           f"{link.window_hours:g} h before it opened (incident_window_hours); "
+                           f"it {when}")
+    else:
+        reasons.append("linked to no deployment: it counts in no deployment's change fail rate "
+                       "or time to restore")
+    if i["caused_by"] is not None and (link is None or link.basis != "explicit"):
+        if i["caused_by_environment"] is None:
+            reasons.append(f"its caused_by names '{i['caused_by']}', which is not in the store")
+        else:
+            reasons.append(f"its caused_by names {i['caused_by']}, a deployment to "
+                           f"'{i['caused_by_environment']}', not production: DORA counts only "
+                           "production")
+    if link is None or link.basis == "window":
+        matching = [lb for lb in i["labels"] or [] if any(
+            p and lb.startswith(p) for p in (rules.deployment_label_prefix,
+                                            rules.version_label_prefix))]
+        if matching:
+            reasons.append("its label(s) " + ", ".join(matching) + " name no production "
+                           "deployment that reached production")
+        elif rules.deployment_label_prefix or rules.version_label_prefix:
+            wanted = " or ".join(f"'{p}…'" for p in (rules.deployment_label_prefix,
+                                                     rules.version_label_prefix) if p)
+            reasons.append(f"it has no label {wanted} naming a deployment or version")
+    if link is None:
+        if rules.window_hours is None:
+            reasons.append(f"team {i['team'] or '–'} sets no incident_window_hours, so no "
+                           "deployment is linked by time alone")
+        else:
+            reasons.append(f"no production deployment of {i['service']} reached production in "
+                           f"the {rules.window_hours:g} h before it opened")
+    return reasons
+
+
+def _dora_effect(i: Mapping[str, Any], link: IncidentLink | None) -> list[str]:
+    if link is None:
+        return ["nothing: no deployment's change fail rate or time to restore counts it"]
+    key = link.normalised_key
+    out = [f"{key} counts as a failed deployment in the change fail rate of team "
+           f"{i['link_team'] or i['team'] or '–'}" if i["link_failed"] else
+           f"{key} is linked but did not reach production, so the change fail rate does not "
+           "count it"]
+    if i["link_in_recovery"]:
+        if i["link_restored_at"] is None:
+            out.append(f"its time to restore is open: an incident linked to {key} is unresolved")
+        else:
+            out.append(f"its time to restore runs from {key} reaching production "
+                       f"({i['link_reached_at']:%Y-%m-%d %H:%M} UTC) to the resolution of its "
+                       f"last linked incident ({i['link_restored_at']:%Y-%m-%d %H:%M} UTC)")
+    return out
+
+
+@guard("team.diagnostic", accesses=_incident_access)
+def explain_incident(caller: Caller, incident_id: str) -> IncidentExplanation:
+    """The production deployment incident ``incident_id`` is linked to and on what basis
+    (explicit caused_by, a label, the team's time window), or why none; the production
+    deployments of its service around its opening; and what the link changes in DORA."""
+    store = caller.store
+    facts.ensure_fresh(store)
+    i = provenance.incident(store, incident_id)
+    if i is None:
+        raise NotFoundError(f"no incident '{incident_id}' in the store")
+    i = {**i, "link_team": None}
+    link = None
+    if i["link_deployment"] is not None:
+        link = IncidentLink(
+            deployment_id=i["link_deployment"], normalised_key=i["link_nkey"],
+            service=i["link_service"], basis=i["link_basis"], label=i["link_label"],
+            window_hours=i["link_window_hours"], seconds_before=i["link_seconds_before"])
+        _, i["link_team"] = provenance.deployment_team(store, link.deployment_id)
+    rules = IncidentRules(window_hours=i["window_hours"],
+                          deployment_label_prefix=i["deploy_prefix"],
+                          version_label_prefix=i["version_prefix"])
+    around = provenance.incident_candidates(store, i["service"], i["opened_at"],
+                                            rules.window_hours or 24.0)
+    candidates = [LinkCandidate(id=r["id"], version=r["version"], status=r["status"],
+                                finished_at=r["finished_at"], seconds_before=r["seconds_before"],
+                                linked=link is not None and r["id"] == link.deployment_id)
+                  for r in around]
+    return IncidentExplanation(
+        id=i["id"], source=i["source"], service=i["service"], team=i["team"],
+        severity=i["severity"], opened_at=i["opened_at"], resolved_at=i["resolved_at"],
+        caused_by=i["caused_by"], labels=list(i["labels"] or []), link=link, rules=rules,
+        reasons=_link_reasons(i, link, rules), dora=_dora_effect(i, link),
+        candidates=candidates)
+
+
+def _incidents_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    service: str | None = arguments["service"]
+    if service is None:
+        return [Access("team.diagnostic", "incidents:explain", caller.own_team)]
+    if not org.service_exists(caller.store, service):
+        raise NotFoundError(f"unknown service '{service}'", hint="`shipwise services` lists them")
+    return [Access("team.diagnostic", f"service:{service}:incidents",
+                   org.service_team(caller.store, service))]
+
+
+@guard("team.diagnostic", accesses=_incidents_access)
+def list_incidents(caller: Caller, service: str | None = None, limit: int = 20) -> ExplainList:
+    """The latest incidents of ``service`` (else of the reader's team; admins: of every team),
+    newest first, with the deployment each is linked to: ids to explain."""
+    facts.ensure_fresh(caller.store)
+    rows = provenance.incidents(caller.store, service, caller.own_team, limit)
+    return ExplainList(kind="incident", rows=[ExplainListRow(
+        id=r["id"], what=f"{r['service']} {r['severity']} → " + (
+            f"{r['deployment_id']} ({r['basis']})" if r["deployment_id"] else "no deployment"),
+        at=r["opened_at"]) for r in rows])

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from shipwise.app.caller import Caller
 from shipwise.app.guard import guard
+from shipwise.metrics import facts
 from shipwise.store import parquet
 
 
@@ -20,5 +21,8 @@ class ExportResult(BaseModel):
 
 @guard("admin.export", "export:parquet")
 def export_parquet(caller: Caller, out: Path) -> ExportResult:
-    """Every canonical table (and the calendar) as ``out/<table>.parquet`` with a manifest."""
+    """Every canonical table (and the calendar) as ``out/<table>.parquet`` with a manifest.
+    The facts are refreshed first when stale: the teams' incident link rules they materialise
+    are exported with the records."""
+    facts.ensure_fresh(caller.store)
     return ExportResult.model_validate(parquet.export(caller.store, out).as_dict())

@@ -543,6 +543,10 @@ class ExplainIncident(Result):
     severity: str
     opened_at: Instant
     resolved_at: Instant | None = None
+    basis: Literal["explicit", "label", "window"] | None = Field(default=None, description=(
+        "how the incident is linked to this deployment's version (docs/incident-links.md)"))
+    deployment_id: str | None = Field(default=None, description=(
+        "the deployment of the version the link names"))
 
 
 class DoraCounting(Result):
@@ -581,6 +585,63 @@ class DeploymentExplanation(Result):
         "why commit times, lead times and pull requests' merge times are not shown (null: shown)"))
 
 
+class IncidentLink(Result):
+    """The production deployment an incident is linked to, and on what basis."""
+
+    deployment_id: str
+    normalised_key: str = Field(description="service@version (#id without one): what DORA counts")
+    service: str
+    basis: Literal["explicit", "label", "window"] = Field(description=(
+        "explicit: its caused_by; label: a label naming the deployment or version; window: the "
+        "latest production deployment of its service within the team's window"))
+    label: str | None = Field(default=None, description="the label that linked it (basis label)")
+    window_hours: float | None = Field(default=None, description="the team's window (basis window)")
+    seconds_before: float | None = Field(default=None, description=(
+        "from the deployment's finish to the incident's opening (negative: it finished after)"))
+
+
+class IncidentRules(Result):
+    """The link rules of the team owning the incident's service (its org file attributes)."""
+
+    window_hours: float | None = Field(default=None, description=(
+        "incident_window_hours (null: no window links)"))
+    deployment_label_prefix: str | None = None
+    version_label_prefix: str | None = None
+
+
+class LinkCandidate(Result):
+    """A production deployment of the incident's service near its opening."""
+
+    id: str
+    version: str | None = None
+    status: str
+    finished_at: Instant
+    seconds_before: float
+    linked: bool
+
+
+class IncidentExplanation(Result):
+    """``shipwise explain incident ID``: the deployment an incident is linked to and why, and
+    what that link changes in DORA."""
+
+    id: str
+    source: str | None = Field(default=None, description="connector and raw id (null: imported from a file)")
+    service: str
+    team: str | None = None
+    severity: str
+    opened_at: Instant
+    resolved_at: Instant | None = None
+    caused_by: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    link: IncidentLink | None = Field(default=None, description="null: linked to no deployment")
+    rules: IncidentRules
+    reasons: list[str] = Field(description="why it is (or is not) linked, in sentences")
+    dora: list[str] = Field(description="what the link changes in DORA, in sentences")
+    candidates: list[LinkCandidate] = Field(default_factory=list, description=(
+        "production deployments of its service in the window before it opened (24 h without a "
+        "window) and the hour after, latest first"))
+
+
 class PullRequestExplanation(Result):
     """``shipwise explain pull-request REPO#N``: its times, flow phases, commits and delivery."""
 
@@ -615,7 +676,7 @@ class ExplainListRow(Result):
 class ExplainList(Result):
     """Ids to explain (``--list``), newest first."""
 
-    kind: Literal["deployment", "pull_request"]
+    kind: Literal["deployment", "pull_request", "incident"]
     rows: list[ExplainListRow]
 
 

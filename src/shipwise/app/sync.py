@@ -22,21 +22,33 @@ from shipwise.app.context import pseudonymiser_for
 from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
-from shipwise.config import GitHubSource, GitLabSource, GitSource, JiraSource, PagerDutySource
+from shipwise.config import (
+    GitHubSource,
+    GitLabSource,
+    GitSource,
+    JiraSource,
+    OpsgenieSource,
+    PagerDutySource,
+    ServiceNowSource,
+)
 from shipwise.connectors.base import Batch, Connector, ServiceMap
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
 from shipwise.connectors.http import MalformedPageError
 from shipwise.connectors.jira.connector import JiraConnector
+from shipwise.connectors.opsgenie import OpsgenieConnector
 from shipwise.connectors.pagerduty import PagerDutyConnector
+from shipwise.connectors.servicenow import ServiceNowConnector
 from shipwise.connectors.sync import failure_status, one_line, sync_scope
 from shipwise.errors import ConfigError, ShipwiseError
 from shipwise.ingest.loader import ImportReport
-from shipwise.store import runs, sync_state
+from shipwise.store import deployments, runs, sync_state
+from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map
 
-Source = GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
+Source = (GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | ServiceNowSource
+          | OpsgenieSource)
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -65,8 +77,10 @@ Progress = Callable[[SyncEvent], None]
 
 
 def connector_for(source: Source, services: ServiceMap, *,
-                  transport: httpx.BaseTransport | None = None) -> Connector:
-    """The connector of a configured source."""
+                  transport: httpx.BaseTransport | None = None,
+                  store: Store | None = None) -> Connector:
+    """The connector of a configured source (``store``: where connectors that link to stored
+    records look them up, read only)."""
     if isinstance(source, GitHubSource):
         return GitHubConnector(source, services, transport=transport)
     if isinstance(source, GitLabSource):
@@ -75,6 +89,11 @@ def connector_for(source: Source, services: ServiceMap, *,
         return PagerDutyConnector(source, services, transport=transport)
     if isinstance(source, JiraSource):
         return JiraConnector(source, services, transport=transport)
+    if isinstance(source, ServiceNowSource):
+        known = (lambda ids: deployments.existing(store, ids)) if store is not None else None
+        return ServiceNowConnector(source, services, deployments=known, transport=transport)
+    if isinstance(source, OpsgenieSource):
+        return OpsgenieConnector(source, services, transport=transport)
     return GitConnector.from_source(source, services)
 
 
@@ -106,7 +125,7 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
     report = SyncReport(scopes=[])
     started = time.perf_counter()
     for source in sources:
-        connector = connector_for(source, services, transport=transport)
+        connector = connector_for(source, services, transport=transport, store=store)
         try:
             chosen = [s for s in connector.scopes() if not scopes or s.key in scopes]
             for index, scope in enumerate(chosen, 1):

@@ -1,5 +1,5 @@
-"""``shipwise explain``: why a deployment or a pull request counted (its source, rule, commits, first
-production deployments and delivery)."""
+"""``shipwise explain``: why a deployment, a pull request or an incident counted (its source, rule,
+commits, first production deployments and delivery; the deployment an incident is linked to)."""
 
 from __future__ import annotations
 
@@ -119,9 +119,10 @@ def deployment_cmd(ctx: click.Context, deployment_id: str | None, listing: bool,
                      "this deployment" if p["delivered_here"] else
                      (p.get("delivered_by") or "not delivered yet")] for p in prs])
     if res["incidents"]:
-        emit_table("Incidents it caused", ["incident", "severity", "opened (UTC)", "resolved (UTC)"],
-                   [[i["id"], i["severity"], _at(i["opened_at"]), _at(i.get("resolved_at"))]
-                    for i in res["incidents"]])
+        emit_table("Incidents linked to its version",
+                   ["incident", "severity", "opened (UTC)", "resolved (UTC)", "linked by"],
+                   [[i["id"], i["severity"], _at(i["opened_at"]), _at(i.get("resolved_at")),
+                     f"{i.get('basis')} ({i.get('deployment_id')})"] for i in res["incidents"]])
 
 
 @explain.command("pull-request")
@@ -181,3 +182,67 @@ def pull_request_cmd(ctx: click.Context, ref: str | None, listing: bool, repo: s
                      c.get("first_deployment") or "not deployed yet",
                      _at(c.get("first_deployed_at")), _dur(c.get("counted_lead_seconds"))]
                     for c in commits])
+
+
+@explain.command("incident")
+@click.argument("incident_id", required=False)
+@click.option("--list", "listing", is_flag=True, help="List the latest incidents' ids.")
+@click.option("--service", default=None, help="With --list: only this service's incidents.")
+@click.option("--limit", default=20, show_default=True, help="With --list: how many.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+@runs_as()
+def incident_cmd(ctx: click.Context, incident_id: str | None, listing: bool,
+                 service: str | None, limit: int, fmt: str) -> None:
+    """The production deployment incident INCIDENT_ID is linked to and why (its caused_by, a
+    label, or the team's time window — docs/incident-links.md), or why none; the production
+    deployments of its service around its opening; and what the link changes in DORA (change
+    fail rate, time to restore)."""
+    from shipwise.app.explain import explain_incident, list_incidents
+    from shipwise.app.results import dump
+    from shipwise.cli.render import emit_json, emit_table
+
+    if listing or incident_id is None:
+        if incident_id is not None:
+            raise click.UsageError("give an INCIDENT_ID or --list, not both")
+        if not listing:
+            raise click.UsageError("give an INCIDENT_ID (`shipwise explain incident --list "
+                                   "--service S` lists them)")
+        with caller(ctx) as c:
+            _print_list(dump(list_incidents(c, service, limit)), fmt)
+        return
+    with caller(ctx) as c:
+        res = dump(explain_incident(c, incident_id))
+    if fmt == "json":
+        emit_json(res)
+        return
+    click.echo(f"Incident {res['id']}")
+    rules = res["rules"]
+    _fields([("source", res.get("source") or "imported from a file (no connector)"),
+             ("service", f"{res['service']} (team {res.get('team') or '–'})"),
+             ("severity", res["severity"]), ("opened", _at(res["opened_at"])),
+             ("resolved", _at(res.get("resolved_at")) or "not resolved"),
+             ("caused_by", res.get("caused_by")),
+             ("labels", ", ".join(res["labels"]) or None),
+             ("linked to", (f"{res['link']['deployment_id']} ({res['link']['normalised_key']}, "
+                            f"{res['link']['basis']})") if res.get("link") else "no deployment"),
+             ("team rules", "; ".join([
+                 f"window {rules['window_hours']:g} h" if rules.get("window_hours")
+                 else "no window",
+                 "labels " + (", ".join(f"'{p}…'" for p in (rules.get("deployment_label_prefix"),
+                                                            rules.get("version_label_prefix"))
+                                        if p) or "off")]))])
+    click.echo("\nWhy")
+    for reason in res["reasons"]:
+        click.echo(f"  - {reason}")
+    click.echo("\nWhat it changes in DORA")
+    for line in res["dora"]:
+        click.echo(f"  - {line}")
+    if res["candidates"]:
+        emit_table("Production deployments of the service around it",
+                   ["deployment", "version", "status", "finished (UTC)", "before it opened",
+                    "linked"],
+                   [[d["id"], d.get("version") or "–", d["status"], _at(d["finished_at"]),
+                     _dur(d["seconds_before"]) if d["seconds_before"] >= 0
+                     else f"{_dur(-d['seconds_before'])} after", "yes" if d["linked"] else ""]
+                    for d in res["candidates"]])

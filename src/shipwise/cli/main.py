@@ -74,7 +74,7 @@ HELP = {
     "demo": "Generate a synthetic organisation, import it and show DORA and cost per team.",
     "ingest": "Ingest from a connector (git).",
     "org": "The organisation file: check, apply (plan first, --dry-run, --prune), export.",
-    "explain": "Why a deployment or pull request counted: source, rule, commits, delivery.",
+    "explain": "Why a deployment, pull request or incident counted: source, rule, links.",
     "sync": "Read the sources of shipwise.yaml (GitHub, GitLab, git): incremental, resumable.",
     "doctor": "Check settings, secrets, hosts, token scopes, rate limits and repository mapping.",
     "metrics": "List, explain and compute metrics (DORA).",

@@ -36,6 +36,7 @@ from shipwise.store.duckdb_store import Store
 #: record type -> (instant column, person columns) in the store
 RECORDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "page": ('"at"', ("person",)),
+    "oncall_shift": ("starts_at", ("person",)),
     "pull_request": ("created_at", ("author",)),
     "commit": ("committed_at", ("author",)),
     "tag": ("tagged_at", ("tagger",)),

@@ -38,6 +38,7 @@ from shipwise.app.results import (
     DiagnosticsResult,
     DoraResult,
     FairnessResult,
+    IncidentExplanation,
     Investigation,
     InvestigationList,
     InvestigationStarted,
@@ -178,6 +179,13 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """Why a pull request (REPO#N or its id) was delivered or not: its times and flow phases,
         its commits with their first production deployment, the deployment that delivered it."""
         return call(ctx, lambda c: explain.explain_pull_request(c, ref))
+
+    @server.tool(annotations=READ_ONLY)
+    def explain_incident(ctx: Context, id: str) -> IncidentExplanation:
+        """Which production deployment an incident is linked to and why (its caused_by, a label,
+        or the team's time window) or why none, the deployments of its service around its
+        opening, and what the link changes in DORA (change fail rate, time to restore)."""
+        return call(ctx, lambda c: explain.explain_incident(c, id))
 
     @server.tool(annotations=READ_ONLY)
     def list_investigations(ctx: Context, limit: int = 20) -> InvestigationList:

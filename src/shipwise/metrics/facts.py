@@ -12,13 +12,14 @@ import time
 import uuid
 
 from shipwise.metrics import incremental as incr
+from shipwise.metrics import links
 from shipwise.store.duckdb_store import REFRESH_LOCK, Store
 from shipwise.store.import_state import check_finished, unfinished
 
 STALE_KEY = "derived_stale"
 VERSION_KEY = "facts_version"
 
-_PROD = """
+_SVC = """
 -- (service, team, first day, last day), covering all time: the owners over time of the
 -- organisation file and, around and between them, service.team (a tiny table: the production
 -- deployments below range-join it on the day they finished)
@@ -39,7 +40,9 @@ svc AS (
   UNION ALL  -- one owner throughout
   SELECT id, team, DATE '0001-01-01', DATE '9999-12-31' FROM service
   WHERE id NOT IN (SELECT service FROM service_owner)
-),
+)"""
+
+_PROD = _SVC + """,
 prod AS (
   SELECT d.id, d.service, s.team, d.status, d.finished_at, d.kind, d.remediates,
          CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
@@ -57,11 +60,11 @@ failed AS (
   WHERE failed = 1 AND reached_at IS NOT NULL
 ),
 incident_restore AS (
-  SELECT p.nkey,
+  SELECT l.nkey,
          sum(CASE WHEN i.resolved_at IS NULL THEN 1 ELSE 0 END) AS still_open,
          max(i.resolved_at) AS resolved_at
-  FROM incident i JOIN prod p ON p.id = i.caused_by
-  GROUP BY p.nkey
+  FROM incident i JOIN incident_link l ON l.incident_id = i.id
+  GROUP BY l.nkey
 ),
 success_events AS (
   SELECT service, first_success_at AS t, 1 AS is_success, nkey
@@ -86,12 +89,76 @@ next_success AS (
   FROM following
 )"""
 
+#: The one production deployment each incident is linked to, and on what basis (see
+#: :mod:`shipwise.metrics.links`): explicit ``caused_by`` > a deployment label > a version label >
+#: the latest deployment of its service within the team's window. Per basis, a deployment that
+#: finished before the incident opened is preferred (the latest), else the first after.
+INCIDENT_LINK = f"""WITH {_SVC},
+inc AS (
+  SELECT i.id, i.service, i.opened_at, i.caused_by, o.team
+  FROM incident i LEFT JOIN svc o ON o.service = i.service
+   AND CAST(i.opened_at AS DATE) BETWEEN o.since AND o."until"
+),
+-- production deployments of known services (the rows of _PROD, without their owner: the link
+-- is the incident's team's, and the DORA facts take the deployment's owner themselves)
+dep AS (
+  SELECT id, service, version, status, finished_at,
+         CASE WHEN version IS NOT NULL THEN service || '@' || version ELSE '#' || id END AS nkey
+  FROM deployment
+  WHERE lower(environment) = 'production' AND service IN (SELECT id FROM service)
+),
+reached AS (SELECT * FROM dep WHERE status IN ('success', 'rolled_back')),
+lab AS (
+  SELECT c.id, c.service, c.opened_at, l.label,
+         CASE WHEN length(l.label) > length(p.deploy_prefix)
+               AND substr(l.label, 1, length(p.deploy_prefix)) = p.deploy_prefix
+              THEN substr(l.label, length(p.deploy_prefix) + 1) END AS deployment_id,
+         CASE WHEN length(l.label) > length(p.version_prefix)
+               AND substr(l.label, 1, length(p.version_prefix)) = p.version_prefix
+              THEN substr(l.label, length(p.version_prefix) + 1) END AS version
+  FROM inc c JOIN incident_label l ON l.incident_id = c.id
+  JOIN incident_link_policy p ON p.team = c.team
+),
+candidate AS (
+  SELECT c.id AS incident_id, d.id AS deployment_id, d.nkey, d.service, c.team, d.finished_at,
+         c.opened_at, 1 AS prio, 'explicit' AS basis, CAST(NULL AS STRING) AS label,
+         CAST(NULL AS DOUBLE) AS window_hours
+  FROM inc c JOIN dep d ON d.id = c.caused_by
+  UNION ALL
+  SELECT l.id, d.id, d.nkey, d.service, NULL, d.finished_at, l.opened_at, 2, 'label', l.label,
+         NULL
+  FROM lab l JOIN reached d ON d.id = l.deployment_id
+  UNION ALL
+  SELECT l.id, d.id, d.nkey, d.service, NULL, d.finished_at, l.opened_at, 3, 'label', l.label,
+         NULL
+  FROM lab l JOIN reached d ON d.service = l.service AND d.version = l.version
+  UNION ALL
+  SELECT c.id, d.id, d.nkey, d.service, NULL, d.finished_at, c.opened_at, 4, 'window', NULL,
+         p.window_hours
+  FROM inc c JOIN incident_link_policy p ON p.team = c.team
+  JOIN reached d ON d.service = c.service AND d.finished_at <= c.opened_at
+  WHERE p.window_hours IS NOT NULL
+    AND date_diff('second', d.finished_at, c.opened_at) <= p.window_hours * 3600
+),
+ranked AS (
+  SELECT x.*, row_number() OVER (
+    PARTITION BY incident_id
+    ORDER BY prio, CASE WHEN finished_at <= opened_at THEN 0 ELSE 1 END,
+             CASE WHEN finished_at <= opened_at THEN finished_at END DESC, finished_at,
+             deployment_id) AS rn
+  FROM candidate x
+)
+SELECT r.incident_id, r.deployment_id, r.nkey, r.service, c.team, r.basis, r.label,
+       r.window_hours, date_diff('second', r.finished_at, r.opened_at) AS seconds_before
+FROM ranked r JOIN inc c ON c.id = r.incident_id WHERE r.rn = 1"""
+
 #: (table, SELECT producing its rows), built in this order.
 FACTS: tuple[tuple[str, str], ...] = (
+    ("incident_link", INCIDENT_LINK),
     (
         "dora_deploy_fact",
         f"""WITH {_PROD},
-caused AS (SELECT DISTINCT caused_by AS id FROM incident WHERE caused_by IS NOT NULL)
+caused AS (SELECT DISTINCT deployment_id AS id FROM incident_link)
 SELECT p.nkey, min(p.service) AS service, min(p.team) AS team,
   min(CASE WHEN p.status = 'success' THEN p.finished_at END) AS first_success_at,
   min(CASE WHEN p.status IN ('success', 'rolled_back') THEN p.finished_at END) AS reached_at,
@@ -226,6 +293,7 @@ def refresh(store: Store, *, incremental: bool = False, new_generation: bool = F
     cached view survives, as after a full rebuild (a retention run changes fact rows before the
     horizon, which no refresh re-derives)."""
     with REFRESH_LOCK, store.transaction():
+        links.write_policy(store.con)  # the teams' incident link rules, read by the link fact
         timings = None
         if incremental:
             horizon = {table: retention_horizon(store, table) for table, _, _ in RETAINED_FACTS}

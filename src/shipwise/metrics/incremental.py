@@ -2,13 +2,16 @@
 
 The importer records, set-based and in the transaction that writes the data, which keys it
 changed (:func:`record`, into ``facts_touch``): the normalised deployments (``nkey``) a changed
-deployment or incident's ``caused_by`` had before and has now, the commits a changed commit or
+deployment had before and has now, changed incidents (``incident``), the commits a changed commit or
 deployment names (``sha``, before and now), changed pull requests (``pr``), people (``person``),
 pages (``page``) and teams (``team``). :func:`refresh` then re-derives each fact table for the
 keys those reach, with the very SELECTs of :data:`~shipwise.metrics.facts.FACTS` — their inputs
 are shadowed, for the duration of the step, by temporary views holding only the rows that matter
 (a fact row is a function of those rows alone):
 
+* incident links: all re-derived (one row per linked incident) when a deployment, incident or
+  team changed; the ``nkey`` of every link that changed, and of a changed incident's links, is
+  touched;
 * deploy and attempt facts: the touched ``nkey`` (a normalised deployment is one service's);
 * recovery facts: the failures whose next success may have moved — of a service whose deploy
   facts changed at or after instant *t*, every failure reached at or after *t*, unrestored, or
@@ -63,11 +66,8 @@ _RECORD: dict[str, tuple[str, ...]] = {
         UNION ALL SELECT sha FROM deployment_commit
         WHERE deployment_id IN (SELECT id FROM {c})) WHERE sha IS NOT NULL""",
     ),
-    "incident": (
-        f"""SELECT DISTINCT 'nkey', {nkey('d')} FROM deployment d WHERE d.id IN (
-          SELECT caused_by FROM {{c}}
-          UNION SELECT caused_by FROM incident WHERE id IN (SELECT id FROM {{c}}))""",
-    ),
+    # the deployments its old and new links name are found when the links are re-derived
+    "incident": ("SELECT 'incident', id FROM {c}",),
     "commit": ("SELECT 'sha', sha FROM {c}",),
     "pull_request": ("SELECT 'pr', id FROM {c}",),
     "person": ("SELECT DISTINCT 'person', id FROM {c}",),
@@ -231,6 +231,13 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
     def touched(kind: str) -> str:
         return f'SELECT "key" FROM {TOUCH} WHERE kind = \'{kind}\''
 
+    # links first: a changed incident, deployment or team rule may move an incident's link; the
+    # deployments its old and new links name are re-derived below
+    if kinds.keys() & {"nkey", "incident", "team", "org"}:
+        t = time.perf_counter()
+        _relink(con, sql["incident_link"], touched("incident"))
+        timings["incident_link"] = time.perf_counter() - t
+
     # deploy and attempt facts: per normalised deployment
     if _keys(con, "_k_nkey", touched("nkey")):
         con.execute("CREATE OR REPLACE TEMP TABLE _old_deploy AS SELECT * FROM dora_deploy_fact "
@@ -305,6 +312,22 @@ def refresh(store: Store, facts: tuple[tuple[str, str], ...],
         con.execute(f"DROP TABLE IF EXISTS {name}")
     timings["total"] = time.perf_counter() - t0
     return timings
+
+
+def _relink(con: duckdb.DuckDBPyConnection, select: str, incidents: str) -> None:
+    """Re-derive every incident's link (a small table: one row per linked incident) and touch
+    the normalised deployments of the links that changed and of the changed incidents' links
+    (their resolution moves the linked deployment's recovery)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new_link AS {select}")
+    con.execute(f"""INSERT INTO {TOUCH} (kind, "key")
+        SELECT DISTINCT 'nkey', nkey FROM (
+          (SELECT * FROM incident_link EXCEPT SELECT * FROM _new_link)
+          UNION ALL (SELECT * FROM _new_link EXCEPT SELECT * FROM incident_link)
+          UNION ALL (SELECT * FROM incident_link WHERE incident_id IN ({incidents}))
+          UNION ALL (SELECT * FROM _new_link WHERE incident_id IN ({incidents}))) d""")
+    con.execute("DELETE FROM incident_link")
+    con.execute("INSERT INTO incident_link SELECT * FROM _new_link")
+    con.execute("DROP TABLE _new_link")
 
 
 def _recovery(con: duckdb.DuckDBPyConnection, replace: _Replace, select: str) -> None:

@@ -48,6 +48,8 @@ ENGINES = (DUCKDB, SPARK)
 FUNCTIONS = frozenset({
     "count", "sum", "min", "max", "avg", "coalesce", "cast", "greatest", "least", "lower", "ln",
     "power", "lag", "lead", "mode", "min_by", "max_by", "last_day", "row_number",
+    # 1-based, counting characters, on both engines
+    "substr", "length",
 })
 #: Constructs rendered per engine (see the module's table).
 RULES = frozenset({"percentile_cont", "date_diff", "first_value", "nth_value"})
@@ -57,7 +59,7 @@ _KEYWORDS = frozenset({
     "select", "using", "then", "else", "when", "union", "all", "distinct", "group", "by", "window",
     "rows", "between", "following", "preceding", "partition", "with", "recursive", "is", "null",
     "end", "case", "left", "right", "inner", "outer", "cross", "interval", "date", "timestamp",
-    "double", "integer", "bigint", "varchar", "having", "order", "within", "filter", "ignore",
+    "double", "integer", "bigint", "varchar", "string", "having", "order", "within", "filter", "ignore",
     "nulls", "like", "set",
 })
 

@@ -31,7 +31,7 @@ DeliveryUnit = Literal["deployments", "pull_requests", "commits"]
 WORKING_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 #: team attributes the file names at the team's top level (and the readers that use them)
 TEAM_ATTRIBUTES = ("timezone", "working_hours", "working_days", "team_type", "location",
-                   "working_arrangement")
+                   "working_arrangement", "incident_window_hours", "incident_labels")
 
 
 class Strict(BaseModel):
@@ -42,6 +42,14 @@ class OrgUnitSpec(Strict):
     id: Id
     name: Text | None = None
     parent: Id | None = None
+
+
+class IncidentLabels(Strict):
+    """Which incident labels name the deployment or version that caused it: ``deploy:D-12``,
+    ``version:1.4.2``. A null prefix turns that kind of label off."""
+
+    deployment: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = "deploy:"
+    version: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = "version:"
 
 
 class TeamSpec(Strict):
@@ -55,6 +63,11 @@ class TeamSpec(Strict):
     team_type: Text | None = None
     location: Text | None = None
     working_arrangement: Text | None = None
+    #: link an incident to the latest production deployment of its service this many hours
+    #: before it opened, when nothing else links it (docs/incident-links.md)
+    incident_window_hours: float | None = Field(default=None, gt=0, le=720)
+    #: label prefixes naming the deployment or version that caused an incident
+    incident_labels: IncidentLabels | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timezone")
@@ -102,6 +115,8 @@ class TeamSpec(Strict):
     def all_attributes(self) -> dict[str, Any]:
         """What goes to the team's ``attributes`` JSON (strain and fairness read it)."""
         named = {k: getattr(self, k) for k in TEAM_ATTRIBUTES if getattr(self, k) is not None}
+        if self.incident_labels is not None:
+            named["incident_labels"] = self.incident_labels.model_dump()
         return {**self.attributes, **named}
 
 

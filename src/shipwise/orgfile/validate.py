@@ -127,12 +127,14 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "": ("version", "org_units", "teams", "people", "services"),
     "org_units": ("id", "name", "parent"),
     "teams": ("id", "name", "org_unit", "delivery_unit", "timezone", "working_hours",
-              "working_days", "team_type", "location", "working_arrangement", "attributes"),
+              "working_days", "team_type", "location", "working_arrangement",
+              "incident_window_hours", "incident_labels", "attributes"),
     "people": ("emails", "logins", "ids", "bot", "memberships"),
     "memberships": ("team", "since", "until"),
     "services": ("id", "name", "team", "owners", "repos", "deploy_targets"),
     "owners": ("team", "since", "until"),
     "deploy_targets": ("repo", "environment", "job"),
+    "incident_labels": ("deployment", "version"),
 }
 
 

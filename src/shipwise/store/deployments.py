@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from shipwise.store.duckdb_store import Store
@@ -45,3 +46,13 @@ def shipped_between(store: Store, environment: str, start: float, end: float) ->
     return [Shipped(str(i), str(svc), ver, prev, str(kind), float(t), tuple(shas or ()),
                     int(adds), int(dels), prev_sha)
             for i, svc, ver, prev, kind, t, shas, adds, dels, prev_sha in rows]
+
+
+def existing(store: Store, ids: Collection[str]) -> set[str]:
+    """Which of ``ids`` name a deployment in the store (a connector sets an incident's
+    ``caused_by`` only to one of these: the importer refuses an unknown reference)."""
+    if not ids:
+        return set()
+    rows = store.con.execute("SELECT id FROM deployment WHERE id IN (SELECT unnest(?))",
+                             [sorted(ids)]).fetchall()
+    return {str(r[0]) for r in rows}

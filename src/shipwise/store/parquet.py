@@ -30,7 +30,8 @@ TABLES = (
     "org_unit", "team", "service", "service_owner", "service_target", "person", "commit",
     "pull_request", "pull_request_commit", "deployment", "deployment_commit", "incident", "page",
     "cost", "headcount", "investment", "investment_team", "slo", "sli", "tag", "ticket_status",
-    "fx_rate", "incident_label", "oncall_shift", "cloud_cost", "calendar",
+    "fx_rate", "incident_label", "oncall_shift", "incident_link_policy", "cloud_cost",
+    "calendar",
 )
 #: Tables added after format version 2 was fixed: a folder exported before them has none, which
 #: is read as an empty table of these columns (Spark DDL) — such a store had none of their rows.
@@ -38,6 +39,10 @@ LATER_TABLES = {
     "fx_rate": "month STRING, currency STRING, reporting_currency STRING, rate DOUBLE, "
                "source STRING, row_hash STRING, ingested_at TIMESTAMP",
     "incident_label": "incident_id STRING, label STRING",
+    # the teams' incident link rules (materialised from team attributes by the facts refresh,
+    # which the export runs first)
+    "incident_link_policy": "team STRING, window_hours DOUBLE, deploy_prefix STRING, "
+                            "version_prefix STRING",
     "oncall_shift": "id STRING, team STRING, person STRING, person_is_bot BOOLEAN, "
                     "starts_at TIMESTAMP, ends_at TIMESTAMP, schedule STRING, source STRING, "
                     "row_hash STRING, ingested_at TIMESTAMP",

@@ -1,4 +1,5 @@
-"""Why a record counted: the SQL behind ``shipwise explain`` (a deployment, a pull request).
+"""Why a record counted: the SQL behind ``shipwise explain`` (a deployment, a pull request, an
+incident).
 
 Each function answers for one record with a few set-based queries over the canonical tables and the
 derived facts of :mod:`shipwise.metrics.facts` (``dora_deploy_fact``, ``dora_change_fact``,
@@ -146,10 +147,81 @@ def deployment_pull_requests(store: Store, deployment_id: str) -> list[dict[str,
 
 
 def caused_incidents(store: Store, deployment_id: str) -> list[dict[str, Any]]:
-    """The incidents naming this deployment as their cause."""
+    """The incidents linked to this deployment's normalised key (explicitly, by a label or by
+    the team's window: ``incident_link``), with the basis and the deployment they name."""
     return store.query(
-        "SELECT id, severity, opened_at, resolved_at FROM incident WHERE caused_by = ? "
-        "ORDER BY opened_at, id", [deployment_id])
+        """
+        SELECT i.id, i.severity, i.opened_at, i.resolved_at, l.basis, l.deployment_id
+        FROM incident_link l JOIN incident i ON i.id = l.incident_id
+        WHERE l.nkey = (SELECT CASE WHEN d.version IS NOT NULL THEN d.service || '@' || d.version
+                                    ELSE '#' || d.id END
+                        FROM deployment d WHERE d.id = ? AND lower(d.environment) = 'production')
+        ORDER BY i.opened_at, i.id""", [deployment_id])
+
+
+def incident_team(store: Store, incident_id: str) -> tuple[bool, str | None]:
+    """(whether the incident exists, the team owning its service)."""
+    row = store.con.execute(
+        "SELECT s.team FROM incident i LEFT JOIN service s ON s.id = i.service WHERE i.id = ?",
+        [incident_id]).fetchone()
+    return (row is not None, str(row[0]) if row and row[0] is not None else None)
+
+
+def incident(store: Store, incident_id: str) -> dict[str, Any] | None:
+    """One incident with its labels, owning team, link (``incident_link``: None when nothing
+    links it), the team's link rules and the deployment its ``caused_by`` names."""
+    rows = store.query(
+        """
+        SELECT i.id, i.service, s.team, i.severity, i.opened_at, i.resolved_at, i.caused_by,
+               i.human_actioned, i.source,
+               (SELECT list(label ORDER BY label) FROM incident_label
+                 WHERE incident_id = i.id) AS labels,
+               l.deployment_id AS link_deployment, l.nkey AS link_nkey, l.basis AS link_basis,
+               l.label AS link_label, l.window_hours AS link_window_hours,
+               l.seconds_before AS link_seconds_before, l.service AS link_service,
+               p.window_hours, p.deploy_prefix, p.version_prefix,
+               c.environment AS caused_by_environment, c.status AS caused_by_status,
+               f.failed AS link_failed, r.reached_at AS link_reached_at,
+               r.restored_at AS link_restored_at,
+               (r.nkey IS NOT NULL) AS link_in_recovery
+        FROM incident i
+        LEFT JOIN service s ON s.id = i.service
+        LEFT JOIN incident_link l ON l.incident_id = i.id
+        LEFT JOIN incident_link_policy p ON p.team = s.team
+        LEFT JOIN deployment c ON c.id = i.caused_by
+        LEFT JOIN dora_deploy_fact f ON f.nkey = l.nkey
+        LEFT JOIN dora_recovery_fact r ON r.nkey = l.nkey
+        WHERE i.id = ?""", [incident_id])
+    return rows[0] if rows else None
+
+
+def incident_candidates(store: Store, service: str, opened_at: Any, hours: float,
+                        limit: int = 10) -> list[dict[str, Any]]:
+    """The production deployments of ``service`` that reached production in the ``hours`` before
+    ``opened_at`` or the hour after, latest first: what a link could have named."""
+    return store.query(
+        """
+        SELECT d.id, d.version, d.status, d.finished_at,
+               date_diff('second', d.finished_at, CAST(? AS TIMESTAMP)) AS seconds_before
+        FROM deployment d
+        WHERE d.service = ? AND lower(d.environment) = 'production'
+          AND d.status IN ('success', 'rolled_back')
+          AND d.finished_at BETWEEN CAST(? AS TIMESTAMP) - to_seconds(CAST(? AS DOUBLE) * 3600)
+                                AND CAST(? AS TIMESTAMP) + INTERVAL 1 HOUR
+        ORDER BY d.finished_at DESC, d.id LIMIT ?""",
+        [opened_at, service, opened_at, hours, opened_at, limit])
+
+
+def incidents(store: Store, service: str | None, team: str | None,
+              limit: int) -> list[dict[str, Any]]:
+    """The latest incidents (of ``service``, of ``team``'s services), newest first, with the
+    deployment each is linked to and on what basis."""
+    return store.query(
+        "SELECT i.id, i.service, i.severity, i.opened_at, l.deployment_id, l.basis "
+        "FROM incident i LEFT JOIN service s ON s.id = i.service "
+        "LEFT JOIN incident_link l ON l.incident_id = i.id "
+        "WHERE (? IS NULL OR i.service = ?) AND (? IS NULL OR s.team = ?) "
+        "ORDER BY i.opened_at DESC, i.id LIMIT ?", [service, service, team, team, limit])
 
 
 def deployments(store: Store, service: str | None, team: str | None,

@@ -152,7 +152,12 @@ def test_incident_row_and_its_cause() -> None:
     row = m.incident_row(raw, "pay-api", {}, None, "Is Caused By")
     assert row == {"id": "PAY-7", "service": "pay-api", "severity": "sev2",
                    "opened_at": datetime(2025, 1, 6, 9, tzinfo=UTC),
-                   "resolved_at": datetime(2025, 1, 6, 10, 30, tzinfo=UTC), "caused_by": "CHG-12"}
+                   "resolved_at": datetime(2025, 1, 6, 10, 30, tzinfo=UTC), "caused_by": "CHG-12",
+                   "labels": None, "source": None}
+    labelled = m.incident_row(issue(labels=["deploy:pay-9", "outage", "deploy:pay-9"]), "s", {},
+                              None, None, "jira:main")
+    assert labelled["labels"] == ["deploy:pay-9", "outage"]
+    assert labelled["source"] == "jira:main incident PAY-7"
     assert m.incident_row(raw, "s", {}, "customfield_10070", None)["caused_by"] == \
         "pay-api/deployment/9"
     assert m.incident_row(raw, "s", {}, None, "causes")["caused_by"] is None  # other direction

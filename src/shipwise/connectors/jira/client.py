@@ -25,6 +25,7 @@ import httpx
 from pydantic import SecretStr
 
 from shipwise.connectors.http import HttpClient, MalformedPageError, Response
+from shipwise.connectors.paging import OffsetPage, offset_pages
 from shipwise.errors import TerminalError, UnauthorizedError
 
 #: Issues per search page (Jira's usual maximum when fields are asked for).
@@ -128,18 +129,15 @@ class JiraClient(HttpClient):
 
     def _search_dc(self, jql: str, fields: Sequence[str],
                    page_size: int) -> Iterator[list[dict[str, Any]]]:
-        start = 0
-        while True:
+        def fetch(start: int) -> OffsetPage[dict[str, Any]]:
             page = _page(self.get(f"{self.api}/search", {
                 "jql": jql, "startAt": start, "maxResults": page_size,
                 "fields": ",".join(fields), "expand": "changelog"}))
             issues = _issues(page)
-            yield issues
             total = page.get("total")
-            end = start + len(issues)
-            if not issues or not isinstance(total, int) or end >= total:
-                return
-            start = end - min(PAGE_OVERLAP, len(issues) // 2)
+            return OffsetPage(issues, isinstance(total, int) and start + len(issues) < total)
+
+        yield from offset_pages(fetch, overlap=PAGE_OVERLAP)
 
     # -- errors -------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.http import HttpStats
 from shipwise.connectors.jira import mapping as m
 from shipwise.connectors.jira.client import PAGE_SIZE, JiraClient
+from shipwise.connectors.paging import Watermark
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, ShipwiseError, TerminalError
 
@@ -181,8 +182,9 @@ class JiraConnector:
         zone = self._user_zone(client)
         index = self._statuses(client) if q.as_ == "tickets" else {}
         state: dict[str, Any] = dict(cursor.state)
-        seen: dict[str, Any] = dict(state.get("seen") or {})
-        watermark = m.instant(state.get("updated"))
+        mark = Watermark(m.instant(state.get("updated")), dict(state.get("seen") or {}),
+                         overlap=self.overlap, margin=timedelta(minutes=1), parse=m.instant)
+        watermark = mark.updated
         jql = f"({q.jql})"
         if watermark is not None:
             jql += f" AND {m.lower_bound(watermark, self.overlap, zone)}"
@@ -195,29 +197,23 @@ class JiraConnector:
         fields = m.fields_wanted(team if q.as_ == "tickets" else service,
                                  extra=(src.caused_by_field,) if q.as_ == "incidents" else ())
         last = cursor.to_json()
-        read: dict[str, Any] = {}  # this run's issues: Data Center's overlapping pages
         for issues in client.search(jql, fields, page_size=self.page_size):
             rows: list[dict[str, Any]] = []
             for issue in issues:
                 key = str(issue.get("key"))
                 updated = (issue.get("fields") or {}).get("updated")
-                if seen.get(key) == updated or read.get(key) == updated:
+                if not mark.fresh(key, updated):
                     continue  # read before (the overlap, or a page read twice)
                 if q.as_ == "tickets":
                     rows += m.ticket_rows(issue, self._histories(client, issue),
                                           m.resolve(issue, team), src.statuses, index)
                 else:
                     rows.append(m.incident_row(issue, m.resolve(issue, service), src.severity,
-                                               src.caused_by_field, src.caused_by_link))
-                seen[key] = read[key] = updated
-                at = m.instant(updated)
-                if at is not None and (watermark is None or at > watermark):
-                    watermark = at
-            if watermark is not None:
-                state["updated"] = m.iso(watermark)
-                bound = watermark - self.overlap - timedelta(minutes=1)
-                seen = {k: v for k, v in seen.items() if (m.instant(v) or watermark) >= bound}
-            state["seen"] = seen
+                                               src.caused_by_field, src.caused_by_link,
+                                               f"jira:{src.id}"))
+            if mark.updated is not None:
+                state["updated"] = m.iso(mark.updated)
+            state["seen"] = mark.kept()
             batch = Batch({_kind(q): m.table(_kind(q), rows)} if rows else {}, Cursor(state))
             if rows or batch.cursor.to_json() != last:
                 last = batch.cursor.to_json()

@@ -30,6 +30,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "incident": pa.schema([
         ("id", pa.string()), ("service", pa.string()), ("severity", pa.string()),
         ("opened_at", INSTANT), ("resolved_at", INSTANT), ("caused_by", pa.string()),
+        ("labels", pa.list_(pa.string())), ("source", pa.string()),
     ]),
 }
 
@@ -239,15 +240,21 @@ def caused_by(issue: Mapping[str, Any], field: str | None, link: str | None) -> 
 
 
 def incident_row(issue: Mapping[str, Any], service: str | None, severities: Mapping[str, str],
-                 cause_field: str | None, cause_link: str | None) -> dict[str, Any]:
+                 cause_field: str | None, cause_link: str | None,
+                 source: str | None = None) -> dict[str, Any]:
     """A Jira Service Management incident (any issue, really) as a canonical ``incident``:
-    opened at ``created``, resolved at ``resolutiondate``, severity from its priority."""
+    opened at ``created``, resolved at ``resolutiondate``, severity from its priority, its
+    labels kept (a team's ``incident_labels`` may link it to a deployment by them)."""
     fields = issue.get("fields") or {}
-    return {"id": str(issue.get("key")), "service": service,
+    key = str(issue.get("key"))
+    labels = sorted({str(x) for x in fields.get("labels") or [] if isinstance(x, (str, int))})
+    return {"id": key, "service": service,
             "severity": severity(fields.get("priority"), severities),
             "opened_at": instant(fields.get("created")),
             "resolved_at": instant(fields.get("resolutiondate")),
-            "caused_by": caused_by(issue, cause_field, cause_link)}
+            "caused_by": caused_by(issue, cause_field, cause_link),
+            "labels": labels or None,
+            "source": f"{source} incident {key}" if source else None}
 
 
 def table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:

@@ -6,7 +6,7 @@ What PagerDuty needs beyond the shared client:
   ``application/vnd.pagerduty+json;version=2``;
 * lists use classic pagination (``limit``, ``offset``, ``more``) and PagerDuty refuses an
   ``offset + limit`` past 10,000: :meth:`PagerDutyClient.window` asks for the ``total`` first and
-  splits a time window in halves until each half fits;
+  splits a time window in halves until each half fits (:mod:`shipwise.connectors.paging`);
 * a 429's ``ratelimit-reset`` header counts seconds from now (not an epoch instant), and errors
   come as ``{"error": {"message", "code", "errors"}}``.
 """
@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from shipwise.connectors.http import HttpClient, Params, RateLimitHeaders
+from shipwise.connectors.incidents import iso
+from shipwise.connectors.paging import OffsetPage, objects, offset_pages, split_window
 from shipwise.errors import ForbiddenError, NotFoundError
 
 #: Items per page (PagerDuty's maximum).
@@ -36,10 +38,6 @@ PAGERDUTY_RATE_LIMIT = RateLimitHeaders("ratelimit-remaining", "ratelimit-reset"
 
 def _never_secondary(response: httpx.Response) -> bool:
     return False
-
-
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PagerDutyClient(HttpClient):
@@ -59,16 +57,12 @@ class PagerDutyClient(HttpClient):
     def pages(self, path: str, key: str, params: Params | None = None
               ) -> Iterator[list[dict[str, Any]]]:
         """The objects under ``key`` of every page of a list (``offset`` up to 10,000)."""
-        offset = 0
-        while True:
+        def fetch(offset: int) -> OffsetPage[dict[str, Any]]:
             body = self.get(path, {**(params or {}), "limit": LIMIT, "offset": offset}).json
-            items = body.get(key) if isinstance(body, dict) else None
-            yield [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
-            if not (isinstance(body, dict) and body.get("more")):
-                return
-            offset += LIMIT
-            if offset + LIMIT > MAX_OFFSET:
-                return
+            body = body if isinstance(body, dict) else {}
+            return OffsetPage(objects(body.get(key)), bool(body.get("more")))
+
+        yield from offset_pages(fetch, max_offset=MAX_OFFSET, limit=LIMIT)
 
     def total(self, path: str, params: Params | None = None) -> int:
         body = self.get(path, {**(params or {}), "limit": 1, "offset": 0, "total": "true"}).json
@@ -78,15 +72,13 @@ class PagerDutyClient(HttpClient):
     def window(self, path: str, key: str, since: datetime, until: datetime,
                params: Params | None = None) -> Iterator[list[dict[str, Any]]]:
         """The pages of ``path`` between ``since`` and ``until``, oldest half first: a window
-        holding more than PagerDuty lets one page through is read as two halves."""
-        query = {**(params or {}), "since": iso(since), "until": iso(until), "time_zone": "UTC"}
-        span = (until - since).total_seconds()
-        if span > MIN_WINDOW_SECONDS and self.total(path, query) > MAX_OFFSET - LIMIT:
-            middle = since + (until - since) / 2
-            yield from self.window(path, key, since, middle, params)
-            yield from self.window(path, key, middle, until, params)
-            return
-        yield from self.pages(path, key, query)
+        holding more than PagerDuty lets one query through is read as two halves."""
+        def query(a: datetime, b: datetime) -> dict[str, Any]:
+            return {**(params or {}), "since": iso(a), "until": iso(b), "time_zone": "UTC"}
+
+        return split_window(since, until, count=lambda a, b: self.total(path, query(a, b)),
+                            read=lambda a, b: self.pages(path, key, query(a, b)),
+                            fits=MAX_OFFSET - LIMIT, min_seconds=MIN_WINDOW_SECONDS)
 
     def _reset_in(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After") or response.headers.get("ratelimit-reset")

@@ -28,26 +28,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pyarrow as pa
 
 from shipwise.config import PagerDutySource
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.http import HttpStats
+from shipwise.connectors.incidents import Routing, batch, cached, instant, page_row, start_from
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ShipwiseError, TerminalError
 
-INSTANT = pa.timestamp("us", tz="UTC")
-SCHEMAS: dict[str, pa.Schema] = {
-    "incident": pa.schema([
-        ("id", pa.string()), ("service", pa.string()), ("severity", pa.string()),
-        ("opened_at", INSTANT), ("resolved_at", INSTANT), ("human_actioned", pa.bool_()),
-    ]),
-    "page": pa.schema([
-        ("id", pa.string()), ("team", pa.string()), ("person", pa.string()),
-        ("at", INSTANT), ("urgency", pa.string()),
-    ]),
-}
 #: Incidents are read in windows this long (PagerDuty caps a range at 6 months).
 INCIDENT_WINDOW = timedelta(days=30)
 #: Log entries are read in windows this long.
@@ -58,16 +47,6 @@ OPEN_BATCH = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _ref(obj: Any) -> tuple[str, str]:
@@ -101,9 +80,8 @@ class PagerDutyConnector:
         self._clock = clock
         self.overlap = overlap
         self._client: PagerDutyClient | None = None
-        self._emails: dict[str, str] | None = None
-        self._service_map = {k.lower(): v for k, v in source.services.items()}
-        self._team_map = {k.lower(): v for k, v in source.teams.items()}
+        self.routing = Routing(source.services, source.teams, services)
+        self._email = cached(self._emails)
         self._severity = {k.lower(): v for k, v in source.severity.items()}
         self._urgency = {k.lower(): v for k, v in source.urgency_severity.items()}
 
@@ -177,18 +155,12 @@ class PagerDutyConnector:
     def _service(self, pd_service: Any) -> tuple[str, str | None]:
         """(the PagerDuty service's name, its shipwise service or None)."""
         sid, name = _ref(pd_service)
-        mapped = self._service_map.get(sid.lower()) or self._service_map.get(name.lower())
-        if mapped is None and name in self.services.services:
-            mapped = name
-        return name or sid, mapped
+        return name or sid, self.routing.service([sid, name])
 
     def _team(self, pd_service: Any) -> str:
         sid, name = _ref(pd_service)
-        team = self._team_map.get(sid.lower()) or self._team_map.get(name.lower())
-        if team:
-            return team
         shown, mapped = self._service(pd_service)
-        return (self.services.owner(mapped) if mapped else None) or shown
+        return self.routing.team([sid, name], mapped) or shown
 
     def incident_row(self, x: Mapping[str, Any]) -> dict[str, Any] | None:
         opened = instant(x.get("created_at"))
@@ -220,26 +192,19 @@ class PagerDutyConnector:
         full: Mapping[str, Any] = incidents.get(iid) or inc
         pd_service = full.get("service") or e.get("service")
         urgency = str(full.get("urgency") or "high").lower()
-        return {"id": f"{self.name}:{e['id']}", "team": self._team(pd_service),
-                "person": self._email(uid), "at": at,
-                "urgency": urgency if urgency in ("high", "low") else "high"}
+        return page_row(self.name, str(e["id"]), team=self._team(pd_service),
+                        person=self._email(uid) or f"pagerduty:{uid}", at=at, urgency=urgency)
 
-    def _email(self, uid: str) -> str:
-        if self._emails is None:
-            self._emails = {str(u.get("id")): str(u.get("email"))
-                            for page in self.client().pages("users", "users") for u in page
-                            if u.get("id") and u.get("email")}
-        return self._emails.get(uid) or f"pagerduty:{uid}"
+    def _emails(self) -> dict[str, str]:
+        return {str(u.get("id")): str(u.get("email"))
+                for page in self.client().pages("users", "users") for u in page
+                if u.get("id") and u.get("email")}
 
     # -- sync ---------------------------------------------------------------------------------
 
     def _start(self, cursor: Cursor, key: str) -> datetime:
-        mark = instant(cursor.state.get(key))
-        if mark is not None:
-            return mark - self.overlap
-        if self.source.since is not None:
-            return datetime.combine(self.source.since, datetime.min.time(), UTC)
-        return self._clock() - timedelta(days=self.source.first_days)
+        return start_from(cursor, key, since=self.source.since, first_days=self.source.first_days,
+                          now=self._clock(), overlap=self.overlap)
 
     def sync(self, scope: Scope, cursor: Cursor) -> Iterator[Batch]:
         if scope.key == "incidents":
@@ -312,5 +277,4 @@ class PagerDutyConnector:
 
     @staticmethod
     def _batch(kind: str, rows: Sequence[Mapping[str, Any]], state: Mapping[str, Any]) -> Batch:
-        table = pa.Table.from_pylist(list(rows), schema=SCHEMAS[kind])
-        return Batch({kind: table} if rows else {}, Cursor(dict(state)))
+        return batch({kind: rows}, state)
