@@ -28,6 +28,7 @@ UNKNOWN_TOKEN = "sw_000000000000_" + "x" * 40
 ARGS: dict[str, list[str]] = {
     "import": ["e.jsonl"],
     "export parquet": ["out"],
+    "cost cloud import": ["cur.parquet"],
     "ingest git": ["."],
     "investigate": ["--service", "pay-api", "--at", "now"],
     "investigations show": ["inv-x"],

@@ -133,8 +133,33 @@ class TensionThreshold(BaseModel):
     relative: float = Field(ge=0)
 
 
+class CloudCostSettings(BaseModel):
+    """How cloud bills (AWS CUR 2.0, FOCUS 1.x: ``shipwise cost cloud import``) map to teams and
+    which cost they count (docs/cloud-cost.md). Mapping happens at import: re-import after a change."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: ``amortised``: effective cost (savings plans and reserved instances spread over the usage
+    #: they cover; FOCUS EffectiveCost); ``unblended``: what was billed (FOCUS BilledCost).
+    basis: Literal["amortised", "unblended"] = "amortised"
+    #: Cost-allocation tag keys naming the team, tried in order (CUR 2.0 writes user tags as
+    #: ``user_<key>``, e.g. ``user_team``; FOCUS as the key itself, e.g. ``team``).
+    tag_keys: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    #: Tag value -> team id, where the value is not the team id itself.
+    tag_values: dict[str, str] = Field(default_factory=dict)
+    #: Usage account id -> team id, for spend whose tags name no known team.
+    accounts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("accounts", "tag_values", mode="before")
+    @classmethod
+    def _text_keys(cls, v: Any) -> Any:
+        """YAML reads an unquoted account id as a number: keep it as the text it was."""
+        return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else v
+
+
 class CostSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Cloud bills (AWS CUR 2.0, FOCUS): tag and account mapping to teams, cost basis.
+    cloud: CloudCostSettings = Field(default_factory=lambda: CloudCostSettings())
     #: Cost to serve must have improved at least this much for the tension guard to ask at what price.
     min_improvement: float = Field(0.05, ge=0, le=1)
     #: metric id -> threshold; shipwise flags a team whose cost to serve improved while one of

@@ -37,6 +37,7 @@ COMMANDS: list[list[str]] = [
     ["metrics", "dora", "--grain", "quarter", "--format", "json"],
     ["metrics", "dora", "--by", "service", "--grain", "month", "--format", "csv"],
     ["cost", "--format", "json"], ["cost", "initiatives", "--format", "json"],
+    ["cost", "cloud", "--format", "json"], ["cost", "cloud"],
     ["flow", "--format", "json"], ["flow", "--grain", "week", "--format", "csv"],
     ["flow", "--org-units", "--format", "json"],
     ["strain", "--format", "json"], ["strain", "--grain", "week", "--team", "{small}"],
@@ -61,6 +62,8 @@ EXEMPT = {
                       "design, admin only; prints counts (tests/metrics/test_spark.py)",
     "import": "writes what it is given; its report holds counts and reasons only (tests/ingest)",
     "ingest git": "needs a repository (tests/connectors)",
+    "cost cloud import": "writes the cloud bills it is given (tests/ingest/test_cloud_cost.py); "
+                         "bills name accounts and tags, never people; its report holds counts",
     "demo": "builds the store this test scans",
     "demo world": "writes a case directory of a simulated system, no people (tests/demo/world)",
     "investigate": "needs a case or alarm (tests/investigate); its output is scanned via the API",

@@ -74,6 +74,17 @@ def both(sample_org: SampleOrg, tmp_path_factory: pytest.TempPathFactory) -> Ite
             "INSERT INTO service_owner VALUES (?, ?, DATE '2025-01-01', DATE '2025-06-30', now()), "
             "(?, ?, DATE '2025-10-01', DATE '2025-12-31', now())",
             [service, other[0] if other else team, service, other[0] if other else team])
+        # cloud cost (docs/cloud-cost.md): spend on both bases, a credit and unmapped spend,
+        # so cost to serve on Spark reads cloud_cost as the store does
+        currency, month = store.con.execute(
+            "SELECT min(currency), max(month) FROM cost").fetchone() or ("EUR", "2025-01")
+        for basis, amount in (("amortised", 1234.5), ("unblended", 1500.0)):
+            for t, kind, value in ((team, "spend", amount), (team, "credit", -99.0),
+                                   (None, "spend", 77.0)):
+                store.con.execute(
+                    "INSERT INTO cloud_cost VALUES (?, 'payer', 'acct', NULL, ?, 'account', "
+                    "'AmazonEC2', 'Usage', ?, ?, ?, ?, 3, 'cur.parquet', 'cur2', now())",
+                    [month, t, kind, basis, currency, value])
         # incident links of every basis (the demo has explicit ones only): labels naming a
         # deployment or a version, and a team's window (docs/incident-links.md)
         store.con.execute("""INSERT INTO incident_label
@@ -146,6 +157,12 @@ def test_cost_is_the_same_on_spark(both: Both, grain: str, baseline: str) -> Non
     ours = cost_rows(both.store, req)
     theirs = on_spark.cost(both.engine, req).model_dump()
     assert ours["rows"] and ours["organisation"]
+    cloud = cost_rows(both.store, CostRequest(grain=grain, baseline=baseline,
+                                              categories=("cloud",)))
+    assert sorted(r["cost_amount"] for r in cloud["rows"] if r["cost_amount"])[-1:] == [1234.5]
+    assert same(cloud, {k: v for k, v in on_spark.cost(
+        both.engine, CostRequest(grain=grain, baseline=baseline, categories=("cloud",))
+    ).model_dump().items() if k in cloud}) == []
     assert same(ours, {k: theirs[k] for k in ours}) == []
     seen = set(ours["rows"][0]["metrics"]) | set(ours["organisation"][0]["metrics"])
     assert _spark_ids("cost") - {"cost.improvement_qoq", "cost.improvement_yoy"} <= seen

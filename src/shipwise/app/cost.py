@@ -98,7 +98,7 @@ def cost_rows_on(engine: Engine, req: CostRequest,
     if since is None or until is None:
         return out
     query = CostQuery(req.grain, since, until, req.baseline, tuple(req.categories), req.team,
-                      currency)
+                      currency, tension.cloud.basis if tension else "amortised")
     out["conversion"] = _conversion(engine, query)
     sql, params = cost_sql(query)
     cols, team_rows = engine.rows(sql + " ORDER BY team, period_start", params)

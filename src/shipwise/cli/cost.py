@@ -24,7 +24,7 @@ _TENSION_COLUMNS = (ids.CHANGE_FAIL_RATE, ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYME
 @click.option("--baseline", type=click.Choice(["yoy", "qoq"]), default="yoy", show_default=True,
               help="What savings are measured against.")
 @click.option("--categories", default=None,
-              help="Comma-separated cost categories [default: all: people,infrastructure,tooling,other].")
+              help="Comma-separated cost categories [default: all: people,infrastructure,tooling,other,cloud].")
 @click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
@@ -192,3 +192,79 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
                "cost to serve, −0.10 ≈ 10 % cheaper per unit)",
                ["initiative", "adopters / comparison", "amount", "effect", "attributed savings",
                 "ROI", "warnings"], table, justify_right=(2,))
+
+
+@cost.group("cloud", invoke_without_command=True)
+@click.option("--team", "teams", multiple=True, help="Only these teams (repeatable).")
+@click.option("--since", default=None, metavar="YYYY-MM", help="First month.")
+@click.option("--until", default=None, metavar="YYYY-MM", help="Last month.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+@runs_as("org.cost")
+def cloud(ctx: click.Context, teams: tuple[str, ...], since: str | None, until: str | None,
+          fmt: str) -> None:
+    """Cloud cost (AWS CUR 2.0, FOCUS) per team and month on the configured basis, with credits,
+    refunds, discounts and adjustments beside the spend (never netted) and the spend no team
+    was mapped to, per account and tag value (docs/cloud-cost.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from shipwise.app.cloud_cost import cloud_report
+
+    with caller(ctx) as c:
+        res = cloud_report(c, since=since, until=until, teams=teams)
+    if fmt == "json":
+        emit_json(res)
+        return
+    if not res["totals"]:
+        click.echo("No cloud cost in the store: `shipwise cost cloud import FILE...` reads AWS "
+                   "CUR 2.0 and FOCUS files (docs/cloud-cost.md).")
+        return
+    figures = ("spend", "credits", "refunds", "discounts", "adjustments")
+    emit_table(f"Cloud cost per team and month (basis {res['basis']}; credits and refunds apart, "
+               "not netted)", ["team", "month", "currency", *figures],
+               [(r["team"], r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures])
+                for r in res["teams"]], justify_right=tuple(range(3, 8)))
+    if res["unmapped"]:
+        emit_table("Unmapped (no team tag of a known team and no mapped account)",
+                   ["month", "account", "tag value", "currency", *figures],
+                   [(r["month"], r["account"], r["tag_value"] or "–", r["currency"],
+                     *[f"{r[f]:,.2f}" for f in figures]) for r in res["unmapped"]],
+                   justify_right=tuple(range(4, 9)))
+    emit_table("Totals", ["month", "currency", *figures, "unmapped spend"],
+               [(r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures],
+                 f"{r['unmapped_spend']:,.2f}") for r in res["totals"]],
+               justify_right=tuple(range(2, 8)))
+
+
+@cloud.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--force", is_flag=True, help="Read files again even when unchanged since their "
+                                            "last import.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+@runs_as("admin.ingest")
+def cloud_import(ctx: click.Context, paths: tuple[str, ...], force: bool, fmt: str) -> None:
+    """Import AWS CUR 2.0 (Data Exports) or FOCUS 1.x files: Parquet, CSV, CSV.gz, or export
+    folders of parts. Each month replaces that month of its billing account (restatements);
+    rows without a date or a numeric cost are quarantined with the reason."""
+    from shipwise.app.cloud_cost import import_cloud
+
+    with caller(ctx) as c:
+        res = import_cloud(c, paths, force=force,
+                           progress=None if fmt == "json" else lambda m: click.echo(m, err=True))
+    out = res.as_dict()
+    if fmt == "json":
+        emit_json(out)
+        return
+    for s in out["skipped"]:
+        click.echo(f"unchanged since its last import, skipped (--force reads it again): {s}")
+    months = ", ".join(sorted({m["month"] for m in out["months"]}))
+    click.echo(f"{out['line_items']:,} line items read; months replaced: {months or 'none'}")
+    if out["quarantined"]:
+        reasons = "; ".join(f"{k}: {v}" for k, v in out["quarantine_reasons"].items())
+        click.echo(f"{out['quarantined']:,} rows quarantined ({reasons}): "
+                   "`shipwise quarantine list --type cloud_cost`")
+    if out["unknown_teams"]:
+        click.echo("Note: cost.cloud maps to teams the organisation does not have: "
+                   + ", ".join(out["unknown_teams"]) + " (their spend is reported unmapped)",
+                   err=True)

@@ -32,7 +32,22 @@ from datetime import date
 from shipwise.metrics import registry
 
 GRAINS = ("month", "quarter")
-CATEGORIES = ("people", "infrastructure", "tooling", "other")
+CATEGORIES = ("people", "infrastructure", "tooling", "other", "cloud")
+#: How cloud bills count (``cost.cloud.basis``): effective (amortised) or billed (unblended) cost.
+CLOUD_BASES = ("amortised", "unblended")
+
+
+def cost_records_sql(cloud_basis: str = "amortised") -> str:
+    """The team cost records: the ``cost`` table, and the cloud spend mapped to a team
+    (``cloud_cost``, kind spend, on ``cloud_basis``) as category ``cloud`` per team, month and
+    currency. Credits, refunds, discounts and adjustments are not netted in (docs/cloud-cost.md)."""
+    if cloud_basis not in CLOUD_BASES:
+        raise ValueError(f"unknown cloud cost basis {cloud_basis!r}")
+    return f"""SELECT team, month, category, amount, currency FROM cost
+  UNION ALL
+  SELECT team, month, 'cloud' AS category, sum(amount) AS amount, currency FROM cloud_cost
+  WHERE team IS NOT NULL AND kind = 'spend' AND basis = '{cloud_basis}'
+  GROUP BY team, month, currency"""
 
 #: Aggregate columns of the query, after team and period.
 COLUMNS = (
@@ -89,6 +104,8 @@ class CostQuery:
     teams: tuple[str, ...] = ()
     #: costs in other currencies are converted to this one (``fx_rate``)
     reporting_currency: str | None = None
+    #: cloud spend on this basis (``cost.cloud.basis``)
+    cloud_basis: str = "amortised"
 
     def since_padded(self) -> date:
         """A year before ``since``, so the first periods shown still have their baselines."""
@@ -129,7 +146,7 @@ month_period AS (
   SELECT c.month, c.{grain} AS period FROM calendar c
   WHERE c.day = c.month_start AND c.day BETWEEN ? AND ?
 ),
-rated AS ({rated_cost_sql()}),
+rated AS ({rated_cost_sql(q.cloud_basis)}),
 costs AS (
   SELECT k.team, mp.period, sum(k.amount * k.rate) AS cost_amount,
          sum(CASE WHEN k.rate IS NULL THEN 1 ELSE 0 END) AS unconverted
@@ -230,13 +247,13 @@ WHERE period IN (SELECT {grain} FROM calendar WHERE day BETWEEN ? AND ?)
     return sql, params
 
 
-def rated_cost_sql() -> str:
-    """Cost records with the rate that converts them to the reporting currency (two ``?``: the
-    reporting currency, twice): 1 in that currency, the ``fx_rate`` of the record's month and
-    currency otherwise, NULL when there is none (never guessed)."""
-    return """SELECT k.team, k.month, k.category, k.amount, k.currency,
+def rated_cost_sql(cloud_basis: str = "amortised") -> str:
+    """Cost records (:func:`cost_records_sql`) with the rate that converts them to the reporting
+    currency (two ``?``: the reporting currency, twice): 1 in that currency, the ``fx_rate`` of
+    the record's month and currency otherwise, NULL when there is none (never guessed)."""
+    return f"""SELECT k.team, k.month, k.category, k.amount, k.currency,
          CASE WHEN k.currency = ? THEN CAST(1 AS DOUBLE) ELSE r.rate END AS rate, r.source
-  FROM cost k LEFT JOIN fx_rate r
+  FROM ({cost_records_sql(cloud_basis)}) k LEFT JOIN fx_rate r
     ON r.month = k.month AND r.currency = k.currency AND r.reporting_currency = ?"""
 
 
@@ -248,7 +265,7 @@ def conversion_sql(q: CostQuery) -> tuple[str, list[object]]:
     sql = f"""
 SELECT k.team, k.month, k.currency, k.rate, k.source, count(*) AS records,
        sum(k.amount) AS amount, sum(k.amount * k.rate) AS reported_amount
-FROM ({rated_cost_sql()}) k
+FROM ({rated_cost_sql(q.cloud_basis)}) k
 WHERE k.currency <> ? AND k.month >= ? AND k.month <= ? AND k.category IN ({cats}) {teams}
 GROUP BY k.team, k.month, k.currency, k.rate, k.source
 ORDER BY k.month, k.currency, k.team"""
@@ -264,6 +281,7 @@ def missing_rates_sql() -> str:
     return """
 SELECT x.month, x.currency, count(*) AS records FROM (
   SELECT month, currency FROM cost
+  UNION ALL SELECT month, currency FROM cloud_cost WHERE team IS NOT NULL AND kind = 'spend'
   UNION ALL SELECT strftime(started_at, '%Y-%m'), currency FROM investment
 ) x
 WHERE x.currency <> ? AND NOT EXISTS (
@@ -289,12 +307,15 @@ GROUP BY ALL ORDER BY i.started_at, i.id"""
 
 def currency_sql() -> str:
     """The currencies cost records are in."""
-    return "SELECT DISTINCT currency FROM cost ORDER BY currency"
+    return ("SELECT DISTINCT currency FROM (SELECT currency FROM cost UNION ALL "
+            "SELECT currency FROM cloud_cost WHERE team IS NOT NULL AND kind = 'spend') c "
+            "ORDER BY currency")
 
 
 def data_span_sql() -> str:
     """First and last day with cost records (default range)."""
     return (
         "SELECT CAST(min(month) || '-01' AS DATE), "
-        "last_day(CAST(max(month) || '-01' AS DATE)) FROM cost"
+        "last_day(CAST(max(month) || '-01' AS DATE)) FROM (SELECT month FROM cost UNION ALL "
+        "SELECT month FROM cloud_cost WHERE team IS NOT NULL AND kind = 'spend') c"
     )

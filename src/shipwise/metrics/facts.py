@@ -338,6 +338,12 @@ def _rebuild(store: Store) -> dict[str, float]:
     return timings
 
 
+def bump_version(store: Store) -> None:
+    """Data that cached results read changed, but no fact is derived from it (e.g. cloud cost):
+    a new version, so no cached result survives, without a rebuild."""
+    store.set_meta(VERSION_KEY, uuid.uuid4().hex)
+
+
 def facts_version(store: Store) -> str:
     """Changes whenever the facts are rebuilt (after any ingest that changed data)."""
     return store.get_meta(VERSION_KEY) or "initial"

@@ -30,7 +30,8 @@ TABLES = (
     "org_unit", "team", "service", "service_owner", "service_target", "person", "commit",
     "pull_request", "pull_request_commit", "deployment", "deployment_commit", "incident", "page",
     "cost", "headcount", "investment", "investment_team", "slo", "sli", "tag", "ticket_status",
-    "fx_rate", "incident_label", "oncall_shift", "incident_link_policy", "calendar",
+    "fx_rate", "incident_label", "oncall_shift", "incident_link_policy", "cloud_cost",
+    "calendar",
 )
 #: Tables added after format version 2 was fixed: a folder exported before them has none, which
 #: is read as an empty table of these columns (Spark DDL) — such a store had none of their rows.
@@ -45,6 +46,10 @@ LATER_TABLES = {
     "oncall_shift": "id STRING, team STRING, person STRING, person_is_bot BOOLEAN, "
                     "starts_at TIMESTAMP, ends_at TIMESTAMP, schedule STRING, source STRING, "
                     "row_hash STRING, ingested_at TIMESTAMP",
+    "cloud_cost": "month STRING, billing_account STRING, account STRING, tag_value STRING, "
+                  "team STRING, mapped_by STRING, service STRING, charge_category STRING, "
+                  "kind STRING, basis STRING, currency STRING, amount DOUBLE, line_items BIGINT, "
+                  "file STRING, format STRING, ingested_at TIMESTAMP",
 }
 #: Facts kept past the retention horizon (metrics/facts.py RETAINED_FACTS): (table, instant).
 RETAINED = (("flow_pr_fact", "created_at"), ("strain_page_fact", "at"),
