@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_incident_sync import _sync, _write  # noqa: E402
 from tests.fakes.servicenow import (  # noqa: E402
     AUTOMATION_USER,
     PASSWORD,
@@ -73,26 +73,6 @@ def _org(folder: Path) -> Path:
     return path
 
 
-def _sync(settings: Settings, config: Path) -> dict[str, Any]:
-    env = {**os.environ, SECRET_ENV: PASSWORD}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "shipwise", "--db", str(settings.db),
-                             "--config", str(config), "sync", "servicenow", "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"sync failed: {err[-2000:]}")
-    report = json.loads(out)
-    return {"seconds": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "scopes": {s["scope"]: {k: s.get(k, 0) for k in
-                                    ("records", "inserted", "updated", "unchanged",
-                                     "quarantined", "requests", "seconds")}
-                       for s in report["scopes"]}}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--incidents", type=int, default=20_000)
@@ -115,12 +95,12 @@ def main() -> None:
             "automation_users": [AUTOMATION_USER], "page_size": args.page_size,
             "since": (start - timedelta(days=1)).date().isoformat()}]}))
         settings = load_settings(db=settings.db, config_file=config)
-        first = _sync(settings, config)
+        first = _sync(settings, config, "servicenow", (SECRET_ENV, PASSWORD))
         first["requests_by_path"] = dict(Counter(p for p, _ in fake.requests))
         first["fake_busy_seconds"] = round(fake.busy, 2)
         fake.requests.clear()
         fake.busy = 0.0
-        second = _sync(settings, config)
+        second = _sync(settings, config, "servicenow", (SECRET_ENV, PASSWORD))
         second["requests_by_path"] = dict(Counter(p for p, _ in fake.requests))
         second["fake_busy_seconds"] = round(fake.busy, 2)
         with Store.open(settings.db, read_only=True) as store:
@@ -137,15 +117,7 @@ def main() -> None:
                   "page_size": args.page_size},
         "first_sync": first, "second_sync": second, "stored": stored,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("world", "stored")}))
-    for name in ("first_sync", "second_sync"):
-        s = out[name]
-        print(f"{name}: {s['seconds']} s (the fake answering: {s['fake_busy_seconds']} s), "
-              f"peak {s['peak_rss_mib']} MiB, requests "
-              f"{sum(s['requests_by_path'].values())} {s['requests_by_path']}")
-    print(f"wrote {args.out}")
+    _write(out, args.out)
 
 
 if __name__ == "__main__":

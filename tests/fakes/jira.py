@@ -37,6 +37,7 @@ import json
 import random
 import re
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -297,6 +298,8 @@ class FakeJira:
         self.max_results = max_results
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, str, Any]] = []  # (method, path, query, body)
+        #: seconds spent answering (the fake's own cost, for benches)
+        self.busy = 0.0
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -333,10 +336,10 @@ class FakeJira:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                fake._handle(self, "GET")
+                fake._timed(self, "GET")
 
             def do_POST(self) -> None:
-                fake._handle(self, "POST")
+                fake._timed(self, "POST")
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -359,6 +362,14 @@ class FakeJira:
             pair = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
             return sent == f"Basic {pair}"
         return sent == f"Bearer {self.token}"
+
+    def _timed(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._handle(h, method)
+        finally:
+            with self.lock:
+                self.busy += time.perf_counter() - t0
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
