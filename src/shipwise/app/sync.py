@@ -87,10 +87,11 @@ def connector_for(source: Source, services: ServiceMap, *,
         return GitLabConnector(source, services, transport=transport)
     if isinstance(source, PagerDutySource):
         return PagerDutyConnector(source, services, transport=transport)
+    # the deployments the store has: an incident names only one of those as its cause
+    known = (lambda ids: deployments.existing(store, ids)) if store is not None else None
     if isinstance(source, JiraSource):
-        return JiraConnector(source, services, transport=transport)
+        return JiraConnector(source, services, transport=transport, deployments=known)
     if isinstance(source, ServiceNowSource):
-        known = (lambda ids: deployments.existing(store, ids)) if store is not None else None
         return ServiceNowConnector(source, services, deployments=known, transport=transport)
     if isinstance(source, OpsgenieSource):
         return OpsgenieConnector(source, services, transport=transport)

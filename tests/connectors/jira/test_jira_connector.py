@@ -43,6 +43,7 @@ from shipwise.connectors.sync import sync_scope
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import RetriesExhaustedError, UnauthorizedError
 from shipwise.ingest.loader import ImportReport
+from shipwise.metrics import facts
 from shipwise.store import sync_state
 from shipwise.store.duckdb_store import Store
 
@@ -437,3 +438,49 @@ def test_shipwise_sync_and_doctor_with_a_jira_source(world: World, settings: Set
         rows = store.query("SELECT type, reason FROM quarantine")
         assert [r["type"] for r in rows] == ["page"] and "malformed page" in rows[0]["reason"]
         assert store.count("incident") == len(truth["incident"])
+
+
+def test_a_cause_the_store_lacks_becomes_a_label_that_links_once_it_arrives(
+        world: World, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    caused = [i for i in world.incidents() if i.cause]
+    missing = caused[0].cause
+    records = [r for r in world.org_records()
+               if not (r.get("type") == "deployment" and r.get("id") == missing)]
+    org_file = tmp_path / "org.jsonl"
+    org_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with Store.open(settings.db) as store:
+        import_paths_into(store, pseudonymiser_for(store, settings), [org_file])
+    with FakeJira(world, edition="cloud", max_results=10) as jira:
+        source = make_source(jira.url, tmp_path / "unused").model_dump(
+            mode="json", by_alias=True, exclude_none=True)
+        source.pop("token_file")
+        source["token_env"] = "SW_TEST_JIRA"
+        monkeypatch.setenv("SW_TEST_JIRA", TOKEN)
+        path = tmp_path / "shipwise.yaml"
+        path.write_text(yaml.safe_dump({"sources": [source]}))
+        s = load_settings(db=settings.db, config_file=path)
+        with local_caller(s) as caller:
+            sync_sources(caller, scopes=["incidents"])
+    with Store.open(s.db) as store:
+        # kept whole (not quarantined for an unknown reference), the cause kept as a label
+        assert store.count("quarantine") == 0
+        assert store.count("incident") == len(world.incidents())
+        row = store.con.execute(
+            "SELECT i.caused_by, list(l.label) FROM incident i JOIN incident_label l "
+            "ON l.incident_id = i.id WHERE i.id = ? GROUP BY i.caused_by", [caused[0].key]
+        ).fetchone()
+        assert row is not None and row[0] is None and f"deploy:{missing}" in row[1]
+        known = [i for i in caused if i.cause != missing]
+        if known:  # the others keep their explicit cause
+            assert store.con.execute("SELECT caused_by FROM incident WHERE id = ?",
+                                     [known[0].key]).fetchone() == (known[0].cause,)
+        # the deployment arrives: the label links the incident to it
+        dep = next(r for r in world.org_records()
+                   if r.get("type") == "deployment" and r.get("id") == missing)
+        late = tmp_path / "late.jsonl"
+        late.write_text(json.dumps(dep) + "\n")
+        import_paths_into(store, pseudonymiser_for(store, settings), [late])
+        facts.ensure_fresh(store)
+        assert store.con.execute(
+            "SELECT deployment_id, basis FROM incident_link WHERE incident_id = ?",
+            [caused[0].key]).fetchone() == (missing, "label")

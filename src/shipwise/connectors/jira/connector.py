@@ -21,7 +21,7 @@ oldest-updated first).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,8 +55,11 @@ class JiraConnector:
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] = _now, overlap: timedelta = OVERLAP,
-                 page_size: int = PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE,
+                 deployments: Callable[[Collection[str]], set[str]] | None = None) -> None:
         self.source = source
+        #: which of some deployment ids the store has (None: trust the cause field)
+        self.known_deployments = deployments
         self.services = services
         self.name = source.id
         self.overlap = overlap
@@ -211,6 +214,8 @@ class JiraConnector:
                     rows.append(m.incident_row(issue, m.resolve(issue, service), src.severity,
                                                src.caused_by_field, src.caused_by_link,
                                                f"jira:{src.id}"))
+            if q.as_ == "incidents" and self.known_deployments is not None:
+                m.unknown_causes_as_labels(rows, self.known_deployments)
             if mark.updated is not None:
                 state["updated"] = m.iso(mark.updated)
             state["seen"] = mark.kept()

@@ -12,7 +12,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -255,6 +255,20 @@ def incident_row(issue: Mapping[str, Any], service: str | None, severities: Mapp
             "caused_by": caused_by(issue, cause_field, cause_link),
             "labels": labels or None,
             "source": f"{source} incident {key}" if source else None}
+
+
+def unknown_causes_as_labels(rows: list[dict[str, Any]],
+                             known: Callable[[Collection[str]], set[str]]) -> None:
+    """An incident whose cause field names a deployment the store does not have keeps it as the
+    label ``deploy:<id>`` instead (the importer would refuse the whole incident for an unknown
+    ``caused_by``); once that deployment arrives, the label links them (docs/incident-links.md)."""
+    causes = {r["caused_by"] for r in rows if r.get("caused_by")}
+    have = known(causes) if causes else set()
+    for r in rows:
+        cause = r.get("caused_by")
+        if cause and cause not in have:
+            r["labels"] = sorted({*(r.get("labels") or []), f"deploy:{cause}"})
+            r["caused_by"] = None
 
 
 def table(kind: str, rows: list[dict[str, Any]]) -> pa.Table:
