@@ -6,7 +6,7 @@ import click
 
 from shipwise.cli.render import emit_json, emit_table
 
-METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology"]
+METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology", "traversal"]
 PETSHOP_METHODS = [*METHOD_CHOICES, "investigate"]
 SCENARIO_METHODS = PETSHOP_METHODS
 

@@ -18,7 +18,9 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
+from shipwise.investigate.propagation import ANOMALOUS_Z
 from shipwise.investigate.rank import clock, relative
 from shipwise.investigate.triage import Context, describe_anomaly
 
@@ -83,6 +85,7 @@ def generate(ctx: Context) -> list[Hypothesis]:
     for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory, _queues,
                 _dependencies):
         hyps.extend(gen(ctx))
+    _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
         if not ctx.on_alarm_path(h.entity) and h.kind != "infrastructure_churn":
             h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology", -3, "topology")
@@ -466,6 +469,56 @@ def _dependencies(ctx: Context) -> list[Hypothesis]:
         _explains_dependents(h, ctx, d, a.onset)
         out.append(h)
     return out
+
+
+#: weight of the walk's best root candidate; the others get their share of it by score
+WALK_WEIGHT = 6.0
+#: an anomalous entity whose deviations track the alarm's less than this did not move with it
+WALK_UNTRACKED = 0.3
+
+
+def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
+    """The alarm's own signal followed down the calls (:mod:`shipwise.investigate.propagation`):
+    every hypothesis on one of its root candidates gains support (a dependency-failure
+    hypothesis is added where none names it); an entity whose change a dependency accounts for, or that did not move with the alarm,
+    loses it."""
+    walk = ctx.walk
+    if walk is None:
+        return
+    deps = {h.entity: h for h in hyps if h.kind == "dependency_failure"}
+    best = max((c.score for c in walk.roots), default=0.0)
+    # the alarm's own entity as a root says only that nothing it waits on explains it: no
+    # support for any mechanism on it
+    roots = [c for c in walk.roots if c.score > 0 and c.entity != ctx.alarm.entity]
+    for c in roots:
+        if c.entity not in deps:
+            drop = metric_direction(walk.metric) < 0
+            h = Hypothesis("dependency_failure", "dependency_errors" if drop else "slow_dependency",
+                           c.entity, f"{c.entity} degraded and the alarm's {walk.metric} followed it")
+            hyps.append(h)
+            deps[c.entity] = h
+        # every mechanism proposed for that entity (a change, a saturation…) gains the same
+        # support: the walk says where the cause is, the other evidence says what it was
+        for h in hyps:
+            if h.entity == c.entity:
+                h.add(walk.describe(c), round(WALK_WEIGHT * c.score / best, 2), "topology",
+                      _metric_ref(ctx, c.entity, walk.metric))
+    named = {c.entity for c in roots}
+    for e, h in deps.items():
+        # the walk rules out only what it saw: entities with the alarm's signal
+        if named and e not in named and e != ctx.alarm.entity and e in walk.signals:
+            h.add(f"following the alarm's {walk.metric} down the calls from {ctx.alarm.entity} "
+                  f"does not lead to {e}", -2, "topology")
+    for e, c in walk.explained.items():
+        if e in deps:
+            sig, by = c.signal, walk.signals[c.explained_by]
+            deps[e].add(f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
+                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it", -2,
+                        "topology")
+    for e, sig in walk.signals.items():
+        if e in deps and sig.z >= ANOMALOUS_Z and sig.tracks < WALK_UNTRACKED:
+            deps[e].add(f"{e}'s {walk.metric} did not move with the alarm's (r={sig.tracks:.2f}): it was "
+                        "already off, or changed on its own", -2, "metrics")
 
 
 def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> None:

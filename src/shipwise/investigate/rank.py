@@ -46,7 +46,7 @@ from shipwise.investigate.detect import (
     zscore_deviation,
 )
 
-METHODS = ("naive", "nsigma", "baro", "baro+topology")
+METHODS = ("naive", "nsigma", "baro", "baro+topology", "traversal")
 
 #: nsigma's normal window ends this many sampling intervals before the alarm.
 NSIGMA_MARGIN_STEPS = 5
@@ -84,6 +84,8 @@ def rank(case: Case, method: str = "baro+topology") -> list[Ranked]:
     if not keys:
         return []
     step = sampling_step(case, keys)
+    if method == "traversal":
+        return _traversal(case, keys, step)
     if method == "naive":
         scores = _naive(case, keys)
     elif method == "nsigma":
@@ -94,6 +96,25 @@ def rank(case: Case, method: str = "baro+topology") -> list[Ranked]:
     if method == "baro+topology":
         ranked = _topology_rerank(case, ranked, scores, step)
     return sorted(ranked, key=lambda r: (-r.score, r.entity))
+
+
+def _traversal(case: Case, keys: list[tuple[str, str]], step: float) -> list[Ranked]:
+    """The symptom followed down the calls (:mod:`shipwise.investigate.propagation`), its root
+    candidates first; then BARO's order for everything else (and BARO alone when there is
+    nothing to walk)."""
+    from shipwise.investigate.propagation import follow_symptom, waits_on_graph
+
+    scores, onset = _baro(case, keys)
+    baro = sorted(_aggregate(case, scores), key=lambda r: (-r.score, r.entity))
+    walk = follow_symptom(case.alarm.entity, case.alarm.metric, case.alarm.time,
+                          onset.time, step, waits_on_graph(case.topology), case.metrics)
+    if walk is None:
+        return baro
+    top = (baro[0].score if baro else 0.0) + 1.0
+    first = [Ranked(c.entity, top + c.score, (walk.describe(c),)) for c in walk.roots]
+    named = {r.entity for r in first}
+    rest = [r for r in baro if r.entity not in named]
+    return first + rest
 
 
 def sampling_step(case: Case, keys: list[tuple[str, str]]) -> float:

@@ -20,6 +20,7 @@ import numpy as np
 
 from shipwise.investigate.case import Alarm, Case
 from shipwise.investigate.evidence import Event, Evidence, LogLine
+from shipwise.investigate.propagation import Walk, follow_symptom, waits_on_graph
 from shipwise.investigate.rank import MetricScore, baro_scores, clock, sampling_step
 
 ANOMALOUS_MIN = 3.0
@@ -50,6 +51,8 @@ class Context:
     scores: list[MetricScore] = field(default_factory=list)
     #: a metric at or above this many robust-σ is anomalous (see :func:`triage`)
     cut: float = ANOMALOUS_MIN
+    #: the alarm's signal followed down the calls (None: nothing to walk)
+    walk: Walk | None = None
 
     # -- topology -------------------------------------------------------------------------
     def kind(self, entity: str) -> str:
@@ -166,6 +169,8 @@ def triage(alarm: Alarm, evidence: Evidence, end: float) -> Context:
         ctx.entities[entity] = EntityAnomaly(
             entity, ctx.kind(entity), items[0].dev.score, min(onsets) if onsets else None,
             items[:3], anomalous=bool(hot))
+    ctx.walk = follow_symptom(alarm.entity, alarm.metric, alarm.time, ctx.onset, step,
+                              waits_on_graph(evidence.topology), evidence.metrics)
     return ctx
 
 
