@@ -464,9 +464,14 @@ def _dependencies(ctx: Context) -> list[Hypothesis]:
             continue
         h = Hypothesis("dependency_failure", "slow_dependency", d,
                        f"{d} degraded and its dependents failed with it")
-        h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency", 2, "metrics",
-              _metric_ref(ctx, d, a.top[0].metric))
-        _explains_dependents(h, ctx, d, a.onset)
+        if walked(ctx, d):
+            # the walk of the alarm's own signal answers "the deepest anomalous dependency that
+            # explains its dependents" for d (:func:`_weigh_symptom_walk`); only the logs add
+            _named_in_timeouts(h, ctx, d, a.onset)
+        else:
+            h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency", 2, "metrics",
+                  _metric_ref(ctx, d, a.top[0].metric))
+            _explains_dependents(h, ctx, d, a.onset)
         out.append(h)
     return out
 
@@ -529,6 +534,17 @@ def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> N
     if callers:
         h.add(f"it explains {len(callers)} anomalous dependent(s) whose anomaly started at or "
               f"after its own: {', '.join(callers[:5])}", min(3, len(callers)), "topology")
+    _named_in_timeouts(h, ctx, d, onset)
+
+
+def walked(ctx: Context, entity: str) -> bool:
+    """Did the walk of the alarm's signal see ``entity`` (and find somewhere to go)?"""
+    w = ctx.walk
+    return w is not None and entity in w.signals and any(
+        c.score > 0 and c.entity != ctx.alarm.entity for c in w.roots)
+
+
+def _named_in_timeouts(h: Hypothesis, ctx: Context, d: str, onset: float) -> None:
     named = [x for x in ctx.errors(start=onset - ctx.tol()) if x.entity != d and d in x.text
              and _TIMEOUT.search(x.text)]
     if named:
