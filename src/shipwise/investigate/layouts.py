@@ -59,6 +59,7 @@ import numpy as np
 
 from shipwise.errors import InputError
 from shipwise.investigate.case import Alarm, Case, Series, load_case, load_topology, load_truth
+from shipwise.investigate.petshop import load_issue
 
 LAYOUTS = ("case", "rcaeval", "rcd", "microirc", "petshop")
 LEVELS = ("service", "pod")
@@ -581,8 +582,6 @@ def read_case_dir(folder: str | Path, *, level: str = "service",
 def read_petshop(folder: str | Path, *, level: str = "service",
                  topology: Path | None = None) -> Labelled:
     """A PetShop issue folder (see :mod:`shipwise.investigate.petshop`)."""
-    from shipwise.investigate.petshop import load_issue
-
     case, root = load_issue(folder)
     return case, {"root_cause": root, "fault": "unknown",
                   "system": f"petshop/{case.alarm.source.get('scenario')}"}
