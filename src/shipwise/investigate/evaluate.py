@@ -114,8 +114,8 @@ def score_cases(cases_with_truth: Iterable[tuple[Case, str | Truth]], rank_fn: R
                 clock: Callable[[], float] = time.perf_counter,
                 on_case: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run every method on every case: one row per case ``{"name", "group", "system", "fault",
-    "truth", "ranks": {method: position or None}, "seconds": {method: s}, "confidence":
-    {method: top-1 confidence or None}}``. ``on_case`` is called after each case (progress).
+    "truth", "ranks": {method: position or None}, "top1": {method: entity ranked first or None},
+    "seconds": {method: s}, "confidence": {method: top-1 confidence or None}}``. ``on_case`` is called after each case (progress).
     Exceptions from ``rank_fn`` propagate."""
     per_case: list[dict[str, Any]] = []
     for case, raw in cases_with_truth:
@@ -124,16 +124,20 @@ def score_cases(cases_with_truth: Iterable[tuple[Case, str | Truth]], rank_fn: R
         ranks: dict[str, int | None] = {}
         secs: dict[str, float] = {}
         conf: dict[str, float | None] = {}
+        top1: dict[str, str | None] = {}
         for m in methods:
             t0 = clock()
             ranked = rank_fn(case, m)
             secs[m] = clock() - t0
             ranks[m] = rank_of((r.entity for r in ranked), accept)
             conf[m] = _confidence(ranked)
+            top1[m] = ranked[0].entity if ranked else None
         row = {"name": case.name, "group": group_fn(case),
                "system": str(truth.get("system") or case.alarm.source.get("dataset") or "all"),
                "fault": str(truth.get("fault") or "unknown"), "truth": str(truth["root_cause"]),
-               "ranks": ranks, "seconds": secs, "confidence": conf}
+               "alarm": {"entity": case.alarm.entity, "metric": case.alarm.metric,
+                         "time": case.alarm.time},
+               "ranks": ranks, "top1": top1, "seconds": secs, "confidence": conf}
         per_case.append(row)
         if on_case is not None:
             on_case(row)

@@ -29,11 +29,13 @@ metrics holding underscores do not make services of their own, each column is gi
 (``carts_mem_usage`` → ``carts``/``mem_usage`` when ``carts_cpu`` exists).
 
 **Alarm** (:func:`entry_alarm`): these benchmarks have no alarm, so the alarm is put where a
-monitor would fire, at the injection time: on the entry service — of the entities with metrics,
-those none of whose callers (in the ``calls`` topology) have metrics — and, among several or with
-no topology, on the one whose latency or error metric deviates most after the injection time
-(median after vs before, in units of the before spread). With no latency/error metric at all,
-the entity whose any metric deviates most. Only the metrics decide it, never the truth.
+monitor would fire, at the injection time, on a latency or error metric (names holding ``lat``,
+``error``, ``duration``, ``response``, ``p50``/``p90``/``p99``, ``success``): of the entities
+with such metrics, those with no (transitive) caller that has one too — the monitored entry
+services; among several (or with no topology), the one whose metric moved most after the
+injection time (median after vs before, in units of the spread before). With no such metric at
+all, the same over every metric of the entities none of whose callers have metrics. Only the
+metrics and the topology decide it, never the truth.
 
 **Spans** (:func:`read_spans`): a case folder may hold ``spans.csv`` or ``traces.csv`` (one span
 a row); it adds the ``calls`` edges parent service → child service and, per service and minute,
@@ -230,18 +232,25 @@ def entry_alarm(metrics: dict[tuple[str, str], Series], topology: nx.DiGraph, at
     with_metrics = {e for e, _ in metrics}
     if not with_metrics:
         raise InputError("no metrics to put an alarm on")
-    calls = [(a, b) for a, b, rel in topology.edges(data="relation", default="calls") if rel == "calls"]
-    callers: dict[str, set[str]] = {}
-    for a, b in calls:
-        callers.setdefault(b, set()).add(a)
-    entries = {e for e in with_metrics if not (callers.get(e, set()) & with_metrics)} if calls else with_metrics
+    calls = nx.DiGraph()
+    calls.add_edges_from((a, b) for a, b, rel in topology.edges(data="relation", default="calls")
+                         if rel == "calls")
+
+    def entries(among: set[str]) -> set[str]:
+        """``among`` less those with a (transitive) caller in ``among``."""
+        return {e for e in among if e not in calls or not (nx.ancestors(calls, e) & among)}
 
     def best(keys: list[tuple[str, str]]) -> tuple[str, str] | None:
         scored = sorted(((_shift(metrics[k], at), k) for k in keys), key=lambda x: (-x[0], x[1]))
         return scored[0][1] if scored else None
 
-    keys = [k for k in metrics if k[0] in entries]
-    pick = best([k for k in keys if any(w in k[1].lower() for w in _ALARM_WORDS)]) or best(keys)
+    watched = [k for k in metrics if any(w in k[1].lower() for w in _ALARM_WORDS)]
+    if watched:
+        top = entries({e for e, _ in watched})
+        pick = best([k for k in watched if k[0] in top])
+    else:
+        top = entries(with_metrics)
+        pick = best([k for k in metrics if k[0] in top])
     assert pick is not None
     return Alarm(pick[0], pick[1], float(at), source)
 
