@@ -71,6 +71,8 @@ EXEMPT = {
     "verify": "needs a Prometheus holding the investigation's series (tests/investigate/"
               "test_verify.py); prints entities, metric names, PromQL and figures, no people",
     "rca eval petshop": "needs the PetShop dataset",
+    "rca eval dir": "needs a labelled dataset directory (tests/investigate/test_layouts.py); "
+                    "prints entity names of the benchmark systems and scores, no people",
     "rca rank": "needs a case directory (tests/investigate)",
     "report cost": "writes a file; the same data as `cost --format json`",
     "serve": "the server: its responses are scanned below",

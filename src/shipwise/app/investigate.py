@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +19,9 @@ from shipwise.errors import ConfigError, InputError
 from shipwise.investigate.alarms import parse_alarm_payload
 from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
 from shipwise.investigate.engine import alarm_scope, analyse, investigate
-from shipwise.investigate.evaluate import evaluate, format_table
+from shipwise.investigate.evaluate import evaluate, format_reliability, format_table
 from shipwise.investigate.evidence import Evidence, Scope
+from shipwise.investigate.layouts import LAYOUTS, LEVELS, READERS, find_cases
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
 from shipwise.investigate.settings import InvestigateSettings
@@ -39,6 +41,7 @@ INVESTIGATE_METHOD = "investigate"
 @dataclass(frozen=True)
 class _Entity:
     entity: str
+    confidence: float | None = None
 
 
 def rank_case(path: str | Path, method: str = "baro+topology", top: int | None = None) -> dict[str, Any]:
@@ -72,7 +75,56 @@ def _rank_or_investigate(case: Any, method: str) -> list[Any]:
                                      if s.timestamps.size)])
     rec = analyse(case.alarm, Evidence(topology=case.topology, metrics=case.metrics),
                   Scope(case.alarm, first, end))
-    return [_Entity(e) for e in investigation_ranking(rec)]
+    return _ranked_record(rec)
+
+
+def _ranked_record(rec: dict[str, Any]) -> list[Any]:
+    """An investigation's ranking, its top entry carrying the root cause's confidence."""
+    names = investigation_ranking(rec)
+    root = rec.get("root_cause") or {}
+    conf = root.get("confidence")
+    return [_Entity(e, float(conf) if i == 0 and conf is not None and e == root.get("entity")
+                    else None) for i, e in enumerate(names)]
+
+
+def evaluate_dir(path: str | Path, methods: tuple[str, ...] | None = None, layout: str = "auto",
+                 level: str = "service", topology: str | Path | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Score the methods on every labelled case under ``path`` (any layout of
+    :mod:`shipwise.investigate.layouts`): AC@k overall, per fault and per system, time per case,
+    the reliability of the investigation's confidence, and every case. ``progress(done, total,
+    name)`` is called before each case is read and once at the end. A case folder that cannot be
+    read (e.g. no label for it) is left out and listed in ``skipped`` with the reason."""
+    folders = find_cases(path, layout)
+    if not folders:
+        raise InputError(f"{path}: no labelled cases found",
+                         hint="layouts: " + ", ".join(LAYOUTS) + " (see docs/investigation.md)")
+    topo = Path(topology) if topology else None
+    if level not in LEVELS:
+        raise InputError(f"unknown level {level!r}", hint="service or pod")
+
+    skipped: list[dict[str, str]] = []
+
+    def cases() -> Iterator[tuple[Any, dict[str, Any]]]:
+        for i, (folder, kind) in enumerate(folders):
+            if progress is not None:
+                progress(i, len(folders), folder.name)
+            try:
+                labelled = READERS[kind](folder, level=level, topology=topo)
+            except (InputError, OSError, ValueError, KeyError) as exc:
+                skipped.append({"folder": str(folder), "layout": kind, "reason": str(exc)})
+                continue
+            yield labelled
+        if progress is not None:
+            progress(len(folders), len(folders), "")
+
+    res = evaluate(cases(), _rank_or_investigate, methods or (*METHODS, INVESTIGATE_METHOD),
+                   group_fn=lambda c: str(c.alarm.source.get("dataset") or "all"))
+    res["root"] = str(path)
+    res["layouts"] = sorted({k for _, k in folders})
+    res["level"] = level
+    res["skipped"] = skipped
+    return res
 
 
 # -- full investigations ------------------------------------------------------------------------
@@ -234,9 +286,11 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
             rec = investigate_case(case.path)
             root = rec.get("root_cause") or {}
             kinds[case.name] = (str(root.get("fault")), str(truths[case.name].get("fault")))
-            return [_Entity(e) for e in investigation_ranking(rec)]
+            return _ranked_record(rec)
 
-        cases = [(load_case(p), str(truths[p.name]["root_cause"])) for p in paths]
+        cases = [(load_case(p), {"root_cause": str(truths[p.name]["root_cause"]),
+                                 "fault": str(truths[p.name].get("fault") or "unknown"),
+                                 "system": "demo-world"}) for p in paths]
         res = evaluate(cases, rank_fn, chosen,
                        group_fn=lambda c: str(truths[c.name].get("fault", "all")))
     finally:
@@ -254,3 +308,15 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
 def evaluation_table(result: dict[str, Any]) -> str:
     """An evaluation (:func:`evaluate_petshop`, :func:`evaluate_scenarios`) as a text table."""
     return format_table(result)
+
+
+def evaluation_report(result: dict[str, Any]) -> str:
+    """An evaluation of :func:`evaluate_dir` as text: per fault, per system (each with the overall
+    rows) and the reliability table."""
+    parts = [format_table(result, key="by_fault", label="fault"),
+             format_table(result, key="by_system", label="system"),
+             "Reliability of the stated confidence (top-1 right per confidence bin):",
+             format_reliability(result)]
+    if result.get("skipped"):
+        parts.append("\n".join(f"skipped {s['folder']}: {s['reason']}" for s in result["skipped"]))
+    return "\n\n".join(parts)

@@ -40,6 +40,7 @@ EXEMPT: dict[str, str] = {
     "charter validate": "checks the charter (or a proposed charter file); opens no store",
     "rca rank": "ranks the files of a case directory; opens no store",
     "rca eval petshop": "evaluates on a dataset directory; opens no store",
+    "rca eval dir": "evaluates on a dataset directory; opens no store",
     "rca eval scenarios": "generates synthetic cases and evaluates on them; opens no store",
     "demo world": "writes the demo shop's incident cases as files; opens no store",
 }

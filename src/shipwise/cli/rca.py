@@ -37,9 +37,82 @@ def rank_cmd(case_dir: str, method: str, top: int, fmt: str) -> None:
                 for i, r in enumerate(res["ranking"])], justify_right=(0, 2))
 
 
-@rca.group("eval")
+class _EvalGroup(click.Group):
+    """``rca eval NAME ...`` runs the subcommand ``NAME``; ``rca eval DIR ...`` (a first argument
+    that is no subcommand nor an option) runs ``rca eval dir DIR ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["dir", *args]
+        return super().parse_args(ctx, args)
+
+
+@rca.group("eval", cls=_EvalGroup)
 def eval_group() -> None:
-    """Evaluate the ranking methods on labelled incidents."""
+    """Evaluate the ranking methods on labelled incidents: `shipwise rca eval DIR` on a folder of
+    cases with their truth (any supported layout; same as `rca eval dir DIR`), or the named
+    datasets below."""
+
+
+LAYOUT_CHOICES = ["auto", "case", "rcaeval", "rcd", "microirc", "petshop"]
+
+
+@eval_group.command("dir")
+@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.option("--layout", type=click.Choice(LAYOUT_CHOICES), default="auto", show_default=True,
+              help="Case folder layout (auto: detected per folder).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(PETSHOP_METHODS),
+              help="Only these methods (repeatable) [default: all, and the full investigation].")
+@click.option("--level", type=click.Choice(["service", "pod"]), default="service", show_default=True,
+              help="Rank services, or pods (a hit is any pod of the faulty service).")
+@click.option("--topology", "topology", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A topology.json (case format) for layouts without a call graph, e.g. Sock Shop.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Also write the full results (every case) as JSON to this file.")
+def dir_cmd(root: str, layout: str, methods: tuple[str, ...], level: str, topology: str | None,
+            fmt: str, out_file: str | None) -> None:
+    """Every labelled case under ROOT (layouts: shipwise case directories with truth.yaml,
+    RCAEval RE1/RE2, RCD Sock Shop, MicroIRC Bookinfo, PetShop; span tables spans.csv/traces.csv
+    beside them add topology and metrics): AC@1/AC@3/AC@5/Avg@5 per fault type, per system and
+    overall, seconds per case, and how reliable the investigation's stated confidence is."""
+    import json
+    import sys
+    from collections.abc import Callable
+    from typing import Any
+
+    from shipwise.app.investigate import evaluate_dir, evaluation_report
+
+    def run(progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+        return evaluate_dir(root, methods or None, layout, level, topology, progress=progress)
+
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("cases", total=None)
+
+            def tick(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name or "done")
+
+            res = run(tick)
+    else:
+        res = run()
+    if out_file:
+        with open(out_file, "w") as fh:
+            json.dump(res, fh, indent=2, default=str)
+    if fmt == "json":
+        emit_json(res)
+        return
+    click.echo(evaluation_report(res))
 
 
 @eval_group.command("petshop")
