@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -115,3 +117,45 @@ def test_the_investigation_names_the_walks_root() -> None:
     assert rec["root_cause"]["entity"] == "search"
     api = [h for h in rec["hypotheses"] if h["entity"] == "api"]
     assert all(h["score"] < rec["hypotheses"][0]["score"] for h in api)
+
+
+def test_an_alarm_entity_that_waits_on_nothing_has_nothing_to_walk() -> None:
+    """Entities listed in a topology with no edges around the alarm (a dataset's service list)
+    are no topology: no walk, and every entity may still be on the alarm's path."""
+    from shipwise.investigate.evidence import Evidence
+    from shipwise.investigate.triage import triage
+
+    case = _case()
+    bare = nx.DiGraph()
+    bare.add_nodes_from(case.topology.nodes)
+    assert follow_symptom("front", "latency", case.alarm.time, case.alarm.time, STEP,
+                          waits_on_graph(bare), case.metrics) is None
+    ctx = triage(case.alarm, Evidence(topology=bare, metrics=case.metrics), case.alarm.time + 600)
+    assert ctx.walk is None and ctx.on_alarm_path("search") and ctx.on_alarm_path("db")
+
+
+def test_a_flat_normal_does_not_make_an_absurd_score() -> None:
+    """A series constant in its normal period deviates by ~10¹⁶ σ at its first wobble; it scores
+    as Z_CAP σ, so that ten orders of magnitude of nothing cannot outweigh how well a candidate
+    tracks the alarm."""
+    case = _case()
+    flat = Series(case.metrics[("batch", "latency")].timestamps,
+                  np.concatenate([np.full(N_NORMAL, 0.05),
+                                  [0.05, 0.05, 0.5, 0.5, 0.45, 0.5, 0.05, 0.05]]))
+    metrics = {**case.metrics, ("batch", "latency"): flat}
+    walk = _walk(Case("flat", case.alarm, case.topology, metrics))
+    batch = next(c for c in walk.roots if c.entity == "batch")
+    assert batch.signal.z > 1e6
+    assert batch.score <= math.log1p(1e4)  # uncapped it would be log1p(1e16) ≈ 37
+    assert walk.strength() == 1.0 and 0 < walk.strength("search") <= 1.0
+
+
+def test_an_inconclusive_records_ranking_starts_with_the_withheld_candidates() -> None:
+    from shipwise.app.investigate import investigation_ranking
+
+    rec = {"status": "inconclusive", "root_cause": {"entity": "front"},
+           "hypotheses": [{"entity": "search", "score": 3.0}, {"entity": "batch", "score": -1.0}],
+           "triage": [{"entity": "db"}]}
+    assert investigation_ranking(rec) == ["search", "front", "batch", "db"]
+    rec["status"] = "root_cause_found"
+    assert investigation_ranking(rec) == ["front", "search", "batch", "db"]

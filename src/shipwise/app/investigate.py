@@ -257,10 +257,17 @@ def investigate_alarm_file(settings: Settings, path: str | Path, *,
 
 def investigation_ranking(record: dict[str, Any]) -> list[str]:
     """Entities of a record, most likely root cause first: the root cause, then the other
-    hypotheses' entities, then the triage order."""
+    hypotheses' entities, then the triage order. An inconclusive record's "root cause" is only
+    a lead (the most anomalous entity it could tie to the alarm), so there the hypotheses that
+    scored — withheld for want of evidence connecting them, not for being weak — come first."""
     root = record.get("root_cause") or {}
-    names = [root.get("entity")] + [h["entity"] for h in record["hypotheses"]] + [
-        t["entity"] for t in record["triage"]]
+    hyps = [h["entity"] for h in record["hypotheses"]]
+    if record.get("status") == "inconclusive":
+        scored = [h["entity"] for h in record["hypotheses"] if h["score"] > 0]
+        names = [*scored, root.get("entity"), *hyps]
+    else:
+        names = [root.get("entity"), *hyps]
+    names += [t["entity"] for t in record["triage"]]
     return list(dict.fromkeys(n for n in names if n))
 
 

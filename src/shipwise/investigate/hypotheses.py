@@ -491,7 +491,9 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
     if walk is None:
         return
     deps = {h.entity: h for h in hyps if h.kind == "dependency_failure"}
-    best = max((c.score for c in walk.roots), default=0.0)
+    best = walk.best(beside=ctx.alarm.entity)
+    # a weak walk (its best root barely anomalous, or hardly tracking the alarm) says little
+    strength = walk.strength(beside=ctx.alarm.entity)
     # the alarm's own entity as a root says only that nothing it waits on explains it: no
     # support for any mechanism on it
     roots = [c for c in walk.roots if c.score > 0 and c.entity != ctx.alarm.entity]
@@ -506,24 +508,24 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
         # support: the walk says where the cause is, the other evidence says what it was
         for h in hyps:
             if h.entity == c.entity:
-                h.add(walk.describe(c), round(WALK_WEIGHT * c.score / best, 2), "topology",
+                h.add(walk.describe(c), round(WALK_WEIGHT * strength * c.score / best, 2), "topology",
                       _metric_ref(ctx, c.entity, walk.metric))
     named = {c.entity for c in roots}
     for e, h in deps.items():
         # the walk rules out only what it saw: entities with the alarm's signal
         if named and e not in named and e != ctx.alarm.entity and e in walk.signals:
             h.add(f"following the alarm's {walk.metric} down the calls from {ctx.alarm.entity} "
-                  f"does not lead to {e}", -2, "topology")
+                  f"does not lead to {e}", round(-2 * strength, 2), "topology")
     for e, c in walk.explained.items():
         if e in deps:
             sig, by = c.signal, walk.signals[c.explained_by]
             deps[e].add(f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
-                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it", -2,
-                        "topology")
+                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it",
+                        round(-2 * strength, 2), "topology")
     for e, sig in walk.signals.items():
-        if e in deps and sig.z >= ANOMALOUS_Z and sig.tracks < WALK_UNTRACKED:
+        if named and e in deps and sig.z >= ANOMALOUS_Z and sig.tracks < WALK_UNTRACKED:
             deps[e].add(f"{e}'s {walk.metric} did not move with the alarm's (r={sig.tracks:.2f}): it was "
-                        "already off, or changed on its own", -2, "metrics")
+                        "already off, or changed on its own", round(-2 * strength, 2), "metrics")
 
 
 def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> None:
@@ -538,10 +540,10 @@ def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> N
 
 
 def walked(ctx: Context, entity: str) -> bool:
-    """Did the walk of the alarm's signal see ``entity`` (and find somewhere to go)?"""
+    """Did the walk of the alarm's signal see ``entity`` and find a convincing root (strength
+    at least one half)?"""
     w = ctx.walk
-    return w is not None and entity in w.signals and any(
-        c.score > 0 and c.entity != ctx.alarm.entity for c in w.roots)
+    return w is not None and entity in w.signals and w.strength(beside=ctx.alarm.entity) >= 0.5
 
 
 def _named_in_timeouts(h: Hypothesis, ctx: Context, d: str, onset: float) -> None:

@@ -22,14 +22,14 @@ alarm's own signal (latency for a latency alarm, availability for an availabilit
    direct dependencies is anomalous, tracks the alarm (> 0.5) and changed at least
    :data:`EXPLAIN_SHARE` as much in the same units (a callee 2 ms slower does not explain a
    caller 450 ms slower; a callee as slow does). The unexplained entities on the path are the
-   root candidates, best first by ``log(1 + z) × tracks × min(1, share / EXPLAIN_SHARE)``, where
+   root candidates, best first by ``log(1 + min(z, Z_CAP)) × tracks × min(1, share / EXPLAIN_SHARE)``, where
    ``share`` is the candidate's change as a share of the alarm's own (in the same units): a
    dependency 2 ms slower is a poor account of a front end 90 ms slower, even when nothing
    below it explains it.
 
 Everything is a handful of vector operations per entity (no loop per sample); with no
 topology, or when the alarm's metric exists on the alarm's entity only, there is nothing to
-walk and :func:`follow_symptom` returns ``None``.
+walk (nor when the alarm's entity waits on nothing) and :func:`follow_symptom` returns ``None``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ EXPLAIN_TRACKS = 0.5
 WINDOW_STEPS = 3
 #: a normal needs at least this many samples before the window
 MIN_NORMAL = 10
+#: deviations beyond this many robust σ score as this many (a series flat in its normal period
+#: has a tiny spread, and any change is then "10¹⁶ σ")
+Z_CAP = 1000.0
+#: a walk whose best root candidate scores this much (e.g. 20 σ tracking the alarm at r = 1) is
+#: fully convincing; weaker walks count for their share of it (:attr:`Walk.strength`)
+WALK_FULL = 3.0
 #: topology relations along which a caller waits on its callee (so the callee's slowness or
 #: errors become the caller's)
 WAITS_ON = ("calls", "reads", "writes", "depends_on", "uses")
@@ -94,6 +100,14 @@ class Walk:
     roots: list[Candidate]  # best first
     explained: dict[str, Candidate]  # on the path, explained by the named dependency
 
+    def best(self, beside: str = "") -> float:
+        """The best root candidate's score (leaving out ``beside``, e.g. the alarm's entity)."""
+        return max((c.score for c in self.roots if c.entity != beside), default=0.0)
+
+    def strength(self, beside: str = "") -> float:
+        """How convincing the walk is, 0..1: its best root's score over :data:`WALK_FULL`."""
+        return min(1.0, self.best(beside) / WALK_FULL)
+
     def describe(self, c: Candidate) -> str:
         s = c.signal
         way = " → ".join(c.path)
@@ -114,7 +128,8 @@ def follow_symptom(alarm_entity: str, alarm_metric: str, alarm_time: float, onse
                    metrics: Mapping[tuple[str, str], Series]) -> Walk | None:
     """The walk of the module docstring, or None when there is nothing to walk."""
     same = {e: s for (e, m), s in metrics.items() if m == alarm_metric and s.timestamps.size}
-    if alarm_entity not in same or len(same) < 2 or alarm_entity not in calls:
+    if (alarm_entity not in same or len(same) < 2 or alarm_entity not in calls
+            or calls.out_degree(alarm_entity) == 0):
         return None
     start = min(alarm_time, onset) - WINDOW_STEPS * step
     direction = metric_direction(alarm_metric)
@@ -141,7 +156,7 @@ def follow_symptom(alarm_entity: str, alarm_metric: str, alarm_time: float, onse
         by = _explained_by(calls, e, s, signals, anomalous)
         alarm_delta = signals[alarm_entity].delta
         share = s.delta / alarm_delta if alarm_delta > 0 else 1.0
-        cand = Candidate(e, math.log1p(s.z) * s.tracks * min(1.0, share / EXPLAIN_SHARE),
+        cand = Candidate(e, math.log1p(min(s.z, Z_CAP)) * s.tracks * min(1.0, share / EXPLAIN_SHARE),
                          path, s, by)
         if by:
             explained[e] = cand

@@ -70,8 +70,10 @@ class Context:
     def on_alarm_path(self, entity: str) -> bool:
         """Can a failure of ``entity`` reach the alarm's entity (or is it that entity)?"""
         a = self.alarm.entity
-        if entity == a or a not in self.deps or entity not in self.deps:
-            return entity == a or a not in self.deps
+        if a not in self.deps or self.deps.degree(a) == 0:
+            return True  # no topology around the alarm: nothing says it cannot
+        if entity == a or entity not in self.deps:
+            return entity == a
         return entity in self.dependencies(a)
 
     def connected(self, entity: str) -> bool:
