@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from shipwise.investigate.calibration import calibrated, raw_confidence
 from shipwise.investigate.case import Alarm
 from shipwise.investigate.detect import metric_direction, robust_deviation, robust_location_scale
 from shipwise.investigate.evidence import Evidence, Runbook, Scope
@@ -291,9 +292,10 @@ def _hyp(h: Hypothesis) -> dict[str, Any]:
 def _root(h: Hypothesis, hyps: list[Hypothesis], ctx: Context) -> dict[str, Any]:
     rivals = [x.score for x in hyps if x is not h and x.entity != h.entity and x.score > 0]
     second = max(rivals, default=0.0)
-    conf = h.score / (h.score + second + 2.0) if h.score > 0 else 0.0
+    raw = raw_confidence(h.score, second)
+    conf = calibrated(raw)
     return {"entity": h.entity, "kind": h.kind, "fault": h.fault, "statement": h.statement,
-            "confidence": round(conf, 2),
+            "confidence": conf, "confidence_raw": round(raw, 3),
             "confidence_label": "high" if conf >= 0.7 else "medium" if conf >= 0.45 else "low",
             "score": h.score, "event": _event(h.event) if h.event else None,
             "instance": h.instance or None, "platform": platform_summary(ctx, h.entity),
