@@ -68,7 +68,7 @@ def repository_baselines(dataset: Path, code: Path) -> dict[str, Any]:
     sys.path.insert(0, str(code))
     warnings.filterwarnings("ignore")
     try:  # the code was written for dowhy 0.9, whose ``gcm.graph`` moved to ``dowhy.graph``
-        import dowhy.gcm.graph  # type: ignore[import-not-found]  # noqa: F401
+        import dowhy.gcm.graph  # type: ignore[import-not-found]
     except ImportError:
         import dowhy.graph  # type: ignore[import-not-found]
 
