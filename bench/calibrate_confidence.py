@@ -134,8 +134,8 @@ def main() -> None:
         print(name)
         for b in out[name]:
             mc = "" if b["mean_confidence"] is None else f"{b['mean_confidence']:.2f}"
-            rt = "" if b["right"] is None else f"{b['right']:.2f}"
-            print(f"  {b['bin']}  n={b['n']:4d}  mean conf {mc:>5s}  right {rt:>5s}")
+            rt = "" if b["top1_right"] is None else f"{b['top1_right']:.2f}"
+            print(f"  {b['low']:.1f}–{b['high']:.1f}  n={b['n']:4d}  mean conf {mc:>5s}  right {rt:>5s}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=1) + "\n")
     if args.write:

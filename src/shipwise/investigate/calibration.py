@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 TABLE = Path(__file__).with_name("calibration.json")
-#: bins of the reliability table (upper edges; the last includes 1.0)
-BINS = (0.2, 0.4, 0.6, 0.8, 1.0)
+#: equal-width confidence bins of the reliability table
+RELIABILITY_BINS = 5
 
 
 def raw_confidence(score: float, rival: float) -> float:
@@ -94,26 +94,32 @@ def calibrated(raw: float) -> float:
     return round(min(1.0, max(0.0, apply_knots(knots(), raw))), 2)
 
 
-def reliability(confidence: Sequence[float | None], correct: Sequence[bool]) -> list[dict[str, Any]]:
-    """Per bin of :data:`BINS`: cases, their mean confidence and the share that was right."""
-    out = []
-    lo = 0.0
-    for hi in BINS:
-        idx = [i for i, c in enumerate(confidence)
-               if c is not None and lo <= c and (c < hi or (hi == BINS[-1] and c <= hi))]
-        n = len(idx)
-        out.append({"bin": f"{lo:.1f}–{hi:.1f}", "n": n,
-                    "mean_confidence": (sum(float(confidence[i] or 0.0) for i in idx) / n) if n else None,
-                    "right": (sum(bool(correct[i]) for i in idx) / n) if n else None})
-        lo = hi
+def reliability(confidence: Sequence[float | None], correct: Sequence[bool],
+                bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
+    """The cases binned by confidence (``[0, 1/bins)``, ..., ``[1 - 1/bins, 1]``; a case
+    without one is left out), each bin ``{"low", "high", "n", "mean_confidence",
+    "top1_right"}`` — ``top1_right`` the share of its cases that were right (None for an empty
+    bin). Calibrated means ``top1_right`` close to ``mean_confidence`` in every bin."""
+    binned: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for c, ok in zip(confidence, correct, strict=True):
+        if c is None:
+            continue
+        p = min(max(float(c), 0.0), 1.0)
+        binned[min(int(p * bins), bins - 1)].append((p, bool(ok)))
+    out: list[dict[str, Any]] = []
+    for b, inside in enumerate(binned):
+        n = len(inside)
+        out.append({"low": round(b / bins, 4), "high": round((b + 1) / bins, 4), "n": n,
+                    "mean_confidence": (sum(p for p, _ in inside) / n) if n else None,
+                    "top1_right": (sum(1 for _, ok in inside if ok) / n) if n else None})
     return out
 
 
 def calibration_error(confidence: Sequence[float], correct: Sequence[bool]) -> float:
-    """Expected calibration error over :data:`BINS`: the case-weighted mean gap between the
+    """Expected calibration error over :data:`RELIABILITY_BINS`: the case-weighted mean gap between the
     mean confidence and the share right in each bin."""
     rows = reliability(list(confidence), correct)
     n = sum(r["n"] for r in rows)
     if not n:
         return float("nan")
-    return sum(r["n"] * abs(r["mean_confidence"] - r["right"]) for r in rows if r["n"]) / n
+    return sum(r["n"] * abs(r["mean_confidence"] - r["top1_right"]) for r in rows if r["n"]) / n

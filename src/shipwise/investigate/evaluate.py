@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
+from shipwise.investigate.calibration import RELIABILITY_BINS
+from shipwise.investigate.calibration import reliability as binned_reliability
 from shipwise.investigate.case import Case
 
 KS = (1, 2, 3, 4, 5)
@@ -32,8 +34,6 @@ RankFn = Callable[[Case, str], Sequence[_HasEntity]]
 #: [entities that also count as the root cause, e.g. every pod of the faulty service]}``
 Truth = dict[str, Any]
 
-#: reliability bins over a confidence in [0, 1]: [0, .2), [.2, .4), ..., [.8, 1.0]
-RELIABILITY_BINS = 5
 
 
 def default_group(case: Case) -> str:
@@ -74,27 +74,14 @@ def _summary(ranks: list[int | None], seconds: list[float]) -> dict[str, Any]:
 def reliability(cases: Sequence[dict[str, Any]], method: str,
                 bins: int = RELIABILITY_BINS) -> list[dict[str, Any]] | None:
     """How far ``method``'s confidence can be trusted: the scored cases (:func:`evaluate`'s
-    ``cases``) binned by the confidence of the method's top-1 answer (``[0, 1/bins)``, ...,
-    ``[1 - 1/bins, 1]``), each bin ``{"low", "high", "n", "mean_confidence", "top1_right"}``
-    where ``top1_right`` is the fraction of the bin's cases whose top-1 was the root cause (None
-    for an empty bin). A well-calibrated method has ``top1_right`` close to
-    ``mean_confidence`` in every bin. ``None`` when the method gave no confidence for any case
-    (plain rankers)."""
+    ``cases``) binned by the confidence of the method's top-1 answer
+    (:func:`shipwise.investigate.calibration.reliability`; ``top1_right``: the top-1 was the
+    root cause). ``None`` when the method gave no confidence for any case (plain rankers)."""
     pairs = [(float(c["confidence"][method]), c["ranks"][method] == 1) for c in cases
              if c.get("confidence", {}).get(method) is not None]
     if not pairs:
         return None
-    binned: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
-    for p, ok in pairs:
-        p = min(max(p, 0.0), 1.0)
-        binned[min(int(p * bins), bins - 1)].append((p, ok))
-    out: list[dict[str, Any]] = []
-    for b, inside in enumerate(binned):
-        n = len(inside)
-        out.append({"low": round(b / bins, 4), "high": round((b + 1) / bins, 4), "n": n,
-                    "mean_confidence": (sum(p for p, _ in inside) / n) if n else None,
-                    "top1_right": (sum(1 for _, ok in inside if ok) / n) if n else None})
-    return out
+    return binned_reliability([p for p, _ in pairs], [ok for _, ok in pairs], bins)
 
 
 def _truth_of(value: str | Truth) -> Truth:
