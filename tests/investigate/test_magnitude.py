@@ -71,3 +71,24 @@ def test_the_onset_leaves_a_normal_before_it() -> None:
     x[70:] += 12.0
     onset = find_onset([(ts, x)], alarm_time=float(ts[72]))
     assert abs(onset.time - ts[70]) <= 2 * STEP
+
+
+def test_an_anomaly_dwarfing_the_alarm_path_is_not_ruled_out_for_being_off_it() -> None:
+    # front (alarmed, 20 σ) calls api (not anomalous); hog, called by another service only, is
+    # 12,000 σ off: the path does not account for the alarm, so the topology is likely
+    # incomplete and "not a dependency of front" counts only a little against hog
+    ctx = _context([("front", "api"), ("other", "hog")],
+                   {"front": ("latency", 20.0), "api": ("latency", 5.0), "hog": ("memory", 12_000.0)})
+    hyps = generate(ctx)
+    assert hyps[0].entity == "hog"
+    against = next(o for o in hyps[0].observations if "not a dependency" in o.text)
+    assert -3 < against.weight < -0.5
+
+
+def test_an_off_path_anomaly_no_larger_than_the_alarm_path_stays_ruled_out() -> None:
+    ctx = _context([("front", "api"), ("other", "hog")],
+                   {"front": ("latency", 300.0), "api": ("latency", 5.0), "hog": ("memory", 400.0)})
+    hyps = generate(ctx)
+    assert hyps[0].entity == "front"
+    hog = next(h for h in hyps if h.entity == "hog")
+    assert hog.score < 0

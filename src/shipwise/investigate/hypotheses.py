@@ -89,7 +89,11 @@ def generate(ctx: Context) -> list[Hypothesis]:
     _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
         if not ctx.on_alarm_path(h.entity) and h.kind != "infrastructure_churn":
-            h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology", -3, "topology")
+            share = _off_path_share(ctx, h.entity)
+            h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology"
+                  + ("" if share >= 1 else f" (but its anomaly dwarfs everything on {ctx.alarm.entity}'s "
+                     "path: the topology may miss a call or a shared resource)"),
+                  round(-OFF_PATH * share, 2), "topology")
 
     def key(h: Hypothesis) -> tuple[float, bool, float, str, str]:
         a = ctx.entities.get(h.entity)
@@ -489,6 +493,24 @@ def _accounts_for(ctx: Context, x: str, d: str) -> bool:
             or ad.onset is None or ctx.kind(x) == "instance"):
         return False
     return ax.onset <= ad.onset + ctx.tol() and ax.score >= EXPLAIN_SHARE * ad.score
+
+
+#: weight against a hypothesis on an entity that is not a dependency of the alarm's entity
+OFF_PATH = 3.0
+
+
+def _off_path_share(ctx: Context, entity: str) -> float:
+    """How much being off the alarm's path counts against ``entity``, 0..1: fully when something
+    on the path (the alarm's entity or one of its dependencies) moved as much as ``entity``;
+    less when ``entity``'s anomaly dwarfs everything on the path (in log robust σ): then the
+    path does not account for the alarm and the topology is likely incomplete (an untraced call,
+    a shared host or network), so "not connected" is weak evidence against the biggest anomaly."""
+    a = ctx.entities.get(entity)
+    if a is None or a.score <= 0:
+        return 1.0
+    path = [ctx.alarm.entity, *ctx.dependencies(ctx.alarm.entity)]
+    on = max((ctx.entities[e].score for e in path if e in ctx.entities), default=0.0)
+    return min(1.0, math.log1p(on) / math.log1p(a.score))
 
 
 def _magnitude(ctx: Context, d: str) -> float:
