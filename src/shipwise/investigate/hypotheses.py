@@ -566,12 +566,17 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
                   f"does not lead to {e}", round(-2 * strength, 2), "topology")
     for e, c in walk.explained.items():
         if e in deps:
-            sig, by = c.signal, walk.signals[c.explained_by]
-            deps[e].add(f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
-                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it",
-                        round(-2 * strength, 2), "topology")
+            sig, by = c.signal, walk.signals.get(c.explained_by)
+            if by is None or by.z < ANOMALOUS_Z:
+                text = (f"other callers of {c.explained_by}, which {e} waits on, changed alike: "
+                        f"the delay is on the way to {c.explained_by}, not in {e}")
+            else:
+                text = (f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
+                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it")
+            deps[e].add(text, round(-2 * strength, 2), "topology")
     for e, sig in walk.signals.items():
-        if named and e in deps and sig.z >= ANOMALOUS_Z and sig.tracks < WALK_UNTRACKED:
+        if (named and e in deps and e not in named and sig.z >= ANOMALOUS_Z
+                and sig.tracks < WALK_UNTRACKED):
             deps[e].add(f"{e}'s {walk.metric} did not move with the alarm's (r={sig.tracks:.2f}): it was "
                         "already off, or changed on its own", round(-2 * strength, 2), "metrics")
 
