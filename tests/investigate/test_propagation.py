@@ -159,3 +159,34 @@ def test_an_inconclusive_records_ranking_starts_with_the_withheld_candidates() -
     assert investigation_ranking(rec) == ["search", "front", "batch", "db"]
     rec["status"] = "root_cause_found"
     assert investigation_ranking(rec) == ["front", "search", "batch", "db"]
+
+
+def _siblings(second: float) -> Case:
+    """front → r1, front → r2, both → shared. r1 slows by 0.40 s and r2 by ``second`` at the same
+    time; shared's own latency (its own work) does not move."""
+    rng = np.random.default_rng(11)
+    bump = [0, 0, 1, 1, 1, 1, 0, 0]
+    metrics = {
+        ("front", "latency"): _series(rng, 0.10, 0.005, [0.10 + 0.42 * b for b in bump]),
+        ("r1", "latency"): _series(rng, 0.05, 0.004, [0.05 + 0.40 * b for b in bump]),
+        ("r2", "latency"): _series(rng, 0.05, 0.004, [0.05 + second * b for b in bump]),
+        ("shared", "latency"): _series(rng, 0.01, 0.001, [0.01] * N_WINDOW),
+    }
+    topo = nx.DiGraph()
+    for a, b in (("front", "r1"), ("front", "r2"), ("r1", "shared"), ("r2", "shared")):
+        topo.add_edge(a, b, relation="calls")
+    return Case("siblings", Alarm("front", "latency", float((N_NORMAL + 3) * STEP)), topo, metrics)
+
+
+def test_callers_slowing_alike_point_to_the_dependency_they_share() -> None:
+    walk = _walk(_siblings(0.39))
+    assert walk.roots[0].entity == "shared"
+    assert walk.roots[0].callers == ("r1", "r2")
+    assert {walk.explained["r1"].explained_by, walk.explained["r2"].explained_by} == {"shared"}
+    assert "changed alike" in walk.describe(walk.roots[0])
+
+
+def test_callers_slowing_by_different_amounts_stay_their_own_roots() -> None:
+    walk = _walk(_siblings(0.10))
+    assert "shared" not in {c.entity for c in walk.roots if c.score > 0}
+    assert walk.roots[0].entity == "r1"

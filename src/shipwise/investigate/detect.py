@@ -253,6 +253,11 @@ class Onset:
     grid_step: float
 
 
+#: the onset leaves at least this many samples of normal before it (the usual minimum for a
+#: stable estimate of a spread), or half the history before the alarm when that is shorter
+MIN_NORMAL_SAMPLES = 30
+
+
 def find_onset(series: Sequence[tuple[np.ndarray, np.ndarray]], alarm_time: float, *,
                grace_steps: int = 2, window: int = 8, lookback_steps: int = 10,
                strength: float = 0.5, hazard_lambda: float = 250.0,
@@ -280,6 +285,10 @@ def find_onset(series: Sequence[tuple[np.ndarray, np.ndarray]], alarm_time: floa
     # An alarm fires soon after its onset: look for the change in the last ``search_seconds``
     # before it, not anywhere in a long history (where ordinary fluctuations can be larger).
     first = 1 if search_seconds is None else max(1, alarm_idx - int(search_seconds // step))
+    # A change is a departure from a normal: leave enough samples before it to measure one (a
+    # change point in the first few samples scores every later wiggle against a spread of
+    # three points). Short histories keep at least their first half as the normal.
+    first = max(first, min(MIN_NORMAL_SAMPLES, alarm_idx // 2))
     if hi <= first or float(curve[first:hi].max()) <= 0:
         t_idx = alarm_idx
     else:

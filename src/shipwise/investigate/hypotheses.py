@@ -11,6 +11,7 @@ of it can be read in the record. No LLM, no learned weights.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 
 from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
-from shipwise.investigate.propagation import ANOMALOUS_Z
+from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE
 from shipwise.investigate.rank import clock, relative
 from shipwise.investigate.triage import Context, describe_anomaly
 
@@ -88,7 +89,11 @@ def generate(ctx: Context) -> list[Hypothesis]:
     _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
         if not ctx.on_alarm_path(h.entity) and h.kind != "infrastructure_churn":
-            h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology", -3, "topology")
+            share = _off_path_share(ctx, h.entity)
+            h.add(f"{h.entity} is not a dependency of {ctx.alarm.entity} in the topology"
+                  + ("" if share >= 1 else f" (but its anomaly dwarfs everything on {ctx.alarm.entity}'s "
+                     "path: the topology may miss a call or a shared resource)"),
+                  round(-OFF_PATH * share, 2), "topology")
 
     def key(h: Hypothesis) -> tuple[float, bool, float, str, str]:
         a = ctx.entities.get(h.entity)
@@ -452,15 +457,15 @@ def _queues(ctx: Context) -> list[Hypothesis]:
 
 
 def _dependencies(ctx: Context) -> list[Hypothesis]:
-    """The deepest anomalous dependencies: anomalous, with no anomalous dependency of their own
-    that started earlier, and explaining anomalous dependents."""
+    """The deepest anomalous dependencies: anomalous, with no dependency of their own whose
+    anomaly accounts for theirs (:func:`_accounts_for`: as early, and comparably large), and
+    explaining anomalous dependents. The support scales with the size of the anomaly
+    (:func:`_magnitude`)."""
     out = []
     for d, a in ctx.entities.items():
         if not a.anomalous or ctx.kind(d) in ("instance", "gateway") or a.onset is None:
             continue
-        if _earlier_dependency(ctx, d) or any(
-                ctx.anomalous(x) and x != d and (ctx.entity_onset(x) or 0) <= a.onset + ctx.tol()
-                and ctx.kind(x) != "instance" for x in ctx.dependencies(d)):
+        if any(_accounts_for(ctx, x, d) for x in ctx.dependencies(d)):
             continue
         h = Hypothesis("dependency_failure", "slow_dependency", d,
                        f"{d} degraded and its dependents failed with it")
@@ -469,11 +474,54 @@ def _dependencies(ctx: Context) -> list[Hypothesis]:
             # explains its dependents" for d (:func:`_weigh_symptom_walk`); only the logs add
             _named_in_timeouts(h, ctx, d, a.onset)
         else:
-            h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency", 2, "metrics",
-                  _metric_ref(ctx, d, a.top[0].metric))
+            h.add(f"{describe_anomaly(ctx, d)}: the deepest anomalous dependency",
+                  round(2 * _magnitude(ctx, d), 2), "metrics", _metric_ref(ctx, d, a.top[0].metric))
             _explains_dependents(h, ctx, d, a.onset)
         out.append(h)
     return out
+
+
+def _accounts_for(ctx: Context, x: str, d: str) -> bool:
+    """Can the anomaly of ``x``, a dependency of ``d``, account for ``d``'s? It must be anomalous,
+    start no later than ``d``'s (within the tolerance) and be of a comparable size: at least
+    :data:`~shipwise.investigate.propagation.EXPLAIN_SHARE` of ``d``'s deviation in robust σ (the
+    rule the walk of the alarm's signal applies in the metric's units). A dependency 100 σ off its
+    normal does not explain a service 10,000 σ off its own: in a noisy system something always
+    passes the anomaly cut, and without this every entity that calls anything is "explained"."""
+    ax, ad = ctx.entities.get(x), ctx.entities.get(d)
+    if (x == d or ax is None or ad is None or not ax.anomalous or ax.onset is None
+            or ad.onset is None or ctx.kind(x) == "instance"):
+        return False
+    return ax.onset <= ad.onset + ctx.tol() and ax.score >= EXPLAIN_SHARE * ad.score
+
+
+#: weight against a hypothesis on an entity that is not a dependency of the alarm's entity
+OFF_PATH = 3.0
+
+
+def _off_path_share(ctx: Context, entity: str) -> float:
+    """How much being off the alarm's path counts against ``entity``, 0..1: fully when something
+    on the path (the alarm's entity or one of its dependencies) moved as much as ``entity``;
+    less when ``entity``'s anomaly dwarfs everything on the path (in log robust σ): then the
+    path does not account for the alarm and the topology is likely incomplete (an untraced call,
+    a shared host or network), so "not connected" is weak evidence against the biggest anomaly."""
+    a = ctx.entities.get(entity)
+    if a is None or a.score <= 0:
+        return 1.0
+    path = [ctx.alarm.entity, *ctx.dependencies(ctx.alarm.entity)]
+    on = max((ctx.entities[e].score for e in path if e in ctx.entities), default=0.0)
+    return min(1.0, math.log1p(on) / math.log1p(a.score))
+
+
+def _magnitude(ctx: Context, d: str) -> float:
+    """``d``'s anomaly against the strongest of the system, 0..1 in log robust σ: of the entities
+    that are each "the deepest anomalous dependency", the one that moved most is the likelier
+    origin (deviations of different metrics compare in order of magnitude, hence the log)."""
+    top = max((a.score for a in ctx.entities.values() if a.anomalous), default=0.0)
+    a = ctx.entities.get(d)
+    if a is None or top <= 0:
+        return 1.0
+    return min(1.0, math.log1p(a.score) / math.log1p(top))
 
 
 #: weight of the walk's best root candidate; the others get their share of it by score
@@ -518,12 +566,17 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
                   f"does not lead to {e}", round(-2 * strength, 2), "topology")
     for e, c in walk.explained.items():
         if e in deps:
-            sig, by = c.signal, walk.signals[c.explained_by]
-            deps[e].add(f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
-                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it",
-                        round(-2 * strength, 2), "topology")
+            sig, by = c.signal, walk.signals.get(c.explained_by)
+            if by is None or by.z < ANOMALOUS_Z:
+                text = (f"other callers of {c.explained_by}, which {e} waits on, changed alike: "
+                        f"the delay is on the way to {c.explained_by}, not in {e}")
+            else:
+                text = (f"{c.explained_by}, which {e} waits on, changed as much on {walk.metric} "
+                        f"({by.delta:+.3g} against {sig.delta:+.3g}) and accounts for it")
+            deps[e].add(text, round(-2 * strength, 2), "topology")
     for e, sig in walk.signals.items():
-        if named and e in deps and sig.z >= ANOMALOUS_Z and sig.tracks < WALK_UNTRACKED:
+        if (named and e in deps and e not in named and sig.z >= ANOMALOUS_Z
+                and sig.tracks < WALK_UNTRACKED):
             deps[e].add(f"{e}'s {walk.metric} did not move with the alarm's (r={sig.tracks:.2f}): it was "
                         "already off, or changed on its own", round(-2 * strength, 2), "metrics")
 
@@ -532,7 +585,8 @@ def _explains_dependents(h: Hypothesis, ctx: Context, d: str, onset: float) -> N
     """Support for ``d`` as the origin: anomalous dependents that started after it, and their
     timeout/unavailable errors naming it."""
     callers = sorted(x for x in ctx.dependents(d)
-                     if ctx.anomalous(x) and (ctx.entity_onset(x) or 0) >= onset - ctx.tol())
+                     if ctx.anomalous(x) and (ctx.entity_onset(x) or 0) >= onset - ctx.tol()
+                     and _accounts_for(ctx, d, x))
     if callers:
         h.add(f"it explains {len(callers)} anomalous dependent(s) whose anomaly started at or "
               f"after its own: {', '.join(callers[:5])}", min(3, len(callers)), "topology")

@@ -26,6 +26,12 @@ alarm's own signal (latency for a latency alarm, availability for an availabilit
    ``share`` is the candidate's change as a share of the alarm's own (in the same units): a
    dependency 2 ms slower is a poor account of a front end 90 ms slower, even when nothing
    below it explains it.
+5. **Callers that changed alike share the cause.** Two or more root candidates that wait on one
+   dependency which is no root candidate itself, and whose changes are within
+   :data:`EXPLAIN_SHARE` of each other, are replaced by that dependency (it takes the best of
+   their scores; they become explained by it): services do not slow down by the same amount at
+   the same instant on their own, and a dependency measures its own work, not the way to it (a
+   delay on its network shows only in its callers).
 
 Everything is a handful of vector operations per entity (no loop per sample); with no
 topology, or when the alarm's metric exists on the alarm's entity only, there is nothing to
@@ -91,6 +97,8 @@ class Candidate:
     path: tuple[str, ...]  # alarm entity ... entity
     signal: Signal
     explained_by: str = ""  # set for path entities explained by a dependency (not candidates)
+    #: for a shared dependency (step 5): the callers that slowed alike on their calls to it
+    callers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,11 @@ class Walk:
     def describe(self, c: Candidate) -> str:
         s = c.signal
         way = " → ".join(c.path)
+        if c.callers:
+            deltas = ", ".join(f"{x} {_signed(self.signals[x].delta)}" for x in c.callers)
+            return (f"{self.metric} of {' and '.join(c.callers)}, which all wait on {c.entity}, "
+                    f"changed alike at the same time ({deltas}) while {c.entity}'s own did not: "
+                    f"the change is on the way to {c.entity} (its network) or in {c.entity}")
         return (f"{self.metric} rose along the calls {way}: {c.entity} deviated {s.z:.1f} robust-σ "
                 f"({_signed(s.delta)}), tracks the alarm (r={s.tracks:.2f}) and none of its own "
                 "dependencies accounts for it") if metric_direction(self.metric) >= 0 else (
@@ -162,8 +175,43 @@ def follow_symptom(alarm_entity: str, alarm_metric: str, alarm_time: float, onse
             explained[e] = cand
         else:
             roots.append(cand)
+    _shared_dependencies(calls, alarm_entity, roots, explained, signals)
     roots.sort(key=lambda c: (-c.score, c.entity))
     return Walk(alarm_metric, signals, roots, explained)
+
+
+def _shared_dependencies(calls: nx.DiGraph, alarm_entity: str, roots: list[Candidate],
+                         explained: dict[str, Candidate], signals: dict[str, Signal]) -> None:
+    """Step 5: root candidates that share a dependency and changed alike point to it.
+
+    Two services do not become slower by the same amount at the same instant on their own: when
+    two or more root candidates wait on one dependency whose own signal did not change (it
+    measures its own work, not the way to it), and their changes are within
+    :data:`EXPLAIN_SHARE` of each other, the common dependency replaces them as the root (the
+    delay is in reaching it — its network — or in it beyond what it measures); they are then
+    explained by it."""
+    live = [c for c in roots if c.score > 0 and c.entity != alarm_entity]
+    named = {c.entity for c in live}
+    by_dep: dict[str, list[Candidate]] = {}
+    for c in live:
+        for d in calls.successors(c.entity):
+            # a dependency that is itself a root candidate speaks for itself
+            if d != alarm_entity and d not in named:
+                by_dep.setdefault(d, []).append(c)
+    for d, group in sorted(by_dep.items(), key=lambda kv: (-max(c.score for c in kv[1]), kv[0])):
+        group = [c for c in group if c.entity not in explained]
+        deltas = [c.signal.delta for c in group]
+        if len(group) < 2 or min(deltas) < EXPLAIN_SHARE * max(deltas):
+            continue
+        best = max(group, key=lambda c: (c.score, c.entity))
+        roots[:] = [c for c in roots if c.entity != d]
+        explained.pop(d, None)
+        sig = signals.get(d) or Signal(d, 0.0, 0.0, 0.0, best.signal.times, np.zeros(0))
+        roots.append(Candidate(d, best.score, (*best.path, d), sig,
+                               callers=tuple(sorted(c.entity for c in group))))
+        for c in group:
+            roots.remove(c)
+            explained[c.entity] = Candidate(c.entity, c.score, c.path, c.signal, d)
 
 
 def _deviation(s: Series, start: float,

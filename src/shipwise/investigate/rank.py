@@ -45,6 +45,7 @@ from shipwise.investigate.detect import (
     robust_deviation,
     zscore_deviation,
 )
+from shipwise.investigate.propagation import follow_symptom, waits_on_graph
 
 METHODS = ("naive", "nsigma", "baro", "baro+topology", "traversal")
 
@@ -102,7 +103,6 @@ def _traversal(case: Case, keys: list[tuple[str, str]], step: float) -> list[Ran
     """The symptom followed down the calls (:mod:`shipwise.investigate.propagation`), its root
     candidates first; then BARO's order for everything else (and BARO alone when there is
     nothing to walk)."""
-    from shipwise.investigate.propagation import follow_symptom, waits_on_graph
 
     scores, onset = _baro(case, keys)
     baro = sorted(_aggregate(case, scores), key=lambda r: (-r.score, r.entity))

@@ -1,0 +1,94 @@
+"""How anomaly sizes weigh in the investigation: a dependency explains its caller only when its
+anomaly is comparably large, the strongest "deepest" anomaly is the likelier origin, and an onset
+leaves a normal to measure against."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from shipwise.investigate.case import Alarm
+from shipwise.investigate.detect import Deviation, find_onset
+from shipwise.investigate.evidence import Evidence
+from shipwise.investigate.hypotheses import generate
+from shipwise.investigate.rank import MetricScore
+from shipwise.investigate.triage import Context, EntityAnomaly
+
+T0 = 10_000.0
+STEP = 5.0
+
+
+def _context(calls: list[tuple[str, str]], anomalies: dict[str, tuple[str, float]]) -> Context:
+    """A triaged context: ``front`` alarmed on latency, ``calls`` (caller → callee), and every
+    entity's top metric and its deviation in robust σ (all starting at the alarm)."""
+    topo = nx.DiGraph()
+    for a, b in calls:
+        topo.add_edge(a, b, relation="calls")
+    ctx = Context(Alarm("front", "latency", T0), Evidence(topology=topo), T0, STEP, T0 + 600,
+                  nx.DiGraph(topo), cut=8.0)
+    for e, (metric, z) in anomalies.items():
+        s = MetricScore(e, metric, Deviation(z, T0, z), T0, "robust-σ")
+        ctx.scores.append(s)
+        ctx.entities[e] = EntityAnomaly(e, "service", z, T0, [s], anomalous=z >= ctx.cut)
+    return ctx
+
+
+def test_a_small_anomaly_below_does_not_explain_a_huge_one_above() -> None:
+    # front's own memory is 12,000 σ off; the service it calls barely passes the cut (20 σ):
+    # that dependency cannot account for front, so front itself is the origin
+    ctx = _context([("front", "api")], {"front": ("memory", 12_000.0), "api": ("cpu", 20.0)})
+    top = generate(ctx)[0]
+    assert (top.entity, top.kind) == ("front", "dependency_failure")
+    api = next(h for h in generate(ctx) if h.entity == "api")
+    assert not any("explains" in o.text for o in api.observations)
+
+
+def test_a_comparable_anomaly_below_still_explains_its_caller() -> None:
+    # a dependency as far off as its caller accounts for it: the caller is no root candidate
+    ctx = _context([("front", "api")], {"front": ("latency", 300.0), "api": ("latency", 250.0)})
+    hyps = generate(ctx)
+    assert hyps[0].entity == "api"
+    assert "front" not in {h.entity for h in hyps if h.kind == "dependency_failure"}
+
+
+def test_the_largest_of_the_deepest_anomalies_comes_first() -> None:
+    # two leaves are each "the deepest anomalous dependency"; the one barely anomalous has more
+    # callers (front and mid) but the one 5,000 σ off is the likelier origin
+    ctx = _context([("front", "mid"), ("mid", "leaf"), ("front", "hog")],
+                   {"front": ("latency", 15.0), "mid": ("latency", 12.0), "leaf": ("cpu", 10.0),
+                    "hog": ("memory", 5_000.0)})
+    assert generate(ctx)[0].entity == "hog"
+
+
+def test_the_onset_leaves_a_normal_before_it() -> None:
+    # a start-up transient in the first samples is a bigger jump than the real change at sample
+    # 70, but a change point needs a normal before it: the onset is the real change
+    rng = np.random.default_rng(3)
+    n = 80
+    ts = T0 + np.arange(n) * STEP
+    x = rng.normal(0.0, 1.0, n)
+    x[:4] += 40.0
+    x[70:] += 12.0
+    onset = find_onset([(ts, x)], alarm_time=float(ts[72]))
+    assert abs(onset.time - ts[70]) <= 2 * STEP
+
+
+def test_an_anomaly_dwarfing_the_alarm_path_is_not_ruled_out_for_being_off_it() -> None:
+    # front (alarmed, 20 σ) calls api (not anomalous); hog, called by another service only, is
+    # 12,000 σ off: the path does not account for the alarm, so the topology is likely
+    # incomplete and "not a dependency of front" counts only a little against hog
+    ctx = _context([("front", "api"), ("other", "hog")],
+                   {"front": ("latency", 20.0), "api": ("latency", 5.0), "hog": ("memory", 12_000.0)})
+    hyps = generate(ctx)
+    assert hyps[0].entity == "hog"
+    against = next(o for o in hyps[0].observations if "not a dependency" in o.text)
+    assert -3 < against.weight < -0.5
+
+
+def test_an_off_path_anomaly_no_larger_than_the_alarm_path_stays_ruled_out() -> None:
+    ctx = _context([("front", "api"), ("other", "hog")],
+                   {"front": ("latency", 300.0), "api": ("latency", 5.0), "hog": ("memory", 400.0)})
+    hyps = generate(ctx)
+    assert hyps[0].entity == "front"
+    hog = next(h for h in hyps if h.entity == "hog")
+    assert hog.score < 0
