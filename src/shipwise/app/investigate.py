@@ -220,7 +220,7 @@ class _Tapped(_Source):
         return [cls(s) for s in sources]
 
     @staticmethod
-    def learnt(sources: list[EvidenceSource]) -> dict[str, list[list[str]]]:
+    def learnt(sources: list[EvidenceSource]) -> dict[str, list[list[str | None]]]:
         return learnt((s.name, s.got) for s in sources
                       if isinstance(s, _Tapped) and s.got is not None)
 
@@ -288,7 +288,7 @@ def learn_topology(store: Store, record: dict[str, Any]) -> int:
     at = datetime.fromtimestamp(float(record["alarm"]["time"]), tz=UTC).replace(tzinfo=None)
     obs = f"investigation:{record['id']}"
     return kept.record(store, [(a, b, rel, origin, obs, at) for a, b, rel, origin in got["edges"]],
-                       [(n, kind, None, at) for n, kind in got.get("nodes", [])])
+                       [(n, kind, team, at) for n, kind, team in got.get("nodes", [])])
 
 
 def alarm_entity(*, alarm_file: str | Path | None = None,

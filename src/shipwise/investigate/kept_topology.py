@@ -1,12 +1,13 @@
 """The kept topology as a graph (pure: no store): what an investigation's evidence teaches it,
 which of its edges an investigation may use, and the blast radius of an entity.
 
-Relations are of two sorts. *Dependencies* (:data:`DEPENDENCIES`: calls, reads, writes,
-consumes, depends_on, uses, runs_on, member_of) say that one entity waits on another; they are
-merged into investigations (:class:`shipwise.investigate.sources.kept.KeptTopology`) and walked
-for the blast radius. *Facts* (owned_by, part_of, built_from, deploys_to) say who owns a
-service, where it is built from and deployed to; they are shown beside an entity, never walked.
-As in triage, ``member_of`` is turned round: a group depends on its members.
+Relations are of two sorts. *Facts* (:data:`FACTS`: owned_by, part_of, built_from, deploys_to)
+say who owns a service, where it is built from and deployed to; they are shown beside an
+entity, never walked. Every other relation (calls, reads, writes, consumes, publishes, runs_on,
+member_of…, as the sources gave it) is a *dependency*: the source entity needs the target; these
+are merged into investigations (:class:`shipwise.investigate.sources.kept.KeptTopology`) and
+walked for the blast radius. As in triage, ``member_of`` is turned round: a group depends on
+its members.
 """
 
 from __future__ import annotations
@@ -19,36 +20,36 @@ from typing import Any
 
 from shipwise.investigate.evidence import Evidence, trace_edges
 
-DEPENDENCIES = ("calls", "reads", "writes", "consumes", "depends_on", "uses", "runs_on",
-                "member_of")
 FACTS = ("owned_by", "part_of", "built_from", "deploys_to")
 #: evidence source name -> the origin its topology is kept under (a source not named here, such
 #: as the kept topology itself, teaches nothing: kept edges must not confirm themselves)
 ORIGINS = {"topology": "file", "traces": "traces", "prometheus": "prometheus"}
 
 
-def learnt(parts: Iterable[tuple[str, Evidence]]) -> dict[str, list[list[str]]]:
+def learnt(parts: Iterable[tuple[str, Evidence]]) -> dict[str, list[list[str | None]]]:
     """What the evidence each source returned (``(source name, evidence)``) says about the
     topology, as plain JSON: ``{"edges": [[source, target, relation, origin]], "nodes":
     [[entity, kind]]}``. The calls seen in traces are learnt whichever source read the spans."""
     edges: set[tuple[str, str, str, str]] = set()
-    nodes: dict[str, str] = {}
+    nodes: dict[str, list[str | None]] = {}
     for name, ev in parts:
         origin = ORIGINS.get(name)
         if origin is None:
             continue
         for a, b, rel in ev.topology.edges(data="relation", default="calls"):
             edges.add((str(a), str(b), str(rel), origin))
-        for n, kind in ev.topology.nodes(data="kind"):
-            if kind:
-                nodes.setdefault(str(n), str(kind))
+        for n, attrs in ev.topology.nodes(data=True):
+            if attrs.get("kind") or attrs.get("team"):
+                team = attrs.get("team")
+                nodes.setdefault(str(n), [str(attrs.get("kind") or "service"),
+                                          str(team) if isinstance(team, str) else None])
         if len(ev.spans):
             for a, b in trace_edges(ev.spans):
                 edges.add((a, b, "calls", "traces"))
-                nodes.setdefault(a, "service")
-                nodes.setdefault(b, "service")
+                nodes.setdefault(a, ["service", None])
+                nodes.setdefault(b, ["service", None])
     return {"edges": [list(e) for e in sorted(edges)],
-            "nodes": [[n, k] for n, k in sorted(nodes.items())]}
+            "nodes": [[n, *kt] for n, kt in sorted(nodes.items())]}
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def component(links_: Sequence[Link], entity: str) -> list[Link]:
     """The dependency links connected (either way) to ``entity``."""
     adj: dict[str, list[Link]] = {}
     for ln in links_:
-        if ln.relation in DEPENDENCIES:
+        if ln.relation not in FACTS:
             adj.setdefault(ln.source, []).append(ln)
             adj.setdefault(ln.target, []).append(ln)
     seen, todo, out = {entity}, [entity], set()
@@ -130,7 +131,7 @@ class BlastRadius:
 def blast_radius(links_: Sequence[Link], entity: str, depth: int = 3) -> BlastRadius:
     """Breadth-first up to ``depth`` steps each way along the dependency links (the first path
     found to an entity is kept: its shortest)."""
-    deps = [ln for ln in links_ if ln.relation in DEPENDENCIES]
+    deps = [ln for ln in links_ if ln.relation not in FACTS]
     out = BlastRadius(entity, facts=[ln for ln in links_ if ln.relation in FACTS
                                      and entity in (ln.source, ln.target)])
     for direction, bucket in (("up", out.upstream), ("down", out.downstream)):

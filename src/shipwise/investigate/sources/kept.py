@@ -10,7 +10,7 @@ from typing import Any
 import networkx as nx
 
 from shipwise.investigate.evidence import Evidence, Scope
-from shipwise.investigate.kept_topology import DEPENDENCIES, component, links
+from shipwise.investigate.kept_topology import component, links
 from shipwise.investigate.settings import StoreSourceSettings
 from shipwise.investigate.sources.base import EvidenceSource
 from shipwise.store import topology as table
@@ -25,7 +25,7 @@ def read_kept(store: Store, entity: str, since: float) -> dict[str, Any]:
     (epoch seconds), with their nodes' kinds, as plain JSON (what a worker process is handed):
     ``{"edges": [[source, target, relation, origin]], "nodes": [[entity, kind]]}``."""
     since_at = datetime.fromtimestamp(since, tz=UTC).replace(tzinfo=None)
-    found = component(links(table.edges(store, since_at, DEPENDENCIES)), entity)
+    found = component(links(table.edges(store, since_at)), entity)
     names = sorted({n for ln in found for n in (ln.source, ln.target)})
     kinds = {e: r["kind"] for e, r in table.nodes(store, names).items() if r["kind"]}
     return {"edges": [[ln.source, ln.target, ln.relation, ",".join(ln.origins)] for ln in found],
