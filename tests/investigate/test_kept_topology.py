@@ -20,7 +20,7 @@ from shipwise.app.investigate import (
 )
 from shipwise.config import Settings
 from shipwise.demo.world.scenarios import write_world_case
-from shipwise.investigate.case import load_alarm
+from shipwise.investigate.case import Alarm, load_alarm
 from shipwise.investigate.evidence import Scope
 from shipwise.investigate.kept_topology import Link, blast_radius
 from shipwise.investigate.settings import (
@@ -157,9 +157,7 @@ def test_only_recent_edges_are_used(settings: Settings) -> None:
         assert ("x", "y") not in seen(60)
 
 
-def load_alarm_like(entity: str, at: datetime) -> Any:
-    from shipwise.investigate.case import Alarm
-
+def load_alarm_like(entity: str, at: datetime) -> Alarm:
     return Alarm(entity, "latency", at.replace(tzinfo=UTC).timestamp(), {})
 
 
