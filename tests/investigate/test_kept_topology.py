@@ -22,7 +22,7 @@ from shipwise.config import Settings
 from shipwise.demo.world.scenarios import write_world_case
 from shipwise.investigate.case import Alarm, load_alarm
 from shipwise.investigate.evidence import Scope
-from shipwise.investigate.kept_topology import Link, blast_radius
+from shipwise.investigate.kept_topology import Link, blast_radius, links
 from shipwise.investigate.settings import (
     InvestigateSettings,
     PathsSettings,
@@ -78,6 +78,10 @@ def test_an_investigation_teaches_its_topology_once(settings: Settings,
         assert store.count("topology_observation") == observations
         assert set(first.values()) == {1}
         assert first[("catalog", "catalog-asg", "runs_on", "file")] == 1
+        # read in its topology file and in its traces: one investigation, seen once
+        once = {(ln.source, ln.target): ln for ln in links(table.edges(store))}
+        assert once[("gateway", "catalog")].origins == ("file", "traces")
+        assert once[("gateway", "catalog")].seen == 1
         # another investigation seeing the same system counts once more, and moves last seen
         later = {**record, "id": record["id"] + "-b",
                  "alarm": {**record["alarm"], "time": record["alarm"]["time"] + 3600}}
@@ -87,6 +91,8 @@ def test_an_investigation_teaches_its_topology_once(settings: Settings,
         edge = again[("gateway", "catalog", "calls", "traces")]
         assert edge["seen"] == 2
         assert edge["last_seen_at"] - edge["first_seen_at"] == timedelta(hours=1)
+        merged = {(ln.source, ln.target): ln for ln in links(table.edges(store))}
+        assert merged[("gateway", "catalog")].seen == 2
         node = table.nodes(store, ["catalog-asg"])["catalog-asg"]
         assert node["kind"] == "instance_group"
 

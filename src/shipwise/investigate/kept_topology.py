@@ -74,14 +74,15 @@ class Link:
 
 def links(rows: Iterable[Mapping[str, Any]]) -> list[Link]:
     """Edge rows (one per origin, :func:`shipwise.store.topology.edges`) merged per
-    (source, target, relation)."""
+    (source, target, relation): its origins, last sighting, and distinct observations
+    (``seen_any``; without it, the most any one origin saw)."""
     merged: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in rows:
         key = (str(r["source"]), str(r["target"]), str(r["relation"]))
         m = merged.setdefault(key, {"origins": set(), "last": r["last_seen_at"], "seen": 0})
         m["origins"].add(str(r["origin"]))
         m["last"] = max(m["last"], r["last_seen_at"])
-        m["seen"] += int(r["seen"])
+        m["seen"] = max(m["seen"], int(r.get("seen_any") or r["seen"]))
     return [Link(s, t, rel, tuple(sorted(m["origins"])), m["last"], m["seen"])
             for (s, t, rel), m in sorted(merged.items())]
 

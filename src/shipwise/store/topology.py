@@ -33,6 +33,9 @@ class EdgeRow(TypedDict):
     first_seen_at: datetime
     last_seen_at: datetime
     seen: int
+    #: distinct observations of (source, target, relation) whatever the origin: an
+    #: investigation that read the edge in a topology file and in traces counts once
+    seen_any: int
 
 
 class NodeRow(TypedDict):
@@ -176,8 +179,11 @@ def edges(store: Store, since: datetime | None = None,
         where.append("relation IN (SELECT unnest(?))")
         params.append(list(relations))
     return cast(list[EdgeRow], store.query(
-        "SELECT source, target, relation, origin, first_seen_at, last_seen_at, seen "
-        f"FROM topology_edge WHERE {' AND '.join(where)} ORDER BY source, target, relation, origin",
+        "SELECT source, target, relation, origin, first_seen_at, last_seen_at, seen, "
+        "coalesce(o.n, seen) AS seen_any FROM topology_edge "
+        "LEFT JOIN (SELECT source, target, relation, count(DISTINCT observation) AS n "
+        "           FROM topology_observation GROUP BY ALL) o USING (source, target, relation) "
+        f"WHERE {' AND '.join(where)} ORDER BY source, target, relation, origin",
         params))
 
 
