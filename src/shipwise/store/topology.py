@@ -55,12 +55,14 @@ def record(store: Store, observations: Sequence[Observation],
         con.execute("CREATE OR REPLACE TEMP TABLE _topo_node (entity VARCHAR, kind VARCHAR, "
                     "team VARCHAR, seen_at TIMESTAMP)")
         try:
-            if observations:
-                con.executemany("INSERT INTO _topo_obs VALUES (?, ?, ?, ?, ?, ?)",
-                                [list(o) for o in observations])
+            if observations:  # one statement: each column a list parameter, unnested
+                con.execute("INSERT INTO _topo_obs SELECT unnest(?), unnest(?), unnest(?), "
+                            "unnest(?), unnest(?), unnest(?::TIMESTAMP[])",
+                            [list(c) for c in zip(*observations, strict=True)])
             if nodes:
-                con.executemany("INSERT INTO _topo_node VALUES (?, ?, ?, ?)",
-                                [list(n) for n in nodes])
+                con.execute("INSERT INTO _topo_node SELECT unnest(?), unnest(?::VARCHAR[]), "
+                            "unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[])",
+                            [list(c) for c in zip(*nodes, strict=True)])
             return _apply(store)
         finally:
             con.execute("DROP TABLE IF EXISTS _topo_obs")
