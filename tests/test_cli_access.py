@@ -39,6 +39,7 @@ ARGS: dict[str, list[str]] = {
     "token create": ["--name", "x", "--role", "admin"],
     "token revoke": ["000000000000"],
     "verify": ["inv-x"],
+    "topology show": ["pay-api"],
 }
 
 

@@ -8,7 +8,17 @@ import inspect
 import pytest
 
 from shipwise import app
-from shipwise.app import admin, catalog, delivery, humane, incidents, org, oversight, reliability
+from shipwise.app import (
+    admin,
+    catalog,
+    delivery,
+    humane,
+    incidents,
+    org,
+    oversight,
+    reliability,
+    topology,
+)
 from shipwise.app.caller import Caller
 from shipwise.app.metrics import DoraRequest
 from shipwise.config import Settings
@@ -19,7 +29,7 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, reliability)
+DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, reliability, topology)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:

@@ -54,6 +54,8 @@ COMMANDS: list[list[str]] = [
     ["explain", "pull-request", "{pr}", "--format", "json"],
     ["explain", "pull-request", "--list"],
     ["explain", "incident", "{incident}", "--format", "json"], ["explain", "incident", "--list"],
+    ["topology", "refresh"], ["topology", "show", "{service}", "--all", "--depth", "3"],
+    ["topology", "show", "{team_entity}", "--all", "--format", "json"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {
@@ -164,10 +166,13 @@ def test_no_cli_output_names_a_person(demo: Path, tmp_path: Path,
             "SELECT min(pull_request_id) FROM pr_delivery_fact").fetchone()[0])  # type: ignore[index]
         incident = str(store.con.execute(
             "SELECT min(incident_id) FROM incident_link").fetchone()[0])  # type: ignore[index]
+        service = str(store.con.execute(  # a service that was deployed
+            "SELECT min(service) FROM deployment").fetchone()[0])  # type: ignore[index]
     runner = CliRunner()
     for args in COMMANDS:
         argv = ["--db", str(db), *[a.format(team=team, small=small, deployment=deployment, pr=pr,
-                                              incident=incident)
+                                              incident=incident, service=service,
+                                              team_entity=f"team:{team}")
                                      for a in args]]
         res = runner.invoke(cli, argv, catch_exceptions=False)
         assert res.exit_code == 0, (args, res.output)
@@ -219,7 +224,8 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
         tok_ids = [t.split("_")[1] for t in toks.values()]
         values = {"team": teams, "metric_id": metric_ids, "investigation_id": inv_ids or ["none"],
                   "inv_id": inv_ids or ["none"], "id": inv_ids or ["none"], "token_id": tok_ids,
-                  "service": services, "org_unit": units, "alarm_id": ["none"]}
+                  "service": services, "org_unit": units, "alarm_id": ["none"],
+                  "entity": services}
         scanned = 0
         for path, ops in spec["paths"].items():
             if "get" not in ops or not path.startswith("/api/"):

@@ -30,6 +30,7 @@ from shipwise.app import (
     oversight,
     reliability,
     sync,
+    topology,
 )
 from shipwise.app import results as r
 from shipwise.app.caller import ROLES, Caller, Principal
@@ -422,6 +423,28 @@ def investigations(state: State, principal: Who,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 50
                    ) -> list[r.InvestigationSummary]:
     return _call(state, principal, incidents.investigations, limit=limit)
+
+
+@router.get("/topology/{entity}", summary="An entity's blast radius in the kept topology",
+            description="Upstream dependents (who is hurt if it fails) and downstream "
+                        "dependencies up to `depth` steps, over edges last seen within `days` "
+                        "(docs/topology.md), with each edge's relation, origins and last "
+                        "sighting; then its owner, repositories and deploy targets. Roles: as "
+                        "the investigations of the entity's team (a member or lead for their "
+                        "own team's services, an admin for every entity); an exec is refused.",
+            responses={**NOT_FOUND, 200: _example(
+                {"entity": "catalog", "kind": "service", "depth": 2, "days": 30,
+                 "upstream": [{"entity": "gateway", "depth": 1, "via": "catalog",
+                               "relation": "calls", "origins": ["file", "traces"],
+                               "last_seen_at": "2026-11-11T12:52:45Z", "seen": 3}],
+                 "downstream": [], "facts": []})})
+def topology_of(state: State, principal: Who, entity: str,
+                depth: Annotated[int, Query(ge=1, le=10)] = 2,
+                days: Annotated[float | None, Query(gt=0, description="Only edges last seen "
+                                                    "within this many days; leave out for "
+                                                    "every kept edge.")] = 30
+                ) -> r.BlastRadius:
+    return _call(state, principal, topology.show, entity, depth=depth, days=days)
 
 
 @router.get("/investigations/{inv_id}", summary="One investigation record",

@@ -21,6 +21,7 @@ from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, 
 from shipwise.investigate.engine import alarm_scope, analyse, investigate
 from shipwise.investigate.evaluate import evaluate, format_reliability, format_table
 from shipwise.investigate.evidence import Evidence, Scope
+from shipwise.investigate.kept_topology import learnt
 from shipwise.investigate.layouts import LAYOUTS, LEVELS, READERS, find_cases
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
@@ -31,7 +32,10 @@ from shipwise.investigate.sources import (
     case_sources,
     sources_from_settings,
 )
+from shipwise.investigate.sources.base import EvidenceSource as _Source
+from shipwise.investigate.sources.kept import read_kept
 from shipwise.store import investigations
+from shipwise.store import topology as kept
 from shipwise.store.duckdb_store import Store, StoreSession, lend
 from shipwise.store.org import service_exists
 
@@ -134,10 +138,12 @@ def investigate_case(path: str | Path, settings: Settings | None = None) -> dict
     :func:`shipwise.app.incidents.store_investigation` stores the record."""
     alarm = load_alarm(path)
     opts = (settings.investigate if settings else None)
-    record = investigate(alarm, case_sources(path),
+    sources = _Tapped.around(case_sources(path))
+    record = investigate(alarm, sources,
                          lookback_seconds=(opts.lookback_minutes if opts else 120) * 60,
                          after_seconds=(opts.after_minutes if opts else 2) * 60)
     record["case"] = str(path)
+    record["topology_learnt"] = _Tapped.learnt(sources)
     return record
 
 
@@ -169,7 +175,10 @@ def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> Stor
     data = StoreSlice.read(session, opts.sources.store, scope)
     try:
         with session() as store:
-            return replace(data, in_store=_in_store(store, alarm.entity))
+            topology = (read_kept(store, alarm.entity,
+                                  alarm.time - opts.sources.store.topology_days * 86400)
+                        if opts.sources.store.topology else None)
+            return replace(data, in_store=_in_store(store, alarm.entity), topology=topology)
     except Exception:  # the store's failure is the slice's own (recorded as the source's)
         return data
 
@@ -188,11 +197,42 @@ def _investigate(opts: InvestigateSettings, alarm: Alarm, alarm_id: str | None,
     if not sources:
         raise ConfigError("no evidence sources configured",
                           hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
-    record = investigate(alarm, sources, lookback_seconds=opts.lookback_minutes * 60,
+    tapped = _Tapped.around(sources)
+    record = investigate(alarm, tapped, lookback_seconds=opts.lookback_minutes * 60,
                          after_seconds=opts.after_minutes * 60, validate=_validate_query(opts, alarm),
                          in_store=in_store)
     record["alarm_id"] = alarm_id
+    record["topology_learnt"] = _Tapped.learnt(tapped)
     return record
+
+
+class _Tapped(_Source):
+    """A source that keeps what it returned, so the topology the investigation's evidence holds
+    can be learnt (:func:`learn_topology`) without the engine handing the evidence back."""
+
+    def __init__(self, inner: EvidenceSource) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.got: Evidence | None = None
+
+    @classmethod
+    def around(cls, sources: list[EvidenceSource]) -> list[EvidenceSource]:
+        return [cls(s) for s in sources]
+
+    @staticmethod
+    def learnt(sources: list[EvidenceSource]) -> dict[str, list[list[str | None]]]:
+        return learnt((s.name, s.got) for s in sources
+                      if isinstance(s, _Tapped) and s.got is not None)
+
+    def check(self) -> list[str]:
+        return self.inner.check()
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def fetch(self, scope: Scope) -> Evidence:
+        self.got = self.inner.fetch(scope)
+        return self.got
 
 
 def investigate_service(settings: Settings, service: str, at: str | float, metric: str = "", *,
@@ -232,7 +272,23 @@ def save_investigation(store: Store, record: dict[str, Any]) -> None:
         root_cause_kind=root.get("fault"), confidence=root.get("confidence"),
         summary=root.get("statement"), seconds=record["seconds"]["total"],
         record=json.dumps(record, default=str))
-    investigations.save(store, row)
+    with store.transaction():
+        investigations.save(store, row)
+        learn_topology(store, record)
+
+
+def learn_topology(store: Store, record: dict[str, Any]) -> int:
+    """Keep the topology an investigation's evidence held (``record["topology_learnt"]``: the
+    edges its topology files, Prometheus labels and traces gave), observed by the investigation
+    at its alarm's time: storing the same record again counts nothing twice. Returns how many
+    edge observations were new."""
+    got = record.get("topology_learnt") or {}
+    if not got.get("edges") and not got.get("nodes"):
+        return 0
+    at = datetime.fromtimestamp(float(record["alarm"]["time"]), tz=UTC).replace(tzinfo=None)
+    obs = f"investigation:{record['id']}"
+    return kept.record(store, [(a, b, rel, origin, obs, at) for a, b, rel, origin in got["edges"]],
+                       [(n, kind, team, at) for n, kind, team in got.get("nodes", [])])
 
 
 def alarm_entity(*, alarm_file: str | Path | None = None,

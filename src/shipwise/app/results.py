@@ -770,3 +770,52 @@ class OrgCheckResult(Result):
 class OrgExport(Result):
     yaml: str
     counts: dict[str, int] = Field(default_factory=dict)
+
+
+class TopologyEdge(Result):
+    """One kept edge reached from the entity asked about (docs/topology.md)."""
+
+    entity: str = Field(description="the entity reached")
+    depth: int = Field(description="steps from the entity asked about (1: direct)")
+    via: str = Field(description="the entity one step nearer the one asked about")
+    relation: str = Field(examples=["calls", "runs_on", "member_of"])
+    origins: list[str] = Field(description="where the edge was learnt: store, traces, "
+                                           "prometheus, deployments, file")
+    last_seen_at: Instant
+    seen: int = Field(description="distinct observations (investigations, days of store "
+                                  "refresh, deployments) that saw it")
+
+
+class TopologyFact(Result):
+    """An owner, repository or deploy target of the entity (not walked)."""
+
+    source: str
+    target: str
+    relation: str = Field(examples=["owned_by", "built_from", "deploys_to"])
+    origins: list[str]
+    last_seen_at: Instant
+    seen: int
+
+
+class BlastRadius(Result):
+    """The entity's blast radius in the kept topology: who is hurt if it fails (upstream
+    dependents) and what it depends on (downstream), within ``days`` and ``depth``."""
+
+    entity: str
+    kind: str | None = None
+    team: str | None = None
+    depth: int
+    days: float | None = Field(None, description="edges last seen within this many days "
+                                                 "(None: all)")
+    upstream: list[TopologyEdge] = Field(default_factory=list)
+    downstream: list[TopologyEdge] = Field(default_factory=list)
+    facts: list[TopologyFact] = Field(default_factory=list)
+
+
+class TopologyRefresh(Result):
+    """What a refresh of the kept topology from the store saw (edges by relation) and how many
+    observations were new (0 when the store was already learnt today)."""
+
+    at: Instant
+    edges: dict[str, int] = Field(default_factory=dict)
+    new_observations: int

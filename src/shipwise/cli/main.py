@@ -44,6 +44,7 @@ LAZY_COMMANDS = {
     "audit": "shipwise.cli.governance:audit",
     "retention": "shipwise.cli.governance:retention",
     "export": "shipwise.cli.export:export",
+    "topology": "shipwise.cli.topology:topology",
 }
 
 
@@ -97,6 +98,7 @@ HELP = {
     "audit": "The audit log of reads (admins): who read what, when.",
     "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
     "export": "Write the canonical records out as Parquet files (for Spark: docs/spark.md).",
+    "topology": "The kept topology: an entity's blast radius (show), learn it from the store (refresh).",
 }
 
 

@@ -166,6 +166,11 @@ class Evidence:
                     self.topology.add_edge(caller, callee, relation="calls", seen_in="traces")
 
 
+def trace_edges(spans: Spans) -> set[tuple[str, str]]:
+    """caller → callee pairs seen in ``spans`` (the calls :meth:`Evidence.finish` adds)."""
+    return _trace_edges(spans)
+
+
 def _trace_edges(spans: Spans) -> set[tuple[str, str]]:
     """caller → callee pairs: a span's service calls its children's services (when they differ)."""
     by_id = dict(zip(spans.span_id.tolist(), spans.service.tolist(), strict=True))

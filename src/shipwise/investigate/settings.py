@@ -11,7 +11,8 @@ investigate:
     events: {paths: ["/var/lib/audit/events.jsonl"]}
     topology: {path: topology.json}
     runbooks: {paths: [runbooks/]}
-    store: {enabled: true}     # deployments (and their commits) from the shipwise store
+    store: {enabled: true}     # deployments (and their commits) from the shipwise store,
+                               # and the kept topology (topology: true, topology_days: 30)
 ```
 
 Every source is optional; each checks its own settings before it is queried.
@@ -50,6 +51,10 @@ class StoreSourceSettings(BaseModel):
     environment: str = Field("production", description="Deployments of this environment are read.")
     #: service -> local git repository, to show the diff a deployment shipped.
     repos: dict[str, str] = Field(default_factory=dict)
+    #: merge the kept topology (docs/topology.md) into every investigation
+    topology: bool = True
+    #: kept edges last seen this many days before the alarm, or later, are used
+    topology_days: float = Field(default=30, gt=0)
 
 
 class SourcesSettings(BaseModel):

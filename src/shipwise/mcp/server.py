@@ -27,11 +27,22 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from shipwise import __version__
-from shipwise.app import catalog, delivery, explain, humane, incidents, org, oversight, reliability
+from shipwise.app import (
+    catalog,
+    delivery,
+    explain,
+    humane,
+    incidents,
+    org,
+    oversight,
+    reliability,
+    topology,
+)
 from shipwise.app.caller import Caller, Interface, Principal, Store
 from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.results import (
+    BlastRadius,
     CharterResult,
     CostResult,
     DeploymentExplanation,
@@ -193,6 +204,15 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """Stored investigations, latest alarm first: service, root cause, confidence, summary."""
         return InvestigationList(investigations=call(
             ctx, lambda c: incidents.investigations(c, limit=max(1, min(limit, 500)))))
+
+    @server.tool(annotations=READ_ONLY)
+    def blast_radius(ctx: Context, entity: str, depth: int = 2, days: float = 30) -> BlastRadius:
+        """An entity's blast radius in the kept topology: upstream dependents (who is hurt if it
+        fails) and downstream dependencies, with relation, where each edge was learnt (store,
+        traces, prometheus, deployments, file) and when it was last seen; its owner,
+        repositories and deploy targets. Edges last seen within ``days``."""
+        return call(ctx, lambda c: topology.show(c, entity, depth=max(1, min(depth, 10)),
+                                                 days=days if days > 0 else None))
 
     @server.tool(annotations=READ_ONLY)
     def get_investigation(ctx: Context, id: str) -> Investigation:

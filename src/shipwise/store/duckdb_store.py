@@ -16,7 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
@@ -275,5 +275,14 @@ StoreSession = Callable[[], AbstractContextManager[Store]]
 
 
 def lend(store: Store) -> StoreSession:
-    """A :data:`StoreSession` for a store the caller holds (it stays open afterwards)."""
-    return lambda: nullcontext(store)
+    """A :data:`StoreSession` for a store the caller holds (it stays open afterwards). Its units
+    of work take turns (one connection is not for two threads at once: evidence sources that
+    read the store are queried in parallel)."""
+    lock = threading.RLock()
+
+    @contextmanager
+    def session() -> Iterator[Store]:
+        with lock:
+            yield store
+
+    return session

@@ -1,5 +1,6 @@
 """Evidence sources behind one interface (:class:`EvidenceSource`): files of a case directory,
-Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise store."""
+Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise store (its
+deployments and the kept topology)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shipwise.investigate.sources.files import (
     TraceFiles,
     case_sources,
 )
+from shipwise.investigate.sources.kept import KeptTopology, SlicedKeptTopology
 from shipwise.investigate.sources.prometheus import PrometheusSource
 from shipwise.investigate.sources.store import SlicedDeployments, StoreDeployments, StoreSlice
 from shipwise.store.duckdb_store import StoreSession
@@ -45,6 +47,10 @@ def sources_from_settings(settings: InvestigateSettings,
         out.append(RunbookFiles(s.runbooks.paths))
     if store_slice is not None and s.store.enabled:
         out.append(SlicedDeployments(store_slice, s.store))
+        if s.store.topology and store_slice.topology is not None:
+            out.append(SlicedKeptTopology(store_slice.topology, s.store))
     elif store is not None and s.store.enabled:
         out.append(StoreDeployments(store, s.store))
+        if s.store.topology:
+            out.append(KeptTopology(store, s.store))
     return out

@@ -77,6 +77,9 @@ class StoreSlice:
     error: str | None = None
     #: whether the alarm's entity is a service of the store (None: the store cannot tell)
     in_store: bool | None = None
+    #: the kept topology around the alarm's entity (:func:`shipwise.investigate.sources.kept.
+    #: read_kept`); None when it was not read
+    topology: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, store: StoreSession, settings: StoreSourceSettings, scope: Scope) -> StoreSlice:
@@ -88,13 +91,14 @@ class StoreSlice:
 
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "error": self.error,
-                "shipped": [asdict(d) for d in self.shipped], "in_store": self.in_store}
+                "shipped": [asdict(d) for d in self.shipped], "in_store": self.in_store,
+                "topology": self.topology}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoreSlice:
         shipped = tuple(Shipped(**{**d, "commits": tuple(d["commits"])}) for d in data["shipped"])
         return cls(float(data["start"]), float(data["end"]), shipped, data.get("error"),
-                   data.get("in_store"))
+                   data.get("in_store"), data.get("topology"))
 
 
 class SlicedDeployments(StoreDeployments):
