@@ -67,7 +67,10 @@ def fit_isotonic(raw: Sequence[float], correct: Sequence[bool],
 
 
 def apply_knots(knots: Sequence[tuple[float, float]], raw: float) -> float:
-    """``raw`` through the curve (flat beyond its first and last knot)."""
+    """``raw`` through the curve (flat beyond its first and last knot); no margin at all (a
+    lead of an inconclusive investigation) stays 0."""
+    if raw <= 0:
+        return 0.0
     if not knots:
         return raw
     xs = [k[0] for k in knots]
