@@ -238,6 +238,25 @@ class ServerSettings(BaseModel):
     intake_commit_delay_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
 
 
+class PreventionSettings(BaseModel):
+    """``shipwise prevention scan`` and the server's periodic scan (docs/prevention.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: ``shipwise serve`` scans this often (hours; 0: never). The first scan runs once the last
+    #: one is this old (at once on a store never scanned).
+    interval_hours: Annotated[float, Field(ge=0)] = 168.0
+    #: A pattern is recommended once it happened this many times.
+    min_occurrences: Annotated[int, Field(ge=1)] = 2
+    #: An alarm firing this many times within a day on the same entity and metric is flapping.
+    flap_per_day: Annotated[int, Field(ge=2)] = 4
+    #: Only occurrences of the last this many days (0: all).
+    lookback_days: Annotated[float, Field(ge=0)] = 365.0
+    #: Priority from the cost (customer impact x hours x recurrence): high from this many
+    #: customer-hours, medium from ``medium_cost``.
+    high_cost: Annotated[float, Field(gt=0)] = 100.0
+    medium_cost: Annotated[float, Field(gt=0)] = 10.0
+
+
 # -- sources: the outside systems `shipwise sync` reads (docs/sync.md) -----------------------------
 #
 #     sources:
@@ -674,6 +693,7 @@ class Settings(BaseModel):
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
+    prevention: PreventionSettings = Field(default_factory=lambda: PreventionSettings())
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

@@ -48,10 +48,16 @@ POLICY: dict[str, tuple[str, ...]] = {
     #: org-unit roll-ups of people-derived diagnostics (flow, strain), suppressed like team figures
     "org.diagnostic": ("exec", "admin"),
     "fairness.audit": ("exec", "admin"),
+    #: prevention recommendations about a team's services: read them, decide on them
+    "prevention.read": ("member", "lead", "admin"),
+    "prevention.decide": ("member", "lead", "admin"),
+    #: a prevention scan reads every investigation and incident of the organisation
+    "prevention.scan": ("admin",),
 }
 #: for a member or lead, only their own team: a team's views, and the investigations and alarms
 #: of its services (the views narrow lists to the principal's team)
-TEAM_SCOPED = {"team.diagnostic", "investigations.read", "investigations.start", "alarms.read"}
+TEAM_SCOPED = {"team.diagnostic", "investigations.read", "investigations.start", "alarms.read",
+               "prevention.read", "prevention.decide"}
 
 #: what a member or lead was refused, with a team and without one (an entity of no team)
 _SCOPED_WHAT = {
@@ -62,6 +68,11 @@ _SCOPED_WHAT = {
                              "start an investigation of an entity that is no team's service"),
     "alarms.read": ("read the alarms of team {team}",
                     "read alarms of entities that are no team's service"),
+    "prevention.read": ("read the prevention recommendations of team {team}",
+                        "read recommendations about entities that are no team's service"),
+    "prevention.decide": ("decide on the prevention recommendations of team {team}",
+                          "decide on recommendations about entities that are no team's "
+                          "service"),
 }
 
 
