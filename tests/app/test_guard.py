@@ -16,8 +16,10 @@ from shipwise.app import (
     incidents,
     org,
     oversight,
+    prevention,
     reliability,
     topology,
+    verdicts,
 )
 from shipwise.app.caller import Caller
 from shipwise.app.metrics import DoraRequest
@@ -29,7 +31,8 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, reliability, topology)
+DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, prevention, reliability,
+         topology, verdicts)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.panel import Panel
 
-from shipwise.app import incidents
+from shipwise.app import incidents, verdicts
 from shipwise.app import investigate as svc
 from shipwise.app.results import dump
 from shipwise.cli.access import caller, runs_as
@@ -151,6 +151,53 @@ def show_cmd(ctx: click.Context, inv_id: str, fmt: str) -> None:
         emit_json(rec)
     else:
         print_record(rec)
+
+
+@investigations.command("verdict")
+@click.argument("inv_id")
+@click.argument("verdict", type=click.Choice(list(verdicts.VERDICTS)))
+@click.option("--comment", default=None, help="What was right or wrong about it.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@runs_as()
+def verdict_cmd(ctx: click.Context, inv_id: str, verdict: str, comment: str | None,
+                fmt: str) -> None:
+    """Mark INV_ID's root cause right, partly (right) or wrong; marking again replaces it.
+    Accuracy and prevention read the verdicts (a root cause marked wrong backs no pattern)."""
+    with caller(ctx) as c:
+        res = dump(verdicts.mark_verdict(c, inv_id, verdict, comment=comment))
+    if fmt == "json":
+        emit_json(res)
+        return
+    click.echo(f"{res['investigation_id']}: root cause {res['root_cause_kind'] or '—'} on "
+               f"{res['root_cause_entity'] or '—'} marked {res['verdict']}"
+               + (f" ({res['comment']})" if res.get("comment") else ""))
+
+
+@investigations.command("accuracy")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+@runs_as()
+def accuracy_cmd(ctx: click.Context, fmt: str) -> None:
+    """How often the root cause was right, by the responders' verdicts: overall, by fault
+    kind and by service (a member's or lead's token: their team's services)."""
+    with caller(ctx) as c:
+        res = dump(verdicts.accuracy(c))
+    if fmt == "json":
+        emit_json(res)
+        return
+    o = res.get("overall")
+    if not o:
+        click.echo(f"No verdicts yet over {res['investigations']} investigations "
+                   f"({res['scope']}): `shipwise investigations verdict INV right|partly|wrong`.")
+        return
+    click.echo(f"Root cause right in {o['accuracy']:.0%} of {o['marked']} marked investigations "
+               f"({o['accuracy_partial']:.0%} counting partly as half; "
+               f"{res['investigations']} investigations, {res['scope']}).")
+    for title, key in (("By fault kind", "by_kind"), ("By service", "by_service")):
+        emit_table(title, ["", "marked", "right", "partly", "wrong", "accuracy"],
+                   [(r["value"], r["marked"], r["right"], r["partly"], r["wrong"],
+                     f"{r['accuracy']:.0%}") for r in res[key]], justify_right=(1, 2, 3, 4, 5))
 
 
 @click.command("verify")

@@ -45,6 +45,7 @@ LAZY_COMMANDS = {
     "retention": "shipwise.cli.governance:retention",
     "export": "shipwise.cli.export:export",
     "topology": "shipwise.cli.topology:topology",
+    "prevention": "shipwise.cli.prevention:prevention_group",
 }
 
 
@@ -86,7 +87,7 @@ HELP = {
     "rca": "Rank root causes for an incident case; evaluate on labelled data.",
     "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
     "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
-    "investigations": "Stored investigations (list, show).",
+    "investigations": "Stored investigations (list, show, verdict, accuracy).",
     "verify": "Are the series an investigation found anomalous back to their baseline? (post-validation)",
     "token": "API tokens: create (shown once), revoke, list.",
     "session": "Web dashboard sessions: rotate the secret that signs them (signs everyone out).",
@@ -98,6 +99,7 @@ HELP = {
     "audit": "The audit log of reads (admins): who read what, when.",
     "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
     "export": "Write the canonical records out as Parquet files (for Spark: docs/spark.md).",
+    "prevention": "Recurring incident patterns and what would prevent them (scan, list, accept, dismiss, done).",
     "topology": "The kept topology: an entity's blast radius (show), learn it from the store (refresh).",
 }
 

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,11 @@ from shipwise.app.alarms import (
     start_investigations,
     write_intake,
 )
+from shipwise.app.caller import Caller
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
+from shipwise.app.prevention import SCHEDULED_SCAN
+from shipwise.app.prevention import scan as prevention_scan
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -44,9 +48,11 @@ from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
 from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
+from shipwise.http.periodic import Periodic
 from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
 from shipwise.investigate.alarms import alarm_from_dict
 from shipwise.metrics.facts import ensure_fresh
+from shipwise.store import prevention as prevention_table
 from shipwise.store.duckdb_store import Store, borrowing
 
 log = logging.getLogger(__name__)
@@ -166,6 +172,11 @@ class ServerState:
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
+        hours = settings.prevention.interval_hours
+        #: the prevention scan, every ``prevention.interval_hours`` (None: switched off)
+        self.prevention: Periodic | None = (
+            Periodic(self._prevention_scan, hours * 3600, first_delay=self._prevention_due,
+                     name="shipwise-prevention") if hours > 0 else None)
 
     def run_relayed(self, argv: list[str], env: dict[str, str]) -> Iterator[bytes]:
         """Run another local process's command line here, on a connection of its own, reading
@@ -196,6 +207,8 @@ class ServerState:
         self.intake.start()
         self.deliveries.start()
         self.syncs.start()
+        if self.prevention is not None:
+            self.prevention.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
             for source, scope in pending_syncs(self.store.session):
@@ -221,6 +234,8 @@ class ServerState:
             log.warning("could not prepare flow and strain views: %s", exc)
 
     def stop(self) -> None:
+        if self.prevention is not None:
+            self.prevention.stop(self.settings.server.drain_seconds)
         self.intake.stop()
         self.deliveries.stop()
         self.syncs.stop(self.settings.server.drain_seconds)
@@ -263,6 +278,25 @@ class ServerState:
         if outcome.sync is not None:
             self.syncs.submit(*outcome.sync)
         return outcome
+
+    def _prevention_due(self) -> float:
+        """Seconds until the next prevention scan is due: an interval after the last one
+        (whoever ran it), at once on a store never scanned."""
+        with self.store.session() as store:
+            last = prevention_table.last_scan(store)
+        if last is None or self.prevention is None:
+            return 0.0
+        age = (datetime.now(UTC) - last["started_at"]).total_seconds()
+        return self.prevention.interval - age
+
+    def _prevention_scan(self) -> None:
+        """The scheduled scan, as its own principal, on a connection of its own (taking turns
+        with the other long writes), so pages and webhooks go on meanwhile."""
+        with self.writes, self.store.own_connection() as store:
+            result = prevention_scan(Caller(store, SCHEDULED_SCAN, self.settings, "api"),
+                                     trigger="server")
+        log.info("prevention scan: %d recommendations (%d new)", result.scan.found or 0,
+                 result.scan.new or 0)
 
     def _sync(self, source: str, scope: str) -> None:
         with self.writes:

@@ -35,12 +35,15 @@ from shipwise.app import (
     incidents,
     org,
     oversight,
+    prevention,
     reliability,
     topology,
+    verdicts,
 )
 from shipwise.app.caller import Caller, Interface, Principal, Store
 from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
+from shipwise.app.prevention_results import Accuracy, PreventionList, Recommendation, Verdict
 from shipwise.app.results import (
     BlastRadius,
     CharterResult,
@@ -230,6 +233,36 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         Nothing is stored unless record is true."""
         return call(ctx, lambda c: incidents.verify_investigation(
             c, id, at=at, minutes=max(0.5, min(float(minutes), 1440.0)), record=record))
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=True, open_world_hint=False))
+    def mark_verdict(ctx: Context, id: str, verdict: str, comment: str | None = None) -> Verdict:
+        """Mark an investigation's root cause right, partly or wrong (with an optional comment);
+        marking again replaces it. Prevention leaves root causes marked wrong out."""
+        return call(ctx, lambda c: verdicts.mark_verdict(c, id, verdict, comment=comment))
+
+    @server.tool(annotations=READ_ONLY)
+    def investigation_accuracy(ctx: Context) -> Accuracy:
+        """How often investigations named the right root cause, by the responders' verdicts:
+        overall, by fault kind and by service (members and leads: their team's services)."""
+        return call(ctx, verdicts.accuracy)
+
+    @server.tool(annotations=READ_ONLY)
+    def list_prevention(ctx: Context, status: str | None = None,
+                        category: str | None = None) -> PreventionList:
+        """Prevention recommendations from recurring incident patterns (categories governance,
+        infrastructure, observability, pipeline; status open, accepted, dismissed, done), highest
+        priority first: the incidents behind each, the rationale, the concrete change."""
+        return call(ctx, lambda c: prevention.recommendations(c, status=status,
+                                                              category=category))
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=True, open_world_hint=False))
+    def decide_prevention(ctx: Context, key: str, status: str,
+                          reason: str | None = None) -> Recommendation:
+        """Accept, dismiss (a reason is required), mark done or reopen a prevention
+        recommendation by its key."""
+        return call(ctx, lambda c: prevention.decide(c, key, status, reason=reason))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                              idempotent_hint=False, open_world_hint=True))

@@ -16,6 +16,7 @@ from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
+from shipwise.web import prevention as prevention_page
 from shipwise.web.diagnostics import team_sections
 from shipwise.web.render import title as views_title
 from shipwise.web.topology import topology_svg
@@ -149,4 +150,6 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
     record = dump(incidents.investigation(c, inv_id))
     root = (record.get("root_cause") or {}).get("entity")
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
-    return {"investigation": record, "topology_svg": svg}
+    return {"investigation": record, "topology_svg": svg,
+            "verdict": prevention_page.verdict_of(c, inv_id),
+            "verdicts": list(prevention_page.verdicts.VERDICTS)}

@@ -36,6 +36,7 @@ from shipwise.http.auth import (
 )
 from shipwise.http.errors import status_of
 from shipwise.web import diagnostics, governance, pages
+from shipwise.web import prevention as prevention_page
 from shipwise.web.render import STATIC, environment
 
 CSRF_COOKIE = "shipwise_csrf"
@@ -249,6 +250,57 @@ def investigations(request: Request) -> Response:
 def investigation(request: Request, inv_id: str) -> Response:
     iid = inv_id.removesuffix(".json") if request.url.path.endswith(".json") else inv_id
     return _page(request, "investigation.html", lambda c: pages.investigation(c, iid))
+
+
+async def _act(request: Request, do: Callable[[Caller, dict[str, str]], object],
+               back: str) -> Response:
+    """A form of a page: checks the CSRF token of the browser session (a bearer-token client
+    sends no ambient credential, so needs none), runs ``do`` as the caller — one door, one
+    access-log row — and sends the browser back to ``back`` (303; HTMX swaps the new page in).
+    A refusal or bad input renders the error page with its status."""
+    form = await _form(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    if session and not hmac.compare_digest(csrf_token(session), form.get("csrf", "")):
+        return _html(request, "error.html", 403, me=None, status=403,
+                     message="this form expired or came from another site",
+                     hint="reload the page and try again")
+    state = request.app.state.shipwise
+
+    def run() -> None:
+        with state.store.session() as store:
+            caller = Caller(store, request_principal(request, store), state.settings, "web")
+            do(caller, form)
+
+    try:
+        await run_in_threadpool(run)
+    except UnauthorizedError:
+        return RedirectResponse(f"/signin?next={quote(back)}", status_code=303)
+    except ShipwiseError as exc:
+        return _html(request, "error.html", status_of(exc), me=None, status=status_of(exc),
+                     message=str(exc), hint=exc.hint)
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/investigations/{inv_id}/verdict")
+async def investigation_verdict(request: Request, inv_id: str) -> Response:
+    return await _act(request, lambda c, form: prevention_page.mark(c, inv_id, form),
+                      f"/investigations/{quote(inv_id)}")
+
+
+# -- prevention -----------------------------------------------------------------------------------
+
+@router.get("/prevention")
+@router.get("/prevention.json")
+def prevention(request: Request, status: str = "", category: str = "",
+               all: str = "") -> Response:
+    return _page(request, "prevention.html", lambda c: prevention_page.page(
+        c, status=status, category=category, show_all=all in ("1", "yes", "true", "on")))
+
+
+@router.post("/prevention/{key}/status")
+async def prevention_status(request: Request, key: str) -> Response:
+    return await _act(request, lambda c, form: prevention_page.decide(c, key, form),
+                      f"/prevention#rec-{quote(key, safe=':')}")
 
 
 # -- governance -----------------------------------------------------------------------------------
