@@ -246,6 +246,9 @@ class Recommendation(TypedDict):
 
 
 _COLUMNS = tuple(Recommendation.__annotations__)
+#: the SQL type of a written column, when not VARCHAR
+_TYPES = {"incidents": "JSON", "occurrences": "INTEGER", "cost": "DOUBLE",
+          "first_at": "TIMESTAMPTZ", "last_at": "TIMESTAMPTZ"}
 _WRITTEN = ("key", "category", "rule", "subject", "service", "team", "title", "rationale",
             "change", "incidents", "occurrences", "cost", "priority", "first_at", "last_at")
 
@@ -259,14 +262,16 @@ def upsert(store: Store, rows: list[dict[str, Any]], *, scan_id: str,
     with store.transaction() as con:
         before = {k: (s, at) for k, s, at in con.execute(
             "SELECT key, status, status_at FROM prevention_recommendation").fetchall()}
-        if rows:
+        if rows:  # one statement: every row staged as column lists, inserted or updated
             cols = (*_WRITTEN, "status", "active", "first_seen_at", "last_seen_at",
                     "last_scan_id")
             updated = [c for c in _WRITTEN if c != "key"]
             sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
-            con.executemany(
+            staged = ", ".join(f"unnest(?::{_TYPES.get(c, 'VARCHAR')}[]) AS {c}" for c in _WRITTEN)
+            con.execute(
                 f"INSERT INTO prevention_recommendation ({', '.join(cols)}) "
-                f"VALUES ({', '.join('?' * len(cols))}) ON CONFLICT (key) DO UPDATE SET {sets}, "
+                f"SELECT {', '.join(_WRITTEN)}, 'open', TRUE, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ? "
+                f"FROM (SELECT {staged}) ON CONFLICT (key) DO UPDATE SET {sets}, "
                 "active = TRUE, last_seen_at = EXCLUDED.last_seen_at, "
                 "last_scan_id = EXCLUDED.last_scan_id, "
                 "status = CASE WHEN status = 'done' AND EXCLUDED.last_at > status_at "
@@ -275,8 +280,9 @@ def upsert(store: Store, rows: list[dict[str, Any]], *, scan_id: str,
                 "THEN 'recurred after it was marked done' ELSE reason END, "
                 "status_at = CASE WHEN status = 'done' AND EXCLUDED.last_at > status_at "
                 "THEN EXCLUDED.last_seen_at ELSE status_at END",
-                [[*(json.dumps(r[c], default=str) if c == "incidents" else r[c] for c in _WRITTEN),
-                  "open", True, now, now, scan_id] for r in rows])
+                [now, now, scan_id,  # the SELECT's own parameters come first, then the lists
+                 *([json.dumps(r[c], default=str) if c == "incidents" else r[c] for r in rows]
+                   for c in _WRITTEN)])
         con.execute("UPDATE prevention_recommendation SET active = FALSE "
                     "WHERE last_scan_id IS DISTINCT FROM ? AND active", [scan_id])
     new = sum(1 for r in rows if r["key"] not in before)
