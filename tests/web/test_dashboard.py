@@ -4,6 +4,7 @@ checks, sign-out; and the JSON twins and offline assets over plain HTTP."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from tests.web.conftest import MEMBER_TEAM, Site, sign_in
 pytestmark = pytest.mark.browser
 
 PAGES = ["/", f"/teams/{MEMBER_TEAM}", "/metrics", "/metrics/dora.change_fail_rate",
-         "/investigations", "/org", "/charter", "/audit", "/fairness"]
+         "/investigations", "/org", "/charter", "/audit", "/fairness", "/prevention"]
 
 
 def test_member_signs_in_and_lands_on_their_team(site: Site, page: Any) -> None:
@@ -63,6 +64,52 @@ def test_investigation_shows_root_cause_and_topology(site: Site, page: Any) -> N
         assert page.get_by_role("heading", name=part, level=3).count() == 1
     assert page.locator("button.copy").count() >= 1
     assert page.locator(".markdown h1, .markdown h2").count() >= 1
+
+
+def _scanned(site: Site) -> dict[str, Any]:
+    """The recommendations once the server's first scan (at start: never scanned) is in."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = _get(site, "/api/v1/prevention").json()
+        if listed.get("last_scan"):
+            return dict(listed)
+        time.sleep(0.2)
+    raise AssertionError("the server did not scan")
+
+
+def test_prevention_page_decides_in_place(site: Site, page: Any) -> None:
+    listed = _scanned(site)
+    assert listed["last_scan"]["trigger"] == "server" and listed["recommendations"]
+    first = listed["recommendations"][0]
+    key = first["key"]
+    sign_in(page, site.url, site.tokens["admin"])
+    page.get_by_role("link", name="Prevention").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", level=1).inner_text() == "Prevention"
+    card = page.locator(f'[data-key="{key}"]')
+    assert first["title"] in card.inner_text()
+    card.get_by_label("Reason").fill("tracked in OPS-1")
+    card.get_by_role("button", name="Accept").click()  # HTMX: posts, swaps the new page in
+    page.wait_for_function(
+        "key => (document.querySelector(`[data-key=\"${key}\"] h3`) || {}).innerText"
+        "?.includes('accepted')", arg=key)
+    assert "accepted: tracked in OPS-1" in page.locator(f'[data-key="{key}"]').inner_text()
+    after = _get(site, f"/api/v1/prevention/{key}").json()
+    assert (after["status"], after["reason"]) == ("accepted", "tracked in OPS-1")
+
+
+def test_investigation_page_takes_a_verdict(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["admin"])
+    page.goto(site.url + f"/investigations/{site.investigation_id}")
+    box = page.get_by_test_id("verdict")
+    assert "Not marked yet" in box.inner_text() or "Marked" in box.inner_text()
+    box.get_by_label("Comment (optional)").fill("the deploy it named")
+    box.get_by_role("button", name="Right", exact=True).click()
+    page.wait_for_function("() => document.querySelector('[data-testid=verdict]')"
+                           ".innerText.includes('Marked right')")
+    assert "the deploy it named" in page.get_by_test_id("verdict").inner_text()
+    acc = _get(site, "/api/v1/investigations/accuracy").json()
+    assert acc["overall"]["right"] >= 1
 
 
 def test_member_cannot_open_another_team_or_the_cfo_view(site: Site, page: Any) -> None:
