@@ -243,8 +243,11 @@ class PreventionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     #: ``shipwise serve`` scans this often (hours; 0: never). The first scan runs once the last
-    #: one is this old (at once on a store never scanned).
+    #: one is this old (when due on a store never scanned) ...
     interval_hours: Annotated[float, Field(ge=0)] = 168.0
+    #: ... but not before the server has run this long (so a start, or a test, is not slowed by
+    #: a scan; 0: at once when due).
+    start_delay_minutes: Annotated[float, Field(ge=0)] = 10.0
     #: A pattern is recommended once it happened this many times.
     min_occurrences: Annotated[int, Field(ge=1)] = 2
     #: An alarm firing this many times within a day on the same entity and metric is flapping.

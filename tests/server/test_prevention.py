@@ -188,7 +188,8 @@ def scans(live: Live) -> list[dict[str, Any]]:
 
 def test_the_server_scans_on_its_own_every_interval(world: Settings) -> None:
     often = Settings.model_validate({"db": world.db,
-                                     "prevention": {"interval_hours": 1 / 3600}})  # 1 s
+                                     "prevention": {"interval_hours": 1 / 3600,  # 1 s
+                                                    "start_delay_minutes": 0}})
     with serve(often) as server:
         assert server.state.prevention is not None
         deadline = time.monotonic() + 30
@@ -206,7 +207,8 @@ def test_the_server_scans_on_its_own_every_interval(world: Settings) -> None:
 
 
 def test_a_restart_waits_for_an_interval_after_the_last_scan(world: Settings) -> None:
-    daily = Settings.model_validate({"db": world.db, "prevention": {"interval_hours": 24}})
+    daily = Settings.model_validate({"db": world.db, "prevention": {
+        "interval_hours": 24, "start_delay_minutes": 0}})
     with serve(daily) as server:  # never scanned: the first scan runs at start
         deadline = time.monotonic() + 30
         while server.state.prevention and server.state.prevention.runs < 1 \
@@ -217,6 +219,10 @@ def test_a_restart_waits_for_an_interval_after_the_last_scan(world: Settings) ->
         assert 24 * 3600 - 120 < server.state._prevention_due() <= 24 * 3600
         assert server.state.prevention is not None and server.state.prevention.runs == 0
         assert len(scans(server)) == 1
+    settling = Settings.model_validate({"db": world.db, "prevention": {
+        "interval_hours": 1 / 3600, "start_delay_minutes": 10}})
+    with serve(settling) as server:  # due long ago, but the server has only just started
+        assert 590 < server.state._prevention_due() <= 600
     off = Settings.model_validate({"db": world.db, "prevention": {"interval_hours": 0}})
     with serve(off) as server:
         assert server.state.prevention is None

@@ -280,14 +280,16 @@ class ServerState:
         return outcome
 
     def _prevention_due(self) -> float:
-        """Seconds until the next prevention scan is due: an interval after the last one
-        (whoever ran it), at once on a store never scanned."""
+        """Seconds until the first prevention scan of this run: an interval after the last one
+        (whoever ran it), due at once on a store never scanned — but not before
+        ``prevention.start_delay_minutes`` after the start."""
+        grace = self.settings.prevention.start_delay_minutes * 60
         with self.store.session() as store:
             last = prevention_table.last_scan(store)
         if last is None or self.prevention is None:
-            return 0.0
+            return grace
         age = (datetime.now(UTC) - last["started_at"]).total_seconds()
-        return self.prevention.interval - age
+        return max(grace, self.prevention.interval - age)
 
     def _prevention_scan(self) -> None:
         """The scheduled scan, as its own principal, on a connection of its own (taking turns
