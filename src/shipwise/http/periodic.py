@@ -41,9 +41,10 @@ class Periodic:
             return self.interval
         try:
             return max(0.0, float(self._first_delay()))
-        except Exception as exc:  # e.g. the store not ready yet: run at once, it will say why
-            log.warning("%s: could not tell when the next run is due (%s)", self._thread.name, exc)
-            return 0.0
+        except Exception as exc:  # e.g. the store not ready: the next regular run
+            log.warning("%s: could not tell when the next run is due (%s); in %.0f s",
+                        self._thread.name, exc, self.interval)
+            return self.interval
 
     def _loop(self) -> None:
         delay = self._delay()

@@ -284,8 +284,12 @@ class ServerState:
         (whoever ran it), due at once on a store never scanned — but not before
         ``prevention.start_delay_minutes`` after the start."""
         grace = self.settings.prevention.start_delay_minutes * 60
-        with self.store.session() as store:
-            last = prevention_table.last_scan(store)
+        try:
+            with self.store.session() as store:
+                last = prevention_table.last_scan(store)
+        except StoreError as exc:  # not ready yet: the first scan is tried after the grace
+            log.warning("prevention scan: store not ready (%s)", exc)
+            return grace
         if last is None or self.prevention is None:
             return grace
         age = (datetime.now(UTC) - last["started_at"]).total_seconds()
