@@ -308,7 +308,7 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                                         investigation_id=outcome.get("investigation_id"),
                                         error=outcome.get("error"))
         else:
-            outcome = _investigate_elsewhere(run, alarm_id, alarm, session)
+            outcome = _investigate_elsewhere(settings, run, alarm_id, alarm, session)
         if outcome.get("investigation_id"):
             known.setdefault(key, []).append((t, str(outcome["investigation_id"])))
         log.info("alarm %s: %s %s", alarm_id, outcome["status"],
@@ -340,8 +340,8 @@ def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any],
     return {"status": "investigated", "investigation_id": str(investigation_id)}
 
 
-def _investigate_elsewhere(run: RunElsewhere, alarm_id: str, alarm: dict[str, Any],
-                           session: StoreSession) -> dict[str, Any]:
+def _investigate_elsewhere(settings: Settings, run: RunElsewhere, alarm_id: str,
+                           alarm: dict[str, Any], session: StoreSession) -> dict[str, Any]:
     record: dict[str, Any] | None = None
     try:
         record = run(alarm_id, alarm)
@@ -360,7 +360,7 @@ def _investigate_elsewhere(run: RunElsewhere, alarm_id: str, alarm: dict[str, An
         outcome = {"status": "failed", "error": message}
     with session() as store, store.transaction():  # the record and the status: both or neither
         if record is not None:
-            engine.save_investigation(store, record)
+            engine.save_investigation(store, record, settings.notify)
         intake_table.set_status(store, alarm_id, outcome["status"],
                                 investigation_id=outcome.get("investigation_id"),
                                 error=outcome.get("error"))
