@@ -26,7 +26,6 @@ from shipwise.app.results import (
 )
 from shipwise.config import Settings, environ
 from shipwise.errors import ConfigError, InputError
-from shipwise.governance.access import Principal
 from shipwise.metrics.formatting import WEB, render
 from shipwise.metrics.ids import ERROR_BUDGET_REMAINING
 from shipwise.notify import digest as dg
@@ -36,9 +35,6 @@ from shipwise.notify.settings import SlackApiChannel, SlackWebhookChannel
 from shipwise.store import org
 from shipwise.store import outbox as table
 from shipwise.store.duckdb_store import StoreSession
-
-#: who the server's background delivery and weekly digests run as (logged like any other)
-NOTIFIER = Principal("admin", None, None, "notifier")
 
 _TITLES = {"dora": "Delivery (DORA)", "flow": "Flow", "strain": "Strain"}
 

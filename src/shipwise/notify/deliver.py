@@ -136,7 +136,10 @@ def _one(session: StoreSession, settings: NotifySettings, env: Mapping[str, str]
             result.reconciled += 1
         else:
             status, response = _send(http, ch, env, req)
-    except _Failed as exc:
+    except Exception as exc:  # one row's failure never stops the pass
+        if not isinstance(exc, _Failed):
+            log.exception("outbox %s: unexpected failure", row["id"])
+            exc = _Failed(f"{type(exc).__name__}: {exc}")
         attempts = int(row["attempts"]) + 1
         give_up = not exc.retry or attempts >= settings.deliver.max_attempts
         wait = backoff(settings, attempts, exc.retry_after)
@@ -246,9 +249,9 @@ def _send(http: httpx.Client, ch: Channel, env: Mapping[str, str],
 
 def _sys_id(http: httpx.Client, ch: ServiceNowChannel, base: str, headers: dict[str, str],
             lookup: dict[str, str]) -> str:
-    r = _call(http, ch, "GET", f"{base}/api/now/table/{lookup['table']}?" + httpx.QueryParams({
+    r = _call(http, ch, "GET", f"{base}/api/now/table/{lookup['table']}?" + str(httpx.QueryParams({
         "sysparm_query": f"number={lookup['number']}", "sysparm_fields": "sys_id,number",
-        "sysparm_limit": "1"}), headers)
+        "sysparm_limit": "1"})), headers)
     _check(r)
     found = r.json().get("result") or []
     if not found:
