@@ -276,7 +276,7 @@ def test_an_ambiguous_attempt_is_not_posted_twice_where_it_can_be_read_back(
     for r in rows:
         assert receivers.effects(plan.marker(r["id"])) == 1, r["kind"]
     gh = next(r for r in rows if r["kind"] == "github")
-    assert json.loads(json.dumps(gh["response"]))  # the issue found is kept
+    assert gh["response"]["number"] == 1  # the issue found is kept
     assert receivers.problems == []
 
 

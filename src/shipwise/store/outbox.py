@@ -141,6 +141,7 @@ def rows_of(store: Store, subject: str | None = None) -> list[dict[str, Any]]:
     rows = store.query(f"SELECT {_COLUMNS} FROM outbox {where}ORDER BY seq", params)
     for r in rows:
         r["payload"] = json.loads(r["payload"])
+        r["response"] = json.loads(r["response"]) if r["response"] else None
     return rows
 
 
