@@ -676,7 +676,7 @@ class Settings(BaseModel):
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
-    notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

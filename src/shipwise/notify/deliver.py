@@ -79,7 +79,7 @@ def backoff(settings: NotifySettings, attempts: int, retry_after: float | None =
     """Seconds before attempt ``attempts + 1`` (``attempts`` failed so far, ≥ 1)."""
     d = settings.deliver
     delay = min(d.max_backoff_seconds, d.backoff_seconds * 2 ** max(0, attempts - 1))
-    delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not a secret
+    delay *= 0.5 + random.random() / 2
     return max(delay, retry_after or 0.0)
 
 
@@ -131,6 +131,7 @@ def _one(session: StoreSession, settings: NotifySettings, env: Mapping[str, str]
             raise _Failed(f"channel '{row['channel']}' is no longer configured", retry=False)
         found = _reconcile(http, ch, env, row) if str(row.get("last_error") or "").startswith(
             AMBIGUOUS) else None
+        response: dict[str, Any] | None
         if found is not None:
             status, response = 200, found
             result.reconciled += 1
