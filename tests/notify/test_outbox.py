@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from shipwise.app import investigate as engine
+from shipwise.app.alarms import receive_alarm, start_investigations
 from shipwise.app.caller import local_caller
 from shipwise.app.context import open_store
 from shipwise.app.investigate import save_investigation
@@ -298,3 +300,41 @@ def test_a_channel_for_other_teams_writes_nothing(store_settings: Settings) -> N
     with open_store(store_settings) as store:
         save_investigation(store, record(), only)
         assert table.rows_of(store) == []
+
+
+def test_an_alarms_slack_thread_follows_its_investigation(
+        store_settings: Settings, receivers: fake.Receivers,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Investigating (the thread's first message) → the findings as a reply; a failed
+    investigation → the error as a reply. Other channels hear only of saved investigations."""
+    s = store_settings
+    body = {"entity": "pay-api", "metric": "error_rate", "time": "2026-09-29T10:15:00Z"}
+    ok, bad = (receive_alarm(s, json.dumps({**body, "metric": m}).encode(), "generic")["ids"][0]
+               for m in ("error_rate", "latency"))
+
+    def fake_engine(settings: Settings, alarm: Any, alarm_id: str, *, session: Any) -> Any:
+        if alarm.metric == "latency":
+            raise RuntimeError("prometheus unreachable")
+        rec = record("inv-ok", alarm_id=alarm_id)
+        with session() as store:
+            save_investigation(store, rec, settings.notify)
+        return rec
+
+    monkeypatch.setattr(engine, "investigate_alarm", fake_engine, raising=False)
+    outcomes = start_investigations(s, [ok, bad])
+    assert [o["status"] for o in outcomes] == ["investigated", "failed"]
+    with open_store(s) as store:
+        res = deliver(store, s, receivers.url)
+        assert res.failed == 0 and res.retrying == 0, res.errors
+        rows = [r for r in table.rows_of(store) if r["kind"] == "slack_api"]
+    assert [(r["event"], r["thread"]) for r in rows] == [
+        ("investigation.started", ok), ("investigation.saved", ok),
+        ("investigation.started", bad), ("investigation.failed", bad)]
+    slack = [p.body for p in receivers.posts if p.service == "slack_api"]
+    assert "thread_ts" not in slack[0] and slack[0]["text"].startswith("Investigating: pay-api")
+    assert slack[1]["thread_ts"] == rows[0]["response"]["ts"]
+    assert "pay-api deploy v42" in slack[1]["text"]
+    assert slack[3]["thread_ts"] == rows[2]["response"]["ts"]
+    assert "prometheus unreachable" in slack[3]["text"]
+    assert sum(p.service == "jira" for p in receivers.posts) == 1  # the saved one only
+    assert receivers.problems == []

@@ -177,3 +177,18 @@ def github(record: dict[str, Any], f: dict[str, Any], marker: str, repo: str,
             f"{f['impact']}). {f['link'] or '`' + f['show'] + '`'}\n\n<!-- {marker} -->")
     return {"method": "POST", "path": f"/repos/{repo}/issues",
             "body": {"title": title, "body": body, "labels": list(labels)}}
+
+
+def slack_progress(title: str, text: str, marker: str, channel: str, *,
+                   reply: bool) -> dict[str, Any]:
+    """A progress message of an alarm's thread (investigating, failed): ``chat.postMessage``."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, _HEADER_MAX)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, _SECTION_MAX)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": marker}]}]
+    req: dict[str, Any] = {"method": "POST", "path": "/chat.postMessage", "body": {
+        "channel": channel, "text": _cut(f"{title}\n{text}\n[{marker}]", 3000), "blocks": blocks,
+        "unfurl_links": False, "unfurl_media": False}}
+    if reply:
+        req["reply"] = True
+    return req

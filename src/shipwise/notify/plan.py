@@ -145,3 +145,35 @@ def write_investigation(store: Store, settings: NotifySettings, record: dict[str
     """Write the rows of :func:`investigation_rows` (inside the caller's transaction)."""
     rows = investigation_rows(store, settings, record, event=event, link=link)
     return table.add(store, rows, datetime.now(UTC).replace(tzinfo=None))
+
+
+def write_alarm_progress(store: Store, settings: NotifySettings, alarm_id: str, entity: str,
+                         metric: str, at: float, *, error: str | None = None) -> int:
+    """The Slack Web API thread of an alarm, as its investigation progresses (inside the
+    caller's transaction): "investigating" when it starts (the thread's first message), and a
+    reply when it fails (``error``). The findings follow as replies when the investigation is
+    saved (:func:`write_investigation`). Other channels hear only of saved investigations."""
+    chans = [c for c in settings.channels if isinstance(c, SlackApiChannel)]
+    if not chans:
+        return 0
+    team = org.service_team(store, entity)
+    when = datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    what = entity + (f" {metric}" if metric else "")
+    rows: list[table.OutboxRow] = []
+    for ch in chans:
+        if ch.teams and team not in ch.teams:
+            continue
+        started = table.has_thread(store, ch.id, alarm_id)
+        if error is None and started:
+            continue  # investigated again: the thread exists
+        event = "investigation.failed" if error is not None else "investigation.started"
+        rid = row_id(ch.id, event, alarm_id, error)
+        title, text = ((f"Investigation failed: {what}", f"*Error*\n{error}")
+                       if error is not None else
+                       (f"Investigating: {what} at {when}",
+                        f"Alarm `{alarm_id}` on {what}. Findings follow in this thread."))
+        rows.append(table.OutboxRow(
+            id=rid, channel=ch.id, kind=ch.kind, event=event, subject=alarm_id, thread=alarm_id,
+            target=ch.channel, payload=messages.slack_progress(title, text, marker(rid),
+                                                               ch.channel, reply=started)))
+    return table.add(store, rows, datetime.now(UTC).replace(tzinfo=None))
