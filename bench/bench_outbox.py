@@ -31,12 +31,11 @@ Results are printed and written to ``bench/results/outbox.json``.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +43,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.conftest import org, write_jsonl  # noqa: E402
+from tests.fakes import notify as fake  # noqa: E402
+from tests.notify.test_outbox import ALARM_AT, channels, env, record  # noqa: E402
 
 from shipwise.app.context import init_store, open_store  # noqa: E402
 from shipwise.app.investigate import save_investigation  # noqa: E402
@@ -55,9 +58,6 @@ from shipwise.notify.deliver import DeliveryLoop  # noqa: E402
 from shipwise.notify.settings import NotifySettings  # noqa: E402
 from shipwise.store import outbox as table  # noqa: E402
 from shipwise.store.duckdb_store import lend  # noqa: E402
-from tests.conftest import org, write_jsonl  # noqa: E402
-from tests.fakes import notify as fake  # noqa: E402
-from tests.notify.test_outbox import ALARM_AT, channels, env, record  # noqa: E402
 
 
 def store_with_incidents(folder: Path, url: str) -> Settings:
