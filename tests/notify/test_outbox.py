@@ -338,3 +338,22 @@ def test_an_alarms_slack_thread_follows_its_investigation(
     assert "prometheus unreachable" in slack[3]["text"]
     assert sum(p.service == "jira" for p in receivers.posts) == 1  # the saved one only
     assert receivers.problems == []
+
+
+def test_a_worker_process_failure_is_told_in_the_thread(
+        store_settings: Settings, receivers: fake.Receivers) -> None:
+    """The server's worker processes (``run``): the record or the failure is written with the
+    intake row's status, and so is the thread's reply."""
+    s = store_settings
+    body = {"entity": "pay-api", "metric": "latency", "time": "2026-09-29T10:15:00Z"}
+    (alarm_id,) = receive_alarm(s, json.dumps(body).encode(), "generic")["ids"]
+
+    def run(alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("worker ran out of memory")
+
+    assert start_investigations(s, [alarm_id], run=run)[0]["status"] == "failed"
+    with open_store(s) as store:
+        assert deliver(store, s, receivers.url).delivered == 2
+    started, failed = (p.body for p in receivers.posts)
+    assert failed["thread_ts"] and "worker ran out of memory" in failed["text"]
+    assert started["text"].startswith("Investigating: pay-api latency")
