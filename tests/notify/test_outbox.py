@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from shipwise.app import incidents as incident_doors
 from shipwise.app import investigate as engine
 from shipwise.app.alarms import receive_alarm, start_investigations
 from shipwise.app.caller import local_caller
@@ -357,3 +358,25 @@ def test_a_worker_process_failure_is_told_in_the_thread(
     started, failed = (p.body for p in receivers.posts)
     assert failed["thread_ts"] and "worker ran out of memory" in failed["text"]
     assert started["text"].startswith("Investigating: pay-api latency")
+
+
+def test_a_recorded_verification_is_told_where_the_findings_went(
+        store_settings: Settings, receivers: fake.Receivers,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = store_settings
+    with open_store(s) as store:
+        save_investigation(store, {**record(), "anomalous_series": []}, s.notify)
+        assert deliver(store, s, receivers.url).delivered == 7
+    monkeypatch.setattr(incident_doors, "verify_record", lambda *a, **k: {
+        "investigation_id": "inv-1", "at": 1.79e9, "minutes": 10.0, "status": "recovered",
+        "test": "error rate back under its baseline", "series": [], "watch": []})
+    with local_caller(s) as c:
+        incident_doors.verify_investigation(c, "inv-1", record=True)
+    with open_store(s) as store:
+        assert deliver(store, s, receivers.url).delivered == 6  # no new GitHub issue
+        verified = [r for r in table.rows_of(store, "inv-1")
+                    if r["event"] == "investigation.verified"]
+    assert len(verified) == 6
+    slack = [p.body for p in receivers.posts if p.service == "slack_api"]
+    assert slack[1]["thread_ts"] and "Verification: recovered" in slack[1]["text"]
+    assert receivers.problems == []
