@@ -19,6 +19,7 @@ import json
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -58,6 +59,9 @@ class State:
     pagerduty: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     slack_ts: dict[str, list[str]] = field(default_factory=dict)
+    slack_messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: ServiceNow work notes: (sys_id, text)
+    journal: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Receivers:
@@ -81,6 +85,8 @@ class Receivers:
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
         self._seq = 0
+        #: the seconds part of Slack's ts of messages posted here
+        self.slack_epoch = int(time.time())
 
     # -- control -------------------------------------------------------------------------------
 
@@ -250,10 +256,22 @@ class Receivers:
 
     def _slack_api(self, method: str, path: str, q: Any, body: Any,
                    hd: dict[str, str]) -> tuple[int, Any]:
-        if path != "/slack/api/chat.postMessage" or method != "POST":
-            return 404, {"ok": False, "error": "unknown_method"}
         if hd.get("authorization") != f"Bearer {SLACK_TOKEN}":
             return 200, {"ok": False, "error": "invalid_auth"}
+        if method == "GET" and path in ("/slack/api/conversations.history",
+                                        "/slack/api/conversations.replies"):
+            msgs = self.state.slack_messages.get((q.get("channel") or [""])[0])
+            if msgs is None:
+                return 200, {"ok": False, "error": "channel_not_found"}
+            if path.endswith("replies"):
+                ts = (q.get("ts") or [""])[0]
+                msgs = [m for m in msgs if m["ts"] == ts or m.get("thread_ts") == ts]
+            else:
+                oldest = float((q.get("oldest") or ["0"])[0])
+                msgs = [m for m in msgs if float(m["ts"]) >= oldest and "thread_ts" not in m]
+            return 200, {"ok": True, "messages": list(reversed(msgs)), "has_more": False}
+        if path != "/slack/api/chat.postMessage" or method != "POST":
+            return 404, {"ok": False, "error": "unknown_method"}
         channel = body.get("channel") if isinstance(body, dict) else None
         if not channel:
             self._problem("chat.postMessage: no channel")
@@ -268,12 +286,14 @@ class Receivers:
             self._problem(f"chat.postMessage: thread_ts {thread} is no message")
             return 200, {"ok": False, "error": "thread_not_found"}
         self._seq += 1
-        ts = f"1700000000.{self._seq:06d}"
+        ts = f"{self.slack_epoch}.{self._seq:06d}"
         known.append(ts)
         self.state.posts.append(Post("slack_api", path, body, hd))
-        msg = {"type": "message", "text": body.get("text"), "ts": ts, "bot_id": "B0"}
+        msg = {"type": "message", "text": body.get("text"), "ts": ts, "bot_id": "B0",
+               "blocks": body.get("blocks")}
         if thread:
             msg["thread_ts"] = thread
+        self.state.slack_messages.setdefault(channel, []).append(msg)
         return 200, {"ok": True, "channel": channel, "ts": ts, "message": msg}
 
     # Teams ---------------------------------------------------------------------------------------
@@ -365,6 +385,16 @@ class Receivers:
             number = query.removeprefix("number=")
             sys_id = self.state.servicenow.get(number)
             return 200, {"result": [{"sys_id": sys_id, "number": number}] if sys_id else []}
+        if method == "GET" and path == "/sn/api/now/table/sys_journal_field":
+            query = (q.get("sysparm_query") or [""])[0]
+            m = re.fullmatch(r"element_id=([0-9a-f]{32})\^element=work_notes\^valueLIKE(.+)",
+                             query)
+            if not m:
+                self._problem(f"servicenow: journal query {query!r}")
+                return 400, {"error": {"message": "Invalid query"}, "status": "failure"}
+            hits = [{"sys_id": f"j{i:031x}"} for i, (sid, text) in enumerate(self.state.journal)
+                    if sid == m.group(1) and m.group(2) in text]
+            return 200, {"result": hits[:1]}
         m = re.fullmatch(r"/sn/api/now/table/incident/([0-9a-f]{32})", path)
         if method == "PATCH" and m:
             if m.group(1) not in self.state.servicenow.values():
@@ -374,6 +404,7 @@ class Receivers:
                     or set(body) - {"work_notes", "comments"}:
                 self._problem("servicenow: PATCH body is not {work_notes: text}")
                 return 400, {"error": {"message": "Invalid body"}, "status": "failure"}
+            self.state.journal.append((m.group(1), body["work_notes"]))
             self.state.posts.append(Post("servicenow", path, body, hd))
             return 200, {"result": {"sys_id": m.group(1), "work_notes": ""}}
         return 400, {"error": {"message": "Requested URI does not represent any resource"}}

@@ -380,3 +380,38 @@ def test_a_recorded_verification_is_told_where_the_findings_went(
     slack = [p.body for p in receivers.posts if p.service == "slack_api"]
     assert slack[1]["thread_ts"] and "Verification: recovered" in slack[1]["text"]
     assert receivers.problems == []
+
+
+def test_slack_and_servicenow_are_read_back_when_allowed(
+        store_settings: Settings, receivers: fake.Receivers) -> None:
+    """With ``read_back`` (the extra Slack scope, read access to sys_journal_field), a Slack
+    message — first or reply — and a ServiceNow work note whose answer was lost are found, not
+    posted again."""
+    notify = store_settings.notify.model_copy(update={"channels": [
+        c.model_copy(update={"read_back": True}) for c in store_settings.notify.channels
+        if c.kind in ("slack_api", "servicenow")]})
+    s = store_settings.model_copy(update={"notify": notify})
+    for pattern in (r"^/slack/api/chat", r"^/sn/api/now/table/incident/"):
+        receivers.cut(pattern)
+    with open_store(s) as store:
+        save_investigation(store, record(), s.notify)
+        t0 = now_utc()
+        assert deliver(store, s, receivers.url, t0).retrying == 2
+        res = deliver(store, s, receivers.url, t0 + timedelta(hours=1))
+        assert (res.delivered, res.reconciled) == (2, 2), res.errors
+        # a reply in the thread, its answer lost too
+        receivers.cut(r"^/slack/api/chat")
+        save_investigation(store, record(statement="the cache node ran out of memory"), s.notify)
+        t1 = now_utc()
+        res = deliver(store, s, receivers.url, t1)
+        assert (res.delivered, res.retrying) == (1, 1)  # the new work note; the reply was cut
+        res = deliver(store, s, receivers.url, t1 + timedelta(hours=1))
+        assert (res.delivered, res.reconciled) == (1, 1), res.errors
+        rows = table.rows_of(store, "inv-1")
+    assert {r["status"] for r in rows} == {"delivered"}
+    for r in rows:
+        assert receivers.effects(plan.marker(r["id"])) == 1, r["kind"]
+    first = next(r for r in rows if r["kind"] == "slack_api")["response"]["ts"]
+    reply = [p.body for p in receivers.posts if p.service == "slack_api"][1]
+    assert reply["thread_ts"] == first
+    assert receivers.problems == []

@@ -44,7 +44,7 @@ def test_serve_delivers_in_the_background(settings: Settings, tmp_path: Path) ->
             assert "thread_ts" not in started
             assert found["text"].startswith("Investigation: pay-api error_rate")
             assert "Status: Inconclusive" in found["text"]
-            assert found["thread_ts"] == "1700000000.000001"  # the first message's ts
+            assert found["thread_ts"] == f"{rx.slack_epoch}.000001"  # the first message's ts
             status = subprocess.run([sys.executable, "-m", "shipwise", "notify", "status",
                                      "--format", "json"], cwd=tmp_path, env=env,
                                     capture_output=True, text=True, timeout=60)

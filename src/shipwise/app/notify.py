@@ -30,7 +30,7 @@ from shipwise.metrics.formatting import WEB, render
 from shipwise.metrics.ids import ERROR_BUDGET_REMAINING
 from shipwise.notify import digest as dg
 from shipwise.notify.deliver import PassResult, deliver_due, now_utc
-from shipwise.notify.plan import row_id
+from shipwise.notify.plan import marker, row_id
 from shipwise.notify.settings import SlackApiChannel, SlackWebhookChannel
 from shipwise.store import org
 from shipwise.store import outbox as table
@@ -139,7 +139,9 @@ def _queue_digest(caller: Caller, team: str, week: str, text: str,
         raise ConfigError(f"notify channel '{name}' is {ch.kind}: the digest goes to Slack",
                           hint="name a slack_webhook or slack_api channel in notify.digest.channel")
     rid = row_id(ch.id, "digest", team, week)
-    body: dict[str, Any] = {"text": text[:3000], "blocks": blocks}
+    mark = marker(rid)
+    body: dict[str, Any] = {"text": f"{text[:2900]}\n[{mark}]", "blocks": [
+        *blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": mark}]}]}
     payload: dict[str, Any] = {"method": "POST", "path": "", "body": body}
     if isinstance(ch, SlackApiChannel):
         payload = {"method": "POST", "path": "/chat.postMessage",

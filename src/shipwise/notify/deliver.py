@@ -9,10 +9,10 @@ the row at once, kept with the error for ``shipwise notify retry``.
 
 An attempt whose request may have reached the receiver without its answer reaching us (a read
 timeout, a connection cut after the request was written) is *ambiguous*. Before re-sending such
-a row to a receiver whose posts can be read back (Jira comments, PagerDuty notes, GitHub issues),
-the deliverer looks for the row's marker there and, when found, marks the row delivered without
-posting again. Webhooks (Slack, Teams), Slack's chat.postMessage and ServiceNow work notes cannot
-be read back this way: for them an ambiguous attempt is re-sent (at least once).
+a row to a receiver whose posts can be read back (Jira comments, PagerDuty notes, GitHub issues;
+Slack's Web API and ServiceNow work notes with ``read_back: true``), the deliverer looks for the
+row's marker there and, when found, marks the row delivered without posting again. Webhooks
+(Slack, Teams) cannot be read back: for them an ambiguous attempt is re-sent (at least once).
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def _one(session: StoreSession, settings: NotifySettings, env: Mapping[str, str]
         ts = (parent.get("response") or {}).get("ts")
         if ts:
             req["body"] = {**req["body"], "thread_ts": ts}
+            row = {**row, "_thread_ts": ts}
     try:
         if ch is None:
             raise _Failed(f"channel '{row['channel']}' is no longer configured", retry=False)
@@ -288,6 +289,18 @@ def _reconcile(http: httpx.Client, ch: Channel, env: Mapping[str, str],
             if mark in json.dumps(c.get("body")):
                 return {"id": c.get("id")}
         return None
+    if isinstance(ch, SlackApiChannel) and ch.read_back:
+        return _slack_read_back(http, ch, env, row, mark)
+    if isinstance(ch, ServiceNowChannel) and ch.read_back:
+        base, headers = _auth(ch, env)
+        sys_id = _sys_id(http, ch, base, headers, req["lookup"])
+        r = _call(http, ch, "GET", f"{base}/api/now/table/sys_journal_field?" + str(
+            httpx.QueryParams({"sysparm_query": f"element_id={sys_id}^element=work_notes"
+                                                f"^valueLIKE{mark}",
+                               "sysparm_fields": "sys_id", "sysparm_limit": "1"})), headers)
+        _check(r)
+        found = r.json().get("result") or []
+        return {"sys_id": sys_id, "journal": found[0].get("sys_id")} if found else None
     if isinstance(ch, PagerDutyChannel):
         base, headers = _auth(ch, env)
         r = _call(http, ch, "GET", f"{base}{req['path']}", headers)
@@ -296,6 +309,30 @@ def _reconcile(http: httpx.Client, ch: Channel, env: Mapping[str, str],
             if mark in str(n.get("content") or ""):
                 return {"id": n.get("id")}
         return None
+    return None
+
+
+def _slack_read_back(http: httpx.Client, ch: SlackApiChannel, env: Mapping[str, str],
+                     row: dict[str, Any], mark: str) -> dict[str, Any] | None:
+    """The message carrying ``mark`` in the thread (a reply) or the conversation since the row
+    was written (a first message)."""
+    base, headers = _auth(ch, env)
+    thread = (row.get("_thread_ts") or "") if row["payload"].get("reply") else ""
+    if thread:
+        method, params = "conversations.replies", {"channel": ch.channel, "ts": thread,
+                                                   "limit": "200"}
+    else:
+        created = row["created_at"].replace(tzinfo=UTC).timestamp() - 60
+        method, params = "conversations.history", {"channel": ch.channel,
+                                                   "oldest": f"{created:.6f}", "limit": "200"}
+    r = _call(http, ch, "GET", f"{base}/{method}?" + str(httpx.QueryParams(params)), headers)
+    _check(r)
+    data = r.json()
+    if not data.get("ok"):
+        raise _Failed(f"Slack answered ok=false to {method}: {data.get('error')}")
+    for m in data.get("messages") or []:
+        if mark in str(m.get("text") or "") or mark in json.dumps(m.get("blocks") or []):
+            return {"ts": m.get("ts"), "channel": ch.channel}
     return None
 
 

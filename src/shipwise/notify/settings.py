@@ -92,6 +92,10 @@ class SlackApiChannel(ChannelBase):
     token_env: str | None = "SLACK_BOT_TOKEN"
     #: the conversation id (``C0123456``)
     channel: str = Field(min_length=1)
+    #: after an ambiguous attempt, look for the message in the conversation before posting it
+    #: again (``conversations.history`` / ``conversations.replies``: needs the ``channels:history``
+    #: scope, ``groups:history`` for a private channel)
+    read_back: bool = False
 
 
 class TeamsChannel(ChannelBase):
@@ -139,6 +143,9 @@ class ServiceNowChannel(ChannelBase):
     token_env: str | None = "SERVICENOW_PASSWORD"
     #: the ``kind: servicenow`` sync source whose incidents these are (its ``name``)
     source: str = "servicenow"
+    #: after an ambiguous attempt, look for the work note in ``sys_journal_field`` before
+    #: writing it again (the integration user needs read access to that table)
+    read_back: bool = False
 
     @model_validator(mode="after")
     def _user(self) -> ServiceNowChannel:
