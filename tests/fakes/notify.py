@@ -447,6 +447,24 @@ class Receivers:
             return 401, {"message": "Bad credentials"}
         if hd.get("accept") != "application/vnd.github+json":
             self._problem("github: Accept is not application/vnd.github+json")
+        c = re.fullmatch(r"/gh/repos/([\w.-]+/[\w.-]+)/issues/(\d+)/comments", path)
+        if c:
+            repo_issues = self.state.issues.get(c.group(1)) or []
+            issue = next((i for i in repo_issues if i["number"] == int(c.group(2))), None)
+            if issue is None:
+                return 404, {"message": "Not Found"}
+            if method == "GET":
+                return 200, issue.setdefault("comments_list", [])
+            if not isinstance(body, dict) or not isinstance(body.get("body"), str) \
+                    or not body["body"] or set(body) != {"body"}:
+                self._problem("github: comment is not {body: text}")
+                return 422, {"message": "Validation Failed", "errors": []}
+            self._seq += 1
+            comment = {"id": self._seq, "body": body["body"],
+                       "html_url": f"{issue['html_url']}#issuecomment-{self._seq}"}
+            issue.setdefault("comments_list", []).append(comment)
+            self.state.posts.append(Post("github", path, body, hd))
+            return 201, comment
         m = re.fullmatch(r"/gh/repos/([\w.-]+/[\w.-]+)/issues", path)
         if not m or m.group(1) not in self.state.issues:
             return 404, {"message": "Not Found"}

@@ -176,7 +176,7 @@ def test_jira_data_center_gets_a_v2_string_comment(store_settings: Settings,
     assert isinstance(post.body["body"], str) and post.headers["authorization"].startswith("Bearer")
 
 
-def test_slack_updates_go_in_the_thread_of_the_first_message(
+def test_updates_go_in_the_thread_of_the_first_message(
         store_settings: Settings, receivers: fake.Receivers) -> None:
     with open_store(store_settings) as store:
         save_investigation(store, record(), store_settings.notify)
@@ -196,6 +196,11 @@ def test_slack_updates_go_in_the_thread_of_the_first_message(
     assert len(slack) == 3
     assert "thread_ts" not in slack[0].body
     assert slack[1].body["thread_ts"] == slack[2].body["thread_ts"] == first
+    # GitHub: the new fix spec is a comment on the thread's issue, not a second issue
+    gh = [p for p in receivers.posts if p.service == "github"]
+    assert [p.path for p in gh] == ["/gh/repos/acme/reliability/issues",
+                                    "/gh/repos/acme/reliability/issues/1/comments"]
+    assert "the cache node ran out of memory" in gh[1].body["body"]
     assert receivers.problems == []
 
 
@@ -415,3 +420,19 @@ def test_slack_and_servicenow_are_read_back_when_allowed(
     reply = [p.body for p in receivers.posts if p.service == "slack_api"][1]
     assert reply["thread_ts"] == first
     assert receivers.problems == []
+
+
+def test_a_comment_whose_issue_was_never_opened_opens_one(
+        store_settings: Settings, receivers: fake.Receivers) -> None:
+    s = store_settings
+    receivers.fail(r"^/gh/repos/acme/reliability/issues$", 403)  # e.g. the token lacked a scope
+    with open_store(s) as store:
+        save_investigation(store, record(), s.notify)
+        assert deliver(store, s, receivers.url).failed == 1
+        save_investigation(store, record(statement="the cache node ran out of memory"), s.notify)
+        assert deliver(store, s, receivers.url).delivered == 7
+        gh = [r for r in table.rows_of(store, "inv-1") if r["kind"] == "github"]
+    assert [r["status"] for r in gh] == ["failed", "delivered"]
+    (post,) = [p for p in receivers.posts if p.service == "github"]
+    assert post.path == "/gh/repos/acme/reliability/issues"
+    assert post.body["title"] == "Long-term fix: the cache node ran out of memory"

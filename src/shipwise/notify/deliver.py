@@ -123,10 +123,17 @@ def _one(session: StoreSession, settings: NotifySettings, env: Mapping[str, str]
                 table.release(store, row["id"], until)
             result.waiting += 1
             return
-        ts = (parent.get("response") or {}).get("ts")
-        if ts:
-            req["body"] = {**req["body"], "thread_ts": ts}
-            row = {**row, "_thread_ts": ts}
+        answer = parent.get("response") or {}
+        if answer.get("ts"):  # Slack: a reply in the first message's thread
+            req["body"] = {**req["body"], "thread_ts": answer["ts"]}
+            row = {**row, "_thread_ts": answer["ts"]}
+        elif answer.get("number") and "{number}" in str(req.get("path")):  # a GitHub comment
+            req["path"] = str(req["path"]).replace("{number}", str(answer["number"]))
+        elif req.get("fallback"):  # the thread's first issue was never opened: open one
+            req = dict(req["fallback"])
+    elif req.get("fallback") and "{number}" in str(req.get("path")):
+        req = dict(req["fallback"])
+    row = {**row, "_request": req}
     try:
         if ch is None:
             raise _Failed(f"channel '{row['channel']}' is no longer configured", retry=False)
@@ -269,16 +276,18 @@ def _reconcile(http: httpx.Client, ch: Channel, env: Mapping[str, str],
     """The receiver's record of ``row`` when it is already there (None: not found, or this
     receiver cannot be read back)."""
     mark = f"shipwise:{row['id']}"
-    req = row["payload"]
+    req = row.get("_request") or row["payload"]
     if isinstance(ch, GitHubChannel):
         base, headers = _auth(ch, env)
-        labels = ",".join(req["body"].get("labels") or [])
-        r = _call(http, ch, "GET", f"{base}{req['path']}?state=all&per_page=100&labels={labels}",
-                  headers)
+        if str(req["path"]).endswith("/comments"):
+            query = "per_page=100"
+        else:
+            query = "state=all&per_page=100&labels=" + ",".join(req["body"].get("labels") or [])
+        r = _call(http, ch, "GET", f"{base}{req['path']}?{query}", headers)
         _check(r)
-        for issue in r.json():
-            if mark in str(issue.get("body") or ""):
-                return {"number": issue.get("number"), "html_url": issue.get("html_url")}
+        for item in r.json():
+            if mark in str(item.get("body") or ""):
+                return {"number": item.get("number"), "html_url": item.get("html_url")}
         return None
     if isinstance(ch, JiraChannel):
         base, headers = _auth(ch, env)

@@ -166,8 +166,11 @@ def pagerduty(f: dict[str, Any], marker: str, incident: str) -> dict[str, Any]:
 
 
 def github(record: dict[str, Any], f: dict[str, Any], marker: str, repo: str,
-           labels: list[str]) -> dict[str, Any] | None:
-    """An issue holding the long-term fix spec (None: the investigation has none)."""
+           labels: list[str], *, reply: bool = False) -> dict[str, Any] | None:
+    """An issue holding the long-term fix spec (None: the investigation has none); with
+    ``reply`` (the alarm investigated again), a comment on the thread's issue holding the new
+    spec — ``{number}`` is the issue's, set when it is delivered; ``fallback`` opens an issue
+    when the thread's first issue could not be opened."""
     spec = record.get("long_term_fix")
     if not spec:
         return None
@@ -175,8 +178,13 @@ def github(record: dict[str, Any], f: dict[str, Any], marker: str, repo: str,
     title = _cut(f"Long-term fix: {root.get('statement') or f['title']}", 256)
     body = (f"{spec}\n\n---\nFrom investigation `{f['id']}` ({f['status']}; "
             f"{f['impact']}). {f['link'] or '`' + f['show'] + '`'}\n\n<!-- {marker} -->")
-    return {"method": "POST", "path": f"/repos/{repo}/issues",
-            "body": {"title": title, "body": body, "labels": list(labels)}}
+    issue = {"method": "POST", "path": f"/repos/{repo}/issues",
+             "body": {"title": title, "body": body, "labels": list(labels)}}
+    if not reply:
+        return issue
+    return {"method": "POST", "path": f"/repos/{repo}/issues/{{number}}/comments", "reply": True,
+            "body": {"body": f"Investigated again: {root.get('statement') or f['status']}\n\n"
+                             f"{body}"}, "fallback": issue}
 
 
 def slack_progress(title: str, text: str, marker: str, channel: str, *,

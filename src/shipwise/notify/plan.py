@@ -94,7 +94,7 @@ def _request(ch: Channel, record: dict[str, Any], f: dict[str, Any], mark: str,
         return messages.servicenow(f, mark, str(target))
     if isinstance(ch, PagerDutyChannel):
         return messages.pagerduty(f, mark, str(target))
-    return messages.github(record, f, mark, ch.repo, ch.labels)
+    return messages.github(record, f, mark, ch.repo, ch.labels, reply=reply)
 
 
 def investigation_rows(store: Store, settings: NotifySettings, record: dict[str, Any], *,
@@ -126,7 +126,7 @@ def investigation_rows(store: Store, settings: NotifySettings, record: dict[str,
             targets = [ch.channel]
         else:
             targets = [None]
-        reply = isinstance(ch, SlackApiChannel) and (
+        reply = isinstance(ch, (SlackApiChannel, GitHubChannel)) and (
             table.has_thread(store, ch.id, thread) or any(r["channel"] == ch.id for r in rows))
         for target in targets:
             rid = row_id(ch.id, event, record.get("id"), target, f,
