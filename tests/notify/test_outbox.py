@@ -259,6 +259,7 @@ def test_a_refusal_fails_the_row_and_retry_requeues_it(
     with local_caller(store_settings) as c:
         st = notify_status(c)
         assert (st.pending, st.delivered, st.failed) == (0, 6, 1)
+        assert {c.secret for c in st.channels} == {"found"}
         (err,) = st.last_errors
         assert err.channel == "jira" and err.last_status == 404
         assert "Issue does not exist" in str(err.last_error)
@@ -289,7 +290,17 @@ def test_an_ambiguous_attempt_is_not_posted_twice_where_it_can_be_read_back(
 
 
 def test_a_missing_secret_is_named_never_shown(store_settings: Settings,
-                                               receivers: fake.Receivers) -> None:
+                                               receivers: fake.Receivers,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in env(receivers.url):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", fake.GH_TOKEN)
+    with local_caller(store_settings) as c:
+        secrets = {ch.kind: ch.secret for ch in notify_status(c).channels}
+    assert secrets["github"] == "found"
+    assert secrets["slack_webhook"] == (
+        "no secret found in the environment variable SLACK_WEBHOOK_URL")
+    monkeypatch.delenv("GITHUB_TOKEN")
     with open_store(store_settings) as store:
         save_investigation(store, record(), store_settings.notify)
         res = deliver_due(lend(store), store_settings.notify, {})

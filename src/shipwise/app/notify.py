@@ -14,6 +14,7 @@ from shipwise.app.humane import team_diagnostics
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.reliability import slo
 from shipwise.app.results import (
+    ChannelCheck,
     DeliveryPass,
     Digest,
     DigestLine,
@@ -31,7 +32,7 @@ from shipwise.metrics.ids import ERROR_BUDGET_REMAINING
 from shipwise.notify import digest as dg
 from shipwise.notify.deliver import PassResult, deliver_due, now_utc
 from shipwise.notify.plan import marker, row_id
-from shipwise.notify.settings import SlackApiChannel, SlackWebhookChannel
+from shipwise.notify.settings import Channel, SlackApiChannel, SlackWebhookChannel
 from shipwise.store import org
 from shipwise.store import outbox as table
 from shipwise.store.duckdb_store import StoreSession
@@ -49,9 +50,18 @@ def notify_status(caller: Caller) -> NotifyStatus:
 
     return NotifyStatus(
         pending=total("pending"), delivered=total("delivered"), failed=total("failed"),
-        channels=[c.id for c in caller.settings.notify.channels],
+        channels=[ChannelCheck(name=c.id, kind=c.kind, secret=_secret_state(c))
+                  for c in caller.settings.notify.channels],
         counts=[OutboxCount.model_validate(c) for c in counts],
         last_errors=[OutboxError.model_validate(e) for e in table.last_errors(caller.store)])
+
+
+def _secret_state(ch: Channel) -> str:
+    try:
+        ch.secret(environ())
+    except ConfigError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return "found"
 
 
 @guard("admin.notify", "outbox:deliver")

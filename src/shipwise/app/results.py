@@ -842,13 +842,20 @@ class OutboxError(BaseModel):
     last_error: str | None = None
 
 
+class ChannelCheck(BaseModel):
+    name: str
+    kind: str
+    #: "found", or where the secret was looked for (never its value)
+    secret: str
+
+
 class NotifyStatus(Result):
     """The outbox: rows per channel and status, and the latest errors of rows not delivered."""
 
     pending: int
     delivered: int
     failed: int
-    channels: list[str]
+    channels: list[ChannelCheck]
     counts: list[OutboxCount]
     last_errors: list[OutboxError]
 

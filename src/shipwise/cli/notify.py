@@ -30,7 +30,12 @@ def status_cmd(ctx: click.Context, fmt: str) -> None:
         emit_json(res)
         return
     click.echo(f"outbox: {res['pending']} pending, {res['delivered']} delivered, "
-               f"{res['failed']} failed; channels: {', '.join(res['channels']) or 'none configured'}")
+               f"{res['failed']} failed")
+    if not res["channels"]:
+        click.echo("no channels configured (notify.channels in shipwise.yaml)")
+    else:
+        emit_table("Channels", ["channel", "kind", "secret"],
+                   [(c["name"], c["kind"], c["secret"]) for c in res["channels"]])
     if res["counts"]:
         emit_table("Rows per channel", ["channel", "kind", "status", "rows"],
                    [(r["channel"], r["kind"], r["status"], r["n"]) for r in res["counts"]])
