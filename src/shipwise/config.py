@@ -27,6 +27,7 @@ from pydantic import (
 
 from shipwise.errors import ConfigError
 from shipwise.investigate.settings import InvestigateSettings
+from shipwise.notify.settings import NotifySettings
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
@@ -674,6 +675,8 @@ class Settings(BaseModel):
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
+    #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

@@ -14,6 +14,7 @@ from shipwise.app import (
     delivery,
     humane,
     incidents,
+    notify,
     org,
     oversight,
     reliability,
@@ -29,13 +30,15 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, reliability, topology)
+DOORS = (admin, catalog, delivery, humane, incidents, notify, org, oversight, reliability,
+         topology)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:
     """A public function of a door module either is guarded or only composes guarded doors
     (named here), so no read can skip the check and the log."""
     composed = {"diagnostics", "whoami", "dora_table"}  # compose doors, or read no store
+    composed |= {"deliver_pending"}  # the server's background delivery: the outbox only
     shipped = {"charter_report", "charter_entry_of", "listing", "explanation", "charter_summary",
                "check_charter"}  # the registry and the charter shipped with shipwise
     for module in DOORS:

@@ -34,6 +34,8 @@ from shipwise.investigate.sources import (
 )
 from shipwise.investigate.sources.base import EvidenceSource as _Source
 from shipwise.investigate.sources.kept import read_kept
+from shipwise.notify import plan as outbox
+from shipwise.notify.settings import NotifySettings
 from shipwise.store import investigations
 from shipwise.store import topology as kept
 from shipwise.store.duckdb_store import Store, StoreSession, lend
@@ -160,7 +162,7 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
     record = _investigate(settings.investigate, alarm, alarm_id,
                           sources_from_settings(settings.investigate, session), in_store=in_store)
     with session() as store:
-        save_investigation(store, record)
+        save_investigation(store, record, settings.notify)
     return record
 
 
@@ -260,9 +262,11 @@ def _validate_query(opts: InvestigateSettings, alarm: Alarm) -> str:
             f"(PromQL at {prom.url})")
 
 
-def save_investigation(store: Store, record: dict[str, Any]) -> None:
+def save_investigation(store: Store, record: dict[str, Any],
+                       notify: NotifySettings | None = None) -> None:
     """Insert or replace the record in ``store`` (the same alarm investigated again replaces
-    its record)."""
+    its record), with the notifications of ``notify``'s channels in the outbox, in the same
+    transaction: both or neither (docs/notifications.md)."""
     root = record.get("root_cause") or {}
     row = investigations.Investigation(
         id=record["id"], created_at=datetime.now(UTC), alarm_id=record.get("alarm_id"),
@@ -275,6 +279,8 @@ def save_investigation(store: Store, record: dict[str, Any]) -> None:
     with store.transaction():
         investigations.save(store, row)
         learn_topology(store, record)
+        if notify is not None and notify.channels:
+            outbox.write_investigation(store, notify, record, link=notify.link(str(record["id"])))
 
 
 def learn_topology(store: Store, record: dict[str, Any]) -> int:

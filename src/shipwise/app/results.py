@@ -819,3 +819,92 @@ class TopologyRefresh(Result):
     at: Instant
     edges: dict[str, int] = Field(default_factory=dict)
     new_observations: int
+
+
+# -- notifications (docs/notifications.md) -------------------------------------------------------
+
+class OutboxCount(BaseModel):
+    channel: str
+    kind: str
+    status: str
+    n: int
+
+
+class OutboxError(BaseModel):
+    id: str
+    channel: str
+    event: str
+    subject: str
+    status: str
+    attempts: int
+    next_at: Instant
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+class ChannelCheck(BaseModel):
+    name: str
+    kind: str
+    #: "found", or where the secret was looked for (never its value)
+    secret: str
+
+
+class NotifyStatus(Result):
+    """The outbox: rows per channel and status, and the latest errors of rows not delivered."""
+
+    pending: int
+    delivered: int
+    failed: int
+    channels: list[ChannelCheck]
+    counts: list[OutboxCount]
+    last_errors: list[OutboxError]
+
+
+class DeliveryPass(Result):
+    """One delivery pass over the rows due."""
+
+    delivered: int
+    retrying: int
+    failed: int
+    waiting: int
+    reconciled: int
+    errors: list[str]
+
+
+class Requeued(Result):
+    requeued: int
+
+
+class DigestLine(BaseModel):
+    metric: str
+    label: str
+    value: float | None = None
+    shown: str | None = None
+    usual: float | None = None
+    usual_shown: str | None = None
+    weeks_of_history: int
+    hidden: str | None = None
+    direction: str | None = None
+
+
+class DigestSection(BaseModel):
+    family: str
+    title: str
+    lines: list[DigestLine]
+
+
+class Digest(Result):
+    """A team's week against its own past (never other teams, never people)."""
+
+    team: str
+    week: str
+    weeks: int
+    min_group_size: int
+    sections: list[DigestSection]
+    budget: list[str]
+    text: str
+    blocks: list[dict[str, Any]]
+    #: the outbox row written (--send), and whether it was delivered on the spot
+    row_id: str | None = None
+    queued: bool = False
+    delivered: bool = False

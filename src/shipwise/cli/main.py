@@ -45,6 +45,7 @@ LAZY_COMMANDS = {
     "retention": "shipwise.cli.governance:retention",
     "export": "shipwise.cli.export:export",
     "topology": "shipwise.cli.topology:topology",
+    "notify": "shipwise.cli.notify:notify",
 }
 
 
@@ -98,6 +99,7 @@ HELP = {
     "audit": "The audit log of reads (admins): who read what, when.",
     "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
     "export": "Write the canonical records out as Parquet files (for Spark: docs/spark.md).",
+    "notify": "Findings where people work: the outbox (status, deliver, retry), the team digest.",
     "topology": "The kept topology: an entity's blast radius (show), learn it from the store (refresh).",
 }
 

@@ -30,6 +30,7 @@ from shipwise.app.alarms import (
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
+from shipwise.app.notify import deliver_pending
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -47,6 +48,7 @@ from shipwise.http.local import Relay, ServerInfo, advertise, withdraw
 from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
 from shipwise.investigate.alarms import alarm_from_dict
 from shipwise.metrics.facts import ensure_fresh
+from shipwise.notify.deliver import DeliveryLoop
 from shipwise.store.duckdb_store import Store, borrowing
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,9 @@ class ServerState:
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
+        #: delivers the notification outbox in the background (docs/notifications.md)
+        self.outbox = DeliveryLoop(lambda: deliver_pending(self.settings, self.store.session),
+                                   settings.notify.deliver.interval_seconds)
 
     def run_relayed(self, argv: list[str], env: dict[str, str]) -> Iterator[bytes]:
         """Run another local process's command line here, on a connection of its own, reading
@@ -196,6 +201,8 @@ class ServerState:
         self.intake.start()
         self.deliveries.start()
         self.syncs.start()
+        if self.settings.notify.channels:
+            self.outbox.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
             for source, scope in pending_syncs(self.store.session):
@@ -225,6 +232,7 @@ class ServerState:
         self.deliveries.stop()
         self.syncs.stop(self.settings.server.drain_seconds)
         self.worker.stop(self.settings.server.drain_seconds)
+        self.outbox.stop()
         try:
             if self.refusals.pending:
                 with self.store.session() as store:
@@ -270,9 +278,11 @@ class ServerState:
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)
+        self.outbox.wake()
 
     def _investigate_elsewhere(self, ids: list[str], run: RunElsewhere) -> None:
         start_investigations(self.settings, ids, session=self.store.session, run=run)
+        self.outbox.wake()
 
     def _job(self, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
         """A worker process's job: the alarm and what its investigation reads from the store."""
