@@ -7,7 +7,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from shipwise.investigate.case import Alarm
+from shipwise.investigate.case import Alarm, Series
 from shipwise.investigate.detect import Deviation, find_onset
 from shipwise.investigate.evidence import Evidence
 from shipwise.investigate.hypotheses import generate
@@ -133,3 +133,14 @@ def test_a_resource_jump_that_is_no_cause_gives_no_hypothesis() -> None:
     _with(ctx, "api", "cpu_limit", 4_000.0)
     ctx.scores.append(MetricScore("api", "memory", Deviation(-4_000.0, T0, 4_000.0), T0, "robust-σ"))
     assert _resource(ctx) == {}
+
+
+def test_a_share_of_capacity_is_judged_by_its_level() -> None:
+    # cpu_utilisation jumped 40 σ from 30 % to 45 %: far from its normal, but nothing is starved;
+    # from 30 % to 95 % it is (the saturation detector names it: one hypothesis, not two)
+    for after, hog in ((0.45, False), (0.95, True)):
+        ctx = _context([("front", "api")], {"front": ("latency", 500.0), "api": ("latency", 100.0)})
+        ts = T0 + STEP * np.arange(-60, 60)
+        ctx.evidence.metrics[("api", "cpu_utilisation")] = Series(ts, np.where(ts < T0, 0.30, after))
+        _with(ctx, "api", "cpu_utilisation", 40.0)
+        assert len([h for h in generate(ctx) if h.kind == "saturation"]) == int(hog)

@@ -21,7 +21,7 @@ import numpy as np
 
 from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
-from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE
+from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE, WALK_FULL
 from shipwise.investigate.rank import MetricScore, clock, relative
 from shipwise.investigate.triage import Context, describe_anomaly
 
@@ -440,6 +440,21 @@ def _memory(ctx: Context) -> list[Hypothesis]:
 _RESOURCE = re.compile(r"(?:^|[^a-z])(cpu|mem|memory)(?:[^a-z]|$)", re.I)
 #: configured bounds, not use
 _BOUND = re.compile(r"limit|request|quota|capacity|total|available|free", re.I)
+#: a share of capacity (``cpu_utilisation``, ``mem_percent``): judged by its level, not its jump
+_UTILISATION = re.compile(r"util|percent|pct|ratio", re.I)
+#: the level of a share of capacity from which a process is starved (80 %)
+SATURATED = 0.8
+
+
+def _near_capacity(ctx: Context, entity: str, metric: str) -> bool:
+    """Is a share of capacity at or above :data:`SATURATED` after the onset (as a ratio, or in
+    percent when its values go past 1)?"""
+    s = ctx.evidence.metrics.get((entity, metric))
+    level = _level_after(ctx, entity, metric)
+    scale = 100.0 if s is not None and s.values.size and float(np.nanmax(s.values)) > 1.0 else 1.0
+    return level >= SATURATED * scale
+
+
 #: weight of the largest resource jump of the system (the others get their share of it)
 RESOURCE_WEIGHT = 3.0
 #: a jump smaller than this share of the largest (in log robust σ) is a neighbour working harder
@@ -474,6 +489,8 @@ def _resource_pressure(ctx: Context) -> list[Hypothesis]:
             continue
         if not ctx.onset - ctx.tol() <= sc.onset <= ctx.alarm.time + RESOURCE_AFTER_ALARM:
             continue
+        if _UTILISATION.search(sc.metric) and not _near_capacity(ctx, sc.entity, sc.metric):
+            continue  # a share of capacity that stays well below it starves nothing
         if sc.entity not in best or sc.dev.score > best[sc.entity].dev.score:
             best[sc.entity] = sc
     top = max((sc.dev.score for sc in best.values()), default=0.0)
@@ -619,6 +636,20 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
             if h.entity == c.entity:
                 h.add(walk.describe(c), round(WALK_WEIGHT * strength * c.score / best, 2), "topology",
                       _metric_ref(ctx, c.entity, walk.metric))
+    # ... but where the walk ends on the alarm's own entity (nothing it waits on accounts for
+    # its signal), a mechanism found on that entity itself (a hog, a change) is what it points to
+    # (unless a dependency off the calls, e.g. the group it runs on, went wrong before it)
+    own = next((c for c in walk.roots if c.entity == ctx.alarm.entity and c.score > 0), None)
+    began = ctx.entity_onset(ctx.alarm.entity)
+    first = [x for x in ctx.dependencies(ctx.alarm.entity)
+             if began is not None and (ctx.entity_onset(x) or began) < began - ctx.tol()]
+    if own is not None and own.score >= best and not first:
+        for h in hyps:
+            if h.entity == own.entity and h.kind != "dependency_failure":
+                h.add(f"following the alarm's {walk.metric} down the calls from {own.entity} finds "
+                      "no dependency that accounts for it: the cause is in the service itself",
+                      round(WALK_WEIGHT * min(1.0, own.score / WALK_FULL), 2), "topology",
+                      _metric_ref(ctx, own.entity, walk.metric))
     named = {c.entity for c in roots}
     for e, h in deps.items():
         # the walk rules out only what it saw: entities with the alarm's signal
