@@ -197,6 +197,20 @@ class WebhookSettings(BaseModel):
         return v
 
 
+class TelemetrySettings(BaseModel):
+    """OTLP/HTTP intake (``POST /v1/traces``, ``/v1/logs`` on ``shipwise serve``; docs/otlp.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Off: the endpoints answer 404 and nothing is stored.
+    enabled: bool = True
+    #: Spans and log lines older than this (by their own instant) are deleted.
+    retention_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
+    #: Retention runs with the first write after this many seconds since it last ran.
+    trim_every_seconds: Annotated[float, Field(ge=0)] = 300.0
+    #: A gzip body inflating to more than this is refused (400) and not stored.
+    max_inflated_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+
+
 class IngestSettings(BaseModel):
     """What an import accepts (``docs/canonical-format.md``, "Limits"). Records outside these
     limits are quarantined with the reason, never stored."""
@@ -670,6 +684,7 @@ class Settings(BaseModel):
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    telemetry: TelemetrySettings = Field(default_factory=lambda: TelemetrySettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())

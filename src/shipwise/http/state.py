@@ -30,6 +30,7 @@ from shipwise.app.alarms import (
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
+from shipwise.app.telemetry import Export, TelemetryWriter, prepare_export, pseudonymiser
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -39,6 +40,7 @@ from shipwise.app.scm_hooks import (
     write_deliveries,
 )
 from shipwise.config import Settings, environ_as
+from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.errors import StoreError, UnauthorizedError
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
@@ -166,6 +168,10 @@ class ServerState:
         self.deliveries = GroupCommit(self.store.session, write_deliveries,
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
+        #: OTLP/HTTP traces and logs: requests that arrive together share one commit
+        self.telemetry = GroupCommit(self.store.session, TelemetryWriter(settings),
+                                     held_here=self.store.held_here)
+        self._pseudo: Pseudonymiser | None = None
 
     def run_relayed(self, argv: list[str], env: dict[str, str]) -> Iterator[bytes]:
         """Run another local process's command line here, on a connection of its own, reading
@@ -195,6 +201,7 @@ class ServerState:
         self.worker.start()
         self.intake.start()
         self.deliveries.start()
+        self.telemetry.start()
         self.syncs.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
@@ -223,6 +230,7 @@ class ServerState:
     def stop(self) -> None:
         self.intake.stop()
         self.deliveries.stop()
+        self.telemetry.stop()
         self.syncs.stop(self.settings.server.drain_seconds)
         self.worker.stop(self.settings.server.drain_seconds)
         try:
@@ -251,6 +259,16 @@ class ServerState:
         result = intake_result(intake, fresh, seen)
         self.worker.submit(result["accepted"])
         return result
+
+    async def receive_otlp(self, signal: str, body: bytes, content_type: str | None,
+                           encoding: str | None) -> Export:
+        """Decode an OTLP/HTTP body on the event loop and await the group commit of its rows."""
+        if self._pseudo is None:
+            self._pseudo = pseudonymiser(self.settings)
+        export = prepare_export(self.settings, self._pseudo, signal, body, content_type, encoding)
+        if len(export.decoded):
+            await asyncio.wrap_future(self.telemetry.submit([export.record]))
+        return export
 
     async def receive_scm(self, provider: str, headers: dict[str, str], body: bytes) -> HookOutcome:
         """Verify a GitHub/GitLab delivery on the event loop, keep it in the next group commit,
