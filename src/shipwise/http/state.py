@@ -30,7 +30,6 @@ from shipwise.app.alarms import (
 )
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
-from shipwise.app.telemetry import Export, TelemetryWriter, prepare_export, pseudonymiser
 from shipwise.app.scm_hooks import (
     HookOutcome,
     answer,
@@ -39,9 +38,10 @@ from shipwise.app.scm_hooks import (
     sync_delivered,
     write_deliveries,
 )
+from shipwise.app.telemetry import Export, TelemetryWriter, prepare_export, pseudonymiser
 from shipwise.config import Settings, environ_as
-from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.errors import StoreError, UnauthorizedError
+from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit

@@ -12,7 +12,8 @@ investigate:
     topology: {path: topology.json}
     runbooks: {paths: [runbooks/]}
     store: {enabled: true}     # deployments (and their commits) from the shipwise store,
-                               # and the kept topology (topology: true, topology_days: 30)
+                               # the kept topology (topology: true, topology_days: 30) and the
+                               # spans and logs received over OTLP (telemetry: true)
 ```
 
 Every source is optional; each checks its own settings before it is queried.
@@ -55,6 +56,11 @@ class StoreSourceSettings(BaseModel):
     topology: bool = True
     #: kept edges last seen this many days before the alarm, or later, are used
     topology_days: float = Field(default=30, gt=0)
+    #: read the spans and logs received over OTLP (docs/otlp.md): calls, errors and latency per
+    #: service and minute, the calls between services, WARN-and-worse log lines
+    telemetry: bool = True
+    #: at most this many spans of the window (the latest) are read for calls and customers
+    telemetry_max_spans: int = Field(default=200_000, gt=0)
 
 
 class SourcesSettings(BaseModel):

@@ -77,16 +77,16 @@ def span_minutes(store: Store, start: datetime, end: datetime,
                  services: list[str] | None = None) -> list[tuple[str, float, int, int, float,
                                                                   float]]:
     """Per service and minute of ``[start, end]``: (service, minute as epoch seconds, calls,
-    errors, latency p50 ms, latency p90 ms). Calls are spans of kind server or consumer when the
+    errors, latency p50 ms, latency p95 ms). Calls are spans of kind server or consumer when the
     service has any (what it served), else all its spans."""
     where, params = _window("start_at", start, end, services)
-    return [(str(s), float(m), int(n), int(e), float(p50), float(p90)) for s, m, n, e, p50, p90 in
+    return [(str(s), float(m), int(n), int(e), float(p50), float(p95)) for s, m, n, e, p50, p95 in
             store.con.execute(f"""
         WITH w AS (SELECT * FROM otel_span WHERE {where}),
         served AS (SELECT service, bool_or(kind IN (2, 5)) AS has_server FROM w GROUP BY service)
         SELECT w.service, epoch(time_bucket(INTERVAL 1 MINUTE, start_at)) AS minute,
                count(*) AS calls, count(*) FILTER (WHERE status_code = 2) AS errors,
-               quantile_cont(duration_seconds, 0.5) * 1000, quantile_cont(duration_seconds, 0.9) * 1000
+               quantile_cont(duration_seconds, 0.5) * 1000, quantile_cont(duration_seconds, 0.95) * 1000
         FROM w JOIN served USING (service)
         WHERE NOT served.has_server OR w.kind IN (2, 5)
         GROUP BY ALL ORDER BY 1, 2""", params).fetchall()]

@@ -18,6 +18,7 @@ from shipwise.investigate.sources.files import (
 from shipwise.investigate.sources.kept import KeptTopology, SlicedKeptTopology
 from shipwise.investigate.sources.prometheus import PrometheusSource
 from shipwise.investigate.sources.store import SlicedDeployments, StoreDeployments, StoreSlice
+from shipwise.investigate.sources.telemetry import SlicedTelemetry, StoreTelemetry
 from shipwise.store.duckdb_store import StoreSession
 
 __all__ = ["EvidenceSource", "StoreSlice", "case_sources", "gather", "sources_from_settings"]
@@ -49,8 +50,12 @@ def sources_from_settings(settings: InvestigateSettings,
         out.append(SlicedDeployments(store_slice, s.store))
         if s.store.topology and store_slice.topology is not None:
             out.append(SlicedKeptTopology(store_slice.topology, s.store))
+        if s.store.telemetry and store_slice.telemetry is not None:
+            out.append(SlicedTelemetry(store_slice.telemetry, s.store))
     elif store is not None and s.store.enabled:
         out.append(StoreDeployments(store, s.store))
         if s.store.topology:
             out.append(KeptTopology(store, s.store))
+        if s.store.telemetry:
+            out.append(StoreTelemetry(store, s.store))
     return out
