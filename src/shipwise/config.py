@@ -187,8 +187,13 @@ class WebhookSettings(BaseModel):
     #: GitHub/GitLab webhooks: wait this long after a delivery before syncing the repository it
     #: names, so a burst of events (a push, its runs, their statuses) costs one sync.
     sync_delay_seconds: Annotated[float, Field(ge=0)] = 2.0
+    #: ``POST /webhooks/generic`` must then be signed: ``X-Shipwise-Signature: sha256=<hex>``,
+    #: the HMAC-SHA256 of the raw body keyed with this secret (also
+    #: $SHIPWISE_WEBHOOK_HMAC_SECRET). The signature stands in for the shared secret there; a
+    #: missing or wrong one is refused (401) and nothing is stored.
+    hmac_secret: SecretStr | None = None
 
-    @field_validator("secret")
+    @field_validator("secret", "hmac_secret")
     @classmethod
     def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 16:
@@ -747,6 +752,10 @@ def load_settings(
         webhooks = data.get("webhooks")
         webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
         data["webhooks"] = {**webhooks, "secret": env["SHIPWISE_WEBHOOK_SECRET"]}
+    if env.get("SHIPWISE_WEBHOOK_HMAC_SECRET"):
+        webhooks = data.get("webhooks")
+        webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
+        data["webhooks"] = {**webhooks, "hmac_secret": env["SHIPWISE_WEBHOOK_HMAC_SECRET"]}
     if db is not None:
         data["db"] = db
     try:

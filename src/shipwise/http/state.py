@@ -152,6 +152,9 @@ class ServerState:
         self.insecure_webhooks = insecure_webhooks
         secret = settings.webhooks.secret
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
+        signing = settings.webhooks.hmac_secret
+        #: the generic webhook is signed with this (X-Shipwise-Signature), when set
+        self.hmac_secret: bytes | None = signing.get_secret_value().encode() if signing else None
         self.store = SharedStore(settings.db, memory_limit=settings.memory_limit)
         #: the web session secret (a file beside the key, never the store)
         self.sessions = SessionKeys(settings.session_secret_file)
