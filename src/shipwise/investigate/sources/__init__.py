@@ -1,6 +1,7 @@
 """Evidence sources behind one interface (:class:`EvidenceSource`): files of a case directory,
-Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise store (its
-deployments and the kept topology)."""
+Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks, MCP servers' tools (bring your
+own sources) and the shipwise store (its deployments, the kept topology and the spans and logs
+received over OTLP)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shipwise.investigate.sources.files import (
     case_sources,
 )
 from shipwise.investigate.sources.kept import KeptTopology, SlicedKeptTopology
+from shipwise.investigate.sources.mcp import McpSource
 from shipwise.investigate.sources.prometheus import PrometheusSource
 from shipwise.investigate.sources.store import SlicedDeployments, StoreDeployments, StoreSlice
 from shipwise.investigate.sources.telemetry import SlicedTelemetry, StoreTelemetry
@@ -46,6 +48,7 @@ def sources_from_settings(settings: InvestigateSettings,
         out.append(EventFiles(s.events.paths))
     if s.runbooks is not None:
         out.append(RunbookFiles(s.runbooks.paths))
+    out.extend(McpSource(m) for m in s.mcp)
     if store_slice is not None and s.store.enabled:
         out.append(SlicedDeployments(store_slice, s.store))
         if s.store.topology and store_slice.topology is not None:
