@@ -1,7 +1,7 @@
 """A small MCP server (stdio) that tests start as a subprocess: the telemetry of a two-service
 shop, web → db, whose db slows down 20 minutes before ``end`` after a config change.
 
-Run as ``python3 mcp_evidence_server.py``; built with the official SDK's ``MCPServer``."""
+Run as ``python3 mcp_evidence_server.py`` (stdio) or ``… --http PORT`` (streamable HTTP); built with the official SDK's ``MCPServer``."""
 
 from __future__ import annotations
 
@@ -71,4 +71,9 @@ def broken() -> str:
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":  # streamable HTTP at /mcp on that port
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -4,6 +4,8 @@ mapped to evidence in the settings, read by the real client and by a whole inves
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -94,3 +96,33 @@ def test_an_answer_of_the_wrong_shape_says_what_is_wrong() -> None:
     (status,) = gather([source], alarm_scope(alarm, 3600, 120)).sources
     assert not status.ok and "mcp:shop/topology" in status.error
     assert "expected a list of logs" in status.error
+
+
+def test_a_server_over_streamable_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, SERVER, "--http", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+                time.sleep(0.1)
+        monkeypatch.setenv("SHOP_MCP_TOKEN", "t0ken")
+        source = McpSource(McpSourceSettings(
+            name="remote", url=f"http://127.0.0.1:{port}/mcp", token_env="SHOP_MCP_TOKEN",
+            tools=[{"tool": "changes", "evidence": "events", "arguments": {"until": "{end}"}},
+                   {"tool": "topology", "evidence": "topology"}]))
+        assert source.check() == []
+        alarm = Alarm("db", "latency_p95_ms", time.time() - 600, {})
+        ev = gather([source], alarm_scope(alarm, 7200, 120))
+        assert [s.ok for s in ev.sources] == [True], ev.sources
+        assert [e.id for e in ev.events] == ["chg-1"] and ev.topology.has_edge("web", "db")
+    finally:
+        proc.terminate()
+        proc.wait(10)
