@@ -57,6 +57,10 @@ _CUSTOMER_KEYS = ("customer.id", "enduser.id")
 _SPAN_KINDS = {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
                "SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_SEVERITY = {"SEVERITY_NUMBER_UNSPECIFIED": 0, **{
+    f"SEVERITY_NUMBER_{name}{'' if k == 0 else k + 1}": 4 * i + k + 1
+    for i, name in enumerate(("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"))
+    for k in range(4)}}
 
 
 @dataclass
@@ -397,7 +401,7 @@ def _logs_json(doc: dict[str, Any], received_ns: int) -> Decoded:
             for r in _list(_obj(sl).get("logRecords")):
                 r = _obj(r)
                 t = _int(r.get("timeUnixNano")) or _int(r.get("observedTimeUnixNano")) or received_ns
-                _add_log(out.columns, t, service, instance, _int(r.get("severityNumber"), {}),
+                _add_log(out.columns, t, service, instance, _int(r.get("severityNumber"), _SEVERITY),
                          str(r.get("severityText") or ""), _any_json(r.get("body")),
                          _hex_id(r.get("traceId"), 16) or "", _hex_id(r.get("spanId"), 8) or "",
                          _attrs_json(r.get("attributes"), _EXC_KEYS))
