@@ -169,24 +169,30 @@ def test_otlp_needs_the_webhook_secret(server: Live) -> None:
 
 
 def test_retention_trims_old_spans_and_logs(secured: Settings) -> None:
-    secured.telemetry.trim_every_seconds = 3600  # the first write trims; the next ones do not
+    secured.telemetry.trim_every_seconds = 3600
     now = datetime.now(UTC)
     old, recent = now - timedelta(days=10), now - timedelta(days=1)
-    logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+    logs = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [
         {"timeUnixNano": str(int(old.timestamp() * 1e9)), "severityNumber": 17,
          "body": {"stringValue": "old"}},
         {"timeUnixNano": str(int(recent.timestamp() * 1e9)), "severityText": "error",
-         "body": {"stringValue": "recent"}}]}]}]}
-    with serve(secured) as server:
-        assert server.post("/v1/logs", json.dumps({})).status_code == 200  # nothing to write
-        assert server.post("/v1/logs", json.dumps(logs)).status_code == 200  # trimmed on write
-        assert rows(server, "SELECT body, level FROM otel_log") == [("recent", "ERROR")]
-        server.post("/v1/traces", json.dumps(traces_json(span_json("aa" * 16, "01" * 8, old),
-                                                         span_json("aa" * 16, "02" * 8, recent))))
-        assert rows(server, "SELECT count(*) FROM otel_span") == [(2,)]  # not due again yet
-        with server.state.store.session() as store:
-            assert trim(store, server.settings) == {"otel_span": 1, "otel_log": 0}
+         "body": {"stringValue": "recent"}}]}]}]})
+    traces = json.dumps(traces_json(span_json("aa" * 16, "01" * 8, old),
+                                    span_json("aa" * 16, "02" * 8, recent)))
+    with serve(secured) as server:  # it trimmed when it started: not due again for an hour
+        assert server.post("/v1/logs", logs).status_code == 200
+        assert server.post("/v1/traces", traces).status_code == 200
+        assert rows(server, "SELECT count(*) FROM otel_span UNION ALL "
+                            "SELECT count(*) FROM otel_log") == [(2,), (2,)]
+    with serve(secured) as server:  # a start trims what is past retention_days (7)
         assert rows(server, "SELECT span_id FROM otel_span") == [("02" * 8,)]
+        assert rows(server, "SELECT body, level FROM otel_log") == [("recent", "ERROR")]
+    secured.telemetry.trim_every_seconds = 0
+    with serve(secured) as server:  # every write trims: old telemetry arriving is dropped
+        assert server.post("/v1/logs", logs).status_code == 200
+        assert rows(server, "SELECT body FROM otel_log") == [("recent",)]
+        with server.state.store.session() as store:
+            assert trim(store, server.settings) == {"otel_span": 0, "otel_log": 0}
 
 
 def test_otlp_can_be_switched_off(secured: Settings) -> None:

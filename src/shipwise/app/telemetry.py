@@ -107,9 +107,15 @@ class TelemetryWriter:
             table.insert_spans(store, merged["traces"], received_us)
             table.insert_logs(store, merged["logs"], received_us)
             if now - self.trimmed_at >= self.settings.telemetry.trim_every_seconds:
-                self.trimmed = trim(store, self.settings, now)
-                self.trimmed_at = now
+                self.trim(store, now)
         return [sum(len(cols[0]) for _, cols in rows) for rows in batches]
+
+    def trim(self, store: Store, now: float | None = None) -> dict[str, int]:
+        """Retention now (the server also runs it when it starts)."""
+        now = time.time() if now is None else now
+        self.trimmed = trim(store, self.settings, now)
+        self.trimmed_at = now
+        return self.trimmed
 
 
 def trim(store: Store, settings: Settings, now: float | None = None) -> dict[str, int]:

@@ -172,7 +172,8 @@ class ServerState:
                                       held_here=self.store.held_here)
         self.syncs = SyncWorker(self._sync, delay=settings.webhooks.sync_delay_seconds)
         #: OTLP/HTTP traces and logs: requests that arrive together share one commit
-        self.telemetry = GroupCommit(self.store.session, TelemetryWriter(settings),
+        self.telemetry_writer = TelemetryWriter(settings)
+        self.telemetry = GroupCommit(self.store.session, self.telemetry_writer,
                                      held_here=self.store.held_here)
         self._pseudo: Pseudonymiser | None = None
 
@@ -208,6 +209,8 @@ class ServerState:
         self.syncs.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
+            with self.store.session() as store:  # telemetry retention, even with none arriving
+                self.telemetry_writer.trim(store)
             for source, scope in pending_syncs(self.store.session):
                 self.syncs.submit(source, scope)  # accepted before a restart: synced now
         except StoreError as exc:
