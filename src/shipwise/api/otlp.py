@@ -56,9 +56,9 @@ def _receiver(signal: str) -> Callable[..., Awaitable[Response]]:
     return receive
 
 
-def _answer(description: str, **types: Any) -> dict[str, Any]:
-    return {"description": description,
-            "content": {t: {"schema": {}} for t in types.get("types", _TYPES)}}
+def _answer(description: str) -> dict[str, Any]:
+    """An answer in the request's encoding (protobuf or JSON)."""
+    return {"description": description, "content": {t: {"schema": {}} for t in _TYPES}}
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
