@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shipwise.app.caller import local_caller
+from shipwise.app.doctor import doctor
+from shipwise.config import Settings
 from shipwise.investigate.case import Alarm
 from shipwise.investigate.engine import alarm_scope, investigate
 from shipwise.investigate.settings import InvestigateSettings, McpSourceSettings
@@ -126,3 +129,15 @@ def test_a_server_over_streamable_http(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_doctor_checks_the_evidence_sources(settings: Settings) -> None:
+    """`shipwise doctor` runs every evidence source's cheap check (no process is started)."""
+    settings.investigate = InvestigateSettings.model_validate({"sources": {"mcp": [
+        {"name": "ok", "command": sys.executable, "args": [SERVER], "tools": TOOLS},
+        {"name": "gone", "command": "no-such-mcp-server-binary", "tools": TOOLS}]}})
+    with local_caller(settings) as c:
+        checks = {ch.area: ch for ch in doctor(c).checks if ch.area.startswith("evidence")}
+    assert checks["evidence mcp:ok"].ok
+    gone = checks["evidence mcp:gone"]
+    assert not gone.ok and "command 'no-such-mcp-server-binary' not found" in (gone.problem or "")
