@@ -188,14 +188,33 @@ class WebhookSettings(BaseModel):
     #: GitHub/GitLab webhooks: wait this long after a delivery before syncing the repository it
     #: names, so a burst of events (a push, its runs, their statuses) costs one sync.
     sync_delay_seconds: Annotated[float, Field(ge=0)] = 2.0
+    #: ``POST /webhooks/generic`` must then be signed: ``X-Shipwise-Signature: sha256=<hex>``,
+    #: the HMAC-SHA256 of the raw body keyed with this secret (also
+    #: $SHIPWISE_WEBHOOK_HMAC_SECRET). The signature stands in for the shared secret there; a
+    #: missing or wrong one is refused (401) and nothing is stored.
+    hmac_secret: SecretStr | None = None
 
-    @field_validator("secret")
+    @field_validator("secret", "hmac_secret")
     @classmethod
     def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters (make one with: python -c "
                              "'import secrets; print(secrets.token_urlsafe(32))')")
         return v
+
+
+class TelemetrySettings(BaseModel):
+    """OTLP/HTTP intake (``POST /v1/traces``, ``/v1/logs`` on ``shipwise serve``; docs/otlp.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Off: the endpoints answer 404 and nothing is stored.
+    enabled: bool = True
+    #: Spans and log lines older than this (by their own instant) are deleted.
+    retention_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
+    #: Retention runs with the first write after this many seconds since it last ran.
+    trim_every_seconds: Annotated[float, Field(ge=0)] = 300.0
+    #: A gzip body inflating to more than this is refused (400) and not stored.
+    max_inflated_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
 
 
 class IngestSettings(BaseModel):
@@ -671,6 +690,7 @@ class Settings(BaseModel):
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    telemetry: TelemetrySettings = Field(default_factory=lambda: TelemetrySettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
@@ -735,6 +755,10 @@ def load_settings(
         webhooks = data.get("webhooks")
         webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
         data["webhooks"] = {**webhooks, "secret": env["SHIPWISE_WEBHOOK_SECRET"]}
+    if env.get("SHIPWISE_WEBHOOK_HMAC_SECRET"):
+        webhooks = data.get("webhooks")
+        webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
+        data["webhooks"] = {**webhooks, "hmac_secret": env["SHIPWISE_WEBHOOK_HMAC_SECRET"]}
     if db is not None:
         data["db"] = db
     try:

@@ -34,6 +34,7 @@ from shipwise.investigate.sources import (
 )
 from shipwise.investigate.sources.base import EvidenceSource as _Source
 from shipwise.investigate.sources.kept import read_kept
+from shipwise.investigate.sources.telemetry import read_telemetry
 from shipwise.notify import plan as outbox
 from shipwise.notify.settings import NotifySettings
 from shipwise.store import investigations
@@ -180,7 +181,10 @@ def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> Stor
             topology = (read_kept(store, alarm.entity,
                                   alarm.time - opts.sources.store.topology_days * 86400)
                         if opts.sources.store.topology else None)
-            return replace(data, in_store=_in_store(store, alarm.entity), topology=topology)
+            telemetry = (read_telemetry(store, opts.sources.store, scope)
+                         if opts.sources.store.telemetry else None)
+            return replace(data, in_store=_in_store(store, alarm.entity), topology=topology,
+                           telemetry=telemetry)
     except Exception:  # the store's failure is the slice's own (recorded as the source's)
         return data
 

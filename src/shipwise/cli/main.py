@@ -85,7 +85,8 @@ HELP = {
     "slo": "SLO status, error budgets, burn-rate alerts and each team's release appetite.",
     "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
     "rca": "Rank root causes for an incident case; evaluate on labelled data.",
-    "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
+    "serve": "Serve alarm webhooks (Alertmanager, Grafana, Datadog, Dynatrace, CloudWatch, generic) "
+             "and OTLP/HTTP traces and logs.",
     "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
     "investigations": "Stored investigations (list, show).",
     "verify": "Are the series an investigation found anomalous back to their baseline? (post-validation)",
