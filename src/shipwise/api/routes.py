@@ -440,7 +440,7 @@ def investigations(state: State, principal: Who,
                  "downstream": [], "facts": []})})
 def topology_of(state: State, principal: Who, entity: str,
                 depth: Annotated[int, Query(ge=1, le=10)] = 2,
-                days: Annotated[float | None, Query(gt=0, description="Only edges last seen "
+                days: Annotated[float | None, Query(gt=0, le=36_500, description="Only edges last seen "
                                                     "within this many days; leave out for "
                                                     "every kept edge.")] = 30
                 ) -> r.BlastRadius:
