@@ -340,6 +340,64 @@ class Investigation(Open):
     gaps: list[InvestigationGap] = Field(default_factory=list)
 
 
+class InvestigationStep(Open):
+    """One typed step of an investigation's work (``steps`` in the record)."""
+
+    type: Literal["plan", "fetch", "observation", "finding", "root_cause"]
+    text: str
+    ref: str = ""
+
+
+class AnswerFact(Result):
+    """A fact of the record an answer rests on, with its evidence reference: a file and line,
+    an event id, a PromQL or Prometheus graph link, or a pointer ``#/path`` into the record."""
+
+    text: str
+    ref: str = ""
+    source: str = ""
+
+
+class Rescoped(Result):
+    """The investigation re-run with a narrowed window or scope, linked to the one asked."""
+
+    id: str = Field(description="the new (child) investigation's id")
+    parent_id: str
+    narrowing: str = Field(description="how the scope was narrowed, in words")
+    kind: Literal["window", "wave", "entities", "region"]
+    status: str
+    root_cause: str | None = None
+    same_root_cause: bool = Field(description="the child names the parent's root-cause entity")
+
+
+class Prose(Result):
+    """The answer rephrased by the configured LLM, from the facts only (they are always shown
+    beside it)."""
+
+    text: str
+    model: str
+
+
+class Answer(Result):
+    """A follow-up question on an investigation, answered from its stored record (docs/ask.md).
+    ``answered`` is false when nothing in the record answers it (then ``suggestions``)."""
+
+    investigation_id: str
+    question: str
+    intent: str | None = Field(description="which part of the record answered (None: none)")
+    answered: bool
+    answer: str
+    facts: list[AnswerFact] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)
+    rescoped: Rescoped | None = None
+    rescope_note: str | None = Field(None, description="why a re-scoping question was answered "
+                                                       "from the record without re-running")
+    prose: Prose | None = None
+    prose_error: str | None = Field(None, description="why the LLM's prose is missing (the "
+                                                      "deterministic answer stands)")
+    children: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "the investigation's re-scoped children (id, question, narrowing)"))
+
+
 class SeriesCheck(Result):
     """One series an investigation found anomalous, re-read now and tested against its
     pre-incident baseline."""
