@@ -704,7 +704,7 @@ class Settings(BaseModel):
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
-    llm: LlmSettings = Field(default_factory=lambda: LlmSettings())
+    llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

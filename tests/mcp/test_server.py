@@ -20,7 +20,7 @@ from shipwise.mcp.stdio import stdio_server
 from tests.mcp.conftest import call, error_text, with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",
-         "get_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
+         "get_investigation", "ask_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
          "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident",
          "verify_investigation", "blast_radius"}
 

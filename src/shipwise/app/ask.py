@@ -18,7 +18,7 @@ from typing import Any
 from shipwise.app import investigate as engine
 from shipwise.app.caller import Caller
 from shipwise.app.guard import Access, guard
-from shipwise.app.results import Answer, AnswerFact, Prose, Rescoped
+from shipwise.app.results import Answer, AnswerFact, Prose, Rescoped, RescopeLink
 from shipwise.errors import ForbiddenError, InputError, NotFoundError
 from shipwise.investigate import ask as intents
 from shipwise.investigate import prose
@@ -64,6 +64,19 @@ def _question(question: str) -> str:
         raise InputError(f"question longer than {MAX_QUESTION} characters",
                          hint="ask one thing at a time")
     return q
+
+
+@guard("investigations.read", accesses=_read_access)
+def rescoped(caller: Caller, inv_id: str) -> list[RescopeLink]:
+    """The investigations linked to ``inv_id`` by re-scoping: its children (narrowed from it)
+    and its parent, if it is one."""
+    out = [RescopeLink(id=c["child_id"], relation="child", question=c["question"],
+                       narrowing=c["narrowing"].get("text", ""))
+           for c in links.children(caller.store, inv_id)]
+    out += [RescopeLink(id=p["parent_id"], relation="parent", question=p["question"],
+                        narrowing=p["narrowing"].get("text", ""))
+            for p in links.parents(caller.store, inv_id)]
+    return out
 
 
 @guard("investigations.start", accesses=_start_access)

@@ -19,13 +19,13 @@ from shipwise.errors import ConfigError, InputError
 from shipwise.investigate.alarms import parse_alarm_payload
 from shipwise.investigate.case import Alarm, load_alarm, load_case, load_truth, parse_time
 from shipwise.investigate.engine import alarm_scope, analyse, investigate
-from shipwise.investigate.rescope import Narrowing
 from shipwise.investigate.evaluate import evaluate, format_reliability, format_table
 from shipwise.investigate.evidence import Evidence, Scope
 from shipwise.investigate.kept_topology import learnt
 from shipwise.investigate.layouts import LAYOUTS, LEVELS, READERS, find_cases
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
+from shipwise.investigate.rescope import Narrowing
 from shipwise.investigate.settings import InvestigateSettings
 from shipwise.investigate.sources import (
     EvidenceSource,

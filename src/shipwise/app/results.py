@@ -369,6 +369,16 @@ class Rescoped(Result):
     same_root_cause: bool = Field(description="the child names the parent's root-cause entity")
 
 
+class RescopeLink(Result):
+    """An investigation linked to another by re-scoping."""
+
+    id: str
+    relation: Literal["child", "parent"] = Field(description="child: narrowed from the one asked; "
+                                                           "parent: the one it narrows")
+    question: str
+    narrowing: str
+
+
 class Prose(Result):
     """The answer rephrased by the configured LLM, from the facts only (they are always shown
     beside it)."""

@@ -83,6 +83,14 @@ def print_record(rec: dict[str, Any]) -> None:
     else:
         con.print(Panel("Inconclusive: no candidate is both connected to the alarm's entity and "
                         "shows an effect of its own.", title="Root cause"))
+    if rec.get("parent"):
+        con.print(f"[dim]Re-scoped from {rec['parent']['id']}: "
+                  f"{rec['parent']['narrowing'].get('text', '')}[/]")
+    steps = rec.get("steps") or []
+    if steps:
+        con.print("[bold]How it was investigated[/]")
+        for st in steps:
+            con.print(f"  [{st['type']}] {st['text']}" + (f"  [dim]({st['ref']})[/]" if st.get("ref") else ""))
     if rec.get("gaps"):
         con.print("[bold]Gaps[/] (what this investigation could not see)")
         for g in rec["gaps"]:

@@ -208,7 +208,7 @@ def _mitigation(r: dict[str, Any], q: str) -> tuple[str, Facts]:
     m = r.get("mitigation")
     if not m:
         return "No mitigation plan: no root cause to act on.", []
-    parts = (("prepare", "prepare"), ("pre_validate", "validate before"), ("apply", "apply"),
+    parts: tuple[tuple[str, str], ...] = (("prepare", "prepare"), ("pre_validate", "validate before"), ("apply", "apply"),
              ("post_validate", "validate after"), ("rollback", "roll back"))
     if re.search(r"\bundo\b|\broll(?:ing)?[\s-]?back the (?:mitigation|fix)|revert the (?:mitigation|fix)",
                  q, re.I):

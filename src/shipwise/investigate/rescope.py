@@ -9,6 +9,7 @@ no I/O (the application layer gathers the evidence and stores the child record).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import asdict, dataclass, replace
@@ -114,10 +115,8 @@ def _connect(topology: nx.DiGraph, alarm_entity: str, focus: set[str]) -> set[st
     undirected = topology.to_undirected(as_view=True)
     for f in focus:
         if f in undirected and alarm_entity in undirected:
-            try:
+            with contextlib.suppress(nx.NetworkXNoPath):
                 keep.update(nx.shortest_path(undirected, alarm_entity, f))
-            except nx.NetworkXNoPath:
-                pass
     for n in list(keep):
         if n in topology:
             for m in topology.successors(n):
