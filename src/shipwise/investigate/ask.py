@@ -67,8 +67,7 @@ def _confidence(r: dict[str, Any], q: str) -> tuple[str, Facts]:
     root = r.get("root_cause")
     if not root:
         return "There is no root cause to be confident in: " + _inconclusive(r), []
-    rivals = [h for h in r.get("hypotheses") or [] if h["entity"] != root["entity"]
-              and h.get("score", 0) > 0]
+    rivals = [h for h in r.get("hypotheses") or [] if h["statement"] != root["statement"]]
     facts = [fact(f"confidence {float(root.get('confidence') or 0):.0%} "
                   f"({root.get('confidence_label')}), calibrated from raw "
                   f"{float(root.get('confidence_raw') or 0):.2f}; score {root.get('score')}",
@@ -477,11 +476,10 @@ INTENTS: tuple[Intent, ...] = (
                       (r"\bhow many\b", 1), (r"\bfailed requests?\b", 3),
                       (r"\bhow bad\b", 2), (r"\bblast radius\b", 2), (r"\berror rate\b", 2),
                       (r"\bseverity\b", 1), (r"\bclients?\b", 1.5)), _impact),
-    Intent("ruled_out", ((r"\bruled? out\b", 4), (r"\bwhy not\b", 3), (r"\bexclude", 2.5),
+    Intent("ruled_out", ((r"\bruled? out\b", 4), (r"\bwhy not\b", 5), (r"\bexclude", 2.5),
                          (r"\bnot the cause\b", 3), (r"\balternative", 2),
                          (r"\bother (?:causes|suspects|candidates)\b", 2.5),
-                         (r"\bdismiss", 2), (r"\bisn'?t it\b", 1.5), (r"\bdid you consider\b",
-                                                                     2)), _ruled_out),
+                         (r"\bdismiss", 2), (r"\bisn'?t it\b", 1.5)), _ruled_out),
     Intent("changes", ((r"\bwhat changed\b", 4), (r"\bchanges?\b", 2), (r"\bdeploy", 2.5),
                        (r"\brelease[ds]?\b", 2), (r"\bconfig", 2), (r"\bpermission", 2),
                        (r"\brollout\b", 2), (r"\bbefore (?:it|the incident|the alarm)\b", 1.5)),
@@ -497,7 +495,7 @@ INTENTS: tuple[Intent, ...] = (
                          (r"\bspec\b", 2), (r"\bpostmortem action", 3)), _long_term),
     Intent("gaps", ((r"\bgaps?\b", 4), (r"\bcould(?:n'?t| not) (?:you )?see\b", 4),
                     (r"\bblind spots?\b", 4), (r"\bmissing (?:data|sources?|telemetry)\b", 4),
-                    (r"\bnot configured\b", 3), (r"\bnot see\b", 4), (r"\bcan'?t see\b", 4),
+                    (r"\bnot configured\b", 3), (r"\bnot see\b", 4), (r"\bcould(?:n'?t| not)\b.*\bsee\b", 4), (r"\bcan'?t see\b", 4),
                     (r"\bblind\b", 3), (r"\bconnect\b", 2), (r"\bsources?\b", 1.5),
                     (r"\bwhat (?:data|evidence) (?:was|is) missing\b", 4)), _gaps),
     Intent("affected", ((r"\bwhich services\b", 3), (r"\baffected services\b", 4),
@@ -526,7 +524,8 @@ INTENTS: tuple[Intent, ...] = (
                      (r"\bescalate\b", 2)), _owner),
     Intent("hypotheses", ((r"\bhypothes[ie]s\b", 4), (r"\bcandidates?\b", 3),
                           (r"\bsuspects?\b", 2.5), (r"\branking\b", 3),
-                          (r"\bwhat else could\b", 3)), _hypotheses),
+                          (r"\bwhat else could\b", 3),
+                          (r"\bdid you consider\b", 2)), _hypotheses),
     Intent("steps", ((r"\bhow did you (?:investigate|find|decide|work)\b", 4),
                      (r"\bwhat did you (?:check|look at|query|read)\b", 4),
                      (r"\bquer(?:y|ies)\b", 3), (r"\bsteps?\b", 2), (r"\bshow (?:your|its) work\b", 4),
