@@ -44,8 +44,15 @@ def messages(question: str, answer: str, facts: Sequence[str]) -> list[dict[str,
                                         f"{answer}\n\nFacts:\n{listed}"}]
 
 
+def _number(n: str) -> str:
+    n = n.replace(",", ".")
+    if "." in n:
+        n = n.rstrip("0").rstrip(".")
+    return n or "0"
+
+
 def _numbers(text: str) -> set[str]:
-    return {n.replace(",", ".").rstrip("0").rstrip(".") or "0" for n in _NUMBER.findall(text)}
+    return {_number(n) for n in _NUMBER.findall(text)}
 
 
 def check(prose: str, question: str, answer: str, facts: Sequence[str]) -> str:
