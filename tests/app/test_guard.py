@@ -10,6 +10,7 @@ import pytest
 from shipwise import app
 from shipwise.app import (
     admin,
+    ask,
     catalog,
     delivery,
     humane,
@@ -29,7 +30,7 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, reliability, topology)
+DOORS = (admin, ask, catalog, delivery, humane, incidents, org, oversight, reliability, topology)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:

@@ -459,13 +459,14 @@ INTENTS: tuple[Intent, ...] = (
     Intent("root_cause", ((r"\broot[\s-]?cause\b", 3), (r"\bwhat (?:caused|broke|happened)\b", 2),
                           (r"\bwhy did\b", 1.5), (r"\bcause[ds]?\b", 1), (r"\bculprit\b", 2),
                           (r"\bwhat went wrong\b", 2), (r"\bwho(?:'s| is) to blame\b", 1),
-                          (r"\bwhat broke\b", 2)), _root_cause),
+                          (r"\bwhat broke\b", 2), (r"\bkick(?:ed)? (?:this|it) off\b", 3),
+                          (r"\bset (?:this|it) off\b", 3)), _root_cause),
     Intent("confidence", ((r"\bconfiden(?:ce|t)\b", 3), (r"\bhow sure\b", 3), (r"\bcertain",
                                                                                  2.5),
                           (r"\bsure\b", 1), (r"\blikely\b", 1), (r"\bprobabilit", 2)), _confidence),
     Intent("start", ((r"\bwhen did (?:it|this|the \w+) (?:start|begin)\b", 4),
                      (r"\b(?:start|begin|began|started|onset)\b", 2), (r"\bwhat time\b", 1),
-                     (r"\bwhen\b", 0.5), (r"\bfirst (?:sign|symptom)", 2)), _start),
+                     (r"\bwhen\b", 0.5), (r"\bwhen did\b", 2), (r"\bfirst (?:sign|symptom)", 2)), _start),
     Intent("timeline", ((r"\btimeline\b", 4), (r"\bsequence\b", 2), (r"\bchronolog", 3),
                         (r"\border of events\b", 3), (r"\bwhat happened\b", 1.5),
                         (r"\bwalk me through\b", 2), (r"\bevents\b", 1)), _timeline),
@@ -502,7 +503,7 @@ INTENTS: tuple[Intent, ...] = (
                         (r"\banomalous\b", 3), (r"\bwhat (?:else )?(?:is|was) (?:broken|"
                                                   r"unhealthy|affected)\b", 3),
                         (r"\bservices? (?:were|was) (?:hit|affected|impacted)\b", 4),
-                        (r"\bunhealthy\b", 2)), _affected),
+                        (r"\bunhealthy\b", 3.5)), _affected),
     Intent("evidence", ((r"\bevidence\b", 3.5), (r"\bhow do you know\b", 4), (r"\bproof\b", 3),
                         (r"\bobservations?\b", 2.5), (r"\b(?:what|evidence) supports?\b", 4),
                         (r"\bjustify\b", 2)), _evidence),
@@ -518,7 +519,8 @@ INTENTS: tuple[Intent, ...] = (
     Intent("duration", ((r"\bhow long\b", 4), (r"\bduration\b", 4), (r"\bstill (?:going|"
                                                                      r"ongoing|happening|"
                                                                      r"firing)\b", 4),
-                        (r"\bis it over\b", 4), (r"\blast(?:ed)?\b", 0.5)), _duration),
+                        (r"\bis it over\b", 4),
+                        (r"\b(?:is|was) (?:the incident|it|this) (?:over|resolved|done)\b", 4), (r"\blast(?:ed)?\b", 0.5)), _duration),
     Intent("owner", ((r"\bwho owns\b", 5), (r"\bowner", 3), (r"\bowns?\b", 2), (r"\bwhich team\b", 5),
                      (r"\bwho (?:deployed|made|pushed|shipped|changed)\b", 5),
                      (r"\bescalate\b", 2)), _owner),
@@ -531,7 +533,9 @@ INTENTS: tuple[Intent, ...] = (
                      (r"\bquer(?:y|ies)\b", 3), (r"\bsteps?\b", 2), (r"\bshow (?:your|its) work\b", 4),
                      (r"\bwhat data\b", 2.5)), _steps),
     Intent("summary", ((r"\bsummar", 4), (r"\btl;?dr\b", 4), (r"\boverview\b", 3),
-                       (r"\bstatus\b", 2), (r"\bexplain\b", 1), (r"\bbrief me\b", 4)), _summary),
+                       (r"\bstatus\b", 2), (r"\bexplain\b", 1), (r"\bbrief me\b", 4),
+                       (r"\bincident channel\b", 4), (r"\bstatus update\b", 4),
+                       (r"\bwhat should (?:i|we) (?:post|tell|say)\b", 4)), _summary),
 )
 
 
