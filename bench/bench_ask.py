@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from tests.investigate.ask_cases import grade, load_questions  # noqa: E402
+
 from shipwise.app import ask  # noqa: E402
 from shipwise.app.caller import LOCAL_ADMIN, Caller  # noqa: E402
 from shipwise.app.context import init_store, open_store  # noqa: E402
@@ -44,7 +46,6 @@ from shipwise.app.owner import investigate_case  # noqa: E402
 from shipwise.config import Settings  # noqa: E402
 from shipwise.demo.world.scenarios import write_world_case  # noqa: E402
 from shipwise.investigate.ask import answer  # noqa: E402
-from tests.investigate.ask_cases import grade, load_questions  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "ask.json"
 GOAL_MS = 200.0
@@ -53,7 +54,7 @@ GOAL_MS = 200.0
 def summary(ms: list[float]) -> dict[str, float]:
     ms = sorted(ms)
     return {"n": len(ms), "median_ms": round(statistics.median(ms), 3),
-            "p95_ms": round(ms[max(0, int(round(0.95 * len(ms))) - 1)], 3),
+            "p95_ms": round(ms[max(0, round(0.95 * len(ms)) - 1)], 3),
             "max_ms": round(ms[-1], 3)}
 
 

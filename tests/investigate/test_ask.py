@@ -3,7 +3,6 @@ on-call questions, honest refusals, and the re-scoping parser."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
