@@ -114,6 +114,25 @@ def test_a_narrowing_that_keeps_nothing_is_not_rerun(stored: tuple[Settings, str
         assert ask.rescoped(c, inv) == []
 
 
+def test_a_rescope_that_cannot_run_still_answers_from_the_record(
+        stored: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, inv = stored
+    with open_store(settings) as store:  # the case directory is gone: the configured sources
+        rec = json.loads(store.con.execute("SELECT record FROM investigation WHERE id = ?",
+                                           [inv]).fetchone()[0])
+        rec["case"] = "/nonexistent/case"
+        store.con.execute("UPDATE investigation SET record = ? WHERE id = ?",
+                          [json.dumps(rec), inv])
+    off = settings.model_copy(update={"investigate": settings.investigate.model_copy(update={
+        "sources": settings.investigate.sources.model_copy(update={"store": settings.investigate
+                                                                   .sources.store.model_copy(
+                                                                       update={"enabled": False})})})})
+    with caller_of(off) as c:
+        got = ask.ask(c, inv, "how long did it last? only the last 30 minutes")
+    assert got.rescoped is None and got.answered and got.intent == "duration"
+    assert "not re-run: no evidence sources configured" in str(got.rescope_note)
+
+
 def test_old_records_show_their_steps(stored: tuple[Settings, str]) -> None:
     settings, inv = stored
     with open_store(settings) as store:

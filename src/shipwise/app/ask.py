@@ -19,7 +19,7 @@ from shipwise.app import investigate as engine
 from shipwise.app.caller import Caller
 from shipwise.app.guard import Access, guard
 from shipwise.app.results import Answer, AnswerFact, Prose, Rescoped, RescopeLink
-from shipwise.errors import ForbiddenError, InputError, NotFoundError
+from shipwise.errors import ForbiddenError, InputError, NotFoundError, ShipwiseError
 from shipwise.investigate import ask as intents
 from shipwise.investigate import prose
 from shipwise.investigate.rescope import parse_narrowing
@@ -125,6 +125,9 @@ def ask(caller: Caller, inv_id: str, question: str, *, rescope_allowed: bool = T
                 done = None
                 out["rescope_note"] = ("not re-run: re-scoping starts an investigation, which "
                                        "your role may not do for this service")
+            except ShipwiseError as exc:  # e.g. no evidence source to re-run with
+                done = None
+                out["rescope_note"] = f"not re-run: {exc}" + (f" ({exc.hint})" if exc.hint else "")
             if done is None and "rescope_note" not in out:
                 region = ((rec["alarm"].get("source") or {}).get("labels") or {}).get("region")
                 out["rescope_note"] = (f"not re-run: no entity of the evidence matches "
