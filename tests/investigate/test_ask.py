@@ -3,6 +3,7 @@ on-call questions, honest refusals, and the re-scoping parser."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,16 @@ def test_waves_split_onsets_far_apart(record: dict[str, Any]) -> None:
     assert wave is not None and wave.start is not None and wave.start > onset - 3600
 
 
+
+
+def test_a_case_without_traces_has_a_traces_gap_and_says_so(tmp_path: Path) -> None:
+    import shutil
+
+    case = write_world_case(tmp_path / "case", "bad_deploy", seed=7, history_seconds=1800.0)
+    shutil.rmtree(Path(case) / "traces")
+    rec = investigate_case(case)
+    gap = [g for g in rec["gaps"] if g["source"] == "traces"]
+    assert gap and "investigate.sources.traces.paths" in gap[0]["how"]
+    got = answer(rec, "How many customers were affected?")
+    assert got["answer"].startswith("No customer count: the traces held no customer ids")
+    assert "traces" not in {s["source"] for s in rec["steps"] if s["type"] == "fetch"}

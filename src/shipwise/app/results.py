@@ -329,6 +329,14 @@ class InvestigationGap(Open):
     how: str = Field(description="how to connect it (a shipwise.yaml setting, a file)")
 
 
+class InvestigationStep(Open):
+    """One typed step of an investigation's work (``steps`` in the record)."""
+
+    type: Literal["plan", "fetch", "observation", "finding", "root_cause"]
+    text: str
+    ref: str = ""
+
+
 class Investigation(Open):
     """A full investigation record: alarm, root cause, evidence, ruled out, mitigation plan…
     ``status`` is ``inconclusive`` (and ``root_cause`` empty or a weak lead) when no candidate
@@ -338,14 +346,9 @@ class Investigation(Open):
     id: str
     status: str | None = None
     gaps: list[InvestigationGap] = Field(default_factory=list)
-
-
-class InvestigationStep(Open):
-    """One typed step of an investigation's work (``steps`` in the record)."""
-
-    type: Literal["plan", "fetch", "observation", "finding", "root_cause"]
-    text: str
-    ref: str = ""
+    steps: list[InvestigationStep] = Field(default_factory=list, description=(
+        "the investigation's work as typed entries: plan, fetch (query, size), observation, "
+        "finding, root_cause"))
 
 
 class AnswerFact(Result):

@@ -174,6 +174,8 @@ _CONNECT = {
                 "shipwise.yaml (topology.json in a case)",
     "logs": "set investigate.sources.logs.paths (JSON-lines logs) in shipwise.yaml "
             "(logs.jsonl in a case)",
+    "traces": "set investigate.sources.traces.paths (OpenTelemetry trace files) in shipwise.yaml "
+              "(traces/ in a case)",
     "changes": "keep investigate.sources.store enabled (deployments from the store) or set "
                "investigate.sources.events.paths (change events) in shipwise.yaml "
                "(events.jsonl in a case)",
@@ -227,6 +229,10 @@ def investigation_gaps(ctx: Context, evidence: Evidence,
                         "on it) is unknown, so only a cause on it could be named", _CONNECT["topology"])
     if not evidence.logs and "logs" not in failed:
         gap("logs", "no logs: errors could not tie a candidate to the alarm", _CONNECT["logs"])
+    if not len(evidence.spans) and not failed & {"traces"}:
+        gap("traces", "no traces: customer impact (failed requests, distinct customers) could "
+                      "not be counted and calls between services were not seen in traces",
+            _CONNECT["traces"])
     if not names & {"store", "events"}:
         gap("changes", "no change events (deployments, config or permission changes)",
             _CONNECT["changes"])
