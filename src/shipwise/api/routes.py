@@ -441,9 +441,9 @@ def investigations(state: State, principal: Who,
                  "downstream": [], "facts": []})})
 def topology_of(state: State, principal: Who, entity: str,
                 depth: Annotated[int, Query(ge=1, le=10)] = 2,
-                days: Annotated[float | None, Query(gt=0, description="Only edges last seen "
-                                                    "within this many days; leave out for "
-                                                    "every kept edge.")] = 30
+                days: Annotated[float | None, Query(gt=0, le=36500, description=(
+                    "Only edges last seen within this many days; leave out for every kept "
+                    "edge."))] = 30
                 ) -> r.BlastRadius:
     return _call(state, principal, topology.show, entity, depth=depth, days=days)
 
