@@ -170,6 +170,22 @@ def test_llm_prose_is_shown_beside_the_facts(stored: tuple[Settings, str],
     assert "11 distinct customers affected of 15 seen" in body["messages"][1]["content"]
 
 
+def test_an_open_question_goes_to_the_llm_with_the_records_main_facts(
+        stored: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, inv = stored
+    monkeypatch.setenv("ASK_TEST_KEY", KEY)
+    with FakeOpenAI(lambda msgs: "The cache codec change in catalog 2.9.0 broke reads.") as fake, \
+            caller_of(_with_llm(settings, fake.url)) as c:
+        got = ask.ask(c, inv, "could a feature toggle have done this instead?")
+    assert not got.answered and got.answer.startswith("I can't answer that")  # still honest
+    assert got.prose is not None and got.prose.open_question
+    assert got.prose.text.startswith("The cache codec change")
+    assert any("catalog 2.8.0 → 2.9.0" in f.text for f in got.facts)  # shown beside it
+    assert all(f.ref for f in got.facts)
+    sent = fake.bodies[0]["messages"][1]["content"]
+    assert "11 distinct customers affected of 15 seen" in sent and "why not:" in sent
+
+
 @pytest.mark.parametrize("case_", ["down", "slow", "bad key", "invents figures", "not json"])
 def test_llm_failures_fall_back_to_the_deterministic_answer(
         stored: tuple[Settings, str], monkeypatch: pytest.MonkeyPatch, case_: str) -> None:

@@ -142,10 +142,15 @@ def ask(caller: Caller, inv_id: str, question: str, *, rescope_allowed: bool = T
             out["answer"] = f"{intents.CANNOT} ({out['rescope_note']})"
     out["facts"] = [AnswerFact.model_validate(f) for f in out["facts"]]
     settings = caller.settings.llm
-    if settings.active and out["answered"]:
+    if settings.active and (out["answered"] or not out.get("rescope_note")):
+        # an open question (no intent matched): the model gets the record's main facts, which
+        # are then shown as the answer's facts; the deterministic answer stays "I can't"
+        opened = not out["answered"]
+        if opened:
+            out["facts"] = [AnswerFact.model_validate(f) for f in intents.main_facts(rec)]
         try:
             said = prose.rephrase(settings, q, out["answer"], [f.text for f in out["facts"]])
-            out["prose"] = Prose(text=said.text, model=said.model)
+            out["prose"] = Prose(text=said.text, model=said.model, open_question=opened)
         except prose.ProseError as exc:
             out["prose_error"] = str(exc)
     return Answer.model_validate(out)

@@ -388,6 +388,9 @@ class Prose(Result):
 
     text: str
     model: str
+    open_question: bool = Field(False, description=(
+        "no intent matched: the model answered the open question from the record's main facts "
+        "(listed in `facts`), which the deterministic answer could not"))
 
 
 class Answer(Result):

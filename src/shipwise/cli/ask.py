@@ -45,7 +45,8 @@ def print_answer(res: dict[str, Any]) -> None:
     con = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
     if res.get("prose"):
         con.print(escape(res["prose"]["text"]))
-        con.print(f"[dim](rephrased by {escape(res['prose']['model'])} from the facts below)[/]")
+        how = "an open question, answered" if res["prose"].get("open_question") else "rephrased"
+        con.print(f"[dim]({how} by {escape(res['prose']['model'])} from the facts below)[/]")
     con.print(f"[bold]{escape(res['answer'])}[/]")
     for f in res.get("facts") or []:
         con.print(f"  • {escape(f['text'])}" + (f"  [dim]({escape(f['ref'])})[/]" if f.get("ref") else ""))

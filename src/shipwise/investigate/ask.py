@@ -554,6 +554,18 @@ def match_intent(question: str, record: dict[str, Any] | None = None) -> str | N
     return best
 
 
+def main_facts(record: dict[str, Any], limit: int = 40) -> Facts:
+    """The record's main facts, each with its reference: what an LLM is given for an open
+    question no intent answers (summary, root cause and evidence, impact, timeline, ruled out,
+    changes, gaps)."""
+    out: Facts = []
+    for handler in (_summary, _root_cause, _impact, _timeline, _ruled_out, _gaps):
+        for f in handler(record, "")[1]:
+            if all(f["text"] != g["text"] for g in out):
+                out.append(f)
+    return out[:limit]
+
+
 HANDLERS: dict[str, Handler] = {i.name: i.handler for i in INTENTS} | {"entity": _entity}
 
 
