@@ -165,5 +165,6 @@ def _rescoped_answer(done: Rescoped, question: str) -> dict[str, Any]:
             "facts": [{"text": f"new investigation {done.id} ({done.status}), linked to "
                                f"{done.parent_id}", "ref": f"/investigations/{done.id}",
                        "source": "investigation"},
-                      {"text": f"narrowed to {done.narrowing}", "ref": f"#/{done.id}/parent",
+                      {"text": f"narrowed to {done.narrowing}",
+                       "ref": f"investigation_link:{done.parent_id}/{done.id}",
                        "source": "investigation"}]}
