@@ -136,3 +136,29 @@ def test_a_case_without_traces_has_a_traces_gap_and_says_so(tmp_path: Path) -> N
     got = answer(rec, "How many customers were affected?")
     assert got["answer"].startswith("No customer count: the traces held no customer ids")
     assert "traces" not in {s["source"] for s in rec["steps"] if s["type"] == "fetch"}
+
+
+def test_a_region_narrowing_keeps_the_entities_of_that_region_and_the_path() -> None:
+    import networkx as nx
+    import numpy as np
+
+    from shipwise.investigate.case import Series
+    from shipwise.investigate.evidence import Evidence
+    from shipwise.investigate.rescope import Narrowing, region_entities
+
+    g = nx.DiGraph()
+    g.add_node("edge", kind="gateway")
+    g.add_node("api-us", kind="service", region="us-east-1")
+    g.add_node("db-us", kind="table", platform={"type": "rds", "region": "us-east-1"})
+    g.add_node("api-eu", kind="service", region="eu-west-1")
+    g.add_edges_from([("edge", "api-us"), ("api-us", "db-us"), ("edge", "api-eu")],
+                     relation="calls")
+    s = Series(np.arange(3.0), np.zeros(3))
+    ev = Evidence(topology=g, metrics={(e, "error_rate"): s for e in g})
+    assert region_entities(g, "us-east") == {"api-us", "db-us"}
+    narrowed, kept = Narrowing("region", "only us-east", region="us-east").apply(ev, "edge")
+    assert kept == ["api-us", "db-us", "edge"]
+    assert {e for e, _ in narrowed.metrics} == {"api-us", "db-us", "edge"}
+    assert set(narrowed.topology.edges) == {("edge", "api-us"), ("api-us", "db-us")}
+    _, none = Narrowing("region", "only ap-south", region="ap-south").apply(ev, "edge")
+    assert none == []
