@@ -673,6 +673,36 @@ def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDu
         seen.add(source.id)
 
 
+class LlmSettings(BaseModel):
+    """An optional OpenAI-compatible chat endpoint (docs/ask.md): it only rephrases answers and
+    summaries from an investigation's facts, which are always shown beside its prose. Off by
+    default; shipwise never needs it, and any failure falls back to the deterministic answer.
+
+        llm:
+          enabled: true
+          url: http://127.0.0.1:11434/v1     # the base URL: POST {url}/chat/completions
+          model: llama3.1
+          api_key_env: OPENAI_API_KEY        # the key's *name* (optional for a local server)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    url: str | None = Field(None, description="Base URL of the OpenAI-compatible API (…/v1)")
+    model: str = "gpt-4o-mini"
+    api_key_env: str | None = Field(None, description="Environment variable holding the key")
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_tokens: Annotated[int, Field(ge=16, le=4096)] = 400
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and bool(self.url)
+
+    def api_key(self) -> SecretStr | None:
+        """The key, from ``api_key_env`` when that variable is set (never logged)."""
+        value = environ().get(self.api_key_env, "").strip() if self.api_key_env else ""
+        return SecretStr(value) if value else None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     db: Path = Path(DEFAULT_DB)
@@ -697,6 +727,7 @@ class Settings(BaseModel):
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
+    llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

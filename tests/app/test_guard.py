@@ -10,6 +10,7 @@ import pytest
 from shipwise import app
 from shipwise.app import (
     admin,
+    ask,
     catalog,
     delivery,
     humane,
@@ -30,7 +31,7 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, notify, org, oversight, reliability,
+DOORS = (admin, ask, catalog, delivery, humane, incidents, notify, org, oversight, reliability,
          topology)
 
 

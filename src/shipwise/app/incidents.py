@@ -23,6 +23,7 @@ from shipwise.app.results import (
 )
 from shipwise.errors import InputError, NotFoundError
 from shipwise.investigate.case import parse_time
+from shipwise.investigate.steps import steps_of
 from shipwise.investigate.verify import verify_record
 from shipwise.notify import plan as outbox
 from shipwise.store import investigations as table
@@ -59,6 +60,8 @@ def investigation(caller: Caller, inv_id: str) -> Investigation:
     if record is None:
         raise NotFoundError(f"no investigation {inv_id!r}",
                             hint="`shipwise investigations list` or GET /api/v1/investigations")
+    if not record.get("steps"):  # stored before investigations kept their steps
+        record["steps"] = steps_of(record)
     return Investigation.model_validate(record)
 
 
