@@ -42,6 +42,7 @@ ARGS: dict[str, list[str]] = {
     "org check": ["org.yaml"],
     "report cost": ["--out", "r.html"],
     "slo history": ["--team", "payments"],
+    "notify digest": ["--team", "payments"],
     "token create": ["--name", "x", "--role", "admin"],
     "token revoke": ["000000000000"],
     "verify": ["inv-x"],

@@ -27,6 +27,7 @@ from pydantic import (
 
 from shipwise.errors import ConfigError
 from shipwise.investigate.settings import InvestigateSettings
+from shipwise.notify.settings import NotifySettings
 
 DEFAULT_DB = "shipwise.duckdb"
 DEFAULT_CONFIG = "shipwise.yaml"
@@ -187,14 +188,33 @@ class WebhookSettings(BaseModel):
     #: GitHub/GitLab webhooks: wait this long after a delivery before syncing the repository it
     #: names, so a burst of events (a push, its runs, their statuses) costs one sync.
     sync_delay_seconds: Annotated[float, Field(ge=0)] = 2.0
+    #: ``POST /webhooks/generic`` must then be signed: ``X-Shipwise-Signature: sha256=<hex>``,
+    #: the HMAC-SHA256 of the raw body keyed with this secret (also
+    #: $SHIPWISE_WEBHOOK_HMAC_SECRET). The signature stands in for the shared secret there; a
+    #: missing or wrong one is refused (401) and nothing is stored.
+    hmac_secret: SecretStr | None = None
 
-    @field_validator("secret")
+    @field_validator("secret", "hmac_secret")
     @classmethod
     def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters (make one with: python -c "
                              "'import secrets; print(secrets.token_urlsafe(32))')")
         return v
+
+
+class TelemetrySettings(BaseModel):
+    """OTLP/HTTP intake (``POST /v1/traces``, ``/v1/logs`` on ``shipwise serve``; docs/otlp.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Off: the endpoints answer 404 and nothing is stored.
+    enabled: bool = True
+    #: Spans and log lines older than this (by their own instant) are deleted.
+    retention_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
+    #: Retention runs with the first write after this many seconds since it last ran.
+    trim_every_seconds: Annotated[float, Field(ge=0)] = 300.0
+    #: A gzip body inflating to more than this is refused (400) and not stored.
+    max_inflated_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
 
 
 class IngestSettings(BaseModel):
@@ -675,6 +695,36 @@ def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDu
         seen.add(source.id)
 
 
+class LlmSettings(BaseModel):
+    """An optional OpenAI-compatible chat endpoint (docs/ask.md): it only rephrases answers and
+    summaries from an investigation's facts, which are always shown beside its prose. Off by
+    default; shipwise never needs it, and any failure falls back to the deterministic answer.
+
+        llm:
+          enabled: true
+          url: http://127.0.0.1:11434/v1     # the base URL: POST {url}/chat/completions
+          model: llama3.1
+          api_key_env: OPENAI_API_KEY        # the key's *name* (optional for a local server)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    url: str | None = Field(None, description="Base URL of the OpenAI-compatible API (…/v1)")
+    model: str = "gpt-4o-mini"
+    api_key_env: str | None = Field(None, description="Environment variable holding the key")
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_tokens: Annotated[int, Field(ge=16, le=4096)] = 400
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and bool(self.url)
+
+    def api_key(self) -> SecretStr | None:
+        """The key, from ``api_key_env`` when that variable is set (never logged)."""
+        value = environ().get(self.api_key_env, "").strip() if self.api_key_env else ""
+        return SecretStr(value) if value else None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     db: Path = Path(DEFAULT_DB)
@@ -692,11 +742,15 @@ class Settings(BaseModel):
     webhooks: WebhookSettings = Field(default_factory=lambda: WebhookSettings())
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
+    telemetry: TelemetrySettings = Field(default_factory=lambda: TelemetrySettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     fairness: FairnessSettings = Field(default_factory=lambda: FairnessSettings.model_validate({}))
     prevention: PreventionSettings = Field(default_factory=lambda: PreventionSettings())
+    #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
+    llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 
@@ -755,6 +809,10 @@ def load_settings(
         webhooks = data.get("webhooks")
         webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
         data["webhooks"] = {**webhooks, "secret": env["SHIPWISE_WEBHOOK_SECRET"]}
+    if env.get("SHIPWISE_WEBHOOK_HMAC_SECRET"):
+        webhooks = data.get("webhooks")
+        webhooks = dict(webhooks) if isinstance(webhooks, dict) else {}
+        data["webhooks"] = {**webhooks, "hmac_secret": env["SHIPWISE_WEBHOOK_HMAC_SECRET"]}
     if db is not None:
         data["db"] = db
     try:

@@ -10,10 +10,12 @@ import pytest
 from shipwise import app
 from shipwise.app import (
     admin,
+    ask,
     catalog,
     delivery,
     humane,
     incidents,
+    notify,
     org,
     oversight,
     prevention,
@@ -31,14 +33,15 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, catalog, delivery, humane, incidents, org, oversight, prevention, reliability,
-         topology, verdicts)
+DOORS = (admin, ask, catalog, delivery, humane, incidents, notify, org, oversight, prevention,
+         reliability, topology, verdicts)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:
     """A public function of a door module either is guarded or only composes guarded doors
     (named here), so no read can skip the check and the log."""
     composed = {"diagnostics", "whoami", "dora_table"}  # compose doors, or read no store
+    composed |= {"deliver_pending"}  # the server's background delivery: the outbox only
     shipped = {"charter_report", "charter_entry_of", "listing", "explanation", "charter_summary",
                "check_charter"}  # the registry and the charter shipped with shipwise
     for module in DOORS:

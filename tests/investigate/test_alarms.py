@@ -38,7 +38,7 @@ CASES = [
      [("gateway", "error_rate", at("2026-11-22T10:15:00.123456Z")),
       ("checkout", "GatewayErrorRate", at("2026-11-22T10:16:30Z"))], 1),
     ("alertmanager_resolved.json", "alertmanager", [], 3),
-    ("grafana_firing.json", "alertmanager",
+    ("grafana_firing.json", "grafana",
      [("cart", "High memory usage", at("2026-11-22T09:12:03.157076Z"))], 0),
     ("dynatrace_open.json", "dynatrace",
      [("checkout", "Failure rate increase", 1795342500.0)], 0),
@@ -51,6 +51,9 @@ CASES = [
      [("orders", "throttle_ratio", at("2026-11-22T10:15:30Z"))], 0),
     ("cloudwatch_sns_ok.json", "cloudwatch", [], 1),
     ("cloudwatch_sns_subscription.json", "cloudwatch", [], 0),
+    ("datadog_triggered.json", "datadog",
+     [("checkout", "trace.http.request.errors", 1795342500.0)], 0),
+    ("datadog_recovered.json", "datadog", [], 1),
     ("generic_alarm.json", "generic", [("gateway", "error_rate", at("2026-11-22T10:15:00Z"))], 0),
     ("generic_list.json", "generic", [("checkout", "latency_p95_ms", 1795342500.0)], 1),
 ]
@@ -105,6 +108,44 @@ def test_the_same_alert_has_the_same_key_in_another_notification() -> None:
     repeat["alerts"][0]["startsAt"] = "2026-11-22T14:00:00Z"
     later = parse_alarm_batch(repeat, "alertmanager")
     assert later.alarms[0].source["key"] != first.alarms[0].source["key"]
+
+
+def test_grafana_alarm_keeps_grafana_fields() -> None:
+    (alarm,) = parse_alarm_batch(fixture("grafana_firing.json")).alarms
+    assert alarm.source["key"] == "grafana:c6eadffa33fcdf37@" + f"{alarm.time:.3f}"
+    assert alarm.source["values"] == {"B": 1610612736, "C": 1}
+    assert alarm.source["silence_url"].startswith("https://grafana.example.com/alerting/silence")
+    assert alarm.source["org_id"] == 1 and alarm.source["summary"] == "cart memory above 1.5 GiB"
+    assert "dashboard_url" not in alarm.source  # empty in the payload
+    resolved = fixture("grafana_firing.json")
+    resolved["alerts"][0]["status"] = resolved["status"] = "resolved"
+    (notice,) = parse_alarm_batch(resolved).resolved
+    assert notice.key.startswith("grafana:c6eadffa33fcdf37@") and notice.entity == "cart"
+
+
+def test_datadog_alarm_fields_and_its_entity() -> None:
+    (alarm,) = parse_alarm_batch(fixture("datadog_triggered.json")).alarms
+    assert alarm.source["key"] == "datadog:123456789:7153371465458127836"
+    assert alarm.source["alertname"] == "checkout error rate above 5%"
+    assert alarm.source["severity"] == "P2" and alarm.source["transition"] == "Triggered"
+    assert alarm.source["monitor_id"] == "123456789"
+    # re-triggered in the same cycle: the same alarm (a retry or a renotification)
+    again = fixture("datadog_triggered.json") | {"alert_transition": "Re-Triggered",
+                                                 "date": "1795342800000"}
+    assert parse_alarm_batch(again).alarms[0].source["key"] == alarm.source["key"]
+    # no service in the scope: the tags, then the host; unfilled variables count as missing
+    host = fixture("datadog_triggered.json") | {"alert_scope": "$ALERT_SCOPE", "tags": "env:prod",
+                                                "hostname": "web-7"}
+    assert parse_alarm_batch(host).alarms[0].entity == "web-7"
+    upper = {"ALERT_ID": "9", "ALERT_CYCLE_KEY": "c1", "ALERT_TRANSITION": "Warn",
+             "ALERT_SCOPE": "kube_deployment:cart", "ALERT_METRIC": "kubernetes.cpu.usage",
+             "DATE": 1795342500000}
+    (warn,) = parse_alarm_batch(upper).alarms
+    assert (warn.entity, warn.metric, warn.time) == ("cart", "kubernetes.cpu.usage", 1795342500.0)
+    with pytest.raises(InputError, match="nothing names the entity") as err:
+        parse_alarm_batch(fixture("datadog_triggered.json") | {"alert_scope": "", "tags": ""},
+                          "datadog")
+    assert "$ALERT_SCOPE" in (err.value.hint or "")
 
 
 def test_dynatrace_time_comes_from_start_time_fields_else_the_receipt() -> None:
@@ -252,3 +293,9 @@ def test_detect_kind() -> None:
     assert detect_kind(fixture("cloudwatch_sns_subscription.json")) == "cloudwatch"
     assert detect_kind(fixture("cloudwatch_raw_metric_math.json")) == "cloudwatch"
     assert detect_kind(fixture("generic_list.json")) == "generic"
+    assert detect_kind(fixture("grafana_firing.json")) == "grafana"
+    assert detect_kind(fixture("datadog_recovered.json")) == "datadog"
+    default = {"id": "1", "title": "t", "body": "b", "date": "1795342500000",
+               "last_updated": "1795342500000", "event_type": "metric_alert_monitor",
+               "org": {"id": "1", "name": "Acme"}}
+    assert detect_kind(default) == "datadog"  # Datadog's default payload

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,22 +22,12 @@ from shipwise.store import investigations as table
 from shipwise.store.duckdb_store import Store
 from tests.app.conftest import caller_of
 from tests.conftest import cli_env
-from tests.e2e import servers
 from tests.investigate.promworld import (
     PromWorld,
     iso,
-    openmetrics,
     prometheus_config,
     store_world,
-    world_times,
 )
-
-
-@pytest.fixture(scope="module")
-def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromWorld]:
-    w = world_times()
-    with servers.backfilled_prometheus(tmp_path_factory.mktemp("prom"), openmetrics(w)) as url:
-        yield PromWorld(url, w.start, w.alarm, w.incident, w.deploy, w.end)
 
 
 @pytest.fixture

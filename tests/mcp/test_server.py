@@ -20,7 +20,7 @@ from shipwise.mcp.stdio import stdio_server
 from tests.mcp.conftest import call, error_text, with_client
 
 TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investigations",
-         "get_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
+         "get_investigation", "ask_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
          "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident",
          "verify_investigation", "blast_radius", "mark_verdict", "investigation_accuracy",
          "list_prevention", "decide_prevention"}
@@ -131,6 +131,12 @@ def test_start_investigation_is_authorised_then_runs_here(demo: Settings,
     got = call(demo, tokens["member"], "get_investigation", {"id": out["investigation_id"]})
     assert not got.is_error and got.structured_content["id"] == out["investigation_id"]
     assert got.structured_content["alarm"]["entity"] == mine
+    asked = call(demo, tokens["member"], "ask_investigation",
+                 {"id": out["investigation_id"], "question": "what could you not see?"})
+    assert not asked.is_error, asked.content
+    assert asked.structured_content["intent"] == "gaps" and asked.structured_content["answered"]
+    assert any("investigate.sources.prometheus.url" in f["text"]
+               for f in asked.structured_content["facts"])
     anything = call(demo, tokens["admin"], "start_investigation",
                     {"service": "anything", "at": "2026-01-05T10:00:00+00:00"})
     assert not anything.is_error, anything.content

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import threading
 
@@ -228,3 +230,51 @@ def test_errors_are_json(live: Live) -> None:
     assert res.status_code == 404 and res.json() == {"error": "Not Found"}
     res = httpx.get(live.url + "/webhooks/alertmanager")
     assert res.status_code == 405 and "error" in res.json()
+
+
+@pytest.mark.parametrize(("path", "name", "kind", "entity"), [
+    ("/webhooks/datadog", "datadog_triggered.json", "datadog", "checkout"),
+    ("/webhooks/alarm", "datadog_triggered.json", "datadog", "checkout"),
+    ("/webhooks/grafana", "grafana_firing.json", "grafana", "cart"),
+])
+def test_datadog_and_grafana_alarms_are_investigated(live: Live, fake_engine: FakeEngine,
+                                                      path: str, name: str, kind: str,
+                                                      entity: str) -> None:
+    res = live.post(path, fixture_bytes(name))
+    assert res.status_code == 202 and res.json()["kind"] == kind, res.text
+    (alarm_id,) = res.json()["accepted"]
+    assert live.post(path, fixture_bytes(name)).json()["duplicate"]  # a retry: nothing new
+    row = next(r for r in live.settled() if r["id"] == alarm_id)
+    assert row["status"] == "investigated" and row["alarm"]["entity"] == entity
+    assert [a.entity for a, _ in fake_engine.calls] == [entity]
+    recovered = live.post("/webhooks/datadog", fixture_bytes("datadog_recovered.json"))
+    assert recovered.status_code == 202 and recovered.json()["resolved"] == 1
+
+
+HMAC_SECRET = "hmac-secret-for-tests-0123456789"
+
+
+def signed(body: bytes, secret: str = HMAC_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Shipwise-Signature": f"sha256={digest}"}
+
+
+def test_a_signed_generic_webhook(secured: Settings, fake_engine: FakeEngine) -> None:
+    secured.webhooks.hmac_secret = SecretStr(HMAC_SECRET)
+    body = fixture_bytes("generic_alarm.json")
+    with serve(secured) as live:
+        ok = live.post("/webhooks/generic", body, secret=None, headers=signed(body))
+        assert ok.status_code == 202, ok.text
+        for headers, says in (
+                ({}, "signature missing"),
+                ({"X-Shipwise-Signature": "md5=abc"}, "malformed"),
+                (signed(body, "another-secret-0123456789"), "does not match"),
+                (signed(body + b" "), "does not match")):
+            res = live.post("/webhooks/generic", body.replace(b"gateway", b"cart"), secret=SECRET,
+                            headers=headers)  # the shared secret does not stand in for it
+            assert res.status_code == 401 and says in res.json()["error"], res.text
+            assert "X-Shipwise-Signature" in res.json()["hint"]
+        assert [r["alarm"]["entity"] for r in live.settled()] == ["gateway"]  # nothing else kept
+        # the other webhooks still take the shared secret
+        other = live.post("/webhooks/alarm", fixture_bytes("dynatrace_open.json"))
+        assert other.status_code == 202

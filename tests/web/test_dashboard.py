@@ -107,6 +107,37 @@ def test_investigation_page_takes_a_verdict(site: Site, page: Any) -> None:
     assert "the deploy it named" in page.get_by_test_id("verdict").inner_text()
     acc = _get(site, "/api/v1/investigations/accuracy").json()
     assert acc["overall"]["right"] >= 1
+def test_investigation_chat_panel_answers_and_rescopes(site: Site, page: Any) -> None:
+    sign_in(page, site.url, site.tokens["admin"])
+    page.goto(f"{site.url}/investigations/{site.investigation_id}")
+    steps = page.get_by_test_id("steps")
+    assert steps.locator("li.step-fetch").count() >= 3
+    assert steps.locator("li.step-root_cause").count() == 1
+    box = page.get_by_label("Question")
+    box.fill("How many customers were affected?")
+    page.get_by_role("button", name="Ask").click()
+    first = page.get_by_test_id("answer").first
+    first.wait_for()
+    assert first.get_attribute("data-intent") == "impact"
+    assert "distinct customers" in first.inner_text()
+    assert first.locator("code.ref").count() >= 1
+    assert box.input_value() == ""  # cleared for the next question, the page not reloaded
+    box.fill("what's the weather in Paris?")
+    page.get_by_role("button", name="Ask").click()
+    page.get_by_test_id("answer").nth(1).wait_for()
+    refused = page.get_by_test_id("answer").nth(1)
+    assert refused.get_attribute("data-answered") == "no"
+    assert "can't answer that from the record" in refused.inner_text()
+    box.fill("focus on the last 30 minutes")
+    page.get_by_role("button", name="Ask").click()
+    page.get_by_test_id("rescoped").wait_for(timeout=60000)
+    link = page.get_by_test_id("rescoped").get_by_role("link")
+    child = link.inner_text().strip()
+    assert child.startswith(site.investigation_id + "-s")
+    link.click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/investigations/" + child)
+    assert "Re-scoped from" in page.get_by_test_id("ask").inner_text()
 
 
 def test_member_cannot_open_another_team_or_the_cfo_view(site: Site, page: Any) -> None:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 Op = tuple[str, str]  # (method, path)
 
 _TEAM_VIEWS = ("dora", "cost", "flow", "strain", "slo")
-_WEBHOOKS = ("alertmanager", "dynatrace", "cloudwatch", "generic", "alarm")
+_WEBHOOKS = ("alertmanager", "grafana", "datadog", "dynatrace", "cloudwatch", "generic", "alarm")
 
 #: (source operation, its status, link name, target operation, parameters, request body)
 LINKS: list[tuple[Op, str, str, Op, dict[str, str], dict[str, Any] | None]] = [

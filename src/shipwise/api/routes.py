@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shipwise.app import (
     admin,
+    ask,
     catalog,
     delivery,
     humane,
@@ -440,9 +441,9 @@ def investigations(state: State, principal: Who,
                  "downstream": [], "facts": []})})
 def topology_of(state: State, principal: Who, entity: str,
                 depth: Annotated[int, Query(ge=1, le=10)] = 2,
-                days: Annotated[float | None, Query(gt=0, description="Only edges last seen "
-                                                    "within this many days; leave out for "
-                                                    "every kept edge.")] = 30
+                days: Annotated[float | None, Query(gt=0, le=36500, description=(
+                    "Only edges last seen within this many days; leave out for every kept "
+                    "edge."))] = 30
                 ) -> r.BlastRadius:
     return _call(state, principal, topology.show, entity, depth=depth, days=days)
 
@@ -482,6 +483,35 @@ async def verify_investigation(state: State, principal: Who, inv_id: str,
     at: str | float = req.at.timestamp() if req.at is not None else "now"
     return await run_in_threadpool(_call, state, principal, incidents.verify_investigation, inv_id,
                                    at=at, minutes=req.minutes, record=req.record)
+
+
+class AskRequest(BaseModel):
+    """A follow-up question on a stored investigation."""
+
+    question: str = Field(min_length=1, max_length=500, examples=["when did it start?"])
+    rescope: bool = Field(True, description="Re-run the investigation when the question narrows "
+                                            "it ('last 30 minutes', 'only us-east'); false: answer "
+                                            "from the record only.")
+
+
+@router.post("/investigations/{inv_id}/ask", summary="Ask an investigation a follow-up question",
+             description="Answers from the stored record, deterministically, with the evidence "
+                         "reference of every fact (docs/ask.md); `answered` is false with "
+                         "suggestions when the record cannot answer. A question that narrows "
+                         "the investigation re-runs it and links the new record (`rescoped`), "
+                         "which needs the right to start investigations of the service. With an "
+                         "LLM configured, `prose` rephrases the answer from its facts. Roles: as "
+                         "GET /investigations/{id}.",
+             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(
+                 {"investigation_id": "inv-…", "question": "when did it start?",
+                  "intent": "start", "answered": True,
+                  "answer": "It started at 2026-11-11T12:51:00Z, 2 min before the alarm.",
+                  "facts": [{"text": "change point of the anomaly at 2026-11-11T12:51:00Z",
+                             "ref": "#/window/onset", "source": "record"}]})})
+async def ask_investigation(state: State, principal: Who, inv_id: str,
+                            body: AskRequest) -> r.Answer:
+    return await run_in_threadpool(_call, state, principal, ask.ask, inv_id, body.question,
+                                   rescope_allowed=body.rescope)
 
 
 @router.post("/investigations", status_code=202, summary="Start an investigation",

@@ -1,7 +1,11 @@
-"""Webhooks. Alarms: ``POST /webhooks/{alertmanager,dynatrace,cloudwatch,generic}`` and
+"""Webhooks. Alarms: ``POST /webhooks/{alertmanager,grafana,datadog,dynatrace,cloudwatch,generic}`` and
 ``/webhooks/alarm`` (kind detected from the payload's shape). Code hosts: ``POST
 /webhooks/github`` and ``/webhooks/gitlab`` (verified by their own signatures, not the shared
 secret; see :mod:`shipwise.app.scm_hooks`).
+
+When ``webhooks.hmac_secret`` is set, ``/webhooks/generic`` must be signed instead: header
+``X-Shipwise-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, compared in constant time; a
+missing, malformed or wrong signature is answered 401 and nothing is stored.
 
 Every body is stored before the answer, malformed ones too. Answers: 202 with the new alarm ids
 (investigated in the background), 400 ``{"error", "hint", "id"}`` for a malformed payload (kept
@@ -28,7 +32,9 @@ from shipwise.http.security import (
     State,
     WebhookState,
     bearer_matches,
+    check_signature,
     secret_digest,
+    server_state,
     webhook_auth,
 )
 from shipwise.http.state import ServerState
@@ -37,7 +43,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 #: path -> alarm kind (None: detected from the payload)
 ROUTES: dict[str, str | None] = {
-    "alertmanager": "alertmanager", "dynatrace": "dynatrace", "cloudwatch": "cloudwatch",
+    "alertmanager": "alertmanager", "grafana": "grafana", "datadog": "datadog",
+    "dynatrace": "dynatrace", "cloudwatch": "cloudwatch",
     "generic": "generic", "alarm": None,
 }
 
@@ -69,10 +76,24 @@ def _receiver(kind: str | None) -> Callable[..., Awaitable[JSONResponse]]:
         result = await state.receive_async(body, kind)
         return respond(result)
 
-    receive.__name__ = f"receive_{kind or 'alarm'}"
-    receive.__doc__ = (f"Receive a {kind} alarm payload." if kind else
-                       "Receive an alarm payload of any supported kind (detected from its shape).")
-    return receive
+    # the generic webhook may be signed instead (the middleware answers it the same way)
+    async def receive_generic(request: Request) -> JSONResponse:
+        state = server_state(request)
+        if state.hmac_secret is None:
+            webhook_auth(request)
+        body = await read_body(request, state.settings.webhooks.max_body_bytes)
+        if state.hmac_secret is not None:
+            check_signature(body, request.headers.get("x-shipwise-signature"),
+                            state.hmac_secret)
+        return respond(await state.receive_async(body, kind))
+
+    route: Callable[..., Awaitable[JSONResponse]] = receive
+    if kind == "generic":
+        route = receive_generic
+    route.__name__ = f"receive_{kind or 'alarm'}"
+    route.__doc__ = (f"Receive a {kind} alarm payload." if kind else
+                     "Receive an alarm payload of any supported kind (detected from its shape).")
+    return route
 
 
 def respond(result: dict[str, Any]) -> JSONResponse:
@@ -122,9 +143,12 @@ class AlarmIntake:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        kind = self.kinds[path]
+        signed = kind == "generic" and self.state.hmac_secret is not None
         try:
-            if self.digest is None or not bearer_matches(_header(scope, b"authorization"),
-                                                         self.digest):
+            # a signed webhook's credential is its signature (checked once the body is read)
+            if not signed and (self.digest is None or not bearer_matches(
+                    _header(scope, b"authorization"), self.digest)):
                 webhook_auth(request)  # every other way in, and every refusal, as the routes do
         except ShipwiseError as exc:
             await shipwise_response(exc)(scope, receive, send)
@@ -133,7 +157,12 @@ class AlarmIntake:
         with state.intake.request():  # in flight until answered: the commit delay waits for it
             try:
                 body = await read_body(request, state.settings.webhooks.max_body_bytes)
-                response = respond(await state.receive_async(body, self.kinds[path]))
+                if signed:
+                    assert state.hmac_secret is not None
+                    signature = _header(scope, b"x-shipwise-signature")
+                    check_signature(body, None if signature is None else signature.decode(
+                        "latin-1"), state.hmac_secret)
+                response = respond(await state.receive_async(body, kind))
             except ShipwiseError as exc:
                 response = shipwise_response(exc)
             await response(scope, receive, send)

@@ -35,6 +35,7 @@ from shipwise.investigate.alarms import (
     alarm_to_dict,
     parse_alarm_batch,
 )
+from shipwise.notify import plan as notify_plan
 from shipwise.store import alarms as intake_table
 from shipwise.store import investigations as investigation_table
 from shipwise.store.duckdb_store import Store, StoreSession
@@ -299,16 +300,19 @@ def start_investigations(settings: Settings, ids: Iterable[str], *,
                         "coalesced": True})
             continue
         flush()
-        with session() as store:
+        with session() as store, store.transaction():
             intake_table.mark_investigating(store, alarm_id)
+            _progress(store, settings, alarm_id, alarm)
         if run is None:
             outcome = _investigate(settings, alarm_id, alarm, session)
-            with session() as store:
+            with session() as store, store.transaction():
                 intake_table.set_status(store, alarm_id, outcome["status"],
                                         investigation_id=outcome.get("investigation_id"),
                                         error=outcome.get("error"))
+                if outcome.get("error"):
+                    _progress(store, settings, alarm_id, alarm, outcome["error"])
         else:
-            outcome = _investigate_elsewhere(run, alarm_id, alarm, session)
+            outcome = _investigate_elsewhere(settings, run, alarm_id, alarm, session)
         if outcome.get("investigation_id"):
             known.setdefault(key, []).append((t, str(outcome["investigation_id"])))
         log.info("alarm %s: %s %s", alarm_id, outcome["status"],
@@ -340,8 +344,8 @@ def _investigate(settings: Settings, alarm_id: str, alarm: dict[str, Any],
     return {"status": "investigated", "investigation_id": str(investigation_id)}
 
 
-def _investigate_elsewhere(run: RunElsewhere, alarm_id: str, alarm: dict[str, Any],
-                           session: StoreSession) -> dict[str, Any]:
+def _investigate_elsewhere(settings: Settings, run: RunElsewhere, alarm_id: str,
+                           alarm: dict[str, Any], session: StoreSession) -> dict[str, Any]:
     record: dict[str, Any] | None = None
     try:
         record = run(alarm_id, alarm)
@@ -360,11 +364,22 @@ def _investigate_elsewhere(run: RunElsewhere, alarm_id: str, alarm: dict[str, An
         outcome = {"status": "failed", "error": message}
     with session() as store, store.transaction():  # the record and the status: both or neither
         if record is not None:
-            engine.save_investigation(store, record)
+            engine.save_investigation(store, record, settings.notify)
         intake_table.set_status(store, alarm_id, outcome["status"],
                                 investigation_id=outcome.get("investigation_id"),
                                 error=outcome.get("error"))
+        if outcome.get("error"):
+            _progress(store, settings, alarm_id, alarm, outcome["error"])
     return outcome
+
+
+def _progress(store: Store, settings: Settings, alarm_id: str, alarm: dict[str, Any],
+              error: str | None = None) -> None:
+    """The alarm's Slack thread: investigating, or failed (docs/notifications.md)."""
+    if settings.notify.channels:
+        notify_plan.write_alarm_progress(store, settings.notify, alarm_id,
+                                         str(alarm.get("entity")), str(alarm.get("metric") or ""),
+                                         _alarm_time(alarm), error=error)
 
 
 #: A stored alarm nested deeper than this is not shown (stored before intake limited nesting).

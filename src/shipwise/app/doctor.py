@@ -15,6 +15,7 @@ from shipwise.app.guard import guard
 from shipwise.app.results import DoctorCheck, DoctorReport
 from shipwise.app.sync import connector_for
 from shipwise.errors import InputError, ShipwiseError
+from shipwise.investigate.sources import sources_from_settings
 from shipwise.metrics.cost import missing_rates_sql
 from shipwise.metrics.engines import DuckDBEngine
 from shipwise.store import sync_state
@@ -66,6 +67,11 @@ def doctor(caller: Caller, names: tuple[str, ...] = ()) -> DoctorReport:
     currency = _currency_check(caller)
     if currency is not None:
         add(currency)
+    for evidence in sources_from_settings(settings.investigate):  # files, Prometheus, MCP…
+        problems = evidence.check()  # settings only: no query, no process started
+        add(_one(f"evidence {evidence.name}", evidence.describe(),
+                 "; ".join(problems) + " (investigate.sources in shipwise.yaml)"
+                 if problems else None))
     if not settings.sources:
         add(_one("sources", "sources are configured",
                  "no sources are configured: add a `sources:` list to shipwise.yaml "

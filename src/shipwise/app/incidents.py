@@ -23,7 +23,9 @@ from shipwise.app.results import (
 )
 from shipwise.errors import InputError, NotFoundError
 from shipwise.investigate.case import parse_time
+from shipwise.investigate.steps import steps_of
 from shipwise.investigate.verify import verify_record
+from shipwise.notify import plan as outbox
 from shipwise.store import investigations as table
 from shipwise.store import org
 from shipwise.store.duckdb_store import lend
@@ -58,6 +60,8 @@ def investigation(caller: Caller, inv_id: str) -> Investigation:
     if record is None:
         raise NotFoundError(f"no investigation {inv_id!r}",
                             hint="`shipwise investigations list` or GET /api/v1/investigations")
+    if not record.get("steps"):  # stored before investigations kept their steps
+        record["steps"] = steps_of(record)
     return Investigation.model_validate(record)
 
 
@@ -127,7 +131,7 @@ def _record_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Acc
 @guard("investigations.start", accesses=_record_access)
 def store_investigation(caller: Caller, record: dict[str, Any]) -> Investigation:
     """Store an investigation made elsewhere (e.g. of a case directory) in the caller's store."""
-    engine.save_investigation(caller.store, record)
+    engine.save_investigation(caller.store, record, caller.settings.notify)
     return Investigation.model_validate(record)
 
 
@@ -159,7 +163,13 @@ def verify_investigation(caller: Caller, inv_id: str, *, at: str | float = "now"
                            minutes=float(minutes))
     if record:
         result["recorded_at"] = datetime.now(UTC).isoformat()
-        table.add_verification(caller.store, inv_id, result)
+        notify = caller.settings.notify
+        with caller.store.transaction():  # the verification and its notifications: both or neither
+            table.add_verification(caller.store, inv_id, result)
+            if notify.channels:
+                outbox.write_investigation(caller.store, notify, {
+                    **rec, "verifications": [*rec.get("verifications", []), result]},
+                    event="investigation.verified", link=notify.link(inv_id))
     return Verification.model_validate({
         "investigation_id": result["investigation_id"],
         "at": datetime.fromtimestamp(result["at"], tz=UTC), "minutes": result["minutes"],

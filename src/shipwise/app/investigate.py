@@ -25,16 +25,21 @@ from shipwise.investigate.kept_topology import learnt
 from shipwise.investigate.layouts import LAYOUTS, LEVELS, READERS, find_cases
 from shipwise.investigate.petshop import iter_cases
 from shipwise.investigate.rank import METHODS, rank
+from shipwise.investigate.rescope import Narrowing
 from shipwise.investigate.settings import InvestigateSettings
 from shipwise.investigate.sources import (
     EvidenceSource,
     StoreSlice,
     case_sources,
+    gather,
     sources_from_settings,
 )
 from shipwise.investigate.sources.base import EvidenceSource as _Source
 from shipwise.investigate.sources.kept import read_kept
-from shipwise.store import investigations
+from shipwise.investigate.sources.telemetry import read_telemetry
+from shipwise.notify import plan as outbox
+from shipwise.notify.settings import NotifySettings
+from shipwise.store import investigation_links, investigations
 from shipwise.store import topology as kept
 from shipwise.store.duckdb_store import Store, StoreSession, lend
 from shipwise.store.org import service_exists
@@ -160,7 +165,7 @@ def investigate_alarm(settings: Settings, alarm: Alarm, alarm_id: str | None = N
     record = _investigate(settings.investigate, alarm, alarm_id,
                           sources_from_settings(settings.investigate, session), in_store=in_store)
     with session() as store:
-        save_investigation(store, record)
+        save_investigation(store, record, settings.notify)
     return record
 
 
@@ -178,7 +183,10 @@ def store_slice(settings: Settings, alarm: Alarm, session: StoreSession) -> Stor
             topology = (read_kept(store, alarm.entity,
                                   alarm.time - opts.sources.store.topology_days * 86400)
                         if opts.sources.store.topology else None)
-            return replace(data, in_store=_in_store(store, alarm.entity), topology=topology)
+            telemetry = (read_telemetry(store, opts.sources.store, scope)
+                         if opts.sources.store.telemetry else None)
+            return replace(data, in_store=_in_store(store, alarm.entity), topology=topology,
+                           telemetry=telemetry)
     except Exception:  # the store's failure is the slice's own (recorded as the source's)
         return data
 
@@ -235,6 +243,48 @@ class _Tapped(_Source):
         return self.got
 
 
+def reinvestigate(settings: Settings, record: dict[str, Any], narrowing: Narrowing,
+                  question: str, *, session: StoreSession) -> dict[str, Any] | None:
+    """Re-run the investigation ``record`` with ``narrowing`` (a shorter window, or only some
+    entities and the path from the alarm to them), store the new record and link it to
+    ``record`` (``investigation_link``). The evidence comes from the case directory the record
+    was made from, when it still exists, else from the sources configured in shipwise.yaml.
+    None: the narrowing kept nothing of the evidence (e.g. no entity is in that region)."""
+    a = record["alarm"]
+    alarm = Alarm(str(a["entity"]), str(a.get("metric") or ""), float(a["time"]),
+                  dict(a.get("source") or {}))
+    opts = settings.investigate
+    case = record.get("case")
+    if case and Path(str(case)).is_dir():
+        sources = case_sources(case)
+        in_store = None
+    else:
+        sources = sources_from_settings(opts, session)
+        with session() as store:
+            in_store = _in_store(store, alarm.entity)
+    if not sources:
+        raise ConfigError("no evidence sources configured to re-run the investigation with",
+                          hint="add an investigate.sources section to shipwise.yaml (see docs/investigation.md)")
+    scope = narrowing.scope(alarm_scope(alarm, opts.lookback_minutes * 60, opts.after_minutes * 60))
+    t0 = time.perf_counter()
+    evidence = gather(sources, scope)
+    narrowed, kept = narrowing.apply(evidence, alarm.entity)
+    if narrowing.kind in ("entities", "region") and not kept:
+        return None
+    child = analyse(alarm, narrowed, scope, validate=_validate_query(opts, alarm),
+                    started=t0, in_store=in_store, inv_id=narrowing.child_id(str(record["id"])))
+    child["alarm_id"] = record.get("alarm_id")
+    if case:
+        child["case"] = case
+    child["parent"] = {"id": record["id"], "question": question, "narrowing": narrowing.as_dict(),
+                       "entities": kept}
+    with session() as store, store.transaction():
+        save_investigation(store, child)
+        investigation_links.link(store, str(record["id"]), str(child["id"]), question,
+                                 narrowing.as_dict())
+    return child
+
+
 def investigate_service(settings: Settings, service: str, at: str | float, metric: str = "", *,
                         session: StoreSession | None = None) -> dict[str, Any]:
     """A person asks: what happened to ``service`` around ``at`` (an instant, or ``now``)?"""
@@ -260,9 +310,11 @@ def _validate_query(opts: InvestigateSettings, alarm: Alarm) -> str:
             f"(PromQL at {prom.url})")
 
 
-def save_investigation(store: Store, record: dict[str, Any]) -> None:
+def save_investigation(store: Store, record: dict[str, Any],
+                       notify: NotifySettings | None = None) -> None:
     """Insert or replace the record in ``store`` (the same alarm investigated again replaces
-    its record)."""
+    its record), with the notifications of ``notify``'s channels in the outbox, in the same
+    transaction: both or neither (docs/notifications.md)."""
     root = record.get("root_cause") or {}
     row = investigations.Investigation(
         id=record["id"], created_at=datetime.now(UTC), alarm_id=record.get("alarm_id"),
@@ -275,6 +327,8 @@ def save_investigation(store: Store, record: dict[str, Any]) -> None:
     with store.transaction():
         investigations.save(store, row)
         learn_topology(store, record)
+        if notify is not None and notify.channels:
+            outbox.write_investigation(store, notify, record, link=notify.link(str(record["id"])))
 
 
 def learn_topology(store: Store, record: dict[str, Any]) -> int:

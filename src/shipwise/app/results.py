@@ -329,6 +329,14 @@ class InvestigationGap(Open):
     how: str = Field(description="how to connect it (a shipwise.yaml setting, a file)")
 
 
+class InvestigationStep(Open):
+    """One typed step of an investigation's work (``steps`` in the record)."""
+
+    type: Literal["plan", "fetch", "observation", "finding", "root_cause"]
+    text: str
+    ref: str = ""
+
+
 class Investigation(Open):
     """A full investigation record: alarm, root cause, evidence, ruled out, mitigation plan…
     ``status`` is ``inconclusive`` (and ``root_cause`` empty or a weak lead) when no candidate
@@ -338,6 +346,72 @@ class Investigation(Open):
     id: str
     status: str | None = None
     gaps: list[InvestigationGap] = Field(default_factory=list)
+    steps: list[InvestigationStep] = Field(default_factory=list, description=(
+        "the investigation's work as typed entries: plan, fetch (query, size), observation, "
+        "finding, root_cause"))
+
+
+class AnswerFact(Result):
+    """A fact of the record an answer rests on, with its evidence reference: a file and line,
+    an event id, a PromQL or Prometheus graph link, or a pointer ``#/path`` into the record."""
+
+    text: str
+    ref: str = ""
+    source: str = ""
+
+
+class Rescoped(Result):
+    """The investigation re-run with a narrowed window or scope, linked to the one asked."""
+
+    id: str = Field(description="the new (child) investigation's id")
+    parent_id: str
+    narrowing: str = Field(description="how the scope was narrowed, in words")
+    kind: Literal["window", "wave", "entities", "region"]
+    status: str
+    root_cause: str | None = None
+    same_root_cause: bool = Field(description="the child names the parent's root-cause entity")
+
+
+class RescopeLink(Result):
+    """An investigation linked to another by re-scoping."""
+
+    id: str
+    relation: Literal["child", "parent"] = Field(description="child: narrowed from the one asked; "
+                                                           "parent: the one it narrows")
+    question: str
+    narrowing: str
+
+
+class Prose(Result):
+    """The answer rephrased by the configured LLM, from the facts only (they are always shown
+    beside it)."""
+
+    text: str
+    model: str
+    open_question: bool = Field(False, description=(
+        "no intent matched: the model answered the open question from the record's main facts "
+        "(listed in `facts`), which the deterministic answer could not"))
+
+
+class Answer(Result):
+    """A follow-up question on an investigation, answered from its stored record (docs/ask.md).
+    ``answered`` is false when nothing in the record answers it (then ``suggestions``)."""
+
+    investigation_id: str
+    question: str
+    intent: str | None = Field(description="which part of the record answered (None: none)")
+    answered: bool
+    answer: str
+    facts: list[AnswerFact] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)
+    rescoped: Rescoped | None = None
+    rescope_note: str | None = Field(None, description="why a re-scoping question was answered "
+                                                       "from the record without re-running")
+    prose: Prose | None = None
+    prose_error: str | None = Field(None, description="why the LLM's prose is missing (the "
+                                                      "deterministic answer stands)")
+    children: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "the investigation's re-scoped children (id, question, narrowing)"))
 
 
 class SeriesCheck(Result):
@@ -819,3 +893,92 @@ class TopologyRefresh(Result):
     at: Instant
     edges: dict[str, int] = Field(default_factory=dict)
     new_observations: int
+
+
+# -- notifications (docs/notifications.md) -------------------------------------------------------
+
+class OutboxCount(BaseModel):
+    channel: str
+    kind: str
+    status: str
+    n: int
+
+
+class OutboxError(BaseModel):
+    id: str
+    channel: str
+    event: str
+    subject: str
+    status: str
+    attempts: int
+    next_at: Instant
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+class ChannelCheck(BaseModel):
+    name: str
+    kind: str
+    #: "found", or where the secret was looked for (never its value)
+    secret: str
+
+
+class NotifyStatus(Result):
+    """The outbox: rows per channel and status, and the latest errors of rows not delivered."""
+
+    pending: int
+    delivered: int
+    failed: int
+    channels: list[ChannelCheck]
+    counts: list[OutboxCount]
+    last_errors: list[OutboxError]
+
+
+class DeliveryPass(Result):
+    """One delivery pass over the rows due."""
+
+    delivered: int
+    retrying: int
+    failed: int
+    waiting: int
+    reconciled: int
+    errors: list[str]
+
+
+class Requeued(Result):
+    requeued: int
+
+
+class DigestLine(BaseModel):
+    metric: str
+    label: str
+    value: float | None = None
+    shown: str | None = None
+    usual: float | None = None
+    usual_shown: str | None = None
+    weeks_of_history: int
+    hidden: str | None = None
+    direction: str | None = None
+
+
+class DigestSection(BaseModel):
+    family: str
+    title: str
+    lines: list[DigestLine]
+
+
+class Digest(Result):
+    """A team's week against its own past (never other teams, never people)."""
+
+    team: str
+    week: str
+    weeks: int
+    min_group_size: int
+    sections: list[DigestSection]
+    budget: list[str]
+    text: str
+    blocks: list[dict[str, Any]]
+    #: the outbox row written (--send), and whether it was delivered on the spot
+    row_id: str | None = None
+    queued: bool = False
+    delivered: bool = False

@@ -22,6 +22,8 @@ from shipwise.store import topology as table
 #: ``topology show`` reads edges last seen within this many days unless told otherwise
 DEFAULT_DAYS = 30.0
 MAX_DEPTH = 10
+#: the widest look back (a century: anything wider reaches before the calendar)
+MAX_DAYS = 36_500.0
 
 
 def _team_of(caller: Caller, entity: str) -> str | None:
@@ -51,8 +53,9 @@ def show(caller: Caller, entity: str, *, depth: int = 2,
     deploy targets."""
     if not 1 <= depth <= MAX_DEPTH:
         raise InputError(f"depth {depth} is out of range", hint=f"1 to {MAX_DEPTH}")
-    if days is not None and days <= 0:
-        raise InputError(f"days {days:g} must be positive", hint="leave it out for every edge")
+    if days is not None and not 0 < days <= MAX_DAYS:
+        raise InputError(f"days {days:g} is out of range",
+                         hint=f"more than 0 and at most {MAX_DAYS:g}; leave it out for every edge")
     since = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None) if days else None
     found = links(table.edges(caller.store, since))
     if not any(entity in (ln.source, ln.target) for ln in found):

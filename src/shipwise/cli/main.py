@@ -34,6 +34,7 @@ LAZY_COMMANDS = {
     "investigate": "shipwise.cli.investigate:investigate_cmd",
     "investigations": "shipwise.cli.investigate:investigations",
     "verify": "shipwise.cli.investigate:verify_cmd",
+    "ask": "shipwise.cli.ask:ask_cmd",
     "token": "shipwise.cli.token:token",
     "session": "shipwise.cli.session:session",
     "mcp": "shipwise.cli.mcp:mcp_cmd",
@@ -46,6 +47,7 @@ LAZY_COMMANDS = {
     "export": "shipwise.cli.export:export",
     "topology": "shipwise.cli.topology:topology",
     "prevention": "shipwise.cli.prevention:prevention_group",
+    "notify": "shipwise.cli.notify:notify",
 }
 
 
@@ -85,9 +87,11 @@ HELP = {
     "slo": "SLO status, error budgets, burn-rate alerts and each team's release appetite.",
     "report": "Reports for people (the CFO's cost report) as HTML or PDF.",
     "rca": "Rank root causes for an incident case; evaluate on labelled data.",
-    "serve": "Serve alarm webhooks (Alertmanager, Dynatrace, CloudWatch, generic) over HTTP.",
+    "serve": "Serve alarm webhooks (Alertmanager, Grafana, Datadog, Dynatrace, CloudWatch, generic) "
+             "and OTLP/HTTP traces and logs.",
     "investigate": "Investigate an alarm: root cause, evidence, ruled out, impact, mitigation plan.",
     "investigations": "Stored investigations (list, show, verdict, accuracy).",
+    "ask": "Ask a stored investigation a follow-up question; re-scope it ('last 30 minutes').",
     "verify": "Are the series an investigation found anomalous back to their baseline? (post-validation)",
     "token": "API tokens: create (shown once), revoke, list.",
     "session": "Web dashboard sessions: rotate the secret that signs them (signs everyone out).",
@@ -100,6 +104,7 @@ HELP = {
     "retention": "Apply the charter's retention periods: purge person-level inputs, keep aggregates.",
     "export": "Write the canonical records out as Parquet files (for Spark: docs/spark.md).",
     "prevention": "Recurring incident patterns and what would prevent them (scan, list, accept, dismiss, done).",
+    "notify": "Findings where people work: the outbox (status, deliver, retry), the team digest.",
     "topology": "The kept topology: an entity's blast radius (show), learn it from the store (refresh).",
 }
 

@@ -16,7 +16,7 @@ def mcp_cmd(ctx: click.Context) -> None:
     """Serve shipwise's tools to an AI assistant over MCP (stdio).
 
     Tools: list_teams, get_dora, get_cost, explain_metric, list_investigations,
-    get_investigation, start_investigation. Acts as the principal of SHIPWISE_TOKEN when it is
+    get_investigation, ask_investigation, start_investigation. Acts as the principal of SHIPWISE_TOKEN when it is
     set, else as the local administrator (whoever can read the store owns it). The store is
     opened for each call only; while `shipwise serve` holds the store, every call is relayed to
     it. Over HTTP the same tools are at /mcp of `shipwise serve`, with a token. See docs/mcp.md."""

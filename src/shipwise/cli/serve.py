@@ -23,8 +23,10 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
               insecure_webhooks: bool) -> None:
     """Receive alarms by webhook and investigate them in the background.
 
-    Endpoints: POST /webhooks/alertmanager, /webhooks/dynatrace, /webhooks/cloudwatch,
-    /webhooks/generic and /webhooks/alarm (any kind); GET /healthz and /readyz. Webhooks need the
+    Endpoints: POST /webhooks/alertmanager, /webhooks/grafana, /webhooks/datadog,
+    /webhooks/dynatrace, /webhooks/cloudwatch, /webhooks/generic and /webhooks/alarm (any kind);
+    OTLP/HTTP traces and logs at POST /v1/traces and /v1/logs (docs/otlp.md); GET /healthz and
+    /readyz. Webhooks need the
     shared secret (webhooks.secret or SHIPWISE_WEBHOOK_SECRET) as a Bearer token, Basic auth
     password or ?token=. See docs/alarms.md. The server holds the store while it runs, and other shipwise
     commands on it run through the server (docs/architecture.md)."""
@@ -68,8 +70,9 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
     app = create_app(settings, insecure_webhooks=insecure_webhooks, url=f"http://{local}:{port}",
                      commands=lambda argv: run(argv, relayed=True))
     click.echo(f"shipwise serving {settings.db} on http://{shown}:{port}")
-    click.echo(f"  webhooks: http://{shown}:{port}/webhooks/{{alertmanager,dynatrace,cloudwatch,"
-               "generic,alarm}")
+    click.echo(f"  webhooks: http://{shown}:{port}/webhooks/{{alertmanager,grafana,datadog,"
+               "dynatrace,cloudwatch,generic,alarm}")
+    click.echo(f"  OTLP/HTTP: http://{shown}:{port}/v1/traces, /v1/logs")
     if secret:
         click.echo("  auth: shared secret (Authorization: Bearer, Basic password or ?token=)")
     elif insecure_webhooks:

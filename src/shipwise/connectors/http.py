@@ -31,7 +31,8 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -407,3 +408,46 @@ class HttpClient:
                                       "see it (private repositories answer 404 without access)")
         return RequestRejectedError(f"{what}: {self.service} rejected the request "
                                     f"(HTTP {status}){said}")
+
+
+ClientT = TypeVar("ClientT", bound=HttpClient)
+
+
+class ClientHolder(Generic[ClientT]):
+    """The plumbing every HTTP connector shares: one client made on first use and reused for a
+    sync (or a fresh one for a probe with its own retry budget), its request counters, and
+    closing it. ``transport``, ``sleep`` and ``clock`` are the injected network and time."""
+
+    _client: ClientT | None = None
+
+    def _hold(self, transport: httpx.BaseTransport | None, sleep: Callable[[float], None],
+              clock: Callable[[], datetime]) -> None:
+        self._transport = transport
+        self._sleep = sleep
+        self._clock = clock
+        self._client = None
+
+    def _client_options(self, *, timeout: float, max_attempts: int) -> dict[str, Any]:
+        """The keyword arguments every client takes from its connector."""
+        return {"timeout": timeout, "max_attempts": max_attempts, "transport": self._transport,
+                "sleep": self._sleep, "clock": lambda: self._clock().timestamp()}
+
+    def _held(self, make: Callable[[], ClientT], *, fresh: bool = False) -> ClientT:
+        """The held client (made by ``make`` the first time); with ``fresh``, a new one that
+        is not held."""
+        if fresh:
+            return make()
+        if self._client is None:
+            self._client = make()
+        return self._client
+
+    @property
+    def stats(self) -> HttpStats:
+        """Request counters of the held client (empty before the first request)."""
+        return self._client.stats if self._client is not None else HttpStats()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+

@@ -45,6 +45,8 @@ POLICY: dict[str, tuple[str, ...]] = {
     "admin.export": ("admin",),
     #: running the server over the store (it holds the store and its secrets)
     "admin.serve": ("admin",),
+    #: the notification outbox: its status, delivering it, requeueing failed rows
+    "admin.notify": ("admin",),
     #: org-unit roll-ups of people-derived diagnostics (flow, strain), suppressed like team figures
     "org.diagnostic": ("exec", "admin"),
     "fairness.audit": ("exec", "admin"),

@@ -107,6 +107,28 @@ def bearer_matches(authorization: bytes | None, digest: bytes) -> bool:
     return hmac.compare_digest(hashlib.sha256(value.strip().encode()).digest(), digest)
 
 
+#: the header a signed generic webhook carries: ``sha256=<hex HMAC-SHA256 of the body>``
+SIGNATURE_HEADER = "X-Shipwise-Signature"
+SIGN_HOW = (f"sign the raw body with HMAC-SHA256 keyed with webhooks.hmac_secret and send "
+            f"{SIGNATURE_HEADER}: sha256=<hex digest>")
+
+
+def check_signature(body: bytes, header: str | None, secret: bytes) -> None:
+    """Refuse (401) a body whose ``X-Shipwise-Signature`` is missing, malformed or not the
+    HMAC-SHA256 of ``body`` keyed with ``secret``; compared in constant time."""
+    if header is None or not header.strip():
+        raise ApiError(401, f"webhook signature missing: this webhook must be signed "
+                       f"({SIGNATURE_HEADER})", hint=SIGN_HOW)
+    scheme, sep, presented = header.strip().partition("=")
+    if not sep or scheme.strip().lower() != "sha256":
+        raise ApiError(401, f"malformed {SIGNATURE_HEADER} header: expected sha256=<hex>",
+                       hint=SIGN_HOW)
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), presented.strip().lower().encode()):
+        raise ApiError(401, "webhook signature does not match the body", hint=SIGN_HOW +
+                       " (the digest of the exact bytes sent, with the configured secret)")
+
+
 #: a route parameter typed with this receives the server state
 async def _server_state(request: Request) -> ServerState:
     return server_state(request)  # async: no thread-pool hop for a dependency that never blocks

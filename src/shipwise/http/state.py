@@ -32,6 +32,7 @@ from shipwise.app.alarms import (
 from shipwise.app.caller import Caller
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
+from shipwise.app.notify import deliver_pending
 from shipwise.app.prevention import SCHEDULED_SCAN
 from shipwise.app.prevention import scan as prevention_scan
 from shipwise.app.scm_hooks import (
@@ -42,8 +43,10 @@ from shipwise.app.scm_hooks import (
     sync_delivered,
     write_deliveries,
 )
+from shipwise.app.telemetry import Export, TelemetryWriter, prepare_export, pseudonymiser
 from shipwise.config import Settings, environ_as
 from shipwise.errors import StoreError, UnauthorizedError
+from shipwise.governance.pseudonym import Pseudonymiser
 from shipwise.governance.refusals import RefusalLog
 from shipwise.http.auth import SessionKeys
 from shipwise.http.intake import GroupCommit
@@ -52,6 +55,7 @@ from shipwise.http.periodic import Periodic
 from shipwise.http.worker import InvestigationPool, InvestigationWorker, SyncWorker
 from shipwise.investigate.alarms import alarm_from_dict
 from shipwise.metrics.facts import ensure_fresh
+from shipwise.notify.deliver import DeliveryLoop
 from shipwise.store import prevention as prevention_table
 from shipwise.store.duckdb_store import Store, borrowing
 
@@ -156,6 +160,9 @@ class ServerState:
         self.insecure_webhooks = insecure_webhooks
         secret = settings.webhooks.secret
         self.webhook_secret: bytes | None = secret.get_secret_value().encode() if secret else None
+        signing = settings.webhooks.hmac_secret
+        #: the generic webhook is signed with this (X-Shipwise-Signature), when set
+        self.hmac_secret: bytes | None = signing.get_secret_value().encode() if signing else None
         self.store = SharedStore(settings.db, memory_limit=settings.memory_limit)
         #: the web session secret (a file beside the key, never the store)
         self.sessions = SessionKeys(settings.session_secret_file)
@@ -177,6 +184,14 @@ class ServerState:
         self.prevention: Periodic | None = (
             Periodic(self._prevention_scan, hours * 3600, first_delay=self._prevention_due,
                      name="shipwise-prevention") if hours > 0 else None)
+        #: delivers the notification outbox in the background (docs/notifications.md)
+        self.outbox = DeliveryLoop(lambda: deliver_pending(self.settings, self.store.session),
+                                   settings.notify.deliver.interval_seconds)
+        #: OTLP/HTTP traces and logs: requests that arrive together share one commit
+        self.telemetry_writer = TelemetryWriter(settings)
+        self.telemetry = GroupCommit(self.store.session, self.telemetry_writer,
+                                     held_here=self.store.held_here)
+        self._pseudo: Pseudonymiser | None = None
 
     def run_relayed(self, argv: list[str], env: dict[str, str]) -> Iterator[bytes]:
         """Run another local process's command line here, on a connection of its own, reading
@@ -206,11 +221,16 @@ class ServerState:
         self.worker.start()
         self.intake.start()
         self.deliveries.start()
+        self.telemetry.start()
         self.syncs.start()
         if self.prevention is not None:
             self.prevention.start()
+        if self.settings.notify.channels:
+            self.outbox.start()
         try:
             pending = pending_alarm_ids(self.settings, session=self.store.session)
+            with self.store.session() as store:  # telemetry retention, even with none arriving
+                self.telemetry_writer.trim(store)
             for source, scope in pending_syncs(self.store.session):
                 self.syncs.submit(source, scope)  # accepted before a restart: synced now
         except StoreError as exc:
@@ -238,8 +258,10 @@ class ServerState:
             self.prevention.stop(self.settings.server.drain_seconds)
         self.intake.stop()
         self.deliveries.stop()
+        self.telemetry.stop()
         self.syncs.stop(self.settings.server.drain_seconds)
         self.worker.stop(self.settings.server.drain_seconds)
+        self.outbox.stop()
         try:
             if self.refusals.pending:
                 with self.store.session() as store:
@@ -266,6 +288,16 @@ class ServerState:
         result = intake_result(intake, fresh, seen)
         self.worker.submit(result["accepted"])
         return result
+
+    async def receive_otlp(self, signal: str, body: bytes, content_type: str | None,
+                           encoding: str | None) -> Export:
+        """Decode an OTLP/HTTP body on the event loop and await the group commit of its rows."""
+        if self._pseudo is None:
+            self._pseudo = pseudonymiser(self.settings)
+        export = prepare_export(self.settings, self._pseudo, signal, body, content_type, encoding)
+        if len(export.decoded):
+            await asyncio.wrap_future(self.telemetry.submit([export.record]))
+        return export
 
     async def receive_scm(self, provider: str, headers: dict[str, str], body: bytes) -> HookOutcome:
         """Verify a GitHub/GitLab delivery on the event loop, keep it in the next group commit,
@@ -310,9 +342,11 @@ class ServerState:
 
     def _investigate(self, ids: list[str]) -> None:
         start_investigations(self.settings, ids, session=self.store.session)
+        self.outbox.wake()
 
     def _investigate_elsewhere(self, ids: list[str], run: RunElsewhere) -> None:
         start_investigations(self.settings, ids, session=self.store.session, run=run)
+        self.outbox.wake()
 
     def _job(self, alarm_id: str, alarm: dict[str, Any]) -> dict[str, Any]:
         """A worker process's job: the alarm and what its investigation reads from the store."""

@@ -1,9 +1,12 @@
 """Alarm intake: webhook payloads turned into :class:`~shipwise.investigate.case.Alarm` s.
 
-Pure functions, no I/O. Four shapes are understood (see ``docs/alarms.md``):
+Pure functions, no I/O. Six shapes are understood (see ``docs/alarms.md``):
 
-- ``alertmanager`` — a Prometheus Alertmanager webhook (``version: "4"``; Grafana's compatible
-  webhook, ``version: "1"``, has the same alerts): one alarm per *firing* alert.
+- ``alertmanager`` — a Prometheus Alertmanager webhook (``version: "4"``): one alarm per
+  *firing* alert.
+- ``grafana`` — Grafana unified alerting's webhook (the Alertmanager shape, ``version: "1"``,
+  with Grafana's fields) and ``datadog`` — Datadog's webhook integration
+  (:mod:`shipwise.investigate.alarm_vendors`).
 - ``dynatrace`` — a Dynatrace problem notification (custom integration, default JSON payload).
 - ``cloudwatch`` — a CloudWatch alarm delivered by SNS over HTTP(S): the SNS envelope whose
   ``Message`` is the alarm as a JSON string (or the alarm itself, with raw message delivery).
@@ -17,20 +20,29 @@ alert, problem or alarm message). Resolved alerts produce no alarm; they are rep
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shipwise.errors import InputError
+from shipwise.investigate.alarm_shapes import DOCS, AlarmBatch, Notice, Subscription
+from shipwise.investigate.alarm_shapes import compact as _compact
+from shipwise.investigate.alarm_shapes import digest as _digest
+from shipwise.investigate.alarm_shapes import instant as _instant
+from shipwise.investigate.alarm_shapes import number as _number
+from shipwise.investigate.alarm_shapes import obj as _obj
+from shipwise.investigate.alarm_vendors import (
+    datadog,
+    grafana,
+    looks_like_datadog,
+    looks_like_grafana,
+)
 from shipwise.investigate.case import Alarm, parse_time
 
-KINDS = ("alertmanager", "dynatrace", "cloudwatch", "generic")
-DOCS = "see docs/alarms.md for the payload shapes"
+KINDS = ("alertmanager", "grafana", "datadog", "dynatrace", "cloudwatch", "generic")
 
 #: Alertmanager labels naming the entity, strongest first.
 ALERTMANAGER_ENTITY_LABELS = ("entity", "service", "job", "instance")
@@ -42,38 +54,6 @@ CLOUDWATCH_ENTITY_DIMENSIONS = (
 )
 _SNS_HANDSHAKES = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
 _MANY_ENTITIES = re.compile(r"^\d+ impacted entities$")
-#: Numbers above this are epoch milliseconds (as seconds it would be the year 5138).
-_MILLIS = 1e11
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A notification that is not a firing alarm: a resolved alert, an OK alarm, a closed problem."""
-
-    key: str
-    state: str
-    name: str
-    entity: str | None = None
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """An SNS subscription handshake; an operator confirms it by opening ``subscribe_url``."""
-
-    type: str  # SubscriptionConfirmation | UnsubscribeConfirmation
-    topic_arn: str
-    message_id: str
-    subscribe_url: str | None
-
-
-@dataclass(frozen=True)
-class AlarmBatch:
-    """Everything one payload said: firing alarms, resolved notices, or an SNS handshake."""
-
-    kind: str
-    alarms: tuple[Alarm, ...] = ()
-    resolved: tuple[Notice, ...] = ()
-    subscription: Subscription | None = None
 
 
 def parse_alarm_payload(payload: bytes | str | dict[str, Any] | list[Any], kind: str | None = None,
@@ -199,7 +179,8 @@ def detect_kind(data: Any) -> str:
         keys = ", ".join(sorted(map(str, data))[:12]) if isinstance(data, dict) else type(data).__name__
         raise InputError(
             f"cannot tell which kind of alarm this is (top level: {keys or 'empty object'})",
-            hint="expected an Alertmanager webhook (alerts), a Dynatrace problem (ProblemID, State), "
+            hint="expected an Alertmanager or Grafana webhook (alerts), a Datadog webhook "
+                 "(alert_transition, alert_scope), a Dynatrace problem (ProblemID, State), "
                  "an SNS message (Type, TopicArn) or {\"entity\", \"metric\", \"time\"}; " + DOCS)
     return kind
 
@@ -210,7 +191,9 @@ def _guess_kind(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
     if isinstance(data.get("alerts"), list):
-        return "alertmanager"
+        return "grafana" if looks_like_grafana(data) else "alertmanager"
+    if looks_like_datadog(data):
+        return "datadog"
     if "TopicArn" in data or data.get("Type") in ("Notification", *_SNS_HANDSHAKES):
         return "cloudwatch"
     if "AlarmName" in data and "NewStateValue" in data:
@@ -525,8 +508,15 @@ def _generic(data: Any, received_at: float) -> AlarmBatch:
     return AlarmBatch("generic", tuple(alarms), tuple(resolved))
 
 
-_PARSERS = {"alertmanager": _alertmanager, "dynatrace": _dynatrace, "cloudwatch": _cloudwatch,
-            "generic": _generic}
+def _grafana(data: Any, received_at: float) -> AlarmBatch:
+    if isinstance(data, dict) and str(data.get("version", "1")) != "1":
+        raise InputError(f"grafana payload: webhook version {data.get('version')!r} is not "
+                         "supported", hint="shipwise reads Grafana's webhook version 1")
+    return grafana(_alertmanager(data, received_at), data)
+
+
+_PARSERS = {"alertmanager": _alertmanager, "grafana": _grafana, "datadog": datadog,
+            "dynatrace": _dynatrace, "cloudwatch": _cloudwatch, "generic": _generic}
 
 
 # -- alarms as JSON ----------------------------------------------------------------------------
@@ -548,47 +538,3 @@ def iso_utc(t: float) -> str:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-def _instant(value: Any, where: str, *, millis: bool = False) -> float:
-    """Epoch seconds of a time field; numbers are seconds (or milliseconds with ``millis``)."""
-    if isinstance(value, bool) or value is None:
-        raise InputError(f"{where}: not a time: {value!r}",
-                         hint="use ISO-8601 with an offset (2026-11-22T10:15:00Z) or epoch seconds")
-    try:
-        t = parse_time(value)
-    except InputError as exc:
-        raise InputError(f"{where}: {exc}", hint=exc.hint) from exc
-    if not math.isfinite(t):
-        raise InputError(f"{where}: not a time: {value!r}",
-                         hint="use ISO-8601 with an offset (2026-11-22T10:15:00Z) or epoch seconds")
-    if millis and t > _MILLIS:
-        t /= 1000.0
-    if t > _MILLIS:
-        raise InputError(f"{where}: {value!r} is too large for epoch seconds",
-                         hint="send epoch seconds, not milliseconds, or ISO-8601")
-    if t <= 0:
-        raise InputError(f"{where}: {value!r} is not a real instant", hint="send when it started")
-    return t
-
-
-def _number(value: Any) -> float | str | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return str(value)
-    return number if math.isfinite(number) else str(value)
-
-
-def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _compact(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None and v != ""}

@@ -33,6 +33,7 @@ from shipwise.investigate.impact import customer_impact, impact_summary
 from shipwise.investigate.mitigation import mitigation_plan, platform_summary
 from shipwise.investigate.rank import clock, iso
 from shipwise.investigate.sources.base import EvidenceSource, gather
+from shipwise.investigate.steps import work_steps
 from shipwise.investigate.triage import Context, describe_anomaly, triage
 
 RECORD_VERSION = 1
@@ -63,12 +64,14 @@ def investigate(alarm: Alarm, sources: list[EvidenceSource], *, lookback_seconds
 
 
 def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "",
-            started: float | None = None, in_store: bool | None = None) -> dict[str, Any]:
+            started: float | None = None, in_store: bool | None = None,
+            inv_id: str | None = None) -> dict[str, Any]:
     """Steps 3–8 on evidence already gathered (e.g. a labelled case held in memory).
 
     ``in_store``: whether the alarm's entity is a service of the store (None: not known). An
     entity neither in the store nor in the topology is unknown: the investigation ends
-    inconclusive, whatever else it saw."""
+    inconclusive, whatever else it saw. ``inv_id``: the record's id (default: made from the
+    alarm, :func:`investigation_id`; a re-scoped investigation of the same alarm gets its own)."""
     t0 = time.perf_counter() if started is None else started
     t_gather = time.perf_counter() - t0
     ctx = triage(alarm, evidence, scope.end)
@@ -79,7 +82,7 @@ def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "
     impact_line = impact_summary(impact)
     key_obs = [o for o in (root.support if root else []) if o.weight > 0]
     runbooks = _matching_runbooks(evidence.runbooks, ctx, root)
-    inv_id = investigation_id(alarm)
+    inv_id = inv_id or investigation_id(alarm)
     validate = validate or f"shipwise verify {inv_id}"
     found = root is not None and root.score > 0
     record: dict[str, Any] = {
@@ -108,9 +111,11 @@ def analyse(alarm: Alarm, evidence: Evidence, scope: Scope, *, validate: str = "
         if root else None,
         "runbooks": [{"path": r.path, "title": r.title, "excerpt": r.body[:600]} for r in runbooks],
         "sources": [{"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 3), "detail": s.detail,
-                     "error": s.error} for s in evidence.sources],
-        "seconds": {"gather": round(t_gather, 3), "total": round(time.perf_counter() - t0, 3)},
+                     "error": s.error, "size": dict(s.size), "queries": list(s.queries)}
+                    for s in evidence.sources],
     }
+    record["steps"] = work_steps(record, evidence.sources)
+    record["seconds"] = {"gather": round(t_gather, 3), "total": round(time.perf_counter() - t0, 3)}
     return record
 
 
@@ -169,6 +174,8 @@ _CONNECT = {
                 "shipwise.yaml (topology.json in a case)",
     "logs": "set investigate.sources.logs.paths (JSON-lines logs) in shipwise.yaml "
             "(logs.jsonl in a case)",
+    "traces": "set investigate.sources.traces.paths (OpenTelemetry trace files) in shipwise.yaml "
+              "(traces/ in a case)",
     "changes": "keep investigate.sources.store enabled (deployments from the store) or set "
                "investigate.sources.events.paths (change events) in shipwise.yaml "
                "(events.jsonl in a case)",
@@ -222,6 +229,10 @@ def investigation_gaps(ctx: Context, evidence: Evidence,
                         "on it) is unknown, so only a cause on it could be named", _CONNECT["topology"])
     if not evidence.logs and "logs" not in failed:
         gap("logs", "no logs: errors could not tie a candidate to the alarm", _CONNECT["logs"])
+    if not len(evidence.spans) and not failed & {"traces"}:
+        gap("traces", "no traces: customer impact (failed requests, distinct customers) could "
+                      "not be counted and calls between services were not seen in traces",
+            _CONNECT["traces"])
     if not names & {"store", "events"}:
         gap("changes", "no change events (deployments, config or permission changes)",
             _CONNECT["changes"])

@@ -120,6 +120,10 @@ class SourceStatus:
     seconds: float
     detail: str = ""
     error: str = ""
+    #: what it returned, by kind (series, log_lines, spans, events, topology_edges, runbooks)
+    size: dict[str, int] = field(default_factory=dict)
+    #: a few of the queries it ran (PromQL graph links, files read), for the record's steps
+    queries: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,6 +137,19 @@ class Evidence:
     events: list[Event] = field(default_factory=list)
     runbooks: list[Runbook] = field(default_factory=list)
     sources: list[SourceStatus] = field(default_factory=list)
+
+    def size(self) -> dict[str, int]:
+        """How much this bundle holds, by kind (kinds it holds none of are left out)."""
+        counts = {"series": len(self.metrics), "log_lines": len(self.logs),
+                  "spans": len(self.spans), "events": len(self.events),
+                  "topology_edges": int(self.topology.number_of_edges()),
+                  "runbooks": len(self.runbooks)}
+        return {k: v for k, v in counts.items() if v}
+
+    def queries(self, limit: int = 5) -> tuple[str, ...]:
+        """Up to ``limit`` distinct places the series came from (PromQL links, files)."""
+        seen = list(dict.fromkeys(self.metric_refs.values()))
+        return tuple(seen[:limit])
 
     def merge(self, other: Evidence) -> None:
         for n, attrs in other.topology.nodes(data=True):  # what is known first wins

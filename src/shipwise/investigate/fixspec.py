@@ -54,6 +54,19 @@ _REQUIREMENTS = {
         "A soak test in the pipeline fails when memory grows steadily over an hour at constant load.",
         "A memory alarm fires on a sustained climb, before the out-of-memory kills.",
     ],
+    "cpu_hog": [
+        "Every container has CPU requests and limits, so one process cannot starve its "
+        "neighbours or itself of the node.",
+        "A CPU saturation alarm (throttling or use near the limit) fires on the service before "
+        "its latency does.",
+        "Batch and background work runs apart from the request path (its own pool or workload).",
+    ],
+    "memory_hog": [
+        "Every container has memory requests and limits, and the process is sized for them "
+        "(heap limits below the container limit).",
+        "A memory alarm fires on use near the limit, before the out-of-memory kills.",
+        "Caches and buffers are bounded; a load test checks memory at peak traffic.",
+    ],
     "slow_dependency": [
         "Callers use timeouts below their own latency budget, retries with backoff and a circuit "
         "breaker around the dependency.",
@@ -76,6 +89,8 @@ def fix_spec(h: Hypothesis, alarm_entity: str, impact_line: str, evidence: list[
         "instance_churn": f"Stop broken health checks from churning {h.entity}",
         "traffic_surge": f"Give {h.entity} headroom and protection against traffic surges",
         "memory_leak": f"Fix the memory leak in {h.entity}",
+        "cpu_hog": f"Keep {h.entity} from being starved of CPU",
+        "memory_hog": f"Keep {h.entity} from being starved of memory",
         "slow_dependency": f"Contain failures of {h.entity} in its callers",
         "queue_backlog": f"Keep {h.entity} ahead of its queue",
     }.get(h.fault, f"Prevent a recurrence on {h.entity}")

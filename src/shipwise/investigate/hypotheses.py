@@ -21,8 +21,8 @@ import numpy as np
 
 from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
-from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE
-from shipwise.investigate.rank import clock, relative
+from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE, WALK_FULL
+from shipwise.investigate.rank import MetricScore, clock, relative
 from shipwise.investigate.triage import Context, describe_anomaly
 
 #: changes this long before the onset are still suspects
@@ -83,8 +83,8 @@ class Hypothesis:
 def generate(ctx: Context) -> list[Hypothesis]:
     """Every hypothesis, best first (ties: the stronger anomaly, then the entity name)."""
     hyps: list[Hypothesis] = []
-    for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory, _queues,
-                _dependencies):
+    for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory,
+                _resource_pressure, _queues, _dependencies):
         hyps.extend(gen(ctx))
     _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
@@ -435,6 +435,84 @@ def _memory(ctx: Context) -> list[Hypothesis]:
     return out
 
 
+#: CPU or memory use of a service, a container or a pod, whatever the source calls it
+#: (``cpu_usage``, ``container_cpu``, ``cpu@pod-1``, ``mem_usage``, ``memory_mb``)
+_RESOURCE = re.compile(r"(?:^|[^a-z])(cpu|mem|memory)(?:[^a-z]|$)", re.I)
+#: configured bounds, not use
+_BOUND = re.compile(r"limit|request|quota|capacity|total|available|free", re.I)
+#: a share of capacity (``cpu_utilisation``, ``mem_percent``): judged by its level, not its jump
+_UTILISATION = re.compile(r"util|percent|pct|ratio", re.I)
+#: the level of a share of capacity from which a process is starved (80 %)
+SATURATED = 0.8
+
+
+def _near_capacity(ctx: Context, entity: str, metric: str) -> bool:
+    """Is a share of capacity at or above :data:`SATURATED` after the onset (as a ratio, or in
+    percent when its values go past 1)?"""
+    s = ctx.evidence.metrics.get((entity, metric))
+    level = _level_after(ctx, entity, metric)
+    scale = 100.0 if s is not None and s.values.size and float(np.nanmax(s.values)) > 1.0 else 1.0
+    return level >= SATURATED * scale
+
+
+#: weight of the largest resource jump of the system (the others get their share of it)
+RESOURCE_WEIGHT = 3.0
+#: a jump smaller than this share of the largest (in log robust σ) is a neighbour working harder
+RESOURCE_SHARE = 0.9
+#: ... and smaller than this share of the incident's largest anomaly of any kind (in log robust σ:
+#: under the square root of it) it is small beside what the incident did: load passed on
+RESOURCE_OF_WORST = 0.5
+#: a jump that began this long after the alarm fired came after it: it did not set it off (five
+#: minutes, the evaluation window of a typical alert rule)
+RESOURCE_AFTER_ALARM = 300.0
+
+
+def _resource_pressure(ctx: Context) -> list[Hypothesis]:
+    """A process hogging or starved of CPU or memory: an entity's own CPU or memory use jumping far
+    past its normal, not before the incident's onset. What an SRE checks first on a slow
+    service (``top``, the container dashboards): which process is eating the machine. Of several
+    such jumps the largest is the likelier origin — a neighbour working harder because its caller
+    or callee struggles moves its resources far less than a hog does — so the support is the
+    jump's size against the largest of the system, in log robust σ, squared, and a jump under
+    :data:`RESOURCE_SHARE` of the largest is no hypothesis at all (a 20 σ wobble beside a
+    2,000 σ hog is load passed on, not a cause), nor one small beside the incident's largest
+    anomaly (:data:`RESOURCE_OF_WORST`), nor one off the alarm's path (a hog reaches the alarm
+    through the calls), nor one that began more than :data:`RESOURCE_AFTER_ALARM` after the alarm
+    fired or before the incident's onset. A saturation or leak hypothesis already on the entity (from
+    ``cpu_utilisation`` levels or a memory climb) is not repeated."""
+    owned = {h.entity for h in _saturation(ctx) + _memory(ctx)}
+    best: dict[str, MetricScore] = {}
+    for sc in ctx.scores:
+        if (not _RESOURCE.search(sc.metric) or _BOUND.search(sc.metric) or sc.dev.signed <= 0
+                or sc.dev.score < ctx.cut or sc.onset is None or sc.entity in owned
+                or ctx.kind(sc.entity) == "instance" or not ctx.on_alarm_path(sc.entity)):
+            continue
+        if not ctx.onset - ctx.tol() <= sc.onset <= ctx.alarm.time + RESOURCE_AFTER_ALARM:
+            continue
+        if _UTILISATION.search(sc.metric) and not _near_capacity(ctx, sc.entity, sc.metric):
+            continue  # a share of capacity that stays well below it starves nothing
+        if sc.entity not in best or sc.dev.score > best[sc.entity].dev.score:
+            best[sc.entity] = sc
+    top = max((sc.dev.score for sc in best.values()), default=0.0)
+    # the incident's largest anomaly of any kind: a hog is of its order of magnitude
+    worst = max((a.score for a in ctx.entities.values()), default=0.0)
+    out = []
+    for entity, sc in sorted(best.items()):
+        share = math.log1p(sc.dev.score) / math.log1p(top)
+        if share < RESOURCE_SHARE or math.log1p(sc.dev.score) < RESOURCE_OF_WORST * math.log1p(worst):
+            continue
+        found = _RESOURCE.search(sc.metric)
+        what = "memory" if found and found.group(1).lower().startswith("mem") else "CPU"
+        h = Hypothesis("saturation", "cpu_hog" if what == "CPU" else "memory_hog", entity,
+                       f"{entity} is starved of {what}: its {what} use jumped far past normal")
+        h.add(f"{entity} {sc.metric} rose {sc.dev.score:.1f} robust-σ from {clock(sc.onset or ctx.onset)}"
+              + (" — the largest CPU or memory jump of the system" if share >= 1 else ""),
+              round(RESOURCE_WEIGHT * share * share, 2), "metrics", _metric_ref(ctx, entity, sc.metric))
+        if (onset := ctx.entity_onset(entity)) is not None:
+            _explains_dependents(h, ctx, entity, onset)
+        out.append(h)
+    return out
+
 def _queues(ctx: Context) -> list[Hypothesis]:
     out = []
     for q in ctx.entities:
@@ -558,6 +636,20 @@ def _weigh_symptom_walk(ctx: Context, hyps: list[Hypothesis]) -> None:
             if h.entity == c.entity:
                 h.add(walk.describe(c), round(WALK_WEIGHT * strength * c.score / best, 2), "topology",
                       _metric_ref(ctx, c.entity, walk.metric))
+    # ... but where the walk ends on the alarm's own entity (nothing it waits on accounts for
+    # its signal), a mechanism found on that entity itself (a hog, a change) is what it points to
+    # (unless a dependency off the calls, e.g. the group it runs on, went wrong before it)
+    own = next((c for c in walk.roots if c.entity == ctx.alarm.entity and c.score > 0), None)
+    began = ctx.entity_onset(ctx.alarm.entity)
+    first = [x for x in ctx.dependencies(ctx.alarm.entity)
+             if began is not None and (ctx.entity_onset(x) or began) < began - ctx.tol()]
+    if own is not None and own.score >= best and not first:
+        for h in hyps:
+            if h.entity == own.entity and h.kind != "dependency_failure":
+                h.add(f"following the alarm's {walk.metric} down the calls from {own.entity} finds "
+                      "no dependency that accounts for it: the cause is in the service itself",
+                      round(WALK_WEIGHT * min(1.0, own.score / WALK_FULL), 2), "topology",
+                      _metric_ref(ctx, own.entity, walk.metric))
     named = {c.entity for c in roots}
     for e, h in deps.items():
         # the walk rules out only what it saw: entities with the alarm's signal

@@ -23,7 +23,7 @@ from shipwise.investigate.evidence import Evidence, trace_edges
 FACTS = ("owned_by", "part_of", "built_from", "deploys_to")
 #: evidence source name -> the origin its topology is kept under (a source not named here, such
 #: as the kept topology itself, teaches nothing: kept edges must not confirm themselves)
-ORIGINS = {"topology": "file", "traces": "traces", "prometheus": "prometheus"}
+ORIGINS = {"topology": "file", "traces": "traces", "prometheus": "prometheus", "telemetry": "traces"}
 
 
 def learnt(parts: Iterable[tuple[str, Evidence]]) -> dict[str, list[list[str | None]]]:

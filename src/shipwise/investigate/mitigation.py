@@ -227,6 +227,39 @@ def _restart_leak(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[St
     return out
 
 
+def _relieve_hog(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[Step]]:
+    """A CPU or memory hog on the entity: find the process, stop or restart it, keep headroom."""
+    what = "memory" if h.fault == "memory_hog" else "CPU"
+    out = _empty()
+    out["prepare"].append(Step(f"Announce: {h.entity} is starved of {what}; restarting its busiest "
+                               "instance and adding headroom."))
+    if p.type == "kubernetes":
+        out["pre_validate"].append(Step(f"Find the pod and process using the {what}",
+                                        f"{p.k8s} top pod --containers | grep {p.deployment}"))
+        out["apply"].append(Step("Restart the starved pods one at a time",
+                                 f"{p.k8s} rollout restart deployment/{p.deployment}"))
+        out["apply"].append(Step(f"If the {what} use is real load, add replicas",
+                                 f"{p.k8s} scale deployment/{p.deployment} --replicas=<current + 1>"))
+        out["rollback"].append(Step("Return to the previous replica count when the use is normal",
+                                    f"{p.k8s} scale deployment/{p.deployment} --replicas=<previous>"))
+    else:
+        out["pre_validate"].append(Step(f"Find the process using the {what} on {h.entity}'s hosts",
+                                        "top -o %CPU" if what == "CPU" else "top -o %MEM"))
+        if p.type == "instance_group":
+            out["apply"].append(Step("Stop the runaway process, or replace the instances",
+                                     f"aws autoscaling start-instance-refresh "
+                                     f"--auto-scaling-group-name {p.group or h.entity}"))
+            out["rollback"].append(Step("Cancel the refresh if fresh instances fail their checks",
+                                        f"aws autoscaling cancel-instance-refresh "
+                                        f"--auto-scaling-group-name {p.group or h.entity}"))
+        else:
+            out["apply"].append(Step("Stop the runaway process, or restart the service's instances "
+                                     "one at a time"))
+            out["rollback"].append(Step("Bring back any instance that fails its health check after "
+                                        "the restart"))
+    out["post_validate"].append(Step(f"Check {h.entity}'s {what} use and latency are back to normal"))
+    return out
+
 def _dependency(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[Step]]:
     out = _empty()
     callers = sorted(x for x in ctx.dependents(h.entity) if ctx.anomalous(x))
@@ -253,6 +286,7 @@ _BUILDERS = {
     "permission_revoked": _permission_restore, "manual_host_session": _replace_instance,
     "instance_churn": _churn_fix, "traffic_surge": _scale_out, "memory_leak": _restart_leak,
     "slow_dependency": _dependency, "queue_backlog": _scale_out,
+    "cpu_hog": _relieve_hog, "memory_hog": _relieve_hog,
 }
 
 

@@ -11,8 +11,15 @@ investigate:
     events: {paths: ["/var/lib/audit/events.jsonl"]}
     topology: {path: topology.json}
     runbooks: {paths: [runbooks/]}
+    mcp:                       # bring your own sources: MCP servers, their tools mapped to evidence
+      - name: oncall-logs
+        command: python3       # stdio (or url: https://mcp.example.com/mcp, token_env: MCP_TOKEN)
+        args: [logs_server.py]
+        tools:
+          - {tool: error_logs, evidence: logs, arguments: {service: "{entity}", since: "{start_iso}"}}
     store: {enabled: true}     # deployments (and their commits) from the shipwise store,
-                               # and the kept topology (topology: true, topology_days: 30)
+                               # the kept topology (topology: true, topology_days: 30) and the
+                               # spans and logs received over OTLP (telemetry: true)
 ```
 
 Every source is optional; each checks its own settings before it is queried.
@@ -20,7 +27,9 @@ Every source is optional; each checks its own settings before it is queried.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class PrometheusSettings(BaseModel):
@@ -55,6 +64,51 @@ class StoreSourceSettings(BaseModel):
     topology: bool = True
     #: kept edges last seen this many days before the alarm, or later, are used
     topology_days: float = Field(default=30, gt=0)
+    #: read the spans and logs received over OTLP (docs/otlp.md): calls, errors and latency per
+    #: service and minute, the calls between services, WARN-and-worse log lines
+    telemetry: bool = True
+    #: at most this many spans of the window (the latest) are read for calls and customers
+    telemetry_max_spans: int = Field(default=200_000, gt=0)
+
+
+#: what an MCP tool's answer is read as (docs/investigation.md, "Bring your own sources")
+McpEvidence = Literal["metrics", "logs", "events", "topology"]
+
+
+class McpToolSettings(BaseModel):
+    """One tool of an MCP server, mapped to evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool: str = Field(min_length=1)
+    evidence: McpEvidence
+    #: The tool's arguments. Strings are templates: ``{entity}`` (the alarm's entity),
+    #: ``{metric}``, ``{start}``/``{end}`` (epoch seconds of the window), ``{start_iso}``/
+    #: ``{end_iso}``, ``{changes_start}``/``{changes_start_iso}`` (where changes are read from),
+    #: ``{minutes}`` (the window's length); anything else is passed as it is.
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class McpSourceSettings(BaseModel):
+    """An MCP server as an evidence source: started over stdio (``command``) or reached over
+    streamable HTTP (``url``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    #: extra environment of the server process (stdio)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    #: the environment variable holding a bearer token for ``url`` (the *name*, never the token)
+    token_env: str | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+    tools: list[McpToolSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpSourceSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (stdio) or url (streamable HTTP)")
+        return self
 
 
 class SourcesSettings(BaseModel):
@@ -67,6 +121,8 @@ class SourcesSettings(BaseModel):
     events: PathsSettings | None = None
     topology: TopologySettings | None = None
     runbooks: PathsSettings | None = None
+    #: MCP servers whose tools give evidence (bring your own sources)
+    mcp: list[McpSourceSettings] = Field(default_factory=list)
     store: StoreSourceSettings = Field(
         default_factory=lambda: StoreSourceSettings(enabled=True, environment="production"))
 

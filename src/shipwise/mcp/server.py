@@ -28,6 +28,7 @@ from mcp.types import ToolAnnotations
 
 from shipwise import __version__
 from shipwise.app import (
+    ask,
     catalog,
     delivery,
     explain,
@@ -45,6 +46,7 @@ from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.prevention_results import Accuracy, PreventionList, Recommendation, Verdict
 from shipwise.app.results import (
+    Answer,
     BlastRadius,
     CharterResult,
     CostResult,
@@ -222,6 +224,17 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         """One investigation: alarm, timeline, root cause, evidence, ruled-out observations,
         impact, mitigation plan and long-term fix."""
         return call(ctx, lambda c: incidents.investigation(c, id))
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=True, open_world_hint=True))
+    def ask_investigation(ctx: Context, id: str, question: str, rescope: bool = True) -> Answer:
+        """Ask an investigation a follow-up question ("when did it start?", "which alarms?",
+        "how many customers?", "what was ruled out and why?", "what changed before it?"),
+        answered from its record with the evidence reference of every fact; answered is false
+        (with suggestions) when the record cannot answer. A question narrowing it ("last 30
+        minutes", "focus on the most recent wave", "only us-east", "what about the
+        database?") re-runs it narrowed and links the new record, unless rescope is false."""
+        return call(ctx, lambda c: ask.ask(c, id, question, rescope_allowed=rescope))
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
                                              idempotent_hint=False, open_world_hint=True))

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shipwise import __version__
 from shipwise.api import explain as explain_api
-from shipwise.api import health, local, webhooks
+from shipwise.api import health, local, otlp, webhooks
 from shipwise.api import prevention as prevention_api
 from shipwise.api import routes as api
 from shipwise.api.openapi import install_links
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False,
     app.include_router(local.router)  # /local/run: commands of local processes, by secret
     app.include_router(webhooks.router)  # documented there; answered by the middleware:
     app.add_middleware(webhooks.AlarmIntake, state=state)  # alarm webhooks, the short way
+    app.include_router(otlp.router)  # /v1/traces, /v1/logs: OTLP/HTTP from SDKs and Collectors
     # Interfaces, each added on its own line below: REST API (shipwise.api.routes), web pages
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     mount_mcp(app)  # MCP: also runs its session manager

@@ -63,6 +63,12 @@ def team_ids(store: Store) -> list[str]:
     return [str(r[0]) for r in store.con.execute("SELECT id FROM team ORDER BY id").fetchall()]
 
 
+def team_name(store: Store, team: str) -> str | None:
+    """The display name of ``team`` (None: no such team)."""
+    row = store.con.execute("SELECT name FROM team WHERE id = ?", [team]).fetchone()
+    return str(row[0]) if row else None
+
+
 def team_exists(store: Store, team: str) -> bool:
     row = store.con.execute("SELECT count(*) FROM team WHERE id = ?", [team]).fetchone()
     return bool(row and row[0])

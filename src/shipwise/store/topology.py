@@ -11,9 +11,12 @@ Everything is set-based: the rows are loaded as one relation and upserted with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypedDict, cast
+
+import duckdb
 
 from shipwise.store.duckdb_store import Store
 
@@ -49,21 +52,28 @@ class NodeRow(TypedDict):
 def record(store: Store, observations: Sequence[Observation],
            nodes: Sequence[NodeSeen] = ()) -> int:
     """Record edges and nodes seen; returns how many observations were new."""
+    with _staged(store) as con:
+        if observations:  # one statement: each column a list parameter, unnested
+            con.execute("INSERT INTO _topo_obs SELECT unnest(?), unnest(?), unnest(?), "
+                        "unnest(?), unnest(?), unnest(?::TIMESTAMP[])",
+                        [list(c) for c in zip(*observations, strict=True)])
+        if nodes:
+            con.execute("INSERT INTO _topo_node SELECT unnest(?), unnest(?::VARCHAR[]), "
+                        "unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[])",
+                        [list(c) for c in zip(*nodes, strict=True)])
+        return _apply(store)
+
+
+@contextmanager
+def _staged(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A transaction holding the staging tables ``_topo_obs`` and ``_topo_node``, dropped after."""
     with store.transaction() as con:
         con.execute("CREATE OR REPLACE TEMP TABLE _topo_obs (source VARCHAR, target VARCHAR, "
                     "relation VARCHAR, origin VARCHAR, observation VARCHAR, seen_at TIMESTAMP)")
         con.execute("CREATE OR REPLACE TEMP TABLE _topo_node (entity VARCHAR, kind VARCHAR, "
                     "team VARCHAR, seen_at TIMESTAMP)")
         try:
-            if observations:  # one statement: each column a list parameter, unnested
-                con.execute("INSERT INTO _topo_obs SELECT unnest(?), unnest(?), unnest(?), "
-                            "unnest(?), unnest(?), unnest(?::TIMESTAMP[])",
-                            [list(c) for c in zip(*observations, strict=True)])
-            if nodes:
-                con.execute("INSERT INTO _topo_node SELECT unnest(?), unnest(?::VARCHAR[]), "
-                            "unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[])",
-                            [list(c) for c in zip(*nodes, strict=True)])
-            return _apply(store)
+            yield con
         finally:
             con.execute("DROP TABLE IF EXISTS _topo_obs")
             con.execute("DROP TABLE IF EXISTS _topo_node")
@@ -123,48 +133,40 @@ def learn_from_store(store: Store, at: datetime) -> dict[str, int]:
     ``env:ENVIRONMENT[/REGION]``, origin ``deployments``), seen by that deployment. One
     ``INSERT … SELECT`` per kind: no row passes through Python."""
     day = f"refresh:{at.date().isoformat()}"
-    with store.transaction() as con:
-        con.execute("CREATE OR REPLACE TEMP TABLE _topo_obs (source VARCHAR, target VARCHAR, "
-                    "relation VARCHAR, origin VARCHAR, observation VARCHAR, seen_at TIMESTAMP)")
-        con.execute("CREATE OR REPLACE TEMP TABLE _topo_node (entity VARCHAR, kind VARCHAR, "
-                    "team VARCHAR, seen_at TIMESTAMP)")
-        try:
-            params = [day, at]
-            con.execute("""
-                INSERT INTO _topo_obs
-                SELECT id, 'team:' || team, 'owned_by', 'store', ?, ? FROM service
-                WHERE team IS NOT NULL""", params)
-            con.execute("""
-                INSERT INTO _topo_obs
-                SELECT 'team:' || id, 'org_unit:' || org_unit, 'part_of', 'store', ?, ? FROM team
-                WHERE org_unit IS NOT NULL""", params)
-            con.execute("""
-                INSERT INTO _topo_obs
-                SELECT DISTINCT service, 'repo:' || repo, 'built_from', 'store', ?, ? FROM (
-                  SELECT service, repo FROM service_target
-                  UNION SELECT id, repo FROM service WHERE repo IS NOT NULL)""", params)
-            con.execute("""
-                INSERT INTO _topo_obs
-                SELECT service, 'env:' || environment || coalesce('/' || region, ''),
-                       'deploys_to', 'deployments', 'deployment:' || id, finished_at
-                FROM deployment""")
-            con.execute("""
-                INSERT INTO _topo_node
-                SELECT id, 'service', team, ? FROM service
-                UNION ALL SELECT 'team:' || id, 'team', id, ? FROM team
-                UNION ALL SELECT 'org_unit:' || id, 'org_unit', NULL, ? FROM org_unit""",
-                        [at, at, at])
-            con.execute("""
-                INSERT INTO _topo_node
-                SELECT DISTINCT target, split_part(target, ':', 1), NULL, ? FROM _topo_obs
-                WHERE target LIKE 'repo:%' OR target LIKE 'env:%'""", [at])
-            seen = {str(r): int(n) for r, n in con.execute(
-                "SELECT relation, count(DISTINCT (source, target)) FROM _topo_obs GROUP BY ALL"
-            ).fetchall()}
-            new = _apply(store)
-        finally:
-            con.execute("DROP TABLE IF EXISTS _topo_obs")
-            con.execute("DROP TABLE IF EXISTS _topo_node")
+    with _staged(store) as con:
+        params = [day, at]
+        con.execute("""
+            INSERT INTO _topo_obs
+            SELECT id, 'team:' || team, 'owned_by', 'store', ?, ? FROM service
+            WHERE team IS NOT NULL""", params)
+        con.execute("""
+            INSERT INTO _topo_obs
+            SELECT 'team:' || id, 'org_unit:' || org_unit, 'part_of', 'store', ?, ? FROM team
+            WHERE org_unit IS NOT NULL""", params)
+        con.execute("""
+            INSERT INTO _topo_obs
+            SELECT DISTINCT service, 'repo:' || repo, 'built_from', 'store', ?, ? FROM (
+              SELECT service, repo FROM service_target
+              UNION SELECT id, repo FROM service WHERE repo IS NOT NULL)""", params)
+        con.execute("""
+            INSERT INTO _topo_obs
+            SELECT service, 'env:' || environment || coalesce('/' || region, ''),
+                   'deploys_to', 'deployments', 'deployment:' || id, finished_at
+            FROM deployment""")
+        con.execute("""
+            INSERT INTO _topo_node
+            SELECT id, 'service', team, ? FROM service
+            UNION ALL SELECT 'team:' || id, 'team', id, ? FROM team
+            UNION ALL SELECT 'org_unit:' || id, 'org_unit', NULL, ? FROM org_unit""",
+                    [at, at, at])
+        con.execute("""
+            INSERT INTO _topo_node
+            SELECT DISTINCT target, split_part(target, ':', 1), NULL, ? FROM _topo_obs
+            WHERE target LIKE 'repo:%' OR target LIKE 'env:%'""", [at])
+        seen = {str(r): int(n) for r, n in con.execute(
+            "SELECT relation, count(DISTINCT (source, target)) FROM _topo_obs GROUP BY ALL"
+        ).fetchall()}
+        new = _apply(store)
     return {**dict(sorted(seen.items())), "new_observations": new}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipwise.app import ask, delivery, incidents
 from shipwise.app import catalog as metric_catalog
-from shipwise.app import delivery, incidents
 from shipwise.app import org as organisation
 from shipwise.app.caller import Caller
 from shipwise.app.cost import CostRequest
@@ -150,6 +150,8 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
     record = dump(incidents.investigation(c, inv_id))
     root = (record.get("root_cause") or {}).get("entity")
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
-    return {"investigation": record, "topology_svg": svg,
+    links = dump(ask.rescoped(c, inv_id))
+    return {"investigation": record, "topology_svg": svg, "steps": record.get("steps") or [],
+            "children": [x for x in links if x["relation"] == "child"],
             "verdict": prevention_page.verdict_of(c, inv_id),
             "verdicts": list(prevention_page.verdicts.VERDICTS)}

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from shipwise.app import ask
 from shipwise.app.caller import Caller, Principal
 from shipwise.app.guard import one_action
 from shipwise.app.org import whoami
@@ -301,6 +302,45 @@ def prevention(request: Request, status: str = "", category: str = "",
 async def prevention_status(request: Request, key: str) -> Response:
     return await _act(request, lambda c, form: prevention_page.decide(c, key, form),
                       f"/prevention#rec-{quote(key, safe=':')}")
+@router.post("/investigations/{inv_id}/ask")
+async def ask_investigation(request: Request, inv_id: str) -> Response:
+    """The chat panel of an investigation page: the answer as an HTML fragment for htmx to
+    append (``HX-Request``), or the page with the answer under its chat panel without
+    JavaScript. A signed-in browser's form carries the session's CSRF token."""
+    form = await _form(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    fragment = request.headers.get("hx-request") == "true"
+    if session and not request.headers.get("authorization") and not hmac.compare_digest(
+            csrf_token(session), form.get("csrf", "")):
+        return _html(request, "_answer.html", 403, answer=None,
+                     error="this form expired or came from another site: reload the page")
+    question = form.get("question", "")
+    state = request.app.state.shipwise
+
+    def run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        with state.store.session() as store:
+            caller = Caller(store, request_principal(request, store), state.settings, "web")
+            answer = dump(ask.ask(caller, inv_id, question))
+            if fragment:
+                return answer, {}, None
+            me = dump(whoami(caller))
+            with one_action(caller, f"page:/investigations/{inv_id}"):
+                return answer, pages.investigation(caller, inv_id), me
+
+    try:
+        answer, data, me = await run_in_threadpool(run)
+    except UnauthorizedError:
+        if fragment:
+            return _html(request, "_answer.html", 401, answer=None,
+                         error="signed out: sign in again")
+        return RedirectResponse(f"/signin?next={quote('/investigations/' + inv_id)}",
+                                status_code=303)
+    except ShipwiseError as exc:
+        return _html(request, "_answer.html", status_of(exc), answer=None,
+                     error=str(exc) + (f" ({exc.hint})" if exc.hint else ""))
+    if fragment:
+        return _html(request, "_answer.html", answer=answer)
+    return _html(request, "investigation.html", me=me, data=data, answers=[answer])
 
 
 # -- governance -----------------------------------------------------------------------------------

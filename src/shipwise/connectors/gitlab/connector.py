@@ -41,7 +41,7 @@ from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import mapping as m
 from shipwise.connectors.gitlab import webhook
 from shipwise.connectors.gitlab.client import PER_PAGE, GitLabClient
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import ClientHolder
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, ShipwiseError, TerminalError
 
@@ -76,7 +76,7 @@ class _State:
         return Cursor(self.data)
 
 
-class GitLabConnector:
+class GitLabConnector(ClientHolder[GitLabClient]):
     """The :class:`~shipwise.connectors.base.Connector` of one ``kind: gitlab`` source."""
 
     kind = "gitlab"
@@ -90,33 +90,17 @@ class GitLabConnector:
         self.source = source
         self.services = services
         self.name = source.id
-        self._transport = transport
-        self._sleep = sleep
-        self._clock = clock
+        self._hold(transport, sleep, clock)
         self.overlap = overlap
         self.full_every = full_every
-        self._client: GitLabClient | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> HttpStats:
-        """Request counters of this connector's client (empty before the first request)."""
-        return self._client.stats if self._client is not None else HttpStats()
-
     def client(self, *, token_required: bool = True) -> GitLabClient:
-        if self._client is None:
-            token = self.source.token(required=token_required)
-            self._client = GitLabClient(
-                self.source.base_url, token, timeout=self.source.timeout_seconds,
-                max_attempts=self.source.max_attempts, transport=self._transport,
-                sleep=self._sleep, clock=lambda: self._clock().timestamp())
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        src = self.source
+        return self._held(lambda: GitLabClient(
+            src.base_url, src.token(required=token_required), **self._client_options(
+                timeout=src.timeout_seconds, max_attempts=src.max_attempts)))
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")

@@ -30,7 +30,7 @@ import httpx
 
 from shipwise.config import JiraQuery, JiraSource
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import ClientHolder
 from shipwise.connectors.jira import mapping as m
 from shipwise.connectors.jira.client import PAGE_SIZE, JiraClient
 from shipwise.connectors.paging import Watermark
@@ -46,7 +46,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class JiraConnector:
+class JiraConnector(ClientHolder[JiraClient]):
     """The :class:`~shipwise.connectors.base.Connector` of one ``kind: jira`` source."""
 
     kind = "jira"
@@ -64,38 +64,23 @@ class JiraConnector:
         self.name = source.id
         self.overlap = overlap
         self.page_size = page_size
-        self._transport = transport
-        self._sleep = sleep
-        self._clock = clock
-        self._client: JiraClient | None = None
+        self._hold(transport, sleep, clock)
         self._zone: tzinfo | None = None
         self._index: dict[str, str] | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> HttpStats:
-        return self._client.stats if self._client is not None else HttpStats()
-
     def _new_client(self, *, max_attempts: int, required: bool = True) -> JiraClient:
         src = self.source
         return JiraClient(src.base_url, src.token(required=required), cloud=src.cloud,
-                          email=src.email, timeout=src.timeout_seconds,
-                          max_attempts=max_attempts, transport=self._transport,
-                          sleep=self._sleep, clock=lambda: self._clock().timestamp())
+                          email=src.email, **self._client_options(
+                              timeout=src.timeout_seconds, max_attempts=max_attempts))
 
     def client(self) -> JiraClient:
-        if self._client is None:
-            if self.source.cloud and not self.source.email:
-                raise ConfigError(f"source '{self.source.id}': Jira Cloud needs `email:`",
-                                  hint="set `email:` to the account the API token belongs to")
-            self._client = self._new_client(max_attempts=self.source.max_attempts)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._client is None and self.source.cloud and not self.source.email:
+            raise ConfigError(f"source '{self.source.id}': Jira Cloud needs `email:`",
+                              hint="set `email:` to the account the API token belongs to")
+        return self._held(lambda: self._new_client(max_attempts=self.source.max_attempts))
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")

@@ -30,7 +30,7 @@ import httpx
 
 from shipwise.config import OpsgenieSource
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import ClientHolder
 from shipwise.connectors.incidents import Routing, batch, instant, iso, start_from
 from shipwise.connectors.opsgenie.client import OpsgenieClient
 from shipwise.connectors.opsgenie.mapping import Rules, incident_row, page_rows, shift_rows
@@ -48,7 +48,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class OpsgenieConnector:
+class OpsgenieConnector(ClientHolder[OpsgenieClient]):
     """The :class:`~shipwise.connectors.base.Connector` of one ``kind: opsgenie`` source."""
 
     kind = "opsgenie"
@@ -61,11 +61,8 @@ class OpsgenieConnector:
         self.source = source
         self.services = services
         self.name = source.id
-        self._transport = transport
-        self._sleep = sleep
-        self._clock = clock
+        self._hold(transport, sleep, clock)
         self.overlap = overlap
-        self._client: OpsgenieClient | None = None
         self.rules = Rules.of(source.id, Routing(source.services, source.teams, services),
                               source.severity, source.high_urgency)
         self._teams: dict[str, str] | None = None
@@ -73,27 +70,11 @@ class OpsgenieConnector:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> HttpStats:
-        return self._client.stats if self._client is not None else HttpStats()
-
     def client(self, *, max_attempts: int | None = None) -> OpsgenieClient:
-        if self._client is None or max_attempts is not None:
-            client = OpsgenieClient(
-                self.source.base_url, self.source.token(),
-                timeout=self.source.timeout_seconds,
-                max_attempts=max_attempts or self.source.max_attempts,
-                transport=self._transport, sleep=self._sleep,
-                clock=lambda: self._clock().timestamp())
-            if max_attempts is not None:
-                return client
-            self._client = client
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        src = self.source
+        return self._held(lambda: OpsgenieClient(src.base_url, src.token(), **self._client_options(
+            timeout=src.timeout_seconds, max_attempts=max_attempts or src.max_attempts)),
+            fresh=max_attempts is not None)
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")

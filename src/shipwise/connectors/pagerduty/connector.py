@@ -35,7 +35,7 @@ import httpx
 
 from shipwise.config import PagerDutySource
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import ClientHolder
 from shipwise.connectors.incidents import Routing, batch, cached, instant, page_row, start_from
 from shipwise.connectors.pagerduty import oncall
 from shipwise.connectors.pagerduty.client import PagerDutyClient, iso
@@ -65,7 +65,7 @@ def _by_user(obj: Any) -> bool:
     return isinstance(obj, Mapping) and str(obj.get("type", "")).startswith("user")
 
 
-class PagerDutyConnector:
+class PagerDutyConnector(ClientHolder[PagerDutyClient]):
     """The :class:`~shipwise.connectors.base.Connector` of one ``kind: pagerduty`` source. A
     page goes to the team ``teams`` names for its PagerDuty service, else to the team that owns
     the shipwise service it maps to (``services.owner``)."""
@@ -80,11 +80,8 @@ class PagerDutyConnector:
         self.source = source
         self.services = services
         self.name = source.id
-        self._transport = transport
-        self._sleep = sleep
-        self._clock = clock
+        self._hold(transport, sleep, clock)
         self.overlap = overlap
-        self._client: PagerDutyClient | None = None
         self.routing = Routing(source.services, source.teams, services)
         self._email = cached(self._emails)
         self._severity = {k.lower(): v for k, v in source.severity.items()}
@@ -93,28 +90,13 @@ class PagerDutyConnector:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> HttpStats:
-        return self._client.stats if self._client is not None else HttpStats()
-
     def client(self, *, token_required: bool = True, max_attempts: int | None = None
                ) -> PagerDutyClient:
-        if self._client is None or max_attempts is not None:
-            client = PagerDutyClient(
-                self.source.base_url, self.source.token(required=token_required),
-                timeout=self.source.timeout_seconds,
-                max_attempts=max_attempts or self.source.max_attempts,
-                transport=self._transport, sleep=self._sleep,
-                clock=lambda: self._clock().timestamp())
-            if max_attempts is not None:
-                return client
-            self._client = client
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        src = self.source
+        return self._held(lambda: PagerDutyClient(
+            src.base_url, src.token(required=token_required), **self._client_options(
+                timeout=src.timeout_seconds, max_attempts=max_attempts or src.max_attempts)),
+            fresh=max_attempts is not None)
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")

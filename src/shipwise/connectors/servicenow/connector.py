@@ -31,7 +31,7 @@ import httpx
 
 from shipwise.config import ServiceNowSource
 from shipwise.connectors.base import Batch, Cursor, Scope
-from shipwise.connectors.http import HttpStats
+from shipwise.connectors.http import ClientHolder
 from shipwise.connectors.paging import Watermark
 from shipwise.connectors.servicenow import mapping as m
 from shipwise.connectors.servicenow.client import PAGE_OVERLAP, ServiceNowClient
@@ -60,7 +60,7 @@ def _chunks(items: list[str], size: int = ID_CHUNK) -> Iterator[list[str]]:
         yield items[k:k + size]
 
 
-class ServiceNowConnector:
+class ServiceNowConnector(ClientHolder[ServiceNowClient]):
     """The :class:`~shipwise.connectors.base.Connector` of one ``kind: servicenow`` source."""
 
     kind = "servicenow"
@@ -75,10 +75,7 @@ class ServiceNowConnector:
         self.name = source.id
         self.overlap = overlap
         self.known_deployments = deployments or (lambda ids: set())
-        self._transport = transport
-        self._sleep = sleep
-        self._clock = clock
-        self._client: ServiceNowClient | None = None
+        self._hold(transport, sleep, clock)
         self._changes: dict[str, m.Change] = {}
         self.rules = m.Rules(
             name=source.id, service_field=source.service_field,
@@ -88,26 +85,14 @@ class ServiceNowConnector:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    @property
-    def stats(self) -> HttpStats:
-        return self._client.stats if self._client is not None else HttpStats()
-
     def _new_client(self, *, max_attempts: int, required: bool = True) -> ServiceNowClient:
         src = self.source
         return ServiceNowClient(src.base_url, src.token(required=required), user=src.user,
-                                oauth=src.auth == "oauth", timeout=src.timeout_seconds,
-                                max_attempts=max_attempts, transport=self._transport,
-                                sleep=self._sleep, clock=lambda: self._clock().timestamp())
+                                oauth=src.auth == "oauth", **self._client_options(
+                                    timeout=src.timeout_seconds, max_attempts=max_attempts))
 
     def client(self) -> ServiceNowClient:
-        if self._client is None:
-            self._client = self._new_client(max_attempts=self.source.max_attempts)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        return self._held(lambda: self._new_client(max_attempts=self.source.max_attempts))
 
     def scopes(self) -> list[Scope]:
         base = self.source.base_url.rstrip("/")

@@ -1,6 +1,7 @@
 """Evidence sources behind one interface (:class:`EvidenceSource`): files of a case directory,
-Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks and the shipwise store (its
-deployments and the kept topology)."""
+Prometheus, JSONL logs and events, OTLP/JSON traces, runbooks, MCP servers' tools (bring your
+own sources) and the shipwise store (its deployments, the kept topology and the spans and logs
+received over OTLP)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from shipwise.investigate.sources.files import (
     case_sources,
 )
 from shipwise.investigate.sources.kept import KeptTopology, SlicedKeptTopology
+from shipwise.investigate.sources.mcp import McpSource
 from shipwise.investigate.sources.prometheus import PrometheusSource
 from shipwise.investigate.sources.store import SlicedDeployments, StoreDeployments, StoreSlice
+from shipwise.investigate.sources.telemetry import SlicedTelemetry, StoreTelemetry
 from shipwise.store.duckdb_store import StoreSession
 
 __all__ = ["EvidenceSource", "StoreSlice", "case_sources", "gather", "sources_from_settings"]
@@ -45,12 +48,17 @@ def sources_from_settings(settings: InvestigateSettings,
         out.append(EventFiles(s.events.paths))
     if s.runbooks is not None:
         out.append(RunbookFiles(s.runbooks.paths))
+    out.extend(McpSource(m) for m in s.mcp)
     if store_slice is not None and s.store.enabled:
         out.append(SlicedDeployments(store_slice, s.store))
         if s.store.topology and store_slice.topology is not None:
             out.append(SlicedKeptTopology(store_slice.topology, s.store))
+        if s.store.telemetry and store_slice.telemetry is not None:
+            out.append(SlicedTelemetry(store_slice.telemetry, s.store))
     elif store is not None and s.store.enabled:
         out.append(StoreDeployments(store, s.store))
         if s.store.topology:
             out.append(KeptTopology(store, s.store))
+        if s.store.telemetry:
+            out.append(StoreTelemetry(store, s.store))
     return out

@@ -50,7 +50,8 @@ def gather(sources: list[EvidenceSource], scope: Scope, *, workers: int = 8) -> 
             ev.sources.append(SourceStatus(src.name, False, time.perf_counter() - t0,
                                            src.describe(), f"{type(exc).__name__}: {exc}"))
             return ev
-        ev.sources.append(SourceStatus(src.name, True, time.perf_counter() - t0, src.describe()))
+        ev.sources.append(SourceStatus(src.name, True, time.perf_counter() - t0, src.describe(),
+                                       size=ev.size(), queries=ev.queries()))
         return ev
 
     if ready:

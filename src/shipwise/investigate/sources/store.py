@@ -80,6 +80,9 @@ class StoreSlice:
     #: the kept topology around the alarm's entity (:func:`shipwise.investigate.sources.kept.
     #: read_kept`); None when it was not read
     topology: dict[str, Any] | None = None
+    #: the spans and logs received over OTLP for the scope (:func:`shipwise.investigate.sources.
+    #: telemetry.read_telemetry`); None when they were not read
+    telemetry: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, store: StoreSession, settings: StoreSourceSettings, scope: Scope) -> StoreSlice:
@@ -92,13 +95,13 @@ class StoreSlice:
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "error": self.error,
                 "shipped": [asdict(d) for d in self.shipped], "in_store": self.in_store,
-                "topology": self.topology}
+                "topology": self.topology, "telemetry": self.telemetry}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoreSlice:
         shipped = tuple(Shipped(**{**d, "commits": tuple(d["commits"])}) for d in data["shipped"])
         return cls(float(data["start"]), float(data["end"]), shipped, data.get("error"),
-                   data.get("in_store"), data.get("topology"))
+                   data.get("in_store"), data.get("topology"), data.get("telemetry"))
 
 
 class SlicedDeployments(StoreDeployments):

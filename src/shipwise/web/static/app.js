@@ -111,6 +111,19 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:afterSettle", function (ev) { drawAll(ev.target); });
+  // the chat panel of an investigation: show an error answer too, and clear the question
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (ev.detail.target && ev.detail.target.id === "chat-log" && ev.detail.xhr.status >= 400) {
+      ev.detail.shouldSwap = true;
+      ev.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    var form = ev.target;
+    if (form && form.matches && form.matches("form[data-reset]") && ev.detail.successful) {
+      form.reset();
+    }
+  });
   document.addEventListener("click", copy);
   var resizeTimer;
   window.addEventListener("resize", function () {
