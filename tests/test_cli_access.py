@@ -32,6 +32,7 @@ ARGS: dict[str, list[str]] = {
     "ingest git": ["."],
     "investigate": ["--service", "pay-api", "--at", "now"],
     "investigations show": ["inv-x"],
+    "ask": ["inv-x", "when did it start?"],
     "investigations verdict": ["inv-x", "right"],
     "prevention show": ["k"],
     "prevention accept": ["k"],

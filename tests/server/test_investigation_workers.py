@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,11 +132,17 @@ def _statuses(db: Path) -> dict[str, tuple[str, str | None]]:
 
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A record without its timings (the only part two runs may differ in), as stored (JSON)."""
+    """A record without its timings, as stored (JSON), and without what the kept topology read:
+    the first run kept the edges it saw, so a second run reads them (the only parts two runs
+    may differ in)."""
     out: dict[str, Any] = json.loads(json.dumps(record, default=str))
     out.pop("seconds")
-    for s in out["sources"]:
-        s.pop("seconds")
+    out["sources"] = [s for s in out["sources"] if s["name"] != "kept_topology"]
+    out["steps"] = [s for s in out.get("steps", []) if s.get("source") != "kept_topology"]
+    for s in out["sources"] + out["steps"]:
+        s.pop("seconds", None)
+    for step in out["steps"]:
+        step["text"] = re.sub(r" in \d+\.\d+ s$", "", step["text"]).replace(", kept_topology", "")
     return out
 
 
