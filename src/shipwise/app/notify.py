@@ -18,6 +18,7 @@ from shipwise.app.results import (
     DeliveryPass,
     Digest,
     DigestLine,
+    DigestRun,
     DigestSection,
     NotifyStatus,
     OutboxCount,
@@ -26,7 +27,8 @@ from shipwise.app.results import (
     dump,
 )
 from shipwise.config import Settings, environ
-from shipwise.errors import ConfigError, InputError
+from shipwise.errors import ConfigError, InputError, ShipwiseError
+from shipwise.governance.access import Principal
 from shipwise.metrics.formatting import WEB, render
 from shipwise.metrics.ids import ERROR_BUDGET_REMAINING
 from shipwise.notify import digest as dg
@@ -127,6 +129,32 @@ def digest(caller: Caller, team: str, *, week: str | None = None, send: bool = F
         result = deliver_due(lambda: nullcontext(caller.store), caller.settings.notify, environ())
         out.delivered = bool(result.delivered) and _delivered(caller, out.row_id)
     return out
+
+
+#: who the server's weekly digest runs as (logged in the access log like any other reader)
+SCHEDULED_DIGEST = Principal("admin", None, None, "weekly-digest")
+
+
+@guard("admin.notify", "outbox:digests")
+def send_digests(caller: Caller, *, today: date | None = None) -> DigestRun:
+    """Every team's digest of the last full week of the data, sent to the digest channel once
+    per team and week (the outbox row's id makes a second pass queue nothing); a team whose
+    digest cannot be made (no delivery data yet) is listed with the reason, the others go on."""
+    if caller.settings.notify.digest.channel is None:
+        raise ConfigError("no digest channel configured",
+                          hint="set notify.digest.channel to a slack_webhook or slack_api channel")
+    run = DigestRun(queued=[], already_sent=[], failed={})
+    for team in org.team_ids(caller.store):
+        try:
+            d = digest(caller, team, send=True, today=today)
+        except ConfigError:
+            raise
+        except ShipwiseError as exc:
+            run.failed[team] = str(exc)
+            continue
+        run.week = d.week
+        (run.queued if d.queued else run.already_sent).append(team)
+    return run
 
 
 def _is_week(text: str) -> bool:

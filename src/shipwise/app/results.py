@@ -982,3 +982,13 @@ class Digest(Result):
     row_id: str | None = None
     queued: bool = False
     delivered: bool = False
+
+
+class DigestRun(Result):
+    """Every team's digest of one week, as the server sends them: the teams queued now, those
+    already sent that week, and those whose digest could not be made (with the reason)."""
+
+    week: str | None = None
+    queued: list[str]
+    already_sent: list[str]
+    failed: dict[str, str]

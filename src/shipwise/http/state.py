@@ -32,7 +32,7 @@ from shipwise.app.alarms import (
 from shipwise.app.caller import Caller
 from shipwise.app.diagnostics import FAMILIES, _hidden
 from shipwise.app.investigate import store_slice
-from shipwise.app.notify import deliver_pending
+from shipwise.app.notify import SCHEDULED_DIGEST, deliver_pending, send_digests
 from shipwise.app.prevention import SCHEDULED_SCAN
 from shipwise.app.prevention import scan as prevention_scan
 from shipwise.app.scm_hooks import (
@@ -184,6 +184,14 @@ class ServerState:
         self.prevention: Periodic | None = (
             Periodic(self._prevention_scan, hours * 3600, first_delay=self._prevention_due,
                      name="shipwise-prevention") if hours > 0 else None)
+        digests = settings.notify.digest
+        #: every team's weekly digest, checked every ``notify.digest.check_hours`` (None: no
+        #: digest channel, or switched off)
+        self.digests: Periodic | None = (
+            Periodic(self._send_digests, digests.check_hours * 3600,
+                     first_delay=lambda: settings.prevention.start_delay_minutes * 60,
+                     name="shipwise-digest")
+            if digests.channel is not None and digests.check_hours > 0 else None)
         #: delivers the notification outbox in the background (docs/notifications.md)
         self.outbox = DeliveryLoop(lambda: deliver_pending(self.settings, self.store.session),
                                    settings.notify.deliver.interval_seconds)
@@ -225,6 +233,8 @@ class ServerState:
         self.syncs.start()
         if self.prevention is not None:
             self.prevention.start()
+        if self.digests is not None:
+            self.digests.start()
         if self.settings.notify.channels:
             self.outbox.start()
         try:
@@ -256,6 +266,8 @@ class ServerState:
     def stop(self) -> None:
         if self.prevention is not None:
             self.prevention.stop(self.settings.server.drain_seconds)
+        if self.digests is not None:
+            self.digests.stop(self.settings.server.drain_seconds)
         self.intake.stop()
         self.deliveries.stop()
         self.telemetry.stop()
@@ -335,6 +347,13 @@ class ServerState:
                                      trigger="server")
         log.info("prevention scan: %d recommendations (%d new)", result.scan.found or 0,
                  result.scan.new or 0)
+
+    def _send_digests(self) -> None:
+        """The scheduled weekly digests, as their own principal, on a connection of their own."""
+        with self.writes, self.store.own_connection() as store:
+            run = send_digests(Caller(store, SCHEDULED_DIGEST, self.settings, "api"))
+        log.info("weekly digest %s: %d queued, %d already sent, %d failed", run.week,
+                 len(run.queued), len(run.already_sent), len(run.failed))
 
     def _sync(self, source: str, scope: str) -> None:
         with self.writes:

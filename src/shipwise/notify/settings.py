@@ -201,6 +201,9 @@ class DigestSettings(BaseModel):
     channel: str | None = None
     #: weeks of the team's own past the digest compares with
     weeks: Annotated[int, Field(ge=2, le=52)] = 8
+    #: ``shipwise serve`` sends every team's digest of the last full week, checking this often
+    #: (hours; each team's week is sent once, so checking again is harmless); 0: never
+    check_hours: Annotated[float, Field(ge=0, le=168)] = 6.0
 
 
 class NotifySettings(BaseModel):
