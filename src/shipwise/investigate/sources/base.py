@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
 from shipwise.investigate.evidence import Evidence, Scope, SourceStatus
+from shipwise.investigate.settings import StoreSourceSettings
+from shipwise.store.duckdb_store import StoreSession
 
 
 class EvidenceSource(ABC):
@@ -28,6 +30,16 @@ class EvidenceSource(ABC):
 
     def describe(self) -> str:
         return self.name
+
+
+class StoreReader(EvidenceSource, ABC):
+    """A source that reads the store the process holds, lent for each query (``lend(store)``
+    for a store the caller has open; the server's shared session, so an investigation never
+    holds its lock), as ``investigate.sources.store`` says."""
+
+    def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
+        self.store = store
+        self.settings = settings
 
 
 def gather(sources: list[EvidenceSource], scope: Scope, *, workers: int = 8) -> Evidence:

@@ -12,9 +12,9 @@ import networkx as nx
 from shipwise.investigate.evidence import Evidence, Scope
 from shipwise.investigate.kept_topology import component, links
 from shipwise.investigate.settings import StoreSourceSettings
-from shipwise.investigate.sources.base import EvidenceSource
+from shipwise.investigate.sources.base import StoreReader
 from shipwise.store import topology as table
-from shipwise.store.duckdb_store import Store, StoreSession
+from shipwise.store.duckdb_store import Store
 
 #: the name of the source in a record (its edges are never learnt again from a record)
 NAME = "kept_topology"
@@ -44,14 +44,10 @@ def kept_evidence(data: dict[str, Any]) -> Evidence:
     return Evidence(topology=g)
 
 
-class KeptTopology(EvidenceSource):
+class KeptTopology(StoreReader):
     """Reads the kept topology from the store the process holds (lent for one query)."""
 
     name = NAME
-
-    def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
-        self.store = store
-        self.settings = settings
 
     def describe(self) -> str:
         return f"store: kept topology (edges seen within {self.settings.topology_days:g} days)"

@@ -11,7 +11,7 @@ import pygit2
 
 from shipwise.investigate.evidence import Event, Evidence, Scope
 from shipwise.investigate.settings import StoreSourceSettings
-from shipwise.investigate.sources.base import EvidenceSource
+from shipwise.investigate.sources.base import StoreReader
 from shipwise.store.deployments import Shipped, shipped_between
 from shipwise.store.duckdb_store import StoreSession
 
@@ -19,15 +19,11 @@ from shipwise.store.duckdb_store import StoreSession
 MAX_DIFF_CHARS = 20000
 
 
-class StoreDeployments(EvidenceSource):
+class StoreDeployments(StoreReader):
     """Reads the store the process holds, lent for each query (``lend(store)`` for a store the
     caller has open; the server's shared session, so an investigation never holds its lock)."""
 
     name = "store"
-
-    def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
-        self.store = store
-        self.settings = settings
 
     def describe(self) -> str:
         return f"store: {self.settings.environment} deployments"

@@ -21,9 +21,9 @@ import numpy as np
 from shipwise.investigate.case import Series
 from shipwise.investigate.evidence import Evidence, LogLine, Scope, Spans
 from shipwise.investigate.settings import StoreSourceSettings
-from shipwise.investigate.sources.base import EvidenceSource
+from shipwise.investigate.sources.base import StoreReader
 from shipwise.store import telemetry as table
-from shipwise.store.duckdb_store import Store, StoreSession
+from shipwise.store.duckdb_store import Store
 
 NAME = "telemetry"
 
@@ -76,14 +76,10 @@ def telemetry_evidence(data: dict[str, Any]) -> Evidence:
     return out
 
 
-class StoreTelemetry(EvidenceSource):
+class StoreTelemetry(StoreReader):
     """Reads ``otel_span`` and ``otel_log`` from the store the process holds (lent per query)."""
 
     name = NAME
-
-    def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
-        self.store = store
-        self.settings = settings
 
     def describe(self) -> str:
         return "store: spans and logs received over OTLP (/v1/traces, /v1/logs)"
