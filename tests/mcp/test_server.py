@@ -23,7 +23,7 @@ TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investiga
          "get_investigation", "ask_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
          "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident",
          "verify_investigation", "blast_radius", "mark_verdict", "investigation_accuracy",
-         "list_prevention", "decide_prevention"}
+         "list_prevention", "decide_prevention", "team_digest"}
 
 
 def test_tools_are_listed_with_input_and_output_schemas(demo: Settings) -> None:
@@ -168,3 +168,15 @@ def test_stdio_acts_as_the_token_and_refuses_a_bad_one(demo: Settings,
     # without a token: the local administrator, who may see every team
     res = call(demo, None, "get_dora", {"team": tokens["other"]})
     assert not res.is_error
+
+
+def test_a_team_reads_its_own_digest_and_not_another_teams(demo: Settings,
+                                                           tokens: dict[str, Any]) -> None:
+    own = call(demo, tokens["member"], "team_digest", {"team": tokens["team"]})
+    assert not own.is_error, own.content
+    d = own.structured_content
+    assert d["team"] == tokens["team"] and [s["family"] for s in d["sections"]] == [
+        "dora", "flow", "strain"]
+    assert not d.get("queued") and not d.get("row_id")  # reading sends nothing
+    refused = error_text(call(demo, tokens["member"], "team_digest", {"team": tokens["other"]}))
+    assert tokens["other"] in refused

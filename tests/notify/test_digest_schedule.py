@@ -8,10 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from shipwise.app.caller import Caller
 from shipwise.app.notify import send_digests
+from shipwise.app.tokens import create_token
 from shipwise.config import Settings
 from shipwise.errors import ConfigError, ForbiddenError
 from shipwise.governance.access import LOCAL_ADMIN, Principal
@@ -81,3 +83,28 @@ def test_the_server_sends_them_on_its_own(sample_settings: Settings,
     assert "weekly-digest" in readers
     with serve(sample_settings) as quiet:  # no digest channel: nothing scheduled
         assert quiet.state.digests is None
+
+
+def test_the_api_shows_the_outbox_to_admins_and_a_digest_to_its_team(
+        sample_settings: Settings) -> None:
+    with Store.open(sample_settings.db) as store:
+        admin = create_token(store, "api admin", "admin")["token"]
+        member = create_token(store, "api member", "member", "payments")["token"]
+        other = next(str(r[0]) for r in store.con.execute("SELECT id FROM team").fetchall()
+                     if r[0] != "payments")
+    with serve(with_digest(sample_settings)) as server:
+        def get(path: str, token: str, **params: str) -> httpx.Response:
+            return httpx.get(server.url + path, params=params, timeout=60,
+                             headers={"Authorization": f"Bearer {token}"})
+
+        status = get("/api/v1/notify/status", admin)
+        assert status.status_code == 200, status.text
+        assert {c["name"] for c in status.json()["channels"]} == {"slack_webhook"}
+        assert get("/api/v1/notify/status", member).status_code == 403
+        own = get("/api/v1/teams/payments/digest", member, week="2026-W38")
+        assert own.status_code == 200, own.text
+        body = own.json()
+        assert (body["team"], body["week"]) == ("payments", "2026-W38")
+        assert not body.get("queued") and not body.get("row_id")  # reading sends nothing
+        assert get(f"/api/v1/teams/{other}/digest", member).status_code == 403
+        assert get("/api/v1/teams/payments/digest", member, week="W38").status_code == 422

@@ -34,6 +34,7 @@ from shipwise.app import (
     explain,
     humane,
     incidents,
+    notify,
     org,
     oversight,
     prevention,
@@ -52,6 +53,7 @@ from shipwise.app.results import (
     CostResult,
     DeploymentExplanation,
     DiagnosticsResult,
+    Digest,
     DoraResult,
     FairnessResult,
     IncidentExplanation,
@@ -168,6 +170,13 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         release appetite with a plain-language sentence. A reduced appetite is the error-budget
         policy protecting users, not a drop in productivity."""
         return call(ctx, lambda c: reliability.slo(c, (team,), at=at, grain=grain))
+
+    @server.tool(annotations=READ_ONLY)
+    def team_digest(ctx: Context, team: str, week: str | None = None) -> Digest:
+        """A team's weekly digest: its week (ISO, e.g. 2026-W38; default the last full week of
+        the data) against its own previous weeks — DORA, flow, strain, SLO error budget — with
+        small groups' figures hidden. Never another team or a person; reading sends nothing."""
+        return call(ctx, lambda c: notify.digest(c, team, week=week))
 
     @server.tool(annotations=READ_ONLY)
     def get_charter(ctx: Context, metric_id: str | None = None) -> CharterResult:

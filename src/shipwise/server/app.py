@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from shipwise import __version__
 from shipwise.api import explain as explain_api
 from shipwise.api import health, local, otlp, webhooks
+from shipwise.api import notify as notify_api
 from shipwise.api import prevention as prevention_api
 from shipwise.api import routes as api
 from shipwise.api.openapi import install_links
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False,
     # (shipwise.web), MCP over streamable HTTP (shipwise.mcp).
     mount_mcp(app)  # MCP: also runs its session manager
     app.include_router(prevention_api.router)  # before api.router: /investigations/accuracy
+    app.include_router(notify_api.router)
     app.include_router(api.router)
     app.include_router(explain_api.router)  # /api/v1/deployments, /api/v1/pull-requests
     mount_web(app)  # web pages and their vendored static files
