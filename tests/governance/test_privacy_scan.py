@@ -56,6 +56,11 @@ COMMANDS: list[list[str]] = [
     ["explain", "incident", "{incident}", "--format", "json"], ["explain", "incident", "--list"],
     ["topology", "refresh"], ["topology", "show", "{service}", "--all", "--depth", "3"],
     ["topology", "show", "{team_entity}", "--all", "--format", "json"],
+    ["prevention", "scan", "--format", "json"], ["prevention", "list", "--format", "json"],
+    ["prevention", "list"], ["investigations", "accuracy", "--format", "json"],
+    ["notify", "status", "--format", "json"],
+    ["notify", "digest", "--team", "{team}", "--format", "json"],
+    ["notify", "digest", "--team", "{small}"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {
@@ -89,6 +94,18 @@ EXEMPT = {
               "(tests/app/test_sync.py)",
     "org apply": "writes the organisation file it is given (tests/orgfile)",
     "org check": "validates a file without a store (tests/orgfile)",
+    "ask": "needs an investigation; answers from its record, scanned via GET "
+           "/api/v1/investigations/{id} (tests/investigate/test_ask.py)",
+    "investigations verdict": "writes a verdict; prints it back (scanned via "
+                              "GET /api/v1/investigations/{id}/verdict)",
+    "prevention show": "one recommendation of `prevention list`, scanned above and via "
+                       "GET /api/v1/prevention/{key}",
+    "prevention accept": "changes a recommendation's status; prints it back",
+    "prevention dismiss": "changes a recommendation's status; prints it back",
+    "prevention done": "changes a recommendation's status; prints it back",
+    "prevention reopen": "changes a recommendation's status; prints it back",
+    "notify deliver": "sends the outbox to the configured channels (tests/notify); prints counts",
+    "notify retry": "requeues failed outbox rows; prints counts",
     "org export": "admin-only round trip of the organisation file: members are written as the "
                   "pseudonyms the store holds (never an email), so that export then apply "
                   "changes nothing (tests/orgfile); it shows memberships, never a figure",
@@ -222,10 +239,13 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
         invs = get("/api/v1/investigations").json()
         inv_ids = [str(i["id"]) for i in (invs if isinstance(invs, list) else invs.get("rows", []))][:3]
         tok_ids = [t.split("_")[1] for t in toks.values()]
+        httpx.post(live.url + "/api/v1/prevention/scans", timeout=120,
+                   headers={"Authorization": f"Bearer {toks['admin']}"})
+        keys = [str(r["key"]) for r in get("/api/v1/prevention").json()["recommendations"]][:3]
         values = {"team": teams, "metric_id": metric_ids, "investigation_id": inv_ids or ["none"],
                   "inv_id": inv_ids or ["none"], "id": inv_ids or ["none"], "token_id": tok_ids,
                   "service": services, "org_unit": units, "alarm_id": ["none"],
-                  "entity": services}
+                  "entity": services, "key": keys or ["none"]}
         scanned = 0
         for path, ops in spec["paths"].items():
             if "get" not in ops or not path.startswith("/api/"):

@@ -41,10 +41,13 @@ def work_steps(record: dict[str, Any], sources: Iterable[SourceStatus | dict[str
     """The typed steps of ``record`` (an investigation record without ``steps``), ``sources``
     being what every source did (:class:`SourceStatus` or the record's ``sources`` rows)."""
     rows = [_source_row(s) for s in sources]
-    alarm, window = record["alarm"], record["window"]
+    # a record of an older version, or one written by hand, may lack any part: say what it has
+    alarm, window = record.get("alarm") or {}, record.get("window") or {}
+    when = f" at {alarm['at']}" if alarm.get("at") else ""
+    read = (f"read {iso(window['start'])} to {iso(window['end'])} from "
+            if window.get("start") is not None and window.get("end") is not None else "read ")
     out = [_step("plan", f"Investigate the alarm {alarm.get('metric') or 'on'} "
-                         f"{alarm['entity']} at {alarm['at']}: read {iso(window['start'])} to "
-                         f"{iso(window['end'])} from "
+                         f"{alarm.get('entity') or 'an unknown entity'}{when}: {read}"
                          + (", ".join(r["name"] for r in rows) or "no source"),
                  ref="#/window"),
            _step("plan", "Survey the topology around the alarm, triage which entities are "
@@ -60,14 +63,14 @@ def work_steps(record: dict[str, Any], sources: Iterable[SourceStatus | dict[str
         else:
             out.append(_step("fetch", f"{r['name']} failed: {r['error']}", ref=r["detail"],
                              query=r["detail"], source=r["name"], error=r["error"]))
-    refs = {(s["entity"], s["metric"]): s.get("ref", "")
+    refs = {(s.get("entity"), s.get("metric")): s.get("ref", "")
             for s in record.get("anomalous_series") or []}
-    anomalous = [t for t in record.get("triage") or [] if t.get("anomalous")]
+    anomalous = [t for t in record.get("triage") or [] if t.get("anomalous") and t.get("entity")]
     for t in anomalous[:MAX_OBSERVATIONS]:
         since = f" from {clock(float(t['onset']))}" if t.get("onset") is not None else ""
-        out.append(_step("observation", f"{t['entity']} ({t['kind']}) anomalous{since}: "
-                                        f"{t.get('top_metric') or 'metrics'}, score "
-                                        f"{float(t['score']):.1f}",
+        out.append(_step("observation", f"{t['entity']} ({t.get('kind') or 'entity'}) anomalous"
+                                        f"{since}: {t.get('top_metric') or 'metrics'}, score "
+                                        f"{float(t.get('score') or 0):.1f}",
                          ref=refs.get((t["entity"], t.get("top_metric")), ""),
                          entity=t["entity"]))
     if not anomalous:
@@ -75,21 +78,22 @@ def work_steps(record: dict[str, Any], sources: Iterable[SourceStatus | dict[str
     for h in [h for h in record.get("hypotheses") or [] if h.get("score", 0) > 0][:MAX_FINDINGS]:
         support = h.get("for") or []
         against = h.get("against") or []
-        out.append(_step("finding", f"{h['statement']} — score {float(h['score']):.1f} "
+        out.append(_step("finding", f"{h.get('statement') or h.get('entity')} — score "
+                                    f"{float(h['score']):.1f} "
                                     f"({len(support)} for, {len(against)} against)",
                          ref=next((o["ref"] for o in support if o.get("ref")), ""),
-                         entity=h["entity"], kind=h["kind"]))
+                         entity=h.get("entity"), kind=h.get("kind")))
     root = record.get("root_cause")
     if record.get("status") == "root_cause_found" and root:
-        out.append(_step("root_cause", f"{root['statement']} (confidence "
+        out.append(_step("root_cause", f"{root.get('statement') or root.get('entity')} (confidence "
                                        f"{float(root.get('confidence') or 0):.0%}, "
                                        f"{root.get('confidence_label', '')})",
                          ref=(root.get("event") or {}).get("ref") or "#/root_cause",
-                         entity=root["entity"]))
+                         entity=root.get("entity")))
     else:
-        lead = f"; the strongest lead is {root['entity']}" if root else ""
+        lead = f"; the strongest lead is {root.get('entity')}" if root else ""
         out.append(_step("root_cause", f"inconclusive: no candidate is both connected to "
-                                       f"{alarm['entity']} and shows an effect of its own{lead} "
+                                       f"{alarm.get('entity') or 'the alarm'} and shows an effect of its own{lead} "
                                        f"({len(record.get('gaps') or [])} gaps listed)",
                          ref="#/gaps"))
     return out
