@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from shipwise.investigate.evidence import Evidence, Scope, SourceStatus
 from shipwise.investigate.settings import StoreSourceSettings
@@ -40,6 +41,24 @@ class StoreReader(EvidenceSource, ABC):
     def __init__(self, store: StoreSession, settings: StoreSourceSettings) -> None:
         self.store = store
         self.settings = settings
+
+
+def no_store() -> Any:
+    """The store session of a worker process: there is none (it reads a slice)."""
+    raise RuntimeError("no store in this process (a worker reads a slice)")
+
+
+class FromSlice(StoreReader, ABC):
+    """A :class:`StoreReader` over what the process holding the store read for a worker
+    process (``read`` returns it): the same evidence, no store connection. Put it first among
+    the bases: ``class SlicedX(FromSlice, X)``."""
+
+    def __init__(self, data: Any, settings: StoreSourceSettings) -> None:
+        super().__init__(no_store, settings)
+        self.data = data
+
+    def read(self, scope: Scope) -> Any:
+        return self.data
 
 
 def gather(sources: list[EvidenceSource], scope: Scope, *, workers: int = 8) -> Evidence:

@@ -11,8 +11,7 @@ import networkx as nx
 
 from shipwise.investigate.evidence import Evidence, Scope
 from shipwise.investigate.kept_topology import component, links
-from shipwise.investigate.settings import StoreSourceSettings
-from shipwise.investigate.sources.base import StoreReader
+from shipwise.investigate.sources.base import FromSlice, StoreReader
 from shipwise.store import topology as table
 from shipwise.store.duckdb_store import Store
 
@@ -66,17 +65,7 @@ class KeptTopology(StoreReader):
         return kept_evidence(self.read(scope))
 
 
-class SlicedKeptTopology(KeptTopology):
+class SlicedKeptTopology(FromSlice, KeptTopology):
     """:class:`KeptTopology` over what the process holding the store read for a worker
     (:attr:`shipwise.investigate.sources.store.StoreSlice.topology`)."""
 
-    def __init__(self, data: dict[str, Any], settings: StoreSourceSettings) -> None:
-        super().__init__(_no_store, settings)
-        self.data = data
-
-    def read(self, scope: Scope) -> dict[str, Any]:
-        return self.data
-
-
-def _no_store() -> Any:
-    raise RuntimeError("no store in this process (a worker reads a slice)")

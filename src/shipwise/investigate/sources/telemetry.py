@@ -21,7 +21,7 @@ import numpy as np
 from shipwise.investigate.case import Series
 from shipwise.investigate.evidence import Evidence, LogLine, Scope, Spans
 from shipwise.investigate.settings import StoreSourceSettings
-from shipwise.investigate.sources.base import StoreReader
+from shipwise.investigate.sources.base import FromSlice, StoreReader
 from shipwise.store import telemetry as table
 from shipwise.store.duckdb_store import Store
 
@@ -97,16 +97,6 @@ class StoreTelemetry(StoreReader):
         return telemetry_evidence(self.read(scope))
 
 
-class SlicedTelemetry(StoreTelemetry):
+class SlicedTelemetry(FromSlice, StoreTelemetry):
     """:class:`StoreTelemetry` over what the process holding the store read for a worker."""
 
-    def __init__(self, data: dict[str, Any], settings: StoreSourceSettings) -> None:
-        super().__init__(_no_store, settings)
-        self.data = data
-
-    def read(self, scope: Scope) -> dict[str, Any]:
-        return self.data
-
-
-def _no_store() -> Any:
-    raise RuntimeError("no store in this process (a worker reads a slice)")
