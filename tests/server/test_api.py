@@ -468,11 +468,7 @@ def test_the_server_decides_suppression_before_the_first_team_page(api: Api) -> 
     """On start the server prepares flow and strain suppression in the background (prewarm)."""
     import time
 
-    from shipwise.app import diagnostics
-
-    deadline = time.time() + 60
-    families: set[str] = set()
-    while time.time() < deadline and families != {"flow", "strain"}:
-        families = {k[2] for k in list(diagnostics._HIDDEN)}
+    deadline = time.time() + 180  # the demo organisation, on a loaded CI machine
+    while time.time() < deadline and set(api.live.state.prewarmed) != {"flow", "strain"}:
         time.sleep(0.2)
-    assert families == {"flow", "strain"}
+    assert set(api.live.state.prewarmed) == {"flow", "strain"}
