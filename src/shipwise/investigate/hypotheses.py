@@ -83,8 +83,11 @@ class Hypothesis:
 def generate(ctx: Context) -> list[Hypothesis]:
     """Every hypothesis, best first (ties: the stronger anomaly, then the entity name)."""
     hyps: list[Hypothesis] = []
-    for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory,
-                _resource_pressure, _queues, _dependencies):
+    for gen in (_changes, _permissions, _host_sessions, _churn, _saturation, _memory):
+        hyps.extend(gen(ctx))
+    hyps.extend(_resource_pressure(ctx, {h.entity for h in hyps
+                                         if h.kind in ("saturation", "memory_leak")}))
+    for gen in (_queues, _dependencies):
         hyps.extend(gen(ctx))
     _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
@@ -467,7 +470,7 @@ RESOURCE_OF_WORST = 0.5
 RESOURCE_AFTER_ALARM = 300.0
 
 
-def _resource_pressure(ctx: Context) -> list[Hypothesis]:
+def _resource_pressure(ctx: Context, owned: set[str]) -> list[Hypothesis]:
     """A process hogging or starved of CPU or memory: an entity's own CPU or memory use jumping far
     past its normal, not before the incident's onset. What an SRE checks first on a slow
     service (``top``, the container dashboards): which process is eating the machine. Of several
@@ -479,8 +482,7 @@ def _resource_pressure(ctx: Context) -> list[Hypothesis]:
     anomaly (:data:`RESOURCE_OF_WORST`), nor one off the alarm's path (a hog reaches the alarm
     through the calls), nor one that began more than :data:`RESOURCE_AFTER_ALARM` after the alarm
     fired or before the incident's onset. A saturation or leak hypothesis already on the entity (from
-    ``cpu_utilisation`` levels or a memory climb) is not repeated."""
-    owned = {h.entity for h in _saturation(ctx) + _memory(ctx)}
+    ``cpu_utilisation`` levels or a memory climb: ``owned``) is not repeated."""
     best: dict[str, MetricScore] = {}
     for sc in ctx.scores:
         if (not _RESOURCE.search(sc.metric) or _BOUND.search(sc.metric) or sc.dev.signed <= 0
