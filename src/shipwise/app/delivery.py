@@ -13,10 +13,17 @@ from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.app.guard import Access, guard
 from shipwise.app.memo import memo
 from shipwise.app.metrics import DoraRequest, dora_rows
-from shipwise.app.results import Appetite, CostResult, DoraResult, InitiativesResult
+from shipwise.app.results import (
+    Appetite,
+    CostResult,
+    DoraResult,
+    InitiativesResult,
+    QuickCheck,
+    QuickCheckBenchmark,
+)
 from shipwise.app.slo import release_appetite
 from shipwise.config import CostSettings
-from shipwise.metrics import facts
+from shipwise.metrics import facts, quick_check
 from shipwise.store import org
 from shipwise.store.duckdb_store import Store
 
@@ -53,7 +60,30 @@ def dora(caller: Caller, req: DoraRequest) -> DoraResult:
                         lambda: release_appetite(caller.store, cfg))
         result.release_appetite = {t: Appetite.model_validate(appetite[t])
                                    for t in teams if t in appetite}
+    result.quick_check = _benchmarks(caller.store, result)
     return result
+
+
+def _benchmarks(store: Store, result: DoraResult) -> QuickCheck | None:
+    """The DORA 2025 benchmarks beside the rows' Quick Check scores, per team: all industries, and
+    the team's industry and organisation size when its attributes (``industry``,
+    ``organization_size``) name them."""
+    services = sorted({r.service for r in result.rows if r.service})
+    owners = org.service_teams(store, services) if services else {}
+    teams = sorted({r.team for r in result.rows if r.team} | set(owners.values()))
+    if not teams:
+        return None
+    attributes = {a["id"]: quick_check.attributes_of(a["attributes"])
+                  for a in org.team_attributes(store)}
+    benchmarks: dict[str, list[QuickCheckBenchmark]] = {}
+    said: dict[str, list[str]] = {}
+    for t in teams:
+        marks, notes = quick_check.benchmarks(attributes.get(t))
+        benchmarks[t] = [QuickCheckBenchmark.model_validate(b) for b in marks]
+        if notes:
+            said[t] = notes
+    return QuickCheck(benchmarks=benchmarks, notes=said, source=quick_check.source(),
+                      profile=quick_check.NO_PROFILE)
 
 
 def _cost_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:

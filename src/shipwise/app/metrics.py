@@ -8,7 +8,8 @@ from typing import Any
 
 from shipwise.app.dates import check_window
 from shipwise.errors import InputError, NotFoundError
-from shipwise.metrics import registry
+from shipwise.metrics import ids as metric_ids
+from shipwise.metrics import quick_check, registry
 from shipwise.metrics.dora import GRAINS, DoraQuery, data_span_sql, dora_sql
 from shipwise.metrics.engines import DuckDBEngine, Engine, scalar_row
 from shipwise.store.duckdb_store import Store
@@ -68,7 +69,10 @@ def _dora(engine: Engine, req: DoraRequest) -> dict[str, Any]:
     first, last = (span or (None, None))
     since = req.since or first
     until = req.until or last
-    out: dict[str, Any] = {"grain": req.grain, "since": _iso(since), "until": _iso(until), "rows": []}
+    out: dict[str, Any] = {
+        "grain": req.grain, "since": _iso(since), "until": _iso(until), "rows": [],
+        "groups": {m.id: m.group for m in registry.family("dora") if m.group},
+        "levels": metric_ids.DORA_2024_LEVELS}
     if since is None or until is None:
         return out
     by = "service" if (req.by == "service" or (req.service and not req.team)) else "team"
@@ -91,12 +95,20 @@ def _dora(engine: Engine, req: DoraRequest) -> dict[str, Any]:
             "change": dict(zip(ids, d, strict=False)),
             "cluster": cluster,
             "counts": dict(zip(COUNT_COLUMNS, c, strict=False)),
+            "quick_check": _quick_check(dict(zip(ids, m, strict=False))),
         }
         for entity, period, cluster, m, d, c in zip(
             column["entity"], column["period"], column["cluster"], metrics, changes, counts,
             strict=True)
     ]
     return out
+
+
+def _quick_check(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The Quick Check 2025 scoring of one row (five numbers per team-period, not per event)."""
+    q = quick_check.score(metrics)
+    return {"metrics": q["scores"], "answers": q["answers"], "labels": q["labels"],
+            "groups": q["groups"], "overall": q["overall"]}
 
 
 def _iso(d: date | None) -> str | None:

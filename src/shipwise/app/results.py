@@ -145,13 +145,60 @@ class CharterEntry(Open):
 
 # -- delivery: DORA, cost, flow and strain, SLOs -----------------------------------------------
 
+class QuickCheckScores(MetricRow):
+    """The DORA Quick Check 2025 scoring of one row's measured metrics: ``metrics`` holds each
+    metric's score 0–10 (higher is better), withheld like the metric itself."""
+
+    answers: dict[str, float | None] = Field(default_factory=dict, description=(
+        "metric id -> the Quick Check answer the measured value gives: a bucket 1-6 (durations, "
+        "deployment frequency) or a percentage 0-100 (change fail and rework rates)"))
+    labels: dict[str, str | None] = Field(default_factory=dict, description=(
+        "metric id -> the answer's wording (the bucket's label, or the percentage)"))
+    groups: dict[str, float | None] = Field(default_factory=dict, description=(
+        "DORA 2025 group (throughput, instability) -> mean score of its metrics"))
+    overall: float | None = Field(None, description="mean score of the metrics with a value")
+
+
 class DoraRow(MetricRow):
     team: str | None = Field(None, exclude_if=_none, description="by team: the team")
     service: str | None = Field(None, exclude_if=_none, description="by service: the service")
     change: dict[str, float | None] = Field(default_factory=dict,
                                             description="change vs the previous period")
-    cluster: str | None = Field(None, description="DORA 2024 performance cluster")
+    cluster: str | None = Field(None, description=(
+        "the DORA 2024 level (elite, high, medium, low): the 2024 report's clusters, not the "
+        "2025 report's model"))
     counts: dict[str, int] = Field(default_factory=dict)
+    quick_check: QuickCheckScores | None = Field(None, exclude_if=_none, description=(
+        "the DORA Quick Check 2025 scoring of this row's metrics (docs/metrics/dora.md)"))
+
+
+class MeanSd(BaseModel):
+    mean: float
+    sd: float
+
+
+class QuickCheckBenchmark(BaseModel):
+    """One cohort of the DORA 2025 benchmark on the Quick Check's 0-10 scale (higher is better)."""
+
+    scope: str = Field(description="all, industry or organization_size")
+    key: str
+    name: str
+    metrics: dict[str, MeanSd] = Field(description="metric id -> mean and standard deviation")
+    overall: MeanSd | None = None
+    groups: dict[str, MeanSd | None] = Field(default_factory=dict)
+
+
+class QuickCheck(BaseModel):
+    """What the Quick Check scores are compared with, per team, and where the figures come from."""
+
+    benchmarks: dict[str, list[QuickCheckBenchmark]] = Field(default_factory=dict, description=(
+        "team -> the 2025 benchmarks beside its scores: all industries, and its industry and "
+        "organisation size when its attributes name them"))
+    notes: dict[str, list[str]] = Field(default_factory=dict, exclude_if=_empty, description=(
+        "team -> attributes the benchmark could not use"))
+    source: dict[str, Any] = Field(default_factory=dict, description=(
+        "repository, commit, files and licence of the scoring and the benchmark figures"))
+    profile: str = Field(description="why no DORA 2025 team profile is given")
 
 
 class Appetite(Open):
@@ -170,6 +217,12 @@ class DoraResult(Charted):
     release_appetite: dict[str, Appetite] = Field(
         default_factory=dict, description="team -> release appetite (error-budget policy), to "
         "read beside deployment frequency")
+    groups: dict[str, str] = Field(default_factory=dict, description=(
+        "metric id -> its DORA 2025 group: throughput or instability"))
+    levels: str = Field("DORA 2024 levels", description=(
+        "what ``cluster`` is: the DORA 2024 report's performance levels"))
+    quick_check: QuickCheck | None = Field(None, exclude_if=_none, description=(
+        "the 2025 benchmarks beside each row's ``quick_check`` scores"))
 
 
 class CostRow(MetricRow):

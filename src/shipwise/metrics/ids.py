@@ -55,6 +55,14 @@ STALLED_PRS = "strain.stalled_prs"
 OUT_OF_HOURS_ONCALL_HOURS = "strain.out_of_hours_oncall_hours"
 SLEEP_HOUR_ONCALL_HOURS = "strain.sleep_hour_oncall_hours"
 
+#: The DORA 2025 report's two groups of the five software delivery metrics, in display order,
+#: with the title every interface shows (registry.Metric.group names one of them).
+THROUGHPUT = "throughput"
+INSTABILITY = "instability"
+DORA_GROUPS: dict[str, str] = {THROUGHPUT: "Throughput", INSTABILITY: "Instability"}
+#: What every interface calls the 2024 performance clusters (not the 2025 report's model).
+DORA_2024_LEVELS = "DORA 2024 levels"
+
 #: The organisation roll-up's count of teams in the cohort (a column of the roll-up, not a metric).
 COHORT_TEAMS = "cost.cohort_teams"
 

@@ -54,6 +54,9 @@ class Metric:
     #: of metrics/portable.py, rendered per engine), equal on the demo organisation row for row
     #: (tests/metrics/test_spark.py). Set per family below.
     engines: frozenset[str] = frozenset({DUCKDB})
+    #: The DORA 2025 report's group (metrics/ids.py DORA_GROUPS): "throughput" or "instability";
+    #: None for a metric outside the five (a data-quality count).
+    group: str | None = None
 
 
 def _shown(*tags: str) -> frozenset[str]:
@@ -67,24 +70,26 @@ _T, _TILE, _PHASE, _ORG, _CLI, _TREND = (ids.SHOWN_TABLE, ids.SHOWN_TILE, ids.SH
 DORA: tuple[Metric, ...] = (
     Metric("dora.deployment_frequency", "dora", "Deployment frequency", "deployments/week", "higher",
            _ratio("deployments", "weeks"), label="deploys/wk", format="rate", order=10,
-           shown=_shown(_T, _TILE, _TREND)),
+           shown=_shown(_T, _TILE, _TREND), group=ids.THROUGHPUT),
     Metric("dora.deployment_days_per_week", "dora", "Deployment days per week", "days/week", "higher",
-           _ratio("deployment_days", "weeks"), label="deploy days/wk", format="rate", order=20),
+           _ratio("deployment_days", "weeks"), label="deploy days/wk", format="rate", order=20,
+           group=ids.THROUGHPUT),
     Metric("dora.change_lead_time", "dora", "Change lead time (median)", "seconds", "lower",
            "lead_time_median_seconds", label="lead time", format="duration", order=30,
-           shown=_shown(_T, _TILE, _TREND)),
+           shown=_shown(_T, _TILE, _TREND), group=ids.THROUGHPUT),
     Metric("dora.change_lead_time_p90", "dora", "Change lead time (p90)", "seconds", "lower",
            "lead_time_p90_seconds", label="lead p90", format="duration", order=40,
-           shown=_shown(_T)),
+           shown=_shown(_T), group=ids.THROUGHPUT),
     Metric("dora.change_fail_rate", "dora", "Change fail rate", "ratio", "lower",
            _ratio("failed_deployments", "reached_production"), label="change fail",
-           format="percent", digits=1, cli_digits=1, order=50, shown=_shown(_T, _TILE, _TREND)),
+           format="percent", digits=1, cli_digits=1, order=50, shown=_shown(_T, _TILE, _TREND),
+           group=ids.INSTABILITY),
     Metric("dora.failed_deployment_recovery_time", "dora", "Failed deployment recovery time (median)",
            "seconds", "lower", "recovery_median_seconds", label="recovery", format="duration", order=60,
-           shown=_shown(_T, _TILE)),
-    Metric("dora.rework_rate", "dora", "Rework rate", "ratio", "lower",
+           shown=_shown(_T, _TILE), group=ids.THROUGHPUT),
+    Metric("dora.rework_rate", "dora", "Deployment rework rate", "ratio", "lower",
            _ratio("rework_deployments", "reached_production"), label="rework", format="percent",
-           digits=1, cli_digits=1, order=70, shown=_shown(_T, _TILE)),
+           digits=1, cli_digits=1, order=70, shown=_shown(_T, _TILE), group=ids.INSTABILITY),
     Metric("dora.failed_deployment_attempts", "dora", "Failed deployment attempts", "count", None,
            "CAST(failed_attempts AS DOUBLE)", label="failed attempts", format="count", digits=0,
            order=80),
@@ -281,3 +286,12 @@ def metrics_of(family_name: str, *shown: str) -> list[Metric]:
 def ids_of(family_name: str, *shown: str) -> tuple[str, ...]:
     """The ids of :func:`metrics_of`."""
     return tuple(m.id for m in metrics_of(family_name, *shown))
+
+
+def grouped(family_name: str, *shown: str) -> list[tuple[str | None, list[Metric]]]:
+    """:func:`metrics_of` in the DORA 2025 groups (ids.DORA_GROUPS order; ungrouped last), each
+    group in display order: how every interface lays out throughput and instability."""
+    ms = metrics_of(family_name, *shown)
+    order: list[str | None] = [*ids.DORA_GROUPS, None]
+    return [(g, [m for m in ms if m.group == g]) for g in order
+            if any(m.group == g for m in ms)]
