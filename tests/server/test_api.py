@@ -151,6 +151,29 @@ def test_catalog_has_charter_entries(api: Api) -> None:
     assert missing.status_code == 404 and missing.json()["hint"]
 
 
+def test_dora_groups_metrics_as_2025_and_scores_the_quick_check(api: Api) -> None:
+    body = api.get(f"/api/v1/teams/{api.team}/dora", who="member").json()
+    groups = body["groups"]
+    assert {m for m, g in groups.items() if g == "instability"} == {
+        "dora.change_fail_rate", "dora.rework_rate"}
+    assert {"dora.deployment_frequency", "dora.change_lead_time",
+            "dora.failed_deployment_recovery_time"} <= {
+        m for m, g in groups.items() if g == "throughput"}
+    assert body["levels"] == "DORA 2024 levels"
+    row = body["rows"][-1]
+    qc = row["quick_check"]
+    scores = [s for s in qc["metrics"].values() if s is not None]
+    assert scores and all(0 <= s <= 10 for s in scores)
+    assert qc["overall"] == pytest.approx(sum(scores) / len(scores))
+    # a rate's score is (100 - percentage) / 10 of the row's own measured rate
+    rate = row["metrics"]["dora.change_fail_rate"]
+    assert qc["metrics"]["dora.change_fail_rate"] == pytest.approx((100 - 100 * rate) / 10)
+    (allind, *_) = body["quick_check"]["benchmarks"][api.team]
+    assert allind["name"] == "All industries"
+    assert allind["metrics"]["dora.change_lead_time"] == {"mean": 5.5, "sd": 2.4}
+    assert "dora-team/dora.dev" in body["quick_check"]["source"]["repository"]
+
+
 def test_dora_and_cost_are_the_cli_json(api: Api) -> None:
     params = {"grain": "month", "since": "2026-01-01", "until": "2026-06-30"}
     dora = api.get(f"/api/v1/teams/{api.team}/dora", **params).json()

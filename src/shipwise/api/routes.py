@@ -195,8 +195,10 @@ _COST = {"grain": "quarter", "baseline": "yoy", "currency": "EUR", "since": "202
 
 @router.get("/teams/{team:path}/dora", summary="A team's DORA metrics per period",
             description="The same parameters and JSON as `shipwise metrics dora --team T "
-                        "--format json`, plus `charter`. Roles: member and lead of the team, "
-                        "admin.",
+                        "--format json`, plus `charter`: each metric's DORA 2025 group "
+                        "(`groups`), the DORA 2024 level (`cluster`), each row's DORA Quick "
+                        "Check 2025 scores and the 2025 benchmarks (`quick_check`). Roles: "
+                        "member and lead of the team, admin.",
             responses={**NOT_FOUND, **BAD_INPUT, 200: _example(_DORA)})
 def team_dora(state: State, principal: Who, team: TeamId, grain: Grain = "quarter",
               since: Since = None, until: Until = None) -> r.DoraResult:

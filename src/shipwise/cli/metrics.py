@@ -12,8 +12,8 @@ import click
 
 from shipwise.cli.access import caller, runs_as
 from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table
-from shipwise.metrics.ids import SHOWN_TABLE, SHOWN_TREND
-from shipwise.metrics.registry import Metric, metrics_of
+from shipwise.metrics.ids import DORA_2024_LEVELS, DORA_GROUPS, SHOWN_TABLE, SHOWN_TREND
+from shipwise.metrics.registry import Metric, grouped
 
 
 @click.group("metrics")
@@ -104,15 +104,20 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dat
 @click.option("--since", callback=_parse_date, help="First day (UTC), YYYY-MM-DD.")
 @click.option("--until", callback=_parse_date, help="Last day (UTC), YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.option("--quick-check", "quick", is_flag=True,
+              help="The DORA Quick Check 2025 scores (0-10) of the measured metrics, beside the "
+                   "2025 benchmark mean ± SD (docs/metrics/dora.md).")
 @engine_options
 @click.pass_context
 @runs_as()
 def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ...], by: str,
-             grain: str, since: date | None, until: date | None, fmt: str, engine: str,
-             data: str | None, master: str) -> None:
-    """DORA metrics per team (or service) and period, with change vs the previous period and the
-    DORA 2024 performance cluster. With --engine spark, computed by Spark from a folder of
-    `shipwise export parquet` (no store is read; docs/spark.md)."""
+             grain: str, since: date | None, until: date | None, fmt: str, quick: bool,
+             engine: str, data: str | None, master: str) -> None:
+    """DORA metrics per team (or service) and period, grouped as the DORA 2025 report does
+    (throughput, instability), with change vs the previous period and the DORA 2024 level.
+    With --quick-check, the Quick Check 2025 scores and benchmarks instead. With --engine spark,
+    computed by Spark from a folder of `shipwise export parquet` (no store is read;
+    docs/spark.md)."""
     from shipwise.app.metrics import DoraRequest
     from shipwise.app.results import dump
 
@@ -127,7 +132,10 @@ def dora_cmd(ctx: click.Context, teams: tuple[str, ...], services: tuple[str, ..
 
         with caller(ctx) as c:
             res = dump(dora(c, req))
-    print_dora(res, fmt)
+    if quick and fmt != "json":
+        print_quick_check(res, fmt)
+    else:
+        print_dora(res, fmt)
 
 
 def print_dora(res: dict[str, object], fmt: str) -> None:
@@ -137,10 +145,11 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
     rows_in = res["rows"]
     assert isinstance(rows_in, list)
     key = "service" if rows_in and "service" in rows_in[0] else "team"
-    shown = metrics_of("dora", SHOWN_TABLE)
+    groups = grouped("dora", SHOWN_TABLE)
+    shown = [m for _, ms in groups for m in ms]
     ids = [m.id for m in shown]
     if fmt == "csv":
-        emit_csv([key, "period", *ids, "cluster"],
+        emit_csv([key, "period", *ids, "dora_2024_level"],
                  [[r[key], r["period"], *[r["metrics"][i] for i in ids], r["cluster"]] for r in rows_in])
         return
     if not rows_in:
@@ -159,14 +168,84 @@ def print_dora(res: dict[str, object], fmt: str) -> None:
         text = cell(m.id, r["metrics"][m.id])
         return (text or "–") + arrow(r, m) if SHOWN_TREND in m.shown else text
 
+    # the DORA 2025 groups as a header line above their columns
+    headers = [f"\n{key}", "\nperiod"]
+    for g, ms in groups:
+        headers += [(f"{DORA_GROUPS.get(g or '', 'Other')}\n" if i == 0 else "\n") + m.label
+                    for i, m in enumerate(ms)]
     table_rows = [(r[key], r["period"], *[value(r, m) for m in shown], r["cluster"])
                   for r in rows_in]
     emit_table(f"DORA by {key} and {res['grain']} ({res['since']} – {res['until']})",
-               [key, "period", *[m.label for m in shown], "2024 cluster"], table_rows,
+               [*headers, "DORA 2024\nlevel"], table_rows,
                justify_right=tuple(range(2, 2 + len(shown))))
+    click.echo(f"Grouped as the DORA 2025 report groups them. Level: {DORA_2024_LEVELS} (the "
+               "2024 report's clusters, not the 2025 report's model); `--quick-check` scores "
+               "the 2025 way.")
     appetite: dict[str, Any] = res.get("release_appetite") or {}  # type: ignore[assignment]
     held = {t: a for t, a in appetite.items() if a.get("appetite") not in (None, "full")}
     if held:
         click.echo("Release appetite now (error-budget policy, read beside deployment frequency):")
         for a in held.values():
             click.echo(f"  {a['team']}: {a['appetite']} — {a['sentence']}")
+
+
+def _score(x: Any) -> str | None:
+    return None if x is None else f"{x:.1f}"
+
+
+def _mean_sd(b: dict[str, Any] | None) -> str | None:
+    return None if not b else f"{b['mean']:.1f} ± {b['sd']:.1f}"
+
+
+def print_quick_check(res: dict[str, Any], fmt: str) -> None:
+    """The Quick Check 2025 scores of each row and the 2025 benchmarks beside them."""
+    rows_in: list[dict[str, Any]] = res["rows"]
+    key = "service" if rows_in and "service" in rows_in[0] else "team"
+    scored = [m for _, ms in grouped("dora") for m in ms
+              if any(m.id in (r.get("quick_check") or {}).get("metrics", {}) for r in rows_in)]
+    if fmt == "csv":
+        # long: one line per row and metric, with its DORA 2025 group
+        emit_csv([key, "period", "metric", "group", "value", "answer", "score"], [
+            [r[key], r["period"], m.id, m.group, r["metrics"].get(m.id),
+             r["quick_check"]["answers"].get(m.id), r["quick_check"]["metrics"].get(m.id)]
+            for r in rows_in if r.get("quick_check") for m in scored])
+        return
+    if not rows_in or not scored:
+        click.echo("No production deployments in the store yet (or computed without the store: "
+                   "the Quick Check needs it): import some, or run `shipwise demo`.")
+        return
+    groups = [(g, [m for m in ms if m in scored]) for g, ms in grouped("dora")]
+    headers = [f"\n{key}", "\nperiod"]
+    for g, ms in groups:
+        headers += [(f"{DORA_GROUPS.get(g or '', 'Other')}\n" if i == 0 else "\n") + m.label
+                    for i, m in enumerate(ms)]
+    order = [m for _, ms in groups for m in ms]
+    emit_table(
+        f"DORA Quick Check 2025 scores, 0–10, higher is better ({res['grain']})",
+        [*headers, "\noverall"],
+        [(r[key], r["period"], *[_score(r["quick_check"]["metrics"].get(m.id)) for m in order],
+          _score(r["quick_check"]["overall"])) for r in rows_in if r.get("quick_check")],
+        justify_right=tuple(range(2, 3 + len(order))))
+    qc = res.get("quick_check") or {}
+    cohorts: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
+    for team, marks in (qc.get("benchmarks") or {}).items():
+        for b in marks:
+            cohorts.setdefault((b["scope"], b["key"]), (b, []))[1].append(team)
+    n_teams = len(qc.get("benchmarks") or {})
+    if cohorts:
+        emit_table(
+            "DORA 2025 benchmark, mean ± SD on the same scale",
+            ["cohort", "teams", *[m.label for m in order], "overall"],
+            [(b["name"], "all" if len(ts) == n_teams and n_teams > 1 else ", ".join(ts),
+              *[_mean_sd(b["metrics"].get(m.id)) for m in order], _mean_sd(b.get("overall")))
+             for b, ts in cohorts.values()])
+    for team, notes in (qc.get("notes") or {}).items():
+        for n in notes:
+            click.echo(f"{team}: {n}")
+    src = qc.get("source") or {}
+    click.echo("Answers from telemetry by the Quick Check's buckets (durations, deployments per "
+               "day), rates as percentages scored (100 − v)/10; overall = mean. Source: "
+               f"{src.get('repository', 'dora-team/dora.dev')} @ {str(src.get('commit', ''))[:8]} "
+               f"({src.get('licence', '').split(' (')[0]}).")
+    if qc.get("profile"):
+        click.echo(qc["profile"])

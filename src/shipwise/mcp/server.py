@@ -115,8 +115,11 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
     def get_dora(ctx: Context, team: str, grain: str = "quarter", since: date | None = None,
                  until: date | None = None) -> DoraResult:
         """DORA metrics of a team per period (grain: week, month or quarter; since/until:
-        YYYY-MM-DD, default the whole data span), with change vs the previous period and the
-        performance cluster. Members and leads see their own team only."""
+        YYYY-MM-DD, default the whole data span), with change vs the previous period, each
+        metric's DORA 2025 group (`groups`: throughput or instability), the DORA 2024 level
+        (`cluster`), and each period's DORA Quick Check 2025 scores (0-10) with the 2025
+        benchmark mean ± SD beside them (`quick_check`). No DORA 2025 team profile is inferred.
+        Members and leads see their own team only."""
         req = DoraRequest(grain=grain, team=(team,), since=since, until=until)
         return call(ctx, lambda c: delivery.dora(c, req))
 
