@@ -15,7 +15,7 @@ from shipwise.app.metrics import DoraRequest
 from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
-from shipwise.metrics.registry import REGISTRY, ids_of
+from shipwise.metrics.registry import REGISTRY, grouped, ids_of
 from shipwise.web import prevention as prevention_page
 from shipwise.web.diagnostics import team_sections
 from shipwise.web.render import title as views_title
@@ -52,8 +52,11 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
     rows = dora["rows"]
     latest = rows[-1] if rows else None
     tiles = [{"metric": m, "value": latest["metrics"].get(m), "change": latest["change"].get(m),
-              "hidden": (latest.get("withheld") or {}).get(m)}
+              "hidden": (latest.get("withheld") or {}).get(m), "unit": _unit(m)}
              for m in DORA_TILES] if latest else []
+    dora_groups = [{"group": g, "title": ids.DORA_GROUPS.get(g or "", "Other"),
+                    "tiles": [t for t in tiles if REGISTRY[t["metric"]].group == g]}
+                   for g, _ in grouped("dora", ids.SHOWN_TILE)]
     periods = [r["period"] for r in cost["rows"]]
     cost_chart = {
         "id": "cost-chart", "labels": periods,
@@ -91,11 +94,40 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
     out = {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
            "period": latest["period"] if latest else None,
            "cluster": latest["cluster"] if latest else None,
-           "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
+           "tiles": tiles, "dora_groups": dora_groups, "levels": ids.DORA_2024_LEVELS,
+           "quick_check": _quick_check(dora, latest, team_id),
+           "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
            **sections}
     out["charter"] = charter_map(metric_ids(out))
     return out
+
+
+def _unit(metric_id: str) -> str | None:
+    """The unit a tile names beside its label: durations and percentages carry theirs."""
+    m = REGISTRY[metric_id]
+    return None if m.format in ("duration", "percent", "state") else m.unit
+
+
+def _quick_check(dora: dict[str, Any], latest: dict[str, Any] | None,
+                 team_id: str) -> dict[str, Any] | None:
+    """The latest period's Quick Check 2025 scores, metric by metric in the DORA 2025 groups,
+    with the team's 2025 benchmarks beside each (all industries, industry, organisation size)."""
+    qc = (latest or {}).get("quick_check")
+    info = dora.get("quick_check") or {}
+    if not qc:
+        return None
+    marks = (info.get("benchmarks") or {}).get(team_id, [])
+    rows = [{"metric": m.id, "group": ids.DORA_GROUPS.get(g or "", "Other"),
+             "value": latest["metrics"].get(m.id) if latest else None,
+             "answer": qc["labels"].get(m.id), "score": qc["metrics"].get(m.id),
+             "benchmarks": [b["metrics"].get(m.id) for b in marks]}
+            for g, ms in grouped("dora") for m in ms if m.id in qc["metrics"]]
+    return {"rows": rows, "overall": qc.get("overall"),
+            "overall_benchmarks": [b.get("overall") for b in marks],
+            "cohorts": [b["name"] for b in marks],
+            "notes": (info.get("notes") or {}).get(team_id, []),
+            "source": info.get("source") or {}, "profile": info.get("profile")}
 
 
 def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
