@@ -149,6 +149,7 @@ class QuickCheckScores(MetricRow):
     """The DORA Quick Check 2025 scoring of one row's measured metrics: ``metrics`` holds each
     metric's score 0–10 (higher is better), withheld like the metric itself."""
 
+    period: str | None = Field(None, exclude_if=_none, description="(the row's period)")
     answers: dict[str, float | None] = Field(default_factory=dict, description=(
         "metric id -> the Quick Check answer the measured value gives: a bucket 1-6 (durations, "
         "deployment frequency) or a percentage 0-100 (change fail and rework rates)"))
