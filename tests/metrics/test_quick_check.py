@@ -139,3 +139,23 @@ def test_quarter_rows_are_scored_too(settings: Settings, tmp_path: Path) -> None
     import_paths(settings, [write_jsonl(tmp_path / "h.jsonl", [*org(), *HISTORY[2:]])])
     res = dora(settings, DoraRequest(grain="quarter", team=("payments",)))
     assert all(r["quick_check"]["overall"] is not None for r in res["rows"])
+
+
+def test_column_wise_scoring_equals_the_row_rules() -> None:
+    rows = [
+        {ids.DEPLOYMENT_FREQUENCY: 0.0, ids.CHANGE_LEAD_TIME: None,
+         ids.FAILED_DEPLOYMENT_RECOVERY_TIME: None, ids.CHANGE_FAIL_RATE: None, ids.REWORK_RATE: None},
+        {ids.DEPLOYMENT_FREQUENCY: 14.0, ids.CHANGE_LEAD_TIME: 59 * 60.0,
+         ids.FAILED_DEPLOYMENT_RECOVERY_TIME: 200 * D, ids.CHANGE_FAIL_RATE: 1.2,
+         ids.REWORK_RATE: 0.0},
+        {ids.DEPLOYMENT_FREQUENCY: 7 / 30, ids.CHANGE_LEAD_TIME: 7 * D,
+         ids.FAILED_DEPLOYMENT_RECOVERY_TIME: H, ids.CHANGE_FAIL_RATE: 0.15, ids.REWORK_RATE: 0.5},
+    ]
+    cols = {m: [r[m] for r in rows] for m in rows[0]}
+    for got, row in zip(quick_check.score_columns(cols, len(rows)), rows, strict=True):
+        want = quick_check.score(row)
+        assert got == {"metrics": want["scores"], "answers": want["answers"],
+                       "labels": want["labels"], "groups": want["groups"],
+                       "overall": want["overall"]}
+    # a rate above 100 % (bad data) scores 0, never below
+    assert quick_check.score_columns(cols, 3)[1]["metrics"][ids.CHANGE_FAIL_RATE] == 0

@@ -95,20 +95,14 @@ def _dora(engine: Engine, req: DoraRequest) -> dict[str, Any]:
             "change": dict(zip(ids, d, strict=False)),
             "cluster": cluster,
             "counts": dict(zip(COUNT_COLUMNS, c, strict=False)),
-            "quick_check": _quick_check(dict(zip(ids, m, strict=False))),
+            "quick_check": q,
         }
-        for entity, period, cluster, m, d, c in zip(
+        for entity, period, cluster, m, d, c, q in zip(
             column["entity"], column["period"], column["cluster"], metrics, changes, counts,
-            strict=True)
+            # the Quick Check 2025 scoring of each row's five values, column by column
+            quick_check.score_columns(column, len(column["entity"])), strict=True)
     ]
     return out
-
-
-def _quick_check(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The Quick Check 2025 scoring of one row (five numbers per team-period, not per event)."""
-    q = quick_check.score(metrics)
-    return {"metrics": q["scores"], "answers": q["answers"], "labels": q["labels"],
-            "groups": q["groups"], "overall": q["overall"]}
 
 
 def _iso(d: date | None) -> str | None:

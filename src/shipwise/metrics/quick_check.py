@@ -238,3 +238,42 @@ def attributes_of(raw: Any) -> dict[str, Any]:
             return {}
         return loaded if isinstance(loaded, dict) else {}
     return {}
+
+
+def _column(question: str, values: list[Any]) -> tuple[list[float | None], list[float | None],
+                                                        list[str | None]]:
+    """:func:`answer` and :func:`score_of` over one metric's column (same results, no per-row
+    dispatch): answers, scores, labels."""
+    kind = QUESTIONS[question][1]
+    if kind == "percentage":
+        pcts = [None if v is None else min(max(float(v) * 100, 0.0), 100.0) for v in values]
+        return (pcts, [None if p is None else (100 - p) / 10 for p in pcts],
+                [None if p is None else f"{p:.1f} %" for p in pcts])
+    buckets = DURATION_BUCKETS if kind == "duration" else FREQUENCY_BUCKETS
+    scale = 1.0 if kind == "duration" else 1 / 7
+    words = data()["answers"][question]
+    answers: list[float | None] = [
+        None if v is None else float(_bucket(max(float(v), 0.0) * scale, buckets)) for v in values]
+    return (answers, [None if a is None else (a - 1) * 2 for a in answers],
+            [None if a is None else words[str(int(a))] for a in answers])
+
+
+def score_columns(columns: Mapping[str, list[Any]], n: int) -> list[dict[str, Any]]:
+    """:func:`score` of ``n`` rows given column-wise (metric id -> values), as each row's
+    ``quick_check``: ``metrics`` (scores), ``answers``, ``labels``, ``groups``, ``overall``."""
+    per = {mid: _column(q, list(columns.get(mid) or [None] * n)) for q, (mid, _) in QUESTIONS.items()}
+    mids = list(per)
+    thr = [ids.CHANGE_LEAD_TIME, ids.DEPLOYMENT_FREQUENCY, ids.FAILED_DEPLOYMENT_RECOVERY_TIME]
+    ins = [ids.CHANGE_FAIL_RATE, ids.REWORK_RATE]
+    out = []
+    for i in range(n):
+        scores = {m: per[m][1][i] for m in mids}
+        out.append({
+            "metrics": scores,
+            "answers": {m: per[m][0][i] for m in mids},
+            "labels": {m: per[m][2][i] for m in mids},
+            "groups": {ids.THROUGHPUT: _mean([scores[m] for m in thr]),
+                       ids.INSTABILITY: _mean([scores[m] for m in ins])},
+            "overall": _mean(list(scores.values())),
+        })
+    return out
