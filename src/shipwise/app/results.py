@@ -96,6 +96,12 @@ class Team(Result):
     services: int = Field(description="how many services the team owns")
 
 
+class OrgUnit(Result):
+    org_unit: str = Field(description="org unit id")
+    name: str
+    parent: str | None = Field(None, description="the unit it rolls up into (None at the top)")
+
+
 class Service(Result):
     service: str
     name: str

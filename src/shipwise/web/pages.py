@@ -17,7 +17,8 @@ from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
 from shipwise.web import prevention as prevention_page
-from shipwise.web.diagnostics import team_sections
+from shipwise.web.diagnostics import team_sections, unit_names
+from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
 from shipwise.web.topology import topology_svg
 
@@ -39,7 +40,9 @@ def _series(label: str, metric: str, values: list[Any], axis: str = "left") -> d
 
 
 def overview(c: Caller) -> dict[str, Any]:
-    return dict(dump(organisation.overview(c)))
+    out = dict(dump(organisation.overview(c)))
+    out["unit_names"] = {u: n["name"] for u, n in unit_names(c).items()}
+    return out
 
 
 def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
@@ -58,8 +61,11 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
     cost_chart = {
         "id": "cost-chart", "labels": periods,
         "title": "Cost to serve per period, with tension metrics overlaid",
-        "left": f"cost per {info.get('delivery_unit', 'unit').rstrip('s')} ({cost['currency']})",
-        "right": "tension (ratio per deployment)",
+        "left": f"cost per {humanize(info.get('delivery_unit') or 'unit').rstrip('s')} "
+                f"({cost['currency']})",
+        # the tension metrics are per deployment: drawn per 100 deployments, so the change fail
+        # rate reads as the percentage its tile shows (2.6% → 2.6)
+        "right": "per 100 deployments (change fail rate: %)", "right_format": "per100",
         "series": [_series(views_title(ids.COST_TO_SERVE), ids.COST_TO_SERVE,
                            [r["metrics"][ids.COST_TO_SERVE] for r in cost["rows"]])]
         + [_series(views_title(m), m, [r["metrics"].get(m) for r in cost["rows"]], "right")
@@ -112,7 +118,8 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
     chart = {
         "id": "org-cost-chart", "labels": periods,
         "title": "Organisation cost per period, with cost-to-serve improvement",
-        "left": f"total cost ({cost['currency']})", "right": "improvement (ratio)",
+        "left": f"total cost ({cost['currency']})", "right": "improvement (%)",
+        "right_format": "pct",
         "series": [
             _series("Total cost", ids.COST_TO_SERVE,
                     [None if (t := totals[x]) is None else round(t, 2) for x in periods]),
@@ -130,6 +137,8 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
             "period": latest, "improvement_metric": improvement,
             "organisation": cost["organisation"], "latest_organisation": org.get(latest or ""),
             "teams": teams, "charts": [chart], "conversion": cost.get("conversion") or {},
+            "team_names": {t["team"]: t["name"] for t in dump(organisation.teams(c))},
+            "unit_names": {u: n["name"] for u, n in unit_names(c).items()},
             "flags": [{"team": r["team"], "period": r["period"], **f}
                       for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
 
