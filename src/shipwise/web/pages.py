@@ -17,7 +17,8 @@ from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
 from shipwise.web import prevention as prevention_page
-from shipwise.web.diagnostics import team_sections, unit_names
+from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, unit_names
+from shipwise.web.summary import team_summary
 from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
 from shipwise.web.topology import topology_svg
@@ -100,6 +101,7 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
            **sections}
+    out["summary"] = team_summary(out, DORA_TILES, FLOW_TILES, STRAIN_TILES)
     out["charter"] = charter_map(metric_ids(out))
     return out
 
