@@ -111,7 +111,7 @@ def test_member_is_refused_the_org_fairness_and_audit_pages(site: Site, page: An
     for path in ("/org", "/fairness", "/audit"):
         response = page.goto(site.url + path)
         assert response is not None and response.status == 403, path
-        assert page.get_by_role("heading", name="Not for your role").count() == 1
+        assert page.get_by_role("heading", name="This page is not open to you").count() == 1
     nav = page.get_by_role("navigation", name="Main").inner_text()
     assert "Org health" not in nav and "Fairness" not in nav and "Charter" in nav
 

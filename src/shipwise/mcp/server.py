@@ -88,7 +88,9 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 def tool_error(exc: ShipwiseError) -> ToolError:
     """The message an assistant reads: what went wrong and what to do."""
-    return ToolError(f"{exc} ({exc.hint})" if exc.hint else str(exc))
+    text = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+    detail = getattr(exc, "detail", None)  # a policy refusal: who may, and why, in plain words
+    return ToolError(f"{text}. {detail}" if detail else text)
 
 
 def build_server(store_provider: StoreProvider, principal_provider: PrincipalProvider, *,
