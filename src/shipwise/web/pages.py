@@ -21,6 +21,7 @@ from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, un
 from shipwise.web.summary import team_summary
 from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
+from shipwise.web.telemetry import series_values
 from shipwise.web.topology import topology_svg
 
 GRAINS = ("week", "month", "quarter")
@@ -163,6 +164,7 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
     links = dump(ask.rescoped(c, inv_id))
     return {"investigation": record, "topology_svg": svg, "steps": record.get("steps") or [],
+            "series": series_values(record),
             "children": [x for x in links if x["relation"] == "child"],
             "verdict": prevention_page.verdict_of(c, inv_id),
             "verdicts": list(prevention_page.verdicts.VERDICTS)}

@@ -14,6 +14,7 @@ from shipwise.app.catalog import charter_summary
 from shipwise.metrics import ids
 from shipwise.metrics.formatting import duration, money, render
 from shipwise.metrics.registry import REGISTRY
+from shipwise.web.telemetry import metric_label, plain_deviations
 
 __all__ = ["change", "charter_entry", "charter_tip", "duration", "duration_in", "environment",
            "fmt", "humanize", "markdown", "money", "title", "unit_suffix"]
@@ -130,7 +131,8 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, money=_money, duration=duration, markdown=markdown,
-                       humanize=humanize, duration_in=duration_in)
+                       humanize=humanize, duration_in=duration_in,
+                       deviations=plain_deviations, metric_label=metric_label)
     env.globals.update(change=change, title=title, charter_entry=charter_entry,
                        charter_tip=charter_tip, ids=ids, unit_suffix=unit_suffix)
     return env
