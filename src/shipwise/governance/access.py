@@ -203,16 +203,18 @@ class Principal:
         if self.can(action, team):
             return
         allowed = POLICY.get(action, ())
-        fields = {"action": action, "role": self.role, "team": team, "allowed": allowed,
-                  "detail": refusal_detail(self.role, self.team, action, team)}
+        detail = refusal_detail(self.role, self.team, action, team)
         if action in TEAM_SCOPED and self.role in TEAM_ROLES and self.role in allowed:
             some, none = _SCOPED_WHAT.get(action, _SCOPED_WHAT["team.diagnostic"])
             what = some.format(team=team) if team else none
             raise ForbiddenError(f"a {self.role} of team {self.team or '?'} cannot {what}",
                                  hint="ask an admin for a token of that team" if team else
-                                 "only admins see what belongs to no team", **fields)
+                                 "only admins see what belongs to no team", action=action,
+                                 role=self.role, team=team, allowed=allowed, detail=detail)
         raise ForbiddenError(f"role {self.role} may not {action.replace('.', ' ')}",
-                             hint=f"roles allowed: {', '.join(allowed) or 'none'}", **fields)
+                             hint=f"roles allowed: {', '.join(allowed) or 'none'}",
+                             action=action, role=self.role, team=team, allowed=allowed,
+                             detail=detail)
 
 
 #: the local CLI user: whoever can read the store file and its key is its administrator

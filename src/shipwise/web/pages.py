@@ -18,9 +18,9 @@ from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
 from shipwise.web import prevention as prevention_page
 from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, unit_names
-from shipwise.web.summary import team_summary
 from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
+from shipwise.web.summary import team_summary
 from shipwise.web.telemetry import series_values
 from shipwise.web.topology import topology_svg
 
