@@ -67,7 +67,7 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
                 f"({cost['currency']})",
         # the tension metrics are per deployment: drawn per 100 deployments, so the change fail
         # rate reads as the percentage its tile shows (2.6% → 2.6)
-        "right": "per 100 deployments (change fail rate: %)", "right_format": "per100",
+        "right": "per 100 deployments", "right_format": "per100",
         "series": [_series(views_title(ids.COST_TO_SERVE), ids.COST_TO_SERVE,
                            [r["metrics"][ids.COST_TO_SERVE] for r in cost["rows"]])]
         + [_series(views_title(m), m, [r["metrics"].get(m) for r in cost["rows"]], "right")

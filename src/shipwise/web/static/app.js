@@ -8,9 +8,9 @@
   // an axis or legend value by the spec's format: "pct" (ratios as percentages, as the tiles
   // show them), "per100" (a ratio per deployment as "per 100 deployments": a rate's % and a
   // count's per-hundred on one axis) or plain; with its unit ("d", "h") when the spec names one
-  function formatter(fmt, unit) {
+  function formatter(fmt, unit, legend) {
     if (fmt === "pct") return function (v) { return v == null ? "" : +(v * 100).toFixed(Math.abs(v) > 0.9 && Math.abs(v) < 1 ? 2 : 1) + "%"; };
-    if (fmt === "per100") return function (v) { return v == null ? "" : +(v * 100).toFixed(1) + ""; };
+    if (fmt === "per100") return function (v) { return v == null ? "" : +(v * 100).toFixed(1) + (legend ? " per 100" : ""); };
     if (unit) return function (v) { return v == null ? "" : +v.toFixed(Math.abs(v) < 1 ? 2 : 1) + " " + unit; };
     return fmtLeft;
   }
@@ -57,7 +57,7 @@
     var order = spec.series.map(function (_, i) { return i; }).reverse();
     var bars = window.uPlot.paths.bars({ size: [0.6, 64] });
     var series = [periodSeries(spec)];
-    var left = formatter(spec.left_format, spec.left_unit);
+    var left = formatter(spec.left_format, spec.left_unit, true);
     order.forEach(function (i) {
       var colour = COLORS[i % COLORS.length];
       series.push({
@@ -70,7 +70,7 @@
   }
 
   function lines(spec, xs) {
-    var left = formatter(spec.left_format, spec.left_unit), right = formatter(spec.right_format, spec.right_unit);
+    var left = formatter(spec.left_format, spec.left_unit, true), right = formatter(spec.right_format, spec.right_unit, true);
     var series = [periodSeries(spec)];
     var colour = 0;
     spec.series.forEach(function (s, i) {
