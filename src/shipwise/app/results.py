@@ -180,7 +180,28 @@ class CostRow(MetricRow):
         "in the reporting currency; null when a cost record of the period has no exchange rate"))
     unconverted_costs: int = Field(0, description="cost records of the period without a rate")
     units: int = 0
-    flags: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "what to read beside the figures, each {kind, metric, message}: unconverted, undefined, "
+        "tension, months_without_units, baseline_months_without_units, exceeds_spend (savings "
+        "larger than the team's cost of the period), exceeds_headcount (FTE given back larger "
+        "than the team's average FTE)"))
+    average_fte: float | None = Field(None, description="the team's average FTE in the period")
+    baseline_period: str | None = Field(None, description="the period savings compare with")
+    baseline_units: int | None = Field(None, description="units delivered in the baseline period")
+    baseline_cost_amount: float | None = Field(None, description="cost of the baseline period")
+    same_volume_at_baseline_cost: float | None = Field(None, description=(
+        "what this period's units would have cost at the baseline's cost per unit; savings = "
+        "this − cost_amount"))
+    months_without_units: int = Field(0, description=(
+        "months of the period with cost but no unit delivered (their cost is spread over the "
+        "other months' units)"))
+    first_month_without_units: str | None = None
+    last_month_without_units: str | None = None
+    cost_to_serve_delivering_months: float | None = Field(None, description=(
+        "cost of the months that delivered ÷ units: cost to serve without the empty months"))
+    explanation: str | None = Field(None, description="the saving said in words, decomposed")
+    missing: dict[str, str] = Field(default_factory=dict, description=(
+        "metric id -> why that figure is empty (e.g. 'needs a year of history: …')"))
 
 
 class RateUsed(BaseModel):
@@ -216,6 +237,14 @@ class Conversion(BaseModel):
 class CostTotal(MetricRow):
     cohort_teams: int = 0
     cost_amount: float | None = None
+    baseline_cost_amount: float | None = Field(None, description="the cohort's baseline cost")
+    same_volume_at_baseline_cost: float | None = Field(None, description=(
+        "what the cohort's units would have cost at each team's baseline cost per unit"))
+    average_fte: float | None = Field(None, description="the cohort's summed average FTE")
+    teams_without_headcount: int = 0
+    flags: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "exceeds_spend, exceeds_headcount: savings larger than the cohort's spend or FTE"))
+    explanation: str | None = None
 
 
 class CostResult(Charted):
