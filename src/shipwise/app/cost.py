@@ -266,20 +266,19 @@ def organisation_flags(o: dict[str, Any], currency: str | None) -> list[dict[str
     out: list[dict[str, Any]] = []
     savings, fte, volume = m.get(ids.SAVINGS), m.get(ids.EFFECTIVE_HEADCOUNT), m.get(ids.SAVINGS_VOLUME)
     cohort = f"the {o['cohort_teams']} team{'s' if o['cohort_teams'] != 1 else ''} measured"
-    share = (f"; {_money(volume, currency)} of it comes from volume growth, cost avoided on "
-             "work the teams did not do before" if volume is not None and volume > 0 else "")
+    share = (f"; {_money(volume, currency)} of it is volume growth"
+             if volume is not None and volume > 0 else "")
     if savings is not None and o["cost_amount"] and savings > o["cost_amount"]:
         out.append({"kind": "exceeds_spend", "metric": ids.SAVINGS, "message": (
-            f"savings larger than spend: {_money(savings, currency)} is more than the "
-            f"{_money(o['cost_amount'], currency)} {cohort} spent in {o['period']}. It is what the "
-            "period's volume would have cost at the baseline's unit costs minus what it cost, "
-            f"not money returned{share}")})
+            f"savings larger than spend: {_money(savings, currency)} against "
+            f"{_money(o['cost_amount'], currency)} spent by {cohort} in {o['period']} — what their "
+            "volume would have cost at the baseline's unit costs minus what it cost, not money "
+            f"returned{share}")})
     if fte is not None and o["average_fte"] and fte > o["average_fte"]:
         out.append({"kind": "exceeds_headcount", "metric": ids.EFFECTIVE_HEADCOUNT, "message": (
-            f"capacity larger than headcount: {fte:,.1f} FTE given back is more than the "
-            f"{o['average_fte']:,.1f} FTE of {cohort}. It is the savings divided by the loaded "
-            "cost of one FTE — the people the same volume would have needed at the baseline's "
-            f"unit costs — not people freed from today's teams{share}")})
+            f"capacity larger than headcount: {fte:,.1f} FTE given back against the "
+            f"{o['average_fte']:,.1f} FTE of {cohort} — the extra people the same volume would "
+            "have needed at the baseline's unit costs, not people freed from today's teams")})
     return out
 
 
@@ -288,7 +287,9 @@ def organisation_sentence(o: dict[str, Any], currency: str | None) -> str | None
     same, savings = o["same_volume_at_baseline_cost"], m.get(ids.SAVINGS)
     if same is None or savings is None or o["cost_amount"] is None:
         return None
-    s = (f"The {o['cohort_teams']} teams' delivery in {o['period']}, each at its own baseline "
+    n = o["cohort_teams"]
+    s = (f"The {n} team{'s' if n != 1 else ''}' delivery in {o['period']}, at "
+         f"{'each team’s' if n != 1 else 'its'} own baseline "
          f"unit cost, would have cost {_money(same, currency)}; it cost "
          f"{_money(o['cost_amount'], currency)}, so {_money(abs(savings), currency)} "
          f"{'saved' if savings >= 0 else 'more'}.")
@@ -394,20 +395,22 @@ def size_flags(r: dict[str, Any], metrics: dict[str, Any], baseline: str,
     savings, fte = metrics.get(ids.SAVINGS), metrics.get(ids.EFFECTIVE_HEADCOUNT)
     volume = metrics.get(ids.SAVINGS_VOLUME)
     extra = (int(r["units"]) - int(r["baseline_units"])
-             if r["baseline_units"] is not None else None)
-    why = (f"; {_money(volume, currency)} of it comes from {_units(extra, unit)} more than in {bp}, "
-           "each at the lower unit cost: cost avoided on work not done before, not money "
-           "returned" if volume is not None and volume > 0 and extra and extra > 0 else
-           ": it is cost avoided against the baseline's unit cost, not money returned")
+             if r["baseline_units"] is not None else 0)
+    grew = volume is not None and savings is not None and volume > 0 and extra > 0
     if savings is not None and r["cost_amount"] and savings > r["cost_amount"]:
+        why = (f"; {_money(volume, currency)} of it is volume growth ({_units(extra, unit)} more "
+               f"than in {bp}, each at the lower unit cost)" if grew else "")
         out.append({"kind": "exceeds_spend", "metric": ids.SAVINGS, "message": (
-            f"savings larger than spend: {_money(savings, currency)} is more than the team's "
-            f"whole spend in {r['period']} ({_money(r['cost_amount'], currency)}){why}")})
-    if fte is not None and r["average_fte"] and fte > r["average_fte"]:
+            f"savings larger than spend: {_money(savings, currency)} against the team's "
+            f"{_money(r['cost_amount'], currency)} spent in {r['period']}{why} — cost avoided "
+            f"against {bp}'s unit cost, not money returned")})
+    if fte is not None and savings and r["average_fte"] and fte > r["average_fte"]:
+        why = (f"; {fte * volume / savings:,.1f} FTE of it is volume growth" if grew and volume
+               else "")
         out.append({"kind": "exceeds_headcount", "metric": ids.EFFECTIVE_HEADCOUNT, "message": (
-            f"capacity larger than headcount: {fte:,.1f} FTE given back is more than the team's "
-            f"{r['average_fte']:,.1f} FTE — the extra people the same volume would have needed at "
-            f"{bp}'s unit cost, not people freed from the team{why}")})
+            f"capacity larger than headcount: {fte:,.1f} FTE given back against the team's "
+            f"{r['average_fte']:,.1f} FTE{why} — the extra people the same volume would have "
+            f"needed at {bp}'s unit cost, not people freed from the team")})
     return out
 
 
@@ -516,6 +519,8 @@ def initiatives_rows(
             "roi": None if unrated else effect.roi,
             "roi_low": None if unrated else effect.roi_low,
             "roi_high": None if unrated else effect.roi_high,
+            "adopting_teams": len(adoption),
+            "never_adopting_teams": len(set(panel.team.tolist()) - set(adoption)),
             "treated_teams": effect.treated_teams, "control_teams": effect.control_teams,
             "warnings": warnings,
         })

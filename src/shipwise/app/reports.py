@@ -16,7 +16,7 @@ from shipwise.reports import write_report
 #: (the default baseline's improvement first), then the tension metrics and delivery inputs.
 DEFINED = (
     ids.COST_TO_SERVE, ids.IMPROVEMENT_YOY, ids.IMPROVEMENT_QOQ, ids.SAVINGS,
-    ids.EFFECTIVE_HEADCOUNT, ids.IMPROVEMENT_MEDIAN_TEAM,
+    ids.SAVINGS_UNIT_COST, ids.SAVINGS_VOLUME, ids.EFFECTIVE_HEADCOUNT, ids.IMPROVEMENT_MEDIAN_TEAM,
     ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, ids.CHANGE_FAIL_RATE,
     ids.DEPLOYMENTS_PER_BUILDER_WEEK, ids.HUMAN_INTERVENTIONS_PER_DEPLOYMENT,
     ids.INCIDENT_TICKETS_PER_DEPLOYMENT,

@@ -113,10 +113,54 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
                ["period", "teams", *[f"{c.label} ({cur})" if c.format == "money" else c.label
                                      for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
+    for line in reading_lines(res):
+        click.echo(line)
     print_conversion(res.get("conversion") or {})
     if any(r["flags"] for r in rows):
         click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "
                    "cost to serve improved while quality worsened in the same period.")
+
+
+#: Flags about the size of a figure or the months behind it, printed in full under the tables.
+_READ_WITH_CARE = ("exceeds_spend", "exceeds_headcount", "months_without_units",
+                   "baseline_months_without_units")
+
+
+def reading_lines(res: dict[str, Any]) -> list[str]:
+    """What the figures mean, under the tables: why a figure reads '–' (grouped by reason), the
+    figures larger than a team's own spend or headcount and the periods with empty months (in
+    full), and the organisation's latest saving in words, decomposed."""
+    lines: list[str] = []
+    reasons: dict[str, list[str]] = {}
+    imp = ids.improvement(res["baseline"])
+    for r in res["rows"]:
+        why = (r.get("missing") or {}).get(imp) or (r.get("missing") or {}).get(ids.SAVINGS)
+        if why:
+            reasons.setdefault(why, [])
+            if r["team"] not in reasons[why]:
+                reasons[why].append(r["team"])
+    teams = {r["team"] for r in res["rows"]}
+    for why, who in reasons.items():
+        names = f"all {len(who)} teams" if len(who) == len(teams) > 1 else ", ".join(who)
+        lines.append(f"– improvement and savings: {why} ({names})")
+    for r in res["rows"]:
+        for f in r["flags"]:
+            if f["kind"] in _READ_WITH_CARE:
+                lines.append(f"⚠ {r['team']} {r['period']}: {f['message']}")
+    # one team's roll-up repeats the team's own lines
+    org = res.get("organisation") or [] if len(teams) > 1 else []
+    for o in org:
+        for f in o.get("flags") or []:
+            lines.append(f"⚠ organisation {o['period']}: {f['message']}")
+    if org and org[-1].get("explanation"):
+        lines.append(f"Organisation {org[-1]['period']}: {org[-1]['explanation']}")
+    if any(r["metrics"].get(ids.SAVINGS) is not None for r in res["rows"]):
+        lines.append("Savings = units × (baseline cost per unit − cost per unit now) = the unit "
+                     "cost change on the baseline's units + the extra units at the new unit cost "
+                     "(volume growth). eff. FTE (capacity given back) = savings ÷ the team's "
+                     "loaded cost of one FTE: the people the same volume would have needed at the "
+                     "baseline's unit cost, not people who left.")
+    return lines
 
 
 def conversion_lines(conv: dict[str, Any]) -> list[str]:
@@ -180,7 +224,7 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
             return "–"
         return f"{number(r[a], digits)} … {number(r[b], digits)}"
 
-    table = [(r["name"], f"{len(r['teams'])} / {r['control_teams']}",
+    table = [(r["name"], f"{r.get('adopting_teams', len(r['teams']))} / {r['control_teams']}",
               "–" if r["amount"] is None else f"{r['amount']:,.0f}",
               "–" if r["effect"] is None else f"{r['effect']:+.2f} ({span(r, 'low', 'high', 2)})",
               "–" if r["attributed_savings"] is None else

@@ -70,7 +70,8 @@ TENSION_THRESHOLDS: dict[str, tuple[float, float]] = {
 }
 #: The cost table's columns beside cost to serve (CLI CSV): the cost family with the change fail
 #: rate after the high-severity tickets.
-COST_COLUMNS = (COST_TO_SERVE, IMPROVEMENT_QOQ, IMPROVEMENT_YOY, SAVINGS, EFFECTIVE_HEADCOUNT,
+COST_COLUMNS = (COST_TO_SERVE, IMPROVEMENT_QOQ, IMPROVEMENT_YOY, SAVINGS, SAVINGS_UNIT_COST,
+                SAVINGS_VOLUME, EFFECTIVE_HEADCOUNT,
                 HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, CHANGE_FAIL_RATE, DEPLOYMENTS_PER_BUILDER_WEEK,
                 HUMAN_INTERVENTIONS_PER_DEPLOYMENT, INCIDENT_TICKETS_PER_DEPLOYMENT)
 #: What a team's delivery inputs are read from, beside cost (the team page's inputs table).
