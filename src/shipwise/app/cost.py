@@ -209,9 +209,13 @@ def saving_parts(r: dict[str, Any], metrics: dict[str, Any],
               f"{'lower' if savings >= 0 else 'higher'} unit cost).")
     if r["baseline_cost_amount"] is not None:
         change = r["cost_amount"] - r["baseline_cost_amount"]
-        s += (f" The team's spend {'rose' if change >= 0 else 'fell'} "
-              f"{_money(abs(change), currency)} on {bp} ({_money(r['baseline_cost_amount'], currency)}"
-              f" → {_money(r['cost_amount'], currency)}).")
+        if round(change) == 0:
+            s += f" The team's spend was the same as in {bp}."
+        else:
+            s += (f" The team's spend {'rose' if change > 0 else 'fell'} "
+                  f"{_money(abs(change), currency)} on {bp} "
+                  f"({_money(r['baseline_cost_amount'], currency)} → "
+                  f"{_money(r['cost_amount'], currency)}).")
     part["explanation"] = s
     return part
 
@@ -288,7 +292,7 @@ def organisation_sentence(o: dict[str, Any], currency: str | None) -> str | None
     if same is None or savings is None or o["cost_amount"] is None:
         return None
     n = o["cohort_teams"]
-    s = (f"The {n} team{'s' if n != 1 else ''}' delivery in {o['period']}, at "
+    s = (f"The {n} {'teams’' if n != 1 else 'team’s'} delivery in {o['period']}, at "
          f"{'each team’s' if n != 1 else 'its'} own baseline "
          f"unit cost, would have cost {_money(same, currency)}; it cost "
          f"{_money(o['cost_amount'], currency)}, so {_money(abs(savings), currency)} "

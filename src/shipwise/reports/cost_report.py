@@ -75,7 +75,12 @@ def render_html(cost: dict, initiatives: dict, definitions: list[dict], *,
       f"{team_count} team{'s' if team_count != 1 else ''} · amounts in {esc(currency or 'the cost data’s currency')}"
       f" · generated {esc(generated_at)}</p>")
 
-    w(headline_section(org, improvement_id, grain, baseline, than, currency))
+    latest = max((period_key(r.get("period")) for t in teams for r in t.rows.values()),
+                 default=None)
+    whys = [str((r.get("missing") or {}).get(improvement_id)) for t in teams
+            for p, r in t.rows.items() if p == latest and (r.get("missing") or {}).get(improvement_id)]
+    w(headline_section(org, improvement_id, grain, baseline, than, currency,
+                       why=whys[0] if whys and len(set(whys)) == 1 else None))
     w(trend_section(org, improvement_id, grain, than, currency))
     w(initiatives_section(inits, currency))
     w(team_section(teams, defs, improvement_id, than, currency))

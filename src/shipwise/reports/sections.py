@@ -82,11 +82,15 @@ def adopters(i: Mapping[str, Any]) -> int:
 
 
 def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: str,
-                     baseline: str, than: str, currency: str | None) -> str:
+                     baseline: str, than: str, currency: str | None,
+                     why: str | None = None) -> str:
+    """``why``: the reason the teams' latest improvement is empty (e.g. 'needs a year of history:
+    first cost to serve 2024-Q4, …'), said when there are no organisation figures."""
     out = ['<section id="headline">']
     if not org:
         out.append('<p class="lede">There are no organisation figures yet: cost to serve can be '
-                   f"compared with {esc(than)} only once there is a full baseline of data.</p>")
+                   f"compared with {esc(than)} only once there is a full baseline of data"
+                   + (f" ({esc(why)})" if why else "") + ".</p>")
         out.append("</section>")
         return "\n".join(out)
     last = org[-1]
