@@ -148,8 +148,9 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
                   "have cost "
                   f"{fmt_money(abs(savings), currency)} {'more' if savings >= 0 else 'less'}")
             if fte is not None and fte > 0 and ids.EFFECTIVE_HEADCOUNT not in flagged:
-                s += (f", which is the work of about {fmt_num(fte, decimals=1)} full-time "
-                      "people freed for other things")
+                s += (f", what about {fmt_num(fte, decimals=1)} full-time people cost in "
+                      "the period (capacity given back: the people the same volume would have "
+                      "needed, not people who left)")
             elif fte is not None and fte > 0:
                 s += (f", what about {fmt_num(fte, decimals=1)} full-time people cost — more "
                       "than the teams have, because most of it is work done on top, not people "
