@@ -176,6 +176,33 @@ class CostSettings(BaseModel):
     reporting_currency: Annotated[str, Field(min_length=1, max_length=16)] | None = None
 
 
+class AiAdoptionSettings(BaseModel):
+    """Adoption levels (``ai.adoption`` in shipwise.yaml): the engaged share of a team (average
+    weekday engaged users ÷ team members) from which a team-month is light, moderate or heavy."""
+
+    model_config = ConfigDict(extra="forbid")
+    light: float = Field(0.05, gt=0, le=1)
+    moderate: float = Field(0.25, gt=0, le=1)
+    heavy: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AiAdoptionSettings:
+        if not self.light <= self.moderate <= self.heavy:
+            raise ValueError(f"ai.adoption thresholds must rise: light ({self.light}) <= moderate "
+                             f"({self.moderate}) <= heavy ({self.heavy})")
+        return self
+
+
+class AiSettings(BaseModel):
+    """AI-assisted development (docs/ai-effect.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    adoption: AiAdoptionSettings = Field(default_factory=lambda: AiAdoptionSettings())
+    #: investment kinds (compared lower-cased) counted as AI tool spend beside ``ai_usage.cost``
+    investment_kinds: list[str] = Field(default_factory=lambda: ["ai", "ai_assistant",
+                                                                 "ai_tools"])
+
+
 class WebhookSettings(BaseModel):
     """Alarm webhooks (``shipwise serve``): the shared secret senders present."""
 
@@ -751,6 +778,8 @@ class Settings(BaseModel):
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
+    #: AI adoption levels and what counts as AI spend (docs/ai-effect.md).
+    ai: AiSettings = Field(default_factory=lambda: AiSettings())
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 
