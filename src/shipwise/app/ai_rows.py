@@ -33,6 +33,8 @@ ADOPTION_IDS = (ids.AI_ENGAGED_SHARE, ids.AI_ADOPTION_LEVEL, ids.AI_ACCEPTANCE_R
 AGENT_IDS = (ids.AI_UNIT_SHARE, ids.AI_CHANGE_LEAD_TIME, ids.AI_REVIEW_TIME,
              ids.AI_CHANGE_FAIL_RATE, ids.AI_REWORK_RATE, ids.AI_INTERVENTIONS_PER_DEPLOYMENT)
 GRAINS = ("month", "quarter", "all")
+#: fewer adopting teams than this and the effect gets a plain warning
+_MIN_ADOPTERS = 3
 
 
 def _with_metrics(sql: str, metric_ids: Sequence[str]) -> str:
@@ -311,6 +313,9 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
                 effects[key] = estimate(p, start, amount, confidence=confidence,
                                         replicates=replicates)
         cts, lead, cfr = effects["cts"], effects["lead"], effects["cfr"]
+        few = [] if len(start) >= _MIN_ADOPTERS or not start else [
+            f"only {len(start)} team(s) reached {level} adoption: an estimate resting on so few "
+            "teams says more about them than about adoption"]
         no_spend = amount <= 0
         out["levels"].append({
             "level": level, "period": None,
@@ -330,9 +335,9 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
             "attributed_savings": cts.attributed_savings,
             "savings_interval": None if cts.savings_low is None or cts.savings_high is None
             else [cts.savings_low, cts.savings_high],
-            "warnings": {ids.AI_EFFECT_COST_TO_SERVE: list(cts.warnings),
-                         ids.AI_EFFECT_LEAD_TIME: list(lead.warnings),
-                         ids.AI_EFFECT_CHANGE_FAIL_RATE: list(cfr.warnings),
+            "warnings": {ids.AI_EFFECT_COST_TO_SERVE: few + list(cts.warnings),
+                         ids.AI_EFFECT_LEAD_TIME: few + list(lead.warnings),
+                         ids.AI_EFFECT_CHANGE_FAIL_RATE: few + list(cfr.warnings),
                          ids.AI_RETURN_ON_SPEND: (["no AI spend recorded for the adopting teams "
                                                    "(ai_usage.cost or AI investments): no return "
                                                    "can be computed"] if no_spend else [])},
