@@ -1,14 +1,14 @@
 """Does the adoption effect estimate recover a known effect? And how long does the cohort
 computation take at 1,000 teams × 2 years of daily usage? (issue 19, docs/ai-effect.md)
 
-Part 1 — attribution. For each of 200 seeds, a team × month panel (60 teams, 24 months) with:
-team levels, team-specific linear trends (sd 1 %/month), a common month shock, noise (sd 0.08 on
-log cost to serve), and staggered adoption: 40 teams reach the level at a month drawn from 4–20,
-20 never do. Adoption lowers log cost to serve by a planted ``EFFECT`` (−0.10) from the adoption
-month on. The estimator of ``shipwise ai effect`` (:func:`shipwise.metrics.attribution.estimate`)
-is run on each panel; reported: bias (mean estimate − truth), RMSE and the share of 90 %
-intervals that contain the truth (coverage), plus the same with no planted effect (false
-positives: intervals excluding 0).
+Part 1 — attribution. For each of 200 seeds and each scenario (``SCENARIOS``), a team × month
+panel (60 teams, 24 months) with team levels, team-specific linear trends (sd 1 %/month), a
+common month shock, noise (sd 0.08 on log cost to serve), and staggered adoption: 40 teams reach
+the level at a month drawn from 4–20, 20 never do. The estimator of ``shipwise ai effect``
+(:func:`shipwise.metrics.attribution.estimate`) is run on each panel; reported: bias (estimate −
+truth, the truth being the mean planted effect over the adopting months), RMSE, the share of 90 %
+intervals that contain the truth (coverage) and the share that exclude 0 (power, or false
+positives without an effect).
 
 Part 2 — cohorts. 1,000 teams × 730 days × 2 tools of ``ai_usage`` rows in a fresh store, then
 the adoption query (:func:`shipwise.metrics.ai.adoption_sql`): wall time and peak RSS.
@@ -37,45 +37,75 @@ TEAMS, MONTHS, ADOPTERS = 60, 24, 40
 OUT = Path(__file__).resolve().parent / "results" / "ai_attribution.json"
 
 
-def panel(seed: int, effect: float) -> tuple[Panel, dict[str, int]]:
+#: scenarios: how the effect and the adoption dates are generated
+SCENARIOS = {
+    "planted": "adoption lowers log cost to serve by −0.10 from the adoption month on",
+    "null": "no effect",
+    "ramp": "the effect grows linearly to −0.10 over the 6 months after adoption",
+    "selection": "teams already getting cheaper adopt (adopters' trend −0.5 %/month): parallel "
+                 "trends fail",
+    "detected": "−0.10 from the true month, but the estimator gets adoption months as shipwise "
+                "reads them from usage: the first month a noisy engaged share (sd 0.04) reaches "
+                "the light threshold (0.05); the share rises 0.1 a month after the true month",
+}
+
+
+def panel(seed: int, scenario: str) -> tuple[Panel, dict[str, int], float]:
+    """A panel, the adoption months the estimator is given, and the truth: the mean planted
+    effect over the adopting teams' months from their true adoption month on."""
     rng = np.random.default_rng(seed)
     teams = [f"t{i:03d}" for i in range(TEAMS)]
     level = rng.normal(np.log(5000), 0.4, TEAMS)
     trend = rng.normal(0.0, 0.01, TEAMS)
+    if scenario == "selection":
+        trend[:ADOPTERS] -= 0.005
     shock = rng.normal(0.0, 0.03, MONTHS)
     adopt = {teams[i]: int(rng.integers(4, 21)) for i in range(ADOPTERS)}
-    t_idx, p_idx, ys, cs = [], [], [], []
+    size = 0.0 if scenario == "null" else EFFECT
+    t_idx, p_idx, ys, cs, planted = [], [], [], [], []
     for i, t in enumerate(teams):
         for m in range(MONTHS):
             y = level[i] + trend[i] * m + shock[m] + rng.normal(0.0, 0.08)
             if t in adopt and m >= adopt[t]:
-                y += effect
+                e = size * min(1.0, (m - adopt[t] + 1) / 6) if scenario == "ramp" else size
+                y += e
+                planted.append(e)
             t_idx.append(t)
             p_idx.append(m)
             ys.append(y)
             cs.append(float(np.exp(y) * 40))
+    given = adopt
+    if scenario == "detected":
+        given = {}
+        for t, g in adopt.items():
+            share = np.clip(0.1 * (np.arange(MONTHS) - g + 1), 0.0, 1.0)
+            share = share + rng.normal(0.0, 0.04, MONTHS)
+            hit = np.flatnonzero(share >= 0.05)
+            if len(hit):
+                given[t] = int(hit[0])
     return (Panel(np.array(t_idx), np.array(p_idx, dtype=np.int64), np.array(ys),
-                  np.array(cs)), adopt)
+                  np.array(cs)), given, float(np.mean(planted)) if planted else 0.0)
 
 
 def attribution(seeds: int, replicates: int) -> dict[str, object]:
     out: dict[str, object] = {}
-    for name, truth in (("planted", EFFECT), ("null", 0.0)):
-        est, covered, excludes_zero, widths = [], 0, 0, []
+    for name, what in SCENARIOS.items():
+        est, truths, covered, excludes_zero, widths = [], [], 0, 0, []
         start = time.perf_counter()
         for seed in range(seeds):
-            p, adopt = panel(seed, truth)
+            p, adopt, truth = panel(seed, name)
             e = estimate(p, adopt, 1.0, confidence=0.9, replicates=replicates, seed=seed)
             assert e.effect is not None and e.low is not None and e.high is not None
             est.append(e.effect)
+            truths.append(truth)
             covered += e.low <= truth <= e.high
             excludes_zero += not (e.low <= 0.0 <= e.high)
             widths.append(e.high - e.low)
-        a = np.array(est)
+        a, tr = np.array(est), np.array(truths)
         out[name] = {
-            "truth": truth, "seeds": seeds, "replicates": replicates,
-            "mean_estimate": float(a.mean()), "bias": float(a.mean() - truth),
-            "rmse": float(np.sqrt(((a - truth) ** 2).mean())),
+            "what": what, "mean_truth": float(tr.mean()), "seeds": seeds,
+            "replicates": replicates, "mean_estimate": float(a.mean()),
+            "bias": float((a - tr).mean()), "rmse": float(np.sqrt(((a - tr) ** 2).mean())),
             "coverage_90": covered / seeds, "intervals_excluding_zero": excludes_zero / seeds,
             "mean_interval_width": float(np.mean(widths)),
             "seconds": round(time.perf_counter() - start, 1),
@@ -122,9 +152,9 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=499)
     ap.add_argument("--teams", type=int, default=1000)
     args = ap.parse_args()
+    cohort = cohorts(args.teams)  # first: its peak memory is the process's so far
     res = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-           "attribution": attribution(args.seeds, args.replicates),
-           "cohorts": cohorts(args.teams)}
+           "attribution": attribution(args.seeds, args.replicates), "cohorts": cohort}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

@@ -197,7 +197,8 @@ class AiSettings(BaseModel):
     """AI-assisted development (docs/ai-effect.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    adoption: AiAdoptionSettings = Field(default_factory=lambda: AiAdoptionSettings())
+    adoption: AiAdoptionSettings = Field(
+        default_factory=lambda: AiAdoptionSettings(light=0.05, moderate=0.25, heavy=0.5))
     #: investment kinds (compared lower-cased) counted as AI tool spend beside ``ai_usage.cost``
     investment_kinds: list[str] = Field(default_factory=lambda: ["ai", "ai_assistant",
                                                                  "ai_tools"])

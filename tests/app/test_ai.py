@@ -175,7 +175,7 @@ UPDATE "commit" SET author_kind = 'agent', agent = 'coder' WHERE sha_key IN (
 
 def test_the_effect_door_estimates_every_level_with_intervals_and_warnings(
         org: tuple[Settings, list[str]]) -> None:
-    settings, (heavy, _, _) = org
+    settings, _ = org
     with caller_of(settings, EXEC) as c:
         res = dump(ai.effect(c))
     assert [lv["level"] for lv in res["levels"]] == ["light", "moderate", "heavy"]
@@ -255,3 +255,26 @@ def test_api_web_and_roles(org: tuple[Settings, list[str]]) -> None:
         team_page = get(f"/teams/{heavy}", member)
         assert team_page.status_code == 200 and "AI-assisted development" in team_page.text
         assert "2025-06" in team_page.text
+
+
+def test_ai_investments_count_as_spend_for_their_adopting_share(
+        org: tuple[Settings, list[str]]) -> None:
+    """An AI investment of two teams, one of which reached heavy adoption: half of it is the
+    heavy level's spend, beside the usage cost; an investment of another kind is not AI spend."""
+    settings, (heavy, light, never) = org
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with Store.open(settings.db) as store:
+        currency = store.query("SELECT min(currency) AS c FROM cost")[0]["c"]
+        store.con.execute("UPDATE ai_usage SET currency = ?", [currency])
+        for inv, kind, teams in (("copilot-seats", "AI", (heavy, never)),
+                                 ("ci", "delivery", (heavy,))):
+            store.con.execute("INSERT INTO investment VALUES (?, ?, TIMESTAMP '2025-05-01', "
+                              "10000, ?, ?, 'h', ?)", [inv, inv, currency, kind, now])
+            for t in teams:
+                store.con.execute("INSERT INTO investment_team VALUES (?, ?)", [inv, t])
+    with caller_of(settings, EXEC) as c:
+        levels = {lv["level"]: lv for lv in dump(ai.effect(c))["levels"]}
+    days = (START + timedelta(days=DAYS - 1) - date(2025, 6, 1)).days + 1
+    assert levels["heavy"]["spend_amount"] == pytest.approx(3.0 * days + 5000)
+    # light: the heavy team and the light one adopted it; the investment's adopting half again
+    assert levels["light"]["spend_amount"] == pytest.approx(3.0 * days + 5000)

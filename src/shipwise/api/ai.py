@@ -5,7 +5,7 @@ for exec and admin, the effect (spend, savings, return) for exec and admin."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -26,7 +26,9 @@ from shipwise.http.security import State
 
 router = APIRouter(prefix="/api/v1", tags=["ai"], route_class=NoStoreRoute, responses=ERRORS)
 
-AgentGrain = Literal["month", "quarter", "all"]
+AgentGrain = Annotated[Literal["month", "quarter", "all"],
+                       Query(description="month, quarter or all (the whole span)")]
+Confidence = Annotated[float, Query(ge=0.5, le=0.99, description="of the intervals")]
 _PEOPLE = (" People-derived: every read is logged as such; usage figures of a team smaller than "
            "`privacy.min_group_size` are `null` with the reason under `suppressed`. Never an "
            "individual's usage: it is stored per team only.")
@@ -56,7 +58,7 @@ def team_adoption(state: State, principal: Who, team: TeamId, since: Since = Non
                         "review time, change fail and rework rate, manual interventions per "
                         "deployment. Roles: exec, admin.", responses=BAD_INPUT)
 def org_agents(state: State, principal: Who,
-               grain: AgentGrain = Query("quarter", description="month, quarter or all"),
+               grain: AgentGrain = "quarter",
                since: Since = None, until: Until = None) -> r.AiAgentsResult:
     return _call(state, principal, ai.agents, grain=grain, since=since, until=until)
 
@@ -65,7 +67,7 @@ def org_agents(state: State, principal: Who,
             description="`shipwise ai agents --team T --format json`. Roles: member and lead of "
                         "the team, admin.", responses={**NOT_FOUND, **BAD_INPUT})
 def team_agents(state: State, principal: Who, team: TeamId,
-                grain: AgentGrain = Query("quarter", description="month, quarter or all"),
+                grain: AgentGrain = "quarter",
                 since: Since = None, until: Until = None) -> r.AiAgentsResult:
     return _call(state, principal, ai.agents, team=team, grain=grain, since=since, until=until)
 
@@ -77,5 +79,5 @@ def team_agents(state: State, principal: Who, team: TeamId,
                         "spend, attributed savings and return, and the tension check. Roles: "
                         "exec, admin.")
 def org_effect(state: State, principal: Who,
-               confidence: float = Query(0.9, ge=0.5, le=0.99)) -> r.AiEffectResult:
+               confidence: Confidence = 0.9) -> r.AiEffectResult:
     return _call(state, principal, ai.effect, confidence=confidence)

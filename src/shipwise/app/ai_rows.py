@@ -298,12 +298,15 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
               "lead": panel(obs.lead) if obs.lead else None,
               "cfr": panel(obs.cfr) if obs.cfr else None}
     teams_of = adoption["teams"]
+    everyone = sorted({t["team"] for t in teams_of} | {o[0] for o in obs.cts})
     for level in EFFECT_LEVELS:
         start = {t["team"]: _month_index(t["adopted"][level]) for t in teams_of
                  if t["adopted"].get(level)}
         amount = sum(v for (team, month), v in spent.items()
                      if team in start and _month_index(month) >= start[team])
-        amount += sum(a for a, teams in invest.values() if set(teams) & set(start))
+        # an AI investment counts for its adopting teams' share of it (no teams: every team's)
+        amount += sum(a * len(set(teams or everyone) & set(start)) / len(set(teams or everyone))
+                      for a, teams in invest.values() if teams or everyone)
         effects = {}
         for key, p in panels.items():
             if p is None:
@@ -352,7 +355,7 @@ def _investments(store: Store, cfg: AiSettings, currency: str | None
                  ) -> tuple[dict[str, tuple[float, list[str]]], list[str]]:
     """AI investments (kinds of ``ai.investment_kinds``) in ``currency``: id -> (amount, teams)."""
     out: dict[str, tuple[float, list[str]]] = {}
-    warnings = []
+    warnings: list[str] = []
     if currency is None or not cfg.investment_kinds:
         return out, warnings
     for inv in store.query(ai.ai_investments_sql(cfg.investment_kinds), [currency, currency]):

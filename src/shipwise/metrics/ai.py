@@ -203,9 +203,12 @@ def agents_sql(teams: Sequence[str] = (), grain: str = "month", *,
     first and last instant (half-open: ``>= first``, ``< last``)."""
     if grain not in _PERIOD:
         raise ValueError(f"unknown grain {grain!r}")
-    only = ""
-    if teams:
-        only = " WHERE team IN (" + ", ".join("'" + t.replace("'", "''") + "'" for t in teams) + ")"
+    listed = ", ".join("'" + t.replace("'", "''") + "'" for t in teams)
+
+    def only(column: str) -> str:
+        """The team filter, pushed into every source (the window sums per team)."""
+        return f" AND {column} IN ({listed})" if teams else ""
+
     def team(column: str) -> str:
         return f"'{ORGANISATION}'" if organisation else column
 
@@ -232,6 +235,7 @@ df AS (
          coalesce(k.kind, 'unknown') AS kind
   FROM dora_deploy_fact f LEFT JOIN dep_kind k ON k.nkey = f.nkey
   LEFT JOIN dep_int i ON i.nkey = f.nkey
+  WHERE TRUE{only('f.team')}
 ),
 deployed AS (
   SELECT {team('team')} AS team, {period(c='first_success_at')} AS month, kind, count(*) AS deployments
@@ -246,7 +250,7 @@ changes AS (
   SELECT {team('cf.team')} AS team, {period(c='cf.deployed_at')} AS month, c.kind, count(*) AS changes,
          median(cf.lead_seconds) AS lead_time_median_seconds
   FROM dora_change_fact cf JOIN ck c ON c.sha_key = cf.sha_key
-  WHERE cf.deployed_at >= ?1 AND cf.deployed_at < ?2 GROUP BY ALL
+  WHERE cf.deployed_at >= ?1 AND cf.deployed_at < ?2{only('cf.team')} GROUP BY ALL
 ),
 merged AS (
   SELECT {team('f.team')} AS team, {period(c='f.merged_at')} AS month, {_kind('p')} AS kind,
@@ -256,13 +260,14 @@ merged AS (
            AS review_median_seconds,
          count(DISTINCT CASE WHEN f.author NOT LIKE 'gone:%' THEN f.author END) AS pr_authors
   FROM flow_pr_fact f JOIN pull_request p ON p.id = f.pull_request_id
-  WHERE f.team IS NOT NULL AND f.merged_at >= ?1 AND f.merged_at < ?2 GROUP BY ALL
+  WHERE f.team IS NOT NULL AND f.merged_at >= ?1 AND f.merged_at < ?2{only('f.team')}
+  GROUP BY ALL
 ),
 delivered AS (
   SELECT {team('d.team')} AS team, {period(c='d.delivered_at')} AS month, {_kind('p')} AS kind,
          count(*) AS delivered_prs
   FROM pr_delivery_fact d JOIN pull_request p ON p.id = d.pull_request_id
-  WHERE d.delivered_at >= ?1 AND d.delivered_at < ?2 GROUP BY ALL
+  WHERE d.delivered_at >= ?1 AND d.delivered_at < ?2{only('d.team')} GROUP BY ALL
 ),
 keys AS (
   SELECT team, month, kind FROM deployed UNION SELECT team, month, kind FROM reached
@@ -288,5 +293,5 @@ joined AS (
   LEFT JOIN delivered dv USING (team, month, kind)
 )
 SELECT *, sum(units) OVER (PARTITION BY team, period) AS team_units
-FROM joined{only}
+FROM joined
 ORDER BY team, period, kind"""

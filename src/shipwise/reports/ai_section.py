@@ -86,14 +86,14 @@ def ai_section(effect: Mapping[str, Any] | None, agents: Sequence[Mapping[str, A
             "cost to serve against its own past does. Teams are compared with teams that had "
             "not (yet) reached the same adoption level, month by month. A range that crosses "
             "zero means the data cannot rule out that adoption made no difference.</p>")
-        rows = [charts.Interval(f"reaching {lv.get('level')}",
-                                _ratio(as_float((lv.get("metrics") or {}).get(
-                                    ids.AI_EFFECT_COST_TO_SERVE))),
-                                *(_ratio(as_float(x)) for x in ((lv.get("intervals") or {}).get(
-                                    ids.AI_EFFECT_COST_TO_SERVE) or [None, None])),
-                                caution=any((lv.get("warnings") or {}).get(
-                                    ids.AI_EFFECT_COST_TO_SERVE) or []))
-                for lv in levels]
+        rows = []
+        for lv in levels:
+            iv = (lv.get("intervals") or {}).get(ids.AI_EFFECT_COST_TO_SERVE) or [None, None]
+            rows.append(charts.Interval(
+                f"reaching {lv.get('level')}",
+                _ratio(as_float((lv.get("metrics") or {}).get(ids.AI_EFFECT_COST_TO_SERVE))),
+                _ratio(as_float(iv[0])), _ratio(as_float(iv[1])),
+                caution=any((lv.get("warnings") or {}).get(ids.AI_EFFECT_COST_TO_SERVE) or [])))
         svg = charts.interval_chart(
             "chart-ai", rows, title="Effect of AI adoption on cost to serve, with plausible range",
             x_label="Change in cost to serve attributed to reaching the level",

@@ -36,8 +36,8 @@ from shipwise.http.auth import (
     request_principal,
 )
 from shipwise.http.errors import status_of
-from shipwise.web import diagnostics, governance, pages
 from shipwise.web import ai as ai_page
+from shipwise.web import diagnostics, governance, pages
 from shipwise.web import prevention as prevention_page
 from shipwise.web.render import STATIC, environment
 
