@@ -124,6 +124,11 @@ def test_a_team_smaller_than_the_minimum_group_shows_no_usage(
         assert "level" not in r
     (t,) = res["teams"]
     assert t["adopted"] == {} and t["level"] is None and "fewer than 500" in t["suppressed"]
+    # nor does the effect estimate use it: neither as an adopter nor as a comparison
+    with caller_of(strict, EXEC) as c:
+        effect = dump(ai.effect(c))
+    assert all(lv["adopted_teams"] == 0 for lv in effect["levels"])
+    assert any("3 team(s) smaller than 500 people are left out" in w for w in effect["warnings"])
 
 
 def test_who_may_read_what(org: tuple[Settings, list[str]]) -> None:

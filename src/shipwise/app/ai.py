@@ -75,6 +75,8 @@ def effect(caller: Caller, *, confidence: float = 0.9) -> AiEffectResult:
     an investment with savings and return, and the tension check."""
     facts.ensure_fresh(caller.store)
     s = caller.settings
-    data = memo(caller.store, "ai.effect", (confidence, repr(s.ai), repr(s.cost)),
-                lambda: effect_rows(caller.store, s.ai, cost=s.cost, confidence=confidence))
+    k = s.privacy.min_group_size
+    data = memo(caller.store, "ai.effect", (confidence, repr(s.ai), repr(s.cost), k),
+                lambda: effect_rows(caller.store, s.ai, cost=s.cost, confidence=confidence,
+                                    min_group_size=k))
     return AiEffectResult.model_validate(data)

@@ -100,12 +100,10 @@ def spend(store: Store, currency: str | None) -> tuple[dict[tuple[str, str], flo
 
 def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
                   since: date | None = None, until: date | None = None,
-                  min_group_size: int = 5, cost: CostSettings | None = None,
-                  reveal: bool = False) -> dict[str, Any]:
+                  min_group_size: int = 5, cost: CostSettings | None = None) -> dict[str, Any]:
     """Adoption per team and month, each team's adoption month per level, and the cohorts: how
     many teams were at each level each month. Usage figures of a team-month with fewer members
-    than ``min_group_size`` are hidden with the reason, and so are that team's adoption months
-    (``reveal``: unhidden, for the effect estimate, which reports groups of teams only)."""
+    than ``min_group_size`` are hidden with the reason, and so are that team's adoption months."""
     _check_teams(store, teams)
     th = _thresholds(cfg)
     out: dict[str, Any] = {
@@ -125,7 +123,7 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
     cohorts: dict[str, dict[str, int]] = {}
     for r in rows:
         small = r["team_size"] is None or r["team_size"] < min_group_size
-        hide = small and not reveal
+        hide = small
         metrics = {m: (None if hide else r[m]) for m in ADOPTION_IDS}
         row: dict[str, Any] = {
             "team": r["team"], "period": r["month"], "metrics": metrics,
@@ -276,11 +274,12 @@ def _tension(level: str, cts: Effect, lead: Effect, cfr: Effect) -> dict[str, An
 
 
 def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = None,
-                confidence: float = 0.9, replicates: int = 999) -> dict[str, Any]:
+                confidence: float = 0.9, replicates: int = 999,
+                min_group_size: int = 5) -> dict[str, Any]:
     """The effect of reaching each adoption level on cost to serve, lead time and change fail
     rate, with intervals and warnings; AI spend as an investment with savings and its return;
     the tension check."""
-    adoption = adoption_rows(store, cfg, cost=cost, reveal=True)
+    adoption = adoption_rows(store, cfg, cost=cost, min_group_size=min_group_size)
     currency = adoption["currency"]
     out: dict[str, Any] = {"confidence": confidence, "currency": currency,
                            "thresholds": adoption["thresholds"], "levels": [], "tensions": [],
@@ -293,12 +292,18 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
     invest, invest_warnings = _investments(store, cfg, currency)
     out["warnings"] += invest_warnings
     out["spend_amount"] = sum(spent.values()) + sum(a for a, _ in invest.values())
+    # a team too small to show its usage is left out of the estimate altogether: neither an
+    # adopter (its adoption months would show through the cohort's) nor a comparison team
+    small = {t["team"] for t in adoption["teams"] if t.get("suppressed")}
+    if small:
+        out["warnings"].append(
+            f"{len(small)} team(s) smaller than {adoption['min_group_size']} people are left out "
+            "of the estimate: their usage is not shown, so neither is its effect")
     obs = outcomes(store, cost)
-    panels = {"cts": panel(obs.cts) if obs.cts else None,
-              "lead": panel(obs.lead) if obs.lead else None,
-              "cfr": panel(obs.cfr) if obs.cfr else None}
-    teams_of = adoption["teams"]
-    everyone = sorted({t["team"] for t in teams_of} | {o[0] for o in obs.cts})
+    panels = {key: panel(kept) if (kept := [o for o in rows if o[0] not in small]) else None
+              for key, rows in (("cts", obs.cts), ("lead", obs.lead), ("cfr", obs.cfr))}
+    teams_of = [t for t in adoption["teams"] if t["team"] not in small]
+    everyone = sorted(({t["team"] for t in teams_of} | {o[0] for o in obs.cts}) - small)
     for level in EFFECT_LEVELS:
         start = {t["team"]: _month_index(t["adopted"][level]) for t in teams_of
                  if t["adopted"].get(level)}

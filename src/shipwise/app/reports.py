@@ -33,7 +33,8 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
     data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
                                         until=until), caller.settings.cost)
     inits = initiatives_rows(store, settings=caller.settings.cost)
-    ai = {"effect": effect_rows(store, caller.settings.ai, cost=caller.settings.cost),
+    ai = {"effect": effect_rows(store, caller.settings.ai, cost=caller.settings.cost,
+                                min_group_size=caller.settings.privacy.min_group_size),
           "agents": agent_rows(store, grain="all", organisation=True)["rows"]}
     charter = load_charter()
     definitions = [
