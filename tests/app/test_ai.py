@@ -198,6 +198,8 @@ def test_the_effect_door_estimates_every_level_with_intervals_and_warnings(
     days = (START + timedelta(days=DAYS - 1) - date(2025, 6, 1)).days + 1
     assert heavy_level["spend_amount"] == pytest.approx(3.0 * days)
     assert heavy_level["metrics"][ids.AI_RETURN_ON_SPEND] is not None
+    # the sample's other teams have no usage rows: read as never adopting, and said so
+    assert any("have no usage data" in w and "never adopting" in w for w in res["warnings"])
     assert ids.AI_RETURN_ON_SPEND in res["charter"]
 
 

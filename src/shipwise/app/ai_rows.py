@@ -304,6 +304,12 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
               for key, rows in (("cts", obs.cts), ("lead", obs.lead), ("cfr", obs.cfr))}
     teams_of = [t for t in adoption["teams"] if t["team"] not in small]
     everyone = sorted(({t["team"] for t in teams_of} | {o[0] for o in obs.cts}) - small)
+    no_data = sorted(set(everyone) - {t["team"] for t in teams_of})
+    if no_data:
+        out["warnings"].append(
+            f"{len(no_data)} team(s) have no usage data ({', '.join(no_data[:5])}"
+            f"{', …' if len(no_data) > 5 else ''}) and are read as never adopting: if their "
+            "assistants are not in the usage data, import it, or the comparison is off")
     for level in EFFECT_LEVELS:
         start = {t["team"]: _month_index(t["adopted"][level]) for t in teams_of
                  if t["adopted"].get(level)}
