@@ -268,7 +268,7 @@ def test_ai_investments_count_as_spend_for_their_adopting_share(
         org: tuple[Settings, list[str]]) -> None:
     """An AI investment of two teams, one of which reached heavy adoption: half of it is the
     heavy level's spend, beside the usage cost; an investment of another kind is not AI spend."""
-    settings, (heavy, light, never) = org
+    settings, (heavy, _, never) = org
     now = datetime.now(UTC).replace(tzinfo=None)
     with Store.open(settings.db) as store:
         currency = store.query("SELECT min(currency) AS c FROM cost")[0]["c"]
