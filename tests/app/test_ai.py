@@ -15,7 +15,7 @@ from shipwise.app.results import dump
 from shipwise.app.tokens import create_token
 from shipwise.cli.main import cli
 from shipwise.config import AiAdoptionSettings, AiSettings, PrivacySettings, Settings
-from shipwise.errors import ForbiddenError
+from shipwise.errors import ForbiddenError, InputError
 from shipwise.governance.access import Principal
 from shipwise.metrics import ids
 from shipwise.metrics.attribution import Effect
@@ -107,6 +107,10 @@ def test_thresholds_are_settings(org: tuple[Settings, list[str]]) -> None:
         res = dump(ai.adoption(c, team=light))
     assert by_team(res)[light]["adopted"]["light"] is None
     assert res["thresholds"] == {"light": 0.5, "moderate": 0.6, "heavy": 0.9}
+    with caller_of(settings) as c, pytest.raises(InputError, match="is after until"):
+        ai.agents(c, since=date(2026, 1, 1), until=date(2025, 1, 1))
+    with caller_of(settings) as c, pytest.raises(InputError, match="calendar"):
+        ai.adoption(c, until=date(9999, 12, 31))
     with pytest.raises(ValueError, match="must rise"):
         AiAdoptionSettings(light=0.5, moderate=0.2, heavy=0.9)
 

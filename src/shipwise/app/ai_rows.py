@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from shipwise.app.cost import CostRequest, cost_rows, reporting_currency
+from shipwise.app.dates import check_window
 from shipwise.app.metrics import DoraRequest, dora_rows
 from shipwise.config import AiSettings, CostSettings
 from shipwise.errors import InputError, NotFoundError
@@ -105,6 +106,7 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
     many teams were at each level each month. Usage figures of a team-month with fewer members
     than ``min_group_size`` are hidden with the reason, and so are that team's adoption months."""
     _check_teams(store, teams)
+    check_window(store, since, until)
     th = _thresholds(cfg)
     out: dict[str, Any] = {
         "thresholds": {"light": th.light, "moderate": th.moderate, "heavy": th.heavy},
@@ -172,6 +174,7 @@ def agent_rows(store: Store, *, teams: Sequence[str] = (), grain: str = "quarter
     if grain not in GRAINS:
         raise InputError(f"unknown grain '{grain}'", hint="use month, quarter or all")
     _check_teams(store, teams)
+    check_window(store, since, until)
     lo, hi = _bounds(since, until)
     sql = _with_metrics(ai.agents_sql(teams, grain, organisation=organisation), AGENT_IDS)
     out: dict[str, Any] = {"grain": grain, "since": since.isoformat() if since else None,
