@@ -44,9 +44,13 @@ SCENARIOS = {
     "ramp": "the effect grows linearly to −0.10 over the 6 months after adoption",
     "selection": "teams already getting cheaper adopt (adopters' trend −0.5 %/month): parallel "
                  "trends fail",
-    "detected": "−0.10 from the true month, but the estimator gets adoption months as shipwise "
-                "reads them from usage: the first month a noisy engaged share (sd 0.04) reaches "
-                "the light threshold (0.05); the share rises 0.1 a month after the true month",
+    "detected_single": "−0.10 from the true month, but the estimator gets adoption months as "
+                       "shipwise reads them from usage, counting single months "
+                       "(sustain_months: 1): the first month a noisy engaged share (sd 0.04) "
+                       "reaches the light threshold (0.05); the share rises 0.1 a month from "
+                       "the true month",
+    "detected_held": "as detected_single, with the default sustain_months: 2 (the level held "
+                     "for two months)",
 }
 
 
@@ -75,14 +79,16 @@ def panel(seed: int, scenario: str) -> tuple[Panel, dict[str, int], float]:
             ys.append(y)
             cs.append(float(np.exp(y) * 40))
     given = adopt
-    if scenario == "detected":
+    if scenario.startswith("detected"):
+        held = 2 if scenario == "detected_held" else 1
         given = {}
         for t, g in adopt.items():
             share = np.clip(0.1 * (np.arange(MONTHS) - g + 1), 0.0, 1.0)
-            share = share + rng.normal(0.0, 0.04, MONTHS)
-            hit = np.flatnonzero(share >= 0.05)
-            if len(hit):
-                given[t] = int(hit[0])
+            at = share + rng.normal(0.0, 0.04, MONTHS) >= 0.05
+            # the rule of metrics/ai.py adoption_sql: reached and held for ``held`` months
+            hit = [m for m in range(MONTHS - held + 1) if at[m:m + held].all()]
+            if hit:
+                given[t] = hit[0]
     return (Panel(np.array(t_idx), np.array(p_idx, dtype=np.int64), np.array(ys),
                   np.array(cs)), given, float(np.mean(planted)) if planted else 0.0)
 

@@ -184,6 +184,9 @@ class AiAdoptionSettings(BaseModel):
     light: float = Field(0.05, gt=0, le=1)
     moderate: float = Field(0.25, gt=0, le=1)
     heavy: float = Field(0.5, gt=0, le=1)
+    #: months a team must hold a level (the month it reached it and the next ones) for that
+    #: month to be its adoption month: a one-month spike is not adoption (docs/ai-effect.md)
+    sustain_months: int = Field(2, ge=1, le=12)
 
     @model_validator(mode="after")
     def _ordered(self) -> AiAdoptionSettings:
@@ -198,7 +201,8 @@ class AiSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     adoption: AiAdoptionSettings = Field(
-        default_factory=lambda: AiAdoptionSettings(light=0.05, moderate=0.25, heavy=0.5))
+        default_factory=lambda: AiAdoptionSettings(light=0.05, moderate=0.25, heavy=0.5,
+                                                   sustain_months=2))
     #: investment kinds (compared lower-cased) counted as AI tool spend beside ``ai_usage.cost``
     investment_kinds: list[str] = Field(default_factory=lambda: ["ai", "ai_assistant",
                                                                  "ai_tools"])

@@ -33,13 +33,13 @@ DAYS = 600  # to 2026-08-23
 def usage(store: Store, team: str, engaged: dict[int, int], *, cost: float = 0.0,
           tool: str = "copilot") -> None:
     """Daily usage rows for ``team``: ``engaged`` maps a month offset from START (0 = 2025-01) to
-    the engaged users of every day from that month on (until the next key)."""
+    the engaged users of every day from that month on (until the next key; 0 before the first)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for k in range(DAYS):
         d = START + timedelta(days=k)
         m = (d.year - START.year) * 12 + d.month - 1
-        e = max((v for off, v in engaged.items() if off <= m), default=0)
+        e = engaged[max(off for off in engaged if off <= m)] if min(engaged) <= m else 0
         rows.append((f"{team}|{d}|{tool}", team, d, tool, e, e, 100, 30, None, None, 1, 0,
                      cost, "USD", "test", "h", now))
     store.con.executemany("INSERT INTO ai_usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -113,6 +113,24 @@ def test_thresholds_are_settings(org: tuple[Settings, list[str]]) -> None:
         ai.adoption(c, until=date(9999, 12, 31))
     with pytest.raises(ValueError, match="must rise"):
         AiAdoptionSettings(light=0.5, moderate=0.2, heavy=0.9)
+
+
+def test_a_one_month_spike_is_not_adoption(sample_settings: Settings) -> None:
+    """Everyone engaged in 2025-05 only, then again from 2025-09: with the default (a level held
+    two months) the team adopted in 2025-09; counting single months, in 2025-05."""
+    with Store.open(sample_settings.db) as store:
+        team = store.query("SELECT team FROM person WHERE NOT bot GROUP BY team "
+                           "HAVING count(DISTINCT id) >= 12 ORDER BY team LIMIT 1")[0]["team"]
+        usage(store, team, {4: 40, 5: 0, 8: 40})
+    with caller_of(sample_settings) as c:
+        res = dump(ai.adoption(c, team=team))
+    assert res["sustain_months"] == 2
+    assert by_team(res)[team]["adopted"]["heavy"] == "2025-09"
+    assert next(r for r in res["rows"] if r["period"] == "2025-05")["level"] == "heavy"
+    single = sample_settings.model_copy(update={"ai": AiSettings(adoption=AiAdoptionSettings(
+        light=0.05, moderate=0.25, heavy=0.5, sustain_months=1))})
+    with caller_of(single) as c:
+        assert by_team(dump(ai.adoption(c, team=team)))[team]["adopted"]["heavy"] == "2025-05"
 
 
 def test_a_team_smaller_than_the_minimum_group_shows_no_usage(

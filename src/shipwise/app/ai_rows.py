@@ -52,7 +52,7 @@ def _check_teams(store: Store, teams: Sequence[str]) -> None:
 
 def _thresholds(cfg: AiSettings) -> ai.Thresholds:
     a = cfg.adoption
-    return ai.Thresholds(a.light, a.moderate, a.heavy)
+    return ai.Thresholds(a.light, a.moderate, a.heavy, a.sustain_months)
 
 
 def _span(store: Store, since: date | None, until: date | None) -> tuple[date, date] | None:
@@ -110,6 +110,7 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
     th = _thresholds(cfg)
     out: dict[str, Any] = {
         "thresholds": {"light": th.light, "moderate": th.moderate, "heavy": th.heavy},
+        "sustain_months": th.sustain,
         "min_group_size": min_group_size, "since": None, "until": None, "currency": None,
         "rows": [], "teams": [], "cohorts": [], "warnings": []}
     span = _span(store, since, until)
@@ -119,7 +120,7 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
     currency = _currency(store, cost)
     out["currency"] = currency
     spent, out["warnings"] = spend(store, currency)
-    rows = store.query(_with_metrics(ai.adoption_sql(teams), ADOPTION_IDS),
+    rows = store.query(_with_metrics(ai.adoption_sql(teams, th.sustain), ADOPTION_IDS),
                        ai.adoption_params(th, span[0], span[1]))
     by_team: dict[str, dict[str, Any]] = {}
     cohorts: dict[str, dict[str, int]] = {}

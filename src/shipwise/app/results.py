@@ -1023,6 +1023,7 @@ class AiAdoptionResult(Charted):
     """Adoption per team and month, each team's adoption months, and the cohorts."""
 
     thresholds: dict[str, float] = Field(description="engaged share from which a level starts")
+    sustain_months: int = Field(1, description="months a level must be held to count as adopted")
     min_group_size: int
     since: str | None = None
     until: str | None = None

@@ -70,7 +70,7 @@ def adoption_cmd(ctx: click.Context, team: str | None, fmt: str, since: date | N
     th = res["thresholds"]
     emit_table("Adoption by team: first month at each level (from usage data; thresholds "
                f"light {th['light']:.0%}, moderate {th['moderate']:.0%}, heavy {th['heavy']:.0%} "
-               "of the team engaged)",
+               f"of the team engaged, held {res.get('sustain_months', 1)} month(s))",
                ["team", "now", "light from", "moderate from", "heavy from"],
                [(t["team"], t.get("level") or "hidden", *(t["adopted"].get(lvl) or "–" for lvl in
                                                           ("light", "moderate", "heavy")))

@@ -13,9 +13,12 @@ tool on one day, already aggregated to the team):
 * *engaged share* = engaged users ÷ team size, capped at 1;
 * the *adoption level* is the highest of ``light``, ``moderate``, ``heavy`` whose threshold the
   share reaches (settings ``ai.adoption``), else ``none``; a month without usage data is ``none``;
-* the *adoption month* of a level is the first month a team reaches that level or a higher one —
-  from the usage data, never declared by hand. Adoption is read as absorbing: a team that falls
-  back stays adopted from that month (the effect estimates the effect of having started).
+* the *adoption month* of a level is the first month a team reaches that level or a higher one
+  and holds it through the next ``sustain - 1`` months (setting ``ai.adoption.sustain_months``,
+  default 2: a one-month spike is not adoption; a level reached in the data's last month is not
+  yet confirmed) — from the usage data, never declared by hand. Adoption is read as absorbing: a
+  team that falls back later stays adopted from that month (the effect estimates the effect of
+  having started).
 
 **Agent-authored changes** (:func:`agents_sql`), per team, month and author kind (``agent``,
 ``human``, ``bot``; an unclassified change is ``bot`` when its author is a bot, else ``human``):
@@ -53,10 +56,14 @@ class Thresholds:
     light: float
     moderate: float
     heavy: float
+    #: months a level must be held (the month reached and the next ones) to count as adopted
+    sustain: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.light <= self.moderate <= self.heavy <= 1.0:
             raise ValueError("adoption thresholds must satisfy 0 < light <= moderate <= heavy <= 1")
+        if self.sustain < 1:
+            raise ValueError("a level must be held for at least one month")
 
 
 def _kind(alias: str) -> str:
@@ -64,12 +71,12 @@ def _kind(alias: str) -> str:
             "ELSE 'human' END)")
 
 
-def adoption_sql(teams: Sequence[str] = ()) -> str:
+def adoption_sql(teams: Sequence[str] = (), sustain: int = 1) -> str:
     """(team, month, weekdays, team_size, engaged_users, active_users, engaged_share,
     suggestions_shown, suggestions_accepted, chat_sessions, agent_sessions, tools, level,
     level_rank, light_from, moderate_from, heavy_from) for every team and month its usage
-    covers. Parameters (:func:`adoption_params`): light, moderate, heavy thresholds, first and
-    last day."""
+    covers; ``sustain``: months a level must be held to count as adopted. Parameters
+    (:func:`adoption_params`): light, moderate, heavy thresholds, first and last day."""
     only = ""
     if teams:
         only = " AND team IN (" + ", ".join("'" + t.replace("'", "''") + "'" for t in teams) + ")"
@@ -128,15 +135,22 @@ ranked AS (
                    WHEN engaged_share >= ?3 THEN 3 WHEN engaged_share >= ?2 THEN 2
                    WHEN engaged_share >= ?1 THEN 1 ELSE 0 END AS level_rank
   FROM leveled l
+),
+held AS (  -- the level held through the month and the next sustain - 1 (0 when data ends first)
+  SELECT r.*, CASE WHEN count(*) OVER w = {int(sustain)} THEN min(level_rank) OVER w ELSE 0 END
+           AS held_rank
+  FROM ranked r
+  WINDOW w AS (PARTITION BY team ORDER BY month
+               ROWS BETWEEN CURRENT ROW AND {int(sustain) - 1} FOLLOWING)
 )
 SELECT team, month, weekdays, team_size, engaged_users, active_users, engaged_share,
        suggestions_shown, suggestions_accepted, chat_sessions, agent_sessions, tools,
        ['{LEVELS[0]}', '{LEVELS[1]}', '{LEVELS[2]}', '{LEVELS[3]}'][level_rank + 1] AS level,
        level_rank,
-       min(CASE WHEN level_rank >= 1 THEN month END) OVER (PARTITION BY team) AS light_from,
-       min(CASE WHEN level_rank >= 2 THEN month END) OVER (PARTITION BY team) AS moderate_from,
-       min(CASE WHEN level_rank >= 3 THEN month END) OVER (PARTITION BY team) AS heavy_from
-FROM ranked
+       min(CASE WHEN held_rank >= 1 THEN month END) OVER (PARTITION BY team) AS light_from,
+       min(CASE WHEN held_rank >= 2 THEN month END) OVER (PARTITION BY team) AS moderate_from,
+       min(CASE WHEN held_rank >= 3 THEN month END) OVER (PARTITION BY team) AS heavy_from
+FROM held
 ORDER BY team, month"""
 
 
