@@ -7,8 +7,8 @@ common month shock, noise (sd 0.08 on log cost to serve), and staggered adoption
 the level at a month drawn from 4–20, 20 never do. The estimator of ``shipwise ai effect``
 (:func:`shipwise.metrics.attribution.estimate`) is run on each panel; reported: bias (estimate −
 truth, the truth being the mean planted effect over the adopting months), RMSE, the share of 90 %
-intervals that contain the truth (coverage) and the share that exclude 0 (power, or false
-positives without an effect).
+intervals that contain the truth (coverage), the share that exclude 0 (power, or false
+positives without an effect) and the share of panels the pre-trend check warns about.
 
 Part 2 — cohorts. 1,000 teams × 730 days × 2 tools of ``ai_usage`` rows in a fresh store, then
 the adoption query (:func:`shipwise.metrics.ai.adoption_sql`): wall time and peak RSS.
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shipwise.app.ai_rows import placebo
 from shipwise.metrics import ai
 from shipwise.metrics.attribution import Panel, estimate
 from shipwise.store.duckdb_store import Store
@@ -96,7 +97,7 @@ def panel(seed: int, scenario: str) -> tuple[Panel, dict[str, int], float]:
 def attribution(seeds: int, replicates: int) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, what in SCENARIOS.items():
-        est, truths, covered, excludes_zero, widths = [], [], 0, 0, []
+        est, truths, covered, excludes_zero, widths, flagged = [], [], 0, 0, [], 0
         start = time.perf_counter()
         for seed in range(seeds):
             p, adopt, truth = panel(seed, name)
@@ -107,6 +108,9 @@ def attribution(seeds: int, replicates: int) -> dict[str, object]:
             covered += e.low <= truth <= e.high
             excludes_zero += not (e.low <= 0.0 <= e.high)
             widths.append(e.high - e.low)
+            pre = placebo(p, adopt)  # the pre-trend check of `shipwise ai effect`
+            flagged += pre is not None and pre.low is not None and pre.high is not None \
+                and not (pre.low <= 0.0 <= pre.high)
         a, tr = np.array(est), np.array(truths)
         out[name] = {
             "what": what, "mean_truth": float(tr.mean()), "seeds": seeds,
@@ -114,6 +118,7 @@ def attribution(seeds: int, replicates: int) -> dict[str, object]:
             "bias": float((a - tr).mean()), "rmse": float(np.sqrt(((a - tr) ** 2).mean())),
             "coverage_90": covered / seeds, "intervals_excluding_zero": excludes_zero / seeds,
             "mean_interval_width": float(np.mean(widths)),
+            "pretrend_warnings": flagged / seeds,
             "seconds": round(time.perf_counter() - start, 1),
         }
     return out

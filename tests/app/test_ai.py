@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from shipwise.app import ai
-from shipwise.app.ai_rows import _tension
+from shipwise.app.ai_rows import _pretrend_warning, _tension, placebo
 from shipwise.app.results import dump
 from shipwise.app.tokens import create_token
 from shipwise.cli.main import cli
@@ -18,7 +19,7 @@ from shipwise.config import AiAdoptionSettings, AiSettings, PrivacySettings, Set
 from shipwise.errors import ForbiddenError, InputError
 from shipwise.governance.access import Principal
 from shipwise.metrics import ids
-from shipwise.metrics.attribution import Effect
+from shipwise.metrics.attribution import Effect, Panel
 from shipwise.store.duckdb_store import Store
 from tests.conftest import cli_env
 from tests.server.conftest import serve
@@ -307,3 +308,26 @@ def test_ai_investments_count_as_spend_for_their_adopting_share(
     assert levels["heavy"]["spend_amount"] == pytest.approx(3.0 * days + 5000)
     # light: the heavy team and the light one adopted it; the investment's adopting half again
     assert levels["light"]["spend_amount"] == pytest.approx(3.0 * days + 5000)
+
+
+def _panel(adopters_trend: float, seed: int = 3) -> tuple[Panel, dict[str, int]]:
+    """40 teams × 24 months of log cost to serve with noise; 20 adopt at month 8–15 (a −0.1
+    effect); the adopters' monthly trend is ``adopters_trend``, the others' zero."""
+    rng = np.random.default_rng(seed)
+    adopt = {f"t{i}": 8 + i % 8 for i in range(20)}
+    rows = [(f"t{i}", m, 8.0 + (adopters_trend * m if f"t{i}" in adopt else 0.0)
+             + (-0.1 if m >= adopt.get(f"t{i}", 99) else 0.0) + rng.normal(0, 0.05))
+            for i in range(40) for m in range(24)]
+    return (Panel(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                  np.array([r[2] for r in rows]), np.ones(len(rows))), adopt)
+
+
+def test_the_pre_trend_check_warns_when_adopters_were_already_moving_apart() -> None:
+    """Adopters already getting 2 % cheaper a month before adopting: the placebo (adoption moved
+    six months earlier, on the months before adopting) finds an 'effect' and the warning says
+    so; with no such trend it stays quiet."""
+    trending = placebo(*_panel(-0.02))
+    assert trending is not None and trending.high is not None and trending.high < 0
+    (warning,) = _pretrend_warning(trending, "cost to serve")
+    assert "pre-trend check failed" in warning and "cost to serve" in warning
+    assert _pretrend_warning(placebo(*_panel(0.0)), "cost to serve") == []

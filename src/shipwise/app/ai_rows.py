@@ -36,6 +36,8 @@ AGENT_IDS = (ids.AI_UNIT_SHARE, ids.AI_CHANGE_LEAD_TIME, ids.AI_REVIEW_TIME,
 GRAINS = ("month", "quarter", "all")
 #: fewer adopting teams than this and the effect gets a plain warning
 _MIN_ADOPTERS = 3
+#: what each outcome panel measures, for the warnings
+_OUTCOME = {"cts": "cost to serve", "lead": "change lead time", "cfr": "change fail rate"}
 
 
 def _with_metrics(sql: str, metric_ids: Sequence[str]) -> str:
@@ -251,6 +253,40 @@ def panel(obs: Sequence[tuple[str, int, float, float]]) -> Panel:
                  cost=np.array([o[3] for o in obs], dtype=float))
 
 
+#: months the placebo adoption is moved back (the pre-trend check)
+PLACEBO_SHIFT = 6
+
+
+def placebo(p: Panel, start: dict[str, int], *, shift: int = PLACEBO_SHIFT,
+            replicates: int = 199, confidence: float = 0.9) -> Effect | None:
+    """The pre-trend check: the same estimate on the adopting teams' months *before* they
+    adopted, with adoption moved ``shift`` months earlier. Adoption cannot have caused anything
+    yet, so an interval that excludes zero says the adopting teams were already moving apart
+    from the others — the estimate may credit adoption with that trend. None when there are too
+    few months before adoption to test."""
+    keep = np.array([start.get(str(t), 1 << 62) > k for t, k in zip(p.team, p.period,
+                                                                    strict=True)])
+    if not keep.any():
+        return None
+    sub = Panel(p.team[keep], p.period[keep], p.log_cts[keep], p.cost[keep])
+    first = {str(t): int(p.period[keep][p.team[keep] == t].min()) for t in set(start)
+             if (p.team[keep] == t).any()}
+    fake = {t: g - shift for t, g in start.items() if t in first and g - shift > first[t]}
+    if not fake:
+        return None
+    e = estimate(sub, fake, 1.0, confidence=confidence, replicates=replicates)
+    return e if e.effect is not None else None
+
+
+def _pretrend_warning(e: Effect | None, what: str) -> list[str]:
+    if e is None or e.low is None or e.high is None or e.low <= 0.0 <= e.high:
+        return []
+    return [f"pre-trend check failed: before adopting, the adopting teams' {what} was already "
+            f"moving apart from the others' ({e.effect:+.3f}, interval {e.low:+.3f} … "
+            f"{e.high:+.3f}, with adoption moved {PLACEBO_SHIFT} months earlier): the estimate "
+            "may credit adoption with a trend that was there before"]
+
+
 def _interval(e: Effect) -> list[float] | None:
     return None if e.low is None or e.high is None else [e.low, e.high]
 
@@ -323,13 +359,17 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
         amount += sum(a * len(set(teams or everyone) & set(start)) / len(set(teams or everyone))
                       for a, teams in invest.values() if teams or everyone)
         effects = {}
+        pretrend: dict[str, list[str]] = {}
         for key, p in panels.items():
             if p is None:
                 effects[key] = Effect(None, None, None, 0, 0, 0, None, None, None, None, None,
                                       None, ("no observations of this outcome",))
+                pretrend[key] = []
             else:
                 effects[key] = estimate(p, start, amount, confidence=confidence,
                                         replicates=replicates)
+                pretrend[key] = _pretrend_warning(
+                    placebo(p, start, confidence=confidence) if start else None, _OUTCOME[key])
         cts, lead, cfr = effects["cts"], effects["lead"], effects["cfr"]
         few = [] if len(start) >= _MIN_ADOPTERS or not start else [
             f"only {len(start)} team(s) reached {level} adoption: an estimate resting on so few "
@@ -353,9 +393,10 @@ def effect_rows(store: Store, cfg: AiSettings, *, cost: CostSettings | None = No
             "attributed_savings": cts.attributed_savings,
             "savings_interval": None if cts.savings_low is None or cts.savings_high is None
             else [cts.savings_low, cts.savings_high],
-            "warnings": {ids.AI_EFFECT_COST_TO_SERVE: few + list(cts.warnings),
-                         ids.AI_EFFECT_LEAD_TIME: few + list(lead.warnings),
-                         ids.AI_EFFECT_CHANGE_FAIL_RATE: few + list(cfr.warnings),
+            "warnings": {ids.AI_EFFECT_COST_TO_SERVE: few + pretrend["cts"] + list(cts.warnings),
+                         ids.AI_EFFECT_LEAD_TIME: few + pretrend["lead"] + list(lead.warnings),
+                         ids.AI_EFFECT_CHANGE_FAIL_RATE: few + pretrend["cfr"]
+                         + list(cfr.warnings),
                          ids.AI_RETURN_ON_SPEND: (["no AI spend recorded for the adopting teams "
                                                    "(ai_usage.cost or AI investments): no return "
                                                    "can be computed"] if no_spend else [])},
