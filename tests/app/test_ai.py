@@ -94,7 +94,7 @@ def test_adoption_levels_and_months_come_from_the_usage_data(
     assert row["metrics"][ids.AI_ACCEPTANCE_RATE] == pytest.approx(0.3)
     assert row["level"] == "light"
     may = next(c for c in res["cohorts"] if c["period"] == "2025-10")["teams"]
-    assert may == {"none": 1, "light": 1, "moderate": 0, "heavy": 1}
+    assert may == {"none": 1, "light": 1, "moderate": 0, "heavy": 1, "hidden": 0}
     spent = [r["spend_amount"] for r in res["rows"] if r["team"] == heavy and r["period"] == "2025-03"]
     assert spent == [pytest.approx(3.0 * 31)]  # every day's cost, weekends included
     assert ids.AI_ADOPTION_LEVEL in res["charter"]
@@ -147,6 +147,10 @@ def test_a_team_smaller_than_the_minimum_group_shows_no_usage(
         assert "level" not in r
     (t,) = res["teams"]
     assert t["adopted"] == {} and t["level"] is None and "fewer than 500" in t["suppressed"]
+    assert {r["spend_amount"] for r in res["rows"]} == {None}
+    # the cohorts count it apart, so its level cannot be worked out by difference
+    assert {c["teams"]["hidden"] for c in res["cohorts"]} == {1}
+    assert {sum(c["teams"].values()) for c in res["cohorts"]} == {1}
     # nor does the effect estimate use it: neither as an adopter nor as a comparison
     with caller_of(strict, EXEC) as c:
         effect = dump(ai.effect(c))

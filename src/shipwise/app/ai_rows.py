@@ -133,7 +133,8 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
         row: dict[str, Any] = {
             "team": r["team"], "period": r["month"], "metrics": metrics,
             "team_size": r["team_size"], "weekdays": int(r["weekdays"]),
-            "spend_amount": spent.get((r["team"], r["month"])),
+            # a small team's spend is hidden too: usage-priced tools would show its usage
+            "spend_amount": None if hide else spent.get((r["team"], r["month"])),
         }
         if hide:
             why = (f"a team of fewer than {min_group_size} people: its usage would show what "
@@ -148,8 +149,9 @@ def adoption_rows(store: Store, cfg: AiSettings, *, teams: Sequence[str] = (),
         t["adopted"] = {"light": r["light_from"], "moderate": r["moderate_from"],
                         "heavy": r["heavy_from"]}
         t["level"] = r["level"]
-        c = cohorts.setdefault(r["month"], {lvl: 0 for lvl in ai.LEVELS})
-        c[r["level"]] += 1
+        # hidden teams are counted apart: their levels would show by difference
+        c = cohorts.setdefault(r["month"], {lvl: 0 for lvl in (*ai.LEVELS, "hidden")})
+        c["hidden" if hide else r["level"]] += 1
     for t in by_team.values():
         hidden = t.pop("hidden")
         if hidden:

@@ -1016,7 +1016,8 @@ class AiTeamAdoption(Result):
 
 class AiCohort(Result):
     period: str
-    teams: dict[str, int] = Field(description="level -> number of teams at it that month")
+    teams: dict[str, int] = Field(description=(
+        "level -> number of teams at it that month; `hidden`: teams too small to show theirs"))
 
 
 class AiAdoptionResult(Charted):

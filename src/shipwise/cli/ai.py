@@ -76,11 +76,11 @@ def adoption_cmd(ctx: click.Context, team: str | None, fmt: str, since: date | N
                                                           ("light", "moderate", "heavy")))
                 for t in res["teams"]])
     last = res["cohorts"][-6:]
-    emit_table("Cohorts: teams at each level (last months)", ["month", "none", "light",
-                                                               "moderate", "heavy"],
-               [(c["period"], *(c["teams"][lvl] for lvl in ("none", "light", "moderate",
-                                                            "heavy"))) for c in last],
-               justify_right=(1, 2, 3, 4))
+    levels = ("none", "light", "moderate", "heavy", "hidden")
+    emit_table("Cohorts: teams at each level (last months; hidden: too small to show)",
+               ["month", *levels],
+               [(c["period"], *(c["teams"].get(lvl, 0) for lvl in levels)) for c in last],
+               justify_right=(1, 2, 3, 4, 5))
     hidden = [t["team"] for t in res["teams"] if t.get("suppressed")]
     if hidden:
         click.echo(f"Hidden (fewer than {res['min_group_size']} people): {', '.join(hidden)}.")

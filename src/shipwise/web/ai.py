@@ -18,7 +18,7 @@ AGENTS = (ids.AI_UNIT_SHARE, ids.AI_CHANGE_LEAD_TIME, ids.AI_REVIEW_TIME, ids.AI
           ids.AI_REWORK_RATE, ids.AI_INTERVENTIONS_PER_DEPLOYMENT)
 EFFECTS = (ids.AI_EFFECT_COST_TO_SERVE, ids.AI_EFFECT_LEAD_TIME, ids.AI_EFFECT_CHANGE_FAIL_RATE,
            ids.AI_RETURN_ON_SPEND)
-LEVELS = ("none", "light", "moderate", "heavy")
+LEVELS = ("none", "light", "moderate", "heavy", "hidden")
 #: months of a team's adoption shown on its page (every month is in the JSON twin)
 TEAM_MONTHS = 12
 
@@ -33,7 +33,7 @@ def _chart(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": "ai-cohorts", "labels": [c["period"] for c in cohorts],
             "title": "Teams at each adoption level per month", "left": "teams", "right": "",
             "series": [{"label": lvl, "metric": ids.AI_ADOPTION_LEVEL,
-                        "values": [c["teams"][lvl] for c in cohorts], "axis": "left"}
+                        "values": [c["teams"].get(lvl, 0) for c in cohorts], "axis": "left"}
                        for lvl in LEVELS]}
 
 
