@@ -63,6 +63,41 @@ class BotSettings(BaseModel):
     )
 
 
+class AgentSettings(BaseModel):
+    """How changes made by coding agents are recognised at ingest (docs/ai.md), before people
+    are pseudonymised: an agent is not a person, and a change it made is neither a human's nor a
+    plain bot's. Patterns are shell-style (fnmatch), case-insensitive; each maps to the agent's
+    name as reports show it."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: author logins or emails of agent accounts -> agent (a commit or pull request they author
+    #: is the agent's; the account is stored readable, like a bot, never as a pseudonym)
+    accounts: dict[str, str] = Field(default_factory=lambda: {
+        "copilot-swe-agent*": "copilot", "copilot[bot]": "copilot", "copilot": "copilot",
+        "*+copilot@users.noreply.github.com": "copilot",
+        "devin-ai-integration*": "devin", "claude[bot]": "claude", "cursor[bot]": "cursor",
+        "codex[bot]": "codex", "chatgpt-codex-connector*": "codex"})
+    #: logins or emails of plain automation (dependency updaters, release bots): ``bot``, not an
+    #: agent, whatever a trailer says (besides ``bots:``, which decides who is a person)
+    bots: list[str] = Field(default_factory=lambda: [
+        "dependabot*", "renovate*", "github-actions*", "*-ci@*"])
+    #: ``Co-authored-by:`` trailers of a commit message (``Name <email>``) -> agent: a commit a
+    #: person made with an agent as co-author is the agent's change
+    co_authors: dict[str, str] = Field(default_factory=lambda: {
+        "copilot *": "copilot", "claude *": "claude", "cursor agent *": "cursor",
+        "*<noreply@anthropic.com>": "claude", "aider *": "aider", "*<aider@aider.chat>": "aider",
+        "codex *": "codex", "devin *": "devin"})
+    #: pull request labels (exact, case-insensitive) -> agent
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class AiSettings(BaseModel):
+    """AI-assisted development (docs/ai.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agents: AgentSettings = Field(default_factory=lambda: AgentSettings())
+
+
 class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
@@ -751,6 +786,8 @@ class Settings(BaseModel):
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
+    #: AI-assisted development: how agent-authored changes are recognised (docs/ai.md).
+    ai: AiSettings = Field(default_factory=lambda: AiSettings())
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 
