@@ -23,6 +23,7 @@ from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
 from shipwise.config import (
+    AgentSettings,
     GitHubSource,
     GitLabSource,
     GitSource,
@@ -78,13 +79,15 @@ Progress = Callable[[SyncEvent], None]
 
 def connector_for(source: Source, services: ServiceMap, *,
                   transport: httpx.BaseTransport | None = None,
-                  store: Store | None = None) -> Connector:
+                  store: Store | None = None,
+                  agents: AgentSettings | None = None) -> Connector:
     """The connector of a configured source (``store``: where connectors that link to stored
-    records look them up, read only)."""
+    records look them up, read only; ``agents``: how agent-authored changes are recognised,
+    the ``ai.agents`` settings)."""
     if isinstance(source, GitHubSource):
-        return GitHubConnector(source, services, transport=transport)
+        return GitHubConnector(source, services, transport=transport, agents=agents)
     if isinstance(source, GitLabSource):
-        return GitLabConnector(source, services, transport=transport)
+        return GitLabConnector(source, services, transport=transport, agents=agents)
     if isinstance(source, PagerDutySource):
         return PagerDutyConnector(source, services, transport=transport)
     # the deployments the store has: an incident names only one of those as its cause
@@ -95,7 +98,7 @@ def connector_for(source: Source, services: ServiceMap, *,
         return ServiceNowConnector(source, services, deployments=known, transport=transport)
     if isinstance(source, OpsgenieSource):
         return OpsgenieConnector(source, services, transport=transport)
-    return GitConnector.from_source(source, services)
+    return GitConnector.from_source(source, services, agents=agents)
 
 
 def selected(caller: Caller, names: Sequence[str]) -> list[Source]:
@@ -126,7 +129,8 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
     report = SyncReport(scopes=[])
     started = time.perf_counter()
     for source in sources:
-        connector = connector_for(source, services, transport=transport, store=store)
+        connector = connector_for(source, services, transport=transport, store=store,
+                                  agents=settings.ai.agents)
         try:
             chosen = [s for s in connector.scopes() if not scopes or s.key in scopes]
             for index, scope in enumerate(chosen, 1):
