@@ -716,12 +716,33 @@ class OpsgenieSource(SourceBase):
         return PagerDutySource._severities(v)
 
 
+class CopilotSource(SourceBase):
+    """GitHub Copilot usage metrics of an organisation (``GET /orgs/{org}/copilot/metrics``
+    and ``GET /orgs/{org}/team/{team_slug}/copilot/metrics``) as ``ai_usage`` records of the
+    shipwise teams the GitHub teams are mapped to. The token needs ``manage_billing:copilot``,
+    ``read:org`` or ``read:enterprise`` (a fine-grained token: "GitHub Copilot Business"
+    organisation permission, read). See docs/ai.md."""
+
+    kind: Literal["github-copilot"] = "github-copilot"
+    base_url: str = "https://api.github.com"
+    token_env: str | None = "GITHUB_TOKEN"
+    #: the GitHub organisation (login)
+    org: str = Field(min_length=1)
+    #: GitHub team slug -> shipwise team (one scope each)
+    teams: dict[str, str] = Field(default_factory=dict)
+    #: the shipwise team that gets the whole organisation's usage (none: not read)
+    org_team: str | None = None
+    #: days read again before the last day read (GitHub may complete a day late)
+    overlap_days: Annotated[int, Field(ge=0, le=27)] = 2
+
+
 Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
-                   | ServiceNowSource | OpsgenieSource, Field(discriminator="kind")]
+                   | ServiceNowSource | OpsgenieSource | CopilotSource, Field(discriminator="kind")]
 
 
 def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
-                                | JiraSource | ServiceNowSource | OpsgenieSource]) -> None:
+                                | JiraSource | ServiceNowSource | OpsgenieSource
+                                | CopilotSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:

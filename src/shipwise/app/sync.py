@@ -24,6 +24,7 @@ from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
 from shipwise.config import (
     AgentSettings,
+    CopilotSource,
     GitHubSource,
     GitLabSource,
     GitSource,
@@ -33,6 +34,7 @@ from shipwise.config import (
     ServiceNowSource,
 )
 from shipwise.connectors.base import Batch, Connector, ServiceMap
+from shipwise.connectors.copilot import CopilotConnector
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
@@ -49,7 +51,7 @@ from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map
 
 Source = (GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | ServiceNowSource
-          | OpsgenieSource)
+          | OpsgenieSource | CopilotSource)
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -98,6 +100,8 @@ def connector_for(source: Source, services: ServiceMap, *,
         return ServiceNowConnector(source, services, deployments=known, transport=transport)
     if isinstance(source, OpsgenieSource):
         return OpsgenieConnector(source, services, transport=transport)
+    if isinstance(source, CopilotSource):
+        return CopilotConnector(source, transport=transport)
     return GitConnector.from_source(source, services, agents=agents)
 
 
