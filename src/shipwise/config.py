@@ -80,7 +80,7 @@ class AgentSettings(BaseModel):
     #: logins or emails of plain automation (dependency updaters, release bots): ``bot``, not an
     #: agent, whatever a trailer says (besides ``bots:``, which decides who is a person)
     bots: list[str] = Field(default_factory=lambda: [
-        "dependabot*", "renovate*", "github-actions*", "*-ci@*"])
+        "dependabot*", "*+dependabot*", "renovate*", "*+renovate*", "github-actions*", "*-ci@*"])
     #: ``Co-authored-by:`` trailers of a commit message (``Name <email>``) -> agent: a commit a
     #: person made with an agent as co-author is the agent's change
     co_authors: dict[str, str] = Field(default_factory=lambda: {

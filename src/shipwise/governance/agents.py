@@ -5,8 +5,9 @@ pseudonymised, since the rules name accounts and trailers as the source writes t
 The order, first match wins:
 
 1. the author is a configured agent account -> ``agent`` (that agent);
-2. the author is a configured plain bot -> ``bot`` (a dependency updater that quotes a
-   ``Co-authored-by`` is still a bot);
+2. the author is a configured plain bot, or a GitHub App (a login, or the local part of an
+   email, ending in ``[bot]``) that is not an agent account -> ``bot`` (a dependency updater that
+   quotes a ``Co-authored-by`` is still a bot);
 3. a ``Co-authored-by:`` trailer of the commit message, or a label of the pull request, names an
    agent -> ``agent`` (a person who worked with an agent: the change is the agent's);
 4. nothing matched -> no decision here: the importer reads ``bot`` when the author is a bot
@@ -37,6 +38,12 @@ def co_authors(message: str | None) -> list[str]:
     return _TRAILER.findall(message) if message else []
 
 
+def _pattern(text: str) -> str:
+    """A setting's pattern for :func:`fnmatch.fnmatchcase`: lower-cased, ``*`` and ``?`` the only
+    wildcards (``[bot]`` in a login is literal, not a character class)."""
+    return text.strip().lower().replace("[", "[[]")
+
+
 @dataclass(frozen=True)
 class AgentRules:
     """The compiled ``ai.agents`` settings (patterns lower-cased once)."""
@@ -49,9 +56,9 @@ class AgentRules:
     @classmethod
     def of(cls, settings: AgentSettings) -> AgentRules:
         return cls(
-            tuple((p.strip().lower(), a) for p, a in settings.accounts.items()),
-            tuple(p.strip().lower() for p in settings.bots),
-            tuple((p.strip().lower(), a) for p, a in settings.co_authors.items()),
+            tuple((_pattern(p), a) for p, a in settings.accounts.items()),
+            tuple(_pattern(p) for p in settings.bots),
+            tuple((_pattern(p), a) for p, a in settings.co_authors.items()),
             tuple((label.strip().lower(), a) for label, a in settings.labels.items()))
 
     def account(self, author: str | None) -> str | None:
@@ -63,6 +70,8 @@ class AgentRules:
 
     def plain_bot(self, author: str | None) -> bool:
         ident = (author or "").strip().lower()
+        if ident.endswith("[bot]") or "[bot]@" in ident:  # a GitHub App, not an agent account
+            return True
         return bool(ident) and any(fnmatch.fnmatchcase(ident, p) for p in self.bots)
 
     def classify(self, author: str | None, *, message: str | None = None,
