@@ -174,8 +174,8 @@ def ai_world(sim: Sim, prs: dict[str, np.ndarray], commits: dict[str, np.ndarray
     agent_commit[in_pr] = agent_pr[commits["pr"][in_pr]]
 
     def kinds(mask: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        return (pa.array(np.where(mask, "agent", None), pa.string()),
-                pa.array(np.where(mask, AGENT_NAME, None), pa.string()))
+        return (pa.array(["agent" if m else None for m in mask.tolist()], pa.string()),
+                pa.array([AGENT_NAME if m else None for m in mask.tolist()], pa.string()))
 
     pr_kind, pr_agent = kinds(agent_pr)
     commit_kind, commit_agent = kinds(agent_commit)
@@ -188,7 +188,7 @@ def ai_world(sim: Sim, prs: dict[str, np.ndarray], commits: dict[str, np.ndarray
         "amount": float(np.round(agent_cost[tg, dg].sum(), 2)), "currency": "USD",
         "kind": "ai-tools",
     }
-    story = {
+    story: dict[str, object] = {
         "ai_adoption": {o.team_id[i]: {"level": str(level[i]), "from": p.date(int(start[i])),
                                        **({"agent_from": p.date(int(agent_start[i]))}
                                           if agent_start[i] >= 0 else {})}
