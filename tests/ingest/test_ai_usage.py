@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shipwise.app.owner import import_paths
-from shipwise.config import AgentSettings, AiSettings, Settings
+from shipwise.config import AgentSettings, AiSettings, CopilotSource, Settings, load_settings
 from tests.conftest import org, write_jsonl
 
 HEADER = ("team,day,tool,active_users,engaged_users,suggestions_shown,suggestions_accepted,"
@@ -173,3 +173,23 @@ def test_who_made_a_change_is_decided_at_ingest_before_pseudonymisation(
     # the same file again: nothing changes
     again = import_paths(s, [f])
     assert again.counts["commit"].unchanged == 5 and again.counts["commit"].updated == 0
+
+
+def test_settings_file_names_agents_and_a_copilot_source(tmp_path: Path) -> None:
+    f = tmp_path / "shipwise.yaml"
+    f.write_text("""
+ai:
+  agents:
+    accounts: {"acme-agent[bot]": house-agent}
+    labels: {ai-generated: house-agent}
+sources:
+  - kind: github-copilot
+    org: acme
+    teams: {payments-devs: payments}
+""")
+    s = load_settings(config_file=f, db=tmp_path / "s.duckdb")
+    assert s.ai.agents.accounts == {"acme-agent[bot]": "house-agent"}
+    assert s.ai.agents.co_authors  # the defaults of keys not set stay
+    (src,) = s.sources
+    assert isinstance(src, CopilotSource) and src.id == "github-copilot"
+    assert src.teams == {"payments-devs": "payments"} and src.token_env == "GITHUB_TOKEN"
