@@ -152,6 +152,7 @@ def test_who_made_a_change_is_decided_at_ingest_before_pseudonymisation(
         commit("c3", "renovate[bot]"),                               # a plain bot
         commit("c4", "bo@acme.test", author_kind="agent", agent="claude"),  # said by the file
         commit("c5", "release-bot"),                                 # a bot by bots.patterns
+        commit("c6", "cy@acme.test", agent="aider"),                 # an agent named: its change
         pr(1, "copilot-swe-agent[bot]"), pr(2, "ana@acme.test"),
         pr(3, "ana@acme.test", author_kind="AGENT", agent="devin"),
         pr(4, "ana@acme.test", author_kind="robot"),                 # not a kind: quarantined
@@ -165,14 +166,15 @@ def test_who_made_a_change_is_decided_at_ingest_before_pseudonymisation(
                    "c2": ("agent", "acme-agent", True, True),  # not a person: no pseudonym
                    "c3": ("bot", None, True, True),
                    "c4": ("agent", "claude", False, False),    # a person with an agent
-                   "c5": ("bot", None, True, True)}
+                   "c5": ("bot", None, True, True),
+                   "c6": ("agent", "aider", False, False)}
     assert rows(s, "SELECT number, author_kind, agent, author FROM pull_request ORDER BY 1") == [
         (1, "agent", "copilot", "bot:copilot-swe-agent[bot]"),
         (2, "human", None, rows(s, "SELECT author FROM \"commit\" WHERE sha = 'c1'")[0][0]),
         (3, "agent", "devin", rows(s, "SELECT author FROM \"commit\" WHERE sha = 'c1'")[0][0])]
     # the same file again: nothing changes
     again = import_paths(s, [f])
-    assert again.counts["commit"].unchanged == 5 and again.counts["commit"].updated == 0
+    assert again.counts["commit"].unchanged == 6 and again.counts["commit"].updated == 0
 
 
 def test_settings_file_names_agents_and_a_copilot_source(tmp_path: Path) -> None:

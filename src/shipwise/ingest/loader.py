@@ -260,11 +260,13 @@ class Loader:
         if classified:  # who made it: as given, else by the ai.agents rules, else bot or human
             pm = f"pm{people.index('author')}"
             select = [s for s in select if not s.endswith((' AS "author_kind"', ' AS "agent"'))]
+            # an agent named without a kind is an agent's change
             select.append(
-                f"coalesce(c.author_kind__v, am.kind, CASE WHEN coalesce({pm}.is_bot, FALSE) "
-                "THEN 'bot' ELSE 'human' END) AS author_kind")
-            select.append("CASE WHEN c.author_kind__v IS NOT NULL THEN c.agent__v "
-                          "ELSE am.agent END AS agent")
+                "coalesce(c.author_kind__v, CASE WHEN c.agent__v IS NOT NULL THEN 'agent' END, "
+                f"am.kind, CASE WHEN coalesce({pm}.is_bot, FALSE) THEN 'bot' ELSE 'human' END) "
+                "AS author_kind")
+            select.append("CASE WHEN c.author_kind__v IS NOT NULL OR c.agent__v IS NOT NULL "
+                          "THEN c.agent__v ELSE am.agent END AS agent")
             joins += " LEFT JOIN _amap am ON am.raw = c.author__v"
         if rt.id_from:
             parts = ", ".join(f"CAST(c.{q(k + '__v')} AS VARCHAR)" for k in rt.id_from)

@@ -132,3 +132,13 @@ def test_mapping_leaves_absent_features_empty_not_zero() -> None:
     assert row is not None
     assert (row["suggestions_shown"], row["chat_sessions"], row["active_users"]) == (None, None, 3)
     assert mapping.usage_row({"date": "yesterday"}, "payments", "x") is None
+
+
+def test_check_names_what_to_fix_before_any_request(tmp_path: Path) -> None:
+    src = CopilotSource(org="acme", token_env="SHIPWISE_NO_SUCH_VAR", teams={"devs": "payments"},
+                        org_team="payments")
+    problems = copilot.CopilotConnector(src).check()
+    assert any("org_team: payments" in p for p in problems)
+    assert any("SHIPWISE_NO_SUCH_VAR" in p for p in problems)
+    assert "map GitHub teams" in copilot.CopilotConnector(
+        CopilotSource(org="acme", token_env="SHIPWISE_NO_SUCH_VAR")).check()[0]

@@ -66,6 +66,10 @@ class CopilotConnector(ClientHolder[HttpClient]):
         if not self.source.teams and not self.source.org_team:
             problems.append("map GitHub teams to shipwise teams (`teams:`) or name the team "
                             "that gets the whole organisation's usage (`org_team:`)")
+        if self.source.org_team and self.source.org_team in self.source.teams.values():
+            problems.append(f"`org_team: {self.source.org_team}` is also a mapped GitHub team's "
+                            "team: the organisation's days would replace the team's (one row "
+                            "per team, day and tool); give the organisation a team of its own")
         try:
             self.source.token()
         except ConfigError as exc:
