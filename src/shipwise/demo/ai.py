@@ -10,19 +10,22 @@ The story (per block of fifteen teams, by catalogue slug):
   agent-authored, up to about a third;
 * **moderate** adopters (payments, search, identity) take the assistant earlier, at different
   times, for about half the team, and no agent;
-* **light** adopters (catalog, notifications, customer-care) try it late, for a fifth of the
-  team; the other teams never use one;
+* **light** adopters (catalog, notifications, customer-care) try it at different times (one a
+  month before the pilot, two after it), for a fifth of the team; the other teams never use one;
 * one team's agent changes break more (:data:`FRAGILE_AGENT_TEAM`): its agent-authored pull
   requests are drawn three times as often among the changes that a failed or rolled-back
-  production deployment carried, so their change fail rate is well above its people's, while
-  the other agent teams' agent changes fail like their human ones.
+  production deployment carried, and each of its production deployments carrying an
+  agent-authored commit causes an incident with chance :data:`FRAGILE_INCIDENT`
+  (:func:`agent_breakage`), so its agent changes' change fail rate is well above its people's,
+  while the other agent teams' agent changes fail like their human ones.
 
 Usage counts follow the team's people on the day (weekends a tenth), with acceptance rates like
 GitHub's published Copilot figures (about 30 % of suggestions); seats cost 19 USD a month for
 every licensed person (a day's share in each row), agent sessions 2.40 USD each. The agents'
 spend is also an investment record (``inv-ai-agents``, kind ``ai-tools``) so that cost
 attribution sees it. Nothing here draws from the simulation's main random stream (a stream of
-its own, from the same seed), so the rest of the demo is unchanged by it.
+its own, from the same seed): the rest of the demo is the same records as before, plus the
+fragile team's agent incidents (``INC-AI-…``) and the agents' investment.
 """
 
 from __future__ import annotations
