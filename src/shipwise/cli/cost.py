@@ -259,20 +259,22 @@ def cloud(ctx: click.Context, teams: tuple[str, ...], since: str | None, until: 
                    "CUR 2.0 and FOCUS files (docs/cloud-cost.md).")
         return
     figures = ("spend", "credits", "refunds", "discounts", "adjustments")
+
+    def amounts(r: dict[str, Any], *extra: str) -> list[str | None]:
+        return [money(r[f], r["currency"], 2) for f in (*figures, *extra)]
+
     emit_table(f"Cloud cost per team and month (basis {res['basis']}; credits and refunds apart, "
-               "not netted)", ["team", "month", "currency", *figures],
-               [(r["team"], r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures])
-                for r in res["teams"]], justify_right=tuple(range(3, 8)))
+               "not netted)", ["team", "month", *figures],
+               [(r["team"], r["month"], *amounts(r)) for r in res["teams"]],
+               key=2, justify_right=tuple(range(2, 7)))
     if res["unmapped"]:
         emit_table("Unmapped (no team tag of a known team and no mapped account)",
-                   ["month", "account", "tag value", "currency", *figures],
-                   [(r["month"], r["account"], r["tag_value"] or "–", r["currency"],
-                     *[f"{r[f]:,.2f}" for f in figures]) for r in res["unmapped"]],
-                   justify_right=tuple(range(4, 9)))
-    emit_table("Totals", ["month", "currency", *figures, "unmapped spend"],
-               [(r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures],
-                 f"{r['unmapped_spend']:,.2f}") for r in res["totals"]],
-               justify_right=tuple(range(2, 8)))
+                   ["month", "account", "tag value", *figures],
+                   [(r["month"], r["account"], r["tag_value"] or "–", *amounts(r))
+                    for r in res["unmapped"]], key=3, justify_right=tuple(range(3, 8)))
+    emit_table("Totals", ["month", *figures, "unmapped spend"],
+               [(r["month"], *amounts(r, "unmapped_spend")) for r in res["totals"]],
+               justify_right=tuple(range(1, 7)))
 
 
 @cloud.command("import")
