@@ -222,7 +222,7 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
               est(r, "attributed_savings", "savings_low", "savings_high", cash),
               est(r, "roi", "roi_low", "roi_high", multiple))
              for r in rows]
-    emit_table(f"Initiatives ({cur}; each estimate over its {confidence:.0%} interval)",
+    emit_table(f"Initiatives ({cur}; each estimate with its {confidence:.0%} interval below it)",
                ["initiative", "adopters", "comparison", "amount", "effect", "attributed savings",
                 "ROI"], table, justify_right=(1, 2, 3, 4, 5, 6), wrap=(0,))
     for r in rows:
