@@ -19,8 +19,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.case import Series
+from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
 from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE, WALK_FULL
 from shipwise.investigate.rank import MetricScore, clock, relative
