@@ -177,6 +177,7 @@ def _changes(ctx: Context) -> list[Hypothesis]:
         h.add(f"{ev.kind.replace('_', ' ')} on {ev.entity} at {clock(ev.time)}: {ev.summary}", 1,
               "events", ev.ref)
         _anomaly_after(h, ctx, ev.entity, ev.time, what)
+        _superseded(h, ctx, ev)
         new, types = ctx.new_errors(ev.entity, ev.time)
         deps_named = _names_anomalous_dependency(ctx, ev.entity, new)
         if len(new) >= 3 and not deps_named:
@@ -198,6 +199,24 @@ def _changes(ctx: Context) -> list[Hypothesis]:
                   "failure is the replacement loop (see the instance churn)", -3, "events", ev.ref)
         out.append(h)
     return out
+
+
+def _superseded(h: Hypothesis, ctx: Context, ev: Event) -> None:
+    """A later change of the same entity, after which its anomaly began, supersedes ``ev``: the
+    entity ran normally on what ``ev`` shipped until then (a rolling release's earlier step, the
+    previous deployment). What an SRE reads off a deploy history: the last change before it
+    broke, not every change of the last half hour."""
+    onset = ctx.entity_onset(ev.entity)
+    if onset is None:
+        return
+    later = [x for x in ctx.events("deployment", "config_change")
+             if x.entity == ev.entity and x.id != ev.id and x.time - ev.time > ctx.tol()
+             and x.time <= onset + ctx.tol()]
+    if later:
+        last = max(later, key=lambda x: x.time)
+        h.add(f"{ev.entity} ran normally after it until {last.kind.replace('_', ' ')} "
+              f"{last.summary or last.id} at {clock(last.time)}: its anomaly followed that one",
+              -3, "events", last.ref)
 
 
 def _touched(ev: Event) -> list[str]:
