@@ -252,6 +252,15 @@ class TelemetrySettings(BaseModel):
     max_inflated_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
 
 
+class TopologySettings(BaseModel):
+    """The kept topology (docs/topology.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Observations of an edge older than this are folded into its count and deleted by
+    #: ``shipwise topology refresh``; an edge not seen for this long is forgotten.
+    retention_days: Annotated[float, Field(gt=0, le=36500)] = 400.0
+
+
 class IngestSettings(BaseModel):
     """What an import accepts (``docs/canonical-format.md``, "Limits"). Records outside these
     limits are quarantined with the reason, never stored."""
@@ -799,6 +808,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
     telemetry: TelemetrySettings = Field(default_factory=lambda: TelemetrySettings())
+    topology: TopologySettings = Field(default_factory=lambda: TopologySettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
