@@ -893,6 +893,9 @@ class TopologyRefresh(Result):
     at: Instant
     edges: dict[str, int] = Field(default_factory=dict)
     new_observations: int
+    #: retention: observations folded into their edges' counts, and edges not seen since
+    trimmed_observations: int = 0
+    forgotten_edges: int = 0
 
 
 # -- notifications (docs/notifications.md) -------------------------------------------------------
