@@ -60,6 +60,7 @@ def org(sample_settings: Settings) -> tuple[Settings, list[str]]:
     """Three teams of the sample organisation with usage: the first engaged from 2025-06 (all
     of its members), the second lightly from 2025-09, the third never engaged (zeros)."""
     with Store.open(sample_settings.db) as store:
+        store.con.execute("DELETE FROM ai_usage")  # the demo's own story: these tests plant theirs
         teams = [r["id"] for r in store.query(
             "SELECT t.id FROM team t JOIN person p ON p.team = t.id AND NOT p.bot "
             "GROUP BY t.id HAVING count(DISTINCT p.id) >= 12 ORDER BY t.id LIMIT 3")]
@@ -120,6 +121,7 @@ def test_a_one_month_spike_is_not_adoption(sample_settings: Settings) -> None:
     """Everyone engaged in 2025-05 only, then again from 2025-09: with the default (a level held
     two months) the team adopted in 2025-09; counting single months, in 2025-05."""
     with Store.open(sample_settings.db) as store:
+        store.con.execute("DELETE FROM ai_usage")  # the demo's own story: this test plants its own
         team = store.query("SELECT team FROM person WHERE NOT bot GROUP BY team "
                            "HAVING count(DISTINCT id) >= 12 ORDER BY team LIMIT 1")[0]["team"]
         usage(store, team, {4: 40, 5: 0, 8: 40})
@@ -179,6 +181,9 @@ def test_agent_changes_are_counted_apart_and_judged_by_their_deployments(
     """The commits of one team's failed production deployments are marked as an agent's: the
     agent row holds exactly those deployments, all failed; the kinds' units add up to the team's."""
     with Store.open(sample_settings.db) as store:
+        for table in ('"commit"', "pull_request"):  # the demo's own agents: this test plants its own
+            store.con.execute(f"UPDATE {table} SET author_kind = 'human', agent = NULL "
+                              "WHERE author_kind = 'agent'")
         team = store.query("SELECT team FROM dora_deploy_fact WHERE failed = 1 GROUP BY team "
                            "ORDER BY count(*) DESC, team LIMIT 1")[0]["team"]
         failed = store.query(
@@ -300,6 +305,10 @@ def test_ai_investments_count_as_spend_for_their_adopting_share(
     with Store.open(settings.db) as store:
         currency = store.query("SELECT min(currency) AS c FROM cost")[0]["c"]
         store.con.execute("UPDATE ai_usage SET currency = ?", [currency])
+        # the demo's own AI investments: this test plants its own
+        demo_ai = "SELECT id FROM investment WHERE lower(kind) LIKE 'ai%'"
+        store.con.execute(f"DELETE FROM investment_team WHERE investment_id IN ({demo_ai})")
+        store.con.execute(f"DELETE FROM investment WHERE id IN ({demo_ai})")
         for inv, kind, teams in (("copilot-seats", "AI", (heavy, never)),
                                  ("ci", "delivery", (heavy,))):
             store.con.execute("INSERT INTO investment VALUES (?, ?, TIMESTAMP '2025-05-01', "
