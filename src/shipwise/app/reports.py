@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shipwise.app.ai_rows import agent_rows, effect_rows
 from shipwise.app.caller import Caller
 from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.app.guard import guard
@@ -32,6 +33,9 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
     data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
                                         until=until), caller.settings.cost)
     inits = initiatives_rows(store, settings=caller.settings.cost)
+    ai = {"effect": effect_rows(store, caller.settings.ai, cost=caller.settings.cost,
+                                min_group_size=caller.settings.privacy.min_group_size),
+          "agents": agent_rows(store, grain="all", organisation=True)["rows"]}
     charter = load_charter()
     definitions = [
         {"id": mid, "title": registry.get(mid).title, "definition": charter.get(mid).definition,
@@ -39,4 +43,4 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
         for mid in DEFINED
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return write_report(Path(out), data, inits, definitions, generated_at=generated)
+    return write_report(Path(out), data, inits, definitions, generated_at=generated, ai=ai)

@@ -17,6 +17,7 @@ from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
+from shipwise.web import ai as ai_page
 from shipwise.web import prevention as prevention_page
 from shipwise.web.diagnostics import team_sections
 from shipwise.web.render import title as views_title
@@ -98,7 +99,7 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
            "cluster": latest["cluster"] if latest else None,
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
-           "savings": savings, **sections}
+           "savings": savings, "ai": ai_page.team_section(c, team_id), **sections}
     out["charter"] = charter_map(metric_ids(out))
     return out
 
