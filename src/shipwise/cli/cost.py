@@ -130,7 +130,7 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
                ["period", "teams", *[c.label for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
     for line in reading_lines(res):
-        click.echo(line)
+        emit_note(line)
     print_conversion(res.get("conversion") or {})
     if any(r["flags"] for r in rows):
         emit_note("Flags in short; --format json has each flag's full sentence. A tension flag "
