@@ -3,6 +3,7 @@ is ``web``). The dicts returned here are the JSON twins; the templates render th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from shipwise.app import ask, delivery, incidents
@@ -16,6 +17,7 @@ from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
+from shipwise.web import ai as ai_page
 from shipwise.web import prevention as prevention_page
 from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, unit_names
 from shipwise.web.render import humanize
@@ -95,13 +97,17 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
             if REGISTRY[m].family == "dora" and d is not None:
                 row["metrics"][m] = d["metrics"].get(m)
     flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
+    latest_cost = cost["rows"][-1] if cost["rows"] else None
+    savings = {"label": "Period", "rows": savings_rows(reversed(cost["rows"]), "period",
+                                                           cost["baseline"]),
+               "explanation": latest_cost.get("explanation") if latest_cost else None}
     sections = team_sections(c, team_id, grain)
     out = {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
            "period": latest["period"] if latest else None,
            "cluster": latest["cluster"] if latest else None,
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
-           **sections}
+           "savings": savings, "ai": ai_page.team_section(c, team_id), **sections}
     out["summary"] = team_summary(out, DORA_TILES, FLOW_TILES, STRAIN_TILES)
     out["charter"] = charter_map(metric_ids(out))
     return out
@@ -136,7 +142,16 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
     }
     latest = periods[-1] if periods else None
     teams = [r for r in cost["rows"] if r["period"] == latest]
+    total = org.get(latest or "")
+    savings = {"label": f"Team, {latest}",
+               "rows": ([{**total, "label": f"Organisation ({total['cohort_teams']} teams)"}]
+                        if total else [])
+               + savings_rows(teams, "team", cost["baseline"]),
+               "explanation": total.get("explanation") if total else None}
     return {"grain": grain, "baseline": cost["baseline"], "currency": cost["currency"],
+            "savings": savings,
+            "organisation_flags": [{"period": o["period"], **f}
+                                   for o in cost["organisation"] for f in o.get("flags") or []],
             "period": latest, "improvement_metric": improvement,
             "organisation": cost["organisation"], "latest_organisation": org.get(latest or ""),
             "teams": teams, "charts": [chart], "conversion": cost.get("conversion") or {},
@@ -144,6 +159,18 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
             "unit_names": {u: n["name"] for u, n in unit_names(c).items()},
             "flags": [{"team": r["team"], "period": r["period"], **f}
                       for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
+
+
+def savings_rows(rows: Iterable[dict[str, Any]], key: str, baseline: str) -> list[dict[str, Any]]:
+    """Cost rows for the savings table: labelled by ``key`` (period or team), with why the
+    improvement and savings are empty when they are."""
+    improvement = ids.improvement(baseline)
+    out = []
+    for r in rows:
+        missing = r.get("missing") or {}
+        out.append({**r, "label": r[key],
+                    "why_empty": missing.get(improvement) or missing.get(ids.SAVINGS)})
+    return out
 
 
 def catalog(c: Caller) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from shipwise.http.auth import (
     request_principal,
 )
 from shipwise.http.errors import refusal_fields, status_of
+from shipwise.web import ai as ai_page
 from shipwise.web import diagnostics, governance, pages
 from shipwise.web import prevention as prevention_page
 from shipwise.web.render import STATIC, environment
@@ -233,6 +234,12 @@ def org(request: Request, grain: str = "quarter") -> Response:
 @router.get("/org/cost.json")
 def org_cost(request: Request, grain: str = "quarter") -> Response:
     return _page(request, "org_cost.html", lambda c: pages.org_cost(c, grain))
+
+
+@router.get("/ai")
+@router.get("/ai.json")
+def ai(request: Request) -> Response:
+    return _page(request, "ai.html", ai_page.page)
 
 
 @router.get("/metrics")
