@@ -51,7 +51,8 @@ def test_team_page_groups_dora_as_throughput_and_instability(site: Site, page: A
                         "dora.failed_deployment_recovery_time"}
     assert set(ins) == {"dora.change_fail_rate", "dora.rework_rate"}
     # every value reads with its unit: deployments per week, durations, percentages
-    assert "(deployments/week)" in thr["dora.deployment_frequency"]
+    freq = throughput.locator('.tile[data-metric="dora.deployment_frequency"] .value').inner_text()
+    assert freq.strip().endswith("per week"), freq
     for m in ("dora.change_lead_time", "dora.failed_deployment_recovery_time"):
         value = throughput.locator(f'.tile[data-metric="{m}"] .value').inner_text()
         assert any(u in value for u in ("min", "h", "d", "s")), (m, value)
