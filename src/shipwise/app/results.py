@@ -469,6 +469,8 @@ class TokenRow(Result):
     created_at: Instant | None = None
     revoked_at: Instant | None = None
     last_used_at: Instant | None = None
+    responder: bool = Field(default=False, description=(
+        "may resolve actors' pseudonyms for incident response (docs/governance.md)"))
 
 
 class TokenCreated(Result):
@@ -477,6 +479,7 @@ class TokenCreated(Result):
     role: str
     team: str | None = None
     token: str = Field(description="the token's value, shown this once and stored nowhere")
+    responder: bool = False
 
 
 class ImportedType(Result):

@@ -17,6 +17,7 @@ from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
 from shipwise.web import prevention as prevention_page
+from shipwise.web import response as response_page
 from shipwise.web.diagnostics import team_sections
 from shipwise.web.render import title as views_title
 from shipwise.web.topology import topology_svg
@@ -154,4 +155,5 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
     return {"investigation": record, "topology_svg": svg, "steps": record.get("steps") or [],
             "children": [x for x in links if x["relation"] == "child"],
             "verdict": prevention_page.verdict_of(c, inv_id),
-            "verdicts": list(prevention_page.verdicts.VERDICTS)}
+            "verdicts": list(prevention_page.verdicts.VERDICTS),
+            "actors": response_page.actor_panel(c, inv_id, record)}
