@@ -82,10 +82,12 @@ def closed_because(caller: Caller, inv_id: str, now: datetime | None = None) -> 
     return None
 
 
-def appears_in(record: Mapping[str, Any], pseudonym: str) -> bool:
-    """Whether ``pseudonym`` is in the record (an actor, an author, a user of its evidence)."""
+def _appears_in(record: Mapping[str, Any], pseudonym: str) -> bool:
+    """Whether ``pseudonym`` is in the record (an actor, an author, a user of its evidence) —
+    itself, or a longer pseudonym it is the short form of."""
     text = json.dumps(record, default=str)
-    return re.search(rf"(?<![0-9a-z_]){re.escape(pseudonym)}(?![0-9a-f])", text) is not None
+    return re.search(rf"(?<![0-9a-z_]){re.escape(pseudonym)}[0-9a-f]*(?![0-9a-z_])",
+                     text) is not None
 
 
 @guard("people.resolve", accesses=_access)
@@ -104,7 +106,7 @@ def resolve_actor(caller: Caller, inv_id: str, pseudonym: str, *, reason: str,
 
     def log(outcome: str, detail: str | None) -> None:
         lookups.append(caller.store, lookups.Lookup(
-            at=now, token_id=p.token_id, reader=p.name or None, role=p.role,
+            looked_up_at=now, token_id=p.token_id, reader=p.name or None, role=p.role,
             interface=caller.interface, investigation_id=inv_id, pseudonym=target[:64],
             reason=why[:2000] or None, outcome=outcome, detail=detail,
             candidates=len(entries)))
@@ -126,7 +128,7 @@ def resolve_actor(caller: Caller, inv_id: str, pseudonym: str, *, reason: str,
         raise refuse(f"investigation {inv_id} is closed ({closed})",
                      "actors are resolved only while the incident is being responded to")
     record = table.record(caller.store, inv_id) or {}
-    if not appears_in(record, target):
+    if not _appears_in(record, target):
         raise refuse(f"{target} does not appear in investigation {inv_id}",
                      "resolve only the actors an investigation shows (its events, authors)")
     if not entries:

@@ -85,7 +85,7 @@ class ActorResolution(Result):
 class ActorLookupRow(Result):
     """One row of the actor-lookup log (admins and auditors)."""
 
-    at: Instant
+    looked_up_at: Instant
     token_id: str | None = None
     reader: str | None = None
     role: str

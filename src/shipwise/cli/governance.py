@@ -125,7 +125,7 @@ def audit_lookups(ctx: click.Context, inv_id: str | None, limit: int, fmt: str) 
 
     with caller(ctx) as c:
         rows = dump(actor_lookups(c, limit=limit, investigation_id=inv_id))
-    headers = ["at", "reader", "role", "interface", "investigation_id", "pseudonym", "reason",
+    headers = ["looked_up_at", "reader", "role", "interface", "investigation_id", "pseudonym", "reason",
                "outcome", "detail", "candidates"]
     if fmt == "json":
         emit_json(rows)
@@ -134,7 +134,7 @@ def audit_lookups(ctx: click.Context, inv_id: str | None, limit: int, fmt: str) 
     else:
         emit_table("Actor lookups", ["at", "reader", "role", "investigation", "pseudonym",
                                      "reason", "outcome"], [[
-            r["at"].strftime("%Y-%m-%d %H:%M:%S"), r.get("reader") or r.get("token_id") or "–",
+            r["looked_up_at"].strftime("%Y-%m-%d %H:%M:%S"), r.get("reader") or r.get("token_id") or "–",
             r["role"], r["investigation_id"], r["pseudonym"], r.get("reason") or "–",
             r["outcome"] + (f": {r['detail']}" if r.get("detail") else "")] for r in rows])
 

@@ -16,7 +16,7 @@ from shipwise.store.duckdb_store import Store
 class Lookup:
     """One row to append (the columns in table order)."""
 
-    at: datetime
+    looked_up_at: datetime
     token_id: str | None
     reader: str | None
     role: str
@@ -40,7 +40,7 @@ class ResponseState(TypedDict):
 
 def append(store: Store, row: Lookup) -> None:
     with store.transaction() as con:
-        con.execute("INSERT INTO actor_lookup (at, token_id, reader, role, interface, "
+        con.execute("INSERT INTO actor_lookup (looked_up_at, token_id, reader, role, interface, "
                     "investigation_id, pseudonym, reason, outcome, detail, candidates) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(astuple(row)))
 
@@ -52,8 +52,8 @@ def read(store: Store, *, limit: int = 100, investigation_id: str | None = None
     where, params = ("WHERE investigation_id = ? ", [investigation_id]) if investigation_id \
         else ("", [])
     return store.query(
-        "SELECT at, token_id, reader, role, interface, investigation_id, pseudonym, reason, "
-        f"outcome, detail, candidates FROM actor_lookup {where}ORDER BY at DESC LIMIT ?",
+        "SELECT looked_up_at, token_id, reader, role, interface, investigation_id, pseudonym, reason, "
+        f"outcome, detail, candidates FROM actor_lookup {where}ORDER BY looked_up_at DESC LIMIT ?",
         [*params, limit])
 
 

@@ -7,6 +7,6 @@ ALTER TABLE api_token ADD COLUMN IF NOT EXISTS responder BOOLEAN DEFAULT FALSE;
 -- never the candidates checked (only how many): shipwise keeps no map from pseudonyms back to
 -- people.
 CREATE TABLE IF NOT EXISTS actor_lookup (
-  at TIMESTAMPTZ NOT NULL, token_id VARCHAR, reader VARCHAR, role VARCHAR NOT NULL,
+  looked_up_at TIMESTAMPTZ NOT NULL, token_id VARCHAR, reader VARCHAR, role VARCHAR NOT NULL,
   interface VARCHAR NOT NULL, investigation_id VARCHAR NOT NULL, pseudonym VARCHAR NOT NULL,
   reason VARCHAR, outcome VARCHAR NOT NULL, detail VARCHAR, candidates INTEGER NOT NULL);
