@@ -87,7 +87,8 @@ def show_cmd(ctx: click.Context, incident_id: str, fmt: str) -> None:
     i, e = res["incident"], res["explanation"]
     click.echo(f"{i['id']} — {i['severity']} on {i['service']} (team {i.get('team') or '–'})")
     click.echo(f"opened {_at(i['opened_at'])} UTC, resolved {_at(i.get('resolved_at'))} UTC, "
-               f"lasted {duration(i.get('duration_seconds'))}")
+               + (f"lasted {duration(i['duration_seconds'])}" if i.get('duration_seconds') is not None
+                  else "still open"))
     click.echo(f"source: {i.get('source') or 'imported from a file'}"
                + (f"; labels: {', '.join(i['labels'])}" if i["labels"] else ""))
     click.echo(f"caused by: {i.get('caused_by') or 'no deployment'}"
