@@ -1,4 +1,4 @@
-"""Imported incidents as responders read them (``shipwise incidents``, GET /api/v1/incidents, the
+"""Imported incidents as responders read them (``shipwise incidents``, GET /api/v1/imported-incidents, the
 Incidents page): their team, duration, the deployment that caused them, the investigations that
 cover them; filters; and the roles of investigations (a member sees their team's only, an exec
 none)."""

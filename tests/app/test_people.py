@@ -110,10 +110,10 @@ def test_refused_without_the_grant_or_for_another_team(
             people.resolve_actor(c, "inv-open", actor, reason="I would like to know who",
                                  candidates=DIRECTORY)
         assert "--responder" in (exc.value.hint or "")
-    with caller_of(settings, responders["principals"]["search"]) as c:
-        with pytest.raises(ForbiddenError, match="team payments"):
-            people.resolve_actor(c, "inv-open", actor, reason="paging the author of the change",
-                                 candidates=DIRECTORY)
+    with caller_of(settings, responders["principals"]["search"]) as c, \
+            pytest.raises(ForbiddenError, match="team payments"):
+        people.resolve_actor(c, "inv-open", actor, reason="paging the author of the change",
+                             candidates=DIRECTORY)
     for p in (Principal("exec", None, "t-e", "cfo"), Principal("lead", "payments", "t-l", "l")):
         with caller_of(settings, p) as c, pytest.raises(ForbiddenError):
             people.resolve_actor(c, "inv-open", actor, reason="paging the author of the change",
@@ -208,7 +208,7 @@ def test_cli_resolves_with_a_directory_file(settings: Settings, responders: dict
     res = runner.invoke(cli, [*args, "--reason", "paging the author of the change"], env=env)
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"{responders['actor']} is alice,{ALICE}")
-    res = runner.invoke(cli, args + ["--reason", ""], env=env)
+    res = runner.invoke(cli, [*args, "--reason", ""], env=env)
     assert isinstance(res.exception, InputError) and "a reason is required" in str(res.exception)
     res = runner.invoke(cli, [*args, "--reason", "paging the author of the change"],
                         env={"SHIPWISE_TOKEN": responders["tokens"]["member"]})

@@ -157,7 +157,7 @@ def test_api_resolution_refuses_without_a_reason(desk: Desk) -> None:
         ok = post("responder", reason="paging the author of the change")
         assert ok.status_code == 200 and ok.json()["identity"] == ALICE
         assert ok.headers["cache-control"] == "no-store"
-        inc = http.get("/api/v1/incidents", params={"open": "true"},
+        inc = http.get("/api/v1/imported-incidents", params={"open": "true"},
                        headers={"Authorization": f"Bearer {desk.tokens['member']}"}).json()
         assert [i["id"] for i in inc["incidents"]] == ["INC-9"]
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"], route_class=NoStoreRout
                    responses=ERRORS)
 
 
-@router.get("/incidents", summary="Imported incidents, newest first",
+@router.get("/imported-incidents", summary="Imported incidents, newest first",
             description="From the canonical import and the PagerDuty, Opsgenie, ServiceNow and "
                         "Jira connectors: service, team, severity, opened and resolved, duration, "
                         "the deployment that caused it, the source and the investigations that "
@@ -36,9 +36,9 @@ def incident_list(state: State, principal: Who, team: str | None = None,
                  severity=severity, since=since, until=until, open_only=open, limit=limit)
 
 
-@router.get("/incidents/{incident_id}", summary="One imported incident",
+@router.get("/imported-incidents/{incident_id}", summary="One imported incident",
             description="Its row and why it is (or is not) linked to a deployment. Roles: as "
-                        "GET /incidents.", responses=NOT_FOUND)
+                        "GET /imported-incidents.", responses=NOT_FOUND)
 def incident_detail(state: State, principal: Who, incident_id: str) -> rr.IncidentDetail:
     return _call(state, principal, incidents.incident_detail, incident_id)
 

@@ -255,7 +255,7 @@ def _one_incident_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterab
     service = incident_table.service_of(caller.store, iid)
     if service is None:
         raise NotFoundError(f"no incident {iid!r} in the store",
-                            hint="`shipwise incidents list` or GET /api/v1/incidents")
+                            hint="`shipwise incidents list` or GET /api/v1/imported-incidents")
     return [Access("investigations.read", f"incident:{iid}", org.service_team(caller.store,
                                                                              service))]
 

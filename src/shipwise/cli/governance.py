@@ -132,7 +132,7 @@ def audit_lookups(ctx: click.Context, inv_id: str | None, limit: int, fmt: str) 
     elif fmt == "csv":
         emit_csv(headers, [[r.get(h) for h in headers] for r in rows])
     else:
-        emit_table("Actor lookups", ["at", "reader", "role", "investigation", "pseudonym",
+        emit_table("Actor lookups", ["when (UTC)", "reader", "role", "investigation", "pseudonym",
                                      "reason", "outcome"], [[
             r["looked_up_at"].strftime("%Y-%m-%d %H:%M:%S"), r.get("reader") or r.get("token_id") or "–",
             r["role"], r["investigation_id"], r["pseudonym"], r.get("reason") or "–",

@@ -39,7 +39,7 @@ def incidents_group() -> None:
 @incidents_group.command("list")
 @click.option("--team", default=None, help="Only the incidents of this team's services.")
 @click.option("--service", default=None, help="Only this service's incidents.")
-@click.option("--severity", default=None, help="Only this severity (as imported: sev1, P2…).")
+@click.option("--severity", default=None, help="Only this severity (sev1 … sev5).")
 @click.option("--since", default=None, help="Opened from this day or instant (UTC).")
 @click.option("--until", default=None, help="Opened before this day or instant (UTC).")
 @click.option("--open", "open_only", is_flag=True, help="Only unresolved incidents.")
