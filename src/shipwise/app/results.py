@@ -597,6 +597,8 @@ class ScopeSync(Result):
     #: HTTP requests made (None for sources that make none)
     requests: int | None = None
     seconds: float = 0.0
+    #: what the connector wants the operator to know (e.g. people on no mapped team)
+    notes: list[str] = Field(default_factory=list)
 
 
 class SyncReport(Result):

@@ -128,7 +128,11 @@ def test_a_sync_sums_each_days_people_into_their_teams_and_stores_no_person(
         assert got_search[1:] == expected(users[day], {U103, U104, U105})
     assert rows(s, "SELECT DISTINCT tool, source FROM ai_usage") == [
         ("copilot", "github-copilot:acme reports")]
-    # the person on no mapped team is counted in the sync state, not stored
+    # the person on no mapped team is counted in the sync report and state, not stored
+    (scope,) = report.scopes
+    assert scope.notes == [
+        "up to 1 of 6 people a day in GitHub's reports were on no mapped GitHub team (5 day(s) "
+        "read): their usage is in no team; map their teams under `teams:` (or set `org_team:`)"]
     state = rows(s, "SELECT cursor FROM sync_state WHERE scope = '(reports)'")[0][0]
     assert '"on_no_mapped_team":1' in state and '"people":6' in state
     # no login or GitHub user id anywhere in the database file

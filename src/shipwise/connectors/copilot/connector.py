@@ -65,8 +65,8 @@ class CopilotConnector(ClientHolder[HttpClient]):
         self.name = source.id
         self._hold(transport, sleep, clock or (lambda: _now()))
         self._downloader: SignedDownloader | None = None
-        #: people in the last day read who are on no mapped team (counted, never stored)
-        self.unmapped_users: int | None = None
+        #: per scope, what the last sync wants the operator to know (:meth:`sync_notes`)
+        self._notes: dict[str, list[str]] = {}
 
     def client(self) -> HttpClient:
         src = self.source
@@ -90,6 +90,11 @@ class CopilotConnector(ClientHolder[HttpClient]):
         if self._downloader is not None:
             self._downloader.close()
             self._downloader = None
+
+    def sync_notes(self, scope: str) -> list[str]:
+        """What the last sync of ``scope`` wants the operator to know (shown by ``shipwise
+        sync``): people of GitHub's reports on no mapped team, counted, never stored."""
+        return list(self._notes.get(scope, []))
 
     def scopes(self) -> list[Scope]:
         if self.source.api == "reports":
@@ -217,6 +222,8 @@ class CopilotConnector(ClientHolder[HttpClient]):
     def _sync_reports(self, cursor: Cursor) -> Iterator[Batch]:
         src = self.source
         source = f"github-copilot:{src.org} reports"
+        self._notes.pop(REPORTS_SCOPE, None)
+        days, worst = 0, (0, 0)
         for day in self.report_days(cursor):
             users = self._report("users-1-day", day)
             teams = self._report("user-teams-1-day", day) if users is not None else None
@@ -224,7 +231,13 @@ class CopilotConnector(ClientHolder[HttpClient]):
                 continue  # not produced (yet): a later sync asks again within the overlap
             got = r.aggregate(r.read_ndjson(users, r.USERS), r.read_ndjson(teams, r.USER_TEAMS),
                               src.teams, day, source, src.org_team)
-            self.unmapped_users = got.unmapped
+            days += 1
+            worst = max(worst, (got.unmapped, got.people))
+            if worst[0]:
+                self._notes[REPORTS_SCOPE] = [
+                    f"up to {worst[0]} of {worst[1]} people a day in GitHub's reports were on no "
+                    f"mapped GitHub team ({days} day(s) read): their usage is in no team; map "
+                    "their teams under `teams:` (or set `org_team:`)"]
             last = cursor.state.get("until")
             until = max(day.isoformat(), last) if isinstance(last, str) else day.isoformat()
             cursor = Cursor({**cursor.state, "until": until,
