@@ -210,6 +210,20 @@ def test_a_day_without_a_report_is_skipped_and_read_once_github_has_it(
     assert [r[0] for r in rows(s, USAGE.format(team="payments"))] == DAYS
 
 
+def test_a_report_that_is_not_ndjson_fails_the_sync_without_showing_its_rows(
+        with_teams: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    users, teams = world()
+    with FakeCopilotReports("acme", users, teams, TODAY) as fake:
+        fake.fail("/storage/users-1-day", 200, times=1,
+                  body=b'{"user_id": "octo-leak", "user_login": "octo-ana"\n')
+        s = settings_with(with_teams, fake.url, tmp_path)
+        report = sync(s, monkeypatch)
+    (failed,) = report.failed
+    assert failed.status == "terminal" and "not the NDJSON" in (failed.error or "")
+    assert "octo-ana" not in (failed.error or "") and "octo-leak" not in (failed.error or "")
+    assert rows(s, "SELECT count(*) FROM ai_usage") == [(0,)]
+
+
 def test_a_bad_token_fails_the_sync_with_githubs_answer(
         with_teams: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     users, teams = world()

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pyarrow as pa
 
 from shipwise.config import CopilotSource
 from shipwise.connectors.base import Batch, Cursor, Scope
@@ -229,8 +230,18 @@ class CopilotConnector(ClientHolder[HttpClient]):
             teams = self._report("user-teams-1-day", day) if users is not None else None
             if users is None or teams is None:
                 continue  # not produced (yet): a later sync asks again within the overlap
-            got = r.aggregate(r.read_ndjson(users, r.USERS), r.read_ndjson(teams, r.USER_TEAMS),
-                              src.teams, day, source, src.org_team)
+            try:
+                people = r.read_ndjson(users, r.USERS)
+                members = r.read_ndjson(teams, r.USER_TEAMS)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                # the excerpt stays empty: the files name people
+                raise MalformedPageError(
+                    f"the Copilot usage reports of {day.isoformat()} are not the NDJSON GitHub "
+                    f"documents ({type(exc).__name__})", url=f"{src.base_url}/orgs/{src.org}/"
+                    "copilot/metrics/reports", excerpt="",
+                    hint="check base_url; if GitHub changed the report's fields, report it "
+                         "to shipwise's maintainers") from None
+            got = r.aggregate(people, members, src.teams, day, source, src.org_team)
             days += 1
             worst = max(worst, (got.unmapped, got.people))
             if worst[0]:
