@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import random
 import struct
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from tests.conftest import org, write_jsonl
+from tests.conftest import cli_env, org, write_jsonl
 from tests.fakes.copilot import REPORTS_API_VERSION, TOKEN, FakeCopilotReports, person_row
 
 from shipwise.app.caller import local_caller
@@ -272,3 +274,27 @@ def test_first_sync_reads_backfill_days_never_before_githubs_first_report() -> N
 
 def _nd(records: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def test_shipwise_sync_names_the_people_on_no_mapped_team(tmp_path: Path) -> None:
+    today = datetime.now(UTC).date()  # the command runs on the real clock
+    rng = random.Random(3)
+    days = [today - timedelta(days=k) for k in range(2, 0, -1)]
+    users = {d: [person_row(rng, d, uid, login) for uid, login, _ in PEOPLE] for d in days}
+    teams = {d: [{"user_id": uid, "user_login": login, "day": d.isoformat(), "team_id": 11,
+                  "slug": slug} for uid, login, slugs in PEOPLE for slug in slugs] for d in days}
+    env = cli_env(SHIPWISE_TEST_GH_TOKEN=TOKEN)
+    assert subprocess.run([sys.executable, "-m", "shipwise", "init"], cwd=tmp_path, env=env,
+                          capture_output=True, timeout=120).returncode == 0
+    write_jsonl(tmp_path / "org.jsonl", org((("payments", "pay-api"), ("search", "search-api"))))
+    with FakeCopilotReports("acme", users, teams, today) as fake:
+        (tmp_path / "shipwise.yaml").write_text((
+            "sources:\n  - kind: github-copilot\n    name: copilot\n    org: acme\n"
+            f"    base_url: {fake.url}\n    token_env: SHIPWISE_TEST_GH_TOKEN\n"
+            "    backfill_days: 2\n    teams:\n      pay-devs: payments\n"
+            "      search-devs: search\n"))
+        for args in (["import", "org.jsonl"], ["sync", "copilot"]):
+            res = subprocess.run([sys.executable, "-m", "shipwise", *args], cwd=tmp_path,
+                                 env=env, capture_output=True, text=True, timeout=120)
+            assert res.returncode == 0, res.stderr
+    assert "copilot (reports): up to 1 of 6 people a day" in res.stderr
