@@ -288,11 +288,11 @@ def test_shipwise_sync_names_the_people_on_no_mapped_team(tmp_path: Path) -> Non
                           capture_output=True, timeout=120).returncode == 0
     write_jsonl(tmp_path / "org.jsonl", org((("payments", "pay-api"), ("search", "search-api"))))
     with FakeCopilotReports("acme", users, teams, today) as fake:
-        (tmp_path / "shipwise.yaml").write_text((
+        (tmp_path / "shipwise.yaml").write_text(
             "sources:\n  - kind: github-copilot\n    name: copilot\n    org: acme\n"
             f"    base_url: {fake.url}\n    token_env: SHIPWISE_TEST_GH_TOKEN\n"
             "    backfill_days: 2\n    teams:\n      pay-devs: payments\n"
-            "      search-devs: search\n"))
+            "      search-devs: search\n")
         for args in (["import", "org.jsonl"], ["sync", "copilot"]):
             res = subprocess.run([sys.executable, "-m", "shipwise", *args], cwd=tmp_path,
                                  env=env, capture_output=True, text=True, timeout=120)
