@@ -249,6 +249,15 @@ def test_org_team_gets_everyone_including_people_on_no_team() -> None:
     assert got.unmapped == 0 and got.people == len(PEOPLE)
 
 
+def test_a_mapped_team_nobody_of_used_copilot_that_day_has_a_row_of_zero() -> None:
+    day = DAYS[0]
+    got = reports.aggregate(reports.read_ndjson([b""], reports.USERS),
+                            reports.read_ndjson([], reports.USER_TEAMS),
+                            {"pay-devs": "payments", "search-devs": "search"}, day, "x")
+    assert [(r["team"], r["active_users"], r["engaged_users"], r["chat_sessions"])
+            for r in got.table.to_pylist()] == [("payments", 0, 0, None), ("search", 0, 0, None)]
+
+
 def test_counts_the_report_lacks_stay_empty_not_zero() -> None:
     day = DAYS[0]
     got = reports.aggregate(

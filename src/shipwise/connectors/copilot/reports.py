@@ -115,8 +115,9 @@ _SUMS = ["suggestions_shown", "suggestions_accepted", "lines_suggested", "lines_
 
 def aggregate(users: pa.Table, user_teams: pa.Table, teams: Mapping[str, str], day: date,
               source: str, org_team: str | None = None) -> DayUsage:
-    """The ``ai_usage`` rows of one day: ``teams`` maps GitHub team slugs to shipwise teams;
-    ``org_team`` (optional) gets everyone in the report."""
+    """The ``ai_usage`` rows of one day, one per shipwise team of ``teams`` (GitHub team slug
+    -> shipwise team) and ``org_team`` (optional: everyone in the report); a team nobody of was
+    active has 0 active and engaged users and empty counts."""
     people = _per_user(users.filter(pc.is_valid(users.column("user_id"))))
     grouped = people.group_by("user_id").aggregate(
         [("engaged", "max"), *((c, "sum") for c in _SUMS)])
@@ -135,7 +136,10 @@ def aggregate(users: pa.Table, user_teams: pa.Table, teams: Mapping[str, str], d
     mapped = pc.count_distinct(joined.column("user_id")).as_py() if joined.num_rows else 0
     per_team = joined.group_by("team").aggregate(
         [("user_id", "count"), ("engaged", "sum"), *((c, "sum") for c in _SUMS)])
-    per_team = per_team.sort_by("team")
+    # every mapped team has its day, 0 active when nobody was: a corrected day replaces it
+    targets = sorted({*teams.values(), *([org_team] if org_team else [])})
+    per_team = pa.table({"team": pa.array(targets, pa.string())}).join(
+        per_team, "team", join_type="left outer").sort_by("team")
     n = per_team.num_rows
 
     def col(name: str) -> pa.Array:
@@ -148,8 +152,8 @@ def aggregate(users: pa.Table, user_teams: pa.Table, teams: Mapping[str, str], d
         "team": col("team"),
         "day": pa.array([day] * n, pa.date32()),
         "tool": pa.array([TOOL] * n, pa.string()),
-        "active_users": col("user_id_count"),
-        "engaged_users": col("engaged_sum"),
+        "active_users": pc.fill_null(col("user_id_count"), 0),
+        "engaged_users": pc.fill_null(col("engaged_sum"), 0),
         "suggestions_shown": col("suggestions_shown_sum"),
         "suggestions_accepted": col("suggestions_accepted_sum"),
         "lines_suggested": col("lines_suggested_sum"),
