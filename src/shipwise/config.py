@@ -91,13 +91,6 @@ class AgentSettings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class AiSettings(BaseModel):
-    """AI-assisted development (docs/ai.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-    agents: AgentSettings = Field(default_factory=lambda: AgentSettings())
-
-
 class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
@@ -209,6 +202,40 @@ class CostSettings(BaseModel):
     #: a rate is reported as unconverted, never guessed. Unset: the one currency of the cost
     #: records (an error, saying to set this, when they are in several).
     reporting_currency: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+
+
+class AiAdoptionSettings(BaseModel):
+    """Adoption levels (``ai.adoption`` in shipwise.yaml): the engaged share of a team (average
+    weekday engaged users ÷ team members) from which a team-month is light, moderate or heavy."""
+
+    model_config = ConfigDict(extra="forbid")
+    light: float = Field(0.05, gt=0, le=1)
+    moderate: float = Field(0.25, gt=0, le=1)
+    heavy: float = Field(0.5, gt=0, le=1)
+    #: months a team must hold a level (the month it reached it and the next ones) for that
+    #: month to be its adoption month: a one-month spike is not adoption (docs/ai-effect.md)
+    sustain_months: int = Field(2, ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AiAdoptionSettings:
+        if not self.light <= self.moderate <= self.heavy:
+            raise ValueError(f"ai.adoption thresholds must rise: light ({self.light}) <= moderate "
+                             f"({self.moderate}) <= heavy ({self.heavy})")
+        return self
+
+
+class AiSettings(BaseModel):
+    """AI-assisted development: how agent-authored changes are recognised (docs/ai.md), adoption
+    levels and what counts as AI spend (docs/ai-effect.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agents: AgentSettings = Field(default_factory=lambda: AgentSettings())
+    adoption: AiAdoptionSettings = Field(
+        default_factory=lambda: AiAdoptionSettings(light=0.05, moderate=0.25, heavy=0.5,
+                                                   sustain_months=2))
+    #: investment kinds (compared lower-cased) counted as AI tool spend beside ``ai_usage.cost``
+    investment_kinds: list[str] = Field(default_factory=lambda: [
+        "ai", "ai_assistant", "ai-assistant", "ai_tools", "ai-tools"])
 
 
 class WebhookSettings(BaseModel):
@@ -825,7 +852,7 @@ class Settings(BaseModel):
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
-    #: AI-assisted development: how agent-authored changes are recognised (docs/ai.md).
+    #: AI-assisted development: agent-authored changes, adoption levels, AI spend (docs/ai.md).
     ai: AiSettings = Field(default_factory=lambda: AiSettings())
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)

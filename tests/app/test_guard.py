@@ -10,6 +10,7 @@ import pytest
 from shipwise import app
 from shipwise.app import (
     admin,
+    ai,
     ask,
     catalog,
     delivery,
@@ -33,7 +34,7 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, ask, catalog, delivery, humane, incidents, notify, org, oversight, prevention,
+DOORS = (admin, ai, ask, catalog, delivery, humane, incidents, notify, org, oversight, prevention,
          reliability, topology, verdicts)
 
 

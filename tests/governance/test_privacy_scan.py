@@ -61,6 +61,9 @@ COMMANDS: list[list[str]] = [
     ["notify", "status", "--format", "json"],
     ["notify", "digest", "--team", "{team}", "--format", "json"],
     ["notify", "digest", "--team", "{small}"],
+    ["ai", "adoption", "--format", "json"], ["ai", "agents", "--format", "json"],
+    ["ai", "agents", "--team", "{small}", "--grain", "month"],
+    ["ai", "effect", "--format", "json"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {

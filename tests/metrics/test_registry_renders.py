@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "shipwise"
 #: exempt: the generator writes records, never metric ids.
 HOME = ("metrics/", "governance/")
 FORMATS = {"duration", "percent", "number", "count", "money", "rate", "multiple", "state"}
-PEOPLE_SOURCES = {*people.SOURCES, ids.PEOPLE_CONCENTRATION}
+PEOPLE_SOURCES = {*people.SOURCES, ids.PEOPLE_CONCENTRATION, ids.PEOPLE_AI_TEAM}
 
 
 def _literals(path: Path) -> list[tuple[int, str]]:

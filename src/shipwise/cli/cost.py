@@ -129,6 +129,8 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
     emit_table("Organisation (cost-weighted over teams with units in both periods)",
                ["period", "teams", *[c.label for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
+    for line in reading_lines(res):
+        emit_note(line)
     print_conversion(res.get("conversion") or {})
     if any(r["flags"] for r in rows):
         emit_note("Flags in short; --format json has each flag's full sentence. A tension flag "
@@ -143,6 +145,48 @@ def _units_note(rows: list[dict[str, Any]]) -> str:
         if r["team"] not in teams:
             teams.append(r["team"])
     return "Units delivered: " + "; ".join(f"{u} ({', '.join(t)})" for u, t in by_unit.items())
+
+
+#: Flags about the size of a figure or the months behind it, printed in full under the tables.
+_READ_WITH_CARE = ("exceeds_spend", "exceeds_headcount", "months_without_units",
+                   "baseline_months_without_units")
+
+
+def reading_lines(res: dict[str, Any]) -> list[str]:
+    """What the figures mean, under the tables: why a figure reads '–' (grouped by reason), the
+    figures larger than a team's own spend or headcount and the periods with empty months (in
+    full), and the organisation's latest saving in words, decomposed."""
+    lines: list[str] = []
+    reasons: dict[str, list[str]] = {}
+    imp = ids.improvement(res["baseline"])
+    for r in res["rows"]:
+        why = (r.get("missing") or {}).get(imp) or (r.get("missing") or {}).get(ids.SAVINGS)
+        if why:
+            reasons.setdefault(why, [])
+            if r["team"] not in reasons[why]:
+                reasons[why].append(r["team"])
+    teams = {r["team"] for r in res["rows"]}
+    for why, who in reasons.items():
+        names = f"all {len(who)} teams" if len(who) == len(teams) > 1 else ", ".join(who)
+        lines.append(f"– improvement and savings: {why} ({names})")
+    for r in res["rows"]:
+        for f in r["flags"]:
+            if f["kind"] in _READ_WITH_CARE:
+                lines.append(f"⚠ {r['team']} {r['period']}: {f['message']}")
+    # one team's roll-up repeats the team's own lines
+    org = res.get("organisation") or [] if len(teams) > 1 else []
+    for o in org:
+        for f in o.get("flags") or []:
+            lines.append(f"⚠ organisation {o['period']}: {f['message']}")
+    if org and org[-1].get("explanation"):
+        lines.append(f"Organisation {org[-1]['period']}: {org[-1]['explanation']}")
+    if any(r["metrics"].get(ids.SAVINGS) is not None for r in res["rows"]):
+        lines.append("Savings = units × (baseline cost per unit − cost per unit now) = the unit "
+                     "cost change on the baseline's units + the extra units at the new unit cost "
+                     "(volume growth). eff. FTE (capacity given back) = savings ÷ the team's "
+                     "loaded cost of one FTE: the people the same volume would have needed at the "
+                     "baseline's unit cost, not people who left.")
+    return lines
 
 
 def conversion_lines(conv: dict[str, Any]) -> list[str]:
@@ -216,7 +260,8 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
     def effect(x: float | None) -> str | None:
         return None if x is None else f"{x:+.2f}"
 
-    table = [(r["name"] + (" ⚠" if r["warnings"] else ""), count(len(r["teams"])),
+    table = [(r["name"] + (" ⚠" if r["warnings"] else ""),
+              count(r.get("adopting_teams", len(r["teams"]))),
               count(r["control_teams"]), cash(r["amount"]),
               est(r, "effect", "low", "high", effect),
               est(r, "attributed_savings", "savings_low", "savings_high", cash),
