@@ -34,6 +34,22 @@ HEADER = [
     "and `tests/test_cli_access.py` fails on a command that neither runs as its principal nor is",
     "exempt.",
     "",
+    "## Reading the tables",
+    "",
+    "Every table prints one format per kind of number (`shipwise/cli/render.py`, the one place):",
+    "money with the store's reporting currency (`$470,654`, `-$43,763`, `470,654 CHF`), durations",
+    "as people say them (`45 s`, `12 min`, `2 h 15 min`, `3.2 d`), counts as integers with",
+    "thousands separators (`1,000`), shares as percentages (`12.3%`), multiples of a rate (`14.4×`),",
+    "other rates as decimals. `--format json` and `--format csv` keep the raw values (amounts,",
+    "seconds, ratios), for programs and spreadsheets.",
+    "",
+    "Tables are laid out for the terminal's width (`COLUMNS` when set; 160 columns when the output",
+    "is piped). Identifiers (teams, periods, SLOs) and numbers are never broken across lines; only",
+    "prose (flags, warnings, sentences) wraps, at spaces. A table wider than the terminal is split",
+    "into tables that repeat its key columns (team and period in `cost`; the SLO in `slo`, where",
+    "each team is a heading row above its SLOs). Long-running commands (`rca eval`, `sync`) show a",
+    "progress bar on stderr when it is a terminal, never with `--format json`.",
+    "",
 ]
 
 

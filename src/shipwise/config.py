@@ -63,6 +63,34 @@ class BotSettings(BaseModel):
     )
 
 
+class AgentSettings(BaseModel):
+    """How changes made by coding agents are recognised at ingest (docs/ai.md), before people
+    are pseudonymised: an agent is not a person, and a change it made is neither a human's nor a
+    plain bot's. Patterns are shell-style (fnmatch), case-insensitive; each maps to the agent's
+    name as reports show it."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: author logins or emails of agent accounts -> agent (a commit or pull request they author
+    #: is the agent's; the account is stored readable, like a bot, never as a pseudonym)
+    accounts: dict[str, str] = Field(default_factory=lambda: {
+        "copilot-swe-agent*": "copilot", "copilot[bot]": "copilot", "copilot": "copilot",
+        "*+copilot@users.noreply.github.com": "copilot",
+        "devin-ai-integration*": "devin", "claude[bot]": "claude", "cursor[bot]": "cursor",
+        "codex[bot]": "codex", "chatgpt-codex-connector*": "codex"})
+    #: logins or emails of plain automation (dependency updaters, release bots): ``bot``, not an
+    #: agent, whatever a trailer says (besides ``bots:``, which decides who is a person)
+    bots: list[str] = Field(default_factory=lambda: [
+        "dependabot*", "*+dependabot*", "renovate*", "*+renovate*", "github-actions*", "*-ci@*"])
+    #: ``Co-authored-by:`` trailers of a commit message (``Name <email>``) -> agent: a commit a
+    #: person made with an agent as co-author is the agent's change
+    co_authors: dict[str, str] = Field(default_factory=lambda: {
+        "copilot *": "copilot", "claude *": "claude", "cursor agent *": "cursor",
+        "*<noreply@anthropic.com>": "claude", "aider *": "aider", "*<aider@aider.chat>": "aider",
+        "codex *": "codex", "devin *": "devin"})
+    #: pull request labels (exact, case-insensitive) -> agent
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_group_size: int = Field(5, ge=3, description="Below this, people-derived numbers are suppressed.")
@@ -176,6 +204,40 @@ class CostSettings(BaseModel):
     reporting_currency: Annotated[str, Field(min_length=1, max_length=16)] | None = None
 
 
+class AiAdoptionSettings(BaseModel):
+    """Adoption levels (``ai.adoption`` in shipwise.yaml): the engaged share of a team (average
+    weekday engaged users ÷ team members) from which a team-month is light, moderate or heavy."""
+
+    model_config = ConfigDict(extra="forbid")
+    light: float = Field(0.05, gt=0, le=1)
+    moderate: float = Field(0.25, gt=0, le=1)
+    heavy: float = Field(0.5, gt=0, le=1)
+    #: months a team must hold a level (the month it reached it and the next ones) for that
+    #: month to be its adoption month: a one-month spike is not adoption (docs/ai-effect.md)
+    sustain_months: int = Field(2, ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AiAdoptionSettings:
+        if not self.light <= self.moderate <= self.heavy:
+            raise ValueError(f"ai.adoption thresholds must rise: light ({self.light}) <= moderate "
+                             f"({self.moderate}) <= heavy ({self.heavy})")
+        return self
+
+
+class AiSettings(BaseModel):
+    """AI-assisted development: how agent-authored changes are recognised (docs/ai.md), adoption
+    levels and what counts as AI spend (docs/ai-effect.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agents: AgentSettings = Field(default_factory=lambda: AgentSettings())
+    adoption: AiAdoptionSettings = Field(
+        default_factory=lambda: AiAdoptionSettings(light=0.05, moderate=0.25, heavy=0.5,
+                                                   sustain_months=2))
+    #: investment kinds (compared lower-cased) counted as AI tool spend beside ``ai_usage.cost``
+    investment_kinds: list[str] = Field(default_factory=lambda: [
+        "ai", "ai_assistant", "ai-assistant", "ai_tools", "ai-tools"])
+
+
 class WebhookSettings(BaseModel):
     """Alarm webhooks (``shipwise serve``): the shared secret senders present."""
 
@@ -215,6 +277,15 @@ class TelemetrySettings(BaseModel):
     trim_every_seconds: Annotated[float, Field(ge=0)] = 300.0
     #: A gzip body inflating to more than this is refused (400) and not stored.
     max_inflated_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+
+
+class TopologySettings(BaseModel):
+    """The kept topology (docs/topology.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Observations of an edge older than this are folded into its count and deleted by
+    #: ``shipwise topology refresh``; an edge not seen for this long is forgotten.
+    retention_days: Annotated[float, Field(gt=0, le=36500)] = 400.0
 
 
 class IngestSettings(BaseModel):
@@ -681,12 +752,41 @@ class OpsgenieSource(SourceBase):
         return PagerDutySource._severities(v)
 
 
+class CopilotSource(SourceBase):
+    """GitHub Copilot usage metrics of an organisation as ``ai_usage`` records of the shipwise
+    teams the GitHub teams are mapped to. ``api: reports`` (the default) reads the usage metrics
+    reports (``GET /orgs/{org}/copilot/metrics/reports/users-1-day`` and ``user-teams-1-day``,
+    NDJSON behind signed links) and aggregates people to teams in memory; ``api: legacy`` reads
+    the metrics API GitHub closed on github.com on 2026-04-02 (``GET /orgs/{org}/copilot/metrics``
+    and the team variant), for GitHub Enterprise Server installs that still serve it. The token
+    needs ``manage_billing:copilot``, ``read:org`` or ``read:enterprise`` (a fine-grained token:
+    the "Organization Copilot metrics" permission, read). See docs/ai.md."""
+
+    kind: Literal["github-copilot"] = "github-copilot"
+    base_url: str = "https://api.github.com"
+    token_env: str | None = "GITHUB_TOKEN"
+    #: the GitHub organisation (login)
+    org: str = Field(min_length=1)
+    #: GitHub team slug -> shipwise team (one scope each)
+    teams: dict[str, str] = Field(default_factory=dict)
+    #: the shipwise team that gets the whole organisation's usage (none: not read)
+    org_team: str | None = None
+    #: days read again before the last day read (GitHub may complete a day late)
+    overlap_days: Annotated[int, Field(ge=0, le=27)] = 2
+    #: ``reports`` (usage metrics reports, github.com today) or ``legacy`` (the metrics API
+    #: closed on github.com on 2026-04-02; some GitHub Enterprise Server installs still have it)
+    api: Literal["reports", "legacy"] = "reports"
+    #: days read back on a first sync of the reports (GitHub keeps up to a year, from 2025-10-10)
+    backfill_days: Annotated[int, Field(ge=1, le=365)] = 28
+
+
 Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource
-                   | ServiceNowSource | OpsgenieSource, Field(discriminator="kind")]
+                   | ServiceNowSource | OpsgenieSource | CopilotSource, Field(discriminator="kind")]
 
 
 def check_unique(sources: list[GitHubSource | GitLabSource | GitSource | PagerDutySource
-                                | JiraSource | ServiceNowSource | OpsgenieSource]) -> None:
+                                | JiraSource | ServiceNowSource | OpsgenieSource
+                                | CopilotSource]) -> None:
     """Raise ValueError when two sources share a name (their cursors would mix)."""
     seen: set[str] = set()
     for source in sources:
@@ -743,6 +843,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings())
     telemetry: TelemetrySettings = Field(default_factory=lambda: TelemetrySettings())
+    topology: TopologySettings = Field(default_factory=lambda: TopologySettings())
     slo: SloSettings = Field(default_factory=lambda: SloSettings.model_validate({}))
     strain: StrainSettings = Field(default_factory=lambda: StrainSettings.model_validate({}))
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
@@ -751,6 +852,8 @@ class Settings(BaseModel):
     #: Where findings go: Slack, Teams, Jira, ServiceNow, PagerDuty, GitHub (docs/notifications.md).
     notify: NotifySettings = Field(default_factory=lambda: NotifySettings.model_validate({}))
     llm: LlmSettings = Field(default_factory=lambda: LlmSettings.model_validate({}))
+    #: AI-assisted development: agent-authored changes, adoption levels, AI spend (docs/ai.md).
+    ai: AiSettings = Field(default_factory=lambda: AiSettings())
     #: Outside systems ``shipwise sync`` reads (the source models above; docs/sync.md).
     sources: list[Source] = Field(default_factory=list)
 

@@ -70,7 +70,21 @@ class UnauthorizedError(TerminalError):
 
 
 class ForbiddenError(TerminalError):
-    """The credentials are valid but their role may not see or do this."""
+    """The credentials are valid but their role may not see or do this.
+
+    A refusal of the access policy says more than its message: the ``action`` refused, the
+    ``role`` (and ``team``) asking, the roles ``allowed``, and ``detail`` — in plain words who may
+    see this and why (the charter's reason), for a person reading a 403 page or API body."""
+
+    def __init__(self, message: str, *, hint: str | None = None, action: str | None = None,
+                 role: str | None = None, team: str | None = None,
+                 allowed: tuple[str, ...] = (), detail: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.action = action
+        self.role = role
+        self.team = team
+        self.allowed = allowed
+        self.detail = detail
 
 
 class RetriesExhaustedError(TransientError):

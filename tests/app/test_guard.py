@@ -10,6 +10,7 @@ import pytest
 from shipwise import app
 from shipwise.app import (
     admin,
+    ai,
     ask,
     catalog,
     delivery,
@@ -34,7 +35,7 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, ask, catalog, delivery, humane, incidents, notify, org, oversight, people,
+DOORS = (admin, ai, ask, catalog, delivery, humane, incidents, notify, org, oversight, people,
          prevention, reliability, topology, verdicts)
 
 

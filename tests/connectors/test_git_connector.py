@@ -225,6 +225,8 @@ def test_schemas_are_the_canonical_commit_columns(repo: Repo) -> None:
         "deletions",
         "files_changed",
         "parents",
+        "author_kind",
+        "agent",
     ]
     assert batch.commits.schema == COMMIT_SCHEMA
     assert batch.commits.schema.field("authored_at").type == pa.timestamp("us", tz="UTC")

@@ -91,6 +91,7 @@ class PullRequest:
     commits: list[str]
     reviews: list[Review]
     merge_sha: str | None = None
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -641,6 +642,9 @@ class Graph:
             "changedFiles": sum(c.files for c in commits), "baseRefName": repo.default_branch,
             "headRefName": f"change-{pr.number}", "author": self.actor(pr.author, pr.bot),
             "mergeCommit": self.commit_node(repo, pr.merge_sha) if pr.merge_sha else None,
+            "labels": lambda info, **a: connection(
+                pr.labels, lambda n: {"__typename": "Label", "id": f"LA_{n}", "name": n,
+                                      "color": "ededed"}, **a),
             "commits": lambda info, **a: connection(
                 pr.commits, lambda s: {"__typename": "PullRequestCommit", "id": f"PRC_{s}",
                                        "url": "", "commit": self.commit_node(repo, s)}, **a),

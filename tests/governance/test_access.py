@@ -19,7 +19,7 @@ from shipwise.app.results import dump
 from shipwise.app.tokens import authenticate, create_token, list_tokens, revoke_token
 from shipwise.config import Settings
 from shipwise.errors import ForbiddenError, InputError, UnauthorizedError
-from shipwise.governance.access import LOCAL_ADMIN, POLICY, Principal
+from shipwise.governance.access import LOCAL_ADMIN, PLAIN, POLICY, Principal
 from shipwise.http.auth import SessionKeys, make_session, session_principal
 from shipwise.store import org as org_table
 from tests.conftest import SampleOrg, cli_env
@@ -146,3 +146,26 @@ def test_cached_views_change_when_the_data_does(settings: Settings, tmp_path: Pa
         after = dump(delivery.dora(Caller(store, LOCAL_ADMIN, settings), month))
     assert after != first
     assert after["rows"][-1]["counts"] != first["rows"][-1]["counts"]
+
+
+def test_every_refusal_says_in_plain_words_who_may_and_why() -> None:
+    assert set(POLICY) <= set(PLAIN), "a policy action without a plain reason"
+    try:
+        Principal("exec").require("team.diagnostic", "payments")
+    except ForbiddenError as exc:
+        assert exc.action == "team.diagnostic" and exc.role == "exec"
+        assert exc.allowed == ("member", "lead", "admin")
+        assert exc.detail is not None
+        assert "members and leads of team payments, and administrators" in exc.detail
+        assert "You are signed in as an executive" in exc.detail
+        # the charter's reason, with its forbidden uses read from the charter
+        assert "comparison between teams" in exc.detail and "compensation" in exc.detail
+        assert str(exc) == "role exec may not team diagnostic"  # the machine message stays
+    else:
+        raise AssertionError("an exec opened a team page")
+    try:
+        Principal("member", "catalog").require("admin.audit")
+    except ForbiddenError as exc:
+        assert exc.detail is not None and exc.detail.startswith("Who can see the audit log: "
+                                                                "administrators.")
+        assert "a member of team catalog" in exc.detail

@@ -63,6 +63,9 @@ COMMANDS: list[list[str]] = [
     ["notify", "digest", "--team", "{small}"],
     ["incidents", "list", "--format", "json"], ["incidents", "list", "--open"],
     ["incidents", "show", "{incident}"], ["audit", "lookups", "--format", "json"],
+    ["ai", "adoption", "--format", "json"], ["ai", "agents", "--format", "json"],
+    ["ai", "agents", "--team", "{small}", "--grain", "month"],
+    ["ai", "effect", "--format", "json"],
 ]
 #: leaf commands not run here, and why
 EXEMPT = {

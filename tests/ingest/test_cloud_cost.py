@@ -292,3 +292,4 @@ def test_the_cli_imports_and_reports(teams: Settings, tmp_path: Path) -> None:
                                                                ("web", 59.0)}
     res = runner.invoke(cli, [*base, "cost", "cloud"], catch_exceptions=False)
     assert res.exit_code == 0 and "Unmapped" in res.output and "333344445555" in res.output
+    assert "$193.00" in res.output  # money with its currency, as in every CLI table

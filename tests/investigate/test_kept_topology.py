@@ -186,3 +186,27 @@ def test_blast_radius_walks_dependencies_not_facts() -> None:
     assert [x.entity for x in up] == ["api-asg", "api", "web", "edge"]
     assert blast_radius(links, "api", depth=1).upstream[0].entity == "web"
     assert len(blast_radius(links, "api", depth=1).upstream) == 1
+
+
+def test_retention_folds_old_observations_and_forgets_edges_not_seen_since(
+        settings: Settings) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old, recent = now - timedelta(days=500), now - timedelta(days=3)
+    with open_store(settings) as store:
+        table.record(store, [
+            ("web", "api", "calls", "traces", "investigation:a", old),
+            ("web", "api", "calls", "traces", "investigation:b", old + timedelta(days=1)),
+            ("web", "api", "calls", "traces", "investigation:c", recent),
+            ("gone", "api", "calls", "traces", "investigation:a", old),
+        ])
+        got = table.trim(store, now - timedelta(days=400))
+        assert got == {"observations": 3, "edges": 1, "nodes": 1}
+        (web_api,) = table.edges(store)
+        assert (web_api["source"], web_api["seen"]) == ("web", 3)  # the count survives
+        assert store.count("topology_observation") == 1
+        # re-recording an observation from before the horizon counts nothing twice
+        assert table.record(store, [("web", "api", "calls", "traces", "investigation:a", old)]) == 0
+        table.record(store, [("web", "api", "calls", "traces", "investigation:d", now)])
+        assert table.edges(store)[0]["seen"] == 4
+        # the horizon only moves forward
+        assert table.trim(store, now - timedelta(days=450))["observations"] == 0

@@ -188,6 +188,9 @@ def _microirc(root: Path, faulty: str = "details", n: int = 1, seed: int = 3) ->
     faulty_deploy = resolve_entity(faulty, set(deploys))
     lat = {f"{e}&p90": _signal(rng, 30, 3 if e == "productpage-v1" else 0) for e in deploys}
     _wide(app / "latency.csv", lat, times)
+    # the callers' view of each call (an "unknown" caller is no call of the topology)
+    _wide(app / "call.csv", {"productpage-v1_details-v1&p90": _signal(rng, 40, 0),
+                             "unknown_details-v1&p90": _signal(rng, 40, 0)}, times)
     _wide(app / "success_rate.csv", {e: [1.0] * N for e in deploys}, times)
     _wide(app / "svc_qps.csv", {e: _signal(rng, 7, 0) for e in deploys}, times)
     with (app / "svc_metric.csv").open("w", newline="") as fh:  # no time column
@@ -227,6 +230,10 @@ def test_microirc_service_level(tmp_path: Path) -> None:
     assert case.alarm.entity == "productpage-v1"  # the ingress has no metrics
     assert set(case.topology.successors("productpage-v1")) == {"details-v1", "reviews-v1"}
     assert "izbp16opgy3xucvexwqp9dz" not in case.topology and "unknown" not in case.topology
+    # call.csv: each call's latency as its caller saw it, kept on the calls edge
+    call = case.topology.edges["productpage-v1", "details-v1"]["latency"]["p90"]
+    assert call.timestamps.size == N and float(call.values.mean()) > 30
+    assert "latency" not in case.topology.edges["productpage-v1", "reviews-v1"]
     assert ("details-v1", f"cpu@{PODS['details-v1']}") in case.metrics
     assert ("details-v1", "cpu_usage") in case.metrics
     assert not any(e.endswith("-edge") for e in case.entities())

@@ -200,6 +200,6 @@ def test_shipwise_cost_prints_the_rates_it_used(dollars: Settings) -> None:
                          cwd=dollars.db.parent, env=cli_env(COLUMNS="200"), capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "2026-07: 1 USD = 0.9 EUR, ECB monthly average — 1 record, 1,000 USD → 900 EUR" in res.stdout
-    assert "⚠ 2026-09: no rate from USD to EUR — 1 record (1,000 USD; payments) not converted" \
+    assert "2026-07: 1 USD = 0.9 EUR, ECB monthly average — 1 record, $1,000 → €900" in res.stdout
+    assert "⚠ 2026-09: no rate from USD to EUR — 1 record ($1,000; payments) not converted" \
         in res.stdout

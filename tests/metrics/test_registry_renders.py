@@ -13,9 +13,10 @@ import pytest
 
 from shipwise.app.context import open_store
 from shipwise.app.diagnostics import DiagnosticRequest, diagnostic_rows
+from shipwise.cli.render import cell
 from shipwise.config import Settings
 from shipwise.metrics import ids, people, registry
-from shipwise.metrics.formatting import CLI, render
+from shipwise.metrics.formatting import render
 from shipwise.metrics.registry import REGISTRY, Metric, metrics_of
 from shipwise.store.duckdb_store import Store
 from tests.metrics.test_flow_strain import W27, week  # noqa: F401  (the fixture)
@@ -25,7 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "shipwise"
 #: exempt: the generator writes records, never metric ids.
 HOME = ("metrics/", "governance/")
 FORMATS = {"duration", "percent", "number", "count", "money", "rate", "multiple", "state"}
-PEOPLE_SOURCES = {*people.SOURCES, ids.PEOPLE_CONCENTRATION}
+PEOPLE_SOURCES = {*people.SOURCES, ids.PEOPLE_CONCENTRATION, ids.PEOPLE_AI_TEAM}
 
 
 def _literals(path: Path) -> list[tuple[int, str]]:
@@ -142,17 +143,19 @@ def test_a_new_people_derived_metric_is_suppressed_by_the_source_it_names(
 @pytest.mark.parametrize(("metric_id", "value", "web", "cli"), [
     (ids.CHANGE_FAIL_RATE, 0.1234, "12.3%", "12.3%"),
     (ids.ATTAINMENT, 0.99951, "99.95%", "99.951%"),
-    (ids.CHANGE_LEAD_TIME, 354447, "4.1 d", "4.1d"),
-    (ids.CYCLE_TIME, 5400, "1.5 h", "1.5h"),
-    (ids.COST_TO_SERVE, 12345.6, "12.3k", "12346"),
+    (ids.CHANGE_LEAD_TIME, 354447, "4.1 d", "4.1 d"),
+    (ids.CYCLE_TIME, 5400, "1.5 h", "1 h 30 min"),
+    (ids.COST_TO_SERVE, 12345.6, "12.3k", "$12,346"),
     (ids.WORK_IN_PROGRESS, 5.3077, "5.3", "5.31"),
-    (ids.AFTER_HOURS_PAGES, 3.0, "3", "3.00"),
-    (ids.BURN_RATE, 14.44, "14.4×", "14.4"),
+    (ids.AFTER_HOURS_PAGES, 3.0, "3", "3"),
+    (ids.BURN_RATE, 14.44, "14.4×", "14.4×"),
     (ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, 0.0123, "0.01", "0.012"),
     (ids.RELEASE_APPETITE, "reduced", "reduced", "reduced"),
     (ids.DEPLOYMENT_FREQUENCY, None, None, None),
 ])
-def test_one_formatter_two_styles(metric_id: str, value: object, web: str | None,
-                                  cli: str | None) -> None:
+def test_one_formatter_per_interface(metric_id: str, value: object, web: str | None,
+                                     cli: str | None) -> None:
+    """The web's style (metrics/formatting.py) and the terminal's (cli/render.py), each one
+    place, both by the registry's format: money with the currency, counts as integers."""
     assert render(metric_id, value) == web
-    assert render(metric_id, value, CLI) == cli
+    assert cell(metric_id, value, "USD") == cli

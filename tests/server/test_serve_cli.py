@@ -38,7 +38,10 @@ def test_serve_listens_receives_and_stops_cleanly(tmp_path: Path) -> None:
         (alarm_id,) = res.json()["accepted"]
     proc, port, out, err = srv.proc, srv.port, srv.out, srv.err
     assert proc.returncode == 0, err
-    assert f"on http://127.0.0.1:{port}" in out and "auth: shared secret" in out
+    assert f"on http://127.0.0.1:{port}" in out and "present the shared secret" in out
+    # where the dashboard is and how to sign in, printed before anything else a user needs
+    assert f"dashboard: http://127.0.0.1:{port}/ — sign in at http://127.0.0.1:{port}/signin" in out
+    assert "shipwise token create --name you --role admin" in out
     assert SECRET not in out + err  # not even from ?token= in the access log
     assert "token=***" in out + err  # uvicorn's access log
     # each log record is one line, ours (the MCP server's rich handler on the root logger used
@@ -46,3 +49,19 @@ def test_serve_listens_receives_and_stops_cleanly(tmp_path: Path) -> None:
     lines = [line for line in err.splitlines() if f"alarm {alarm_id}:" in line]
     assert lines and all(" shipwise.app.alarms: alarm " in line for line in lines), err
     assert len(lines) == len(set(lines)), err
+
+
+def test_the_banner_says_where_the_dashboard_is_and_why_webhooks_are_off() -> None:
+    from shipwise.cli.serve import banner
+
+    lines = banner("shipwise.duckdb", "http://[::]:8000", "http://[::1]:8000", secret=False,
+                   insecure=False)
+    text = "\n".join(lines)
+    assert "dashboard: http://[::1]:8000/ — sign in at http://[::1]:8000/signin" in text
+    assert "shipwise token create" in text and "REST API: http://[::1]:8000/api/v1" in text
+    assert "off: no shared secret is configured, so webhooks and OTLP are refused" in text
+    assert "SHIPWISE_WEBHOOK_SECRET" in text and "dashboard, API and MCP work" in text
+    assert all(len(line) <= 100 for line in lines)
+    on = "\n".join(banner("s.duckdb", "http://127.0.0.1:1", "http://127.0.0.1:1", secret=True,
+                          insecure=False))
+    assert "on: senders present the shared secret" in on and "503" not in on

@@ -145,7 +145,7 @@ def test_member_cannot_open_another_team_or_the_cfo_view(site: Site, page: Any) 
     for path in ("/teams/payments", "/org/cost"):
         response = page.goto(site.url + path)
         assert response is not None and response.status == 403
-        assert page.get_by_role("heading", name="Not for your role").count() == 1
+        assert page.get_by_role("heading", name="This page is not open to you").count() == 1
         assert "Cost to serve" not in page.locator("main").inner_text().split("\n")[0]
 
 

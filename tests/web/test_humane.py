@@ -111,7 +111,7 @@ def test_member_is_refused_the_org_fairness_and_audit_pages(site: Site, page: An
     for path in ("/org", "/fairness", "/audit"):
         response = page.goto(site.url + path)
         assert response is not None and response.status == 403, path
-        assert page.get_by_role("heading", name="Not for your role").count() == 1
+        assert page.get_by_role("heading", name="This page is not open to you").count() == 1
     nav = page.get_by_role("navigation", name="Main").inner_text()
     assert "Org health" not in nav and "Fairness" not in nav and "Charter" in nav
 
@@ -128,12 +128,21 @@ def test_exec_sees_org_units_and_the_fairness_audit(site: Site, page: Any) -> No
     page.goto(site.url + "/fairness")
     findings = page.get_by_test_id("findings")
     assert findings.count() == 1
-    # findings in plain language first, then the tables behind them
-    first_table = page.locator("main .card table").first.bounding_box()
+    # findings in plain language first, each with what to do; no statistics in them
+    assert findings.locator("li").count() >= 1
+    plain = findings.inner_text()
+    assert "What to do:" in plain
+    for jargon in ("Spearman", "Holm", "η²", "Kruskal"):
+        assert jargon not in plain, jargon
+    # the statistics are one click away: the tables open under the findings
+    stats = page.get_by_test_id("fairness-statistics")
+    assert page.get_by_role("heading", name="Who the flags fall on").count() == 0
+    stats.locator("summary").first.click()
+    assert page.get_by_role("heading", name="Who the flags fall on").count() == 1
+    first_table = stats.locator("table").first.bounding_box()
     box = findings.bounding_box()
     assert box is not None and first_table is not None and box["y"] < first_table["y"]
-    assert findings.locator("li").count() >= 1
-    assert page.get_by_role("heading", name="Who the flags fall on").count() == 1
+    assert "Spearman" in stats.inner_text()
 
 
 def test_admin_sees_the_reads_just_made_in_the_audit_log(site: Site, page: Any) -> None:

@@ -77,6 +77,17 @@ class ErrorBody(BaseModel):
 
     error: str = Field(examples=["role exec may not team diagnostic"])
     hint: str | None = Field(None, examples=["roles allowed: member, lead, admin"])
+    # a refusal of the access policy (403) also carries these
+    action: str | None = Field(None, examples=["team.diagnostic"],
+                               description="403: the policy action refused")
+    role: str | None = Field(None, examples=["exec"], description="403: the caller's role")
+    allowed_roles: list[str] | None = Field(None, examples=[["member", "lead", "admin"]],
+                                            description="403: the roles that may")
+    detail: str | None = Field(
+        None, description="403: in plain words, who may see this and why (the charter's reason)",
+        examples=["Who can see a team's page (its delivery, cost, flow, strain and SLOs): "
+                  "members and leads of team payments, and administrators. You are signed in as "
+                  "an executive. Why: the charter makes a team's figures diagnostic: …"])
 
 
 def _example(value: Any, description: str = "OK") -> dict[Any, Any]:

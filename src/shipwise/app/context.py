@@ -31,7 +31,8 @@ def init_store(settings: Settings) -> InitResult:
     """Create the store and the pseudonymisation key if missing. Safe to run again."""
     existed = settings.db.exists()
     created_key = create_key_file(settings.resolved_key_file)
-    pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots)
+    pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots,
+                          settings.ai.agents)
     with Store.open(settings.db, create=True, memory_limit=settings.memory_limit) as store:
         check_fingerprint(store.get_meta(KEY_FINGERPRINT), pseudo)
         with store.transaction():
@@ -53,7 +54,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store
 def pseudonymiser_for(store: Store, settings: Settings) -> Pseudonymiser:
     """The pseudonymiser whose key matches ``store`` (refuses a different key; the first ingest
     records the key's fingerprint)."""
-    return _matching(store, Pseudonymiser(load_key(settings.resolved_key_file), settings.bots))
+    return _matching(store, Pseudonymiser(load_key(settings.resolved_key_file), settings.bots,
+                          settings.ai.agents))
 
 
 def _matching(store: Store, pseudo: Pseudonymiser) -> Pseudonymiser:
@@ -69,6 +71,7 @@ def _matching(store: Store, pseudo: Pseudonymiser) -> Pseudonymiser:
 def open_for_ingest(settings: Settings) -> Iterator[tuple[Store, Pseudonymiser]]:
     """The store plus the pseudonymiser whose key matches it (refuses a different key; the key
     is read first, so a missing key is the error even where the store is missing too)."""
-    pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots)
+    pseudo = Pseudonymiser(load_key(settings.resolved_key_file), settings.bots,
+                          settings.ai.agents)
     with open_store(settings) as store:
         yield store, _matching(store, pseudo)

@@ -8,6 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from shipwise.app.cost_reading import (
+    missing_reasons,
+    organisation_flags,
+    organisation_sentence,
+    saving_parts,
+    size_flags,
+)
 from shipwise.app.dates import check_window
 from shipwise.config import CostSettings, TensionThreshold
 from shipwise.errors import InputError, NotFoundError
@@ -107,28 +114,41 @@ def cost_rows_on(engine: Engine, req: CostRequest,
     for values in team_rows:
         r = dict(zip(cols, values, strict=True))
         metrics = {mid: r[mid] for mid in team_ids}
-        out["rows"].append({
+        row = {
             "team": r["team"], "org_unit": r["org_unit"], "period": r["period"],
             "unit": r["delivery_unit"],
             "cost_amount": r["cost_amount"], "units": int(r["units"]),
             "unconverted_costs": int(r["unconverted_costs"]),
-            "metrics": metrics, "flags": _flags(r, metrics, cost_settings, req.baseline),
-        })
+            "metrics": metrics,
+            "flags": _flags(r, metrics, cost_settings, req.baseline, currency),
+            **saving_parts(r, metrics, currency),
+            "missing": missing_reasons(r, metrics, req.grain, req.baseline),
+        }
+        out["rows"].append(row)
     ocols, org_rows = engine.rows(organisation_sql(sql), params)
     improvement_id = ids.improvement(req.baseline)
     for values in org_rows:
         o = dict(zip(ocols, values, strict=True))
-        out["organisation"].append({
+        total = {
             "period": o["period"],
             "metrics": {
                 improvement_id: o["improvement"],
                 ids.IMPROVEMENT_MEDIAN_TEAM: o["improvement_median_team"],
                 ids.SAVINGS: o["savings"],
+                ids.SAVINGS_UNIT_COST: o["savings_unit_cost"],
+                ids.SAVINGS_VOLUME: o["savings_volume"],
                 ids.EFFECTIVE_HEADCOUNT: o["effective_headcount"],
             },
             "cohort_teams": int(o["cohort_teams"]),
             "cost_amount": o["cost_amount"],
-        })
+            "baseline_cost_amount": o["baseline_cost_amount"],
+            "same_volume_at_baseline_cost": o["same_volume_at_baseline_cost"],
+            "average_fte": o["average_fte"],
+            "teams_without_headcount": int(o["teams_without_headcount"]),
+        }
+        total["flags"] = organisation_flags(total, currency)
+        total["explanation"] = organisation_sentence(total, currency)
+        out["organisation"].append(total)
     return out
 
 
@@ -158,7 +178,7 @@ def _conversion(engine: Engine, query: CostQuery) -> dict[str, Any]:
 
 
 def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
-           baseline: str) -> list[dict[str, Any]]:
+           baseline: str, currency: str | None = None) -> list[dict[str, Any]]:
     """Why a number is undefined, and the Goodhart guard: cheaper, but at what price?"""
     flags: list[dict[str, Any]] = []
     if r["unconverted_costs"]:
@@ -177,6 +197,7 @@ def _flags(r: dict[str, Any], metrics: dict[str, Any], cfg: CostSettings,
         flags.append({"kind": "undefined", "metric": ids.COST_TO_SERVE,
                       "message": "no cost recorded for the period: cost to serve is undefined"})
         return flags
+    flags += size_flags(r, metrics, baseline, currency)
     improvement = r["improvement"]
     if improvement is None or improvement < cfg.min_improvement:
         return flags
@@ -299,6 +320,8 @@ def initiatives_rows(
             "roi": None if unrated else effect.roi,
             "roi_low": None if unrated else effect.roi_low,
             "roi_high": None if unrated else effect.roi_high,
+            "adopting_teams": len(adoption),
+            "never_adopting_teams": len(set(panel.team.tolist()) - set(adoption)),
             "treated_teams": effect.treated_teams, "control_teams": effect.control_teams,
             "warnings": warnings,
         })

@@ -62,7 +62,7 @@ def ingest_git(
     store, limits = caller.store, caller.settings.ingest
     connector = GitConnector(path, repo, progress, deployments_from_tags=deployments_from_tags,
                              service=service, services=org.service_map(store),
-                             environment=environment)
+                             environment=environment, agents=caller.settings.ai.agents)
     (scope,) = connector.scopes()
     read = {"commit": 0, "tag": 0, "deployment": 0}
     pseudo = pseudonymiser_for(store, caller.settings)

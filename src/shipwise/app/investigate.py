@@ -67,11 +67,27 @@ def rank_case(path: str | Path, method: str = "baro+topology", top: int | None =
     }
 
 
+Progress = Callable[[int, int, str], None]
+
+
 def evaluate_petshop(root: str | Path, methods: tuple[str, ...] | None = None,
-                     scenario: str | None = None) -> dict[str, Any]:
-    """AC@1, AC@3, Avg@5 per traffic scenario and overall, for each method."""
+                     scenario: str | None = None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """AC@1, AC@3, Avg@5 per traffic scenario and overall, for each method.
+    ``progress(done, total, name)`` is called before each case is scored and once at the end."""
     cases = list(iter_cases(Path(root), scenario=scenario))
-    return evaluate(cases, _rank_or_investigate, methods or (*METHODS, INVESTIGATE_METHOD))
+    return evaluate(_announced(cases, progress), _rank_or_investigate,
+                    methods or (*METHODS, INVESTIGATE_METHOD))
+
+
+def _announced(cases: list[Any], progress: Progress | None) -> Iterator[Any]:
+    """``cases`` one by one, telling ``progress`` which one is next (and when all are done)."""
+    for i, c in enumerate(cases):
+        if progress is not None:
+            progress(i, len(cases), c[0].name)
+        yield c
+    if progress is not None:
+        progress(len(cases), len(cases), "")
 
 
 def _rank_or_investigate(case: Any, method: str) -> list[Any]:
@@ -381,10 +397,18 @@ def investigation_ranking(record: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(n for n in names if n))
 
 
-def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None = None,
-                       methods: tuple[str, ...] | None = None) -> dict[str, Any]:
+#: Scenario cases by default: 5 of each of the demo world's 9 fault kinds.
+SCENARIO_CASES = 45
+
+
+def evaluate_scenarios(n: int = SCENARIO_CASES, seed: int = 11,
+                       out_dir: str | Path | None = None,
+                       methods: tuple[str, ...] | None = None,
+                       progress: Progress | None = None) -> dict[str, Any]:
     """Generate ``n`` demo-world cases and score every method on them (AC@k per fault kind),
-    plus how often the full investigation names the right kind of fault."""
+    plus how often the full investigation names the right kind of fault. ``progress(done,
+    total, name)`` is called while the cases are generated (done 0), before each is scored and
+    once at the end."""
     chosen = methods or (*METHODS, INVESTIGATE_METHOD)
     tmp = None
     if out_dir is None:
@@ -392,6 +416,8 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
         out_dir = tmp.name
     try:
         t0 = time.perf_counter()
+        if progress is not None:
+            progress(0, n, "generating the cases")
         paths = generate_scenarios(n, seed, Path(out_dir))
         gen_seconds = time.perf_counter() - t0
         truths = {p.name: load_truth(p) for p in paths}
@@ -408,7 +434,7 @@ def evaluate_scenarios(n: int = 40, seed: int = 11, out_dir: str | Path | None =
         cases = [(load_case(p), {"root_cause": str(truths[p.name]["root_cause"]),
                                  "fault": str(truths[p.name].get("fault") or "unknown"),
                                  "system": "demo-world"}) for p in paths]
-        res = evaluate(cases, rank_fn, chosen,
+        res = evaluate(_announced(cases, progress), rank_fn, chosen,
                        group_fn=lambda c: str(truths[c.name].get("fault", "all")))
     finally:
         if tmp is not None:

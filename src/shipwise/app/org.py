@@ -8,7 +8,7 @@ from shipwise.app.caller import Caller
 from shipwise.app.delivery import dora_table
 from shipwise.app.guard import guard
 from shipwise.app.metrics import DoraRequest
-from shipwise.app.results import Overview, Service, Team, Whoami
+from shipwise.app.results import OrgUnit, Overview, Service, Team, Whoami
 from shipwise.governance.access import POLICY
 from shipwise.metrics.ids import DEPLOYMENT_FREQUENCY
 from shipwise.store import investigations as investigation_table
@@ -26,6 +26,13 @@ def whoami(caller: Caller) -> Whoami:
 def teams(caller: Caller) -> list[Team]:
     """Every team with its org unit, delivery unit and number of services."""
     return [Team.model_validate(r) for r in org.teams(caller.store)]
+
+
+@guard("teams.list", "org_units")
+def org_units(caller: Caller) -> list[OrgUnit]:
+    """Every org unit with its name and parent: how the pages name a unit and tell a parent's
+    roll-up (its children together) from its children."""
+    return [OrgUnit.model_validate(r) for r in org.org_units(caller.store)]
 
 
 @guard("teams.list", "services")

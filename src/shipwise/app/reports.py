@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from shipwise.app.ai_rows import agent_rows, effect_rows
 from shipwise.app.caller import Caller
 from shipwise.app.cost import CostRequest, cost_rows, initiatives_rows
 from shipwise.app.guard import guard
@@ -16,7 +17,7 @@ from shipwise.reports import write_report
 #: (the default baseline's improvement first), then the tension metrics and delivery inputs.
 DEFINED = (
     ids.COST_TO_SERVE, ids.IMPROVEMENT_YOY, ids.IMPROVEMENT_QOQ, ids.SAVINGS,
-    ids.EFFECTIVE_HEADCOUNT, ids.IMPROVEMENT_MEDIAN_TEAM,
+    ids.SAVINGS_UNIT_COST, ids.SAVINGS_VOLUME, ids.EFFECTIVE_HEADCOUNT, ids.IMPROVEMENT_MEDIAN_TEAM,
     ids.HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, ids.CHANGE_FAIL_RATE,
     ids.DEPLOYMENTS_PER_BUILDER_WEEK, ids.HUMAN_INTERVENTIONS_PER_DEPLOYMENT,
     ids.INCIDENT_TICKETS_PER_DEPLOYMENT,
@@ -32,6 +33,9 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
     data = cost_rows(store, CostRequest(grain="quarter", baseline=baseline, since=since,
                                         until=until), caller.settings.cost)
     inits = initiatives_rows(store, settings=caller.settings.cost)
+    ai = {"effect": effect_rows(store, caller.settings.ai, cost=caller.settings.cost,
+                                min_group_size=caller.settings.privacy.min_group_size),
+          "agents": agent_rows(store, grain="all", organisation=True)["rows"]}
     charter = load_charter()
     definitions = [
         {"id": mid, "title": registry.get(mid).title, "definition": charter.get(mid).definition,
@@ -39,4 +43,4 @@ def cost_report(caller: Caller, out: str | Path, *, since: date | None = None,
         for mid in DEFINED
     ]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return write_report(Path(out), data, inits, definitions, generated_at=generated)
+    return write_report(Path(out), data, inits, definitions, generated_at=generated, ai=ai)

@@ -96,6 +96,12 @@ class Team(Result):
     services: int = Field(description="how many services the team owns")
 
 
+class OrgUnit(Result):
+    org_unit: str = Field(description="org unit id")
+    name: str
+    parent: str | None = Field(None, description="the unit it rolls up into (None at the top)")
+
+
 class Service(Result):
     service: str
     name: str
@@ -180,7 +186,28 @@ class CostRow(MetricRow):
         "in the reporting currency; null when a cost record of the period has no exchange rate"))
     unconverted_costs: int = Field(0, description="cost records of the period without a rate")
     units: int = 0
-    flags: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "what to read beside the figures, each {kind, metric, message}: unconverted, undefined, "
+        "tension, months_without_units, baseline_months_without_units, exceeds_spend (savings "
+        "larger than the team's cost of the period), exceeds_headcount (FTE given back larger "
+        "than the team's average FTE)"))
+    average_fte: float | None = Field(None, description="the team's average FTE in the period")
+    baseline_period: str | None = Field(None, description="the period savings compare with")
+    baseline_units: int | None = Field(None, description="units delivered in the baseline period")
+    baseline_cost_amount: float | None = Field(None, description="cost of the baseline period")
+    same_volume_at_baseline_cost: float | None = Field(None, description=(
+        "what this period's units would have cost at the baseline's cost per unit; savings = "
+        "this − cost_amount"))
+    months_without_units: int = Field(0, description=(
+        "months of the period with cost but no unit delivered (their cost is spread over the "
+        "other months' units)"))
+    first_month_without_units: str | None = None
+    last_month_without_units: str | None = None
+    cost_to_serve_delivering_months: float | None = Field(None, description=(
+        "cost of the months that delivered ÷ units: cost to serve without the empty months"))
+    explanation: str | None = Field(None, description="the saving said in words, decomposed")
+    missing: dict[str, str] = Field(default_factory=dict, description=(
+        "metric id -> why that figure is empty (e.g. 'needs a year of history: …')"))
 
 
 class RateUsed(BaseModel):
@@ -216,6 +243,14 @@ class Conversion(BaseModel):
 class CostTotal(MetricRow):
     cohort_teams: int = 0
     cost_amount: float | None = None
+    baseline_cost_amount: float | None = Field(None, description="the cohort's baseline cost")
+    same_volume_at_baseline_cost: float | None = Field(None, description=(
+        "what the cohort's units would have cost at each team's baseline cost per unit"))
+    average_fte: float | None = Field(None, description="the cohort's summed average FTE")
+    teams_without_headcount: int = 0
+    flags: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "exceeds_spend, exceeds_headcount: savings larger than the cohort's spend or FTE"))
+    explanation: str | None = None
 
 
 class CostResult(Charted):
@@ -600,6 +635,8 @@ class ScopeSync(Result):
     #: HTTP requests made (None for sources that make none)
     requests: int | None = None
     seconds: float = 0.0
+    #: what the connector wants the operator to know (e.g. people on no mapped team)
+    notes: list[str] = Field(default_factory=list)
 
 
 class SyncReport(Result):
@@ -896,6 +933,9 @@ class TopologyRefresh(Result):
     at: Instant
     edges: dict[str, int] = Field(default_factory=dict)
     new_observations: int
+    #: retention: observations folded into their edges' counts, and edges not seen since
+    trimmed_observations: int = 0
+    forgotten_edges: int = 0
 
 
 # -- notifications (docs/notifications.md) -------------------------------------------------------
@@ -995,3 +1035,93 @@ class DigestRun(Result):
     queued: list[str]
     already_sent: list[str]
     failed: dict[str, str]
+
+
+# -- AI-assisted development (app/ai.py) --------------------------------------------------------
+
+class AiAdoptionRow(MetricRow):
+    team: str
+    level: str | None = Field(None, description="none, light, moderate or heavy (null: hidden)")
+    team_size: float | None = Field(None, description="members in the month (else headcount FTE)")
+    weekdays: int = Field(0, description="weekdays of the month the usage data covers")
+    spend_amount: float | None = Field(None, description="AI tool spend, reporting currency")
+    suppressed: dict[str, str] = Field(default_factory=dict, exclude_if=_empty,
+                                       description="metric id -> why it is hidden")
+
+
+class AiTeamAdoption(Result):
+    team: str
+    level: str | None = Field(None, description="the level of the team's last month")
+    adopted: dict[str, str | None] = Field(default_factory=dict, description=(
+        "level -> first month the team reached it (from usage data); empty when hidden"))
+    suppressed: str | None = Field(None, exclude_if=_none)
+
+
+class AiCohort(Result):
+    period: str
+    teams: dict[str, int] = Field(description=(
+        "level -> number of teams at it that month; `hidden`: teams too small to show theirs"))
+
+
+class AiAdoptionResult(Charted):
+    """Adoption per team and month, each team's adoption months, and the cohorts."""
+
+    thresholds: dict[str, float] = Field(description="engaged share from which a level starts")
+    sustain_months: int = Field(1, description="months a level must be held to count as adopted")
+    min_group_size: int
+    since: str | None = None
+    until: str | None = None
+    currency: str | None = None
+    rows: list[AiAdoptionRow]
+    teams: list[AiTeamAdoption] = Field(default_factory=list)
+    cohorts: list[AiCohort] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AiAgentRow(MetricRow):
+    team: str = Field(description="the team, or * for the organisation")
+    kind: str = Field(description="agent, human, bot, or unknown (a deployment of no known commit)")
+    delivery_unit: str
+    units: int = Field(description="units delivered by changes of this kind")
+    team_units: int = Field(description="all units the team delivered in the period")
+    changes: int = 0
+    merged_prs: int = 0
+    deployments: int = Field(0, description="production deployments that reached production")
+    suppressed: dict[str, str] = Field(default_factory=dict, exclude_if=_empty)
+
+
+class AiAgentsResult(Charted):
+    """Agent-authored changes beside human-authored ones, per team or organisation and period."""
+
+    grain: str
+    since: str | None = None
+    until: str | None = None
+    min_group_size: int
+    rows: list[AiAgentRow]
+
+
+class AiEffectLevel(MetricRow):
+    level: str = Field(description="the level reached (against teams not yet at it)")
+    adopted_teams: int
+    first_adopted: str | None = None
+    intervals: dict[str, list[float] | None] = Field(default_factory=dict, description=(
+        "metric id -> [low, high] at the result's confidence"))
+    treated_teams: int = 0
+    control_teams: int = 0
+    spend_amount: float = Field(0.0, description="AI spend of the adopting teams since adopting")
+    attributed_savings: float | None = None
+    savings_interval: list[float] | None = None
+    warnings: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class AiEffectResult(Charted):
+    """The effect of reaching each adoption level, AI spend as an investment, the tension check."""
+
+    confidence: float
+    currency: str | None = None
+    thresholds: dict[str, float]
+    spend_amount: float | None = Field(None, description="all AI spend (usage cost + investments)")
+    levels: list[AiEffectLevel]
+    tensions: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "faster or cheaper, but breaking more: level, severity (concern, watch), message"))
+    warnings: list[str] = Field(default_factory=list)

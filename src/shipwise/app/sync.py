@@ -23,6 +23,8 @@ from shipwise.app.guard import guard
 from shipwise.app.ingest import import_tables_into, refresh_facts
 from shipwise.app.results import ScopeSync, SyncReport
 from shipwise.config import (
+    AgentSettings,
+    CopilotSource,
     GitHubSource,
     GitLabSource,
     GitSource,
@@ -32,6 +34,7 @@ from shipwise.config import (
     ServiceNowSource,
 )
 from shipwise.connectors.base import Batch, Connector, ServiceMap
+from shipwise.connectors.copilot import CopilotConnector
 from shipwise.connectors.git.connector import GitConnector
 from shipwise.connectors.github.connector import GitHubConnector
 from shipwise.connectors.gitlab.connector import GitLabConnector
@@ -48,7 +51,7 @@ from shipwise.store.duckdb_store import Store
 from shipwise.store.org import service_map
 
 Source = (GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource | ServiceNowSource
-          | OpsgenieSource)
+          | OpsgenieSource | CopilotSource)
 
 #: records committed together: a connector's pages are merged up to this many (an import costs
 #: about 0.1-0.2 s whatever its size, so per page it would dominate a sync of small pages)
@@ -78,13 +81,15 @@ Progress = Callable[[SyncEvent], None]
 
 def connector_for(source: Source, services: ServiceMap, *,
                   transport: httpx.BaseTransport | None = None,
-                  store: Store | None = None) -> Connector:
+                  store: Store | None = None,
+                  agents: AgentSettings | None = None) -> Connector:
     """The connector of a configured source (``store``: where connectors that link to stored
-    records look them up, read only)."""
+    records look them up, read only; ``agents``: how agent-authored changes are recognised,
+    the ``ai.agents`` settings)."""
     if isinstance(source, GitHubSource):
-        return GitHubConnector(source, services, transport=transport)
+        return GitHubConnector(source, services, transport=transport, agents=agents)
     if isinstance(source, GitLabSource):
-        return GitLabConnector(source, services, transport=transport)
+        return GitLabConnector(source, services, transport=transport, agents=agents)
     if isinstance(source, PagerDutySource):
         return PagerDutyConnector(source, services, transport=transport)
     # the deployments the store has: an incident names only one of those as its cause
@@ -95,7 +100,9 @@ def connector_for(source: Source, services: ServiceMap, *,
         return ServiceNowConnector(source, services, deployments=known, transport=transport)
     if isinstance(source, OpsgenieSource):
         return OpsgenieConnector(source, services, transport=transport)
-    return GitConnector.from_source(source, services)
+    if isinstance(source, CopilotSource):
+        return CopilotConnector(source, transport=transport)
+    return GitConnector.from_source(source, services, agents=agents)
 
 
 def selected(caller: Caller, names: Sequence[str]) -> list[Source]:
@@ -126,7 +133,8 @@ def sync_sources(caller: Caller, names: Sequence[str] = (), *, scopes: Sequence[
     report = SyncReport(scopes=[])
     started = time.perf_counter()
     for source in sources:
-        connector = connector_for(source, services, transport=transport, store=store)
+        connector = connector_for(source, services, transport=transport, store=store,
+                                  agents=settings.ai.agents)
         try:
             chosen = [s for s in connector.scopes() if not scopes or s.key in scopes]
             for index, scope in enumerate(chosen, 1):
@@ -186,6 +194,9 @@ def _sync_one(caller: Caller, connector: Connector, source: Source, scope: Any,
             runs.quarantine_raw(store, type_name="page", reason=f"malformed page: {exc}",
                                 source=f"{source.id}:{scope.key} {exc.url}", raw=exc.excerpt)
             result.quarantined += 1
+    notes = getattr(connector, "sync_notes", None)  # optional: connectors that have some
+    if callable(notes):
+        result.notes = [str(n) for n in notes(scope.key)]
     after = _requests(connector)
     if before is not None and after is not None:
         result.requests = after - before

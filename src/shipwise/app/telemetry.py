@@ -82,7 +82,8 @@ def error_answer(message: str, content_type: str | None) -> tuple[bytes, str]:
 
 def pseudonymiser(settings: Settings) -> Pseudonymiser:
     """Customer ids on spans are pseudonymised with the store's key, as people are."""
-    return Pseudonymiser(load_key(settings.resolved_key_file), settings.bots)
+    return Pseudonymiser(load_key(settings.resolved_key_file), settings.bots,
+                          settings.ai.agents)
 
 
 class TelemetryWriter:

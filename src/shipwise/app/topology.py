@@ -78,8 +78,13 @@ def show(caller: Caller, entity: str, *, depth: int = 2,
 @guard("admin.ingest", "topology:refresh")
 def refresh(caller: Caller) -> TopologyRefresh:
     """Learn the topology the store holds now: owners, org units, repositories (one
-    observation per day) and every deployment's target (one per deployment)."""
+    observation per day) and every deployment's target (one per deployment); then retention
+    (``topology.retention_days``): older observations folded into their edges' counts, edges not
+    seen since forgotten."""
     at = datetime.now(UTC).replace(tzinfo=None)
     got = table.learn_from_store(caller.store, at)
     new = got.pop("new_observations")
-    return TopologyRefresh(at=at, edges=got, new_observations=new)
+    trimmed = table.trim(caller.store, at - timedelta(days=caller.settings.topology.retention_days))
+    return TopologyRefresh(at=at, edges=got, new_observations=new,
+                           trimmed_observations=trimmed["observations"],
+                           forgotten_edges=trimmed["edges"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -9,7 +10,18 @@ import click
 
 from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date, engine_options, spark_engine
-from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, number
+from shipwise.cli.render import (
+    FORMATS,
+    cell,
+    count,
+    emit_csv,
+    emit_json,
+    emit_note,
+    emit_table,
+    money,
+    multiple,
+    span,
+)
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, get, metrics_of
 
@@ -97,26 +109,84 @@ def print_cost(res: dict[str, Any], fmt: str) -> None:
     table = []
     for r in rows:
         m = r["metrics"]
-        amount = "–" if r["cost_amount"] is None else f"{r['cost_amount']:,.0f}"
-        table.append((r["team"], r["period"], r["unit"], r["units"], amount,
-                      *[cell(c.id, m[c.id]) for c in shown],
-                      ("⚠ " + ", ".join(_short(f) for f in r["flags"])) if r["flags"] else ""))
+        table.append((r["team"], r["period"], count(r["units"]), money(r["cost_amount"], cur),
+                      *[cell(c.id, m[c.id], cur) for c in shown],
+                      "; ".join(_short(f) for f in r["flags"])))
+    # the cost figures, what they gave back, the tension metrics beside them: groups a narrow
+    # terminal splits into tables of their own, each keyed by team and period
+    gave_back = 4 + next(i for i, c in enumerate(shown) if c.id != ids.COST_TO_SERVE)
     emit_table(f"Cost to serve by team and {res['grain']} ({cur}; baseline {res['baseline']}) — "
                "each team against its own past, never a ranking",
-               ["team", "period", "unit", "units", "cost", *[c.label for c in shown], "flags"],
-               table, justify_right=tuple(range(3, 5 + len(shown))))
+               ["team", "period", "units", "cost", *[c.label for c in shown], "flags"],
+               table, justify_right=tuple(range(2, 4 + len(shown))), key=2,
+               groups=(gave_back, 4 + len(headline)))
+    emit_note(_units_note(rows))
     org_shown = [get(imp), get(ids.IMPROVEMENT_MEDIAN_TEAM), get(ids.SAVINGS),
                  get(ids.EFFECTIVE_HEADCOUNT)]
-    org = [(o["period"], o["cohort_teams"], *[cell(c.id, o["metrics"][c.id]) for c in org_shown])
+    org = [(o["period"], count(o["cohort_teams"]),
+            *[cell(c.id, o["metrics"][c.id], cur) for c in org_shown])
            for o in res["organisation"]]
     emit_table("Organisation (cost-weighted over teams with units in both periods)",
-               ["period", "teams", *[f"{c.label} ({cur})" if c.format == "money" else c.label
-                                     for c in org_shown]],
+               ["period", "teams", *[c.label for c in org_shown]],
                org, justify_right=(1, 2, 3, 4, 5))
+    for line in reading_lines(res):
+        emit_note(line)
     print_conversion(res.get("conversion") or {})
     if any(r["flags"] for r in rows):
-        click.echo("⚠ = see the flags in --format json for the full sentence; tension flags mean "
-                   "cost to serve improved while quality worsened in the same period.")
+        emit_note("Flags in short; --format json has each flag's full sentence. A tension flag "
+                  "means cost to serve improved while quality worsened in the same period.")
+
+
+def _units_note(rows: list[dict[str, Any]]) -> str:
+    """What each team's units are (the unit is the team's, so it is not a column)."""
+    by_unit: dict[str, list[str]] = {}
+    for r in rows:
+        teams = by_unit.setdefault(str(r["unit"]).replace("_", " "), [])
+        if r["team"] not in teams:
+            teams.append(r["team"])
+    return "Units delivered: " + "; ".join(f"{u} ({', '.join(t)})" for u, t in by_unit.items())
+
+
+#: Flags about the size of a figure or the months behind it, printed in full under the tables.
+_READ_WITH_CARE = ("exceeds_spend", "exceeds_headcount", "months_without_units",
+                   "baseline_months_without_units")
+
+
+def reading_lines(res: dict[str, Any]) -> list[str]:
+    """What the figures mean, under the tables: why a figure reads '–' (grouped by reason), the
+    figures larger than a team's own spend or headcount and the periods with empty months (in
+    full), and the organisation's latest saving in words, decomposed."""
+    lines: list[str] = []
+    reasons: dict[str, list[str]] = {}
+    imp = ids.improvement(res["baseline"])
+    for r in res["rows"]:
+        why = (r.get("missing") or {}).get(imp) or (r.get("missing") or {}).get(ids.SAVINGS)
+        if why:
+            reasons.setdefault(why, [])
+            if r["team"] not in reasons[why]:
+                reasons[why].append(r["team"])
+    teams = {r["team"] for r in res["rows"]}
+    for why, who in reasons.items():
+        names = f"all {len(who)} teams" if len(who) == len(teams) > 1 else ", ".join(who)
+        lines.append(f"– improvement and savings: {why} ({names})")
+    for r in res["rows"]:
+        for f in r["flags"]:
+            if f["kind"] in _READ_WITH_CARE:
+                lines.append(f"⚠ {r['team']} {r['period']}: {f['message']}")
+    # one team's roll-up repeats the team's own lines
+    org = res.get("organisation") or [] if len(teams) > 1 else []
+    for o in org:
+        for f in o.get("flags") or []:
+            lines.append(f"⚠ organisation {o['period']}: {f['message']}")
+    if org and org[-1].get("explanation"):
+        lines.append(f"Organisation {org[-1]['period']}: {org[-1]['explanation']}")
+    if any(r["metrics"].get(ids.SAVINGS) is not None for r in res["rows"]):
+        lines.append("Savings = units × (baseline cost per unit − cost per unit now) = the unit "
+                     "cost change on the baseline's units + the extra units at the new unit cost "
+                     "(volume growth). eff. FTE (capacity given back) = savings ÷ the team's "
+                     "loaded cost of one FTE: the people the same volume would have needed at the "
+                     "baseline's unit cost, not people who left.")
+    return lines
 
 
 def conversion_lines(conv: dict[str, Any]) -> list[str]:
@@ -127,11 +197,11 @@ def conversion_lines(conv: dict[str, Any]) -> list[str]:
         source = f", {r['source']}" if r.get("source") else ""
         lines.append(f"{r['month']}: 1 {r['currency']} = {r['rate']:g} {cur}{source} — "
                      f"{r['records']} record{'s' if r['records'] != 1 else ''}, "
-                     f"{r['amount']:,.0f} {r['currency']} → {r['reported_amount']:,.0f} {cur}")
+                     f"{money(r['amount'], r['currency'])} → {money(r['reported_amount'], cur)}")
     for u in conv.get("unconverted") or []:
         lines.append(f"⚠ {u['month']}: no rate from {u['currency']} to {cur} — {u['records']} "
-                     f"record{'s' if u['records'] != 1 else ''} ({u['amount']:,.0f} "
-                     f"{u['currency']}; {', '.join(u['teams'])}) not converted: their periods "
+                     f"record{'s' if u['records'] != 1 else ''} ({money(u['amount'], u['currency'])}"
+                     f"; {', '.join(u['teams'])}) not converted: their periods "
                      "show no cost; import `fx_rate` records for them")
     return lines
 
@@ -175,23 +245,37 @@ def initiatives_cmd(ctx: click.Context, by: str, confidence: float, fmt: str) ->
         click.echo("No investments in the store: import `investment` records, or run `shipwise demo`.")
         return
 
-    def span(r: dict[str, Any], a: str, b: str, digits: int = 0) -> str:
+    cur = res["currency"]
+
+    def est(r: dict[str, Any], a: str, low: str, high: str,
+            fmt: Callable[[float | None], str | None]) -> str:
+        """An estimate over its interval, on two lines."""
         if r[a] is None:
             return "–"
-        return f"{number(r[a], digits)} … {number(r[b], digits)}"
+        return f"{fmt(r[a])}\n{span(fmt(r[low]), fmt(r[high])) or ''}"
 
-    table = [(r["name"], f"{len(r['teams'])} / {r['control_teams']}",
-              "–" if r["amount"] is None else f"{r['amount']:,.0f}",
-              "–" if r["effect"] is None else f"{r['effect']:+.2f} ({span(r, 'low', 'high', 2)})",
-              "–" if r["attributed_savings"] is None else
-              f"{r['attributed_savings']:,.0f} ({span(r, 'savings_low', 'savings_high')})",
-              "–" if r["roi"] is None else f"{r['roi']:.1f}× ({span(r, 'roi_low', 'roi_high', 1)})",
-              "⚠ " + "; ".join(r["warnings"]) if r["warnings"] else "")
+    def cash(x: float | None) -> str | None:
+        return money(x, cur)
+
+    def effect(x: float | None) -> str | None:
+        return None if x is None else f"{x:+.2f}"
+
+    table = [(r["name"] + (" ⚠" if r["warnings"] else ""),
+              count(r.get("adopting_teams", len(r["teams"]))),
+              count(r["control_teams"]), cash(r["amount"]),
+              est(r, "effect", "low", "high", effect),
+              est(r, "attributed_savings", "savings_low", "savings_high", cash),
+              est(r, "roi", "roi_low", "roi_high", multiple))
              for r in rows]
-    emit_table(f"Initiatives ({res['currency']}; {confidence:.0%} intervals; effect = change in log "
-               "cost to serve, −0.10 ≈ 10 % cheaper per unit)",
-               ["initiative", "adopters / comparison", "amount", "effect", "attributed savings",
-                "ROI", "warnings"], table, justify_right=(2,))
+    emit_table(f"Initiatives ({cur}; each estimate with its {confidence:.0%} interval below it)",
+               ["initiative", "adopters", "comparison", "amount", "effect", "attributed savings",
+                "ROI"], table, justify_right=(1, 2, 3, 4, 5, 6), wrap=(0,))
+    for r in rows:
+        for w in r["warnings"]:
+            emit_note(f"⚠ {r['name']}: {w}")
+    emit_note("adopters: teams that received it; comparison: teams that had not (yet), observed "
+              "in the same periods. effect: the change in log cost to serve (−0.10 ≈ 10 % cheaper "
+              "per unit).")
 
 
 @cost.group("cloud", invoke_without_command=True)
@@ -220,20 +304,22 @@ def cloud(ctx: click.Context, teams: tuple[str, ...], since: str | None, until: 
                    "CUR 2.0 and FOCUS files (docs/cloud-cost.md).")
         return
     figures = ("spend", "credits", "refunds", "discounts", "adjustments")
+
+    def amounts(r: dict[str, Any], *extra: str) -> list[str | None]:
+        return [money(r[f], r["currency"], 2) for f in (*figures, *extra)]
+
     emit_table(f"Cloud cost per team and month (basis {res['basis']}; credits and refunds apart, "
-               "not netted)", ["team", "month", "currency", *figures],
-               [(r["team"], r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures])
-                for r in res["teams"]], justify_right=tuple(range(3, 8)))
+               "not netted)", ["team", "month", *figures],
+               [(r["team"], r["month"], *amounts(r)) for r in res["teams"]],
+               key=2, justify_right=tuple(range(2, 7)))
     if res["unmapped"]:
         emit_table("Unmapped (no team tag of a known team and no mapped account)",
-                   ["month", "account", "tag value", "currency", *figures],
-                   [(r["month"], r["account"], r["tag_value"] or "–", r["currency"],
-                     *[f"{r[f]:,.2f}" for f in figures]) for r in res["unmapped"]],
-                   justify_right=tuple(range(4, 9)))
-    emit_table("Totals", ["month", "currency", *figures, "unmapped spend"],
-               [(r["month"], r["currency"], *[f"{r[f]:,.2f}" for f in figures],
-                 f"{r['unmapped_spend']:,.2f}") for r in res["totals"]],
-               justify_right=tuple(range(2, 8)))
+                   ["month", "account", "tag value", *figures],
+                   [(r["month"], r["account"], r["tag_value"] or "–", *amounts(r))
+                    for r in res["unmapped"]], key=3, justify_right=tuple(range(3, 8)))
+    emit_table("Totals", ["month", *figures, "unmapped spend"],
+               [(r["month"], *amounts(r, "unmapped_spend")) for r in res["totals"]],
+               justify_right=tuple(range(1, 7)))
 
 
 @cloud.command("import")

@@ -90,6 +90,11 @@ def demo_cmd(ctx: click.Context, seed: int, scale: float, out: str | None, file_
             f"{cur} saved, {m[ids.EFFECTIVE_HEADCOUNT]:.0f} FTE of capacity given back. "
             "Details: `shipwise cost`, `shipwise cost initiatives`."
         )
+        if m.get(ids.SAVINGS_VOLUME) is not None and m[ids.SAVINGS_VOLUME] > 0:
+            console.print(f"Of those savings, {m[ids.SAVINGS_VOLUME]:,.0f} {cur} is volume growth "
+                          "(extra work at the lower unit cost): cost avoided, not money returned.")
+        for flag in o.get("flags") or []:
+            console.print(f"⚠ {flag['message']}")
     console.print(
         f"{res.events:,} events in {settings.db}. Next: `shipwise metrics dora --team TEAM "
         "--grain quarter` for a team's trend, `shipwise metrics explain dora.change_lead_time`."

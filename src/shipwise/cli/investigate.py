@@ -65,6 +65,10 @@ def investigate_cmd(ctx: click.Context, alarm_file: str | None, case_dir: str | 
         emit_json(record)
     else:
         print_record(record)
+        if case_dir and not store:
+            click.echo("Not stored (a case is investigated from its own files): add --store to "
+                       "keep it in the store, where `shipwise investigations list` shows it.",
+                       err=True)
 
 
 def print_record(rec: dict[str, Any]) -> None:

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 
 from shipwise.cli.render import emit_json, emit_table
 
+Tick = Callable[[int, int, str], None]
+
 METHOD_CHOICES = ["naive", "nsigma", "baro", "baro+topology", "traversal"]
 PETSHOP_METHODS = [*METHOD_CHOICES, "investigate"]
 SCENARIO_METHODS = PETSHOP_METHODS
+
+
+@contextmanager
+def progress_bar(fmt: str) -> Iterator[Tick | None]:
+    """A progress bar on stderr while cases are scored (an evaluation runs minutes): cases done
+    of all, the case being scored, time elapsed. None (no bar) when stderr is not a terminal or
+    the output is JSON."""
+    if fmt == "json" or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("cases", total=None)
+
+        def tick(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=name or "done")
+
+        yield tick
 
 
 @click.group("rca")
@@ -77,35 +104,11 @@ def dir_cmd(root: str, layout: str, methods: tuple[str, ...], level: str, topolo
     beside them add topology and metrics): AC@1/AC@3/AC@5/Avg@5 per fault type, per system and
     overall, seconds per case, and how reliable the investigation's stated confidence is."""
     import json
-    import sys
-    from collections.abc import Callable
-    from typing import Any
 
     from shipwise.app.investigate import evaluate_dir, evaluation_report
 
-    def run(progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-        return evaluate_dir(root, methods or None, layout, level, topology, progress=progress)
-
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("cases", total=None)
-
-            def tick(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name or "done")
-
-            res = run(tick)
-    else:
-        res = run()
+    with progress_bar(fmt) as tick:
+        res = evaluate_dir(root, methods or None, layout, level, topology, progress=tick)
     if out_file:
         with open(out_file, "w") as fh:
             json.dump(res, fh, indent=2, default=str)
@@ -126,7 +129,8 @@ def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: 
     traffic scenario and overall, for each method."""
     from shipwise.app.investigate import evaluate_petshop
 
-    res = evaluate_petshop(root, methods or None, scenario)
+    with progress_bar(fmt) as tick:
+        res = evaluate_petshop(root, methods or None, scenario, progress=tick)
     if fmt == "json":
         emit_json(res)
         return
@@ -136,7 +140,8 @@ def petshop_cmd(root: str, methods: tuple[str, ...], scenario: str | None, fmt: 
 
 
 @eval_group.command("scenarios")
-@click.option("--cases", "n", default=40, show_default=True, help="How many cases to generate (≥ 30).")
+@click.option("--cases", "n", default=45, show_default=True,
+              help="How many cases to generate (the 9 fault kinds in turn: 45 is 5 of each).")
 @click.option("--seed", default=11, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Keep the generated cases here [default: a temporary directory].")
@@ -150,7 +155,8 @@ def scenarios_cmd(n: int, seed: int, out_dir: str | None, methods: tuple[str, ..
     names the right kind of fault."""
     from shipwise.app.investigate import evaluate_scenarios
 
-    res = evaluate_scenarios(n, seed, out_dir, methods or None)
+    with progress_bar(fmt) as tick:
+        res = evaluate_scenarios(n, seed, out_dir, methods or None, progress=tick)
     if fmt == "json":
         emit_json(res)
         return

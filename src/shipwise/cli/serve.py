@@ -1,4 +1,4 @@
-"""``shipwise serve``: the HTTP server (alarm webhooks, health checks) under uvicorn."""
+"""``shipwise serve``: the HTTP server (dashboard, REST API, MCP, alarm webhooks) under uvicorn."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 @runs_as("admin.serve")
 def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
               insecure_webhooks: bool) -> None:
-    """Receive alarms by webhook and investigate them in the background.
+    """Serve the web dashboard (sign in at /signin with a token from `shipwise token create`),
+    the REST API (/api/v1) and MCP (/mcp), and receive alarms by webhook and investigate them in
+    the background.
 
-    Endpoints: POST /webhooks/alertmanager, /webhooks/grafana, /webhooks/datadog,
+    Webhook endpoints: POST /webhooks/alertmanager, /webhooks/grafana, /webhooks/datadog,
     /webhooks/dynatrace, /webhooks/cloudwatch, /webhooks/generic and /webhooks/alarm (any kind);
     OTLP/HTTP traces and logs at POST /v1/traces and /v1/logs (docs/otlp.md); GET /healthz and
     /readyz. Webhooks need the
@@ -69,18 +71,37 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None,
 
     app = create_app(settings, insecure_webhooks=insecure_webhooks, url=f"http://{local}:{port}",
                      commands=lambda argv: run(argv, relayed=True))
-    click.echo(f"shipwise serving {settings.db} on http://{shown}:{port}")
-    click.echo(f"  webhooks: http://{shown}:{port}/webhooks/{{alertmanager,grafana,datadog,"
-               "dynatrace,cloudwatch,generic,alarm}")
-    click.echo(f"  OTLP/HTTP: http://{shown}:{port}/v1/traces, /v1/logs")
-    if secret:
-        click.echo("  auth: shared secret (Authorization: Bearer, Basic password or ?token=)")
-    elif insecure_webhooks:
-        click.echo("  auth: NONE (--insecure-webhooks): for local demos only")
-    else:
-        click.echo("  auth: no secret configured, webhooks answer 503 "
-                   "(set webhooks.secret or SHIPWISE_WEBHOOK_SECRET)")
-    click.echo("  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)")
-    click.echo("  other shipwise commands on this store run through this server while it runs")
+    for line in banner(str(settings.db), f"http://{shown}:{port}", f"http://{local}:{port}",
+                       secret=secret, insecure=insecure_webhooks):
+        click.echo(line)
     uvicorn.run(app, host=host, port=port, log_level="info",
                 access_log=settings.server.access_log)
+
+
+def banner(db: str, bound: str, url: str, *, secret: bool, insecure: bool) -> list[str]:
+    """What ``serve`` prints before it starts: where the dashboard is and how to sign in, the
+    API and MCP, and whether alarm webhooks are on — in words. ``bound``: the address it
+    listens on; ``url``: one a browser on this machine can open (0.0.0.0 → 127.0.0.1)."""
+    lines = [f"shipwise serving {db} on {bound}",
+             f"  dashboard: {url}/ — sign in at {url}/signin with an API token",
+             "    no token yet? In another terminal: shipwise token create --name you --role admin",
+             "    (shown once; roles member, lead, exec, admin; --team T for a member or lead)",
+             f"  REST API: {url}/api/v1 (Authorization: Bearer <token>; OpenAPI: /openapi.json)",
+             f"  MCP: {url}/mcp (Authorization: Bearer <token>)",
+             f"  alarm webhooks: {bound}/webhooks/{{alertmanager,grafana,datadog,dynatrace,",
+             "    cloudwatch,generic,alarm}; OTLP/HTTP traces and logs: /v1/traces, /v1/logs"]
+    if secret:
+        lines.append("    on: senders present the shared secret (Authorization: Bearer, Basic "
+                     "password or ?token=)")
+    elif insecure:
+        lines.append("    on WITHOUT authentication (--insecure-webhooks): anyone who reaches this "
+                     "address can post alarms — local demos only")
+    else:
+        lines += ["    off: no shared secret is configured, so webhooks and OTLP are refused "
+                  "(HTTP 503) — the",
+                  "    dashboard, API and MCP work. To receive alarms, set webhooks.secret in "
+                  "shipwise.yaml or",
+                  "    SHIPWISE_WEBHOOK_SECRET and restart (for a local demo: --insecure-webhooks)."]
+    lines += ["  health: /healthz /readyz — Ctrl-C stops (queued investigations finish first)",
+              "  other shipwise commands on this store run through this server while it runs"]
+    return lines

@@ -9,7 +9,7 @@ import click
 
 from shipwise.cli.access import caller, runs_as
 from shipwise.cli.metrics import _parse_date
-from shipwise.cli.render import FORMATS, cell, emit_csv, emit_json, emit_table, percent
+from shipwise.cli.render import FORMATS, cell, count, emit_csv, emit_json, emit_table, percent
 from shipwise.metrics.ids import ATTAINMENT, BURN_RATE, ERROR_BUDGET_REMAINING, RELEASE_APPETITE
 from shipwise.metrics.registry import get
 
@@ -69,19 +69,26 @@ def print_status(res: dict[str, Any], fmt: str) -> None:
                    res["appetite"][s["team"]]["appetite"]] for s in status])
         return
     if status:
-        rows = []
+        # one heading row per team, its SLOs under it: the team is not a column, so the
+        # identifiers fit a 100-column terminal; the burn rates split off when they do not
+        rows: list[tuple[str | None, ...]] = []
+        blank = ("",) * (5 + len(wins))
+        team = None
         for s in status:
+            if s["team"] != team:
+                team = s["team"]
+                rows.append((f"[bold]{team}[/]", *blank))
             m = s["metrics"]
             burns = [cell(BURN_RATE, m[BURN_RATE][w]) for w in wins]
-            rows.append((s["team"], s["slo"], _objective(s["objective"]), f"{s['window_days']}d",
+            rows.append((f"  {s['slo']}", _objective(s["objective"]), f"{s['window_days']} d",
                          cell(ATTAINMENT, m[ATTAINMENT]),
-                         cell(ERROR_BUDGET_REMAINING, m[ERROR_BUDGET_REMAINING]), *burns,
-                         _STATE.get(s["alert_state"], s["alert_state"])))
+                         cell(ERROR_BUDGET_REMAINING, m[ERROR_BUDGET_REMAINING]),
+                         _STATE.get(s["alert_state"], s["alert_state"]), *burns))
         emit_table(f"SLOs at {res['at']} (burn rate × the budget rate; – = not measurable)",
-                   ["team", "slo", "objective", "window", get(ATTAINMENT).label,
-                    get(ERROR_BUDGET_REMAINING).label,
-                    *[f"{get(BURN_RATE).label} {w}" for w in wins], "alert"], rows,
-                   justify_right=tuple(range(2, 6 + len(wins))))
+                   ["team / slo", "objective", "window", get(ATTAINMENT).label,
+                    get(ERROR_BUDGET_REMAINING).label, "alert",
+                    *[f"{get(BURN_RATE).label} {w}" for w in wins]], rows,
+                   justify_right=(1, 2, 3, 4, *range(6, 6 + len(wins))), groups=(1, 6))
     else:
         click.echo("No SLOs for these teams: import `slo` and `sli` records, or run `shipwise demo`.")
     apps = res["appetite"]
@@ -125,7 +132,8 @@ def history_cmd(ctx: click.Context, team: str, grain: str, since: date | None,
     emit_table(f"SLO history of {team} by {hist['grain']} ({hist['since']} – {hist['until']})",
                ["slo", "period", "objective", "good", "total", get(ATTAINMENT).label, "met",
                 "budget consumed"],
-               [(r["slo"], r["period"], _objective(r["objective"]), r["good"], r["total"],
+               [(r["slo"], r["period"], _objective(r["objective"]), count(r["good"]),
+                 count(r["total"]),
                  cell(ATTAINMENT, r["metrics"][ATTAINMENT]), met[r["met"]],
                  percent(r["budget_consumed"], 1)) for r in rows],
                justify_right=(2, 3, 4, 5, 7))

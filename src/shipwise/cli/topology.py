@@ -71,3 +71,6 @@ def refresh_cmd(ctx: click.Context, fmt: str) -> None:
     seen = ", ".join(f"{n} {rel}" for rel, n in res.edges.items()) or "no edges"
     click.echo(f"topology refreshed from the store: {seen}; "
                f"{res.new_observations} new observation(s)")
+    if res.trimmed_observations or res.forgotten_edges:
+        click.echo(f"retention: {res.trimmed_observations} old observation(s) folded into their "
+                   f"edges' counts, {res.forgotten_edges} edge(s) not seen since forgotten")

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipwise.demo import story as st
+from shipwise.demo.ai import agent_breakage, ai_world, investment_row
 from shipwise.demo.arrays import _concat, _ids, _shas, _strings, _take
 from shipwise.demo.incidents import incident_table, incidents, on_call_pages
 from shipwise.demo.money import investments, money
@@ -100,6 +101,12 @@ def _run(sim: Sim) -> DemoOrg:
 
     # which release shipped which commit
     rel_lists, rel_len = ship(sim, rel, commits)
+    # AI adoption and agent-authored changes (a random stream of its own: nothing above changes)
+    bad_rel = np.isin(rel["status"], (1, 2))
+    bad_rel[inc["caused"][(inc["caused"] >= 0) & (inc["caused"] < bad_rel.shape[0])]] = True
+    failed_commit = np.zeros(commits["pr"].shape[0], bool)
+    failed_commit[rel_lists[np.repeat(bad_rel, rel_len)]] = True
+    ai = ai_world(sim, prs, commits, failed_commit)
 
     tables: dict[str, pa.Table] = {}
     tables["org_unit"] = pa.table({
@@ -135,8 +142,11 @@ def _run(sim: Sim) -> DemoOrg:
         "deletions": pa.array(commits["deletions"]),
         "files_changed": pa.array(commits["files"]),
         "parents": pa.nulls(nc, pa.list_(pa.string())),
+        "author_kind": ai.commit_kind, "agent": ai.commit_agent,
     })
-    tables["pull_request"] = pr_table(sim, prs, commits, shas)
+    tables["pull_request"] = (pr_table(sim, prs, commits, shas)
+                              .append_column("author_kind", ai.pr_kind)
+                              .append_column("agent", ai.pr_agent))
     dep, prod0 = deployments(sim, rel, rt, rel_lists, rel_len, shas)
     # release tags on the newest commit each successful release shipped
     tagged = np.flatnonzero((rel["status"] == 0) & (prod0 >= 0) & (rel_len > 0))
@@ -168,7 +178,10 @@ def _run(sim: Sim) -> DemoOrg:
         "urgency": _strings(["low", "high"], pages["high"][keep].astype(np.int64)),
     })
     tables["cost"], tables["headcount"] = money(sim)
-    tables["investment"] = investments(sim)
+    tables["investment"] = investment_row(investments(sim), ai.investment)
+    tables["incident"] = agent_breakage(ai, sim, tables["commit"], dep, tables["incident"])
+    tables["ai_usage"] = ai.usage
+    tables["ai_usage_person"] = _empty(BY_NAME["ai_usage_person"])
     tables["slo"], tables["sli"] = slos(sim, inc)
     tables["ticket_status"] = ticket_status(sim)
     # one currency (no exchange rates); people cost and FTE come as cost and headcount records
@@ -177,7 +190,8 @@ def _run(sim: Sim) -> DemoOrg:
     # the demo's on-call load is its pages; rota shifts come from PagerDuty and Opsgenie
     tables["oncall_shift"] = _empty(BY_NAME["oncall_shift"])
     # the canonical order: every type after the types it references (files are written in it)
-    return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES}, _story(sim))
+    return DemoOrg({rt.name: _complete(rt, tables[rt.name]) for rt in RECORD_TYPES},
+                   {**_story(sim), **ai.story})
 
 
 _ARROW = {Kind.NUMBER: pa.float64(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(),

@@ -19,6 +19,7 @@ class Sim:
     def __init__(self, seed: int, scale: float, end: dt.date, quarters: int) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.plan = plan = Plan.build(end, quarters)
         self.cal = Calendar.build(plan.start, plan.horizon)

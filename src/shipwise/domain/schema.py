@@ -74,6 +74,17 @@ class RecordType:
     #: a type with no table of its own: each valid record becomes these records (of types later
     #: in :data:`RECORD_TYPES`), validated and upserted as those types
     splits: tuple[Split, ...] = ()
+    #: the table's ``id`` is these fields joined by ``|`` (a type keyed by several fields whose
+    #: table has a single-column key, e.g. ``ai_usage``: ``team|day|tool``)
+    id_from: tuple[str, ...] = ()
+    #: (a, b): when field ``a`` is given, ``b`` must be too (an amount needs its currency)
+    together: tuple[tuple[str, str], ...] = ()
+    #: (a, b): ``a`` may not exceed ``b`` when both are given (accepted ≤ shown)
+    at_most: tuple[tuple[str, str], ...] = ()
+    #: a type with no table whose valid records are summed into records of this type (later
+    #: in :data:`RECORD_TYPES`) by the team of their person on their day, and never stored:
+    #: person-level usage reaches the store only as team totals
+    rollup: str = ""
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -102,6 +113,19 @@ TXT, INT, NUM, BOOL, INST, DAY, MON, LST, OBJ, PER = (
 TICKET_CATEGORIES = ("todo", "in_progress", "blocked", "done")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4", "sev5")
 CATEGORIES = ("people", "infrastructure", "tooling", "other")
+AUTHOR_KINDS = ("human", "agent", "bot")
+#: ``ai_usage`` counts: how many (a source that does not report one leaves it empty, not 0)
+AI_COUNTS = (
+    ("active_users", "people of the team who used the tool that day"),
+    ("engaged_users", "people who engaged with it (accepted a suggestion, chatted, ran an agent)"),
+    ("suggestions_shown", "code suggestions shown"),
+    ("suggestions_accepted", "code suggestions accepted"),
+    ("lines_suggested", "lines of code suggested"),
+    ("lines_accepted", "lines of code accepted"),
+    ("chat_sessions", "chat conversations (or chats) with the assistant"),
+    ("agent_sessions", "agent sessions or tasks run (an agent working on its own)"),
+)
+AI_AT_MOST = (("suggestions_accepted", "suggestions_shown"), ("lines_accepted", "lines_suggested"))
 
 # Order matters: a type comes after every type it references, so one import can carry both.
 RECORD_TYPES: tuple[RecordType, ...] = (
@@ -166,6 +190,12 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("deletions", INT, minimum=0),
             _f("files_changed", INT, required=False, minimum=0),
             _f("parents", LST, required=False),
+            _f("author_kind", TXT, required=False, choices=AUTHOR_KINDS,
+               doc="Who made it: `human`, `agent` (a coding agent) or `bot` (plain automation). "
+                   "Empty: decided at ingest by the `ai.agents` settings (docs/ai.md)."),
+            _f("agent", TXT, required=False,
+               doc="The coding agent that made it (`copilot`, `claude`…), when `author_kind` is "
+                   "`agent`."),
         ),
         key=("sha",),
         doc="A commit. `files_changed` and `parents` are optional extensions filled by the git connector.",
@@ -202,6 +232,12 @@ RECORD_TYPES: tuple[RecordType, ...] = (
             _f("source", TXT, required=False,
                doc="Where the record came from: the connector, its instance and the raw id "
                    "(`github:acme/pay pull 1234`), shown by `shipwise explain`."),
+            _f("author_kind", TXT, required=False, choices=AUTHOR_KINDS,
+               doc="Who made it: `human`, `agent` (a coding agent) or `bot` (plain automation). "
+                   "Empty: decided at ingest by the `ai.agents` settings (docs/ai.md)."),
+            _f("agent", TXT, required=False,
+               doc="The coding agent that made it (`copilot`, `claude`…), when `author_kind` is "
+                   "`agent`."),
         ),
         key=("id",),
         doc="A pull (merge) request and the commits it carries.",
@@ -296,6 +332,50 @@ RECORD_TYPES: tuple[RecordType, ...] = (
         doc="A person of a team on call (first level of a rota) from `starts_at` to `ends_at`; "
             "strain counts the rota hours that fall out of hours.",
         spans=(Span("starts_at", "ends_at"),),
+    ),
+    RecordType(
+        "ai_usage_person",
+        "",
+        (
+            _f("person", PER, doc="the person's email or login, as the `person` records name "
+                                  "them: used to find their team that day, then dropped"),
+            _f("day", DAY),
+            _f("tool", TXT),
+            _f("active", BOOL, required=False, default=True,
+               doc="the person used the tool that day (counted in `active_users`)"),
+            _f("engaged", BOOL, required=False, default=False,
+               doc="the person engaged with it that day (counted in `engaged_users`)"),
+            *(_f(name, INT, required=False, minimum=0, doc=doc) for name, doc in AI_COUNTS[2:]),
+            _f("cost", NUM, required=False, minimum=0, doc="that day's spend on the person's use"),
+            _f("currency", TXT, required=False, doc="the currency of `cost` (required with it)"),
+        ),
+        key=("person", "day", "tool"),
+        doc="One person's use of an AI tool on one day (a per-user usage or seats export). Never "
+            "stored: summed into the `ai_usage` of the person's team that day.",
+        together=(("cost", "currency"),),
+        at_most=AI_AT_MOST,
+        rollup="ai_usage",
+    ),
+    RecordType(
+        "ai_usage",
+        "ai_usage",
+        (
+            _f("team", TXT, references=("team", "id")),
+            _f("day", DAY),
+            _f("tool", TXT, doc="the assistant or agent (`copilot`, `claude-code`, `cursor`…)"),
+            *(_f(name, INT, required=False, minimum=0, doc=doc) for name, doc in AI_COUNTS),
+            _f("cost", NUM, required=False, minimum=0,
+               doc="that day's spend on the tool for the team (seats, usage), in `currency`"),
+            _f("currency", TXT, required=False, doc="the currency of `cost` (required with it)"),
+            _f("source", TXT, required=False,
+               doc="Where the record came from (`github-copilot:acme team platform`, a file)."),
+        ),
+        key=("team", "day", "tool"),
+        doc="One team's use of one AI assistant or agent on one day, aggregated to the team "
+            "(never per person: a per-person file is summed to teams at the door).",
+        id_from=("team", "day", "tool"),
+        together=(("cost", "currency"),),
+        at_most=(("engaged_users", "active_users"), *AI_AT_MOST),
     ),
     RecordType(
         "people_cost",
@@ -433,6 +513,11 @@ ALIASES: dict[str, str] = {
     "prs": "pull_request",
     "ticket_statuses": "ticket_status",
     "ticket_status": "ticket_status",
+    "ai_usage": "ai_usage",
+    "ai_usages": "ai_usage",
+    "ai_usage_people": "ai_usage_person",
+    "ai_usage_persons": "ai_usage_person",
+    "ai_user_usage": "ai_usage_person",
 }
 
 

@@ -186,6 +186,9 @@ def validate(charter: Charter) -> list[str]:
         if rule.action == "delete_ended" and name != "person":
             problems.append("retention: delete_ended applies to person memberships only")
     for rt in BY_NAME.values():
-        if any(f.kind is Kind.PERSON for f in rt.fields) and rt.name not in charter.retention:
+        # a type with no table of its own whose records are rolled up to teams keeps no person
+        stored = bool(rt.table) or bool(rt.splits)
+        if (stored and any(f.kind is Kind.PERSON for f in rt.fields)
+                and rt.name not in charter.retention):
             problems.append(f"retention: person-level input '{rt.name}' has no retention period")
     return problems

@@ -277,7 +277,9 @@ def impact_findings(flag: str, label: str, tables: Mapping[str, Mapping[str, Any
                           "once")
             detail = (f"({ratio}, {fmt_p(g['p_adjusted'])} Holm-adjusted, "
                       f"{g['observations']} {unit}; {teams_part})")
+            stats = detail[1:-1]
             if g["status"] == "adverse":
+                plain = f"{label} fall on {who} {how_often}."
                 text = f"{label} fall on {who} {how_often} {detail}."
                 todo = (f"Before acting on this flag for {who}, check whether they carry more "
                         "on-call load, went through a migration or run older platforms (see the "
@@ -285,17 +287,21 @@ def impact_findings(flag: str, label: str, tables: Mapping[str, Mapping[str, Any
                         "board, and do not let it inform decisions about these teams until the "
                         "difference is explained.")
             elif g["status"] == "below_screen":
+                plain = (f"{label} fall on {who} {how_often}, but the difference may be chance.")
                 text = (f"{label} fall on {who} {how_often} {detail}, but the difference is not "
                         "significant: it may be chance.")
                 todo = ("Keep watching it in the next audits; before acting on this flag for "
                         f"{who}, look at the team-level view and at their context (on-call load, "
                         "migrations).")
             else:  # significant, within the screen
+                plain = (f"{label} fall on {who} somewhat more often, {how_often}: small but "
+                         "unlikely to be chance.")
                 text = (f"{label} fall on {who} somewhat more often, {how_often} {detail}: "
                         "small but unlikely to be chance.")
                 todo = ("Within the four-fifths screen, so not an adverse impact by that rule; "
                         "check whether the flag's thresholds suit these teams' work.")
-            out.append({**base, "text": text, "what_to_do": todo})
+            out.append({**base, "text": text, "plain": plain, "stats": stats,
+                        "what_to_do": todo})
         if flagged_groups:
             continue
         numbers = {"observations": t["observations"], "flagged": t["flagged"],
@@ -512,11 +518,14 @@ def correlation_findings(rows: Sequence[Mapping[str, Any]], labels: Mapping[str,
             tl = r.get("team_level") or {}
             team_part = (f"; across team means ρ = {tl['rho']:+.2f}, {fmt_p(tl['p_value'])} over "
                          f"{tl['n']} teams" if tl.get("rho") is not None else "")
-            text = (f"{moves} (Spearman ρ = {r['rho']:+.2f}, {fmt_p(r['p_adjusted'])} "
-                    f"Holm-adjusted, {r['n']} {unit}{team_part})")
-            text += "." if r["severity"] == "concern" else ": weak or uncertain, worth watching."
+            stats = (f"Spearman ρ = {r['rho']:+.2f}, {fmt_p(r['p_adjusted'])} "
+                     f"Holm-adjusted, {r['n']} {unit}{team_part}")
+            text = f"{moves} ({stats})"
+            tail = "." if r["severity"] == "concern" else ": weak or uncertain, worth watching."
+            text += tail
             out.append({"kind": "correlation", "series": r["series"], "context": cid,
-                        "severity": r["severity"], "text": text,
+                        "severity": r["severity"], "text": text, "plain": moves + tail,
+                        "stats": stats,
                         "what_to_do": CONTEXT_ADVICE.get(cid, "Read the figures beside this "
                                                               "context before acting on them."),
                         "numbers": {k: r[k] for k in ("n", "rho", "p_value", "p_adjusted")}})
@@ -550,12 +559,15 @@ def variance_findings(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, st
         tl = r["team_level"] or {}
         team_part = (f"; over team means η² = {tl['eta_squared']:.2f}"
                      if tl.get("eta_squared") is not None else "")
+        stats = (f"η² = {r['eta_squared']:.2f}, Kruskal–Wallis {fmt_p(r['p_adjusted'])} "
+                 f"Holm-adjusted, {r['observations']} {unit} in {r['units']} org units"
+                 f"{team_part}")
         text = (f"{r['eta_squared']:.0%} of the variation in {_lc(label)} lies between org "
-                f"units (η² = {r['eta_squared']:.2f}, Kruskal–Wallis {fmt_p(r['p_adjusted'])} "
-                f"Holm-adjusted, {r['observations']} {unit} in {r['units']} org units"
-                f"{team_part}).")
+                f"units ({stats}).")
+        plain = (f"{label} differs a lot between org units: about {r['eta_squared']:.0%} of "
+                 "its variation lies between them rather than between teams of one unit.")
         out.append({"kind": "org_unit_variance", "metric": r["metric"],
-                    "severity": r["severity"], "text": text,
+                    "severity": r["severity"], "text": text, "plain": plain, "stats": stats,
                     "what_to_do": ("Flags on this metric will concentrate in some org units. "
                                    "Before acting on them, ask what differs between the units "
                                    "(platforms, practices, the work they own, how they are led); "

@@ -15,10 +15,10 @@ import os
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipwise.config import BotSettings, environ
+from shipwise.config import AgentSettings, BotSettings, environ
 from shipwise.domain.people import BOT_PREFIX, PREFIX
 from shipwise.errors import ConfigError, StoreError
 
@@ -33,6 +33,9 @@ def normalise_id(raw: str) -> str:
 class Pseudonymiser:
     key: bytes
     bots: BotSettings
+    #: how agent-authored changes are recognised (``ai.agents``): decided before people are
+    #: pseudonymised, and an agent account is stored readable like a bot (docs/ai.md)
+    agents: AgentSettings = field(default_factory=AgentSettings)
 
     @property
     def fingerprint(self) -> str:

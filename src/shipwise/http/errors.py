@@ -63,7 +63,21 @@ def shipwise_response(exc: ShipwiseError) -> JSONResponse:
     sends too, so error bodies have one shape everywhere."""
     if isinstance(exc, ApiError):
         return error_response(exc.status, str(exc), exc.hint, exc.headers, **exc.extra)
-    return error_response(status_of(exc), str(exc), exc.hint)
+    return error_response(status_of(exc), str(exc), exc.hint, **refusal_fields(exc))
+
+
+def refusal_fields(exc: ShipwiseError) -> dict[str, Any]:
+    """A policy refusal's machine fields (``action``, ``role``, ``allowed_roles``) and its
+    ``detail`` in plain words — who may see this and why; nothing for other errors."""
+    if not isinstance(exc, ForbiddenError) or exc.action is None:
+        return {}
+    out: dict[str, Any] = {"action": exc.action, "role": exc.role,
+                           "allowed_roles": list(exc.allowed)}
+    if exc.team is not None:
+        out["team"] = exc.team
+    if exc.detail:
+        out["detail"] = exc.detail
+    return out
 
 
 async def _shipwise(request: Request, exc: Exception) -> JSONResponse:

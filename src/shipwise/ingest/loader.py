@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from shipwise.config import IngestSettings
 from shipwise.domain.schema import BY_NAME, RECORD_TYPES, Kind, RecordType
-from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser
+from shipwise.governance.agents import AgentRules
+from shipwise.governance.pseudonym import BOT_PREFIX, Pseudonymiser, normalise_id
 from shipwise.ingest.sources import Staging, stage_table
 from shipwise.ingest.sql import (
     Plausible,
@@ -80,7 +81,8 @@ class ImportReport:
                     "unchanged": c.unchanged,
                     "quarantined": c.quarantined,
                     "duplicates": c.duplicates,
-                    **({"passed_on": c.passed_on} if BY_NAME.get(t) and BY_NAME[t].splits else {}),
+                    **({"passed_on": c.passed_on}
+                       if BY_NAME.get(t) and (BY_NAME[t].splits or BY_NAME[t].rollup) else {}),
                 }
                 for t, c in self.counts.items()
             },
@@ -107,7 +109,7 @@ def bot_column(rt: RecordType, name: str) -> str:
 
 
 def target_columns(rt: RecordType) -> list[str]:
-    cols = [f.name for f in rt.fields if f.name not in rt.children]
+    cols = [*(["id"] if rt.id_from else []), *(f.name for f in rt.fields if f.name not in rt.children)]
     for name in person_fields(rt):
         bc = bot_column(rt, name)
         if bc not in cols:
@@ -213,6 +215,9 @@ class Loader:
         # People: pseudonymise distinct ids once (a handful per batch, not one per event), for
         # good and bad records alike — a quarantined record is kept as read, its people excepted.
         people = person_fields(rt)
+        classified = "author_kind" in {f.name for f in rt.fields} and "author" in people
+        if classified:
+            self._agent_map()
         for i, name in enumerate(people):
             self._person_map(rt, name, f"_pmap{i}")
 
@@ -224,8 +229,10 @@ class Loader:
             raw = f"coalesce(c._raw, CAST(to_json(struct_pack({raw_fields.replace(':= ', ':= c.')})) AS VARCHAR))"
             pjoins = ""
             for i, name in enumerate(people):
+                # a person-level type never keeps its person, not even pseudonymised
+                pid = "NULL" if rt.rollup else f"qm{i}.pid"
                 raw = (f"CASE WHEN qm{i}.pid IS NOT NULL AND json_valid({raw}) THEN CAST(json_merge_patch("
-                       f"{raw}, json_object({lit(name)}, qm{i}.pid)) AS VARCHAR) ELSE {raw} END")
+                       f"{raw}, json_object({lit(name)}, {pid})) AS VARCHAR) ELSE {raw} END")
                 pjoins += f" LEFT JOIN _pmap{i} qm{i} ON qm{i}.raw = c.{q(name + '__v')}"
             con.execute(
                 f"""INSERT OR IGNORE INTO quarantine
@@ -250,6 +257,20 @@ class Loader:
                 bot_expr = f"({bot_expr} OR coalesce(c.{q('bot__v')}, FALSE))"
             select.append(f"{bot_expr} AS {q(bot_column(rt, name))}")
             joins += f" LEFT JOIN _pmap{i} {alias} ON {alias}.raw = c.{q(name + '__v')}"
+        if classified:  # who made it: as given, else by the ai.agents rules, else bot or human
+            pm = f"pm{people.index('author')}"
+            select = [s for s in select if not s.endswith((' AS "author_kind"', ' AS "agent"'))]
+            # an agent named without a kind is an agent's change
+            select.append(
+                "coalesce(c.author_kind__v, CASE WHEN c.agent__v IS NOT NULL THEN 'agent' END, "
+                f"am.kind, CASE WHEN coalesce({pm}.is_bot, FALSE) THEN 'bot' ELSE 'human' END) "
+                "AS author_kind")
+            select.append("CASE WHEN c.author_kind__v IS NOT NULL OR c.agent__v IS NOT NULL "
+                          "THEN c.agent__v ELSE am.agent END AS agent")
+            joins += " LEFT JOIN _amap am ON am.raw = c.author__v"
+        if rt.id_from:
+            parts = ", ".join(f"CAST(c.{q(k + '__v')} AS VARCHAR)" for k in rt.id_from)
+            select.insert(0, f"concat_ws('|', {parts}) AS id")
         key_cols = ", ".join(q(k) for k in rt.key)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _valid AS
@@ -265,6 +286,14 @@ class Loader:
         ).fetchone()
         counts.duplicates = int(dup[0]) if dup else 0
         con.execute("DROP TABLE _checked")
+        con.execute("DROP TABLE IF EXISTS _amap")
+        if rt.rollup:
+            counts.passed_on, unplaced = self._roll_up(rt, self._staging)
+            if unplaced:
+                counts.quarantined += unplaced
+                report.reasons[f"{rt.name}: person in no team that day (not stored)"] += unplaced
+            con.execute("DROP TABLE _valid")
+            return counts
         if rt.splits:
             counts.passed_on = self._pass_on(rt, self._staging)
             con.execute("DROP TABLE _valid")
@@ -359,6 +388,61 @@ class Loader:
         row = self.con.execute("SELECT count(*) FROM _valid").fetchone()
         return int(row[0]) if row else 0
 
+    def _roll_up(self, rt: RecordType, staging: Staging | None) -> tuple[int, int]:
+        """Sum the valid person-level records of ``rt`` (in ``_valid``, people pseudonymised)
+        into the ``rt.rollup`` records of each person's team that day, staged to be validated
+        and upserted next; the person-level rows are not kept anywhere. Returns (records
+        summed, records whose person was in no team that day — counted, not stored)."""
+        assert staging is not None, "records are rolled up only while a batch loads"
+        target = BY_NAME[rt.rollup]
+        names = {f.name for f in rt.fields}
+        sums = {f.name: f"CAST(sum(v.{q(f.name)}) AS VARCHAR)" for f in target.fields
+                if f.name in names and f.kind in (Kind.INT, Kind.NUMBER)}
+        agg = {
+            "team": "p.team", "day": "CAST(v.day AS VARCHAR)", "tool": "v.tool",
+            "active_users": "CAST(count(DISTINCT v.person) FILTER (WHERE v.active "
+                            "AND NOT v.person_is_bot) AS VARCHAR)",
+            "engaged_users": "CAST(count(DISTINCT v.person) FILTER (WHERE v.engaged "
+                             "AND NOT v.person_is_bot) AS VARCHAR)",
+            **sums,
+            # one currency per team, day and tool: mixed ones leave it empty, and the summed
+            # cost is then quarantined with "currency: required with cost"
+            "currency": "CASE WHEN count(DISTINCT v.currency) = 1 THEN min(v.currency) END",
+            "source": "'per-person rows of ' || min(v._source)",
+        }
+        values = [agg.get(f.name, "NULL") for f in target.fields]
+        self.con.execute("""CREATE OR REPLACE TEMP TABLE _placed AS
+            SELECT v.*, p.team FROM _valid v JOIN person p ON p.id = v.person
+              AND v.day >= p.since AND (p.until IS NULL OR v.day <= p.until)""")
+        cur = self.con.execute(
+            f"INSERT INTO {stage_table(target)} SELECT min(v._seq), min(v._source), "
+            f"min(v._line), NULL, NULL, {', '.join(values)} FROM _placed v "
+            "GROUP BY p.team, v.day, v.tool".replace("p.team", "v.team"))
+        row = cur.fetchone()
+        if row and row[0]:
+            staging.staged[target.name] = staging.staged.get(target.name, 0) + int(row[0])
+        placed = self.con.execute(
+            "SELECT count(DISTINCT (person, day, tool)), (SELECT count(*) FROM _valid v "
+            "WHERE NOT EXISTS (SELECT 1 FROM _placed p WHERE p.person = v.person AND "
+            "p.day = v.day AND p.tool = v.tool)) FROM _placed").fetchone()
+        self.con.execute("DROP TABLE _placed")
+        return (int(placed[0]), int(placed[1])) if placed else (0, 0)
+
+    def _agent_map(self) -> None:
+        """``_amap``: each distinct author of the changes in ``_checked`` that the ``ai.agents``
+        rules decide by login alone (an agent account, a plain bot), before pseudonymisation."""
+        rules = AgentRules.of(self.pseudo.agents)
+        raws = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT author__v FROM _checked WHERE author__v IS NOT NULL").fetchall()]
+        decided = {raw: rules.classify(raw) for raw in raws}
+        decided = {raw: kind for raw, kind in decided.items() if kind[0] is not None}
+        tbl = pa.table({"raw": pa.array(list(decided), pa.string()),
+                        "kind": pa.array([k for k, _ in decided.values()], pa.string()),
+                        "agent": pa.array([a for _, a in decided.values()], pa.string())})
+        self.con.register("_amap_arrow", tbl)
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _amap AS SELECT * FROM _amap_arrow")
+        self.con.unregister("_amap_arrow")
+
     def _person_map(self, rt: RecordType, name: str, table: str) -> None:
         raws = [
             r[0]
@@ -380,6 +464,9 @@ class Loader:
                     f"SELECT DISTINCT {q('id__v')} FROM _checked WHERE _reason = '' AND {q('bot__v')}"
                 ).fetchall()
             }
+        # an agent account is not a person: stored readable, like a bot (never a pseudonym)
+        rules = AgentRules.of(self.pseudo.agents)
+        known_bots |= {normalise_id(raw) for raw in raws if rules.account(raw) is not None}
         mapping = self.pseudo.map(raws, known_bots)
         tbl = pa.table(
             {

@@ -162,6 +162,12 @@ def checks(rt: RecordType, plausible: Plausible | None = None,
             out.append(f"CASE WHEN {v} <= {f.above!r} THEN {lit(f.name + f': not above {f.above:g}')} END")
         if f.maximum is not None:
             out.append(f"CASE WHEN {v} > {f.maximum!r} THEN {lit(f.name + f': above {f.maximum:g}')} END")
+    for given, needed in rt.together:
+        out.append(f"CASE WHEN {q(given)} IS NOT NULL AND {q(needed)} IS NULL THEN "
+                   f"{lit(f'{needed}: required with {given}')} END")
+    for small, big in rt.at_most:
+        a, b = q(small + "__v"), q(big + "__v")
+        out.append(f"CASE WHEN {a} > {b} THEN {lit(f'{small}: more than {big}')} END")
     for s in rt.spans:
         a, b = q(s.start + "__v"), q(s.end + "__v")
         out.append(f"CASE WHEN {a} > {b} THEN {lit(f'negative span: {s.end} before {s.start}')} END")

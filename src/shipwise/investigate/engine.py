@@ -265,9 +265,12 @@ def anomalous_series(ctx: Context, scope: Scope, limit: int = 40) -> list[dict[s
                 continue
             med, iqr = robust_location_scale(before)
             direction = metric_direction(s.metric) or (1 if s.dev.signed >= 0 else -1)
+            # the value at the peak, so a reader sees "before → during" and not only robust-σ
+            peak = (None if s.dev.peak_time is None else float(series.values[int(np.argmin(
+                np.abs(series.timestamps - s.dev.peak_time)))]))
             out.append({"entity": s.entity, "metric": s.metric, "score": round(s.dev.score, 2),
                         "signed": round(s.dev.signed, 2), "direction": direction,
-                        "onset": s.onset, "peak_time": s.dev.peak_time,
+                        "onset": s.onset, "peak_time": s.dev.peak_time, "peak_value": peak,
                         "ref": ctx.evidence.metric_refs.get((s.entity, s.metric), ""),
                         "baseline": {"start": float(series.timestamps[keep][0]),
                                      "end": float(series.timestamps[keep][-1]),

@@ -161,6 +161,9 @@ class Evidence:
         for a, b, attrs in other.topology.edges(data=True):
             if not self.topology.has_edge(a, b):
                 self.topology.add_edge(a, b, **attrs)
+            else:  # what is known first wins; what only the other knows (a call's latency) is kept
+                for k, v in attrs.items():
+                    self.topology.edges[a, b].setdefault(k, v)
         self.metrics.update(other.metrics)
         self.metric_refs.update(other.metric_refs)
         self.logs.extend(other.logs)

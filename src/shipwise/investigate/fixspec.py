@@ -67,6 +67,13 @@ _REQUIREMENTS = {
         "A memory alarm fires on use near the limit, before the out-of-memory kills.",
         "Caches and buffers are bounded; a load test checks memory at peak traffic.",
     ],
+    "network_delay": [
+        "Per-call latency as the callers see it (a mesh's source-reported request durations) is "
+        "alerted on, beside each service's own latency, so time lost on the way shows as such.",
+        "Callers use timeouts below their latency budget and retry on another instance.",
+        "Nodes' network health (drops, retransmits, shaping) is monitored, and a node that "
+        "degrades is cordoned automatically.",
+    ],
     "slow_dependency": [
         "Callers use timeouts below their own latency budget, retries with backoff and a circuit "
         "breaker around the dependency.",
@@ -92,6 +99,7 @@ def fix_spec(h: Hypothesis, alarm_entity: str, impact_line: str, evidence: list[
         "cpu_hog": f"Keep {h.entity} from being starved of CPU",
         "memory_hog": f"Keep {h.entity} from being starved of memory",
         "slow_dependency": f"Contain failures of {h.entity} in its callers",
+        "network_delay": f"Detect and route around network delays at {h.entity}",
         "queue_backlog": f"Keep {h.entity} ahead of its queue",
     }.get(h.fault, f"Prevent a recurrence on {h.entity}")
     lines = [f"# {title}", "", "## Context", "",

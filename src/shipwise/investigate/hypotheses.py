@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from shipwise.investigate.case import Series
 from shipwise.investigate.detect import metric_direction
 from shipwise.investigate.evidence import Event
 from shipwise.investigate.propagation import ANOMALOUS_Z, EXPLAIN_SHARE, WALK_FULL
@@ -87,7 +88,7 @@ def generate(ctx: Context) -> list[Hypothesis]:
         hyps.extend(gen(ctx))
     hyps.extend(_resource_pressure(ctx, {h.entity for h in hyps
                                          if h.kind in ("saturation", "memory_leak")}))
-    for gen in (_queues, _dependencies):
+    for gen in (_queues, _dependencies, _slow_network):
         hyps.extend(gen(ctx))
     _weigh_symptom_walk(ctx, hyps)
     for h in hyps:
@@ -176,6 +177,7 @@ def _changes(ctx: Context) -> list[Hypothesis]:
         h.add(f"{ev.kind.replace('_', ' ')} on {ev.entity} at {clock(ev.time)}: {ev.summary}", 1,
               "events", ev.ref)
         _anomaly_after(h, ctx, ev.entity, ev.time, what)
+        _superseded(h, ctx, ev)
         new, types = ctx.new_errors(ev.entity, ev.time)
         deps_named = _names_anomalous_dependency(ctx, ev.entity, new)
         if len(new) >= 3 and not deps_named:
@@ -197,6 +199,24 @@ def _changes(ctx: Context) -> list[Hypothesis]:
                   "failure is the replacement loop (see the instance churn)", -3, "events", ev.ref)
         out.append(h)
     return out
+
+
+def _superseded(h: Hypothesis, ctx: Context, ev: Event) -> None:
+    """A later change of the same entity, after which its anomaly began, supersedes ``ev``: the
+    entity ran normally on what ``ev`` shipped until then (a rolling release's earlier step, the
+    previous deployment). What an SRE reads off a deploy history: the last change before it
+    broke, not every change of the last half hour."""
+    onset = ctx.entity_onset(ev.entity)
+    if onset is None:
+        return
+    later = [x for x in ctx.events("deployment", "config_change")
+             if x.entity == ev.entity and x.id != ev.id and x.time - ev.time > ctx.tol()
+             and x.time <= onset + ctx.tol()]
+    if later:
+        last = max(later, key=lambda x: x.time)
+        h.add(f"{ev.entity} ran normally after it until {last.kind.replace('_', ' ')} "
+              f"{last.summary or last.id} at {clock(last.time)}: its anomaly followed that one",
+              -3, "events", last.ref)
 
 
 def _touched(ev: Event) -> list[str]:
@@ -514,6 +534,119 @@ def _resource_pressure(ctx: Context, owned: set[str]) -> list[Hypothesis]:
             _explains_dependents(h, ctx, entity, onset)
         out.append(h)
     return out
+
+#: a call is slow when its latency, as its caller saw it, at least doubled from its normal...
+SLOW_CALL_RATIO = 5.0
+#: ... and the callee's own (server-side) latency accounts for less than this share of what
+#: the call gained: the rest of the time was spent on the way, in the network
+NETWORK_SHARE = 0.5
+#: ... and what the call gained is material: at least this share of what the alarm's entity
+#: gained on its worst quantile (a 10 ms blip beside a 2 s incident is not where the time went)
+NETWORK_MATERIAL = 0.25
+#: support for the one entity every call slowed in the network has in common
+NETWORK_WEIGHT = 4.0
+#: normal is the median of this long before the onset; slow, the highest two-minute median
+#: from the onset to this long after the alarm
+NETWORK_BEFORE, NETWORK_AFTER, NETWORK_SUSTAINED = 600.0, 240.0, 120.0
+
+
+def _window_median(s: Series, lo: float, hi: float) -> float:
+    m = (s.timestamps >= lo) & (s.timestamps < hi) & np.isfinite(s.values) & (s.values >= 0)
+    return float(np.median(s.values[m])) if int(m.sum()) >= 3 else float("nan")
+
+
+def _sustained_peak(s: Series, lo: float, hi: float, width: float) -> float:
+    """The highest median of ``width`` seconds of ``s`` between ``lo`` and ``hi`` (NaN: too few
+    samples): how high it stayed, not its one worst sample."""
+    m = (s.timestamps >= lo) & (s.timestamps < hi) & np.isfinite(s.values) & (s.values >= 0)
+    t, v = s.timestamps[m], s.values[m]
+    if t.size < 3:
+        return float("nan")
+    # samples per window, from the typical sampling step (the windows slide sample by sample)
+    k = int(max(3, min(t.size, round(width / max(float(np.median(np.diff(t))), 1e-9)))))
+    return float(np.median(np.lib.stride_tricks.sliding_window_view(v, k), axis=1).max())
+
+
+def _slowed_in_network(ctx: Context, caller: str, callee: str, latency: dict[str, Series]) -> str:
+    """How the call ``caller`` → ``callee`` slowed on the way, as a sentence ("" when it did not):
+    its latency as the caller saw it at least :data:`SLOW_CALL_RATIO` × its normal on some
+    quantile, by a material share of what the alarm's entity gained on its worst quantile
+    (:data:`NETWORK_MATERIAL`),
+    and on every quantile where it did, the callee's own latency of that quantile gained less
+    than :data:`NETWORK_SHARE` of what the call gained (a quantile on which the callee's own work
+    accounts for the call's slowing says the time went there, not on the way). A callee whose
+    own latency is unknown says nothing: nothing tells the network from its work."""
+    lo, at = ctx.onset - NETWORK_BEFORE, ctx.onset - ctx.tol() / 2
+    hi = max(ctx.onset, ctx.alarm.time) + NETWORK_AFTER
+    found = ""
+
+    def gain(x: Series | None) -> tuple[float, float]:
+        if x is None:
+            return float("nan"), float("nan")
+        return _window_median(x, lo, at), _sustained_peak(x, at, hi, NETWORK_SUSTAINED)
+
+    # what the alarm's entity gained on the quantile where it gained most (0: unknown)
+    alarm_gain = max((float(np.nan_to_num(a - b)) for b, a in
+                      (gain(ctx.evidence.metrics.get((ctx.alarm.entity, f"latency_{q}")))
+                       for q in latency)), default=0.0)
+    for q, s in sorted(latency.items()):
+        own = ctx.evidence.metrics.get((callee, f"latency_{q}"))
+        if own is None:
+            continue
+        (before, after), (own_before, own_after) = gain(s), gain(own)
+        if not all(np.isfinite([before, after, own_before, own_after])) or before <= 0:
+            continue
+        if after < SLOW_CALL_RATIO * before:
+            continue
+        if after - before < NETWORK_MATERIAL * alarm_gain:
+            continue
+        if own_after - own_before >= NETWORK_SHARE * (after - before):
+            return ""
+        found = found or (f"{caller} → {callee} {q} {before:.3g} → {after:.3g} while {callee}'s "
+                          f"own {q} went {own_before:.3g} → {own_after:.3g}")
+    return found
+
+
+def _slow_network(ctx: Context) -> list[Hypothesis]:
+    """The network of one entity slowed: the calls that slowed on the way — as their callers saw
+    them, not as the callees' own latency shows (:func:`_slowed_in_network`) — all have that
+    entity at one end. What an SRE reads off a service mesh's per-call latencies: a delay only
+    the callers see is spent between the two, and the one endpoint all such calls share is
+    where it is (all calls out of a service slow: its network; all calls into one: the
+    callee's). With one such call both ends share it: the end whose calls mostly slowed is
+    named (the callee with one caller, not the caller of five healthy others); a tie names
+    neither. Needs per-call latencies (``latency`` on the ``calls`` edges: a mesh's
+    source-reported request durations, a MicroIRC ``call.csv``)."""
+    topo = ctx.evidence.topology
+    calls = [(a, b, lat) for a, b, lat in topo.edges(data="latency") if lat]
+    if not calls:
+        return []
+    slow = {(a, b): why for a, b, lat in calls if (why := _slowed_in_network(ctx, a, b, lat))}
+    if not slow:
+        return []
+    ends = set.intersection(*({a, b} for a, b in slow))
+
+    def share(v: str) -> float:
+        mine = [e for e in topo.in_edges(v) if topo.edges[e].get("relation", "calls") == "calls"] + \
+               [e for e in topo.out_edges(v) if topo.edges[e].get("relation", "calls") == "calls"]
+        return sum(1 for e in mine if e in slow) / max(1, len(mine))
+
+    if len(ends) > 1:
+        ranked = sorted(ends, key=share, reverse=True)
+        if share(ranked[0]) <= share(ranked[1]):
+            return []
+        ends = {ranked[0]}
+    if not ends:
+        return []
+    v = next(iter(ends))
+    h = Hypothesis("network", "network_delay", v,
+                   f"{v}'s network is slow: calls to and from it are delayed on the way",
+                   subject=f"a network delay at {v}")
+    whys = [why for _, why in sorted(slow.items())]
+    h.add(f"every call that slowed on the way ({len(slow)}) has {v} at one end: "
+          + "; ".join(whys[:3]) + ("…" if len(whys) > 3 else ""), NETWORK_WEIGHT, "metrics")
+    return [h]
+
 
 def _queues(ctx: Context) -> list[Hypothesis]:
     out = []

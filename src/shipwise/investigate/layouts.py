@@ -474,6 +474,8 @@ def read_microirc(folder: str | Path, *, level: str = "service",
     pods, each with its own metrics and a copy of its Deployment's. Topology: ``graph.csv``'s
     Deployment → Deployment rows are ``calls`` edges (at pod level every pod of the caller calls
     every pod of the callee); its pod → host rows are not used (no host metrics are read).
+    ``call.csv`` (``<caller>_<callee>&p50``…, the latency of each call as its caller saw it) is
+    kept on the ``calls`` edge as ``latency`` (quantile → series), at service level.
     Truth: the case name's service (``details``, ``reviews-v1``) as a Deployment
     (:func:`resolve_entity`: ``details`` → ``details-v1``); at pod level every pod of it counts.
     Injection time: ``label.txt``'s ``start create`` time of the case, in local time: shifted by
@@ -540,6 +542,14 @@ def read_microirc(folder: str | Path, *, level: str = "service",
                 if a and b and a != b and "unknown" not in (a, b) \
                         and pod_service(a) == a and pod_service(b) == b:
                     svc_topo.add_edge(a, b, relation="calls")
+    if (app / "call.csv").exists():  # the callers' view of each call: latency per quantile
+        ts, cols = read_wide_csv(app / "call.csv")
+        for c, v in cols.items():
+            pair, _, q = c.partition("&")
+            caller, _, callee = pair.partition("_")
+            s = _series(ts, v)
+            if s is not None and svc_topo.has_edge(caller, callee):
+                svc_topo.edges[caller, callee].setdefault("latency", {})[q] = s
     if topology is not None:
         svc_topo = nx.compose(svc_topo, _topology_file(d, topology))
 

@@ -260,6 +260,33 @@ def _relieve_hog(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[Ste
     out["post_validate"].append(Step(f"Check {h.entity}'s {what} use and latency are back to normal"))
     return out
 
+def _network_delay(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[Step]]:
+    """Calls to and from the entity are slow on the way: check its network, move it off the
+    path (another node), and fail traffic over where it can."""
+    out = _empty()
+    out["prepare"].append(Step(f"Announce: calls to and from {h.entity} are delayed in the network; "
+                               "moving its instances and checking the path."))
+    if p.type == "kubernetes":
+        out["pre_validate"].append(Step(f"Find the nodes {h.entity}'s pods run on",
+                                        f"{p.k8s} get pods -o wide | grep {p.deployment}"))
+        out["pre_validate"].append(Step("Look for shaping, drops and retransmits on those pods and nodes",
+                                        f"{p.k8s} exec deploy/{p.deployment} -- sh -c 'tc qdisc show; "
+                                        "cat /proc/net/snmp | grep -i retrans'"))
+        out["apply"].append(Step("Cordon the suspect node and reschedule the pods onto others",
+                                 f"{p.k8s} cordon <node> && {p.k8s} rollout restart deployment/{p.deployment}"))
+        out["rollback"].append(Step("Uncordon the node once its network is fixed",
+                                    f"{p.k8s} uncordon <node>"))
+    else:
+        out["pre_validate"].append(Step(f"Check {h.entity}'s hosts for traffic shaping, packet loss and "
+                                        "retransmits", "tc qdisc show; ss -ti; netstat -s | grep -i retrans"))
+        out["apply"].append(Step(f"Take {h.entity}'s slow instances out of the load balancer, or "
+                                 "replace them"))
+        out["rollback"].append(Step("Put the instances back once their network is healthy"))
+    out["post_validate"].append(Step(f"Check the latency of the calls to and from {h.entity}, as "
+                                     "their callers see them, is back to normal"))
+    return out
+
+
 def _dependency(h: Hypothesis, ctx: Context, p: Platform) -> dict[str, list[Step]]:
     out = _empty()
     callers = sorted(x for x in ctx.dependents(h.entity) if ctx.anomalous(x))
@@ -286,7 +313,7 @@ _BUILDERS = {
     "permission_revoked": _permission_restore, "manual_host_session": _replace_instance,
     "instance_churn": _churn_fix, "traffic_surge": _scale_out, "memory_leak": _restart_leak,
     "slow_dependency": _dependency, "queue_backlog": _scale_out,
-    "cpu_hog": _relieve_hog, "memory_hog": _relieve_hog,
+    "cpu_hog": _relieve_hog, "memory_hog": _relieve_hog, "network_delay": _network_delay,
 }
 
 

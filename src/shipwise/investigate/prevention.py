@@ -80,7 +80,7 @@ RULES: dict[str, Rule] = {
     "capacity": Rule(
         "infrastructure",
         lambda p: f"Give {p['service']} headroom for its traffic",
-        lambda p: (f"{_n(p)}{_span(p)}: {p['service']} saturated (CPU or a growing backlog) under "
+        lambda p: (f"{_n(p)}{_span(p)}: {p['service']} saturated (CPU, memory or a growing backlog) under "
                    f"its load.{_confirmed(p)}"),
         lambda p: (f"Autoscale {p['service']} on its saturation signal (CPU, queue depth) with a "
                    "minimum that covers the observed peak, load-test to that peak, and shed or "
@@ -91,6 +91,15 @@ RULES: dict[str, Rule] = {
         lambda p: f"{_n(p)}{_span(p)}: {p['service']} ran out of memory as it grew steadily.{_confirmed(p)}",
         lambda p: (f"Set a memory limit and alarm at 80 % of it for {p['service']}, profile the "
                    "heap under production-like load, and add a soak test to the pipeline.")),
+    "network": Rule(
+        "infrastructure",
+        lambda p: f"Detect and route around network delays at {p['service']}",
+        lambda p: (f"{_n(p)}{_span(p)}: calls to and from {p['service']} were delayed on the way "
+                   f"while its own work stayed fast.{_confirmed(p)}"),
+        lambda p: (f"Alarm on the latency of calls to {p['service']} as their callers see them "
+                   "(not only its own), monitor its nodes' drops and retransmits, cordon a node "
+                   "whose network degrades, and give callers timeouts that retry on another "
+                   "instance.")),
     "dependency": Rule(
         "infrastructure",
         lambda p: f"Isolate {p['service']}'s dependents from its failures",

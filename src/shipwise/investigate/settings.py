@@ -32,6 +32,29 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class PromQuery(BaseModel):
+    """An extra range query whose series are one metric (``name``) of the entity each series'
+    ``entity_label`` names, e.g. a service's own p99 latency from a mesh's histograms."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The metric the series become, e.g. latency_p99.")
+    expr: str = Field(description="PromQL, e.g. histogram_quantile(0.99, sum by (le, "
+                                  "destination_workload) (rate(...{reporter=\"destination\"}[1m])))")
+    entity_label: str = Field(description="The label naming the entity, e.g. destination_workload.")
+
+
+class PromCallQuery(BaseModel):
+    """A range query of each call's latency as its caller saw it (a mesh's source-reported
+    request durations), one series per caller and callee, kept on the ``calls`` edge as the
+    ``quantile`` (``p99`` pairs with the callee's own ``latency_p99``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    quantile: str = Field(description="e.g. p99: compared with the callee's latency_p99.")
+    expr: str
+    source_label: str = Field("source_workload", description="The label naming the caller.")
+    destination_label: str = Field("destination_workload", description="The label naming the callee.")
+
+
 class PrometheusSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(description="Base URL of the Prometheus HTTP API, e.g. http://127.0.0.1:9090")
@@ -42,6 +65,11 @@ class PrometheusSettings(BaseModel):
     step_seconds: float | None = Field(None, gt=0, description="Query step; default: 15 s.")
     timeout_seconds: float = Field(10.0, gt=0)
     max_series: int = Field(5000, gt=0)
+    #: extra range queries (each series one metric of the entity its label names)
+    queries: list[PromQuery] = Field(default_factory=list)
+    #: each call's latency as its caller saw it, per quantile (docs/investigation.md, "Network
+    #: delay"): with the callees' own latency of the same quantile, what tells the network
+    calls: list[PromCallQuery] = Field(default_factory=list)
 
 
 class PathsSettings(BaseModel):

@@ -28,6 +28,7 @@ from mcp.types import ToolAnnotations
 
 from shipwise import __version__
 from shipwise.app import (
+    ai,
     ask,
     catalog,
     delivery,
@@ -48,6 +49,9 @@ from shipwise.app.metrics import DoraRequest
 from shipwise.app.prevention_results import Accuracy, PreventionList, Recommendation, Verdict
 from shipwise.app.response_results import IncidentList
 from shipwise.app.results import (
+    AiAdoptionResult,
+    AiAgentsResult,
+    AiEffectResult,
     Answer,
     BlastRadius,
     CharterResult,
@@ -89,7 +93,9 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 def tool_error(exc: ShipwiseError) -> ToolError:
     """The message an assistant reads: what went wrong and what to do."""
-    return ToolError(f"{exc} ({exc.hint})" if exc.hint else str(exc))
+    text = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+    detail = getattr(exc, "detail", None)  # a policy refusal: who may, and why, in plain words
+    return ToolError(f"{text}. {detail}" if detail else text)
 
 
 def build_server(store_provider: StoreProvider, principal_provider: PrincipalProvider, *,
@@ -130,6 +136,34 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         req = CostRequest(grain=grain, baseline=baseline, team=(team,) if team else (),
                           since=since, until=until)
         return call(ctx, lambda c: delivery.cost(c, req, c.settings.cost))
+
+    @server.tool(annotations=READ_ONLY)
+    def ai_adoption(ctx: Context, team: str | None = None, since: date | None = None,
+                    until: date | None = None) -> AiAdoptionResult:
+        """AI adoption per team and month (none, light, moderate, heavy, from usage data), each
+        team's first month at each level and the cohorts. One team (its members, leads,
+        admins), or every team when team is left out (exec, admin). Usage is per team, never
+        per person; a small team's figures are null with the reason under `suppressed`."""
+        return call(ctx, lambda c: ai.adoption(c, team=team, since=since, until=until))
+
+    @server.tool(annotations=READ_ONLY)
+    def ai_agents(ctx: Context, team: str | None = None, grain: str = "quarter",
+                  since: date | None = None, until: date | None = None) -> AiAgentsResult:
+        """Agent-authored changes beside human ones per period (grain: month, quarter, all):
+        share of delivery units, lead time, review time, change fail and rework rate, manual
+        interventions per deployment. One team, or every team and the organisation (team *)
+        when team is left out (exec, admin)."""
+        return call(ctx, lambda c: ai.agents(c, team=team, grain=grain, since=since,
+                                             until=until))
+
+    @server.tool(annotations=READ_ONLY)
+    def ai_effect(ctx: Context, confidence: float = 0.9) -> AiEffectResult:
+        """The estimated effect of reaching each AI adoption level on cost to serve, change
+        lead time and change fail rate, with intervals and plain warnings (read them: an
+        interval spanning zero means the effect may be nothing), AI spend, attributed savings
+        and return, and the tension check (faster and cheaper, but breaking more?). Exec and
+        admin only."""
+        return call(ctx, lambda c: ai.effect(c, confidence=confidence))
 
     @server.tool(annotations=READ_ONLY)
     def explain_metric(ctx: Context, metric_id: str) -> MetricEntry:

@@ -189,6 +189,9 @@ def estimate(panel: Panel, adoption: Mapping[str, int], amount: float, *, confid
     all_post = seen & (periods[None, :] >= adopt[:, None])
     left_out_teams = int((adopters & ~in_estimate).sum())
     if treated_obs == 0:
+        if adopters.all() and len(np.unique(adopt)) == 1:
+            return _empty("every team received it at once, so there is no comparison group: its "
+                          "effect cannot be told apart from everything else that changed then")
         if any(c.treat.any() for c in cohorts):
             return _empty("no comparison team (never or not yet adopting) was observed in the same "
                           "periods: the effect cannot be estimated")

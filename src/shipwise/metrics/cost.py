@@ -71,6 +71,14 @@ COLUMNS = (
     "year_ago_cost_to_serve",
     "baseline_change_fail_rate",
     "baseline_high_severity_tickets_per_deployment",
+    "baseline_period",
+    "baseline_units",
+    "baseline_months_without_units",
+    "first_costed_period",
+    "months_without_units",
+    "first_month_without_units",
+    "last_month_without_units",
+    "delivering_months_cost_amount",
 )
 
 
@@ -86,8 +94,14 @@ SELECT period, min(period_start) AS period_start,
        sum(baseline_cost_amount * improvement) / sum(baseline_cost_amount) AS improvement,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY improvement) AS improvement_median_team,
        sum("cost.savings") AS savings,
+       sum("cost.savings_unit_cost") AS savings_unit_cost,
+       sum("cost.savings_volume") AS savings_volume,
        sum("cost.effective_headcount") AS effective_headcount,
-       sum(cost_amount) AS cost_amount
+       sum(cost_amount) AS cost_amount,
+       sum(baseline_cost_amount) AS baseline_cost_amount,
+       sum(units * baseline_cost_to_serve) AS same_volume_at_baseline_cost,
+       sum(average_fte) AS average_fte,
+       sum(CASE WHEN average_fte IS NULL THEN 1 ELSE 0 END) AS teams_without_headcount
 FROM ({team_sql}) t
 WHERE improvement IS NOT NULL AND baseline_cost_amount > 0
 GROUP BY period
@@ -127,6 +141,12 @@ def _per_period(fact: str, instant: str, aggregates: str) -> str:
             f"JOIN cal ON cal.day = CAST(f.{instant} AS DATE) GROUP BY f.team, cal.period")
 
 
+def _per_month(fact: str, instant: str, aggregates: str) -> str:
+    """Aggregates of a per-team fact table by the month its ``instant`` falls in."""
+    return (f"SELECT f.team, cal.month, {aggregates} FROM {fact} f "
+            f"JOIN cal ON cal.day = CAST(f.{instant} AS DATE) GROUP BY f.team, cal.month")
+
+
 def cost_sql(q: CostQuery) -> tuple[str, list[object]]:
     grain = q.grain
     prev, year = lags(grain)
@@ -138,7 +158,7 @@ def cost_sql(q: CostQuery) -> tuple[str, list[object]]:
     w = "OVER (PARTITION BY team ORDER BY period_start)"
     sql = f"""
 WITH
-cal AS (SELECT day, {grain} AS period FROM calendar WHERE day BETWEEN ? AND ?),
+cal AS (SELECT day, {grain} AS period, month FROM calendar WHERE day BETWEEN ? AND ?),
 periods AS (SELECT period, min(day) AS period_start, CAST(count(*) AS DOUBLE) / 7 AS weeks
             FROM cal GROUP BY period),
 teams AS (SELECT t.id AS team, t.org_unit, t.delivery_unit FROM team t {team_filter}),
@@ -147,12 +167,16 @@ month_period AS (
   WHERE c.day = c.month_start AND c.day BETWEEN ? AND ?
 ),
 rated AS ({rated_cost_sql(q.cloud_basis)}),
-costs AS (
-  SELECT k.team, mp.period, sum(k.amount * k.rate) AS cost_amount,
+month_costs AS (
+  SELECT k.team, mp.period, mp.month, sum(k.amount * k.rate) AS cost_amount,
          sum(CASE WHEN k.rate IS NULL THEN 1 ELSE 0 END) AS unconverted
   FROM rated k JOIN month_period mp ON mp.month = k.month
   WHERE k.category IN ({cats})
-  GROUP BY k.team, mp.period
+  GROUP BY k.team, mp.period, mp.month
+),
+costs AS (
+  SELECT team, period, sum(cost_amount) AS cost_amount, sum(unconverted) AS unconverted
+  FROM month_costs GROUP BY team, period
 ),
 people_costs AS (
   SELECT k.team, mp.period, sum(k.amount * k.rate) AS people_amount,
@@ -166,11 +190,32 @@ fte AS (
   FROM headcount h JOIN month_period mp ON mp.month = h.month
   GROUP BY h.team, mp.period
 ),
-deploys AS ({_per_period("dora_deploy_fact", "first_success_at", "count(*) AS deployments")}),
+deploys_m AS ({_per_month("dora_deploy_fact", "first_success_at", "count(*) AS n")}),
 reached AS ({_per_period("dora_deploy_fact", "reached_at",
                          "count(*) AS reached_production, sum(f.failed) AS failed_deployments")}),
-prs AS ({_per_period("pr_delivery_fact", "delivered_at", "count(*) AS delivered_prs")}),
-changes AS ({_per_period("dora_change_fact", "deployed_at", "count(*) AS delivered_commits")}),
+prs_m AS ({_per_month("pr_delivery_fact", "delivered_at", "count(*) AS n")}),
+changes_m AS ({_per_month("dora_change_fact", "deployed_at", "count(*) AS n")}),
+month_units AS (
+  SELECT t.team, mp.period, mp.month, coalesce(d.n, 0) AS deployments,
+         CASE t.delivery_unit
+           WHEN 'deployments' THEN coalesce(d.n, 0)
+           WHEN 'pull_requests' THEN coalesce(pr.n, 0)
+           ELSE coalesce(ch.n, 0) END AS units,
+         mc.cost_amount
+  FROM teams t CROSS JOIN month_period mp
+  LEFT JOIN deploys_m d ON d.team = t.team AND d.month = mp.month
+  LEFT JOIN prs_m pr ON pr.team = t.team AND pr.month = mp.month
+  LEFT JOIN changes_m ch ON ch.team = t.team AND ch.month = mp.month
+  LEFT JOIN month_costs mc ON mc.team = t.team AND mc.month = mp.month
+),
+delivered AS (
+  SELECT team, period, sum(units) AS units, sum(deployments) AS deployments,
+         sum(CASE WHEN units = 0 AND cost_amount > 0 THEN 1 ELSE 0 END) AS months_without_units,
+         min(CASE WHEN units = 0 AND cost_amount > 0 THEN month END) AS first_month_without_units,
+         max(CASE WHEN units = 0 AND cost_amount > 0 THEN month END) AS last_month_without_units,
+         sum(CASE WHEN units > 0 THEN cost_amount END) AS delivering_months_cost_amount
+  FROM month_units GROUP BY team, period
+),
 tickets AS (
   SELECT s.team, cal.period,
          sum(CASE WHEN i.severity IN ('sev1', 'sev2') THEN 1 ELSE 0 END) AS high_severity_tickets,
@@ -194,11 +239,11 @@ grid AS (
          CASE WHEN pc.unconverted > 0 THEN NULL
               ELSE coalesce(pc.people_amount, 0) END AS people_amount,
          f.average_fte,
-         CASE t.delivery_unit
-           WHEN 'deployments' THEN coalesce(d.deployments, 0)
-           WHEN 'pull_requests' THEN coalesce(pr.delivered_prs, 0)
-           ELSE coalesce(ch.delivered_commits, 0) END AS units,
+         coalesce(d.units, 0) AS units,
          coalesce(d.deployments, 0) AS deployments,
+         coalesce(d.months_without_units, 0) AS months_without_units,
+         d.first_month_without_units, d.last_month_without_units,
+         d.delivering_months_cost_amount,
          coalesce(r.reached_production, 0) AS reached_production,
          coalesce(r.failed_deployments, 0) AS failed_deployments,
          coalesce(tk.high_severity_tickets, 0) AS high_severity_tickets,
@@ -208,10 +253,8 @@ grid AS (
   LEFT JOIN costs c ON c.team = t.team AND c.period = p.period
   LEFT JOIN people_costs pc ON pc.team = t.team AND pc.period = p.period
   LEFT JOIN fte f ON f.team = t.team AND f.period = p.period
-  LEFT JOIN deploys d ON d.team = t.team AND d.period = p.period
+  LEFT JOIN delivered d ON d.team = t.team AND d.period = p.period
   LEFT JOIN reached r ON r.team = t.team AND r.period = p.period
-  LEFT JOIN prs pr ON pr.team = t.team AND pr.period = p.period
-  LEFT JOIN changes ch ON ch.team = t.team AND ch.period = p.period
   LEFT JOIN tickets tk ON tk.team = t.team AND tk.period = p.period
   LEFT JOIN interventions iv ON iv.team = t.team AND iv.period = p.period
 ),
@@ -231,7 +274,12 @@ agg AS (
          lag(cts, {prev}) {w} AS previous_cost_to_serve,
          lag(cts, {year}) {w} AS year_ago_cost_to_serve,
          lag(cfr, {k}) {w} AS baseline_change_fail_rate,
-         lag(hst, {k}) {w} AS baseline_high_severity_tickets_per_deployment
+         lag(hst, {k}) {w} AS baseline_high_severity_tickets_per_deployment,
+         lag(period, {k}) {w} AS baseline_period,
+         lag(units, {k}) {w} AS baseline_units,
+         lag(months_without_units, {k}) {w} AS baseline_months_without_units,
+         min(CASE WHEN cts IS NOT NULL THEN period END) OVER (PARTITION BY team)
+           AS first_costed_period
   FROM unit_costs
 )
 SELECT team, org_unit, period, {", ".join(COLUMNS)}, {metric_cols},

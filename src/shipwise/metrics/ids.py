@@ -18,6 +18,8 @@ COST_TO_SERVE = "cost.cost_to_serve"
 IMPROVEMENT_QOQ = "cost.improvement_qoq"
 IMPROVEMENT_YOY = "cost.improvement_yoy"
 SAVINGS = "cost.savings"
+SAVINGS_UNIT_COST = "cost.savings_unit_cost"
+SAVINGS_VOLUME = "cost.savings_volume"
 EFFECTIVE_HEADCOUNT = "cost.effective_headcount"
 HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT = "cost.high_severity_tickets_per_deployment"
 DEPLOYMENTS_PER_BUILDER_WEEK = "cost.deployments_per_builder_week"
@@ -54,6 +56,19 @@ ONCALL_CONCENTRATION = "strain.oncall_concentration"
 STALLED_PRS = "strain.stalled_prs"
 OUT_OF_HOURS_ONCALL_HOURS = "strain.out_of_hours_oncall_hours"
 SLEEP_HOUR_ONCALL_HOURS = "strain.sleep_hour_oncall_hours"
+AI_ENGAGED_SHARE = "ai.engaged_share"
+AI_ADOPTION_LEVEL = "ai.adoption_level"
+AI_ACCEPTANCE_RATE = "ai.acceptance_rate"
+AI_UNIT_SHARE = "ai.unit_share"
+AI_CHANGE_LEAD_TIME = "ai.change_lead_time"
+AI_REVIEW_TIME = "ai.review_time"
+AI_CHANGE_FAIL_RATE = "ai.change_fail_rate"
+AI_REWORK_RATE = "ai.rework_rate"
+AI_INTERVENTIONS_PER_DEPLOYMENT = "ai.interventions_per_deployment"
+AI_EFFECT_COST_TO_SERVE = "ai.effect_cost_to_serve"
+AI_EFFECT_LEAD_TIME = "ai.effect_lead_time"
+AI_EFFECT_CHANGE_FAIL_RATE = "ai.effect_change_fail_rate"
+AI_RETURN_ON_SPEND = "ai.return_on_spend"
 
 #: The organisation roll-up's count of teams in the cohort (a column of the roll-up, not a metric).
 COHORT_TEAMS = "cost.cohort_teams"
@@ -68,7 +83,8 @@ TENSION_THRESHOLDS: dict[str, tuple[float, float]] = {
 }
 #: The cost table's columns beside cost to serve (CLI CSV): the cost family with the change fail
 #: rate after the high-severity tickets.
-COST_COLUMNS = (COST_TO_SERVE, IMPROVEMENT_QOQ, IMPROVEMENT_YOY, SAVINGS, EFFECTIVE_HEADCOUNT,
+COST_COLUMNS = (COST_TO_SERVE, IMPROVEMENT_QOQ, IMPROVEMENT_YOY, SAVINGS, SAVINGS_UNIT_COST,
+                SAVINGS_VOLUME, EFFECTIVE_HEADCOUNT,
                 HIGH_SEVERITY_TICKETS_PER_DEPLOYMENT, CHANGE_FAIL_RATE, DEPLOYMENTS_PER_BUILDER_WEEK,
                 HUMAN_INTERVENTIONS_PER_DEPLOYMENT, INCIDENT_TICKETS_PER_DEPLOYMENT)
 #: What a team's delivery inputs are read from, beside cost (the team page's inputs table).
@@ -95,6 +111,9 @@ PEOPLE_STALLED_AUTHORS = "strain.stalled_authors"
 PEOPLE_ONCALL = "strain.oncall"
 #: the busiest fifth of responders and the rest, each at least the minimum group size
 PEOPLE_CONCENTRATION = "strain.concentration"
+#: the team's members in the month (person records, else headcount): AI usage figures of a team
+#: smaller than the minimum group are hidden (a team of three would show what one person uses)
+PEOPLE_AI_TEAM = "ai.team_size"
 
 # -- where the interfaces list a metric (registry.Metric.shown) ------------------------------------
 #: the family's table, in every interface

@@ -109,6 +109,14 @@ COST: tuple[Metric, ...] = (
     Metric("cost.savings", "cost", "Savings", "currency", "higher",
            _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL", _SAVED),
            label="savings", format="money", cli_digits=0, order=40, shown=_shown(_T, _TILE)),
+    Metric("cost.savings_unit_cost", "cost", "Savings from the lower unit cost", "currency",
+           "higher", _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL",
+                           "baseline_units * (baseline_cost_to_serve - cts)"),
+           label="of which unit cost", format="money", cli_digits=0, order=42),
+    Metric("cost.savings_volume", "cost", "Savings from volume growth", "currency", "higher",
+           _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL",
+                 "(units - baseline_units) * (baseline_cost_to_serve - cts)"),
+           label="of which volume", format="money", cli_digits=0, order=44),
     Metric("cost.effective_headcount", "cost", "Effective headcount given back", "FTE", "higher",
            _when("cts IS NOT NULL AND baseline_cost_to_serve IS NOT NULL AND people_amount > 0 "
                  "AND average_fte > 0", f"{_SAVED} / (people_amount / average_fte)"),
@@ -244,6 +252,50 @@ STRAIN: tuple[Metric, ...] = (
             "on call in sleep hours", 90, ids.PEOPLE_ONCALL),
 )
 
+def _ai(mid: str, title: str, unit: str, better: str | None, sql: str, label: str, fmt: str,
+        order: int, people: str | None = None, rollup: bool = False) -> Metric:
+    digits = 1 if fmt == "percent" else 2
+    return Metric(f"ai.{mid}", "ai", title, unit, better, sql, people_derived=people is not None,
+                  rollup=rollup, label=label, format=fmt, digits=digits, cli_digits=digits,
+                  people_source=people, order=order, shown=_shown(_T))
+
+
+#: AI-assisted development (metrics/ai.py). Adoption, per team and month, from ``ai_usage``
+#: (people-derived: hidden for a team smaller than the minimum group); agent-authored changes,
+#: per team, month and author kind (agent, human, bot), beside each other; and the estimated
+#: effect of reaching an adoption level (organisation roll-ups, app/ai.py), DuckDB only.
+AI: tuple[Metric, ...] = (
+    _ai("engaged_share", "Engaged share of the team", "ratio", None,
+        "engaged_share", "engaged", "percent", 10, ids.PEOPLE_AI_TEAM),
+    _ai("adoption_level", "Adoption level", "state", None, "level", "adoption", "state", 20,
+        ids.PEOPLE_AI_TEAM),
+    _ai("acceptance_rate", "Suggestion acceptance rate", "ratio", None,
+        _ratio("suggestions_accepted", "suggestions_shown"), "accepted", "percent", 30,
+        ids.PEOPLE_AI_TEAM),
+    _ai("unit_share", "Share of delivery units", "ratio", None, _ratio("units", "team_units"),
+        "share of units", "percent", 40),
+    _ai("change_lead_time", "Change lead time by author kind (median)", "seconds", "lower",
+        "lead_time_median_seconds", "lead time", "duration", 50),
+    _ai("review_time", "Time to first review by author kind (median)", "seconds", "lower",
+        "review_median_seconds", "review", "duration", 60, ids.PEOPLE_MERGED),
+    _ai("change_fail_rate", "Change fail rate by author kind", "ratio", "lower",
+        _ratio("failed", "reached"), "change fail", "percent", 70),
+    _ai("rework_rate", "Rework rate by author kind", "ratio", "lower",
+        _ratio("rework", "reached"), "rework", "percent", 80),
+    _ai("interventions_per_deployment", "Manual interventions per deployment by author kind",
+        "interventions/deployment", "lower", _ratio("interventions", "reached"),
+        "interventions/deploy", "rate", 90),
+    _ai("effect_cost_to_serve", "Effect of adoption on cost to serve", "log ratio", "lower",
+        "NULL", "cost/unit effect", "number", 100, rollup=True),
+    _ai("effect_lead_time", "Effect of adoption on change lead time", "log ratio", "lower",
+        "NULL", "lead time effect", "number", 110, rollup=True),
+    _ai("effect_change_fail_rate", "Effect of adoption on change fail rate", "ratio points",
+        "lower", "NULL", "change fail effect", "number", 120, rollup=True),
+    _ai("return_on_spend", "Return on AI spend", "ratio", "higher", "NULL", "return",
+        "multiple", 130, rollup=True),
+)
+
+
 #: Families whose definitions (facts and queries) are in the portable subset and proven on Spark;
 #: SLO and strain use DuckDB-only SQL (time zones, JSON, list functions) and stay on the store.
 PORTABLE_FAMILIES = ("dora", "cost", "flow")
@@ -254,7 +306,8 @@ def _on_engines(metrics: tuple[Metric, ...]) -> tuple[Metric, ...]:
                  if m.family in PORTABLE_FAMILIES else m for m in metrics)
 
 
-REGISTRY: dict[str, Metric] = {m.id: m for m in _on_engines((*DORA, *COST, *FLOW, *SLO, *STRAIN))}
+REGISTRY: dict[str, Metric] = {m.id: m for m in _on_engines((*DORA, *COST, *FLOW, *SLO, *STRAIN,
+                                                             *AI))}
 
 
 def get(metric_id: str) -> Metric:

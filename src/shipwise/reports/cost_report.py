@@ -7,6 +7,7 @@ Built from the JSON shapes of the cost service (``cost``), the initiative-effect
    saved and the capacity it gave back, in one sentence;
 2. the organisation's trend by period;
 3. what the initiatives did, each effect with its interval and its caveats shown prominently;
+   then what AI-assisted development did (adoption's effect, AI spend and return, agent changes);
 4. each team against its own history (alphabetical by org unit and team, never by performance),
    with its tension flags beside it;
 5. the tension metrics beside cost to serve for the latest period;
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from shipwise.errors import InputError
 from shipwise.metrics import ids
+from shipwise.reports.ai_section import ai_section
 from shipwise.reports.format import esc, fmt_money, fmt_num, fmt_pct, period_key
 from shipwise.reports.model import Defs, baseline_words, collect_teams
 from shipwise.reports.pdf import html_to_pdf
@@ -42,7 +44,8 @@ __all__ = ["fmt_money", "fmt_num", "fmt_pct", "render_html", "write_report"]
 
 
 def render_html(cost: dict, initiatives: dict, definitions: list[dict], *,
-                title: str = "Cost to Serve Software", generated_at: str) -> str:
+                title: str = "Cost to Serve Software", generated_at: str,
+                ai: Mapping | None = None) -> str:
     """The whole report as one self-contained HTML document (inline CSS and SVG, no scripts)."""
     if not isinstance(cost, Mapping) or not isinstance(cost.get("rows", []), list):
         raise InputError("the cost data is not in the cost service's shape",
@@ -75,9 +78,16 @@ def render_html(cost: dict, initiatives: dict, definitions: list[dict], *,
       f"{team_count} team{'s' if team_count != 1 else ''} · amounts in {esc(currency or 'the cost data’s currency')}"
       f" · generated {esc(generated_at)}</p>")
 
-    w(headline_section(org, improvement_id, grain, baseline, than, currency))
+    latest = max((period_key(r.get("period")) for t in teams for r in t.rows.values()),
+                 default=None)
+    whys = [str((r.get("missing") or {}).get(improvement_id)) for t in teams
+            for p, r in t.rows.items() if p == latest and (r.get("missing") or {}).get(improvement_id)]
+    w(headline_section(org, improvement_id, grain, baseline, than, currency,
+                       why=whys[0] if whys and len(set(whys)) == 1 else None))
     w(trend_section(org, improvement_id, grain, than, currency))
     w(initiatives_section(inits, currency))
+    if ai is not None:  # AI-assisted development: {"effect": …, "agents": organisation rows}
+        w(ai_section(ai.get("effect"), ai.get("agents") or [], currency))
     w(team_section(teams, defs, improvement_id, than, currency))
     w(tension_section(teams, defs, improvement_id, than))
     w(definitions_section(definitions or [], than, currency))
@@ -87,14 +97,16 @@ def render_html(cost: dict, initiatives: dict, definitions: list[dict], *,
 
 
 def write_report(path: Path, cost: dict, initiatives: dict, definitions: list[dict], *,
-                 generated_at: str, title: str = "Cost to Serve Software") -> Path:
+                 generated_at: str, title: str = "Cost to Serve Software",
+                 ai: Mapping | None = None) -> Path:
     """Write the report to ``path``: HTML for ``.html``/``.htm``, PDF for ``.pdf``."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
         raise InputError(f"cannot write a report as '{path.suffix or path.name}'",
                          hint="name the output FILE.html or FILE.pdf")
-    html = render_html(cost, initiatives, definitions, title=title, generated_at=generated_at)
+    html = render_html(cost, initiatives, definitions, title=title, generated_at=generated_at,
+                       ai=ai)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -61,24 +61,36 @@ def _initiative_warnings(i: Mapping[str, Any], currency: str | None) -> list[str
     if controls is not None and controls < MIN_CONTROL_TEAMS:
         n = int(controls)
         if n == 0:
-            out.append("No comparison teams: the effect cannot be told apart from what happened "
-                       "to every team anyway.")
+            # the estimator already said why there is no comparison (e.g. every team at once)
+            if not i.get("warnings"):
+                out.append("No comparison teams: the effect cannot be told apart from what "
+                           "happened to every team anyway.")
         else:
             out.append(f"Only {n} comparison team{'s' if n != 1 else ''}: the estimate rests on "
                        "few teams and may move as more data arrives.")
-    treated = as_float(i.get("treated_teams"))
-    if treated is not None and treated < 2:
+    if adopters(i) == 1:
         out.append("Only one team received this investment: its effect is hard to tell apart "
                    "from that team's own circumstances.")
     return list(dict.fromkeys(out))
 
 
+def adopters(i: Mapping[str, Any]) -> int:
+    """How many teams received an initiative: the teams its records name (not the teams that
+    entered the estimate, which is 0 when no comparison was possible)."""
+    n = as_float(i.get("adopting_teams"))
+    return int(n) if n is not None else len(i.get("teams") or [])
+
+
 def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: str,
-                     baseline: str, than: str, currency: str | None) -> str:
+                     baseline: str, than: str, currency: str | None,
+                     why: str | None = None) -> str:
+    """``why``: the reason the teams' latest improvement is empty (e.g. 'needs a year of history:
+    first cost to serve 2024-Q4, …'), said when there are no organisation figures."""
     out = ['<section id="headline">']
     if not org:
         out.append('<p class="lede">There are no organisation figures yet: cost to serve can be '
-                   f"compared with {esc(than)} only once there is a full baseline of data.</p>")
+                   f"compared with {esc(than)} only once there is a full baseline of data"
+                   + (f" ({esc(why)})" if why else "") + ".</p>")
         out.append("</section>")
         return "\n".join(out)
     last = org[-1]
@@ -100,10 +112,16 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
         tiles.append((savings < 0, fmt_money(abs(savings), currency),
                       f"{'saved' if savings >= 0 else 'extra cost'} in {period}, compared with "
                       f"doing the same work at {baseline_cost_words(baseline, grain)}"))
+    flagged = {str(f.get("metric")): f for f in _flags_of(last)}
+    if savings is not None and ids.SAVINGS in flagged:
+        tiles[-1] = (tiles[-1][0], tiles[-1][1], tiles[-1][2] + " ⚠ more than the teams spent: "
+                     "see below")
     if fte is not None:
-        tiles.append((fte < 0, fmt_num(fte, decimals=1),
-                      "full-time people’s worth of capacity given back"
-                      if fte >= 0 else "full-time people’s worth of extra capacity used"))
+        what = ("full-time people’s worth of capacity given back"
+                if fte >= 0 else "full-time people’s worth of extra capacity used")
+        if ids.EFFECTIVE_HEADCOUNT in flagged:
+            what += " ⚠ more than the teams’ headcount: see below"
+        tiles.append((fte < 0, fmt_num(fte, decimals=1), what))
     window = {"quarter": 4, "month": 12}.get(grain) if baseline == "yoy" else None
     if window and len(org) >= window:
         recent = [org_metric(o, ids.SAVINGS) for o in org[-window:]]
@@ -129,10 +147,22 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
             s += (f": delivering the same work at {baseline_cost_words(baseline, grain)} would "
                   "have cost "
                   f"{fmt_money(abs(savings), currency)} {'more' if savings >= 0 else 'less'}")
-            if fte is not None and fte > 0:
-                s += (f", which is the work of about {fmt_num(fte, decimals=1)} full-time "
-                      "people freed for other things")
+            if fte is not None and fte > 0 and ids.EFFECTIVE_HEADCOUNT not in flagged:
+                s += (f", what about {fmt_num(fte, decimals=1)} full-time people cost in "
+                      "the period (capacity given back: the people the same volume would have "
+                      "needed, not people who left)")
+            elif fte is not None and fte > 0:
+                s += (f", what about {fmt_num(fte, decimals=1)} full-time people cost — more "
+                      "than the teams have, because most of it is work done on top, not people "
+                      "freed")
         out.append(f'<p class="lede">{esc(s)}.</p>')
+    explanation = last.get("explanation")
+    if explanation:
+        out.append(f'<p class="small">{esc(explanation)}</p>')
+    if flagged:
+        out.append('<div class="warn" role="note"><strong>⚠ Read with care</strong><ul>'
+                   + "".join(f"<li>{esc(_sentence(f.get('message')))}</li>"
+                             for f in flagged.values()) + "</ul></div>")
     extra = []
     if cohort is not None:
         n = int(cohort)
@@ -145,6 +175,25 @@ def headline_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grai
         out.append(f'<p class="muted small">{esc("; ".join(extra))}.</p>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _flags_of(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [f for f in (entry.get("flags") or []) if isinstance(f, Mapping)]
+
+
+def _sentence(message: Any) -> str:
+    """A flag's message as a sentence: capitalised, with a full stop."""
+    m = str(message or "").strip()
+    if not m:
+        return m
+    return m[0].upper() + m[1:] + ("" if m.endswith(".") else ".")
+
+
+CAPACITY_WORDS = ("Savings split into the unit cost change on the baseline’s volume and volume "
+                  "growth (the extra units, each at the lower unit cost). Capacity given back is "
+                  "the savings ÷ the loaded cost of one FTE (people cost ÷ average FTE): people "
+                  "the same volume would have needed at the baseline’s cost per unit, not people "
+                  "who left. ⚠: larger than the teams’ own spend or headcount.")
 
 
 def trend_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: str,
@@ -170,18 +219,39 @@ def trend_section(org: Sequence[Mapping[str, Any]], improvement_id: str, grain: 
            "line is the typical team, so a gap between the lines shows the change is driven by a "
            "few large teams.</figcaption></figure>",
            '<table><thead><tr><th>' + esc(grain.capitalize()) + "</th><th>Cheaper than "
-           + esc(than) + "</th><th>Median team</th><th>Savings</th><th>Capacity given back (FTE)"
-           "</th><th>Teams measured</th></tr></thead><tbody>"]
+           + esc(than) + "</th><th>Median team</th><th>Savings</th><th>of which unit cost</th>"
+           "<th>of which volume</th><th>Spent</th><th>Capacity given back (FTE)</th>"
+           "<th>Headcount (FTE)</th><th>Teams measured</th></tr></thead><tbody>"]
+    notes: list[tuple[str, str]] = []
     for o, imp, med in zip(org, imps, medians, strict=True):
         cohort = org_metric(o, ids.COHORT_TEAMS, "cohort_teams")
+        flagged = {str(f.get("metric")) for f in _flags_of(o)}
+        notes += [(str(o.get("period")), _sentence(f.get("message"))) for f in _flags_of(o)]
+
+        def cell(text: str, mid: str, flagged: set[str] = flagged) -> str:
+            if mid in flagged:
+                return f'<td class="flag" title="larger than the teams’ own">⚠ {esc(text)}</td>'
+            return f"<td>{esc(text)}</td>"
+
         out.append(
-            f"<tr><td>{esc(o.get('period'))}</td>"
+            f"<tr><td class=\"nw\">{esc(o.get('period'))}</td>"
             f"<td>{esc(fmt_pct(imp, signed=True, decimals=1))}</td>"
             f"<td>{esc(fmt_pct(med, signed=True, decimals=1))}</td>"
-            f"<td>{esc(fmt_money(org_metric(o, ids.SAVINGS), currency))}</td>"
-            f"<td>{esc(fmt_num(org_metric(o, ids.EFFECTIVE_HEADCOUNT), decimals=1))}</td>"
+            + cell(fmt_money(org_metric(o, ids.SAVINGS), currency), ids.SAVINGS)
+            + f"<td>{esc(fmt_money(org_metric(o, ids.SAVINGS_UNIT_COST), currency))}</td>"
+            f"<td>{esc(fmt_money(org_metric(o, ids.SAVINGS_VOLUME), currency))}</td>"
+            f"<td>{esc(fmt_money(as_float(o.get('cost_amount')), currency))}</td>"
+            + cell(fmt_num(org_metric(o, ids.EFFECTIVE_HEADCOUNT), decimals=1),
+                   ids.EFFECTIVE_HEADCOUNT)
+            + f"<td>{esc(fmt_num(as_float(o.get('average_fte')), decimals=1))}</td>"
             f"<td>{esc(fmt_num(cohort, decimals=0))}</td></tr>")
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table>")
+    out.append(f'<p class="muted small">{esc(CAPACITY_WORDS)}</p>')
+    if notes:
+        out.append('<div class="warn" role="note"><strong>⚠ Figures larger than the teams’ own '
+                   "spend or headcount</strong><ul>"
+                   + "".join(f"<li>{esc(p)}: {esc(m)}</li>" for p, m in notes) + "</ul></div>")
+    out.append("</section>")
     return "\n".join(out)
 
 
@@ -227,7 +297,7 @@ def initiatives_section(inits: Sequence[Mapping[str, Any]], currency: str | None
         team_list = [str(t) for t in i.get("teams") or []]
         treated = as_float(i.get("treated_teams"))
         controls = as_float(i.get("control_teams"))
-        n_treated = int(treated) if treated is not None else len(team_list)
+        n_treated = adopters(i)
 
         if effect is None:
             s = f"{name}: no estimate yet."
@@ -275,6 +345,8 @@ def initiatives_section(inits: Sequence[Mapping[str, Any]], currency: str | None
             evidence += f" ({', '.join(team_list)})"
         if controls is not None:
             evidence += f" · comparison teams: {int(controls)}"
+        if treated is not None and effect is not None and int(treated) != n_treated:
+            evidence += f" · adopting teams in the estimate: {int(treated)}"
         out.append(f'<p class="muted small">{esc(evidence)}</p>')
         if warns:
             out.append('<div class="warn" role="note"><strong>⚠ Read with care</strong><ul>'
@@ -326,8 +398,11 @@ def _team_card(t: Team, periods: Sequence[str], latest: str, defs: Defs, improve
         fmt=lambda v: fmt_money(v, currency))
     tension = [(p, f) for p in reversed(periods) for f in t.flags(p)
                if f.get("kind", "tension") == "tension"]
+    # savings and FTE are shown for the latest period only, so are their size flags; the
+    # other flags (months without units, unconverted costs) read on the chart's every period
     other = [(p, f) for p in reversed(periods) for f in t.flags(p)
-             if f.get("kind", "tension") != "tension"]
+             if f.get("kind", "tension") != "tension"
+             and (p == latest or f.get("kind") not in ("exceeds_spend", "exceeds_headcount"))]
     imp = t.metric(latest, improvement_id)
     out = [f'<article class="card{" flagged" if tension else ""}" '
            f'aria-label="{esc(t.team)}">',
@@ -337,15 +412,26 @@ def _team_card(t: Team, periods: Sequence[str], latest: str, defs: Defs, improve
            svg]
     change = "—" if imp is None else f"{fmt_pct(abs(imp))} {'cheaper' if imp >= 0 else 'dearer'}"
     fte = t.metric(latest, ids.EFFECTIVE_HEADCOUNT)
+    row = t.rows.get(latest) or {}
+    big = {str(f.get("metric")) for f in t.flags(latest)
+           if f.get("kind") in ("exceeds_spend", "exceeds_headcount")}
+    savings = fmt_money(t.metric(latest, ids.SAVINGS), currency)
+    given = "—" if fte is None else f"{fmt_num(fte, decimals=1)} FTE"
     facts = [
         (latest, fmt_money(t.metric(latest, ids.COST_TO_SERVE), currency)),
         (f"vs {than}", change),
-        ("Savings", fmt_money(t.metric(latest, ids.SAVINGS), currency)),
-        ("Given back", "—" if fte is None else f"{fmt_num(fte, decimals=1)} FTE"),
+        ("Savings", ("⚠ " if ids.SAVINGS in big else "") + savings),
+        ("Given back", ("⚠ " if ids.EFFECTIVE_HEADCOUNT in big else "") + given),
     ]
     out.append('<div class="facts">' + "".join(
         f'<div><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div></div>' for k, v in facts)
         + "</div>")
+    missing = row.get("missing") or {}
+    why = missing.get(improvement_id) or missing.get(ids.SAVINGS)
+    if why:
+        out.append(f'<p class="muted small">— {esc(why)}.</p>')
+    elif row.get("explanation"):
+        out.append(f'<p class="muted small">{esc(row.get("explanation"))}</p>')
     if tension:
         out.append('<div class="warn" role="note"><strong>⚠ Tension</strong><ul>'
                    + "".join(f"<li>{esc(p)}: {esc(f.get('message') or defs.title(str(f.get('metric'))))}</li>"

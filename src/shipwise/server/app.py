@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shipwise import __version__
+from shipwise.api import ai as ai_api
 from shipwise.api import explain as explain_api
 from shipwise.api import health, local, otlp, webhooks
 from shipwise.api import notify as notify_api
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False,
     app.include_router(prevention_api.router)  # before api.router: /investigations/accuracy
     app.include_router(notify_api.router)
     app.include_router(response_api.router)  # /api/v1/incidents, actor resolution
+    app.include_router(ai_api.router)  # before api.router: /teams/{team:path}/ai/…
     app.include_router(api.router)
     app.include_router(explain_api.router)  # /api/v1/deployments, /api/v1/pull-requests
     mount_web(app)  # web pages and their vendored static files

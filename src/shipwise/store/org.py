@@ -22,6 +22,12 @@ class ServiceRow(TypedDict):
     team: str
 
 
+class OrgUnitRow(TypedDict):
+    org_unit: str
+    name: str
+    parent: str | None
+
+
 class TeamAttributes(TypedDict):
     id: str
     org_unit: str
@@ -33,6 +39,12 @@ def teams(store: Store) -> list[TeamRow]:
     return cast(list[TeamRow], store.query(
         "SELECT t.id AS team, t.name, t.org_unit, t.delivery_unit, count(s.id) AS services "
         "FROM team t LEFT JOIN service s ON s.team = t.id GROUP BY ALL ORDER BY t.org_unit, t.id"))
+
+
+def org_units(store: Store) -> list[OrgUnitRow]:
+    """Every org unit with its name and parent (None at the top of the hierarchy)."""
+    return cast(list[OrgUnitRow], store.query(
+        "SELECT id AS org_unit, name, parent FROM org_unit ORDER BY id"))
 
 
 def services(store: Store) -> list[ServiceRow]:

@@ -31,7 +31,7 @@ TABLES = (
     "pull_request", "pull_request_commit", "deployment", "deployment_commit", "incident", "page",
     "cost", "headcount", "investment", "investment_team", "slo", "sli", "tag", "ticket_status",
     "fx_rate", "incident_label", "oncall_shift", "incident_link_policy", "cloud_cost",
-    "calendar",
+    "ai_usage", "calendar",
 )
 #: Tables added after format version 2 was fixed: a folder exported before them has none, which
 #: is read as an empty table of these columns (Spark DDL) — such a store had none of their rows.
@@ -50,6 +50,11 @@ LATER_TABLES = {
                   "team STRING, mapped_by STRING, service STRING, charge_category STRING, "
                   "kind STRING, basis STRING, currency STRING, amount DOUBLE, line_items BIGINT, "
                   "file STRING, format STRING, ingested_at TIMESTAMP",
+    "ai_usage": "id STRING, team STRING, day DATE, tool STRING, active_users BIGINT, "
+                "engaged_users BIGINT, suggestions_shown BIGINT, suggestions_accepted BIGINT, "
+                "lines_suggested BIGINT, lines_accepted BIGINT, chat_sessions BIGINT, "
+                "agent_sessions BIGINT, cost DOUBLE, currency STRING, source STRING, "
+                "row_hash STRING, ingested_at TIMESTAMP",
 }
 #: Facts kept past the retention horizon (metrics/facts.py RETAINED_FACTS): (table, instant).
 RETAINED = (("flow_pr_fact", "created_at"), ("strain_page_fact", "at"),

@@ -92,6 +92,25 @@ def span_minutes(store: Store, start: datetime, end: datetime,
         GROUP BY ALL ORDER BY 1, 2""", params).fetchall()]
 
 
+def call_minutes(store: Store, start: datetime, end: datetime,
+                 services: list[str] | None = None) -> list[tuple[str, str, float, float, float]]:
+    """Per call between two services and minute of ``[start, end]``: (caller, callee, minute as
+    epoch seconds, latency p50 ms, latency p95 ms) of the call *as its caller saw it* — the
+    caller's client span (kind 3) whose child server span (kind 2) is in another service. Beside
+    the callee's own server latency (:func:`span_minutes`) this tells time lost on the way from
+    time spent in the callee's work."""
+    where, params = _window("start_at", start, end, services)
+    return [(str(a), str(b), float(m), float(p50), float(p95)) for a, b, m, p50, p95 in
+            store.con.execute(f"""
+        WITH w AS (SELECT * FROM otel_span WHERE {where})
+        SELECT c.service, s.service, epoch(time_bucket(INTERVAL 1 MINUTE, c.start_at)) AS minute,
+               quantile_cont(c.duration_seconds, 0.5) * 1000,
+               quantile_cont(c.duration_seconds, 0.95) * 1000
+        FROM w c JOIN w s ON s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
+        WHERE c.kind = 3 AND s.kind = 2 AND s.service <> c.service
+        GROUP BY ALL ORDER BY 1, 2, 3""", params).fetchall()]
+
+
 def spans(store: Store, start: datetime, end: datetime, services: list[str] | None = None,
           limit: int = 200_000) -> list[tuple[str, str, str, str, float, bool, str]]:
     """The spans of the window, newest last, at most ``limit`` (the latest): (trace id, span id,

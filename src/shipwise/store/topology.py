@@ -82,6 +82,9 @@ def _staged(store: Store) -> Iterator[duckdb.DuckDBPyConnection]:
 def _apply(store: Store) -> int:
     """Upsert what ``_topo_obs`` and ``_topo_node`` hold (inside the caller's transaction)."""
     con = store.con
+    horizon = store.get_meta(TRIMMED_BEFORE)
+    if horizon:  # what retention already folded away is not recorded again
+        con.execute("DELETE FROM _topo_obs WHERE seen_at < ?", [datetime.fromisoformat(horizon)])
     before = _count(store, "topology_observation")
     con.execute(f"""
         INSERT INTO topology_observation
@@ -91,15 +94,16 @@ def _apply(store: Store) -> int:
         ON CONFLICT DO NOTHING""")
     new = _count(store, "topology_observation") - before
     con.execute(f"""
-        INSERT INTO topology_edge
-        SELECT {_KEY}, min(seen_at), max(seen_at), 0 FROM _topo_obs
+        INSERT INTO topology_edge (source, target, relation, origin, first_seen_at, last_seen_at,
+                                   seen, seen_trimmed)
+        SELECT {_KEY}, min(seen_at), max(seen_at), 0, 0 FROM _topo_obs
         WHERE source IS NOT NULL AND target IS NOT NULL AND source <> target
         GROUP BY ALL
         ON CONFLICT DO UPDATE SET
           first_seen_at = least(topology_edge.first_seen_at, excluded.first_seen_at),
           last_seen_at = greatest(topology_edge.last_seen_at, excluded.last_seen_at)""")
     con.execute(f"""
-        UPDATE topology_edge e SET seen = c.n
+        UPDATE topology_edge e SET seen = c.n + coalesce(e.seen_trimmed, 0)
         FROM (SELECT {_KEY}, count(*) AS n FROM topology_observation
               WHERE ({_KEY}) IN (SELECT ({_KEY}) FROM _topo_obs)
               GROUP BY ALL) c
@@ -119,6 +123,39 @@ def _apply(store: Store) -> int:
           first_seen_at = least(topology_node.first_seen_at, excluded.first_seen_at),
           last_seen_at = greatest(topology_node.last_seen_at, excluded.last_seen_at)""")
     return new
+
+
+#: meta key: observations before this instant were folded into their edges' counts
+TRIMMED_BEFORE = "topology_trimmed_before"
+
+
+def trim(store: Store, before: datetime) -> dict[str, int]:
+    """Retention: fold the observations seen before ``before`` (naive UTC) into their edge's
+    ``seen_trimmed`` count and delete them; delete the edges last seen before it (and nodes no
+    edge names any more that were last seen before it). ``seen`` is unchanged for edges kept;
+    the horizon only moves forward."""
+    with store.transaction() as con:
+        old = store.get_meta(TRIMMED_BEFORE)
+        if old and datetime.fromisoformat(old) >= before:
+            return {"observations": 0, "edges": 0, "nodes": 0}
+        con.execute(f"""
+            UPDATE topology_edge e SET seen_trimmed = coalesce(e.seen_trimmed, 0) + c.n
+            FROM (SELECT {_KEY}, count(*) AS n FROM topology_observation WHERE seen_at < ?
+                  GROUP BY ALL) c
+            WHERE e.source = c.source AND e.target = c.target AND e.relation = c.relation
+              AND e.origin = c.origin""", [before])
+        obs = con.execute("DELETE FROM topology_observation WHERE seen_at < ? RETURNING 1",
+                          [before]).fetchall()
+        gone = con.execute("DELETE FROM topology_edge WHERE last_seen_at < ? RETURNING 1",
+                           [before]).fetchall()
+        con.execute(f"DELETE FROM topology_observation WHERE ({_KEY}) NOT IN "
+                    f"(SELECT ({_KEY}) FROM topology_edge)")
+        nodes_gone = con.execute(
+            "DELETE FROM topology_node WHERE last_seen_at < ? AND entity NOT IN "
+            "(SELECT source FROM topology_edge UNION SELECT target FROM topology_edge) "
+            "RETURNING 1", [before]).fetchall()
+        store.set_meta(TRIMMED_BEFORE, before.isoformat())
+    return {"observations": len(obs), "edges": len(gone), "nodes": len(nodes_gone)}
 
 
 def _count(store: Store, table: str) -> int:
@@ -184,7 +221,7 @@ def edges(store: Store, since: datetime | None = None,
         params.append(list(relations))
     return cast(list[EdgeRow], store.query(
         "SELECT source, target, relation, origin, first_seen_at, last_seen_at, seen, "
-        "coalesce(o.n, seen) AS seen_any FROM topology_edge "
+        "coalesce(o.n + coalesce(seen_trimmed, 0), seen) AS seen_any FROM topology_edge "
         "LEFT JOIN (SELECT source, target, relation, count(DISTINCT observation) AS n "
         "           FROM topology_observation GROUP BY ALL) o USING (source, target, relation) "
         f"WHERE {' AND '.join(where)} ORDER BY source, target, relation, origin",

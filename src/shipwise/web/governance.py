@@ -41,10 +41,22 @@ def audit(c: Caller, *, people_derived: str = "", since: str = "",
             "lookups": dump(people.actor_lookups(c, limit=50))}
 
 
+def _grouped(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings that call for the same action, together: the action is said once, under the
+    plain findings it answers (in the order they came, the strongest first)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        todo = f.get("what_to_do") or ""
+        groups.setdefault(todo, {"what_to_do": todo, "findings": []})["findings"].append(f)
+    return list(groups.values())
+
+
 def fairness(c: Caller) -> dict[str, Any]:
     res = dump(oversight.fairness(c))  # with its charter map
     found = res["findings"]
     res["by_severity"] = [{"severity": sev, "heading": heading,
-                           "findings": [f for f in found if f["severity"] == sev]}
+                           "findings": [f for f in found if f["severity"] == sev],
+                           "groups": _grouped([f for f in found if f["severity"] == sev])}
                           for sev, heading in SEVERITIES]
+    res["counts"] = {sev: sum(1 for f in found if f["severity"] == sev) for sev, _ in SEVERITIES}
     return dict(res)

@@ -3,6 +3,7 @@ is ``web``). The dicts returned here are the JSON twins; the templates render th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from shipwise.app import ask, delivery, incidents
@@ -16,10 +17,14 @@ from shipwise.app.results import dump, figures
 from shipwise.errors import InputError
 from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, ids_of
+from shipwise.web import ai as ai_page
 from shipwise.web import prevention as prevention_page
 from shipwise.web import response as response_page
-from shipwise.web.diagnostics import team_sections
+from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, unit_names
+from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
+from shipwise.web.summary import team_summary
+from shipwise.web.telemetry import series_values
 from shipwise.web.topology import topology_svg
 
 GRAINS = ("week", "month", "quarter")
@@ -40,7 +45,9 @@ def _series(label: str, metric: str, values: list[Any], axis: str = "left") -> d
 
 
 def overview(c: Caller) -> dict[str, Any]:
-    return dict(dump(organisation.overview(c)))
+    out = dict(dump(organisation.overview(c)))
+    out["unit_names"] = {u: n["name"] for u, n in unit_names(c).items()}
+    return out
 
 
 def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
@@ -59,8 +66,11 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
     cost_chart = {
         "id": "cost-chart", "labels": periods,
         "title": "Cost to serve per period, with tension metrics overlaid",
-        "left": f"cost per {info.get('delivery_unit', 'unit').rstrip('s')} ({cost['currency']})",
-        "right": "tension (ratio per deployment)",
+        "left": f"cost per {humanize(info.get('delivery_unit') or 'unit').rstrip('s')} "
+                f"({cost['currency']})",
+        # the tension metrics are per deployment: drawn per 100 deployments, so the change fail
+        # rate reads as the percentage its tile shows (2.6% → 2.6)
+        "right": "per 100 deployments", "right_format": "per100",
         "series": [_series(views_title(ids.COST_TO_SERVE), ids.COST_TO_SERVE,
                            [r["metrics"][ids.COST_TO_SERVE] for r in cost["rows"]])]
         + [_series(views_title(m), m, [r["metrics"].get(m) for r in cost["rows"]], "right")
@@ -88,13 +98,18 @@ def team(c: Caller, team_id: str, grain: str = "quarter") -> dict[str, Any]:
             if REGISTRY[m].family == "dora" and d is not None:
                 row["metrics"][m] = d["metrics"].get(m)
     flags = [{"period": r["period"], **f} for r in cost["rows"] for f in r["flags"]]
+    latest_cost = cost["rows"][-1] if cost["rows"] else None
+    savings = {"label": "Period", "rows": savings_rows(reversed(cost["rows"]), "period",
+                                                           cost["baseline"]),
+               "explanation": latest_cost.get("explanation") if latest_cost else None}
     sections = team_sections(c, team_id, grain)
     out = {"team": info or {"team": team_id}, "grain": grain, "currency": cost["currency"],
            "period": latest["period"] if latest else None,
            "cluster": latest["cluster"] if latest else None,
            "tiles": tiles, "charts": [cost_chart, dora_chart], "inputs": inputs,
            "input_metrics": list(INPUTS), "flags": flags, "dora": dora, "cost": cost,
-           **sections}
+           "savings": savings, "ai": ai_page.team_section(c, team_id), **sections}
+    out["summary"] = team_summary(out, DORA_TILES, FLOW_TILES, STRAIN_TILES)
     out["charter"] = charter_map(metric_ids(out))
     return out
 
@@ -113,7 +128,8 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
     chart = {
         "id": "org-cost-chart", "labels": periods,
         "title": "Organisation cost per period, with cost-to-serve improvement",
-        "left": f"total cost ({cost['currency']})", "right": "improvement (ratio)",
+        "left": f"total cost ({cost['currency']})", "right": "improvement (%)",
+        "right_format": "pct",
         "series": [
             _series("Total cost", ids.COST_TO_SERVE,
                     [None if (t := totals[x]) is None else round(t, 2) for x in periods]),
@@ -127,12 +143,35 @@ def org_cost(c: Caller, grain: str = "quarter") -> dict[str, Any]:
     }
     latest = periods[-1] if periods else None
     teams = [r for r in cost["rows"] if r["period"] == latest]
+    total = org.get(latest or "")
+    savings = {"label": f"Team, {latest}",
+               "rows": ([{**total, "label": f"Organisation ({total['cohort_teams']} teams)"}]
+                        if total else [])
+               + savings_rows(teams, "team", cost["baseline"]),
+               "explanation": total.get("explanation") if total else None}
     return {"grain": grain, "baseline": cost["baseline"], "currency": cost["currency"],
+            "savings": savings,
+            "organisation_flags": [{"period": o["period"], **f}
+                                   for o in cost["organisation"] for f in o.get("flags") or []],
             "period": latest, "improvement_metric": improvement,
             "organisation": cost["organisation"], "latest_organisation": org.get(latest or ""),
             "teams": teams, "charts": [chart], "conversion": cost.get("conversion") or {},
+            "team_names": {t["team"]: t["name"] for t in dump(organisation.teams(c))},
+            "unit_names": {u: n["name"] for u, n in unit_names(c).items()},
             "flags": [{"team": r["team"], "period": r["period"], **f}
                       for r in cost["rows"] for f in r["flags"] if f["kind"] == "tension"]}
+
+
+def savings_rows(rows: Iterable[dict[str, Any]], key: str, baseline: str) -> list[dict[str, Any]]:
+    """Cost rows for the savings table: labelled by ``key`` (period or team), with why the
+    improvement and savings are empty when they are."""
+    improvement = ids.improvement(baseline)
+    out = []
+    for r in rows:
+        missing = r.get("missing") or {}
+        out.append({**r, "label": r[key],
+                    "why_empty": missing.get(improvement) or missing.get(ids.SAVINGS)})
+    return out
 
 
 def catalog(c: Caller) -> dict[str, Any]:
@@ -153,6 +192,7 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
     svg = topology_svg(record.get("topology") or {}, record["alarm"]["entity"], root)
     links = dump(ask.rescoped(c, inv_id))
     return {"investigation": record, "topology_svg": svg, "steps": record.get("steps") or [],
+            "series": series_values(record),
             "children": [x for x in links if x["relation"] == "child"],
             "verdict": prevention_page.verdict_of(c, inv_id),
             "verdicts": list(prevention_page.verdicts.VERDICTS),

@@ -14,9 +14,10 @@ from shipwise.app.catalog import charter_summary
 from shipwise.metrics import ids
 from shipwise.metrics.formatting import duration, money, render
 from shipwise.metrics.registry import REGISTRY
+from shipwise.web.telemetry import metric_label, plain_deviations
 
-__all__ = ["change", "charter_entry", "charter_tip", "duration", "environment", "fmt", "markdown",
-           "money", "title"]
+__all__ = ["change", "charter_entry", "charter_tip", "duration", "duration_in", "environment",
+           "fmt", "humanize", "markdown", "money", "title", "unit_suffix"]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -28,9 +29,58 @@ def _money(v: float | None) -> str:
     """An amount, or a dash when there is none (a cost without an exchange rate)."""
     return "—" if v is None else money(v)
 
-def fmt(value: Any, metric_id: str | None = None) -> str:
-    """A metric value as people read it, by its format in the registry."""
+#: the unit a bare number carries on the pages, by the registry's ``unit`` (durations, percentages,
+#: money and states carry theirs already): suffix and, when not the registry's, decimals
+UNIT_SUFFIX: dict[str, tuple[str, int | None]] = {
+    "deployments/week": ("per week", None),
+    "days/week": ("days per week", None),
+    "FTE": ("FTE", 1),
+    "tickets/deployment": ("per deployment", None),
+    "interventions/deployment": ("per deployment", None),
+    "deployments/FTE-week": ("per builder-week", None),
+    "open pull requests": ("open PRs", None),
+    "pages": ("pages", None),
+    "pull requests": ("PRs", None),
+    "hours/person-week": ("h per person-week", None),
+    "hours": ("h", 1),
+}
+_BARE = ("number", "count", "rate")
+
+
+def unit_suffix(metric_id: str) -> str:
+    """The unit a bare number of this metric carries ("per week", "FTE"), or ''."""
+    m = REGISTRY.get(metric_id)
+    if m is None or m.format not in _BARE:
+        return ""
+    return UNIT_SUFFIX.get(m.unit, ("", None))[0]
+
+
+def fmt(value: Any, metric_id: str | None = None, bare: bool = False) -> str:
+    """A metric value as people read it, by its format in the registry, with its unit: a tile
+    never shows a bare "69.93" — it reads "69.9 FTE", "5.71 per week", "12 pages". ``bare``
+    leaves the unit out, for a table column whose heading names it."""
+    m = REGISTRY.get(metric_id or "")
+    if m is not None and m.format in _BARE and m.unit in UNIT_SUFFIX \
+            and isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        suffix, digits = UNIT_SUFFIX[m.unit]
+        places = m.digits if digits is None else digits
+        return f"{float(value):,.{places}f}" + ("" if bare else f" {suffix}")
     return render(metric_id or "", value) or "—"
+
+
+def duration_in(seconds: Any, unit: str) -> str:
+    """A duration in a fixed unit (``d`` or ``h``), so a table reads in the unit of the chart
+    beside it instead of switching between hours and days from cell to cell."""
+    if seconds is None:
+        return "—"
+    v = float(seconds) / (86400 if unit == "d" else 3600)
+    return f"{v:,.{2 if abs(v) < 1 else 1}f} {unit}"
+
+
+def humanize(text: Any) -> str:
+    """An identifier as words: ``pull_requests`` → "pull requests", ``on_call-load`` →
+    "on call load". Every snake_case or kebab-case label on the pages goes through this."""
+    return " ".join(str(text or "").replace("_", " ").replace("-", " ").split())
 
 
 def charter_entry(metric_id: str) -> dict[str, Any] | None:
@@ -80,7 +130,9 @@ def markdown(text: str) -> Markup:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, money=_money, duration=duration, markdown=markdown)
+    env.filters.update(fmt=fmt, money=_money, duration=duration, markdown=markdown,
+                       humanize=humanize, duration_in=duration_in,
+                       deviations=plain_deviations, metric_label=metric_label)
     env.globals.update(change=change, title=title, charter_entry=charter_entry,
-                       charter_tip=charter_tip, ids=ids)
+                       charter_tip=charter_tip, ids=ids, unit_suffix=unit_suffix)
     return env

@@ -35,7 +35,8 @@ from shipwise.http.auth import (
     make_session,
     request_principal,
 )
-from shipwise.http.errors import status_of
+from shipwise.http.errors import refusal_fields, status_of
+from shipwise.web import ai as ai_page
 from shipwise.web import diagnostics, governance, pages
 from shipwise.web import prevention as prevention_page
 from shipwise.web import response as response_page
@@ -96,6 +97,13 @@ def _landing(p: Principal) -> str:
     return "/org/cost" if p.role == "exec" else "/"
 
 
+def _error(request: Request, exc: ShipwiseError, me: dict[str, Any] | None) -> Response:
+    """The error page: a refusal says in plain words who may see the page and why (the charter's
+    reason, ``detail``) and which pages the reader may open instead."""
+    return _html(request, "error.html", status_of(exc), me=me, status=status_of(exc),
+                 message=str(exc), hint=exc.hint, refusal=refusal_fields(exc))
+
+
 def _page(request: Request, template: str, build: Builder) -> Response:
     """Run ``build`` as the caller; render HTML, or its JSON twin. Errors of a JSON twin go to the
     app's JSON error handler; errors of a page render the friendly error page."""
@@ -117,8 +125,7 @@ def _page(request: Request, template: str, build: Builder) -> Response:
     except ShipwiseError as exc:
         if want_json:
             raise
-        return _html(request, "error.html", status_of(exc), me=me, status=status_of(exc),
-                     message=str(exc), hint=exc.hint)
+        return _error(request, exc, me)
     if want_json:
         return JSONResponse(jsonable_encoder(data), headers={"Cache-Control": "no-store"})
     return _html(request, template, me=me, data=data)
@@ -230,6 +237,12 @@ def org_cost(request: Request, grain: str = "quarter") -> Response:
     return _page(request, "org_cost.html", lambda c: pages.org_cost(c, grain))
 
 
+@router.get("/ai")
+@router.get("/ai.json")
+def ai(request: Request) -> Response:
+    return _page(request, "ai.html", ai_page.page)
+
+
 @router.get("/metrics")
 @router.get("/metrics.json")
 def metrics(request: Request) -> Response:
@@ -278,8 +291,7 @@ async def _act(request: Request, do: Callable[[Caller, dict[str, str]], object],
     except UnauthorizedError:
         return RedirectResponse(f"/signin?next={quote(back)}", status_code=303)
     except ShipwiseError as exc:
-        return _html(request, "error.html", status_of(exc), me=None, status=status_of(exc),
-                     message=str(exc), hint=exc.hint)
+        return _error(request, exc, None)
     return RedirectResponse(back, status_code=303)
 
 

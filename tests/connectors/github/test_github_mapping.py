@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from shipwise.config import PRODUCTION
+from shipwise.config import PRODUCTION, AgentSettings
 from shipwise.connectors.github import mapping as m
 from shipwise.connectors.github.webhook import EVENTS, scope_of, verify
+from shipwise.governance.agents import AgentRules
 
 
 def at(text: str) -> datetime:
@@ -68,7 +69,21 @@ def test_pull_request_first_review_and_first_commit() -> None:
         "created_at": at("2026-07-01T10:00:00Z"), "first_commit_at": at("2026-06-30T08:00:00Z"),
         "first_review_at": at("2026-07-01T12:00:00Z"), "merged_at": at("2026-07-03T10:00:00Z"),
         "closed_at": at("2026-07-03T10:00:00Z"), "commits": ["c2", "c1"], "additions": 10,
-        "deletions": 4, "source": "github:acme/pay pull 12"}
+        "deletions": 4, "source": "github:acme/pay pull 12", "author_kind": None, "agent": None}
+
+
+@pytest.mark.parametrize(("author", "labels", "expected"), [
+    ({"__typename": "Bot", "login": "Copilot"}, [], ("agent", "copilot")),  # the coding agent
+    ({"__typename": "User", "login": "ana"}, ["AI-Generated", "bug"], ("agent", "house")),
+    ({"__typename": "User", "login": "ana"}, ["bug"], (None, None)),  # left to the importer
+    ({"__typename": "Bot", "login": "renovate"}, ["ai-generated"], ("bot", None)),
+])
+def test_pull_request_made_by_an_agent_by_login_or_label(
+        author: dict[str, Any], labels: list[str], expected: tuple[str | None, str | None]) -> None:
+    rules = AgentRules.of(AgentSettings(labels={"ai-generated": "house"}))
+    node = {**pr(author), "labels": {"nodes": [{"name": n} for n in labels]}}
+    row = m.pull_request_record("acme/pay", node, [], [], rules)
+    assert (row["author_kind"], row["agent"]) == expected
 
 
 @pytest.mark.parametrize(("author", "expected"), [

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from shipwise.config import PRODUCTION, WorkflowRule
+from shipwise.config import PRODUCTION, AgentSettings, WorkflowRule
 from shipwise.connectors.gitlab import mapping as m
 from shipwise.connectors.gitlab import webhook
+from shipwise.governance.agents import AgentRules
 
 
 def at(text: str) -> datetime:
@@ -265,3 +266,19 @@ def test_release_and_push_hooks() -> None:
     row = m.commit("g/p", commits[0])
     assert (row["author"], row["committed_at"]) == ("ana@example.com", at("2025-03-01T10:00:00"))
     assert row["additions"] is None  # no stats in a push: read from the API, never counted 0
+
+
+@pytest.mark.parametrize(("mr_labels", "author", "expected"), [
+    (["ai-agent"], "ana", ("agent", "duo")),                          # REST: label names
+    ([{"title": "AI-Agent", "color": "#fff"}], "ana", ("agent", "duo")),  # webhooks: objects
+    ([], "ana", (None, None)),
+    ([], "duo-developer", ("agent", "duo")),                          # the agent's account
+])
+def test_merge_request_made_by_an_agent_by_label_or_account(
+        mr_labels: list[Any], author: str, expected: tuple[str | None, str | None]) -> None:
+    rules = AgentRules.of(AgentSettings(accounts={"duo-developer": "duo"},
+                                        labels={"ai-agent": "duo"}))
+    mr = {"iid": 7, "author": {"username": author}, "created_at": "2026-07-01T10:00:00Z",
+          "state": "opened", "labels": mr_labels}
+    row = m.merge_request("g/pay", mr, [], [], rules)
+    assert (row["author_kind"], row["agent"]) == expected

@@ -43,6 +43,11 @@ Other fields
     the email is empty, null when both are). ``authored_at`` and ``committed_at`` are the author
     and committer instants in UTC (git stores epoch seconds plus the author's offset; see
     :mod:`.mapping`). ``parents`` lists parent shas in order (first parent first).
+    ``author_kind``/``agent``: ``agent`` and its name when the ``ai.agents`` rules recognise an
+    agent account as the author or a ``Co-authored-by:`` trailer of the message names an agent,
+    ``bot`` for a configured plain bot, else empty (the importer then reads ``bot`` or
+    ``human`` from the author; see :mod:`shipwise.governance.agents`). The message itself is
+    not kept.
 
 Speed
     The cost is the per-commit diff (loading both versions of each changed blob and running
@@ -65,12 +70,13 @@ import pyarrow as pa
 import pygit2
 from pygit2.enums import ObjectType, ReferenceType, RepositoryOpenFlag, SortMode
 
-from shipwise.config import GitSource
+from shipwise.config import AgentSettings, GitSource
 from shipwise.connectors.base import JSON, Batch, Cursor, Scope
 from shipwise.connectors.git.mapping import epoch_micros, person_id
 from shipwise.connectors.git.tags import CURSOR_KEY, tag_deployments
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, InputError
+from shipwise.governance.agents import AgentRules
 
 INSTANT = pa.timestamp("us", tz="UTC")
 
@@ -85,6 +91,8 @@ COMMIT_SCHEMA = pa.schema(
         pa.field("deletions", pa.int64(), nullable=False),
         pa.field("files_changed", pa.int64(), nullable=False),
         pa.field("parents", pa.list_(pa.string()), nullable=False),
+        pa.field("author_kind", pa.string()),
+        pa.field("agent", pa.string()),
     ]
 )
 
@@ -159,8 +167,10 @@ class GitConnector:
         service: str | None = None,
         services: ServiceMap | None = None,
         environment: str = "production",
+        agents: AgentSettings | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
+        self.agents = AgentRules.of(agents or AgentSettings())
         self.repo = repo or default_repo_name(self.path)
         self.progress = progress
         self.deployments_from_tags = deployments_from_tags or None
@@ -174,11 +184,13 @@ class GitConnector:
         source: GitSource,
         services: ServiceMap | None = None,
         progress: Callable[[int], None] | None = None,
+        agents: AgentSettings | None = None,
     ) -> GitConnector:
         """The connector a ``kind: git`` source of ``shipwise.yaml`` describes (its
         ``deployments_from_tags`` honoured, the service resolved through ``services``)."""
         connector = cls(source.path, source.repo, progress,
-                        deployments_from_tags=source.deployments_from_tags, services=services)
+                        deployments_from_tags=source.deployments_from_tags, services=services,
+                        agents=agents)
         connector.name = source.id  # its cursors are kept under the source's name
         return connector
 
@@ -203,7 +215,8 @@ class GitConnector:
         ``deployments_from_tags``, the deployments of matching tags not emitted before."""
         if scope.key != self.repo:
             raise ConfigError(f"the git connector of {self.path} syncs {self.repo!r}, not {scope.key!r}")
-        batch = read_repository(self.path, scope.key, known_tips(cursor), self.progress)
+        batch = read_repository(self.path, scope.key, known_tips(cursor), self.progress,
+                                agents=self.agents)
         records = {"commit": batch.commits, "tag": batch.tags}
         state: dict[str, JSON] = {"tips": dict(batch.tips), "path": str(self.path.resolve())}
         if CURSOR_KEY in cursor.state:  # kept when this run does not look at tags
@@ -255,6 +268,8 @@ def read_repository(
     repo: str,
     known: Iterable[str] = (),
     progress: Callable[[int], None] | None = None,
+    *,
+    agents: AgentRules | None = None,
 ) -> GitBatch:
     """Read the commits of the git repository at ``path`` not reachable from ``known``.
 
@@ -270,7 +285,8 @@ def read_repository(
     try:
         with _fast_object_reads():
             tips, tags = _read_refs(repository, repo)
-            commits = _read_commits(repository, repo, set(tips.values()), known, progress)
+            commits = _read_commits(repository, repo, set(tips.values()), known, progress,
+                                    agents or AgentRules.of(AgentSettings()))
     except (pygit2.GitError, KeyError) as exc:  # KeyError: an object the history names is missing
         raise InputError(
             f"Cannot read the history of git repository {path}: {exc}",
@@ -378,6 +394,7 @@ def _read_commits(
     tips: set[str],
     known: Iterable[str],
     progress: Callable[[int], None] | None,
+    agents: AgentRules,
 ) -> pa.Table:
     walker = repository.walk(None, SortMode.TIME)
     for sha in sorted(tips):
@@ -395,6 +412,8 @@ def _read_commits(
     deletions: list[int] = []
     files: list[int] = []
     parents: list[list[str]] = []
+    kinds: list[str | None] = []
+    names: list[str | None] = []
     n = 0
     for commit in walker:
         parent_ids = commit.parent_ids
@@ -415,7 +434,14 @@ def _read_commits(
             files.append(stats.files_changed)
         author = commit.author
         shas.append(str(commit.id))
-        authors.append(person_id(author.name, author.email))
+        who = person_id(author.name, author.email)
+        authors.append(who)
+        kind, agent = agents.classify(who, message=commit.message)
+        if kind is None and author.name and author.email:  # an agent account named by its name
+            kind, agent = agents.classify(author.name)
+            kind = kind if kind == "agent" else None
+        kinds.append(kind)
+        names.append(agent)
         authored.append(epoch_micros(author.time))
         committed.append(epoch_micros(commit.commit_time))
         parents.append([str(p) for p in parent_ids])
@@ -436,6 +462,8 @@ def _read_commits(
             pa.array(deletions, pa.int64()),
             pa.array(files, pa.int64()),
             pa.array(parents, pa.list_(pa.string())),
+            pa.array(kinds, pa.string()),
+            pa.array(names, pa.string()),
         ],
         schema=COMMIT_SCHEMA,
     )

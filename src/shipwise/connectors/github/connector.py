@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from shipwise.config import GitHubSource, WorkflowRule
+from shipwise.config import AgentSettings, GitHubSource, WorkflowRule
 from shipwise.connectors.base import JSON, Batch, Cursor, Scope, ServiceMap
 from shipwise.connectors.github import queries
 from shipwise.connectors.github.client import GitHubClient
@@ -60,6 +60,7 @@ from shipwise.connectors.github.mapping import (
 )
 from shipwise.connectors.http import HttpStats, Response
 from shipwise.errors import ConfigError, NotFoundError, ShipwiseError
+from shipwise.governance.agents import AgentRules
 
 __all__ = ["ABANDONED_AFTER", "OVERLAP", "GitHubConnector"]
 
@@ -96,8 +97,11 @@ class GitHubConnector:
     def __init__(self, source: GitHubSource, services: ServiceMap, *,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 agents: AgentSettings | None = None) -> None:
         self.source = source
+        #: how agent-authored pull requests are recognised (``ai.agents``: logins and labels)
+        self.agents = AgentRules.of(agents or AgentSettings())
         self.services = services
         self.name = source.id
         self._clock = clock
@@ -288,7 +292,8 @@ class _RepoSync:
                     top = updated
                 pr_commits = self._all_commits(node)
                 reviews = self._all_reviews(node)
-                prs.append(pull_request_record(self.repo, node, pr_commits, reviews))
+                prs.append(pull_request_record(self.repo, node, pr_commits, reviews,
+                                               self.c.agents))
                 for c in pr_commits:
                     commits[c["oid"]] = commit_record(self.repo, c)
             self._fill_parents(list(commits.values()))

@@ -26,6 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from shipwise.governance.agents import AgentRules
+
 __all__ = [
     "COMMIT_SCHEMA",
     "DEPLOYMENT_SCHEMA",
@@ -65,6 +67,7 @@ PULL_REQUEST_SCHEMA = pa.schema([
     pa.field("merged_at", INSTANT), pa.field("closed_at", INSTANT),
     pa.field("commits", pa.list_(pa.string())), pa.field("additions", pa.int64()),
     pa.field("deletions", pa.int64()), pa.field("source", pa.string()),
+    pa.field("author_kind", pa.string()), pa.field("agent", pa.string()),
 ])
 
 DEPLOYMENT_SCHEMA = pa.schema([
@@ -139,11 +142,17 @@ def first_review_at(author: str | None, reviews: Iterable[Mapping[str, Any]]) ->
 
 def pull_request_record(repo: str, node: Mapping[str, Any],
                         commits: Sequence[Mapping[str, Any]],
-                        reviews: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+                        reviews: Sequence[Mapping[str, Any]],
+                        agents: AgentRules | None = None) -> dict[str, Any]:
     """A GraphQL ``PullRequest`` node with all its commit nodes (``Commit``) and review nodes
     as a canonical ``pull_request``. A pull request without an author (a deleted account) keeps
-    ``author`` null: the importer quarantines it with ``missing author``."""
+    ``author`` null: the importer quarantines it with ``missing author``. ``agents``: who made
+    it, by its author login and labels (``author_kind``/``agent``; empty when no rule decides:
+    the importer reads ``bot`` or ``human`` from the author)."""
     author = _login(node.get("author"))
+    labels = [str(n["name"]) for n in ((node.get("labels") or {}).get("nodes") or [])
+              if n and n.get("name")]
+    kind, agent = (agents or AgentRules()).classify(author, labels=labels)
     authored = [t for c in commits if (t := instant(c.get("authoredDate"))) is not None]
     number = int(node["number"])
     return {
@@ -155,6 +164,7 @@ def pull_request_record(repo: str, node: Mapping[str, Any],
         "commits": [c["oid"] for c in commits],
         "additions": node.get("additions"), "deletions": node.get("deletions"),
         "source": f"github:{repo} pull {number}",
+        "author_kind": kind, "agent": agent,
     }
 
 

@@ -34,6 +34,7 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
         additions
         deletions
         author { __typename login }
+        labels(first: 20) { nodes { name } }
         mergeCommit { oid }
         commits(first: 100) {
           totalCount

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from shipwise.config import GitLabSource
+from shipwise.config import AgentSettings, GitLabSource
 from shipwise.connectors.base import Batch, Cursor, Scope
 from shipwise.connectors.gitlab import mapping as m
 from shipwise.connectors.gitlab import webhook
@@ -44,6 +44,7 @@ from shipwise.connectors.gitlab.client import PER_PAGE, GitLabClient
 from shipwise.connectors.http import ClientHolder
 from shipwise.domain.services import ServiceMap
 from shipwise.errors import ConfigError, ShipwiseError, TerminalError
+from shipwise.governance.agents import AgentRules
 
 #: Commits per batch.
 COMMIT_BATCH = 1000
@@ -86,8 +87,11 @@ class GitLabConnector(ClientHolder[GitLabClient]):
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] = _now,
                  overlap: timedelta = timedelta(minutes=10),
-                 full_every: timedelta = timedelta(hours=1)) -> None:
+                 full_every: timedelta = timedelta(hours=1),
+                 agents: AgentSettings | None = None) -> None:
         self.source = source
+        #: how agent-authored merge requests are recognised (``ai.agents``: usernames, labels)
+        self.agents = AgentRules.of(agents or AgentSettings())
         self.services = services
         self.name = source.id
         self._hold(transport, sleep, clock)
@@ -253,7 +257,7 @@ class GitLabConnector(ClientHolder[GitLabClient]):
                 commits = client.all_items(f"{path}/commits", {"per_page": PER_PAGE})
                 notes = client.all_items(f"{path}/notes", {"sort": "asc", "order_by": "created_at",
                                                            "per_page": PER_PAGE})
-                rows.append(m.merge_request(project, mr, commits, notes))
+                rows.append(m.merge_request(project, mr, commits, notes, self.agents))
                 seen[iid] = updated
                 part["after"] = _later(part.get("after"), updated)
             part["seen"] = self._prune(seen, part.get("after"))

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from shipwise.config import WorkflowRule
+from shipwise.governance.agents import AgentRules
 
 INSTANT = pa.timestamp("us", tz="UTC")
 
@@ -36,6 +37,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("author", pa.string()), ("created_at", INSTANT), ("first_commit_at", INSTANT),
         ("first_review_at", INSTANT), ("merged_at", INSTANT), ("closed_at", INSTANT),
         ("commits", pa.list_(pa.string())), ("source", pa.string()),
+        ("author_kind", pa.string()), ("agent", pa.string()),
     ]),
     "deployment": pa.schema([
         ("id", pa.string()), ("service", pa.string()), ("environment", pa.string()),
@@ -113,7 +115,8 @@ def first_review_at(notes: Iterable[Mapping[str, Any]], author: str | None) -> d
 
 
 def merge_request(project: str, mr: Mapping[str, Any], commits: Sequence[Mapping[str, Any]],
-                  notes: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                  notes: Iterable[Mapping[str, Any]] = (),
+                  agents: AgentRules | None = None) -> dict[str, Any]:
     """A merge request (``GET /projects/:id/merge_requests`` item, or a Merge Request Hook's
     ``object_attributes`` with its ``user``) as a canonical ``pull_request`` row.
 
@@ -124,6 +127,9 @@ def merge_request(project: str, mr: Mapping[str, Any], commits: Sequence[Mapping
     """
     iid = int(mr["iid"])
     author = _username(mr.get("author"))
+    # labels: names (REST) or objects with a title (webhooks); who made it by author and labels
+    labels = [str(x.get("title") if isinstance(x, Mapping) else x) for x in mr.get("labels") or []]
+    kind, agent = (agents or AgentRules()).classify(author, labels=labels)
     merged_at = instant(mr.get("merged_at"))
     state = mr.get("state")
     if merged_at is None and state == "merged":
@@ -145,6 +151,7 @@ def merge_request(project: str, mr: Mapping[str, Any], commits: Sequence[Mapping
         "first_review_at": first_review_at(notes, author),
         "merged_at": merged_at, "closed_at": closed_at, "commits": shas,
         "source": f"gitlab:{project} merge_request {iid}",
+        "author_kind": kind, "agent": agent,
     }
 
 

@@ -2,7 +2,10 @@
 
 Every series that carries the entity label (``entity_label``, e.g. ``service``) is read with one
 range query ``{<label>!="", <matchers>}``; the metric name (minus ``metric_prefix``) becomes the
-metric, the label value the entity. Settings are checked before any request; the evidence refers
+metric, the label value the entity. Extra queries (``queries``: PromQL whose series are one named
+metric of the entity a label names, e.g. a mesh's server-side p99 per workload) and per-call
+latencies (``calls``: each call's latency as its caller saw it, per caller and callee, kept on the
+``calls`` edge) are one range query each. Settings are checked before any request; the evidence refers
 back to the exact query (as a Prometheus graph link) so an engineer can open it.
 """
 
@@ -52,10 +55,27 @@ class PrometheusSource(EvidenceSource):
         return f"{self.settings.url.rstrip('/')}/graph?g0.expr={quote(expr)}&g0.tab=0"
 
     def fetch(self, scope: Scope) -> Evidence:
+        expr = self.query()
+        out = self._to_evidence(self._range(expr, scope), expr)
+        for q in self.settings.queries:
+            for labels, series in self._series(self._range(q.expr, scope)):
+                entity = str(labels.get(q.entity_label, ""))
+                if entity:
+                    out.metrics[(entity, q.name)] = series
+                    out.metric_refs[(entity, q.name)] = self.graph_link(q.expr)
+        for c in self.settings.calls:
+            for labels, series in self._series(self._range(c.expr, scope)):
+                a, b = str(labels.get(c.source_label, "")), str(labels.get(c.destination_label, ""))
+                if a and b and a != b:
+                    if not out.topology.has_edge(a, b):
+                        out.topology.add_edge(a, b, relation="calls")
+                    out.topology.edges[a, b].setdefault("latency", {})[c.quantile] = series
+        return out
 
+    def _range(self, expr: str, scope: Scope) -> list[dict[str, Any]]:
+        """One ``query_range`` over the scope (the step kept under :data:`MAX_POINTS`)."""
         step = self.settings.step_seconds or 15.0
         step = max(step, (scope.end - scope.start) / MAX_POINTS)
-        expr = self.query()
         try:
             r = httpx.get(f"{self.settings.url.rstrip('/')}/api/v1/query_range",
                           params={"query": expr, "start": f"{scope.start:.3f}",
@@ -68,7 +88,17 @@ class PrometheusSource(EvidenceSource):
         body = r.json()
         if body.get("status") != "success":
             raise TransientError(f"prometheus query failed: {body.get('error')}")
-        return self._to_evidence(body["data"]["result"], expr)
+        return list(body["data"]["result"])
+
+    def _series(self, result: list[dict[str, Any]]) -> list[tuple[dict[str, str], Series]]:
+        """Each series of a result with its labels (finite samples only; empty ones left out)."""
+        out = []
+        for item in result[: self.settings.max_series]:
+            arr = np.asarray([(float(t), float(v)) for t, v in item.get("values", [])], dtype=float)
+            if arr.size:
+                ok = np.isfinite(arr[:, 1])
+                out.append((dict(item.get("metric", {})), Series(arr[ok, 0], arr[ok, 1])))
+        return out
 
     def _to_evidence(self, result: list[dict[str, Any]], expr: str) -> Evidence:
         out = Evidence()

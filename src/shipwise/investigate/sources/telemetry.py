@@ -3,7 +3,8 @@
 Per service and minute of the window (computed by DuckDB, :func:`shipwise.store.telemetry.
 span_minutes`): ``requests_per_s``, ``errors``, ``error_rate``, ``latency_p50_ms`` and
 ``latency_p95_ms`` — what the service served (its server and consumer spans; all its spans when
-it has none). The spans themselves (the latest ``telemetry_max_spans``) give the calls between
+it has none) — and per call between two services and minute its latency as the caller saw it
+(its client spans: ``latency`` on the ``calls`` edge). The spans themselves (the latest ``telemetry_max_spans``) give the calls between
 services and the customers affected; WARN-and-worse log lines become the log evidence.
 
 Like the deployments (:mod:`shipwise.investigate.sources.store`), this reads the store the
@@ -34,11 +35,12 @@ def _utc(t: float) -> datetime:
 
 def read_telemetry(store: Store, settings: StoreSourceSettings, scope: Scope) -> dict[str, Any]:
     """What the store holds for the scope, as plain JSON: ``{"minutes": [[service, minute,
-    calls, errors, p50 ms, p95 ms]], "spans": [[trace, span, parent, service, start, error,
+    calls, errors, p50 ms, p95 ms]], "calls": [[caller, callee, minute, p50 ms, p95 ms]], "spans": [[trace, span, parent, service, start, error,
     customer]], "logs": [{...}]}``."""
     start, end = _utc(scope.start), _utc(scope.end)
     services = None if scope.entities is None else sorted(scope.entities)
     return {"minutes": [list(r) for r in table.span_minutes(store, start, end, services)],
+            "calls": [list(r) for r in table.call_minutes(store, start, end, services)],
             "spans": [list(r) for r in table.spans(store, start, end, services,
                                                    settings.telemetry_max_spans)],
             "logs": table.error_logs(store, start, end, services)}
@@ -56,6 +58,17 @@ def telemetry_evidence(data: dict[str, Any]) -> Evidence:
     for key, points in per.items():
         out.metrics[key] = Series(np.array([t for t, _ in points]), np.array([v for _, v in points]))
         out.metric_refs[key] = f"store:otel_span?service={key[0]}&metric={key[1]}"
+    # each call's latency as its caller saw it, on the calls edge, named like the callee's own
+    # (``latency_p50_ms`` ↔ ``p50_ms``): what tells time lost on the way from the callee's work
+    edge: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for caller, callee, minute, p50, p95 in data.get("calls", []):
+        per_q = edge.setdefault((str(caller), str(callee)), {})
+        per_q.setdefault("p50_ms", []).append((float(minute), float(p50)))
+        per_q.setdefault("p95_ms", []).append((float(minute), float(p95)))
+    for (caller, callee), per_q in edge.items():
+        out.topology.add_edge(caller, callee, relation="calls", latency={
+            q: Series(np.array([t for t, _ in pts]), np.array([v for _, v in pts]))
+            for q, pts in per_q.items()})
     rows = data.get("spans", [])
     if rows:
         cols = list(zip(*rows, strict=True))

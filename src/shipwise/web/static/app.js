@@ -5,9 +5,13 @@
   var COLORS = ["#1f5fbf", "#c0392b", "#d68910", "#7d3c98", "#117a65"];
   window.shipwiseCharts = window.shipwiseCharts || {};
 
-  // an axis or legend value by the spec's format: "pct" (ratios as percentages) or plain
-  function formatter(fmt) {
+  // an axis or legend value by the spec's format: "pct" (ratios as percentages, as the tiles
+  // show them), "per100" (a ratio per deployment as "per 100 deployments": a rate's % and a
+  // count's per-hundred on one axis) or plain; with its unit ("d", "h") when the spec names one
+  function formatter(fmt, unit, legend) {
     if (fmt === "pct") return function (v) { return v == null ? "" : +(v * 100).toFixed(Math.abs(v) > 0.9 && Math.abs(v) < 1 ? 2 : 1) + "%"; };
+    if (fmt === "per100") return function (v) { return v == null ? "" : +(v * 100).toFixed(1) + (legend ? " per 100" : ""); };
+    if (unit) return function (v) { return v == null ? "" : +v.toFixed(Math.abs(v) < 1 ? 2 : 1) + " " + unit; };
     return fmtLeft;
   }
 
@@ -17,6 +21,29 @@
     if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
     if (a >= 1e3) return (v / 1e3).toFixed(1) + "k";
     return +v.toFixed(2) + "";
+  }
+
+  // the index the legend shows when no period is pointed at: the latest period with a value,
+  // so a static view (a screenshot, a printout) reads "period: 2026-Q3 · Cost to serve: 6.3k"
+  // instead of a row of dashes
+  function latest(spec) {
+    for (var j = spec.labels.length - 1; j >= 0; j--) {
+      if (spec.series.some(function (s) { return s.values[j] != null; })) return j;
+    }
+    return spec.labels.length - 1;
+  }
+
+  function periodSeries(spec) {
+    var last = latest(spec);
+    return { label: "period", value: function (u, v) { return spec.labels[v == null ? last : v] || ""; } };
+  }
+
+  function legendValue(spec, values, format) {
+    var last = latest(spec);
+    return function (u, v, si, idx) {
+      var raw = values[idx == null ? last : idx];
+      return raw == null ? "no value" : format(raw);
+    };
   }
 
   // Stacked bars (e.g. cycle-time phases): each series is drawn as the running total up to it,
@@ -29,31 +56,33 @@
     });
     var order = spec.series.map(function (_, i) { return i; }).reverse();
     var bars = window.uPlot.paths.bars({ size: [0.6, 64] });
-    var series = [{ label: "period", value: function (u, v) { return v == null ? "" : spec.labels[v]; } }];
+    var series = [periodSeries(spec)];
+    var left = formatter(spec.left_format, spec.left_unit, true);
     order.forEach(function (i) {
       var colour = COLORS[i % COLORS.length];
       series.push({
         label: spec.series[i].label, scale: "y", paths: bars, points: { show: false },
         stroke: colour, fill: colour + "cc", width: 1,
-        value: function (u, v, si, idx) {
-          var raw = idx == null ? null : spec.series[i].values[idx];
-          return raw == null ? "—" : fmtLeft(raw);
-        }
+        value: legendValue(spec, spec.series[i].values, left)
       });
     });
     return { data: [xs].concat(order.map(function (i) { return cumulative[i]; })), series: series };
   }
 
   function lines(spec, xs) {
-    var left = formatter(spec.left_format), right = formatter(spec.right_format);
-    var series = [{ label: "period", value: function (u, v) { return v == null ? "" : spec.labels[v]; } }];
+    var left = formatter(spec.left_format, spec.left_unit, true), right = formatter(spec.right_format, spec.right_unit, true);
+    var series = [periodSeries(spec)];
+    var colour = 0;
     spec.series.forEach(function (s, i) {
+      // a parent org unit's total is the others together: grey and dashed, not one more unit
+      var total = !!s.total;
       series.push({
         label: s.label, scale: s.axis === "right" ? "r" : "y", spanGaps: !spec.gaps,
-        stroke: COLORS[i % COLORS.length], width: i === 0 ? 3 : 1.5,
-        dash: s.axis === "right" ? [6, 4] : undefined,
+        stroke: total ? "#6b7280" : COLORS[colour++ % COLORS.length],
+        width: total ? 2.5 : (i === 0 ? 3 : 1.5),
+        dash: total ? [10, 5] : (s.axis === "right" ? [6, 4] : undefined),
         points: { show: true, size: i === 0 ? 6 : 4 },
-        value: function (u, v) { return v == null ? "—" : (s.axis === "right" ? right : left)(v); }
+        value: legendValue(spec, s.values, s.axis === "right" ? right : left)
       });
     });
     return { data: [xs].concat(spec.series.map(function (s) { return s.values; })), series: series };
@@ -71,7 +100,7 @@
       { values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? spec.labels[t] || "" : ""; }); } },
       { scale: "y", label: spec.left, values: function (u, t) { return t.map(formatter(spec.left_format)); }, size: 64 }
     ];
-    if (hasRight) axes.push({ scale: "r", side: 1, label: spec.right, grid: { show: false }, size: 64, values: spec.right_format ? function (u, t) { return t.map(formatter(spec.right_format)); } : undefined });
+    if (hasRight) axes.push({ scale: "r", side: 1, label: spec.right, grid: { show: false }, size: 64, values: function (u, t) { return t.map(formatter(spec.right_format)); } });
     var width = Math.max(280, box.clientWidth || box.parentNode.clientWidth || 600);
     var x = { time: false };
     if (spec.kind === "stacked") x.range = function (u, min, max) { return [min - 0.5, max + 0.5]; };
