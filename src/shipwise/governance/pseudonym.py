@@ -125,8 +125,8 @@ def resolve(pseudo: Pseudonymiser, pseudonym: str, entries: Iterable[str]) -> st
     if not SHOWN_PSEUDONYM.match(target):
         raise ValueError(f"not a pseudonym: {pseudonym!r}")
     for entry in entries:
-        for field in re.split(r"[,\t]", entry):
-            ident = normalise_id(field)
+        for part in re.split(r"[,\t]", entry):
+            ident = normalise_id(part)
             if ident and pseudo.pseudonym(ident).startswith(target):
                 return entry
     return None
