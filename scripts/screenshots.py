@@ -43,6 +43,7 @@ def main() -> None:
             ("team-phone.png", "member", f"/teams/{MEMBER_TEAM}", PHONE, "cost-chart"),
             ("org-health.png", "exec", "/org", LAPTOP, None),
             ("fairness.png", "exec", "/fairness", LAPTOP, None),
+            ("incidents.png", "member", "/incidents", LAPTOP, None),
         ]
         try:
             with sync_playwright() as pw:

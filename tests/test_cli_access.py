@@ -48,6 +48,8 @@ ARGS: dict[str, list[str]] = {
     "token revoke": ["000000000000"],
     "verify": ["inv-x"],
     "topology show": ["pay-api"],
+    "incidents show": ["INC-x"],
+    "people resolve": ["p_0123456789", "--investigation", "inv-x", "--reason", "on call"],
 }
 
 

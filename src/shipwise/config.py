@@ -753,11 +753,14 @@ class OpsgenieSource(SourceBase):
 
 
 class CopilotSource(SourceBase):
-    """GitHub Copilot usage metrics of an organisation (``GET /orgs/{org}/copilot/metrics``
-    and ``GET /orgs/{org}/team/{team_slug}/copilot/metrics``) as ``ai_usage`` records of the
-    shipwise teams the GitHub teams are mapped to. The token needs ``manage_billing:copilot``,
-    ``read:org`` or ``read:enterprise`` (a fine-grained token: "GitHub Copilot Business"
-    organisation permission, read). See docs/ai.md."""
+    """GitHub Copilot usage metrics of an organisation as ``ai_usage`` records of the shipwise
+    teams the GitHub teams are mapped to. ``api: reports`` (the default) reads the usage metrics
+    reports (``GET /orgs/{org}/copilot/metrics/reports/users-1-day`` and ``user-teams-1-day``,
+    NDJSON behind signed links) and aggregates people to teams in memory; ``api: legacy`` reads
+    the metrics API GitHub closed on github.com on 2026-04-02 (``GET /orgs/{org}/copilot/metrics``
+    and the team variant), for GitHub Enterprise Server installs that still serve it. The token
+    needs ``manage_billing:copilot``, ``read:org`` or ``read:enterprise`` (a fine-grained token:
+    the "Organization Copilot metrics" permission, read). See docs/ai.md."""
 
     kind: Literal["github-copilot"] = "github-copilot"
     base_url: str = "https://api.github.com"
@@ -770,6 +773,11 @@ class CopilotSource(SourceBase):
     org_team: str | None = None
     #: days read again before the last day read (GitHub may complete a day late)
     overlap_days: Annotated[int, Field(ge=0, le=27)] = 2
+    #: ``reports`` (usage metrics reports, github.com today) or ``legacy`` (the metrics API
+    #: closed on github.com on 2026-04-02; some GitHub Enterprise Server installs still have it)
+    api: Literal["reports", "legacy"] = "reports"
+    #: days read back on a first sync of the reports (GitHub keeps up to a year, from 2025-10-10)
+    backfill_days: Annotated[int, Field(ge=1, le=365)] = 28
 
 
 Source = Annotated[GitHubSource | GitLabSource | GitSource | PagerDutySource | JiraSource

@@ -19,6 +19,7 @@ from shipwise.app import (
     notify,
     org,
     oversight,
+    people,
     prevention,
     reliability,
     topology,
@@ -34,8 +35,8 @@ from shipwise.metrics.registry import REGISTRY
 
 from .conftest import caller_of, log_rows
 
-DOORS = (admin, ai, ask, catalog, delivery, humane, incidents, notify, org, oversight, prevention,
-         reliability, topology, verdicts)
+DOORS = (admin, ai, ask, catalog, delivery, humane, incidents, notify, org, oversight, people,
+         prevention, reliability, topology, verdicts)
 
 
 def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:
@@ -43,6 +44,7 @@ def test_every_public_door_takes_a_caller_first_and_is_guarded() -> None:
     (named here), so no read can skip the check and the log."""
     composed = {"diagnostics", "whoami", "dora_table"}  # compose doors, or read no store
     composed |= {"deliver_pending"}  # the server's background delivery: the outbox only
+    composed |= {"closed_because"}  # whether an investigation a page just read is still open
     shipped = {"charter_report", "charter_entry_of", "listing", "explanation", "charter_summary",
                "check_charter"}  # the registry and the charter shipped with shipwise
     for module in DOORS:

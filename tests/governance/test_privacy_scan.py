@@ -61,6 +61,8 @@ COMMANDS: list[list[str]] = [
     ["notify", "status", "--format", "json"],
     ["notify", "digest", "--team", "{team}", "--format", "json"],
     ["notify", "digest", "--team", "{small}"],
+    ["incidents", "list", "--format", "json"], ["incidents", "list", "--open"],
+    ["incidents", "show", "{incident}"], ["audit", "lookups", "--format", "json"],
     ["ai", "adoption", "--format", "json"], ["ai", "agents", "--format", "json"],
     ["ai", "agents", "--team", "{small}", "--grain", "month"],
     ["ai", "effect", "--format", "json"],
@@ -109,6 +111,9 @@ EXEMPT = {
     "prevention reopen": "changes a recommendation's status; prints it back",
     "notify deliver": "sends the outbox to the configured channels (tests/notify); prints counts",
     "notify retry": "requeues failed outbox rows; prints counts",
+    "people resolve": "prints, to the responder who asks, the identity they named that has the "
+                      "pseudonym, by design (governed and logged: tests/app/test_people.py "
+                      "checks that no table keeps it)",
     "org export": "admin-only round trip of the organisation file: members are written as the "
                   "pseudonyms the store holds (never an email), so that export then apply "
                   "changes nothing (tests/orgfile); it shows memberships, never a figure",
@@ -233,6 +238,8 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
                                                  fromlist=["REGISTRY"]).REGISTRY]
         services = [str(r[0]) for r in store.con.execute("SELECT id FROM service LIMIT 3").fetchall()]
         units = [str(r[0]) for r in store.con.execute("SELECT id FROM org_unit").fetchall()]
+        incident_ids = [str(r[0]) for r in store.con.execute(
+            "SELECT id FROM incident ORDER BY id LIMIT 2").fetchall()]
     with serve(settings) as live:
         def get(path: str, who: str = "admin", **params: Any) -> httpx.Response:
             return httpx.get(live.url + path, params=params, timeout=60,
@@ -248,7 +255,8 @@ def test_no_api_response_names_a_person(demo: Path, tmp_path: Path,
         values = {"team": teams, "metric_id": metric_ids, "investigation_id": inv_ids or ["none"],
                   "inv_id": inv_ids or ["none"], "id": inv_ids or ["none"], "token_id": tok_ids,
                   "service": services, "org_unit": units, "alarm_id": ["none"],
-                  "entity": services, "key": keys or ["none"]}
+                  "entity": services, "key": keys or ["none"],
+                  "incident_id": incident_ids or ["none"]}
         scanned = 0
         for path, ops in spec["paths"].items():
             if "get" not in ops or not path.startswith("/api/"):

@@ -23,7 +23,7 @@ TOOLS = {"list_teams", "get_dora", "get_cost", "explain_metric", "list_investiga
          "get_investigation", "ask_investigation", "start_investigation", "get_flow", "get_strain", "get_slo",
          "get_charter", "fairness_audit", "explain_deployment", "explain_pull_request", "explain_incident",
          "verify_investigation", "blast_radius", "mark_verdict", "investigation_accuracy",
-         "list_prevention", "decide_prevention", "team_digest",
+         "list_prevention", "decide_prevention", "team_digest", "list_incidents",
          "ai_adoption", "ai_agents", "ai_effect"}
 
 

@@ -565,6 +565,8 @@ class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["payments dashboard"])
     role: Literal[ROLES] = Field(examples=["member"])  # type: ignore[valid-type]
     team: str | None = Field(None, max_length=200, examples=["payments"])
+    responder: bool = Field(False, description=(
+        "member or lead on call: may resolve actors' pseudonyms (docs/governance.md)"))
 
 
 _TOKEN = {"id": "0a1b2c3d4e5f", "name": "payments dashboard", "role": "member",
@@ -583,7 +585,8 @@ def tokens(state: State, principal: Who) -> list[r.TokenRow]:
                  {"id": "0a1b2c3d4e5f", "name": "payments dashboard", "role": "member",
                   "team": "payments", "token": "sw_0a1b2c3d4e5f_…"}, "Created")})
 def create_token(state: State, principal: Who, body: TokenRequest) -> r.TokenCreated:
-    return _call(state, principal, admin.create_token, body.name, body.role, body.team)
+    return _call(state, principal, admin.create_token, body.name, body.role, body.team,
+                 responder=body.responder)
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke a token (its sessions end at once)",

@@ -32,9 +32,13 @@ def tokens(caller: Caller) -> list[TokenRow]:
 
 
 @guard("admin.tokens", "token:new:{role}")
-def create_token(caller: Caller, name: str, role: str, team: str | None = None) -> TokenCreated:
-    """A new token; its value is in the result and nowhere else (it is not stored)."""
-    return TokenCreated.model_validate(token_actions.create_token(caller.store, name, role, team))
+def create_token(caller: Caller, name: str, role: str, team: str | None = None, *,
+                 responder: bool = False) -> TokenCreated:
+    """A new token; its value is in the result and nowhere else (it is not stored).
+    ``responder``: a member or lead token that may resolve actors' pseudonyms for incident
+    response."""
+    return TokenCreated.model_validate(token_actions.create_token(caller.store, name, role, team,
+                                                                  responder=responder))
 
 
 @guard("admin.tokens", "token:{token_id}")

@@ -7,13 +7,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from shipwise.app import investigate as engine
 from shipwise.app.alarms import list_alarms
 from shipwise.app.caller import Caller
+from shipwise.app.explain import explain_incident
 from shipwise.app.guard import Access, guard
+from shipwise.app.response_results import (
+    IncidentDetail,
+    IncidentFilters,
+    IncidentList,
+    IncidentRow,
+)
 from shipwise.app.results import (
     AlarmRow,
     Investigation,
@@ -26,6 +33,7 @@ from shipwise.investigate.case import parse_time
 from shipwise.investigate.steps import steps_of
 from shipwise.investigate.verify import verify_record
 from shipwise.notify import plan as outbox
+from shipwise.store import incidents as incident_table
 from shipwise.store import investigations as table
 from shipwise.store import org
 from shipwise.store.duckdb_store import lend
@@ -175,3 +183,89 @@ def verify_investigation(caller: Caller, inv_id: str, *, at: str | float = "now"
         "at": datetime.fromtimestamp(result["at"], tz=UTC), "minutes": result["minutes"],
         "status": result["status"], "test": result["test"], "series": result["series"],
         "watch": result["watch"], "recorded": bool(record)})
+
+
+# -- imported incidents (the incident table: canonical import, PagerDuty, Opsgenie, ServiceNow,
+# -- Jira) -------------------------------------------------------------------------------------
+
+def _instant(name: str, value: str | date | datetime | None) -> datetime | None:
+    """A filter bound as naive UTC (the store's instants): a day (its midnight) or an instant
+    with an offset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{name} {value!r} is not a day or an instant",
+                             hint="e.g. 2026-09-01 or 2026-09-01T10:00:00Z") from None
+        if len(value.strip()) == 10:  # a day
+            return moment
+    if moment.tzinfo is None:
+        raise InputError(f"{name} {value!s} needs a UTC offset", hint="e.g. 2026-09-01T10:00:00Z")
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _incidents_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    team, service = arguments.get("team"), arguments.get("service")
+    if service:
+        if not org.service_exists(caller.store, service):
+            raise NotFoundError(f"unknown service {service!r}", hint="`shipwise services` lists them")
+        return [Access("investigations.read", f"service:{service}:incidents",
+                       org.service_team(caller.store, service))]
+    if team:
+        if not org.team_exists(caller.store, team):
+            raise NotFoundError(f"unknown team {team!r}", hint="`shipwise teams` lists them")
+        return [Access("investigations.read", f"team:{team}:incidents", team)]
+    return [Access("investigations.read", "incidents", caller.own_team)]
+
+
+@guard("investigations.read", accesses=_incidents_access)
+def incident_list(caller: Caller, *, team: str | None = None, service: str | None = None,
+                  severity: str | None = None, since: str | date | datetime | None = None,
+                  until: str | date | datetime | None = None, open_only: bool = False,
+                  limit: int = 200) -> IncidentList:
+    """Imported incidents, newest first: of ``service``, of ``team``'s services, else of the
+    reader's team (admins: every team's, and those of services no team owns); ``severity``
+    exactly; opened from ``since`` (a day or an instant) and before ``until``; ``open_only``:
+    unresolved. Each with its duration, the deployment that caused it and the investigations
+    that cover it."""
+    start, end = _instant("since", since), _instant("until", until)
+    if start is not None and end is not None and start >= end:
+        raise InputError(f"since {since} is not before until {until}")
+    if limit < 1:
+        raise InputError("limit must be at least 1")
+    scope = team or caller.own_team
+    total, rows = incident_table.listing(
+        caller.store, team=None if service else scope, service=service or None,
+        severity=severity or None, since=start, until=end, open_only=open_only, limit=limit)
+    facets = incident_table.facets(caller.store, team=scope)
+    return IncidentList(
+        total=total, incidents=[IncidentRow.model_validate(r) for r in rows],
+        filters=IncidentFilters(team=scope, service=service or None, severity=severity or None,
+                                since=start, until=end, open_only=open_only), **facets)
+
+
+def _one_incident_access(caller: Caller, arguments: Mapping[str, Any]) -> Iterable[Access]:
+    iid = arguments["incident_id"]
+    service = incident_table.service_of(caller.store, iid)
+    if service is None:
+        raise NotFoundError(f"no incident {iid!r} in the store",
+                            hint="`shipwise incidents list` or GET /api/v1/imported-incidents")
+    return [Access("investigations.read", f"incident:{iid}", org.service_team(caller.store,
+                                                                             service))]
+
+
+@guard("investigations.read", accesses=_one_incident_access)
+def incident_detail(caller: Caller, incident_id: str) -> IncidentDetail:
+    """One imported incident: its row (duration, cause, covering investigations) and why it is
+    linked to a deployment or not (as ``explain incident``)."""
+    row = incident_table.get(caller.store, incident_id)
+    if row is None:  # pragma: no cover - the access check found it
+        raise NotFoundError(f"no incident {incident_id!r} in the store")
+    return IncidentDetail(incident=IncidentRow.model_validate(row),
+                          explanation=explain_incident(caller, incident_id))

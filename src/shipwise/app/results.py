@@ -558,6 +558,8 @@ class TokenRow(Result):
     created_at: Instant | None = None
     revoked_at: Instant | None = None
     last_used_at: Instant | None = None
+    responder: bool = Field(default=False, description=(
+        "may resolve actors' pseudonyms for incident response (docs/governance.md)"))
 
 
 class TokenCreated(Result):
@@ -566,6 +568,7 @@ class TokenCreated(Result):
     role: str
     team: str | None = None
     token: str = Field(description="the token's value, shown this once and stored nowhere")
+    responder: bool = False
 
 
 class ImportedType(Result):
@@ -686,6 +689,8 @@ class ScopeSync(Result):
     #: HTTP requests made (None for sources that make none)
     requests: int | None = None
     seconds: float = 0.0
+    #: what the connector wants the operator to know (e.g. people on no mapped team)
+    notes: list[str] = Field(default_factory=list)
 
 
 class SyncReport(Result):

@@ -194,6 +194,9 @@ def _sync_one(caller: Caller, connector: Connector, source: Source, scope: Any,
             runs.quarantine_raw(store, type_name="page", reason=f"malformed page: {exc}",
                                 source=f"{source.id}:{scope.key} {exc.url}", raw=exc.excerpt)
             result.quarantined += 1
+    notes = getattr(connector, "sync_notes", None)  # optional: connectors that have some
+    if callable(notes):
+        result.notes = [str(n) for n in notes(scope.key)]
     after = _requests(connector)
     if before is not None and after is not None:
         result.requests = after - before

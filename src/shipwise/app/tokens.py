@@ -26,8 +26,11 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(store: Store, name: str, role: str, team: str | None = None) -> dict[str, Any]:
-    """A new token; its value is in the result and nowhere else (it is not stored)."""
+def create_token(store: Store, name: str, role: str, team: str | None = None, *,
+                 responder: bool = False) -> dict[str, Any]:
+    """A new token; its value is in the result and nowhere else (it is not stored).
+    ``responder``: a member or lead token that may resolve actors' pseudonyms for incident
+    response (docs/governance.md#who-to-call)."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}", hint=f"use one of {', '.join(ROLES)}")
     if role in TEAM_ROLES and not team:
@@ -36,13 +39,17 @@ def create_token(store: Store, name: str, role: str, team: str | None = None) ->
         raise NotFoundError(f"unknown team {team!r}", hint="shipwise teams lists them")
     if not name.strip():
         raise InputError("a token needs a name (who or what uses it)")
+    if responder and role not in TEAM_ROLES:
+        raise InputError(f"the responder grant is for member and lead tokens, not {role}",
+                         hint="admins may resolve actors already; exec tokens see no incidents")
     tid = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     tokens.insert(store, token_id=tid, name=name.strip(), role=role,
                   team=team if role in TEAM_ROLES or team else None,
-                  secret_sha256=_hash(secret), created_at=datetime.now(UTC))
+                  secret_sha256=_hash(secret), created_at=datetime.now(UTC),
+                  responder=responder)
     return {"id": tid, "name": name.strip(), "role": role, "team": team,
-            "token": f"sw_{tid}_{secret}"}
+            "token": f"sw_{tid}_{secret}", **({"responder": True} if responder else {})}
 
 
 def revoke_token(store: Store, token_id: str) -> dict[str, Any]:
@@ -69,7 +76,7 @@ def authenticate(store: Store, token: str, *, touch: bool = True) -> Principal:
         raise UnauthorizedError("this token was revoked", hint="ask an admin for a new one")
     if touch:
         tokens.touch(store, tid, datetime.now(UTC))
-    return Principal(row["role"], row["team"], tid, row["name"])
+    return Principal(row["role"], row["team"], tid, row["name"], bool(row["responder"]))
 
 
 #: refusals one local interface (the CLI, MCP over stdio) writes per minute, across processes

@@ -111,6 +111,34 @@ def audit_list(ctx: click.Context, people: bool, since: date | None, limit: int,
             for r in rows])
 
 
+@audit.command("lookups")
+@click.option("--investigation", "inv_id", default=None, help="Only lookups for this investigation.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+@runs_as()
+def audit_lookups(ctx: click.Context, inv_id: str | None, limit: int, fmt: str) -> None:
+    """Actor lookups (`shipwise people resolve`): who resolved which pseudonym, for which
+    investigation, why, and the outcome — never the identity."""
+    from shipwise.app.people import actor_lookups
+    from shipwise.app.results import dump
+
+    with caller(ctx) as c:
+        rows = dump(actor_lookups(c, limit=limit, investigation_id=inv_id))
+    headers = ["looked_up_at", "reader", "role", "interface", "investigation_id", "pseudonym", "reason",
+               "outcome", "detail", "candidates"]
+    if fmt == "json":
+        emit_json(rows)
+    elif fmt == "csv":
+        emit_csv(headers, [[r.get(h) for h in headers] for r in rows])
+    else:
+        emit_table("Actor lookups", ["when (UTC)", "reader", "role", "investigation", "pseudonym",
+                                     "reason", "outcome"], [[
+            r["looked_up_at"].strftime("%Y-%m-%d %H:%M:%S"), r.get("reader") or r.get("token_id") or "–",
+            r["role"], r["investigation_id"], r["pseudonym"], r.get("reason") or "–",
+            r["outcome"] + (f": {r['detail']}" if r.get("detail") else "")] for r in rows])
+
+
 @click.group("retention")
 def retention() -> None:
     """Retention of person-level inputs (the charter's periods)."""

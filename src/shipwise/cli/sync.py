@@ -65,6 +65,9 @@ def sync_cmd(ctx: click.Context, sources: tuple[str, ...], scopes: tuple[str, ..
                      s.records, s.inserted, s.updated, s.quarantined,
                      "" if s.requests is None else s.requests, f"{s.seconds:.1f}")
                     for s in report.scopes], justify_right=(3, 4, 5, 6, 7, 8))
+        for s in report.scopes:
+            for note in s.notes:
+                click.echo(f"{s.source} {s.scope}: {note}", err=True)
         quarantined = sum(s.quarantined for s in report.scopes)
         if quarantined:
             click.echo(f"{quarantined} records quarantined: see them with `shipwise quarantine "

@@ -19,13 +19,17 @@ def token() -> None:
 @click.option("--name", required=True, help="Who or what uses it (a person's role, a script).")
 @click.option("--role", required=True, type=click.Choice(["member", "lead", "exec", "admin"]))
 @click.option("--team", default=None, help="The team of a member or lead.")
+@click.option("--responder", is_flag=True,
+              help="A member or lead on call: may resolve actors' pseudonyms in open "
+                   "investigations of the team's services, with a reason (logged).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 @runs_as()
-def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, fmt: str) -> None:
+def create_cmd(ctx: click.Context, name: str, role: str, team: str | None, responder: bool,
+               fmt: str) -> None:
     """Create a token. It is shown once and stored only as a hash."""
     with caller(ctx) as c:
-        res = dump(admin.create_token(c, name, role, team))
+        res = dump(admin.create_token(c, name, role, team, responder=responder))
     if fmt == "json":
         emit_json(res)
         return
@@ -56,6 +60,8 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
     if fmt == "json":
         emit_json(rows)
         return
-    emit_table("API tokens", ["id", "name", "role", "team", "created", "revoked", "last used"],
-               [(r["id"], r["name"], r["role"], r.get("team"), r.get("created_at"),
+    emit_table("API tokens", ["id", "name", "role", "team", "responder", "created", "revoked",
+                              "last used"],
+               [(r["id"], r["name"], r["role"], r.get("team"),
+                 "yes" if r.get("responder") else "", r.get("created_at"),
                  r.get("revoked_at"), r.get("last_used_at")) for r in rows])

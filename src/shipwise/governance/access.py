@@ -13,6 +13,12 @@ Roles:
   entities that are no team's service.
 
 No role can see individuals: no view returns person-level data (see governance/charter.yaml).
+
+One grant sits beside the roles: **responder** (``shipwise token create … --responder``). A
+member or lead token carrying it may ask, with a reason, whether a pseudonym in an open
+investigation of their team's services is one of the identities they name
+(``people.resolve``: docs/governance.md, "Who to call"); admins may too (they hold the
+pseudonymisation key already). Every such lookup is written to the actor-lookup log.
 """
 
 from __future__ import annotations
@@ -56,11 +62,16 @@ POLICY: dict[str, tuple[str, ...]] = {
     "prevention.decide": ("member", "lead", "admin"),
     #: a prevention scan reads every investigation and incident of the organisation
     "prevention.scan": ("admin",),
+    #: incident response: is this pseudonym in an open investigation one of these people? (a
+    #: member or lead needs the responder grant on their token; every lookup is logged)
+    "people.resolve": ("member", "lead", "admin"),
 }
+#: actions a member or lead may take only with a grant on their token: action -> grant
+GRANTED = {"people.resolve": "responder"}
 #: for a member or lead, only their own team: a team's views, and the investigations and alarms
 #: of its services (the views narrow lists to the principal's team)
 TEAM_SCOPED = {"team.diagnostic", "investigations.read", "investigations.start", "alarms.read",
-               "prevention.read", "prevention.decide"}
+               "prevention.read", "prevention.decide", "people.resolve"}
 
 #: what a member or lead was refused, with a team and without one (an entity of no team)
 _SCOPED_WHAT = {
@@ -76,6 +87,8 @@ _SCOPED_WHAT = {
     "prevention.decide": ("decide on the prevention recommendations of team {team}",
                           "decide on recommendations about entities that are no team's "
                           "service"),
+    "people.resolve": ("resolve the actors of investigations of team {team}",
+                       "resolve actors of an entity that is no team's service"),
 }
 
 
@@ -144,6 +157,11 @@ PLAIN: dict[str, tuple[str, str]] = {
                     "the server holds the store and its secrets"),
     "admin.notify": ("the notification outbox",
                      "delivering and requeueing messages speaks for the organisation"),
+    "people.resolve": (
+        "checking who is behind a pseudonym in an open investigation of a team's services",
+        "people are pseudonymised so that no figure can be traced to a person; an on-call "
+        "responder of the team (a member or lead with the responder grant) may check one, with "
+        "a stated reason, and every check is in the audit log"),
 }
 ROLE_WORDS = {"member": "team members", "lead": "team leads", "exec": "executives",
               "admin": "administrators"}
@@ -190,10 +208,18 @@ class Principal:
     team: str | None = None
     token_id: str | None = None
     name: str = ""
+    #: the token carries the responder grant (see :data:`GRANTED`)
+    responder: bool = False
+
+    def holds(self, grant: str) -> bool:
+        return grant == "responder" and self.responder
 
     def can(self, action: str, team: str | None = None) -> bool:
         allowed = POLICY.get(action)
         if allowed is None or self.role not in allowed:
+            return False
+        grant = GRANTED.get(action)
+        if grant is not None and self.role in TEAM_ROLES and not self.holds(grant):
             return False
         if action in TEAM_SCOPED and self.role in TEAM_ROLES:
             return team is not None and team == self.team
@@ -204,6 +230,16 @@ class Principal:
             return
         allowed = POLICY.get(action, ())
         detail = refusal_detail(self.role, self.team, action, team)
+        grant = GRANTED.get(action)
+        if (grant is not None and self.role in TEAM_ROLES and self.role in POLICY[action]
+                and not self.holds(grant)):
+            raise ForbiddenError(
+                f"only an on-call responder may resolve who is behind a pseudonym (this "
+                f"{self.role} token has no {grant} grant)",
+                hint=f"an admin creates a token with `shipwise token create --role {self.role} "
+                     f"--team {self.team or 'TEAM'} --{grant}`; or find the actor in the record "
+                     "of the system that made the change (docs/governance.md#who-to-call)",
+                action=action, role=self.role, team=team, allowed=allowed, detail=detail)
         if action in TEAM_SCOPED and self.role in TEAM_ROLES and self.role in allowed:
             some, none = _SCOPED_WHAT.get(action, _SCOPED_WHAT["team.diagnostic"])
             what = some.format(team=team) if team else none

@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -101,3 +102,31 @@ def check_fingerprint(stored: str | None, pseudo: Pseudonymiser) -> None:
             hint="use the key file created by `shipwise init` for this store (or its "
             f"{KEY_ENV}); a new key would split every person in two",
         )
+
+
+#: a pseudonym as investigations show it: ``p_`` and 8 to 20 hex digits (a short form is a prefix)
+SHOWN_PSEUDONYM = re.compile(r"^p_[0-9a-f]{8,20}$")
+
+
+def directory_entries(text: str) -> list[str]:
+    """The entries of an identity directory a responder supplies: one person a line (blank lines
+    and ``#`` comments skipped), each line's comma- or tab-separated fields being ids of that
+    person (a login, an email) and, beside them, anything the responder needs (a name, a phone
+    number). Duplicate lines count once."""
+    lines = (line.strip() for line in text.splitlines())
+    return list(dict.fromkeys(line for line in lines if line and not line.startswith("#")))
+
+
+def resolve(pseudo: Pseudonymiser, pseudonym: str, entries: Iterable[str]) -> str | None:
+    """The directory entry one of whose fields the keyed hash turns into ``pseudonym`` (or whose
+    pseudonym starts with it, for the short form), or None. Nothing is kept: the hashes are
+    computed here and dropped."""
+    target = pseudonym.strip().lower()
+    if not SHOWN_PSEUDONYM.match(target):
+        raise ValueError(f"not a pseudonym: {pseudonym!r}")
+    for entry in entries:
+        for part in re.split(r"[,\t]", entry):
+            ident = normalise_id(part)
+            if ident and pseudo.pseudonym(ident).startswith(target):
+                return entry
+    return None

@@ -140,7 +140,7 @@ def session_principal(store: Store, keys: SessionKeys, cookie: str,
     row = tokens.find(store, token_id)
     if row is None or row["revoked_at"] is not None:
         raise UnauthorizedError("the token behind this session was revoked", hint="sign in again")
-    return Principal(row["role"], row["team"], token_id, row["name"])
+    return Principal(row["role"], row["team"], token_id, row["name"], bool(row["responder"]))
 
 
 def end_session(store: Store, keys: SessionKeys, cookie: str, why: str = "signed out") -> bool:

@@ -47,6 +47,7 @@ from shipwise.app.caller import Caller, Interface, Principal, Store
 from shipwise.app.cost import CostRequest
 from shipwise.app.metrics import DoraRequest
 from shipwise.app.prevention_results import Accuracy, PreventionList, Recommendation, Verdict
+from shipwise.app.response_results import IncidentList
 from shipwise.app.results import (
     AiAdoptionResult,
     AiAgentsResult,
@@ -249,6 +250,19 @@ def build_server(store_provider: StoreProvider, principal_provider: PrincipalPro
         or the team's time window) or why none, the deployments of its service around its
         opening, and what the link changes in DORA (change fail rate, time to restore)."""
         return call(ctx, lambda c: explain.explain_incident(c, id))
+
+    @server.tool(annotations=READ_ONLY)
+    def list_incidents(ctx: Context, team: str | None = None, service: str | None = None,
+                       severity: str | None = None, since: str | None = None,
+                       until: str | None = None, open_only: bool = False,
+                       limit: int = 50) -> IncidentList:
+        """Imported incidents (PagerDuty, Opsgenie, ServiceNow, Jira, files), newest first:
+        service, team, severity, opened and resolved, duration, the deployment that caused it,
+        the investigations covering it. Filters: team, service, severity, opened since/until (a
+        day or an instant), open_only (unresolved)."""
+        return call(ctx, lambda c: incidents.incident_list(
+            c, team=team, service=service, severity=severity, since=since, until=until,
+            open_only=open_only, limit=max(1, min(limit, 500))))
 
     @server.tool(annotations=READ_ONLY)
     def list_investigations(ctx: Context, limit: int = 20) -> InvestigationList:

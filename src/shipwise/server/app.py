@@ -14,6 +14,7 @@ from shipwise.api import explain as explain_api
 from shipwise.api import health, local, otlp, webhooks
 from shipwise.api import notify as notify_api
 from shipwise.api import prevention as prevention_api
+from shipwise.api import response as response_api
 from shipwise.api import routes as api
 from shipwise.api.openapi import install_links
 from shipwise.config import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, insecure_webhooks: bool = False,
     mount_mcp(app)  # MCP: also runs its session manager
     app.include_router(prevention_api.router)  # before api.router: /investigations/accuracy
     app.include_router(notify_api.router)
+    app.include_router(response_api.router)  # /api/v1/incidents, actor resolution
     app.include_router(ai_api.router)  # before api.router: /teams/{team:path}/ai/…
     app.include_router(api.router)
     app.include_router(explain_api.router)  # /api/v1/deployments, /api/v1/pull-requests

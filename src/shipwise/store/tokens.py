@@ -18,6 +18,7 @@ class TokenRow(TypedDict):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    responder: bool
 
 
 class StoredToken(TypedDict):
@@ -29,19 +30,21 @@ class StoredToken(TypedDict):
     team: str | None
     secret_sha256: str
     revoked_at: datetime | None
+    responder: bool
 
 
 def insert(store: Store, *, token_id: str, name: str, role: str, team: str | None,
-           secret_sha256: str, created_at: datetime) -> None:
+           secret_sha256: str, created_at: datetime, responder: bool = False) -> None:
     with store.transaction() as con:
-        con.execute("INSERT INTO api_token (id, name, role, team, secret_sha256, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [token_id, name, role, team, secret_sha256, created_at])
+        con.execute("INSERT INTO api_token (id, name, role, team, secret_sha256, created_at, "
+                    "responder) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [token_id, name, role, team, secret_sha256, created_at, responder])
 
 
 def find(store: Store, token_id: str) -> StoredToken | None:
     """The token with public id ``token_id`` (revoked ones too), or None."""
-    rows = store.query("SELECT id, name, role, team, secret_sha256, revoked_at FROM api_token "
+    rows = store.query("SELECT id, name, role, team, secret_sha256, revoked_at, "
+                       "coalesce(responder, false) AS responder FROM api_token "
                        "WHERE id = ?", [token_id])
     return cast(StoredToken, rows[0]) if rows else None
 
@@ -59,7 +62,8 @@ def revoke(store: Store, token_id: str, at: datetime) -> bool:
 def list_all(store: Store) -> list[TokenRow]:
     """Every token, oldest first."""
     return cast(list[TokenRow], store.query(
-        "SELECT id, name, role, team, created_at, revoked_at, last_used_at FROM api_token "
+        "SELECT id, name, role, team, created_at, revoked_at, last_used_at, "
+        "coalesce(responder, false) AS responder FROM api_token "
         "ORDER BY created_at, id"))
 
 

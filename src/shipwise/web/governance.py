@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from shipwise.app import admin, catalog, oversight
+from shipwise.app import admin, catalog, oversight, people
 from shipwise.app.caller import Caller
 from shipwise.app.results import dump
 from shipwise.errors import InputError
@@ -37,7 +37,8 @@ def audit(c: Caller, *, people_derived: str = "", since: str = "",
     pd = {"": None, "yes": True, "no": False}[people_derived]
     rows = dump(admin.access_log(c, limit=limit, people_derived=pd, since=start))
     return {"filters": {"people_derived": people_derived, "since": since, "limit": limit},
-            "rows": rows, "refused": sum(1 for r in rows if not r["allowed"])}
+            "rows": rows, "refused": sum(1 for r in rows if not r["allowed"]),
+            "lookups": dump(people.actor_lookups(c, limit=50))}
 
 
 def _grouped(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:

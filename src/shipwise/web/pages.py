@@ -19,6 +19,7 @@ from shipwise.metrics import ids
 from shipwise.metrics.registry import REGISTRY, grouped, ids_of
 from shipwise.web import ai as ai_page
 from shipwise.web import prevention as prevention_page
+from shipwise.web import response as response_page
 from shipwise.web.diagnostics import FLOW_TILES, STRAIN_TILES, team_sections, unit_names
 from shipwise.web.render import humanize
 from shipwise.web.render import title as views_title
@@ -226,4 +227,5 @@ def investigation(c: Caller, inv_id: str) -> dict[str, Any]:
             "series": series_values(record),
             "children": [x for x in links if x["relation"] == "child"],
             "verdict": prevention_page.verdict_of(c, inv_id),
-            "verdicts": list(prevention_page.verdicts.VERDICTS)}
+            "verdicts": list(prevention_page.verdicts.VERDICTS),
+            "actors": response_page.actor_panel(c, inv_id, record)}

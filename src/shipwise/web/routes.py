@@ -39,6 +39,7 @@ from shipwise.http.errors import refusal_fields, status_of
 from shipwise.web import ai as ai_page
 from shipwise.web import diagnostics, governance, pages
 from shipwise.web import prevention as prevention_page
+from shipwise.web import response as response_page
 from shipwise.web.render import STATIC, environment
 
 CSRF_COOKIE = "shipwise_csrf"
@@ -298,6 +299,55 @@ async def _act(request: Request, do: Callable[[Caller, dict[str, str]], object],
 async def investigation_verdict(request: Request, inv_id: str) -> Response:
     return await _act(request, lambda c, form: prevention_page.mark(c, inv_id, form),
                       f"/investigations/{quote(inv_id)}")
+
+
+@router.post("/investigations/{inv_id}/resolve")
+async def resolve_actor(request: Request, inv_id: str) -> Response:
+    """Who is behind a pseudonym (an on-call responder): the investigation page with the answer
+    in its "who to call" panel — rendered, never redirected to, so the identity is in no URL and
+    no history; the page is not cached (``no-store``)."""
+    form = await _form(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    if session and not hmac.compare_digest(csrf_token(session), form.get("csrf", "")):
+        return _html(request, "error.html", 403, me=None, status=403,
+                     message="this form expired or came from another site",
+                     hint="reload the page and try again")
+    state = request.app.state.shipwise
+
+    def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        with state.store.session() as store:
+            caller = Caller(store, request_principal(request, store), state.settings, "web")
+            resolution = response_page.resolve(caller, inv_id, form)
+            with one_action(caller, f"page:/investigations/{inv_id}"):
+                data = pages.investigation(caller, inv_id)
+            return {**data, "resolution": resolution}, dump(whoami(caller))
+
+    try:
+        data, me = await run_in_threadpool(run)
+    except UnauthorizedError:
+        return RedirectResponse(f"/signin?next={quote('/investigations/' + inv_id)}",
+                                status_code=303)
+    except ShipwiseError as exc:
+        return _html(request, "error.html", status_of(exc), me=None, status=status_of(exc),
+                     message=str(exc), hint=exc.hint)
+    return _html(request, "investigation.html", me=me, data=data)
+
+
+# -- imported incidents ---------------------------------------------------------------------------
+
+@router.get("/incidents")
+@router.get("/incidents.json")
+def incident_list(request: Request, team: str = "", service: str = "", severity: str = "",
+                  since: str = "", until: str = "", open: str = "", limit: int = 200) -> Response:
+    return _page(request, "incidents.html", lambda c: response_page.incident_list(
+        c, team=team, service=service, severity=severity, since=since, until=until,
+        open_only=open, limit=limit))
+
+
+@router.get("/incidents/{incident_id}")
+def incident(request: Request, incident_id: str) -> Response:
+    iid = incident_id.removesuffix(".json") if request.url.path.endswith(".json") else incident_id
+    return _page(request, "incident.html", lambda c: response_page.incident(c, iid))
 
 
 # -- prevention -----------------------------------------------------------------------------------

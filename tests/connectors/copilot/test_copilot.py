@@ -1,6 +1,6 @@
-"""The GitHub Copilot metrics connector against the fake Copilot API (real HTTP on 127.0.0.1):
-a sync stores each mapped GitHub team's days as ``ai_usage`` of its shipwise team, with the
-counts summed from GitHub's nested payload; it sends the token and the API version, follows the
+"""The GitHub Copilot metrics connector on the legacy API (``api: legacy``) against the fake
+Copilot API (real HTTP on 127.0.0.1): a sync stores each mapped GitHub team's days as
+``ai_usage`` of its shipwise team, with the counts summed from GitHub's nested payload; it sends the token and the API version, follows the
 ``Link`` pages, reads only GitHub's 28-day window; a second sync re-reads only the overlap and
 counts nothing twice; a team mapped to an unknown shipwise team is quarantined with its reason."""
 
@@ -36,6 +36,7 @@ def world() -> dict[str | None, list[dict[str, Any]]]:
 def settings_with(settings: Settings, url: str, tmp_path: Path, **kw: Any) -> Settings:
     key = tmp_path / "gh-token"
     key.write_text(TOKEN)
+    kw.setdefault("api", "legacy")  # the metrics API GitHub closed on github.com (GHES still)
     src = CopilotSource(base_url=url, token_file=key, token_env=None, org="acme", **kw)
     return settings.model_copy(update={"sources": [src]})
 
