@@ -31,7 +31,8 @@ def store(tmp_path: Path) -> Path:
 
 
 def test_table_groups_throughput_and_instability_and_labels_the_2024_levels(store: Path) -> None:
-    res = run("metrics", "dora", "--team", "payments", *WEEK, cwd=store)
+    # a terminal wide enough for one table (a narrower one splits it: tests/test_cli_output.py)
+    res = run("metrics", "dora", "--team", "payments", *WEEK, cwd=store, env={"COLUMNS": "200"})
     assert res.returncode == 0, res.stderr
     header = res.stdout.splitlines()
     group_line = next(line for line in header if "Throughput" in line)
@@ -55,7 +56,8 @@ def test_table_groups_throughput_and_instability_and_labels_the_2024_levels(stor
 
 
 def test_quick_check_view_scores_and_shows_the_benchmarks(store: Path) -> None:
-    res = run("metrics", "dora", "--team", "payments", *WEEK, "--quick-check", cwd=store)
+    res = run("metrics", "dora", "--team", "payments", *WEEK, "--quick-check", cwd=store,
+              env={"COLUMNS": "200"})
     assert res.returncode == 0, res.stderr
     out = res.stdout
     row = next(line for line in out.splitlines() if "2025-W27" in line)
