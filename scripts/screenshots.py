@@ -44,6 +44,8 @@ def main() -> None:
             ("org-health.png", "exec", "/org", LAPTOP, None),
             ("fairness.png", "exec", "/fairness", LAPTOP, None),
             ("incidents.png", "member", "/incidents", LAPTOP, None),
+            ("ai.png", "exec", "/ai", LAPTOP, None),
+            ("refusal.png", "exec", f"/teams/{MEMBER_TEAM}", LAPTOP, None),
         ]
         try:
             with sync_playwright() as pw:
