@@ -55,8 +55,9 @@ def test_show_prints_the_blast_radius(sample_settings: Settings, sample_org: Sam
     and traces were kept, so catalog's blast radius is known."""
     db = str(sample_settings.db)
     runner = CliRunner()
+    # a terminal wide enough for each table whole (a narrower one splits it: test_cli_output)
     res = runner.invoke(cli, ["--db", db, "topology", "show", "catalog", "--all"],
-                        catch_exceptions=False)
+                        catch_exceptions=False, env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     up, down = res.output.split("Upstream")[1].split("Downstream")
     assert "gateway" in up and "search" in up and "inventory" not in up

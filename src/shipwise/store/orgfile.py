@@ -23,9 +23,11 @@ from shipwise.domain.schema import RECORD_TYPES, Kind
 from shipwise.orgfile.state import OrgState, OrgUnit, Person, Service, Team
 from shipwise.store.duckdb_store import Store
 
-#: (table, column) of every person field of the canonical format (commit.author, ...)
+#: (table, column) of every stored person field of the canonical format (commit.author, ...);
+#: a type with no table (``ai_usage_person``: summed to teams at the door) stores no person
 PERSON_COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (rt.table, f.name) for rt in RECORD_TYPES for f in rt.fields if f.kind is Kind.PERSON)
+    (rt.table, f.name) for rt in RECORD_TYPES if rt.table
+    for f in rt.fields if f.kind is Kind.PERSON)
 
 #: what may still reference an entity of each kind: (table, column, label)
 REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
